@@ -1,0 +1,334 @@
+import type { Redis } from 'ioredis';
+import { InterlockError } from '../errors.ts';
+import type { WorkflowDef } from '../workflows/types.ts';
+import { F, Keys, confirmationId, newRunId, runIdOfConfirmation } from './keys.ts';
+import type {
+  ConfirmationPayload,
+  ConfirmationRecord,
+  ConfirmationStatus,
+  ErrorInfo,
+  GrantDecision,
+  RunEvent,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+  StepStatus,
+} from './records.ts';
+import { defineScripts, type ScriptName } from './scripts.ts';
+
+type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
+
+export interface CreateRunInput {
+  workflow: WorkflowDef;
+  inputs: Record<string, unknown>;
+  session?: string;
+  idempotencyKey?: string;
+}
+
+export type DecideOutcome =
+  | { outcome: 'approved' | 'denied' | 'expired'; runId: string; stepId: string }
+  | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
+  | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
+
+const j = (v: unknown): string => JSON.stringify(v ?? null);
+
+/**
+ * The one owner of Interlock's Redis data: runs, steps, confirmations, grants and events.
+ * Each method is a named transition; multi-key changes of a run go through one Lua script.
+ */
+export class RunStore {
+  readonly redis: Redis;
+  readonly keys: Keys;
+  private readonly s: Record<ScriptName, (k1: string, k2: string, ...a: string[]) => Promise<unknown>>;
+
+  constructor(redis: Redis, prefix = 'il') {
+    this.redis = redis;
+    this.keys = new Keys(prefix);
+    this.s = defineScripts(redis);
+  }
+
+  private rk(runId: string): [string, string] {
+    return [this.keys.run(runId), this.keys.events(runId)];
+  }
+
+  /** Creates a run, or returns the existing run id when the idempotency key was seen before. */
+  async createRun(input: CreateRunInput): Promise<{ runId: string; created: boolean }> {
+    const runId = newRunId();
+    if (input.idempotencyKey) {
+      const key = this.keys.triggerIdempotency(`${input.workflow.name}:${input.idempotencyKey}`);
+      const ok = await this.redis.set(key, runId, 'EX', 86400, 'NX');
+      if (ok === null) {
+        const existing = await this.redis.get(key);
+        if (existing) return { runId: existing, created: false };
+      }
+    }
+    const now = Date.now();
+    const session = input.session ?? `run-${runId}`;
+    const fields: Record<string, string> = {
+      id: runId,
+      workflow: input.workflow.name,
+      version: input.workflow.version,
+      session,
+      status: 'queued',
+      inputs: j(input.inputs),
+      definition: j(input.workflow),
+      createdAt: String(now),
+      updatedAt: String(now),
+    };
+    for (const step of input.workflow.steps) fields[F.stepStatus(step.id)] = 'pending';
+    const [runKey, evKey] = this.rk(runId);
+    await this.redis
+      .multi()
+      .hset(runKey, fields)
+      .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
+        'data', j({ workflow: input.workflow.name, version: input.workflow.version, session }))
+      .zadd(this.keys.runsIndex(), now, runId)
+      .exec();
+    return { runId, created: true };
+  }
+
+  async getRun(runId: string): Promise<RunRecord | undefined> {
+    const h = await this.redis.hgetall(this.keys.run(runId));
+    return h.id ? parseRun(h) : undefined;
+  }
+
+  async requireRun(runId: string): Promise<RunRecord> {
+    const run = await this.getRun(runId);
+    if (!run) throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    return run;
+  }
+
+  /** One round trip for what a step job needs: the run and the session's grant for a tool. */
+  async loadForStep(runId: string, session: string | undefined, grantField: string | undefined):
+    Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined }> {
+    const p = this.redis.pipeline().hgetall(this.keys.run(runId));
+    if (session && grantField) p.hget(this.keys.grants(session), grantField);
+    const res = (await p.exec()) ?? [];
+    const h = res[0]?.[1] as Record<string, string> | undefined;
+    const g = res[1]?.[1] as string | null | undefined;
+    return { run: h?.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined };
+  }
+
+  async getGrant(session: string, connector: string, tool: string): Promise<GrantDecision | undefined> {
+    const g = await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`);
+    return g === 'approve' || g === 'deny' ? g : undefined;
+  }
+
+  async listRuns(opts: { status?: RunStatus; workflow?: string; limit?: number; cursor?: number } = {}):
+    Promise<{ runs: RunRecord[]; nextCursor?: number }> {
+    const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+    const out: RunRecord[] = [];
+    let offset = opts.cursor ?? 0;
+    // Filters apply after reading, so read in pages until the page is full or the index ends.
+    while (out.length < limit) {
+      const ids = await this.redis.zrevrange(this.keys.runsIndex(), offset, offset + 199);
+      if (ids.length === 0) return { runs: out };
+      const p = this.redis.pipeline();
+      for (const id of ids) p.hgetall(this.keys.run(id));
+      const res = (await p.exec()) ?? [];
+      for (let i = 0; i < ids.length; i++) {
+        offset++;
+        const h = res[i]?.[1] as Record<string, string> | undefined;
+        if (!h?.id) continue;
+        const run = parseRun(h);
+        if (opts.status && run.status !== opts.status) continue;
+        if (opts.workflow && run.workflow !== opts.workflow) continue;
+        out.push(run);
+        if (out.length >= limit) break;
+      }
+    }
+    return { runs: out, nextCursor: offset };
+  }
+
+  async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean):
+    Promise<{ ok: true; attempts: number } | { ok: false; reason: 'run' | 'step' | 'missing'; status: string }> {
+    const r = (await this.s.startStep(...this.rk(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0')) as [string, string | number];
+    if (r[0] === 'ok') return { ok: true, attempts: Number(r[1]) };
+    return { ok: false, reason: r[0] as 'run' | 'step' | 'missing', status: String(r[1]) };
+  }
+
+  async commitStep(runId: string, stepId: string, status: 'succeeded' | 'skipped', result: StepResult, nextStepId: string | undefined): Promise<string> {
+    const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
+    return (await this.s.commitStep(...this.rk(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev))) as string;
+  }
+
+  async failStep(runId: string, stepId: string, stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,
+    runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>, result: StepResult, error: ErrorInfo): Promise<string> {
+    return (await this.s.failStep(...this.rk(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error))) as string;
+  }
+
+  /** Pauses the run at a write. Returns the confirmation, or undefined when the run could not pause. */
+  async openGate(run: RunRecord, stepId: string, payload: ConfirmationPayload, ttlMs: number, result: StepResult):
+    Promise<ConfirmationRecord | undefined> {
+    const seq = Object.keys(run.steps).indexOf(stepId) * 1000 + (run.steps[stepId]?.attempts ?? 0) * 10 + Math.floor(Math.random() * 10);
+    const now = Date.now();
+    const rec: ConfirmationRecord = {
+      ...payload,
+      id: confirmationId(run.id, seq),
+      runId: run.id,
+      stepId,
+      workflow: run.workflow,
+      session: run.session,
+      status: 'pending',
+      createdAt: now,
+      expiresAt: now + ttlMs,
+    };
+    const r = (await this.s.openGate(...this.rk(run.id), stepId, rec.id, j(rec), payload.argumentsHash, String(rec.expiresAt), String(now), j(result))) as string;
+    if (r !== 'ok') return undefined;
+    await this.redis.multi()
+      .zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id)
+      .zadd(this.keys.confirmationsIndex(), now, rec.id)
+      .exec();
+    return rec;
+  }
+
+  async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
+    const runId = runIdOfConfirmation(cid);
+    if (!runId) return undefined;
+    const [raw, status, decision] = await this.redis.hmget(this.keys.run(runId), F.conf(cid), F.confStatus(cid), F.confDecision(cid));
+    if (!raw) return undefined;
+    const rec = JSON.parse(raw) as ConfirmationRecord;
+    rec.status = (status ?? rec.status) as ConfirmationStatus;
+    if (decision) {
+      const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
+      rec.decidedBy = d.by;
+      rec.decidedAt = d.at;
+      if (d.remember) rec.remember = d.remember;
+    }
+    return rec;
+  }
+
+  async requireConfirmation(cid: string): Promise<ConfirmationRecord> {
+    const c = await this.getConfirmation(cid);
+    if (!c) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
+    return c;
+  }
+
+  async listConfirmations(opts: { status?: ConfirmationStatus; limit?: number; cursor?: number } = {}):
+    Promise<{ confirmations: ConfirmationRecord[]; nextCursor?: number }> {
+    const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
+    const offset = opts.cursor ?? 0;
+    const ids = opts.status === 'pending'
+      ? await this.redis.zrange(this.keys.pendingConfirmations(), offset, offset + limit - 1)
+      : await this.redis.zrevrange(this.keys.confirmationsIndex(), offset, offset + limit - 1);
+    const recs = await Promise.all(ids.map((id) => this.getConfirmation(id)));
+    const confirmations = recs.filter((c): c is ConfirmationRecord => !!c && (!opts.status || c.status === opts.status));
+    return { confirmations, nextCursor: ids.length === limit ? offset + limit : undefined };
+  }
+
+  /** Applies the first decision on a confirmation; see decide-2.lua for the rules. */
+  async decide(cid: string, decision: 'approve' | 'deny' | 'expire',
+    opts: { argumentsHash?: string; by?: string; remember?: 'session' } = {}): Promise<DecideOutcome> {
+    const runId = runIdOfConfirmation(cid);
+    if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
+    const now = Date.now();
+    const err: ErrorInfo = decision === 'deny'
+      ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
+      : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
+    const r = (await this.s.decide(...this.rk(runId), cid, decision, opts.argumentsHash ?? '', String(now),
+      j({ by: opts.by ?? 'unknown', at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
+      j({ error: err, finishedAt: now }))) as [string, string, string];
+    const [outcome, stepId, detail] = r;
+    if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
+    if (outcome !== 'decided' && outcome !== 'mismatch') await this.redis.zrem(this.keys.pendingConfirmations(), cid);
+    if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
+    if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
+    return { outcome: outcome as 'approved' | 'denied' | 'expired', runId, stepId };
+  }
+
+  async grant(session: string, connector: string, tool: string, decision: GrantDecision): Promise<void> {
+    const key = this.keys.grants(session);
+    // A session nobody touches for a week has ended; its grants go with it.
+    await this.redis.multi().hset(key, `${connector}.${tool}`, decision).expire(key, 7 * 86400).exec();
+  }
+
+  async endSession(session: string): Promise<void> {
+    await this.redis.del(this.keys.grants(session));
+  }
+
+  async cancelRun(runId: string, by = 'unknown'): Promise<{ cancelled: boolean; status: string; confirmationId?: string }> {
+    const err: ErrorInfo = { code: 'CANCELLED', message: `Cancelled by ${by}` };
+    const r = (await this.s.cancelRun(...this.rk(runId), String(Date.now()), j(err))) as [string, string];
+    if (r[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    if (r[0] === 'finished') return { cancelled: false, status: r[1] };
+    if (r[1]) await this.redis.zrem(this.keys.pendingConfirmations(), r[1]);
+    return { cancelled: true, status: 'cancelled', ...(r[1] ? { confirmationId: r[1] } : {}) };
+  }
+
+  /** Confirmations whose deadline passed, oldest first. */
+  async dueConfirmations(now = Date.now(), limit = 100): Promise<string[]> {
+    return this.redis.zrangebyscore(this.keys.pendingConfirmations(), '-inf', now, 'LIMIT', 0, limit);
+  }
+
+  async appendEvent(runId: string, type: string, stepId: string | undefined, data: Record<string, unknown>): Promise<void> {
+    await this.redis.xadd(this.keys.events(runId), 'MAXLEN', '~', '10000', '*', 'type', type, 'at', String(Date.now()), 'step', stepId ?? '', 'data', j(data));
+  }
+
+  /** Events after `afterId` (exclusive); `blockMs` waits for new ones. */
+  async readEvents(runId: string, afterId = '0', opts: { count?: number; blockMs?: number; client?: Redis } = {}): Promise<RunEvent[]> {
+    const client = opts.client ?? this.redis;
+    const count = String(opts.count ?? 500);
+    const key = this.keys.events(runId);
+    const res = opts.blockMs !== undefined
+      ? await client.xread('COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
+      : await client.xread('COUNT', count, 'STREAMS', key, afterId);
+    const entries = res?.[0]?.[1] ?? [];
+    return entries.map(([id, fields]) => parseEvent(runId, id, fields));
+  }
+
+  async toolEnabled(connector: string, tool: string): Promise<boolean> {
+    return (await this.redis.hget(this.keys.toolToggles(), `${connector}.${tool}`)) !== '0';
+  }
+
+  async setToolEnabled(connector: string, tool: string, enabled: boolean): Promise<void> {
+    await this.redis.hset(this.keys.toolToggles(), `${connector}.${tool}`, enabled ? '1' : '0');
+  }
+
+  async disabledTools(): Promise<Set<string>> {
+    const h = await this.redis.hgetall(this.keys.toolToggles());
+    return new Set(Object.entries(h).filter(([, v]) => v === '0').map(([k]) => k));
+  }
+}
+
+function parseEvent(runId: string, id: string, fields: string[]): RunEvent {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
+  return {
+    id,
+    type: m.type ?? 'unknown',
+    at: Number(m.at ?? 0),
+    runId,
+    ...(m.step ? { stepId: m.step } : {}),
+    data: m.data ? (JSON.parse(m.data) as Record<string, unknown>) : {},
+  };
+}
+
+function parseRun(h: Record<string, string>): RunRecord {
+  const definition = JSON.parse(h.definition) as WorkflowDef;
+  const steps: Record<string, StepRecord> = {};
+  for (const s of definition.steps) {
+    const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : {};
+    steps[s.id] = {
+      ...result,
+      id: s.id,
+      status: (h[F.stepStatus(s.id)] ?? 'pending') as StepStatus,
+      attempts: Number(h[F.stepAttempts(s.id)] ?? 0),
+      ...(h[F.stepConf(s.id)] ? { confirmationId: h[F.stepConf(s.id)] } : {}),
+      ...(h[F.stepApproved(s.id)] ? { approvedHash: h[F.stepApproved(s.id)] } : {}),
+      ...(h[F.stepIntent(s.id)] ? { intentAttempt: Number(h[F.stepIntent(s.id)]) } : {}),
+    };
+  }
+  return {
+    id: h.id,
+    workflow: h.workflow,
+    version: h.version,
+    session: h.session,
+    status: h.status as RunStatus,
+    inputs: JSON.parse(h.inputs) as Record<string, unknown>,
+    definition,
+    createdAt: Number(h.createdAt),
+    updatedAt: Number(h.updatedAt),
+    ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
+    steps,
+  };
+}

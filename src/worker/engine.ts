@@ -1,0 +1,128 @@
+import type { Redis } from 'ioredis';
+import { InterlockError } from '../errors.ts';
+import type { ConfirmationRecord, RunRecord, RunStatus } from '../runs/records.ts';
+import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
+import type { RunStore } from '../runs/store.ts';
+import { validateInputs } from '../workflows/inputs.ts';
+import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
+import type { StepQueues } from './queues.ts';
+
+export interface TriggerOptions {
+  session?: string;
+  idempotencyKey?: string;
+}
+
+export interface DecisionOptions {
+  by?: string;
+  remember?: 'session';
+}
+
+/**
+ * The control side shared by HTTP, MCP and CLI: start runs, decide confirmations, cancel.
+ * It writes to the store and enqueues; it never calls a tool.
+ */
+export class Engine {
+  readonly store: RunStore;
+  readonly queues: StepQueues;
+  private config: InterlockConfig;
+
+  constructor(store: RunStore, queues: StepQueues, config: InterlockConfig) {
+    this.store = store;
+    this.queues = queues;
+    this.config = config;
+  }
+
+  get currentConfig(): InterlockConfig {
+    return this.config;
+  }
+
+  /** New runs use the new definitions; runs in flight keep the one they pinned. */
+  setConfig(config: InterlockConfig): void {
+    this.config = config;
+  }
+
+  workflow(name: string): WorkflowDef {
+    const wf = this.config.workflows[name];
+    if (!wf) {
+      const known = Object.keys(this.config.workflows).join(', ') || 'none';
+      throw new InterlockError('WORKFLOW_NOT_FOUND', `No workflow named '${name}' (known: ${known})`);
+    }
+    return wf;
+  }
+
+  async trigger(name: string, inputs: unknown, opts: TriggerOptions = {}): Promise<{ run: RunRecord; created: boolean }> {
+    const wf = this.workflow(name);
+    const issues = validateInputs(wf, inputs);
+    if (issues.length > 0) {
+      throw new InterlockError('INPUT_INVALID',
+        `Invalid inputs for workflow '${name}': ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
+    }
+    const { runId, created } = await this.store.createRun({
+      workflow: wf, inputs: inputs as Record<string, unknown>,
+      ...(opts.session ? { session: opts.session } : {}),
+      ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+    });
+    const run = await this.store.requireRun(runId);
+    if (created) await this.queues.enqueue(run.definition, runId, run.session, run.definition.steps[0].id, '0');
+    return { run, created };
+  }
+
+  async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
+    if (!argumentsHash) throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
+    const r = await this.store.decide(cid, 'approve', { argumentsHash, ...opts });
+    if (r.outcome === 'mismatch') {
+      throw new InterlockError('HASH_MISMATCH',
+        `The arguments of confirmation ${cid} are not the ones you approved (shown hash ${r.shownHash}, given ${argumentsHash}); look at the payload again`,
+        { argumentsHash: r.shownHash });
+    }
+    if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
+    if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
+    const conf = await this.store.requireConfirmation(cid);
+    if (opts.remember === 'session') await this.store.grant(conf.session, conf.connector, conf.tool, 'approve');
+    const run = await this.store.requireRun(r.runId);
+    await this.queues.enqueue(run.definition, run.id, run.session, r.stepId, cid);
+    return conf;
+  }
+
+  async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
+    const r = await this.store.decide(cid, 'deny', opts);
+    if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
+    if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
+    const conf = await this.store.requireConfirmation(cid);
+    if (opts.remember === 'session') await this.store.grant(conf.session, conf.connector, conf.tool, 'deny');
+    return conf;
+  }
+
+  async cancel(runId: string, by?: string): Promise<RunRecord> {
+    const r = await this.store.cancelRun(runId, by);
+    if (!r.cancelled) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${r.status}`);
+    return this.store.requireRun(runId);
+  }
+
+  /**
+   * Waits until the run reaches one of `until` (default: any terminal status, a gate, or
+   * needs_attention), following its event stream on a dedicated connection.
+   */
+  async waitFor(runId: string, opts: { until?: RunStatus[]; timeoutMs?: number; blocking: Redis; onEvent?: (e: import('../runs/records.ts').RunEvent) => void }): Promise<RunRecord> {
+    const until = new Set<RunStatus>(opts.until ?? [...TERMINAL_RUN_STATUSES, 'awaiting_confirmation', 'needs_attention']);
+    const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
+    let last = '0';
+    for (;;) {
+      const events = await this.store.readEvents(runId, last, { client: opts.blocking });
+      for (const e of events) {
+        last = e.id;
+        opts.onEvent?.(e);
+      }
+      const run = await this.store.requireRun(runId);
+      if (until.has(run.status)) return run;
+      const left = deadline - Date.now();
+      if (left <= 0) return run;
+      const more = await this.store.readEvents(runId, last, { client: opts.blocking, blockMs: Math.min(left, 1000) });
+      for (const e of more) {
+        last = e.id;
+        opts.onEvent?.(e);
+      }
+      if (more.length === 0) continue;
+    }
+  }
+}

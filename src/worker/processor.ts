@@ -1,0 +1,162 @@
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
+import { InterlockError } from '../errors.ts';
+import type { RunRecord } from '../runs/records.ts';
+import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
+import type { RunStore } from '../runs/store.ts';
+import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
+import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
+import type { CallStep, PolicyConfig, TemplateContext } from '../workflows/types.ts';
+import { decideGate } from './gate.ts';
+import type { StepJobData, StepQueues } from './queues.ts';
+import { errorInfo, final, isTransient } from './retry.ts';
+
+/** What the processor needs from the connector pool. */
+export interface ToolCaller {
+  getTool(connector: string, tool: string): Promise<ToolInfo>;
+  validateArguments(tool: ToolInfo, args: unknown): void;
+  callTool(connector: string, tool: string, args: Record<string, unknown>, opts: CallOptions): Promise<ToolCallResult>;
+}
+
+export interface ProcessorDeps {
+  store: RunStore;
+  queues: StepQueues;
+  tools: ToolCaller;
+  policy: () => PolicyConfig;
+  logger: Logger;
+  onStepFinished?: (info: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
+}
+
+export function idempotencyKey(runId: string, stepId: string): string {
+  return `interlock-${runId}-${stepId}`;
+}
+
+function context(run: RunRecord): TemplateContext {
+  const steps: TemplateContext['steps'] = {};
+  for (const [id, s] of Object.entries(run.steps)) steps[id] = { output: s.output, status: s.status };
+  return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
+}
+
+/**
+ * Runs one step job: resolve arguments, ask the gate, call the tool, commit, enqueue the next step.
+ * Every exit path leaves the step's outcome in the store before the job ends, so a BullMQ-level
+ * failure never hides what happened to the run.
+ */
+export class StepProcessor {
+  private readonly d: ProcessorDeps;
+  constructor(deps: ProcessorDeps) {
+    this.d = deps;
+  }
+
+  async process(job: Job<StepJobData>): Promise<string> {
+    const { store, logger } = this.d;
+    const { runId, stepId } = job.data;
+    const run = await store.getRun(runId);
+    if (!run) return 'missing';
+    if (TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention') return `run ${run.status}`;
+    const def = run.definition;
+    const idx = def.steps.findIndex((s) => s.id === stepId);
+    const step = def.steps[idx];
+    const rec = run.steps[stepId];
+    if (!step || !rec) return 'unknown step';
+    const next = def.steps[idx + 1]?.id;
+    if (rec.status === 'succeeded' || rec.status === 'skipped') {
+      // Committed before a crash that came ahead of the enqueue: finish the hand-off.
+      if (next && run.status === 'running') await this.d.queues.enqueue(def, runId, run.session, next, '0');
+      return 'already committed';
+    }
+    if (rec.status !== 'pending' && rec.status !== 'running') return `step ${rec.status}`;
+    for (const prev of def.steps.slice(0, idx)) {
+      const ps = run.steps[prev.id]?.status;
+      if (ps !== 'succeeded' && ps !== 'skipped') return `waiting for ${prev.id}`;
+    }
+
+    const ctx = context(run);
+    let args: Record<string, unknown>;
+    let tool: ToolInfo;
+    try {
+      if (step.if !== undefined && !(await evaluateCondition(step.if, ctx))) {
+        const r = await store.commitStep(runId, stepId, 'skipped', { note: `condition is false: ${step.if}`, finishedAt: Date.now() }, next);
+        if (r === 'ok' && next) await this.d.queues.enqueue(def, runId, run.session, next, '0');
+        return 'skipped';
+      }
+      args = (await resolveTemplates(step.with, ctx)) as Record<string, unknown>;
+      tool = await this.d.tools.getTool(step.connector, step.tool);
+      if (!(await store.toolEnabled(step.connector, step.tool))) {
+        throw new InterlockError('TOOL_DISABLED', `Tool ${step.connector}.${step.tool} is turned off; an admin can enable it again`);
+      }
+      this.d.tools.validateArguments(tool, args);
+    } catch (err) {
+      return this.fail(job, run, step, err, {});
+    }
+    const argumentsHash = sha256Hex(canonicalJson(args));
+
+    if (rec.status === 'running' && rec.intentAttempt !== undefined && tool.write && !tool.idempotent) {
+      // A previous attempt may have reached the server and we cannot ask it: never send again blindly.
+      await store.failStep(runId, stepId, 'in_doubt', 'needs_attention', { arguments: args, argumentsHash },
+        { code: 'IN_DOUBT', message: `The worker stopped while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown. A person must check and resolve it.` });
+      return 'in doubt';
+    }
+
+    const gate = decideGate({
+      workflow: run.workflow, step, tool, arguments: args, argumentsHash,
+      approvedHash: rec.approvedHash, grant: await store.getGrant(run.session, step.connector, step.tool),
+      policy: this.d.policy(),
+    });
+    if (gate.kind === 'ask') {
+      const conf = await store.openGate(run, stepId, gate.payload, this.d.policy().confirmationTtlMs, { arguments: args, argumentsHash });
+      logger.info({ runId, stepId, confirmationId: conf?.id }, 'waiting for confirmation');
+      return 'awaiting confirmation';
+    }
+    if (gate.kind === 'deny') {
+      await store.failStep(runId, stepId, 'denied', 'denied', { arguments: args, argumentsHash, note: 'denied by a decision remembered for this session' },
+        { code: 'DENIED', message: `A decision remembered for this session denies ${step.connector}.${step.tool}; the tool was not called` });
+      return 'denied by grant';
+    }
+    if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
+
+    const started = await store.startStep(runId, stepId, { argumentsHash, attempt: job.attemptsMade + 1 }, tool.write);
+    if (!started.ok) return `not started: ${started.reason} ${started.status}`;
+    const t0 = Date.now();
+    let result: ToolCallResult;
+    try {
+      result = await this.d.tools.callTool(step.connector, step.tool, args, {
+        idempotencyKey: idempotencyKey(runId, stepId),
+        ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+      });
+    } catch (err) {
+      if (tool.write && !tool.idempotent && isTransient(err)) {
+        await store.failStep(runId, stepId, 'in_doubt', 'needs_attention', { arguments: args, argumentsHash, startedAt: t0 },
+          { code: 'IN_DOUBT', message: `${errorInfo(err).message} while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown` });
+        this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: Date.now() - t0, ok: false });
+        return 'in doubt';
+      }
+      return this.fail(job, run, step, err, { arguments: args, argumentsHash, startedAt: t0 });
+    }
+    const finishedAt = Date.now();
+    this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
+    if (result.isError) {
+      await store.failStep(runId, stepId, 'failed', 'failed', { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt },
+        { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` });
+      return 'tool error';
+    }
+    const r = await store.commitStep(runId, stepId, 'succeeded',
+      { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next);
+    if (r === 'ok' && next) await this.d.queues.enqueue(def, runId, run.session, next, '0');
+    return r;
+  }
+
+  /** Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain. */
+  private async fail(job: Job<StepJobData>, run: RunRecord, step: CallStep, err: unknown, result: Record<string, unknown>): Promise<string> {
+    const info = errorInfo(err);
+    const attempts = job.opts.attempts ?? 1;
+    if (isTransient(err) && job.attemptsMade + 1 < attempts) {
+      await this.d.store.appendEvent(run.id, 'step.retrying', step.id, { ...info, attempt: job.attemptsMade + 1, of: attempts });
+      throw err;
+    }
+    await this.d.store.failStep(run.id, step.id, 'failed', 'failed', { ...result, finishedAt: Date.now() }, info);
+    if (isTransient(err)) throw final(info.message);
+    return `failed: ${info.code}`;
+  }
+}

@@ -1,0 +1,72 @@
+import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { CallStep, WorkflowDef } from '../workflows/types.ts';
+
+export const QUEUE_PREFIX = 'il:q';
+
+/** Data of a step job: enough to load everything else in one round trip. */
+export interface StepJobData {
+  runId: string;
+  stepId: string;
+  session: string;
+}
+
+export function jobName(workflow: string, stepId: string): string {
+  return `${workflow}.${stepId}`;
+}
+
+/**
+ * Deterministic job ids make "commit, then enqueue the next step" safe to repeat after a crash:
+ * enqueueing the same step of the same run twice yields one job.
+ */
+export function stepJobId(runId: string, stepId: string, generation: string): string {
+  return `${runId}.${stepId}.${generation}`;
+}
+
+export function jobOptions(step: CallStep, jobId: string): JobsOptions {
+  return {
+    jobId,
+    attempts: Math.max(1, step.retry.attempts),
+    backoff: { type: 'exponential', delay: step.retry.backoffMs },
+    // A paused run must hold no job: finished step jobs are removed; the run record keeps the history.
+    removeOnComplete: true,
+    removeOnFail: { count: 1000 },
+  };
+}
+
+/** One BullMQ queue per connector, created lazily and shared by the engine in one process. */
+export class StepQueues {
+  private readonly queues = new Map<string, Queue<StepJobData>>();
+  private readonly connection: ConnectionOptions;
+  readonly prefix: string;
+
+  constructor(connection: ConnectionOptions, prefix = QUEUE_PREFIX) {
+    this.connection = connection;
+    this.prefix = prefix;
+  }
+
+  get(connector: string): Queue<StepJobData> {
+    let q = this.queues.get(connector);
+    if (!q) {
+      q = new Queue<StepJobData>(connector, { connection: this.connection, prefix: this.prefix });
+      q.on('error', () => {});
+      this.queues.set(connector, q);
+    }
+    return q;
+  }
+
+  all(): Queue<StepJobData>[] {
+    return [...this.queues.values()];
+  }
+
+  async enqueue(def: WorkflowDef, runId: string, session: string, stepId: string, generation: string): Promise<void> {
+    const step = def.steps.find((s) => s.id === stepId);
+    if (!step) throw new Error(`step ${stepId} not in workflow ${def.name}`);
+    await this.get(step.connector).add(jobName(def.name, stepId), { runId, stepId, session },
+      jobOptions(step, stepJobId(runId, stepId, generation)));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all().map((q) => q.close()));
+    this.queues.clear();
+  }
+}

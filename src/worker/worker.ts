@@ -1,0 +1,101 @@
+import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { RunStore } from '../runs/store.ts';
+import type { ConnectorConfig } from '../workflows/types.ts';
+import { StepProcessor, type ProcessorDeps } from './processor.ts';
+import { QUEUE_PREFIX, type StepJobData } from './queues.ts';
+
+export interface StepWorkersOptions extends ProcessorDeps {
+  connection: ConnectionOptions;
+  connectors: Record<string, ConnectorConfig>;
+  prefix?: string;
+  /** how often this process looks for confirmations past their deadline */
+  sweepEveryMs?: number;
+}
+
+/**
+ * The worker side of one process: a BullMQ Worker per connector queue, plus the timer that
+ * expires confirmations nobody decided. Any number of processes may run these against one Redis.
+ */
+export class StepWorkers {
+  private readonly workers: Worker<StepJobData>[] = [];
+  private readonly processor: StepProcessor;
+  private readonly opts: StepWorkersOptions;
+  private sweeper: NodeJS.Timeout | undefined;
+  private sweeping = false;
+
+  constructor(opts: StepWorkersOptions) {
+    this.opts = opts;
+    this.processor = new StepProcessor(opts);
+  }
+
+  start(): this {
+    for (const c of Object.values(this.opts.connectors)) {
+      const w = new Worker<StepJobData>(c.id, (job) => this.processor.process(job), {
+        connection: this.opts.connection,
+        prefix: this.opts.prefix ?? QUEUE_PREFIX,
+        concurrency: c.concurrency,
+        ...(c.rateLimit ? { limiter: { max: c.rateLimit.max, duration: c.rateLimit.durationMs } } : {}),
+        // A worker killed mid-step hands its job back after this long; the processor then decides
+        // between resending (idempotent) and in-doubt from the recorded write intent.
+        stalledInterval: 5000,
+        maxStalledCount: 5,
+      });
+      w.on('failed', (job, err) => void this.onFailed(job, err));
+      w.on('error', (err) => this.opts.logger.warn({ err: err.message, connector: c.id }, 'worker error'));
+      this.workers.push(w);
+    }
+    const every = this.opts.sweepEveryMs ?? 1000;
+    this.sweeper = setInterval(() => void this.sweep(), every);
+    this.sweeper.unref();
+    return this;
+  }
+
+  /** BullMQ gave up on a job (stalled too often, or an error thrown outside our handling). */
+  private async onFailed(job: Job<StepJobData> | undefined, err: Error): Promise<void> {
+    if (!job) return;
+    const attempts = job.opts.attempts ?? 1;
+    if (job.attemptsMade < attempts && !/stalled/i.test(err.message)) return;
+    try {
+      const run = await this.opts.store.getRun(job.data.runId);
+      const st = run?.steps[job.data.stepId]?.status;
+      if (run && (st === 'pending' || st === 'running')) {
+        await this.opts.store.failStep(run.id, job.data.stepId, 'failed', 'failed', { finishedAt: Date.now() },
+          { code: 'STEP_ABANDONED', message: `The step job failed outside the step: ${err.message}` });
+      }
+    } catch (e) {
+      this.opts.logger.error({ err: (e as Error).message }, 'could not record a failed job');
+    }
+  }
+
+  async sweep(): Promise<number> {
+    if (this.sweeping) return 0;
+    this.sweeping = true;
+    let n = 0;
+    try {
+      for (const cid of await this.opts.store.dueConfirmations()) {
+        const r = await this.opts.store.decide(cid, 'expire', { by: 'expiry timer' });
+        if (r.outcome === 'expired') {
+          n++;
+          this.opts.logger.info({ confirmationId: cid, runId: r.runId }, 'confirmation expired');
+        }
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err: (err as Error).message }, 'confirmation sweep failed');
+    } finally {
+      this.sweeping = false;
+    }
+    return n;
+  }
+
+  async waitUntilReady(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+  }
+
+  /** Finishes in-flight steps (up to BullMQ's close), then stops taking new ones. */
+  async close(force = false): Promise<void> {
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.all(this.workers.map((w) => w.close(force)));
+    this.workers.length = 0;
+  }
+}
