@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import { ConnectorPool } from './connectors/pool.ts';
+import { createLogger } from './logger.ts';
+import { connectRedis, type RedisHandle } from './runs/redis.ts';
+import { RunStore } from './runs/store.ts';
+import { Engine } from './worker/engine.ts';
+import { StepQueues } from './worker/queues.ts';
+import { StepWorkers } from './worker/worker.ts';
+import { findConfigFile, loadConfig } from './workflows/load.ts';
+import type { InterlockConfig } from './workflows/types.ts';
+
+export interface AppOptions {
+  configFile?: string;
+  config?: InterlockConfig;
+  redisUrl?: string;
+  dataDir?: string;
+  logger?: Logger;
+  /** Redis key prefix; tests give each suite its own */
+  prefix?: string;
+  onNotice?: (msg: string) => void;
+}
+
+/**
+ * Everything one Interlock process holds: config, Redis, the store, queues, the engine and the
+ * connector pool. Workers start only when asked, so a CLI command that just triggers or decides
+ * stays a pure client.
+ */
+export class App {
+  config: InterlockConfig;
+  readonly redis: RedisHandle;
+  readonly store: RunStore;
+  readonly queues: StepQueues;
+  readonly engine: Engine;
+  readonly pool: ConnectorPool;
+  readonly logger: Logger;
+  readonly prefix: string;
+  workers: StepWorkers | undefined;
+
+  private constructor(config: InterlockConfig, redis: RedisHandle, logger: Logger, prefix: string) {
+    this.config = config;
+    this.redis = redis;
+    this.logger = logger;
+    this.prefix = prefix;
+    this.store = new RunStore(redis.client, prefix);
+    this.queues = new StepQueues(redis.client, `${prefix}:q`);
+    this.engine = new Engine(this.store, this.queues, config);
+    this.pool = new ConnectorPool(config.connectors, { logger });
+  }
+
+  static async create(opts: AppOptions = {}): Promise<App> {
+    const logger = opts.logger ?? createLogger();
+    const config = opts.config ?? loadConfig(opts.configFile ?? findConfigFile());
+    const redis = await connectRedis({
+      ...(opts.redisUrl ? { url: opts.redisUrl } : {}),
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      onStart: opts.onNotice ?? ((m) => logger.info(m)),
+    });
+    return new App(config, redis, logger, opts.prefix ?? 'il');
+  }
+
+  async startWorkers(opts: { sweepEveryMs?: number; onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void } = {}): Promise<StepWorkers> {
+    if (this.workers) return this.workers;
+    this.workers = new StepWorkers({
+      connection: this.redis.client,
+      prefix: `${this.prefix}:q`,
+      connectors: this.config.connectors,
+      store: this.store,
+      queues: this.queues,
+      tools: this.pool,
+      policy: () => this.config.policy,
+      logger: this.logger,
+      ...(opts.sweepEveryMs ? { sweepEveryMs: opts.sweepEveryMs } : {}),
+      ...(opts.onStepFinished ? { onStepFinished: opts.onStepFinished } : {}),
+    }).start();
+    await this.workers.waitUntilReady();
+    return this.workers;
+  }
+
+  /** Whether any worker process is listening on a queue this config uses. */
+  async workersOnline(): Promise<boolean> {
+    for (const id of Object.keys(this.config.connectors)) {
+      if ((await this.queues.get(id).getWorkersCount()) > 0) return true;
+    }
+    return false;
+  }
+
+  async close(): Promise<void> {
+    await this.workers?.close();
+    this.workers = undefined;
+    await this.queues.close();
+    await this.pool.close();
+    await this.redis.close();
+  }
+}

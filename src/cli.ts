@@ -1,0 +1,208 @@
+import { Command, Option } from 'commander';
+import { App } from './app.ts';
+import { bold, formatConfirmation, green, red } from './cli/format.ts';
+import { runCommand } from './cli/run.ts';
+import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
+import { createLogger } from './logger.ts';
+import { findConfigFile, loadConfig } from './workflows/load.ts';
+
+const program = new Command('interlock')
+  .description('Durable workflows of MCP tool calls, with a confirmation before every write')
+  .option('-c, --config <file>', 'workflows.yaml (default: $INTERLOCK_CONFIG or ./workflows.yaml)')
+  .showHelpAfterError();
+
+const configFile = (): string => (program.opts().config as string | undefined) ?? findConfigFile();
+const app = (): Promise<App> =>
+  App.create({ configFile: configFile(), logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), onNotice: (m) => console.error(m) });
+
+async function withApp<T>(fn: (a: App) => Promise<T>): Promise<T> {
+  const a = await app();
+  try {
+    return await fn(a);
+  } finally {
+    await a.close();
+  }
+}
+
+program.command('validate [file]')
+  .description('check workflows.yaml: structure, templates, and (unless --offline) tools against the connectors')
+  .option('--offline', 'skip checks that need to connect to the connectors')
+  .action(async (file: string | undefined, o: { offline?: boolean }) => {
+    const path = file ?? configFile();
+    const config = loadConfig(path);
+    if (!o.offline) {
+      const { ConnectorPool } = await import('./connectors/pool.ts');
+      const { validateAgainstCatalog } = await import('./workflows/validate.ts');
+      const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
+      try {
+        const unreachable = new Set<string>();
+        const issues = await validateAgainstCatalog(config, async (connector, tool) => {
+          if (unreachable.has(connector)) return undefined;
+          try {
+            return (await pool.listTools(connector)).find((t) => t.name === tool);
+          } catch (err) {
+            unreachable.add(connector);
+            console.error(red(`warning: could not list tools of connector '${connector}': ${errorMessage(err)}`));
+            return undefined;
+          }
+        });
+        const real = issues.filter((i) => !unreachable.has(i.message.match(/connector '([^']+)'/)?.[1] ?? ''));
+        if (real.length) throw new ConfigError(real);
+      } finally {
+        await pool.close();
+      }
+    }
+    const n = Object.keys(config.workflows).length;
+    console.log(green(`✓ ${path}: ${n} workflow${n === 1 ? '' : 's'}, ${Object.keys(config.connectors).length} connectors — valid`));
+  });
+
+program.command('run <workflow>')
+  .description('start a run; with --wait follow it and show confirmations as they come')
+  .option('-i, --input <key=value>', 'an input (repeatable); JSON values are parsed', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option('--inputs-json <json>', 'all inputs as one JSON object')
+  .option('-s, --session <id>', 'the session (conversation) this run belongs to')
+  .option('-w, --wait', 'follow the run until it ends or pauses')
+  .option('--timeout <seconds>', 'stop waiting after this long')
+  .option('--no-interactive', 'never prompt, even in a terminal')
+  .action(async (workflow: string, o: { input: string[]; inputsJson?: string; session?: string; wait?: boolean; timeout?: string; interactive: boolean }) => {
+    await withApp(async (a) => {
+      const run = await runCommand(a, workflow, o);
+      if (o.wait && !['succeeded', 'awaiting_confirmation'].includes(run.status)) process.exitCode = 1;
+    });
+  });
+
+program.command('approve <confirmationId>')
+  .description('approve a pending write (bound to the payload shown)')
+  .option('--remember', 'also approve this tool for the rest of the session')
+  .option('--hash <argumentsHash>', 'the argumentsHash you reviewed (default: the one shown now)')
+  .action(async (cid: string, o: { remember?: boolean; hash?: string }) => {
+    await withApp(async (a) => {
+      const conf = await a.store.requireConfirmation(cid);
+      console.log(formatConfirmation(conf));
+      await a.engine.approve(cid, o.hash ?? conf.argumentsHash, { by: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
+      console.log(green(`approved${o.remember ? ` (and remembered ${conf.connector}.${conf.tool} for session ${conf.session})` : ''}; run ${conf.runId} continues`));
+    });
+  });
+
+program.command('deny <confirmationId>')
+  .description('deny a pending write; the run ends denied and the tool is never called')
+  .option('--remember', 'also deny this tool for the rest of the session')
+  .action(async (cid: string, o: { remember?: boolean }) => {
+    await withApp(async (a) => {
+      const conf = await a.engine.deny(cid, { by: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
+      console.log(`denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied`);
+    });
+  });
+
+program.command('worker')
+  .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis)')
+  .action(async () => {
+    const a = await app();
+    await a.startWorkers();
+    console.error(`worker ready on ${a.redis.describe} — queues: ${Object.keys(a.config.connectors).join(', ')}`);
+    const stop = async (sig: string) => {
+      console.error(`${sig}: finishing in-flight steps…`);
+      await a.close();
+      process.exit(0);
+    };
+    process.once('SIGTERM', () => void stop('SIGTERM'));
+    process.once('SIGINT', () => void stop('SIGINT'));
+  });
+
+const connectors = program.command('connectors').description('inspect the MCP servers Interlock is a client of');
+connectors.command('list', { isDefault: true }).description('connectors and their state').action(async () => {
+  const config = loadConfig(configFile());
+  const { ConnectorPool } = await import('./connectors/pool.ts');
+  const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
+  try {
+    for (const c of Object.values(config.connectors)) {
+      let info: string;
+      try {
+        const tools = await pool.listTools(c.id);
+        info = green(`${tools.length} tools`) + ` (${tools.filter((t) => t.write).length} writes)`;
+      } catch (err) {
+        info = red(`unreachable: ${errorMessage(err)}`);
+      }
+      console.log(`${bold(c.id)}  ${c.transport.type}  ${info}`);
+    }
+  } finally {
+    await pool.close();
+  }
+});
+for (const [name, desc] of [['tools', 'tools of one connector, with their write classification'], ['refresh', 'list the tools again, bypassing the cache']] as const) {
+  connectors.command(`${name} <id>`).description(desc).action(async (id: string) => {
+    const config = loadConfig(configFile());
+    const { ConnectorPool } = await import('./connectors/pool.ts');
+    const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
+    try {
+      const tools = await pool.listTools(id, { refresh: true });
+      for (const t of tools) console.log(`${t.write ? red('write') : green('read ')}  ${bold(`${id}.${t.name}`)}  ${t.title ?? ''}`);
+    } finally {
+      await pool.close();
+    }
+  });
+}
+
+program.command('connector <name>')
+  .description('run a built-in connector as an MCP server (stripe | slack)')
+  .addOption(new Option('--http <port>', 'serve streamable HTTP on this port instead of stdio'))
+  .option('--host <host>', 'HTTP host', '127.0.0.1')
+  .action(async (name: string, o: { http?: string; host: string }) => {
+    const opts = o.http ? { transport: 'http' as const, port: Number(o.http), host: o.host } : { transport: 'stdio' as const };
+    if (name === 'stripe') {
+      const { runStripeConnector } = await import('./connectors/stripe/main.ts');
+      const h = await runStripeConnector(opts);
+      if (h.url) console.error(`stripe connector listening on ${h.url}`);
+    } else if (name === 'slack') {
+      const { runSlackConnector } = await import('./connectors/slack/main.ts');
+      const h = await runSlackConnector(opts);
+      if (h.url) console.error(`slack connector listening on ${h.url}`);
+    } else {
+      throw new InterlockError('CONNECTOR_NOT_FOUND', `No built-in connector '${name}' (built-in: stripe, slack)`);
+    }
+  });
+
+program.command('sandbox')
+  .description('run the local Stripe and Slack API emulators on fixed ports')
+  .option('--stripe-port <port>', 'Stripe emulator port', '12111')
+  .option('--slack-port <port>', 'Slack emulator port', '12112')
+  .action(async (o: { stripePort: string; slackPort: string }) => {
+    const { startSandboxes } = await import('./sandbox/index.ts');
+    const s = await startSandboxes({ stripePort: Number(o.stripePort), slackPort: Number(o.slackPort) });
+    console.log(`Stripe sandbox: ${s.stripe.url}  (state: ${s.stripe.url}/_sandbox/state)`);
+    console.log(`Slack sandbox:  ${s.slack.url}  (state: ${s.slack.url.replace(/api\/$/, '')}_sandbox/state)`);
+  });
+
+program.command('demo')
+  .description('refund → notify, end to end, on the built-in sandboxes and a private Redis')
+  .option('--keep-running', 'keep the server, workers and sandboxes up afterwards')
+  .action(async (o: { keepRunning?: boolean }) => {
+    const { runDemo } = await import('./cli/demo.ts');
+    process.exitCode = await runDemo({ keepRunning: !!o.keepRunning });
+  });
+
+program.command('serve')
+  .description('HTTP API, MCP endpoint, dashboards and workers in one process')
+  .action(async () => {
+    const { serveCommand } = await import('./server/serve.ts');
+    await serveCommand();
+  });
+
+program.command('mcp')
+  .description('the Interlock MCP facade over stdio, for desktop MCP clients')
+  .action(async () => {
+    const { mcpStdioCommand } = await import('./server/mcp-stdio.ts');
+    await mcpStdioCommand();
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    for (const i of err.issues) console.error(red(formatIssue(i)));
+    console.error(red(`${err.issues.length} problem${err.issues.length === 1 ? '' : 's'} found`));
+  } else if (err instanceof InterlockError) {
+    console.error(red(`error (${err.code}): ${err.message}`));
+  } else {
+    console.error(red(`error: ${errorMessage(err)}`));
+  }
+  process.exit(1);
+});

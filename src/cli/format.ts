@@ -1,0 +1,73 @@
+import type { ConfirmationRecord, RunEvent, RunRecord } from '../runs/records.ts';
+
+const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const c = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
+export const bold = c('1');
+export const dim = c('2');
+export const red = c('31');
+export const green = c('32');
+export const yellow = c('33');
+export const cyan = c('36');
+
+export function indent(text: string, by = '    '): string {
+  return text.split('\n').map((l) => by + l).join('\n');
+}
+
+/** A pending write shown the way ChatGPT's developer mode expands one: tool, what it does, the exact JSON. */
+export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: string } = {}): string {
+  const a = conf.annotations;
+  const hints = [a.destructiveHint ? red('destructive') : '', a.idempotentHint ? 'idempotent' : '', a.openWorldHint ? 'open world' : '']
+    .filter(Boolean).join(', ');
+  const lines = [
+    bold(yellow(`⏸  Confirmation needed: ${conf.connector}.${conf.tool}`) + (conf.title ? ` — ${conf.title}` : '')),
+    `   run ${conf.runId} · step ${conf.stepId} · workflow ${conf.workflow} · session ${conf.session}`,
+    conf.description ? `   ${dim(conf.description.split('\n')[0])}` : '',
+    `   kind: ${conf.reason === 'write' ? 'write' : 'confirm: always'}${hints ? ` (${hints})` : ''}`,
+    `   arguments (exact JSON that will be sent):`,
+    indent(JSON.stringify(conf.arguments, null, 2), '     '),
+    `   argumentsHash: ${conf.argumentsHash}`,
+  ];
+  if (conf.outputSchema) lines.push(`   expected output:`, indent(JSON.stringify(conf.outputSchema, null, 2), '     '));
+  lines.push(`   expires: ${new Date(conf.expiresAt).toISOString()}`);
+  lines.push(`   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`);
+  lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
+  if (opts.uiUrl) lines.push(`   or open ${opts.uiUrl}`);
+  return lines.filter((l) => l !== '').join('\n');
+}
+
+export function formatEvent(e: RunEvent): string {
+  const t = new Date(e.at).toISOString().slice(11, 23);
+  const step = e.stepId ? ` ${e.stepId}` : '';
+  const extra = e.data.message ? ` — ${String(e.data.message)}` : e.data.durationMs !== undefined ? ` (${String(e.data.durationMs)} ms)` : '';
+  const type = e.type.endsWith('failed') || e.type.endsWith('denied') || e.type.endsWith('in_doubt') ? red(e.type)
+    : e.type.endsWith('succeeded') || e.type.endsWith('approved') ? green(e.type) : e.type;
+  return `${dim(t)} ${type}${step}${extra}`;
+}
+
+export function formatRun(run: RunRecord): string {
+  const status = run.status === 'succeeded' ? green(run.status) : ['failed', 'denied', 'needs_attention'].includes(run.status) ? red(run.status) : yellow(run.status);
+  const lines = [`${bold(`run ${run.id}`)} ${run.workflow}@${run.version} — ${status}`];
+  if (run.error) lines.push(`  error: ${run.error.code}: ${run.error.message}`);
+  for (const s of Object.values(run.steps)) {
+    lines.push(`  ${s.id}: ${s.status}${s.error ? ` — ${s.error.message}` : ''}`);
+    if (s.output !== undefined && s.status === 'succeeded') lines.push(indent(JSON.stringify(s.output, null, 2), '      '));
+  }
+  return lines.join('\n');
+}
+
+/** `--input k=v`: the value is JSON when it parses as JSON, else the plain string. */
+export function parseInputPairs(pairs: string[], json?: string): Record<string, unknown> {
+  const out: Record<string, unknown> = json ? (JSON.parse(json) as Record<string, unknown>) : {};
+  for (const p of pairs) {
+    const i = p.indexOf('=');
+    if (i <= 0) throw new Error(`--input expects key=value, got '${p}'`);
+    const k = p.slice(0, i);
+    const v = p.slice(i + 1);
+    try {
+      out[k] = JSON.parse(v);
+    } catch {
+      out[k] = v;
+    }
+  }
+  return out;
+}
