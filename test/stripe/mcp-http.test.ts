@@ -1,0 +1,76 @@
+import { request } from 'node:http';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runStripeConnector } from '../../src/connectors/stripe/main.ts';
+import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { type Connect, defineToolSuite } from './tool-suite.ts';
+
+async function connectClient(url: string): Promise<Client> {
+  const client = new Client({ name: 'interlock-test', version: '0.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+const connectHttp: Connect = async ({ apiUrl }) => {
+  // the default path: the connector builds its Stripe client from the environment it is given
+  const handle = await runStripeConnector({ transport: 'http', port: 0, env: { INTERLOCK_STRIPE_API_URL: apiUrl } });
+  const client = await connectClient(handle.url ?? '');
+  return {
+    client,
+    close: async () => {
+      await client.close();
+      await handle.close();
+    },
+  };
+};
+
+defineToolSuite('streamable HTTP', connectHttp);
+
+describe('Stripe connector HTTP sessions', () => {
+  let sandbox: StripeSandbox;
+  let handle: { url?: string; close(): Promise<void> };
+  beforeAll(async () => {
+    sandbox = await startStripeSandbox();
+    handle = await runStripeConnector({ transport: 'http', port: 0, env: { INTERLOCK_STRIPE_API_URL: sandbox.url } });
+  });
+  afterAll(async () => {
+    await handle?.close();
+    await sandbox?.close();
+  });
+
+  it('serves /mcp on loopback with a session per client', async () => {
+    expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    const a = await connectClient(handle.url ?? '');
+    const b = await connectClient(handle.url ?? '');
+    try {
+      const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
+      expect(ta.tools).toHaveLength(9);
+      expect(tb.tools).toHaveLength(9);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('rejects unknown sessions, requests without one, and foreign Host headers', async () => {
+    const post = (headers: Record<string, string>) =>
+      fetch(handle.url ?? '', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+    expect((await post({ 'mcp-session-id': 'nope' })).status).toBe(404);
+    expect((await post({})).status).toBe(400);
+    const url = new URL(handle.url ?? '');
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      const req = request({ host: url.hostname, port: url.port, path: '/mcp', method: 'POST', headers: { host: 'evil.example', 'content-type': 'application/json' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode);
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(status).toBe(403);
+  });
+});
