@@ -46,4 +46,6 @@ export interface ConnectorStatus {
   state: ConnectorState;
   lastError?: string;
   toolCount?: number;
+  /** successful connects in this process; above 1 means the session was re-established */
+  connects?: number;
 }
