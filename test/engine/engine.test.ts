@@ -1,0 +1,192 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { InterlockError } from '../../src/errors.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+
+const log = callLogPath();
+const yaml = `
+connectors:
+  test:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${TEST_SERVER}, --stdio]
+    env: { TEST_SERVER_LOG: ${log} }
+    concurrency: 8
+  everything:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${process.cwd()}/node_modules/@modelcontextprotocol/server-everything/dist/index.js, stdio]
+policy:
+  confirmation_ttl: 1h
+workflows:
+  chain:
+    description: add on our server, sum on server-everything, echo the sentence back
+    inputs: { type: object, required: [a, b], properties: { a: { type: number }, b: { type: number } } }
+    steps:
+      - id: add
+        call: test.add
+        with: { a: "\${{ inputs.a }}", b: "\${{ inputs.b }}" }
+      - id: sum
+        call: everything.get-sum
+        with: { a: "\${{ steps.add.output.sum }}", b: 10 }
+      - id: say
+        call: test.echo
+        with: { text: "\${{ steps.sum.output[0].text }}" }
+  pay:
+    description: a read, then a gated write
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }
+    steps:
+      - id: look
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }
+      - id: write
+        call: test.record
+        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }
+  broken:
+    description: a tool that reports an error
+    inputs: { type: object }
+    steps:
+      - id: boom
+        call: test.fail
+        with: { message: "card declined" }
+`;
+
+describe('engine: runs over real MCP servers and a real Redis', () => {
+  const redis = new TestRedis();
+  let app: App;
+
+  beforeAll(async () => {
+    await redis.start();
+    app = await makeApp(yaml, redis.url);
+    await app.startWorkers({ sweepEveryMs: 100 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redis.stop();
+  });
+
+  it("chains our server and server-everything, each step reading the previous one's output", async () => {
+    const { run } = await app.engine.trigger('chain', { a: 2, b: 3 });
+    const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
+    expect(done.status).toBe('succeeded');
+    expect(done.steps.add.output).toEqual({ sum: 5 });
+    expect(done.steps.say.output).toMatchObject({ text: 'The sum of 5 and 10 is 15.' });
+  });
+
+  it('rejects inputs that do not match the schema, naming the field', async () => {
+    const err = await app.engine.trigger('chain', { a: 'two', b: 3 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(InterlockError);
+    expect((err as InterlockError).code).toBe('INPUT_INVALID');
+    expect((err as InterlockError).message).toMatch(/a/);
+  });
+
+  it('fails a step with the tool’s own message when the tool returns isError', async () => {
+    const { run } = await app.engine.trigger('broken', {});
+    const done = await waitForStatus(app, run.id, ['failed']);
+    expect(done.steps.boom.status).toBe('failed');
+    expect(done.steps.boom.error?.message).toContain('card declined');
+  });
+
+  it('pauses at a write holding no job, refuses a stale hash, and resumes on approval', async () => {
+    const { run } = await app.engine.trigger('pay', { name: 'ada' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    const cid = paused.steps.write.confirmationId!;
+    const conf = await app.store.requireConfirmation(cid);
+    expect(conf).toMatchObject({
+      status: 'pending', connector: 'test', tool: 'record', arguments: { name: 'ada', value: 'ada' },
+      runId: run.id, stepId: 'write', reason: 'write',
+    });
+    expect(conf.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(conf.description).toBeTruthy();
+    expect(conf.annotations).toBeDefined();
+
+    // While paused, nothing of the run is in any queue.
+    for (const q of app.queues.all()) {
+      const jobs = await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
+      expect(jobs.filter((j) => j.data.runId === run.id)).toEqual([]);
+    }
+    expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'ada')).toEqual([]);
+
+    const stale = await app.engine.approve(cid, 'f'.repeat(64)).catch((e: unknown) => e);
+    expect((stale as InterlockError).code).toBe('HASH_MISMATCH');
+    await app.engine.approve(cid, conf.argumentsHash, { by: 'test' });
+    const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
+    expect(done.status).toBe('succeeded');
+    const calls = readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'ada');
+    expect(calls).toHaveLength(1);
+    expect(calls[0].idempotencyKey).toContain(run.id);
+    const second = await app.engine.approve(cid, conf.argumentsHash).catch((e: unknown) => e);
+    expect((second as InterlockError).code).toBe('ALREADY_DECIDED');
+  });
+
+  it('never calls the tool when the write is denied', async () => {
+    const { run } = await app.engine.trigger('pay', { name: 'mallory' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    await app.engine.deny(paused.steps.write.confirmationId!, { by: 'test' });
+    const done = await waitForStatus(app, run.id, ['denied']);
+    expect(done.steps.write.status).toBe('denied');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'mallory')).toEqual([]);
+  });
+
+  it('remembers an approval for its session only', async () => {
+    const first = await app.engine.trigger('pay', { name: 'grace' }, { session: 'conv-1' });
+    const p1 = await waitForStatus(app, first.run.id, ['awaiting_confirmation']);
+    const c1 = await app.store.requireConfirmation(p1.steps.write.confirmationId!);
+    await app.engine.approve(c1.id, c1.argumentsHash, { remember: 'session' });
+    await waitForStatus(app, first.run.id, ['succeeded']);
+
+    const again = await app.engine.trigger('pay', { name: 'grace2' }, { session: 'conv-1' });
+    const same = await waitForStatus(app, again.run.id, ['succeeded', 'awaiting_confirmation']);
+    expect(same.status).toBe('succeeded');
+
+    const other = await app.engine.trigger('pay', { name: 'grace3' }, { session: 'conv-2' });
+    const asked = await waitForStatus(app, other.run.id, ['succeeded', 'awaiting_confirmation']);
+    expect(asked.status).toBe('awaiting_confirmation');
+    await app.engine.cancel(other.run.id, 'test');
+  });
+
+  it('fails the run with a clear code when nobody decides in time', async () => {
+    app.config.policy.confirmationTtlMs = 200;
+    try {
+      const { run } = await app.engine.trigger('pay', { name: 'late' });
+      const done = await waitForStatus(app, run.id, ['failed']);
+      expect(done.error?.code).toBe('CONFIRMATION_EXPIRED');
+      const conf = await app.store.requireConfirmation(done.steps.write.confirmationId!);
+      expect(conf.status).toBe('expired');
+      expect(readCalls(log).filter((c) => c.args.name === 'late' && c.tool === 'record')).toEqual([]);
+    } finally {
+      app.config.policy.confirmationTtlMs = 3600_000;
+    }
+  });
+
+  it('keeps later steps behind earlier commits under concurrency (the server’s own call order)', async () => {
+    const runs = await Promise.all(Array.from({ length: 30 }, (_, i) => app.engine.trigger('chain', { a: i, b: 1000 })));
+    await Promise.all(runs.map(({ run }) => waitForStatus(app, run.id, ['succeeded'])));
+    const calls = readCalls(log);
+    for (let i = 0; i < 30; i++) {
+      const add = calls.find((c) => c.tool === 'add' && c.args.a === i && c.args.b === 1000);
+      const say = calls.find((c) => c.tool === 'echo' && c.args.text === `The sum of ${i + 1000} and 10 is ${i + 1010}.`);
+      expect(add && say).toBeTruthy();
+      expect(calls.indexOf(add!)).toBeLessThan(calls.indexOf(say!));
+    }
+  });
+
+  it('pins the definition a run started with', async () => {
+    const { run } = await app.engine.trigger('pay', { name: 'pinned' });
+    await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    const edited = structuredClone(app.config);
+    edited.workflows.pay.steps[1].with = { name: 'changed', value: 'changed' };
+    app.engine.setConfig(edited);
+    try {
+      const r = await app.store.requireRun(run.id);
+      const conf = await app.store.requireConfirmation(r.steps.write.confirmationId!);
+      await app.engine.approve(conf.id, conf.argumentsHash);
+      const done = await waitForStatus(app, run.id, ['succeeded']);
+      expect(done.steps.write.arguments).toEqual({ name: 'pinned', value: 'pinned' });
+    } finally {
+      app.engine.setConfig(app.config);
+    }
+  });
+});

@@ -1,0 +1,45 @@
+import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
+import { loadConfigFromString } from '../../src/workflows/load.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const TEST_SERVER = join(ROOT, 'test/fixtures/test-server.ts');
+
+/** A temp file the project's test MCP server appends its calls to (one JSON line each). */
+export function callLogPath(): string {
+  return join(mkdtempSync(join(tmpdir(), 'interlock-calls-')), 'calls.jsonl');
+}
+
+export interface LoggedCall {
+  tool: string;
+  args: Record<string, unknown>;
+  time: number;
+  idempotencyKey?: string;
+}
+
+export function readCalls(path: string): LoggedCall[] {
+  if (!existsSync(path)) return [];
+  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedCall);
+}
+
+export async function makeApp(yaml: string, redisUrl: string, file = join(ROOT, 'test/fixtures/inline.yaml')): Promise<App> {
+  const config = loadConfigFromString(yaml, file);
+  return App.create({ config, redisUrl, prefix: `t${randomUUID().slice(0, 8)}`, logger: silentLogger() });
+}
+
+/** Polls the store until the run reaches one of the statuses (tests only; the product follows events). */
+export async function waitForStatus(app: App, runId: string, statuses: RunStatus[], timeoutMs = 20_000): Promise<RunRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await app.store.requireRun(runId);
+    if (statuses.includes(run.status)) return run;
+    if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}: ${JSON.stringify(run.error ?? run.steps)}`);
+    await sleep(25);
+  }
+}
