@@ -1,0 +1,296 @@
+/**
+ * Structure checks for workflows.yaml: connectors, policy and tokens (workflows and steps are in
+ * `steps.ts`). Each reader reports problems into the Source and returns what it could read, so
+ * one load lists every problem.
+ */
+import { isScalar } from 'yaml';
+import { firstMatch } from '../connectors/glob.ts';
+import { InterlockError } from '../errors.ts';
+import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, PolicyConfig, TokenConfig, WorkflowDef } from './types.ts';
+import {
+  type Field,
+  type Source,
+  readDuration,
+  readEntries,
+  readInt,
+  readList,
+  readMap,
+  readString,
+  readStringList,
+  readText,
+  suggest,
+} from './source.ts';
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+export const DEFAULT_CONCURRENCY = 5;
+export const DEFAULT_CONFIRMATION_TTL_MS = 24 * 3_600_000;
+
+/** Connector ids and workflow names: no dots, because `connector.tool` and `workflow.step` split on the first one. */
+export const NAME_RE = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Names written in the file, valid or not. A reference to a connector or workflow that is there but
+ * broken is not reported again as unknown: its own problems are already listed.
+ */
+export interface Declared {
+  connectors: Set<string>;
+  workflows: Set<string>;
+}
+
+export function readConnectors(src: Source, f: Field, declared: Declared): Record<string, ConnectorConfig> {
+  const out: Record<string, ConnectorConfig> = {};
+  for (const entry of readEntries(src, f, 'connectors') ?? []) {
+    declared.connectors.add(entry.key);
+    const c = readConnector(src, entry);
+    if (c) out[c.id] = c;
+  }
+  return out;
+}
+
+const COMMON_KEYS = ['transport', 'auth', 'tools', 'timeout', 'concurrency', 'rate_limit'];
+const STDIO_KEYS = ['command', 'args', 'env', 'cwd'];
+const HTTP_KEYS = ['url', 'headers'];
+const TRANSPORTS = ['stdio', 'streamable-http', 'sse'];
+
+function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
+  const what = `connector "${f.key}"`;
+  if (!NAME_RE.test(f.key)) src.add(f.keyPos, f.path, `${what}: a connector id may hold only letters, digits, _ and -`);
+  const m = readMap(src, f, what, { optional: [...COMMON_KEYS, ...STDIO_KEYS, ...HTTP_KEYS] });
+  if (!m) return undefined;
+  let type = m.transport ? readString(src, m.transport, `${what} transport`) : m.command ? 'stdio' : m.url ? 'streamable-http' : undefined;
+  if (type === undefined && !m.transport) src.add(f.keyPos, `${f.path}.transport`, `${what} is missing required key "transport" (stdio with a command, or streamable-http / sse with a url)`);
+  if (type !== undefined && !TRANSPORTS.includes(type)) {
+    const hint = suggest(type, TRANSPORTS);
+    src.add(m.transport?.pos ?? f.pos, `${f.path}.transport`, `${what} has unknown transport "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; use stdio, streamable-http or sse`);
+    type = undefined;
+  }
+  if (type === undefined) return undefined;
+  const own = type === 'stdio' ? STDIO_KEYS : HTTP_KEYS;
+  for (const k of type === 'stdio' ? HTTP_KEYS : STDIO_KEYS) {
+    if (m[k]) src.add(m[k].keyPos, m[k].path, `${what}: "${k}" does not apply to transport ${type} (it takes ${own.join(', ')})`);
+  }
+  const transport = readTransport(src, f, m, type, what);
+  const tools = { allow: [] as string[], deny: [] as string[] };
+  const t = m.tools && readMap(src, m.tools, `${what} tools`, { optional: ['allow', 'deny'] });
+  for (const k of ['allow', 'deny'] as const) {
+    const items = t?.[k] && readList(src, t[k], `${what} tools.${k}`);
+    for (const item of items ?? []) {
+      const g = readString(src, item, `each glob in ${what} tools.${k}`);
+      if (g === undefined) continue;
+      const problem = globProblem(g);
+      if (problem) src.add(item.pos, item.path, `${what} has a bad glob "${g}" in tools.${k}: ${problem}`);
+      else tools[k].push(g);
+    }
+  }
+  let rateLimit: ConnectorConfig['rateLimit'];
+  const rl = m.rate_limit && readMap(src, m.rate_limit, `${what} rate_limit`, { required: ['max', 'per'] });
+  if (rl?.max && rl.per) {
+    const max = readInt(src, rl.max, `${what} rate_limit.max`, 1);
+    const durationMs = readDuration(src, rl.per, `${what} rate_limit.per`, { positive: true });
+    if (max !== undefined && durationMs !== undefined) rateLimit = { max, durationMs };
+  }
+  const timeoutMs = m.timeout ? readDuration(src, m.timeout, `${what} timeout`, { positive: true }) : DEFAULT_TIMEOUT_MS;
+  const concurrency = m.concurrency ? readInt(src, m.concurrency, `${what} concurrency`, 1) : DEFAULT_CONCURRENCY;
+  const auth = m.auth ? readAuth(src, m.auth, what) : { type: 'none' as const };
+  if (!transport || !auth || timeoutMs === undefined || concurrency === undefined) return undefined;
+  return { id: f.key, transport, auth, tools, timeoutMs, concurrency, ...(rateLimit ? { rateLimit } : {}), pos: f.keyPos };
+}
+
+function readTransport(src: Source, f: Field, m: Record<string, Field>, type: string, what: string): ConnectorTransport | undefined {
+  if (type === 'stdio') {
+    if (!m.command) {
+      src.add(f.keyPos, `${f.path}.command`, `${what} is missing required key "command" (transport stdio)`);
+      return undefined;
+    }
+    // `command: interlock` is kept as written: the pool resolves it to this Interlock binary.
+    const command = readString(src, m.command, `${what} command`);
+    const args = m.args ? readStringList(src, m.args, `${what} args`, true) : [];
+    const env = m.env ? readStringMap(src, m.env, `${what} env`, false) : {};
+    const cwd = m.cwd ? readString(src, m.cwd, `${what} cwd`) : undefined;
+    if (command === undefined || !args || !env || (m.cwd && cwd === undefined)) return undefined;
+    return { type: 'stdio', command, args, env, ...(cwd !== undefined ? { cwd } : {}) };
+  }
+  if (!m.url) {
+    src.add(f.keyPos, `${f.path}.url`, `${what} is missing required key "url" (transport ${type})`);
+    return undefined;
+  }
+  const url = readString(src, m.url, `${what} url`);
+  if (url !== undefined) {
+    checkEnvRefs(src, m.url, url, `${what} url`);
+    if (!/^https?:\/\//.test(url) && !url.startsWith('${env:')) src.add(m.url.pos, m.url.path, `${what} url must start with http:// or https://`);
+  }
+  const headers = m.headers ? readStringMap(src, m.headers, `${what} headers`, true) : {};
+  if (url === undefined || !headers) return undefined;
+  return type === 'sse' ? { type: 'sse', url, headers } : { type: 'streamable-http', url, headers };
+}
+
+const SECRET_HEADER = /^(authorization|proxy-authorization|cookie)$|api[-_]?key|token|secret|password/i;
+
+function readStringMap(src: Source, f: Field, what: string, headers: boolean): Record<string, string> | undefined {
+  const entries = readEntries(src, f, what);
+  if (!entries) return undefined;
+  const out: Record<string, string> = {};
+  let ok = true;
+  for (const e of entries) {
+    const v = readText(src, e, `${what} "${e.key}"`);
+    if (v === undefined) {
+      ok = false;
+      continue;
+    }
+    checkEnvRefs(src, e, v, `${what} "${e.key}"`);
+    if (headers && SECRET_HEADER.test(e.key) && !v.includes('${env:')) {
+      src.add(e.pos, e.path, `${what} "${e.key}" holds a literal value; secrets only come from the environment: write "\${env:NAME}" (or "Bearer \${env:NAME}")`);
+    }
+    out[e.key] = v;
+  }
+  return ok ? out : undefined;
+}
+
+function readAuth(src: Source, f: Field, what: string): ConnectorAuth | undefined {
+  const node = src.deref(f.node);
+  const bearerHint = 'auth: {type: bearer, token: "${env:NAME}"}';
+  if (isScalar(node)) {
+    if (node.value === 'none') return { type: 'none' };
+    if (node.value === 'bearer') src.add(f.pos, f.path, `${what}: bearer auth needs a token from the environment: write ${bearerHint}`);
+    else src.add(f.pos, f.path, `${what} has unknown auth ${JSON.stringify(node.value)}; use none or ${bearerHint}`);
+    return undefined;
+  }
+  const m = readMap(src, f, `${what} auth`, { required: ['type'], optional: ['token'] });
+  const type = m?.type && readString(src, m.type, `${what} auth type`);
+  if (!m || type === undefined) return undefined;
+  if (type === 'none') {
+    if (m.token) src.add(m.token.keyPos, m.token.path, `${what}: auth type none takes no token`);
+    return { type: 'none' };
+  }
+  if (type !== 'bearer') {
+    src.add(m.type.pos, m.type.path, `${what} has unknown auth type "${type}"; use none or bearer`);
+    return undefined;
+  }
+  if (!m.token) {
+    src.add(m.type.keyPos, `${f.path}.token`, `${what}: bearer auth is missing required key "token": write ${bearerHint}`);
+    return undefined;
+  }
+  const tokenEnv = readSecretRef(src, m.token, `${what} auth token`);
+  return tokenEnv === undefined ? undefined : { type: 'bearer', tokenEnv };
+}
+
+const ENV_NAME = '[A-Za-z_][A-Za-z0-9_]*';
+const SOLE_ENV_REF = new RegExp(`^\\$\\{env:(${ENV_NAME})\\}$`);
+const ENV_REF = new RegExp(`\\$\\{env:(${ENV_NAME})\\}`, 'g');
+const ENV_REF_AT_START = new RegExp(`^\\$\\{env:${ENV_NAME}\\}`);
+
+/** A secret must be exactly `${env:NAME}`; returns NAME. The literal is never repeated in a message. */
+function readSecretRef(src: Source, f: Field, what: string): string | undefined {
+  const v = isScalar(src.deref(f.node)) ? (src.deref(f.node) as { value: unknown }).value : undefined;
+  const m = typeof v === 'string' ? SOLE_ENV_REF.exec(v) : null;
+  if (m) return m[1];
+  src.add(f.pos, f.path, `${what} must be "\${env:NAME}": secrets only come from the environment, never from the config file`);
+  return undefined;
+}
+
+function checkEnvRefs(src: Source, f: Field, v: string, what: string): void {
+  for (let at = v.indexOf('${env:'); at >= 0; at = v.indexOf('${env:', at + 1)) {
+    if (ENV_REF_AT_START.test(v.slice(at))) continue;
+    // Only the part up to the name is shown: what follows could be a default holding a secret.
+    const shown = /^\$\{env:[A-Za-z0-9_]*/.exec(v.slice(at))?.[0] ?? '${env:';
+    const isDefault = /^\$\{env:[A-Za-z0-9_]+:-/.test(v.slice(at));
+    src.add(f.pos, f.path, `${what} has a malformed environment reference "${shown}…": write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`);
+  }
+}
+
+/** Names of the `${env:NAME}` references in a config string. */
+export function envRefNames(s: string): string[] {
+  return [...s.matchAll(ENV_REF)].map((m) => m[1]);
+}
+
+/**
+ * Replaces `${env:NAME}` references (headers, env values, tokens) at connect time. A missing
+ * variable is an error naming the variable; the message never includes any value.
+ */
+export function resolveEnvRefs(s: string, env: NodeJS.ProcessEnv = process.env): string {
+  return s.replace(ENV_REF, (_, name: string) => {
+    const v = env[name];
+    if (v === undefined) throw new InterlockError('CONFIG_INVALID', `environment variable ${name} is not set (workflows.yaml refers to it as \${env:${name}})`, { variable: name });
+    return v;
+  });
+}
+
+/**
+ * Why a tool glob is unusable, or undefined if it is fine. Matching is the pool's
+ * (`src/connectors/glob.ts`): `*` and `?` are the only wildcards, so brackets and braces, which
+ * readers may take for classes or alternatives, are refused rather than matched literally.
+ */
+export function globProblem(glob: string): string | undefined {
+  if (glob.trim() === '') return 'a glob cannot be empty';
+  for (const c of glob) {
+    if ('[]{}!'.includes(c)) return `"${c}" is not glob syntax here: only * and ? are wildcards`;
+    if (!/[A-Za-z0-9_.\-/:@*?]/.test(c)) return `${JSON.stringify(c)} cannot appear in a tool name`;
+  }
+  return undefined;
+}
+
+/** Whether a connector's allow/deny globs let a tool through: empty allow means all, deny wins. */
+export function toolAllowed(tools: { allow: string[]; deny: string[] }, name: string): boolean {
+  return (tools.allow.length === 0 || firstMatch(name, tools.allow) !== undefined) && firstMatch(name, tools.deny) === undefined;
+}
+
+export function readPolicy(src: Source, f: Field | undefined, declared: Declared, workflows: Record<string, WorkflowDef>): PolicyConfig {
+  const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: DEFAULT_CONFIRMATION_TTL_MS };
+  const m = f && readMap(src, f, 'policy', { optional: ['allow_unconfirmed', 'confirmation_ttl'] });
+  if (!m) return policy;
+  if (m.confirmation_ttl) policy.confirmationTtlMs = readDuration(src, m.confirmation_ttl, 'policy confirmation_ttl', { positive: true }) ?? policy.confirmationTtlMs;
+  for (const item of (m.allow_unconfirmed && readList(src, m.allow_unconfirmed, 'policy allow_unconfirmed')) ?? []) {
+    const name = readString(src, item, 'each name in policy allow_unconfirmed');
+    if (name === undefined) continue;
+    const problem = unconfirmedNameProblem(name, declared, workflows);
+    if (problem) src.add(item.pos, item.path, `policy allow_unconfirmed: ${problem}`);
+    else policy.allowUnconfirmed.push(name);
+  }
+  return policy;
+}
+
+function unconfirmedNameProblem(name: string, declared: Declared, workflows: Record<string, WorkflowDef>): string | undefined {
+  const dot = name.indexOf('.');
+  if (dot <= 0 || dot === name.length - 1) return `"${name}" must be connector.tool or workflow.step`;
+  const [head, rest] = [name.slice(0, dot), name.slice(dot + 1)];
+  if (declared.connectors.has(head)) return undefined;
+  const wf = workflows[head];
+  if (wf) {
+    if (wf.steps.some((s) => s.id === rest)) return undefined;
+    const hint = suggest(rest, wf.steps.map((s) => s.id));
+    return `workflow "${head}" has no step "${rest}"${hint ? ` (did you mean "${head}.${hint}"?)` : ''}`;
+  }
+  if (declared.workflows.has(head)) return undefined;
+  const hint = suggest(head, [...declared.connectors, ...declared.workflows]);
+  return `"${head}" in "${name}" is neither a connector nor a workflow${hint ? ` (did you mean "${hint}"?)` : ''}`;
+}
+
+const SCOPES = ['read', 'trigger', 'confirm', 'admin'] as const;
+type Scope = (typeof SCOPES)[number];
+
+export function readTokens(src: Source, f: Field): TokenConfig[] {
+  const out: TokenConfig[] = [];
+  const names = new Set<string>();
+  for (const item of readList(src, f, 'tokens') ?? []) {
+    const m = readMap(src, item, 'token', { required: ['name', 'token', 'scopes'] });
+    if (!m) continue;
+    const name = m.name && readString(src, m.name, 'token name');
+    if (name !== undefined && m.name && names.has(name)) src.add(m.name.pos, m.name.path, `duplicate token name "${name}"`);
+    if (name !== undefined) names.add(name);
+    const env = m.token && readSecretRef(src, m.token, `token "${name ?? '?'}"`);
+    const scopes: Scope[] = [];
+    const list = m.scopes && readList(src, m.scopes, 'token scopes');
+    if (list?.length === 0 && m.scopes) src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin');
+    for (const s of list ?? []) {
+      const scope = readString(src, s, 'each token scope');
+      if (scope === undefined) continue;
+      if ((SCOPES as readonly string[]).includes(scope)) scopes.push(scope as Scope);
+      else {
+        const hint = suggest(scope, SCOPES);
+        src.add(s.pos, s.path, `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm or admin`);
+      }
+    }
+    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0) out.push({ name, env, scopes });
+  }
+  return out;
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { InterlockError } from '../../src/errors.ts';
+import { compileExpression, compileTemplateTree, evaluateCondition, resolveTemplates, scanTemplates } from '../../src/workflows/templates.ts';
+import type { TemplateContext } from '../../src/workflows/types.ts';
+
+const ctx = (over: Partial<TemplateContext> = {}): TemplateContext => ({
+  inputs: { charge: 'ch_1', amount: 1250, tags: ['a', 'b'], customer: { name: 'Ada', email: 'ada@example.com' }, flag: false, none: null },
+  steps: { fetch: { output: { id: 'ch_1', amount: 5000, lines: [{ qty: 2 }, { qty: 3 }] }, status: 'succeeded' } },
+  run: { id: 'run_1', workflow: 'wf', session: 's1' },
+  ...over,
+});
+
+async function templateError(p: Promise<unknown>): Promise<InterlockError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof InterlockError) return err;
+    throw err;
+  }
+  throw new Error('expected a TEMPLATE_ERROR');
+}
+
+describe('resolveTemplates', () => {
+  it('keeps the JSON type of a string that is exactly one template', async () => {
+    const out = await resolveTemplates(
+      {
+        n: '${{ inputs.amount }}',
+        s: '${{ inputs.charge }}',
+        b: '${{ inputs.flag }}',
+        z: '${{ inputs.none }}',
+        o: '${{ inputs.customer }}',
+        a: '${{ inputs.tags }}',
+        sum: '${{ $sum(steps.fetch.output.lines.qty) }}',
+        built: '${{ {"charge": steps.fetch.output.id, "cents": inputs.amount * 2} }}',
+      },
+      ctx(),
+    );
+    expect(out).toEqual({
+      n: 1250,
+      s: 'ch_1',
+      b: false,
+      z: null,
+      o: { name: 'Ada', email: 'ada@example.com' },
+      a: ['a', 'b'],
+      sum: 5,
+      built: { charge: 'ch_1', cents: 2500 },
+    });
+  });
+
+  it('interpolates templates inside a longer string, objects as JSON', async () => {
+    const out = await resolveTemplates(
+      { text: 'Refunded ${{ inputs.amount / 100 }} on ${{ inputs.charge }} for ${{ inputs.customer }} (${{ inputs.missing }}) ${{ inputs.flag }}' },
+      ctx(),
+    );
+    expect(out).toEqual({ text: 'Refunded 12.5 on ch_1 for {"name":"Ada","email":"ada@example.com"} () false' });
+  });
+
+  it('resolves templates anywhere in nested objects and arrays', async () => {
+    const out = await resolveTemplates(
+      { customer: { name: '${{ inputs.customer.name }}', meta: { run: '${{ run.id }}', session: '${{ run.session }}' } }, lines: [{ qty: '${{ steps.fetch.output.lines[1].qty }}' }, 'literal', 7], status: '${{ steps.fetch.status }}' },
+      ctx(),
+    );
+    expect(out).toEqual({ customer: { name: 'Ada', meta: { run: 'run_1', session: 's1' } }, lines: [{ qty: 3 }, 'literal', 7], status: 'succeeded' });
+  });
+
+  it('drops keys whose template gives undefined, so optional arguments are not sent; null stays', async () => {
+    const out = await resolveTemplates({ a: '${{ inputs.missing }}', b: '${{ inputs.none }}', list: ['${{ inputs.missing }}', 1] }, ctx());
+    expect(out).toEqual({ b: null, list: [null, 1] });
+    expect(Object.hasOwn(out as object, 'a')).toBe(false);
+  });
+
+  it('treats inputs and tool output as data: templates inside them are never evaluated', async () => {
+    const hostile = '${{ $eval("run.id") }} ${{ run.session }}';
+    const out = await resolveTemplates(
+      { fromInput: '${{ inputs.note }}', fromOutput: '${{ steps.fetch.output.note }}', inText: 'note: ${{ inputs.note }}' },
+      ctx({ inputs: { note: hostile }, steps: { fetch: { output: { note: hostile }, status: 'succeeded' } } }),
+    );
+    expect(out).toEqual({ fromInput: hostile, fromOutput: hostile, inText: `note: ${hostile}` });
+  });
+
+  it('switches off $eval, so an expression cannot run code taken from data either', async () => {
+    const err = await templateError(resolveTemplates({ x: '${{ $eval(inputs.code) }}' }, ctx({ inputs: { code: 'run.session' } })));
+    expect(err.code).toBe('TEMPLATE_ERROR');
+    expect(err.message).toMatch(/\$eval is disabled/);
+  });
+
+  it('throws TEMPLATE_ERROR naming the expression that failed', async () => {
+    const err = await templateError(resolveTemplates({ x: 'total ${{ inputs.charge + 1 }}' }, ctx()));
+    expect(err.code).toBe('TEMPLATE_ERROR');
+    expect(err.message).toContain('${{ inputs.charge + 1 }}');
+    expect(err.details).toMatchObject({ expression: 'inputs.charge + 1', code: 'T2001' });
+  });
+
+  it('refuses a function as an argument value', async () => {
+    const err = await templateError(resolveTemplates({ f: '${{ $sum }}' }, ctx()));
+    expect(err.message).toMatch(/gave a function/);
+  });
+
+  it('gives each caller its own copy of literal parts of the definition', async () => {
+    const def = { fixed: { a: [1] }, t: '${{ run.id }}' };
+    const first = (await resolveTemplates(def, ctx())) as { fixed: { a: number[] } };
+    first.fixed.a.push(2);
+    expect(def.fixed.a).toEqual([1]);
+    expect(await resolveTemplates(def, ctx())).toEqual({ fixed: { a: [1] }, t: 'run_1' });
+  });
+
+  it('compiles a tree once and resolves it against many contexts', async () => {
+    const tree = compileTemplateTree({ id: '${{ run.id }}' });
+    expect(await tree.resolve(ctx())).toEqual({ id: 'run_1' });
+    expect(await resolveTemplates(tree, ctx({ run: { id: 'run_2', workflow: 'wf', session: 's' } }))).toEqual({ id: 'run_2' });
+    expect(compileTemplateTree({ plain: 1 }).hasTemplates).toBe(false);
+  });
+
+  it('parses each distinct expression once', () => {
+    expect(compileExpression('inputs.amount * 3')).toBe(compileExpression('inputs.amount * 3'));
+  });
+
+  it('throws TEMPLATE_ERROR when a definition holds a broken template', () => {
+    expect(() => compileTemplateTree({ x: '${{ inputs.a + }}' })).toThrow(/expression "inputs.a \+" does not parse/);
+    expect(() => compileTemplateTree({ x: 'a ${{ inputs.a' })).toThrow(/unterminated template/);
+  });
+});
+
+describe('scanTemplates', () => {
+  it('does not end a template at a }} inside an object constructor or a string', () => {
+    const s = 'x ${{ {"a": {"b": "}}"}} }} y';
+    const { segments, error } = scanTemplates(s);
+    expect(error).toBeUndefined();
+    expect(segments).toEqual([{ expr: '{"a": {"b": "}}"}}', start: 2, exprStart: 6, end: s.length - 2 }]);
+  });
+});
+
+describe('evaluateCondition', () => {
+  it('follows JSONata truthiness', async () => {
+    const cases: Array<[string, boolean]> = [
+      ['steps.fetch.status = "succeeded"', true],
+      ['steps.fetch.status = "failed"', false],
+      ['inputs.missing', false],
+      ['inputs.none', false],
+      ['inputs.flag', false],
+      ['inputs.amount', true],
+      ['0', false],
+      ['""', false],
+      ['inputs.tags', true],
+      ['[]', false],
+      ['inputs.customer', true],
+      ['{}', false],
+    ];
+    for (const [expr, want] of cases) expect(await evaluateCondition(expr, ctx()), expr).toBe(want);
+  });
+
+  it('accepts the ${{ }} form as well as a bare expression', async () => {
+    expect(await evaluateCondition('${{ inputs.amount > 1000 }}', ctx())).toBe(true);
+    expect(await evaluateCondition('inputs.amount > 2000', ctx())).toBe(false);
+  });
+
+  it('throws TEMPLATE_ERROR naming the condition', async () => {
+    const err = await templateError(evaluateCondition('inputs.charge > 1', ctx()));
+    expect(err.code).toBe('TEMPLATE_ERROR');
+    expect(err.message).toContain('condition "inputs.charge > 1" failed');
+  });
+});
