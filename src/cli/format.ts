@@ -27,7 +27,7 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
     indent(JSON.stringify(conf.arguments, null, 2), '     '),
     `   argumentsHash: ${conf.argumentsHash}`,
   ];
-  if (conf.outputSchema) lines.push(`   expected output:`, indent(JSON.stringify(conf.outputSchema, null, 2), '     '));
+  if (conf.outputSchema) lines.push(`   expected output:`, ...summarizeSchema(conf.outputSchema).map((l) => `     ${l}`));
   lines.push(`   expires: ${new Date(conf.expiresAt).toISOString()}`);
   lines.push(`   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`);
   lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
@@ -70,4 +70,15 @@ export function parseInputPairs(pairs: string[], json?: string): Record<string, 
     }
   }
   return out;
+}
+
+/** One line per output field (`name: type — description`), the way a person reads an expected result. */
+export function summarizeSchema(schema: Record<string, unknown>): string[] {
+  const props = schema.properties as Record<string, { type?: unknown; description?: string }> | undefined;
+  if (!props) return [JSON.stringify(schema)];
+  const required = new Set((schema.required as string[] | undefined) ?? []);
+  return Object.entries(props).map(([name, p]) => {
+    const type = Array.isArray(p.type) ? p.type.join(' | ') : String(p.type ?? 'any');
+    return `${name}${required.has(name) ? '' : '?'}: ${type}${p.description ? dim(` — ${p.description}`) : ''}`;
+  });
 }
