@@ -55,7 +55,7 @@ export class App {
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       onStart: opts.onNotice ?? ((m) => logger.info(m)),
     });
-    return new App(config, redis, logger, opts.prefix ?? 'il');
+    return new App(config, redis, logger, opts.prefix ?? process.env.INTERLOCK_PREFIX ?? 'il');
   }
 
   async startWorkers(opts: { sweepEveryMs?: number; onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void } = {}): Promise<StepWorkers> {
