@@ -1,0 +1,115 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
+import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
+import { loadConfig } from '../../src/workflows/load.ts';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+
+interface StripeState { refunds: Record<string, { charge: string; amount: number }>; customers: Record<string, { email: string }>; invoices: Record<string, { status: string; customer: string }> }
+interface SlackState { messages: Array<{ channel: string; text: string; ts: string }> }
+
+/** Approves every confirmation the run reaches until it ends; returns the run and what was shown. */
+async function approveAll(app: App, runId: string): Promise<{ run: RunRecord; shown: string[] }> {
+  const shown: string[] = [];
+  for (;;) {
+    const run = await waitForStatus(app, runId, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'needs_attention']);
+    if (run.status !== 'awaiting_confirmation') return { run, shown };
+    const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')!.confirmationId!;
+    const conf = await app.store.requireConfirmation(cid);
+    shown.push(`${conf.connector}.${conf.tool}`);
+    await app.engine.approve(cid, conf.argumentsHash, { by: 'test' });
+  }
+}
+
+describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
+  const redis = new TestRedis();
+  let sandboxes: Sandboxes;
+  let app: App;
+
+  beforeAll(async () => {
+    await redis.start();
+    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
+    Object.assign(process.env, sandboxes.env);
+    app = await App.create({ config: loadConfig(join(ROOT, 'workflows.yaml')), redisUrl: redis.url, prefix: 'show', logger: silentLogger() });
+    await app.startWorkers();
+  });
+  afterAll(async () => {
+    await app?.close();
+    await sandboxes?.close();
+    await redis.stop();
+  });
+
+  it('refund-and-notify refunds once and tells the customer the refund amount and id', async () => {
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 2500 });
+    const { run: done, shown } = await approveAll(app, run.id);
+    expect(shown).toEqual(['stripe.create_refund', 'slack.post_message']);
+    expect(done.status).toBe('succeeded');
+    const refund = done.steps.refund.output as { id: string; amount: number };
+    const stripe = sandboxes.stripe.state() as unknown as StripeState;
+    expect(Object.values(stripe.refunds).filter((r) => r.charge === 'ch_seed_2')).toHaveLength(1);
+    expect(refund.amount).toBe(2500);
+    const slack = sandboxes.slack.state() as unknown as SlackState;
+    const msg = slack.messages.find((m) => m.text.includes(refund.id));
+    expect(msg?.channel).toBe('C0CUST002');
+    expect(msg?.text).toContain('25.00 USD');
+  });
+
+  it('a denied refund never reaches Stripe', async () => {
+    const before = Object.keys((sandboxes.stripe.state() as unknown as StripeState).refunds).length;
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_1' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    await app.engine.deny(paused.steps.refund.confirmationId!, { by: 'test' });
+    await waitForStatus(app, run.id, ['denied']);
+    expect(Object.keys((sandboxes.stripe.state() as unknown as StripeState).refunds)).toHaveLength(before);
+  });
+
+  it('a refund Stripe refuses fails the run with Stripe’s reason', async () => {
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_3' });
+    const { run: done } = await approveAll(app, run.id);
+    expect(done.status).toBe('failed');
+    expect(done.steps.refund.error?.message).toMatch(/charge_already_refunded|already been refunded/);
+  });
+
+  it('invoice-customer creates a new customer, invoices and finalizes, asking before each write', async () => {
+    const { run } = await app.engine.trigger('invoice-customer', { email: 'new@example.com', name: 'New Person', amount: 4200, description: 'Consulting' });
+    const { run: done, shown } = await approveAll(app, run.id);
+    expect(done.status).toBe('succeeded');
+    expect(shown).toEqual(['stripe.create_customer', 'stripe.create_invoice_item', 'stripe.create_invoice', 'stripe.finalize_invoice']);
+    const inv = done.steps.finalize.output as { id: string; status: string };
+    expect(inv.status).toBe('open');
+    const stripe = sandboxes.stripe.state() as unknown as StripeState;
+    expect(Object.values(stripe.customers).filter((c) => c.email === 'new@example.com')).toHaveLength(1);
+  });
+
+  it('invoice-customer reuses an existing customer (the create step is skipped)', async () => {
+    const { run } = await app.engine.trigger('invoice-customer', { email: 'ada@example.com', amount: 1000, description: 'Support' });
+    const { run: done, shown } = await approveAll(app, run.id);
+    expect(done.status).toBe('succeeded');
+    expect(done.steps.create.status).toBe('skipped');
+    expect(shown).not.toContain('stripe.create_customer');
+  });
+});
+
+describe('npm run demo', () => {
+  const redis = new TestRedis();
+  beforeAll(() => redis.start());
+  afterAll(() => redis.stop());
+
+  it('runs refund → notify end to end and shows the payload, the refund id and the message ts', () => {
+    const r = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'demo'], {
+      cwd: ROOT, encoding: 'utf8', timeout: 120_000,
+      env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'demo', NO_COLOR: '1' },
+    });
+    expect(r.stderr).not.toMatch(/demo failed/);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('Confirmation needed: stripe.create_refund');
+    expect(r.stdout).toContain('"charge_id": "ch_seed_1"');
+    expect(r.stdout).toContain('Confirmation needed: slack.post_message');
+    expect(r.stdout).toMatch(/refund re_\w+ \(1500 cents, succeeded\)/);
+    expect(r.stdout).toMatch(/Slack message ts \d+\.\d+ in C0CUST001/);
+  });
+});
