@@ -4,30 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestRedis } from '../helpers/redis.ts';
-import { ROOT, TEST_SERVER, callLogPath, readCalls } from '../helpers/app.ts';
+import { PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, readCalls } from '../helpers/app.ts';
 
 const CLI = join(ROOT, 'src/cli.ts');
 const log = callLogPath();
 const dir = mkdtempSync(join(tmpdir(), 'interlock-cli-'));
 const good = join(dir, 'workflows.yaml');
 writeFileSync(good, `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${log} }
-workflows:
-  pay:
-    description: a read, then a gated write
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }
+connectors:${testConnectorYaml(log)}
+workflows:${PAY_WORKFLOW}
 `);
 
 function cli(args: string[], env: Record<string, string>) {

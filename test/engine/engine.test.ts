@@ -2,17 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { InterlockError } from '../../src/errors.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+import { PAY_WORKFLOW, callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();
 const yaml = `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${log} }
-    concurrency: 8
+connectors:${testConnectorYaml(log, '\n    concurrency: 8')}
   everything:
     transport: stdio
     command: ${process.execPath}
@@ -33,16 +27,7 @@ workflows:
       - id: say
         call: test.echo
         with: { text: "\${{ steps.sum.output[0].text }}" }
-  pay:
-    description: a read, then a gated write
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }
+${PAY_WORKFLOW}
   broken:
     description: a tool that reports an error
     inputs: { type: object }

@@ -5,27 +5,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { ROOT, TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+import { PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();
 const yaml = `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${log} }
-workflows:
-  pay:
-    description: a read, then a gated write
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }
+connectors:${testConnectorYaml(log)}
+workflows:${PAY_WORKFLOW}
 `;
 
 function startWorker(configFile: string, redisUrl: string, prefix: string): ChildProcess {

@@ -34,7 +34,7 @@ export async function makeApp(yaml: string, redisUrl: string, file = join(ROOT, 
 }
 
 /** Polls the store until the run reaches one of the statuses (tests only; the product follows events). */
-export async function waitForStatus(app: App, runId: string, statuses: RunStatus[], timeoutMs = 20_000): Promise<RunRecord> {
+export async function waitForStatus(app: App, runId: string, statuses: RunStatus[], timeoutMs = 45_000): Promise<RunRecord> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const run = await app.store.requireRun(runId);
@@ -43,3 +43,26 @@ export async function waitForStatus(app: App, runId: string, statuses: RunStatus
     await sleep(25);
   }
 }
+
+/** The `test` connector (our MCP test server over stdio, logging its calls to `log`), as workflows.yaml text. */
+export function testConnectorYaml(log: string, extra = ''): string {
+  return `
+  test:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${TEST_SERVER}, --stdio]
+    env: { TEST_SERVER_LOG: ${log} }${extra}`;
+}
+
+/** `pay`: a read feeding a gated write, the smallest workflow that pauses. */
+export const PAY_WORKFLOW = `
+  pay:
+    description: a read, then a gated write
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }
+    steps:
+      - id: look
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }
+      - id: write
+        call: test.record
+        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
