@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { App } from '../app.ts';
+import { errorMessage } from '../errors.ts';
+import { createLogger } from '../logger.ts';
+import { loadConfig } from '../workflows/load.ts';
+import { Facade } from './mcp/server.ts';
+
+/**
+ * `interlock mcp`: the facade over stdio, for a desktop client that spawns it. The process is the
+ * MCP session: runs it starts share one run session (`mcp-stdio-<pid>-<random>`), whose
+ * remembered approvals end when the client closes the pipe. Stdout carries only MCP messages;
+ * every log and notice goes to stderr.
+ *
+ * Environment: INTERLOCK_CONFIG, REDIS_URL (as every command), INTERLOCK_NO_WORKERS=1 to leave
+ * the steps to separate `interlock worker` processes, INTERLOCK_PUBLIC_URL for approval links
+ * (default http://127.0.0.1:$PORT, where `interlock serve` listens by default).
+ * SIGHUP reloads the workflows from the config file and tells the client its tools changed.
+ */
+export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const logger = createLogger({ level: env.LOG_LEVEL ?? 'warn', name: 'interlock-mcp' });
+  const app = await App.create({ logger, onNotice: (m) => process.stderr.write(`${m}\n`) });
+  if (env.INTERLOCK_NO_WORKERS !== '1') await app.startWorkers();
+
+  const facade = new Facade({
+    app,
+    session: `mcp-stdio-${process.pid}-${randomUUID().slice(0, 8)}`,
+    publicUrl: env.INTERLOCK_PUBLIC_URL || `http://127.0.0.1:${env.PORT || 3000}`,
+    logger,
+  });
+  const transport = new StdioServerTransport();
+
+  let stopping: Promise<void> | undefined;
+  const stop = (why: string): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ why }, 'mcp stdio session ending');
+      await facade.end();
+      await app.close();
+      process.exit(0);
+    })();
+    return stopping;
+  };
+  // The client ends a stdio session by closing our stdin (or by a signal, if it is impatient).
+  transport.onclose = () => void stop('transport closed');
+  process.stdin.once('end', () => void stop('stdin closed'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    try {
+      const next = loadConfig(app.config.file);
+      app.config = next;
+      app.engine.setConfig(next);
+      void facade.refreshTools();
+      logger.info('workflows reloaded');
+    } catch (err) {
+      // A broken edit keeps the last good config; the message says where the problem is.
+      process.stderr.write(`interlock mcp: reload failed, keeping the previous config:\n${errorMessage(err)}\n`);
+    }
+  });
+
+  await facade.server.connect(transport);
+  process.stderr.write(`interlock mcp: ready on stdio (Redis ${app.redis.describe}; workers ${env.INTERLOCK_NO_WORKERS === '1' ? 'elsewhere' : 'in this process'})\n`);
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Context } from 'hono';
+import type { App } from '../../app.ts';
+import { errorMessage } from '../../errors.ts';
+import type { InterlockConfig } from '../../workflows/types.ts';
+import { createHostGuard } from './guard.ts';
+import { Facade, type FacadeDeps } from './server.ts';
+
+/** Who made a request; the shape of src/server/auth.ts's Principal, declared here so /mcp depends on no more than it uses. */
+export interface McpPrincipal {
+  name: string;
+  scopes: string[];
+}
+
+export interface McpAuthenticator {
+  authenticate(authorization: string | undefined): McpPrincipal | undefined | Promise<McpPrincipal | undefined>;
+}
+
+export interface McpRouteDeps {
+  app: App;
+  auth: McpAuthenticator;
+  /** the URL people reach `interlock serve` at; approval links point there */
+  publicUrl: string;
+  allowedHosts?: string[];
+  allowedOrigins?: string[];
+  /** an MCP session idle this long (no request, no call in flight) ends; default 1 h */
+  idleMs?: number;
+  /** open MCP sessions at most; more get 503 until some end; default 1000 */
+  maxSessions?: number;
+  /** passed to each session's facade (wait times, elicitation) */
+  facade?: Partial<Pick<FacadeDeps, 'canElicit' | 'waitMs' | 'progressWaitMs' | 'elicitTimeoutMs'>>;
+}
+
+export interface McpRouteHandle {
+  handle(c: Context): Promise<Response>;
+  /** Call after the engine got a new config: sessions whose tool list changed hear tools/list_changed. */
+  reload(config?: InterlockConfig): Promise<void>;
+  /** MCP sessions currently open */
+  readonly sessions: number;
+  close(): Promise<void>;
+}
+
+interface Entry {
+  transport: WebStandardStreamableHTTPServerTransport;
+  facade: Facade;
+  /** the token name that opened the session; another token cannot use its id */
+  principal: string;
+  lastSeen: number;
+}
+
+/** Scopes that may open a session at all: listing and reading need `read`, running needs `trigger`. */
+const CONNECT_SCOPES = ['read', 'trigger', 'admin'];
+
+function rpcError(status: number, code: number, message: string, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }), {
+    status,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
+}
+
+/**
+ * `/mcp`: the facade over streamable HTTP. One transport and one facade per MCP session
+ * (Mcp-Session-Id); the run session of everything started in it is `mcp-<session id>`, so
+ * "remember for this conversation" ends exactly when the client DELETEs the session, when it
+ * idles out, or when the server stops.
+ */
+export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
+  const sessions = new Map<string, Entry>();
+  const guard = createHostGuard({
+    publicUrl: deps.publicUrl,
+    ...(deps.allowedHosts ? { allowedHosts: deps.allowedHosts } : {}),
+    ...(deps.allowedOrigins ? { allowedOrigins: deps.allowedOrigins } : {}),
+  });
+  const idleMs = deps.idleMs ?? 3_600_000;
+  const maxSessions = deps.maxSessions ?? 1000;
+  let config: InterlockConfig = deps.app.engine.currentConfig;
+  const log = deps.app.logger.child({ component: 'mcp-http' });
+
+  const end = async (sid: string): Promise<void> => {
+    const e = sessions.get(sid);
+    if (!e) return;
+    sessions.delete(sid);
+    await e.facade.end();
+    await e.transport.close().catch(() => {});
+  };
+
+  const sweep = setInterval(() => {
+    const cutoff = Date.now() - idleMs;
+    for (const [sid, e] of sessions) if (e.lastSeen < cutoff && !e.facade.busy) void end(sid);
+  }, Math.min(60_000, idleMs));
+  sweep.unref();
+
+  async function open(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
+    if (sessions.size >= maxSessions) return rpcError(503, -32000, 'Too many open MCP sessions; try again later');
+    const sid = randomUUID();
+    const facade = new Facade({ app: deps.app, session: `mcp-${sid}`, publicUrl: deps.publicUrl, config: () => config, ...deps.facade });
+    const entry: Entry = {
+      transport: new WebStandardStreamableHTTPServerTransport({
+        sessionIdGenerator: () => sid,
+        onsessioninitialized: () => {
+          sessions.set(sid, entry);
+        },
+        // DELETE from the client: the conversation is over, and so are its grants.
+        onsessionclosed: () => end(sid),
+      }),
+      facade,
+      principal: authInfo.clientId,
+      lastSeen: Date.now(),
+    };
+    await facade.server.connect(entry.transport);
+    const res = await entry.transport.handleRequest(req, { parsedBody: body, authInfo });
+    if (!sessions.has(sid)) await facade.end();
+    return res;
+  }
+
+  async function handle(c: Context): Promise<Response> {
+    const verdict = guard(c.req.header('host'), c.req.header('origin'));
+    if (!verdict.ok) return rpcError(403, -32000, verdict.message);
+
+    const header = c.req.header('authorization');
+    let principal: McpPrincipal | undefined;
+    try {
+      principal = await deps.auth.authenticate(header);
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'authenticator failed');
+    }
+    if (!principal) {
+      const challenge = header ? 'Bearer realm="interlock", error="invalid_token"' : 'Bearer realm="interlock"';
+      return rpcError(401, -32000, 'Authentication required: send Authorization: Bearer <token> with a token that has the read (and, to run workflows, trigger) scope',
+        { 'www-authenticate': challenge });
+    }
+    if (!principal.scopes.some((s) => CONNECT_SCOPES.includes(s))) {
+      return rpcError(403, -32000, `Token '${principal.name}' has neither the read nor the trigger scope`);
+    }
+    // The token value never goes further than here: handlers see the token's name and scopes only.
+    const authInfo = { token: '', clientId: principal.name, scopes: [...principal.scopes] };
+
+    const sid = c.req.header('mcp-session-id');
+    if (sid !== undefined) {
+      const e = sessions.get(sid);
+      // Another token using a session id is answered as if the session did not exist: ids are not to be probed.
+      if (!e || e.principal !== principal.name) {
+        return rpcError(404, -32001, 'Session not found: it ended or never existed. Start a new session with initialize (without Mcp-Session-Id).');
+      }
+      e.lastSeen = Date.now();
+      return e.transport.handleRequest(c.req.raw, { authInfo });
+    }
+
+    if (c.req.method !== 'POST') return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    let body: unknown;
+    try {
+      body = await c.req.raw.json();
+    } catch {
+      return rpcError(400, -32700, 'Parse error: the body is not JSON');
+    }
+    const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
+    if (!init) return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');
+    return open(body, authInfo, c.req.raw);
+  }
+
+  return {
+    handle,
+    get sessions() {
+      return sessions.size;
+    },
+    async reload(next?: InterlockConfig) {
+      config = next ?? deps.app.engine.currentConfig;
+      await Promise.all([...sessions.values()].map((e) => e.facade.refreshTools()));
+    },
+    async close() {
+      clearInterval(sweep);
+      await Promise.all([...sessions.keys()].map((sid) => end(sid)));
+    },
+  };
+}
