@@ -1,0 +1,163 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
+import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { WorkerProcess } from './processes.ts';
+import { startSlowProxy } from './slow-proxy.ts';
+
+/*
+ * The refund step runs without a confirmation here (policy allow_unconfirmed + confirm: never), so
+ * the 200 runs never pause and every crash lands on a step that is really calling Stripe.
+ */
+const yaml = `
+connectors:
+  stripe:
+    transport: stdio
+    command: interlock
+    args: [connector, stripe]
+    timeout: 30s
+    concurrency: 8
+policy:
+  allow_unconfirmed: [stripe.create_refund]
+workflows:
+  refund:
+    description: look the charge up, then refund 100 cents of it
+    inputs: { type: object, required: [charge], properties: { charge: { type: string } } }
+    steps:
+      - id: charge
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ inputs.charge }}" }
+      - id: refund
+        call: stripe.create_refund
+        confirm: never
+        retry: { attempts: 5, backoff: 200ms }
+        with: { charge_id: "\${{ steps.charge.output.id }}", amount: 100, reason: requested_by_customer }
+`;
+
+const RUNS = 200;
+const charges = Array.from({ length: RUNS }, (_, i) => `ch_seed_${100 + i}`);
+const TERMINAL = new Set(['succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']);
+
+describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', () => {
+  const redis = new TestRedis();
+  let sandbox: StripeSandbox;
+  let proxy: Awaited<ReturnType<typeof startSlowProxy>>;
+  let app: App;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    await redis.start();
+    sandbox = await startStripeSandbox({ port: 0 });
+    // Refund requests take a while on the way in and on the way out, so a kill lands mid-write.
+    proxy = await startSlowProxy(sandbox.url, { match: (m, p) => m === 'POST' && p.startsWith('/v1/refunds'), maxDelayMs: 400 });
+    const dir = mkdtempSync(join(tmpdir(), 'interlock-faults-'));
+    const file = join(dir, 'workflows.yaml');
+    writeFileSync(file, yaml);
+    const env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: proxy.url };
+    for (let i = 0; i < 3; i++) workers.push(new WorkerProcess(env));
+    await Promise.all(workers.map((w) => w.start()));
+    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await app?.close();
+    await proxy?.close();
+    await sandbox?.close();
+    await redis.stop();
+  });
+
+  async function statuses(ids: string[]): Promise<RunRecord[]> {
+    const out: RunRecord[] = [];
+    for (const id of ids) {
+      const r = await app.store.getRun(id);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async function waitUntil(ids: string[], done: (runs: RunRecord[]) => boolean, what: string, timeoutMs = 240_000): Promise<RunRecord[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const runs = await statuses(ids);
+      if (done(runs)) return runs;
+      if (Date.now() > deadline) {
+        const by = countBy(runs.map((r) => r.status));
+        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(by)}; workers:\n${workers.map((w) => w.output).join('\n---\n')}`);
+      }
+      await sleep(100);
+    }
+  }
+
+  it('ends every run succeeded or in doubt, refunds each charge at most once, and loses no run', async () => {
+    const ids: string[] = [];
+    for (const charge of charges) ids.push((await app.engine.trigger('refund', { charge })).run.id);
+    const finished = (n: number) => (runs: RunRecord[]) => runs.filter((r) => TERMINAL.has(r.status)).length >= n;
+
+    // Crash a worker at several points of the batch and start a replacement each time.
+    let workerKills = 0;
+    for (const [i, at] of [10, 40, 70].entries()) {
+      await waitUntil(ids, finished(at), `${at} finished runs`);
+      const w = workers[i % workers.length];
+      await w.kill();
+      workerKills++;
+      await w.start();
+    }
+
+    // Redis crashes mid-batch (SIGKILL, so only what AOF with fsync always had on disk survives).
+    await waitUntil(ids, finished(100), '100 finished runs');
+    await redis.kill();
+    await sleep(500);
+    await redis.start();
+    const redisKills = 1;
+
+    await waitUntil(ids, finished(130), '130 finished runs');
+    await workers[0].kill();
+    workerKills++;
+    await workers[0].start();
+
+    const runs = await waitUntil(ids, finished(RUNS), 'every run to finish');
+    const byStatus = countBy(runs.map((r) => r.status));
+    const inDoubt = runs.filter((r) => r.status === 'needs_attention');
+    const state = sandbox.state();
+    const refunds = Object.values(state.refunds).filter((r) => charges.includes(String(r.charge)));
+    const perCharge = countBy(refunds.map((r) => String(r.charge)));
+    const duplicates = Object.values(perCharge).filter((n) => n > 1).length;
+    const succeeded = byStatus.succeeded ?? 0;
+    // A step with more than one attempt was picked up again after a crash (or retried after an error).
+    const resent = runs.filter((r) => (r.steps.refund?.attempts ?? 0) > 1).length;
+
+    console.log([
+      'test:faults — refunds under crashes',
+      `  runs triggered:            ${RUNS}`,
+      `  runs found after restarts: ${runs.length}`,
+      `  worker SIGKILLs:           ${workerKills}`,
+      `  redis SIGKILLs:            ${redisKills}`,
+      `  runs by status:            ${JSON.stringify(byStatus)}`,
+      `  refund steps sent again:   ${resent} (same idempotency key)`,
+      `  refunds in the sandbox:    ${refunds.length}`,
+      `  charges refunded twice:    ${duplicates}`,
+    ].join('\n'));
+
+    expect(runs.length).toBe(RUNS);
+    expect(succeeded + inDoubt.length).toBe(RUNS);
+    for (const r of inDoubt) expect(Object.values(r.steps).some((s) => s.status === 'in_doubt')).toBe(true);
+    for (const r of runs.filter((x) => x.status === 'succeeded')) {
+      expect(perCharge[r.inputs.charge as string]).toBe(1);
+    }
+    expect(refunds.length).toBe(succeeded);
+    expect(duplicates).toBe(0);
+  }, 600_000);
+});
+
+function countBy(values: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[v] = (out[v] ?? 0) + 1;
+  return out;
+}
