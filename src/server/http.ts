@@ -1,0 +1,202 @@
+import { getConnInfo } from '@hono/node-server/conninfo';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getCookie, setCookie } from 'hono/cookie';
+import { HTTPException } from 'hono/http-exception';
+import type { Logger } from 'pino';
+import type { App } from '../app.ts';
+import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
+import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
+import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
+import type { McpRouteHandle } from './mcp/http.ts';
+import { Metrics } from './metrics.ts';
+import { openApiDocument } from './openapi.ts';
+import { isLoopbackHost, originGuard } from './origin.ts';
+import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
+import { confirmationRoutes } from './routes/confirmations.ts';
+import { connectorRoutes } from './routes/connectors.ts';
+import { healthRoutes } from './routes/health.ts';
+import { runRoutes } from './routes/runs.ts';
+import { workflowRoutes } from './routes/workflows.ts';
+import { RunEventStreams } from './sse.ts';
+import { LiveFeed } from './ui/live.ts';
+import { html } from './ui/html.ts';
+import { messagePage } from './ui/layout.ts';
+import { UI_PATH, uiRoutes } from './ui/routes.ts';
+
+/** The streamable-HTTP MCP facade (src/server/mcp/http.ts), as far as mounting it goes. */
+export type McpRoute = Pick<McpRouteHandle, 'handle' | 'close'>;
+
+export interface HttpAppOptions {
+  /** the address the server binds to; decides the Host check and whether open mode is allowed */
+  bindHost: string;
+  /** the URL people reach the server at, for links and the MCP facade */
+  publicUrl: string;
+  auth?: Authenticator;
+  metrics?: Metrics;
+  /** Host names accepted besides the loopback defaults (see origin.ts) */
+  allowedHosts?: string[];
+  mcp?: McpRoute;
+  logger?: Logger;
+}
+
+export interface HttpApp {
+  hono: Hono<ServerEnv>;
+  fetch: (req: Request, env?: unknown) => Response | Promise<Response>;
+  auth: Authenticator;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+const API = '/api/v1';
+
+/**
+ * The whole HTTP surface of `interlock serve` as one Hono app: API, SSE, metrics, pages,
+ * bull-board and the MCP mount. Listening is serve.ts's job, so tests can also drive this
+ * through `fetch`.
+ */
+export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
+  const auth = opts.auth ?? Authenticator.fromConfig(app.config.tokens);
+  const metrics = opts.metrics ?? new Metrics(app);
+  const events = new RunEventStreams(app);
+  const feed = new LiveFeed(app, opts.logger ? { logger: opts.logger } : {});
+  const hono = new Hono<ServerEnv>();
+
+  hono.onError((err, c) => errorResponse(err, c, opts.logger));
+  hono.notFound((c) => c.json(new InterlockError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`).toJSON(), 404));
+
+  hono.use('*', originGuard({ bindHost: opts.bindHost, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) }));
+  hono.use('*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    // The rest of the body is never read, so the connection cannot carry another request.
+    onError: (c) => c.json(new InterlockError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`).toJSON(), 413, { connection: 'close' }),
+  }));
+  hono.use('*', identify(auth));
+  // `/x/*` matches `/x` itself as well.
+  hono.use(`${UI_PATH}/*`, exchangeToken(auth));
+  hono.use(`${DASHBOARD_PATH}/*`, exchangeToken(auth));
+
+  hono.route('/', healthRoutes(app, metrics, peerIsLoopback));
+  hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
+  hono.route(API, workflowRoutes(app));
+  hono.route(API, runRoutes(app, events));
+  hono.route(API, confirmationRoutes(app));
+  hono.route(API, connectorRoutes(app));
+  hono.route('/', uiRoutes(app, feed));
+
+  const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });
+  const adminOnly: MiddlewareHandler<ServerEnv> = async (c, next) => {
+    requireScope(c.get('principal'), 'admin');
+    await next();
+  };
+  hono.use(`${DASHBOARD_PATH}/*`, adminOnly);
+  hono.route(DASHBOARD_PATH, dashboard);
+
+  // The facade authenticates its own requests (JSON-RPC errors, WWW-Authenticate), so no scope check here.
+  hono.all('/mcp', (c) => {
+    if (opts.mcp) return opts.mcp.handle(c);
+    return c.json(new InterlockError('NOT_FOUND', 'This server was built without the MCP endpoint').toJSON(), 404);
+  });
+
+  return {
+    hono,
+    fetch: (req, env) => hono.fetch(req, env),
+    auth,
+    metrics,
+    async close() {
+      feed.close();
+      await events.close();
+      await opts.mcp?.close();
+    },
+  };
+}
+
+/**
+ * Bearer header first; otherwise the session cookie. A cookie rides along with any request the
+ * browser makes, so a cookie session may change state only from a same-origin page: such
+ * requests must carry an Origin (browsers always add it to POST/PATCH), which originGuard has
+ * already checked.
+ */
+function identify(auth: Authenticator): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const header = c.req.header('authorization');
+    if (auth.open) {
+      c.set('principal', auth.authenticate(undefined));
+      c.set('authVia', 'open');
+    } else if (header !== undefined) {
+      c.set('principal', auth.authenticate(header));
+      c.set('authVia', 'header');
+    } else {
+      const p = auth.fromSessionCookie(getCookie(c, SESSION_COOKIE));
+      if (p && !['GET', 'HEAD'].includes(c.req.method) && !c.req.header('origin')) {
+        throw new InterlockError('FORBIDDEN', 'A browser session may change state only from this site\'s own pages (no Origin header)');
+      }
+      c.set('principal', p);
+      c.set('authVia', p ? 'cookie' : undefined);
+    }
+    await next();
+  };
+}
+
+/**
+ * Browsers cannot put a bearer header on a link, so /ui and /admin/queues accept `?token=` once,
+ * set an HttpOnly SameSite=Strict cookie and redirect to the same URL without the token, which
+ * keeps it out of history, bookmarks and Referer headers.
+ */
+function exchangeToken(auth: Authenticator): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const token = c.req.query('token');
+    if (token === undefined) return next();
+    const url = new URL(c.req.url);
+    url.searchParams.delete('token');
+    const clean = `${url.pathname}${url.search}`;
+    if (!auth.open) {
+      const p = auth.byToken(token);
+      if (!p) throw new InterlockError('UNAUTHORIZED', 'That token is not valid here');
+      setCookie(c, SESSION_COOKIE, auth.sessionCookie(p), {
+        httpOnly: true, sameSite: 'Strict', path: '/', secure: url.protocol === 'https:', maxAge: Authenticator.sessionMaxAgeSeconds(),
+      });
+    }
+    c.header('Referrer-Policy', 'no-referrer');
+    return c.redirect(clean, 303);
+  };
+}
+
+function peerIsLoopback(c: Ctx): boolean {
+  try {
+    const addr = getConnInfo(c).remote.address;
+    return addr !== undefined && isLoopbackHost(addr);
+  } catch {
+    return false;
+  }
+}
+
+const HTTP_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE' };
+
+const SIGN_IN_HINT = html`<p>Open this page once with <code>?token=&lt;your token&gt;</code> appended to the address.
+The server then keeps you signed in with an HttpOnly cookie and removes the token from the address bar.</p>`;
+
+function wantsPage(c: Context): boolean {
+  const p = c.req.path;
+  const isPage = p === UI_PATH || p.startsWith(`${UI_PATH}/`) || p === DASHBOARD_PATH || p.startsWith(`${DASHBOARD_PATH}/`);
+  return isPage && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
+}
+
+function errorResponse(err: Error, c: Context, logger: Logger | undefined): Response {
+  if (err instanceof InterlockError && wantsPage(c) && err.status < 500) {
+    const title = err.code === 'UNAUTHORIZED' ? 'Sign in to Interlock' : err.code === 'FORBIDDEN' ? 'Not allowed' : 'Not found';
+    c.header('Cache-Control', 'no-store');
+    return c.html(messagePage(title, err.message, err.code === 'UNAUTHORIZED' ? SIGN_IN_HINT : undefined).value, err.status as 400);
+  }
+  if (err instanceof InterlockError) {
+    if (err.status >= 500) logger?.warn({ code: err.code, path: c.req.path }, err.message);
+    return c.json(err.toJSON(), err.status as 400);
+  }
+  if (err instanceof HTTPException) {
+    const code = HTTP_CODES[err.status] ?? (err.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');
+    return c.json(new InterlockError(code, err.message || 'Request failed').toJSON(), err.status);
+  }
+  // Unexpected errors may hold internals; the caller gets a generic message, the log the detail.
+  logger?.error({ err: errorMessage(err), path: c.req.path, method: c.req.method }, 'unhandled error');
+  return c.json(new InterlockError('INTERNAL', 'Internal error').toJSON(), 500);
+}

@@ -1,0 +1,182 @@
+/**
+ * The OpenAPI 3.1 description of the HTTP API, served at /api/v1/openapi.json. A test compares
+ * its paths with the routes the server registers, both ways, so the two cannot drift apart.
+ */
+type Json = Record<string, unknown>;
+
+const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
+const jsonBody = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
+const err = (description: string): Json => jsonBody(ref('Error'), description);
+const pathParam = (name: string, description: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+const page = [
+  { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'the `nextCursor` of the previous page' },
+];
+const listOf = (key: string, item: string): Json => ({
+  type: 'object', required: [key], properties: { [key]: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', description: 'absent on the last page' } },
+});
+const common = { 400: err('malformed request: bad JSON, unknown fields, bad parameters'), 401: err('no or unknown token'), 403: err('the token lacks the scope, or the Host/Origin is not allowed') };
+const scoped = (scope: string): Json => ({ security: [{ bearer: [scope] }, { session: [scope] }], 'x-scope': scope });
+
+const RUN_STATUS = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
+const STEP_STATUS = ['pending', 'running', 'awaiting_confirmation', 'in_doubt', 'succeeded', 'failed', 'skipped', 'denied'];
+const CONF_STATUS = ['pending', 'approved', 'denied', 'expired', 'cancelled'];
+
+const schemas: Json = {
+  Error: {
+    type: 'object', required: ['error'],
+    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
+  },
+  ErrorInfo: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
+  Step: {
+    type: 'object', required: ['id', 'status', 'attempts'],
+    properties: {
+      id: { type: 'string' }, status: { enum: STEP_STATUS }, attempts: { type: 'integer' }, arguments: { type: 'object' },
+      argumentsHash: { type: 'string' }, output: {}, error: ref('ErrorInfo'), startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+      durationMs: { type: 'integer' }, confirmationId: { type: 'string' }, approvedHash: { type: 'string' }, note: { type: 'string' },
+    },
+  },
+  Run: {
+    type: 'object', required: ['id', 'workflow', 'version', 'session', 'status', 'inputs', 'createdAt', 'updatedAt', 'steps'],
+    properties: {
+      id: { type: 'string' }, workflow: { type: 'string' }, version: { type: 'string' }, session: { type: 'string' }, status: { enum: RUN_STATUS },
+      inputs: { type: 'object' }, definition: { type: 'object', description: 'the workflow definition the run pinned' },
+      createdAt: { type: 'integer', description: 'ms since epoch' }, updatedAt: { type: 'integer' }, error: ref('ErrorInfo'),
+      steps: { type: 'object', additionalProperties: ref('Step') },
+    },
+  },
+  Confirmation: {
+    type: 'object', required: ['id', 'runId', 'stepId', 'connector', 'tool', 'arguments', 'argumentsHash', 'annotations', 'status'],
+    properties: {
+      id: { type: 'string' }, runId: { type: 'string' }, stepId: { type: 'string' }, workflow: { type: 'string' }, session: { type: 'string' },
+      connector: { type: 'string' }, tool: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
+      annotations: { type: 'object' }, arguments: { type: 'object' }, argumentsHash: { type: 'string' }, outputSchema: { type: 'object' },
+      reason: { enum: ['write', 'always'] }, status: { enum: CONF_STATUS }, createdAt: { type: 'integer' }, expiresAt: { type: 'integer' },
+      decidedAt: { type: 'integer' }, decidedBy: { type: 'string' }, remember: { const: 'session' },
+    },
+  },
+  Workflow: {
+    type: 'object', required: ['name', 'description', 'version', 'inputs', 'steps'],
+    properties: {
+      name: { type: 'string' }, description: { type: 'string' }, version: { type: 'string' }, expose: { type: 'boolean' },
+      inputs: { type: 'object', description: 'JSON Schema of the inputs' },
+      steps: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, call: { type: 'string' }, confirm: { enum: ['auto', 'always', 'never'] }, if: { type: 'string' } } } },
+    },
+  },
+  Connector: {
+    type: 'object', required: ['id', 'transport', 'state'],
+    properties: {
+      id: { type: 'string' }, transport: { enum: ['stdio', 'streamable-http', 'sse'] }, url: { type: 'string' }, command: { type: 'string' },
+      auth: { enum: ['none', 'bearer'] }, state: { type: 'string' }, lastError: { type: 'string' }, toolCount: { type: 'integer' },
+    },
+  },
+  Tool: {
+    type: 'object', required: ['connector', 'name', 'write', 'enabled'],
+    properties: {
+      connector: { type: 'string' }, name: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
+      inputSchema: { type: 'object' }, outputSchema: { type: 'object' }, annotations: { type: 'object' },
+      write: { type: 'boolean', description: 'no readOnlyHint: true' }, idempotent: { type: 'boolean' }, enabled: { type: 'boolean' }, disabledReason: { type: 'string' },
+    },
+  },
+  RunEvent: {
+    type: 'object', required: ['id', 'type', 'at', 'runId', 'data'],
+    properties: { id: { type: 'string', description: 'Redis stream id, also the SSE id' }, type: { type: 'string' }, at: { type: 'integer' }, runId: { type: 'string' }, stepId: { type: 'string' }, data: { type: 'object' } },
+  },
+};
+
+const paths: Json = {
+  '/healthz': { get: { summary: 'Process is up', description: 'No token needed from loopback peers; `read` otherwise.', responses: { 200: { description: 'up' } } } },
+  '/readyz': { get: { summary: 'Redis reachable, connector states', description: 'No token needed from loopback peers; `read` otherwise.', responses: { 200: { description: 'ready' }, 503: { description: 'Redis unreachable' } } } },
+  '/metrics': { get: { summary: 'Prometheus metrics', description: 'No token needed from loopback peers; `read` otherwise.', responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+  '/api/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
+  '/api/v1/workflows': { get: { summary: 'Workflows', ...scoped('read'), parameters: page, responses: { 200: jsonBody(listOf('workflows', 'Workflow'), 'a page'), ...common } } },
+  '/api/v1/workflows/{name}/runs': {
+    post: {
+      summary: 'Start a run', ...scoped('trigger'),
+      parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run' }],
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { inputs: { type: 'object' }, session: { type: 'string' } } } } } },
+      responses: {
+        202: { ...jsonBody(ref('Run'), 'created; Location names the run'), headers: { Location: { schema: { type: 'string' } } } },
+        200: jsonBody(ref('Run'), 'the run created earlier with this Idempotency-Key'),
+        ...common, 400: err('INPUT_INVALID with details.issues naming each bad field, or a malformed body'), 404: err('no such workflow'), 413: err('body over 1 MB'),
+      },
+    },
+  },
+  '/api/v1/runs': {
+    get: {
+      summary: 'Runs, newest first', ...scoped('read'),
+      parameters: [...page, { name: 'status', in: 'query', schema: { enum: RUN_STATUS } }, { name: 'workflow', in: 'query', schema: { type: 'string' } }],
+      responses: { 200: jsonBody(listOf('runs', 'Run'), 'a page'), ...common },
+    },
+  },
+  '/api/v1/runs/{id}': { get: { summary: 'One run', ...scoped('read'), parameters: [pathParam('id', 'run id')], responses: { 200: jsonBody(ref('Run'), 'the run'), ...common, 404: err('no such run') } } },
+  '/api/v1/runs/{id}/events': {
+    get: {
+      summary: "The run's events as Server-Sent Events", ...scoped('read'),
+      description: 'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
+      parameters: [pathParam('id', 'run id'), { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, { name: 'lastEventId', in: 'query', schema: { type: 'string' } }],
+      responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: ref('RunEvent') } } }, ...common, 404: err('no such run') },
+    },
+  },
+  '/api/v1/runs/{id}/cancel': {
+    post: { summary: 'Cancel a run', ...scoped('trigger'), parameters: [pathParam('id', 'run id')], responses: { 200: jsonBody(ref('Run'), 'cancelled'), ...common, 404: err('no such run'), 409: err('RUN_FINISHED') } },
+  },
+  '/api/v1/confirmations': {
+    get: {
+      summary: 'Confirmations (pending ones oldest first, others newest first)', ...scoped('read'),
+      parameters: [...page, { name: 'status', in: 'query', schema: { enum: CONF_STATUS } }],
+      responses: { 200: jsonBody(listOf('confirmations', 'Confirmation'), 'a page'), ...common },
+    },
+  },
+  '/api/v1/confirmations/{id}': { get: { summary: 'One confirmation with its whole payload', ...scoped('read'), parameters: [pathParam('id', 'confirmation id')], responses: { 200: jsonBody(ref('Confirmation'), 'the confirmation'), ...common, 404: err('no such confirmation') } } },
+  '/api/v1/confirmations/{id}/approve': {
+    post: {
+      summary: 'Approve the exact payload shown', ...scoped('confirm'), parameters: [pathParam('id', 'confirmation id')],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['argumentsHash'], properties: { argumentsHash: { type: 'string' }, remember: { const: 'session' } } } } } },
+      responses: { 200: jsonBody(ref('Confirmation'), 'approved; the run continues'), ...common, 404: err('no such confirmation'), 409: err('HASH_MISMATCH (details.argumentsHash is the current one) or ALREADY_DECIDED (the first decision stands)'), 410: err('CONFIRMATION_EXPIRED') },
+    },
+  },
+  '/api/v1/confirmations/{id}/deny': {
+    post: {
+      summary: 'Deny; the tool is never called', ...scoped('confirm'), parameters: [pathParam('id', 'confirmation id')],
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { remember: { const: 'session' } } } } } },
+      responses: { 200: jsonBody(ref('Confirmation'), 'denied; the run ends denied'), ...common, 404: err('no such confirmation'), 409: err('ALREADY_DECIDED'), 410: err('CONFIRMATION_EXPIRED') },
+    },
+  },
+  '/api/v1/connectors': { get: { summary: 'Connectors and their state', ...scoped('read'), parameters: page, responses: { 200: jsonBody(listOf('connectors', 'Connector'), 'a page'), ...common } } },
+  '/api/v1/connectors/{id}/tools': {
+    get: { summary: "A connector's tools with write classification", ...scoped('read'), parameters: [pathParam('id', 'connector id'), ...page], responses: { 200: jsonBody(listOf('tools', 'Tool'), 'a page'), ...common, 404: err('no such connector'), 503: err('CONNECTOR_UNAVAILABLE') } },
+  },
+  '/api/v1/connectors/{id}/refresh': {
+    post: { summary: 'List the tools again', ...scoped('admin'), parameters: [pathParam('id', 'connector id')], responses: { 200: { description: '{connector, tools}' }, ...common, 404: err('no such connector'), 503: err('CONNECTOR_UNAVAILABLE') } },
+  },
+  '/api/v1/connectors/{id}/tools/{tool}': {
+    patch: {
+      summary: 'Turn a tool on or off for workflows', ...scoped('admin'), parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } } } } },
+      responses: { 200: { description: '{connector, tool, enabled}' }, ...common, 404: err('no such connector or tool') },
+    },
+  },
+};
+
+export function openApiDocument(serverUrl?: string): Json {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Interlock HTTP API',
+      version: '1',
+      description: 'Durable workflows of MCP tool calls with a confirmation before every write. Errors are `{"error": {"code", "message", "details"}}`. ' +
+        'Tokens carry scopes read, trigger, confirm, admin (401 without a token, 403 without the scope). Browsers may exchange `?token=` once on /ui or ' +
+        '/admin/queues for an HttpOnly session cookie. Also served, outside this document: /mcp (streamable HTTP MCP), /ui (pages), /admin/queues (bull-board).',
+    },
+    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    components: {
+      schemas,
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        session: { type: 'apiKey', in: 'cookie', name: 'interlock_session' },
+      },
+    },
+    paths,
+  };
+}

@@ -1,0 +1,103 @@
+import { Hono } from 'hono';
+import type { App } from '../../app.ts';
+import type { CatalogEntry } from '../../connectors/catalog.ts';
+import type { ConnectorStatus } from '../../connectors/types.ts';
+import { InterlockError } from '../../errors.ts';
+import type { ConnectorConfig } from '../../workflows/types.ts';
+import { requireScope } from '../auth.ts';
+import { type ServerEnv, pageParams, paginate, readJsonObject } from '../request.ts';
+
+/**
+ * Where a connector points, without anything that could carry a secret: URLs lose their
+ * userinfo and query, stdio connectors show the command only (arguments and env may hold keys).
+ */
+export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | undefined): Record<string, unknown> {
+  const t = c.transport;
+  const target = t.type === 'stdio' ? { command: t.command } : { url: safeUrl(t.url) };
+  return {
+    id: c.id,
+    transport: t.type,
+    ...target,
+    auth: c.auth.type,
+    tools: c.tools,
+    timeoutMs: c.timeoutMs,
+    concurrency: c.concurrency,
+    ...(c.rateLimit ? { rateLimit: c.rateLimit } : {}),
+    state: status?.state ?? 'idle',
+    ...(status?.lastError ? { lastError: status.lastError } : {}),
+    ...(status?.toolCount !== undefined ? { toolCount: status.toolCount } : {}),
+  };
+}
+
+function safeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return '(invalid url)';
+  }
+}
+
+export function connectorRoutes(app: App): Hono<ServerEnv> {
+  const r = new Hono<ServerEnv>();
+  const config = (id: string): ConnectorConfig => {
+    const c = app.config.connectors[id];
+    if (!c) throw new InterlockError('CONNECTOR_NOT_FOUND', `No connector named '${id}'`, { connector: id });
+    return c;
+  };
+  const toolsJson = async (id: string, entries: CatalogEntry[]) => {
+    const off = await app.store.disabledTools();
+    return entries.map((e) => {
+      const toggledOff = off.has(`${id}.${e.tool.name}`);
+      const reason = e.disabledReason ?? (toggledOff ? 'turned off with PATCH /api/v1/connectors/{id}/tools/{tool}' : undefined);
+      return { ...e.tool, enabled: e.enabled && !toggledOff, ...(reason && !(e.enabled && !toggledOff) ? { disabledReason: reason } : {}) };
+    });
+  };
+
+  r.get('/connectors', (c) => {
+    requireScope(c.get('principal'), 'read');
+    const status = new Map(app.pool.status().map((s) => [s.id, s]));
+    const all = Object.values(app.config.connectors).map((k) => connectorJson(k, status.get(k.id)));
+    const { items, nextCursor } = paginate(all, pageParams(c));
+    return c.json({ connectors: items, ...(nextCursor ? { nextCursor } : {}) });
+  });
+
+  r.get('/connectors/:id/tools', async (c) => {
+    requireScope(c.get('principal'), 'read');
+    const id = config(c.req.param('id')).id;
+    const page = pageParams(c);
+    const tools = await toolsJson(id, await app.pool.listAllTools(id));
+    const { items, nextCursor } = paginate(tools, page);
+    return c.json({ tools: items, ...(nextCursor ? { nextCursor } : {}) });
+  });
+
+  r.post('/connectors/:id/refresh', async (c) => {
+    requireScope(c.get('principal'), 'admin');
+    const id = config(c.req.param('id')).id;
+    await readJsonObject(c, []);
+    await app.pool.refresh(id);
+    const tools = await toolsJson(id, await app.pool.listAllTools(id));
+    return c.json({ connector: id, tools });
+  });
+
+  r.patch('/connectors/:id/tools/:tool', async (c) => {
+    requireScope(c.get('principal'), 'admin');
+    const id = config(c.req.param('id')).id;
+    const tool = c.req.param('tool');
+    const body = await readJsonObject(c, ['enabled']);
+    if (typeof body.enabled !== 'boolean') throw new InterlockError('BAD_REQUEST', `'enabled' (true or false) is required`, { field: 'enabled' });
+    // Turning a tool off must work while its server is down, so only a reachable server that
+    // does not list the tool makes this a 404.
+    const listed = await app.pool.listAllTools(id).catch((err: unknown) => {
+      if (err instanceof InterlockError && err.code === 'CONNECTOR_UNAVAILABLE') return undefined;
+      throw err;
+    });
+    if (listed && !listed.some((e) => e.tool.name === tool)) {
+      throw new InterlockError('TOOL_NOT_FOUND', `Connector '${id}' lists no tool named '${tool}'`, { connector: id, tool });
+    }
+    await app.store.setToolEnabled(id, tool, body.enabled);
+    return c.json({ connector: id, tool, enabled: body.enabled });
+  });
+
+  return r;
+}

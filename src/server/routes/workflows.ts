@@ -1,0 +1,57 @@
+import { Hono } from 'hono';
+import type { App } from '../../app.ts';
+import { InterlockError } from '../../errors.ts';
+import type { WorkflowDef } from '../../workflows/types.ts';
+import { requireScope } from '../auth.ts';
+import { type ServerEnv, optionalString, pageParams, paginate, readJsonObject } from '../request.ts';
+
+/** What a caller needs to start a workflow; source positions stay internal. */
+export function workflowJson(wf: WorkflowDef): Record<string, unknown> {
+  return {
+    name: wf.name,
+    description: wf.description,
+    version: wf.version,
+    expose: wf.expose,
+    inputs: wf.inputs,
+    steps: wf.steps.map((s) => ({ id: s.id, call: `${s.connector}.${s.tool}`, confirm: s.confirm, ...(s.if ? { if: s.if } : {}) })),
+  };
+}
+
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
+
+export function workflowRoutes(app: App): Hono<ServerEnv> {
+  const r = new Hono<ServerEnv>();
+
+  r.get('/workflows', (c) => {
+    requireScope(c.get('principal'), 'read');
+    const all = Object.values(app.engine.currentConfig.workflows).map(workflowJson);
+    const { items, nextCursor } = paginate(all, pageParams(c));
+    return c.json({ workflows: items, ...(nextCursor ? { nextCursor } : {}) });
+  });
+
+  r.post('/workflows/:name/runs', async (c) => {
+    requireScope(c.get('principal'), 'trigger');
+    const name = c.req.param('name');
+    // An unknown workflow is a 404 whatever the body says.
+    app.engine.workflow(name);
+    const body = await readJsonObject(c, ['inputs', 'session']);
+    const inputs = body.inputs ?? {};
+    if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
+      throw new InterlockError('INPUT_INVALID', `'inputs' must be a JSON object`, { issues: [{ field: 'inputs', message: 'must be an object' }] });
+    }
+    const session = optionalString(body, 'session');
+    const key = c.req.header('idempotency-key');
+    if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+      throw new InterlockError('BAD_REQUEST', 'Idempotency-Key must be 1–200 visible ASCII characters');
+    }
+    const { run, created } = await app.engine.trigger(name, inputs, {
+      ...(session ? { session } : {}),
+      ...(key ? { idempotencyKey: key } : {}),
+    });
+    c.header('Location', `/api/v1/runs/${run.id}`);
+    if (!created) c.header('Idempotent-Replayed', 'true');
+    return c.json(run, created ? 202 : 200);
+  });
+
+  return r;
+}

@@ -1,0 +1,121 @@
+import type { Redis } from 'ioredis';
+import type { App } from '../app.ts';
+import { InterlockError } from '../errors.ts';
+import { TERMINAL_RUN_STATUSES, type RunEvent } from '../runs/records.ts';
+import type { Ctx } from './request.ts';
+
+/** The message a stream sends after the run's last event, just before it closes. */
+export const END_EVENT_TYPE = 'stream.end';
+const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+
+/**
+ * GET /api/v1/runs/{id}/events as Server-Sent Events, read from the run's Redis stream.
+ *
+ * Each message's `id:` is the Redis stream id and its `data:` the RunEvent as JSON (its `type`
+ * inside). A client resumes with `Last-Event-ID` (EventSource sends it by itself on reconnect)
+ * or `?lastEventId=`, and gets exactly the events after that id. Once the run has ended and
+ * every event was sent, the stream says `stream.end` and closes, so a reconnecting client does
+ * not wait forever on a run that will never change again.
+ *
+ * Each open stream holds one Redis connection for its blocking XREAD; `close()` ends them all.
+ */
+export class RunEventStreams {
+  private readonly app: App;
+  private readonly heartbeatMs: number;
+  private readonly open = new Set<() => void>();
+
+  constructor(app: App, opts: { heartbeatMs?: number } = {}) {
+    this.app = app;
+    this.heartbeatMs = opts.heartbeatMs ?? 15_000;
+  }
+
+  get size(): number {
+    return this.open.size;
+  }
+
+  async handle(c: Ctx, runId: string): Promise<Response> {
+    await this.app.store.requireRun(runId);
+    const from = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
+    if (from !== '0' && !STREAM_ID.test(from)) {
+      throw new InterlockError('BAD_REQUEST', `Last-Event-ID must be an event id this stream sent (like 1712345678901-0), got '${from}'`);
+    }
+    const client = this.app.redis.duplicate();
+    const enc = new TextEncoder();
+    let stopped = false;
+    let stop = (): void => {};
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        stop = () => {
+          if (stopped) return;
+          stopped = true;
+          this.open.delete(stop);
+          client.disconnect();
+          try {
+            controller.close();
+          } catch {
+            // already closed by the client going away
+          }
+        };
+        this.open.add(stop);
+        c.req.raw.signal.addEventListener('abort', stop, { once: true });
+        const send = (chunk: string): void => {
+          if (!stopped) controller.enqueue(enc.encode(chunk));
+        };
+        void this.pump(runId, from, client, send, () => stopped).catch(() => {}).finally(stop);
+      },
+      cancel: () => stop(),
+    });
+    return new Response(body, {
+      status: 200,
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'keep-alive',
+        'x-accel-buffering': 'no',
+      },
+    });
+  }
+
+  private async pump(runId: string, from: string, client: Redis, send: (s: string) => void, stopped: () => boolean): Promise<void> {
+    let last = from;
+    send('retry: 2000\n\n');
+    for (;;) {
+      // Status first, then events: a run that is terminal now has all its events in the stream
+      // already (each transition writes status and event in one script), so draining them and
+      // then ending loses nothing. Events found while draining may have ended the run after the
+      // status was read, so the status is read again before waiting for more.
+      const run = await this.app.store.getRun(runId);
+      const ended = !run || TERMINAL_RUN_STATUSES.has(run.status);
+      let sent = 0;
+      let events: RunEvent[];
+      do {
+        events = await this.app.store.readEvents(runId, last, { client, count: 200 });
+        for (const e of events) {
+          send(format(e));
+          last = e.id;
+        }
+        sent += events.length;
+      } while (events.length > 0 && !stopped());
+      if (stopped()) return;
+      if (ended) {
+        send(`data: ${JSON.stringify({ type: END_EVENT_TYPE, runId, status: run?.status ?? 'missing' })}\n\n`);
+        return;
+      }
+      if (sent > 0) continue;
+      const more = await this.app.store.readEvents(runId, last, { client, count: 200, blockMs: this.heartbeatMs });
+      for (const e of more) {
+        send(format(e));
+        last = e.id;
+      }
+      if (more.length === 0) send(': keep-alive\n\n');
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const stop of [...this.open]) stop();
+  }
+}
+
+function format(e: RunEvent): string {
+  return `id: ${e.id}\ndata: ${JSON.stringify(e)}\n\n`;
+}

@@ -1,0 +1,138 @@
+import { randomBytes } from 'node:crypto';
+import { Hono } from 'hono';
+import type { App } from '../../app.ts';
+import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
+import { type Principal, hasScope, requireScope } from '../auth.ts';
+import type { Ctx, ServerEnv } from '../request.ts';
+import { confirmationCard } from './confirmation.ts';
+import { type Html, html } from './html.ts';
+import { page } from './layout.ts';
+import type { HomeSnapshot, LiveFeed } from './live.ts';
+import { runHeader, runTimeline } from './run.ts';
+import { runRows, runsTable } from './runs.ts';
+
+export const UI_PATH = '/ui';
+
+function securityHeaders(c: Ctx, nonce: string): void {
+  c.header('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`);
+  c.header('Referrer-Policy', 'no-referrer');
+  c.header('X-Content-Type-Options', 'nosniff');
+  c.header('Cache-Control', 'no-store');
+}
+
+function cards(list: ConfirmationRecord[], p: Principal | undefined, now = Date.now()): { id: string; html: string }[] {
+  return list.map((c) => ({ id: c.id, html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now }).value }));
+}
+
+function confirmationsSection(list: ConfirmationRecord[], p: Principal | undefined): Html {
+  const now = Date.now();
+  return html`<div id="confirmations">${list.map((c) => confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now }))}</div>
+<p id="no-confirmations" class="empty"${list.length ? ' hidden' : ''}>Nothing is waiting for a decision.</p>`;
+}
+
+async function runConfirmations(app: App, run: RunRecord): Promise<Map<string, ConfirmationRecord>> {
+  const ids = Object.values(run.steps).map((s) => s.confirmationId).filter((x): x is string => !!x);
+  const recs = await Promise.all(ids.map((id) => app.store.getConfirmation(id)));
+  return new Map(recs.filter((c): c is ConfirmationRecord => !!c).map((c) => [c.id, c]));
+}
+
+/**
+ * Server-rendered pages: the runs list with pending confirmations (/ui), the confirmations
+ * page, one confirmation, and a run's timeline. Reading needs `read`; the Approve and Deny
+ * buttons call the API, which checks `confirm` itself. Authentication is the caller's (bearer
+ * header or the session cookie set by the `?token=` exchange in http.ts).
+ */
+export function uiRoutes(app: App, feed: LiveFeed): Hono<ServerEnv> {
+  const r = new Hono<ServerEnv>();
+  const render = (c: Ctx, title: string, body: Html, live: Parameters<typeof page>[0]['live']) => {
+    const nonce = randomBytes(16).toString('base64');
+    securityHeaders(c, nonce);
+    return c.html(page({ title, body, nonce, principal: c.get('principal'), live }).value);
+  };
+
+  r.get('/ui', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const snap = await feed.snapshot();
+    return render(c, 'Runs', html`
+${hasScope(p, 'confirm') ? '' : html`<p class="notice">Signed in as <b>${p.name}</b> without the <code>confirm</code> scope: confirmations are shown, not decidable.</p>`}
+<h1>Waiting for you</h1>
+${confirmationsSection(snap.confirmations, p)}
+<h2>Recent runs</h2>
+${runsTable(snap.runs)}`, { kind: 'home' });
+  });
+
+  r.get('/ui/confirmations', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const { confirmations } = await app.store.listConfirmations({ status: 'pending', limit: 100 });
+    return render(c, 'Confirmations', html`<h1>Pending confirmations</h1>${confirmationsSection(confirmations, p)}`, { kind: 'home' });
+  });
+
+  r.get('/ui/confirmations/:id', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const conf = await app.store.requireConfirmation(c.req.param('id'));
+    const list = conf.status === 'pending' ? [conf] : [];
+    return render(c, `Confirmation ${conf.id}`, html`<h1>Confirmation</h1>${list.length ? confirmationsSection(list, p) : confirmationCard(conf, { canDecide: false })}`,
+      { kind: 'run', runId: conf.runId });
+  });
+
+  r.get('/ui/runs/:id', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const run = await app.store.requireRun(c.req.param('id'));
+    const confs = await runConfirmations(app, run);
+    const pending = [...confs.values()].filter((x) => x.status === 'pending');
+    return render(c, `Run ${run.id}`, html`<div id="run-header">${runHeader(run)}</div>
+${confirmationsSection(pending, p)}
+<h2>Timeline</h2><div id="timeline">${runTimeline(run, confs)}</div>`, { kind: 'run', runId: run.id });
+  });
+
+  r.get('/ui/runs/:id/fragment', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const run = await app.store.requireRun(c.req.param('id'));
+    const confs = await runConfirmations(app, run);
+    c.header('Cache-Control', 'no-store');
+    return c.json({
+      header: runHeader(run).value,
+      timeline: runTimeline(run, confs).value,
+      confirmations: cards([...confs.values()].filter((x) => x.status === 'pending'), p),
+    });
+  });
+
+  r.get('/ui/live', (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const enc = new TextEncoder();
+    let unsubscribe = (): void => {};
+    let heartbeat: NodeJS.Timeout | undefined;
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        const send = (s: string) => {
+          try {
+            controller.enqueue(enc.encode(s));
+          } catch {
+            unsubscribe();
+          }
+        };
+        const push = (snap: HomeSnapshot) => send(`data: ${JSON.stringify({ runs: runRows(snap.runs).value, confirmations: cards(snap.confirmations, p) })}\n\n`);
+        unsubscribe = feed.subscribe(push);
+        heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
+        heartbeat.unref();
+        c.req.raw.signal.addEventListener('abort', () => {
+          unsubscribe();
+          clearInterval(heartbeat);
+          try {
+            controller.close();
+          } catch {
+            // already closed
+          }
+        }, { once: true });
+        send('retry: 2000\n\n');
+      },
+      cancel: () => {
+        unsubscribe();
+        clearInterval(heartbeat);
+      },
+    });
+    return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' } });
+  });
+
+  return r;
+}

@@ -1,0 +1,34 @@
+import type { ConfirmationRecord, RunRecord, StepRecord } from '../../runs/records.ts';
+import type { StepDef } from '../../workflows/types.ts';
+import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts';
+
+/** The run's header line: status, workflow, session, times, error. */
+export function runHeader(run: RunRecord, now = Date.now()): Html {
+  return html`<h1>Run <code>${run.id}</code> ${statusBadge(run.status, html`data-run-status="${run.id}"`)}</h1>
+<p class="muted">workflow <b>${run.workflow}</b> (version ${run.version}) · session <code>${run.session}</code>
+ · started <time datetime="${isoTime(run.createdAt)}">${age(run.createdAt, now)}</time> · updated ${isoTime(run.updatedAt)}</p>
+${run.error ? html`<p class="error">${run.error.code}: ${run.error.message}</p>` : ''}
+<details><summary class="muted">Inputs</summary><pre class="inputs">${jsonText(run.inputs)}</pre></details>`;
+}
+
+function stepBlock(def: StepDef, s: StepRecord | undefined, conf: ConfirmationRecord | undefined): Html {
+  const status = s?.status ?? 'pending';
+  return html`<section class="step" data-step="${def.id}">
+  <h3><span>${def.id}</span> <code>${def.connector}.${def.tool}</code> ${statusBadge(status, html`data-step-status="${def.id}"`)}
+    ${s?.durationMs !== undefined ? html`<span class="muted">${s.durationMs} ms</span>` : ''}
+    ${s && s.attempts > 1 ? html`<span class="muted">${s.attempts} attempts</span>` : ''}</h3>
+  ${s?.note ? html`<p class="muted">${s.note}</p>` : ''}
+  ${conf && conf.status !== 'pending' ? html`<p class="muted">confirmation ${conf.id}: ${conf.status} by ${conf.decidedBy ?? 'unknown'}${conf.decidedAt ? html` at ${isoTime(conf.decidedAt)}` : ''}</p>` : ''}
+  ${s?.arguments !== undefined ? html`<div class="muted">Arguments${s.argumentsHash ? html` · hash <code>${s.argumentsHash}</code>` : ''}</div><pre class="step-arguments">${jsonText(s.arguments)}</pre>` : html`<div class="muted">Arguments (templates, not yet resolved)</div><pre>${jsonText(def.with)}</pre>`}
+  ${s?.output !== undefined ? html`<div class="muted">Output</div><pre class="step-output">${jsonText(s.output)}</pre>` : ''}
+  ${s?.error ? html`<p class="error">${s.error.code}: ${s.error.message}</p>` : ''}
+</section>`;
+}
+
+/** Every step of the pinned definition in order, with what it was called with and what it returned. */
+export function runTimeline(run: RunRecord, confirmations: Map<string, ConfirmationRecord>): Html {
+  return html`${run.definition.steps.map((def) => {
+    const s = run.steps[def.id];
+    return stepBlock(def, s, s?.confirmationId ? confirmations.get(s.confirmationId) : undefined);
+  })}`;
+}

@@ -1,0 +1,105 @@
+/**
+ * The one inline script of the pages (allowed by the CSP nonce). It decides confirmations with
+ * fetch (the session cookie authenticates; SameSite=Strict and the Origin check stop other
+ * sites), and keeps the page current: list pages follow GET /ui/live, a run page follows the
+ * run's own event stream and re-reads its server-rendered fragment. Markup it inserts comes from
+ * the server, already escaped; text it makes up itself (outcomes, errors) goes in as textContent.
+ */
+export const CLIENT_SCRIPT = String.raw`(() => {
+  'use strict';
+  const body = document.body;
+
+  function syncCards(list) {
+    const box = document.getElementById('confirmations');
+    if (!box) return;
+    const want = new Set(list.map((x) => x.id));
+    for (const el of box.querySelectorAll('.confirmation')) {
+      // A card being decided or decided in this tab keeps showing its outcome; others leave
+      // once no longer pending (the live update can arrive before the POST's answer does).
+      if (!want.has(el.dataset.id) && !el.dataset.decided && !el.dataset.deciding) el.remove();
+    }
+    for (const x of list) {
+      if (!document.getElementById('conf-' + x.id)) box.insertAdjacentHTML('beforeend', x.html);
+    }
+    const empty = document.getElementById('no-confirmations');
+    if (empty) empty.hidden = box.querySelectorAll('.confirmation').length > 0;
+  }
+
+  document.addEventListener('click', async (ev) => {
+    const btn = ev.target instanceof Element ? ev.target.closest('button[data-action]') : null;
+    if (!btn) return;
+    const card = btn.closest('.confirmation');
+    const out = card.querySelector('.outcome');
+    const action = btn.dataset.action;
+    const box = card.querySelector('input[name=remember]');
+    const remember = !!(box && box.checked);
+    const payload = action === 'approve' ? { argumentsHash: card.dataset.hash } : {};
+    if (remember) payload.remember = 'session';
+    const controls = card.querySelectorAll('button, input');
+    controls.forEach((b) => { b.disabled = true; });
+    card.dataset.deciding = action;
+    out.className = 'outcome';
+    out.textContent = action === 'approve' ? 'Approving…' : 'Denying…';
+    try {
+      const res = await fetch('/api/v1/confirmations/' + encodeURIComponent(card.dataset.id) + '/' + action, {
+        method: 'POST', credentials: 'same-origin',
+        headers: { 'content-type': 'application/json' }, body: JSON.stringify(payload),
+      });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error((data.error && data.error.message) || (res.status + ' ' + res.statusText));
+      card.dataset.decided = action;
+      card.dataset.status = data.status;
+      const badge = card.querySelector('h3 .badge');
+      if (badge && typeof data.status === 'string') {
+        badge.textContent = data.status;
+        badge.className = 'badge s-' + data.status;
+      }
+      out.textContent = (action === 'approve' ? 'Approved' : 'Denied') + (remember ? ' and remembered for this session' : '') +
+        (action === 'approve' ? ': the run continues.' : ': the tool was not called.');
+    } catch (err) {
+      out.className = 'outcome error';
+      out.textContent = String(err && err.message ? err.message : err);
+      controls.forEach((b) => { b.disabled = false; });
+    } finally {
+      delete card.dataset.deciding;
+    }
+  });
+
+  if (body.dataset.live === 'home') {
+    const es = new EventSource('/ui/live');
+    es.onmessage = (m) => {
+      const d = JSON.parse(m.data);
+      const rows = document.getElementById('run-rows');
+      if (rows && typeof d.runs === 'string') rows.innerHTML = d.runs;
+      if (Array.isArray(d.confirmations)) syncCards(d.confirmations);
+    };
+  }
+
+  if (body.dataset.live === 'run') {
+    const id = body.dataset.run;
+    let busy = false;
+    let again = false;
+    const refresh = async () => {
+      if (busy) { again = true; return; }
+      busy = true;
+      try {
+        const r = await fetch('/ui/runs/' + encodeURIComponent(id) + '/fragment', { credentials: 'same-origin' });
+        if (r.ok) {
+          const d = await r.json();
+          document.getElementById('run-header').innerHTML = d.header;
+          document.getElementById('timeline').innerHTML = d.timeline;
+          syncCards(d.confirmations);
+        }
+      } finally {
+        busy = false;
+        if (again) { again = false; void refresh(); }
+      }
+    };
+    const es = new EventSource('/api/v1/runs/' + encodeURIComponent(id) + '/events');
+    es.onmessage = (m) => {
+      const e = JSON.parse(m.data);
+      if (e.type === 'stream.end') es.close();
+      void refresh();
+    };
+  }
+})();`;

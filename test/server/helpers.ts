@@ -1,0 +1,147 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { App } from '../../src/app.ts';
+import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
+import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { TEST_SERVER, callLogPath, makeApp } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+
+/** Token values for the test config; each name says what it may do. */
+export const TOKENS = {
+  reader: 'tok-reader-1c0ffee',
+  trigger: 'tok-trigger-2c0ffee',
+  approver: 'tok-approver-3c0ffee',
+  admin: 'tok-admin-4c0ffee',
+} as const;
+
+export function configYaml(opts: { tokens: boolean; log: string }): string {
+  const tokens = opts.tokens ? `
+tokens:
+  - { name: reader, token: "\${env:IL_TEST_READER}", scopes: [read] }
+  - { name: chat-client, token: "\${env:IL_TEST_TRIGGER}", scopes: [read, trigger] }
+  - { name: approver, token: "\${env:IL_TEST_APPROVER}", scopes: [read, confirm] }
+  - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
+` : '';
+  return `
+connectors:
+  test:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${TEST_SERVER}, --stdio]
+    env: { TEST_SERVER_LOG: ${opts.log} }
+policy:
+  confirmation_ttl: 1h
+workflows:
+  greet:
+    description: one read
+    inputs: { type: object, required: [text], properties: { text: { type: string } }, additionalProperties: false }
+    steps:
+      - id: say
+        call: test.echo
+        with: { text: "\${{ inputs.text }}" }
+  pay:
+    description: a read, then a gated write
+    expose: true
+    inputs:
+      type: object
+      required: [name, amount]
+      additionalProperties: false
+      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
+    steps:
+      - id: look
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }
+      - id: write
+        call: test.record
+        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}", currency: usd } }
+${tokens}`;
+}
+
+export interface Harness {
+  redis: TestRedis;
+  app: App;
+  server: RunningServer;
+  url: string;
+  log: string;
+  /** fetch against the server with an optional token name */
+  call(path: string, init?: RequestInit & { token?: keyof typeof TOKENS; json?: unknown }): Promise<Response>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  tokens: boolean;
+  host?: string;
+  /** replaces the token environment (e.g. to leave a variable unset) */
+  env?: Record<string, string>;
+  onNotice?: (msg: string) => void;
+}
+
+export async function startHarness(opts: HarnessOptions): Promise<Harness> {
+  const redis = await new TestRedis().start();
+  const log = callLogPath();
+  const app = await makeApp(configYaml({ tokens: opts.tokens, log }), redis.url);
+  const env = opts.env ?? {
+    IL_TEST_READER: TOKENS.reader,
+    IL_TEST_TRIGGER: TOKENS.trigger,
+    IL_TEST_APPROVER: TOKENS.approver,
+    IL_TEST_ADMIN: TOKENS.admin,
+  };
+  let server: RunningServer;
+  try {
+    server = await startServer(app, { host: opts.host ?? '127.0.0.1', port: 0, env, onNotice: opts.onNotice ?? (() => {}) });
+  } catch (err) {
+    await app.close();
+    await redis.stop();
+    throw err;
+  }
+  const call: Harness['call'] = (path, init = {}) => {
+    const { token, json, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (token) headers.set('authorization', `Bearer ${TOKENS[token]}`);
+    if (json !== undefined) headers.set('content-type', 'application/json');
+    return fetch(`${server.url}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+  };
+  return {
+    redis, app, server, url: server.url, log, call,
+    async close() {
+      await server.close();
+      await app.close();
+      await redis.stop();
+    },
+  };
+}
+
+export async function waitForRun(app: App, runId: string, statuses: RunStatus[], timeoutMs = 20_000): Promise<RunRecord> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const run = await app.store.requireRun(runId);
+    if (statuses.includes(run.status)) return run;
+    if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}`);
+    await sleep(25);
+  }
+}
+
+/**
+ * A strict reading of the Prometheus text format: every line is `# HELP`/`# TYPE` or
+ * `name{labels} value`, and every sample belongs to a family declared by `# TYPE`.
+ * Returns samples keyed by `name{labels}` as printed (histogram buckets left out).
+ */
+export function parseProm(text: string): Map<string, number> {
+  const samples = new Map<string, number>();
+  const families = new Set<string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
+    if (meta) {
+      if (meta[1] === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3])) throw new Error(`bad TYPE: ${line}`);
+      if (meta[1] === 'TYPE') families.add(meta[2]);
+      continue;
+    }
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)( -?\d+)?$/.exec(line);
+    if (!m) throw new Error(`not Prometheus text: ${line}`);
+    const family = m[1].replace(/_(bucket|sum|count|total|created)$/, '');
+    if (!families.has(m[1]) && !families.has(family)) throw new Error(`sample of an undeclared family: ${line}`);
+    if (m[1].endsWith('_bucket')) continue;
+    samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
+  }
+  return samples;
+}

@@ -1,0 +1,232 @@
+import { request } from 'node:http';
+import { networkInterfaces } from 'node:os';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InterlockError } from '../../src/errors.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
+import { startServer } from '../../src/server/serve.ts';
+import { TOKENS, type Harness, configYaml, startHarness, waitForRun } from './helpers.ts';
+import { callLogPath, makeApp } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+
+interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** node:http, because fetch will not let a test forge Host. */
+function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+function cookieFrom(r: Raw): string {
+  const set = r.headers['set-cookie'];
+  const line = (Array.isArray(set) ? set : [set ?? '']).find((l) => l.startsWith('interlock_session=')) ?? '';
+  return line.split(';')[0];
+}
+
+describe('auth for people in browsers, DNS rebinding, and what pages show', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ tokens: true });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('refuses a Host that is not a loopback name (DNS rebinding) and a foreign Origin', async () => {
+    const rebound = await raw(`${h.url}/api/v1/runs`, { headers: { host: `evil.example:${h.server.port}`, authorization: `Bearer ${TOKENS.reader}` } });
+    expect(rebound.status).toBe(403);
+    expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'FORBIDDEN' } });
+    const mcp = await raw(`${h.url}/mcp`, { method: 'POST', headers: { host: 'evil.example' } });
+    expect(mcp.status).toBe(403);
+    const foreign = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'x' } }, headers: { origin: 'https://evil.example' } });
+    expect(foreign.status).toBe(403);
+    const localhost = await raw(`${h.url}/healthz`, { headers: { host: `localhost:${h.server.port}` } });
+    expect(localhost.status).toBe(200);
+    const same = await h.call('/api/v1/runs', { token: 'reader', headers: { origin: h.url } });
+    expect(same.status).toBe(200);
+  });
+
+  it('exchanges ?token= once for an HttpOnly SameSite=Strict cookie and drops the token from the URL', async () => {
+    const r = await raw(`${h.url}/ui/confirmations?token=${TOKENS.approver}&x=1`);
+    expect(r.status).toBe(303);
+    expect(r.headers.location).toBe('/ui/confirmations?x=1');
+    const set = String(r.headers['set-cookie']);
+    expect(set).toMatch(/HttpOnly/i);
+    expect(set).toMatch(/SameSite=Strict/i);
+    expect(set).toMatch(/Path=\//);
+    expect(set).not.toContain(TOKENS.approver);
+    const cookie = cookieFrom(r);
+    const page = await raw(`${h.url}/ui/confirmations`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    expect(page.headers['content-security-policy']).toContain("script-src 'nonce-");
+    expect(page.body).toContain('approver');
+    expect(page.body).not.toContain(TOKENS.approver);
+    expect(page.body).not.toContain(cookie.split('=')[1]);
+    const bad = await raw(`${h.url}/ui?token=wrong`, { headers: { accept: 'text/html' } });
+    expect(bad.status).toBe(401);
+    const tampered = await raw(`${h.url}/api/v1/runs`, { headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } });
+    expect(tampered.status).toBe(401);
+  });
+
+  it('shows a sign-in page to a browser without a session', async () => {
+    const r = await raw(`${h.url}/ui`, { headers: { accept: 'text/html' } });
+    expect(r.status).toBe(401);
+    expect(r.headers['content-type']).toContain('text/html');
+    expect(r.body).toContain('?token=');
+  });
+
+  it('lets a cookie session decide only from a same-origin page, and only with the confirm scope', async () => {
+    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: 'cookie', amount: 2 } } });
+    const run = await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    const conf = await h.app.store.requireConfirmation(run.steps.write.confirmationId as string);
+    const approverCookie = cookieFrom(await raw(`${h.url}/ui?token=${TOKENS.approver}`));
+    const readerCookie = cookieFrom(await raw(`${h.url}/ui?token=${TOKENS.reader}`));
+    const body = JSON.stringify({ argumentsHash: conf.argumentsHash });
+    const post = (cookie: string, headers: Record<string, string> = {}) =>
+      raw(`${h.url}/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', body, headers: { cookie, 'content-type': 'application/json', ...headers } });
+    expect((await post(approverCookie)).status).toBe(403);
+    expect((await post(approverCookie, { origin: 'https://evil.example' })).status).toBe(403);
+    expect((await post(readerCookie, { origin: h.url })).status).toBe(403);
+    const ok = await post(approverCookie, { origin: h.url });
+    expect(ok.status).toBe(200);
+    expect(JSON.parse(ok.body)).toMatchObject({ status: 'approved', decidedBy: 'approver' });
+  });
+
+  it('escapes everything a tool or caller controls, and keeps the confirmation payload readable', async () => {
+    const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'`';
+    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: evil, amount: 3 }, session: '<b>s</b>' } });
+    const run = await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    for (const path of [`/ui/runs/${run.id}`, '/ui', '/ui/confirmations', `/ui/confirmations/${run.steps.write.confirmationId}`]) {
+      const page = await raw(`${h.url}${path}`, { headers: { authorization: `Bearer ${TOKENS.reader}` } });
+      expect(page.status, path).toBe(200);
+      expect(page.body, path).not.toContain('<script>alert');
+      expect(page.body, path).not.toContain('<img src=x');
+      expect(page.body, path).not.toContain('<b>s</b>');
+      expect(page.body, path).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+      for (const v of Object.values(TOKENS)) expect(page.body).not.toContain(v);
+    }
+    const fragment = await raw(`${h.url}/ui/runs/${run.id}/fragment`, { headers: { authorization: `Bearer ${TOKENS.reader}` } });
+    expect(fragment.body).not.toContain('<script>alert');
+  });
+
+  it('guards the queue dashboard with the admin scope and shows paused steps as waiting jobs', async () => {
+    expect((await h.call('/admin/queues')).status).toBe(401);
+    expect((await h.call('/admin/queues', { token: 'approver' })).status).toBe(403);
+    expect((await h.call('/admin/queues/api/queues', { token: 'reader' })).status).toBe(403);
+    const adminCookie = cookieFrom(await raw(`${h.url}/admin/queues?token=${TOKENS.admin}`));
+    const board = await raw(`${h.url}/admin/queues`, { headers: { cookie: adminCookie } });
+    expect(board.status).toBe(200);
+    expect(board.body).toContain('<!DOCTYPE html>');
+
+    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: 'board', amount: 12 } } });
+    const run = await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    const api = await raw(`${h.url}/admin/queues/api/queues?activeQueue=awaiting-confirmation&status=waiting&page=1&jobsPerPage=50`, { headers: { cookie: adminCookie } });
+    expect(api.status).toBe(200);
+    const { queues } = JSON.parse(api.body) as { queues: { name: string; counts: Record<string, number>; readOnlyMode: boolean; jobs: { id: string; name: string; data: Record<string, unknown> }[] }[] };
+    expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test']);
+    const awaiting = queues.find((q) => q.name === 'awaiting-confirmation');
+    expect(awaiting?.readOnlyMode).toBe(true);
+    expect(awaiting?.counts.waiting).toBeGreaterThan(0);
+    const job = awaiting?.jobs.find((j) => j.id === run.steps.write.confirmationId);
+    expect(job?.name).toContain('awaiting confirmation');
+    expect(job?.data).toMatchObject({ connector: 'test', tool: 'record', arguments: { name: 'board', value: { amount: 12, currency: 'usd' } } });
+    const one = await raw(`${h.url}/admin/queues/api/queues/awaiting-confirmation/${job?.id}`, { headers: { cookie: adminCookie } });
+    expect(one.status).toBe(200);
+    const clean = await raw(`${h.url}/admin/queues/api/queues/test/clean/failed`, { method: 'PUT', headers: { cookie: adminCookie, origin: h.url } });
+    expect(clean.status).toBe(405);
+  });
+});
+
+describe('a server without tokens', () => {
+  const redis = new TestRedis();
+  let notices: string[];
+  let h: Harness;
+  beforeAll(async () => {
+    notices = [];
+    h = await startHarness({ tokens: false, onNotice: (m) => notices.push(m) });
+  });
+  afterAll(async () => {
+    await h?.close();
+    await redis.stop();
+  });
+
+  it('says it is open and listens on loopback only', async () => {
+    expect(notices.join('\n')).toMatch(/No tokens configured.*loopback only/);
+    expect((await h.call('/api/v1/runs')).status).toBe(200);
+    const rebound = await raw(`${h.url}/api/v1/runs`, { headers: { host: 'attacker.example' } });
+    expect(rebound.status).toBe(403);
+    const csrf = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'x' } }, headers: { origin: 'http://attacker.example' } });
+    expect(csrf.status).toBe(403);
+  });
+
+  it('refuses to listen on a non-loopback address', async () => {
+    await redis.start();
+    const app = await makeApp(configYaml({ tokens: false, log: callLogPath() }), redis.url);
+    try {
+      const err = await startServer(app, { host: '0.0.0.0', port: 0, workers: false, onNotice: () => {} }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(InterlockError);
+      expect((err as InterlockError).code).toBe('CONFIG_INVALID');
+      expect((err as InterlockError).message).toMatch(/Refusing to listen on 0\.0\.0\.0 without tokens/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers /readyz 503 while Redis is down, 200 when it is back', async () => {
+    await h.redis.kill();
+    const down = await h.call('/readyz');
+    expect(down.status).toBe(503);
+    expect(await down.json()).toMatchObject({ status: 'unavailable', redis: { ok: false } });
+    expect((await h.call('/healthz')).status).toBe(200);
+    await h.redis.start();
+    for (let i = 0; i < 100; i++) {
+      if ((await h.call('/readyz')).status === 200) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect((await h.call('/readyz')).status).toBe(200);
+  });
+});
+
+describe('tokens configured but their variables unset', () => {
+  it('fails closed: nobody gets in', async () => {
+    const h = await startHarness({ tokens: true, env: {} });
+    try {
+      expect((await h.call('/api/v1/runs')).status).toBe(401);
+      expect((await h.call('/api/v1/runs', { token: 'admin' })).status).toBe(401);
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+
+describe.skipIf(!external)('probes and metrics from another machine', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ tokens: true, host: '0.0.0.0' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('need the read scope when the peer is not on loopback', async () => {
+    const base = `http://${external}:${h.server.port}`;
+    for (const p of ['/metrics', '/readyz', '/healthz']) {
+      expect((await fetch(`${base}${p}`)).status, p).toBe(401);
+      expect((await fetch(`${base}${p}`, { headers: { authorization: `Bearer ${TOKENS.reader}` } })).status, p).toBe(200);
+      expect((await fetch(`${h.url}${p}`)).status, `${p} from loopback`).toBe(200);
+    }
+  });
+});
