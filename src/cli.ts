@@ -94,6 +94,20 @@ program.command('deny <confirmationId>')
     });
   });
 
+program.command('resolve <runId> <stepId>')
+  .description('resolve a step in doubt (a write that may or may not have happened): resend it, mark it done, or fail the run')
+  .option('--retry', 'send the write again, with the same idempotency key')
+  .option('--done-output <json>', 'the write happened; continue the run with this JSON as the step output')
+  .option('--fail', 'take the write as not done and fail the run')
+  .option('--reason <text>', 'why, recorded in the run events')
+  .action(async (runId: string, stepId: string, o: { retry?: boolean; doneOutput?: string; fail?: boolean; reason?: string }) => {
+    await withApp(async (a) => {
+      const { resolutionFromFlags } = await import('./cli/resolve.ts');
+      const run = await a.engine.resolve(runId, stepId, resolutionFromFlags(o));
+      console.log(green(`resolved ${stepId}; run ${run.id} is ${run.status}`));
+    });
+  });
+
 program.command('worker')
   .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis)')
   .action(async () => {

@@ -27,6 +27,8 @@ export type ErrorCode =
   | 'STEP_TIMEOUT'
   | 'TEMPLATE_ERROR'
   | 'REDIS_UNAVAILABLE'
+  | 'NOT_IN_DOUBT'
+  | 'TOOL_CHANGED'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -53,6 +55,8 @@ const STATUS: Record<ErrorCode, number> = {
   STEP_TIMEOUT: 504,
   TEMPLATE_ERROR: 400,
   REDIS_UNAVAILABLE: 503,
+  NOT_IN_DOUBT: 409,
+  TOOL_CHANGED: 409,
   INTERNAL: 500,
 };
 

@@ -25,6 +25,11 @@ export interface CreateRunInput {
   idempotencyKey?: string;
 }
 
+/** What an operator decided about a step in doubt. */
+export type StepResolution =
+  | { action: 'retry' | 'fail'; by?: string; reason?: string }
+  | { action: 'done'; output: unknown; by?: string; reason?: string };
+
 export type DecideOutcome =
   | { outcome: 'approved' | 'denied' | 'expired'; runId: string; stepId: string }
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
@@ -253,6 +258,25 @@ export class RunStore {
     if (r[0] === 'finished') return { cancelled: false, status: r[1] };
     if (r[1]) await this.redis.zrem(this.keys.pendingConfirmations(), r[1]);
     return { cancelled: true, status: 'cancelled', ...(r[1] ? { confirmationId: r[1] } : {}) };
+  }
+
+  /**
+   * Resolves a step left in doubt; see resolveStep-2.lua. `done` needs the output the operator
+   * found; `nextStepId` is the step that runs after it.
+   */
+  async resolveStep(runId: string, stepId: string, r: StepResolution, nextStepId: string | undefined):
+    Promise<{ ok: true; runStatus: RunStatus } | { ok: false; runStatus: string; stepStatus: string }> {
+    const now = Date.now();
+    const by = r.by ?? 'unknown';
+    const err: ErrorInfo = { code: 'RESOLVED_FAILED', message: `Marked failed by ${by} after the write was in doubt${r.reason ? `: ${r.reason}` : ''}` };
+    const result: StepResult = r.action === 'done'
+      ? { output: r.output, note: `marked done by ${by} after the write was in doubt`, finishedAt: now }
+      : { error: err, finishedAt: now };
+    const res = (await this.s.resolveStep(...this.rk(runId), stepId, r.action, String(now), j(result), nextStepId ?? '',
+      j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }), j(err))) as string[];
+    if (res[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    if (res[0] === 'ok') return { ok: true, runStatus: res[1] as RunStatus };
+    return { ok: false, runStatus: res[1], stepStatus: res[2] };
   }
 
   /** Confirmations whose deadline passed, oldest first. */

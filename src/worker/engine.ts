@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { InterlockError } from '../errors.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
-import type { RunStore } from '../runs/store.ts';
+import type { RunStore, StepResolution } from '../runs/store.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from './queues.ts';
@@ -96,6 +96,28 @@ export class Engine {
   async cancel(runId: string, by?: string): Promise<RunRecord> {
     const r = await this.store.cancelRun(runId, by);
     if (!r.cancelled) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${r.status}`);
+    return this.store.requireRun(runId);
+  }
+
+  /**
+   * An operator's answer to a step in doubt: resend it (same idempotency key), take it as done
+   * with the output they found (the run continues), or fail the run.
+   */
+  async resolve(runId: string, stepId: string, resolution: StepResolution): Promise<RunRecord> {
+    const run = await this.store.requireRun(runId);
+    const idx = run.definition.steps.findIndex((s) => s.id === stepId);
+    if (idx < 0) throw new InterlockError('NOT_FOUND', `Run ${runId} has no step '${stepId}'`);
+    const next = run.definition.steps[idx + 1]?.id;
+    const r = await this.store.resolveStep(runId, stepId, resolution, next);
+    if (!r.ok) {
+      throw new InterlockError('NOT_IN_DOUBT',
+        `Step ${stepId} of run ${runId} is ${r.stepStatus} (run ${r.runStatus}); only a step in doubt can be resolved`,
+        { runStatus: r.runStatus, stepStatus: r.stepStatus });
+    }
+    // A fresh job id: the job that found the step in doubt may still be kept by BullMQ.
+    const generation = `resolved-${run.steps[stepId]?.attempts ?? 0}`;
+    if (resolution.action === 'retry') await this.queues.enqueue(run.definition, runId, run.session, stepId, generation);
+    if (resolution.action === 'done' && next) await this.queues.enqueue(run.definition, runId, run.session, next, generation);
     return this.store.requireRun(runId);
   }
 

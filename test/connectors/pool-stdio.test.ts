@@ -35,7 +35,7 @@ describe('ConnectorPool over stdio (test server as a child process)', () => {
 
   it('lists every tool across pages by following nextCursor', async () => {
     const tools = await makePool(['--paginate']).listTools('t');
-    expect(tools.map((t) => t.name)).toEqual(['echo', 'add', 'record', 'fail', 'slow', 'whoami', 'toggle_extra_tool']);
+    expect(tools.map((t) => t.name)).toEqual(['echo', 'add', 'record', 'fail', 'slow', 'whoami', 'toggle_extra_tool', 'send']);
   });
 
   it('classifies writes from annotations: record and toggle are writes, echo is a read', async () => {
