@@ -121,6 +121,18 @@ const paths: Json = {
   '/api/v1/runs/{id}/cancel': {
     post: { summary: 'Cancel a run', ...scoped('trigger'), parameters: [pathParam('id', 'run id')], responses: { 200: jsonBody(ref('Run'), 'cancelled'), ...common, 404: err('no such run'), 409: err('RUN_FINISHED') } },
   },
+  '/api/v1/runs/{id}/steps/{stepId}/resolve': {
+    post: {
+      summary: 'Settle a write left in_doubt: retry it (same idempotency key), mark it done with the output found, or fail the run',
+      ...scoped('confirm'), description: 'Needs `confirm` (or `admin`): like approving, it decides whether a write happens.',
+      parameters: [pathParam('id', 'run id'), pathParam('stepId', 'step id')],
+      requestBody: {
+        required: true,
+        content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['action'], properties: { action: { enum: ['retry', 'done', 'fail'] }, output: { description: "required with 'done', refused otherwise" }, reason: { type: 'string', maxLength: 2000 } } } } },
+      },
+      responses: { 200: jsonBody(ref('Run'), 'the run after the decision'), ...common, 404: err('no such run or step'), 409: err('NOT_IN_DOUBT: the step is not waiting for this decision') },
+    },
+  },
   '/api/v1/confirmations': {
     get: {
       summary: 'Confirmations (pending ones oldest first, others newest first)', ...scoped('read'),

@@ -40,7 +40,7 @@ describe('OpenAPI document', () => {
   });
 
   it('has every documented operation answered by its own handler over HTTP, with the scope it states', async () => {
-    const fill = (path: string) => path.replace('{name}', 'greet').replace('{id}', path.includes('connectors') ? 'test' : 'rnope').replace('{tool}', 'echo');
+    const fill = (path: string) => path.replace('{name}', 'greet').replace('{id}', path.includes('connectors') ? 'test' : 'rnope').replace('{tool}', 'echo').replace('{stepId}', 'write');
     for (const key of documented()) {
       const [method, path] = key.split(' ');
       const url = fill(path).replace('/confirmations/rnope', '/confirmations/c_rnope_1');
