@@ -16,6 +16,7 @@ import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { healthRoutes } from './routes/health.ts';
+import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { RunEventStreams } from './sse.ts';
@@ -80,6 +81,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
   hono.route(API, workflowRoutes(app));
   hono.route(API, runRoutes(app, events));
+  hono.route(API, resolveRoutes(app));
   hono.route(API, confirmationRoutes(app));
   hono.route(API, connectorRoutes(app));
   hono.route('/', uiRoutes(app, feed));

@@ -1,6 +1,7 @@
 import type { ConfirmationRecord, RunRecord, StepRecord } from '../../runs/records.ts';
 import type { StepDef } from '../../workflows/types.ts';
 import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts';
+import { resolvePanel } from './resolve.ts';
 
 /** The run's header line: status, workflow, session, times, error. */
 export function runHeader(run: RunRecord, now = Date.now()): Html {
@@ -11,7 +12,7 @@ ${run.error ? html`<p class="error">${run.error.code}: ${run.error.message}</p>`
 <details><summary class="muted">Inputs</summary><pre class="inputs">${jsonText(run.inputs)}</pre></details>`;
 }
 
-function stepBlock(def: StepDef, s: StepRecord | undefined, conf: ConfirmationRecord | undefined): Html {
+function stepBlock(runId: string, def: StepDef, s: StepRecord | undefined, conf: ConfirmationRecord | undefined): Html {
   const status = s?.status ?? 'pending';
   return html`<section class="step" data-step="${def.id}">
   <h3><span>${def.id}</span> <code>${def.connector}.${def.tool}</code> ${statusBadge(status, html`data-step-status="${def.id}"`)}
@@ -22,6 +23,7 @@ function stepBlock(def: StepDef, s: StepRecord | undefined, conf: ConfirmationRe
   ${s?.arguments !== undefined ? html`<div class="muted">Arguments${s.argumentsHash ? html` · hash <code>${s.argumentsHash}</code>` : ''}</div><pre class="step-arguments">${jsonText(s.arguments)}</pre>` : html`<div class="muted">Arguments (templates, not yet resolved)</div><pre>${jsonText(def.with)}</pre>`}
   ${s?.output !== undefined ? html`<div class="muted">Output</div><pre class="step-output">${jsonText(s.output)}</pre>` : ''}
   ${s?.error ? html`<p class="error">${s.error.code}: ${s.error.message}</p>` : ''}
+  ${status === 'in_doubt' ? resolvePanel(runId, def.id) : ''}
 </section>`;
 }
 
@@ -29,6 +31,6 @@ function stepBlock(def: StepDef, s: StepRecord | undefined, conf: ConfirmationRe
 export function runTimeline(run: RunRecord, confirmations: Map<string, ConfirmationRecord>): Html {
   return html`${run.definition.steps.map((def) => {
     const s = run.steps[def.id];
-    return stepBlock(def, s, s?.confirmationId ? confirmations.get(s.confirmationId) : undefined);
+    return stepBlock(run.id, def, s, s?.confirmationId ? confirmations.get(s.confirmationId) : undefined);
   })}`;
 }

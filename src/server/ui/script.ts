@@ -5,6 +5,8 @@
  * run's own event stream and re-reads its server-rendered fragment. Markup it inserts comes from
  * the server, already escaped; text it makes up itself (outcomes, errors) goes in as textContent.
  */
+import { RESOLVE_SCRIPT } from './resolve.ts';
+
 export const CLIENT_SCRIPT = String.raw`(() => {
   'use strict';
   const body = document.body;
@@ -102,4 +104,4 @@ export const CLIENT_SCRIPT = String.raw`(() => {
       void refresh();
     };
   }
-})();`;
+})();` + RESOLVE_SCRIPT;

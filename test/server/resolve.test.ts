@@ -1,0 +1,142 @@
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
+import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { launchChromium, signIn, waitForRunStatus } from './browser.ts';
+import { TOKENS } from './helpers.ts';
+
+const log = callLogPath();
+const yaml = `
+connectors:
+  test:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${TEST_SERVER}, --stdio]
+    env: { TEST_SERVER_LOG: ${log} }
+policy:
+  allow_unconfirmed: [test.send]
+tokens:
+  - { name: reader, token: "\${env:IL_TEST_READER}", scopes: [read] }
+  - { name: chat-client, token: "\${env:IL_TEST_TRIGGER}", scopes: [read, trigger] }
+  - { name: approver, token: "\${env:IL_TEST_APPROVER}", scopes: [read, confirm] }
+  - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
+workflows:
+  notify:
+    description: send a message (its first answer is lost), then echo what the server answered
+    inputs: { type: object, required: [to], properties: { to: { type: string } } }
+    steps:
+      - id: send
+        call: test.send
+        confirm: never
+        timeout: 300ms
+        with: { to: "\${{ inputs.to }}", hangOnce: true, delayMs: 30000 }
+      - id: after
+        call: test.echo
+        with: { text: "sent #\${{ steps.send.output.sent }}" }
+`;
+
+describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () => {
+  const redis = new TestRedis();
+  let app: App;
+  let server: RunningServer;
+  const env = { IL_TEST_READER: TOKENS.reader, IL_TEST_TRIGGER: TOKENS.trigger, IL_TEST_APPROVER: TOKENS.approver, IL_TEST_ADMIN: TOKENS.admin };
+
+  beforeAll(async () => {
+    await redis.start();
+    app = await makeApp(yaml, redis.url);
+    server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await app?.close();
+    await redis.stop();
+  });
+
+  const resolve = (runId: string, body: unknown, token?: keyof typeof TOKENS, step = 'send') =>
+    fetch(`${server.url}/api/v1/runs/${runId}/steps/${step}/resolve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${TOKENS[token]}` } : {}) },
+      body: JSON.stringify(body),
+    });
+
+  async function inDoubt(to: string): Promise<RunRecord> {
+    const { run } = await app.engine.trigger('notify', { to });
+    const r = await waitForStatus(app, run.id, ['needs_attention', 'failed', 'succeeded']);
+    expect(r.steps.send.status).toBe('in_doubt');
+    return r;
+  }
+
+  it('lets only confirm or admin resolve, and refuses malformed bodies with a 400 naming the field', async () => {
+    const r = await inDoubt('api-1');
+    expect((await resolve(r.id, { action: 'retry' })).status).toBe(401);
+    expect((await resolve(r.id, { action: 'retry' }, 'reader')).status).toBe(403);
+    expect((await resolve(r.id, { action: 'retry' }, 'trigger')).status).toBe(403);
+    for (const [body, field] of [
+      [{ action: 'redo' }, 'action'], [{}, 'action'], [{ action: 'done' }, 'output'],
+      [{ action: 'retry', output: {} }, 'output'], [{ action: 'fail', because: 'x' }, 'because'], [{ action: 'fail', reason: 7 }, 'reason'],
+    ] as const) {
+      const res = await resolve(r.id, body, 'approver');
+      expect(res.status).toBe(400);
+      expect(((await res.json()) as { error: { message: string } }).error.message).toContain(field);
+    }
+    expect((await app.store.requireRun(r.id)).status).toBe('needs_attention');
+  });
+
+  it('marks done with an output (approver) and the run continues; a second resolve is a 409', async () => {
+    const r = await inDoubt('api-2');
+    const res = await resolve(r.id, { action: 'done', output: { sent: 31 }, reason: 'seen in the outbox' }, 'approver');
+    expect(res.status).toBe(200);
+    const done = await waitForStatus(app, r.id, ['succeeded', 'failed']);
+    expect(done.steps.after.output).toEqual({ text: 'sent #31' });
+    const again = await resolve(r.id, { action: 'retry' }, 'admin');
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('NOT_IN_DOUBT');
+    expect((await resolve('rnope', { action: 'retry' }, 'admin')).status).toBe(404);
+    expect((await resolve(r.id, { action: 'retry' }, 'admin', 'nope')).status).toBe(404);
+  });
+
+  it('retries (admin): the write is sent again with the same idempotency key', async () => {
+    const r = await inDoubt('api-3');
+    expect((await resolve(r.id, { action: 'retry' }, 'admin')).status).toBe(200);
+    expect((await waitForStatus(app, r.id, ['succeeded', 'failed', 'needs_attention'])).status).toBe('succeeded');
+    const sends = readCalls(log).filter((c) => c.tool === 'send' && c.args.to === 'api-3');
+    expect(sends.map((c) => c.idempotencyKey)).toEqual([sends[0].idempotencyKey, sends[0].idempotencyKey]);
+  });
+
+  describe('in Chromium', () => {
+    let browser: Browser;
+    beforeAll(async () => {
+      browser = await launchChromium();
+    });
+    afterAll(async () => {
+      await browser?.close();
+    });
+
+    it('shows the in-doubt step with its choices, and "fail" ends the run without sending again', async () => {
+      const r = await inDoubt('page-1');
+      const page = await browser.newPage();
+      await signIn(page, server.url, TOKENS.approver, `/ui/runs/${r.id}`);
+      const panel = page.locator(`.resolve[data-run="${r.id}"][data-step="send"]`);
+      await panel.waitFor({ state: 'visible' });
+      await panel.locator('button[data-resolve=fail]').click();
+      // The live page redraws the timeline as the run moves, so the panel leaves once resolved.
+      await waitForRunStatus(page, r.id, 'failed');
+      expect((await app.store.requireRun(r.id)).error?.code).toBe('RESOLVED_FAILED');
+      expect(readCalls(log).filter((c) => c.tool === 'send' && c.args.to === 'page-1')).toHaveLength(1);
+    });
+
+    it('"mark done" sends the JSON typed into the page as the step output', async () => {
+      const r = await inDoubt('page-2');
+      const page = await browser.newPage();
+      await signIn(page, server.url, TOKENS.admin, `/ui/runs/${r.id}`);
+      const panel = page.locator(`.resolve[data-run="${r.id}"]`);
+      await panel.locator('textarea[name=output]').fill('{"sent": 77}');
+      await panel.locator('button[data-resolve=done]').click();
+      await waitForRunStatus(page, r.id, 'succeeded');
+      expect((await app.store.requireRun(r.id)).steps.after.output).toEqual({ text: 'sent #77' });
+    });
+  });
+});
