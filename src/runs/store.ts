@@ -114,6 +114,11 @@ export class RunStore {
     return { run: h?.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined };
   }
 
+  /** Just the status, for a worker that looks whether a run was cancelled under it. */
+  async runStatus(runId: string): Promise<string | undefined> {
+    return (await this.redis.hget(this.keys.run(runId), 'status')) ?? undefined;
+  }
+
   async getGrant(session: string, connector: string, tool: string): Promise<GrantDecision | undefined> {
     const g = await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`);
     return g === 'approve' || g === 'deny' ? g : undefined;

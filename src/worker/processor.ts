@@ -1,4 +1,4 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
 import { InterlockError } from '../errors.ts';
@@ -8,6 +8,7 @@ import type { RunStore } from '../runs/store.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
 import type { CallStep, PolicyConfig, TemplateContext } from '../workflows/types.ts';
+import { CallGuard } from './call-guard.ts';
 import { decideGate } from './gate.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
@@ -26,6 +27,10 @@ export interface ProcessorDeps {
   policy: () => PolicyConfig;
   logger: Logger;
   onStepFinished?: (info: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
+  /** aborted when the process shuts down: unfinished reads and idempotent writes go back to the queue */
+  handBack?: AbortSignal;
+  /** how often a running read looks whether its run was cancelled (default 1 s) */
+  cancelPollMs?: number;
 }
 
 export function idempotencyKey(runId: string, stepId: string): string {
@@ -49,7 +54,7 @@ export class StepProcessor {
     this.d = deps;
   }
 
-  async process(job: Job<StepJobData>): Promise<string> {
+  async process(job: Job<StepJobData>, token?: string): Promise<string> {
     const { store, logger } = this.d;
     const { runId, stepId } = job.data;
     const run = await store.getRun(runId);
@@ -120,12 +125,24 @@ export class StepProcessor {
     if (!started.ok) return `not started: ${started.reason} ${started.status}`;
     const t0 = Date.now();
     let result: ToolCallResult;
+    const guard = new CallGuard({
+      interruptible: !tool.write || tool.idempotent, cancellable: !tool.write,
+      runStatus: () => store.runStatus(runId),
+      ...(this.d.handBack ? { handBack: this.d.handBack } : {}),
+      ...(this.d.cancelPollMs ? { pollMs: this.d.cancelPollMs } : {}),
+    });
     try {
       result = await this.d.tools.callTool(step.connector, step.tool, args, {
         idempotencyKey: idempotencyKey(runId, stepId),
         ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+        ...(guard.signal ? { signal: guard.signal } : {}),
       });
     } catch (err) {
+      if (guard.reason === 'hand_back') return this.handBack(job, token, stepId);
+      if (guard.reason === 'cancelled') {
+        await store.appendEvent(runId, 'step.aborted', stepId, { reason: 'the run was cancelled while the step was calling its tool' });
+        return 'run cancelled';
+      }
       if (tool.write && !tool.idempotent && isTransient(err)) {
         await store.failStep(runId, stepId, 'in_doubt', 'needs_attention', { arguments: args, argumentsHash, startedAt: t0 },
           { code: 'IN_DOUBT', message: `${errorInfo(err).message} while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown` });
@@ -133,6 +150,8 @@ export class StepProcessor {
         return 'in doubt';
       }
       return this.fail(job, run, step, err, { arguments: args, argumentsHash, startedAt: t0 });
+    } finally {
+      guard.dispose();
     }
     const finishedAt = Date.now();
     this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
@@ -145,6 +164,17 @@ export class StepProcessor {
       { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next);
     if (r === 'ok' && next) await this.d.queues.enqueue(def, runId, run.session, next, '0');
     return r;
+  }
+
+  /**
+   * Puts the job back in the queue for another worker without spending an attempt (BullMQ's
+   * DelayedError): the step stays `running`, and whoever takes it next calls again, with the
+   * same idempotency key.
+   */
+  private async handBack(job: Job<StepJobData>, token: string | undefined, stepId: string): Promise<never> {
+    await this.d.store.appendEvent(job.data.runId, 'step.handed_back', stepId, { reason: 'the worker shut down before the call answered' });
+    await job.moveToDelayed(Date.now(), token);
+    throw new DelayedError();
   }
 
   /** Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain. */

@@ -23,15 +23,16 @@ export class StepWorkers {
   private readonly opts: StepWorkersOptions;
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
+  private readonly handBack = new AbortController();
 
   constructor(opts: StepWorkersOptions) {
     this.opts = opts;
-    this.processor = new StepProcessor(opts);
+    this.processor = new StepProcessor({ ...opts, handBack: this.handBack.signal });
   }
 
   start(): this {
     for (const c of Object.values(this.opts.connectors)) {
-      const w = new Worker<StepJobData>(c.id, (job) => this.processor.process(job), {
+      const w = new Worker<StepJobData>(c.id, (job, token) => this.processor.process(job, token), {
         connection: this.opts.connection,
         prefix: this.opts.prefix ?? QUEUE_PREFIX,
         concurrency: c.concurrency,
@@ -92,10 +93,21 @@ export class StepWorkers {
     await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
-  /** Finishes in-flight steps (up to BullMQ's close), then stops taking new ones. */
-  async close(force = false): Promise<void> {
+  /**
+   * Stops taking steps and lets the ones in flight finish for up to `graceMs` (default
+   * INTERLOCK_SHUTDOWN_GRACE_MS or 10 s, inside the usual 30 s before an orchestrator's SIGKILL).
+   * After that, reads and idempotent writes still calling are aborted and handed back to the
+   * queue for another worker; a plain write in flight is waited for, since stopping it would only
+   * leave it in doubt.
+   */
+  async close(force = false, graceMs = Number(process.env.INTERLOCK_SHUTDOWN_GRACE_MS ?? 10_000)): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
-    await Promise.all(this.workers.map((w) => w.close(force)));
+    const timer = setTimeout(() => this.handBack.abort(), force ? 0 : graceMs);
+    try {
+      await Promise.all(this.workers.map((w) => w.close(force)));
+    } finally {
+      clearTimeout(timer);
+    }
     this.workers.length = 0;
   }
 }

@@ -1,0 +1,102 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
+import { waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { WorkerProcess } from './processes.ts';
+
+const yaml = (url: string) => `
+connectors:
+  test:
+    transport: streamable-http
+    url: ${url}
+workflows:
+  nap:
+    description: a slow read, then an echo
+    inputs: { type: object, required: [ms, once], properties: { ms: { type: integer }, once: { type: string } } }
+    steps:
+      - id: nap
+        call: test.slow
+        with: { ms: "\${{ inputs.ms }}", once: "\${{ inputs.once }}" }
+      - id: after
+        call: test.echo
+        with: { text: "slept \${{ steps.nap.output.sleptMs }}" }
+`;
+
+/*
+ * The MCP server runs in this process over streamable HTTP, so its state (which `once` values it
+ * has seen) outlives the worker processes: a step handed back is answered at once next time.
+ */
+describe('SIGTERM on `interlock worker`: in-flight steps finish or are handed back', () => {
+  const redis = new TestRedis();
+  let mcp: TestServerHttp;
+  let app: App;
+  let env: Record<string, string>;
+  const started: WorkerProcess[] = [];
+  const worker = async (grace: number) => {
+    const w = new WorkerProcess({ ...env, INTERLOCK_SHUTDOWN_GRACE_MS: String(grace) });
+    started.push(w);
+    await w.start();
+    return w;
+  };
+
+  beforeAll(async () => {
+    await redis.start();
+    mcp = await startTestServerHttp({ mode: 'streamable' });
+    const file = join(mkdtempSync(join(tmpdir(), 'interlock-shutdown-')), 'workflows.yaml');
+    writeFileSync(file, yaml(mcp.url));
+    env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file };
+    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
+  });
+  afterEach(async () => {
+    await Promise.all(started.map((w) => w.kill()));
+    started.length = 0;
+  });
+  afterAll(async () => {
+    await app?.close();
+    await mcp?.close();
+    await redis.stop();
+  });
+
+  async function untilCalled(once: string): Promise<void> {
+    while (!mcp.calls.some((c) => c.tool === 'slow' && c.args.once === once)) await sleep(20);
+  }
+
+  it('lets a step that ends within the grace period finish, then exits 0', async () => {
+    const w = await worker(60_000);
+    const { run } = await app.engine.trigger('nap', { ms: 1500, once: 'finish' });
+    await untilCalled('finish');
+    expect(await w.terminate()).toBe(0);
+    const mid = await app.store.requireRun(run.id);
+    expect(mid.steps.nap.status).toBe('succeeded');
+    await worker(60_000);
+    const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
+    expect(done.steps.after.output).toEqual({ text: 'slept 1500' });
+    const events = await app.store.readEvents(run.id);
+    expect(events.map((e) => e.type)).not.toContain('step.handed_back');
+  });
+
+  it('hands a read that outlasts the grace period back to the queue, and another worker finishes the run', async () => {
+    const w = await worker(200);
+    const { run } = await app.engine.trigger('nap', { ms: 600_000, once: 'handback' });
+    await untilCalled('handback');
+    expect(await w.terminate()).toBe(0);
+    const mid = await app.store.requireRun(run.id);
+    expect(mid.status).toBe('running');
+    const events = await app.store.readEvents(run.id);
+    expect(events.map((e) => e.type)).toContain('step.handed_back');
+    const jobs = await app.queues.get('test').getJobs(['waiting', 'delayed', 'prioritized']);
+    expect(jobs.map((j) => j.data.runId)).toContain(run.id);
+
+    await worker(200);
+    const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
+    expect(done.status).toBe('succeeded');
+    expect(done.steps.nap.attempts).toBe(2);
+    expect(mcp.calls.filter((c) => c.tool === 'slow' && c.args.once === 'handback')).toHaveLength(2);
+  });
+});
