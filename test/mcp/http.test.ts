@@ -79,8 +79,10 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
       expect(message).toContain(JSON.stringify({ name: 'ada', value: { amount: 42 } }, null, 2));
       expect(message).toContain(`argumentsHash: ${conf.argumentsHash}`);
       expect(conf).toMatchObject({ status: 'approved', decidedBy: 'mcp-elicitation' });
-      const schema = c.asked[0].params.requestedSchema as { properties: Record<string, { type: string }> };
-      for (const p of Object.values(schema.properties)) expect(['string', 'boolean']).toContain(p.type);
+      const params = c.asked[0].params;
+      if (!('requestedSchema' in params)) throw new Error('expected a form elicitation');
+      expect(Object.keys(params.requestedSchema.properties).sort()).toEqual(['decision', 'remember']);
+      for (const p of Object.values(params.requestedSchema.properties)) expect(['string', 'boolean']).toContain(p.type);
       expect(writes().length - before).toBe(1);
       expect(writes().at(-1)?.args).toEqual({ name: 'ada', value: { amount: 42 } });
     } finally {
