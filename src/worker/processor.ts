@@ -185,6 +185,8 @@ export class StepProcessor {
       await this.d.store.appendEvent(run.id, 'step.retrying', step.id, { ...info, attempt: job.attemptsMade + 1, of: attempts });
       throw err;
     }
+    // Say the retry budget is spent, so nobody retries by hand what was retried already.
+    if (isTransient(err) && attempts > 1) info.message = `${info.message} (gave up after ${attempts} attempts)`;
     await this.d.store.failStep(run.id, step.id, 'failed', 'failed', { ...result, finishedAt: Date.now() }, info);
     if (isTransient(err)) throw final(info.message);
     return `failed: ${info.code}`;
