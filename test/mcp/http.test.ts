@@ -104,6 +104,22 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
+  it('leaves the write pending when the elicitation gets no usable answer, and says where else to decide', async () => {
+    const before = writes().length;
+    const c = await connectClient(srv.url, { elicit: () => ({ action: 'accept', content: { remember: true } }) });
+    try {
+      const { view } = await c.call('pay', { name: 'ian', amount: 8 });
+      expect(c.asked).toHaveLength(1);
+      expect(view.status).toBe('awaiting_confirmation');
+      expect(view.confirmation?.status).toBe('pending');
+      expect(view.next).toContain('stays pending');
+      expect(writes().length).toBe(before);
+      await app.engine.deny(view.confirmation?.id ?? '', { by: 'test-person' });
+    } finally {
+      await c.close();
+    }
+  });
+
   it('gives a client without elicitation the pending confirmation; the run waits until a person approves elsewhere', async () => {
     const before = writes().length;
     const c = await connectClient(srv.url);

@@ -186,6 +186,7 @@ function listWorkflowsTool(): Tool {
  */
 export function workflowIsDestructive(wf: WorkflowDef, lookup: CatalogLookup): boolean {
   return wf.steps.some((s) => {
+    if (s.kind === 'llm') return false;
     const t = lookup(s.connector, s.tool);
     if (!t) return true;
     return t.write && t.annotations.destructiveHint !== false;
@@ -194,6 +195,7 @@ export function workflowIsDestructive(wf: WorkflowDef, lookup: CatalogLookup): b
 
 function describeSteps(wf: WorkflowDef, lookup: CatalogLookup): string {
   return wf.steps.map((s) => {
+    if (s.kind === 'llm') return `${s.connector}.${s.tool} (a model drafts data; no tool, not a write)`;
     const t = lookup(s.connector, s.tool);
     const kind = !t ? 'asks a person first if it writes' : t.write ? 'a write: asks a person first' : 'a read';
     return `${s.connector}.${s.tool} (${kind})`;
