@@ -34,6 +34,8 @@ export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env): Pro
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       logger.info({ why }, 'mcp stdio session ending');
+      // A client waits for us to go; a close that hangs (a Redis that went away) must not keep it waiting.
+      setTimeout(() => process.exit(0), 10_000).unref();
       await facade.end();
       await app.close();
       process.exit(0);

@@ -95,6 +95,8 @@ export class StepProcessor {
     } catch (err) {
       return this.fail(job, run, step, err, {});
     }
+    const pinned = await store.pins.observe(tool);
+    if (pinned.status === 'changed') return this.blockOnChangedTool(runId, stepId, step.connector, step.tool, pinned.changes.map((c) => c.field));
     const argumentsHash = sha256Hex(canonicalJson(args));
 
     if (rec.status === 'running' && rec.intentAttempt !== undefined && tool.write && !tool.idempotent) {
@@ -175,6 +177,19 @@ export class StepProcessor {
     await this.d.store.appendEvent(job.data.runId, 'step.handed_back', stepId, { reason: 'the worker shut down before the call answered' });
     await job.moveToDelayed(Date.now(), token);
     throw new DelayedError();
+  }
+
+  /** Pauses the run (needs_attention, TOOL_CHANGED) until an admin approves the tool's new definition. */
+  private async blockOnChangedTool(runId: string, stepId: string, connector: string, tool: string, fields: string[]): Promise<string> {
+    const error = {
+      code: 'TOOL_CHANGED',
+      message: `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +
+        `(interlock connectors approve-tool ${connector} ${tool}, or POST /api/v1/connectors/${connector}/tools/${tool}/approve). The run continues then.`,
+    };
+    const r = await this.d.store.blockStep(runId, stepId, error, { connector, tool, fields });
+    if (r === 'ok') await this.d.store.pins.addWaiting(connector, tool, runId, stepId);
+    this.d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');
+    return `blocked: ${r}`;
   }
 
   /** Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain. */

@@ -64,6 +64,8 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
   let deadline = Date.now() + budget;
   const seen = new Set<string>();
   const blocking = app.redis.duplicate();
+  // First, so a client that gives up before the answer still has the id to follow.
+  progress.report(`run ${runId} started; get_run follows it`);
   const answer = async (run: RunRecord, conf?: ConfirmationRecord, note?: string) =>
     runResult(runView(run, conf ?? (await pendingConfirmation(app.store, run)), o.links, note));
   try {

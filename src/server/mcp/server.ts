@@ -30,7 +30,10 @@ export interface FacadeDeps {
   canElicit?: boolean;
   /** how long a call waits for its run before answering with the status; default 30 s */
   waitMs?: number;
-  /** the same when the client gave a progressToken (it hears progress meanwhile); default 5 min */
+  /**
+   * the same when the client gave a progressToken (it hears progress meanwhile); default 50 s,
+   * under the 60 s request timeout that SDK clients use unless they reset it on progress
+   */
   progressWaitMs?: number;
   /** upper bound on one elicitation; the confirmation's own deadline bounds it too; default 10 min */
   elicitTimeoutMs?: number;
@@ -197,7 +200,7 @@ export class Facade {
       logger: this.log,
       elicit: this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form,
       waitMs: this.deps.waitMs ?? 30_000,
-      progressWaitMs: this.deps.progressWaitMs ?? 300_000,
+      progressWaitMs: this.deps.progressWaitMs ?? 50_000,
       elicitTimeoutMs: this.deps.elicitTimeoutMs ?? 600_000,
     });
   }
