@@ -197,6 +197,18 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
+  it("describes a workflow tool as non-destructive once the connector's catalog shows no destructive write", async () => {
+    const c = await connectClient(srv.url);
+    try {
+      // Earlier tests ran steps, so the pool has listed the test server's tools by now.
+      const pay = (await c.client.listTools()).tools.find((t) => t.name === 'pay');
+      expect(pay?.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false });
+      expect(pay?.description).toContain('test.record (a write: asks a person first)');
+    } finally {
+      await c.close();
+    }
+  });
+
   it('answers bad calls without starting anything: unknown workflow, invalid inputs, unknown run', async () => {
     const c = await connectClient(srv.url);
     try {
