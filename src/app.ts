@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ConnectorPool } from './connectors/pool.ts';
 import { createLogger } from './logger.ts';
 import { connectRedis, type RedisHandle } from './runs/redis.ts';
+import { observeCatalog } from './runs/pins.ts';
 import { RunStore } from './runs/store.ts';
 import { Engine } from './worker/engine.ts';
 import { StepQueues } from './worker/queues.ts';
@@ -45,6 +46,11 @@ export class App {
     this.queues = new StepQueues(redis.client, `${prefix}:q`);
     this.engine = new Engine(this.store, this.queues, config);
     this.pool = new ConnectorPool(config.connectors, { logger });
+    this.pool.onToolsChanged((id) => {
+      observeCatalog(this.pool, this.store.pins, id).then((changed) => {
+        if (changed.length) logger.warn({ connector: id, tools: changed }, 'tools changed since they were pinned; disabled until an admin approves them');
+      }, (err: unknown) => logger.warn({ connector: id, err: (err as Error).message }, 'could not compare tools with their pins'));
+    });
   }
 
   static async create(opts: AppOptions = {}): Promise<App> {

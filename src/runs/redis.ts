@@ -102,16 +102,24 @@ export async function connectRedis(opts: { url?: string; dataDir?: string; onSta
     describe: `redis-server on ${sock}`,
     embedded: true,
     close: async () => {
+      // The shared client retries forever (BullMQ needs that), so it must be gone before the server is.
+      client.disconnect();
       if (child && child.exitCode === null) {
+        const c = child;
+        const exited = new Promise<void>((r) => { c.once('exit', () => r()); setTimeout(r, 3000).unref(); });
+        const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+        admin.on('error', () => {});
         try {
-          await client.call('SHUTDOWN');
+          await admin.connect();
+          await admin.call('SHUTDOWN');
         } catch {
           // SHUTDOWN closes the connection it came on; that is the success case.
+        } finally {
+          admin.disconnect();
         }
-        const c = child;
-        if (c.exitCode === null) await new Promise((r) => { c.once('exit', r); setTimeout(r, 3000).unref(); });
+        await exited;
+        if (c.exitCode === null) c.kill('SIGTERM');
       }
-      client.disconnect();
     },
   };
 }
