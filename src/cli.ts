@@ -143,6 +143,17 @@ connectors.command('list', { isDefault: true }).description('connectors and thei
     await pool.close();
   }
 });
+connectors.command('changes').description('tools whose definition changed since it was pinned, with the diff').action(async () => {
+  const { listChanges } = await import('./cli/tools.ts');
+  await withApp((a) => listChanges(a));
+});
+connectors.command('approve-tool <id> <tool>')
+  .description('review a changed tool (the diff is shown) and accept its new definition; runs paused at it continue')
+  .option('--hash <hash>', 'the definition hash you reviewed (default: the one shown now)')
+  .action(async (id: string, tool: string, o: { hash?: string }) => {
+    const { approveTool } = await import('./cli/tools.ts');
+    await withApp((a) => approveTool(a, id, tool, o.hash));
+  });
 for (const [name, desc] of [['tools', 'tools of one connector, with their write classification'], ['refresh', 'list the tools again, bypassing the cache']] as const) {
   connectors.command(`${name} <id>`).description(desc).action(async (id: string) => {
     const config = loadConfig(configFile());

@@ -94,13 +94,14 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       console.error(red(`   ${final.error?.code ?? ''}: ${final.error?.message ?? 'the run did not succeed'}`));
       return 1;
     }
-    const stripeState = sandboxes.stripe.state() as unknown as { refunds?: Record<string, unknown> | unknown[] };
-    const slackState = sandboxes.slack.state() as unknown as { messages?: unknown[] | Record<string, unknown[]> };
+    // Read back from the sandboxes themselves: they are the witnesses, not the run record.
+    const stripeState = sandboxes.stripe.state() as unknown as { refunds: Record<string, { charge: string }> };
+    const slackState = sandboxes.slack.state() as unknown as { messages: Array<{ ts: string; text: string }> };
     console.log(green(`   refund ${refund?.id} (${refund?.amount} cents, ${refund?.status})`));
     console.log(green(`   Slack message ts ${post?.ts} in ${post?.channel}`));
-    const refunds = Array.isArray(stripeState.refunds) ? stripeState.refunds.length : Object.keys(stripeState.refunds ?? {}).length;
-    console.log(dim(`   Stripe sandbox now holds ${refunds} refund(s); Slack sandbox state: ${sandboxes.slack.url.replace(/api\/$/, '')}_sandbox/state`));
-    void slackState;
+    const refunds = Object.values(stripeState.refunds).filter((r) => r.charge === charge).length;
+    const posted = slackState.messages.filter((m) => m.text.includes(refund?.id ?? '\u0000')).length;
+    console.log(dim(`   Stripe sandbox: ${refunds} refund(s) on ${charge}; Slack sandbox: ${posted} message(s) naming the refund`));
 
     if (o.keepRunning && server) {
       console.log(`\nKeeping everything up. Look at:`);
