@@ -16,6 +16,7 @@ import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { healthRoutes } from './routes/health.ts';
+import { pinRoutes } from './routes/pins.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
 import { workflowRoutes } from './routes/workflows.ts';
@@ -82,6 +83,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, workflowRoutes(app));
   hono.route(API, runRoutes(app, events));
   hono.route(API, resolveRoutes(app));
+  hono.route(API, pinRoutes(app));
   hono.route(API, confirmationRoutes(app));
   hono.route(API, connectorRoutes(app));
   hono.route('/', uiRoutes(app, feed));
