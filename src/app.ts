@@ -5,6 +5,7 @@ import { connectRedis, type RedisHandle } from './runs/redis.ts';
 import { observeCatalog } from './runs/pins.ts';
 import { RunStore } from './runs/store.ts';
 import { Engine } from './worker/engine.ts';
+import { openAICaller } from './worker/llm.ts';
 import { StepQueues } from './worker/queues.ts';
 import { StepWorkers } from './worker/worker.ts';
 import { findConfigFile, loadConfig } from './workflows/load.ts';
@@ -70,6 +71,9 @@ export class App {
       connection: this.redis.client,
       prefix: `${this.prefix}:q`,
       connectors: this.config.connectors,
+      workflows: this.config.workflows,
+      ...(this.config.llm ? { llmConfig: this.config.llm } : {}),
+      llm: openAICaller(() => this.config.llm),
       store: this.store,
       queues: this.queues,
       tools: this.pool,

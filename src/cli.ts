@@ -191,11 +191,13 @@ program.command('sandbox')
   .description('run the local Stripe and Slack API emulators on fixed ports')
   .option('--stripe-port <port>', 'Stripe emulator port', '12111')
   .option('--slack-port <port>', 'Slack emulator port', '12112')
-  .action(async (o: { stripePort: string; slackPort: string }) => {
+  .option('--openai-port <port>', 'also run a scripted OpenAI-compatible endpoint (for llm steps and chat without an account)')
+  .action(async (o: { stripePort: string; slackPort: string; openaiPort?: string }) => {
     const { startSandboxes } = await import('./sandbox/index.ts');
-    const s = await startSandboxes({ stripePort: Number(o.stripePort), slackPort: Number(o.slackPort) });
+    const s = await startSandboxes({ stripePort: Number(o.stripePort), slackPort: Number(o.slackPort), ...(o.openaiPort ? { openaiPort: Number(o.openaiPort) } : {}) });
     console.log(`Stripe sandbox: ${s.stripe.url}  (state: ${s.stripe.url}/_sandbox/state)`);
     console.log(`Slack sandbox:  ${s.slack.url}  (state: ${s.slack.url.replace(/api\/$/, '')}_sandbox/state)`);
+    if (s.openai) console.log(`OpenAI sandbox: ${s.openai.url}  (OPENAI_BASE_URL=${s.openai.url})`);
   });
 
 program.command('demo')
@@ -218,6 +220,14 @@ program.command('mcp')
   .action(async () => {
     const { mcpStdioCommand } = await import('./server/mcp-stdio.ts');
     await mcpStdioCommand();
+  });
+
+program.command('chat')
+  .description('talk to a model whose tools are the workflows; every write is shown here and waits for your approval')
+  .option('-m, --model <model>', 'the model (default: llm.model in workflows.yaml)')
+  .action(async (o: { model?: string }) => {
+    const { chatCommand } = await import('./cli/chat.ts');
+    await withApp((a) => chatCommand(a, o.model ? { model: o.model } : {}));
   });
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -7,9 +7,10 @@ import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
-import type { CallStep, PolicyConfig, TemplateContext } from '../workflows/types.ts';
+import type { PolicyConfig, StepDef, TemplateContext } from '../workflows/types.ts';
 import { CallGuard } from './call-guard.ts';
 import { decideGate } from './gate.ts';
+import { type LlmCaller, processLlmStep } from './llm.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
 
@@ -26,12 +27,18 @@ export interface ProcessorDeps {
   tools: ToolCaller;
   policy: () => PolicyConfig;
   logger: Logger;
+  /** how llm steps reach a model; without it they fail with a clear error */
+  llm?: LlmCaller;
   onStepFinished?: (info: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
   /** aborted when the process shuts down: unfinished reads and idempotent writes go back to the queue */
   handBack?: AbortSignal;
   /** how often a running read looks whether its run was cancelled (default 1 s) */
   cancelPollMs?: number;
 }
+
+const NO_LLM: LlmCaller = {
+  complete: () => Promise.reject(new InterlockError('LLM_ERROR', 'this worker was started without a model client for llm steps')),
+};
 
 export function idempotencyKey(runId: string, stepId: string): string {
   return `interlock-${runId}-${stepId}`;
@@ -78,6 +85,10 @@ export class StepProcessor {
     }
 
     const ctx = context(run);
+    if (step.kind === 'llm') {
+      const llm = this.d.llm ?? NO_LLM;
+      return processLlmStep({ ...this.d, llm }, { job, run, step, ctx, next, fail: (err, result) => this.fail(job, run, step, err, result) });
+    }
     let args: Record<string, unknown>;
     let tool: ToolInfo;
     try {
@@ -193,7 +204,7 @@ export class StepProcessor {
   }
 
   /** Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain. */
-  private async fail(job: Job<StepJobData>, run: RunRecord, step: CallStep, err: unknown, result: Record<string, unknown>): Promise<string> {
+  private async fail(job: Job<StepJobData>, run: RunRecord, step: StepDef, err: unknown, result: Record<string, unknown>): Promise<string> {
     const info = errorInfo(err);
     const attempts = job.opts.attempts ?? 1;
     if (isTransient(err) && job.attemptsMade + 1 < attempts) {

@@ -1,5 +1,5 @@
 import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
-import type { CallStep, WorkflowDef } from '../workflows/types.ts';
+import type { StepDef, WorkflowDef } from '../workflows/types.ts';
 
 export const QUEUE_PREFIX = 'il:q';
 
@@ -22,7 +22,7 @@ export function stepJobId(runId: string, stepId: string, generation: string): st
   return `${runId}.${stepId}.${generation}`;
 }
 
-export function jobOptions(step: CallStep, jobId: string): JobsOptions {
+export function jobOptions(step: StepDef, jobId: string): JobsOptions {
   return {
     jobId,
     attempts: Math.max(1, step.retry.attempts),
@@ -33,7 +33,7 @@ export function jobOptions(step: CallStep, jobId: string): JobsOptions {
   };
 }
 
-/** One BullMQ queue per connector, created lazily and shared by the engine in one process. */
+/** One BullMQ queue per connector (llm steps share the `llm` queue), created lazily and shared by the engine in one process. */
 export class StepQueues {
   private readonly queues = new Map<string, Queue<StepJobData>>();
   private readonly connection: ConnectionOptions;

@@ -1,13 +1,16 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { RunStore } from '../runs/store.ts';
-import type { ConnectorConfig } from '../workflows/types.ts';
+import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, type StepJobData } from './queues.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
   connection: ConnectionOptions;
   connectors: Record<string, ConnectorConfig>;
+  /** when any of them has llm steps, a worker for the `llm` queue starts too */
+  workflows?: Record<string, WorkflowDef>;
+  llmConfig?: LlmConfig;
   prefix?: string;
   /** how often this process looks for confirmations past their deadline */
   sweepEveryMs?: number;
@@ -31,7 +34,10 @@ export class StepWorkers {
   }
 
   start(): this {
-    for (const c of Object.values(this.opts.connectors)) {
+    const queues: Array<Pick<ConnectorConfig, 'id' | 'concurrency' | 'rateLimit'>> = Object.values(this.opts.connectors);
+    const llmSteps = Object.values(this.opts.workflows ?? {}).some((wf) => wf.steps.some((s) => s.kind === 'llm'));
+    if (llmSteps && !this.opts.connectors[LLM_CONNECTOR]) queues.push({ id: LLM_CONNECTOR, concurrency: this.opts.llmConfig?.concurrency ?? 5 });
+    for (const c of queues) {
       const w = new Worker<StepJobData>(c.id, (job, token) => this.processor.process(job, token), {
         connection: this.opts.connection,
         prefix: this.opts.prefix ?? QUEUE_PREFIX,

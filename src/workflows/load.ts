@@ -8,6 +8,7 @@ import { LineCounter, isMap, parseDocument } from 'yaml';
 import { type ConfigIssue, ConfigError, InterlockError, errorMessage } from '../errors.ts';
 import { readConnectors, readPolicy, readTokens } from './schema.ts';
 import { Source, readMap } from './source.ts';
+import { readLlmConfig } from './llm-step.ts';
 import { readWorkflows } from './steps.ts';
 import type { InterlockConfig } from './types.ts';
 
@@ -69,15 +70,16 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   }
   const top = readMap(src, { key: '', path: '', keyPos: start, node: root, pos: start }, 'the config file', {
     required: ['workflows'],
-    optional: ['connectors', 'policy', 'tokens'],
+    optional: ['connectors', 'policy', 'tokens', 'llm'],
   }) ?? {};
   const declared = { connectors: new Set<string>(), workflows: new Set<string>() };
   const connectors = top.connectors ? readConnectors(src, top.connectors, declared) : {};
-  const workflows = top.workflows ? readWorkflows(src, top.workflows, connectors, declared) : {};
+  const llm = top.llm ? readLlmConfig(src, top.llm) : undefined;
+  const workflows = top.workflows ? readWorkflows(src, top.workflows, connectors, declared, llm) : {};
   const policy = readPolicy(src, top.policy, declared, workflows);
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
   if (src.issues.length > 0) throw new ConfigError(sortIssues(src.issues));
-  return { file, connectors, workflows, policy, tokens };
+  return { file, connectors, workflows, policy, tokens, ...(llm ? { llm } : {}) };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

@@ -10,24 +10,25 @@ import { analyzeExpression } from './refs.ts';
 import { type Declared, NAME_RE, toolAllowed } from './schema.ts';
 import { type Field, type Source, joinPath, readBool, readDuration, readEntries, readInt, readList, readMap, readString, suggest } from './source.ts';
 import { type TemplateSegment, scanTemplates } from './templates.ts';
-import type { CallStep, ConfirmMode, ConnectorConfig, RetryPolicy, SourcePos, WorkflowDef } from './types.ts';
+import { readLlmStep } from './llm-step.ts';
+import type { CallStep, ConfirmMode, ConnectorConfig, LlmConfig, RetryPolicy, SourcePos, StepDef, WorkflowDef } from './types.ts';
 
 export const STEP_ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 const CONFIRM_MODES: ConfirmMode[] = ['auto', 'always', 'never'];
 const STEP_KEYS = ['call', 'with', 'if', 'confirm', 'retry', 'timeout'] as const;
 
-export function readWorkflows(src: Source, f: Field, connectors: Record<string, ConnectorConfig>, declared: Declared): Record<string, WorkflowDef> {
+export function readWorkflows(src: Source, f: Field, connectors: Record<string, ConnectorConfig>, declared: Declared, llm?: LlmConfig): Record<string, WorkflowDef> {
   const out: Record<string, WorkflowDef> = {};
   for (const wf of readEntries(src, f, 'workflows') ?? []) {
     declared.workflows.add(wf.key);
-    const def = readWorkflow(src, wf, connectors, declared);
+    const def = readWorkflow(src, wf, connectors, declared, llm);
     if (def) out[def.name] = def;
   }
   return out;
 }
 
-function readWorkflow(src: Source, f: Field, connectors: Record<string, ConnectorConfig>, declared: Declared): WorkflowDef | undefined {
+function readWorkflow(src: Source, f: Field, connectors: Record<string, ConnectorConfig>, declared: Declared, llm: LlmConfig | undefined): WorkflowDef | undefined {
   const what = `workflow "${f.key}"`;
   if (!NAME_RE.test(f.key)) src.add(f.keyPos, f.path, `${what}: a workflow name may hold only letters, digits, _ and -`);
   const m = readMap(src, f, what, { required: ['description', 'steps'], optional: ['inputs', 'expose'] });
@@ -35,14 +36,14 @@ function readWorkflow(src: Source, f: Field, connectors: Record<string, Connecto
   const description = m.description && readString(src, m.description, `${what} description`);
   const expose = m.expose ? readBool(src, m.expose, `${what} expose`) : false;
   const inputs = m.inputs ? readInputSchema(src, m.inputs, what) : { type: 'object' };
-  const steps: CallStep[] = [];
+  const steps: StepDef[] = [];
   const items = m.steps && readList(src, m.steps, `${what} steps`);
   if (items?.length === 0 && m.steps) src.add(m.steps.pos, m.steps.path, `${what} needs at least one step`);
   // Ids are collected first so a template reading a later step is told "later", not "unknown".
   const ids = (items ?? []).map((item) => stepIdOf(src, item));
   const seen = new Map<string, SourcePos>();
   (items ?? []).forEach((item, index) => {
-    const step = readStep(src, item, { workflow: f.key, ids, index, connectors, declared, inputs: inputs ?? {} }, seen);
+    const step = readStep(src, item, { workflow: f.key, ids, index, connectors, declared, inputs: inputs ?? {}, llm }, seen);
     if (step) steps.push(step);
   });
   if (description === undefined || expose === undefined || inputs === undefined || !items || steps.length !== items.length || items.length === 0) return undefined;
@@ -74,7 +75,7 @@ function readInputSchema(src: Source, f: Field, what: string): Record<string, un
 }
 
 /** The YAML node at a JSON pointer path (or its deepest existing parent); `keyword` points at a key inside it. */
-function nodeAt(src: Source, node: Node, pointer: string[], keyword?: string): Node {
+export function nodeAt(src: Source, node: Node, pointer: string[], keyword?: string): Node {
   let cur: Node = node;
   const segs = keyword === undefined ? pointer : [...pointer, keyword];
   for (const [i, seg] of segs.entries()) {
@@ -98,19 +99,26 @@ function stepIdOf(src: Source, item: Field): string | undefined {
   return typeof v === 'string' ? v : undefined;
 }
 
-interface Scope {
+export interface Scope {
   workflow: string;
   ids: Array<string | undefined>;
   index: number;
   connectors: Record<string, ConnectorConfig>;
   declared: Declared;
   inputs: Record<string, unknown>;
+  llm: LlmConfig | undefined;
 }
 
-function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourcePos>): CallStep | undefined {
+function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourcePos>): StepDef | undefined {
   const what = `step ${scope.index + 1} of workflow "${scope.workflow}"`;
-  const m = readMap(src, f, what, { required: ['id', 'call'], optional: STEP_KEYS.filter((k) => k !== 'call') });
+  // A step without `call` but with `llm` asks a model; the keys it takes are checked there.
+  const llm = hasKey(src, f, 'llm') && !hasKey(src, f, 'call');
+  const m = readMap(src, f, what, { required: llm ? ['id'] : ['id', 'call'], optional: [...STEP_KEYS.filter((k) => k !== 'call'), 'llm'] });
   if (!m) return undefined;
+  if (m.llm && m.call) {
+    src.add(m.llm.keyPos, m.llm.path, `${what} has both call and llm: a step either calls a tool (call) or asks a model (llm)`);
+    return undefined;
+  }
   let ok = true;
   const id = m.id && readString(src, m.id, `${what} id`);
   if (id !== undefined && m.id) {
@@ -123,12 +131,16 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
       ok = false;
     } else seen.set(id, m.id.pos);
   }
-  const target = m.call && readCall(src, m.call, scope);
   const ctx = { scope, self: id };
+  if (llm) {
+    const common = readCommon(src, m, what, ctx);
+    return readLlmStep(src, f, m, what, ctx, common && ok && id !== undefined ? { ...common, id } : undefined);
+  }
+  const target = m.call && readCall(src, m.call, scope);
   const withNode = m.with ? src.deref(m.with.node) : null;
   if (m.with && !isMap(withNode)) src.add(m.with.pos, m.with.path, `${what} with must be a map of arguments, not ${withNode === null ? 'nothing' : isSeq(withNode) ? 'a list' : 'a scalar'}`);
   else if (m.with && withNode) checkTemplatesIn(src, withNode, m.with.path, ctx);
-  const cond = m.if ? readCondition(src, m.if, ctx) : undefined;
+  const common = readCommon(src, m, what, ctx);
   let confirm: ConfirmMode | undefined = 'auto';
   if (m.confirm) {
     const c = readString(src, m.confirm, `${what} confirm`);
@@ -138,9 +150,8 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
       src.add(m.confirm.pos, m.confirm.path, `${what} has confirm "${c}"${hint ? ` (did you mean "${hint}"?)` : ''}; use auto, always or never`);
     }
   }
-  const retry = m.retry ? readRetry(src, m.retry, what) : { ...DEFAULT_RETRY };
-  const timeoutMs = m.timeout ? readDuration(src, m.timeout, `${what} timeout`, { positive: true }) : undefined;
-  if (!ok || id === undefined || !target || cond === null || !confirm || !retry || (m.timeout && timeoutMs === undefined) || (m.with && !isMap(withNode))) return undefined;
+  if (!ok || id === undefined || !target || !common || !confirm || (m.with && !isMap(withNode))) return undefined;
+  const { if: cond, retry, timeoutMs } = common;
   const keyPos: CallStep['keyPos'] = {};
   for (const k of STEP_KEYS) if (m[k]) keyPos[k] = m[k].keyPos;
   return {
@@ -156,6 +167,26 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
     pos: f.pos,
     keyPos,
   };
+}
+
+/** What every kind of step may have: `if`, `retry`, `timeout`. Undefined when any of them is wrong. */
+export interface StepCommon {
+  if?: string;
+  retry: RetryPolicy;
+  timeoutMs?: number;
+}
+
+function readCommon(src: Source, m: Record<string, Field>, what: string, ctx: CheckCtx): StepCommon | undefined {
+  const cond = m.if ? readCondition(src, m.if, ctx) : undefined;
+  const retry = m.retry ? readRetry(src, m.retry, what) : { ...DEFAULT_RETRY };
+  const timeoutMs = m.timeout ? readDuration(src, m.timeout, `${what} timeout`, { positive: true }) : undefined;
+  if (cond === null || !retry || (m.timeout && timeoutMs === undefined)) return undefined;
+  return { ...(cond !== undefined ? { if: cond } : {}), retry, ...(timeoutMs !== undefined ? { timeoutMs } : {}) };
+}
+
+function hasKey(src: Source, f: Field, key: string): boolean {
+  const node = src.deref(f.node);
+  return isMap(node) && node.items.some((p) => isScalar(p.key) && p.key.value === key);
 }
 
 function readCall(src: Source, f: Field, { connectors, declared }: Scope): { connector: string; tool: string } | undefined {
@@ -195,7 +226,7 @@ function readRetry(src: Source, f: Field, what: string): RetryPolicy | undefined
   return attempts === undefined || backoffMs === undefined ? undefined : { attempts, backoffMs };
 }
 
-interface CheckCtx {
+export interface CheckCtx {
   scope: Scope;
   self: string | undefined;
 }
@@ -221,7 +252,7 @@ function readCondition(src: Source, f: Field, ctx: CheckCtx): string | null {
 }
 
 /** Walks an argument tree and checks every template string in it. */
-function checkTemplatesIn(src: Source, node: Node, path: string, ctx: CheckCtx): void {
+export function checkTemplatesIn(src: Source, node: Node, path: string, ctx: CheckCtx): void {
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '?';

@@ -59,7 +59,46 @@ export interface CallStep {
   keyPos: Partial<Record<'call' | 'with' | 'if' | 'confirm' | 'retry' | 'timeout', SourcePos>>;
 }
 
-export type StepDef = CallStep;
+/** The queue, and the `connector` half of `connector.tool`, of every llm step. */
+export const LLM_CONNECTOR = 'llm';
+
+/**
+ * A step that asks a model for JSON matching `outputSchema` and stores the answer as its output.
+ * It reads as the call `llm.<model>` with arguments `{instructions, input}`, so every place that
+ * lists or shows steps (API, facade, pages) shows it without knowing about models. It calls no
+ * tool and writes nothing, so no gate ever stops it.
+ */
+export interface LlmStep {
+  kind: 'llm';
+  id: string;
+  connector: typeof LLM_CONNECTOR;
+  /** the model, from the step or the config's `llm.model`; pinned with the definition */
+  tool: string;
+  /** raw templates: resolved like a call's `with`, and recorded as the step's arguments */
+  with: Record<string, unknown> & { instructions: string; input: unknown };
+  /** JSON Schema (type: object) the answer must match */
+  outputSchema: Record<string, unknown>;
+  /** always auto: the step is not a write, so it is never confirmed */
+  confirm: 'auto';
+  if?: string;
+  retry: RetryPolicy;
+  timeoutMs?: number;
+  pos: SourcePos;
+  keyPos: Partial<Record<'llm' | 'if' | 'retry' | 'timeout', SourcePos>>;
+}
+
+export type StepDef = CallStep | LlmStep;
+
+/** The optional top-level `llm` section: defaults for llm steps and `interlock chat`. */
+export interface LlmConfig {
+  /** model for steps that name none, and for the chat */
+  model?: string;
+  /** OpenAI-compatible endpoint; OPENAI_BASE_URL overrides it, the SDK's default applies when both are unset */
+  baseUrl?: string;
+  /** llm step jobs one worker process runs at once */
+  concurrency: number;
+  pos: SourcePos;
+}
 
 export interface WorkflowDef {
   name: string;
@@ -98,6 +137,7 @@ export interface InterlockConfig {
   workflows: Record<string, WorkflowDef>;
   policy: PolicyConfig;
   tokens: TokenConfig[];
+  llm?: LlmConfig;
 }
 
 /** What templates can read while a step is resolved. */

@@ -29,6 +29,8 @@ export async function validateAgainstCatalog(config: InterlockConfig, lookup: To
   };
   for (const wf of Object.values(config.workflows)) {
     for (const [i, step] of wf.steps.entries()) {
+      // An llm step calls no connector; the loader checked all there is to check about it.
+      if (step.kind === 'llm') continue;
       const path = `workflows.${wf.name}.steps[${i}]`;
       const add = (pos: SourcePos, key: string, message: string) =>
         issues.push({ file: config.file, line: pos.line, col: pos.col, path: `${path}.${key}`, message });
