@@ -37,6 +37,18 @@ export class Keys {
   toolToggles(): string {
     return `${this.prefix}:tools:enabled`;
   }
+  /** hash `connector.tool` → ToolPin (JSON): the definition an admin accepted, or the first one seen */
+  toolPins(): string {
+    return `${this.prefix}:tools:pins`;
+  }
+  /** hash `connector.tool` → ToolPin (JSON): a definition that differs from the pin, awaiting review */
+  toolChanges(): string {
+    return `${this.prefix}:tools:changes`;
+  }
+  /** set of `runId/stepId` paused because this tool changed; resumed when it is approved */
+  toolWaiting(toolKey: string): string {
+    return `${this.prefix}:tools:waiting:${toolKey}`;
+  }
 }
 
 /** Field names inside a run hash. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
 /** Transition scripts; the file suffix is the number of keys, as in BullMQ's commands. */
-const NAMES = ['startStep', 'commitStep', 'failStep', 'openGate', 'decide', 'cancelRun', 'resolveStep'] as const;
+const NAMES = ['startStep', 'commitStep', 'failStep', 'openGate', 'decide', 'cancelRun', 'resolveStep', 'pinTool', 'approveTool', 'blockStep', 'unblockStep'] as const;
 export type ScriptName = (typeof NAMES)[number];
 
 const SOURCES: Record<ScriptName, string> = Object.fromEntries(

@@ -14,6 +14,7 @@ import type {
   StepRecord,
   StepStatus,
 } from './records.ts';
+import { PinStore } from './pins.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
@@ -44,12 +45,15 @@ const j = (v: unknown): string => JSON.stringify(v ?? null);
 export class RunStore {
   readonly redis: Redis;
   readonly keys: Keys;
+  /** tool pins and their changes awaiting review */
+  readonly pins: PinStore;
   private readonly s: Record<ScriptName, (k1: string, k2: string, ...a: string[]) => Promise<unknown>>;
 
   constructor(redis: Redis, prefix = 'il') {
     this.redis = redis;
     this.keys = new Keys(prefix);
     this.s = defineScripts(redis);
+    this.pins = new PinStore(redis, this.keys, this.s);
   }
 
   private rk(runId: string): [string, string] {
@@ -282,6 +286,16 @@ export class RunStore {
     if (res[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (res[0] === 'ok') return { ok: true, runStatus: res[1] as RunStatus };
     return { ok: false, runStatus: res[1], stepStatus: res[2] };
+  }
+
+  /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-2.lua. */
+  async blockStep(runId: string, stepId: string, error: ErrorInfo, data: Record<string, unknown>): Promise<string> {
+    return (await this.s.blockStep(...this.rk(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error }))) as string;
+  }
+
+  /** Resumes a run blocked by blockStep; 'skip' when it is no longer blocked for that reason. */
+  async unblockStep(runId: string, stepId: string, data: Record<string, unknown>): Promise<'ok' | 'skip'> {
+    return (await this.s.unblockStep(...this.rk(runId), stepId, String(Date.now()), j(data))) as 'ok' | 'skip';
   }
 
   /** Confirmations whose deadline passed, oldest first. */

@@ -169,6 +169,22 @@ const paths: Json = {
       responses: { 200: { description: '{connector, tool, enabled}' }, ...common, 404: err('no such connector or tool') },
     },
   },
+  '/api/v1/connectors/{id}/tools/{tool}/pin': {
+    get: {
+      summary: "A tool's pinned definition and any change seen since, with a review diff", ...scoped('read'),
+      description: 'A tool whose name, title, description, schemas or annotations changed after it was pinned is disabled until an admin approves the change; runs reaching it pause with TOOL_CHANGED.',
+      parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
+      responses: { 200: { description: '{connector, tool, pin?, pending?, changes, changed, diff}' }, ...common, 404: err('no such connector') },
+    },
+  },
+  '/api/v1/connectors/{id}/tools/{tool}/approve': {
+    post: {
+      summary: "Accept a tool's changed definition; runs paused at it continue", ...scoped('admin'),
+      parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
+      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['hash'], properties: { hash: { type: 'string', description: 'pending.hash as reviewed' } } } } } },
+      responses: { 200: { description: '{pin, resumed: runIds}' }, ...common, 404: err('no change waiting for review'), 409: err('HASH_MISMATCH: it changed again since') },
+    },
+  },
 };
 
 export function openApiDocument(serverUrl?: string): Json {

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
@@ -119,6 +120,27 @@ export class Engine {
     if (resolution.action === 'retry') await this.queues.enqueue(run.definition, runId, run.session, stepId, generation);
     if (resolution.action === 'done' && next) await this.queues.enqueue(run.definition, runId, run.session, next, generation);
     return this.store.requireRun(runId);
+  }
+
+  /**
+   * An admin accepts a tool's changed definition (bound to the hash they reviewed); runs paused
+   * at that tool continue.
+   */
+  async approveTool(connector: string, tool: string, reviewedHash: string, by = 'unknown'): Promise<{ pin: ToolPin; resumed: string[] }> {
+    const r = await this.store.pins.approve(connector, tool, reviewedHash, by);
+    if (r.outcome === 'none') throw new InterlockError('NOT_FOUND', `Tool ${connector}.${tool} has no change waiting for review`);
+    if (r.outcome === 'mismatch') {
+      throw new InterlockError('HASH_MISMATCH', `Tool ${connector}.${tool} changed again since you reviewed it (now ${r.pendingHash}); review the new definition`,
+        { hash: r.pendingHash });
+    }
+    const resumed: string[] = [];
+    for (const w of await this.store.pins.takeWaiting(connector, tool)) {
+      if ((await this.store.unblockStep(w.runId, w.stepId, { connector, tool, by })) !== 'ok') continue;
+      const run = await this.store.requireRun(w.runId);
+      await this.queues.enqueue(run.definition, run.id, run.session, w.stepId, `unblocked-${Date.now()}`);
+      resumed.push(run.id);
+    }
+    return { pin: r.pin, resumed };
   }
 
   /**

@@ -1,0 +1,101 @@
+import type { Redis } from 'ioredis';
+import { type FieldChange, type ToolPin, diffDefinitions, makePin } from '../connectors/pinning.ts';
+import type { ToolInfo } from '../connectors/types.ts';
+import type { Keys } from './keys.ts';
+
+type ScriptFn = (k1: string, k2: string, ...argv: string[]) => Promise<unknown>;
+
+export type PinCheck =
+  | { status: 'pinned' | 'same' }
+  | { status: 'changed'; pin: ToolPin; pending: ToolPin; changes: FieldChange[] };
+
+export interface ToolReview {
+  connector: string;
+  tool: string;
+  pin?: ToolPin;
+  /** a definition seen since, different from the pin; the tool is disabled while this exists */
+  pending?: ToolPin;
+  changes: FieldChange[];
+}
+
+export type ApproveOutcome = { outcome: 'approved'; pin: ToolPin } | { outcome: 'none' } | { outcome: 'mismatch'; pendingHash: string };
+
+/** Tool pins and their pending changes; part of the run store, which owns every key. */
+export class PinStore {
+  private readonly redis: Redis;
+  private readonly keys: Keys;
+  private readonly pinTool: ScriptFn;
+  private readonly approveTool: ScriptFn;
+
+  constructor(redis: Redis, keys: Keys, scripts: { pinTool: ScriptFn; approveTool: ScriptFn }) {
+    this.redis = redis;
+    this.keys = keys;
+    this.pinTool = scripts.pinTool;
+    this.approveTool = scripts.approveTool;
+  }
+
+  /** Pins a tool seen for the first time, or says whether it still matches its pin; see pinTool-2.lua. */
+  async observe(tool: ToolInfo): Promise<PinCheck> {
+    const now = makePin(tool);
+    const r = (await this.pinTool(this.keys.toolPins(), this.keys.toolChanges(), `${tool.connector}.${tool.name}`, now.hash, JSON.stringify(now))) as string[];
+    if (r[0] !== 'changed') return { status: r[0] as 'pinned' | 'same' };
+    const pin = JSON.parse(r[1]) as ToolPin;
+    const pending = JSON.parse(r[2]) as ToolPin;
+    return { status: 'changed', pin, pending, changes: diffDefinitions(pin.definition, pending.definition) };
+  }
+
+  async review(connector: string, tool: string): Promise<ToolReview> {
+    const field = `${connector}.${tool}`;
+    const [p, c] = await Promise.all([this.redis.hget(this.keys.toolPins(), field), this.redis.hget(this.keys.toolChanges(), field)]);
+    const pin = p ? (JSON.parse(p) as ToolPin) : undefined;
+    const pending = c ? (JSON.parse(c) as ToolPin) : undefined;
+    return { connector, tool, ...(pin ? { pin } : {}), ...(pending ? { pending } : {}), changes: pin && pending ? diffDefinitions(pin.definition, pending.definition) : [] };
+  }
+
+  /** Every tool with a change awaiting review. */
+  async changed(): Promise<ToolReview[]> {
+    const fields = await this.redis.hkeys(this.keys.toolChanges());
+    return Promise.all(fields.map((f) => {
+      const i = f.indexOf('.');
+      return this.review(f.slice(0, i), f.slice(i + 1));
+    }));
+  }
+
+  /** Accepts the pending change an admin reviewed (bound to its hash); see approveTool-2.lua. */
+  async approve(connector: string, tool: string, reviewedHash: string, by: string): Promise<ApproveOutcome> {
+    const { pending } = await this.review(connector, tool);
+    if (!pending) return { outcome: 'none' };
+    const pin: ToolPin = { ...pending, approvedBy: by, approvedAt: Date.now() };
+    const r = (await this.approveTool(this.keys.toolPins(), this.keys.toolChanges(), `${connector}.${tool}`, reviewedHash, JSON.stringify(pin))) as string[];
+    if (r[0] === 'approved') return { outcome: 'approved', pin };
+    if (r[0] === 'mismatch') return { outcome: 'mismatch', pendingHash: r[1] };
+    return { outcome: 'none' };
+  }
+
+  async addWaiting(connector: string, tool: string, runId: string, stepId: string): Promise<void> {
+    await this.redis.sadd(this.keys.toolWaiting(`${connector}.${tool}`), `${runId}/${stepId}`);
+  }
+
+  /** Runs paused at this tool, removed from the set as they are returned. */
+  async takeWaiting(connector: string, tool: string): Promise<Array<{ runId: string; stepId: string }>> {
+    const key = this.keys.toolWaiting(`${connector}.${tool}`);
+    const members = await this.redis.smembers(key);
+    if (members.length) await this.redis.srem(key, ...members);
+    return members.map((m) => {
+      const i = m.indexOf('/');
+      return { runId: m.slice(0, i), stepId: m.slice(i + 1) };
+    });
+  }
+}
+
+/**
+ * Compares every tool of a connector with its pin, so a change the pool noticed (refresh,
+ * reconnect, `list_changed`) is on record for review before any run reaches the tool.
+ */
+export async function observeCatalog(pool: { listTools(id: string): Promise<ToolInfo[]> }, pins: PinStore, connectorId: string): Promise<string[]> {
+  const changed: string[] = [];
+  for (const t of await pool.listTools(connectorId)) {
+    if ((await pins.observe(t)).status === 'changed') changed.push(t.name);
+  }
+  return changed;
+}
