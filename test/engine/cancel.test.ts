@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { InterlockError } from '../../src/errors.ts';
+import { TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+
+const log = callLogPath();
+const yaml = `
+connectors:
+  test:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${TEST_SERVER}, --stdio]
+    env: { TEST_SERVER_LOG: ${log} }
+    concurrency: 4
+policy:
+  confirmation_ttl: 1h
+workflows:
+  nap:
+    description: a slow read, then an echo
+    inputs: { type: object, required: [ms, tag], properties: { ms: { type: integer }, tag: { type: string } } }
+    steps:
+      - id: nap
+        call: test.slow
+        with: { ms: "\${{ inputs.ms }}" }
+      - id: after
+        call: test.echo
+        with: { text: "\${{ inputs.tag }}" }
+  impatient:
+    description: a read that must answer within 300 ms
+    inputs: { type: object }
+    steps:
+      - id: nap
+        call: test.slow
+        timeout: 300ms
+        retry: { attempts: 2, backoff: 50ms }
+        with: { ms: 600000 }
+  pay:
+    description: a gated write
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }
+    steps:
+      - id: write
+        call: test.record
+        with: { name: "\${{ inputs.name }}" }
+`;
+
+describe('cancellation and timeouts', () => {
+  const redis = new TestRedis();
+  let app: App;
+
+  beforeAll(async () => {
+    await redis.start();
+    app = await makeApp(yaml, redis.url);
+    await app.startWorkers({ sweepEveryMs: 100 });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await redis.stop();
+  });
+
+  const activeJobs = async (runId: string) =>
+    (await app.queues.get('test').getJobs(['active', 'waiting', 'delayed'])).filter((j) => j.data.runId === runId);
+
+  it('cancels a running run: the read in flight is aborted, its job ends, and the next step never runs', async () => {
+    const { run } = await app.engine.trigger('nap', { ms: 600_000, tag: 'never' });
+    await waitForStatus(app, run.id, ['running']);
+    while (!readCalls(log).some((c) => c.tool === 'slow' && c.args.ms === 600_000)) await sleep(20);
+    const cancelled = await app.engine.cancel(run.id, 'test');
+    expect(cancelled.status).toBe('cancelled');
+    expect(cancelled.error).toEqual({ code: 'CANCELLED', message: 'Cancelled by test' });
+    // The worker notices within its poll interval and lets go of the call instead of waiting ten minutes.
+    await expect.poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 }).toContain('step.aborted');
+    await expect.poll(() => activeJobs(run.id), { timeout: 10_000 }).toEqual([]);
+    expect(readCalls(log).filter((c) => c.tool === 'echo' && c.args.text === 'never')).toEqual([]);
+    expect((await app.store.requireRun(run.id)).status).toBe('cancelled');
+  });
+
+  it('aborts a call that outlives its step timeout, retries it, then fails the step with STEP_TIMEOUT', async () => {
+    const { run } = await app.engine.trigger('impatient', {});
+    const done = await waitForStatus(app, run.id, ['failed', 'succeeded']);
+    expect(done.steps.nap.status).toBe('failed');
+    expect(done.steps.nap.attempts).toBe(2);
+    expect(done.error?.code).toBe('STEP_TIMEOUT');
+    expect(done.error?.message).toMatch(/did not answer within 300 ms.*gave up after 2 attempts/);
+    expect(await activeJobs(run.id)).toEqual([]);
+  });
+
+  it('cancels a run paused at a confirmation: the confirmation is withdrawn and can no longer be approved', async () => {
+    const { run } = await app.engine.trigger('pay', { name: 'cancel-me' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    const cid = paused.steps.write.confirmationId!;
+    await app.engine.cancel(run.id, 'test');
+    const conf = await app.store.requireConfirmation(cid);
+    expect(conf.status).toBe('cancelled');
+    const late = await app.engine.approve(cid, conf.argumentsHash).catch((e: unknown) => e);
+    expect((late as InterlockError).code).toBe('ALREADY_DECIDED');
+    expect((await app.store.listConfirmations({ status: 'pending' })).confirmations.map((c) => c.id)).not.toContain(cid);
+    await sleep(300);
+    expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'cancel-me')).toEqual([]);
+    const again = await app.engine.cancel(run.id).catch((e: unknown) => e);
+    expect((again as InterlockError).code).toBe('RUN_FINISHED');
+  });
+
+  it('expires a confirmation nobody decides: the run fails and the write is never sent', async () => {
+    const short = { ...app.config.policy, confirmationTtlMs: 200 };
+    const saved = app.config.policy;
+    app.config.policy = short;
+    try {
+      const { run } = await app.engine.trigger('pay', { name: 'too-late' });
+      const done = await waitForStatus(app, run.id, ['failed', 'succeeded']);
+      expect(done.error?.code).toBe('CONFIRMATION_EXPIRED');
+      expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'too-late')).toEqual([]);
+    } finally {
+      app.config.policy = saved;
+    }
+  });
+});
