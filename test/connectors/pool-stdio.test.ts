@@ -87,7 +87,7 @@ describe('ConnectorPool over stdio (test server as a child process)', () => {
     for (let i = 0; i < 5; i++) results.push(await pool.callTool('t', 'whoami', {}));
     const pids = new Set(results.map((r) => (r.output as { pid: number }).pid));
     expect(pids.size).toBe(1);
-    expect(pool.status()).toEqual([{ id: 't', state: 'connected', connects: 1, toolCount: 7 }]);
+    expect(pool.status()).toEqual([{ id: 't', state: 'connected', connects: 1, toolCount: 8 }]);
   });
 
   it('reconnects after the child is killed and retries an in-flight read once', async () => {
