@@ -1,0 +1,172 @@
+/**
+ * The printed table and the targets. Targets are shown beside the figures and judged, but never
+ * change the exit code: a slow run on a busy CI machine is information, not a failure.
+ */
+import type { CountsResult, SideCounts } from '../phases/counts.ts';
+import type { HttpResult } from '../phases/http.ts';
+import type { LatencyResult } from '../phases/latency.ts';
+import type { ApproveResult, PausedResult } from '../phases/paused.ts';
+import type { CpuShare, DirectRate, InterlockRate, RawRate } from '../phases/throughput.ts';
+import type { Summary } from './stats.ts';
+
+export interface Machine {
+  nproc: number;
+  cpuModel: string;
+  memoryGiB: number;
+  node: string;
+  redis: string;
+  redisPersistence: string;
+  loadAvgStart: number[];
+  loadAvgEnd?: number[];
+  commit: string;
+}
+
+export interface BenchResults {
+  mode: 'quick' | 'full';
+  startedAt: string;
+  seconds?: number;
+  machine: Machine;
+  concurrency: number;
+  latency?: LatencyResult;
+  counts?: CountsResult;
+  throughput?: { interlock: InterlockRate[]; raw: RawRate[]; directMcp: DirectRate; ratios: { transport: string; processes: number; ratio: number; ratioToBullmqWithCall: number }[] };
+  paused?: Omit<PausedResult, 'runIds'>;
+  approve?: ApproveResult;
+  http?: HttpResult;
+  verdicts?: Verdict[];
+  errors: { phase: string; message: string }[];
+}
+
+export interface Verdict {
+  target: string;
+  value: string;
+  met: boolean;
+}
+
+const ms = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`);
+const kb = (b: number): string => `${(b / 1024).toFixed(2)} KiB`;
+const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+const pct = (r: number): string => `${(r * 100).toFixed(0)} %`;
+
+export function verdicts(r: BenchResults): Verdict[] {
+  const out: Verdict[] = [];
+  const o = r.latency?.chain.stepOverheadMs;
+  if (o) {
+    out.push({ target: 'overhead per step p50 ≤ 2 ms', value: ms(o.p50), met: o.p50 <= 2 });
+    out.push({ target: 'overhead per step p99 ≤ 10 ms', value: ms(o.p99), met: o.p99 <= 10 });
+  }
+  for (const x of r.throughput?.ratios ?? []) {
+    out.push({ target: `throughput ≥ 50 % of raw BullMQ empty jobs (${x.transport}, ${x.processes} process${x.processes > 1 ? 'es' : ''})`, value: pct(x.ratio), met: x.ratio >= 0.5 });
+  }
+  if (r.paused) {
+    out.push({ target: 'paused run ≤ 2 KB of Redis', value: `${r.paused.redis.bytesPerRun} B`, met: r.paused.redis.bytesPerRun <= 2048 });
+    const heap = r.paused.worker.heapBytesPerRun;
+    out.push({ target: 'paused run: nothing in worker memory (no job, heap after GC < 64 B/run)', value: `${heap} B/run heap, ${r.paused.openJobsAfter} jobs`, met: heap < 64 && r.paused.openJobsAfter === 0 });
+  }
+  if (r.approve) out.push({ target: 'approve → tool call p50 ≤ 5 ms', value: ms(r.approve.approveToCallMs.p50), met: r.approve.approveToCallMs.p50 <= 5 });
+  return out;
+}
+
+/** Figures are right-aligned; a two-column table is label and prose, so both go left. */
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  const prose = rows[0].length === 2;
+  return rows.map((r) => `  ${r.map((cell, c) => (c === 0 || prose ? cell.padEnd(c === r.length - 1 ? 0 : widths[c]) : cell.padStart(widths[c]))).join('   ')}`).join('\n');
+}
+
+const row = (label: string, s: Summary | undefined, target = ''): string[] => [label, ms(s?.p50), ms(s?.p99), target];
+
+function commandsLine(c: SideCounts): string {
+  const top = Object.entries(c.commands.commands).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `${c.roundTrips} round trips, ${c.commands.total} commands (${top}); ${c.commands.innerTotal} more inside scripts`;
+}
+
+export function render(r: BenchResults): string {
+  const m = r.machine;
+  const lines: string[] = [];
+  lines.push(`Interlock bench (${r.mode}) — ${r.startedAt}${r.seconds ? `, ${r.seconds.toFixed(0)} s` : ''}`);
+  lines.push(`machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Redis ${m.redis} (${m.redisPersistence}), load avg ${m.loadAvgStart.map((v) => v.toFixed(1)).join(' ')}` +
+    (m.loadAvgEnd ? ` → ${m.loadAvgEnd.map((v) => v.toFixed(1)).join(' ')}` : '') + `, commit ${m.commit}`);
+  lines.push(`tool: the project's MCP test server (echo / record) over streamable HTTP on loopback; connector concurrency ${r.concurrency} per worker process`);
+
+  const L = r.latency;
+  if (L) {
+    lines.push('', '(1) Orchestration overhead, sequential, one `interlock worker` process');
+    lines.push(table([
+      ['', 'p50', 'p99', 'target'],
+      row('direct MCP call (SDK client → test server)', L.directCallMs),
+      row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs),
+      row('  minus one direct call', L.oneStep.overheadMs),
+      row('ten-step chain: trigger → run succeeded', L.chain.e2eMs),
+      row('  (minus ten direct calls) / 10, per run', L.chain.overheadPerStepPerRunMs),
+      row('step to step at the server (call k → call k+1)', L.chain.stepGapMs),
+      row('overhead per step (that minus one direct call)', L.chain.stepOverheadMs, '≤ 2 / ≤ 10 ms'),
+      row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs),
+      row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs),
+    ]));
+  }
+  const T = r.throughput;
+  if (T) {
+    lines.push('', '(2) Throughput (work queued while paused, then released); "vs +call" = vs raw BullMQ jobs making the same call');
+    const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;
+    const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
+    const rows = [['', 'rate', 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
+    for (const x of T.interlock) {
+      const r = T.ratios.find((y) => y.processes === x.processes && y.transport === x.transport);
+      rows.push([`Interlock over ${x.transport}, ${procs(x.processes)} (${x.steps} chain steps)`, `${x.stepsPerSecond} steps/s`, `${x.roundTripsPerStep}/step`,
+        cpu(x.cpuMsPerStep), r ? pct(r.ratio) : '', r ? pct(r.ratioToBullmqWithCall) : '']);
+    }
+    for (const y of T.raw) {
+      rows.push([`raw BullMQ, ${y.kind === 'empty' ? 'empty jobs' : `jobs calling echo over ${y.kind}`}, ${procs(y.processes)} (${y.jobs})`, `${y.jobsPerSecond} jobs/s`, `${y.roundTripsPerJob}/job`, cpu(y.cpuMsPerJob), '', '']);
+    }
+    rows.push([`direct MCP echo calls over http, ${T.directMcp.concurrency} in flight`, `${T.directMcp.callsPerSecond} calls/s`, '',
+      `client ${T.directMcp.cpuMsPerCall.client.toFixed(2)} / – / ${T.directMcp.cpuMsPerCall.testServer.toFixed(2)}`, '', '']);
+    lines.push(table(rows));
+  }
+  const P = r.paused;
+  if (P) {
+    lines.push('', `(3) ${P.runs} runs paused at a gate (${P.secondsToPauseAll} s to pause them all)`);
+    const parts = Object.entries(P.redis.perRun).map(([k, v]) => `${k} ${v}`).join(', ');
+    lines.push(table([
+      ['Redis used_memory', `${mib(P.redis.usedMemoryBefore)} → ${mib(P.redis.usedMemoryAfter)}`],
+      ['Redis bytes per paused run', `${P.redis.bytesPerRun} B (${kb(P.redis.bytesPerRun)}), ${P.redis.keysPerRun} keys; target ≤ 2 KB`],
+      ['  MEMORY USAGE per run (B)', parts],
+      ['  other layouts, same data (B)', Object.entries(P.redis.whatIf).map(([k, v]) => `${k} ${v}`).join(', ')],
+      ['worker RSS', `${mib(P.worker.rssBefore)} → ${mib(P.worker.rssAfter)}`],
+      ['worker heap after GC', `${mib(P.worker.heapUsedBefore)} → ${mib(P.worker.heapUsedAfter)} (${P.worker.heapBytesPerRun} B per run)`],
+      ['step jobs left in the queue', String(P.openJobsAfter)],
+    ]));
+  }
+  const A = r.approve;
+  if (A) {
+    lines.push('', `(4) Approve → tool call (${A.approvals} approvals, one at a time)`);
+    lines.push(table([['', 'p50', 'p99', 'target'], row('engine.approve() → call at the server', A.approveToCallMs, '≤ 5 ms'), row('engine.approve() returns', A.approveReturnMs)]));
+  }
+  const H = r.http;
+  if (H) {
+    lines.push('', '(5) Trigger over HTTP → first tool call');
+    if (H.available) {
+      lines.push(table([['', 'p50', 'p99'], row(`POST /api/v1/workflows/one/runs → call at the server (${H.requests})`, H.triggerToCallMs).slice(0, 3),
+        row('  HTTP 202 response time', H.responseMs).slice(0, 3)]));
+    } else {
+      lines.push(`  n/a: ${H.reason}`);
+    }
+  }
+  const C = r.counts;
+  if (C) {
+    lines.push('', '(6) Redis round trips and commands (probe in each process; MONITOR by connection; idle background subtracted)');
+    lines.push(`  per chain step, worker:       ${commandsLine(C.chainStep.worker)}`);
+    lines.push(`  per one-step run, worker:     ${commandsLine(C.oneStepRun.worker)}`);
+    lines.push(`  per trigger, engine:          ${commandsLine(C.oneStepRun.engineTrigger)}`);
+    lines.push(`  per gated run, worker:        ${commandsLine(C.gatedRun.worker)}`);
+    lines.push(`  per approve, engine:          ${commandsLine(C.gatedRun.engineApprove)}`);
+    lines.push(`  idle worker: ${C.idle.workerRoundTripsPerSecond} round trips/s, ${C.idle.workerCommandsPerSecond} commands/s`);
+  }
+  const V = r.verdicts ?? [];
+  if (V.length) {
+    lines.push('', 'Targets');
+    lines.push(table(V.map((v) => [v.target, v.value, v.met ? 'met' : 'NOT met'])));
+  }
+  for (const e of r.errors) lines.push('', `ERROR in ${e.phase}: ${e.message}`);
+  return lines.join('\n');
+}

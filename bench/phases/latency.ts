@@ -1,0 +1,95 @@
+/**
+ * Orchestration overhead: the same `echo` call made directly with the MCP SDK client, as a
+ * one-step workflow, and as a ten-step chain, all sequential so nothing queues behind anything.
+ *
+ * Per-step overhead is read at the server: in a chain, the time between two consecutive calls of
+ * one run is one tool call plus everything Interlock does between them (commit, enqueue, pick-up,
+ * load, resolve, gate, start). Subtracting the direct call's p50 leaves Interlock's share.
+ */
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
+import { summarize, wallNow, type Summary } from '../lib/stats.ts';
+
+export interface LatencyResult {
+  directCallMs: Summary;
+  oneStep: { e2eMs: Summary; overheadMs: Summary; triggerToCallMs: Summary };
+  chain: { e2eMs: Summary; overheadPerStepPerRunMs: Summary; stepGapMs: Summary; stepOverheadMs: Summary; triggerToFirstCallMs: Summary; lastCallToDoneMs: Summary };
+}
+
+export async function directClient(url: string): Promise<Client> {
+  const client = new Client({ name: 'interlock-bench', version: '1.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+export async function measureDirect(client: Client, n: number, warm: number): Promise<Summary> {
+  const samples: number[] = [];
+  for (let i = 0; i < warm + n; i++) {
+    const t0 = performance.now();
+    const r = await client.callTool({ name: 'echo', arguments: { text: `direct-${i}` } });
+    const dt = performance.now() - t0;
+    if (r.isError) throw new Error('direct echo failed');
+    if (i >= warm) samples.push(dt);
+  }
+  return summarize(samples);
+}
+
+interface Timed {
+  text: string;
+  t0: number;
+  done: number;
+}
+
+async function sequentialRuns(ctx: BenchContext, workflow: string, tag: string, n: number): Promise<Timed[]> {
+  const out: Timed[] = [];
+  for (let i = 0; i < n; i++) {
+    const text = `${tag}-${i}`;
+    const t0 = wallNow();
+    const { run } = await ctx.app.engine.trigger(workflow, { text });
+    const end = await waitRun(ctx, run.id);
+    const done = wallNow();
+    if (end !== 'run.succeeded') throw new Error(`run ${run.id} of ${workflow} ended with ${end}`);
+    out.push({ text, t0, done });
+  }
+  return out;
+}
+
+export async function measureLatency(ctx: BenchContext, client: Client, o: { direct: number; one: number; chain: number }): Promise<LatencyResult> {
+  // Warm every path once: the worker's MCP session, the tool catalog, scripts, JIT.
+  await sequentialRuns(ctx, 'one', 'warm-one', 20);
+  await sequentialRuns(ctx, 'chain', 'warm-chain', 3);
+  const direct = await measureDirect(client, o.direct, 50);
+  const d = direct.p50;
+
+  const ones = await sequentialRuns(ctx, 'one', 'lat-one', o.one);
+  const chains = await sequentialRuns(ctx, 'chain', 'lat-chain', o.chain);
+  await ctx.log.until((calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', chains[chains.length - 1].text).length === CHAIN, 10_000);
+
+  const oneE2e = ones.map((r) => r.done - r.t0);
+  const oneTrig = ones.map((r) => (ctx.log.timesFor('echo', 'text', r.text)[0] ?? Number.NaN) - r.t0);
+  const chainE2e: number[] = [];
+  const gaps: number[] = [];
+  const first: number[] = [];
+  const tail: number[] = [];
+  for (const r of chains) {
+    const times = ctx.log.timesFor('echo', 'text', r.text);
+    if (times.length !== CHAIN) throw new Error(`chain ${r.text}: ${times.length} calls at the server, expected ${CHAIN}`);
+    chainE2e.push(r.done - r.t0);
+    first.push(times[0] - r.t0);
+    tail.push(r.done - times[CHAIN - 1]);
+    for (let k = 1; k < CHAIN; k++) gaps.push(times[k] - times[k - 1]);
+  }
+  return {
+    directCallMs: direct,
+    oneStep: { e2eMs: summarize(oneE2e), overheadMs: summarize(oneE2e.map((v) => v - d)), triggerToCallMs: summarize(oneTrig) },
+    chain: {
+      e2eMs: summarize(chainE2e),
+      overheadPerStepPerRunMs: summarize(chainE2e.map((v) => (v - CHAIN * d) / CHAIN)),
+      stepGapMs: summarize(gaps),
+      stepOverheadMs: summarize(gaps.map((g) => g - d)),
+      triggerToFirstCallMs: summarize(first),
+      lastCallToDoneMs: summarize(tail),
+    },
+  };
+}

@@ -1,0 +1,179 @@
+/**
+ * What a run paused at a gate costs: Redis bytes (INFO used_memory before and after many runs
+ * pause, with a per-key breakdown from MEMORY USAGE) and worker memory (RSS, and heap after a
+ * full GC, which is what the worker actually keeps). Then approve-to-call latency on some of them.
+ */
+import type { Redis } from 'ioredis';
+import { openJobs, usedMemory, type BenchContext } from '../lib/context.ts';
+import type { Child } from '../lib/procs.ts';
+import { mapLimit, round, summarize, wallNow, type Summary } from '../lib/stats.ts';
+
+export interface PausedResult {
+  runs: number;
+  secondsToPauseAll: number;
+  redis: {
+    usedMemoryBefore: number;
+    usedMemoryAfter: number;
+    bytesPerRun: number;
+    keysPerRun: number;
+    /** MEMORY USAGE per paused run, by what holds it */
+    perRun: Record<string, number>;
+    /** the same run data stored other ways, measured on copies (see layouts) */
+    whatIf: Record<string, number>;
+  };
+  worker: { rssBefore: number; rssAfter: number; heapUsedBefore: number; heapUsedAfter: number; heapBytesPerRun: number };
+  openJobsAfter: number;
+  runIds: string[];
+}
+
+async function memoryUsage(r: Redis, key: string): Promise<number> {
+  return Number((await r.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
+}
+
+async function sumMatching(r: Redis, pattern: string): Promise<number> {
+  let cursor = '0';
+  let total = 0;
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    for (const k of keys) total += await memoryUsage(r, k);
+  } while (cursor !== '0');
+  return total;
+}
+
+export async function measurePaused(ctx: BenchContext, worker: Child, runs: number): Promise<PausedResult> {
+  const { admin, app } = ctx;
+  const k = app.store.keys;
+  const indexKeys = { runsIndex: k.runsIndex(), pendingIndex: k.pendingConfirmations(), confirmationsIndex: k.confirmationsIndex() };
+  const queuePattern = `${app.queues.prefix}:test:*`;
+  const sizes = async () => ({
+    ...Object.fromEntries(await Promise.all(Object.entries(indexKeys).map(async ([n, key]) => [n, await memoryUsage(admin, key)] as const))),
+    queueKeys: await sumMatching(admin, queuePattern),
+  });
+
+  const pending0 = await admin.zcard(indexKeys.pendingIndex);
+  const keys0 = await admin.dbsize();
+  const sizes0 = await sizes();
+  const w0 = await worker.probe();
+  const used0 = await usedMemory(admin);
+
+  const t0 = performance.now();
+  const runIds = await mapLimit(Array.from({ length: runs }, (_, i) => i), 100, async (i) =>
+    (await app.engine.trigger('gated', { text: `paused-${i}` })).run.id);
+  const deadline = Date.now() + 300_000;
+  while ((await admin.zcard(indexKeys.pendingIndex)) < pending0 + runs) {
+    if (Date.now() > deadline) throw new Error('paused runs did not all reach their gate');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const secondsToPauseAll = (performance.now() - t0) / 1000;
+  while ((await openJobs(ctx)) > 0) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 500));
+
+  const used1 = await usedMemory(admin);
+  const w1 = await worker.probe();
+  const keys1 = await admin.dbsize();
+  const sizes1 = await sizes();
+  const sample = runIds.filter((_, i) => i % Math.max(1, Math.floor(runs / 50)) === 0);
+  let hash = 0;
+  let events = 0;
+  for (const id of sample) {
+    hash += await memoryUsage(admin, k.run(id));
+    events += await memoryUsage(admin, k.events(id));
+  }
+  const perRun: Record<string, number> = { runHash: round(hash / sample.length, 0), eventsStream: round(events / sample.length, 0) };
+  for (const n of Object.keys(sizes1) as (keyof typeof sizes1)[]) perRun[n] = round((sizes1[n] - sizes0[n]) / runs, 1);
+  const whatIf = await layouts(admin, sample.slice(0, 20).map((id) => [k.run(id), k.events(id)] as const));
+
+  return {
+    runs,
+    secondsToPauseAll: round(secondsToPauseAll, 2),
+    redis: {
+      usedMemoryBefore: used0,
+      usedMemoryAfter: used1,
+      bytesPerRun: round((used1 - used0) / runs, 0),
+      keysPerRun: round((keys1 - keys0) / runs, 2),
+      perRun,
+      whatIf,
+    },
+    worker: {
+      rssBefore: w0.rss,
+      rssAfter: w1.rss,
+      heapUsedBefore: w0.heapUsed,
+      heapUsedAfter: w1.heapUsed,
+      heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
+    },
+    openJobsAfter: await openJobs(ctx),
+    runIds,
+  };
+}
+
+/**
+ * Copies sample runs into scratch keys under other layouts and measures them, so proposals for
+ * the store come with figures: the run hash as a listpack (hash-max-listpack-value raised) and
+ * without its copy of the definition; the events as a stream with small nodes
+ * (stream-node-max-bytes 512, since Redis preallocates 4 KB per new stream node) or as a list.
+ * The config is restored afterwards.
+ */
+async function layouts(r: Redis, keys: (readonly [string, string])[]): Promise<Record<string, number>> {
+  const cfg = async (name: string): Promise<string> => ((await r.config('GET', name)) as string[])[1];
+  const oldHash = await cfg('hash-max-listpack-value');
+  const oldNode = await cfg('stream-node-max-bytes');
+  const sums = { hashListpack: 0, hashListpackWithoutDefinition: 0, eventsStreamSmallNodes: 0, eventsList: 0 };
+  const tmp = `bench:layout:${process.pid}`;
+  try {
+    await r.config('SET', 'hash-max-listpack-value', '4096');
+    await r.config('SET', 'stream-node-max-bytes', '512');
+    for (const [runKey, evKey] of keys) {
+      const h = await r.hgetall(runKey);
+      await r.del(tmp);
+      await r.hset(tmp, h);
+      sums.hashListpack += await memoryUsage(r, tmp);
+      await r.hdel(tmp, 'definition');
+      sums.hashListpackWithoutDefinition += await memoryUsage(r, tmp);
+      await r.del(tmp);
+      const entries = await r.xrange(evKey, '-', '+');
+      for (const [, fields] of entries) await r.xadd(tmp, '*', ...fields);
+      sums.eventsStreamSmallNodes += await memoryUsage(r, tmp);
+      await r.del(tmp);
+      if (entries.length) await r.rpush(tmp, ...entries.map(([id, fields]) => JSON.stringify([id, fields])));
+      sums.eventsList += await memoryUsage(r, tmp);
+      await r.del(tmp);
+    }
+  } finally {
+    await r.config('SET', 'hash-max-listpack-value', oldHash);
+    await r.config('SET', 'stream-node-max-bytes', oldNode);
+    await r.del(tmp);
+  }
+  return Object.fromEntries(Object.entries(sums).map(([n, v]) => [n, round(v / keys.length, 0)]));
+}
+
+export interface ApproveResult {
+  approvals: number;
+  approveToCallMs: Summary;
+  /** how long engine.approve itself took to return */
+  approveReturnMs: Summary;
+}
+
+/** Approves paused runs one at a time, spaced out so no approval waits behind another. */
+export async function measureApprove(ctx: BenchContext, runIds: string[], n: number, spacingMs: number): Promise<ApproveResult> {
+  const { app } = ctx;
+  const picked: { text: string; cid: string; hash: string }[] = [];
+  for (const [i, id] of runIds.slice(0, n).entries()) {
+    const run = await app.store.requireRun(id);
+    const cid = run.steps.s1.confirmationId ?? '';
+    picked.push({ text: String(run.inputs.text ?? `paused-${i}`), cid, hash: (await app.store.requireConfirmation(cid)).argumentsHash });
+  }
+  const t0s: number[] = [];
+  const ret: number[] = [];
+  for (const p of picked) {
+    const t0 = wallNow();
+    await app.engine.approve(p.cid, p.hash, { by: 'bench' });
+    ret.push(wallNow() - t0);
+    t0s.push(t0);
+    await new Promise((r) => setTimeout(r, spacingMs));
+  }
+  const names = new Set(picked.map((p) => p.text));
+  await ctx.log.until((calls) => calls.filter((c) => c.tool === 'record' && names.has(String(c.args.name))).length >= picked.length, 30_000);
+  const lat = picked.map((p, i) => (ctx.log.timesFor('record', 'name', p.text)[0] ?? Number.NaN) - t0s[i]);
+  return { approvals: picked.length, approveToCallMs: summarize(lat), approveReturnMs: summarize(ret) };
+}

@@ -1,0 +1,184 @@
+/**
+ * Steps per second. Work is queued while the queue is paused, then released at once, so the
+ * clock measures processing only, for Interlock and for raw BullMQ alike:
+ * - Interlock: ten-step chains of `echo` (each step enqueues the next), on 1 or 2 worker
+ *   processes, over streamable HTTP (one shared test server) or stdio (a server per worker);
+ * - raw BullMQ: empty jobs, or jobs making the same `echo` call, same Redis, same concurrency,
+ *   same job options, 1 or 2 processes;
+ * - the MCP ceiling: the same `echo` called directly with the same concurrency.
+ * CPU time of every process is read from /proc, so each rate comes with where the time went.
+ */
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { CHAIN, openJobs, type BenchContext } from '../lib/context.ts';
+import { childPids, cpuMs, startRawWorker, type Child } from '../lib/procs.ts';
+import { mapLimit, round } from '../lib/stats.ts';
+
+export type Transport = 'http' | 'stdio';
+
+export interface InterlockRate {
+  transport: Transport;
+  processes: number;
+  runs: number;
+  steps: number;
+  seconds: number;
+  stepsPerSecond: number;
+  roundTripsPerStep: number;
+  /** CPU ms per step, by process: where the time goes */
+  cpuMsPerStep: CpuShare;
+}
+
+export interface CpuShare {
+  workers: number;
+  redis: number;
+  testServer: number;
+  bench: number;
+}
+
+export interface RawRate {
+  /** empty jobs, or jobs that make the same MCP call over this transport */
+  kind: 'empty' | Transport;
+  processes: number;
+  jobs: number;
+  seconds: number;
+  jobsPerSecond: number;
+  roundTripsPerJob: number;
+  cpuMsPerJob: CpuShare;
+}
+
+/**
+ * CPU used by every process of the run, so a rate can be read as "who was busy". The MCP server
+ * is the shared HTTP one, or, over stdio, the servers the workers started as their children.
+ */
+function cpuNow(ctx: BenchContext, children: Child[], transport: Transport | 'empty'): CpuShare {
+  const own = process.cpuUsage();
+  const mcp = transport === 'stdio'
+    ? children.flatMap((c) => childPids(c.pid)).reduce((a, pid) => a + cpuMs(pid), 0)
+    : cpuMs(ctx.serverPid);
+  return {
+    workers: children.reduce((a, c) => a + cpuMs(c.pid), 0),
+    redis: cpuMs(ctx.redis.pid),
+    testServer: mcp,
+    bench: (own.user + own.system) / 1000,
+  };
+}
+
+function cpuPer(a: CpuShare, b: CpuShare, n: number): CpuShare {
+  return {
+    workers: round((b.workers - a.workers) / n, 3),
+    redis: round((b.redis - a.redis) / n, 3),
+    testServer: round((b.testServer - a.testServer) / n, 3),
+    bench: round((b.bench - a.bench) / n, 3),
+  };
+}
+
+const writes = async (children: Child[]): Promise<number> =>
+  (await Promise.all(children.map((c) => c.probe()))).reduce((a, s) => a + s.sockets.reduce((x, c) => x + c.writes, 0), 0);
+
+export async function interlockRate(ctx: BenchContext, workers: Child[], runs: number, tag: string, transport: Transport = 'http'): Promise<InterlockRate> {
+  const q = ctx.app.queues.get(transport === 'http' ? 'test' : 'io');
+  await q.pause();
+  const ids = await mapLimit(Array.from({ length: runs }, (_, i) => i), 50, async (i) =>
+    (await ctx.app.engine.trigger(transport === 'http' ? 'chain' : 'chainio', { text: `${tag}-${i}` })).run.id);
+  ctx.log.poll();
+  const before = ctx.log.calls.length;
+  const rt0 = await writes(workers);
+  const cpu0 = cpuNow(ctx, workers, transport);
+  const t0 = performance.now();
+  await q.resume();
+  await ctx.log.until((calls) => calls.length >= before + runs * CHAIN, 300_000);
+  let left = ids;
+  while (left.length) {
+    const p = ctx.admin.pipeline();
+    for (const id of left) p.hget(ctx.app.store.keys.run(id), 'status');
+    const res = (await p.exec()) ?? [];
+    const failed = left.filter((_, i) => ['failed', 'needs_attention', 'cancelled', 'denied'].includes(String(res[i]?.[1])));
+    if (failed.length) throw new Error(`${failed.length} throughput runs did not succeed, e.g. ${failed[0]}`);
+    left = left.filter((_, i) => res[i]?.[1] !== 'succeeded');
+    if (left.length) await new Promise((r) => setTimeout(r, 10));
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu1 = cpuNow(ctx, workers, transport);
+  const rt = (await writes(workers)) - rt0;
+  const steps = runs * CHAIN;
+  return {
+    transport,
+    processes: workers.length, runs, steps, seconds: round(seconds, 3), stepsPerSecond: round(steps / seconds, 0),
+    roundTripsPerStep: round(rt / steps), cpuMsPerStep: cpuPer(cpu0, cpu1, steps),
+  };
+}
+
+const rawQueue = (kind: RawRate['kind'], processes: number): string => `raw-${kind}-${processes}`;
+
+/**
+ * Two raw BullMQ processes for every raw measurement: the first serves the one-process queues
+ * and the two-process ones, the second only the two-process ones.
+ */
+export function startRawPair(ctx: BenchContext, concurrency: number): Child[] {
+  const kinds = ['empty', 'http', 'stdio'] as const;
+  return [
+    startRawWorker('raw-a', ctx.redis, 'bench-raw', kinds.flatMap((k) => [`${k}:${rawQueue(k, 1)}`, `${k}:${rawQueue(k, 2)}`]), concurrency, ctx.serverUrl),
+    startRawWorker('raw-b', ctx.redis, 'bench-raw', kinds.map((k) => `${k}:${rawQueue(k, 2)}`), concurrency, ctx.serverUrl),
+  ];
+}
+
+export async function rawRate(ctx: BenchContext, pair: Child[], kind: RawRate['kind'], processes: 1 | 2, jobs: number): Promise<RawRate> {
+  const conn = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
+  conn.on('error', () => {});
+  const name = rawQueue(kind, processes);
+  const queue = new Queue(name, { connection: conn, prefix: 'bench-raw' });
+  const children = pair.slice(0, processes);
+  try {
+    await queue.pause();
+    const opts = { removeOnComplete: true, removeOnFail: { count: 1000 }, attempts: 1 };
+    for (let i = 0; i < jobs; i += 1000) {
+      await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => ({ name: kind, data: kind === 'empty' ? {} : { text: `${name}-${i + j}` }, opts })));
+    }
+    const rt0 = await writes(children);
+    const cpu0 = cpuNow(ctx, children, kind);
+    const t0 = performance.now();
+    await queue.resume();
+    for (;;) {
+      const c = await queue.getJobCounts('wait', 'active', 'paused', 'prioritized');
+      if (Object.values(c).every((v) => v === 0)) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu1 = cpuNow(ctx, children, kind);
+    const rt = (await writes(children)) - rt0;
+    return { kind, processes, jobs, seconds: round(seconds, 3), jobsPerSecond: round(jobs / seconds, 0), roundTripsPerJob: round(rt / jobs), cpuMsPerJob: cpuPer(cpu0, cpu1, jobs) };
+  } finally {
+    await queue.obliterate({ force: true }).catch(() => {});
+    await queue.close();
+    conn.disconnect();
+  }
+}
+
+export interface DirectRate {
+  calls: number;
+  concurrency: number;
+  callsPerSecond: number;
+  /** CPU ms per call: the MCP SDK client (in the bench) and the test server */
+  cpuMsPerCall: { client: number; testServer: number };
+}
+
+export async function directRate(ctx: BenchContext, client: Client, calls: number, concurrency: number): Promise<DirectRate> {
+  const c0 = cpuNow(ctx, [], 'http');
+  const t0 = performance.now();
+  await mapLimit(Array.from({ length: calls }, (_, i) => i), concurrency, async (i) => {
+    const r = await client.callTool({ name: 'echo', arguments: { text: `rate-${i}` } });
+    if (r.isError) throw new Error('direct echo failed');
+  });
+  const seconds = (performance.now() - t0) / 1000;
+  const c = cpuPer(c0, cpuNow(ctx, [], 'http'), calls);
+  return { calls, concurrency, callsPerSecond: round(calls / seconds, 0), cpuMsPerCall: { client: c.bench, testServer: c.testServer } };
+}
+
+export async function drained(ctx: BenchContext, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await openJobs(ctx, 'test')) + (await openJobs(ctx, 'io')) > 0) {
+    if (Date.now() > deadline) throw new Error('step queue did not drain');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
