@@ -49,7 +49,9 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
     // After a syntax error the tree is a guess; checking its structure would mostly report noise.
     for (const e of doc.errors) {
       const [pos] = e.linePos ?? [{ line: 1, col: 1 }];
-      src.issues.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML syntax error: ${e.message.split(' at line ')[0]}` });
+      // The parser recurses per nesting level; a hostile file can exhaust the stack, which it reports as-is.
+      const what = /call stack/i.test(e.message) ? 'the document nests too deeply (lists or maps inside each other thousands of levels down)' : e.message.split(' at line ')[0];
+      src.issues.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML syntax error: ${what}` });
     }
     // One mistake makes the parser stumble on every line after it; the first per line, and the
     // first few lines, hold the cause.
