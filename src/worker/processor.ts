@@ -107,7 +107,7 @@ export class StepProcessor {
       return this.fail(job, run, step, err, {});
     }
     const pinned = await store.pins.observe(tool);
-    if (pinned.status === 'changed') return this.blockOnChangedTool(runId, stepId, step.connector, step.tool, pinned.changes.map((c) => c.field));
+    if (pinned.status === 'changed') return this.blockOnChangedTool(run, stepId, tool, pinned.changes.map((c) => c.field));
     const argumentsHash = sha256Hex(canonicalJson(args));
 
     if (rec.status === 'running' && rec.intentAttempt !== undefined && tool.write && !tool.idempotent) {
@@ -191,14 +191,23 @@ export class StepProcessor {
   }
 
   /** Pauses the run (needs_attention, TOOL_CHANGED) until an admin approves the tool's new definition. */
-  private async blockOnChangedTool(runId: string, stepId: string, connector: string, tool: string, fields: string[]): Promise<string> {
+  private async blockOnChangedTool(run: RunRecord, stepId: string, info: ToolInfo, fields: string[]): Promise<string> {
+    const { connector, name: tool } = info;
+    const runId = run.id;
     const error = {
       code: 'TOOL_CHANGED',
       message: `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +
         `(interlock connectors approve-tool ${connector} ${tool}, or POST /api/v1/connectors/${connector}/tools/${tool}/approve). The run continues then.`,
     };
     const r = await this.d.store.blockStep(runId, stepId, error, { connector, tool, fields });
-    if (r === 'ok') await this.d.store.pins.addWaiting(connector, tool, runId, stepId);
+    if (r === 'ok') {
+      await this.d.store.pins.addWaiting(connector, tool, runId, stepId);
+      // An approval landing between the block and the line above found nobody waiting: look again.
+      if ((await this.d.store.pins.observe(info)).status !== 'changed' &&
+        (await this.d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' })) === 'ok') {
+        await this.d.queues.enqueue(run.definition, runId, run.session, stepId, `unblocked-${Date.now()}`);
+      }
+    }
     this.d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');
     return `blocked: ${r}`;
   }
