@@ -87,6 +87,7 @@ describe('faults: non-idempotent writes while workers are SIGKILLed', () => {
       expect(sends(r.inputs.to as string), r.id).toBeLessThanOrEqual(1);
     }
     expect(by('succeeded').length + doubt.length).toBe(RUNS);
+    expect(doubt.length, 'writes caught mid-call by a kill').toBeGreaterThan(0);
 
     // The operator checks the mail server for each doubt: sent → done, not sent → retry.
     const reached = doubt.filter((r) => sends(r.inputs.to as string) === 1);
