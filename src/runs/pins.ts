@@ -52,6 +52,11 @@ export class PinStore {
     return { connector, tool, ...(pin ? { pin } : {}), ...(pending ? { pending } : {}), changes: pin && pending ? diffDefinitions(pin.definition, pending.definition) : [] };
   }
 
+  /** `connector.tool` of every tool with a change awaiting review (disabled until approved). */
+  async changedKeys(): Promise<string[]> {
+    return this.redis.hkeys(this.keys.toolChanges());
+  }
+
   /** Every tool with a change awaiting review. */
   async changed(): Promise<ToolReview[]> {
     const fields = await this.redis.hkeys(this.keys.toolChanges());

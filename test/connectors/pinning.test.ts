@@ -90,6 +90,9 @@ describe('pinned tools: a changed definition disables the tool until an admin ap
     expect(review.changed).toBe(true);
     expect(review.changes.map((c) => c.field)).toEqual(['description']);
     expect(review.diff).toBe(`description:\n- ${ORIGINAL}\n+ ${EVIL}`);
+    const listed = (await (await api('/connectors/remote/tools', 'reader')).json()) as { tools: Array<{ name: string; enabled: boolean; disabledReason?: string }> };
+    expect(listed.tools.find((t) => t.name === 'echo')).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('changed since it was pinned') });
+    expect(listed.tools.find((t) => t.name === 'add')).toMatchObject({ enabled: true });
 
     const cli = await promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), 'connectors', 'approve-tool', 'remote', 'echo'],
       { env: { ...process.env, ...env }, cwd: ROOT });

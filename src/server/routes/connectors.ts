@@ -47,9 +47,13 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
   };
   const toolsJson = async (id: string, entries: CatalogEntry[]) => {
     const off = await app.store.disabledTools();
+    const changed = new Set(await app.store.pins.changedKeys());
     return entries.map((e) => {
-      const toggledOff = off.has(`${id}.${e.tool.name}`);
-      const reason = e.disabledReason ?? (toggledOff ? 'turned off with PATCH /api/v1/connectors/{id}/tools/{tool}' : undefined);
+      const pinChanged = changed.has(`${id}.${e.tool.name}`);
+      const toggledOff = off.has(`${id}.${e.tool.name}`) || pinChanged;
+      const reason = e.disabledReason ?? (pinChanged
+        ? 'changed since it was pinned: review GET /api/v1/connectors/{id}/tools/{tool}/pin, then POST .../approve'
+        : toggledOff ? 'turned off with PATCH /api/v1/connectors/{id}/tools/{tool}' : undefined);
       return { ...e.tool, enabled: e.enabled && !toggledOff, ...(reason && !(e.enabled && !toggledOff) ? { disabledReason: reason } : {}) };
     });
   };
