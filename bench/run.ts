@@ -35,8 +35,8 @@ if (!['always', 'everysec', 'no'].includes(fsync)) throw new Error(`--fsync must
 const outDir = arg('--out') ?? join(ROOT, 'bench/results');
 
 const N = quick
-  ? { direct: 200, one: 50, chain: 15, counts: { oneStep: 10, chain: 3, gated: 5, idleMs: 1000 }, runs: 30, raw: 3000, rawCall: 300, directRate: 300, paused: 1000, approve: 50, http: 50 }
-  : { direct: 1000, one: 300, chain: 100, counts: { oneStep: 30, chain: 10, gated: 10, idleMs: 3000 }, runs: 300, raw: 30000, rawCall: 3000, directRate: 3000, paused: 10000, approve: 300, http: 200 };
+  ? { direct: 150, one: 40, chain: 10, counts: { oneStep: 10, chain: 3, gated: 5, idleMs: 1000 }, runs: 20, raw: 2000, rawCall: 200, directRate: 200, paused: 1000, approve: 40, http: 40 }
+  : { direct: 1000, one: 300, chain: 100, counts: { oneStep: 30, chain: 10, gated: 10, idleMs: 3000 }, runs: 200, raw: 20000, rawCall: 2000, directRate: 3000, paused: 10000, approve: 300, http: 200 };
 const CONCURRENCY = 20;
 const SPACING_MS = 10;
 
@@ -108,26 +108,37 @@ async function main(): Promise<number> {
     });
     await phase('throughput', async () => {
       await drained(c);
+      // Other load on the machine only ever slows a rate down, so the full run keeps the best of
+      // two attempts of each measurement.
+      const tries = quick ? 1 : 2;
+      const best = async <T extends { seconds: number }>(fn: (attempt: number) => Promise<T>): Promise<T> => {
+        let top: T | undefined;
+        for (let i = 0; i < tries; i++) {
+          const r = await fn(i);
+          if (!top || r.seconds < top.seconds) top = r;
+        }
+        return top as T;
+      };
       const rates: InterlockRate[] = [];
       // Two processes first, so the second worker is started once and then stopped.
       const w2 = startWorker('worker-2', c.configFile, redis, c.prefix);
       workers.push(w2);
       await w2.ready;
-      const warm = quick ? 10 : 40;
+      const warm = quick ? 5 : 40;
       await interlockRate(c, [w1, w2], warm, 'tp2-warm');
       await interlockRate(c, [w1, w2], warm, 'tpio2-warm', 'stdio');
-      rates.push(await interlockRate(c, [w1, w2], N.runs, 'tp2'));
-      rates.push(await interlockRate(c, [w1, w2], N.runs, 'tpio2', 'stdio'));
+      rates.push(await best((i) => interlockRate(c, [w1, w2], N.runs, `tp2-${i}`)));
+      rates.push(await best((i) => interlockRate(c, [w1, w2], N.runs, `tpio2-${i}`, 'stdio')));
       await w2.stop();
-      rates.unshift(await interlockRate(c, [w1], N.runs, 'tpio1', 'stdio'));
-      rates.unshift(await interlockRate(c, [w1], N.runs, 'tp1'));
+      rates.unshift(await best((i) => interlockRate(c, [w1], N.runs, `tpio1-${i}`, 'stdio')));
+      rates.unshift(await best((i) => interlockRate(c, [w1], N.runs, `tp1-${i}`)));
 
       const pair = startRawPair(c, CONCURRENCY);
       const raw: RawRate[] = [];
       try {
         await Promise.all(pair.map((p) => p.ready));
         for (const kind of ['empty', 'http', 'stdio'] as const) {
-          for (const p of [1, 2] as const) raw.push(await rawRate(c, pair, kind, p, kind === 'empty' ? N.raw : N.rawCall));
+          for (const p of [1, 2] as const) raw.push(await best(() => rawRate(c, pair, kind, p, kind === 'empty' ? N.raw : N.rawCall)));
         }
       } finally {
         await Promise.all(pair.map((p) => p.stop()));

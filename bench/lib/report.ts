@@ -77,8 +77,10 @@ function table(rows: string[][]): string {
 const row = (label: string, s: Summary | undefined, target = ''): string[] => [label, ms(s?.p50), ms(s?.p99), target];
 
 function commandsLine(c: SideCounts): string {
-  const top = Object.entries(c.commands.commands).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${c.roundTrips} round trips, ${c.commands.total} commands (${top}); ${c.commands.innerTotal} more inside scripts`;
+  const list = (m: Record<string, number>): string =>
+    Object.entries(m).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
+  return `${c.roundTrips} round trips, ${c.commands.total} commands (${list(c.commands.commands)}); ` +
+    `${c.commands.innerTotal} more inside scripts (${list(c.commands.inner)})`;
 }
 
 export function render(r: BenchResults): string {
@@ -94,6 +96,7 @@ export function render(r: BenchResults): string {
     lines.push('', '(1) Orchestration overhead, sequential, one `interlock worker` process');
     lines.push(table([
       ['', 'p50', 'p99', 'target'],
+      row('one Redis round trip (PING)', L.redisPingMs),
       row('direct MCP call (SDK client → test server)', L.directCallMs),
       row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs),
       row('  minus one direct call', L.oneStep.overheadMs),
@@ -107,7 +110,7 @@ export function render(r: BenchResults): string {
   }
   const T = r.throughput;
   if (T) {
-    lines.push('', '(2) Throughput (work queued while paused, then released); "vs +call" = vs raw BullMQ jobs making the same call');
+    lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call`);
     const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;
     const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
     const rows = [['', 'rate', 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
@@ -161,6 +164,10 @@ export function render(r: BenchResults): string {
     lines.push(`  per gated run, worker:        ${commandsLine(C.gatedRun.worker)}`);
     lines.push(`  per approve, engine:          ${commandsLine(C.gatedRun.engineApprove)}`);
     lines.push(`  idle worker: ${C.idle.workerRoundTripsPerSecond} round trips/s, ${C.idle.workerCommandsPerSecond} commands/s`);
+    if (C.stepTimeline.length) {
+      lines.push(`  one chain step as Redis saw it (median ms after call k reached the server; under MONITOR):`);
+      lines.push(`    ${C.stepTimeline.map((e) => `+${e.ms.toFixed(2)} ${e.label}`).join(' → ')}`);
+    }
   }
   const V = r.verdicts ?? [];
   if (V.length) {

@@ -11,7 +11,8 @@ import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
 import { CommandMonitor, perUnit, scriptNames, tally, type Tally } from '../lib/monitor.ts';
 import { probeSnapshot, type ProbeSnapshot } from '../lib/probe.ts';
 import type { Child } from '../lib/procs.ts';
-import { round } from '../lib/stats.ts';
+import type { MonitorEntry } from '../lib/monitor.ts';
+import { round, summarize } from '../lib/stats.ts';
 
 export interface SideCounts {
   roundTrips: number;
@@ -27,6 +28,12 @@ export interface CountsResult {
   /** a gated write: pause, approve, resume and finish */
   gatedRun: { worker: SideCounts; engineApprove: SideCounts };
   samples: { oneStep: number; chain: number; gated: number };
+  /**
+   * One chain step as Redis saw it: each worker command between tool call k arriving at the
+   * server and call k+1, at its median offset (ms) from call k. MONITOR slows Redis a little, so
+   * the offsets run long; the order and the shares are the point.
+   */
+  stepTimeline: { label: string; ms: number }[];
 }
 
 const EMPTY: Tally = { commands: {}, total: 0, inner: {}, innerTotal: 0 };
@@ -84,6 +91,7 @@ export async function measureCounts(ctx: BenchContext, worker: Child, o: { oneSt
       if ((await waitRun(ctx, run.id)) !== 'run.succeeded') throw new Error('count chain failed');
     }
     const m3 = await mark();
+    const stepTimeline = timeline(ctx, mon.entries.slice(m2.i, m3.i), workerPorts(m3), o.chain);
     for (let i = 0; i < o.gated; i++) await gatedRun(`cnt-gated-${i}`);
     const m4 = await mark();
 
@@ -106,8 +114,37 @@ export async function measureCounts(ctx: BenchContext, worker: Child, o: { oneSt
         engineApprove: { roundTrips: round((gatedEngine.roundTrips - trig.roundTrips * g) / o.gated), commands: perUnit(gatedEngine.commands, trig.commands, g, o.gated) },
       },
       samples: { oneStep: o.oneStep, chain: o.chain, gated: o.gated },
+      stepTimeline,
     };
   } finally {
     mon.stop();
   }
+}
+
+function timeline(ctx: BenchContext, entries: MonitorEntry[], ports: Set<number>, chains: number): { label: string; ms: number }[] {
+  ctx.log.poll();
+  const offsets = new Map<string, number[]>();
+  const gaps: number[] = [];
+  for (let i = 0; i < chains; i++) {
+    const t = ctx.log.timesFor('echo', 'text', `cnt-chain-${i}`);
+    for (let k = 0; k + 1 < t.length; k++) {
+      gaps.push(t[k + 1] - t[k]);
+      const seen = new Map<string, number>();
+      for (const e of entries) {
+        const ms = e.time * 1000 - t[k];
+        if (!ports.has(e.port) || ms <= 0 || e.time * 1000 >= t[k + 1]) continue;
+        const n = (seen.get(e.label) ?? 0) + 1;
+        seen.set(e.label, n);
+        const key = n > 1 ? `${e.label} #${n}` : e.label;
+        offsets.set(key, [...(offsets.get(key) ?? []), ms]);
+      }
+    }
+  }
+  const steps = gaps.length;
+  return [...offsets]
+    // Commands seen in fewer than half the steps are background (stall checks, idle wake-ups).
+    .filter(([, v]) => v.length >= steps / 2)
+    .map(([label, v]) => ({ label, ms: round(summarize(v).p50, 2) }))
+    .concat([{ label: 'next tool call at the server', ms: round(summarize(gaps).p50, 2) }])
+    .sort((a, b) => a.ms - b.ms);
 }

@@ -12,6 +12,8 @@ import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
 import { summarize, wallNow, type Summary } from '../lib/stats.ts';
 
 export interface LatencyResult {
+  /** one Redis round trip (PING) from the bench: the unit the per-step round-trip counts multiply */
+  redisPingMs: Summary;
   directCallMs: Summary;
   oneStep: { e2eMs: Summary; overheadMs: Summary; triggerToCallMs: Summary };
   chain: { e2eMs: Summary; overheadPerStepPerRunMs: Summary; stepGapMs: Summary; stepOverheadMs: Summary; triggerToFirstCallMs: Summary; lastCallToDoneMs: Summary };
@@ -59,6 +61,12 @@ export async function measureLatency(ctx: BenchContext, client: Client, o: { dir
   // Warm every path once: the worker's MCP session, the tool catalog, scripts, JIT.
   await sequentialRuns(ctx, 'one', 'warm-one', 20);
   await sequentialRuns(ctx, 'chain', 'warm-chain', 3);
+  const ping: number[] = [];
+  for (let i = 0; i < o.direct; i++) {
+    const t0 = performance.now();
+    await ctx.admin.ping();
+    ping.push(performance.now() - t0);
+  }
   const direct = await measureDirect(client, o.direct, 50);
   const d = direct.p50;
 
@@ -81,6 +89,7 @@ export async function measureLatency(ctx: BenchContext, client: Client, o: { dir
     for (let k = 1; k < CHAIN; k++) gaps.push(times[k] - times[k - 1]);
   }
   return {
+    redisPingMs: summarize(ping),
     directCallMs: direct,
     oneStep: { e2eMs: summarize(oneE2e), overheadMs: summarize(oneE2e.map((v) => v - d)), triggerToCallMs: summarize(oneTrig) },
     chain: {
