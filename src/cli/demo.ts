@@ -6,13 +6,33 @@ import { createLogger } from '../logger.ts';
 import type { RunRecord } from '../runs/records.ts';
 import { REDIS_HINT } from '../runs/redis.ts';
 import { startSandboxes, type Sandboxes } from '../sandbox/index.ts';
-import { bold, cyan, dim, formatConfirmation, formatEvent, green, red } from './format.ts';
+import { observeCatalog } from '../runs/pins.ts';
+import { bold, cyan, dim, formatConfirmation, formatEvent, green, red, yellow } from './format.ts';
 
 interface DemoOptions {
   keepRunning: boolean;
   /** the charge to refund; the Stripe sandbox seeds ch_seed_1 (Ada, $50.00) */
   charge?: string;
   amount?: number;
+}
+
+/**
+ * Tool pins outlive a demo in `.interlock/`; when the built-in connectors' own code changed their
+ * tool definitions since the last demo, the pins would (rightly) stop the run. The demo says so and
+ * approves the new definitions of its built-in sandbox connectors, which a real deployment never
+ * does by itself.
+ */
+async function acceptNewBuiltInDefinitions(app: App): Promise<void> {
+  for (const id of ['stripe', 'slack']) {
+    if (!app.config.connectors[id]) continue;
+    await app.pool.listTools(id);
+    await observeCatalog(app.pool, app.store.pins, id);
+  }
+  for (const review of await app.store.pins.changed()) {
+    if (!['stripe', 'slack'].includes(review.connector) || !review.pending) continue;
+    console.log(yellow(`   ${review.connector}.${review.tool} changed since the last demo (${review.changes.map((c) => c.field).join(', ')}); approving the new definition for the demo`));
+    await app.engine.approveTool(review.connector, review.tool, review.pending.hash, 'demo');
+  }
 }
 
 const step = (n: number, text: string) => console.log(`\n${bold(`${n}.`)} ${bold(text)}`);
@@ -51,6 +71,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     }
     console.log(`   ${app.redis.describe}`);
     await app.startWorkers();
+    await acceptNewBuiltInDefinitions(app);
     try {
       const { startServer } = await import('../server/serve.ts');
       server = await startServer(app, { host: '127.0.0.1', port: o.keepRunning ? Number(process.env.PORT ?? 3000) : 0 });

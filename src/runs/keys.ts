@@ -33,6 +33,10 @@ export class Keys {
   triggerIdempotency(key: string): string {
     return `${this.prefix}:idem:${key}`;
   }
+  /** sliding-window rate limit of one connector, zset of slot → time taken */
+  rateLimit(name: string): string {
+    return `${this.prefix}:rate:{${name}}`;
+  }
   /** per-tool enabled/disabled toggles, hash `connector.tool` → '0' | '1' */
   toolToggles(): string {
     return `${this.prefix}:tools:enabled`;

@@ -1,22 +1,22 @@
 import { readFileSync } from 'node:fs';
 import type { Redis } from 'ioredis';
 
-/** Transition scripts; the file suffix is the number of keys, as in BullMQ's commands. */
-const NAMES = ['startStep', 'commitStep', 'failStep', 'openGate', 'decide', 'cancelRun', 'resolveStep', 'pinTool', 'approveTool', 'blockStep', 'unblockStep'] as const;
-export type ScriptName = (typeof NAMES)[number];
+/** Transition scripts by name and number of keys; the file is `scripts/<name>-<keys>.lua`, as in BullMQ's commands. */
+const SCRIPTS = {
+  startStep: 2, commitStep: 2, failStep: 2, openGate: 2, decide: 2, cancelRun: 2, resolveStep: 2,
+  pinTool: 2, approveTool: 2, blockStep: 2, unblockStep: 2, takeRateSlot: 1,
+} as const;
+export type ScriptName = keyof typeof SCRIPTS;
 
-const SOURCES: Record<ScriptName, string> = Object.fromEntries(
-  NAMES.map((n) => [n, readFileSync(new URL(`./scripts/${n}-2.lua`, import.meta.url), 'utf8')]),
-) as Record<ScriptName, string>;
-
-type ScriptFn = (k1: string, k2: string, ...argv: string[]) => Promise<unknown>;
+type ScriptFn = (...keysThenArgv: string[]) => Promise<unknown>;
 
 /** Registers the scripts on a client (EVALSHA with EVAL fallback, which survives a Redis restart). */
 export function defineScripts(redis: Redis): Record<ScriptName, ScriptFn> {
   const out = {} as Record<ScriptName, ScriptFn>;
-  for (const name of NAMES) {
+  for (const [name, keys] of Object.entries(SCRIPTS) as Array<[ScriptName, number]>) {
     const cmd = `il_${name}`;
-    redis.defineCommand(cmd, { numberOfKeys: 2, lua: SOURCES[name] });
+    const lua = readFileSync(new URL(`./scripts/${name}-${keys}.lua`, import.meta.url), 'utf8');
+    redis.defineCommand(cmd, { numberOfKeys: keys, lua });
     const fn = (redis as unknown as Record<string, ScriptFn>)[cmd];
     out[name] = fn.bind(redis);
   }

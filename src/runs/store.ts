@@ -47,7 +47,7 @@ export class RunStore {
   readonly keys: Keys;
   /** tool pins and their changes awaiting review */
   readonly pins: PinStore;
-  private readonly s: Record<ScriptName, (k1: string, k2: string, ...a: string[]) => Promise<unknown>>;
+  private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
 
   constructor(redis: Redis, prefix = 'il') {
     this.redis = redis;
@@ -107,15 +107,28 @@ export class RunStore {
     return run;
   }
 
-  /** One round trip for what a step job needs: the run and the session's grant for a tool. */
-  async loadForStep(runId: string, session: string | undefined, grantField: string | undefined):
-    Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined }> {
+  /**
+   * One round trip for what a step job needs: the run, the session's remembered decision for the
+   * tool and whether an admin turned the tool off.
+   */
+  async loadForStep(runId: string, session: string, toolField: string | undefined):
+    Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
     const p = this.redis.pipeline().hgetall(this.keys.run(runId));
-    if (session && grantField) p.hget(this.keys.grants(session), grantField);
+    if (toolField) p.hget(this.keys.grants(session), toolField).hget(this.keys.toolToggles(), toolField);
     const res = (await p.exec()) ?? [];
+    for (const [err] of res) if (err) throw err;
     const h = res[0]?.[1] as Record<string, string> | undefined;
     const g = res[1]?.[1] as string | null | undefined;
-    return { run: h?.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined };
+    return { run: h?.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: res[2]?.[1] !== '0' };
+  }
+
+  /**
+   * Sliding-window rate limit shared by every process on this Redis: takes a slot and answers 0,
+   * or answers how many ms until one frees up. Exact, unlike a fixed window that lets a burst
+   * straddle the boundary.
+   */
+  async takeRateSlot(name: string, max: number, perMs: number): Promise<number> {
+    return Number(await this.s.takeRateSlot(this.keys.rateLimit(name), String(max), String(perMs), `${process.pid}-${Math.random()}`));
   }
 
   /** Just the status, for a worker that looks whether a run was cancelled under it. */
@@ -244,7 +257,9 @@ export class RunStore {
       j({ error: err, finishedAt: now }))) as [string, string, string];
     const [outcome, stepId, detail] = r;
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
-    if (outcome !== 'decided' && outcome !== 'mismatch') await this.redis.zrem(this.keys.pendingConfirmations(), cid);
+    // The pending index is only an index: it is cleaned without holding up the decision, and the
+    // sweeper drops any entry whose confirmation was decided already.
+    if (outcome !== 'mismatch') this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
     return { outcome: outcome as 'approved' | 'denied' | 'expired', runId, stepId };
@@ -298,6 +313,10 @@ export class RunStore {
     return (await this.s.unblockStep(...this.rk(runId), stepId, String(Date.now()), j(data))) as 'ok' | 'skip';
   }
 
+  async dropPendingConfirmation(cid: string): Promise<void> {
+    await this.redis.zrem(this.keys.pendingConfirmations(), cid);
+  }
+
   /** Confirmations whose deadline passed, oldest first. */
   async dueConfirmations(now = Date.now(), limit = 100): Promise<string[]> {
     return this.redis.zrangebyscore(this.keys.pendingConfirmations(), '-inf', now, 'LIMIT', 0, limit);
@@ -346,8 +365,25 @@ function parseEvent(runId: string, id: string, fields: string[]): RunEvent {
   };
 }
 
+/**
+ * Parsed definitions by workflow and version (a hash of the definition): every step of every run
+ * of one version shares one object, so parsing and template compilation happen once per version.
+ */
+const definitions = new Map<string, WorkflowDef>();
+
+function parseDefinition(h: Record<string, string>): WorkflowDef {
+  const key = `${h.workflow}@${h.version}`;
+  let def = definitions.get(key);
+  if (!def) {
+    def = JSON.parse(h.definition) as WorkflowDef;
+    if (definitions.size > 1000) definitions.clear();
+    definitions.set(key, def);
+  }
+  return def;
+}
+
 function parseRun(h: Record<string, string>): RunRecord {
-  const definition = JSON.parse(h.definition) as WorkflowDef;
+  const definition = parseDefinition(h);
   const steps: Record<string, StepRecord> = {};
   for (const s of definition.steps) {
     const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : {};

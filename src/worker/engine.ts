@@ -78,10 +78,11 @@ export class Engine {
     }
     if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
-    const conf = await this.store.requireConfirmation(cid);
-    if (opts.remember === 'session') await this.store.grant(conf.session, conf.connector, conf.tool, 'approve');
-    const run = await this.store.requireRun(r.runId);
-    await this.queues.enqueue(run.definition, run.id, run.session, r.stepId, cid);
+    const [conf, run] = await Promise.all([this.store.requireConfirmation(cid), this.store.requireRun(r.runId)]);
+    await Promise.all([
+      this.queues.enqueue(run.definition, run.id, run.session, r.stepId, cid),
+      opts.remember === 'session' ? this.store.grant(conf.session, conf.connector, conf.tool, 'approve') : undefined,
+    ]);
     return conf;
   }
 

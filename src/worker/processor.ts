@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
@@ -34,6 +35,8 @@ export interface ProcessorDeps {
   handBack?: AbortSignal;
   /** how often a running read looks whether its run was cancelled (default 1 s) */
   cancelPollMs?: number;
+  /** a connector's rate limit, held across every worker process through Redis */
+  rateLimit?: (connector: string) => { max: number; durationMs: number } | undefined;
 }
 
 const NO_LLM: LlmCaller = {
@@ -55,8 +58,11 @@ function context(run: RunRecord): TemplateContext {
  * Every exit path leaves the step's outcome in the store before the job ends, so a BullMQ-level
  * failure never hides what happened to the run.
  */
+const PIN_TRUST_MS = 5000;
+
 export class StepProcessor {
   private readonly d: ProcessorDeps;
+  private readonly pinChecked = new WeakMap<ToolInfo, number>();
   constructor(deps: ProcessorDeps) {
     this.d = deps;
   }
@@ -64,7 +70,7 @@ export class StepProcessor {
   async process(job: Job<StepJobData>, token?: string): Promise<string> {
     const { store, logger } = this.d;
     const { runId, stepId } = job.data;
-    const run = await store.getRun(runId);
+    const { run, grant, enabled } = await store.loadForStep(runId, job.data.session, job.data.tool);
     if (!run) return 'missing';
     if (TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention') return `run ${run.status}`;
     const def = run.definition;
@@ -99,14 +105,15 @@ export class StepProcessor {
       }
       args = (await resolveTemplates(step.with, ctx)) as Record<string, unknown>;
       tool = await this.d.tools.getTool(step.connector, step.tool);
-      if (!(await store.toolEnabled(step.connector, step.tool))) {
+      const on = job.data.tool === `${step.connector}.${step.tool}` ? enabled : await store.toolEnabled(step.connector, step.tool);
+      if (!on) {
         throw new InterlockError('TOOL_DISABLED', `Tool ${step.connector}.${step.tool} is turned off; an admin can enable it again`);
       }
       this.d.tools.validateArguments(tool, args);
     } catch (err) {
       return this.fail(job, run, step, err, {});
     }
-    const pinned = await store.pins.observe(tool);
+    const pinned = await this.observePin(tool);
     if (pinned.status === 'changed') return this.blockOnChangedTool(run, stepId, tool, pinned.changes.map((c) => c.field));
     const argumentsHash = sha256Hex(canonicalJson(args));
 
@@ -119,7 +126,8 @@ export class StepProcessor {
 
     const gate = decideGate({
       workflow: run.workflow, step, tool, arguments: args, argumentsHash,
-      approvedHash: rec.approvedHash, grant: await store.getGrant(run.session, step.connector, step.tool),
+      approvedHash: rec.approvedHash,
+      grant: job.data.tool === `${step.connector}.${step.tool}` && job.data.session === run.session ? grant : await store.getGrant(run.session, step.connector, step.tool),
       policy: this.d.policy(),
     });
     if (gate.kind === 'ask') {
@@ -134,8 +142,15 @@ export class StepProcessor {
     }
     if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
 
-    const started = await store.startStep(runId, stepId, { argumentsHash, attempt: job.attemptsMade + 1 }, tool.write);
-    if (!started.ok) return `not started: ${started.reason} ${started.status}`;
+    const limit = this.d.rateLimit?.(step.connector);
+    if (limit) await this.waitForRateSlot(step.connector, limit);
+    // A write waits for its intent to be on record before anything is sent; a read may overlap
+    // the two, since its output is only committed if the start went through.
+    const starting = store.startStep(runId, stepId, { argumentsHash, attempt: job.attemptsMade + 1 }, tool.write);
+    if (tool.write) {
+      const started = await starting;
+      if (!started.ok) return `not started: ${started.reason} ${started.status}`;
+    }
     const t0 = Date.now();
     let result: ToolCallResult;
     const guard = new CallGuard({
@@ -151,6 +166,8 @@ export class StepProcessor {
         ...(guard.signal ? { signal: guard.signal } : {}),
       });
     } catch (err) {
+      const started = await starting;
+      if (!started.ok) return `not started: ${started.reason} ${started.status}`;
       if (guard.reason === 'hand_back') return this.handBack(job, token, stepId);
       if (guard.reason === 'cancelled') {
         await store.appendEvent(runId, 'step.aborted', stepId, { reason: 'the run was cancelled while the step was calling its tool' });
@@ -166,6 +183,10 @@ export class StepProcessor {
     } finally {
       guard.dispose();
     }
+    if (!tool.write) {
+      const started = await starting;
+      if (!started.ok) return `not started: ${started.reason} ${started.status}`;
+    }
     const finishedAt = Date.now();
     this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
     if (result.isError) {
@@ -177,6 +198,29 @@ export class StepProcessor {
       { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next);
     if (r === 'ok' && next) await this.d.queues.enqueue(def, runId, run.session, next, '0');
     return r;
+  }
+
+  /**
+   * Checks the tool's definition against its pin. The same definition object from the pool's
+   * catalog was checked moments ago by this process, so it is trusted for a few seconds; a new
+   * catalog (refresh, reconnect, list_changed) brings new objects and a new check.
+   */
+  private async observePin(tool: ToolInfo): Promise<Awaited<ReturnType<ProcessorDeps['store']['pins']['observe']>>> {
+    const until = this.pinChecked.get(tool);
+    if (until !== undefined && until > Date.now()) return { status: 'same' };
+    const r = await this.d.store.pins.observe(tool);
+    if (r.status !== 'changed') this.pinChecked.set(tool, Date.now() + PIN_TRUST_MS);
+    return r;
+  }
+
+  private async waitForRateSlot(connector: string, limit: { max: number; durationMs: number }): Promise<void> {
+    for (;;) {
+      // Slots are counted when calls leave a worker, and calls reach the server a little later and
+      // not all equally late; a fifth more window keeps the server's own count within the limit.
+      const wait = await this.d.store.takeRateSlot(connector, limit.max, Math.ceil(limit.durationMs * 1.2));
+      if (wait <= 0) return;
+      await sleep(wait);
+    }
   }
 
   /**

@@ -8,6 +8,8 @@ export interface StepJobData {
   runId: string;
   stepId: string;
   session: string;
+  /** `connector.tool` of a call step, so its grant and toggle load with the run in one round trip */
+  tool?: string;
 }
 
 export function jobName(workflow: string, stepId: string): string {
@@ -61,7 +63,8 @@ export class StepQueues {
   async enqueue(def: WorkflowDef, runId: string, session: string, stepId: string, generation: string): Promise<void> {
     const step = def.steps.find((s) => s.id === stepId);
     if (!step) throw new Error(`step ${stepId} not in workflow ${def.name}`);
-    await this.get(step.connector).add(jobName(def.name, stepId), { runId, stepId, session },
+    const data: StepJobData = { runId, stepId, session, ...(step.kind === 'call' ? { tool: `${step.connector}.${step.tool}` } : {}) };
+    await this.get(step.connector).add(jobName(def.name, stepId), data,
       jobOptions(step, stepJobId(runId, stepId, generation)));
   }
 

@@ -1,5 +1,6 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { InterlockError } from '../errors.ts';
 import type { RunStore } from '../runs/store.ts';
 import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
@@ -30,7 +31,11 @@ export class StepWorkers {
 
   constructor(opts: StepWorkersOptions) {
     this.opts = opts;
-    this.processor = new StepProcessor({ ...opts, handBack: this.handBack.signal });
+    this.processor = new StepProcessor({
+      ...opts,
+      handBack: this.handBack.signal,
+      rateLimit: (id) => opts.connectors[id]?.rateLimit,
+    });
   }
 
   start(): this {
@@ -42,9 +47,12 @@ export class StepWorkers {
         connection: this.opts.connection,
         prefix: this.opts.prefix ?? QUEUE_PREFIX,
         concurrency: c.concurrency,
-        ...(c.rateLimit ? { limiter: { max: c.rateLimit.max, duration: c.rateLimit.durationMs } } : {}),
-        // A worker killed mid-step hands its job back after this long; the processor then decides
-        // between resending (idempotent) and in-doubt from the recorded write intent.
+        // Rate limits are not BullMQ's limiter: its fixed window lets 2 × max through across a
+        // window boundary; the processor takes a sliding-window slot in Redis right before the call.
+        // A worker killed mid-step loses its lock after lockDuration and its job is handed back at
+        // the next stall check; the processor then decides between resending (idempotent) and
+        // in-doubt from the recorded write intent.
+        lockDuration: 10_000,
         stalledInterval: 5000,
         maxStalledCount: 5,
       });
@@ -81,10 +89,16 @@ export class StepWorkers {
     let n = 0;
     try {
       for (const cid of await this.opts.store.dueConfirmations()) {
-        const r = await this.opts.store.decide(cid, 'expire', { by: 'expiry timer' });
-        if (r.outcome === 'expired') {
-          n++;
-          this.opts.logger.info({ confirmationId: cid, runId: r.runId }, 'confirmation expired');
+        try {
+          const r = await this.opts.store.decide(cid, 'expire', { by: 'expiry timer' });
+          if (r.outcome === 'expired') {
+            n++;
+            this.opts.logger.info({ confirmationId: cid, runId: r.runId }, 'confirmation expired');
+          }
+        } catch (err) {
+          // A run deleted under its index entry must not stop the sweep of every other one.
+          if (err instanceof InterlockError && err.code === 'CONFIRMATION_NOT_FOUND') await this.opts.store.dropPendingConfirmation(cid);
+          else throw err;
         }
       }
     } catch (err) {
