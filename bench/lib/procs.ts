@@ -58,7 +58,7 @@ export class BenchRedis {
     const persistence = fsync === 'no' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync];
     this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
       // Same stream node size as Interlock's private Redis (and docs/scaling.md): each run has a small stream.
-      '--save', '', ...persistence, '--stream-node-max-bytes', '512', '--loglevel', 'warning'], { stdio: 'ignore' });
+      '--save', '', ...persistence, '--stream-node-max-bytes', '512', '--hash-max-listpack-value', '4096', '--loglevel', 'warning'], { stdio: 'ignore' });
     const c = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     c.on('error', () => {});
     for (let i = 0; i < 100; i++) {

@@ -79,7 +79,7 @@ export async function connectRedis(opts: { url?: string; dataDir?: string; onSta
     rmSync(sock, { force: true });
     child = spawn('redis-server', [
       '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--dir', dir,
-      '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--stream-node-max-bytes', '512', '--loglevel', 'warning', '--logfile', resolve(dir, 'redis.log'),
+      '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--stream-node-max-bytes', '512', '--hash-max-listpack-value', '4096', '--loglevel', 'warning', '--logfile', resolve(dir, 'redis.log'),
     ], { stdio: 'ignore' });
     let exited = false;
     child.once('exit', () => (exited = true));
