@@ -2,15 +2,9 @@
  * Runs the Slack connector over stdio or streamable HTTP. Run directly (`node src/connectors/slack/main.ts
  * [--http PORT] [--host HOST]`) it serves stdio unless --http is given.
  */
-import { randomUUID } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { serve } from '@hono/node-server';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
-import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { WebClient } from '@slack/web-api';
-import { Hono } from 'hono';
+import { serveMcpHttp } from '../mcp-http.ts';
 import { createSlackWebClient, slackEnvironment } from './client.ts';
 import { createSlackMcpServer } from './server.ts';
 
@@ -39,57 +33,10 @@ function clientFromEnv(): WebClient {
   return createSlackWebClient({ token: env.token, ...(env.slackApiUrl ? { slackApiUrl: env.slackApiUrl } : {}) });
 }
 
-const jsonRpcError = (code: number, message: string) => ({ jsonrpc: '2.0' as const, error: { code, message }, id: null });
-
 async function runHttp(client: WebClient, port: number, host: string): Promise<SlackConnectorHandle> {
   // One MCP server per session: an McpServer serves exactly one transport.
-  const sessions = new Map<string, WebStandardStreamableHTTPServerTransport>();
-  const app = new Hono();
-
-  app.all('/mcp', async (c) => {
-    const sessionId = c.req.header('mcp-session-id');
-    if (sessionId) {
-      const transport = sessions.get(sessionId);
-      if (!transport) return c.json(jsonRpcError(-32001, 'Session not found; initialize a new session'), 404);
-      return transport.handleRequest(c.req.raw);
-    }
-    if (c.req.method !== 'POST') return c.json(jsonRpcError(-32000, 'Bad Request: mcp-session-id header required'), 400);
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      return c.json(jsonRpcError(-32700, 'Parse error: body is not JSON'), 400);
-    }
-    if (!isInitializeRequest(body)) return c.json(jsonRpcError(-32000, 'Bad Request: no session; send initialize first'), 400);
-    const transport = new WebStandardStreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (id) => void sessions.set(id, transport),
-      onsessionclosed: (id) => void sessions.delete(id),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await createSlackMcpServer({ client }).connect(transport);
-    return transport.handleRequest(c.req.raw, { parsedBody: body });
-  });
-
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = serve({ fetch: app.fetch, port, hostname: host }, () => resolve(s as Server));
-    s.once('error', reject);
-  });
-  const address = server.address() as AddressInfo;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
-  return {
-    url: `http://${urlHost}:${address.port}/mcp`,
-    close: async () => {
-      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
-      sessions.clear();
-      await new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-    },
-  };
+  const h = await serveMcpHttp(() => createSlackMcpServer({ client }), { port, host });
+  return { url: h.url, close: h.close };
 }
 
 export async function runSlackConnector(options: RunSlackConnectorOptions): Promise<SlackConnectorHandle> {

@@ -5,7 +5,7 @@
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type Stripe from 'stripe';
 import { createStripeClientFromEnv } from './client.ts';
-import { serveMcpHttp } from './http.ts';
+import { serveMcpHttp } from '../mcp-http.ts';
 import { createStripeMcpServer } from './server.ts';
 
 export interface RunStripeConnectorOptions {

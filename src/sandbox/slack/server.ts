@@ -4,9 +4,9 @@
  * `/_sandbox/*` routes let tests and demos inspect state and inject faults.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { METHODS, type Params } from './methods.ts';
 import { SlackStore, type SlackState } from './state.ts';
+import { listen } from '../../listen.ts';
 
 export interface SlackSandboxOptions {
   /** 0 or unset: a free port */
@@ -182,18 +182,10 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, origin } = await listen(server, options.port ?? 0, host);
 
   return {
-    url: `http://${urlHost}:${port}/api/`,
+    url: `${origin}/api/`,
     port,
     state: () => store.snapshot(),
     reset: () => store.reset(),

@@ -6,7 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { handleControl } from './control.ts';
 import { StripeApiError, typeForStatus } from './errors.ts';
 import { parseForm, type FormObject } from './form.ts';
@@ -19,6 +18,7 @@ import { paymentRoutes } from './routes-payments.ts';
 import { seedStore } from './seed.ts';
 import { emptyState, StripeStore } from './store.ts';
 import type { FailureRule, StripeState } from './types.ts';
+import { listen } from '../../listen.ts';
 
 export interface StripeSandboxOptions {
   /** 0 or unset: a free port */
@@ -203,15 +203,8 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
   const server = createServer((req, res) => {
     void handle(req, res);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const { port, origin } = await listen(server, options.port ?? 0, host);
+  const url = origin;
   store.baseUrl = url;
 
   return {

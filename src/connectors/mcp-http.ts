@@ -1,16 +1,16 @@
 /**
- * Serves an MCP server factory over streamable HTTP at `/mcp`, one server and transport per
+ * Serves a built-in connector's MCP server factory over streamable HTTP at `/mcp`, one server and transport per
  * session (an McpServer holds one connection). Sessions live in this process's memory: a restart
  * ends them and clients initialize again, which the MCP client side of Interlock does on its own.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { getRequestListener } from '@hono/node-server';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { Hono } from 'hono';
+import { listen } from '../listen.ts';
 
 export interface McpHttpHandle {
   url: string;
@@ -83,17 +83,9 @@ export async function serveMcpHttp(
   });
 
   const httpServer = createServer(getRequestListener(app.fetch));
-  await new Promise<void>((resolve, reject) => {
-    httpServer.once('error', reject);
-    httpServer.listen(opts.port ?? 0, host, () => {
-      httpServer.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (httpServer.address() as AddressInfo).port;
-  const urlHost = host.includes(':') ? `[${host}]` : host;
+  const { port, origin } = await listen(httpServer, opts.port ?? 0, host);
   return {
-    url: `http://${urlHost}:${port}/mcp`,
+    url: `${origin}/mcp`,
     port,
     close: async () => {
       const open = [...sessions.values()];
