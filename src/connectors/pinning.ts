@@ -1,5 +1,5 @@
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
-import type { ToolAnnotations, ToolInfo } from './types.ts';
+import type { ToolInfo } from './types.ts';
 
 /**
  * What a tool is pinned by: everything a person or a model reads to decide what the tool does.
@@ -7,14 +7,7 @@ import type { ToolAnnotations, ToolInfo } from './types.ts';
  * to do something else, a wider schema, a write that now claims readOnlyHint) gets the tool
  * disabled until an admin has looked at the change.
  */
-export interface ToolDefinition {
-  name: string;
-  title?: string;
-  description?: string;
-  inputSchema: Record<string, unknown>;
-  outputSchema?: Record<string, unknown>;
-  annotations: ToolAnnotations;
-}
+export type ToolDefinition = Pick<ToolInfo, (typeof PINNED_FIELDS)[number]>;
 
 export interface ToolPin {
   connector: string;
