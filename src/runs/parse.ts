@@ -1,0 +1,67 @@
+import type { WorkflowDef } from '../workflows/types.ts';
+import { F } from './keys.ts';
+import type { ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
+
+/** How records come back out of Redis: a run hash and a stream entry, parsed. */
+
+type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
+
+export function parseEvent(runId: string, id: string, fields: string[]): RunEvent {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
+  return {
+    id,
+    type: m.type ?? 'unknown',
+    at: Number(m.at ?? 0),
+    runId,
+    ...(m.step ? { stepId: m.step } : {}),
+    data: m.data ? (JSON.parse(m.data) as Record<string, unknown>) : {},
+  };
+}
+
+/**
+ * Parsed definitions by workflow and version (a hash of the definition): every step of every run
+ * of one version shares one object, so parsing and template compilation happen once per version.
+ */
+const definitions = new Map<string, WorkflowDef>();
+
+function parseDefinition(h: Record<string, string>): WorkflowDef {
+  const key = `${h.workflow}@${h.version}`;
+  let def = definitions.get(key);
+  if (!def) {
+    def = JSON.parse(h.definition) as WorkflowDef;
+    if (definitions.size > 1000) definitions.clear();
+    definitions.set(key, def);
+  }
+  return def;
+}
+
+export function parseRun(h: Record<string, string>): RunRecord {
+  const definition = parseDefinition(h);
+  const steps: Record<string, StepRecord> = {};
+  for (const s of definition.steps) {
+    const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : {};
+    steps[s.id] = {
+      ...result,
+      id: s.id,
+      status: (h[F.stepStatus(s.id)] ?? 'pending') as StepStatus,
+      attempts: Number(h[F.stepAttempts(s.id)] ?? 0),
+      ...(h[F.stepConf(s.id)] ? { confirmationId: h[F.stepConf(s.id)] } : {}),
+      ...(h[F.stepApproved(s.id)] ? { approvedHash: h[F.stepApproved(s.id)] } : {}),
+      ...(h[F.stepIntent(s.id)] ? { intentAttempt: Number(h[F.stepIntent(s.id)]) } : {}),
+    };
+  }
+  return {
+    id: h.id,
+    workflow: h.workflow,
+    version: h.version,
+    session: h.session,
+    status: h.status as RunStatus,
+    inputs: JSON.parse(h.inputs) as Record<string, unknown>,
+    definition,
+    createdAt: Number(h.createdAt),
+    updatedAt: Number(h.updatedAt),
+    ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
+    steps,
+  };
+}
