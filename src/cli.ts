@@ -1,10 +1,12 @@
 import { Command, Option } from 'commander';
 import { App } from './app.ts';
+import type { ConnectorPool } from './connectors/pool.ts';
 import { bold, formatConfirmation, green, red } from './cli/format.ts';
 import { runCommand } from './cli/run.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { findConfigFile, loadConfig } from './workflows/load.ts';
+import type { InterlockConfig } from './workflows/types.ts';
 
 const program = new Command('interlock')
   .description('Durable workflows of MCP tool calls, with a confirmation before every write')
@@ -24,6 +26,17 @@ async function withApp<T>(fn: (a: App) => Promise<T>): Promise<T> {
   }
 }
 
+/** A connector pool for one command, logging nothing, closed when the command is done. */
+async function withPool<T>(config: InterlockConfig, fn: (pool: ConnectorPool) => Promise<T>): Promise<T> {
+  const { ConnectorPool } = await import('./connectors/pool.ts');
+  const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
+  try {
+    return await fn(pool);
+  } finally {
+    await pool.close();
+  }
+}
+
 program.command('validate [file]')
   .description('check workflows.yaml: structure, templates, and (unless --offline) tools against the connectors')
   .option('--offline', 'skip checks that need to connect to the connectors')
@@ -31,10 +44,8 @@ program.command('validate [file]')
     const path = file ?? configFile();
     const config = loadConfig(path);
     if (!o.offline) {
-      const { ConnectorPool } = await import('./connectors/pool.ts');
       const { validateAgainstCatalog } = await import('./workflows/validate.ts');
-      const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
-      try {
+      await withPool(config, async (pool) => {
         const unreachable = new Set<string>();
         const issues = await validateAgainstCatalog(config, async (connector, tool) => {
           if (unreachable.has(connector)) return undefined;
@@ -48,9 +59,7 @@ program.command('validate [file]')
         });
         const real = issues.filter((i) => !unreachable.has(i.message.match(/connector '([^']+)'/)?.[1] ?? ''));
         if (real.length) throw new ConfigError(real);
-      } finally {
-        await pool.close();
-      }
+      });
     }
     const n = Object.keys(config.workflows).length;
     console.log(green(`✓ ${path}: ${n} workflow${n === 1 ? '' : 's'}, ${Object.keys(config.connectors).length} connectors — valid`));
@@ -126,9 +135,7 @@ program.command('worker')
 const connectors = program.command('connectors').description('inspect the MCP servers Interlock is a client of');
 connectors.command('list', { isDefault: true }).description('connectors and their state').action(async () => {
   const config = loadConfig(configFile());
-  const { ConnectorPool } = await import('./connectors/pool.ts');
-  const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
-  try {
+  await withPool(config, async (pool) => {
     for (const c of Object.values(config.connectors)) {
       let info: string;
       try {
@@ -139,9 +146,7 @@ connectors.command('list', { isDefault: true }).description('connectors and thei
       }
       console.log(`${bold(c.id)}  ${c.transport.type}  ${info}`);
     }
-  } finally {
-    await pool.close();
-  }
+  });
 });
 connectors.command('changes').description('tools whose definition changed since it was pinned, with the diff').action(async () => {
   const { listChanges } = await import('./cli/tools.ts');
@@ -156,15 +161,10 @@ connectors.command('approve-tool <id> <tool>')
   });
 for (const [name, desc] of [['tools', 'tools of one connector, with their write classification'], ['refresh', 'list the tools again, bypassing the cache']] as const) {
   connectors.command(`${name} <id>`).description(desc).action(async (id: string) => {
-    const config = loadConfig(configFile());
-    const { ConnectorPool } = await import('./connectors/pool.ts');
-    const pool = new ConnectorPool(config.connectors, { logger: createLogger({ level: 'silent' }) });
-    try {
+    await withPool(loadConfig(configFile()), async (pool) => {
       const tools = await pool.listTools(id, { refresh: true });
       for (const t of tools) console.log(`${t.write ? red('write') : green('read ')}  ${bold(`${id}.${t.name}`)}  ${t.title ?? ''}`);
-    } finally {
-      await pool.close();
-    }
+    });
   });
 }
 

@@ -55,23 +55,6 @@ export function formatRun(run: RunRecord): string {
   return lines.join('\n');
 }
 
-/** `--input k=v`: the value is JSON when it parses as JSON, else the plain string. */
-export function parseInputPairs(pairs: string[], json?: string): Record<string, unknown> {
-  const out: Record<string, unknown> = json ? (JSON.parse(json) as Record<string, unknown>) : {};
-  for (const p of pairs) {
-    const i = p.indexOf('=');
-    if (i <= 0) throw new Error(`--input expects key=value, got '${p}'`);
-    const k = p.slice(0, i);
-    const v = p.slice(i + 1);
-    try {
-      out[k] = JSON.parse(v);
-    } catch {
-      out[k] = v;
-    }
-  }
-  return out;
-}
-
 /** One line per output field (`name: type — description`), the way a person reads an expected result. */
 export function summarizeSchema(schema: Record<string, unknown>): string[] {
   const props = schema.properties as Record<string, { type?: unknown; description?: string }> | undefined;

@@ -95,6 +95,9 @@ export class StepProcessor {
       const llm = this.d.llm ?? NO_LLM;
       return processLlmStep({ ...this.d, llm }, { job, run, step, ctx, next, fail: (err, result) => this.fail(job, run, step, err, result) });
     }
+    // Jobs enqueued by this version carry `connector.tool`, so its grant and toggle came with the run;
+    // a job queued by an older version loads them here.
+    const preloaded = job.data.tool === `${step.connector}.${step.tool}`;
     let args: Record<string, unknown>;
     let tool: ToolInfo;
     try {
@@ -105,8 +108,7 @@ export class StepProcessor {
       }
       args = (await resolveTemplates(step.with, ctx)) as Record<string, unknown>;
       tool = await this.d.tools.getTool(step.connector, step.tool);
-      const on = job.data.tool === `${step.connector}.${step.tool}` ? enabled : await store.toolEnabled(step.connector, step.tool);
-      if (!on) {
+      if (!(preloaded ? enabled : await store.toolEnabled(step.connector, step.tool))) {
         throw new InterlockError('TOOL_DISABLED', `Tool ${step.connector}.${step.tool} is turned off; an admin can enable it again`);
       }
       this.d.tools.validateArguments(tool, args);
@@ -127,7 +129,7 @@ export class StepProcessor {
     const gate = decideGate({
       workflow: run.workflow, step, tool, arguments: args, argumentsHash,
       approvedHash: rec.approvedHash,
-      grant: job.data.tool === `${step.connector}.${step.tool}` && job.data.session === run.session ? grant : await store.getGrant(run.session, step.connector, step.tool),
+      grant: preloaded ? grant : await store.getGrant(run.session, step.connector, step.tool),
       policy: this.d.policy(),
     });
     if (gate.kind === 'ask') {

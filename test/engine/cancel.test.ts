@@ -2,18 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { InterlockError } from '../../src/errors.ts';
-import { TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+import { callLogPath, makeApp, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 const log = callLogPath();
 const yaml = `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${log} }
-    concurrency: 4
+connectors:${testConnectorYaml(log, '\n    concurrency: 4')}
 policy:
   confirmation_ttl: 1h
 workflows:

@@ -8,18 +8,13 @@ import { App } from '../../src/app.ts';
 import { InterlockError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { ROOT, TEST_SERVER, callLogPath, readCalls, waitForStatus } from '../helpers/app.ts';
+import { ROOT, callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 
 const log = callLogPath();
 // `send` ignores idempotency keys; with hangOnce its first answer never comes in time, so the
 // step times out after the message may have gone: the textbook write in doubt.
 const yaml = `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${log} }
+connectors:${testConnectorYaml(log)}
 policy:
   allow_unconfirmed: [test.send]
 workflows:

@@ -15,7 +15,7 @@ import type { App } from '../../src/app.ts';
 import { Authenticator } from '../../src/server/auth.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../src/server/mcp/http.ts';
 import type { RunView } from '../../src/server/mcp/results.ts';
-import { TEST_SERVER } from '../helpers/app.ts';
+import { testConnectorYaml } from '../helpers/app.ts';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
@@ -33,13 +33,7 @@ tokens:
   - { name: other-chat, token: "\${env:IL_MCP_OTHER}", scopes: [read, trigger] }
 ` : '';
   return `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${opts.log} }
-    concurrency: 4
+connectors:${testConnectorYaml(opts.log, '\n    concurrency: 4')}
 policy:
   confirmation_ttl: 1h
 workflows:

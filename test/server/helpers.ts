@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { App } from '../../src/app.ts';
 import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { TEST_SERVER, callLogPath, makeApp } from '../helpers/app.ts';
+import { callLogPath, makeApp, testConnectorYaml } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 /** Token values for the test config; each name says what it may do. */
@@ -22,12 +22,7 @@ tokens:
   - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
 ` : '';
   return `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${opts.log} }
+connectors:${testConnectorYaml(opts.log)}
 policy:
   confirmation_ttl: 1h
 workflows:

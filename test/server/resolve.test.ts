@@ -3,19 +3,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { TEST_SERVER, callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
+import { callLogPath, makeApp, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { launchChromium, signIn, waitForRunStatus } from './browser.ts';
 import { TOKENS } from './helpers.ts';
 
 const log = callLogPath();
 const yaml = `
-connectors:
-  test:
-    transport: stdio
-    command: ${process.execPath}
-    args: [${TEST_SERVER}, --stdio]
-    env: { TEST_SERVER_LOG: ${log} }
+connectors:${testConnectorYaml(log)}
 policy:
   allow_unconfirmed: [test.send]
 tokens:
