@@ -62,7 +62,7 @@ export class RunStore {
   }
 
   /** Creates a run, or returns the existing run id when the idempotency key was seen before. */
-  async createRun(input: CreateRunInput): Promise<{ runId: string; created: boolean }> {
+  async createRun(input: CreateRunInput): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const runId = newRunId();
     if (input.idempotencyKey) {
       const key = this.keys.triggerIdempotency(`${input.workflow.name}:${input.idempotencyKey}`);
@@ -94,7 +94,8 @@ export class RunStore {
         'data', j({ workflow: input.workflow.name, version: input.workflow.version, session }))
       .zadd(this.keys.runsIndex(), now, runId)
       .exec();
-    return { runId, created: true };
+    // The record is what was just written; reading it back would only cost a round trip.
+    return { runId, created: true, run: parseRun(fields) };
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {

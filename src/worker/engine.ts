@@ -58,12 +58,13 @@ export class Engine {
       throw new InterlockError('INPUT_INVALID',
         `Invalid inputs for workflow '${name}': ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
     }
-    const { runId, created } = await this.store.createRun({
+    const made = await this.store.createRun({
       workflow: wf, inputs: inputs as Record<string, unknown>,
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
     });
-    const run = await this.store.requireRun(runId);
+    const { runId, created } = made;
+    const run = made.run ?? (await this.store.requireRun(runId));
     if (created) await this.queues.enqueue(run.definition, runId, run.session, run.definition.steps[0].id, '0');
     return { run, created };
   }
