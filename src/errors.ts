@@ -31,6 +31,7 @@ export type ErrorCode =
   | 'REDIS_UNAVAILABLE'
   | 'NOT_IN_DOUBT'
   | 'TOOL_CHANGED'
+  | 'RUN_CORRUPT'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -61,6 +62,7 @@ const STATUS: Record<ErrorCode, number> = {
   REDIS_UNAVAILABLE: 503,
   NOT_IN_DOUBT: 409,
   TOOL_CHANGED: 409,
+  RUN_CORRUPT: 500,
   INTERNAL: 500,
 };
 

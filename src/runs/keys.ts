@@ -15,6 +15,13 @@ export class Keys {
   events(runId: string): string {
     return `${this.prefix}:run:{${runId}}:events`;
   }
+  /**
+   * A workflow definition as runs pinned it, written once per version (the version is a hash of
+   * its content) and never changed: runs name it instead of each carrying a copy.
+   */
+  definition(workflow: string, version: string): string {
+    return `${this.prefix}:def:${workflow}@${version}`;
+  }
   /** zset runId → createdAt */
   runsIndex(): string {
     return `${this.prefix}:runs`;
@@ -63,10 +70,21 @@ export const F = {
   stepApproved: (s: string) => `s:${s}:approved`,
   stepConf: (s: string) => `s:${s}:conf`,
   stepIntent: (s: string) => `s:${s}:intent`,
-  conf: (c: string) => `c:${c}`,
-  confStatus: (c: string) => `c:${c}:status`,
-  confDecision: (c: string) => `c:${c}:decision`,
+  conf: (c: string) => confField(c),
+  confStatus: (c: string) => `${confField(c)}:status`,
+  confDecision: (c: string) => `${confField(c)}:decision`,
+  confHash: (c: string) => `${confField(c)}:hash`,
+  confExpiresAt: (c: string) => `${confField(c)}:expiresAt`,
+  confStep: (c: string) => `${confField(c)}:step`,
 };
+
+/**
+ * A confirmation's fields in its run hash are named by its number within the run (`c8`,
+ * `c8:status`, …): the run hash already says which run, and every paused run pays for the names.
+ */
+export function confField(cid: string): string {
+  return `c${cid.slice(cid.lastIndexOf('_') + 1)}`;
+}
 
 /**
  * Run ids carry no underscore so a confirmation id `c_<runId>_<n>` names its run and the

@@ -19,28 +19,20 @@ export function parseEvent(runId: string, id: string, fields: string[]): RunEven
   };
 }
 
-/**
- * Parsed definitions by workflow and version (a hash of the definition): every step of every run
- * of one version shares one object, so parsing and template compilation happen once per version.
- */
-const definitions = new Map<string, WorkflowDef>();
-
-function parseDefinition(h: Record<string, string>): WorkflowDef {
-  const key = `${h.workflow}@${h.version}`;
-  let def = definitions.get(key);
-  if (!def) {
-    def = JSON.parse(h.definition) as WorkflowDef;
-    if (definitions.size > 1000) definitions.clear();
-    definitions.set(key, def);
-  }
-  return def;
+/** A step waiting at its gate shows the arguments its confirmation holds (stored once, there). */
+function awaitingResult(h: Record<string, string>, stepId: string): StepResult {
+  const cid = h[F.stepConf(stepId)];
+  const raw = cid && h[F.stepStatus(stepId)] === 'awaiting_confirmation' ? h[F.conf(cid)] : undefined;
+  if (!raw) return {};
+  const c = JSON.parse(raw) as { arguments?: Record<string, unknown> };
+  return { ...(c.arguments ? { arguments: c.arguments } : {}), argumentsHash: h[F.confHash(cid)] };
 }
 
-export function parseRun(h: Record<string, string>): RunRecord {
-  const definition = parseDefinition(h);
+/** A run hash, with the definition it names (see RunStore.definitionOf). */
+export function parseRun(h: Record<string, string>, definition: WorkflowDef): RunRecord {
   const steps: Record<string, StepRecord> = {};
   for (const s of definition.steps) {
-    const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : {};
+    const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : awaitingResult(h, s.id);
     steps[s.id] = {
       ...result,
       id: s.id,

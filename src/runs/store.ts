@@ -33,7 +33,8 @@ export type StepResolution =
   | { action: 'done'; output: unknown; by?: string; reason?: string };
 
 export type DecideOutcome =
-  | { outcome: 'approved' | 'denied' | 'expired'; runId: string; stepId: string }
+  | { outcome: 'approved'; runId: string; stepId: string; session: string; workflow: string; version: string }
+  | { outcome: 'denied' | 'expired'; runId: string; stepId: string }
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
 
@@ -49,6 +50,9 @@ export class RunStore {
   /** tool pins and their changes awaiting review */
   readonly pins: PinStore;
   private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
+  /** parsed definitions by `workflow@version` */
+  private readonly defs = new Map<string, WorkflowDef>();
+  private readonly defJson = new WeakMap<WorkflowDef, string>();
 
   constructor(redis: Redis, prefix = 'il') {
     this.redis = redis;
@@ -73,34 +77,84 @@ export class RunStore {
       }
     }
     const now = Date.now();
+    const wf = input.workflow;
     const session = input.session ?? `run-${runId}`;
     const fields: Record<string, string> = {
       id: runId,
-      workflow: input.workflow.name,
-      version: input.workflow.version,
+      workflow: wf.name,
+      version: wf.version,
       session,
       status: 'queued',
       inputs: j(input.inputs),
-      definition: j(input.workflow),
       createdAt: String(now),
       updatedAt: String(now),
     };
-    for (const step of input.workflow.steps) fields[F.stepStatus(step.id)] = 'pending';
+    for (const step of wf.steps) fields[F.stepStatus(step.id)] = 'pending';
     const [runKey, evKey] = this.rk(runId);
-    await this.redis
-      .multi()
-      .hset(runKey, fields)
-      .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
-        'data', j({ workflow: input.workflow.name, version: input.workflow.version, session }))
-      .zadd(this.keys.runsIndex(), now, runId)
-      .exec();
+    this.rememberDefinition(wf);
+    // The definition goes first on this connection, so whoever reads the run finds it.
+    await Promise.all([
+      this.redis.set(this.keys.definition(wf.name, wf.version), this.definitionJson(wf), 'NX'),
+      this.redis
+        .multi()
+        .hset(runKey, fields)
+        .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
+          'data', j({ workflow: wf.name, version: wf.version, session }))
+        .zadd(this.keys.runsIndex(), now, runId)
+        .exec(),
+    ]);
     // The record is what was just written; reading it back would only cost a round trip.
-    return { runId, created: true, run: parseRun(fields) };
+    return { runId, created: true, run: parseRun(fields, wf) };
+  }
+
+  private definitionJson(wf: WorkflowDef): string {
+    let json = this.defJson.get(wf);
+    if (json === undefined) {
+      json = j(wf);
+      this.defJson.set(wf, json);
+    }
+    return json;
+  }
+
+  private rememberDefinition(wf: WorkflowDef): void {
+    const key = `${wf.name}@${wf.version}`;
+    if (this.defs.get(key)) return;
+    // A long-lived server that keeps loading new versions must not grow without bound.
+    if (this.defs.size >= 1000) this.defs.delete(this.defs.keys().next().value as string);
+    this.defs.set(key, wf);
+  }
+
+  /**
+   * The definitions named by run hashes: from this process's cache (versions are content
+   * hashes, so a cached one never goes stale), else read once from Redis. Runs written before
+   * definitions were stored apart carry their own copy.
+   */
+  private async definitionsOf(hashes: Array<Record<string, string>>): Promise<WorkflowDef[]> {
+    const missing = new Map<string, string>();
+    for (const h of hashes) {
+      const name = `${h.workflow}@${h.version}`;
+      if (!h.definition && !this.defs.has(name)) missing.set(name, this.keys.definition(h.workflow, h.version));
+    }
+    if (missing.size > 0) {
+      // One GET each rather than MGET: on a cluster the keys live in different slots.
+      const raw = await Promise.all([...missing.values()].map((k) => this.redis.get(k)));
+      [...missing].forEach(([name, key], i) => {
+        const json = raw[i];
+        if (!json) throw new InterlockError('RUN_CORRUPT', `The workflow definition ${name} that runs name is missing from Redis (key ${key})`);
+        this.rememberDefinition(JSON.parse(json) as WorkflowDef);
+      });
+    }
+    return hashes.map((h) => (h.definition ? JSON.parse(h.definition) as WorkflowDef : this.defs.get(`${h.workflow}@${h.version}`) as WorkflowDef));
+  }
+
+  private async toRun(h: Record<string, string>): Promise<RunRecord> {
+    const [def] = await this.definitionsOf([h]);
+    return parseRun(h, def);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const h = await this.redis.hgetall(this.keys.run(runId));
-    return h.id ? parseRun(h) : undefined;
+    return h.id ? this.toRun(h) : undefined;
   }
 
   async requireRun(runId: string): Promise<RunRecord> {
@@ -110,18 +164,17 @@ export class RunStore {
   }
 
   /**
-   * One round trip for what a step job needs: the run, the session's remembered decision for the
-   * tool and whether an admin turned the tool off.
+   * What a step job needs: the run, the session's remembered decision for the tool and whether
+   * an admin turned the tool off. Sent together, so one round trip.
    */
   async loadForStep(runId: string, session: string, toolField: string | undefined):
     Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
-    const p = this.redis.pipeline().hgetall(this.keys.run(runId));
-    if (toolField) p.hget(this.keys.grants(session), toolField).hget(this.keys.toolToggles(), toolField);
-    const res = (await p.exec()) ?? [];
-    for (const [err] of res) if (err) throw err;
-    const h = res[0]?.[1] as Record<string, string> | undefined;
-    const g = res[1]?.[1] as string | null | undefined;
-    return { run: h?.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: res[2]?.[1] !== '0' };
+    const [h, g, toggle] = await Promise.all([
+      this.redis.hgetall(this.keys.run(runId)),
+      toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
+      toolField ? this.redis.hget(this.keys.toolToggles(), toolField) : undefined,
+    ]);
+    return { run: h.id ? await this.toRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: toggle !== '0' };
   }
 
   /**
@@ -155,11 +208,13 @@ export class RunStore {
       const p = this.redis.pipeline();
       for (const id of ids) p.hgetall(this.keys.run(id));
       const res = (await p.exec()) ?? [];
+      const found = res.map((r) => r[1] as Record<string, string> | undefined).filter((h): h is Record<string, string> => !!h?.id);
+      const defs = await this.definitionsOf(found);
+      const byId = new Map(found.map((h, i) => [h.id, parseRun(h, defs[i])]));
       for (let i = 0; i < ids.length; i++) {
         offset++;
-        const h = res[i]?.[1] as Record<string, string> | undefined;
-        if (!h?.id) continue;
-        const run = parseRun(h);
+        const run = byId.get(ids[i]);
+        if (!run) continue;
         if (opts.status && run.status !== opts.status) continue;
         if (opts.workflow && run.workflow !== opts.workflow) continue;
         out.push(run);
@@ -186,9 +241,12 @@ export class RunStore {
     return (await this.s.failStep(...this.rk(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error))) as string;
   }
 
-  /** Pauses the run at a write. Returns the confirmation, or undefined when the run could not pause. */
-  async openGate(run: RunRecord, stepId: string, payload: ConfirmationPayload, ttlMs: number, result: StepResult):
-    Promise<ConfirmationRecord | undefined> {
+  /**
+   * Pauses the run at a write. Returns the confirmation, or undefined when the run could not pause.
+   * Only what the run hash does not already say is stored in the confirmation's JSON: its id,
+   * run, step, workflow, session, status, deadline and hash are read from their own fields.
+   */
+  async openGate(run: RunRecord, stepId: string, payload: ConfirmationPayload, ttlMs: number): Promise<ConfirmationRecord | undefined> {
     const seq = Object.keys(run.steps).indexOf(stepId) * 1000 + (run.steps[stepId]?.attempts ?? 0) * 10 + Math.floor(Math.random() * 10);
     const now = Date.now();
     const rec: ConfirmationRecord = {
@@ -202,7 +260,8 @@ export class RunStore {
       createdAt: now,
       expiresAt: now + ttlMs,
     };
-    const r = (await this.s.openGate(...this.rk(run.id), stepId, rec.id, j(rec), payload.argumentsHash, String(rec.expiresAt), String(now), j(result))) as string;
+    const { argumentsHash, ...shown } = payload;
+    const r = (await this.s.openGate(...this.rk(run.id), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash, String(rec.expiresAt), String(now), F.conf(rec.id))) as string;
     if (r !== 'ok') return undefined;
     await this.redis.multi()
       .zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id)
@@ -214,10 +273,22 @@ export class RunStore {
   async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) return undefined;
-    const [raw, status, decision] = await this.redis.hmget(this.keys.run(runId), F.conf(cid), F.confStatus(cid), F.confDecision(cid));
+    const [raw, status, decision, hash, expiresAt, stepId, workflow, session] = await this.redis.hmget(this.keys.run(runId),
+      F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session');
     if (!raw) return undefined;
-    const rec = JSON.parse(raw) as ConfirmationRecord;
-    rec.status = (status ?? rec.status) as ConfirmationStatus;
+    const stored = JSON.parse(raw) as Partial<ConfirmationRecord>;
+    const rec = {
+      ...stored,
+      // Confirmations opened before the record was slimmed carry these in the JSON too.
+      id: cid,
+      runId,
+      stepId: stepId ?? stored.stepId ?? '',
+      workflow: workflow ?? stored.workflow ?? '',
+      session: session ?? stored.session ?? '',
+      argumentsHash: hash ?? stored.argumentsHash ?? '',
+      status: (status ?? stored.status ?? 'pending') as ConfirmationStatus,
+      expiresAt: Number(expiresAt ?? stored.expiresAt ?? 0),
+    } as ConfirmationRecord;
     if (decision) {
       const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
       rec.decidedBy = d.by;
@@ -256,7 +327,7 @@ export class RunStore {
       : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     const r = (await this.s.decide(...this.rk(runId), cid, decision, opts.argumentsHash ?? '', String(now),
       j({ by: opts.by ?? 'unknown', at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
-      j({ error: err, finishedAt: now }))) as [string, string, string];
+      j({ error: err, finishedAt: now }), F.conf(cid))) as string[];
     const [outcome, stepId, detail] = r;
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     // The pending index is only an index: it is cleaned without holding up the decision, and the
@@ -264,7 +335,14 @@ export class RunStore {
     if (outcome !== 'mismatch') this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
-    return { outcome: outcome as 'approved' | 'denied' | 'expired', runId, stepId };
+    if (outcome === 'approved') return { outcome, runId, stepId, session: r[3], workflow: r[4], version: r[5] };
+    return { outcome: outcome as 'denied' | 'expired', runId, stepId };
+  }
+
+  /** A pinned definition by name and version (see definitionsOf). */
+  async definition(workflow: string, version: string): Promise<WorkflowDef> {
+    const [def] = await this.definitionsOf([{ workflow, version }]);
+    return def;
   }
 
   async grant(session: string, connector: string, tool: string, decision: GrantDecision): Promise<void> {
@@ -279,7 +357,7 @@ export class RunStore {
 
   async cancelRun(runId: string, by = 'unknown'): Promise<{ cancelled: boolean; status: string; confirmationId?: string }> {
     const err: ErrorInfo = { code: 'CANCELLED', message: `Cancelled by ${by}` };
-    const r = (await this.s.cancelRun(...this.rk(runId), String(Date.now()), j(err))) as [string, string];
+    const r = (await this.s.cancelRun(...this.rk(runId), String(Date.now()), j(err), 'c')) as [string, string];
     if (r[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (r[0] === 'finished') return { cancelled: false, status: r[1] };
     if (r[1]) await this.redis.zrem(this.keys.pendingConfirmations(), r[1]);

@@ -79,10 +79,14 @@ export class Engine {
     }
     if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
-    const [conf, run] = await Promise.all([this.store.requireConfirmation(cid), this.store.requireRun(r.runId)]);
-    await Promise.all([
-      this.queues.enqueue(run.definition, run.id, run.session, r.stepId, cid),
-      opts.remember === 'session' ? this.store.grant(conf.session, conf.connector, conf.tool, 'approve') : undefined,
+    if (r.outcome !== 'approved') throw new InterlockError('INTERNAL', `Approving ${cid} answered ${r.outcome}`);
+    // The decision says which run, step and definition: enqueue at once, read the record beside it.
+    const def = await this.store.definition(r.workflow, r.version);
+    const step = def.steps.find((s) => s.id === r.stepId);
+    const [conf] = await Promise.all([
+      this.store.requireConfirmation(cid),
+      this.queues.enqueue(def, r.runId, r.session, r.stepId, cid),
+      opts.remember === 'session' && step?.kind === 'call' ? this.store.grant(r.session, step.connector, step.tool, 'approve') : undefined,
     ]);
     return conf;
   }

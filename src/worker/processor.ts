@@ -102,8 +102,7 @@ export class StepProcessor {
     let tool: ToolInfo;
     try {
       if (step.if !== undefined && !(await evaluateCondition(step.if, ctx))) {
-        const r = await store.commitStep(runId, stepId, 'skipped', { note: `condition is false: ${step.if}`, finishedAt: Date.now() }, next);
-        if (r === 'ok' && next) await this.d.queues.enqueue(def, runId, run.session, next, '0');
+        await this.commitAndAdvance(run, stepId, 'skipped', { note: `condition is false: ${step.if}`, finishedAt: Date.now() }, next);
         return 'skipped';
       }
       args = (await resolveTemplates(step.with, ctx)) as Record<string, unknown>;
@@ -133,7 +132,7 @@ export class StepProcessor {
       policy: this.d.policy(),
     });
     if (gate.kind === 'ask') {
-      const conf = await store.openGate(run, stepId, gate.payload, this.d.policy().confirmationTtlMs, { arguments: args, argumentsHash });
+      const conf = await store.openGate(run, stepId, gate.payload, this.d.policy().confirmationTtlMs);
       logger.info({ runId, stepId, confirmationId: conf?.id }, 'waiting for confirmation');
       return 'awaiting confirmation';
     }
@@ -196,9 +195,20 @@ export class StepProcessor {
         { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` });
       return 'tool error';
     }
-    const r = await store.commitStep(runId, stepId, 'succeeded',
+    return this.commitAndAdvance(run, stepId, 'succeeded',
       { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next);
-    if (r === 'ok' && next) await this.d.queues.enqueue(def, runId, run.session, next, '0');
+  }
+
+  /**
+   * Commits a step and enqueues the next in one round trip. Both go out on one connection (the
+   * queues share the store's client), so Redis applies the commit before the job exists; when the
+   * commit finds the run ended, the job it did not need finds the run ended and does nothing.
+   */
+  private async commitAndAdvance(run: RunRecord, stepId: string, status: 'succeeded' | 'skipped',
+    result: Parameters<RunStore['commitStep']>[3], next: string | undefined): Promise<string> {
+    const commit = this.d.store.commitStep(run.id, stepId, status, result, next);
+    if (!next) return commit;
+    const [r] = await Promise.all([commit, this.d.queues.enqueue(run.definition, run.id, run.session, next, '0')]);
     return r;
   }
 

@@ -86,11 +86,13 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     expect(conf.description).toBeTruthy();
     expect(conf.annotations).toBeDefined();
 
-    // While paused, nothing of the run is in any queue.
-    for (const q of app.queues.all()) {
-      const jobs = await q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused']);
-      expect(jobs.filter((j) => j.data.runId === run.id)).toEqual([]);
-    }
+    // While paused, nothing of the run is in any queue (the job that opened the gate ends a
+    // moment after the run's status changes, so look until it has).
+    const jobsOfRun = async () => {
+      const all = await Promise.all(app.queues.all().map((q) => q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'])));
+      return all.flat().filter((j) => j.data.runId === run.id).map((j) => j.id);
+    };
+    await expect.poll(jobsOfRun, { timeout: 5000 }).toEqual([]);
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'ada')).toEqual([]);
 
     const stale = await app.engine.approve(cid, 'f'.repeat(64)).catch((e: unknown) => e);

@@ -3,13 +3,15 @@
   argumentsHash that was shown; a decision after the deadline expires the confirmation instead.
   KEYS: 1 run hash, 2 events stream
   ARGV: 1 confirmationId, 2 decision ('approve' | 'deny' | 'expire'), 3 argumentsHash (approve only),
-        4 now, 5 decision record (JSON: by, remember), 6 run error for deny/expire (JSON), 7 step result for deny/expire (JSON)
-  Returns: {outcome, stepId, detail}
+        4 now, 5 decision record (JSON: by, remember), 6 run error for deny/expire (JSON), 7 step result for deny/expire (JSON),
+        8 the confirmation's field name in the run hash (F.conf)
+  Returns: {outcome, stepId, detail, session, workflow, version} (the run's, so an approval can be
+    enqueued without reading the run back)
     outcome: 'approved' | 'denied' | 'expired' | 'decided' (detail = current status) |
              'mismatch' (detail = the hash shown) | 'missing'
   Events: confirmation.approved | confirmation.denied + run.denied | confirmation.expired + run.failed
 ]]
-local ck = 'c:' .. ARGV[1]
+local ck = ARGV[8]
 local cst = redis.call('HGET', KEYS[1], ck .. ':status')
 if not cst then return {'missing', '', ''} end
 local step = redis.call('HGET', KEYS[1], ck .. ':step')
@@ -24,15 +26,14 @@ if decision == 'approve' then
   if shown ~= ARGV[3] then return {'mismatch', step, shown} end
   redis.call('HSET', KEYS[1], ck .. ':status', 'approved', ck .. ':decision', ARGV[5],
     sk .. 'status', 'pending', sk .. 'approved', shown, 'status', 'running', 'updatedAt', ARGV[4])
-  redis.call('HDEL', KEYS[1], 'currentConf')
   redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'type', 'confirmation.approved', 'at', ARGV[4], 'step', step, 'data', ARGV[5])
-  return {'approved', step, ''}
+  local run = redis.call('HMGET', KEYS[1], 'session', 'workflow', 'version')
+  return {'approved', step, '', run[1], run[2], run[3]}
 end
 local cstatus, sstatus, rstatus = 'denied', 'denied', 'denied'
 if decision == 'expire' then cstatus, sstatus, rstatus = 'expired', 'failed', 'failed' end
 redis.call('HSET', KEYS[1], ck .. ':status', cstatus, ck .. ':decision', ARGV[5],
   sk .. 'status', sstatus, sk .. 'result', ARGV[7], 'status', rstatus, 'error', ARGV[6], 'updatedAt', ARGV[4])
-redis.call('HDEL', KEYS[1], 'currentConf')
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'type', 'confirmation.' .. cstatus, 'at', ARGV[4], 'step', step, 'data', ARGV[5])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'type', 'run.' .. rstatus, 'at', ARGV[4], 'step', step, 'data', ARGV[6])
 return {cstatus, step, ''}

@@ -2,7 +2,8 @@
   Pauses a run before a write: records the confirmation with the exact payload shown to a person.
   After this no job exists for the run; only these keys do.
   KEYS: 1 run hash, 2 events stream
-  ARGV: 1 stepId, 2 confirmationId, 3 confirmation (JSON), 4 argumentsHash, 5 expiresAt, 6 now, 7 step result (JSON)
+  ARGV: 1 stepId, 2 confirmationId, 3 what was shown (JSON), 4 argumentsHash, 5 expiresAt, 6 now,
+        7 the confirmation's field name in the run hash (F.conf)
   Returns: 'ok' | 'run:<status>' when the run cannot pause | 'step:<status>' when the step is not at its gate
   Events: confirmation.requested
 ]]
@@ -12,11 +13,11 @@ if runStatus ~= 'queued' and runStatus ~= 'running' then return 'run:' .. runSta
 local sk = 's:' .. ARGV[1] .. ':'
 local st = redis.call('HGET', KEYS[1], sk .. 'status') or 'pending'
 if st ~= 'pending' and st ~= 'running' then return 'step:' .. st end
-local ck = 'c:' .. ARGV[2]
+local ck = ARGV[7]
 redis.call('HSET', KEYS[1],
-  sk .. 'status', 'awaiting_confirmation', sk .. 'conf', ARGV[2], sk .. 'result', ARGV[7],
+  sk .. 'status', 'awaiting_confirmation', sk .. 'conf', ARGV[2],
   ck, ARGV[3], ck .. ':status', 'pending', ck .. ':hash', ARGV[4], ck .. ':expiresAt', ARGV[5], ck .. ':step', ARGV[1],
-  'status', 'awaiting_confirmation', 'currentConf', ARGV[2], 'updatedAt', ARGV[6])
+  'status', 'awaiting_confirmation', 'updatedAt', ARGV[6])
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'type', 'confirmation.requested', 'at', ARGV[6], 'step', ARGV[1],
   'data', '{"confirmationId":"' .. ARGV[2] .. '","argumentsHash":"' .. ARGV[4] .. '"}')
 return 'ok'
