@@ -117,8 +117,8 @@ export function compileExpression(expr: string): jsonata.Expression {
 
 type Node =
   | { k: 'lit'; value: unknown }
-  | { k: 'expr'; source: string; expr: jsonata.Expression }
-  | { k: 'str'; parts: Array<string | { source: string; expr: jsonata.Expression }> }
+  | { k: 'expr'; source: string; expr: jsonata.Expression; path?: string[] }
+  | { k: 'str'; parts: Array<string | { source: string; expr: jsonata.Expression; path?: string[] }> }
   | { k: 'arr'; items: Node[] }
   | { k: 'obj'; entries: Array<[string, Node]> };
 
@@ -131,7 +131,8 @@ export class CompiledTemplate {
     this.hasTemplates = root.k !== 'lit';
   }
   resolve(ctx: TemplateContext): Promise<unknown> {
-    return evalNode(this.root, ctx);
+    const quick = evalQuick(this.root, ctx);
+    return quick === SLOW ? evalNode(this.root, ctx) : Promise.resolve(quick);
   }
 }
 
@@ -146,13 +147,13 @@ function compileNode(value: unknown): Node {
     if (segments.length === 0) return { k: 'lit', value };
     const [first] = segments;
     if (segments.length === 1 && first.start === 0 && first.end === value.length) {
-      return { k: 'expr', source: first.expr, expr: compileExpression(first.expr) };
+      return { k: 'expr', source: first.expr, expr: compileExpression(first.expr), ...pathOf(first.expr) };
     }
     const parts: Array<string | { source: string; expr: jsonata.Expression }> = [];
     let at = 0;
     for (const seg of segments) {
       if (seg.start > at) parts.push(value.slice(at, seg.start));
-      parts.push({ source: seg.expr, expr: compileExpression(seg.expr) });
+      parts.push({ source: seg.expr, expr: compileExpression(seg.expr), ...pathOf(seg.expr) });
       at = seg.end;
     }
     if (at < value.length) parts.push(value.slice(at));
@@ -167,6 +168,76 @@ function compileNode(value: unknown): Node {
     return entries.every(([, n]) => n.k === 'lit') ? { k: 'lit', value } : { k: 'obj', entries };
   }
   return { k: 'lit', value };
+}
+
+/*
+ * Most templates only read a value (`steps.lookup.output.customer.id`). Such a path over plain
+ * objects is looked up directly, which gives what JSONata gives; anything else, including a path
+ * that meets an array (JSONata maps over those), goes to JSONata.
+ */
+const PATH = /^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$/;
+const OPERATOR_WORDS = new Set(['and', 'or', 'in', 'true', 'false', 'null', 'function']);
+
+function pathOf(expr: string): { path?: string[] } {
+  if (!PATH.test(expr)) return {};
+  const path = expr.split('.');
+  return path.some((p) => OPERATOR_WORDS.has(p)) ? {} : { path };
+}
+
+const SLOW = Symbol('needs JSONata');
+
+function lookup(path: string[], ctx: TemplateContext): unknown {
+  let v: unknown = ctx;
+  for (const name of path) {
+    if (v === undefined) return undefined;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return SLOW;
+    v = Object.hasOwn(v, name) ? (v as Record<string, unknown>)[name] : undefined;
+  }
+  return Array.isArray(v) ? SLOW : v;
+}
+
+/** The tree resolved without JSONata, or SLOW when some template needs it. */
+function evalQuick(node: Node, ctx: TemplateContext): unknown {
+  switch (node.k) {
+    case 'lit':
+      return node.value !== null && typeof node.value === 'object' ? structuredClone(node.value) : node.value;
+    case 'expr': {
+      if (!node.path) return SLOW;
+      const v = lookup(node.path, ctx);
+      return v === SLOW ? SLOW : plain(v, node.source);
+    }
+    case 'str': {
+      let out = '';
+      for (const p of node.parts) {
+        if (typeof p === 'string') {
+          out += p;
+          continue;
+        }
+        const v = p.path ? lookup(p.path, ctx) : SLOW;
+        if (v === SLOW) return SLOW;
+        out += stringForm(plain(v, p.source));
+      }
+      return out;
+    }
+    case 'arr': {
+      const out: unknown[] = [];
+      for (const n of node.items) {
+        const v = evalQuick(n, ctx);
+        if (v === SLOW) return SLOW;
+        out.push(v === undefined ? null : v);
+      }
+      return out;
+    }
+    case 'obj': {
+      const out: Record<string, unknown> = {};
+      for (const [key, n] of node.entries) {
+        const v = evalQuick(n, ctx);
+        if (v === SLOW) return SLOW;
+        if (v !== undefined) out[key] = v;
+      }
+      return out;
+    }
+  }
 }
 
 // Trees compiled from the same definition object are reused, so definitions are treated as

@@ -160,3 +160,27 @@ describe('evaluateCondition', () => {
     expect(err.message).toContain('condition "inputs.charge > 1" failed');
   });
 });
+
+describe('plain paths, looked up without JSONata', () => {
+  // Every path here is also evaluated by JSONata itself: the direct lookup must agree with it,
+  // including where it hands over (arrays, primitives and nulls on the way).
+  const data: TemplateContext = ctx({
+    inputs: {
+      s: 'text', n: 0, t: true, z: null, o: { a: { b: 1 }, e: {} }, arr: [1, 2], one: [7], objs: [{ k: 1 }, { k: 2 }],
+      nested: { list: [{ v: 'x' }], deep: { deeper: { leaf: 'y' } } },
+    },
+  });
+  const paths = [
+    'inputs.s', 'inputs.n', 'inputs.t', 'inputs.z', 'inputs.o', 'inputs.o.a', 'inputs.o.a.b', 'inputs.o.e', 'inputs.missing',
+    'inputs.missing.more', 'inputs.s.length', 'inputs.z.x', 'inputs.arr', 'inputs.one', 'inputs.objs.k', 'inputs.nested.list.v',
+    'inputs.nested.deep.deeper.leaf', 'inputs', 'run.id', 'steps.fetch.output.lines.qty', 'steps.fetch.status', 'steps.nope.output',
+  ];
+  it.each(paths)('%s gives what JSONata gives, alone and inside a string', async (p) => {
+    const viaJsonata = await compileExpression(`(${p})`).evaluate(data);
+    const alone = await resolveTemplates({ v: `\${{ ${p} }}` }, data) as { v?: unknown };
+    expect(alone.v).toEqual(viaJsonata === undefined ? undefined : JSON.parse(JSON.stringify(viaJsonata)));
+    const inString = await resolveTemplates(`<\${{ ${p} }}>`, data);
+    const form = viaJsonata === undefined ? '' : typeof viaJsonata === 'string' ? viaJsonata : JSON.stringify(viaJsonata);
+    expect(inString).toBe(`<${form}>`);
+  });
+});
