@@ -7,6 +7,8 @@
  *   --quick                 fewer samples (also `npm run bench --quick`, which npm passes as npm_config_quick)
  *   --fsync always|everysec|no   the redis-server's AOF policy (default everysec)
  *   --out <dir>             where the JSON goes (default bench/results)
+ *   --only <a,b>            run only these phases (latency, round trips → counts, throughput, paused, approve, http);
+ *                           approve needs paused. For profiling one phase, not for the README's table.
  */
 // Imported first so the socket counter is in place before any Redis connection opens.
 import { setProbePort } from './lib/probe.ts';
@@ -33,6 +35,11 @@ const arg = (name: string): string | undefined => {
 const fsync = (arg('--fsync') ?? 'everysec') as Fsync;
 if (!['always', 'everysec', 'no'].includes(fsync)) throw new Error(`--fsync must be always, everysec or no (got ${fsync})`);
 const outDir = arg('--out') ?? join(ROOT, 'bench/results');
+const PHASES = ['latency', 'counts', 'throughput', 'paused', 'approve', 'http'] as const;
+const only = arg('--only')?.split(',').map((p) => p.trim());
+const unknownPhase = only?.find((p) => !(PHASES as readonly string[]).includes(p));
+if (unknownPhase) throw new Error(`--only: unknown phase '${unknownPhase}' (phases: ${PHASES.join(', ')})`);
+const wanted = (name: typeof PHASES[number]): boolean => !only || only.includes(name) || (name === 'paused' && only.includes('approve'));
 
 const N = quick
   ? { direct: 150, one: 40, chain: 10, counts: { oneStep: 10, chain: 3, gated: 5, idleMs: 1000 }, runs: 20, raw: 2000, rawCall: 200, directRate: 200, paused: 1000, approve: 40, http: 40 }
@@ -77,6 +84,8 @@ async function main(): Promise<number> {
   const workers: Child[] = [];
   const results: BenchResults = { mode: quick ? 'quick' : 'full', startedAt: new Date().toISOString(), machine: machine('?'), concurrency: CONCURRENCY, errors: [] };
   const phase = async (name: string, fn: () => Promise<void>): Promise<void> => {
+    const key = ({ 'round trips': 'counts', 'paused runs': 'paused', 'http trigger': 'http' } as Record<string, typeof PHASES[number]>)[name] ?? name as typeof PHASES[number];
+    if (!wanted(key)) return;
     const t0 = performance.now();
     try {
       await fn();
