@@ -59,6 +59,7 @@ function context(run: RunRecord): TemplateContext {
  * failure never hides what happened to the run.
  */
 const PIN_TRUST_MS = 5000;
+const WAIT_FOR_COMMIT_MS = 10_000;
 
 export class StepProcessor {
   private readonly d: ProcessorDeps;
@@ -87,7 +88,14 @@ export class StepProcessor {
     if (rec.status !== 'pending' && rec.status !== 'running') return `step ${rec.status}`;
     for (const prev of def.steps.slice(0, idx)) {
       const ps = run.steps[prev.id]?.status;
-      if (ps !== 'succeeded' && ps !== 'skipped') return `waiting for ${prev.id}`;
+      if (ps === 'succeeded' || ps === 'skipped') continue;
+      // The job can be seen before the commit that enqueued it when the two travel on different
+      // connections (a cluster puts the run and the queue on different nodes): look again shortly.
+      if (ps === 'running' && Date.now() - job.timestamp < WAIT_FOR_COMMIT_MS) {
+        await job.moveToDelayed(Date.now() + 20, token);
+        throw new DelayedError();
+      }
+      return `waiting for ${prev.id}`;
     }
 
     const ctx = context(run);
