@@ -22,8 +22,8 @@ import { BenchRedis, ROOT, startTestServer, startWorker, type Child, type Fsync,
 import { render, verdicts, type BenchResults, type Machine } from './lib/report.ts';
 import { measureCounts } from './phases/counts.ts';
 import { measureHttp } from './phases/http.ts';
-import { directClient, measureLatency } from './phases/latency.ts';
-import { measureApprove, measurePaused } from './phases/paused.ts';
+import { directClient, directStdioClient, measureLatency } from './phases/latency.ts';
+import { measureApprove, measurePaused, pauseRuns } from './phases/paused.ts';
 import { directRate, drained, interlockRate, rawRate, startRawPair, type InterlockRate, type RawRate } from './phases/throughput.ts';
 
 const argv = process.argv.slice(2);
@@ -111,6 +111,12 @@ async function main(): Promise<number> {
 
     await phase('latency', async () => {
       results.latency = await measureLatency(c, direct, { direct: N.direct, one: N.one, chain: N.chain });
+      const stdio = await directStdioClient();
+      try {
+        results.latencyStdio = await measureLatency(c, stdio, { direct: N.direct, one: N.one, chain: N.chain }, { one: 'oneio', chain: 'chainio' });
+      } finally {
+        await stdio.close();
+      }
     });
     await phase('round trips', async () => {
       results.counts = await measureCounts(c, w1, N.counts);
@@ -173,6 +179,7 @@ async function main(): Promise<number> {
     await phase('approve', async () => {
       if (pausedIds.length === 0) throw new Error('no paused runs to approve');
       results.approve = await measureApprove(c, pausedIds, N.approve, SPACING_MS);
+      results.approveStdio = await measureApprove(c, await pauseRuns(c, 'gatedio', N.approve, 'approve-io'), N.approve, SPACING_MS);
     });
     await phase('http trigger', async () => {
       results.http = await measureHttp(c, N.http, SPACING_MS);

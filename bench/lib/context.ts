@@ -17,8 +17,8 @@ export const CHAIN = 10;
 /**
  * `one` and `chain` call the read tool `echo` over streamable HTTP (connector `test`); `chain`
  * feeds each step the previous output, so every call of one run carries the run's marker text.
- * `chainio` is the same chain over stdio (connector `io`: each worker starts its own server,
- * logging to the same file). `gated` is one write that pauses.
+ * `chainio`, `oneio` and `gatedio` are the same over stdio (connector `io`: each worker starts its
+ * own server, logging to the same file). `gated` is one write that pauses.
  */
 export function benchYaml(serverUrl: string, concurrency: number, logPath: string): string {
   const chain = (connector: string) => Array.from({ length: CHAIN }, (_, i) => [
@@ -57,6 +57,20 @@ ${chain('test')}
 ${inputs}
     steps:
 ${chain('io')}
+  oneio:
+    description: one read over stdio
+${inputs}
+    steps:
+      - id: s1
+        call: io.echo
+        with: { text: "\${{ inputs.text }}" }
+  gatedio:
+    description: one write over stdio, which waits for a person
+${inputs}
+    steps:
+      - id: s1
+        call: io.record
+        with: { name: "\${{ inputs.text }}" }
   gated:
     description: one write, which waits for a person
 ${inputs}

@@ -28,10 +28,13 @@ export interface BenchResults {
   machine: Machine;
   concurrency: number;
   latency?: LatencyResult;
+  /** the same over stdio (connector `io`) */
+  latencyStdio?: LatencyResult;
   counts?: CountsResult;
   throughput?: { interlock: InterlockRate[]; raw: RawRate[]; directMcp: DirectRate; ratios: { transport: string; processes: number; ratio: number; ratioToBullmqWithCall: number }[] };
   paused?: Omit<PausedResult, 'runIds'>;
   approve?: ApproveResult;
+  approveStdio?: ApproveResult;
   http?: HttpResult;
   verdicts?: Verdict[];
   errors: { phase: string; message: string }[];
@@ -50,10 +53,11 @@ const pct = (r: number): string => `${(r * 100).toFixed(0)} %`;
 
 export function verdicts(r: BenchResults): Verdict[] {
   const out: Verdict[] = [];
-  const o = r.latency?.chain.stepOverheadMs;
-  if (o) {
-    out.push({ target: 'overhead per step p50 ≤ 2 ms', value: ms(o.p50), met: o.p50 <= 2 });
-    out.push({ target: 'overhead per step p99 ≤ 10 ms', value: ms(o.p99), met: o.p99 <= 10 });
+  for (const [t, L] of [['stdio', r.latencyStdio], ['http', r.latency]] as const) {
+    const o = L?.chain.stepOverheadMs;
+    if (!o) continue;
+    out.push({ target: `overhead per step p50 ≤ 2 ms (${t})`, value: ms(o.p50), met: o.p50 <= 2 });
+    out.push({ target: `overhead per step p99 ≤ 10 ms (${t})`, value: ms(o.p99), met: o.p99 <= 10 });
   }
   for (const x of r.throughput?.ratios ?? []) {
     out.push({ target: `throughput ≥ 50 % of raw BullMQ empty jobs (${x.transport}, ${x.processes} process${x.processes > 1 ? 'es' : ''})`, value: pct(x.ratio), met: x.ratio >= 0.5 });
@@ -63,7 +67,9 @@ export function verdicts(r: BenchResults): Verdict[] {
     const heap = r.paused.worker.heapBytesPerRun;
     out.push({ target: 'paused run: nothing in worker memory (no job, heap after GC < 64 B/run)', value: `${heap} B/run heap, ${r.paused.openJobsAfter} jobs`, met: heap < 64 && r.paused.openJobsAfter === 0 });
   }
-  if (r.approve) out.push({ target: 'approve → tool call p50 ≤ 5 ms', value: ms(r.approve.approveToCallMs.p50), met: r.approve.approveToCallMs.p50 <= 5 });
+  for (const [t, A] of [['stdio', r.approveStdio], ['http', r.approve]] as const) {
+    if (A) out.push({ target: `approve → tool call p50 ≤ 5 ms (${t})`, value: ms(A.approveToCallMs.p50), met: A.approveToCallMs.p50 <= 5 });
+  }
   return out;
 }
 
@@ -91,23 +97,22 @@ export function render(r: BenchResults): string {
     (m.loadAvgEnd ? ` → ${m.loadAvgEnd.map((v) => v.toFixed(1)).join(' ')}` : '') + `, commit ${m.commit}`);
   lines.push(`tool: the project's MCP test server (echo / record) over streamable HTTP on loopback; connector concurrency ${r.concurrency} per worker process`);
 
-  const L = r.latency;
-  if (L) {
-    lines.push('', '(1) Orchestration overhead, sequential, one `interlock worker` process');
-    lines.push(table([
-      ['', 'p50', 'p99', 'target'],
-      row('one Redis round trip (PING)', L.redisPingMs),
-      row('direct MCP call (SDK client → test server)', L.directCallMs),
-      row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs),
-      row('  minus one direct call', L.oneStep.overheadMs),
-      row('ten-step chain: trigger → run succeeded', L.chain.e2eMs),
-      row('  (minus ten direct calls) / 10, per run', L.chain.overheadPerStepPerRunMs),
-      row('step to step at the server (call k → call k+1)', L.chain.stepGapMs),
-      row('overhead per step (that minus one direct call)', L.chain.stepOverheadMs, '≤ 2 / ≤ 10 ms'),
-      row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs),
-      row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs),
-    ]));
-  }
+  const latencyTable = (L: LatencyResult, transport: string): string => table([
+    ['', 'p50', 'p99', 'target'],
+    row('one Redis round trip (PING)', L.redisPingMs),
+    row(`direct MCP call over ${transport} (SDK client → test server)`, L.directCallMs),
+    row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs),
+    row('  minus one direct call', L.oneStep.overheadMs),
+    row('ten-step chain: trigger → run succeeded', L.chain.e2eMs),
+    row('  (minus ten direct calls) / 10, per run', L.chain.overheadPerStepPerRunMs),
+    row('step to step at the server (call k → call k+1)', L.chain.stepGapMs),
+    row('overhead per step (that minus one direct call)', L.chain.stepOverheadMs, '≤ 2 / ≤ 10 ms'),
+    row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs),
+    row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs),
+  ]);
+  if (r.latencyStdio || r.latency) lines.push('', '(1) Orchestration overhead, sequential, one `interlock worker` process');
+  if (r.latencyStdio) lines.push('over stdio (connector `io`: the worker starts the test server as its child)', latencyTable(r.latencyStdio, 'stdio'));
+  if (r.latency) lines.push('over streamable HTTP (connector `test`)', latencyTable(r.latency, 'http'));
   const T = r.throughput;
   if (T) {
     lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call`);
@@ -143,7 +148,10 @@ export function render(r: BenchResults): string {
   const A = r.approve;
   if (A) {
     lines.push('', `(4) Approve → tool call (${A.approvals} approvals, one at a time)`);
-    lines.push(table([['', 'p50', 'p99', 'target'], row('engine.approve() → call at the server', A.approveToCallMs, '≤ 5 ms'), row('engine.approve() returns', A.approveReturnMs)]));
+    const rows = [['', 'p50', 'p99', 'target']];
+    if (r.approveStdio) rows.push(row('over stdio: engine.approve() → call at the server', r.approveStdio.approveToCallMs, '≤ 5 ms'), row('  engine.approve() returns', r.approveStdio.approveReturnMs));
+    rows.push(row('over http: engine.approve() → call at the server', A.approveToCallMs, '≤ 5 ms'), row('  engine.approve() returns', A.approveReturnMs));
+    lines.push(table(rows));
   }
   const H = r.http;
   if (H) {

@@ -7,7 +7,10 @@
  * load, resolve, gate, start). Subtracting the direct call's p50 leaves Interlock's share.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { join } from 'node:path';
+import { ROOT } from '../lib/procs.ts';
 import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
 import { summarize, wallNow, type Summary } from '../lib/stats.ts';
 
@@ -22,6 +25,13 @@ export interface LatencyResult {
 export async function directClient(url: string): Promise<Client> {
   const client = new Client({ name: 'interlock-bench', version: '1.0.0' });
   await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
+/** The same test server over stdio, as the `io` connector starts it (its calls are not logged). */
+export async function directStdioClient(): Promise<Client> {
+  const client = new Client({ name: 'interlock-bench', version: '1.0.0' });
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [join(ROOT, 'test/fixtures/test-server.ts'), '--stdio'], stderr: 'ignore' }));
   return client;
 }
 
@@ -57,10 +67,13 @@ async function sequentialRuns(ctx: BenchContext, workflow: string, tag: string, 
   return out;
 }
 
-export async function measureLatency(ctx: BenchContext, client: Client, o: { direct: number; one: number; chain: number }): Promise<LatencyResult> {
+/** `workflows`: the one-step and ten-step workflows of one transport (`one`/`chain` over HTTP, `oneio`/`chainio` over stdio). */
+export async function measureLatency(ctx: BenchContext, client: Client, o: { direct: number; one: number; chain: number },
+  workflows: { one: string; chain: string } = { one: 'one', chain: 'chain' }): Promise<LatencyResult> {
+  const tag = workflows.one;
   // Warm every path once: the worker's MCP session, the tool catalog, scripts, JIT.
-  await sequentialRuns(ctx, 'one', 'warm-one', 20);
-  await sequentialRuns(ctx, 'chain', 'warm-chain', 3);
+  await sequentialRuns(ctx, workflows.one, `warm-${tag}`, 20);
+  await sequentialRuns(ctx, workflows.chain, `warm-chain-${tag}`, 3);
   const ping: number[] = [];
   for (let i = 0; i < o.direct; i++) {
     const t0 = performance.now();
@@ -70,8 +83,8 @@ export async function measureLatency(ctx: BenchContext, client: Client, o: { dir
   const direct = await measureDirect(client, o.direct, 50);
   const d = direct.p50;
 
-  const ones = await sequentialRuns(ctx, 'one', 'lat-one', o.one);
-  const chains = await sequentialRuns(ctx, 'chain', 'lat-chain', o.chain);
+  const ones = await sequentialRuns(ctx, workflows.one, `lat-${tag}`, o.one);
+  const chains = await sequentialRuns(ctx, workflows.chain, `lat-chain-${tag}`, o.chain);
   await ctx.log.until((calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', chains[chains.length - 1].text).length === CHAIN, 10_000);
 
   const oneE2e = ones.map((r) => r.done - r.t0);

@@ -109,8 +109,8 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
 
 /**
  * Copies sample runs into scratch keys under other layouts and measures them, so proposals for
- * the store come with figures: the run hash as a listpack (hash-max-listpack-value raised) and
- * without its copy of the definition; the events as a stream with small nodes
+ * the store come with figures: the run hash as a listpack (hash-max-listpack-value raised); the
+ * events as a stream with small nodes
  * (stream-node-max-bytes 512, since Redis preallocates 4 KB per new stream node) or as a list.
  * The config is restored afterwards.
  */
@@ -118,7 +118,7 @@ async function layouts(r: Redis, keys: (readonly [string, string])[]): Promise<R
   const cfg = async (name: string): Promise<string> => ((await r.config('GET', name)) as string[])[1];
   const oldHash = await cfg('hash-max-listpack-value');
   const oldNode = await cfg('stream-node-max-bytes');
-  const sums = { hashListpack: 0, hashListpackWithoutDefinition: 0, eventsStreamSmallNodes: 0, eventsList: 0 };
+  const sums = { hashListpack: 0, eventsStreamSmallNodes: 0, eventsList: 0 };
   const tmp = `bench:layout:${process.pid}`;
   try {
     await r.config('SET', 'hash-max-listpack-value', '4096');
@@ -128,8 +128,6 @@ async function layouts(r: Redis, keys: (readonly [string, string])[]): Promise<R
       await r.del(tmp);
       await r.hset(tmp, h);
       sums.hashListpack += await memoryUsage(r, tmp);
-      await r.hdel(tmp, 'definition');
-      sums.hashListpackWithoutDefinition += await memoryUsage(r, tmp);
       await r.del(tmp);
       const entries = await r.xrange(evKey, '-', '+');
       for (const [, fields] of entries) await r.xadd(tmp, '*', ...fields);
@@ -152,6 +150,20 @@ export interface ApproveResult {
   approveToCallMs: Summary;
   /** how long engine.approve itself took to return */
   approveReturnMs: Summary;
+}
+
+/** Pauses `n` runs of a gated workflow (one write) and returns their ids once all wait at the gate. */
+export async function pauseRuns(ctx: BenchContext, workflow: string, n: number, tag: string): Promise<string[]> {
+  const ids = await mapLimit(Array.from({ length: n }, (_, i) => i), 20, async (i) => (await ctx.app.engine.trigger(workflow, { text: `${tag}-${i}` })).run.id);
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const p = ctx.admin.pipeline();
+    for (const id of ids) p.hget(ctx.app.store.keys.run(id), 'status');
+    const res = (await p.exec()) ?? [];
+    if (res.every((r) => r[1] === 'awaiting_confirmation')) return ids;
+    if (Date.now() > deadline) throw new Error(`${workflow}: runs did not all reach their gate`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Approves paused runs one at a time, spaced out so no approval waits behind another. */
