@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { InterlockError } from '../errors.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, Keys, confirmationId, newRunId, runIdOfConfirmation } from './keys.ts';
@@ -16,6 +15,7 @@ import type {
 } from './records.ts';
 import { PinStore } from './pins.ts';
 import { parseEvent, parseRun } from './parse.ts';
+import type { RedisClient } from './redis.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
@@ -44,13 +44,13 @@ const j = (v: unknown): string => JSON.stringify(v ?? null);
  * Each method is a named transition; multi-key changes of a run go through one Lua script.
  */
 export class RunStore {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: Keys;
   /** tool pins and their changes awaiting review */
   readonly pins: PinStore;
   private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
 
-  constructor(redis: Redis, prefix = 'il') {
+  constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
     this.keys = new Keys(prefix);
     this.s = defineScripts(redis);
@@ -329,7 +329,7 @@ export class RunStore {
   }
 
   /** Events after `afterId` (exclusive); `blockMs` waits for new ones. */
-  async readEvents(runId: string, afterId = '0', opts: { count?: number; blockMs?: number; client?: Redis } = {}): Promise<RunEvent[]> {
+  async readEvents(runId: string, afterId = '0', opts: { count?: number; blockMs?: number; client?: RedisClient } = {}): Promise<RunEvent[]> {
     const client = opts.client ?? this.redis;
     const count = String(opts.count ?? 500);
     const key = this.keys.events(runId);
