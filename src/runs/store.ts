@@ -87,13 +87,16 @@ export class RunStore {
     };
     for (const step of input.workflow.steps) fields[F.stepStatus(step.id)] = 'pending';
     const [runKey, evKey] = this.rk(runId);
-    await this.redis
-      .multi()
-      .hset(runKey, fields)
-      .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
-        'data', j({ workflow: input.workflow.name, version: input.workflow.version, session }))
-      .zadd(this.keys.runsIndex(), now, runId)
-      .exec();
+    // The index is in another slot than the run, so it is written beside the MULTI, not in it.
+    await Promise.all([
+      this.redis
+        .multi()
+        .hset(runKey, fields)
+        .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
+          'data', j({ workflow: input.workflow.name, version: input.workflow.version, session }))
+        .exec(),
+      this.redis.zadd(this.keys.runsIndex(), now, runId),
+    ]);
     // The record is what was just written; reading it back would only cost a round trip.
     return { runId, created: true, run: parseRun(fields) };
   }
@@ -115,13 +118,14 @@ export class RunStore {
    */
   async loadForStep(runId: string, session: string, toolField: string | undefined):
     Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
-    const p = this.redis.pipeline().hgetall(this.keys.run(runId));
-    if (toolField) p.hget(this.keys.grants(session), toolField).hget(this.keys.toolToggles(), toolField);
-    const res = (await p.exec()) ?? [];
-    for (const [err] of res) if (err) throw err;
-    const h = res[0]?.[1] as Record<string, string> | undefined;
-    const g = res[1]?.[1] as string | null | undefined;
-    return { run: h?.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: res[2]?.[1] !== '0' };
+    // Three keys in three slots: sent together rather than as a pipeline, which a cluster client
+    // only accepts when every key is on one node.
+    const [h, g, enabled] = await Promise.all([
+      this.redis.hgetall(this.keys.run(runId)),
+      toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
+      toolField ? this.redis.hget(this.keys.toolToggles(), toolField) : undefined,
+    ]);
+    return { run: h.id ? parseRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: enabled !== '0' };
   }
 
   /**
@@ -152,12 +156,11 @@ export class RunStore {
     while (out.length < limit) {
       const ids = await this.redis.zrevrange(this.keys.runsIndex(), offset, offset + 199);
       if (ids.length === 0) return { runs: out };
-      const p = this.redis.pipeline();
-      for (const id of ids) p.hgetall(this.keys.run(id));
-      const res = (await p.exec()) ?? [];
+      // Each run is in its own slot: sent together, not as one pipeline (see loadForStep).
+      const res = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.run(id))));
       for (let i = 0; i < ids.length; i++) {
         offset++;
-        const h = res[i]?.[1] as Record<string, string> | undefined;
+        const h = res[i];
         if (!h?.id) continue;
         const run = parseRun(h);
         if (opts.status && run.status !== opts.status) continue;
