@@ -15,6 +15,8 @@ export interface AppOptions {
   configFile?: string;
   config?: InterlockConfig;
   redisUrl?: string;
+  /** a Redis Cluster instead, as REDIS_CLUSTER_NODES takes it: `host:port,host:port` */
+  redisClusterNodes?: string;
   dataDir?: string;
   logger?: Logger;
   /** Redis key prefix; tests give each suite its own */
@@ -59,6 +61,7 @@ export class App {
     const config = opts.config ?? loadConfig(opts.configFile ?? findConfigFile());
     const redis = await connectRedis({
       ...(opts.redisUrl ? { url: opts.redisUrl } : {}),
+      ...(opts.redisClusterNodes ? { clusterNodes: opts.redisClusterNodes } : {}),
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       onStart: opts.onNotice ?? ((m) => logger.info(m)),
     });

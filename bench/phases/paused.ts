@@ -7,6 +7,7 @@ import type { Redis } from 'ioredis';
 import { openJobs, usedMemory, type BenchContext } from '../lib/context.ts';
 import type { Child } from '../lib/procs.ts';
 import { mapLimit, round, summarize, wallNow, type Summary } from '../lib/stats.ts';
+import { queuePrefix } from '../../src/worker/queues.ts';
 
 export interface PausedResult {
   runs: number;
@@ -45,7 +46,7 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
   const { admin, app } = ctx;
   const k = app.store.keys;
   const indexKeys = { runsIndex: k.runsIndex(), pendingIndex: k.pendingConfirmations(), confirmationsIndex: k.confirmationsIndex() };
-  const queuePattern = `${app.queues.prefix}:test:*`;
+  const queuePattern = `${queuePrefix(app.queues.prefix, 'test')}:test:*`;
   const sizes = async () => ({
     ...Object.fromEntries(await Promise.all(Object.entries(indexKeys).map(async ([n, key]) => [n, await memoryUsage(admin, key)] as const))),
     queueKeys: await sumMatching(admin, queuePattern),

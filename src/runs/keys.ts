@@ -1,8 +1,14 @@
 /**
- * The only place that knows the shape of Interlock's Redis keys. Everything of one run lives
- * under one hash tag `{runId}` so each transition script touches a single Redis Cluster slot.
- * Indexes (`runs`, `confirmations:pending`) live in their own slots and are updated beside the
- * transition, never inside it.
+ * The only place that knows the shape of Interlock's Redis keys. On a Redis Cluster every key of one
+ * multi-key script or MULTI must hash to one slot, so keys that change together share a hash tag:
+ *  - everything of one run lives under `{runId}`, so each transition script touches one slot and
+ *    runs spread over the masters;
+ *  - the two confirmation indexes, updated together when a run pauses, share `{confirmations}`;
+ *  - the tool keys (pins and their pending changes, changed by one script, plus toggles and waiting
+ *    runs) share `{tools}`.
+ * The runs index, grants, idempotency keys and rate limits are each written on their own, never in
+ * a transaction with another key. Queue keys are BullMQ's; see queuePrefix in worker/queues.ts.
+ * A prefix with a hash tag of its own (`{il}`) puts every key in that one slot instead.
  */
 export class Keys {
   readonly prefix: string;
@@ -28,11 +34,11 @@ export class Keys {
   }
   /** zset confirmationId → expiresAt, pending ones only */
   pendingConfirmations(): string {
-    return `${this.prefix}:confirmations:pending`;
+    return `${this.prefix}:{confirmations}:pending`;
   }
   /** zset confirmationId → createdAt, every confirmation ever opened */
   confirmationsIndex(): string {
-    return `${this.prefix}:confirmations`;
+    return `${this.prefix}:{confirmations}`;
   }
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;
@@ -46,19 +52,19 @@ export class Keys {
   }
   /** per-tool enabled/disabled toggles, hash `connector.tool` → '0' | '1' */
   toolToggles(): string {
-    return `${this.prefix}:tools:enabled`;
+    return `${this.prefix}:{tools}:enabled`;
   }
   /** hash `connector.tool` → ToolPin (JSON): the definition an admin accepted, or the first one seen */
   toolPins(): string {
-    return `${this.prefix}:tools:pins`;
+    return `${this.prefix}:{tools}:pins`;
   }
   /** hash `connector.tool` → ToolPin (JSON): a definition that differs from the pin, awaiting review */
   toolChanges(): string {
-    return `${this.prefix}:tools:changes`;
+    return `${this.prefix}:{tools}:changes`;
   }
   /** set of `runId/stepId` paused because this tool changed; resumed when it is approved */
   toolWaiting(toolKey: string): string {
-    return `${this.prefix}:tools:waiting:${toolKey}`;
+    return `${this.prefix}:{tools}:waiting:${toolKey}`;
   }
 }
 

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import { type FieldChange, type ToolPin, diffDefinitions, makePin } from '../connectors/pinning.ts';
 import type { ToolInfo } from '../connectors/types.ts';
 import type { Keys } from './keys.ts';
+import type { RedisClient } from './redis.ts';
 
 type ScriptFn = (k1: string, k2: string, ...argv: string[]) => Promise<unknown>;
 
@@ -22,12 +22,12 @@ export type ApproveOutcome = { outcome: 'approved'; pin: ToolPin } | { outcome: 
 
 /** Tool pins and their pending changes; part of the run store, which owns every key. */
 export class PinStore {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly keys: Keys;
   private readonly pinTool: ScriptFn;
   private readonly approveTool: ScriptFn;
 
-  constructor(redis: Redis, keys: Keys, scripts: { pinTool: ScriptFn; approveTool: ScriptFn }) {
+  constructor(redis: RedisClient, keys: Keys, scripts: { pinTool: ScriptFn; approveTool: ScriptFn }) {
     this.redis = redis;
     this.keys = keys;
     this.pinTool = scripts.pinTool;

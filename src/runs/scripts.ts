@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 
 /** Transition scripts by name and number of keys; the file is `scripts/<name>-<keys>.lua`, as in BullMQ's commands. */
 const SCRIPTS = {
@@ -11,7 +11,7 @@ export type ScriptName = keyof typeof SCRIPTS;
 type ScriptFn = (...keysThenArgv: string[]) => Promise<unknown>;
 
 /** Registers the scripts on a client (EVALSHA with EVAL fallback, which survives a Redis restart). */
-export function defineScripts(redis: Redis): Record<ScriptName, ScriptFn> {
+export function defineScripts(redis: RedisClient): Record<ScriptName, ScriptFn> {
   const out = {} as Record<ScriptName, ScriptFn>;
   for (const [name, keys] of Object.entries(SCRIPTS) as Array<[ScriptName, number]>) {
     const cmd = `il_${name}`;

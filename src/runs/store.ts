@@ -1,4 +1,3 @@
-import type { Redis } from 'ioredis';
 import { InterlockError } from '../errors.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, Keys, confirmationId, newRunId, runIdOfConfirmation } from './keys.ts';
@@ -16,6 +15,7 @@ import type {
 } from './records.ts';
 import { PinStore } from './pins.ts';
 import { parseEvent, parseRun } from './parse.ts';
+import type { RedisClient } from './redis.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
@@ -45,7 +45,7 @@ const j = (v: unknown): string => JSON.stringify(v ?? null);
  * Each method is a named transition; multi-key changes of a run go through one Lua script.
  */
 export class RunStore {
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   readonly keys: Keys;
   /** tool pins and their changes awaiting review */
   readonly pins: PinStore;
@@ -54,7 +54,7 @@ export class RunStore {
   private readonly defs = new Map<string, WorkflowDef>();
   private readonly defJson = new WeakMap<WorkflowDef, string>();
 
-  constructor(redis: Redis, prefix = 'il') {
+  constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
     this.keys = new Keys(prefix);
     this.s = defineScripts(redis);
@@ -92,7 +92,8 @@ export class RunStore {
     for (const step of wf.steps) fields[F.stepStatus(step.id)] = 'pending';
     const [runKey, evKey] = this.rk(runId);
     this.rememberDefinition(wf);
-    // The definition goes first on this connection, so whoever reads the run finds it.
+    // The definition goes first on this connection, so whoever reads the run finds it; the index is
+    // in another slot than the run, so it is written beside the MULTI, not in it.
     await Promise.all([
       this.redis.set(this.keys.definition(wf.name, wf.version), this.definitionJson(wf), 'NX'),
       this.redis
@@ -100,8 +101,8 @@ export class RunStore {
         .hset(runKey, fields)
         .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
           'data', j({ workflow: wf.name, version: wf.version, session }))
-        .zadd(this.keys.runsIndex(), now, runId)
         .exec(),
+      this.redis.zadd(this.keys.runsIndex(), now, runId),
     ]);
     // The record is what was just written; reading it back would only cost a round trip.
     return { runId, created: true, run: parseRun(fields, wf) };
@@ -169,6 +170,9 @@ export class RunStore {
    */
   async loadForStep(runId: string, session: string, toolField: string | undefined):
     Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
+    // Three keys in three slots: sent together rather than as a pipeline, which a cluster client
+    // only accepts when every key is on one node (and which copies every script BullMQ defined
+    // on the client, per step).
     const [h, g, toggle] = await Promise.all([
       this.redis.hgetall(this.keys.run(runId)),
       toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
@@ -205,10 +209,9 @@ export class RunStore {
     while (out.length < limit) {
       const ids = await this.redis.zrevrange(this.keys.runsIndex(), offset, offset + 199);
       if (ids.length === 0) return { runs: out };
-      const p = this.redis.pipeline();
-      for (const id of ids) p.hgetall(this.keys.run(id));
-      const res = (await p.exec()) ?? [];
-      const found = res.map((r) => r[1] as Record<string, string> | undefined).filter((h): h is Record<string, string> => !!h?.id);
+      // Each run is in its own slot: sent together, not as one pipeline (see loadForStep).
+      const res = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.run(id))));
+      const found = res.filter((h) => !!h?.id);
       const defs = await this.definitionsOf(found);
       const byId = new Map(found.map((h, i) => [h.id, parseRun(h, defs[i])]));
       for (let i = 0; i < ids.length; i++) {
@@ -407,7 +410,7 @@ export class RunStore {
   }
 
   /** Events after `afterId` (exclusive); `blockMs` waits for new ones. */
-  async readEvents(runId: string, afterId = '0', opts: { count?: number; blockMs?: number; client?: Redis } = {}): Promise<RunEvent[]> {
+  async readEvents(runId: string, afterId = '0', opts: { count?: number; blockMs?: number; client?: RedisClient } = {}): Promise<RunEvent[]> {
     const client = opts.client ?? this.redis;
     const count = String(opts.count ?? 500);
     const key = this.keys.events(runId);

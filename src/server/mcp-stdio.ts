@@ -12,9 +12,10 @@ import { Facade } from './mcp/server.ts';
  * remembered approvals end when the client closes the pipe. Stdout carries only MCP messages;
  * every log and notice goes to stderr.
  *
- * Environment: INTERLOCK_CONFIG, REDIS_URL (as every command), INTERLOCK_NO_WORKERS=1 to leave
- * the steps to separate `interlock worker` processes, INTERLOCK_PUBLIC_URL for approval links
- * (default http://127.0.0.1:$PORT, where `interlock serve` listens by default).
+ * Environment: INTERLOCK_CONFIG, REDIS_URL or REDIS_CLUSTER_NODES (as every command),
+ * INTERLOCK_NO_WORKERS=1 to leave the steps to separate `interlock worker` processes,
+ * INTERLOCK_PUBLIC_URL for approval links (default http://127.0.0.1:$PORT, where `interlock serve`
+ * listens by default).
  * SIGHUP reloads the workflows from the config file and tells the client its tools changed.
  */
 export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {

@@ -105,7 +105,7 @@ function urlHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** `interlock serve`: App from INTERLOCK_CONFIG / REDIS_URL, HOST and PORT from the environment. */
+/** `interlock serve`: App from INTERLOCK_CONFIG / REDIS_URL (or REDIS_CLUSTER_NODES), HOST and PORT from the environment. */
 export async function serveCommand(): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const say = (m: string) => console.error(m);

@@ -1,7 +1,7 @@
-import type { Redis } from 'ioredis';
 import type { App } from '../app.ts';
 import { InterlockError } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunEvent } from '../runs/records.ts';
+import type { RedisClient } from '../runs/redis.ts';
 import type { Ctx } from './request.ts';
 
 /** The message a stream sends after the run's last event, just before it closes. */
@@ -76,7 +76,7 @@ export class RunEventStreams {
     });
   }
 
-  private async pump(runId: string, from: string, client: Redis, send: (s: string) => void, stopped: () => boolean): Promise<void> {
+  private async pump(runId: string, from: string, client: RedisClient, send: (s: string) => void, stopped: () => boolean): Promise<void> {
     let last = from;
     send('retry: 2000\n\n');
     for (;;) {

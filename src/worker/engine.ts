@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
 import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
+import type { RedisClient } from '../runs/redis.ts';
 import type { RunStore, StepResolution } from '../runs/store.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
@@ -153,7 +153,7 @@ export class Engine {
    * Waits until the run reaches one of `until` (default: any terminal status, a gate, or
    * needs_attention), following its event stream on a dedicated connection.
    */
-  async waitFor(runId: string, opts: { until?: RunStatus[]; timeoutMs?: number; blocking: Redis; onEvent?: (e: import('../runs/records.ts').RunEvent) => void }): Promise<RunRecord> {
+  async waitFor(runId: string, opts: { until?: RunStatus[]; timeoutMs?: number; blocking: RedisClient; onEvent?: (e: import('../runs/records.ts').RunEvent) => void }): Promise<RunRecord> {
     const until = new Set<RunStatus>(opts.until ?? [...TERMINAL_RUN_STATUSES, 'awaiting_confirmation', 'needs_attention']);
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     let last = '0';

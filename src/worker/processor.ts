@@ -216,6 +216,12 @@ export class StepProcessor {
     result: Parameters<RunStore['commitStep']>[3], next: string | undefined): Promise<string> {
     const commit = this.d.store.commitStep(run.id, stepId, status, result, next);
     if (!next) return commit;
+    // On a cluster the run and the queue live on different nodes, so nothing orders the two: commit first.
+    if (this.d.store.redis.isCluster) {
+      const r = await commit;
+      if (r === 'ok') await this.d.queues.enqueue(run.definition, run.id, run.session, next, '0');
+      return r;
+    }
     const [r] = await Promise.all([commit, this.d.queues.enqueue(run.definition, run.id, run.session, next, '0')]);
     return r;
   }

@@ -3,6 +3,16 @@ import type { StepDef, WorkflowDef } from '../workflows/types.ts';
 
 export const QUEUE_PREFIX = 'il:q';
 
+/**
+ * BullMQ's prefix for one connector's queue: `<base>:{<connector>}`, so its keys read
+ * `il:q:{stripe}:stripe:wait`. BullMQ scripts touch many keys of a queue at once, which on a Redis
+ * Cluster must share a slot; the tag per connector keeps each queue in one slot and spreads the
+ * queues (the busiest keys: every step runs several BullMQ scripts) over the masters.
+ */
+export function queuePrefix(base: string, connector: string): string {
+  return `${base}:{${connector}}`;
+}
+
 /** Data of a step job: enough to load everything else in one round trip. */
 export interface StepJobData {
   runId: string;
@@ -39,6 +49,7 @@ export function jobOptions(step: StepDef, jobId: string): JobsOptions {
 export class StepQueues {
   private readonly queues = new Map<string, Queue<StepJobData>>();
   private readonly connection: ConnectionOptions;
+  /** the base of every queue's prefix; see queuePrefix */
   readonly prefix: string;
 
   constructor(connection: ConnectionOptions, prefix = QUEUE_PREFIX) {
@@ -49,7 +60,7 @@ export class StepQueues {
   get(connector: string): Queue<StepJobData> {
     let q = this.queues.get(connector);
     if (!q) {
-      q = new Queue<StepJobData>(connector, { connection: this.connection, prefix: this.prefix });
+      q = new Queue<StepJobData>(connector, { connection: this.connection, prefix: queuePrefix(this.prefix, connector) });
       q.on('error', () => {});
       this.queues.set(connector, q);
     }

@@ -4,7 +4,7 @@ import { InterlockError } from '../errors.ts';
 import type { RunStore } from '../runs/store.ts';
 import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
-import { QUEUE_PREFIX, type StepJobData } from './queues.ts';
+import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
   connection: ConnectionOptions;
@@ -12,6 +12,7 @@ export interface StepWorkersOptions extends ProcessorDeps {
   /** when any of them has llm steps, a worker for the `llm` queue starts too */
   workflows?: Record<string, WorkflowDef>;
   llmConfig?: LlmConfig;
+  /** the base of every queue's prefix, as StepQueues has it; see queuePrefix */
   prefix?: string;
   /** how often this process looks for confirmations past their deadline */
   sweepEveryMs?: number;
@@ -45,7 +46,7 @@ export class StepWorkers {
     for (const c of queues) {
       const w = new Worker<StepJobData>(c.id, (job, token) => this.processor.process(job, token), {
         connection: this.opts.connection,
-        prefix: this.opts.prefix ?? QUEUE_PREFIX,
+        prefix: queuePrefix(this.opts.prefix ?? QUEUE_PREFIX, c.id),
         concurrency: c.concurrency,
         // Rate limits are not BullMQ's limiter: its fixed window lets 2 × max through across a
         // window boundary; the processor takes a sliding-window slot in Redis right before the call.

@@ -1,12 +1,12 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { Redis } from 'ioredis';
 import type { App } from '../../app.ts';
+import type { RedisClient } from '../../runs/redis.ts';
 import { requireScope } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
 
 /** PING with a deadline: the shared client queues commands while Redis is away, forever. */
-async function redisReachable(client: Redis, timeoutMs: number): Promise<{ ok: boolean; error?: string }> {
+async function redisReachable(client: RedisClient, timeoutMs: number): Promise<{ ok: boolean; error?: string }> {
   if (client.status !== 'ready') return { ok: false, error: `connection is ${client.status}` };
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<{ ok: boolean; error: string }>((resolve) => {
