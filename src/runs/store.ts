@@ -66,7 +66,12 @@ export class RunStore {
   }
 
   /** Creates a run, or returns the existing run id when the idempotency key was seen before. */
-  async createRun(input: CreateRunInput): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
+  /**
+   * `then` runs with the new record (the engine enqueues the first step there): on one connection
+   * it goes out right behind the run's writes, which Redis applies first, so both take one round
+   * trip; on a cluster it waits for them.
+   */
+  async createRun(input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const runId = newRunId();
     if (input.idempotencyKey) {
       const key = this.keys.triggerIdempotency(`${input.workflow.name}:${input.idempotencyKey}`);
@@ -94,6 +99,8 @@ export class RunStore {
     this.rememberDefinition(wf);
     // The definition goes first on this connection, so whoever reads the run finds it; the index is
     // in another slot than the run, so it is written beside the MULTI, not in it.
+    const run = parseRun(fields, wf);
+    const ordered = !this.redis.isCluster;
     await Promise.all([
       this.redis.set(this.keys.definition(wf.name, wf.version), this.definitionJson(wf), 'NX'),
       this.redis
@@ -103,9 +110,11 @@ export class RunStore {
           'data', j({ workflow: wf.name, version: wf.version, session }))
         .exec(),
       this.redis.zadd(this.keys.runsIndex(), now, runId),
+      ordered ? then?.(run) : undefined,
     ]);
+    if (!ordered) await then?.(run);
     // The record is what was just written; reading it back would only cost a round trip.
-    return { runId, created: true, run: parseRun(fields, wf) };
+    return { runId, created: true, run };
   }
 
   private definitionJson(wf: WorkflowDef): string {

@@ -62,10 +62,9 @@ export class Engine {
       workflow: wf, inputs: inputs as Record<string, unknown>,
       ...(opts.session ? { session: opts.session } : {}),
       ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
-    });
+    }, (r) => this.queues.enqueue(r.definition, r.id, r.session, r.definition.steps[0].id, '0'));
     const { runId, created } = made;
     const run = made.run ?? (await this.store.requireRun(runId));
-    if (created) await this.queues.enqueue(run.definition, runId, run.session, run.definition.steps[0].id, '0');
     return { run, created };
   }
 

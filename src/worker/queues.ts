@@ -3,6 +3,8 @@ import type { StepDef, WorkflowDef } from '../workflows/types.ts';
 
 export const QUEUE_PREFIX = 'il:q';
 
+const QUEUE_EVENTS_MAX = 1000;
+
 /**
  * BullMQ's prefix for one connector's queue: `<base>:{<connector>}`, so its keys read
  * `il:q:{stripe}:stripe:wait`. BullMQ scripts touch many keys of a queue at once, which on a Redis
@@ -60,7 +62,12 @@ export class StepQueues {
   get(connector: string): Queue<StepJobData> {
     let q = this.queues.get(connector);
     if (!q) {
-      q = new Queue<StepJobData>(connector, { connection: this.connection, prefix: queuePrefix(this.prefix, connector) });
+      q = new Queue<StepJobData>(connector, {
+        connection: this.connection, prefix: queuePrefix(this.prefix, connector),
+        // BullMQ's own event stream feeds QueueEvents listeners, which Interlock does not use (runs
+        // have their own events); its default 10,000 entries are about 1 MB of Redis per queue.
+        streams: { events: { maxLen: QUEUE_EVENTS_MAX } },
+      });
       q.on('error', () => {});
       this.queues.set(connector, q);
     }
