@@ -60,7 +60,8 @@ program.command('validate [file]')
         // Steps on a connector that did not answer were not checked (the warning said so); what the
         // catalog check says about them is not a finding.
         const unchecked = Object.values(config.workflows).flatMap((wf) => wf.steps.flatMap((st, i) =>
-          st.kind === 'call' && unreachable.has(st.connector) ? [`workflows.${wf.name}.steps[${i}].`] : []));
+          st.kind === 'call' && unreachable.has(st.connector) ? [`workflows.${wf.name}.steps[${i}].`] : []))
+          .concat([...unreachable].map((id) => `connectors.${id}.`));
         const real = issues.filter((i) => !unchecked.some((prefix) => i.path.startsWith(prefix)));
         if (real.length) throw new ConfigError(real);
       });

@@ -46,9 +46,13 @@ export class Keys {
   triggerIdempotency(key: string): string {
     return `${this.prefix}:idem:${key}`;
   }
-  /** sliding-window rate limit of one connector, zset of slot → time taken */
-  rateLimit(name: string): string {
-    return `${this.prefix}:rate:{${name}}`;
+  /**
+   * sliding-window rate limit, zset of slot → time taken: of every call of one connector, or with
+   * `part`, of some of its calls (one tool, one argument value). Every window of a connector shares
+   * its hash tag, so one script can take a slot in all that apply to a call.
+   */
+  rateLimit(name: string, part = ''): string {
+    return `${this.prefix}:rate:{${name}}${part ? `:${part}` : ''}`;
   }
   /** per-tool enabled/disabled toggles, hash `connector.tool` → '0' | '1' */
   toolToggles(): string {

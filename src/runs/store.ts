@@ -199,6 +199,16 @@ export class RunStore {
     return Number(await this.s.takeRateSlot(this.keys.rateLimit(name), String(max), String(perMs), `${process.pid}-${Math.random()}`));
   }
 
+  /**
+   * takeRateSlot over several windows of one connector at once: a slot in each of them, or in none
+   * and how many ms until all of them have room. `key` is the part after the connector's key.
+   */
+  async takeRateSlots(connector: string, windows: Array<{ key: string; max: number; perMs: number }>): Promise<number> {
+    const keys = windows.map((w) => this.keys.rateLimit(connector, w.key));
+    const argv = windows.flatMap((w) => [String(w.max), String(w.perMs)]);
+    return Number(await this.s.takeRateSlots(String(keys.length), ...keys, `${process.pid}-${Math.random()}`, ...argv));
+  }
+
   /** Just the status, for a worker that looks whether a run was cancelled under it. */
   async runStatus(runId: string): Promise<string | undefined> {
     return (await this.redis.hget(this.keys.run(runId), 'status')) ?? undefined;

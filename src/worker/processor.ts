@@ -13,6 +13,7 @@ import { CallGuard } from './call-guard.ts';
 import { decideGate } from './gate.ts';
 import { type LlmCaller, processLlmStep } from './llm.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
+import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
 
 /** What the processor needs from the connector pool. */
@@ -35,8 +36,8 @@ export interface ProcessorDeps {
   handBack?: AbortSignal;
   /** how often a running read looks whether its run was cancelled (default 1 s) */
   cancelPollMs?: number;
-  /** a connector's rate limit, held across every worker process through Redis */
-  rateLimit?: (connector: string) => { max: number; durationMs: number } | undefined;
+  /** the rate-limit windows a call takes a slot in, held across every worker process through Redis */
+  rateLimit?: (connector: string, tool: string, args: Record<string, unknown>) => RateSlot[];
 }
 
 const NO_LLM: LlmCaller = {
@@ -151,8 +152,8 @@ export class StepProcessor {
     }
     if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
 
-    const limit = this.d.rateLimit?.(step.connector);
-    if (limit) await this.waitForRateSlot(step.connector, limit);
+    const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
+    if (limits.length) await this.waitForRateSlot(step.connector, limits);
     // A write waits for its intent to be on record before anything is sent; a read may overlap
     // the two, since its output is only committed if the start went through.
     const starting = store.startStep(runId, stepId, { argumentsHash, attempt: job.attemptsMade + 1 }, tool.write);
@@ -239,11 +240,11 @@ export class StepProcessor {
     return r;
   }
 
-  private async waitForRateSlot(connector: string, limit: { max: number; durationMs: number }): Promise<void> {
+  private async waitForRateSlot(connector: string, limits: RateSlot[]): Promise<void> {
     for (;;) {
       // Slots are counted when calls leave a worker, and calls reach the server a little later and
       // not all equally late; a fifth more window keeps the server's own count within the limit.
-      const wait = await this.d.store.takeRateSlot(connector, limit.max, Math.ceil(limit.durationMs * 1.2));
+      const wait = await this.d.store.takeRateSlots(connector, limits.map((l) => ({ key: l.key, max: l.max, perMs: Math.ceil(l.durationMs * 1.2) })));
       if (wait <= 0) return;
       await sleep(wait);
     }

@@ -5,6 +5,7 @@ import type { RunStore } from '../runs/store.ts';
 import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
+import { rateLimitsFor } from './rate-limits.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
   connection: ConnectionOptions;
@@ -35,12 +36,12 @@ export class StepWorkers {
     this.processor = new StepProcessor({
       ...opts,
       handBack: this.handBack.signal,
-      rateLimit: (id) => opts.connectors[id]?.rateLimit,
+      rateLimit: (id, tool, args) => rateLimitsFor(opts.connectors[id], tool, args),
     });
   }
 
   start(): this {
-    const queues: Array<Pick<ConnectorConfig, 'id' | 'concurrency' | 'rateLimit'>> = Object.values(this.opts.connectors);
+    const queues: Array<Pick<ConnectorConfig, 'id' | 'concurrency'>> = Object.values(this.opts.connectors);
     const llmSteps = Object.values(this.opts.workflows ?? {}).some((wf) => wf.steps.some((s) => s.kind === 'llm'));
     if (llmSteps && !this.opts.connectors[LLM_CONNECTOR]) queues.push({ id: LLM_CONNECTOR, concurrency: this.opts.llmConfig?.concurrency ?? 5 });
     for (const c of queues) {

@@ -6,6 +6,7 @@
 import { isScalar } from 'yaml';
 import { firstMatch } from '../connectors/glob.ts';
 import { InterlockError } from '../errors.ts';
+import { readRateLimits } from './rate-limit.ts';
 import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, PolicyConfig, TokenConfig, WorkflowDef } from './types.ts';
 import {
   type Field,
@@ -82,18 +83,12 @@ function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
       else tools[k].push(g);
     }
   }
-  let rateLimit: ConnectorConfig['rateLimit'];
-  const rl = m.rate_limit && readMap(src, m.rate_limit, `${what} rate_limit`, { required: ['max', 'per'] });
-  if (rl?.max && rl.per) {
-    const max = readInt(src, rl.max, `${what} rate_limit.max`, 1);
-    const durationMs = readDuration(src, rl.per, `${what} rate_limit.per`, { positive: true });
-    if (max !== undefined && durationMs !== undefined) rateLimit = { max, durationMs };
-  }
+  const rateLimits = m.rate_limit ? readRateLimits(src, m.rate_limit, what, tools) : [];
   const timeoutMs = m.timeout ? readDuration(src, m.timeout, `${what} timeout`, { positive: true }) : DEFAULT_TIMEOUT_MS;
   const concurrency = m.concurrency ? readInt(src, m.concurrency, `${what} concurrency`, 1) : DEFAULT_CONCURRENCY;
   const auth = m.auth ? readAuth(src, m.auth, what) : { type: 'none' as const };
-  if (!transport || !auth || timeoutMs === undefined || concurrency === undefined) return undefined;
-  return { id: f.key, transport, auth, tools, timeoutMs, concurrency, ...(rateLimit ? { rateLimit } : {}), pos: f.keyPos };
+  if (!transport || !auth || timeoutMs === undefined || concurrency === undefined || !rateLimits) return undefined;
+  return { id: f.key, transport, auth, tools, timeoutMs, concurrency, ...(rateLimits.length ? { rateLimits } : {}), pos: f.keyPos };
 }
 
 function readTransport(src: Source, f: Field, m: Record<string, Field>, type: string, what: string): ConnectorTransport | undefined {

@@ -37,9 +37,25 @@ export interface ConnectorConfig {
   timeoutMs: number;
   /** max concurrent step jobs for this connector's queue in one worker process */
   concurrency: number;
-  /** optional rate limit across all workers: at most `max` jobs per `durationMs` */
-  rateLimit?: { max: number; durationMs: number };
+  /** `rate_limit` entries, each held across all workers; absent when the connector has none */
+  rateLimits?: RateLimitRule[];
   pos: SourcePos;
+}
+
+/**
+ * One `rate_limit` entry: at most `max` calls per `durationMs`, counted across every worker
+ * process. Every entry that matches a call applies to it.
+ */
+export interface RateLimitRule {
+  max: number;
+  durationMs: number;
+  /** only calls of this tool count; absent = every call of the connector */
+  tool?: string;
+  /** a window per value of this top-level argument; absent = one window for all matching calls */
+  by?: string;
+  pos: SourcePos;
+  /** where the `tool` and `by` keys are, for checks against the connector's tool catalog */
+  keyPos: Partial<Record<'tool' | 'by', SourcePos>>;
 }
 
 export interface CallStep {

@@ -1,6 +1,7 @@
 /**
  * Checks that need the connectors' live tool catalogs, run after loading (`interlock validate`,
- * server start). They point at the step keys recorded in `keyPos`.
+ * server start). They point at the step keys recorded in `keyPos`, and at the `tool` and `by` of
+ * connectors' rate limits.
  */
 import { type ConfigIssue, errorMessage } from '../errors.ts';
 import type { ToolInfo } from '../connectors/types.ts';
@@ -49,6 +50,32 @@ export async function validateAgainstCatalog(config: InterlockConfig, lookup: To
       const unconfirmed = unconfirmedWrite(config, wf, step, found);
       if (unconfirmed) add(step.keyPos.confirm ?? step.pos, 'confirm', unconfirmed);
       for (const m of argumentProblems(step, found)) add(step.keyPos.with ?? callPos, 'with', m);
+    }
+  }
+  for (const c of Object.values(config.connectors)) {
+    for (const [i, rule] of (c.rateLimits ?? []).entries()) {
+      if (rule.tool === undefined) continue;
+      const path = `connectors.${c.id}.rate_limit${c.rateLimits && c.rateLimits.length > 1 ? `[${i}]` : ''}`;
+      const add = (pos: SourcePos, key: string, message: string) =>
+        issues.push({ file: config.file, line: pos.line, col: pos.col, path: `${path}.${key}`, message });
+      const toolPos = rule.keyPos.tool ?? rule.pos;
+      const found = await info(c.id, rule.tool);
+      if (found instanceof Error) {
+        add(toolPos, 'tool', `cannot check the rate limit on ${c.id}.${rule.tool}: connector '${c.id}' did not answer (${found.message})`);
+        continue;
+      }
+      if (!found) {
+        const names = await options.listTools?.(c.id).catch(() => undefined);
+        const hint = names ? suggest(rule.tool, names) : undefined;
+        add(toolPos, 'tool', `rate_limit: connector '${c.id}' has no tool "${rule.tool}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        continue;
+      }
+      const props = found.inputSchema.properties;
+      if (rule.by !== undefined && props && typeof props === 'object' && !Object.hasOwn(props, rule.by)) {
+        const hint = suggest(rule.by, Object.keys(props));
+        add(rule.keyPos.by ?? rule.pos, 'by', `rate_limit: ${c.id}.${rule.tool} takes no argument "${rule.by}"${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
+          'every call would share the one window of calls without it');
+      }
     }
   }
   return issues.sort((a, b) => a.line - b.line || a.col - b.col);

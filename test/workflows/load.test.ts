@@ -57,7 +57,7 @@ describe('loading a valid config', () => {
     expect(config.connectors.slack).toMatchObject({
       transport: { type: 'streamable-http', url: 'http://127.0.0.1:3001/mcp', headers: { Authorization: 'Bearer ${env:SLACK_MCP_TOKEN}' } },
       concurrency: 2,
-      rateLimit: { max: 10, durationMs: 1000 },
+      rateLimits: [{ max: 10, durationMs: 1000, pos: { line: 19, col: 17 }, keyPos: {} }],
     });
   });
 

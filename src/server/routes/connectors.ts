@@ -22,7 +22,8 @@ export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | unde
     tools: c.tools,
     timeoutMs: c.timeoutMs,
     concurrency: c.concurrency,
-    ...(c.rateLimit ? { rateLimit: c.rateLimit } : {}),
+    // undefined tool / by are left out of the JSON
+    ...(c.rateLimits ? { rateLimits: c.rateLimits.map((r) => ({ max: r.max, durationMs: r.durationMs, tool: r.tool, by: r.by })) } : {}),
     state: status?.state ?? 'idle',
     ...(status?.lastError ? { lastError: status.lastError } : {}),
     ...(status?.toolCount !== undefined ? { toolCount: status.toolCount } : {}),
