@@ -20,6 +20,13 @@ import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
 
+/** One sliding window of a connector's rate limits (see takeRateSlots). */
+export interface RateWindow {
+  key: string;
+  max: number;
+  perMs: number;
+}
+
 export interface CreateRunInput {
   workflow: WorkflowDef;
   inputs: Record<string, unknown>;
@@ -191,22 +198,22 @@ export class RunStore {
   }
 
   /**
-   * Sliding-window rate limit shared by every process on this Redis: takes a slot and answers 0,
-   * or answers how many ms until one frees up. Exact, unlike a fixed window that lets a burst
-   * straddle the boundary.
+   * Sliding-window rate limits shared by every process on this Redis (takeRateSlots-n.lua): a slot
+   * in each window that applies to the call, or in none and how many ms to wait before asking
+   * again. A slot counts while its call is in flight (for at most `holdMs`) and for `perMs` after
+   * releaseRateSlots, so the limit holds where calls arrive, not only where they leave. `key` is
+   * the part after the connector's key; `member` names the call's slots.
    */
-  async takeRateSlot(name: string, max: number, perMs: number): Promise<number> {
-    return Number(await this.s.takeRateSlot(this.keys.rateLimit(name), String(max), String(perMs), `${process.pid}-${Math.random()}`));
-  }
-
-  /**
-   * takeRateSlot over several windows of one connector at once: a slot in each of them, or in none
-   * and how many ms until all of them have room. `key` is the part after the connector's key.
-   */
-  async takeRateSlots(connector: string, windows: Array<{ key: string; max: number; perMs: number }>): Promise<number> {
+  async takeRateSlots(connector: string, windows: RateWindow[], member: string, holdMs: number): Promise<number> {
     const keys = windows.map((w) => this.keys.rateLimit(connector, w.key));
     const argv = windows.flatMap((w) => [String(w.max), String(w.perMs)]);
-    return Number(await this.s.takeRateSlots(String(keys.length), ...keys, `${process.pid}-${Math.random()}`, ...argv));
+    return Number(await this.s.takeRateSlots(String(keys.length), ...keys, member, String(holdMs), ...argv));
+  }
+
+  /** The call of `member` answered: its slots count for `perMs` from now. */
+  async releaseRateSlots(connector: string, windows: RateWindow[], member: string): Promise<void> {
+    const keys = windows.map((w) => this.keys.rateLimit(connector, w.key));
+    await this.s.releaseRateSlots(String(keys.length), ...keys, member, ...windows.map((w) => String(w.perMs)));
   }
 
   /** Just the status, for a worker that looks whether a run was cancelled under it. */

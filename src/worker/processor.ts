@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
@@ -38,6 +39,8 @@ export interface ProcessorDeps {
   cancelPollMs?: number;
   /** the rate-limit windows a call takes a slot in, held across every worker process through Redis */
   rateLimit?: (connector: string, tool: string, args: Record<string, unknown>) => RateSlot[];
+  /** a connector's call timeout, which bounds how long an unanswered call holds its rate-limit slots */
+  callTimeoutMs?: (connector: string) => number | undefined;
 }
 
 const NO_LLM: LlmCaller = {
@@ -61,6 +64,7 @@ function context(run: RunRecord): TemplateContext {
  */
 const PIN_TRUST_MS = 5000;
 const WAIT_FOR_COMMIT_MS = 10_000;
+const DEFAULT_HOLD_MS = 60_000;
 
 export class StepProcessor {
   private readonly d: ProcessorDeps;
@@ -153,13 +157,16 @@ export class StepProcessor {
     if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
 
     const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
-    if (limits.length) await this.waitForRateSlot(step.connector, limits);
+    const slot = limits.length ? await this.takeRateSlots(step.connector, limits, step.timeoutMs ?? this.d.callTimeoutMs?.(step.connector)) : undefined;
     // A write waits for its intent to be on record before anything is sent; a read may overlap
     // the two, since its output is only committed if the start went through.
     const starting = store.startStep(runId, stepId, { argumentsHash, attempt: job.attemptsMade + 1 }, tool.write);
     if (tool.write) {
       const started = await starting;
-      if (!started.ok) return `not started: ${started.reason} ${started.status}`;
+      if (!started.ok) {
+        slot?.release();
+        return `not started: ${started.reason} ${started.status}`;
+      }
     }
     const t0 = Date.now();
     let result: ToolCallResult;
@@ -192,6 +199,7 @@ export class StepProcessor {
       return this.fail(job, run, step, err, { arguments: args, argumentsHash, startedAt: t0 });
     } finally {
       guard.dispose();
+      slot?.release();
     }
     if (!tool.write) {
       const started = await starting;
@@ -240,14 +248,26 @@ export class StepProcessor {
     return r;
   }
 
-  private async waitForRateSlot(connector: string, limits: RateSlot[]): Promise<void> {
+  /**
+   * Waits for a slot in every rate-limit window of the call; the slots count until `per` after
+   * `release`, which the caller runs once the call has answered or failed (see takeRateSlots-n.lua).
+   */
+  private async takeRateSlots(connector: string, limits: RateSlot[], timeoutMs = DEFAULT_HOLD_MS): Promise<{ release: () => void }> {
+    const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
+    const member = `${process.pid}-${randomUUID()}`;
+    // A slot of a call that never answers (its worker died) frees up a little after its timeout.
+    const holdMs = timeoutMs + 1000;
     for (;;) {
-      // Slots are counted when calls leave a worker, and calls reach the server a little later and
-      // not all equally late; a fifth more window keeps the server's own count within the limit.
-      const wait = await this.d.store.takeRateSlots(connector, limits.map((l) => ({ key: l.key, max: l.max, perMs: Math.ceil(l.durationMs * 1.2) })));
-      if (wait <= 0) return;
+      const wait = await this.d.store.takeRateSlots(connector, windows, member, holdMs);
+      if (wait <= 0) break;
       await sleep(wait);
     }
+    return {
+      release: () => {
+        this.d.store.releaseRateSlots(connector, windows, member).catch((err: unknown) =>
+          this.d.logger.warn({ connector, err: (err as Error).message }, 'could not release rate-limit slots; they free up when the call would have timed out'));
+      },
+    };
   }
 
   /**

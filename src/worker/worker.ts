@@ -37,6 +37,7 @@ export class StepWorkers {
       ...opts,
       handBack: this.handBack.signal,
       rateLimit: (id, tool, args) => rateLimitsFor(opts.connectors[id], tool, args),
+      callTimeoutMs: (id) => opts.connectors[id]?.timeoutMs,
     });
   }
 

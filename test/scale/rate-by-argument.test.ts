@@ -12,16 +12,14 @@ import { TestRedis } from '../helpers/redis.ts';
 /**
  * A rate limit per argument value, held by two `interlock worker` processes and measured where it
  * matters: in the arrival times the MCP test server logs. Each text may reach `echo` at most twice
- * in any window of 2 s, and the connector at most four times, both taken in one step (that the
+ * in any window of 1 s, and the connector at most four times, both taken in one step (that the
  * step takes a slot in all windows or none is checked in test/engine/rate-slots.test.ts). One text
  * (HOT) has twice the runs, so its calls queue behind its own limit while other texts go on.
- *
- * The windows are 2 s, not 1 s: the 1.2 × margin then absorbs 400 ms of difference in how late
- * calls reach the server after taking their slot. With 1 s windows (200 ms), one run of about a dozen
- * on the shared, loaded two-core machine saw a third call of one text within a second.
+ * A slot counts until `per` after its call answered, so however late a call reaches the server
+ * after taking its slot, no window there holds more than `max`.
  */
-const PER_TEXT = { max: 2, perMs: 2000 };
-const CONNECTOR = { max: 4, perMs: 2000 };
+const PER_TEXT = { max: 2, perMs: 1000 };
+const CONNECTOR = { max: 4, perMs: 1000 };
 const TEXTS = ['alpha', 'beta', 'gamma', 'delta'];
 const HOT = 'alpha';
 const RUNS_PER_TEXT = 3;
