@@ -106,6 +106,11 @@ export function newRunId(): string {
   return `r${t}${r}`;
 }
 
+/** The session of a run started without one: the run alone. */
+export function defaultSession(runId: string): string {
+  return `run-${runId}`;
+}
+
 export function confirmationId(runId: string, seq: number): string {
   return `c_${runId}_${seq}`;
 }

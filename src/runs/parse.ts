@@ -1,5 +1,5 @@
 import type { WorkflowDef } from '../workflows/types.ts';
-import { F } from './keys.ts';
+import { F, defaultSession } from './keys.ts';
 import type { ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
 
 /** How records come back out of Redis: a run hash and a stream entry, parsed. */
@@ -47,7 +47,7 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
     id: h.id,
     workflow: h.workflow,
     version: h.version,
-    session: h.session,
+    session: h.session ?? defaultSession(h.id),
     status: h.status as RunStatus,
     inputs: JSON.parse(h.inputs) as Record<string, unknown>,
     definition,

@@ -7,7 +7,7 @@ import type { RedisClient } from './redis.ts';
  */
 const SCRIPTS = {
   startStep: 2, commitStep: 2, failStep: 2, openGate: 2, decide: 2, cancelRun: 2, resolveStep: 2,
-  pinTool: 2, approveTool: 2, blockStep: 2, unblockStep: 2, takeRateSlots: 'n', releaseRateSlots: 'n',
+  pinTool: 2, approveTool: 2, blockStep: 2, unblockStep: 2, takeRateSlots: 'n', releaseRateSlots: 'n', loadStep: 3,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

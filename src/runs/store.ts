@@ -1,6 +1,6 @@
 import { InterlockError } from '../errors.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
-import { F, Keys, confirmationId, newRunId, runIdOfConfirmation } from './keys.ts';
+import { F, Keys, confirmationId, defaultSession, newRunId, runIdOfConfirmation } from './keys.ts';
 import type {
   ConfirmationPayload,
   ConfirmationRecord,
@@ -90,12 +90,13 @@ export class RunStore {
     }
     const now = Date.now();
     const wf = input.workflow;
-    const session = input.session ?? `run-${runId}`;
+    const session = input.session ?? defaultSession(runId);
     const fields: Record<string, string> = {
       id: runId,
       workflow: wf.name,
       version: wf.version,
-      session,
+      // A run started without a session is a session of its own; the hash only names other ones.
+      ...(input.session ? { session } : {}),
       status: 'queued',
       inputs: j(input.inputs),
       createdAt: String(now),
@@ -182,13 +183,17 @@ export class RunStore {
 
   /**
    * What a step job needs: the run, the session's remembered decision for the tool and whether
-   * an admin turned the tool off. Sent together, so one round trip.
+   * an admin turned the tool off, in one round trip (loadStep-3.lua).
    */
   async loadForStep(runId: string, session: string, toolField: string | undefined):
     Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
-    // Three keys in three slots: sent together rather than as a pipeline, which a cluster client
-    // only accepts when every key is on one node (and which copies every script BullMQ defined
-    // on the client, per step).
+    if (!this.redis.isCluster) {
+      const [flat, g, toggle] = (await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? '')) as [string[], string | null, string | null];
+      const h: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+      return { run: h.id ? await this.toRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: toggle !== '0' };
+    }
+    // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
     const [h, g, toggle] = await Promise.all([
       this.redis.hgetall(this.keys.run(runId)),
       toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
@@ -313,7 +318,7 @@ export class RunStore {
       runId,
       stepId: stepId ?? stored.stepId ?? '',
       workflow: workflow ?? stored.workflow ?? '',
-      session: session ?? stored.session ?? '',
+      session: session ?? stored.session ?? defaultSession(runId),
       argumentsHash: hash ?? stored.argumentsHash ?? '',
       status: (status ?? stored.status ?? 'pending') as ConfirmationStatus,
       expiresAt: Number(expiresAt ?? stored.expiresAt ?? 0),
@@ -364,7 +369,7 @@ export class RunStore {
     if (outcome !== 'mismatch') this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
-    if (outcome === 'approved') return { outcome, runId, stepId, session: r[3], workflow: r[4], version: r[5] };
+    if (outcome === 'approved') return { outcome, runId, stepId, session: r[3] || defaultSession(runId), workflow: r[4], version: r[5] };
     return { outcome: outcome as 'denied' | 'expired', runId, stepId };
   }
 
