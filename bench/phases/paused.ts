@@ -45,7 +45,7 @@ async function sumMatching(r: Redis, pattern: string): Promise<number> {
 export async function measurePaused(ctx: BenchContext, worker: Child, runs: number): Promise<PausedResult> {
   const { admin, app } = ctx;
   const k = app.store.keys;
-  const indexKeys = { runsIndex: k.runsIndex(), pendingIndex: k.pendingConfirmations(), confirmationsIndex: k.confirmationsIndex() };
+  const indexKeys = { runsIndex: k.runsIndex(), pendingIndex: k.pendingConfirmations() };
   const queuePattern = `${queuePrefix(app.queues.prefix, 'test')}:test:*`;
   const sizes = async () => ({
     ...Object.fromEntries(await Promise.all(Object.entries(indexKeys).map(async ([n, key]) => [n, await memoryUsage(admin, key)] as const))),

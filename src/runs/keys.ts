@@ -3,7 +3,7 @@
  * multi-key script or MULTI must hash to one slot, so keys that change together share a hash tag:
  *  - everything of one run lives under `{runId}`, so each transition script touches one slot and
  *    runs spread over the masters;
- *  - the two confirmation indexes, updated together when a run pauses, share `{confirmations}`;
+ *  - the pending-confirmations index is `{confirmations}`;
  *  - the tool keys (pins and their pending changes, changed by one script, plus toggles and waiting
  *    runs) share `{tools}`.
  * The runs index, grants, idempotency keys and rate limits are each written on their own, never in
@@ -35,10 +35,6 @@ export class Keys {
   /** zset confirmationId → expiresAt, pending ones only */
   pendingConfirmations(): string {
     return `${this.prefix}:{confirmations}:pending`;
-  }
-  /** zset confirmationId → createdAt, every confirmation ever opened */
-  confirmationsIndex(): string {
-    return `${this.prefix}:{confirmations}`;
   }
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;

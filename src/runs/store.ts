@@ -48,6 +48,35 @@ export type DecideOutcome =
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 
 /**
+ * A confirmation from the fields of its run hash: its JSON (what was shown), status, decision,
+ * hash, deadline and step, and the run's workflow and session.
+ */
+function confirmationFrom(runId: string, cid: string, h: Record<string, string>): ConfirmationRecord | undefined {
+  const raw = h[F.conf(cid)];
+  if (!raw) return undefined;
+  const shown = JSON.parse(raw) as Omit<ConfirmationRecord, 'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'argumentsHash' | 'status' | 'expiresAt'>;
+  const rec: ConfirmationRecord = {
+    ...shown,
+    id: cid,
+    runId,
+    stepId: h[F.confStep(cid)] ?? '',
+    workflow: h.workflow ?? '',
+    session: h.session ?? defaultSession(runId),
+    argumentsHash: h[F.confHash(cid)] ?? '',
+    status: (h[F.confStatus(cid)] ?? 'pending') as ConfirmationStatus,
+    expiresAt: Number(h[F.confExpiresAt(cid)] ?? 0),
+  };
+  const decision = h[F.confDecision(cid)];
+  if (decision) {
+    const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
+    rec.decidedBy = d.by;
+    rec.decidedAt = d.at;
+    if (d.remember) rec.remember = d.remember;
+  }
+  return rec;
+}
+
+/**
  * The one owner of Interlock's Redis data: runs, steps, confirmations, grants and events.
  * Each method is a named transition; multi-key changes of a run go through one Lua script.
  */
@@ -297,39 +326,21 @@ export class RunStore {
     const { argumentsHash, ...shown } = payload;
     const r = (await this.s.openGate(...this.rk(run.id), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash, String(rec.expiresAt), String(now), F.conf(rec.id))) as string;
     if (r !== 'ok') return undefined;
-    await this.redis.multi()
-      .zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id)
-      .zadd(this.keys.confirmationsIndex(), now, rec.id)
-      .exec();
+    await this.redis.zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id);
     return rec;
   }
 
   async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) return undefined;
-    const [raw, status, decision, hash, expiresAt, stepId, workflow, session] = await this.redis.hmget(this.keys.run(runId),
-      F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session');
-    if (!raw) return undefined;
-    const stored = JSON.parse(raw) as Partial<ConfirmationRecord>;
-    const rec = {
-      ...stored,
-      // Confirmations opened before the record was slimmed carry these in the JSON too.
-      id: cid,
-      runId,
-      stepId: stepId ?? stored.stepId ?? '',
-      workflow: workflow ?? stored.workflow ?? '',
-      session: session ?? stored.session ?? defaultSession(runId),
-      argumentsHash: hash ?? stored.argumentsHash ?? '',
-      status: (status ?? stored.status ?? 'pending') as ConfirmationStatus,
-      expiresAt: Number(expiresAt ?? stored.expiresAt ?? 0),
-    } as ConfirmationRecord;
-    if (decision) {
-      const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
-      rec.decidedBy = d.by;
-      rec.decidedAt = d.at;
-      if (d.remember) rec.remember = d.remember;
-    }
-    return rec;
+    const names = [F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session'];
+    const values = await this.redis.hmget(this.keys.run(runId), ...names);
+    const h: Record<string, string> = {};
+    names.forEach((n, i) => {
+      const v = values[i];
+      if (v !== null && v !== undefined) h[n] = v;
+    });
+    return confirmationFrom(runId, cid, h);
   }
 
   async requireConfirmation(cid: string): Promise<ConfirmationRecord> {
@@ -338,16 +349,41 @@ export class RunStore {
     return c;
   }
 
+  /**
+   * Pending confirmations come from their index, soonest deadline first. Any other listing walks
+   * the runs, newest first, and reads the confirmations each run holds (an index of every
+   * confirmation ever opened would cost each paused run another 130 B of Redis); its cursor is
+   * the run's place in the runs index × 1000 + how many of that run's confirmations were listed.
+   */
   async listConfirmations(opts: { status?: ConfirmationStatus; limit?: number; cursor?: number } = {}):
     Promise<{ confirmations: ConfirmationRecord[]; nextCursor?: number }> {
     const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
-    const offset = opts.cursor ?? 0;
-    const ids = opts.status === 'pending'
-      ? await this.redis.zrange(this.keys.pendingConfirmations(), offset, offset + limit - 1)
-      : await this.redis.zrevrange(this.keys.confirmationsIndex(), offset, offset + limit - 1);
-    const recs = await Promise.all(ids.map((id) => this.getConfirmation(id)));
-    const confirmations = recs.filter((c): c is ConfirmationRecord => !!c && (!opts.status || c.status === opts.status));
-    return { confirmations, nextCursor: ids.length === limit ? offset + limit : undefined };
+    if (opts.status === 'pending') {
+      const offset = opts.cursor ?? 0;
+      const ids = await this.redis.zrange(this.keys.pendingConfirmations(), offset, offset + limit - 1);
+      const recs = await Promise.all(ids.map((id) => this.getConfirmation(id)));
+      const confirmations = recs.filter((c): c is ConfirmationRecord => !!c && c.status === 'pending');
+      return { confirmations, nextCursor: ids.length === limit ? offset + limit : undefined };
+    }
+    const out: ConfirmationRecord[] = [];
+    let runAt = Math.floor((opts.cursor ?? 0) / 1000);
+    let skip = (opts.cursor ?? 0) % 1000;
+    for (;;) {
+      const ids = await this.redis.zrevrange(this.keys.runsIndex(), runAt, runAt + 99);
+      if (ids.length === 0) return { confirmations: out };
+      const hashes = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.run(id))));
+      for (let i = 0; i < ids.length; i++, runAt++, skip = 0) {
+        const h = hashes[i];
+        const recs = Object.keys(h).filter((f) => /^c\d+$/.test(f))
+          .map((f) => confirmationFrom(ids[i], confirmationId(ids[i], Number(f.slice(1))), h))
+          .filter((c): c is ConfirmationRecord => !!c)
+          .sort((a, b) => b.createdAt - a.createdAt);
+        for (let k = skip; k < recs.length; k++) {
+          if (out.length === limit) return { confirmations: out, nextCursor: runAt * 1000 + k };
+          if (!opts.status || recs[k].status === opts.status) out.push(recs[k]);
+        }
+      }
+    }
   }
 
   /** Applies the first decision on a confirmation; see decide-2.lua for the rules. */
