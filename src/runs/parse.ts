@@ -1,6 +1,6 @@
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, defaultSession } from './keys.ts';
-import type { ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
+import type { ConfirmationRecord, ConfirmationStatus, ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
 
 /** How records come back out of Redis: a run hash and a stream entry, parsed. */
 
@@ -56,4 +56,33 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
     ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
     steps,
   };
+}
+
+/**
+ * A confirmation from the fields of its run hash: its JSON (what was shown), status, decision,
+ * hash, deadline and step, and the run's workflow and session.
+ */
+export function confirmationFrom(runId: string, cid: string, h: Record<string, string>): ConfirmationRecord | undefined {
+  const raw = h[F.conf(cid)];
+  if (!raw) return undefined;
+  const shown = JSON.parse(raw) as Omit<ConfirmationRecord, 'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'argumentsHash' | 'status' | 'expiresAt'>;
+  const rec: ConfirmationRecord = {
+    ...shown,
+    id: cid,
+    runId,
+    stepId: h[F.confStep(cid)] ?? '',
+    workflow: h.workflow ?? '',
+    session: h.session ?? defaultSession(runId),
+    argumentsHash: h[F.confHash(cid)] ?? '',
+    status: (h[F.confStatus(cid)] ?? 'pending') as ConfirmationStatus,
+    expiresAt: Number(h[F.confExpiresAt(cid)] ?? 0),
+  };
+  const decision = h[F.confDecision(cid)];
+  if (decision) {
+    const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
+    rec.decidedBy = d.by;
+    rec.decidedAt = d.at;
+    if (d.remember) rec.remember = d.remember;
+  }
+  return rec;
 }

@@ -14,7 +14,8 @@ import type {
   StepStatus,
 } from './records.ts';
 import { PinStore } from './pins.ts';
-import { parseEvent, parseRun } from './parse.ts';
+import { Definitions } from './definitions.ts';
+import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
@@ -47,34 +48,6 @@ export type DecideOutcome =
 
 const j = (v: unknown): string => JSON.stringify(v ?? null);
 
-/**
- * A confirmation from the fields of its run hash: its JSON (what was shown), status, decision,
- * hash, deadline and step, and the run's workflow and session.
- */
-function confirmationFrom(runId: string, cid: string, h: Record<string, string>): ConfirmationRecord | undefined {
-  const raw = h[F.conf(cid)];
-  if (!raw) return undefined;
-  const shown = JSON.parse(raw) as Omit<ConfirmationRecord, 'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'argumentsHash' | 'status' | 'expiresAt'>;
-  const rec: ConfirmationRecord = {
-    ...shown,
-    id: cid,
-    runId,
-    stepId: h[F.confStep(cid)] ?? '',
-    workflow: h.workflow ?? '',
-    session: h.session ?? defaultSession(runId),
-    argumentsHash: h[F.confHash(cid)] ?? '',
-    status: (h[F.confStatus(cid)] ?? 'pending') as ConfirmationStatus,
-    expiresAt: Number(h[F.confExpiresAt(cid)] ?? 0),
-  };
-  const decision = h[F.confDecision(cid)];
-  if (decision) {
-    const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
-    rec.decidedBy = d.by;
-    rec.decidedAt = d.at;
-    if (d.remember) rec.remember = d.remember;
-  }
-  return rec;
-}
 
 /**
  * The one owner of Interlock's Redis data: runs, steps, confirmations, grants and events.
@@ -86,13 +59,13 @@ export class RunStore {
   /** tool pins and their changes awaiting review */
   readonly pins: PinStore;
   private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
-  /** parsed definitions by `workflow@version` */
-  private readonly defs = new Map<string, WorkflowDef>();
-  private readonly defJson = new WeakMap<WorkflowDef, string>();
+  /** the workflow definitions runs name, stored once per version */
+  private readonly defs: Definitions;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
     this.keys = new Keys(prefix);
+    this.defs = new Definitions(redis, this.keys);
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
   }
@@ -133,13 +106,13 @@ export class RunStore {
     };
     for (const step of wf.steps) fields[F.stepStatus(step.id)] = 'pending';
     const [runKey, evKey] = this.rk(runId);
-    this.rememberDefinition(wf);
+    this.defs.remember(wf);
     // The definition goes first on this connection, so whoever reads the run finds it; the index is
     // in another slot than the run, so it is written beside the MULTI, not in it.
     const run = parseRun(fields, wf);
     const ordered = !this.redis.isCluster;
     await Promise.all([
-      this.redis.set(this.keys.definition(wf.name, wf.version), this.definitionJson(wf), 'NX'),
+      this.defs.store(wf),
       this.redis
         .multi()
         .hset(runKey, fields)
@@ -154,48 +127,8 @@ export class RunStore {
     return { runId, created: true, run };
   }
 
-  private definitionJson(wf: WorkflowDef): string {
-    let json = this.defJson.get(wf);
-    if (json === undefined) {
-      json = j(wf);
-      this.defJson.set(wf, json);
-    }
-    return json;
-  }
-
-  private rememberDefinition(wf: WorkflowDef): void {
-    const key = `${wf.name}@${wf.version}`;
-    if (this.defs.get(key)) return;
-    // A long-lived server that keeps loading new versions must not grow without bound.
-    if (this.defs.size >= 1000) this.defs.delete(this.defs.keys().next().value as string);
-    this.defs.set(key, wf);
-  }
-
-  /**
-   * The definitions named by run hashes: from this process's cache (versions are content
-   * hashes, so a cached one never goes stale), else read once from Redis. Runs written before
-   * definitions were stored apart carry their own copy.
-   */
-  private async definitionsOf(hashes: Array<Record<string, string>>): Promise<WorkflowDef[]> {
-    const missing = new Map<string, string>();
-    for (const h of hashes) {
-      const name = `${h.workflow}@${h.version}`;
-      if (!h.definition && !this.defs.has(name)) missing.set(name, this.keys.definition(h.workflow, h.version));
-    }
-    if (missing.size > 0) {
-      // One GET each rather than MGET: on a cluster the keys live in different slots.
-      const raw = await Promise.all([...missing.values()].map((k) => this.redis.get(k)));
-      [...missing].forEach(([name, key], i) => {
-        const json = raw[i];
-        if (!json) throw new InterlockError('RUN_CORRUPT', `The workflow definition ${name} that runs name is missing from Redis (key ${key})`);
-        this.rememberDefinition(JSON.parse(json) as WorkflowDef);
-      });
-    }
-    return hashes.map((h) => (h.definition ? JSON.parse(h.definition) as WorkflowDef : this.defs.get(`${h.workflow}@${h.version}`) as WorkflowDef));
-  }
-
   private async toRun(h: Record<string, string>): Promise<RunRecord> {
-    const [def] = await this.definitionsOf([h]);
+    const [def] = await this.defs.of([h]);
     return parseRun(h, def);
   }
 
@@ -272,7 +205,7 @@ export class RunStore {
       // Each run is in its own slot: sent together, not as one pipeline (see loadForStep).
       const res = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.run(id))));
       const found = res.filter((h) => !!h?.id);
-      const defs = await this.definitionsOf(found);
+      const defs = await this.defs.of(found);
       const byId = new Map(found.map((h, i) => [h.id, parseRun(h, defs[i])]));
       for (let i = 0; i < ids.length; i++) {
         offset++;
@@ -409,9 +342,9 @@ export class RunStore {
     return { outcome: outcome as 'denied' | 'expired', runId, stepId };
   }
 
-  /** A pinned definition by name and version (see definitionsOf). */
+  /** A pinned definition by name and version. */
   async definition(workflow: string, version: string): Promise<WorkflowDef> {
-    const [def] = await this.definitionsOf([{ workflow, version }]);
+    const [def] = await this.defs.of([{ workflow, version }]);
     return def;
   }
 

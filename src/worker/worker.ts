@@ -1,7 +1,5 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
-import type { Logger } from 'pino';
 import { InterlockError } from '../errors.ts';
-import type { RunStore } from '../runs/store.ts';
 import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
