@@ -135,7 +135,7 @@ const paths: Json = {
   },
   '/api/v1/confirmations': {
     get: {
-      summary: 'Confirmations (pending ones oldest first, others newest first)', ...scoped('read'),
+      summary: 'Confirmations (pending ones by deadline, soonest first; otherwise by run, newest run first)', ...scoped('read'),
       parameters: [...page, { name: 'status', in: 'query', schema: { enum: CONF_STATUS } }],
       responses: { 200: jsonBody(listOf('confirmations', 'Confirmation'), 'a page'), ...common },
     },
