@@ -227,9 +227,14 @@ export class RunStore {
     return { ok: false, reason: r[0] as 'run' | 'step' | 'missing', status: String(r[1]) };
   }
 
-  async commitStep(runId: string, stepId: string, status: 'succeeded' | 'skipped', result: StepResult, nextStepId: string | undefined): Promise<string> {
+  /**
+   * `started`: the step.started data of a read that answered before startStep went out; the
+   * commit then starts the step too (see commitStep-2.lua).
+   */
+  async commitStep(runId: string, stepId: string, status: 'succeeded' | 'skipped', result: StepResult, nextStepId: string | undefined,
+    started?: Record<string, unknown>): Promise<string> {
     const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
-    return (await this.s.commitStep(...this.rk(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev))) as string;
+    return (await this.s.commitStep(...this.rk(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev), started ? j(started) : '')) as string;
   }
 
   async failStep(runId: string, stepId: string, stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,

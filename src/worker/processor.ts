@@ -65,6 +65,7 @@ function context(run: RunRecord): TemplateContext {
 const PIN_TRUST_MS = 5000;
 const WAIT_FOR_COMMIT_MS = 10_000;
 const DEFAULT_HOLD_MS = 60_000;
+const READ_START_AFTER_MS = 50;
 
 export class StepProcessor {
   private readonly d: ProcessorDeps;
@@ -158,16 +159,22 @@ export class StepProcessor {
 
     const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
     const slot = limits.length ? await this.takeRateSlots(step.connector, limits, step.timeoutMs ?? this.d.callTimeoutMs?.(step.connector)) : undefined;
-    // A write waits for its intent to be on record before anything is sent; a read may overlap
-    // the two, since its output is only committed if the start went through.
-    const starting = store.startStep(runId, stepId, { argumentsHash, attempt: job.attemptsMade + 1 }, tool.write);
-    if (tool.write) {
+    // A write waits for its intent to be on record before anything is sent. A read is marked
+    // started only if it is still calling after READ_START_AFTER_MS (so a long read shows running
+    // and can be cancelled); a read that answers sooner is started by its commit, one command fewer.
+    const startData = { argumentsHash, attempt: job.attemptsMade + 1 };
+    let starting = tool.write ? store.startStep(runId, stepId, startData, true) : undefined;
+    if (starting) {
       const started = await starting;
       if (!started.ok) {
         slot?.release();
         return `not started: ${started.reason} ${started.status}`;
       }
     }
+    const startLater = starting ? undefined : setTimeout(() => {
+      starting ??= store.startStep(runId, stepId, startData, false);
+    }, READ_START_AFTER_MS);
+    const startNow = () => (starting ??= store.startStep(runId, stepId, startData, false));
     const t0 = Date.now();
     let result: ToolCallResult;
     const guard = new CallGuard({
@@ -183,7 +190,8 @@ export class StepProcessor {
         ...(guard.signal ? { signal: guard.signal } : {}),
       });
     } catch (err) {
-      const started = await starting;
+      clearTimeout(startLater);
+      const started = await startNow();
       if (!started.ok) return `not started: ${started.reason} ${started.status}`;
       if (guard.reason === 'hand_back') return this.handBack(job, token, stepId);
       if (guard.reason === 'cancelled') {
@@ -198,22 +206,30 @@ export class StepProcessor {
       }
       return this.fail(job, run, step, err, { arguments: args, argumentsHash, startedAt: t0 });
     } finally {
+      clearTimeout(startLater);
       guard.dispose();
       slot?.release();
     }
-    if (!tool.write) {
-      const started = await starting;
+    // Started by the timer (or a write): its outcome decides whether the output may be committed.
+    const startedBefore = starting;
+    if (startedBefore) {
+      const started = await startedBefore;
       if (!started.ok) return `not started: ${started.reason} ${started.status}`;
     }
     const finishedAt = Date.now();
     this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
     if (result.isError) {
+      if (!startedBefore) {
+        const started = await startNow();
+        if (!started.ok) return `not started: ${started.reason} ${started.status}`;
+      }
       await store.failStep(runId, stepId, 'failed', 'failed', { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt },
         { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` });
       return 'tool error';
     }
     return this.commitAndAdvance(run, stepId, 'succeeded',
-      { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next);
+      { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
+      startedBefore ? undefined : startData);
   }
 
   /**
@@ -222,8 +238,8 @@ export class StepProcessor {
    * commit finds the run ended, the job it did not need finds the run ended and does nothing.
    */
   private async commitAndAdvance(run: RunRecord, stepId: string, status: 'succeeded' | 'skipped',
-    result: Parameters<RunStore['commitStep']>[3], next: string | undefined): Promise<string> {
-    const commit = this.d.store.commitStep(run.id, stepId, status, result, next);
+    result: Parameters<RunStore['commitStep']>[3], next: string | undefined, started?: Record<string, unknown>): Promise<string> {
+    const commit = this.d.store.commitStep(run.id, stepId, status, result, next, started);
     if (!next) return commit;
     // On a cluster the run and the queue live on different nodes, so nothing orders the two: commit first.
     if (this.d.store.redis.isCluster) {
