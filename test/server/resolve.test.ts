@@ -123,6 +123,19 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
       expect(readCalls(log).filter((c) => c.tool === 'send' && c.args.to === 'page-1')).toHaveLength(1);
     });
 
+    it('keeps what a person is typing when the timeline is redrawn under them', async () => {
+      const r = await inDoubt('page-3');
+      const page = await browser.newPage();
+      await signIn(page, server.url, TOKENS.admin, `/ui/runs/${r.id}`);
+      const box = page.locator(`.resolve[data-run="${r.id}"] textarea[name=output]`);
+      await box.fill('{"sent": 5');
+      // An event on the run redraws the timeline; the attempt count makes the redraw visible.
+      await app.store.redis.hset(app.store.keys.run(r.id), 's:send:attempts', '7');
+      await app.store.appendEvent(r.id, 'step.note', 'send', { note: 'checked the mail server' });
+      await page.locator(`[data-step="send"]`, { hasText: '7 attempts' }).waitFor({ state: 'visible' });
+      expect(await box.inputValue()).toBe('{"sent": 5');
+    });
+
     it('"mark done" sends the JSON typed into the page as the step output', async () => {
       const r = await inDoubt('page-2');
       const page = await browser.newPage();

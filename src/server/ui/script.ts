@@ -81,6 +81,7 @@ export const CLIENT_SCRIPT = String.raw`(() => {
     const id = body.dataset.run;
     let busy = false;
     let again = false;
+    let lastTimeline = document.getElementById('timeline').innerHTML;
     const refresh = async () => {
       if (busy) { again = true; return; }
       busy = true;
@@ -89,7 +90,25 @@ export const CLIENT_SCRIPT = String.raw`(() => {
         if (r.ok) {
           const d = await r.json();
           document.getElementById('run-header').innerHTML = d.header;
-          document.getElementById('timeline').innerHTML = d.timeline;
+          const timeline = document.getElementById('timeline');
+          // Redraw only what changed, and keep what a person is typing into a resolve panel
+          // (the output of a step in doubt) when the timeline is redrawn under them.
+          if (d.timeline !== lastTimeline) {
+            const typed = new Map();
+            for (const t of timeline.querySelectorAll('.resolve textarea')) {
+              const box = t.closest('.resolve');
+              typed.set(box.dataset.run + '/' + box.dataset.step + '/' + t.name, { value: t.value, focused: document.activeElement === t });
+            }
+            timeline.innerHTML = d.timeline;
+            lastTimeline = d.timeline;
+            for (const t of timeline.querySelectorAll('.resolve textarea')) {
+              const box = t.closest('.resolve');
+              const kept = typed.get(box.dataset.run + '/' + box.dataset.step + '/' + t.name);
+              if (!kept) continue;
+              t.value = kept.value;
+              if (kept.focused) t.focus();
+            }
+          }
           syncCards(d.confirmations);
         }
       } finally {
