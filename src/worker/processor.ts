@@ -66,6 +66,7 @@ const PIN_TRUST_MS = 5000;
 const WAIT_FOR_COMMIT_MS = 10_000;
 const DEFAULT_HOLD_MS = 60_000;
 const READ_START_AFTER_MS = 50;
+const RATE_WAIT_IN_PLACE_MS = 250;
 
 export class StepProcessor {
   private readonly d: ProcessorDeps;
@@ -158,7 +159,7 @@ export class StepProcessor {
     if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
 
     const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
-    const slot = limits.length ? await this.takeRateSlots(step.connector, limits, step.timeoutMs ?? this.d.callTimeoutMs?.(step.connector)) : undefined;
+    const slot = limits.length ? await this.takeRateSlots(job, token, step.connector, limits, step.timeoutMs ?? this.d.callTimeoutMs?.(step.connector)) : undefined;
     // A write waits for its intent to be on record before anything is sent. A read is marked
     // started only if it is still calling after READ_START_AFTER_MS (so a long read shows running
     // and can be cancelled); a read that answers sooner is started by its commit, one command fewer.
@@ -267,8 +268,12 @@ export class StepProcessor {
   /**
    * Waits for a slot in every rate-limit window of the call; the slots count until `per` after
    * `release`, which the caller runs once the call has answered or failed (see takeRateSlots-n.lua).
+   * A wait longer than RATE_WAIT_IN_PLACE_MS puts the job back as delayed rather than holding one
+   * of the connector's concurrency places, so calls queued behind a busy window (one Slack channel)
+   * do not hold up calls to others; nothing was started, so the job simply runs again later.
    */
-  private async takeRateSlots(connector: string, limits: RateSlot[], timeoutMs = DEFAULT_HOLD_MS): Promise<{ release: () => void }> {
+  private async takeRateSlots(job: Job<StepJobData>, token: string | undefined, connector: string, limits: RateSlot[],
+    timeoutMs = DEFAULT_HOLD_MS): Promise<{ release: () => void }> {
     const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
     const member = `${process.pid}-${randomUUID()}`;
     // A slot of a call that never answers (its worker died) frees up a little after its timeout.
@@ -276,6 +281,10 @@ export class StepProcessor {
     for (;;) {
       const wait = await this.d.store.takeRateSlots(connector, windows, member, holdMs);
       if (wait <= 0) break;
+      if (wait > RATE_WAIT_IN_PLACE_MS && token) {
+        await job.moveToDelayed(Date.now() + wait, token);
+        throw new DelayedError();
+      }
       await sleep(wait);
     }
     return {
