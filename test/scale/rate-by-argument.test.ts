@@ -1,13 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { callLogPath, makeApp, readCalls, type LoggedCall } from '../helpers/app.ts';
-import { busiestWindow, startTestServer, startWorker, stop } from '../helpers/processes.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { describe, expect, it } from 'vitest';
+import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
+import { busiestWindow, workerFixture } from '../helpers/processes.ts';
 
 /**
  * A rate limit per argument value, held by two `interlock worker` processes and measured where it
@@ -48,47 +41,18 @@ workflows:
 }
 
 describe('a rate limit per argument value, across two worker processes', () => {
-  const redis = new TestRedis();
-  const dir = mkdtempSync(join(tmpdir(), 'interlock-ratekey-'));
-  const configFile = join(dir, 'workflows.yaml');
-  let server: ChildProcess | undefined;
-  let app: App;
-  const workers: ChildProcess[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    const s = await startTestServer(log);
-    server = s.proc;
-    writeFileSync(configFile, yaml(s.url));
-    app = await makeApp(yaml(s.url), redis.url, configFile);
-  });
-
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => stop(w)));
-    await app?.close();
-    if (server) await stop(server);
-    await redis.stop();
-  });
+  const fx = workerFixture('ratekey', yaml, log);
 
   it('never lets one text through more than max times per window, while other texts go on meanwhile', { timeout: 60_000 }, async () => {
-    const started = [0, 1].map(() => startWorker(configFile, redis.url, app.prefix));
-    workers.push(...started.map((w) => w.proc));
-    await Promise.all(started.map((w) => w.ready));
+    const { app } = fx;
+    await Promise.all(fx.startWorkers(2).map((w) => w.ready));
 
     const ids: string[] = [];
     for (let i = 0; i < RUNS_PER_TEXT; i++) {
       for (const text of TEXTS) ids.push((await app.engine.trigger('say', { text })).run.id);
       ids.push((await app.engine.trigger('say', { text: HOT })).run.id);
     }
-    const deadline = Date.now() + 45_000;
-    let left = ids;
-    while (left.length && Date.now() < deadline) {
-      const p = app.redis.client.pipeline();
-      for (const id of left) p.hget(app.store.keys.run(id), 'status');
-      const res = (await p.exec()) ?? [];
-      left = left.filter((_, i) => res[i]?.[1] !== 'succeeded');
-      if (left.length) await sleep(100);
-    }
+    const left = await fx.unsucceeded(ids, 45_000);
     expect(left, `${left.length} runs did not succeed`).toEqual([]);
 
     const calls: Array<LoggedCall & { sessionId?: string }> = readCalls(log).filter((c) => c.tool === 'echo');
