@@ -75,11 +75,7 @@ export class RunStore {
   }
 
   /** Creates a run, or returns the existing run id when the idempotency key was seen before. */
-  /**
-   * `then` runs with the new record (the engine enqueues the first step there): on one connection
-   * it goes out right behind the run's writes, which Redis applies first, so both take one round
-   * trip; on a cluster it waits for them.
-   */
+  /** `then` runs with the new record (the engine enqueues the first step there); see thenEnqueue. */
   async createRun(input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const runId = newRunId();
     if (input.idempotencyKey) {
@@ -110,8 +106,7 @@ export class RunStore {
     // The definition goes first on this connection, so whoever reads the run finds it; the index is
     // in another slot than the run, so it is written beside the MULTI, not in it.
     const run = parseRun(fields, wf);
-    const ordered = !this.redis.isCluster;
-    await Promise.all([
+    await this.thenEnqueue(Promise.all([
       this.defs.store(wf),
       this.redis
         .multi()
@@ -120,9 +115,7 @@ export class RunStore {
           'data', j({ workflow: wf.name, version: wf.version, session }))
         .exec(),
       this.redis.zadd(this.keys.runsIndex(), now, runId),
-      ordered ? then?.(run) : undefined,
-    ]);
-    if (!ordered) await then?.(run);
+    ]), then && (() => then(run)));
     // The record is what was just written; reading it back would only cost a round trip.
     return { runId, created: true, run };
   }
@@ -229,12 +222,33 @@ export class RunStore {
 
   /**
    * `started`: the step.started data of a read that answered before startStep went out; the
-   * commit then starts the step too (see commitStep-2.lua).
+   * commit then starts the step too (see commitStep-2.lua). `then` (the next step's enqueue) runs
+   * when the commit succeeds; see thenEnqueue.
    */
   async commitStep(runId: string, stepId: string, status: 'succeeded' | 'skipped', result: StepResult, nextStepId: string | undefined,
-    started?: Record<string, unknown>): Promise<string> {
+    opts: { started?: Record<string, unknown>; then?: () => Promise<unknown> } = {}): Promise<string> {
     const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
-    return (await this.s.commitStep(...this.rk(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev), started ? j(started) : '')) as string;
+    const commit = this.s.commitStep(...this.rk(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev),
+      opts.started ? j(opts.started) : '') as Promise<string>;
+    return this.thenEnqueue(commit, opts.then, (r) => r === 'ok');
+  }
+
+  /**
+   * Runs `then` (an enqueue, on the queues' connection) behind `write`. On one connection it goes out
+   * at once, right behind the write, which Redis applies first: one round trip for both; if the write
+   * finds the run ended, the job it did not need finds that too and does nothing. On a cluster the
+   * run and the queue live on different nodes and nothing orders the two, so it waits for `write`
+   * and runs only when `proceed` says so.
+   */
+  private async thenEnqueue<T>(write: Promise<T>, then: (() => Promise<unknown>) | undefined, proceed: (r: T) => boolean = () => true): Promise<T> {
+    if (!then) return write;
+    if (this.redis.isCluster) {
+      const r = await write;
+      if (proceed(r)) await then();
+      return r;
+    }
+    const [r] = await Promise.all([write, then()]);
+    return r;
   }
 
   async failStep(runId: string, stepId: string, stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,

@@ -154,13 +154,13 @@ export interface LlmStepJob {
 export async function processLlmStep(d: LlmStepDeps, { job, run, step, ctx, next, fail }: LlmStepJob): Promise<string> {
   const { store } = d;
   const def = run.definition;
-  const handOff = async (r: string) => {
-    if (r === 'ok' && next) await d.queues.enqueue(def, run.id, run.session, next, '0');
-  };
+  // The commit and the next step's enqueue, in one round trip where one connection orders them.
+  const commit = (status: 'succeeded' | 'skipped', result: Parameters<typeof store.commitStep>[3]) => store.commitStep(run.id, step.id, status, result, next,
+    next ? { then: () => d.queues.enqueue(def, run.id, run.session, next, '0') } : {});
   let req: LlmRequest;
   try {
     if (step.if !== undefined && !(await evaluateCondition(step.if, ctx))) {
-      await handOff(await store.commitStep(run.id, step.id, 'skipped', { note: `condition is false: ${step.if}`, finishedAt: Date.now() }, next));
+      await commit('skipped', { note: `condition is false: ${step.if}`, finishedAt: Date.now() });
       return 'skipped';
     }
     const resolved = (await resolveTemplates(step.with, ctx)) as { instructions?: unknown; input?: unknown };
@@ -187,7 +187,7 @@ export async function processLlmStep(d: LlmStepDeps, { job, run, step, ctx, next
   }
   const finishedAt = Date.now();
   d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: true });
-  await handOff(await store.commitStep(run.id, step.id, 'succeeded', { arguments: args, argumentsHash, output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next));
+  await commit('succeeded', { arguments: args, argumentsHash, output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 });
   return 'llm answered';
 }
 

@@ -233,23 +233,13 @@ export class StepProcessor {
       startedBefore ? undefined : startData);
   }
 
-  /**
-   * Commits a step and enqueues the next in one round trip. Both go out on one connection (the
-   * queues share the store's client), so Redis applies the commit before the job exists; when the
-   * commit finds the run ended, the job it did not need finds the run ended and does nothing.
-   */
-  private async commitAndAdvance(run: RunRecord, stepId: string, status: 'succeeded' | 'skipped',
+  /** Commits a step and enqueues the next, in one round trip where one connection orders them (see RunStore.thenEnqueue). */
+  private commitAndAdvance(run: RunRecord, stepId: string, status: 'succeeded' | 'skipped',
     result: Parameters<RunStore['commitStep']>[3], next: string | undefined, started?: Record<string, unknown>): Promise<string> {
-    const commit = this.d.store.commitStep(run.id, stepId, status, result, next, started);
-    if (!next) return commit;
-    // On a cluster the run and the queue live on different nodes, so nothing orders the two: commit first.
-    if (this.d.store.redis.isCluster) {
-      const r = await commit;
-      if (r === 'ok') await this.d.queues.enqueue(run.definition, run.id, run.session, next, '0');
-      return r;
-    }
-    const [r] = await Promise.all([commit, this.d.queues.enqueue(run.definition, run.id, run.session, next, '0')]);
-    return r;
+    return this.d.store.commitStep(run.id, stepId, status, result, next, {
+      ...(started ? { started } : {}),
+      ...(next ? { then: () => this.d.queues.enqueue(run.definition, run.id, run.session, next, '0') } : {}),
+    });
   }
 
   /**
