@@ -15,7 +15,8 @@ export class Definitions {
   private readonly redis: RedisClient;
   private readonly keys: Keys;
   private readonly parsed = new Map<string, WorkflowDef>();
-  private readonly json = new WeakMap<WorkflowDef, string>();
+  /** keys this process has seen written: a version is sent to Redis once per process, not per run */
+  private readonly stored = new Set<string>();
 
   constructor(redis: RedisClient, keys: Keys) {
     this.redis = redis;
@@ -30,13 +31,11 @@ export class Definitions {
   }
 
   /** Writes the definition unless that version is stored already. */
-  store(wf: WorkflowDef): Promise<unknown> {
-    let json = this.json.get(wf);
-    if (json === undefined) {
-      json = JSON.stringify(wf);
-      this.json.set(wf, json);
-    }
-    return this.redis.set(this.keys.definition(wf.name, wf.version), json, 'NX');
+  async store(wf: WorkflowDef): Promise<void> {
+    const key = this.keys.definition(wf.name, wf.version);
+    if (this.stored.has(key)) return;
+    await this.redis.set(key, JSON.stringify(wf), 'NX');
+    this.stored.add(key);
   }
 
   /**
