@@ -36,6 +36,8 @@ export interface StepRecord {
   arguments?: Record<string, unknown>;
   argumentsHash?: string;
   output?: unknown;
+  /** the tool's raw content blocks, kept when `output` is the JSON read out of its one text block */
+  content?: unknown[];
   error?: ErrorInfo;
   startedAt?: number;
   finishedAt?: number;

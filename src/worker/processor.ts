@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { checkToolResult, recordedResult } from '../connectors/results.ts';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
 import { InterlockError } from '../errors.ts';
 import type { RunRecord } from '../runs/records.ts';
@@ -53,7 +54,7 @@ export function idempotencyKey(runId: string, stepId: string): string {
 
 function context(run: RunRecord): TemplateContext {
   const steps: TemplateContext['steps'] = {};
-  for (const [id, s] of Object.entries(run.steps)) steps[id] = { output: s.output, status: s.status };
+  for (const [id, s] of Object.entries(run.steps)) steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
   return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
 }
 
@@ -219,17 +220,20 @@ export class StepProcessor {
     }
     const finishedAt = Date.now();
     this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
-    if (result.isError) {
+    const failure = result.isError
+      ? { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` }
+      : await checkToolResult(tool, result);
+    if (failure) {
       if (!startedBefore) {
         const started = await startNow();
         if (!started.ok) return `not started: ${started.reason} ${started.status}`;
       }
-      await store.failStep(runId, stepId, 'failed', 'failed', { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt },
-        { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` });
-      return 'tool error';
+      await store.failStep(runId, stepId, 'failed', 'failed', { arguments: args, argumentsHash, ...recordedResult(result), startedAt: t0, finishedAt },
+        { code: failure.code, message: failure.message });
+      return failure.code === 'TOOL_ERROR' ? 'tool error' : `failed: ${failure.code}`;
     }
     return this.commitAndAdvance(run, stepId, 'succeeded',
-      { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
+      { arguments: args, argumentsHash, ...recordedResult(result), startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
       startedBefore ? undefined : startData);
   }
 
