@@ -168,7 +168,12 @@ export class CompiledTemplate {
     this.hasTemplates = root.k !== 'lit';
   }
   resolve(ctx: TemplateContext): Promise<unknown> {
-    const quick = evalQuick(this.root, ctx);
+    let quick: unknown;
+    try {
+      quick = evalQuick(this.root, ctx);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return quick === SLOW ? evalNode(this.root, ctx) : Promise.resolve(quick);
   }
 }
