@@ -40,7 +40,8 @@ function readOverride(src: Source, f: Field, what: string): ToolOverride | undef
   if (problem) src.add(f.keyPos, f.path, `${what}: bad tool name or glob: ${problem}`);
   const m = readMap(src, f, what, { optional: ['annotations', 'fail_when'] });
   if (!m) return undefined;
-  if (!m.annotations && !m.fail_when) src.add(f.pos, f.path, `${what} sets nothing: give it annotations, fail_when or both`);
+  const empty = (readEntries(src, f, what) ?? []).length === 0;
+  if (empty) src.add(f.pos, f.path, `${what} sets nothing: give it annotations, fail_when or both`);
   let annotations: OverrideAnnotations | undefined;
   let ok = problem === undefined;
   if (m.annotations) {
