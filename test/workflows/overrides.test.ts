@@ -61,7 +61,7 @@ describe('tools.overrides in workflows.yaml', () => {
 });
 
 describe('overrides applied to a listed tool', () => {
-  const raw = { name: 'slack_list_channels', inputSchema: { type: 'object' } };
+  const raw = { name: 'slack_list_channels', inputSchema: { type: 'object' as const } };
   const overrides = [
     { match: 'slack_list_*', annotations: { readOnlyHint: true }, pos: { line: 1, col: 1 } },
     { match: '*', failWhen: 'output.ok = false', pos: { line: 2, col: 1 } },
