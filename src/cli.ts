@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { App } from './app.ts';
 import type { ConnectorPool } from './connectors/pool.ts';
-import { bold, formatConfirmation, green, red } from './cli/format.ts';
+import { bold, formatConfirmation, green, red, yellow } from './cli/format.ts';
+import { loosenedText } from './connectors/overrides.ts';
 import { runCommand } from './cli/run.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
@@ -168,7 +169,11 @@ for (const [name, desc] of [['tools', 'tools of one connector, with their write 
   connectors.command(`${name} <id>`).description(desc).action(async (id: string) => {
     await withPool(loadConfig(configFile()), async (pool) => {
       const tools = await pool.listTools(id, { refresh: true });
-      for (const t of tools) console.log(`${t.write ? red('write') : green('read ')}  ${bold(`${id}.${t.name}`)}  ${t.title ?? ''}`);
+      for (const t of tools) {
+        const loose = loosenedText(t);
+        console.log(`${t.write ? red('write') : green('read ')}  ${bold(`${id}.${t.name}`)}  ${t.title ?? ''}${loose ? `  ${yellow(`(${loose})`)}` : ''}` +
+          `${t.failWhen ? `  fail_when: ${t.failWhen.join(' | ')}` : ''}`);
+      }
     });
   });
 }

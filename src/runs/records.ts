@@ -76,6 +76,9 @@ export interface ConfirmationPayload {
   title?: string;
   description?: string;
   annotations: ToolAnnotations;
+  /** hints `tools.overrides` loosened (the server does not declare them), and what the server did declare */
+  loosened?: string[];
+  serverAnnotations?: ToolAnnotations;
   arguments: Record<string, unknown>;
   argumentsHash: string;
   outputSchema?: Record<string, unknown>;

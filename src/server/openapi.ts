@@ -51,6 +51,8 @@ const schemas: Json = {
       id: { type: 'string' }, runId: { type: 'string' }, stepId: { type: 'string' }, workflow: { type: 'string' }, session: { type: 'string' },
       connector: { type: 'string' }, tool: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
       annotations: { type: 'object' }, arguments: { type: 'object' }, argumentsHash: { type: 'string' }, outputSchema: { type: 'object' },
+      loosened: { type: 'array', items: { type: 'string' }, description: 'annotations tools.overrides loosened; the server does not declare them' },
+      serverAnnotations: { type: 'object', description: 'what the server declared, when annotations were loosened' },
       reason: { enum: ['write', 'always'] }, status: { enum: CONF_STATUS }, createdAt: { type: 'integer' }, expiresAt: { type: 'integer' },
       decidedAt: { type: 'integer' }, decidedBy: { type: 'string' }, remember: { const: 'session' },
     },
@@ -76,6 +78,9 @@ const schemas: Json = {
       connector: { type: 'string' }, name: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
       inputSchema: { type: 'object' }, outputSchema: { type: 'object' }, annotations: { type: 'object' },
       write: { type: 'boolean', description: 'no readOnlyHint: true' }, idempotent: { type: 'boolean' }, enabled: { type: 'boolean' }, disabledReason: { type: 'string' },
+      serverAnnotations: { type: 'object', description: 'what the server declared, present when tools.overrides changed annotations' },
+      loosened: { type: 'array', items: { enum: ['readOnlyHint', 'idempotentHint', 'destructiveHint'] }, description: 'hints tools.overrides set that the server does not declare and that relax a rule; part of the pin' },
+      failWhen: { type: 'array', items: { type: 'string' }, description: 'fail_when conditions of the tools.overrides that match' },
     },
   },
   RunEvent: {

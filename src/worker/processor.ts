@@ -158,6 +158,10 @@ export class StepProcessor {
       return 'denied by grant';
     }
     if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
+    // A read only because the config says so passes the gate on record, with what was loosened.
+    else if (gate.via === 'read' && tool.loosened?.includes('readOnlyHint')) {
+      await store.appendEvent(runId, 'step.ungated_by_override', stepId, { connector: step.connector, tool: step.tool, loosened: tool.loosened, argumentsHash });
+    }
 
     const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
     const slot = limits.length ? await this.takeRateSlots(job, token, step.connector, limits, step.timeoutMs ?? this.d.callTimeoutMs?.(step.connector)) : undefined;

@@ -4,6 +4,7 @@
  * isError false: overrides make its reads reads and its `ok: false` a failed step.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHttpApp } from '../../src/server/http.ts';
 import { CONNECTORS, approveAll, startEnv } from './helpers.ts';
 
 interface SlackState {
@@ -57,6 +58,20 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(byName('slack_post_message')?.loosened).toBeUndefined();
   }, 60_000);
 
+  it('shows the loosening in the API: what the server said, what was loosened, the fail_when', async () => {
+    const http = createHttpApp(env.app, { bindHost: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000' });
+    try {
+      const res = await http.fetch(new Request('http://127.0.0.1:3000/api/v1/connectors/slack_mcp/tools?limit=100', { headers: { host: '127.0.0.1:3000' } }));
+      expect(res.status).toBe(200);
+      const { tools } = (await res.json()) as { tools: Array<Record<string, unknown>> };
+      expect(tools.find((t) => t.name === 'slack_list_channels')).toMatchObject({
+        write: false, annotations: { readOnlyHint: true, idempotentHint: true }, serverAnnotations: {}, loosened: ['readOnlyHint', 'idempotentHint'], failWhen: ['output.ok = false'],
+      });
+    } finally {
+      await http.close();
+    }
+  }, 60_000);
+
   it('its reads run without a gate, its writes stop at one, and the post and reaction land', async () => {
     const { run } = await env.app.engine.trigger('greet', { channel: 'C0BILLING', user: 'U0ADA' });
     const { run: done, asked } = await approveAll(env.app, run.id);
@@ -64,6 +79,11 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(done.status).toBe('succeeded');
     expect(done.steps.channels.confirmationId).toBeUndefined();
     expect(done.steps.profile.confirmationId).toBeUndefined();
+    // Each read that passed the gate only because of an override is on record as such.
+    const events = await env.app.store.readEvents(run.id);
+    expect(events.filter((e) => e.type === 'step.ungated_by_override').map((e) => [e.stepId, e.data.loosened])).toEqual([
+      ['channels', ['readOnlyHint', 'idempotentHint']], ['profile', ['readOnlyHint', 'idempotentHint']],
+    ]);
     const ts = (done.steps.post.output as { ts: string }).ts;
     const msg = slack().messages.find((m) => m.ts === ts);
     expect(msg).toMatchObject({ channel: 'C0BILLING', text: expect.stringMatching(/^Hello Ada Lovelace: \d+ channels here$/) });

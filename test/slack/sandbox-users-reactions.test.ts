@@ -32,7 +32,7 @@ describe('users', () => {
   it('users.profile.get answers a user\'s profile, and the caller\'s own without a user', async () => {
     const ada = await slack.users.profile.get({ user: 'U0ADA', include_labels: true });
     expect(ada.profile).toMatchObject({ real_name: 'Ada Lovelace', display_name: 'ada', first_name: 'Ada', last_name: 'Lovelace', email: 'ada@example.com', team: 'T0INTERLOCK' });
-    expect((await slack.users.profile.get()).profile).toMatchObject({ real_name: 'Interlock' });
+    expect((await slack.users.profile.get({})).profile).toMatchObject({ real_name: 'Interlock' });
     expect(await platformError(slack.users.profile.get({ user: 'U0NOPE' }))).toBe('user_not_found');
   });
 });
