@@ -2,7 +2,8 @@ import { Command, Option } from 'commander';
 import { App } from './app.ts';
 import type { ConnectorPool } from './connectors/pool.ts';
 import { bold, formatConfirmation, green, red, yellow } from './cli/format.ts';
-import { loosenedText } from './connectors/overrides.ts';
+import { loosenedText, overrideWarnings } from './connectors/overrides.ts';
+import type { ToolInfo } from './connectors/types.ts';
 import { runCommand } from './cli/run.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
@@ -44,6 +45,7 @@ program.command('validate [file]')
   .action(async (file: string | undefined, o: { offline?: boolean }) => {
     const path = file ?? configFile();
     const config = loadConfig(path);
+    const listed: Record<string, ToolInfo[] | undefined> = {};
     if (!o.offline) {
       const { validateAgainstCatalog } = await import('./workflows/validate.ts');
       await withPool(config, async (pool) => {
@@ -51,7 +53,7 @@ program.command('validate [file]')
         const issues = await validateAgainstCatalog(config, async (connector, tool) => {
           if (unreachable.has(connector)) return undefined;
           try {
-            return (await pool.listTools(connector)).find((t) => t.name === tool);
+            return (listed[connector] = await pool.listTools(connector)).find((t) => t.name === tool);
           } catch (err) {
             unreachable.add(connector);
             console.error(red(`warning: could not list tools of connector '${connector}': ${errorMessage(err)}`));
@@ -65,8 +67,13 @@ program.command('validate [file]')
           .concat([...unreachable].map((id) => `connectors.${id}.`));
         const real = issues.filter((i) => !unchecked.some((prefix) => i.path.startsWith(prefix)));
         if (real.length) throw new ConfigError(real);
+        // Connectors no step calls are listed only to check their overrides.
+        for (const c of Object.values(config.connectors)) {
+          if (c.tools.overrides && !listed[c.id] && !unreachable.has(c.id)) listed[c.id] = await pool.listTools(c.id).catch(() => undefined);
+        }
       });
     }
+    for (const w of overrideWarnings(config.connectors, listed)) console.error(yellow(`${config.file}:${w.pos.line}:${w.pos.col}: warning: ${w.message}`));
     const n = Object.keys(config.workflows).length;
     console.log(green(`✓ ${path}: ${n} workflow${n === 1 ? '' : 's'}, ${Object.keys(config.connectors).length} connectors — valid`));
   });
