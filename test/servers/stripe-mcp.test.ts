@@ -46,6 +46,12 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
     expect(tools.find((t) => t.name === 'list_payment_intents')).toMatchObject({ write: false, annotations: { readOnlyHint: true } });
     expect(tools.find((t) => t.name === 'create_refund')).toMatchObject({ write: true, idempotent: false, failWhen: [expect.stringContaining("$contains(output, 'Failed')")] });
     expect(tools.every((t) => t.loosened === undefined)).toBe(true);
+    // What docs/servers.md says about its annotations.
+    const reads = tools.filter((t) => !t.write).map((t) => t.name);
+    expect(reads.filter((n) => !n.startsWith('list_')).sort()).toEqual(['retrieve_balance', 'search_stripe_documentation']);
+    expect(tools.filter((t) => t.write).every((t) => /^(create|update|finalize|cancel)_/.test(t.name))).toBe(true);
+    expect(tools.filter((t) => t.write && t.idempotent).map((t) => t.name).sort()).toEqual(['cancel_subscription', 'finalize_invoice']);
+    expect(tools.filter((t) => t.name.startsWith('list_')).every((t) => !t.write)).toBe(true);
   }, 60_000);
 
   it('refunds once and posts the refund id read out of the JSON text it answered', async () => {
