@@ -7,6 +7,7 @@
 import { InterlockError, errorMessage } from '../errors.ts';
 import { evaluateCondition } from '../workflows/templates.ts';
 import { schemaIssues } from './arguments.ts';
+import { loosenedText } from './overrides.ts';
 import type { ToolCallResult, ToolInfo } from './types.ts';
 
 interface Block {
@@ -49,6 +50,12 @@ function jsonText(content: Block[]): unknown {
  */
 export function recordedResult(r: ToolCallResult): { output: unknown; content?: unknown[] } {
   return r.structured === undefined && r.output !== r.content ? { output: r.output, content: r.content } : { output: r.output };
+}
+
+/** A step note for the run's record and page when the tool ran as it did because an override loosened it. */
+export function loosenedNote(tool: ToolInfo): { note?: string } {
+  const text = loosenedText(tool);
+  return text ? { note: `${tool.connector}.${tool.name}: annotations ${text}` } : {};
 }
 
 /** What a `fail_when` condition reads. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { checkToolResult, recordedResult } from '../connectors/results.ts';
+import { checkToolResult, loosenedNote, recordedResult } from '../connectors/results.ts';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
 import { InterlockError } from '../errors.ts';
 import type { RunRecord } from '../runs/records.ts';
@@ -237,7 +237,7 @@ export class StepProcessor {
       return failure.code === 'TOOL_ERROR' ? 'tool error' : `failed: ${failure.code}`;
     }
     return this.commitAndAdvance(run, stepId, 'succeeded',
-      { arguments: args, argumentsHash, ...recordedResult(result), startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
+      { arguments: args, argumentsHash, ...recordedResult(result), ...loosenedNote(tool), startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
       startedBefore ? undefined : startData);
   }
 

@@ -79,6 +79,7 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(done.status).toBe('succeeded');
     expect(done.steps.channels.confirmationId).toBeUndefined();
     expect(done.steps.profile.confirmationId).toBeUndefined();
+    expect(done.steps.channels.note).toBe('slack_mcp.slack_list_channels: annotations loosened by tools.overrides (readOnlyHint: true, idempotentHint: true); the server does not declare these');
     // Each read that passed the gate only because of an override is on record as such.
     const events = await env.app.store.readEvents(run.id);
     expect(events.filter((e) => e.type === 'step.ungated_by_override').map((e) => [e.stepId, e.data.loosened])).toEqual([
