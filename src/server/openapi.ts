@@ -32,7 +32,8 @@ const schemas: Json = {
     type: 'object', required: ['id', 'status', 'attempts'],
     properties: {
       id: { type: 'string' }, status: { enum: STEP_STATUS }, attempts: { type: 'integer' }, arguments: { type: 'object' },
-      argumentsHash: { type: 'string' }, output: {}, error: ref('ErrorInfo'), startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+      argumentsHash: { type: 'string' }, output: {},
+      content: { type: 'array', description: "the tool's raw content blocks, when output is the JSON read out of its one text block" }, error: ref('ErrorInfo'), startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
       durationMs: { type: 'integer' }, confirmationId: { type: 'string' }, approvedHash: { type: 'string' }, note: { type: 'string' },
     },
   },
