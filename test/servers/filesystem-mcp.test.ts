@@ -7,9 +7,9 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/app.ts';
-import { CONNECTORS, NODE, approveAll, startEnv } from './helpers.ts';
+import { CONNECTORS, NODE, runThrough, useEnv } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'interlock-fs-'));
 const BAD_SERVER = join(ROOT, 'test/fixtures/bad-output-server.ts');
@@ -45,26 +45,18 @@ workflows:
         with: { id: re_1 }
 `;
 
-let env: Awaited<ReturnType<typeof startEnv>>;
-beforeAll(async () => {
-  writeFileSync(join(dir, 'in.txt'), 'refund re_42 approved');
-  env = await startEnv(YAML);
-}, 60_000);
-afterAll(async () => {
-  await env?.close();
-});
+const use = useEnv(YAML, () => writeFileSync(join(dir, 'in.txt'), 'refund re_42 approved'));
 
 describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory', () => {
   it('declares real annotations: reads are reads, writes are writes, nothing loosened', async () => {
-    const tools = await env.app.pool.listTools('files');
+    const tools = await use().app.pool.listTools('files');
     expect(tools.find((t) => t.name === 'read_text_file')).toMatchObject({ write: false, outputSchema: expect.any(Object) });
     expect(tools.find((t) => t.name === 'write_file')).toMatchObject({ write: true, idempotent: true, annotations: { destructiveHint: true } });
     expect(tools.every((t) => t.loosened === undefined && t.failWhen === undefined)).toBe(true);
   }, 60_000);
 
   it('reads without a gate, asks before the write, and the file is on disk', async () => {
-    const { run } = await env.app.engine.trigger('copy-note', { from: 'in.txt', to: 'out.txt' });
-    const { run: done, asked } = await approveAll(env.app, run.id);
+    const { run: done, asked } = await runThrough(use().app, 'copy-note', { from: 'in.txt', to: 'out.txt' });
     expect(asked).toEqual(['files.write_file']);
     expect(done.status).toBe('succeeded');
     expect(done.steps.read.output).toEqual({ content: 'refund re_42 approved' });
@@ -73,8 +65,7 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
   }, 90_000);
 
   it('a read of a missing file fails at that step with the server\'s text, and nothing is written after it', async () => {
-    const { run } = await env.app.engine.trigger('copy-note', { from: 'missing.txt', to: 'never.txt' });
-    const { run: done, asked } = await approveAll(env.app, run.id);
+    const { run: done, asked } = await runThrough(use().app, 'copy-note', { from: 'missing.txt', to: 'never.txt' });
     expect(asked).toEqual([]);
     expect(done.status).toBe('failed');
     expect(done.steps.read.error).toMatchObject({ code: 'TOOL_ERROR', message: expect.stringMatching(/ENOENT|no such file/i) });
@@ -85,8 +76,7 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
 
 describe('a server whose output breaks its own outputSchema', () => {
   it('fails the step with TOOL_OUTPUT_INVALID naming the fields, and runs nothing after it', async () => {
-    const { run } = await env.app.engine.trigger('check-refund', {});
-    const { run: done } = await approveAll(env.app, run.id);
+    const { run: done } = await runThrough(use().app, 'check-refund', {});
     expect(done.status).toBe('failed');
     expect(done.steps.lookup.error?.code).toBe('TOOL_OUTPUT_INVALID');
     expect(done.steps.lookup.error?.message).toMatch(/bad\.get_refund returned output that breaks its own outputSchema: .*amount must be integer/);

@@ -4,6 +4,7 @@
  * docs/servers.md describes the same connector settings; these tests keep it true.
  */
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
@@ -73,6 +74,37 @@ export async function startEnv(yaml: string): Promise<Env & { close: () => Promi
       await redis.stop();
     },
   };
+}
+
+/** The suite's environment, started before its tests and stopped after them. */
+export function useEnv(yaml: string, before?: () => void): () => Env {
+  let env: (Env & { close: () => Promise<void> }) | undefined;
+  beforeAll(async () => {
+    before?.();
+    env = await startEnv(yaml);
+  }, 60_000);
+  afterAll(async () => {
+    await env?.close();
+  });
+  return () => {
+    if (!env) throw new Error('the environment did not start');
+    return env;
+  };
+}
+
+export interface SlackState {
+  messages: Array<{ channel: string; text: string; ts: string; reactions?: Array<{ name: string; users: string[]; count: number }> }>;
+  requests: Array<{ method: string }>;
+}
+export interface StripeState { refunds: Record<string, { id: string; charge: string; amount: number; payment_intent: string | null }> }
+
+export const slackState = (env: Env) => env.sandboxes.slack.state() as unknown as SlackState;
+export const stripeState = (env: Env) => env.sandboxes.stripe.state() as unknown as StripeState;
+
+/** Triggers a run and approves every write it asks about until it ends (see approveAll). */
+export async function runThrough(app: App, workflow: string, inputs: Record<string, unknown>): Promise<{ run: RunRecord; asked: string[] }> {
+  const { run } = await app.engine.trigger(workflow, inputs);
+  return approveAll(app, run.id);
 }
 
 const ENDED = ['succeeded', 'failed', 'denied', 'needs_attention', 'cancelled'] as const;

@@ -3,14 +3,9 @@
  * a preload. It declares no annotations and answers Slack's `{ok:false,error}` as text with
  * isError false: overrides make its reads reads and its `ok: false` a failed step.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createHttpApp } from '../../src/server/http.ts';
-import { CONNECTORS, approveAll, startEnv } from './helpers.ts';
-
-interface SlackState {
-  messages: Array<{ channel: string; text: string; ts: string; reactions?: Array<{ name: string; users: string[] }> }>;
-  requests: Array<{ method: string }>;
-}
+import { CONNECTORS, runThrough, slackState, useEnv } from './helpers.ts';
 
 const YAML = `
 connectors:${CONNECTORS.slackMcp}${CONNECTORS.slackRaw}
@@ -35,22 +30,16 @@ workflows:
         with: { channel_id: "\${{ inputs.channel }}", timestamp: "\${{ steps.post.output.ts }}", reaction: white_check_mark }
 `;
 
-let env: Awaited<ReturnType<typeof startEnv>>;
-beforeAll(async () => {
-  env = await startEnv(YAML);
-}, 60_000);
-afterAll(async () => {
-  await env?.close();
-});
+const use = useEnv(YAML);
 
-const slack = () => env.sandboxes.slack.state() as unknown as SlackState;
+const slack = () => slackState(use());
 
 describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox', () => {
   it('declares no annotations, so every tool is a write until an override says otherwise', async () => {
-    const raw = await env.app.pool.listTools('slack_raw');
+    const raw = await use().app.pool.listTools('slack_raw');
     expect(raw.length).toBeGreaterThan(0);
     expect(raw.every((t) => t.write && Object.keys(t.annotations).length === 0)).toBe(true);
-    const tools = await env.app.pool.listTools('slack_mcp');
+    const tools = await use().app.pool.listTools('slack_mcp');
     const byName = (n: string) => tools.find((t) => t.name === n);
     expect(byName('slack_list_channels')).toMatchObject({ write: false, idempotent: true, serverAnnotations: {}, loosened: ['readOnlyHint', 'idempotentHint'] });
     expect(byName('slack_get_users')).toMatchObject({ write: false, loosened: ['readOnlyHint', 'idempotentHint'] });
@@ -59,7 +48,7 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
   }, 60_000);
 
   it('shows the loosening in the API: what the server said, what was loosened, the fail_when', async () => {
-    const http = createHttpApp(env.app, { bindHost: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000' });
+    const http = createHttpApp(use().app, { bindHost: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000' });
     try {
       const res = await http.fetch(new Request('http://127.0.0.1:3000/api/v1/connectors/slack_mcp/tools?limit=100', { headers: { host: '127.0.0.1:3000' } }));
       expect(res.status).toBe(200);
@@ -73,15 +62,14 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
   }, 60_000);
 
   it('its reads run without a gate, its writes stop at one, and the post and reaction land', async () => {
-    const { run } = await env.app.engine.trigger('greet', { channel: 'C0BILLING', user: 'U0ADA' });
-    const { run: done, asked } = await approveAll(env.app, run.id);
+    const { run: done, asked } = await runThrough(use().app, 'greet', { channel: 'C0BILLING', user: 'U0ADA' });
     expect(asked).toEqual(['slack_mcp.slack_post_message', 'slack_mcp.slack_add_reaction']);
     expect(done.status).toBe('succeeded');
     expect(done.steps.channels.confirmationId).toBeUndefined();
     expect(done.steps.profile.confirmationId).toBeUndefined();
     expect(done.steps.channels.note).toBe('slack_mcp.slack_list_channels: annotations loosened by tools.overrides (readOnlyHint: true, idempotentHint: true); the server does not declare these');
     // Each read that passed the gate only because of an override is on record as such.
-    const events = await env.app.store.readEvents(run.id);
+    const events = await use().app.store.readEvents(done.id);
     expect(events.filter((e) => e.type === 'step.ungated_by_override').map((e) => [e.stepId, e.data.loosened])).toEqual([
       ['channels', ['readOnlyHint', 'idempotentHint']], ['profile', ['readOnlyHint', 'idempotentHint']],
     ]);
@@ -93,8 +81,7 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
 
   it('a post Slack answers with ok: false fails the step with Slack\'s error, and no reaction is sent after it', async () => {
     const reactionsBefore = slack().requests.filter((r) => r.method === 'reactions.add').length;
-    const { run } = await env.app.engine.trigger('greet', { channel: 'C0NOPE', user: 'U0GRACE' });
-    const { run: done, asked } = await approveAll(env.app, run.id);
+    const { run: done, asked } = await runThrough(use().app, 'greet', { channel: 'C0NOPE', user: 'U0GRACE' });
     expect(asked).toEqual(['slack_mcp.slack_post_message']);
     expect(done.status).toBe('failed');
     expect(done.steps.post.error).toMatchObject({ code: 'TOOL_REPORTED_FAILURE', message: expect.stringContaining('channel_not_found') });

@@ -3,11 +3,8 @@
  * sandbox by a preload. It answers every result as JSON text, and a failure as the text
  * "Failed to …" with isError false: `fail_when` is what makes that a failed step.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONNECTORS, approveAll, startEnv } from './helpers.ts';
-
-interface StripeState { refunds: Record<string, { id: string; charge: string; amount: number; payment_intent: string | null }> }
-interface SlackState { messages: Array<{ channel: string; text: string }>; requests: Array<{ method: string }> }
+import { describe, expect, it } from 'vitest';
+import { CONNECTORS, runThrough, slackState, stripeState, useEnv } from './helpers.ts';
 
 const YAML = `
 connectors:${CONNECTORS.stripeMcp}${CONNECTORS.slackMcp}
@@ -29,20 +26,14 @@ workflows:
           text: "Refunded \${{ steps.refund.output.amount }} cents of \${{ steps.intents.output[0].id }}: \${{ steps.refund.output.id }}"
 `;
 
-let env: Awaited<ReturnType<typeof startEnv>>;
-beforeAll(async () => {
-  env = await startEnv(YAML);
-}, 60_000);
-afterAll(async () => {
-  await env?.close();
-});
+const use = useEnv(YAML);
 
-const stripe = () => env.sandboxes.stripe.state() as unknown as StripeState;
-const slack = () => env.sandboxes.slack.state() as unknown as SlackState;
+const stripe = () => stripeState(use());
+const slack = () => slackState(use());
 
 describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
   it('declares its annotations: list_payment_intents is a read, create_refund a write', async () => {
-    const tools = await env.app.pool.listTools('stripe_mcp');
+    const tools = await use().app.pool.listTools('stripe_mcp');
     expect(tools.find((t) => t.name === 'list_payment_intents')).toMatchObject({ write: false, annotations: { readOnlyHint: true } });
     expect(tools.find((t) => t.name === 'create_refund')).toMatchObject({ write: true, idempotent: false, failWhen: [expect.stringContaining("$contains(output, 'Failed')")] });
     expect(tools.every((t) => t.loosened === undefined)).toBe(true);
@@ -55,8 +46,7 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
   }, 60_000);
 
   it('refunds once and posts the refund id read out of the JSON text it answered', async () => {
-    const { run } = await env.app.engine.trigger('refund-intent', { customer: 'cus_seed_grace', payment_intent: 'pi_seed_2' });
-    const { run: done, asked } = await approveAll(env.app, run.id);
+    const { run: done, asked } = await runThrough(use().app, 'refund-intent', { customer: 'cus_seed_grace', payment_intent: 'pi_seed_2' });
     expect(asked).toEqual(['stripe_mcp.create_refund', 'slack_mcp.slack_post_message']);
     expect(done.status).toBe('succeeded');
     const refund = done.steps.refund.output as { id: string; amount: number };
@@ -75,8 +65,7 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
   it('a refund it reports as "Failed to create refund" fails the step, and nothing is posted after it', async () => {
     const refundsBefore = Object.keys(stripe().refunds).length;
     const postsBefore = slack().requests.filter((r) => r.method === 'chat.postMessage').length;
-    const { run } = await env.app.engine.trigger('refund-intent', { customer: 'cus_seed_ada', payment_intent: 'pi_does_not_exist' });
-    const { run: done, asked } = await approveAll(env.app, run.id);
+    const { run: done, asked } = await runThrough(use().app, 'refund-intent', { customer: 'cus_seed_ada', payment_intent: 'pi_does_not_exist' });
     expect(asked).toEqual(['stripe_mcp.create_refund']);
     expect(done.status).toBe('failed');
     expect(done.steps.refund.status).toBe('failed');
