@@ -178,8 +178,9 @@ for (const [name, desc] of [['tools', 'tools of one connector, with their write 
       const tools = await pool.listTools(id, { refresh: true });
       for (const t of tools) {
         const loose = loosenedText(t);
-        console.log(`${t.write ? red('write') : green('read ')}  ${bold(`${id}.${t.name}`)}  ${t.title ?? ''}${loose ? `  ${yellow(`(${loose})`)}` : ''}` +
-          `${t.failWhen ? `  fail_when: ${t.failWhen.join(' | ')}` : ''}`);
+        const parts = [t.write ? red('write') : green('read '), bold(`${id}.${t.name}`), t.title ?? '', loose ? yellow(`(${loose})`) : '',
+          t.failWhen ? `fail_when: ${t.failWhen.join(' | ')}` : ''];
+        console.log(parts.filter((p) => p !== '').join('  '));
       }
     });
   });

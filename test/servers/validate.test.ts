@@ -46,6 +46,16 @@ describe('interlock validate and tools.overrides', () => {
     expect(r.stderr).toMatch(/:\d+:9: warning: connectors\.slack_mcp\.tools\.overrides "slack_list_\*": sets readOnlyHint: true, idempotentHint: true; for every matching tool whose server does not declare it, this loosens the rule/);
   });
 
+  it('interlock connectors tools marks each loosened tool and shows its fail_when', () => {
+    const file = join(dir, 'tools.yaml');
+    writeFileSync(file, `connectors:${CONNECTORS.slackMcp}\n${WORKFLOW}`);
+    const r = spawnSync(process.execPath, [CLI, '--config', file, 'connectors', 'tools', 'slack_mcp'], { encoding: 'utf8', env: ENV, timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const line = (name: string) => r.stdout.split('\n').find((l) => l.includes(`slack_mcp.${name} `)) ?? '';
+    expect(line('slack_list_channels')).toMatch(/^read .*\(loosened by tools\.overrides \(readOnlyHint: true, idempotentHint: true\); the server does not declare these\) {2}fail_when: output\.ok = false$/);
+    expect(line('slack_post_message')).toMatch(/^write .*slack_post_message {2}fail_when: output\.ok = false$/);
+  });
+
   it('online, names the tools each override loosens and says when a glob matches none', () => {
     const yaml = `connectors:${CONNECTORS.slackMcp}\n        "slack_delete_*": { annotations: { readOnlyHint: true } }\n${WORKFLOW}`;
     const r = validate(yaml);
