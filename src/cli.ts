@@ -40,7 +40,7 @@ async function withPool<T>(config: InterlockConfig, fn: (pool: ConnectorPool) =>
 }
 
 program.command('validate [file]')
-  .description('check workflows.yaml: structure, templates, and (unless --offline) tools against the connectors')
+  .description('check workflows.yaml: structure, templates, overrides, and (unless --offline) tools against the connectors; warns about overrides that loosen annotations')
   .option('--offline', 'skip checks that need to connect to the connectors')
   .action(async (file: string | undefined, o: { offline?: boolean }) => {
     const path = file ?? configFile();
