@@ -223,10 +223,10 @@ export class StepProcessor {
       if (!started.ok) return `not started: ${started.reason} ${started.status}`;
     }
     const finishedAt = Date.now();
-    this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
     const failure = result.isError
       ? { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` }
       : await checkToolResult(tool, result);
+    this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !failure });
     if (failure) {
       if (!startedBefore) {
         const started = await startNow();
