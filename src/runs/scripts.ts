@@ -8,7 +8,7 @@ import type { RedisClient } from './redis.ts';
  */
 const SCRIPTS = {
   startStep: 'n', commitStep: 'n', failStep: 'n', openGate: 'n', decide: 'n', cancelRun: 'n', resolveStep: 'n',
-  blockStep: 'n', unblockStep: 'n', createRun: 'n', markReady: 'n', dropReady: 'n', dropReadyEntry: 1,
+  blockStep: 'n', unblockStep: 'n', createRun: 'n', markReady: 'n', dropReady: 'n', dropReadyEntry: 1, releaseLock: 1,
   pinTool: 2, approveTool: 2, takeRateSlots: 'n', releaseRateSlots: 'n', loadStep: 3,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;

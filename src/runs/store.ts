@@ -536,6 +536,15 @@ export class RunStore {
     return (await this.s.markReady(...this.rr(runId), stepId, generation, String(Date.now()), j({ reason: why, generation }))) as string;
   }
 
+  /** The reconciler's lock: one pass at a time across processes; it expires if its holder dies. */
+  async takeReconcileLock(token: string, ttlMs: number): Promise<boolean> {
+    return (await this.redis.set(this.keys.reconcileLock(), token, 'PX', ttlMs, 'NX')) === 'OK';
+  }
+
+  async releaseReconcileLock(token: string): Promise<void> {
+    await this.s.releaseLock(this.keys.reconcileLock(), token);
+  }
+
   /** Puts a pending confirmation back in the pending index (repair of an index that lost it). */
   async indexPendingConfirmation(cid: string, expiresAt: number): Promise<void> {
     await this.redis.zadd(this.keys.pendingConfirmations(), expiresAt, cid);
