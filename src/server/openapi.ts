@@ -78,6 +78,22 @@ const schemas: Json = {
       write: { type: 'boolean', description: 'no readOnlyHint: true' }, idempotent: { type: 'boolean' }, enabled: { type: 'boolean' }, disabledReason: { type: 'string' },
     },
   },
+  Diagnosis: {
+    type: 'object', required: ['checked', 'findings'],
+    properties: {
+      checked: { type: 'integer', description: 'runs examined' },
+      findings: {
+        type: 'array',
+        items: {
+          type: 'object', required: ['runId', 'kind', 'why'],
+          properties: {
+            runId: { type: 'string' }, stepId: { type: 'string' }, kind: { type: 'string' }, why: { type: 'string' },
+            repair: { type: 'string', description: 'what a repair does; absent when a person must decide' }, repaired: { type: 'string', description: 'what the repair did' },
+          },
+        },
+      },
+    },
+  },
   RunEvent: {
     type: 'object', required: ['id', 'type', 'at', 'runId', 'data'],
     properties: { id: { type: 'string', description: 'Redis stream id, also the SSE id' }, type: { type: 'string' }, at: { type: 'integer' }, runId: { type: 'string' }, stepId: { type: 'string' }, data: { type: 'object' } },
@@ -183,6 +199,21 @@ const paths: Json = {
       parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['hash'], properties: { hash: { type: 'string', description: 'pending.hash as reviewed' } } } } } },
       responses: { 200: { description: '{pin, resumed: runIds}' }, ...common, 404: err('no change waiting for review'), 409: err('HASH_MISMATCH: it changed again since') },
+    },
+  },
+  '/api/v1/doctor': {
+    get: {
+      summary: 'Runs stuck by any rule the doctor knows, each naming the run and why', ...scoped('admin'),
+      description: 'Kinds: ready_without_job, ready_stale, no_job, confirmation_not_indexed, confirmation_overdue, awaiting_without_confirmation, blocked_tool_approved, in_doubt_too_long. ' +
+        'A finding with `repair` can be fixed by POST /api/v1/doctor/repair; one without needs a person. Walks every run: an operator\'s tool, not a health check.',
+      responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}'), ...common },
+    },
+  },
+  '/api/v1/doctor/repair': {
+    post: {
+      summary: 'The same findings, with what could be repaired safely repaired (re-mark ready and enqueue, re-index, expire)', ...scoped('admin'),
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
+      responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}, each repaired finding with `repaired`'), ...common },
     },
   },
 };

@@ -200,3 +200,27 @@ function ago(now: number, t: number): string {
   const s = Math.max(0, Math.round((now - t) / 1000));
   return s < 120 ? `${s} s ago` : s < 7200 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
 }
+
+export interface Diagnosis {
+  checked: number;
+  findings: Finding[];
+}
+
+/**
+ * Every run of the runs index examined (as `interlock doctor` and GET /api/v1/doctor do), and
+ * with `repair`, each finding that can be repaired repaired. `boundMs` is the reconciler's bound:
+ * a hand-off younger than that is left to it.
+ */
+export async function diagnose(store: RunStore, queues: StepQueues, opts: { repair?: boolean; boundMs: number }): Promise<Diagnosis> {
+  const doctor = new Doctor({ store, queues, boundMs: opts.boundMs });
+  const out: Diagnosis = { checked: 0, findings: [] };
+  let offset: number | undefined = 0;
+  while (offset !== undefined) {
+    const r = await doctor.examine({ offset, limit: 1000 });
+    out.checked += r.checked;
+    out.findings.push(...r.findings);
+    offset = r.next;
+  }
+  if (opts.repair) for (const f of out.findings) if (f.repair) f.repaired = await doctor.repair(f);
+  return out;
+}
