@@ -109,12 +109,13 @@ const paths: Json = {
   '/api/v1/workflows/{name}/runs': {
     post: {
       summary: 'Start a run', ...scoped('trigger'),
-      parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run' }],
+      parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run for 24 h, to the same caller with the same inputs and session; another body or caller is refused with 422' }],
       requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { inputs: { type: 'object' }, session: { type: 'string' } } } } } },
       responses: {
         202: { ...jsonBody(ref('Run'), 'created; Location names the run'), headers: { Location: { schema: { type: 'string' } } } },
         200: jsonBody(ref('Run'), 'the run created earlier with this Idempotency-Key'),
         ...common, 400: err('INPUT_INVALID with details.issues naming each bad field, or a malformed body'), 404: err('no such workflow'), 413: err('body over 1 MB'),
+        422: err('IDEMPOTENCY_KEY_REUSED: the key was used for another request (other inputs, session or caller)'),
       },
     },
   },
