@@ -20,7 +20,7 @@ const BATCH = 500;
 /** runs of the runs index examined per pass for index drift */
 const SCAN_BATCH = 200;
 /** what a pass repairs on its own; the rest is for `interlock doctor` */
-const SCAN_REPAIRS: ReadonlySet<FindingKind> = new Set(['confirmation_not_indexed', 'confirmation_overdue', 'ready_stale']);
+const SCAN_REPAIRS: ReadonlySet<FindingKind> = new Set(['confirmation_not_indexed', 'confirmation_overdue', 'ready_stale', 'blocked_tool_approved']);
 
 export function reconcileEveryMs(): number {
   const v = Number(process.env.INTERLOCK_RECONCILE_EVERY_MS ?? 5000);

@@ -7,7 +7,7 @@ import { Reconciler } from '../../src/worker/reconciler.ts';
 import { stepJobId } from '../../src/worker/queues.ts';
 import { App } from '../../src/app.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { PAY_WORKFLOW, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { LOOK_WORKFLOW, PAY_WORKFLOW, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { TestCluster, TestRedis } from '../helpers/redis.ts';
 
 // The workers these tests start run their reconciler only at start, so each pass here is the test's own.
@@ -18,13 +18,7 @@ connectors:${testConnectorYaml(callLogPath())}
 policy:
   confirmation_ttl: 1h
 workflows:
-  look:
-    description: one read
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
+${LOOK_WORKFLOW}
 ${PAY_WORKFLOW}
 `;
 

@@ -9,7 +9,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import type { Diagnosis } from '../../src/worker/doctor.ts';
 import { stepJobId } from '../../src/worker/queues.ts';
-import { PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { LOOK_WORKFLOW, PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { startWorker, stop } from '../helpers/processes.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { TOKENS } from '../server/helpers.ts';
@@ -21,13 +21,7 @@ tokens:
   - { name: reader, token: "\${env:IL_TEST_READER}", scopes: [read] }
   - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
 workflows:
-  look:
-    description: one read
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
+${LOOK_WORKFLOW}
 ${PAY_WORKFLOW}
 `;
 

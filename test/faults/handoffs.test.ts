@@ -127,6 +127,10 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
     return { p, url: `http://127.0.0.1:${port}` };
   }
 
+  async function triggerEach(app: App, workflow: string, charges: string[]): Promise<string[]> {
+    return Promise.all(charges.map(async (charge) => (await app.engine.trigger(workflow, { charge })).run.id));
+  }
+
   async function runs(app: App, ids: string[]): Promise<RunRecord[]> {
     return Promise.all(ids.map((id) => app.store.requireRun(id)));
   }
@@ -207,7 +211,7 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   it('approve: an approval recorded but not enqueued is carried out once (after-decide)', async () => {
     const { app, env, charges } = await setup('appr');
     const { p, url } = await doomed('serve', env, 'after-decide');
-    const ids = await Promise.all(charges.map(async (charge) => (await app.engine.trigger('gated', { charge })).run.id));
+    const ids = await triggerEach(app, 'gated', charges);
     const paused = await waitAll(app, ids, (r) => r.status === 'awaiting_confirmation');
     const confs = await Promise.all(paused.map((r) => app.store.requireConfirmation(r.steps.refund.confirmationId ?? '')));
     await Promise.allSettled(confs.map((c) => fetch(`${url}/api/v1/confirmations/${c.id}/approve`, {
@@ -222,7 +226,7 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   it('commit → next: a step committed before its successor was enqueued is followed (after-commit)', async () => {
     const { app, env, charges } = await setup('comm');
     const { p } = await doomed('worker', env, 'after-commit');
-    const ids = await Promise.all(charges.map(async (charge) => (await app.engine.trigger('direct', { charge })).run.id));
+    const ids = await triggerEach(app, 'direct', charges);
     await died(p, charges);
     const left = await runs(app, ids);
     expect(left.every((r) => r.steps.charge.status === 'succeeded' && r.steps.refund.status === 'pending')).toBe(true);
@@ -232,7 +236,7 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   it('open gate: a run paused by a process that died is listed, pending and approvable (after-open-gate)', async () => {
     const { app, env, charges } = await setup('gate');
     const { p } = await doomed('worker', env, 'after-open-gate');
-    const ids = await Promise.all(charges.map(async (charge) => (await app.engine.trigger('gated', { charge })).run.id));
+    const ids = await triggerEach(app, 'gated', charges);
     await died(p, charges);
     const paused = await runs(app, ids);
     expect(paused.every((r) => r.status === 'awaiting_confirmation')).toBe(true);
@@ -247,7 +251,7 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   it('resolve: a step resolved by an operator moves on once, and the doubtful write is not sent again (after-resolve)', async () => {
     const { app, env, charges } = await setup('reso');
     const { p, url } = await doomed('serve', env, 'after-resolve');
-    const ids = await Promise.all(charges.map(async (charge) => (await app.engine.trigger('doubt', { charge })).run.id));
+    const ids = await triggerEach(app, 'doubt', charges);
     const doubtful = await waitAll(app, ids, (r) => r.status === 'needs_attention');
     expect(doubtful.every((r) => r.steps.send.status === 'in_doubt')).toBe(true);
     await Promise.allSettled(ids.map((id) => fetch(`${url}/api/v1/runs/${id}/steps/send/resolve`, {
@@ -267,7 +271,7 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
     await app.store.pins.observe({ connector: 'stripe', name: 'create_refund', description: 'Refunds a charge (as first pinned)',
       inputSchema: { type: 'object' }, annotations: { idempotentHint: true }, write: true, idempotent: true });
     const { p, url } = await doomed('serve', env, 'after-unblock');
-    const ids = await Promise.all(charges.map(async (charge) => (await app.engine.trigger('direct', { charge })).run.id));
+    const ids = await triggerEach(app, 'direct', charges);
     const blocked = await waitAll(app, ids, (r) => r.status === 'needs_attention');
     expect(blocked.every((r) => r.error?.code === 'TOOL_CHANGED')).toBe(true);
     const pin = (await (await fetch(`${url}/api/v1/connectors/stripe/tools/create_refund/pin`)).json()) as { pending: { hash: string } };
