@@ -21,6 +21,11 @@ function scriptText(file: string): string {
   return read(file).replace(/^--@include (\w+)$/m, (_, name: string) => read(`includes/${name}.lua`));
 }
 
+/** Every script by name with the text Redis runs (includes expanded), for tools that name scripts by their SHA. */
+export function scriptSources(): Array<{ name: ScriptName; lua: string }> {
+  return (Object.entries(SCRIPTS) as Array<[ScriptName, number | 'n']>).map(([name, keys]) => ({ name, lua: scriptText(`${name}-${keys}.lua`) }));
+}
+
 /** Registers the scripts on a client (EVALSHA with EVAL fallback, which survives a Redis restart). */
 export function defineScripts(redis: RedisClient): Record<ScriptName, ScriptFn> {
   const out = {} as Record<ScriptName, ScriptFn>;

@@ -19,6 +19,8 @@ local st = redis.call('HGET', KEYS[1], sk .. 'status') or 'pending'
 if st ~= 'pending' and st ~= 'running' then return 'step:' .. st end
 local ck = ARGV[7]
 clearReady()
+-- A paused run holds no job, so it keeps no job id either (the approval marks a new one).
+redis.call('HDEL', KEYS[1], 'job')
 if KEYS[4] then redis.call('ZADD', KEYS[4], ARGV[5], ARGV[2]) end
 redis.call('HSET', KEYS[1],
   sk .. 'status', 'awaiting_confirmation', sk .. 'conf', ARGV[2],
