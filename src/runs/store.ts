@@ -509,6 +509,12 @@ export class RunStore {
     return { runId: run.id, stepId, generation: h[F.readyGen] ?? '0', at: Number(h[F.readyAt] ?? 0) };
   }
 
+  /** Whether the run still holds exactly this marker (one HMGET). */
+  async stillReady(m: ReadyMarker): Promise<boolean> {
+    const [step, gen] = await this.redis.hmget(this.keys.run(m.runId), F.ready, F.readyGen);
+    return step === m.stepId && (gen ?? '0') === m.generation;
+  }
+
   /** The run record and its raw hash (for the ready marker and the last job id). */
   async getRunHash(runId: string): Promise<{ run: RunRecord; hash: Record<string, string> } | undefined> {
     const h = await this.redis.hgetall(this.keys.run(runId));

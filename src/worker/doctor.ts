@@ -157,6 +157,8 @@ export class Doctor {
       case 'ready_without_job': {
         const m = store.readyMarker(run, hash);
         if (!m) return 'no marker any more; left alone';
+        if (await this.jobLive(run, m.stepId, [stepJobId(run.id, m.stepId, m.generation)])) return 'its job is there now; left alone';
+        if (!(await store.stillReady(m))) return 'the step was taken meanwhile; left alone';
         await queues.enqueue(run.definition, run.id, run.session, m.stepId, m.generation);
         return `enqueued ${stepJobId(run.id, m.stepId, m.generation)}`;
       }

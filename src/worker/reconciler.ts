@@ -110,11 +110,12 @@ export class Reconciler {
     const step = run.definition.steps.find((s) => s.id === marker.stepId);
     if (!step) return (await store.dropReady(marker)) ? 'dropped' : undefined;
     const jobId = stepJobId(runId, marker.stepId, marker.generation);
-    const had = await queues.get(step.connector).getJob(jobId);
-    // With its job id, an enqueue that raced this one is the same job.
-    if (!had) await queues.enqueue(run.definition, runId, run.session, marker.stepId, marker.generation);
+    // No job, and the marker still there after looking: a job that ran and was removed meanwhile
+    // took the marker with it. With its job id, an enqueue that raced this one is the same job.
+    const lost = !(await queues.get(step.connector).getJob(jobId)) && (await store.stillReady(marker));
+    if (lost) await queues.enqueue(run.definition, runId, run.session, marker.stepId, marker.generation);
     await store.deferReady(runId, now + RECHECK_MS);
-    return had ? undefined : jobId;
+    return lost ? jobId : undefined;
   }
 
   /** A slice of the runs index per pass, for drift an earlier version or a hand could leave. */
