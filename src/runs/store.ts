@@ -18,6 +18,7 @@ import { PinStore } from './pins.ts';
 import { Definitions } from './definitions.ts';
 import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
+import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
@@ -44,13 +45,6 @@ export interface CreateRunInput {
 /** How long a trigger's Idempotency-Key names its run. */
 const IDEMPOTENCY_TTL_S = 86400;
 
-/** A step marked ready (see includes/ready.lua), as the reconciler and the doctor read it. */
-export interface ReadyMarker {
-  runId: string;
-  stepId: string;
-  generation: string;
-  at: number;
-}
 
 /** What an operator decided about a step in doubt. */
 export type StepResolution =
@@ -77,6 +71,8 @@ export class RunStore {
   private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
   /** the workflow definitions runs name, stored once per version */
   private readonly defs: Definitions;
+  /** the ready index, for the reconciler and the doctor */
+  readonly ready: ReadySteps;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -84,12 +80,12 @@ export class RunStore {
     this.defs = new Definitions(redis, this.keys);
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
+    this.ready = new ReadySteps(redis, this.keys, this.s);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
   private rk(runId: string, ...indexes: string[]): string[] {
-    const keys = [this.keys.run(runId), this.keys.events(runId), ...(this.redis.isCluster ? [] : indexes)];
-    return [String(keys.length), ...keys];
+    return runScriptKeys(this.keys, this.redis.isCluster, runId, ...indexes);
   }
 
   /** rk with the ready index, for scripts that mark a step ready or clear its marker. */
@@ -102,8 +98,8 @@ export class RunStore {
    * script that marks the step, so a crash between the two leaves an entry without a marker (the
    * reconciler drops it), never a marker nobody finds. On one Redis the script writes both.
    */
-  private async readyAhead(runId: string): Promise<void> {
-    if (this.redis.isCluster) await this.redis.zadd(this.keys.readyIndex(), Date.now(), runId);
+  private readyAhead(runId: string): Promise<void> {
+    return this.ready.ahead(runId);
   }
 
   /**
@@ -494,61 +490,10 @@ export class RunStore {
     return (await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation)) as 'ok' | 'skip';
   }
 
-  /** Ready markers older than `before`, oldest first, with their index scores (see includes/ready.lua). */
-  async readyEntries(before: number, limit: number): Promise<Array<{ runId: string; score: string }>> {
-    const flat = await this.redis.zrangebyscore(this.keys.readyIndex(), '-inf', before, 'WITHSCORES', 'LIMIT', 0, limit);
-    const out: Array<{ runId: string; score: string }> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ runId: flat[i], score: flat[i + 1] });
-    return out;
-  }
-
-  /** The run's ready marker, or undefined when it has none. */
-  readyMarker(run: RunRecord, h: Record<string, string>): ReadyMarker | undefined {
-    const stepId = h[F.ready];
-    if (!stepId) return undefined;
-    return { runId: run.id, stepId, generation: h[F.readyGen] ?? '0', at: Number(h[F.readyAt] ?? 0) };
-  }
-
-  /** Whether the run still holds exactly this marker (one HMGET). */
-  async stillReady(m: ReadyMarker): Promise<boolean> {
-    const [step, gen] = await this.redis.hmget(this.keys.run(m.runId), F.ready, F.readyGen);
-    return step === m.stepId && (gen ?? '0') === m.generation;
-  }
-
   /** The run record and its raw hash (for the ready marker and the last job id). */
   async getRunHash(runId: string): Promise<{ run: RunRecord; hash: Record<string, string> } | undefined> {
     const h = await this.redis.hgetall(this.keys.run(runId));
     return h.id ? { run: await this.toRun(h), hash: h } : undefined;
-  }
-
-  /** Moves an index entry later, so a marker whose job was just enqueued is looked at again only then. */
-  async deferReady(runId: string, until: number): Promise<void> {
-    await this.redis.zadd(this.keys.readyIndex(), 'XX', until, runId);
-  }
-
-  /** Drops an index entry read with `score`, unless it was written again since (see dropReadyEntry-1.lua). */
-  async dropReadyEntry(runId: string, score: string): Promise<boolean> {
-    return Number(await this.s.dropReadyEntry(this.keys.readyIndex(), runId, score)) === 1;
-  }
-
-  /** Clears a marker that no longer stands for a runnable step, if it is still the one read. */
-  async dropReady(m: ReadyMarker): Promise<boolean> {
-    return Number(await this.s.dropReady(...this.rr(m.runId), m.stepId, m.generation)) === 1;
-  }
-
-  /** Repair: marks the step a run is at ready again with a new generation; see markReady-n.lua. */
-  async markReady(runId: string, stepId: string, generation: string, why: string): Promise<string> {
-    await this.readyAhead(runId);
-    return (await this.s.markReady(...this.rr(runId), stepId, generation, String(Date.now()), j({ reason: why, generation }))) as string;
-  }
-
-  /** The reconciler's lock: one pass at a time across processes; it expires if its holder dies. */
-  async takeReconcileLock(token: string, ttlMs: number): Promise<boolean> {
-    return (await this.redis.set(this.keys.reconcileLock(), token, 'PX', ttlMs, 'NX')) === 'OK';
-  }
-
-  async releaseReconcileLock(token: string): Promise<void> {
-    await this.s.releaseLock(this.keys.reconcileLock(), token);
   }
 
   /** Puts a pending confirmation back in the pending index (repair of an index that lost it). */

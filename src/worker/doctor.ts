@@ -71,7 +71,7 @@ export class Doctor {
     if (!got) return [];
     const { run, hash } = got;
     const moving = run.status === 'queued' || run.status === 'running';
-    const marker = this.o.store.readyMarker(run, hash);
+    const marker = this.o.store.ready.marker(run, hash);
     if (marker) {
       const st = run.steps[marker.stepId]?.status;
       if (!moving || (st !== 'pending' && st !== 'running')) {
@@ -151,21 +151,21 @@ export class Doctor {
     const { run, hash } = got;
     switch (f.kind) {
       case 'ready_stale': {
-        const m = store.readyMarker(run, hash);
-        return m && (await store.dropReady(m)) ? 'marker cleared' : 'the marker changed meanwhile; left alone';
+        const m = store.ready.marker(run, hash);
+        return m && (await store.ready.drop(m)) ? 'marker cleared' : 'the marker changed meanwhile; left alone';
       }
       case 'ready_without_job': {
-        const m = store.readyMarker(run, hash);
+        const m = store.ready.marker(run, hash);
         if (!m) return 'no marker any more; left alone';
         if (await this.jobLive(run, m.stepId, [stepJobId(run.id, m.stepId, m.generation)])) return 'its job is there now; left alone';
-        if (!(await store.stillReady(m))) return 'the step was taken meanwhile; left alone';
+        if (!(await store.ready.still(m))) return 'the step was taken meanwhile; left alone';
         await queues.enqueue(run.definition, run.id, run.session, m.stepId, m.generation);
         return `enqueued ${stepJobId(run.id, m.stepId, m.generation)}`;
       }
       case 'no_job': {
         if (!f.stepId) return 'no step';
         const generation = `repair-${Date.now()}`;
-        const r = await store.markReady(run.id, f.stepId, generation, 'interlock doctor --repair: no job and nothing ready');
+        const r = await store.ready.mark(run.id, f.stepId, generation, 'interlock doctor --repair: no job and nothing ready');
         if (r !== 'ok') return `left alone (${r})`;
         await queues.enqueue(run.definition, run.id, run.session, f.stepId, generation);
         return `marked ready and enqueued ${stepJobId(run.id, f.stepId, generation)}`;

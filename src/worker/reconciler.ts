@@ -78,11 +78,11 @@ export class Reconciler {
   async pass(now = Date.now()): Promise<{ enqueued: string[]; dropped: number; repaired: string[] } | undefined> {
     const { store } = this.o;
     const token = randomUUID();
-    if (!(await store.takeReconcileLock(token, Math.max(2 * this.everyMs, 10_000)))) return undefined;
+    if (!(await store.ready.takeLock(token, Math.max(2 * this.everyMs, 10_000)))) return undefined;
     try {
       const enqueued: string[] = [];
       let dropped = 0;
-      for (const e of await store.readyEntries(now - READY_GRACE_MS, BATCH)) {
+      for (const e of await store.ready.entries(now - READY_GRACE_MS, BATCH)) {
         const r = await this.reconcileEntry(e.runId, e.score, now);
         if (r === 'dropped') dropped++;
         else if (r) enqueued.push(r);
@@ -92,7 +92,7 @@ export class Reconciler {
       if (repaired.length) this.o.logger.warn({ repaired }, `reconciler: repaired ${repaired.length} run(s)`);
       return { enqueued, dropped, repaired };
     } finally {
-      await store.releaseReconcileLock(token);
+      await store.ready.releaseLock(token);
     }
   }
 
@@ -100,21 +100,21 @@ export class Reconciler {
   private async reconcileEntry(runId: string, score: string, now: number): Promise<string | 'dropped' | undefined> {
     const { store, queues } = this.o;
     const got = await store.getRunHash(runId);
-    const marker = got && store.readyMarker(got.run, got.hash);
-    if (!got || !marker) return (await store.dropReadyEntry(runId, score)) ? 'dropped' : undefined;
+    const marker = got && store.ready.marker(got.run, got.hash);
+    if (!got || !marker) return (await store.ready.dropEntry(runId, score)) ? 'dropped' : undefined;
     const { run } = got;
     const st = run.steps[marker.stepId]?.status;
     if ((run.status !== 'queued' && run.status !== 'running') || (st !== 'pending' && st !== 'running')) {
-      return (await store.dropReady(marker)) ? 'dropped' : undefined;
+      return (await store.ready.drop(marker)) ? 'dropped' : undefined;
     }
     const step = run.definition.steps.find((s) => s.id === marker.stepId);
-    if (!step) return (await store.dropReady(marker)) ? 'dropped' : undefined;
+    if (!step) return (await store.ready.drop(marker)) ? 'dropped' : undefined;
     const jobId = stepJobId(runId, marker.stepId, marker.generation);
     // No job, and the marker still there after looking: a job that ran and was removed meanwhile
     // took the marker with it. With its job id, an enqueue that raced this one is the same job.
-    const lost = !(await queues.get(step.connector).getJob(jobId)) && (await store.stillReady(marker));
+    const lost = !(await queues.get(step.connector).getJob(jobId)) && (await store.ready.still(marker));
     if (lost) await queues.enqueue(run.definition, runId, run.session, marker.stepId, marker.generation);
-    await store.deferReady(runId, now + RECHECK_MS);
+    await store.ready.defer(runId, now + RECHECK_MS);
     return lost ? jobId : undefined;
   }
 

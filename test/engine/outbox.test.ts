@@ -62,9 +62,9 @@ function outboxSuite(kind: string, connect: () => Promise<App>) {
 
   it(`${kind}: one pass at a time across processes`, async () => {
     const token = 'someone-else';
-    expect(await app.store.takeReconcileLock(token, 10_000)).toBe(true);
+    expect(await app.store.ready.takeLock(token, 10_000)).toBe(true);
     expect(await reconciler().pass()).toBeUndefined();
-    await app.store.releaseReconcileLock(token);
+    await app.store.ready.releaseLock(token);
     expect(await reconciler().pass()).toBeDefined();
   });
 
