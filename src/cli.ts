@@ -130,6 +130,17 @@ program.command('resolve <runId> <stepId>')
     });
   });
 
+program.command('doctor')
+  .description('list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, a write in doubt too long), each with why; exits 1 while any is left')
+  .option('--repair', 'fix what can be fixed safely: enqueue a ready step again, re-index, expire; a step in doubt is left to a person')
+  .option('--json', 'print the findings as JSON')
+  .action(async (o: { repair?: boolean; json?: boolean }) => {
+    const { doctorCommand } = await import('./cli/doctor.ts');
+    await withApp(async (a) => {
+      process.exitCode = await doctorCommand(a, o);
+    });
+  });
+
 program.command('worker')
   .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis)')
   .action(async () => {

@@ -34,6 +34,7 @@ export type ErrorCode =
   | 'NOT_IN_DOUBT'
   | 'TOOL_CHANGED'
   | 'RUN_CORRUPT'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -67,6 +68,7 @@ const STATUS: Record<ErrorCode, number> = {
   NOT_IN_DOUBT: 409,
   TOOL_CHANGED: 409,
   RUN_CORRUPT: 500,
+  IDEMPOTENCY_KEY_REUSED: 422,
   INTERNAL: 500,
 };
 

@@ -316,10 +316,11 @@ export class StepProcessor {
     const r = await this.d.store.blockStep(runId, stepId, error, { connector, tool, fields });
     if (r === 'ok') {
       await this.d.store.pins.addWaiting(connector, tool, runId, stepId);
+      const generation = `unblocked-${Date.now()}`;
       // An approval landing between the block and the line above found nobody waiting: look again.
       if ((await this.d.store.pins.observe(info)).status !== 'changed' &&
-        (await this.d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' })) === 'ok') {
-        await this.d.queues.enqueue(run.definition, runId, run.session, stepId, `unblocked-${Date.now()}`);
+        (await this.d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' }, generation)) === 'ok') {
+        await this.d.queues.enqueue(run.definition, runId, run.session, stepId, generation);
       }
     }
     this.d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');

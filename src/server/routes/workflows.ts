@@ -30,7 +30,7 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
   });
 
   r.post('/workflows/:name/runs', async (c) => {
-    requireScope(c.get('principal'), 'trigger');
+    const p = requireScope(c.get('principal'), 'trigger');
     const name = c.req.param('name');
     // An unknown workflow is a 404 whatever the body says.
     app.engine.workflow(name);
@@ -47,6 +47,7 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
     const { run, created } = await app.engine.trigger(name, inputs, {
       ...(session ? { session } : {}),
       ...(key ? { idempotencyKey: key } : {}),
+      principal: p.name,
     });
     c.header('Location', `/api/v1/runs/${run.id}`);
     if (!created) c.header('Idempotent-Replayed', 'true');
