@@ -270,9 +270,14 @@ export class RunStore {
     return { runs: out, nextCursor: offset };
   }
 
-  async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean):
+  /**
+   * `seenAttempts`: for a write, the attempts of the record the caller planned from; the start is
+   * refused when another job started the step since (see startStep-n.lua), so a write goes once.
+   */
+  async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean, seenAttempts?: number):
     Promise<{ ok: true; attempts: number } | { ok: false; reason: 'run' | 'step' | 'missing'; status: string }> {
-    const r = (await this.s.startStep(...this.rr(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0')) as [string, string | number];
+    const r = (await this.s.startStep(...this.rr(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0',
+      seenAttempts === undefined ? '' : String(seenAttempts))) as [string, string | number];
     if (r[0] === 'ok') return { ok: true, attempts: Number(r[1]) };
     return { ok: false, reason: r[0] as 'run' | 'step' | 'missing', status: String(r[1]) };
   }

@@ -169,7 +169,7 @@ export class StepProcessor {
     // started only if it is still calling after READ_START_AFTER_MS (so a long read shows running
     // and can be cancelled); a read that answers sooner is started by its commit, one command fewer.
     const startData = { argumentsHash, attempt: job.attemptsMade + 1 };
-    let starting = tool.write ? store.startStep(runId, stepId, startData, true) : undefined;
+    let starting = tool.write ? store.startStep(runId, stepId, startData, true, rec.attempts) : undefined;
     if (starting) {
       const started = await starting;
       if (!started.ok) {
