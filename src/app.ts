@@ -64,6 +64,7 @@ export class App {
       ...(opts.redisClusterNodes ? { clusterNodes: opts.redisClusterNodes } : {}),
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       onStart: opts.onNotice ?? ((m) => logger.info(m)),
+      logger,
     });
     return new App(config, redis, logger, opts.prefix ?? process.env.INTERLOCK_PREFIX ?? 'il');
   }
@@ -71,7 +72,7 @@ export class App {
   async startWorkers(opts: { sweepEveryMs?: number; onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void } = {}): Promise<StepWorkers> {
     if (this.workers) return this.workers;
     this.workers = new StepWorkers({
-      connection: this.redis.client,
+      connection: this.redis.workerClient(),
       prefix: `${this.prefix}:q`,
       connectors: this.config.connectors,
       workflows: this.config.workflows,
