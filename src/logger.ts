@@ -65,10 +65,10 @@ export class OutageLog {
     }
   }
 
-  /** The dependency answers again. */
+  /** The dependency answers again (at warn, like the start, so whoever saw the start sees the end). */
   recovered(): void {
     if (this.since === undefined) return;
-    this.logger.info({ downSeconds: Math.round((Date.now() - this.since) / 1000) }, `${this.what} is available again`);
+    this.logger.warn({ downSeconds: Math.round((Date.now() - this.since) / 1000) }, `${this.what} is available again`);
     this.since = undefined;
   }
 }
