@@ -312,7 +312,9 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     await ready(503);
 
     const bound = GRACE_MS + 2000;
+    const signalled = Date.now();
     const [servedExit, workerExit] = await Promise.all([serve.signal('SIGTERM', bound), signalPid(worker.pid, 'SIGINT', bound)]);
+    console.log(`test:faults — Redis outage: serve exited ${String(servedExit)} ${Date.now() - signalled} ms after SIGTERM (grace ${GRACE_MS} ms)`);
     expect(servedExit, `serve still running ${bound} ms after SIGTERM:\n${serve.output}`).not.toBeUndefined();
     expect(workerExit, `worker still running ${bound} ms after SIGINT:\n${worker.output}`).not.toBeUndefined();
     await events.body?.cancel().catch(() => {});
