@@ -43,8 +43,11 @@ export function commandTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(v) && v > 0 ? v : 2000;
 }
 
-/** Reconnect soon after an outage ends (at most a second late), forever. */
-const reconnectDelay = (times: number): number => Math.min(100 * times, 1000);
+/**
+ * Reconnect forever, and soon after an outage ends: requests are answered 503 until the connection
+ * is back, so a quarter of a second late at most (a refused connect costs next to nothing).
+ */
+const reconnectDelay = (times: number): number => Math.min(50 * times, 250);
 
 /** Options of the request-path connection; see RedisHandle.client. */
 function requestOptions(): RedisOptions {

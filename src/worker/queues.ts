@@ -55,7 +55,10 @@ export class StepQueues {
   /** the base of every queue's prefix; see queuePrefix */
   readonly prefix: string;
 
-  /** `connection` is the request-path client (RedisHandle.client): an enqueue that cannot reach Redis fails, it is never held for later. */
+  /**
+   * On the request connection (RedisHandle.client) an enqueue that cannot reach Redis fails and is
+   * never held for later; on the workers' connection it waits for Redis.
+   */
   constructor(connection: RedisClient, prefix = QUEUE_PREFIX) {
     this.connection = connection;
     this.prefix = prefix;
@@ -64,8 +67,9 @@ export class StepQueues {
   get(connector: string): Queue<StepJobData> {
     let q = this.queues.get(connector);
     if (!q) {
-      // BullMQ waits for the connection to be ready before a new queue's first command, however long that takes.
-      assertRedisReady(this.connection);
+      // BullMQ waits for the connection to be ready before a new queue's first command, however long
+      // that takes: right for the workers' connection, which waits out outages, not for a request's.
+      if (this.connection.options.enableOfflineQueue === false) assertRedisReady(this.connection);
       q = new Queue<StepJobData>(connector, {
         connection: this.connection, prefix: queuePrefix(this.prefix, connector),
         // BullMQ's own event stream feeds QueueEvents listeners, which Interlock does not use (runs
