@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ConnectionClosedError } from 'bullmq';
 import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { MaxRetriesPerRequestError } from 'ioredis/built/errors/index.js';
 import type { Logger } from 'pino';
 import { InterlockError } from '../errors.ts';
 import { OutageLog } from '../logger.ts';
@@ -79,7 +80,7 @@ function workerOptions(): RedisOptions {
 /** Seconds a caller is told to wait (Retry-After) before trying again while Redis is unavailable. */
 export const REDIS_RETRY_AFTER_SECONDS = 2;
 
-/** Socket errors that say the server cannot be reached (or went away), not that a command was wrong. */
+/** Socket errors that say the server cannot be reached (or went away). */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EAI_AGAIN', 'ECONNABORTED']);
 
 /**
@@ -100,16 +101,18 @@ const IOREDIS_UNREACHABLE = [
 /** Redis's own error prefixes for "not serving right now" (loading the AOF after a restart, a cluster without quorum). */
 const UNAVAILABLE_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
 
-/** Whether `err` says Redis could not be reached (as opposed to a command Redis answered with an error). */
-export function isRedisUnreachable(err: unknown): boolean {
+/**
+ * Whether `err`, from a Redis command, says Redis could not be reached (as opposed to a command Redis
+ * answered with an error). `socketErrors` also counts socket errors (refused, reset, …), which only
+ * a connection's own 'error' events carry: elsewhere they may come from a connector.
+ */
+export function isRedisUnreachable(err: unknown, opts: { socketErrors?: boolean } = {}): boolean {
   if (!(err instanceof Error)) return false;
   if (err instanceof InterlockError) return err.code === 'REDIS_UNAVAILABLE';
   if (err instanceof ReplyError) return UNAVAILABLE_REPLY.test(err.message);
-  if (err instanceof ConnectionClosedError) return true;
-  const name = err.name;
-  if (name === 'MaxRetriesPerRequestError' || name === 'ClusterAllFailedError') return true;
+  if (err instanceof ConnectionClosedError || err instanceof MaxRetriesPerRequestError) return true;
   const code = (err as NodeJS.ErrnoException).code;
-  if (code !== undefined && SOCKET_CODES.has(code)) return true;
+  if (opts.socketErrors && code !== undefined && SOCKET_CODES.has(code)) return true;
   return IOREDIS_UNREACHABLE.includes(err.message);
 }
 

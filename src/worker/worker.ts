@@ -61,7 +61,7 @@ export class StepWorkers {
       });
       w.on('failed', (job, err) => void this.onFailed(job, err));
       // Redis being away is logged once per outage by the connection (src/runs/redis.ts), not per retry here.
-      w.on('error', (err) => isRedisUnreachable(err) || this.opts.logger.warn({ err: err.message, connector: c.id }, 'worker error'));
+      w.on('error', (err) => isRedisUnreachable(err, { socketErrors: true }) || this.opts.logger.warn({ err: err.message, connector: c.id }, 'worker error'));
       this.workers.push(w);
     }
     const every = this.opts.sweepEveryMs ?? 1000;
