@@ -5,7 +5,7 @@ import { bold, formatConfirmation, green, red } from './cli/format.ts';
 import { runCommand } from './cli/run.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
-import { redisUnavailable } from './runs/redis.ts';
+import { redisUnavailable } from './runs/redis-unavailable.ts';
 import { findConfigFile, loadConfig } from './workflows/load.ts';
 import type { InterlockConfig } from './workflows/types.ts';
 

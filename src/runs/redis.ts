@@ -2,9 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ConnectionClosedError } from 'bullmq';
-import { Cluster, Redis, ReplyError, type ClusterOptions, type RedisOptions } from 'ioredis';
-import { MaxRetriesPerRequestError } from 'ioredis/built/errors/index.js';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 import { InterlockError } from '../errors.ts';
 import { OutageLog } from '../logger.ts';
@@ -77,62 +75,6 @@ function workerOptions(): RedisOptions {
   return { maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
 }
 
-/** Seconds a caller is told to wait (Retry-After) before trying again while Redis is unavailable. */
-export const REDIS_RETRY_AFTER_SECONDS = 2;
-
-/** Socket errors that say the server cannot be reached (or went away). */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EAI_AGAIN', 'ECONNABORTED']);
-
-/**
- * ioredis rejects commands it could not deliver with plain Errors (no class or code), so these
- * messages are the only way to tell "Redis is away" from a bug; they are ioredis's own constants
- * (Redis.js, cluster/index.js, Command.js). Kept here, the one place that knows them.
- */
-const IOREDIS_UNREACHABLE = [
-  'Connection is closed.',
-  "Stream isn't writeable and enableOfflineQueue options is false",
-  'Command timed out',
-  "Cluster isn't ready and enableOfflineQueue options is false",
-  'None of startup nodes is available',
-  'Failed to refresh slots cache.',
-  'Cluster is disconnected.',
-];
-
-/** Redis's own error prefixes for "not serving right now" (loading the AOF after a restart, a cluster without quorum). */
-const UNAVAILABLE_REPLY = /^(LOADING|MASTERDOWN|CLUSTERDOWN|TRYAGAIN)\b/;
-
-/**
- * Whether `err`, from a Redis command, says Redis could not be reached (as opposed to a command Redis
- * answered with an error). `socketErrors` also counts socket errors (refused, reset, …), which only
- * a connection's own 'error' events carry: elsewhere they may come from a connector.
- */
-export function isRedisUnreachable(err: unknown, opts: { socketErrors?: boolean } = {}): boolean {
-  if (!(err instanceof Error)) return false;
-  if (err instanceof InterlockError) return err.code === 'REDIS_UNAVAILABLE';
-  if (err instanceof ReplyError) return UNAVAILABLE_REPLY.test(err.message);
-  if (err instanceof ConnectionClosedError || err instanceof MaxRetriesPerRequestError) return true;
-  const code = (err as NodeJS.ErrnoException).code;
-  if (opts.socketErrors && code !== undefined && SOCKET_CODES.has(code)) return true;
-  return IOREDIS_UNREACHABLE.includes(err.message);
-}
-
-/** The typed error for an error that says Redis could not be reached; undefined for any other error. */
-export function redisUnavailable(err: unknown): InterlockError | undefined {
-  if (err instanceof InterlockError) return err.code === 'REDIS_UNAVAILABLE' ? err : undefined;
-  if (!isRedisUnreachable(err)) return undefined;
-  return new InterlockError('REDIS_UNAVAILABLE',
-    `Redis is unavailable (${(err as Error).message}); the request was not carried out. Try again in a few seconds.`,
-    { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS }, { cause: err });
-}
-
-/** Throws REDIS_UNAVAILABLE unless the connection is up: a request that needs Redis then fails at once. */
-export function assertRedisReady(client: RedisClient): void {
-  if (client.status === 'ready') return;
-  throw new InterlockError('REDIS_UNAVAILABLE',
-    `Redis is unavailable (connection ${client.status}); the request was not carried out. Try again in a few seconds.`,
-    { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS });
-}
-
 export const REDIS_HINT =
   'Interlock needs Redis. Either set REDIS_URL (e.g. redis://127.0.0.1:6379) or REDIS_CLUSTER_NODES (e.g. 10.0.0.1:6379,10.0.0.2:6379), or install redis-server so ' +
   'Interlock can start a private one: `apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS).';
@@ -200,8 +142,12 @@ export function parseClusterNodes(spec: string): ClusterTarget {
   return { nodes, redisOptions, describe: `Redis Cluster (${list}${redisOptions.tls ? ', TLS' : ''})` };
 }
 
-/** Waits for a client made with lazyConnect (or a cluster) to be up; the last connection error says why not. */
-async function firstConnect(client: RedisClient, timeoutMs: number): Promise<void> {
+/**
+ * Makes the request client and waits for it to be up (10 s at most); the last connection error says
+ * why not, as REDIS_UNAVAILABLE naming `what`.
+ */
+async function openRequestClient(make: (o: RedisOptions) => RedisClient, what: string): Promise<RedisClient> {
+  const client = make({ ...requestOptions(), lazyConnect: true });
   let lastError = '';
   // "Failed to refresh slots cache" says little; the last node's own error (refused, WRONGPASS) says why.
   const remember = (err: Error & { lastNodeError?: Error }) => (lastError = err.lastNodeError ? `${err.message} (${err.lastNodeError.message})` : err.message);
@@ -211,11 +157,13 @@ async function firstConnect(client: RedisClient, timeoutMs: number): Promise<voi
     await Promise.race([
       client.connect(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error('no answer')), timeoutMs);
+        timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
       }),
     ]);
+    return client;
   } catch (err) {
-    throw new Error(lastError || (err as Error).message);
+    client.disconnect();
+    throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach ${what}: ${lastError || (err as Error).message}`);
   } finally {
     clearTimeout(timer);
     client.off('error', remember);
@@ -274,13 +222,7 @@ async function connectCluster(target: ClusterTarget, logger: Logger | undefined)
     c.on('error', () => {});
     return c;
   };
-  const client = make({ ...requestOptions(), lazyConnect: true });
-  try {
-    await firstConnect(client, 10_000);
-  } catch (err) {
-    client.disconnect();
-    throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach ${target.describe}: ${(err as Error).message}`);
-  }
+  const client = await openRequestClient(make, target.describe);
   return handleOver(make, client, { describe: target.describe, embedded: false, ...(logger ? { logger } : {}) });
 }
 
@@ -304,13 +246,7 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
       c.on('error', () => {});
       return c;
     };
-    const client = make({ ...requestOptions(), lazyConnect: true });
-    try {
-      await firstConnect(client, 10_000);
-    } catch (err) {
-      client.disconnect();
-      throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
-    }
+    const client = await openRequestClient(make, `Redis at ${redactUrl(url)}`);
     return handleOver(make, client, { describe: redactUrl(url), embedded: false, ...logger });
   }
 
@@ -339,13 +275,7 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
     c.on('error', () => {});
     return c;
   };
-  const client = make({ ...requestOptions(), lazyConnect: true });
-  try {
-    await firstConnect(client, 10_000);
-  } catch (err) {
-    client.disconnect();
-    throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach the private redis-server on ${sock}: ${(err as Error).message}`);
-  }
+  const client = await openRequestClient(make, `the private redis-server on ${sock}`);
   const stop = async (): Promise<void> => {
     if (!child || child.exitCode !== null) return;
     const c = child;

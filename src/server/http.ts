@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
-import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis.ts';
+import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';

@@ -1,5 +1,6 @@
 import { Queue, type JobsOptions } from 'bullmq';
-import { assertRedisReady, redisUnavailable, type RedisClient } from '../runs/redis.ts';
+import { assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
+import type { RedisClient } from '../runs/redis.ts';
 import type { StepDef, WorkflowDef } from '../workflows/types.ts';
 
 export const QUEUE_PREFIX = 'il:q';

@@ -1,7 +1,7 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InterlockError } from '../errors.ts';
-import { isRedisUnreachable } from '../runs/redis.ts';
+import { isRedisUnreachable } from '../runs/redis-unavailable.ts';
 import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';

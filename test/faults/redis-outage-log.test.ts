@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { InterlockError } from '../../src/errors.ts';
 import { OutageLog } from '../../src/logger.ts';
-import { isRedisUnreachable, redisUnavailable } from '../../src/runs/redis.ts';
+import { isRedisUnreachable, redisUnavailable } from '../../src/runs/redis-unavailable.ts';
 import { freePort } from '../helpers/redis.ts';
 
 describe('OutageLog: one outage is one story in the log', () => {

@@ -15,11 +15,7 @@ import { WorkerProcess } from './processes.ts';
 /* One write that waits for approval: a refund of 100 cents on a seeded sandbox charge. */
 const yaml = `
 connectors:
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
+  stripe: { transport: stdio, command: interlock, args: [connector, stripe] }
 policy:
   confirmation_ttl: 1h
 workflows:

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../app.ts';
 import type { ToolInfo } from '../../connectors/types.ts';
 import { InterlockError, errorMessage } from '../../errors.ts';
-import { redisUnavailable } from '../../runs/redis.ts';
+import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
 import { followRun, type Extra } from './follow.ts';
 import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
 import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
-import { isRedisUnreachable } from '../../runs/redis.ts';
+import { isRedisUnreachable } from '../../runs/redis-unavailable.ts';
 
 export interface HomeSnapshot {
   runs: RunRecord[];
