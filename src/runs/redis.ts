@@ -171,6 +171,24 @@ async function openRequestClient(make: (o: RedisOptions) => RedisClient, what: s
 }
 
 /**
+ * A command that timed out says the connection no longer answers (a Redis that hangs, a host gone
+ * without a reset, which TCP can take minutes to notice): the connection is dropped and reopened, so
+ * the requests that follow are answered 503 at once (it is not ready) instead of each waiting out the
+ * timeout. ioredis has no event for a timeout, so its one way in is wrapped.
+ */
+function reopenOnTimeout(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, stream) => {
+    const answer = send(command, stream) as Promise<unknown>;
+    answer.catch((err: unknown) => {
+      // destroy, not end: a peer that does not answer would never finish a polite close either.
+      if (err instanceof Error && err.message === 'Command timed out' && client.status === 'ready') client.stream.destroy();
+    });
+    return answer;
+  };
+}
+
+/**
  * The handle over a way to make connections (`make` applies the given options to the target):
  * the request client (already connected), blocking duplicates, the worker connection, and one
  * outage log over the long-lived ones.
@@ -190,6 +208,7 @@ function handleOver(make: (o: RedisOptions) => RedisClient, client: RedisClient,
     return c;
   };
   watch(client);
+  if (client instanceof Redis) reopenOnTimeout(client);
   let worker: RedisClient | undefined;
   return {
     client,

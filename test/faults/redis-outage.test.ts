@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
 import { ROOT } from '../helpers/app.ts';
@@ -29,6 +30,7 @@ workflows:
 `;
 
 const GRACE_MS = 3000;
+const COMMAND_TIMEOUT_MS = 1000;
 /** A bound on each request during the outage: the client gives up after it, so an answer must come first. */
 const ANSWER_WITHIN_MS = 1000;
 
@@ -108,7 +110,10 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     sandbox = await startStripeSandbox({ port: 0 });
     const file = join(mkdtempSync(join(tmpdir(), 'interlock-outage-')), 'workflows.yaml');
     writeFileSync(file, yaml);
-    env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: sandbox.url, INTERLOCK_SHUTDOWN_GRACE_MS: String(GRACE_MS) };
+    env = {
+      REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: sandbox.url,
+      INTERLOCK_SHUTDOWN_GRACE_MS: String(GRACE_MS), INTERLOCK_REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+    };
     serve = new ServeProcess(env);
     await serve.start();
   }, 60_000);
@@ -133,12 +138,12 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     await redis.stop();
   });
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, withinMs = ANSWER_WITHIN_MS): Promise<Answer> {
     const res = await fetch(`${serve.url}${path}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(ANSWER_WITHIN_MS),
+      signal: AbortSignal.timeout(withinMs),
     });
     const text = await res.text();
     let parsed: Answer['body'];
@@ -261,6 +266,38 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     expect(outageLog.filter((l) => l.includes('is available again'))).toHaveLength(1);
     expect(outageLog).toHaveLength(2);
   }, 120_000);
+
+  it('answers at once while Redis hangs without closing the connection (SIGSTOP), once one command has timed out', async () => {
+    const admin = new Redis(redis.url);
+    const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
+    const before = await admin.dbsize();
+    admin.disconnect();
+    process.kill(pid, 'SIGSTOP');
+    try {
+      // Nothing tells a hung Redis from a slow one before the command timeout; that first answer waits for it.
+      const first = await call('GET', '/api/v1/runs', undefined, {}, COMMAND_TIMEOUT_MS + 2000);
+      expect(first.status).toBe(503);
+      expect(first.body?.error?.code).toBe('REDIS_UNAVAILABLE');
+      for (let i = 0; i < 20; i++) {
+        const [method, path, body] = i % 2 === 0
+          ? ['POST', '/api/v1/workflows/refund/runs', { inputs: { charge: 'ch_seed_107' } }] as const
+          : ['GET', '/api/v1/confirmations?status=pending'] as const;
+        const a = await call(method, path, body);
+        expect(a.status, `${method} ${path}`).toBe(503);
+        expect(Number(a.retryAfter)).toBeGreaterThan(0);
+      }
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await ready(200);
+    await sleep(1000);
+    const check = new Redis(redis.url);
+    expect(await check.dbsize()).toBe(before);
+    check.disconnect();
+    expect(refundsOf('ch_seed_107')).toHaveLength(0);
+    const runId = await trigger('ch_seed_108');
+    await pendingConfirmation(runId);
+  }, 60_000);
 
   it('answers an MCP tool call with an error result naming Redis, not a protocol error or a hang', async () => {
     const client = new Client({ name: 'outage-test', version: '1' });
