@@ -339,10 +339,15 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     expect(refundsOf('ch_seed_105')).toHaveLength(0);
   }, 60_000);
 
-  it('ends `interlock worker` on SIGINT and `interlock serve` on SIGTERM within the grace period plus 2 s while Redis is down', async () => {
+  it('ends `interlock serve` and `interlock mcp` on SIGTERM and `interlock worker` on SIGINT within the grace period plus 2 s while Redis is down', async () => {
     const worker = new WorkerProcess(env);
     others.push(worker);
     await worker.start();
+    // The stdio facade as a desktop client runs it: stdin stays open, so only the signal ends it.
+    const mcp = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'mcp'], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    let mcpOut = '';
+    mcp.stderr.on('data', (b: Buffer) => (mcpOut += b.toString()));
+    await until('interlock mcp to be ready', async () => (mcpOut.includes('ready on stdio') ? true : undefined));
     // Runs paused and running at once: the server holds open streams and workers hold blocking reads.
     const paused = await trigger('ch_seed_106');
     await pendingConfirmation(paused);
@@ -353,10 +358,12 @@ describe('faults: Redis outages are answered at once, never carried out later, a
 
     const bound = GRACE_MS + 2000;
     const signalled = Date.now();
-    const [servedExit, workerExit] = await Promise.all([serve.signal('SIGTERM', bound), signalPid(worker.pid, 'SIGINT', bound)]);
+    const [servedExit, workerExit, mcpExit] = await Promise.all([serve.signal('SIGTERM', bound), signalPid(worker.pid, 'SIGINT', bound), signalPid(mcp.pid, 'SIGTERM', bound)]);
     console.log(`test:faults — Redis outage: serve exited ${String(servedExit)} ${Date.now() - signalled} ms after SIGTERM (grace ${GRACE_MS} ms)`);
     expect(servedExit, `serve still running ${bound} ms after SIGTERM:\n${serve.output}`).not.toBeUndefined();
     expect(workerExit, `worker still running ${bound} ms after SIGINT:\n${worker.output}`).not.toBeUndefined();
+    if (mcpExit === undefined) mcp.kill('SIGKILL');
+    expect(mcpExit, `interlock mcp still running ${bound} ms after SIGTERM:\n${mcpOut}`).not.toBeUndefined();
     await events.body?.cancel().catch(() => {});
   }, 60_000);
 });
