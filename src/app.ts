@@ -39,6 +39,8 @@ export class App {
   readonly logger: Logger;
   readonly prefix: string;
   workers: StepWorkers | undefined;
+  /** the queues the workers enqueue next steps on, over the workers' connection (see startWorkers) */
+  private workerQueues: StepQueues | undefined;
 
   private constructor(config: InterlockConfig, redis: RedisHandle, logger: Logger, prefix: string) {
     this.config = config;
@@ -64,21 +66,27 @@ export class App {
       ...(opts.redisClusterNodes ? { clusterNodes: opts.redisClusterNodes } : {}),
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       onStart: opts.onNotice ?? ((m) => logger.info(m)),
+      logger,
     });
     return new App(config, redis, logger, opts.prefix ?? process.env.INTERLOCK_PREFIX ?? 'il');
   }
 
   async startWorkers(opts: { sweepEveryMs?: number; onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void } = {}): Promise<StepWorkers> {
     if (this.workers) return this.workers;
+    // Steps wait out a Redis outage on the workers' own connection: nobody waits for their answer, and
+    // a step's commit that lands when Redis is back beats a write left in doubt. Requests never wait
+    // (this.store and this.queues fail at once).
+    const connection = this.redis.workerClient();
+    this.workerQueues = new StepQueues(connection, `${this.prefix}:q`);
     this.workers = new StepWorkers({
-      connection: this.redis.client,
+      connection,
       prefix: `${this.prefix}:q`,
       connectors: this.config.connectors,
       workflows: this.config.workflows,
       ...(this.config.llm ? { llmConfig: this.config.llm } : {}),
       llm: openAICaller(() => this.config.llm),
-      store: this.store,
-      queues: this.queues,
+      store: new RunStore(connection, this.prefix),
+      queues: this.workerQueues,
       tools: this.pool,
       policy: () => this.config.policy,
       logger: this.logger,
@@ -100,6 +108,8 @@ export class App {
   async close(): Promise<void> {
     await this.workers?.close();
     this.workers = undefined;
+    await this.workerQueues?.close();
+    this.workerQueues = undefined;
     await this.queues.close();
     await this.pool.close();
     await this.redis.close();

@@ -7,6 +7,7 @@ import type { ToolInfo } from './connectors/types.ts';
 import { runCommand } from './cli/run.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
+import { redisUnavailable } from './runs/redis-unavailable.ts';
 import { findConfigFile, loadConfig } from './workflows/load.ts';
 import type { InterlockConfig } from './workflows/types.ts';
 
@@ -147,9 +148,19 @@ program.command('worker')
     const a = await app();
     await a.startWorkers();
     console.error(`worker ready on ${a.redis.describe} — queues: ${Object.keys(a.config.connectors).join(', ')}`);
+    let stopping = false;
     const stop = async (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      const { armExitDeadline } = await import('./worker/worker.ts');
+      armExitDeadline((m) => console.error(m));
       console.error(`${sig}: finishing in-flight steps…`);
-      await a.close();
+      try {
+        await a.close();
+      } catch (err) {
+        console.error(`error while stopping: ${errorMessage(err)}`);
+        process.exit(1);
+      }
       process.exit(0);
     };
     process.once('SIGTERM', () => void stop('SIGTERM'));
@@ -259,7 +270,8 @@ program.command('chat')
     await withApp((a) => chatCommand(a, o.model ? { model: o.model } : {}));
   });
 
-program.parseAsync(process.argv).catch((err: unknown) => {
+program.parseAsync(process.argv).catch((caught: unknown) => {
+  const err = redisUnavailable(caught) ?? caught;
   if (err instanceof ConfigError) {
     for (const i of err.issues) console.error(red(formatIssue(i)));
     console.error(red(`${err.issues.length} problem${err.issues.length === 1 ? '' : 's'} found`));

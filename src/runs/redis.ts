@@ -2,8 +2,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster, Redis, type ClusterOptions } from 'ioredis';
+import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import type { Logger } from 'pino';
 import { InterlockError } from '../errors.ts';
+import { OutageLog } from '../logger.ts';
 
 /**
  * A command client: one Redis server, or a Redis Cluster. Every multi-key script and MULTI of
@@ -12,14 +14,65 @@ import { InterlockError } from '../errors.ts';
 export type RedisClient = Redis | Cluster;
 
 export interface RedisHandle {
-  /** the shared command connection (maxRetriesPerRequest: null, as BullMQ workers need) */
+  /**
+   * The shared command connection of requests (HTTP, MCP, CLI) and of the store. It never holds a
+   * command back for later: while Redis is away every command fails at once (no offline queue), a
+   * command in flight when the connection drops fails and is not sent again, and a command with
+   * no answer within INTERLOCK_REDIS_COMMAND_TIMEOUT_MS fails. It keeps reconnecting, so everything
+   * works again when Redis returns.
+   */
   client: RedisClient;
-  /** a fresh connection (on a cluster: a fresh cluster client) with the same target, for blocking reads */
+  /** a fresh connection for blocking reads (XREAD BLOCK); it fails on the first failed connection attempt */
   duplicate(): RedisClient;
+  /**
+   * The connection BullMQ workers are given (made on first use): it waits out an outage
+   * (maxRetriesPerRequest: null, offline queue on) as BullMQ's blocking reads need. Never use it for
+   * a request: its commands would run whenever Redis comes back.
+   */
+  workerClient(): RedisClient;
   /** where it points, without credentials, for messages */
   describe: string;
   embedded: boolean;
   close(): Promise<void>;
+}
+
+/** How long a command may go without an answer before its caller is told Redis is unavailable. */
+export function commandTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const v = Number(env.INTERLOCK_REDIS_COMMAND_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : 2000;
+}
+
+/**
+ * Reconnect forever, and soon after an outage ends: requests are answered 503 until the connection
+ * is back, so a quarter of a second late at most (a refused connect costs next to nothing).
+ */
+const reconnectDelay = (times: number): number => Math.min(50 * times, 250);
+
+/** Options of the request-path connection; see RedisHandle.client. */
+function requestOptions(): RedisOptions {
+  return {
+    enableOfflineQueue: false,
+    // 0: commands queued or in flight fail at the first close instead of waiting for a reconnect…
+    maxRetriesPerRequest: 0,
+    // …and a command sent before the drop is not sent again once the connection is back: its caller
+    // was already told it failed.
+    autoResendUnfulfilledCommands: false,
+    commandTimeout: commandTimeoutMs(),
+    retryStrategy: reconnectDelay,
+  };
+}
+
+/**
+ * Blocking reads: a new connection must be able to take its first command before it is up (so
+ * offline queue on), but a command waits at most for one connection attempt, and never survives a drop.
+ */
+function blockingOptions(): RedisOptions {
+  return { maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false, retryStrategy: reconnectDelay };
+}
+
+/** BullMQ workers: "maxRetriesPerRequest must be null" for their blocking connections (BullMQ, Going to production). */
+function workerOptions(): RedisOptions {
+  return { maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
 }
 
 export const REDIS_HINT =
@@ -89,40 +142,107 @@ export function parseClusterNodes(spec: string): ClusterTarget {
   return { nodes, redisOptions, describe: `Redis Cluster (${list}${redisOptions.tls ? ', TLS' : ''})` };
 }
 
-async function connectCluster(target: ClusterTarget): Promise<RedisHandle> {
-  const options: ClusterOptions = {
-    // BullMQ workers need commands that wait out a failover instead of failing after a few retries.
-    redisOptions: { ...target.redisOptions, maxRetriesPerRequest: null },
-  };
-  const make = () => {
-    const c = new Cluster(target.nodes, options);
-    c.on('error', () => {});
-    return c;
-  };
-  const client = make();
-  // A cluster client queues commands until it has the slot map, retrying forever; give up after a while.
+/**
+ * Makes the request client and waits for it to be up (10 s at most); the last connection error says
+ * why not, as REDIS_UNAVAILABLE naming `what`.
+ */
+async function openRequestClient(make: (o: RedisOptions) => RedisClient, what: string): Promise<RedisClient> {
+  const client = make({ ...requestOptions(), lazyConnect: true });
   let lastError = '';
   // "Failed to refresh slots cache" says little; the last node's own error (refused, WRONGPASS) says why.
   const remember = (err: Error & { lastNodeError?: Error }) => (lastError = err.lastNodeError ? `${err.message} (${err.lastNodeError.message})` : err.message);
   client.on('error', remember);
   let timer: NodeJS.Timeout | undefined;
-  const pong = client.ping();
-  pong.catch(() => {});
   try {
     await Promise.race([
-      pong,
+      client.connect(),
       new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(lastError || 'no answer within 10 s')), 10_000);
+        timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000);
       }),
     ]);
+    return client;
   } catch (err) {
     client.disconnect();
-    throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach ${target.describe}: ${(err as Error).message}`);
+    throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach ${what}: ${lastError || (err as Error).message}`);
   } finally {
     clearTimeout(timer);
     client.off('error', remember);
   }
-  return { client, duplicate: make, describe: target.describe, embedded: false, close: async () => void client.disconnect() };
+}
+
+/**
+ * A command that timed out says the connection no longer answers (a Redis that hangs, a host gone
+ * without a reset, which TCP can take minutes to notice): the connection is dropped and reopened, so
+ * the requests that follow are answered 503 at once (it is not ready) instead of each waiting out the
+ * timeout. ioredis has no event for a timeout, so its one way in is wrapped.
+ */
+function reopenOnTimeout(client: Redis): void {
+  const send = client.sendCommand.bind(client);
+  client.sendCommand = (command, stream) => {
+    const answer = send(command, stream) as Promise<unknown>;
+    answer.catch((err: unknown) => {
+      // destroy, not end: a peer that does not answer would never finish a polite close either.
+      if (err instanceof Error && err.message === 'Command timed out' && client.status === 'ready') client.stream.destroy();
+    });
+    return answer;
+  };
+}
+
+/**
+ * The handle over a way to make connections (`make` applies the given options to the target):
+ * the request client (already connected), blocking duplicates, the worker connection, and one
+ * outage log over the long-lived ones.
+ */
+function handleOver(make: (o: RedisOptions) => RedisClient, client: RedisClient, h: { describe: string; embedded: boolean; logger?: Logger; stop?: () => Promise<void> }): RedisHandle {
+  const watched: RedisClient[] = [];
+  let closing = false;
+  const outage = h.logger ? new OutageLog(h.logger, `Redis (${h.describe})`) : undefined;
+  const watch = (c: RedisClient): RedisClient => {
+    watched.push(c);
+    if (!outage) return c;
+    c.on('error', (err: Error) => closing || outage.fail(err.message));
+    c.on('close', () => closing || outage.fail('connection closed'));
+    c.on('ready', () => {
+      if (watched.every((x) => x.status === 'ready')) outage.recovered();
+    });
+    return c;
+  };
+  watch(client);
+  if (client instanceof Redis) reopenOnTimeout(client);
+  let worker: RedisClient | undefined;
+  return {
+    client,
+    duplicate: () => make(blockingOptions()),
+    workerClient: () => (worker ??= watch(make(workerOptions()))),
+    describe: h.describe,
+    embedded: h.embedded,
+    close: async () => {
+      closing = true;
+      // The worker connection retries forever, so it must be gone before an embedded server is.
+      client.disconnect();
+      worker?.disconnect();
+      await h.stop?.();
+    },
+  };
+}
+
+async function connectCluster(target: ClusterTarget, logger: Logger | undefined): Promise<RedisHandle> {
+  const make = (o: RedisOptions): Cluster => {
+    // Reconnecting and the offline queue are the cluster's business, not each node connection's.
+    const { enableOfflineQueue, retryStrategy: _retry, lazyConnect, ...node } = o;
+    const options: ClusterOptions = {
+      // Commands sent before the slot map is known, or while it is lost, wait only where the node options would.
+      enableOfflineQueue: enableOfflineQueue ?? true,
+      clusterRetryStrategy: reconnectDelay,
+      redisOptions: { ...target.redisOptions, ...node },
+      lazyConnect: lazyConnect ?? false,
+    };
+    const c = new Cluster(target.nodes, options);
+    c.on('error', () => {});
+    return c;
+  };
+  const client = await openRequestClient(make, target.describe);
+  return handleOver(make, client, { describe: target.describe, embedded: false, ...(logger ? { logger } : {}) });
 }
 
 /**
@@ -131,26 +251,22 @@ async function connectCluster(target: ClusterTarget): Promise<RedisHandle> {
  * append-only persistence and `appendfsync always`, so a confirmed decision is on disk before it is
  * acknowledged. It listens on a unix socket only: nothing else on the machine
  * can reach it by port, and processes started from the same folder share it.
+ * With a `logger`, an outage is logged when it starts, every 30 s while it lasts and when it ends.
  */
-export async function connectRedis(opts: { url?: string; clusterNodes?: string; dataDir?: string; onStart?: (msg: string) => void } = {}): Promise<RedisHandle> {
+export async function connectRedis(opts: { url?: string; clusterNodes?: string; dataDir?: string; onStart?: (msg: string) => void; logger?: Logger } = {}): Promise<RedisHandle> {
+  const logger = opts.logger ? { logger: opts.logger } : {};
   // What the caller gives wins over the environment; of the environment, a cluster wins over one URL.
   const clusterNodes = opts.clusterNodes || (opts.url ? undefined : process.env.REDIS_CLUSTER_NODES || undefined);
-  if (clusterNodes) return connectCluster(parseClusterNodes(clusterNodes));
+  if (clusterNodes) return connectCluster(parseClusterNodes(clusterNodes), opts.logger);
   const url = opts.url ?? process.env.REDIS_URL;
   if (url) {
-    const make = () => {
-      const c = new Redis(url, { maxRetriesPerRequest: null });
+    const make = (o: RedisOptions): Redis => {
+      const c = new Redis(url, o);
       c.on('error', () => {});
       return c;
     };
-    const client = make();
-    try {
-      await client.ping();
-    } catch (err) {
-      client.disconnect();
-      throw new InterlockError('REDIS_UNAVAILABLE', `Cannot reach Redis at ${redactUrl(url)}: ${(err as Error).message}`);
-    }
-    return { client, duplicate: make, describe: redactUrl(url), embedded: false, close: async () => void client.disconnect() };
+    const client = await openRequestClient(make, `Redis at ${redactUrl(url)}`);
+    return handleOver(make, client, { describe: redactUrl(url), embedded: false, ...logger });
   }
 
   const dir = resolve(opts.dataDir ?? '.interlock');
@@ -173,37 +289,28 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
     }
     opts.onStart?.(`started a private redis-server (data in ${dir}, append-only, fsync always)`);
   }
-  const make = () => {
-    const c = new Redis({ path: sock, maxRetriesPerRequest: null });
+  const make = (o: RedisOptions): Redis => {
+    const c = new Redis({ path: sock, ...o });
     c.on('error', () => {});
     return c;
   };
-  const client = make();
-  await client.ping();
-  return {
-    client,
-    duplicate: make,
-    describe: `redis-server on ${sock}`,
-    embedded: true,
-    close: async () => {
-      // The shared client retries forever (BullMQ needs that), so it must be gone before the server is.
-      client.disconnect();
-      if (child && child.exitCode === null) {
-        const c = child;
-        const exited = new Promise<void>((r) => { c.once('exit', () => r()); setTimeout(r, 3000).unref(); });
-        const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-        admin.on('error', () => {});
-        try {
-          await admin.connect();
-          await admin.call('SHUTDOWN');
-        } catch {
-          // SHUTDOWN closes the connection it came on; that is the success case.
-        } finally {
-          admin.disconnect();
-        }
-        await exited;
-        if (c.exitCode === null) c.kill('SIGTERM');
-      }
-    },
+  const client = await openRequestClient(make, `the private redis-server on ${sock}`);
+  const stop = async (): Promise<void> => {
+    if (!child || child.exitCode !== null) return;
+    const c = child;
+    const exited = new Promise<void>((r) => { c.once('exit', () => r()); setTimeout(r, 3000).unref(); });
+    const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    admin.on('error', () => {});
+    try {
+      await admin.connect();
+      await admin.call('SHUTDOWN');
+    } catch {
+      // SHUTDOWN closes the connection it came on; that is the success case.
+    } finally {
+      admin.disconnect();
+    }
+    await exited;
+    if (c.exitCode === null) c.kill('SIGTERM');
   };
+  return handleOver(make, client, { describe: `redis-server on ${sock}`, embedded: true, ...logger, stop });
 }

@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
+import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
@@ -81,6 +82,12 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
 
   hono.route('/', healthRoutes(app, metrics, peerIsLoopback));
   hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
+  // While the connection is down, every API call is answered 503 before it starts anything; one
+  // that meets the drop halfway fails on its Redis command and gets the same answer (errorResponse).
+  hono.use(`${API}/*`, async (_c, next) => {
+    assertRedisReady(app.redis.client);
+    await next();
+  });
   hono.route(API, workflowRoutes(app));
   hono.route(API, runRoutes(app, events));
   hono.route(API, resolveRoutes(app));
@@ -189,6 +196,9 @@ function wantsPage(c: Context): boolean {
 }
 
 function errorResponse(err: Error, c: Context, logger: Logger | undefined): Response {
+  // Not logged per request: the connection's outage log tells the story once (src/runs/redis.ts).
+  const unavailable = redisUnavailable(err);
+  if (unavailable) return c.json(unavailable.toJSON(), 503, { 'retry-after': String(REDIS_RETRY_AFTER_SECONDS) });
   if (err instanceof InterlockError && wantsPage(c) && err.status < 500) {
     const title = err.code === 'UNAUTHORIZED' ? 'Sign in to Interlock' : err.code === 'FORBIDDEN' ? 'Not allowed' : 'Not found';
     c.header('Cache-Control', 'no-store');

@@ -3,6 +3,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { App } from '../app.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../logger.ts';
+import { armExitDeadline } from '../worker/worker.ts';
 import { loadConfig } from '../workflows/load.ts';
 import { Facade } from './mcp/server.ts';
 
@@ -36,7 +37,7 @@ export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env): Pro
     stopping ??= (async () => {
       logger.info({ why }, 'mcp stdio session ending');
       // A client waits for us to go; a close that hangs (a Redis that went away) must not keep it waiting.
-      setTimeout(() => process.exit(0), 10_000).unref();
+      armExitDeadline((m) => logger.warn(m));
       await facade.end();
       await app.close();
       process.exit(0);

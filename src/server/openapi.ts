@@ -15,7 +15,13 @@ const page = [
 const listOf = (key: string, item: string): Json => ({
   type: 'object', required: [key], properties: { [key]: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', description: 'absent on the last page' } },
 });
-const common = { 400: err('malformed request: bad JSON, unknown fields, bad parameters'), 401: err('no or unknown token'), 403: err('the token lacks the scope, or the Host/Origin is not allowed') };
+const REDIS_503 = 'REDIS_UNAVAILABLE: Redis cannot be reached; nothing of the request was carried out, now or later. Retry after `Retry-After` seconds';
+const unavailable = (description = REDIS_503): Json => ({
+  ...err(description),
+  headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait before retrying' } },
+});
+/** Every /api/v1 route but this document answers 503 while Redis is unreachable. */
+const common = { 400: err('malformed request: bad JSON, unknown fields, bad parameters'), 401: err('no or unknown token'), 403: err('the token lacks the scope, or the Host/Origin is not allowed'), 503: unavailable() };
 const scoped = (scope: string): Json => ({ security: [{ bearer: [scope] }, { session: [scope] }], 'x-scope': scope });
 
 const RUN_STATUS = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
@@ -180,10 +186,10 @@ const paths: Json = {
   },
   '/api/v1/connectors': { get: { summary: 'Connectors and their state', ...scoped('read'), parameters: page, responses: { 200: jsonBody(listOf('connectors', 'Connector'), 'a page'), ...common } } },
   '/api/v1/connectors/{id}/tools': {
-    get: { summary: "A connector's tools with write classification", ...scoped('read'), parameters: [pathParam('id', 'connector id'), ...page], responses: { 200: jsonBody(listOf('tools', 'Tool'), 'a page'), ...common, 404: err('no such connector'), 503: err('CONNECTOR_UNAVAILABLE') } },
+    get: { summary: "A connector's tools with write classification", ...scoped('read'), parameters: [pathParam('id', 'connector id'), ...page], responses: { 200: jsonBody(listOf('tools', 'Tool'), 'a page'), ...common, 404: err('no such connector'), 503: unavailable(`CONNECTOR_UNAVAILABLE: the connector did not answer; or ${REDIS_503}`) } },
   },
   '/api/v1/connectors/{id}/refresh': {
-    post: { summary: 'List the tools again', ...scoped('admin'), parameters: [pathParam('id', 'connector id')], responses: { 200: { description: '{connector, tools}' }, ...common, 404: err('no such connector'), 503: err('CONNECTOR_UNAVAILABLE') } },
+    post: { summary: 'List the tools again', ...scoped('admin'), parameters: [pathParam('id', 'connector id')], responses: { 200: { description: '{connector, tools}' }, ...common, 404: err('no such connector'), 503: unavailable(`CONNECTOR_UNAVAILABLE: the connector did not answer; or ${REDIS_503}`) } },
   },
   '/api/v1/connectors/{id}/tools/{tool}': {
     patch: {

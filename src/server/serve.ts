@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { App } from '../app.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { createLogger } from '../logger.ts';
+import { armExitDeadline } from '../worker/worker.ts';
 import { Authenticator } from './auth.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
@@ -137,6 +138,7 @@ export async function serveCommand(): Promise<void> {
   const stop = async (sig: string) => {
     if (stopping) return;
     stopping = true;
+    armExitDeadline(say);
     say(`${sig}: closing the server and finishing in-flight steps…`);
     try {
       await running.close();

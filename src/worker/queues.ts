@@ -1,4 +1,6 @@
-import { Queue, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
+import { assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
+import type { RedisClient } from '../runs/redis.ts';
 import type { StepDef, WorkflowDef } from '../workflows/types.ts';
 
 export const QUEUE_PREFIX = 'il:q';
@@ -50,11 +52,15 @@ export function jobOptions(step: StepDef, jobId: string): JobsOptions {
 /** One BullMQ queue per connector (llm steps share the `llm` queue), created lazily and shared by the engine in one process. */
 export class StepQueues {
   private readonly queues = new Map<string, Queue<StepJobData>>();
-  private readonly connection: ConnectionOptions;
+  private readonly connection: RedisClient;
   /** the base of every queue's prefix; see queuePrefix */
   readonly prefix: string;
 
-  constructor(connection: ConnectionOptions, prefix = QUEUE_PREFIX) {
+  /**
+   * On the request connection (RedisHandle.client) an enqueue that cannot reach Redis fails and is
+   * never held for later; on the workers' connection it waits for Redis.
+   */
+  constructor(connection: RedisClient, prefix = QUEUE_PREFIX) {
     this.connection = connection;
     this.prefix = prefix;
   }
@@ -62,6 +68,9 @@ export class StepQueues {
   get(connector: string): Queue<StepJobData> {
     let q = this.queues.get(connector);
     if (!q) {
+      // BullMQ waits for the connection to be ready before a new queue's first command, however long
+      // that takes: right for the workers' connection, which waits out outages, not for a request's.
+      if (this.connection.options.enableOfflineQueue === false) assertRedisReady(this.connection);
       q = new Queue<StepJobData>(connector, {
         connection: this.connection, prefix: queuePrefix(this.prefix, connector),
         // BullMQ's own event stream feeds QueueEvents listeners, which Interlock does not use (runs
@@ -82,8 +91,17 @@ export class StepQueues {
     const step = def.steps.find((s) => s.id === stepId);
     if (!step) throw new Error(`step ${stepId} not in workflow ${def.name}`);
     const data: StepJobData = { runId, stepId, session, ...(step.kind === 'call' ? { tool: `${step.connector}.${step.tool}` } : {}) };
-    await this.get(step.connector).add(jobName(def.name, stepId), data,
-      jobOptions(step, stepJobId(runId, stepId, generation)));
+    const q = this.get(step.connector);
+    try {
+      await q.add(jobName(def.name, stepId), data, jobOptions(step, stepJobId(runId, stepId, generation)));
+    } catch (err) {
+      // A queue whose start-up met the outage keeps failing; the next enqueue makes a new one.
+      if (redisUnavailable(err) && this.queues.get(step.connector) === q) {
+        this.queues.delete(step.connector);
+        void q.close().catch(() => {});
+      }
+      throw err;
+    }
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,7 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { InterlockError } from '../errors.ts';
+import { isRedisUnreachable } from '../runs/redis-unavailable.ts';
 import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
@@ -65,7 +67,8 @@ export class StepWorkers {
         maxStalledCount: 5,
       });
       w.on('failed', (job, err) => void this.onFailed(job, err));
-      w.on('error', (err) => this.opts.logger.warn({ err: err.message, connector: c.id }, 'worker error'));
+      // Redis being away is logged once per outage by the connection (src/runs/redis.ts), not per retry here.
+      w.on('error', (err) => isRedisUnreachable(err, { socketErrors: true }) || this.opts.logger.warn({ err: err.message, connector: c.id }, 'worker error'));
       this.workers.push(w);
     }
     const every = this.opts.sweepEveryMs ?? 1000;
@@ -111,7 +114,7 @@ export class StepWorkers {
         }
       }
     } catch (err) {
-      this.opts.logger.warn({ err: (err as Error).message }, 'confirmation sweep failed');
+      if (!isRedisUnreachable(err)) this.opts.logger.warn({ err: (err as Error).message }, 'confirmation sweep failed');
     } finally {
       this.sweeping = false;
     }
@@ -127,17 +130,44 @@ export class StepWorkers {
    * INTERLOCK_SHUTDOWN_GRACE_MS or 10 s, inside the usual 30 s before an orchestrator's SIGKILL).
    * After that, reads and idempotent writes still calling are aborted and handed back to the
    * queue for another worker; a plain write in flight is waited for, since stopping it would only
-   * leave it in doubt.
+   * leave it in doubt, but only until a second after the grace period: a process told to stop
+   * stops, and a write cut off there is found in doubt by the next worker.
+   * While Redis is away BullMQ's close can wait for it forever (its QUIT queues behind commands
+   * waiting for the connection), so this returns at most a second after the grace period; closing
+   * the connection (RedisHandle.close) then ends what is still waiting.
    */
-  async close(force = false, graceMs = Number(process.env.INTERLOCK_SHUTDOWN_GRACE_MS ?? 10_000)): Promise<void> {
+  async close(force = false, graceMs = shutdownGraceMs()): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     this.reconciler.stop();
     const timer = setTimeout(() => this.handBack.abort(), force ? 0 : graceMs);
+    const giveUp = new AbortController();
     try {
-      await Promise.all(this.workers.map((w) => w.close(force)));
+      const closed = Promise.all(this.workers.map((w) => w.close(force)));
+      closed.catch(() => {});
+      await Promise.race([closed, sleep((force ? 0 : graceMs) + 1000, undefined, { signal: giveUp.signal }).catch(() => {})]);
     } finally {
       clearTimeout(timer);
+      giveUp.abort();
     }
     this.workers.length = 0;
   }
+}
+
+/** INTERLOCK_SHUTDOWN_GRACE_MS, default 10 s: how long in-flight steps get to finish on SIGTERM. */
+export function shutdownGraceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.INTERLOCK_SHUTDOWN_GRACE_MS;
+  const v = raw ? Number(raw) : Number.NaN;
+  return Number.isFinite(v) && v >= 0 ? v : 10_000;
+}
+
+/**
+ * The last resort of a process that was told to stop: if closing has not finished 1.5 s after the
+ * grace period (something waits for a Redis that does not answer), it exits with status 1 anyway.
+ */
+export function armExitDeadline(say: (msg: string) => void = () => {}): void {
+  const ms = shutdownGraceMs() + 1500;
+  setTimeout(() => {
+    say(`still closing ${ms} ms after the signal; exiting now`);
+    process.exit(1);
+  }, ms).unref();
 }

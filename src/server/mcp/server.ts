@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../app.ts';
 import type { ToolInfo } from '../../connectors/types.ts';
 import { InterlockError, errorMessage } from '../../errors.ts';
+import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
 import { followRun, type Extra } from './follow.ts';
 import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
@@ -86,6 +87,11 @@ export class Facade {
       this.calls++;
       try {
         return await this.callTool(req.params.name, req.params.arguments ?? {}, extra);
+      } catch (err) {
+        // Redis away is the tool's failure to report, not a protocol error (-32603) or a hang.
+        const unavailable = redisUnavailable(err);
+        if (unavailable) return toolError(unavailable.message);
+        throw err;
       } finally {
         this.calls--;
       }
@@ -193,7 +199,7 @@ export class Facade {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
     }
-    return followRun(runId, extra, {
+    const following = followRun(runId, extra, {
       app: this.deps.app,
       server: this.server.server,
       links: this.links,
@@ -202,6 +208,11 @@ export class Facade {
       waitMs: this.deps.waitMs ?? 30_000,
       progressWaitMs: this.deps.progressWaitMs ?? 50_000,
       elicitTimeoutMs: this.deps.elicitTimeoutMs ?? 600_000,
+    });
+    return following.catch((err: unknown) => {
+      const unavailable = redisUnavailable(err);
+      if (!unavailable) throw err;
+      return toolError(`Run ${runId} started, but Redis became unavailable while it was followed. The run goes on when Redis is back; call get_run with runId ${runId} then.`);
     });
   }
 

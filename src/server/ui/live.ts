@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
 import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
+import { isRedisUnreachable } from '../../runs/redis-unavailable.ts';
 
 export interface HomeSnapshot {
   runs: RunRecord[];
@@ -65,7 +66,8 @@ export class LiveFeed {
       this.last = { key, snap };
       for (const fn of this.listeners) fn(snap);
     } catch (err) {
-      this.logger?.warn({ err: errorMessage(err) }, 'live feed could not read runs');
+      // Redis being away is logged once per outage by the connection (src/runs/redis.ts).
+      if (!isRedisUnreachable(err)) this.logger?.warn({ err: errorMessage(err) }, 'live feed could not read runs');
     } finally {
       this.polling = false;
     }
