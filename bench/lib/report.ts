@@ -141,11 +141,12 @@ export function render(r: BenchResults): string {
   const T = r.throughput;
   if (T) {
     const Tb = B.throughput;
-    lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call`);
+    lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
+      (r.fsync.headline === 'no' ? '' : `; ratios at appendfsync ${r.fsync.headline}`));
     const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;
     const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
     const bh = Tb && r.fsync.beside ? [`at ${r.fsync.beside}`] : [];
-    const rows = [['', `rate${bh.length ? ` at ${r.fsync.headline}` : ''}`, ...bh, 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
+    const rows = [['', `rate${r.fsync.headline === 'no' ? '' : ` at ${r.fsync.headline}`}`, ...bh, 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
     for (const x of T.interlock) {
       const q = T.ratios.find((y) => y.processes === x.processes && y.transport === x.transport);
       const xb = Tb?.interlock.find((y) => y.processes === x.processes && y.transport === x.transport);
