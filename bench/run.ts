@@ -1,14 +1,19 @@
 /**
- * `npm run bench` (full, under ten minutes) and `npm run bench -- --quick` (under a minute, for CI
+ * `npm run bench` (full, a few minutes) and `npm run bench -- --quick` (about a minute, for CI
  * smoke). Starts its own redis-server, the project's MCP test server over streamable HTTP and
  * `interlock worker` children, measures, prints a table and writes bench/results/<timestamp>.json.
- * Exits 0 whatever the figures are; only a phase that breaks makes it exit 1.
+ *
+ * The headline figures are taken with Redis syncing its AOF as Interlock's private Redis does
+ * (`appendfsync always`); every figure that depends on it (latency, throughput, approve, HTTP
+ * trigger) is measured again right after with `appendfsync everysec` (CONFIG SET on the same
+ * Redis) and printed beside it (--quick leaves throughput out of that). Exits 0 whatever the figures are; a phase that breaks makes it exit 1.
  *
  *   --quick                 fewer samples (also `npm run bench --quick`, which npm passes as npm_config_quick)
- *   --fsync always|everysec|no   the redis-server's AOF policy (default everysec)
+ *   --fsync always|everysec|no   the redis-server's AOF policy for the headline figures (default always)
+ *   --beside everysec|always|none  the policy measured beside them (default everysec; none with --fsync no)
  *   --out <dir>             where the JSON goes (default bench/results)
- *   --only <a,b>            run only these phases (latency, round trips → counts, throughput, paused, approve, http);
- *                           approve needs paused. For profiling one phase, not for the README's table.
+ *   --only <a,b>            run only these phases (latency, counts, throughput, paused, approve, http).
+ *                           For profiling one phase, not for the README's table.
  */
 // Imported first so the socket counter is in place before any Redis connection opens.
 import { setProbePort } from './lib/probe.ts';
@@ -19,12 +24,12 @@ import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { makeContext, type BenchContext } from './lib/context.ts';
 import { BenchRedis, ROOT, startTestServer, startWorker, type Child, type Fsync, type TestServerChild } from './lib/procs.ts';
-import { render, verdicts, type BenchResults, type Machine } from './lib/report.ts';
+import { render, verdicts, type BenchResults, type Figures, type Machine } from './lib/report.ts';
 import { measureCounts } from './phases/counts.ts';
-import { measureHttp } from './phases/http.ts';
+import { measureHttp, withApi } from './phases/http.ts';
 import { directClient, directStdioClient, measureLatency } from './phases/latency.ts';
 import { measureApprove, measurePaused, pauseRuns } from './phases/paused.ts';
-import { directRate, drained, interlockRate, rawRate, startRawPair, type InterlockRate, type RawRate } from './phases/throughput.ts';
+import { measureThroughput } from './phases/throughput.ts';
 
 const argv = process.argv.slice(2);
 const quick = argv.includes('--quick') || process.env.npm_config_quick === 'true';
@@ -32,14 +37,19 @@ const arg = (name: string): string | undefined => {
   const i = argv.indexOf(name);
   return i >= 0 ? argv[i + 1] : undefined;
 };
-const fsync = (arg('--fsync') ?? 'everysec') as Fsync;
+const fsync = (arg('--fsync') ?? 'always') as Fsync;
 if (!['always', 'everysec', 'no'].includes(fsync)) throw new Error(`--fsync must be always, everysec or no (got ${fsync})`);
+const besideArg = arg('--beside') ?? (fsync === 'no' || fsync === 'everysec' ? 'none' : 'everysec');
+if (!['always', 'everysec', 'none'].includes(besideArg)) throw new Error(`--beside must be always, everysec or none (got ${besideArg})`);
+if (besideArg !== 'none' && (fsync === 'no' || besideArg === fsync)) throw new Error(`--beside ${besideArg} needs an AOF policy of its own beside --fsync ${fsync}`);
+const beside = besideArg === 'none' ? undefined : besideArg as Fsync;
 const outDir = arg('--out') ?? join(ROOT, 'bench/results');
 const PHASES = ['latency', 'counts', 'throughput', 'paused', 'approve', 'http'] as const;
+type Phase = typeof PHASES[number];
 const only = arg('--only')?.split(',').map((p) => p.trim());
 const unknownPhase = only?.find((p) => !(PHASES as readonly string[]).includes(p));
 if (unknownPhase) throw new Error(`--only: unknown phase '${unknownPhase}' (phases: ${PHASES.join(', ')})`);
-const wanted = (name: typeof PHASES[number]): boolean => !only || only.includes(name) || (name === 'paused' && only.includes('approve'));
+const wanted = (name: Phase): boolean => !only || only.includes(name);
 
 const N = quick
   ? { direct: 150, one: 40, chain: 10, counts: { oneStep: 10, chain: 3, gated: 5, idleMs: 1000 }, runs: 20, raw: 2000, rawCall: 200, directRate: 200, paused: 1000, approve: 40, http: 40 }
@@ -68,7 +78,7 @@ function machine(redisVersion: string): Machine {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     redis: redisVersion,
-    redisPersistence: fsync === 'no' ? 'no persistence' : `appendonly, appendfsync ${fsync}`,
+    redisPersistence: fsync === 'no' ? 'no persistence' : `appendonly, appendfsync ${fsync}${beside ? ` (${beside} beside)` : ''}`,
     loadAvgStart: loadavg(),
     commit,
   };
@@ -82,17 +92,19 @@ async function main(): Promise<number> {
   let ctx: BenchContext | undefined;
   let client: Client | undefined;
   const workers: Child[] = [];
-  const results: BenchResults = { mode: quick ? 'quick' : 'full', startedAt: new Date().toISOString(), machine: machine('?'), concurrency: CONCURRENCY, errors: [] };
-  const phase = async (name: string, fn: () => Promise<void>): Promise<void> => {
-    const key = ({ 'round trips': 'counts', 'paused runs': 'paused', 'http trigger': 'http' } as Record<string, typeof PHASES[number]>)[name] ?? name as typeof PHASES[number];
+  const results: BenchResults = {
+    mode: quick ? 'quick' : 'full', startedAt: new Date().toISOString(), machine: machine('?'), concurrency: CONCURRENCY,
+    fsync: { headline: fsync, ...(beside ? { beside } : {}) }, errors: [],
+  };
+  const phase = async (key: Phase, label: string, fn: () => Promise<void>): Promise<void> => {
     if (!wanted(key)) return;
     const t0 = performance.now();
     try {
       await fn();
     } catch (err) {
-      results.errors.push({ phase: name, message: (err as Error).stack ?? String(err) });
+      results.errors.push({ phase: label, message: (err as Error).stack ?? String(err) });
     }
-    process.stderr.write(`bench: ${name} ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`bench: ${label} ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   };
   try {
     await redis.start(fsync);
@@ -109,94 +121,57 @@ async function main(): Promise<number> {
     const direct = client;
     process.stderr.write(`bench: setup ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
 
-    await phase('latency', async () => {
-      results.latency = await measureLatency(c, direct, { direct: N.direct, one: N.one, chain: N.chain });
+    const setFsync = async (policy: Fsync): Promise<void> => {
+      if (fsync === 'no') return;
+      await c.admin.config('SET', 'appendfsync', policy);
+      const now = ((await c.admin.config('GET', 'appendfsync')) as string[])[1];
+      if (now !== policy) throw new Error(`redis-server kept appendfsync ${now} after CONFIG SET ${policy}`);
+    };
+    // A figure that depends on how Redis syncs its AOF is taken at the headline policy, then right
+    // after at the one beside it, so both see the same machine at nearly the same time.
+    const twice = async (key: Phase, label: string, fn: (into: Figures, policy: Fsync) => Promise<void>, besideToo = true): Promise<void> => {
+      await phase(key, label, async () => {
+        await setFsync(fsync);
+        await fn(results, fsync);
+      });
+      if (!beside || !besideToo) return;
+      await phase(key, `${label} (${beside})`, async () => {
+        await setFsync(beside);
+        try {
+          await fn(results.beside ??= {}, beside);
+        } finally {
+          await setFsync(fsync);
+        }
+      });
+    };
+
+    await twice('latency', 'latency', async (into, policy) => {
+      into.latency = await measureLatency(c, direct, { direct: N.direct, one: N.one, chain: N.chain }, undefined, `-${policy}`);
       const stdio = await directStdioClient();
       try {
-        results.latencyStdio = await measureLatency(c, stdio, { direct: N.direct, one: N.one, chain: N.chain }, { one: 'oneio', chain: 'chainio' });
+        into.latencyStdio = await measureLatency(c, stdio, { direct: N.direct, one: N.one, chain: N.chain }, { one: 'oneio', chain: 'chainio' }, `-${policy}`);
       } finally {
         await stdio.close();
       }
     });
-    await phase('round trips', async () => {
+    await phase('counts', 'round trips', async () => {
       results.counts = await measureCounts(c, w1, N.counts);
     });
-    await phase('throughput', async () => {
-      await drained(c);
-      // Other load on the machine only ever slows a rate down, so the full run keeps the best of
-      // two attempts of each measurement.
-      const tries = quick ? 1 : 2;
-      const best = async <T extends { seconds: number }>(fn: (attempt: number) => Promise<T>): Promise<T> => {
-        let top: T | undefined;
-        for (let i = 0; i < tries; i++) {
-          const r = await fn(i);
-          if (!top || r.seconds < top.seconds) top = r;
-        }
-        return top as T;
-      };
-      // Each Interlock rate is measured right beside the raw BullMQ rates it is compared with,
-      // attempt by attempt, so a machine that speeds up or slows down during the phase moves both.
-      const pair = startRawPair(c, CONCURRENCY);
-      const rates: InterlockRate[] = [];
-      const raw: RawRate[] = [];
-      const faster = <T extends { seconds: number }>(a: T | undefined, b: T): T => (!a || b.seconds < a.seconds ? b : a);
-      const measure = async (procs: Child[]): Promise<void> => {
-        const p = procs.length as 1 | 2;
-        for (const transport of ['http', 'stdio'] as const) {
-          let mine: InterlockRate | undefined;
-          let theirs: RawRate | undefined;
-          for (let i = 0; i < tries; i++) {
-            mine = faster(mine, await interlockRate(c, procs, N.runs, `tp-${transport}${p}-${i}`, transport));
-            theirs = faster(theirs, await rawRate(c, pair, transport, p, N.rawCall));
-          }
-          if (mine) rates.push(mine);
-          if (theirs) raw.push(theirs);
-        }
-        raw.push(await best(() => rawRate(c, pair, 'empty', p, N.raw)));
-      };
-      try {
-        await Promise.all(pair.map((x) => x.ready));
-        // Two processes first, so the second worker is started once and then stopped.
-        const w2 = startWorker('worker-2', c.configFile, redis, c.prefix);
-        workers.push(w2);
-        await w2.ready;
-        const warm = quick ? 5 : 40;
-        await interlockRate(c, [w1, w2], warm, 'tp2-warm');
-        await interlockRate(c, [w1, w2], warm, 'tpio2-warm', 'stdio');
-        await measure([w1, w2]);
-        await w2.stop();
-        await measure([w1]);
-      } finally {
-        await Promise.all(pair.map((x) => x.stop()));
-      }
-      rates.sort((a, b) => a.processes - b.processes || a.transport.localeCompare(b.transport));
-      const kinds = ['empty', 'http', 'stdio'];
-      raw.sort((a, b) => kinds.indexOf(a.kind) - kinds.indexOf(b.kind) || a.processes - b.processes);
-      const directMcp = await directRate(c, direct, N.directRate, CONCURRENCY);
-      const rate = (kind: RawRate['kind'], p: number) => raw.find((y) => y.kind === kind && y.processes === p)?.jobsPerSecond ?? Number.NaN;
-      results.throughput = {
-        interlock: rates, raw, directMcp,
-        ratios: rates.map((x) => ({
-          transport: x.transport, processes: x.processes,
-          ratio: x.stepsPerSecond / rate('empty', x.processes),
-          ratioToBullmqWithCall: x.stepsPerSecond / rate(x.transport, x.processes),
-        })),
-      };
+    await twice('throughput', 'throughput', async (into) => {
+      into.throughput = await measureThroughput(c, w1, direct,
+        { runs: N.runs, raw: N.raw, rawCall: N.rawCall, directRate: N.directRate, warm: quick ? 5 : 40, tries: quick ? 1 : 2 }, CONCURRENCY);
+    }, !quick); // the longest phase: --quick (a smoke test) takes it at the headline policy only
+    await phase('paused', 'paused runs', async () => {
+      results.paused = await measurePaused(c, w1, N.paused);
     });
-    let pausedIds: string[] = [];
-    await phase('paused runs', async () => {
-      await drained(c);
-      const { runIds, ...rest } = await measurePaused(c, w1, N.paused);
-      pausedIds = runIds;
-      results.paused = rest;
+    await twice('approve', 'approve', async (into, policy) => {
+      await withApi(c, async (url) => {
+        into.approve = await measureApprove(c, url, await pauseRuns(c, 'gated', 2 * N.approve, `approve-${policy}`), N.approve, SPACING_MS);
+        into.approveStdio = await measureApprove(c, url, await pauseRuns(c, 'gatedio', 2 * N.approve, `approve-io-${policy}`), N.approve, SPACING_MS);
+      });
     });
-    await phase('approve', async () => {
-      if (pausedIds.length === 0) throw new Error('no paused runs to approve');
-      results.approve = await measureApprove(c, pausedIds, N.approve, SPACING_MS);
-      results.approveStdio = await measureApprove(c, await pauseRuns(c, 'gatedio', N.approve, 'approve-io'), N.approve, SPACING_MS);
-    });
-    await phase('http trigger', async () => {
-      results.http = await measureHttp(c, N.http, SPACING_MS);
+    await twice('http', 'http trigger', async (into, policy) => {
+      into.http = await withApi(c, (url) => measureHttp(c, url, N.http, SPACING_MS, `http-${policy}`));
     });
   } catch (err) {
     results.errors.push({ phase: 'setup', message: (err as Error).stack ?? String(err) });

@@ -6,7 +6,8 @@ import type { CountsResult, SideCounts } from '../phases/counts.ts';
 import type { HttpResult } from '../phases/http.ts';
 import type { LatencyResult } from '../phases/latency.ts';
 import type { ApproveResult, PausedResult } from '../phases/paused.ts';
-import type { CpuShare, DirectRate, InterlockRate, RawRate } from '../phases/throughput.ts';
+import type { CpuShare, RawRate, ThroughputResult } from '../phases/throughput.ts';
+import type { Fsync } from './procs.ts';
 import type { Summary } from './stats.ts';
 
 export interface Machine {
@@ -21,21 +22,28 @@ export interface Machine {
   commit: string;
 }
 
-export interface BenchResults {
+/** The figures that depend on how Redis syncs its AOF: taken at the headline policy, and again beside it. */
+export interface Figures {
+  latency?: LatencyResult;
+  /** the same over stdio (connector `io`) */
+  latencyStdio?: LatencyResult;
+  throughput?: ThroughputResult;
+  approve?: ApproveResult;
+  approveStdio?: ApproveResult;
+  http?: HttpResult;
+}
+
+export interface BenchResults extends Figures {
   mode: 'quick' | 'full';
   startedAt: string;
   seconds?: number;
   machine: Machine;
   concurrency: number;
-  latency?: LatencyResult;
-  /** the same over stdio (connector `io`) */
-  latencyStdio?: LatencyResult;
+  /** `headline`: the AOF policy of the figures at the top level; `beside`: the policy of `beside` */
+  fsync: { headline: Fsync; beside?: Fsync };
+  beside?: Figures;
   counts?: CountsResult;
-  throughput?: { interlock: InterlockRate[]; raw: RawRate[]; directMcp: DirectRate; ratios: { transport: string; processes: number; ratio: number; ratioToBullmqWithCall: number }[] };
-  paused?: Omit<PausedResult, 'runIds'>;
-  approve?: ApproveResult;
-  approveStdio?: ApproveResult;
-  http?: HttpResult;
+  paused?: PausedResult;
   verdicts?: Verdict[];
   errors: { phase: string; message: string }[];
 }
@@ -68,7 +76,9 @@ export function verdicts(r: BenchResults): Verdict[] {
     out.push({ target: 'paused run: nothing in worker memory (no job, heap after GC < 64 B/run)', value: `${heap} B/run heap, ${r.paused.openJobsAfter} jobs`, met: heap < 64 && r.paused.openJobsAfter === 0 });
   }
   for (const [t, A] of [['stdio', r.approveStdio], ['http', r.approve]] as const) {
-    if (A) out.push({ target: `approve → tool call p50 ≤ 5 ms (${t})`, value: ms(A.approveToCallMs.p50), met: A.approveToCallMs.p50 <= 5 });
+    if (!A) continue;
+    out.push({ target: `approve → tool call p50 ≤ 5 ms (${t}, POST …/approve)`, value: ms(A.httpApproveToCallMs.p50), met: A.httpApproveToCallMs.p50 <= 5 });
+    out.push({ target: `approve → tool call p50 ≤ 5 ms (${t}, engine.approve in process)`, value: ms(A.approveToCallMs.p50), met: A.approveToCallMs.p50 <= 5 });
   }
   return out;
 }
@@ -80,7 +90,17 @@ function table(rows: string[][]): string {
   return rows.map((r) => `  ${r.map((cell, c) => (c === 0 || prose ? cell.padEnd(c === r.length - 1 ? 0 : widths[c]) : cell.padStart(widths[c]))).join('   ')}`).join('\n');
 }
 
-const row = (label: string, s: Summary | undefined, target = ''): string[] => [label, ms(s?.p50), ms(s?.p99), target];
+/**
+ * Rows of p50 and p99 at the headline AOF policy and, when the run took them, at the one beside it.
+ */
+function latencyRows(r: BenchResults) {
+  const b = r.fsync.beside;
+  return {
+    header: (): string[] => (b ? ['', `${r.fsync.headline} p50`, 'p99', `${b} p50`, 'p99', 'target'] : ['', 'p50', 'p99', 'target']),
+    row: (label: string, s: Summary | undefined, beside: Summary | undefined, target = ''): string[] =>
+      (b ? [label, ms(s?.p50), ms(s?.p99), ms(beside?.p50), ms(beside?.p99), target] : [label, ms(s?.p50), ms(s?.p99), target]),
+  };
+}
 
 function commandsLine(c: SideCounts): string {
   const list = (m: Record<string, number>): string =>
@@ -97,37 +117,50 @@ export function render(r: BenchResults): string {
     (m.loadAvgEnd ? ` → ${m.loadAvgEnd.map((v) => v.toFixed(1)).join(' ')}` : '') + `, commit ${m.commit}`);
   lines.push(`tool: the project's MCP test server (echo / record) over streamable HTTP on loopback; connector concurrency ${r.concurrency} per worker process`);
 
-  const latencyTable = (L: LatencyResult, transport: string): string => table([
-    ['', 'p50', 'p99', 'target'],
-    row('one Redis round trip (PING)', L.redisPingMs),
-    row(`direct MCP call over ${transport} (SDK client → test server)`, L.directCallMs),
-    row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs),
-    row('  minus one direct call', L.oneStep.overheadMs),
-    row('ten-step chain: trigger → run succeeded', L.chain.e2eMs),
-    row('  (minus ten direct calls) / 10, per run', L.chain.overheadPerStepPerRunMs),
-    row('step to step at the server (call k → call k+1)', L.chain.stepGapMs),
-    row('overhead per step (that minus one direct call)', L.chain.stepOverheadMs, '≤ 2 / ≤ 10 ms'),
-    row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs),
-    row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs),
+  const { header, row } = latencyRows(r);
+  const B = r.beside ?? {};
+  const latencyTable = (L: LatencyResult, Lb: LatencyResult | undefined, transport: string): string => table([
+    header(),
+    row('one Redis round trip (PING)', L.redisPingMs, Lb?.redisPingMs),
+    row(`direct MCP call over ${transport} (SDK client → test server)`, L.directCallMs, Lb?.directCallMs),
+    row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs, Lb?.oneStep.e2eMs),
+    row('  minus one direct call', L.oneStep.overheadMs, Lb?.oneStep.overheadMs),
+    row('ten-step chain: trigger → run succeeded', L.chain.e2eMs, Lb?.chain.e2eMs),
+    row('  overhead per step, end to end: (that − 10 direct calls) / 10', L.chain.overheadPerStepPerRunMs, Lb?.chain.overheadPerStepPerRunMs),
+    row('step to step at the server (call k → call k+1)', L.chain.stepGapMs, Lb?.chain.stepGapMs),
+    row('  overhead per step, step to step (that − 1 direct call)', L.chain.stepOverheadMs, Lb?.chain.stepOverheadMs, '≤ 2 / ≤ 10 ms'),
+    row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs, Lb?.chain.triggerToFirstCallMs),
+    row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs, Lb?.chain.lastCallToDoneMs),
   ]);
-  if (r.latencyStdio || r.latency) lines.push('', '(1) Orchestration overhead, sequential, one `interlock worker` process');
-  if (r.latencyStdio) lines.push('over stdio (connector `io`: the worker starts the test server as its child)', latencyTable(r.latencyStdio, 'stdio'));
-  if (r.latency) lines.push('over streamable HTTP (connector `test`)', latencyTable(r.latency, 'http'));
+  const fsyncNote = r.fsync.beside
+    ? `Redis appendfsync ${r.fsync.headline} (the headline, Interlock's default), with ${r.fsync.beside} beside it`
+    : `Redis appendfsync ${r.fsync.headline}`;
+  if (r.latencyStdio || r.latency) lines.push('', `(1) Orchestration overhead, sequential, one \`interlock worker\` process; ${fsyncNote}`);
+  if (r.latencyStdio) lines.push('over stdio (connector `io`: the worker starts the test server as its child)', latencyTable(r.latencyStdio, B.latencyStdio, 'stdio'));
+  if (r.latency) lines.push('over streamable HTTP (connector `test`)', latencyTable(r.latency, B.latency, 'http'));
   const T = r.throughput;
   if (T) {
-    lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call`);
+    const Tb = B.throughput;
+    lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
+      (r.fsync.headline === 'no' ? '' : `; ratios at appendfsync ${r.fsync.headline}`));
     const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;
     const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
-    const rows = [['', 'rate', 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
+    const bh = Tb && r.fsync.beside ? [`at ${r.fsync.beside}`] : [];
+    const rows = [['', `rate${r.fsync.headline === 'no' ? '' : ` at ${r.fsync.headline}`}`, ...bh, 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
     for (const x of T.interlock) {
-      const r = T.ratios.find((y) => y.processes === x.processes && y.transport === x.transport);
-      rows.push([`Interlock over ${x.transport}, ${procs(x.processes)} (${x.steps} chain steps)`, `${x.stepsPerSecond} steps/s`, `${x.roundTripsPerStep}/step`,
-        cpu(x.cpuMsPerStep), r ? pct(r.ratio) : '', r ? pct(r.ratioToBullmqWithCall) : '']);
+      const q = T.ratios.find((y) => y.processes === x.processes && y.transport === x.transport);
+      const xb = Tb?.interlock.find((y) => y.processes === x.processes && y.transport === x.transport);
+      rows.push([`Interlock over ${x.transport}, ${procs(x.processes)} (${x.steps} chain steps)`, `${x.stepsPerSecond} steps/s`,
+        ...(bh.length ? [xb ? `${xb.stepsPerSecond} steps/s` : 'n/a'] : []), `${x.roundTripsPerStep}/step`,
+        cpu(x.cpuMsPerStep), q ? pct(q.ratio) : '', q ? pct(q.ratioToBullmqWithCall) : '']);
     }
     for (const y of T.raw) {
-      rows.push([`raw BullMQ, ${y.kind === 'empty' ? 'empty jobs' : `jobs calling echo over ${y.kind}`}, ${procs(y.processes)} (${y.jobs})`, `${y.jobsPerSecond} jobs/s`, `${y.roundTripsPerJob}/job`, cpu(y.cpuMsPerJob), '', '']);
+      const yb = Tb?.raw.find((z: RawRate) => z.kind === y.kind && z.processes === y.processes);
+      rows.push([`raw BullMQ, ${y.kind === 'empty' ? 'empty jobs' : `jobs calling echo over ${y.kind}`}, ${procs(y.processes)} (${y.jobs})`, `${y.jobsPerSecond} jobs/s`,
+        ...(bh.length ? [yb ? `${yb.jobsPerSecond} jobs/s` : 'n/a'] : []), `${y.roundTripsPerJob}/job`, cpu(y.cpuMsPerJob), '', '']);
     }
-    rows.push([`direct MCP echo calls over http, ${T.directMcp.concurrency} in flight`, `${T.directMcp.callsPerSecond} calls/s`, '',
+    rows.push([`direct MCP echo calls over http, ${T.directMcp.concurrency} in flight`, `${T.directMcp.callsPerSecond} calls/s`,
+      ...(bh.length ? [Tb ? `${Tb.directMcp.callsPerSecond} calls/s` : 'n/a'] : []), '',
       `client ${T.directMcp.cpuMsPerCall.client.toFixed(2)} / – / ${T.directMcp.cpuMsPerCall.testServer.toFixed(2)}`, '', '']);
     lines.push(table(rows));
   }
@@ -147,21 +180,23 @@ export function render(r: BenchResults): string {
   }
   const A = r.approve;
   if (A) {
-    lines.push('', `(4) Approve → tool call (${A.approvals} approvals, one at a time)`);
-    const rows = [['', 'p50', 'p99', 'target']];
-    if (r.approveStdio) rows.push(row('over stdio: engine.approve() → call at the server', r.approveStdio.approveToCallMs, '≤ 5 ms'), row('  engine.approve() returns', r.approveStdio.approveReturnMs));
-    rows.push(row('over http: engine.approve() → call at the server', A.approveToCallMs, '≤ 5 ms'), row('  engine.approve() returns', A.approveReturnMs));
+    lines.push('', `(4) Approve → tool call (${A.approvals} approvals, one at a time, alternately over HTTP and in process)`);
+    const rows = [header()];
+    for (const [t, X, Xb] of [['stdio', r.approveStdio, B.approveStdio], ['http', A, B.approve]] as const) {
+      if (!X) continue;
+      rows.push(row(`over ${t}: POST /api/v1/confirmations/{id}/approve → call at the server`, X.httpApproveToCallMs, Xb?.httpApproveToCallMs, '≤ 5 ms'),
+        row('  HTTP 200 response time', X.httpResponseMs, Xb?.httpResponseMs),
+        row(`over ${t}: engine.approve() in process → call at the server`, X.approveToCallMs, Xb?.approveToCallMs, '≤ 5 ms'),
+        row('  engine.approve() returns', X.approveReturnMs, Xb?.approveReturnMs));
+    }
     lines.push(table(rows));
   }
   const H = r.http;
   if (H) {
     lines.push('', '(5) Trigger over HTTP → first tool call');
-    if (H.available) {
-      lines.push(table([['', 'p50', 'p99'], row(`POST /api/v1/workflows/one/runs → call at the server (${H.requests})`, H.triggerToCallMs).slice(0, 3),
-        row('  HTTP 202 response time', H.responseMs).slice(0, 3)]));
-    } else {
-      lines.push(`  n/a: ${H.reason}`);
-    }
+    const cut = (cells: string[]): string[] => cells.slice(0, -1);
+    lines.push(table([cut(header()), cut(row(`POST /api/v1/workflows/one/runs → call at the server (${H.requests})`, H.triggerToCallMs, B.http?.triggerToCallMs)),
+      cut(row('  HTTP 202 response time', H.responseMs, B.http?.responseMs))]));
   }
   const C = r.counts;
   if (C) {
@@ -179,9 +214,10 @@ export function render(r: BenchResults): string {
   }
   const V = r.verdicts ?? [];
   if (V.length) {
-    lines.push('', 'Targets');
+    lines.push('', `Targets (judged on the headline figures${r.fsync.headline === 'no' ? '' : `, appendfsync ${r.fsync.headline}`})`);
     lines.push(table(V.map((v) => [v.target, v.value, v.met ? 'met' : 'NOT met'])));
   }
   for (const e of r.errors) lines.push('', `ERROR in ${e.phase}: ${e.message}`);
+  if (r.errors.length) lines.push('', `${r.errors.length} phase${r.errors.length > 1 ? 's' : ''} broke: the bench exits 1`);
   return lines.join('\n');
 }

@@ -67,10 +67,14 @@ async function sequentialRuns(ctx: BenchContext, workflow: string, tag: string, 
   return out;
 }
 
-/** `workflows`: the one-step and ten-step workflows of one transport (`one`/`chain` over HTTP, `oneio`/`chainio` over stdio). */
+/**
+ * `workflows`: the one-step and ten-step workflows of one transport (`one`/`chain` over HTTP,
+ * `oneio`/`chainio` over stdio). `pass` keeps the inputs of a second measurement apart from the
+ * first's in the call log.
+ */
 export async function measureLatency(ctx: BenchContext, client: Client, o: { direct: number; one: number; chain: number },
-  workflows: { one: string; chain: string } = { one: 'one', chain: 'chain' }): Promise<LatencyResult> {
-  const tag = workflows.one;
+  workflows: { one: string; chain: string } = { one: 'one', chain: 'chain' }, pass = ''): Promise<LatencyResult> {
+  const tag = `${workflows.one}${pass}`;
   // Warm every path once: the worker's MCP session, the tool catalog, scripts, JIT.
   await sequentialRuns(ctx, workflows.one, `warm-${tag}`, 20);
   await sequentialRuns(ctx, workflows.chain, `warm-chain-${tag}`, 3);

@@ -1,7 +1,8 @@
 /**
  * What a run paused at a gate costs: Redis bytes (INFO used_memory before and after many runs
  * pause, with a per-key breakdown from MEMORY USAGE) and worker memory (RSS, and heap after a
- * full GC, which is what the worker actually keeps). Then approve-to-call latency on some of them.
+ * full GC, which is what the worker actually keeps). Then approve → call: runs paused for it, approved over
+ * HTTP and in process.
  */
 import type { Redis } from 'ioredis';
 import { openJobs, usedMemory, type BenchContext } from '../lib/context.ts';
@@ -24,7 +25,6 @@ export interface PausedResult {
   };
   worker: { rssBefore: number; rssAfter: number; heapUsedBefore: number; heapUsedAfter: number; heapBytesPerRun: number };
   openJobsAfter: number;
-  runIds: string[];
 }
 
 async function memoryUsage(r: Redis, key: string): Promise<number> {
@@ -104,7 +104,6 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
       heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
     },
     openJobsAfter: await openJobs(ctx),
-    runIds,
   };
 }
 
@@ -148,6 +147,11 @@ async function layouts(r: Redis, keys: (readonly [string, string])[]): Promise<R
 
 export interface ApproveResult {
   approvals: number;
+  /** POST /api/v1/confirmations/{id}/approve (what a person's page or client sends) → the call at the server */
+  httpApproveToCallMs: Summary;
+  /** how long the route took to answer 200 */
+  httpResponseMs: Summary;
+  /** engine.approve() in process → the call at the server */
   approveToCallMs: Summary;
   /** how long engine.approve itself took to return */
   approveReturnMs: Summary;
@@ -167,26 +171,48 @@ export async function pauseRuns(ctx: BenchContext, workflow: string, n: number, 
   }
 }
 
-/** Approves paused runs one at a time, spaced out so no approval waits behind another. */
-export async function measureApprove(ctx: BenchContext, runIds: string[], n: number, spacingMs: number): Promise<ApproveResult> {
+/**
+ * Approves paused runs one at a time, spaced out so no approval waits behind another, alternately
+ * over HTTP (`POST /api/v1/confirmations/{id}/approve` on the real server at `apiUrl`) and with
+ * engine.approve() in process, so both see the same machine. Needs 2 × `n` paused runs.
+ */
+export async function measureApprove(ctx: BenchContext, apiUrl: string, runIds: string[], n: number, spacingMs: number): Promise<ApproveResult> {
   const { app } = ctx;
+  if (runIds.length < 2 * n) throw new Error(`approve: ${runIds.length} paused runs, ${2 * n} needed`);
   const picked: { text: string; cid: string; hash: string }[] = [];
-  for (const [i, id] of runIds.slice(0, n).entries()) {
+  for (const id of runIds.slice(0, 2 * n)) {
     const run = await app.store.requireRun(id);
     const cid = run.steps.s1.confirmationId ?? '';
-    picked.push({ text: String(run.inputs.text ?? `paused-${i}`), cid, hash: (await app.store.requireConfirmation(cid)).argumentsHash });
+    picked.push({ text: String(run.inputs.text), cid, hash: (await app.store.requireConfirmation(cid)).argumentsHash });
   }
-  const t0s: number[] = [];
-  const ret: number[] = [];
-  for (const p of picked) {
+  const viaHttp = async (p: typeof picked[number]): Promise<void> => {
+    const res = await fetch(`${apiUrl}/api/v1/confirmations/${encodeURIComponent(p.cid)}/approve`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ argumentsHash: p.hash }),
+    });
+    if (res.status !== 200) throw new Error(`POST confirmations/${p.cid}/approve answered ${res.status}: ${await res.text()}`);
+    await res.arrayBuffer();
+  };
+  const sent: { text: string; http: boolean; t0: number; ms: number }[] = [];
+  for (const [i, p] of picked.entries()) {
+    const http = i % 2 === 0;
     const t0 = wallNow();
-    await app.engine.approve(p.cid, p.hash, { by: 'bench' });
-    ret.push(wallNow() - t0);
-    t0s.push(t0);
+    if (http) await viaHttp(p);
+    else await app.engine.approve(p.cid, p.hash, { by: 'bench' });
+    sent.push({ text: p.text, http, t0, ms: wallNow() - t0 });
     await new Promise((r) => setTimeout(r, spacingMs));
   }
   const names = new Set(picked.map((p) => p.text));
   await ctx.log.until((calls) => calls.filter((c) => c.tool === 'record' && names.has(String(c.args.name))).length >= picked.length, 30_000);
-  const lat = picked.map((p, i) => (ctx.log.timesFor('record', 'name', p.text)[0] ?? Number.NaN) - t0s[i]);
-  return { approvals: picked.length, approveToCallMs: summarize(lat), approveReturnMs: summarize(ret) };
+  const toCall = (s: typeof sent[number]): number => (ctx.log.timesFor('record', 'name', s.text)[0] ?? Number.NaN) - s.t0;
+  const overHttp = sent.filter((s) => s.http);
+  const inProcess = sent.filter((s) => !s.http);
+  return {
+    approvals: sent.length,
+    httpApproveToCallMs: summarize(overHttp.map(toCall)),
+    httpResponseMs: summarize(overHttp.map((s) => s.ms)),
+    approveToCallMs: summarize(inProcess.map(toCall)),
+    approveReturnMs: summarize(inProcess.map((s) => s.ms)),
+  };
 }

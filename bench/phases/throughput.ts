@@ -12,7 +12,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { CHAIN, openJobs, type BenchContext } from '../lib/context.ts';
-import { childPids, cpuMs, startRawWorker, type Child } from '../lib/procs.ts';
+import { childPids, cpuMs, startRawWorker, startWorker, type Child } from '../lib/procs.ts';
 import { mapLimit, round } from '../lib/stats.ts';
 
 export type Transport = 'http' | 'stdio';
@@ -173,6 +173,72 @@ export async function directRate(ctx: BenchContext, client: Client, calls: numbe
   const seconds = (performance.now() - t0) / 1000;
   const c = cpuPer(c0, cpuNow(ctx, [], 'http'), calls);
   return { calls, concurrency, callsPerSecond: round(calls / seconds, 0), cpuMsPerCall: { client: c.bench, testServer: c.testServer } };
+}
+
+export interface ThroughputResult {
+  interlock: InterlockRate[];
+  raw: RawRate[];
+  directMcp: DirectRate;
+  ratios: { transport: string; processes: number; ratio: number; ratioToBullmqWithCall: number }[];
+}
+
+/**
+ * Every rate of the table on 2 and then 1 worker processes (the second worker is started once and
+ * then stopped). Other load on the machine only ever slows a rate down, so `tries` > 1 keeps the
+ * best attempt; each Interlock rate is measured right beside the raw BullMQ rates it is compared
+ * with, attempt by attempt, so a machine that speeds up or slows down during the phase moves both.
+ */
+export async function measureThroughput(ctx: BenchContext, w1: Child, direct: Client,
+  n: { runs: number; raw: number; rawCall: number; directRate: number; warm: number; tries: number }, concurrency: number): Promise<ThroughputResult> {
+  await drained(ctx);
+  const faster = <T extends { seconds: number }>(a: T | undefined, b: T): T => (!a || b.seconds < a.seconds ? b : a);
+  const pair = startRawPair(ctx, concurrency);
+  const rates: InterlockRate[] = [];
+  const raw: RawRate[] = [];
+  const measure = async (procs: Child[]): Promise<void> => {
+    const p = procs.length as 1 | 2;
+    for (const transport of ['http', 'stdio'] as const) {
+      let mine: InterlockRate | undefined;
+      let theirs: RawRate | undefined;
+      for (let i = 0; i < n.tries; i++) {
+        mine = faster(mine, await interlockRate(ctx, procs, n.runs, `tp-${transport}${p}-${i}-${Date.now()}`, transport));
+        theirs = faster(theirs, await rawRate(ctx, pair, transport, p, n.rawCall));
+      }
+      if (mine) rates.push(mine);
+      if (theirs) raw.push(theirs);
+    }
+    let empty: RawRate | undefined;
+    for (let i = 0; i < n.tries; i++) empty = faster(empty, await rawRate(ctx, pair, 'empty', p, n.raw));
+    if (empty) raw.push(empty);
+  };
+  try {
+    await Promise.all(pair.map((x) => x.ready));
+    const w2 = startWorker('worker-2', ctx.configFile, ctx.redis, ctx.prefix);
+    try {
+      await w2.ready;
+      await interlockRate(ctx, [w1, w2], n.warm, `tp2-warm-${Date.now()}`);
+      await interlockRate(ctx, [w1, w2], n.warm, `tpio2-warm-${Date.now()}`, 'stdio');
+      await measure([w1, w2]);
+    } finally {
+      await w2.stop();
+    }
+    await measure([w1]);
+  } finally {
+    await Promise.all(pair.map((x) => x.stop()));
+  }
+  rates.sort((a, b) => a.processes - b.processes || a.transport.localeCompare(b.transport));
+  const kinds = ['empty', 'http', 'stdio'];
+  raw.sort((a, b) => kinds.indexOf(a.kind) - kinds.indexOf(b.kind) || a.processes - b.processes);
+  const directMcp = await directRate(ctx, direct, n.directRate, concurrency);
+  const rate = (kind: RawRate['kind'], p: number) => raw.find((y) => y.kind === kind && y.processes === p)?.jobsPerSecond ?? Number.NaN;
+  return {
+    interlock: rates, raw, directMcp,
+    ratios: rates.map((x) => ({
+      transport: x.transport, processes: x.processes,
+      ratio: x.stepsPerSecond / rate('empty', x.processes),
+      ratioToBullmqWithCall: x.stepsPerSecond / rate(x.transport, x.processes),
+    })),
+  };
 }
 
 export async function drained(ctx: BenchContext, timeoutMs = 60_000): Promise<void> {

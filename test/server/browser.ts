@@ -2,10 +2,17 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Browser, type Locator, type Page, chromium } from 'playwright-core';
 import { expect } from 'vitest';
+import { chromiumPath, isExecutableFile, missingChromiumMessage } from '../../scripts/ensure-chromium.ts';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+export const CHROMIUM = chromiumPath();
 
+/**
+ * Fails (never skips) when there is no Chromium, saying the one command that installs it; `npm test`
+ * installs it first where it can (scripts/ensure-chromium.ts). playwright-core gives each launch a
+ * fresh temporary --user-data-dir and removes it on close.
+ */
 export function launchChromium(): Promise<Browser> {
+  if (!isExecutableFile(CHROMIUM)) throw new Error(missingChromiumMessage());
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
