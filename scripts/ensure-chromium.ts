@@ -62,6 +62,23 @@ function apt(args: string[]): void {
   if (r.status !== 0) throw new Error(`apt-get ${args[0]} failed (${r.error?.message ?? `exit ${r.status}`})`);
 }
 
+const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+
+/**
+ * The chat test types into a real terminal through tmux, which a fresh machine of this kind may lack
+ * as well: installed the same way, or named with the one command to run.
+ */
+export function ensureTmux(): void {
+  if (onPath('tmux')) return;
+  if (!isDebian() || !isRoot()) {
+    throw new Error(`The chat test needs tmux and there is none on PATH. Run:\n\n  ${isDebian() ? 'sudo apt-get install -y tmux' : 'install tmux (brew install tmux, apt-get install tmux, ...)'}\n`);
+  }
+  process.stderr.write('ensure-chromium: tmux is missing; installing Debian\'s tmux for the chat test\n');
+  apt(['update']);
+  apt(['install', '-y', '--no-install-recommends', 'tmux']);
+  if (!onPath('tmux')) throw new Error('apt-get installed tmux but it is still not on PATH');
+}
+
 /** Returns the Chromium executable the tests will use, installing Debian's when that is possible. */
 export function ensureChromium(env: NodeJS.ProcessEnv = process.env): string {
   const path = chromiumPath(env);
@@ -77,6 +94,7 @@ export function ensureChromium(env: NodeJS.ProcessEnv = process.env): string {
 if (import.meta.main) {
   try {
     const path = ensureChromium();
+    ensureTmux();
     process.stderr.write(`ensure-chromium: ${path} (${version(path)})\n`);
   } catch (err) {
     process.stderr.write(`ensure-chromium: ${(err as Error).message}\n`);
