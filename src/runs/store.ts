@@ -6,7 +6,8 @@ import type {
   ConfirmationRecord,
   ConfirmationStatus,
   ErrorInfo,
-  GrantDecision,
+  DecisionChannel,
+  Grant,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -15,7 +16,7 @@ import type {
 } from './records.ts';
 import { PinStore } from './pins.ts';
 import { Definitions } from './definitions.ts';
-import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
+import { confirmationFrom, grantFor, parseEvent, parseGrant, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
@@ -31,7 +32,12 @@ export interface RateWindow {
 export interface CreateRunInput {
   workflow: WorkflowDef;
   inputs: Record<string, unknown>;
+  /** an Interlock session of `owner` (see Engine.trigger); default: the run's own */
   session?: string;
+  /** the principal that starts the run */
+  owner?: string;
+  /** the caller's free-text session label, kept for grouping only */
+  label?: string;
   idempotencyKey?: string;
 }
 
@@ -95,6 +101,8 @@ export class RunStore {
       version: wf.version,
       // A run started without a session is a session of its own; the hash only names other ones.
       ...(input.session ? { session } : {}),
+      ...(input.owner ? { owner: input.owner } : {}),
+      ...(input.label ? { label: input.label } : {}),
       status: 'queued',
       inputs: j(input.inputs),
       createdAt: String(now),
@@ -141,12 +149,12 @@ export class RunStore {
    * an admin turned the tool off, in one round trip (loadStep-3.lua).
    */
   async loadForStep(runId: string, session: string, toolField: string | undefined):
-    Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
+    Promise<{ run: RunRecord | undefined; grant: Grant | undefined; enabled: boolean }> {
     if (!this.redis.isCluster) {
       const [flat, g, toggle] = (await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? '')) as [string[], string | null, string | null];
       const h: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
-      return { run: h.id ? await this.toRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: toggle !== '0' };
+      return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
     }
     // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
     const [h, g, toggle] = await Promise.all([
@@ -154,7 +162,7 @@ export class RunStore {
       toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
       toolField ? this.redis.hget(this.keys.toolToggles(), toolField) : undefined,
     ]);
-    return { run: h.id ? await this.toRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: toggle !== '0' };
+    return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
   }
 
   /**
@@ -181,9 +189,19 @@ export class RunStore {
     return (await this.redis.hget(this.keys.run(runId), 'status')) ?? undefined;
   }
 
-  async getGrant(session: string, connector: string, tool: string): Promise<GrantDecision | undefined> {
-    const g = await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`);
-    return g === 'approve' || g === 'deny' ? g : undefined;
+  /** The decision remembered in `session` for the tool, if it was made for runs of `owner`. */
+  async getGrant(session: string, connector: string, tool: string, owner?: string): Promise<Grant | undefined> {
+    return grantFor(parseGrant(await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`)), owner);
+  }
+
+  /**
+   * Whether `session` is one Interlock created for `principal` by an earlier trigger (`run-<id>`
+   * of a run that principal started). Anything else a caller sends is a label, not a session.
+   */
+  async sessionOwnedBy(session: string, principal: string): Promise<boolean> {
+    const m = /^run-(r[0-9a-z]+)$/.exec(session);
+    if (!m) return false;
+    return (await this.redis.hget(this.keys.run(m[1]), 'owner')) === principal;
   }
 
   async listRuns(opts: { status?: RunStatus; workflow?: string; limit?: number; cursor?: number } = {}):
@@ -285,7 +303,7 @@ export class RunStore {
   async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) return undefined;
-    const names = [F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session'];
+    const names = [F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session', 'owner'];
     const values = await this.redis.hmget(this.keys.run(runId), ...names);
     const h: Record<string, string> = {};
     names.forEach((n, i) => {
@@ -340,7 +358,7 @@ export class RunStore {
 
   /** Applies the first decision on a confirmation; see decide-2.lua for the rules. */
   async decide(cid: string, decision: 'approve' | 'deny' | 'expire',
-    opts: { argumentsHash?: string; by?: string; remember?: 'session' } = {}): Promise<DecideOutcome> {
+    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel; remember?: 'session' } = {}): Promise<DecideOutcome> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     const now = Date.now();
@@ -348,7 +366,7 @@ export class RunStore {
       ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
       : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     const r = (await this.s.decide(...this.rk(runId), cid, decision, opts.argumentsHash ?? '', String(now),
-      j({ by: opts.by ?? 'unknown', at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
+      j({ by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}), at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
       j({ error: err, finishedAt: now }), F.conf(cid))) as string[];
     const [outcome, stepId, detail] = r;
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
@@ -367,10 +385,15 @@ export class RunStore {
     return def;
   }
 
-  async grant(session: string, connector: string, tool: string, decision: GrantDecision): Promise<void> {
+  /**
+   * Remembers a decision in `session` for runs of `grant.owner` only (see grantFor): the session
+   * is Interlock's, so no caller can name it, and the owner keeps a grant from reaching another
+   * principal's runs even if it could.
+   */
+  async grant(session: string, connector: string, tool: string, grant: Grant): Promise<void> {
     const key = this.keys.grants(session);
     // A session nobody touches for a week has ended; its grants go with it.
-    await this.redis.multi().hset(key, `${connector}.${tool}`, decision).expire(key, 7 * 86400).exec();
+    await this.redis.multi().hset(key, `${connector}.${tool}`, j(grant)).expire(key, 7 * 86400).exec();
   }
 
   async endSession(session: string): Promise<void> {

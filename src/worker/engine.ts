@@ -1,6 +1,6 @@
 import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
-import type { ConfirmationRecord, RunRecord, RunStatus } from '../runs/records.ts';
+import type { ConfirmationRecord, DecisionChannel, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import type { RedisClient } from '../runs/redis.ts';
 import type { RunStore, StepResolution } from '../runs/store.ts';
@@ -9,12 +9,26 @@ import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from './queues.ts';
 
 export interface TriggerOptions {
+  /**
+   * The session the run's remembered decisions live in. With a `principal`, it must be one that
+   * Interlock created for that principal (the facade's MCP or chat session, or `run-<id>` of an
+   * earlier run the principal started); any other value is kept as `label` only and the run gets
+   * a session of its own. Without a principal (in-process callers: the CLI, tests) it is taken as given.
+   */
   session?: string;
+  /** the token name or OAuth subject that starts the run */
+  principal?: string;
+  /** the session is Interlock's own for this principal (the facade's), not a caller's text */
+  trustedSession?: boolean;
+  /** a free-text label that only groups runs */
+  label?: string;
   idempotencyKey?: string;
 }
 
 export interface DecisionOptions {
+  /** the principal that decides; it must hold `confirm` (the caller checks) */
   by?: string;
+  channel?: DecisionChannel;
   remember?: 'session';
 }
 
@@ -58,14 +72,26 @@ export class Engine {
       throw new InterlockError('INPUT_INVALID',
         `Invalid inputs for workflow '${name}': ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
     }
+    const { session, label } = await this.sessionOf(opts);
     const made = await this.store.createRun({
       workflow: wf, inputs: inputs as Record<string, unknown>,
-      ...(opts.session ? { session: opts.session } : {}),
+      ...(session ? { session } : {}),
+      ...(label ? { label } : {}),
+      ...(opts.principal ? { owner: opts.principal } : {}),
       ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
     }, (r) => this.queues.enqueue(r.definition, r.id, r.session, r.definition.steps[0].id, '0'));
     const { runId, created } = made;
     const run = made.run ?? (await this.store.requireRun(runId));
     return { run, created };
+  }
+
+  /** Which session a trigger's run joins, and what of the caller's text is only a label. */
+  private async sessionOf(opts: TriggerOptions): Promise<{ session?: string; label?: string }> {
+    const label = opts.label;
+    if (!opts.session) return { ...(label ? { label } : {}) };
+    if (opts.principal === undefined || opts.trustedSession) return { session: opts.session, ...(label ? { label } : {}) };
+    if (await this.store.sessionOwnedBy(opts.session, opts.principal)) return { session: opts.session, ...(label ? { label } : {}) };
+    return { label: label ?? opts.session };
   }
 
   async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
@@ -85,8 +111,8 @@ export class Engine {
     const [conf] = await Promise.all([
       this.store.requireConfirmation(cid),
       this.queues.enqueue(def, r.runId, r.session, r.stepId, cid),
-      opts.remember === 'session' && step?.kind === 'call' ? this.store.grant(r.session, step.connector, step.tool, 'approve') : undefined,
     ]);
+    if (opts.remember === 'session' && step?.kind === 'call') await this.remember(conf, 'approve', opts);
     return conf;
   }
 
@@ -95,8 +121,17 @@ export class Engine {
     if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
-    if (opts.remember === 'session') await this.store.grant(conf.session, conf.connector, conf.tool, 'deny');
+    if (opts.remember === 'session') await this.remember(conf, 'deny', opts);
     return conf;
+  }
+
+  /** The grant a remembered decision leaves: in the run's session, for runs of the run's owner only. */
+  private remember(conf: ConfirmationRecord, decision: 'approve' | 'deny', opts: DecisionOptions): Promise<void> {
+    return this.store.grant(conf.session, conf.connector, conf.tool, {
+      decision, by: opts.by ?? 'unknown', at: Date.now(),
+      ...(conf.owner ? { owner: conf.owner } : {}),
+      ...(opts.channel ? { channel: opts.channel } : {}),
+    });
   }
 
   async cancel(runId: string, by?: string): Promise<RunRecord> {

@@ -140,10 +140,11 @@ export class StepProcessor {
       return 'in doubt';
     }
 
+    const remembered = preloaded ? grant : await store.getGrant(run.session, step.connector, step.tool, run.owner);
     const gate = decideGate({
       workflow: run.workflow, step, tool, arguments: args, argumentsHash,
       approvedHash: rec.approvedHash,
-      grant: preloaded ? grant : await store.getGrant(run.session, step.connector, step.tool),
+      grant: remembered?.decision,
       policy: this.d.policy(),
     });
     if (gate.kind === 'ask') {
@@ -152,11 +153,16 @@ export class StepProcessor {
       return 'awaiting confirmation';
     }
     if (gate.kind === 'deny') {
-      await store.failStep(runId, stepId, 'denied', 'denied', { arguments: args, argumentsHash, note: 'denied by a decision remembered for this session' },
-        { code: 'DENIED', message: `A decision remembered for this session denies ${step.connector}.${step.tool}; the tool was not called` });
+      const by = remembered?.by ? ` (made by ${remembered.by})` : '';
+      await store.failStep(runId, stepId, 'denied', 'denied', { arguments: args, argumentsHash, note: `denied by a decision remembered for this session${by}` },
+        { code: 'DENIED', message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called` });
       return 'denied by grant';
     }
-    if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
+    if (gate.via === 'grant') {
+      await store.appendEvent(runId, 'confirmation.remembered', stepId, {
+        connector: step.connector, tool: step.tool, argumentsHash, grantedBy: remembered?.by ?? 'unknown', ...(remembered?.channel ? { channel: remembered.channel } : {}),
+      });
+    }
 
     const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
     const slot = limits.length ? await this.takeRateSlots(job, token, step.connector, limits, step.timeoutMs ?? this.d.callTimeoutMs?.(step.connector)) : undefined;

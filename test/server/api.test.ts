@@ -49,7 +49,8 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(res.status).toBe(202);
       const run = (await res.json()) as RunRecord;
       expect(res.headers.get('location')).toBe(`/api/v1/runs/${run.id}`);
-      expect(run).toMatchObject({ workflow: 'greet', session: 's-1', inputs: { text: 'hi' } });
+      // 's-1' is not a session Interlock gave this token: it only labels the run, which gets its own session.
+      expect(run).toMatchObject({ workflow: 'greet', label: 's-1', session: `run-${run.id}`, owner: 'chat-client', inputs: { text: 'hi' } });
       const done = await waitForRun(h.app, run.id, ['succeeded', 'failed']);
       expect(done.steps.say.output).toEqual({ text: 'hi' });
     });

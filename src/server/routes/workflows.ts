@@ -30,7 +30,7 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
   });
 
   r.post('/workflows/:name/runs', async (c) => {
-    requireScope(c.get('principal'), 'trigger');
+    const p = requireScope(c.get('principal'), 'trigger');
     const name = c.req.param('name');
     // An unknown workflow is a 404 whatever the body says.
     app.engine.workflow(name);
@@ -44,7 +44,9 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new InterlockError('BAD_REQUEST', 'Idempotency-Key must be 1–200 visible ASCII characters');
     }
+    // A session this principal got back from an earlier trigger joins it; any other text is a label.
     const { run, created } = await app.engine.trigger(name, inputs, {
+      principal: p.name,
       ...(session ? { session } : {}),
       ...(key ? { idempotencyKey: key } : {}),
     });
