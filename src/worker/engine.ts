@@ -1,5 +1,6 @@
 import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
+import { own } from '../lookup.ts';
 import type { ConfirmationRecord, DecisionChannel, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import type { RedisClient } from '../runs/redis.ts';
@@ -57,7 +58,7 @@ export class Engine {
   }
 
   workflow(name: string): WorkflowDef {
-    const wf = this.config.workflows[name];
+    const wf = own(this.config.workflows, name);
     if (!wf) {
       const known = Object.keys(this.config.workflows).join(', ') || 'none';
       throw new InterlockError('WORKFLOW_NOT_FOUND', `No workflow named '${name}' (known: ${known})`);

@@ -19,6 +19,8 @@ export interface FollowOptions {
   logger: Logger;
   /** ask at gates through elicitation/create; only when the caller may decide (has `confirm`) */
   elicit: boolean;
+  /** said beside a pending write when the client could elicit but its token may not decide */
+  notAsked?: string;
   /** whom a decision made through elicitation is recorded as, and on which channel */
   decider: { by: string; channel: DecisionChannel };
   /** how long to wait for the run before answering with its status */
@@ -93,7 +95,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
           await sleep(50);
           continue;
         }
-        if (!o.elicit) return await answer(run, conf);
+        if (!o.elicit) return await answer(run, conf, o.notAsked);
         progress.report(`asking for approval of ${conf.connector}.${conf.tool}`);
         const asked = await ask(conf, extra, o);
         if (asked.kind === 'unanswered') return await answer(await app.store.requireRun(runId), undefined, asked.note);

@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
+import { parseJsonText } from '../request.ts';
 import { createHostGuard } from './guard.ts';
 import { Facade, type FacadeDeps } from './server.ts';
 
@@ -145,15 +146,23 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
         return rpcError(404, -32001, 'Session not found: it ended or never existed. Start a new session with initialize (without Mcp-Session-Id).');
       }
       e.lastSeen = Date.now();
-      return e.transport.handleRequest(c.req.raw, { authInfo });
+      if (c.req.method !== 'POST') return e.transport.handleRequest(c.req.raw, { authInfo });
+      // Parsed here so the depth limit holds for tool arguments too, not just for initialize.
+      let parsedBody: unknown;
+      try {
+        parsedBody = parseJsonText(await c.req.raw.text());
+      } catch (err) {
+        return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
+      }
+      return e.transport.handleRequest(c.req.raw, { authInfo, parsedBody });
     }
 
     if (c.req.method !== 'POST') return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     let body: unknown;
     try {
-      body = await c.req.raw.json();
-    } catch {
-      return rpcError(400, -32700, 'Parse error: the body is not JSON');
+      body = parseJsonText(await c.req.raw.text());
+    } catch (err) {
+      return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
     }
     const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     if (!init) return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');

@@ -214,12 +214,16 @@ export class Facade {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
     }
+    const elicits = this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form;
     return followRun(runId, extra, {
       app: this.deps.app,
       server: this.server.server,
       links: this.links,
       logger: this.log,
-      elicit: this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form && canConfirm(extra),
+      elicit: elicits && canConfirm(extra),
+      ...(elicits && !canConfirm(extra)
+        ? { notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.` }
+        : {}),
       decider: { by: principal, channel: this.deps.channel ?? 'mcp-elicitation' },
       waitMs: this.deps.waitMs ?? 30_000,
       progressWaitMs: this.deps.progressWaitMs ?? 50_000,
