@@ -1,3 +1,4 @@
+import { scrub } from './secrets.ts';
 /**
  * Every error Interlock raises on purpose is an InterlockError with a stable `code`.
  * The HTTP layer maps `status` to the response; the CLI prints `message`; callers branch
@@ -70,7 +71,8 @@ export class InterlockError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
   constructor(code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
-    super(message, options);
+    // Errors travel to callers, records and logs; a secret that slipped into a message stops here.
+    super(scrub(message), options);
     this.name = 'InterlockError';
     this.code = code;
     this.details = details;

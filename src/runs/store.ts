@@ -1,4 +1,5 @@
 import { InterlockError } from '../errors.ts';
+import { scrub } from '../secrets.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, Keys, confirmationId, defaultSession, newRunId, runIdOfConfirmation } from './keys.ts';
 import type {
@@ -52,7 +53,8 @@ export type DecideOutcome =
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
 
-const j = (v: unknown): string => JSON.stringify(v ?? null);
+/** Everything the store writes goes through here: no registered secret is ever stored. */
+const j = (v: unknown): string => scrub(JSON.stringify(v ?? null));
 
 
 /**

@@ -6,6 +6,7 @@ import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
+import { holdsSecret, scrub } from '../secrets.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
@@ -73,6 +74,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     // The rest of the body is never read, so the connection cannot carry another request.
     onError: (c) => c.json(new InterlockError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`).toJSON(), 413, { connection: 'close' }),
   }));
+  hono.use('*', scrubAnswers);
   hono.use('*', identify(auth, opts.publicUrl));
   // `/x/*` matches `/x` itself as well.
   hono.use(`${UI_PATH}/*`, exchangeToken(auth));
@@ -162,6 +164,23 @@ function exchangeToken(auth: Authenticator): MiddlewareHandler<ServerEnv> {
     return c.redirect(clean, 303);
   };
 }
+
+/**
+ * The last line of "secrets stay out" for HTTP: a JSON or HTML answer holding a registered
+ * secret (src/secrets.ts) leaves with it replaced. Records are scrubbed when stored and errors
+ * when made, so this only acts on what slipped past both; event streams are left alone, their
+ * events come from the scrubbed store.
+ */
+const scrubAnswers: MiddlewareHandler<ServerEnv> = async (c, next) => {
+  await next();
+  const type = c.res.headers.get('content-type') ?? '';
+  if (!/json|html/i.test(type) || !c.res.body) return;
+  const text = await c.res.clone().text();
+  if (!holdsSecret(text)) return;
+  const headers = new Headers(c.res.headers);
+  headers.delete('content-length');
+  c.res = new Response(scrub(text), { status: c.res.status, statusText: c.res.statusText, headers });
+};
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
