@@ -30,6 +30,11 @@ export interface McpRouteDeps {
   idleMs?: number;
   /** open MCP sessions at most; more get 503 until some end; default 1000 */
   maxSessions?: number;
+  /**
+   * open MCP sessions one principal (token or OAuth subject) may hold; more get 429 until some
+   * end. Default 100, well under maxSessions, so no one token can lock the others out.
+   */
+  maxSessionsPerPrincipal?: number;
   /** passed to each session's facade (wait times, elicitation) */
   facade?: Partial<Pick<FacadeDeps, 'canElicit' | 'waitMs' | 'progressWaitMs' | 'elicitTimeoutMs'>>;
 }
@@ -50,6 +55,8 @@ interface Entry {
   principal: string;
   lastSeen: number;
 }
+
+export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100;
 
 /** Scopes that may open a session at all: listing and reading need `read`, running needs `trigger`. */
 const CONNECT_SCOPES = ['read', 'trigger', 'admin'];
@@ -76,6 +83,14 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
   });
   const idleMs = deps.idleMs ?? 3_600_000;
   const maxSessions = deps.maxSessions ?? 1000;
+  const maxPerPrincipal = deps.maxSessionsPerPrincipal ?? DEFAULT_MAX_SESSIONS_PER_PRINCIPAL;
+  // Opens in flight count too, so a burst of initializes cannot slip past the cap.
+  const opening = new Map<string, number>();
+  const held = (principal: string): number => {
+    let n = opening.get(principal) ?? 0;
+    for (const e of sessions.values()) if (e.principal === principal) n++;
+    return n;
+  };
   let config: InterlockConfig = deps.app.engine.currentConfig;
   const log = deps.app.logger.child({ component: 'mcp-http' });
 
@@ -94,7 +109,24 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
   sweep.unref();
 
   async function open(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
+    const mine = held(authInfo.clientId);
+    if (mine >= maxPerPrincipal) {
+      return rpcError(429, -32000,
+        `Token '${authInfo.clientId}' already holds ${mine} open MCP sessions, the most one token may; end some (DELETE /mcp with their Mcp-Session-Id) or let them idle out, then try again`,
+        { 'retry-after': '30' });
+    }
     if (sessions.size >= maxSessions) return rpcError(503, -32000, 'Too many open MCP sessions; try again later');
+    opening.set(authInfo.clientId, (opening.get(authInfo.clientId) ?? 0) + 1);
+    try {
+      return await openSession(body, authInfo, req);
+    } finally {
+      const left = (opening.get(authInfo.clientId) ?? 1) - 1;
+      if (left > 0) opening.set(authInfo.clientId, left);
+      else opening.delete(authInfo.clientId);
+    }
+  }
+
+  async function openSession(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
     const sid = randomUUID();
     const facade = new Facade({ app: deps.app, session: `mcp-${sid}`, publicUrl: deps.publicUrl, config: () => config, ...deps.facade });
     const entry: Entry = {
