@@ -27,9 +27,10 @@ describe('only an approver approves (issue 14)', () => {
 
     // The chat token names R's session, which it can read: the run gets its own session and waits.
     const borrowed = await a.trigger('chat', 'borrowed post', r.session);
-    expect(borrowed).toMatchObject({ owner: 'chat', label: r.session, session: `run-${borrowed.id}` });
-    expect((await a.waitRun(borrowed.id, ['awaiting_confirmation', 'succeeded'])).status).toBe('awaiting_confirmation');
+    await a.waitRun(borrowed.id, ['awaiting_confirmation', 'succeeded']);
     expect(a.posted()).not.toContain('borrowed post');
+    expect((await a.app.store.requireRun(borrowed.id)).status).toBe('awaiting_confirmation');
+    expect(borrowed).toMatchObject({ owner: 'chat', label: r.session, session: `run-${borrowed.id}` });
 
     // Even the grant's own Redis key, reached under its session, is ops' and not chat's.
     expect(await a.app.store.getGrant(r.session, 'slack', 'post_message', 'chat')).toBeUndefined();
@@ -66,6 +67,7 @@ describe('only an approver approves (issue 14)', () => {
     const c = await connectClient(`${a.url}/mcp`, { token: TOKENS.chat, elicit: approve(true) });
     try {
       const { view } = await c.call('notify', { text: 'elicited by chat' });
+      expect(a.posted()).not.toContain('elicited by chat');
       expect(c.asked).toHaveLength(0);
       expect(view.status).toBe('awaiting_confirmation');
       expect(view.confirmation).toMatchObject({ connector: 'slack', tool: 'post_message', arguments: { channel: '#billing', text: 'elicited by chat' } });
@@ -160,9 +162,12 @@ describe('only an approver approves (issue 14)', () => {
 
   it('refuses JSON nested 2,000+ levels with 400 on the API and the MCP endpoint', async () => {
     const deep = `${'['.repeat(2500)}${']'.repeat(2500)}`;
-    const res = await a.api('/api/v1/workflows/notify/runs', { method: 'POST', token: 'ops', headers: { 'content-type': 'application/json' }, body: `{"inputs":{"text":${deep}}}` });
-    expect(res.status).toBe(400);
-    expect(JSON.parse(res.body).error.message).toContain('levels deep');
+    const deepObject = `${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}`;
+    for (const body of [`{"inputs":{"text":${deep}}}`, `{"inputs":${deepObject}}`, deepObject]) {
+      const res = await a.api('/api/v1/workflows/notify/runs', { method: 'POST', token: 'ops', headers: { 'content-type': 'application/json' }, body });
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.body).error.message).toContain('levels deep');
+    }
     const mcp = await raw(`${a.url}/mcp`, {
       method: 'POST', body: `{"jsonrpc":"2.0","id":1,"method":"initialize","params":${deep}}`,
       headers: { authorization: `Bearer ${TOKENS.chat}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
