@@ -45,6 +45,6 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
-    : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`}
+    : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`}
 </article>`;
 }
