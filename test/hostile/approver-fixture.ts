@@ -3,14 +3,17 @@
  * read + trigger, viewer: read, approver: read + confirm) and the built-in Slack connector posting
  * to the Slack sandbox, whose message list is the witness of what was really sent.
  */
-import { request } from 'node:http';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../../src/runs/records.ts';
 import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { ROOT, makeApp, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
+import { type Raw, raw } from '../server/helpers.ts';
+
+export { type Raw, cookieFrom, raw } from '../server/helpers.ts';
 
 export const TOKENS = {
   ops: 'tok-h14-ops-a1b2c3d4',
@@ -48,12 +51,6 @@ workflows:
         with: { channel: "#billing", text: "\${{ inputs.text }}" }
 `;
 
-export interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
 export interface Attack {
   redis: TestRedis;
   slack: SlackSandbox;
@@ -67,20 +64,6 @@ export interface Attack {
   pendingOf(runId: string): Promise<ConfirmationRecord>;
   waitRun(runId: string, statuses: RunStatus[]): Promise<RunRecord>;
   close(): Promise<void>;
-}
-
-/** node:http, because fetch forbids the Origin, Cookie and Sec-Fetch-* headers a browser would send. */
-export function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
 }
 
 export async function startAttack(): Promise<Attack> {
@@ -118,8 +101,17 @@ export async function startAttack(): Promise<Attack> {
   };
 }
 
-export function cookieFrom(r: Raw): string {
-  const set = r.headers['set-cookie'];
-  const line = (Array.isArray(set) ? set : [set ?? '']).find((l) => l.startsWith('interlock_session=')) ?? '';
-  return line.split(';')[0];
+/** One attack setup per suite: started before its tests, closed after. */
+export function useAttack(): () => Attack {
+  let a: Attack | undefined;
+  beforeAll(async () => {
+    a = await startAttack();
+  }, 60_000);
+  afterAll(async () => {
+    await a?.close();
+  });
+  return () => {
+    if (!a) throw new Error('the attack setup did not start');
+    return a;
+  };
 }

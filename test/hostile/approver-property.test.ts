@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/server/openapi.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { type TestClient, approve, connectClient } from '../mcp/helpers.ts';
-import { type Attack, CONFIRMERS, TOKENS, type TokenName, cookieFrom, raw, startAttack } from './approver-fixture.ts';
+import { type Attack, CONFIRMERS, TOKENS, type TokenName, cookieFrom, raw, useAttack } from './approver-fixture.ts';
 
 const KINDS: TokenName[] = ['ops', 'chat', 'viewer', 'approver'];
 
@@ -25,15 +25,15 @@ function rng(seed: number): () => number {
 }
 
 describe('no write without an approver, over every route and tool (issue 14)', () => {
+  const attack = useAttack();
   let a: Attack;
   const clients = new Map<TokenName, TestClient>();
   beforeAll(async () => {
-    a = await startAttack();
+    a = attack();
     for (const k of KINDS) clients.set(k, await connectClient(`${a.url}/mcp`, { token: TOKENS[k], elicit: approve(true) }));
   }, 60_000);
   afterAll(async () => {
     for (const c of clients.values()) await c.close().catch(() => {});
-    await a?.close();
   });
 
   it('holds for a random mix of every route and tool with every token kind', async () => {

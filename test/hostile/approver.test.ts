@@ -2,18 +2,16 @@
  * Issue 14's reproductions, each against a real `interlock serve`, a real Redis and the Slack
  * connector posting to the Slack sandbox: the sandbox's messages say what was really sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
 import { approve, connectClient } from '../mcp/helpers.ts';
-import { type Attack, TOKENS, cookieFrom, raw, startAttack } from './approver-fixture.ts';
+import { type Attack, TOKENS, cookieFrom, raw, useAttack } from './approver-fixture.ts';
 
 describe('only an approver approves (issue 14)', () => {
+  const attack = useAttack();
   let a: Attack;
-  beforeAll(async () => {
-    a = await startAttack();
-  }, 60_000);
-  afterAll(async () => {
-    await a?.close();
+  beforeAll(() => {
+    a = attack();
   });
 
   it('a grant cannot be borrowed: a session id of another principal\'s run is only a label for the chat token', async () => {

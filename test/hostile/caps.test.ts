@@ -3,11 +3,11 @@
  * and 1,000 SSE streams; its own cap answers 429, ops still gets in, and the streams share one
  * Redis reader instead of holding a connection each.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_SESSIONS_PER_PRINCIPAL } from '../../src/server/mcp/http.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../../src/server/sse.ts';
 import { connectClient, initializeBody } from '../mcp/helpers.ts';
-import { type Attack, TOKENS, startAttack } from './approver-fixture.ts';
+import { type Attack, TOKENS, useAttack } from './approver-fixture.ts';
 
 /** Runs `fn` over 0..n-1 with at most `width` in flight. */
 async function inBatches<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
@@ -29,12 +29,10 @@ async function redisClients(a: Attack): Promise<number> {
 }
 
 describe('limits per principal (issue 14)', () => {
+  const attack = useAttack();
   let a: Attack;
-  beforeAll(async () => {
-    a = await startAttack();
-  }, 60_000);
-  afterAll(async () => {
-    await a?.close();
+  beforeAll(() => {
+    a = attack();
   });
 
   it('1,000 MCP sessions from a read-only token: its cap answers 429, ops still connects and works', async () => {

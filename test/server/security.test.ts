@@ -1,38 +1,11 @@
-import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { TOKENS, type Harness, configYaml, startHarness, waitForRun } from './helpers.ts';
+import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness, waitForRun } from './helpers.ts';
 import { callLogPath, makeApp } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-
-interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** node:http, because fetch will not let a test forge Host. */
-function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
-function cookieFrom(r: Raw): string {
-  const set = r.headers['set-cookie'];
-  const line = (Array.isArray(set) ? set : [set ?? '']).find((l) => l.startsWith('interlock_session=')) ?? '';
-  return line.split(';')[0];
-}
 
 describe('auth for people in browsers, DNS rebinding, and what pages show', () => {
   let h: Harness;
