@@ -106,7 +106,11 @@ export function parseGrant(raw: string | null | undefined): Grant | undefined {
   }
 }
 
-/** The grant if it was made for runs of this owner; another principal's grant never applies. */
+/**
+ * The grant if it was made for runs of this owner, by that owner: another principal's grant never
+ * applies, and neither does one somebody else made in this owner's session.
+ */
 export function grantFor(g: Grant | undefined, owner: string | undefined): Grant | undefined {
-  return g && (g.owner ?? undefined) === (owner ?? undefined) ? g : undefined;
+  if (!g || (g.owner ?? undefined) !== (owner ?? undefined)) return undefined;
+  return owner === undefined || g.by === owner ? g : undefined;
 }

@@ -97,6 +97,7 @@ export class Engine {
 
   async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
     if (!argumentsHash) throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
+    if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'approve', { argumentsHash, ...opts });
     if (r.outcome === 'mismatch') {
       throw new InterlockError('HASH_MISMATCH',
@@ -118,12 +119,29 @@ export class Engine {
   }
 
   async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
+    if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'deny', opts);
     if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
     if (opts.remember === 'session') await this.remember(conf, 'deny', opts);
     return conf;
+  }
+
+  /**
+   * "Remember for this session" is for the decider's own session: a grant lets later writes through
+   * with nobody asked, so it may only come from the principal whose runs it covers (who must hold
+   * `confirm`, as every decider does). An approver deciding another token's run decides that call
+   * once; asked to remember, it is refused before anything is decided. Runs started in-process
+   * (the CLI) have no owner and are the local operator's.
+   */
+  private async mayRemember(cid: string, opts: DecisionOptions): Promise<void> {
+    const conf = await this.store.requireConfirmation(cid);
+    if (conf.owner !== undefined && conf.owner !== opts.by) {
+      throw new InterlockError('FORBIDDEN',
+        `Only '${conf.owner}', who started run ${conf.runId}, can remember a decision for its session; decide it without remember (nothing was decided)`,
+        { owner: conf.owner });
+    }
   }
 
   /** The grant a remembered decision leaves: in the run's session, for runs of the run's owner only. */

@@ -134,7 +134,7 @@ describe('no write without an approver, over every route and tool (issue 14)', (
         expect(CONFIRMERS.has(by), `run ${r.id} sent on a grant by ${by}`).toBe(true);
         // The grant lives in the run's own session and was made for runs of the run's owner.
         const grant = await a.app.store.getGrant(r.session, 'slack', 'post_message', r.owner);
-        expect(grant, `run ${r.id}: no grant of its owner ${r.owner} in ${r.session}`).toMatchObject({ decision: 'approve', owner: r.owner });
+        expect(grant, `run ${r.id}: no grant of its owner ${r.owner} in ${r.session}`).toMatchObject({ decision: 'approve', owner: r.owner, by: r.owner });
         expect(CONFIRMERS.has(grant?.by ?? '')).toBe(true);
         audit.push(`grant:${by}`);
       }

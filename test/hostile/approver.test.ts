@@ -44,21 +44,28 @@ describe('only an approver approves (issue 14)', () => {
     await a.api(`/api/v1/runs/${borrowed.id}/cancel`, { method: 'POST', token: 'ops', json: {} });
   });
 
-  it('a chat run\'s grant made by an approver stays in the chat token\'s session and reaches no other principal', async () => {
+  it('an approver decides a chat run once: remembering for the chat token\'s session is refused, so the next chat write asks again', async () => {
     const first = await a.trigger('chat', 'chat first');
     const conf = await a.pendingOf(first.id);
-    await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash, remember: 'session' } });
+    const remembered = await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash, remember: 'session' } });
+    expect(remembered.status).toBe(403);
+    expect(JSON.parse(remembered.body).error.message).toContain("Only 'chat', who started run");
+    expect((await a.app.store.requireConfirmation(conf.id)).status).toBe('pending');
+    const once = await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+    expect(JSON.parse(once.body)).toMatchObject({ status: 'approved', decidedBy: 'approver', channel: 'api', owner: 'chat' });
     await a.waitRun(first.id, ['succeeded']);
+    expect(a.posted()).toContain('chat first');
+
     const second = await a.trigger('chat', 'chat second', first.session);
     expect(second.session).toBe(first.session);
-    await a.waitRun(second.id, ['succeeded']);
-    expect(a.posted()).toContain('chat second');
-    // ops naming the chat token's session does not get chat's grant (nor does a typed label).
+    await a.waitRun(second.id, ['awaiting_confirmation', 'succeeded']);
+    expect(a.posted()).not.toContain('chat second');
+    // ops naming the chat token's session gets a session of its own.
     const other = await a.trigger('ops', 'ops in chat session', first.session);
-    expect(other.session).toBe(`run-${other.id}`);
-    expect((await a.waitRun(other.id, ['awaiting_confirmation', 'succeeded'])).status).toBe('awaiting_confirmation');
+    expect(other).toMatchObject({ session: `run-${other.id}`, label: first.session });
+    await a.waitRun(other.id, ['awaiting_confirmation', 'succeeded']);
     expect(a.posted()).not.toContain('ops in chat session');
-    await a.api(`/api/v1/runs/${other.id}/cancel`, { method: 'POST', token: 'ops', json: {} });
+    for (const r of [second, other]) await a.api(`/api/v1/runs/${r.id}/cancel`, { method: 'POST', token: 'ops', json: {} });
   });
 
   it('MCP elicitation approves nothing for a token without confirm: the answer is the pending write and where to approve it', async () => {

@@ -197,9 +197,9 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('answers 409 ALREADY_DECIDED to a second decision, and the first one stands', async () => {
       const { run, conf } = await pausedRun('deny-first', 6);
-      const deny = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver', json: { remember: 'session' } });
+      const deny = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver', json: {} });
       expect(deny.status).toBe(200);
-      expect((await deny.json()) as ConfirmationRecord).toMatchObject({ status: 'denied', remember: 'session' });
+      expect((await deny.json()) as ConfirmationRecord).toMatchObject({ status: 'denied', decidedBy: 'approver', channel: 'api' });
       const approve = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
       expect(approve.status).toBe(409);
       expect(((await approve.json()) as ErrorBody).error).toMatchObject({ code: 'ALREADY_DECIDED', details: { status: 'denied' } });

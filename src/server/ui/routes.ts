@@ -21,12 +21,12 @@ function securityHeaders(c: Ctx, nonce: string): void {
 }
 
 function cards(list: ConfirmationRecord[], p: Principal | undefined, now = Date.now()): { id: string; html: string }[] {
-  return list.map((c) => ({ id: c.id, html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now }).value }));
+  return list.map((c) => ({ id: c.id, html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now, ...(p ? { viewer: p.name } : {}) }).value }));
 }
 
 function confirmationsSection(list: ConfirmationRecord[], p: Principal | undefined): Html {
   const now = Date.now();
-  return html`<div id="confirmations">${list.map((c) => confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now }))}</div>
+  return html`<div id="confirmations">${list.map((c) => confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now, ...(p ? { viewer: p.name } : {}) }))}</div>
 <p id="no-confirmations" class="empty"${list.length ? ' hidden' : ''}>Nothing is waiting for a decision.</p>`;
 }
 
