@@ -126,6 +126,11 @@ function identify(auth: Authenticator, publicUrl: string): MiddlewareHandler<Ser
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (auth.open) {
+      // Open mode trusts every local caller, so a browser page on another local port must not ride
+      // on it: a change a browser sends (it always adds Origin or Sec-Fetch-Site) gets the cookie
+      // rules. /mcp has its own origin policy for browser-based MCP clients.
+      const fromBrowser = c.req.header('origin') !== undefined || c.req.header('sec-fetch-site') !== undefined;
+      if (fromBrowser && !SAFE_METHODS.has(c.req.method) && c.req.path !== '/mcp') checkCookieWrite(c, publicUrl);
       c.set('principal', auth.authenticate(undefined));
       c.set('authVia', 'open');
     } else if (header !== undefined) {

@@ -143,6 +143,23 @@ describe('a server without tokens', () => {
     expect(csrf.status).toBe(403);
   });
 
+  it('lets no page on another local port change anything (cross-port CSRF), while curl-like clients work', async () => {
+    const port = Number(new URL(h.url).port);
+    const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
+    for (const headers of [
+      { origin: `http://localhost:${port + 1}`, 'content-type': 'text/plain' },
+      { origin: `http://127.0.0.1:${port + 1}`, 'content-type': 'application/json' },
+      { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
+    ]) {
+      const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+    }
+    expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
+    const ownPage = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers: { origin: h.url, 'content-type': 'application/json' } });
+    expect(ownPage.status).toBe(202);
+    expect((await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'y' } } })).status).toBe(202);
+  });
+
   it('refuses to listen on a non-loopback address', async () => {
     await redis.start();
     const app = await makeApp(configYaml({ tokens: false, log: callLogPath() }), redis.url);
