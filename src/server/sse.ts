@@ -2,6 +2,7 @@ import type { App } from '../app.ts';
 import { InterlockError } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunEvent } from '../runs/records.ts';
 import { EventHub } from './event-hub.ts';
+import { PerPrincipalLimit } from './limits.ts';
 import type { Ctx } from './request.ts';
 
 /** The message a stream sends after the run's last event, just before it closes. */
@@ -27,15 +28,14 @@ export const DEFAULT_MAX_STREAMS_PER_PRINCIPAL = 100;
 export class RunEventStreams {
   private readonly app: App;
   private readonly heartbeatMs: number;
-  private readonly maxPerPrincipal: number;
+  private readonly limit: PerPrincipalLimit;
   private readonly open = new Set<() => void>();
-  private readonly perPrincipal = new Map<string, number>();
   private readonly hub: EventHub;
 
   constructor(app: App, opts: { heartbeatMs?: number; maxPerPrincipal?: number } = {}) {
     this.app = app;
     this.heartbeatMs = opts.heartbeatMs ?? 15_000;
-    this.maxPerPrincipal = opts.maxPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL;
+    this.limit = new PerPrincipalLimit(opts.maxPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'event streams');
     this.hub = new EventHub(app);
   }
 
@@ -49,15 +49,13 @@ export class RunEventStreams {
     if (from !== '0' && !STREAM_ID.test(from)) {
       throw new InterlockError('BAD_REQUEST', `Last-Event-ID must be an event id this stream sent (like 1712345678901-0), got '${from}'`);
     }
-    const who = c.get('principal')?.name ?? 'anonymous';
-    const held = this.perPrincipal.get(who) ?? 0;
-    if (held >= this.maxPerPrincipal) {
+    let release: () => void;
+    try {
+      release = this.limit.take(c.get('principal')?.name ?? 'anonymous');
+    } catch (err) {
       c.header('Retry-After', '30');
-      throw new InterlockError('TOO_MANY_REQUESTS',
-        `Token '${who}' already holds ${held} open event streams, the most one token may; close some (or wait for their runs to end) and try again`,
-        { limit: this.maxPerPrincipal });
+      throw err;
     }
-    this.perPrincipal.set(who, held + 1);
     const enc = new TextEncoder();
     const abort = new AbortController();
     let stopped = false;
@@ -68,9 +66,7 @@ export class RunEventStreams {
           if (stopped) return;
           stopped = true;
           this.open.delete(stop);
-          const left = (this.perPrincipal.get(who) ?? 1) - 1;
-          if (left > 0) this.perPrincipal.set(who, left);
-          else this.perPrincipal.delete(who);
+          release();
           abort.abort();
           try {
             controller.close();

@@ -63,11 +63,17 @@ describe('limits per principal (issue 14)', () => {
     await a.pendingOf(run.id);
     const before = await redisClients(a);
     const aborts: AbortController[] = [];
+    // Held on purpose: undici cancels the body of a Response that is garbage-collected unread,
+    // which would close streams behind the test's back and free their places.
+    const open: Response[] = [];
     try {
       const statuses = await inBatches(1000, 50, async () => {
         const ac = new AbortController();
         const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` }, signal: ac.signal });
-        if (res.status === 200) aborts.push(ac);
+        if (res.status === 200) {
+          aborts.push(ac);
+          open.push(res);
+        }
         else {
           expect((await res.json()) as unknown).toMatchObject({ error: { code: 'TOO_MANY_REQUESTS' } });
           expect(res.headers.get('retry-after')).toBe('30');
@@ -96,8 +102,26 @@ describe('limits per principal (issue 14)', () => {
       expect(text).toContain('"type":"stream.end","runId":"' + run.id + '","status":"succeeded"');
     } finally {
       for (const ac of aborts) ac.abort();
+      open.length = 0;
     }
     // The viewer's slots come back once its streams are gone.
     await expect.poll(async () => (await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })).status, { timeout: 10_000 }).toBe(200);
   }, 120_000);
+
+  it('live page feeds (/ui/live) are capped per token the same way', async () => {
+    const held: Array<{ ac: AbortController; res: Response }> = [];
+    const open = async (token: keyof typeof TOKENS) => {
+      const ac = new AbortController();
+      const res = await fetch(`${a.url}/ui/live`, { headers: { authorization: `Bearer ${TOKENS[token]}` }, signal: ac.signal });
+      held.push({ ac, res });
+      return res.status;
+    };
+    try {
+      const statuses = await inBatches(DEFAULT_MAX_STREAMS_PER_PRINCIPAL + 20, 20, () => open('viewer'));
+      expect(count(statuses)).toEqual({ 200: DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 429: 20 });
+      expect(await open('ops')).toBe(200);
+    } finally {
+      for (const h of held) h.ac.abort();
+    }
+  }, 60_000);
 });

@@ -150,7 +150,7 @@ describe('a server without tokens', () => {
       { origin: `http://localhost:${port + 1}`, 'content-type': 'text/plain' },
       { origin: `http://127.0.0.1:${port + 1}`, 'content-type': 'application/json' },
       { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
-    ]) {
+    ] as Record<string, string>[]) {
       const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers });
       expect(res.status, JSON.stringify(headers)).toBe(403);
     }
