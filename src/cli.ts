@@ -1,7 +1,9 @@
 import { Command, Option } from 'commander';
 import { App } from './app.ts';
 import type { ConnectorPool } from './connectors/pool.ts';
-import { bold, formatConfirmation, green, red } from './cli/format.ts';
+import { bold, formatConfirmation, green, red, yellow } from './cli/format.ts';
+import { loosenedText, overrideWarnings } from './connectors/overrides.ts';
+import type { ToolInfo } from './connectors/types.ts';
 import { runCommand } from './cli/run.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
@@ -38,11 +40,12 @@ async function withPool<T>(config: InterlockConfig, fn: (pool: ConnectorPool) =>
 }
 
 program.command('validate [file]')
-  .description('check workflows.yaml: structure, templates, and (unless --offline) tools against the connectors')
+  .description('check workflows.yaml: structure, templates, overrides, and (unless --offline) tools against the connectors; warns about overrides that loosen annotations')
   .option('--offline', 'skip checks that need to connect to the connectors')
   .action(async (file: string | undefined, o: { offline?: boolean }) => {
     const path = file ?? configFile();
     const config = loadConfig(path);
+    const listed: Record<string, ToolInfo[] | undefined> = {};
     if (!o.offline) {
       const { validateAgainstCatalog } = await import('./workflows/validate.ts');
       await withPool(config, async (pool) => {
@@ -50,7 +53,7 @@ program.command('validate [file]')
         const issues = await validateAgainstCatalog(config, async (connector, tool) => {
           if (unreachable.has(connector)) return undefined;
           try {
-            return (await pool.listTools(connector)).find((t) => t.name === tool);
+            return (listed[connector] = await pool.listTools(connector)).find((t) => t.name === tool);
           } catch (err) {
             unreachable.add(connector);
             console.error(red(`warning: could not list tools of connector '${connector}': ${errorMessage(err)}`));
@@ -64,8 +67,13 @@ program.command('validate [file]')
           .concat([...unreachable].map((id) => `connectors.${id}.`));
         const real = issues.filter((i) => !unchecked.some((prefix) => i.path.startsWith(prefix)));
         if (real.length) throw new ConfigError(real);
+        // Connectors no step calls are listed only to check their overrides.
+        for (const c of Object.values(config.connectors)) {
+          if (c.tools.overrides && !listed[c.id] && !unreachable.has(c.id)) listed[c.id] = await pool.listTools(c.id).catch(() => undefined);
+        }
       });
     }
+    for (const w of overrideWarnings(config.connectors, listed)) console.error(yellow(`${config.file}:${w.pos.line}:${w.pos.col}: warning: ${w.message}`));
     const n = Object.keys(config.workflows).length;
     console.log(green(`✓ ${path}: ${n} workflow${n === 1 ? '' : 's'}, ${Object.keys(config.connectors).length} connectors — valid`));
   });
@@ -122,6 +130,17 @@ program.command('resolve <runId> <stepId>')
     });
   });
 
+program.command('doctor')
+  .description('list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, a write in doubt too long), each with why; exits 1 while any is left')
+  .option('--repair', 'fix what can be fixed safely: enqueue a ready step again, re-index, expire; a step in doubt is left to a person')
+  .option('--json', 'print the findings as JSON')
+  .action(async (o: { repair?: boolean; json?: boolean }) => {
+    const { doctorCommand } = await import('./cli/doctor.ts');
+    await withApp(async (a) => {
+      process.exitCode = await doctorCommand(a, o);
+    });
+  });
+
 program.command('worker')
   .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis)')
   .action(async () => {
@@ -168,7 +187,12 @@ for (const [name, desc] of [['tools', 'tools of one connector, with their write 
   connectors.command(`${name} <id>`).description(desc).action(async (id: string) => {
     await withPool(loadConfig(configFile()), async (pool) => {
       const tools = await pool.listTools(id, { refresh: true });
-      for (const t of tools) console.log(`${t.write ? red('write') : green('read ')}  ${bold(`${id}.${t.name}`)}  ${t.title ?? ''}`);
+      for (const t of tools) {
+        const loose = loosenedText(t);
+        const parts = [t.write ? red('write') : green('read '), bold(`${id}.${t.name}`), t.title ?? '', loose ? yellow(`(${loose})`) : '',
+          t.failWhen ? `fail_when: ${t.failWhen.join(' | ')}` : ''];
+        console.log(parts.filter((p) => p !== '').join('  '));
+      }
     });
   });
 }

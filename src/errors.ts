@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'BAD_REQUEST'
   | 'CONNECTOR_UNAVAILABLE'
   | 'TOOL_ERROR'
+  | 'TOOL_REPORTED_FAILURE'
+  | 'TOOL_OUTPUT_INVALID'
   | 'STEP_TIMEOUT'
   | 'TEMPLATE_ERROR'
   | 'LLM_ERROR'
@@ -34,6 +36,7 @@ export type ErrorCode =
   | 'NOT_IN_DOUBT'
   | 'TOOL_CHANGED'
   | 'RUN_CORRUPT'
+  | 'IDEMPOTENCY_KEY_REUSED'
   | 'INTERNAL';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -58,6 +61,8 @@ const STATUS: Record<ErrorCode, number> = {
   TOO_MANY_REQUESTS: 429,
   CONNECTOR_UNAVAILABLE: 503,
   TOOL_ERROR: 502,
+  TOOL_REPORTED_FAILURE: 502,
+  TOOL_OUTPUT_INVALID: 502,
   STEP_TIMEOUT: 504,
   TEMPLATE_ERROR: 400,
   LLM_ERROR: 502,
@@ -66,6 +71,7 @@ const STATUS: Record<ErrorCode, number> = {
   NOT_IN_DOUBT: 409,
   TOOL_CHANGED: 409,
   RUN_CORRUPT: 500,
+  IDEMPOTENCY_KEY_REUSED: 422,
   INTERNAL: 500,
 };
 

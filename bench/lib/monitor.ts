@@ -5,20 +5,18 @@
  * MONITOR right after it with the source `lua`, so they are charged to that script.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import { scriptSources } from '../../src/runs/scripts.ts';
 import { ROOT } from './procs.ts';
 
 const sha1 = (s: string): string => createHash('sha1').update(s).digest('hex');
 
 export async function scriptNames(): Promise<Map<string, string>> {
   const names = new Map<string, string>();
-  const own = join(ROOT, 'src/runs/scripts');
-  for (const f of readdirSync(own).filter((n) => n.endsWith('.lua'))) {
-    names.set(sha1(readFileSync(join(own, f), 'utf8')), `il.${f.replace(/-\d+\.lua$/, '')}`);
-  }
+  for (const { name, lua } of scriptSources()) names.set(sha1(lua), `il.${name}`);
   const bull = join(ROOT, 'node_modules/bullmq/dist/esm/scripts');
   for (const f of readdirSync(bull).filter((n) => /-\d+\.js$/.test(n))) {
     const mod = (await import(pathToFileURL(join(bull, f)).href)) as Record<string, { name?: string; content?: string }>;

@@ -23,6 +23,7 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
     `   run ${conf.runId} · step ${conf.stepId} · workflow ${conf.workflow} · session ${conf.session}`,
     conf.description ? `   ${dim(conf.description.split('\n')[0])}` : '',
     `   kind: ${conf.reason === 'write' ? 'write' : 'confirm: always'}${hints ? ` (${hints})` : ''}`,
+    conf.loosened?.length ? `   ${yellow(`annotations loosened by tools.overrides: ${conf.loosened.join(', ')} (the server does not declare them)`)}` : '',
     `   arguments (exact JSON that will be sent):`,
     indent(JSON.stringify(conf.arguments, null, 2), '     '),
     `   argumentsHash: ${conf.argumentsHash}`,

@@ -78,8 +78,13 @@ function toIssue(e: ErrorObject): FieldIssue {
 
 /** Problems with `args` against the tool's input schema, one per field; empty when they are valid. */
 export function argumentIssues(tool: ToolInfo, args: unknown): FieldIssue[] {
-  const validate = validatorFor(tool.inputSchema);
-  if (!validate || validate(args)) return [];
+  return schemaIssues(tool.inputSchema, args);
+}
+
+/** Problems with `value` against a server-given JSON Schema, one per field (input or output). */
+export function schemaIssues(schema: Record<string, unknown>, value: unknown): FieldIssue[] {
+  const validate = validatorFor(schema);
+  if (!validate || validate(value)) return [];
   const seen = new Set<string>();
   const issues: FieldIssue[] = [];
   for (const e of validate.errors ?? []) {

@@ -3,6 +3,7 @@ import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { InterlockError } from '../errors.ts';
 import type { ConnectorConfig } from '../workflows/types.ts';
 import { firstMatch } from './glob.ts';
+import { applyOverrides } from './overrides.ts';
 import type { ToolAnnotations, ToolInfo } from './types.ts';
 
 /** A listed tool and whether the connector's allow/deny rules let workflows use it. */
@@ -101,7 +102,7 @@ export class ToolCatalog {
   set(raw: Tool[]): boolean {
     const next = new Map<string, CatalogEntry>();
     for (const t of raw) {
-      const tool = toToolInfo(this.connector, t);
+      const tool = applyOverrides(toToolInfo(this.connector, t), this.filter.overrides);
       const verdict = toolFilterVerdict(t.name, this.filter);
       next.set(t.name, verdict.enabled ? { tool, enabled: true } : { tool, enabled: false, disabledReason: verdict.reason });
     }

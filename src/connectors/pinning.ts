@@ -20,7 +20,8 @@ export interface ToolPin {
   approvedAt?: number;
 }
 
-export const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations'] as const;
+/** `annotations` as overrides leave them, and `loosened`, so a new loosening in the config needs a review too. */
+export const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'loosened'] as const;
 
 export function toolDefinition(t: ToolInfo): ToolDefinition {
   return {
@@ -30,6 +31,7 @@ export function toolDefinition(t: ToolInfo): ToolDefinition {
     inputSchema: t.inputSchema,
     ...(t.outputSchema !== undefined ? { outputSchema: t.outputSchema } : {}),
     annotations: t.annotations,
+    ...(t.loosened !== undefined ? { loosened: t.loosened } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import type { ConnectorConfig } from '../workflows/types.ts';
 import { validateArguments } from './arguments.ts';
 import { ToolCatalog, fetchToolPages, type CatalogEntry } from './catalog.ts';
 import { classifyFailure } from './failure.ts';
+import { toCallResult } from './results.ts';
 import { ConnectorSession, DEFAULT_BACKOFF, abortReason, raceAbort, type BackoffOptions } from './session.ts';
 import { defaultInterlockCommand, type InterlockCommand } from './transport.ts';
 import { IDEMPOTENCY_META_KEY, type CallOptions, type ConnectorStatus, type ToolCallResult, type ToolInfo } from './types.ts';
@@ -127,8 +128,10 @@ export class ConnectorPool {
       ...(opts.idempotencyKey === undefined ? {} : { _meta: { [IDEMPOTENCY_META_KEY]: opts.idempotencyKey } }),
     };
     const attempt: Attempt = { what: 'call', label: `${id}.${name}`, write: tool.write, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
+    // A plain request rather than client.callTool: the SDK's own output-schema check throws a
+    // protocol error that hides the output; results.ts checks it and names the field instead.
     const result = await this.withConnection(e, attempt, (client) =>
-      client.callTool(params, CallToolResultSchema, { timeout: timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }),
+      client.request({ method: 'tools/call', params }, CallToolResultSchema, { timeout: timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }),
     );
     return toCallResult(result);
   }
@@ -229,14 +232,4 @@ export class ConnectorPool {
       }
     }
   }
-}
-
-function toCallResult(raw: object): ToolCallResult {
-  const res = raw as { isError?: unknown; content?: unknown; structuredContent?: unknown };
-  const content = Array.isArray(res.content) ? (res.content as Array<{ type?: unknown; text?: unknown }>) : [];
-  const text = content
-    .filter((b) => b.type === 'text' && typeof b.text === 'string')
-    .map((b) => b.text as string)
-    .join('\n');
-  return { isError: res.isError === true, output: res.structuredContent ?? content, text };
 }

@@ -19,6 +19,16 @@ export interface ToolInfo {
   write: boolean;
   /** the tool honours the idempotency key Interlock passes (`idempotentHint: true`) */
   idempotent: boolean;
+  /** what the server itself declared, present only when `tools.overrides` changed `annotations` */
+  serverAnnotations?: ToolAnnotations;
+  /**
+   * Hints an override set that the server did not, and that relax a rule: `readOnlyHint` (no gate),
+   * `idempotentHint` (retried, never in doubt), `destructiveHint: false`. Shown wherever the tool
+   * is, and pinned. Absent when nothing was loosened.
+   */
+  loosened?: Array<'readOnlyHint' | 'idempotentHint' | 'destructiveHint'>;
+  /** `fail_when` conditions of the overrides that match, in file order */
+  failWhen?: string[];
 }
 
 /** The MCP `_meta` key under which a step's idempotency key travels with a tools/call. */
@@ -33,8 +43,15 @@ export interface CallOptions {
 /** The part of a tools/call result the engine uses. */
 export interface ToolCallResult {
   isError: boolean;
-  /** `structuredContent` when the tool gave it, otherwise its content blocks */
+  /**
+   * `structuredContent` when the tool gave it; else, when the only content is one text block
+   * holding JSON, that JSON; else the content blocks
+   */
   output: unknown;
+  /** the content blocks as the server sent them */
+  content: unknown[];
+  /** `structuredContent` as sent, undefined when the server gave none */
+  structured?: unknown;
   /** text of the content blocks joined, for messages */
   text: string;
 }

@@ -6,8 +6,9 @@
  *  - the pending-confirmations index is `{confirmations}`;
  *  - the tool keys (pins and their pending changes, changed by one script, plus toggles and waiting
  *    runs) share `{tools}`.
- * The runs index, grants, idempotency keys and rate limits are each written on their own, never in
- * a transaction with another key. Queue keys are BullMQ's; see queuePrefix in worker/queues.ts.
+ * The runs index, the ready index, grants, idempotency keys and rate limits each have a slot of
+ * their own. On a single Redis the run scripts write the indexes beside the run, in one script; on a
+ * cluster they are written on their own, before the run (see includes/ready.lua). Queue keys are BullMQ's; see queuePrefix in worker/queues.ts.
  * A prefix with a hash tag of its own (`{il}`) puts every key in that one slot instead.
  */
 export class Keys {
@@ -35,6 +36,17 @@ export class Keys {
   /** zset confirmationId → expiresAt, pending ones only */
   pendingConfirmations(): string {
     return `${this.prefix}:{confirmations}:pending`;
+  }
+  /**
+   * zset runId → when a step of the run was marked ready: the reconciler's work list (see
+   * includes/ready.lua). The marker itself is in the run hash.
+   */
+  readyIndex(): string {
+    return `${this.prefix}:ready`;
+  }
+  /** held by the one process whose reconciler is running a pass */
+  reconcileLock(): string {
+    return `${this.prefix}:reconcile:lock`;
   }
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;
@@ -76,6 +88,12 @@ export const F = {
   stepApproved: (s: string) => `s:${s}:approved`,
   stepConf: (s: string) => `s:${s}:conf`,
   stepIntent: (s: string) => `s:${s}:intent`,
+  /** the ready marker (step id), its generation and since when; see includes/ready.lua */
+  ready: 'ready',
+  readyGen: 'ready:gen',
+  readyAt: 'ready:at',
+  /** the id of the last step job marked for the run, kept after its marker clears */
+  job: 'job',
   conf: (c: string) => confField(c),
   confStatus: (c: string) => `${confField(c)}:status`,
   confDecision: (c: string) => `${confField(c)}:decision`,

@@ -81,15 +81,17 @@ export class PinStore {
     await this.redis.sadd(this.keys.toolWaiting(`${connector}.${tool}`), `${runId}/${stepId}`);
   }
 
-  /** Runs paused at this tool, removed from the set as they are returned. */
-  async takeWaiting(connector: string, tool: string): Promise<Array<{ runId: string; stepId: string }>> {
-    const key = this.keys.toolWaiting(`${connector}.${tool}`);
-    const members = await this.redis.smembers(key);
-    if (members.length) await this.redis.srem(key, ...members);
+  /** Runs paused at this tool; each stays in the set until dropWaiting, after its run was unblocked. */
+  async waiting(connector: string, tool: string): Promise<Array<{ runId: string; stepId: string }>> {
+    const members = await this.redis.smembers(this.keys.toolWaiting(`${connector}.${tool}`));
     return members.map((m) => {
       const i = m.indexOf('/');
       return { runId: m.slice(0, i), stepId: m.slice(i + 1) };
     });
+  }
+
+  async dropWaiting(connector: string, tool: string, runId: string, stepId: string): Promise<void> {
+    await this.redis.srem(this.keys.toolWaiting(`${connector}.${tool}`), `${runId}/${stepId}`);
   }
 }
 

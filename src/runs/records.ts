@@ -36,6 +36,8 @@ export interface StepRecord {
   arguments?: Record<string, unknown>;
   argumentsHash?: string;
   output?: unknown;
+  /** the tool's raw content blocks, kept when `output` is the JSON read out of its one text block */
+  content?: unknown[];
   error?: ErrorInfo;
   startedAt?: number;
   finishedAt?: number;
@@ -82,6 +84,9 @@ export interface ConfirmationPayload {
   title?: string;
   description?: string;
   annotations: ToolAnnotations;
+  /** hints `tools.overrides` loosened (the server does not declare them), and what the server did declare */
+  loosened?: string[];
+  serverAnnotations?: ToolAnnotations;
   arguments: Record<string, unknown>;
   argumentsHash: string;
   outputSchema?: Record<string, unknown>;

@@ -3,22 +3,35 @@ import type { RedisClient } from './redis.ts';
 
 /**
  * Transition scripts by name and number of keys; the file is `scripts/<name>-<keys>.lua`, as in
- * BullMQ's commands. `n`: any number of keys, and the call passes that number first.
+ * BullMQ's commands. `n`: any number of keys, and the call passes that number first (the run
+ * scripts take their index keys only on a single Redis; see includes/ready.lua).
  */
 const SCRIPTS = {
-  startStep: 2, commitStep: 2, failStep: 2, openGate: 2, decide: 2, cancelRun: 2, resolveStep: 2,
-  pinTool: 2, approveTool: 2, blockStep: 2, unblockStep: 2, takeRateSlots: 'n', releaseRateSlots: 'n', loadStep: 3,
+  startStep: 'n', commitStep: 'n', failStep: 'n', openGate: 'n', decide: 'n', cancelRun: 'n', resolveStep: 'n',
+  blockStep: 'n', unblockStep: 'n', createRun: 'n', markReady: 'n', dropReady: 'n', dropReadyEntry: 1, releaseLock: 1,
+  pinTool: 2, approveTool: 2, takeRateSlots: 'n', releaseRateSlots: 'n', loadStep: 3,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
 type ScriptFn = (...keysThenArgv: string[]) => Promise<unknown>;
+
+/** A script's text with each `--@include <name>` line replaced by scripts/includes/<name>.lua. */
+function scriptText(file: string): string {
+  const read = (f: string) => readFileSync(new URL(`./scripts/${f}`, import.meta.url), 'utf8');
+  return read(file).replace(/^--@include (\w+)$/m, (_, name: string) => read(`includes/${name}.lua`));
+}
+
+/** Every script by name with the text Redis runs (includes expanded), for tools that name scripts by their SHA. */
+export function scriptSources(): Array<{ name: ScriptName; lua: string }> {
+  return (Object.entries(SCRIPTS) as Array<[ScriptName, number | 'n']>).map(([name, keys]) => ({ name, lua: scriptText(`${name}-${keys}.lua`) }));
+}
 
 /** Registers the scripts on a client (EVALSHA with EVAL fallback, which survives a Redis restart). */
 export function defineScripts(redis: RedisClient): Record<ScriptName, ScriptFn> {
   const out = {} as Record<ScriptName, ScriptFn>;
   for (const [name, keys] of Object.entries(SCRIPTS) as Array<[ScriptName, number | 'n']>) {
     const cmd = `il_${name}`;
-    const lua = readFileSync(new URL(`./scripts/${name}-${keys}.lua`, import.meta.url), 'utf8');
+    const lua = scriptText(`${name}-${keys}.lua`);
     redis.defineCommand(cmd, keys === 'n' ? { lua } : { numberOfKeys: keys, lua });
     const fn = (redis as unknown as Record<string, ScriptFn>)[cmd];
     out[name] = fn.bind(redis);

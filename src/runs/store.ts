@@ -1,4 +1,5 @@
 import { InterlockError } from '../errors.ts';
+import { type FailPoint, failPoint, isArmed } from '../failpoints.ts';
 import { scrub } from '../secrets.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, Keys, confirmationId, defaultSession, newRunId, runIdOfConfirmation } from './keys.ts';
@@ -19,6 +20,7 @@ import { PinStore } from './pins.ts';
 import { Definitions } from './definitions.ts';
 import { confirmationFrom, grantFor, parseEvent, parseGrant, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
+import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
@@ -40,7 +42,16 @@ export interface CreateRunInput {
   /** the caller's free-text session label, kept for grouping only */
   label?: string;
   idempotencyKey?: string;
+  /**
+   * what the request asked for (inputs, session, principal), hashed: a replay of the key with
+   * another fingerprint is refused with IDEMPOTENCY_KEY_REUSED
+   */
+  fingerprint?: string;
 }
+
+/** How long a trigger's Idempotency-Key names its run. */
+const IDEMPOTENCY_TTL_S = 86400;
+
 
 /** What an operator decided about a step in doubt. */
 export type StepResolution =
@@ -56,7 +67,6 @@ export type DecideOutcome =
 /** Everything the store writes goes through here: no registered secret is ever stored. */
 const j = (v: unknown): string => scrub(JSON.stringify(v ?? null));
 
-
 /**
  * The one owner of Interlock's Redis data: runs, steps, confirmations, grants and events.
  * Each method is a named transition; multi-key changes of a run go through one Lua script.
@@ -69,6 +79,8 @@ export class RunStore {
   private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
   /** the workflow definitions runs name, stored once per version */
   private readonly defs: Definitions;
+  /** the ready index, for the reconciler and the doctor */
+  readonly ready: ReadySteps;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -76,24 +88,70 @@ export class RunStore {
     this.defs = new Definitions(redis, this.keys);
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
+    this.ready = new ReadySteps(redis, this.keys, this.s);
   }
 
-  private rk(runId: string): [string, string] {
-    return [this.keys.run(runId), this.keys.events(runId)];
+  /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
+  private rk(runId: string, ...indexes: string[]): string[] {
+    return runScriptKeys(this.keys, this.redis.isCluster, runId, ...indexes);
   }
 
-  /** Creates a run, or returns the existing run id when the idempotency key was seen before. */
-  /** `then` runs with the new record (the engine enqueues the first step there); see thenEnqueue. */
+  /** rk with the ready index, for scripts that mark a step ready or clear its marker. */
+  private rr(runId: string, ...more: string[]): string[] {
+    return this.rk(runId, this.keys.readyIndex(), ...more);
+  }
+
+  /**
+   * On a cluster the ready index is in another slot than the run: its entry is written before the
+   * script that marks the step, so a crash between the two leaves an entry without a marker (the
+   * reconciler drops it), never a marker nobody finds. On one Redis the script writes both.
+   */
+  private readyAhead(runId: string): Promise<void> {
+    return this.ready.ahead(runId);
+  }
+
+  /**
+   * Creates a run, ready at its first step, or returns the run its idempotency key names. `then`
+   * runs with the new record (the engine enqueues the first step there); see thenEnqueue.
+   */
   async createRun(input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const runId = newRunId();
-    if (input.idempotencyKey) {
-      const key = this.keys.triggerIdempotency(`${input.workflow.name}:${input.idempotencyKey}`);
-      const ok = await this.redis.set(key, runId, 'EX', 86400, 'NX');
-      if (ok === null) {
-        const existing = await this.redis.get(key);
-        if (existing) return { runId: existing, created: false };
-      }
+    if (!input.idempotencyKey) return this.writeRun(runId, input, then);
+    const key = this.keys.triggerIdempotency(`${input.workflow.name}:${input.idempotencyKey}`);
+    const record = j({ run: runId, fp: input.fingerprint ?? '' });
+    if (this.redis.isCluster) {
+      // The key is in another slot than the run: set first, and a replay that finds no run writes it.
+      const ok = await this.redis.set(key, record, 'EX', IDEMPOTENCY_TTL_S, 'NX');
+      if (ok === null) return this.replay(await this.redis.get(key), input, then);
+      return this.writeRun(runId, input, then);
     }
+    // A replay is answered without sending the new run's job; the script checks the key again.
+    const prev = await this.redis.get(key);
+    if (prev !== null) return this.replay(prev, input, then);
+    return this.writeRun(runId, input, then, { key, record });
+  }
+
+  /**
+   * A trigger whose idempotency key was set before: the run it names, or that run written now if
+   * it was not (a crash between key and run on a cluster, or a key set by an earlier version).
+   */
+  private async replay(prev: string | null, input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
+    if (prev === null) return this.createRun(input, then);
+    let runId = prev;
+    let fp = '';
+    if (prev.startsWith('{')) ({ run: runId, fp } = JSON.parse(prev) as { run: string; fp: string });
+    if (fp && input.fingerprint && fp !== input.fingerprint) {
+      throw new InterlockError('IDEMPOTENCY_KEY_REUSED',
+        `Idempotency-Key '${input.idempotencyKey}' was used for another request (other inputs, session or caller); use a new key for a new request`, { runId });
+    }
+    const run = await this.getRun(runId);
+    if (run) return { runId, created: false, run };
+    const made = await this.writeRun(runId, input, then);
+    return { ...made, created: false };
+  }
+
+  private async writeRun(runId: string, input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>,
+    idem?: { key: string; record: string }): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const now = Date.now();
     const wf = input.workflow;
     const session = input.session ?? defaultSession(runId);
@@ -111,21 +169,20 @@ export class RunStore {
       updatedAt: String(now),
     };
     for (const step of wf.steps) fields[F.stepStatus(step.id)] = 'pending';
-    const [runKey, evKey] = this.rk(runId);
     this.defs.remember(wf);
-    // The definition goes first on this connection, so whoever reads the run finds it; the index is
-    // in another slot than the run, so it is written beside the MULTI, not in it.
     const run = parseRun(fields, wf);
-    await this.thenEnqueue(Promise.all([
-      this.defs.store(wf),
-      this.redis
-        .multi()
-        .hset(runKey, fields)
-        .xadd(evKey, 'MAXLEN', '~', '10000', '*', 'type', 'run.created', 'at', String(now), 'step', '',
-          'data', j({ workflow: wf.name, version: wf.version, session }))
-        .exec(),
-      this.redis.zadd(this.keys.runsIndex(), now, runId),
-    ]), then && (() => then(run)));
+    const keys = this.rr(runId, this.keys.runsIndex(), ...(idem ? [idem.key] : []));
+    const argv = [runId, String(now), wf.steps[0].id, j({ workflow: wf.name, version: wf.version, session }), idem?.record ?? '', String(IDEMPOTENCY_TTL_S),
+      ...Object.entries(fields).flat()];
+    // The definition goes first on this connection, so whoever reads the run finds it. On a
+    // cluster the index entries go before the run (a run nobody lists or reconciles would be lost).
+    const write = this.redis.isCluster
+      ? Promise.all([this.defs.store(wf), this.redis.zadd(this.keys.readyIndex(), now, runId), this.redis.zadd(this.keys.runsIndex(), now, runId)])
+        .then(() => this.s.createRun(...keys, ...argv))
+      : Promise.all([this.defs.store(wf), this.s.createRun(...keys, ...argv)]).then(([, r]) => r);
+    const r = (await this.thenEnqueue(write as Promise<string[]>, then && (() => then(run)), (x) => x[0] === 'ok', 'after-create-run'));
+    if (r[0] === 'key') return this.replay(r[1], input, then);
+    if (r[0] === 'exists') return { runId, created: false, ...(await this.getRun(runId).then((x) => (x ? { run: x } : {}))) };
     // The record is what was just written; reading it back would only cost a round trip.
     return { runId, created: true, run };
   }
@@ -233,24 +290,30 @@ export class RunStore {
     return { runs: out, nextCursor: offset };
   }
 
-  async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean):
+  /**
+   * `seenAttempts`: for a write, the attempts of the record the caller planned from; the start is
+   * refused when another job started the step since (see startStep-n.lua), so a write goes once.
+   */
+  async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean, seenAttempts?: number):
     Promise<{ ok: true; attempts: number } | { ok: false; reason: 'run' | 'step' | 'missing'; status: string }> {
-    const r = (await this.s.startStep(...this.rk(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0')) as [string, string | number];
+    const r = (await this.s.startStep(...this.rr(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0',
+      seenAttempts === undefined ? '' : String(seenAttempts))) as [string, string | number];
     if (r[0] === 'ok') return { ok: true, attempts: Number(r[1]) };
     return { ok: false, reason: r[0] as 'run' | 'step' | 'missing', status: String(r[1]) };
   }
 
   /**
    * `started`: the step.started data of a read that answered before startStep went out; the
-   * commit then starts the step too (see commitStep-2.lua). `then` (the next step's enqueue) runs
-   * when the commit succeeds; see thenEnqueue.
+   * commit then starts the step too (see commitStep-n.lua). The next step is marked ready by the
+   * commit; `then` (its enqueue, generation '0') runs when the commit succeeds; see thenEnqueue.
    */
   async commitStep(runId: string, stepId: string, status: 'succeeded' | 'skipped', result: StepResult, nextStepId: string | undefined,
     opts: { started?: Record<string, unknown>; then?: () => Promise<unknown> } = {}): Promise<string> {
     const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
-    const commit = this.s.commitStep(...this.rk(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev),
+    const send = () => this.s.commitStep(...this.rr(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev),
       opts.started ? j(opts.started) : '') as Promise<string>;
-    return this.thenEnqueue(commit, opts.then, (r) => r === 'ok');
+    const commit = nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send();
+    return this.thenEnqueue(commit, opts.then, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
   }
 
   /**
@@ -258,13 +321,19 @@ export class RunStore {
    * at once, right behind the write, which Redis applies first: one round trip for both; if the write
    * finds the run ended, the job it did not need finds that too and does nothing. On a cluster the
    * run and the queue live on different nodes and nothing orders the two, so it waits for `write`
-   * and runs only when `proceed` says so.
+   * and runs only when `proceed` says so. Either way the write marked the step ready, so a crash
+   * before the enqueue leaves work for the reconciler, not a stranded run. An armed fail point
+   * sits between the two.
    */
-  private async thenEnqueue<T>(write: Promise<T>, then: (() => Promise<unknown>) | undefined, proceed: (r: T) => boolean = () => true): Promise<T> {
+  private async thenEnqueue<T>(write: Promise<T>, then: (() => Promise<unknown>) | undefined, proceed: (r: T) => boolean = () => true,
+    point?: FailPoint): Promise<T> {
     if (!then) return write;
-    if (this.redis.isCluster) {
+    if (this.redis.isCluster || (point && isArmed(point))) {
       const r = await write;
-      if (proceed(r)) await then();
+      if (proceed(r)) {
+        if (point) await failPoint(point);
+        await then();
+      }
       return r;
     }
     const [r] = await Promise.all([write, then()]);
@@ -273,7 +342,7 @@ export class RunStore {
 
   async failStep(runId: string, stepId: string, stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,
     runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>, result: StepResult, error: ErrorInfo): Promise<string> {
-    return (await this.s.failStep(...this.rk(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error))) as string;
+    return (await this.s.failStep(...this.rr(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error))) as string;
   }
 
   /**
@@ -296,9 +365,13 @@ export class RunStore {
       expiresAt: now + ttlMs,
     };
     const { argumentsHash, ...shown } = payload;
-    const r = (await this.s.openGate(...this.rk(run.id), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash, String(rec.expiresAt), String(now), F.conf(rec.id))) as string;
+    // On a cluster the pending index is in another slot: its entry goes first, and one whose
+    // confirmation was never written is dropped by the sweeper at its deadline.
+    if (this.redis.isCluster) await this.redis.zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id);
+    const r = (await this.s.openGate(...this.rr(run.id, this.keys.pendingConfirmations()), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash,
+      String(rec.expiresAt), String(now), F.conf(rec.id))) as string;
     if (r !== 'ok') return undefined;
-    await this.redis.zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id);
+    await failPoint('after-open-gate');
     return rec;
   }
 
@@ -367,14 +440,15 @@ export class RunStore {
     const err: ErrorInfo = decision === 'deny'
       ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
       : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
-    const r = (await this.s.decide(...this.rk(runId), cid, decision, opts.argumentsHash ?? '', String(now),
+    if (decision === 'approve') await this.readyAhead(runId);
+    const r = (await this.s.decide(...this.rr(runId, this.keys.pendingConfirmations()), cid, decision, opts.argumentsHash ?? '', String(now),
       j({ by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}), at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
       j({ error: err, finishedAt: now }), F.conf(cid))) as string[];
     const [outcome, stepId, detail] = r;
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
-    // The pending index is only an index: it is cleaned without holding up the decision, and the
-    // sweeper drops any entry whose confirmation was decided already.
-    if (outcome !== 'mismatch') this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
+    // On a cluster the pending index is cleaned without holding up the decision (on one Redis the
+    // script did it); the sweeper drops any entry whose confirmation was decided already.
+    if (outcome !== 'mismatch' && this.redis.isCluster) this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
     if (outcome === 'approved') return { outcome, runId, stepId, session: r[3] || defaultSession(runId), workflow: r[4], version: r[5] };
@@ -404,18 +478,19 @@ export class RunStore {
 
   async cancelRun(runId: string, by = 'unknown'): Promise<{ cancelled: boolean; status: string; confirmationId?: string }> {
     const err: ErrorInfo = { code: 'CANCELLED', message: `Cancelled by ${by}` };
-    const r = (await this.s.cancelRun(...this.rk(runId), String(Date.now()), j(err), 'c')) as [string, string];
+    const r = (await this.s.cancelRun(...this.rr(runId, this.keys.pendingConfirmations()), String(Date.now()), j(err), 'c')) as [string, string];
     if (r[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (r[0] === 'finished') return { cancelled: false, status: r[1] };
-    if (r[1]) await this.redis.zrem(this.keys.pendingConfirmations(), r[1]);
+    if (r[1] && this.redis.isCluster) await this.redis.zrem(this.keys.pendingConfirmations(), r[1]);
     return { cancelled: true, status: 'cancelled', ...(r[1] ? { confirmationId: r[1] } : {}) };
   }
 
   /**
-   * Resolves a step left in doubt; see resolveStep-2.lua. `done` needs the output the operator
-   * found; `nextStepId` is the step that runs after it.
+   * Resolves a step left in doubt; see resolveStep-n.lua. `done` needs the output the operator
+   * found; `nextStepId` is the step that runs after it; the step that runs next is marked ready
+   * with `generation`, the job the caller enqueues.
    */
-  async resolveStep(runId: string, stepId: string, r: StepResolution, nextStepId: string | undefined):
+  async resolveStep(runId: string, stepId: string, r: StepResolution, nextStepId: string | undefined, generation: string):
     Promise<{ ok: true; runStatus: RunStatus } | { ok: false; runStatus: string; stepStatus: string }> {
     const now = Date.now();
     const by = r.by ?? 'unknown';
@@ -423,21 +498,42 @@ export class RunStore {
     const result: StepResult = r.action === 'done'
       ? { output: r.output, note: `marked done by ${by} after the write was in doubt`, finishedAt: now }
       : { error: err, finishedAt: now };
-    const res = (await this.s.resolveStep(...this.rk(runId), stepId, r.action, String(now), j(result), nextStepId ?? '',
-      j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }), j(err))) as string[];
+    if (r.action === 'retry' || nextStepId) await this.readyAhead(runId);
+    const res = (await this.s.resolveStep(...this.rr(runId), stepId, r.action, String(now), j(result), nextStepId ?? '',
+      j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }), j(err), generation)) as string[];
     if (res[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (res[0] === 'ok') return { ok: true, runStatus: res[1] as RunStatus };
     return { ok: false, runStatus: res[1], stepStatus: res[2] };
   }
 
-  /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-2.lua. */
+  /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-n.lua. */
   async blockStep(runId: string, stepId: string, error: ErrorInfo, data: Record<string, unknown>): Promise<string> {
-    return (await this.s.blockStep(...this.rk(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error }))) as string;
+    return (await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error }))) as string;
   }
 
-  /** Resumes a run blocked by blockStep; 'skip' when it is no longer blocked for that reason. */
-  async unblockStep(runId: string, stepId: string, data: Record<string, unknown>): Promise<'ok' | 'skip'> {
-    return (await this.s.unblockStep(...this.rk(runId), stepId, String(Date.now()), j(data))) as 'ok' | 'skip';
+  /**
+   * Resumes a run blocked by blockStep, marking the step ready with `generation` (the job the
+   * caller enqueues); 'skip' when it is no longer blocked for that reason.
+   */
+  async unblockStep(runId: string, stepId: string, data: Record<string, unknown>, generation: string): Promise<'ok' | 'skip'> {
+    await this.readyAhead(runId);
+    return (await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation)) as 'ok' | 'skip';
+  }
+
+  /** The run record and its raw hash (for the ready marker and the last job id). */
+  async getRunHash(runId: string): Promise<{ run: RunRecord; hash: Record<string, string> } | undefined> {
+    const h = await this.redis.hgetall(this.keys.run(runId));
+    return h.id ? { run: await this.toRun(h), hash: h } : undefined;
+  }
+
+  /** Puts a pending confirmation back in the pending index (repair of an index that lost it). */
+  async indexPendingConfirmation(cid: string, expiresAt: number): Promise<void> {
+    await this.redis.zadd(this.keys.pendingConfirmations(), expiresAt, cid);
+  }
+
+  /** Whether a confirmation is in the pending index. */
+  async pendingIndexed(cid: string): Promise<boolean> {
+    return (await this.redis.zscore(this.keys.pendingConfirmations(), cid)) !== null;
   }
 
   async dropPendingConfirmation(cid: string): Promise<void> {

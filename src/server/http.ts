@@ -16,6 +16,7 @@ import { isLoopbackHost, originGuard } from './origin.ts';
 import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
+import { doctorRoutes } from './routes/doctor.ts';
 import { healthRoutes } from './routes/health.ts';
 import { pinRoutes } from './routes/pins.ts';
 import { resolveRoutes } from './routes/resolve.ts';
@@ -88,6 +89,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, pinRoutes(app));
   hono.route(API, confirmationRoutes(app));
   hono.route(API, connectorRoutes(app));
+  hono.route(API, doctorRoutes(app));
   hono.route('/', uiRoutes(app, feed));
 
   const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });

@@ -35,7 +35,8 @@ const schemas: Json = {
     type: 'object', required: ['id', 'status', 'attempts'],
     properties: {
       id: { type: 'string' }, status: { enum: STEP_STATUS }, attempts: { type: 'integer' }, arguments: { type: 'object' },
-      argumentsHash: { type: 'string' }, output: {}, error: ref('ErrorInfo'), startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
+      argumentsHash: { type: 'string' }, output: {},
+      content: { type: 'array', description: "the tool's raw content blocks, when output is the JSON read out of its one text block" }, error: ref('ErrorInfo'), startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
       durationMs: { type: 'integer' }, confirmationId: { type: 'string' }, approvedHash: { type: 'string' }, note: { type: 'string' },
     },
   },
@@ -59,6 +60,8 @@ const schemas: Json = {
       owner: { type: 'string', description: 'who started the run' },
       connector: { type: 'string' }, tool: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
       annotations: { type: 'object' }, arguments: { type: 'object' }, argumentsHash: { type: 'string' }, outputSchema: { type: 'object' },
+      loosened: { type: 'array', items: { type: 'string' }, description: 'annotations tools.overrides loosened; the server does not declare them' },
+      serverAnnotations: { type: 'object', description: 'what the server declared, when annotations were loosened' },
       reason: { enum: ['write', 'always'] }, status: { enum: CONF_STATUS }, createdAt: { type: 'integer' }, expiresAt: { type: 'integer' },
       decidedAt: { type: 'integer' }, decidedBy: { type: 'string', description: 'the principal (token name or OAuth subject) that decided' },
       channel: { enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'system'], description: 'where the decision was made' },
@@ -86,6 +89,25 @@ const schemas: Json = {
       connector: { type: 'string' }, name: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
       inputSchema: { type: 'object' }, outputSchema: { type: 'object' }, annotations: { type: 'object' },
       write: { type: 'boolean', description: 'no readOnlyHint: true' }, idempotent: { type: 'boolean' }, enabled: { type: 'boolean' }, disabledReason: { type: 'string' },
+      serverAnnotations: { type: 'object', description: 'what the server declared, present when tools.overrides changed annotations' },
+      loosened: { type: 'array', items: { enum: ['readOnlyHint', 'idempotentHint', 'destructiveHint'] }, description: 'hints tools.overrides set that the server does not declare and that relax a rule; part of the pin' },
+      failWhen: { type: 'array', items: { type: 'string' }, description: 'fail_when conditions of the tools.overrides that match' },
+    },
+  },
+  Diagnosis: {
+    type: 'object', required: ['checked', 'findings'],
+    properties: {
+      checked: { type: 'integer', description: 'runs examined' },
+      findings: {
+        type: 'array',
+        items: {
+          type: 'object', required: ['runId', 'kind', 'why'],
+          properties: {
+            runId: { type: 'string' }, stepId: { type: 'string' }, kind: { type: 'string' }, why: { type: 'string' },
+            repair: { type: 'string', description: 'what a repair does; absent when a person must decide' }, repaired: { type: 'string', description: 'what the repair did' },
+          },
+        },
+      },
     },
   },
   RunEvent: {
@@ -103,7 +125,7 @@ const paths: Json = {
   '/api/v1/workflows/{name}/runs': {
     post: {
       summary: 'Start a run', ...scoped('trigger'),
-      parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run' }],
+      parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run for 24 h, to the same caller with the same inputs and session; another body or caller is refused with 422' }],
       requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: {
         inputs: { type: 'object' },
         session: { type: 'string', description: 'a `session` an earlier run of this same token answered with joins that session (and its remembered decisions); any other text is kept as the run\'s `label` only' },
@@ -112,6 +134,7 @@ const paths: Json = {
         202: { ...jsonBody(ref('Run'), 'created; Location names the run'), headers: { Location: { schema: { type: 'string' } } } },
         200: jsonBody(ref('Run'), 'the run created earlier with this Idempotency-Key'),
         ...common, 400: err('INPUT_INVALID with details.issues naming each bad field, or a malformed body'), 404: err('no such workflow'), 413: err('body over 1 MB'),
+        422: err('IDEMPOTENCY_KEY_REUSED: the key was used for another request (other inputs, session or caller)'),
       },
     },
   },
@@ -196,6 +219,21 @@ const paths: Json = {
       parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
       requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['hash'], properties: { hash: { type: 'string', description: 'pending.hash as reviewed' } } } } } },
       responses: { 200: { description: '{pin, resumed: runIds}' }, ...common, 404: err('no change waiting for review'), 409: err('HASH_MISMATCH: it changed again since') },
+    },
+  },
+  '/api/v1/doctor': {
+    get: {
+      summary: 'Runs stuck by any rule the doctor knows, each naming the run and why', ...scoped('admin'),
+      description: 'Kinds: ready_without_job, ready_stale, no_job, confirmation_not_indexed, confirmation_overdue, awaiting_without_confirmation, blocked_tool_approved, in_doubt_too_long. ' +
+        'A finding with `repair` can be fixed by POST /api/v1/doctor/repair; one without needs a person. Walks every run: an operator\'s tool, not a health check.',
+      responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}'), ...common },
+    },
+  },
+  '/api/v1/doctor/repair': {
+    post: {
+      summary: 'The same findings, with what could be repaired safely repaired (re-mark ready and enqueue, re-index, expire)', ...scoped('admin'),
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
+      responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}, each repaired finding with `repaired`'), ...common },
     },
   },
 };

@@ -1,10 +1,12 @@
 import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
+import { failPoint } from '../failpoints.ts';
 import { own } from '../lookup.ts';
 import type { ConfirmationRecord, DecisionChannel, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import type { RedisClient } from '../runs/redis.ts';
 import type { RunStore, StepResolution } from '../runs/store.ts';
+import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from './queues.ts';
@@ -17,7 +19,10 @@ export interface TriggerOptions {
    * a session of its own. Without a principal (in-process callers: the CLI, tests) it is taken as given.
    */
   session?: string;
-  /** the token name or OAuth subject that starts the run */
+  /**
+   * the token name or OAuth subject that starts the run (the HTTP route: the token's name); it owns
+   * the run, and a replayed Idempotency-Key from someone else is refused
+   */
   principal?: string;
   /** the session is Interlock's own for this principal (the facade's), not a caller's text */
   trustedSession?: boolean;
@@ -79,7 +84,10 @@ export class Engine {
       ...(session ? { session } : {}),
       ...(label ? { label } : {}),
       ...(opts.principal ? { owner: opts.principal } : {}),
-      ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}),
+      ...(opts.idempotencyKey ? {
+        idempotencyKey: opts.idempotencyKey,
+        fingerprint: sha256Hex(canonicalJson({ inputs, session: opts.session ?? null, principal: opts.principal ?? null })),
+      } : {}),
     }, (r) => this.queues.enqueue(r.definition, r.id, r.session, r.definition.steps[0].id, '0'));
     const { runId, created } = made;
     const run = made.run ?? (await this.store.requireRun(runId));
@@ -107,6 +115,8 @@ export class Engine {
     if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
     if (r.outcome !== 'approved') throw new InterlockError('INTERNAL', `Approving ${cid} answered ${r.outcome}`);
+    // The step is marked ready: from here a crash leaves the enqueue to the reconciler.
+    await failPoint('after-decide');
     // The decision says which run, step and definition: enqueue at once, read the record beside it.
     const def = await this.store.definition(r.workflow, r.version);
     const step = def.steps.find((s) => s.id === r.stepId);
@@ -168,14 +178,15 @@ export class Engine {
     const idx = run.definition.steps.findIndex((s) => s.id === stepId);
     if (idx < 0) throw new InterlockError('NOT_FOUND', `Run ${runId} has no step '${stepId}'`);
     const next = run.definition.steps[idx + 1]?.id;
-    const r = await this.store.resolveStep(runId, stepId, resolution, next);
+    // A fresh job id: the job that found the step in doubt may still be kept by BullMQ.
+    const generation = `resolved-${run.steps[stepId]?.attempts ?? 0}`;
+    const r = await this.store.resolveStep(runId, stepId, resolution, next, generation);
     if (!r.ok) {
       throw new InterlockError('NOT_IN_DOUBT',
         `Step ${stepId} of run ${runId} is ${r.stepStatus} (run ${r.runStatus}); only a step in doubt can be resolved`,
         { runStatus: r.runStatus, stepStatus: r.stepStatus });
     }
-    // A fresh job id: the job that found the step in doubt may still be kept by BullMQ.
-    const generation = `resolved-${run.steps[stepId]?.attempts ?? 0}`;
+    await failPoint('after-resolve');
     if (resolution.action === 'retry') await this.queues.enqueue(run.definition, runId, run.session, stepId, generation);
     if (resolution.action === 'done' && next) await this.queues.enqueue(run.definition, runId, run.session, next, generation);
     return this.store.requireRun(runId);
@@ -192,14 +203,28 @@ export class Engine {
       throw new InterlockError('HASH_MISMATCH', `Tool ${connector}.${tool} changed again since you reviewed it (now ${r.pendingHash}); review the new definition`,
         { hash: r.pendingHash });
     }
+    return { pin: r.pin, resumed: await this.resumeWaiting(connector, tool, by) };
+  }
+
+  /**
+   * Unblocks the runs paused at a tool that is no longer changed. Each leaves the waiting set only
+   * after its unblock (which marks its step ready), so a crash midway leaves the rest waiting for
+   * `interlock doctor --repair`, and a crash after an unblock leaves the reconciler its enqueue.
+   */
+  async resumeWaiting(connector: string, tool: string, by: string): Promise<string[]> {
     const resumed: string[] = [];
-    for (const w of await this.store.pins.takeWaiting(connector, tool)) {
-      if ((await this.store.unblockStep(w.runId, w.stepId, { connector, tool, by })) !== 'ok') continue;
-      const run = await this.store.requireRun(w.runId);
-      await this.queues.enqueue(run.definition, run.id, run.session, w.stepId, `unblocked-${Date.now()}`);
-      resumed.push(run.id);
-    }
-    return { pin: r.pin, resumed };
+    await Promise.all((await this.store.pins.waiting(connector, tool)).map(async (w) => {
+      const generation = `unblocked-${Date.now()}`;
+      const ok = (await this.store.unblockStep(w.runId, w.stepId, { connector, tool, by }, generation)) === 'ok';
+      if (ok) {
+        await failPoint('after-unblock');
+        const run = await this.store.requireRun(w.runId);
+        await this.queues.enqueue(run.definition, run.id, run.session, w.stepId, generation);
+        resumed.push(run.id);
+      }
+      await this.store.pins.dropWaiting(connector, tool, w.runId, w.stepId);
+    }));
+    return resumed;
   }
 
   /**

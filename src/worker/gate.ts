@@ -48,6 +48,7 @@ export function decideGate(g: GateInput): GateDecision {
       ...(g.tool.title ? { title: g.tool.title } : {}),
       ...(g.tool.description ? { description: g.tool.description } : {}),
       annotations: g.tool.annotations,
+      ...(g.tool.loosened ? { loosened: g.tool.loosened, serverAnnotations: g.tool.serverAnnotations ?? {} } : {}),
       arguments: g.arguments,
       argumentsHash: g.argumentsHash,
       ...(g.tool.outputSchema ? { outputSchema: g.tool.outputSchema } : {}),

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { checkToolResult, loosenedNote, recordedResult } from '../connectors/results.ts';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
 import { InterlockError } from '../errors.ts';
 import type { RunRecord } from '../runs/records.ts';
@@ -53,7 +54,7 @@ export function idempotencyKey(runId: string, stepId: string): string {
 
 function context(run: RunRecord): TemplateContext {
   const steps: TemplateContext['steps'] = {};
-  for (const [id, s] of Object.entries(run.steps)) steps[id] = { output: s.output, status: s.status };
+  for (const [id, s] of Object.entries(run.steps)) steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
   return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
 }
 
@@ -162,6 +163,9 @@ export class StepProcessor {
       await store.appendEvent(runId, 'confirmation.remembered', stepId, {
         connector: step.connector, tool: step.tool, argumentsHash, grantedBy: remembered?.by ?? 'unknown', ...(remembered?.channel ? { channel: remembered.channel } : {}),
       });
+    } else if (gate.via === 'read' && tool.loosened?.includes('readOnlyHint')) {
+      // A read only because the config says so passes the gate on record, with what was loosened.
+      await store.appendEvent(runId, 'step.ungated_by_override', stepId, { connector: step.connector, tool: step.tool, loosened: tool.loosened, argumentsHash });
     }
 
     const limits = this.d.rateLimit?.(step.connector, step.tool, args) ?? [];
@@ -170,7 +174,7 @@ export class StepProcessor {
     // started only if it is still calling after READ_START_AFTER_MS (so a long read shows running
     // and can be cancelled); a read that answers sooner is started by its commit, one command fewer.
     const startData = { argumentsHash, attempt: job.attemptsMade + 1 };
-    let starting = tool.write ? store.startStep(runId, stepId, startData, true) : undefined;
+    let starting = tool.write ? store.startStep(runId, stepId, startData, true, rec.attempts) : undefined;
     if (starting) {
       const started = await starting;
       if (!started.ok) {
@@ -224,18 +228,21 @@ export class StepProcessor {
       if (!started.ok) return `not started: ${started.reason} ${started.status}`;
     }
     const finishedAt = Date.now();
-    this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !result.isError });
-    if (result.isError) {
+    const failure = result.isError
+      ? { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` }
+      : await checkToolResult(tool, result);
+    this.d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !failure });
+    if (failure) {
       if (!startedBefore) {
         const started = await startNow();
         if (!started.ok) return `not started: ${started.reason} ${started.status}`;
       }
-      await store.failStep(runId, stepId, 'failed', 'failed', { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt },
-        { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` });
-      return 'tool error';
+      await store.failStep(runId, stepId, 'failed', 'failed', { arguments: args, argumentsHash, ...recordedResult(result), startedAt: t0, finishedAt },
+        { code: failure.code, message: failure.message });
+      return failure.code === 'TOOL_ERROR' ? 'tool error' : `failed: ${failure.code}`;
     }
     return this.commitAndAdvance(run, stepId, 'succeeded',
-      { arguments: args, argumentsHash, output: result.output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
+      { arguments: args, argumentsHash, ...recordedResult(result), ...loosenedNote(tool), startedAt: t0, finishedAt, durationMs: finishedAt - t0 }, next,
       startedBefore ? undefined : startData);
   }
 
@@ -314,10 +321,11 @@ export class StepProcessor {
     const r = await this.d.store.blockStep(runId, stepId, error, { connector, tool, fields });
     if (r === 'ok') {
       await this.d.store.pins.addWaiting(connector, tool, runId, stepId);
+      const generation = `unblocked-${Date.now()}`;
       // An approval landing between the block and the line above found nobody waiting: look again.
       if ((await this.d.store.pins.observe(info)).status !== 'changed' &&
-        (await this.d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' })) === 'ok') {
-        await this.d.queues.enqueue(run.definition, runId, run.session, stepId, `unblocked-${Date.now()}`);
+        (await this.d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' }, generation)) === 'ok') {
+        await this.d.queues.enqueue(run.definition, runId, run.session, stepId, generation);
       }
     }
     this.d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');

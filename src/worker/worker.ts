@@ -4,6 +4,7 @@ import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef }
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
 import { rateLimitsFor } from './rate-limits.ts';
+import { Reconciler } from './reconciler.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
   connection: ConnectionOptions;
@@ -15,11 +16,14 @@ export interface StepWorkersOptions extends ProcessorDeps {
   prefix?: string;
   /** how often this process looks for confirmations past their deadline */
   sweepEveryMs?: number;
+  /** how often the reconciler runs (default INTERLOCK_RECONCILE_EVERY_MS or 5 s); see reconciler.ts */
+  reconcileEveryMs?: number;
 }
 
 /**
- * The worker side of one process: a BullMQ Worker per connector queue, plus the timer that
- * expires confirmations nobody decided. Any number of processes may run these against one Redis.
+ * The worker side of one process: a BullMQ Worker per connector queue, the timer that expires
+ * confirmations nobody decided, and the reconciler that enqueues steps marked ready whose job a
+ * crash lost. Any number of processes may run these against one Redis.
  */
 export class StepWorkers {
   private readonly workers: Worker<StepJobData>[] = [];
@@ -28,6 +32,7 @@ export class StepWorkers {
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   private readonly handBack = new AbortController();
+  readonly reconciler: Reconciler;
 
   constructor(opts: StepWorkersOptions) {
     this.opts = opts;
@@ -37,6 +42,8 @@ export class StepWorkers {
       rateLimit: (id, tool, args) => rateLimitsFor(opts.connectors[id], tool, args),
       callTimeoutMs: (id) => opts.connectors[id]?.timeoutMs,
     });
+    this.reconciler = new Reconciler({ store: opts.store, queues: opts.queues, logger: opts.logger,
+      ...(opts.reconcileEveryMs ? { everyMs: opts.reconcileEveryMs } : {}) });
   }
 
   start(): this {
@@ -64,6 +71,7 @@ export class StepWorkers {
     const every = this.opts.sweepEveryMs ?? 1000;
     this.sweeper = setInterval(() => void this.sweep(), every);
     this.sweeper.unref();
+    this.reconciler.start();
     return this;
   }
 
@@ -123,6 +131,7 @@ export class StepWorkers {
    */
   async close(force = false, graceMs = Number(process.env.INTERLOCK_SHUTDOWN_GRACE_MS ?? 10_000)): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.reconciler.stop();
     const timer = setTimeout(() => this.handBack.abort(), force ? 0 : graceMs);
     try {
       await Promise.all(this.workers.map((w) => w.close(force)));

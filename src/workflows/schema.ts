@@ -6,6 +6,7 @@
 import { isScalar } from 'yaml';
 import { firstMatch } from '../connectors/glob.ts';
 import { InterlockError } from '../errors.ts';
+import { readOverrides } from './overrides.ts';
 import { readRateLimits } from './rate-limit.ts';
 import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, PolicyConfig, TokenConfig, WorkflowDef } from './types.ts';
 import {
@@ -71,8 +72,8 @@ function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
     if (m[k]) src.add(m[k].keyPos, m[k].path, `${what}: "${k}" does not apply to transport ${type} (it takes ${own.join(', ')})`);
   }
   const transport = readTransport(src, f, m, type, what);
-  const tools = { allow: [] as string[], deny: [] as string[] };
-  const t = m.tools && readMap(src, m.tools, `${what} tools`, { optional: ['allow', 'deny'] });
+  const tools: ConnectorConfig['tools'] = { allow: [], deny: [] };
+  const t = m.tools && readMap(src, m.tools, `${what} tools`, { optional: ['allow', 'deny', 'overrides'] });
   for (const k of ['allow', 'deny'] as const) {
     const items = t?.[k] && readList(src, t[k], `${what} tools.${k}`);
     for (const item of items ?? []) {
@@ -83,11 +84,13 @@ function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
       else tools[k].push(g);
     }
   }
+  const overrides = t?.overrides ? readOverrides(src, t.overrides, what) : [];
+  if (overrides?.length) tools.overrides = overrides;
   const rateLimits = m.rate_limit ? readRateLimits(src, m.rate_limit, what, tools) : [];
   const timeoutMs = m.timeout ? readDuration(src, m.timeout, `${what} timeout`, { positive: true }) : DEFAULT_TIMEOUT_MS;
   const concurrency = m.concurrency ? readInt(src, m.concurrency, `${what} concurrency`, 1) : DEFAULT_CONCURRENCY;
   const auth = m.auth ? readAuth(src, m.auth, what) : { type: 'none' as const };
-  if (!transport || !auth || timeoutMs === undefined || concurrency === undefined || !rateLimits) return undefined;
+  if (!transport || !auth || timeoutMs === undefined || concurrency === undefined || !rateLimits || !overrides) return undefined;
   return { id: f.key, transport, auth, tools, timeoutMs, concurrency, ...(rateLimits.length ? { rateLimits } : {}), pos: f.keyPos };
 }
 

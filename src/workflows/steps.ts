@@ -278,7 +278,7 @@ export function checkTemplatesIn(src: Source, node: Node, path: string, ctx: Che
  * otherwise the template around `at` (`seg`) is looked up in the raw text, and when escapes or
  * folding hide even that, the scalar's start is the answer.
  */
-function locate(src: Source, node: Node, value: string, at: number, seg: { start: number; end: number }): SourcePos {
+export function locate(src: Source, node: Node, value: string, at: number, seg: { start: number; end: number }): SourcePos {
   const [start, end] = node.range ?? [0, 0];
   const raw = src.text.slice(start, end);
   const whole = raw.indexOf(value);
@@ -296,7 +296,7 @@ function locate(src: Source, node: Node, value: string, at: number, seg: { start
 
 const ROOTS = ['inputs', 'steps', 'run'];
 const RUN_FIELDS = ['id', 'workflow', 'session'];
-const STEP_FIELDS = ['output', 'status'];
+const STEP_FIELDS = ['output', 'content', 'status'];
 
 function checkExpr(src: Source, node: Node, value: string, seg: TemplateSegment, path: string, ctx: CheckCtx): boolean {
   const { reads, problems } = analyzeExpression(seg.expr);
@@ -322,7 +322,7 @@ function checkExpr(src: Source, node: Node, value: string, seg: TemplateSegment,
       } else if (at > index) report(nameAt, `template reads steps.${r.name}, which runs after this step; a step can read only the steps before it`);
       else if (r.field !== undefined && !STEP_FIELDS.includes(r.field)) {
         const hint = suggest(r.field, STEP_FIELDS);
-        report(r.fieldOffset ?? nameAt, `template reads steps.${r.name}.${r.field}; a step has only output and status${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        report(r.fieldOffset ?? nameAt, `template reads steps.${r.name}.${r.field}; a step has only output, content and status${hint ? ` (did you mean "${hint}"?)` : ''}`);
       }
     } else if (r.root === 'run' && r.name !== undefined && !RUN_FIELDS.includes(r.name)) {
       const hint = suggest(r.name, RUN_FIELDS);

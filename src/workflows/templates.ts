@@ -7,7 +7,8 @@
  *   JSONata's `$eval` is switched off so an expression cannot turn data into code either.
  * - A string that is exactly one template keeps the result's JSON type (number, object, …).
  *   Any other string with templates stays a string: each template is replaced by its string form
- *   (strings as they are, `undefined` as "", everything else as JSON).
+ *   (strings as they are, everything else as JSON); one that resolves to nothing is an error that
+ *   names the path, never a silent "" (write `$exists(x) ? x : ''` for an optional part).
  * - An `undefined` result drops its key from the enclosing object, so an optional argument
  *   whose source is missing is simply not sent. Inside an array it becomes `null` so the other
  *   elements keep their positions.
@@ -58,6 +59,7 @@ export function scanTemplates(s: string): TemplateScan {
 
 function findClose(s: string, i: number): number {
   let depth = 0;
+  const start = i;
   while (i < s.length) {
     const c = s[i];
     if (c === '"' || c === "'" || c === '`') {
@@ -70,6 +72,10 @@ function findClose(s: string, i: number): number {
       i = close + 2;
       continue;
     }
+    if (c === '/' && regexMayStart(s, start, i)) {
+      i = skipRegex(s, i);
+      continue;
+    }
     if (c === '{') depth++;
     else if (c === '}') {
       if (depth === 0 && s[i + 1] === '}') return i;
@@ -78,6 +84,37 @@ function findClose(s: string, i: number): number {
     i++;
   }
   return -1;
+}
+
+/**
+ * JSONata reads `/` as a regex where an operand is expected and as division after one, so the
+ * character before it decides, as in JSONata's own tokenizer: after a name, number, string or
+ * closing bracket it divides; after an operator, an opening bracket, a comma or `and`/`or`/`in`
+ * (or at the start) a regex begins, and the quotes inside it are not strings.
+ */
+function regexMayStart(s: string, from: number, i: number): boolean {
+  let j = i - 1;
+  while (j >= from && /\s/.test(s[j])) j--;
+  if (j < from) return true;
+  const p = s[j];
+  if ('([{,:;?=!<>&|+-*/%~^'.includes(p)) return true;
+  if (!/[A-Za-z0-9_$]/.test(p)) return false;
+  let k = j;
+  while (k >= from && /[A-Za-z0-9_$]/.test(s[k])) k--;
+  return ['and', 'or', 'in'].includes(s.slice(k + 1, j + 1));
+}
+
+/** Past a regex literal `/…/flags`; `\/` inside does not end it. */
+function skipRegex(s: string, i: number): number {
+  for (let j = i + 1; j < s.length; j++) {
+    if (s[j] === '\\') j++;
+    else if (s[j] === '/') {
+      let k = j + 1;
+      while (k < s.length && /[a-z]/.test(s[k])) k++;
+      return k;
+    }
+  }
+  return s.length;
 }
 
 function skipQuoted(s: string, i: number, q: string): number {
@@ -131,7 +168,12 @@ export class CompiledTemplate {
     this.hasTemplates = root.k !== 'lit';
   }
   resolve(ctx: TemplateContext): Promise<unknown> {
-    const quick = evalQuick(this.root, ctx);
+    let quick: unknown;
+    try {
+      quick = evalQuick(this.root, ctx);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     return quick === SLOW ? evalNode(this.root, ctx) : Promise.resolve(quick);
   }
 }
@@ -215,7 +257,7 @@ function evalQuick(node: Node, ctx: TemplateContext): unknown {
         }
         const v = p.path ? lookup(p.path, ctx) : SLOW;
         if (v === SLOW) return SLOW;
-        out += stringForm(plain(v, p.source));
+        out += stringForm(plain(v, p.source), p.source, ctx);
       }
       return out;
     }
@@ -268,7 +310,7 @@ async function evalNode(node: Node, ctx: TemplateContext): Promise<unknown> {
       return plain(await run(node.source, node.expr, ctx), node.source);
     case 'str': {
       const out = await Promise.all(
-        node.parts.map(async (p) => (typeof p === 'string' ? p : stringForm(plain(await run(p.source, p.expr, ctx), p.source)))),
+        node.parts.map(async (p) => (typeof p === 'string' ? p : stringForm(plain(await run(p.source, p.expr, ctx), p.source), p.source, ctx))),
       );
       return out.join('');
     }
@@ -321,16 +363,41 @@ function plain(v: unknown, source: string): unknown {
   return out;
 }
 
-function stringForm(v: unknown): string {
-  if (v === undefined) return '';
+/**
+ * A template inside a longer string must give something: a silent "" would send a message with a
+ * blank refund id. An optional part is written out, e.g. `${{ $exists(x) ? x : 'none' }}`.
+ */
+function stringForm(v: unknown, source: string, ctx: TemplateContext): string {
+  if (v === undefined) {
+    throw new InterlockError('TEMPLATE_ERROR', `template \${{ ${source} }} inside a string resolved to nothing${whereMissing(source, ctx)}; ` +
+      `for an optional value write \${{ $exists(${source}) ? ${source} : '' }} or give a default`, { expression: source, path: source });
+  }
   return typeof v === 'string' ? v : JSON.stringify(v);
+}
+
+/** For a plain path, which name along it is missing and what was there instead. */
+function whereMissing(source: string, ctx: TemplateContext): string {
+  const { path } = pathOf(source);
+  if (!path) return '';
+  let v: unknown = ctx;
+  for (const [i, name] of path.entries()) {
+    const here = path.slice(0, i).join('.');
+    if (v === null || typeof v !== 'object') return `: ${here} is ${v === null ? 'null' : typeof v}, not an object with "${name}"`;
+    if (Array.isArray(v)) return `: ${here} is a list; pick an element (${here}[0].${path.slice(i).join('.')}) or map over it`;
+    if (!Object.hasOwn(v, name)) {
+      const keys = Object.keys(v);
+      return i === 0 ? `: there is no "${name}"` : `: ${here} has no "${name}"${keys.length ? ` (it has ${keys.slice(0, 8).join(', ')})` : ''}`;
+    }
+    v = (v as Record<string, unknown>)[name];
+  }
+  return '';
 }
 
 /**
  * Evaluates a step's `if` (a bare expression or one `${{ }}` template) with JSONata's truthiness:
  * undefined, null, false, 0, "", empty arrays, empty objects and functions are false.
  */
-export async function evaluateCondition(expr: string, ctx: TemplateContext): Promise<boolean> {
+export async function evaluateCondition(expr: string, ctx: TemplateContext | Record<string, unknown>): Promise<boolean> {
   const source = soleTemplate(expr) ?? expr;
   const compiledExpr = compileExpression(source);
   let v: unknown;

@@ -31,14 +31,35 @@ export interface ConnectorConfig {
   id: string;
   transport: ConnectorTransport;
   auth: ConnectorAuth;
-  /** glob patterns over tool names; empty allow = everything */
-  tools: { allow: string[]; deny: string[] };
+  /** glob patterns over tool names; empty allow = everything; `overrides` absent when there are none */
+  tools: { allow: string[]; deny: string[]; overrides?: ToolOverride[] };
   /** per-call timeout */
   timeoutMs: number;
   /** max concurrent step jobs for this connector's queue in one worker process */
   concurrency: number;
   /** `rate_limit` entries, each held across all workers; absent when the connector has none */
   rateLimits?: RateLimitRule[];
+  pos: SourcePos;
+}
+
+/** Annotation hints an override may set; `title` stays the server's. */
+export interface OverrideAnnotations {
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
+
+/**
+ * One entry of `tools.overrides`: settings for every tool whose name matches `match` (a name or
+ * glob). Every matching entry applies, in file order, so a later one wins for the same annotation.
+ */
+export interface ToolOverride {
+  match: string;
+  /** merged over what the server declares */
+  annotations?: OverrideAnnotations;
+  /** a condition (JSONata, bare or one `${{ }}`) over the result; true fails the step with TOOL_REPORTED_FAILURE */
+  failWhen?: string;
   pos: SourcePos;
 }
 
@@ -159,6 +180,6 @@ export interface InterlockConfig {
 /** What templates can read while a step is resolved. */
 export interface TemplateContext {
   inputs: Record<string, unknown>;
-  steps: Record<string, { output: unknown; status: string }>;
+  steps: Record<string, { output: unknown; status: string; content?: unknown[] }>;
   run: { id: string; workflow: string; session: string };
 }

@@ -31,7 +31,7 @@ describe('ConnectorPool against @modelcontextprotocol/server-everything over std
 
   it('calls a tool and returns its content blocks and text when there is no structuredContent', async () => {
     const res = await pool.callTool('ev', 'echo', { message: 'hi there' });
-    expect(res).toEqual({ isError: false, output: [{ type: 'text', text: 'Echo: hi there' }], text: 'Echo: hi there' });
+    expect(res).toEqual({ isError: false, output: [{ type: 'text', text: 'Echo: hi there' }], content: [{ type: 'text', text: 'Echo: hi there' }], text: 'Echo: hi there' });
     expect((await pool.callTool('ev', 'get-sum', { a: 2, b: 40 })).text).toBe('The sum of 2 and 40 is 42.');
   });
 

@@ -47,7 +47,7 @@ for (const mode of ['streamable', 'sse'] as const) {
 
     it('calls tools and extracts output, text and tool errors', async () => {
       const { pool } = await setup();
-      expect(await pool.callTool('h', 'echo', { text: 'hello' })).toEqual({ isError: false, output: { text: 'hello' }, text: '{"text":"hello"}' });
+      expect(await pool.callTool('h', 'echo', { text: 'hello' })).toEqual({ isError: false, output: { text: 'hello' }, structured: { text: 'hello' }, content: [{ type: 'text', text: '{"text":"hello"}' }], text: '{"text":"hello"}' });
       expect(await pool.callTool('h', 'fail', {})).toMatchObject({ isError: true, text: 'this tool always fails' });
     });
 

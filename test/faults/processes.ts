@@ -3,17 +3,21 @@ import { join } from 'node:path';
 import { ROOT } from '../helpers/app.ts';
 
 /**
- * `interlock worker` as a real child process (the same binary users run), so a test can SIGKILL
- * it the way a crash or an OOM kill would, and start a fresh one.
+ * `interlock worker` (or `serve`) as a real child process (the same binary users run), so a test
+ * can SIGKILL it the way a crash or an OOM kill would, and start a fresh one.
  */
 export class WorkerProcess {
   private proc: ChildProcess | undefined;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly command: 'worker' | 'serve';
   /** everything the child wrote to stderr, for the test's failure messages and secret checks */
   output = '';
+  /** resolves with the signal or exit code once the process has ended */
+  exited: Promise<string> = Promise.resolve('not started');
 
-  constructor(env: Record<string, string>) {
+  constructor(env: Record<string, string>, command: 'worker' | 'serve' = 'worker') {
     this.env = { ...process.env, LOG_LEVEL: 'warn', ...env };
+    this.command = command;
   }
 
   get pid(): number | undefined {
@@ -21,14 +25,16 @@ export class WorkerProcess {
   }
 
   start(): Promise<void> {
-    const p = spawn(process.execPath, [join(ROOT, 'bin/interlock.js'), 'worker'], {
+    const p = spawn(process.execPath, [join(ROOT, 'bin/interlock.js'), this.command], {
       env: this.env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = p;
+    this.exited = new Promise((r) => p.once('exit', (code, sig) => r(String(sig ?? code))));
+    const readyText = this.command === 'worker' ? 'worker ready' : 'Interlock serving on';
     return new Promise((resolve, reject) => {
       const onData = (b: Buffer) => {
         this.output += b.toString();
-        if (this.output.includes('worker ready')) resolve();
+        if (this.output.includes(readyText)) resolve();
       };
       p.stderr?.on('data', onData);
       p.stdout?.on('data', (b: Buffer) => (this.output += b.toString()));

@@ -34,7 +34,7 @@ describe('template reads', () => {
 
   it('refuses a field of a step other than output and status', () => {
     const issues = issuesOf(withSteps(...second, '      - id: a', '        call: stripe.get', '        with:', '          x: ${{ steps.b.outptu }}'));
-    expectIssue(issues, 15, 26, /template reads steps.b.outptu; a step has only output and status \(did you mean "output"\?\)/);
+    expectIssue(issues, 15, 26, /template reads steps.b.outptu; a step has only output, content and status \(did you mean "output"\?\)/);
   });
 
   it('refuses a field of run other than id, workflow and session', () => {

@@ -49,10 +49,28 @@ describe('resolveTemplates', () => {
 
   it('interpolates templates inside a longer string, objects as JSON', async () => {
     const out = await resolveTemplates(
-      { text: 'Refunded ${{ inputs.amount / 100 }} on ${{ inputs.charge }} for ${{ inputs.customer }} (${{ inputs.missing }}) ${{ inputs.flag }}' },
+      { text: 'Refunded ${{ inputs.amount / 100 }} on ${{ inputs.charge }} for ${{ inputs.customer }} (${{ $exists(inputs.missing) ? inputs.missing : \'\' }}) ${{ inputs.flag }}' },
       ctx(),
     );
     expect(out).toEqual({ text: 'Refunded 12.5 on ch_1 for {"name":"Ada","email":"ada@example.com"} () false' });
+  });
+
+  it('refuses a template inside a string that resolves to nothing, naming the path, rather than sending ""', async () => {
+    const err = await resolveTemplates({ text: 'Refund ${{ steps.fetch.output.refund_id }} done' }, ctx()).catch((e: unknown) => e) as InterlockError;
+    expect(err).toBeInstanceOf(InterlockError);
+    expect(err.code).toBe('TEMPLATE_ERROR');
+    expect(err.message).toMatch(/\$\{\{ steps\.fetch\.output\.refund_id \}\} inside a string resolved to nothing: steps\.fetch\.output has no "refund_id" \(it has id, amount, lines\)/);
+    expect(err.message).toContain("$exists(steps.fetch.output.refund_id) ? steps.fetch.output.refund_id : ''");
+    const viaJsonata = await resolveTemplates({ text: 'x ${{ $lowercase(inputs.missing) }}' }, ctx()).catch((e: unknown) => e) as InterlockError;
+    expect(viaJsonata.message).toMatch(/\$lowercase\(inputs\.missing\) \}\} inside a string resolved to nothing/);
+  });
+
+  it('reads regex literals holding quotes, and tells a regex from a division', async () => {
+    const c = { ...ctx(), t: 'Refund {"id": "re_42"} done' } as TemplateContext;
+    expect(await resolveTemplates({ id: '${{ $match(t, /"id": "(re_[0-9]+)"/).groups[0] }}' }, c)).toEqual({ id: 're_42' });
+    expect(await resolveTemplates({ q: '${{ $replace("a\\"b", /"/, "\'") }}' }, c)).toEqual({ q: "a'b" });
+    expect(await resolveTemplates('${{ inputs.amount / 100 / 5 }} and ${{ "}}" }}', c)).toBe('2.5 and }}');
+    expect(await resolveTemplates({ b: '${{ $contains(t, /re_4"?2/) and true }}' }, c)).toEqual({ b: true });
   });
 
   it('resolves templates anywhere in nested objects and arrays', async () => {
@@ -179,8 +197,9 @@ describe('plain paths, looked up without JSONata', () => {
     const viaJsonata = await compileExpression(`(${p})`).evaluate(data);
     const alone = await resolveTemplates({ v: `\${{ ${p} }}` }, data) as { v?: unknown };
     expect(alone.v).toEqual(viaJsonata === undefined ? undefined : JSON.parse(JSON.stringify(viaJsonata)));
-    const inString = await resolveTemplates(`<\${{ ${p} }}>`, data);
-    const form = viaJsonata === undefined ? '' : typeof viaJsonata === 'string' ? viaJsonata : JSON.stringify(viaJsonata);
-    expect(inString).toBe(`<${form}>`);
+    // Inside a string, nothing is an error naming the path (it was a silent "" before).
+    const inString = resolveTemplates(`<\${{ ${p} }}>`, data);
+    if (viaJsonata === undefined) await expect(inString).rejects.toThrow(`\${{ ${p} }} inside a string resolved to nothing`);
+    else await expect(inString).resolves.toBe(`<${typeof viaJsonata === 'string' ? viaJsonata : JSON.stringify(viaJsonata)}>`);
   });
 });

@@ -259,6 +259,65 @@ const conversationsInfo: Handler = (store, params) => {
   return { ok: true, channel: channelView(channel, store.bot.user_id) };
 };
 
+const usersList: Handler = (store, params) => {
+  const p = page(store.users, (u) => u.id, 'user', params, limit(params, 200, 1000));
+  if ('ok' in p) return p;
+  return { ok: true, members: p.slice.map((u) => userView(store, u)), cache_ts: Math.floor(Date.now() / 1000), response_metadata: { next_cursor: p.next } };
+};
+
+/** users.profile.get: the caller's own profile without `user`; `include_labels` changes nothing without custom fields. */
+const profileGet: Handler = (store, params) => {
+  const id = str(params, 'user') ?? store.bot.user_id;
+  const user = store.users.find((u) => u.id === id);
+  if (!user) return fail('user_not_found');
+  const [first = '', ...rest] = user.real_name.split(' ');
+  return {
+    ok: true,
+    profile: {
+      real_name: user.real_name,
+      real_name_normalized: user.real_name,
+      display_name: user.display_name,
+      display_name_normalized: user.display_name,
+      first_name: first,
+      last_name: rest.join(' '),
+      ...(user.email ? { email: user.email } : {}),
+      status_text: '',
+      status_emoji: '',
+      status_expiration: 0,
+      title: '',
+      phone: '',
+      skype: '',
+      fields: {},
+      team: store.team.id,
+    },
+  };
+};
+
+/** Emoji names as Slack accepts them: lower case, digits, `_`, `-`, `+`, `'`, and a `::skin-tone-N` suffix. */
+const EMOJI_NAME = /^[a-z0-9_+'-]+(::skin-tone-[2-6])?$/;
+
+const reactionsAdd: Handler = (store, params) => {
+  const channelId = str(params, 'channel');
+  const timestamp = str(params, 'timestamp');
+  const name = str(params, 'name')?.replace(/^:|:$/g, '');
+  if (!channelId || !timestamp) return fail('no_item_specified');
+  const channel = store.channels.find((c) => c.id === channelId);
+  if (!channel) return fail('channel_not_found');
+  if (!name || !EMOJI_NAME.test(name)) return fail('invalid_name');
+  const message = store.messages.find((m) => m.channel === channel.id && m.ts === timestamp);
+  if (!message) return fail('message_not_found');
+  const me = store.bot.user_id;
+  const reactions = (message.reactions ??= []);
+  const existing = reactions.find((r) => r.name === name);
+  if (existing?.users.includes(me)) return fail('already_reacted');
+  if (reactions.length >= 50 && !existing) return fail('too_many_emoji');
+  if (existing) {
+    existing.users.push(me);
+    existing.count++;
+  } else reactions.push({ name, users: [me], count: 1 });
+  return { ok: true };
+};
+
 export const METHODS: Record<string, Handler> = {
   'api.test': (_store, params) => ({ ok: true, args: params }),
   'auth.test': authTest,
@@ -269,4 +328,7 @@ export const METHODS: Record<string, Handler> = {
   'conversations.info': conversationsInfo,
   'users.lookupByEmail': lookupByEmail,
   'users.info': usersInfo,
+  'users.list': usersList,
+  'users.profile.get': profileGet,
+  'reactions.add': reactionsAdd,
 };

@@ -61,6 +61,8 @@ export interface SandboxMessage {
   reply_users?: string[];
   reply_users_count?: number;
   latest_reply?: string;
+  /** reactions.add: each emoji name with who added it, in the order first added */
+  reactions?: Array<{ name: string; users: string[]; count: number }>;
 }
 
 /** One API request as the sandbox answered it; status 0 means the connection was dropped on purpose. */

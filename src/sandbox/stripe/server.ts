@@ -14,6 +14,7 @@ import { Params } from './params.ts';
 import { applyExpand, matchRoute, type Route } from './router.ts';
 import { customerRoutes } from './routes-customers.ts';
 import { invoiceRoutes } from './routes-invoices.ts';
+import { paymentIntentRoutes } from './routes-payment-intents.ts';
 import { paymentRoutes } from './routes-payments.ts';
 import { seedStore } from './seed.ts';
 import { emptyState, StripeStore } from './store.ts';
@@ -42,7 +43,7 @@ export interface StripeSandbox {
 /** The port the Stripe connector looks at when INTERLOCK_STRIPE_API_URL is unset (stripe-mock's). */
 export const DEFAULT_STRIPE_SANDBOX_PORT = 12111;
 
-const ROUTES: readonly Route[] = [...paymentRoutes, ...customerRoutes, ...invoiceRoutes];
+const ROUTES: readonly Route[] = [...paymentRoutes, ...paymentIntentRoutes, ...customerRoutes, ...invoiceRoutes];
 const MAX_BODY_BYTES = 1024 * 1024;
 
 /** Parameter errors are rejected before the endpoint runs, so Stripe saves no idempotent result for them. */

@@ -20,6 +20,7 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
     a.destructiveHint !== undefined ? html`<span class="badge">destructiveHint: ${String(a.destructiveHint)}</span>` : '',
     a.idempotentHint !== undefined ? html`<span class="badge">idempotentHint: ${String(a.idempotentHint)}</span>` : '',
     a.openWorldHint !== undefined ? html`<span class="badge">openWorldHint: ${String(a.openWorldHint)}</span>` : '',
+    c.loosened?.length ? html`<span class="badge hint-write loosened">loosened by tools.overrides: ${c.loosened.join(', ')} (the server does not declare ${c.loosened.length > 1 ? 'these' : 'this'})</span>` : '',
   ];
   const pending = c.status === 'pending';
   return html`<article class="card confirmation" id="conf-${c.id}" data-id="${c.id}" data-run="${c.runId}" data-hash="${c.argumentsHash}"
