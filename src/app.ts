@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { ConnectorPool } from './connectors/pool.ts';
 import { createLogger } from './logger.ts';
+import { registerConfigSecrets } from './secrets-config.ts';
 import { connectRedis, type RedisHandle } from './runs/redis.ts';
 import { observeCatalog } from './runs/pins.ts';
 import { RunStore } from './runs/store.ts';
@@ -61,6 +62,7 @@ export class App {
   static async create(opts: AppOptions = {}): Promise<App> {
     const logger = opts.logger ?? createLogger();
     const config = opts.config ?? loadConfig(opts.configFile ?? findConfigFile());
+    registerConfigSecrets(config);
     const redis = await connectRedis({
       ...(opts.redisUrl ? { url: opts.redisUrl } : {}),
       ...(opts.redisClusterNodes ? { clusterNodes: opts.redisClusterNodes } : {}),

@@ -102,7 +102,7 @@ program.command('approve <confirmationId>')
     await withApp(async (a) => {
       const conf = await a.store.requireConfirmation(cid);
       console.log(formatConfirmation(conf));
-      await a.engine.approve(cid, o.hash ?? conf.argumentsHash, { by: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
+      await a.engine.approve(cid, o.hash ?? conf.argumentsHash, { by: 'cli', channel: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
       console.log(green(`approved${o.remember ? ` (and remembered ${conf.connector}.${conf.tool} for session ${conf.session})` : ''}; run ${conf.runId} continues`));
     });
   });
@@ -112,7 +112,7 @@ program.command('deny <confirmationId>')
   .option('--remember', 'also deny this tool for the rest of the session')
   .action(async (cid: string, o: { remember?: boolean }) => {
     await withApp(async (a) => {
-      const conf = await a.engine.deny(cid, { by: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
+      const conf = await a.engine.deny(cid, { by: 'cli', channel: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
       console.log(`denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied`);
     });
   });

@@ -1,3 +1,4 @@
+import { scrub } from './secrets.ts';
 /**
  * Every error Interlock raises on purpose is an InterlockError with a stable `code`.
  * The HTTP layer maps `status` to the response; the CLI prints `message`; callers branch
@@ -20,6 +21,7 @@ export type ErrorCode =
   | 'RUN_FINISHED'
   | 'UNAUTHORIZED'
   | 'FORBIDDEN'
+  | 'TOO_MANY_REQUESTS'
   | 'PAYLOAD_TOO_LARGE'
   | 'BAD_REQUEST'
   | 'CONNECTOR_UNAVAILABLE'
@@ -56,6 +58,7 @@ const STATUS: Record<ErrorCode, number> = {
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
   CONNECTOR_UNAVAILABLE: 503,
   TOOL_ERROR: 502,
   TOOL_REPORTED_FAILURE: 502,
@@ -76,7 +79,8 @@ export class InterlockError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
   constructor(code: ErrorCode, message: string, details?: unknown, options?: { cause?: unknown }) {
-    super(message, options);
+    // Errors travel to callers, records and logs; a secret that slipped into a message stops here.
+    super(scrub(message), options);
     this.name = 'InterlockError';
     this.code = code;
     this.details = details;

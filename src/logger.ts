@@ -1,4 +1,5 @@
 import { pino, type Logger } from 'pino';
+import { scrub } from './secrets.ts';
 
 /**
  * Logs go to stderr as JSON (stdout belongs to command output and the stdio MCP transport).
@@ -15,6 +16,8 @@ export function createLogger(opts: { level?: string; name?: string } = {}): Logg
           'apiKey', '*.apiKey', 'secret', '*.secret', 'password', '*.password'],
         censor: '[redacted]',
       },
+      // Every registered secret (src/secrets.ts) is removed from the finished line, whatever field carried it.
+      hooks: { streamWrite: scrub },
     },
     pino.destination(2),
   );

@@ -63,7 +63,7 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
     await app.startWorkers();
   }
   const session = `chat-${randomUUID().slice(0, 12)}`;
-  const facade = new Facade({ app, session, logger: app.logger });
+  const facade = new Facade({ app, session, logger: app.logger, channel: 'chat' });
   const client = new Client({ name: 'interlock-chat', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } } });
   const rl = createInterface({ input: o.input ?? process.stdin, output: out, terminal: true });
   let closed = false;

@@ -1,4 +1,5 @@
 import { InterlockError, errorMessage } from '../errors.ts';
+import { registerSecret } from '../secrets.ts';
 import { envRefNames, resolveEnvRefs } from '../workflows/load.ts';
 
 /**
@@ -19,7 +20,10 @@ export function resolveEnvString(text: string, env: NodeJS.ProcessEnv, where: st
   }
   for (const name of envRefNames(text)) {
     const value = env[name];
-    if (value) secrets.push(value);
+    if (value) {
+      secrets.push(value);
+      registerSecret(value);
+    }
   }
   return out;
 }

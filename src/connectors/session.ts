@@ -7,6 +7,7 @@ import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/typ
 import type { Logger } from 'pino';
 import { InterlockError, errorMessage } from '../errors.ts';
 import type { ConnectorConfig } from '../workflows/types.ts';
+import { scrub } from '../secrets.ts';
 import { scrubSecrets } from './env.ts';
 import { isPermanentConnectFailure } from './failure.ts';
 import { buildTransport, type InterlockCommand } from './transport.ts';
@@ -74,7 +75,7 @@ export class ConnectorSession {
 
   /** Text with every secret this session has resolved replaced, fit for logs and errors. */
   scrub(text: string): string {
-    return scrubSecrets(text, [...this.secrets]);
+    return scrub(scrubSecrets(text, [...this.secrets]));
   }
 
   unavailable(message: string, details: Record<string, unknown> = {}): InterlockError {

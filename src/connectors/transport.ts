@@ -4,6 +4,7 @@ import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
+import { registerSecret } from '../secrets.ts';
 import { InterlockError } from '../errors.ts';
 import type { ConnectorConfig } from '../workflows/types.ts';
 import { resolveEnvRecord, resolveEnvString } from './env.ts';
@@ -36,6 +37,7 @@ function bearerToken(config: ConnectorConfig, env: NodeJS.ProcessEnv): string | 
       { connector: config.id, reason: 'config', variable: config.auth.tokenEnv },
     );
   }
+  registerSecret(token);
   return token;
 }
 

@@ -4,6 +4,7 @@
  */
 import type OpenAI from 'openai';
 import { InterlockError, errorMessage } from '../errors.ts';
+import { registerSecret } from '../secrets.ts';
 import type { LlmConfig } from '../workflows/types.ts';
 
 export interface OpenAISettings {
@@ -19,6 +20,7 @@ export interface OpenAISettings {
 export function openAISettings(config: LlmConfig | undefined, env: NodeJS.ProcessEnv = process.env): OpenAISettings {
   const baseURL = env.OPENAI_BASE_URL || config?.baseUrl;
   const apiKey = env.OPENAI_API_KEY;
+  registerSecret(apiKey);
   if (!apiKey && !baseURL) {
     throw new InterlockError('LLM_ERROR', 'OPENAI_API_KEY is not set: set it to call OpenAI, or set OPENAI_BASE_URL (or llm.base_url in workflows.yaml) to an OpenAI-compatible endpoint');
   }

@@ -1,6 +1,6 @@
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, defaultSession } from './keys.ts';
-import type { ConfirmationRecord, ConfirmationStatus, ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
+import type { ConfirmationRecord, ConfirmationStatus, DecisionChannel, Grant, ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
 
 /** How records come back out of Redis: a run hash and a stream entry, parsed. */
 
@@ -48,6 +48,8 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
     workflow: h.workflow,
     version: h.version,
     session: h.session ?? defaultSession(h.id),
+    ...(h.owner ? { owner: h.owner } : {}),
+    ...(h.label ? { label: h.label } : {}),
     status: h.status as RunStatus,
     inputs: JSON.parse(h.inputs) as Record<string, unknown>,
     definition,
@@ -65,7 +67,7 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
 export function confirmationFrom(runId: string, cid: string, h: Record<string, string>): ConfirmationRecord | undefined {
   const raw = h[F.conf(cid)];
   if (!raw) return undefined;
-  const shown = JSON.parse(raw) as Omit<ConfirmationRecord, 'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'argumentsHash' | 'status' | 'expiresAt'>;
+  const shown = JSON.parse(raw) as Omit<ConfirmationRecord, 'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'owner' | 'argumentsHash' | 'status' | 'expiresAt'>;
   const rec: ConfirmationRecord = {
     ...shown,
     id: cid,
@@ -73,16 +75,42 @@ export function confirmationFrom(runId: string, cid: string, h: Record<string, s
     stepId: h[F.confStep(cid)] ?? '',
     workflow: h.workflow ?? '',
     session: h.session ?? defaultSession(runId),
+    ...(h.owner ? { owner: h.owner } : {}),
     argumentsHash: h[F.confHash(cid)] ?? '',
     status: (h[F.confStatus(cid)] ?? 'pending') as ConfirmationStatus,
     expiresAt: Number(h[F.confExpiresAt(cid)] ?? 0),
   };
   const decision = h[F.confDecision(cid)];
   if (decision) {
-    const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session' };
+    const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session'; channel?: DecisionChannel };
     rec.decidedBy = d.by;
     rec.decidedAt = d.at;
+    if (d.channel) rec.channel = d.channel;
     if (d.remember) rec.remember = d.remember;
   }
   return rec;
+}
+
+/**
+ * A stored grant: JSON naming who decided and for whose runs, or the bare decision written by
+ * versions before grants had owners (which then applies only to runs without an owner).
+ */
+export function parseGrant(raw: string | null | undefined): Grant | undefined {
+  if (raw === 'approve' || raw === 'deny') return { decision: raw };
+  if (!raw || raw[0] !== '{') return undefined;
+  try {
+    const g = JSON.parse(raw) as Partial<Grant>;
+    return g.decision === 'approve' || g.decision === 'deny' ? (g as Grant) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The grant if it was made for runs of this owner, by that owner: another principal's grant never
+ * applies, and neither does one somebody else made in this owner's session.
+ */
+export function grantFor(g: Grant | undefined, owner: string | undefined): Grant | undefined {
+  if (!g || (g.owner ?? undefined) !== (owner ?? undefined)) return undefined;
+  return owner === undefined || g.by === owner ? g : undefined;
 }

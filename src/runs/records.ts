@@ -56,7 +56,15 @@ export interface RunRecord {
   id: string;
   workflow: string;
   version: string;
+  /**
+   * The session whose remembered decisions apply: one Interlock created for the principal that
+   * started the run (`run-<id>`, `mcp-<id>`, `chat-<id>`), never a caller's free text.
+   */
   session: string;
+  /** the principal (token name or OAuth subject) that started the run; absent for in-process callers (CLI) */
+  owner?: string;
+  /** a caller's own `session` label: it groups runs and reaches no remembered decision */
+  label?: string;
   status: RunStatus;
   inputs: Record<string, unknown>;
   /** the workflow definition this run started with; edits to workflows.yaml never reach it */
@@ -92,13 +100,21 @@ export interface ConfirmationRecord extends ConfirmationPayload {
   stepId: string;
   workflow: string;
   session: string;
+  /** the principal that started the run */
+  owner?: string;
   status: ConfirmationStatus;
   createdAt: number;
   expiresAt: number;
   decidedAt?: number;
+  /** the principal that decided: a token name, an OAuth subject, or `cli` / `local` in-process */
   decidedBy?: string;
+  /** where the decision was made */
+  channel?: DecisionChannel;
   remember?: 'session';
 }
+
+/** Where a person decided a confirmation. */
+export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'system';
 
 export interface RunEvent {
   /** Redis stream id; usable as SSE `id` and Last-Event-ID */
@@ -111,3 +127,17 @@ export interface RunEvent {
 }
 
 export type GrantDecision = 'approve' | 'deny';
+
+/**
+ * A decision remembered for one session: which principal made it, and for runs of which
+ * principal (the session's owner). A grant applies only to runs of that same owner.
+ */
+export interface Grant {
+  decision: GrantDecision;
+  /** the principal (with `confirm`) that decided and asked to remember */
+  by?: string;
+  /** the principal that started the session's runs; absent for in-process runs */
+  owner?: string;
+  channel?: DecisionChannel;
+  at?: number;
+}

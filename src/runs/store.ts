@@ -1,5 +1,6 @@
 import { InterlockError } from '../errors.ts';
 import { type FailPoint, failPoint, isArmed } from '../failpoints.ts';
+import { scrub } from '../secrets.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import { F, Keys, confirmationId, defaultSession, newRunId, runIdOfConfirmation } from './keys.ts';
 import type {
@@ -7,7 +8,8 @@ import type {
   ConfirmationRecord,
   ConfirmationStatus,
   ErrorInfo,
-  GrantDecision,
+  DecisionChannel,
+  Grant,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -16,7 +18,7 @@ import type {
 } from './records.ts';
 import { PinStore } from './pins.ts';
 import { Definitions } from './definitions.ts';
-import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
+import { confirmationFrom, grantFor, parseEvent, parseGrant, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
 import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
@@ -33,7 +35,12 @@ export interface RateWindow {
 export interface CreateRunInput {
   workflow: WorkflowDef;
   inputs: Record<string, unknown>;
+  /** an Interlock session of `owner` (see Engine.trigger); default: the run's own */
   session?: string;
+  /** the principal that starts the run */
+  owner?: string;
+  /** the caller's free-text session label, kept for grouping only */
+  label?: string;
   idempotencyKey?: string;
   /**
    * what the request asked for (inputs, session, principal), hashed: a replay of the key with
@@ -57,7 +64,8 @@ export type DecideOutcome =
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
 
-const j = (v: unknown): string => JSON.stringify(v ?? null);
+/** Everything the store writes goes through here: no registered secret is ever stored. */
+const j = (v: unknown): string => scrub(JSON.stringify(v ?? null));
 
 /**
  * The one owner of Interlock's Redis data: runs, steps, confirmations, grants and events.
@@ -153,6 +161,8 @@ export class RunStore {
       version: wf.version,
       // A run started without a session is a session of its own; the hash only names other ones.
       ...(input.session ? { session } : {}),
+      ...(input.owner ? { owner: input.owner } : {}),
+      ...(input.label ? { label: input.label } : {}),
       status: 'queued',
       inputs: j(input.inputs),
       createdAt: String(now),
@@ -198,12 +208,12 @@ export class RunStore {
    * an admin turned the tool off, in one round trip (loadStep-3.lua).
    */
   async loadForStep(runId: string, session: string, toolField: string | undefined):
-    Promise<{ run: RunRecord | undefined; grant: GrantDecision | undefined; enabled: boolean }> {
+    Promise<{ run: RunRecord | undefined; grant: Grant | undefined; enabled: boolean }> {
     if (!this.redis.isCluster) {
       const [flat, g, toggle] = (await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? '')) as [string[], string | null, string | null];
       const h: Record<string, string> = {};
       for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
-      return { run: h.id ? await this.toRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: toggle !== '0' };
+      return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
     }
     // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
     const [h, g, toggle] = await Promise.all([
@@ -211,7 +221,7 @@ export class RunStore {
       toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
       toolField ? this.redis.hget(this.keys.toolToggles(), toolField) : undefined,
     ]);
-    return { run: h.id ? await this.toRun(h) : undefined, grant: g === 'approve' || g === 'deny' ? g : undefined, enabled: toggle !== '0' };
+    return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
   }
 
   /**
@@ -238,9 +248,19 @@ export class RunStore {
     return (await this.redis.hget(this.keys.run(runId), 'status')) ?? undefined;
   }
 
-  async getGrant(session: string, connector: string, tool: string): Promise<GrantDecision | undefined> {
-    const g = await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`);
-    return g === 'approve' || g === 'deny' ? g : undefined;
+  /** The decision remembered in `session` for the tool, if it was made for runs of `owner`. */
+  async getGrant(session: string, connector: string, tool: string, owner?: string): Promise<Grant | undefined> {
+    return grantFor(parseGrant(await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`)), owner);
+  }
+
+  /**
+   * Whether `session` is one Interlock created for `principal` by an earlier trigger (`run-<id>`
+   * of a run that principal started). Anything else a caller sends is a label, not a session.
+   */
+  async sessionOwnedBy(session: string, principal: string): Promise<boolean> {
+    const m = /^run-(r[0-9a-z]+)$/.exec(session);
+    if (!m) return false;
+    return (await this.redis.hget(this.keys.run(m[1]), 'owner')) === principal;
   }
 
   async listRuns(opts: { status?: RunStatus; workflow?: string; limit?: number; cursor?: number } = {}):
@@ -358,7 +378,7 @@ export class RunStore {
   async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) return undefined;
-    const names = [F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session'];
+    const names = [F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session', 'owner'];
     const values = await this.redis.hmget(this.keys.run(runId), ...names);
     const h: Record<string, string> = {};
     names.forEach((n, i) => {
@@ -413,7 +433,7 @@ export class RunStore {
 
   /** Applies the first decision on a confirmation; see decide-2.lua for the rules. */
   async decide(cid: string, decision: 'approve' | 'deny' | 'expire',
-    opts: { argumentsHash?: string; by?: string; remember?: 'session' } = {}): Promise<DecideOutcome> {
+    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel; remember?: 'session' } = {}): Promise<DecideOutcome> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     const now = Date.now();
@@ -422,7 +442,7 @@ export class RunStore {
       : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     if (decision === 'approve') await this.readyAhead(runId);
     const r = (await this.s.decide(...this.rr(runId, this.keys.pendingConfirmations()), cid, decision, opts.argumentsHash ?? '', String(now),
-      j({ by: opts.by ?? 'unknown', at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
+      j({ by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}), at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
       j({ error: err, finishedAt: now }), F.conf(cid))) as string[];
     const [outcome, stepId, detail] = r;
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
@@ -441,10 +461,15 @@ export class RunStore {
     return def;
   }
 
-  async grant(session: string, connector: string, tool: string, decision: GrantDecision): Promise<void> {
+  /**
+   * Remembers a decision in `session` for runs of `grant.owner` only (see grantFor): the session
+   * is Interlock's, so no caller can name it, and the owner keeps a grant from reaching another
+   * principal's runs even if it could.
+   */
+  async grant(session: string, connector: string, tool: string, grant: Grant): Promise<void> {
     const key = this.keys.grants(session);
     // A session nobody touches for a week has ended; its grants go with it.
-    await this.redis.multi().hset(key, `${connector}.${tool}`, decision).expire(key, 7 * 86400).exec();
+    await this.redis.multi().hset(key, `${connector}.${tool}`, j(grant)).expire(key, 7 * 86400).exec();
   }
 
   async endSession(session: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { InterlockError } from '../errors.ts';
+import { registerSecret } from '../secrets.ts';
 import type { TokenConfig } from '../workflows/types.ts';
 
 export type Scope = TokenConfig['scopes'][number];
@@ -48,7 +49,10 @@ export class Authenticator {
     for (const t of tokens) {
       const value = env[t.env];
       if (!value) missing.push(t.name);
-      else known.push({ name: t.name, scopes: [...t.scopes], digest: digest(value), value });
+      else {
+        known.push({ name: t.name, scopes: [...t.scopes], digest: digest(value), value });
+        registerSecret(value);
+      }
     }
     // A config that lists tokens is never open, even when every variable is missing: failing
     // closed beats serving everything because an env file was not loaded.

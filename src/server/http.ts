@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { App } from '../app.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
 import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
+import { holdsSecret, scrub } from '../secrets.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
@@ -75,7 +76,8 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     // The rest of the body is never read, so the connection cannot carry another request.
     onError: (c) => c.json(new InterlockError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`).toJSON(), 413, { connection: 'close' }),
   }));
-  hono.use('*', identify(auth));
+  hono.use('*', scrubAnswers);
+  hono.use('*', identify(auth, opts.publicUrl));
   // `/x/*` matches `/x` itself as well.
   hono.use(`${UI_PATH}/*`, exchangeToken(auth));
   hono.use(`${DASHBOARD_PATH}/*`, exchangeToken(auth));
@@ -126,14 +128,18 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
 
 /**
  * Bearer header first; otherwise the session cookie. A cookie rides along with any request the
- * browser makes, so a cookie session may change state only from a same-origin page: such
- * requests must carry an Origin (browsers always add it to POST/PATCH), which originGuard has
- * already checked.
+ * browser makes, so a cookie session may change state only from this very origin (see
+ * checkCookieWrite); bearer requests are not affected, since no page can make a browser add one.
  */
-function identify(auth: Authenticator): MiddlewareHandler<ServerEnv> {
+function identify(auth: Authenticator, publicUrl: string): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (auth.open) {
+      // Open mode trusts every local caller, so a browser page on another local port must not ride
+      // on it: a change a browser sends (it always adds Origin or Sec-Fetch-Site) gets the cookie
+      // rules. /mcp has its own origin policy for browser-based MCP clients.
+      const fromBrowser = c.req.header('origin') !== undefined || c.req.header('sec-fetch-site') !== undefined;
+      if (fromBrowser && !SAFE_METHODS.has(c.req.method) && c.req.path !== '/mcp') checkCookieWrite(c, publicUrl);
       c.set('principal', auth.authenticate(undefined));
       c.set('authVia', 'open');
     } else if (header !== undefined) {
@@ -141,9 +147,7 @@ function identify(auth: Authenticator): MiddlewareHandler<ServerEnv> {
       c.set('authVia', 'header');
     } else {
       const p = auth.fromSessionCookie(getCookie(c, SESSION_COOKIE));
-      if (p && !['GET', 'HEAD'].includes(c.req.method) && !c.req.header('origin')) {
-        throw new InterlockError('FORBIDDEN', 'A browser session may change state only from this site\'s own pages (no Origin header)');
-      }
+      if (p && !SAFE_METHODS.has(c.req.method)) checkCookieWrite(c, publicUrl);
       c.set('principal', p);
       c.set('authVia', p ? 'cookie' : undefined);
     }
@@ -173,6 +177,52 @@ function exchangeToken(auth: Authenticator): MiddlewareHandler<ServerEnv> {
     c.header('Referrer-Policy', 'no-referrer');
     return c.redirect(clean, 303);
   };
+}
+
+/**
+ * The last line of "secrets stay out" for HTTP: a JSON or HTML answer holding a registered
+ * secret (src/secrets.ts) leaves with it replaced. Records are scrubbed when stored and errors
+ * when made, so this only acts on what slipped past both; event streams are left alone, their
+ * events come from the scrubbed store.
+ */
+const scrubAnswers: MiddlewareHandler<ServerEnv> = async (c, next) => {
+  await next();
+  const type = c.res.headers.get('content-type') ?? '';
+  if (!/json|html/i.test(type) || !c.res.body) return;
+  const text = await c.res.clone().text();
+  if (!holdsSecret(text)) return;
+  const headers = new Headers(c.res.headers);
+  headers.delete('content-length');
+  c.res = new Response(scrub(text), { status: c.res.status, statusText: c.res.statusText, headers });
+};
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * A state-changing request authenticated by the session cookie must come from this origin:
+ * its Origin equals ours exactly (scheme, host and port: a page on localhost:<another port> is
+ * same-site, so SameSite=Strict alone lets its cookie through) or the browser says
+ * `Sec-Fetch-Site: same-origin`. And it must send JSON: a cross-origin page can send text/plain,
+ * a form or an empty body without a preflight, never application/json. The queue dashboard's
+ * own client sends bodyless PUTs, so there the origin check alone applies.
+ */
+function checkCookieWrite(c: Ctx, publicUrl: string): void {
+  const origin = c.req.header('origin');
+  const own = new Set([new URL(c.req.url).origin]);
+  try {
+    own.add(new URL(publicUrl).origin);
+  } catch {
+    // a publicUrl that does not parse adds nothing
+  }
+  const sameOrigin = c.req.header('sec-fetch-site') === 'same-origin' || (origin !== undefined && own.has(origin.toLowerCase()));
+  if (!sameOrigin) {
+    throw new InterlockError('FORBIDDEN',
+      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`);
+  }
+  if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;
+  if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
+    throw new InterlockError('FORBIDDEN', 'A browser session must send state changes as JSON (Content-Type: application/json)');
+  }
 }
 
 function peerIsLoopback(c: Ctx): boolean {

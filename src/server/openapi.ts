@@ -21,7 +21,11 @@ const unavailable = (description = REDIS_503): Json => ({
   headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait before retrying' } },
 });
 /** Every /api/v1 route but this document answers 503 while Redis is unreachable. */
-const common = { 400: err('malformed request: bad JSON, unknown fields, bad parameters'), 401: err('no or unknown token'), 403: err('the token lacks the scope, or the Host/Origin is not allowed'), 503: unavailable() };
+const common = {
+  400: err('malformed request: bad JSON, JSON nested deeper than 64 levels, unknown fields, bad parameters'), 401: err('no or unknown token'),
+  403: err('the token lacks the scope, the Host/Origin is not allowed, or a cookie-authenticated change came from another origin or without a JSON body'),
+  503: unavailable(),
+};
 const scoped = (scope: string): Json => ({ security: [{ bearer: [scope] }, { session: [scope] }], 'x-scope': scope });
 
 const RUN_STATUS = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
@@ -46,7 +50,11 @@ const schemas: Json = {
   Run: {
     type: 'object', required: ['id', 'workflow', 'version', 'session', 'status', 'inputs', 'createdAt', 'updatedAt', 'steps'],
     properties: {
-      id: { type: 'string' }, workflow: { type: 'string' }, version: { type: 'string' }, session: { type: 'string' }, status: { enum: RUN_STATUS },
+      id: { type: 'string' }, workflow: { type: 'string' }, version: { type: 'string' },
+      session: { type: 'string', description: 'the Interlock session whose remembered decisions apply (`run-<id>`, `mcp-<id>`, `chat-<id>`); never a caller\'s text' },
+      owner: { type: 'string', description: 'the token name (or OAuth subject) that started the run' },
+      label: { type: 'string', description: 'the `session` the caller sent when it was not one Interlock gave this token: it only groups runs' },
+      status: { enum: RUN_STATUS },
       inputs: { type: 'object' }, definition: { type: 'object', description: 'the workflow definition the run pinned' },
       createdAt: { type: 'integer', description: 'ms since epoch' }, updatedAt: { type: 'integer' }, error: ref('ErrorInfo'),
       steps: { type: 'object', additionalProperties: ref('Step') },
@@ -56,12 +64,15 @@ const schemas: Json = {
     type: 'object', required: ['id', 'runId', 'stepId', 'connector', 'tool', 'arguments', 'argumentsHash', 'annotations', 'status'],
     properties: {
       id: { type: 'string' }, runId: { type: 'string' }, stepId: { type: 'string' }, workflow: { type: 'string' }, session: { type: 'string' },
+      owner: { type: 'string', description: 'who started the run' },
       connector: { type: 'string' }, tool: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
       annotations: { type: 'object' }, arguments: { type: 'object' }, argumentsHash: { type: 'string' }, outputSchema: { type: 'object' },
       loosened: { type: 'array', items: { type: 'string' }, description: 'annotations tools.overrides loosened; the server does not declare them' },
       serverAnnotations: { type: 'object', description: 'what the server declared, when annotations were loosened' },
       reason: { enum: ['write', 'always'] }, status: { enum: CONF_STATUS }, createdAt: { type: 'integer' }, expiresAt: { type: 'integer' },
-      decidedAt: { type: 'integer' }, decidedBy: { type: 'string' }, remember: { const: 'session' },
+      decidedAt: { type: 'integer' }, decidedBy: { type: 'string', description: 'the principal (token name or OAuth subject) that decided' },
+      channel: { enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'system'], description: 'where the decision was made' },
+      remember: { const: 'session' },
     },
   },
   Workflow: {
@@ -122,7 +133,10 @@ const paths: Json = {
     post: {
       summary: 'Start a run', ...scoped('trigger'),
       parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run for 24 h, to the same caller with the same inputs and session; another body or caller is refused with 422' }],
-      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { inputs: { type: 'object' }, session: { type: 'string' } } } } } },
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: {
+        inputs: { type: 'object' },
+        session: { type: 'string', description: 'a `session` an earlier run of this same token answered with joins that session (and its remembered decisions); any other text is kept as the run\'s `label` only' },
+      } } } } },
       responses: {
         202: { ...jsonBody(ref('Run'), 'created; Location names the run'), headers: { Location: { schema: { type: 'string' } } } },
         200: jsonBody(ref('Run'), 'the run created earlier with this Idempotency-Key'),
@@ -144,7 +158,7 @@ const paths: Json = {
       summary: "The run's events as Server-Sent Events", ...scoped('read'),
       description: 'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
       parameters: [pathParam('id', 'run id'), { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, { name: 'lastEventId', in: 'query', schema: { type: 'string' } }],
-      responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: ref('RunEvent') } } }, ...common, 404: err('no such run') },
+      responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: ref('RunEvent') } } }, ...common, 404: err('no such run'), 429: err('TOO_MANY_REQUESTS: this token already holds 100 open event streams') },
     },
   },
   '/api/v1/runs/{id}/cancel': {

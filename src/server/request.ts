@@ -27,12 +27,7 @@ export async function readJsonObject(c: Ctx, allowed: readonly string[]): Promis
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
     throw new InterlockError('BAD_REQUEST', `Send the body as JSON with Content-Type: application/json (got '${type || 'none'}')`);
   }
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch (err) {
-    throw new InterlockError('BAD_REQUEST', `The body is not valid JSON: ${(err as Error).message}`);
-  }
+  const body = parseJsonText(text);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new InterlockError('BAD_REQUEST', 'The body must be a JSON object');
   }
@@ -43,6 +38,40 @@ export async function readJsonObject(c: Ctx, allowed: readonly string[]): Promis
       { unknown, allowed });
   }
   return obj;
+}
+
+/** Nesting deeper than this is no input a workflow takes, and recursive code after parsing must never meet it. */
+export const MAX_JSON_DEPTH = 64;
+
+/** How deep arrays and objects nest in JSON text, counted without parsing (brackets in strings do not count). */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 0x5c) i++;
+      else if (ch === 0x22) inString = false;
+    } else if (ch === 0x22) inString = true;
+    else if (ch === 0x7b || ch === 0x5b) {
+      if (++depth > max) max = depth;
+    } else if (ch === 0x7d || ch === 0x5d) depth--;
+  }
+  return max;
+}
+
+/** JSON text to a value, refusing malformed JSON and nesting beyond MAX_JSON_DEPTH with a 400. */
+export function parseJsonText(text: string): unknown {
+  const depth = jsonDepth(text);
+  if (depth > MAX_JSON_DEPTH) {
+    throw new InterlockError('BAD_REQUEST', `The body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, { maxDepth: MAX_JSON_DEPTH });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new InterlockError('BAD_REQUEST', `The body is not valid JSON: ${(err as Error).message}`);
+  }
 }
 
 export function optionalString(body: Record<string, unknown>, key: string, opts: { max?: number } = {}): string | undefined {

@@ -1,12 +1,15 @@
 import type { App } from '../app.ts';
 import { InterlockError } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunEvent } from '../runs/records.ts';
-import type { RedisClient } from '../runs/redis.ts';
+import { EventHub } from './event-hub.ts';
+import { PerPrincipalLimit } from './limits.ts';
 import type { Ctx } from './request.ts';
 
 /** The message a stream sends after the run's last event, just before it closes. */
 export const END_EVENT_TYPE = 'stream.end';
 const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
+/** open event streams one token may hold; a browser tab holds one or two */
+export const DEFAULT_MAX_STREAMS_PER_PRINCIPAL = 100;
 
 /**
  * GET /api/v1/runs/{id}/events as Server-Sent Events, read from the run's Redis stream.
@@ -17,16 +20,23 @@ const STREAM_ID = /^\d{1,20}-\d{1,20}$/;
  * every event was sent, the stream says `stream.end` and closes, so a reconnecting client does
  * not wait forever on a run that will never change again.
  *
- * Each open stream holds one Redis connection for its blocking XREAD; `close()` ends them all.
+ * Streams read with plain XREADs on the shared command connection and wait for more in one
+ * EventHub, whose single blocking reader serves every open stream. A principal (token) may hold
+ * at most `maxPerPrincipal` streams; one more answers 429, so a read-only token cannot exhaust
+ * the server for everyone else. `close()` ends them all.
  */
 export class RunEventStreams {
   private readonly app: App;
   private readonly heartbeatMs: number;
+  private readonly limit: PerPrincipalLimit;
   private readonly open = new Set<() => void>();
+  private readonly hub: EventHub;
 
-  constructor(app: App, opts: { heartbeatMs?: number } = {}) {
+  constructor(app: App, opts: { heartbeatMs?: number; maxPerPrincipal?: number } = {}) {
     this.app = app;
     this.heartbeatMs = opts.heartbeatMs ?? 15_000;
+    this.limit = new PerPrincipalLimit(opts.maxPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'event streams');
+    this.hub = new EventHub(app);
   }
 
   get size(): number {
@@ -39,8 +49,15 @@ export class RunEventStreams {
     if (from !== '0' && !STREAM_ID.test(from)) {
       throw new InterlockError('BAD_REQUEST', `Last-Event-ID must be an event id this stream sent (like 1712345678901-0), got '${from}'`);
     }
-    const client = this.app.redis.duplicate();
+    let release: () => void;
+    try {
+      release = this.limit.take(c.get('principal')?.name ?? 'anonymous');
+    } catch (err) {
+      c.header('Retry-After', '30');
+      throw err;
+    }
     const enc = new TextEncoder();
+    const abort = new AbortController();
     let stopped = false;
     let stop = (): void => {};
     const body = new ReadableStream<Uint8Array>({
@@ -49,7 +66,8 @@ export class RunEventStreams {
           if (stopped) return;
           stopped = true;
           this.open.delete(stop);
-          client.disconnect();
+          release();
+          abort.abort();
           try {
             controller.close();
           } catch {
@@ -61,7 +79,7 @@ export class RunEventStreams {
         const send = (chunk: string): void => {
           if (!stopped) controller.enqueue(enc.encode(chunk));
         };
-        void this.pump(runId, from, client, send, () => stopped).catch(() => {}).finally(stop);
+        void this.pump(runId, from, abort.signal, send, () => stopped).catch(() => {}).finally(stop);
       },
       cancel: () => stop(),
     });
@@ -76,7 +94,7 @@ export class RunEventStreams {
     });
   }
 
-  private async pump(runId: string, from: string, client: RedisClient, send: (s: string) => void, stopped: () => boolean): Promise<void> {
+  private async pump(runId: string, from: string, signal: AbortSignal, send: (s: string) => void, stopped: () => boolean): Promise<void> {
     let last = from;
     send('retry: 2000\n\n');
     for (;;) {
@@ -89,7 +107,7 @@ export class RunEventStreams {
       let sent = 0;
       let events: RunEvent[];
       do {
-        events = await this.app.store.readEvents(runId, last, { client, count: 200 });
+        events = await this.app.store.readEvents(runId, last, { count: 200 });
         for (const e of events) {
           send(format(e));
           last = e.id;
@@ -102,17 +120,21 @@ export class RunEventStreams {
         return;
       }
       if (sent > 0) continue;
-      const more = await this.app.store.readEvents(runId, last, { client, count: 200, blockMs: this.heartbeatMs });
+      const waited = Date.now();
+      await this.hub.wait(runId, last, this.heartbeatMs, signal);
+      if (stopped()) return;
+      const more = await this.app.store.readEvents(runId, last, { count: 200 });
       for (const e of more) {
         send(format(e));
         last = e.id;
       }
-      if (more.length === 0) send(': keep-alive\n\n');
+      if (more.length === 0 && Date.now() - waited >= this.heartbeatMs) send(': keep-alive\n\n');
     }
   }
 
   async close(): Promise<void> {
     for (const stop of [...this.open]) stop();
+    await this.hub.close();
   }
 }
 

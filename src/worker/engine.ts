@@ -1,7 +1,8 @@
 import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
 import { failPoint } from '../failpoints.ts';
-import type { ConfirmationRecord, RunRecord, RunStatus } from '../runs/records.ts';
+import { own } from '../lookup.ts';
+import type { ConfirmationRecord, DecisionChannel, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import type { RedisClient } from '../runs/redis.ts';
 import type { RunStore, StepResolution } from '../runs/store.ts';
@@ -11,14 +12,29 @@ import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from './queues.ts';
 
 export interface TriggerOptions {
+  /**
+   * The session the run's remembered decisions live in. With a `principal`, it must be one that
+   * Interlock created for that principal (the facade's MCP or chat session, or `run-<id>` of an
+   * earlier run the principal started); any other value is kept as `label` only and the run gets
+   * a session of its own. Without a principal (in-process callers: the CLI, tests) it is taken as given.
+   */
   session?: string;
-  idempotencyKey?: string;
-  /** who asks (the HTTP route: the token's name); a key replayed by someone else is refused */
+  /**
+   * the token name or OAuth subject that starts the run (the HTTP route: the token's name); it owns
+   * the run, and a replayed Idempotency-Key from someone else is refused
+   */
   principal?: string;
+  /** the session is Interlock's own for this principal (the facade's), not a caller's text */
+  trustedSession?: boolean;
+  /** a free-text label that only groups runs */
+  label?: string;
+  idempotencyKey?: string;
 }
 
 export interface DecisionOptions {
+  /** the principal that decides; it must hold `confirm` (the caller checks) */
   by?: string;
+  channel?: DecisionChannel;
   remember?: 'session';
 }
 
@@ -47,7 +63,7 @@ export class Engine {
   }
 
   workflow(name: string): WorkflowDef {
-    const wf = this.config.workflows[name];
+    const wf = own(this.config.workflows, name);
     if (!wf) {
       const known = Object.keys(this.config.workflows).join(', ') || 'none';
       throw new InterlockError('WORKFLOW_NOT_FOUND', `No workflow named '${name}' (known: ${known})`);
@@ -62,9 +78,12 @@ export class Engine {
       throw new InterlockError('INPUT_INVALID',
         `Invalid inputs for workflow '${name}': ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
     }
+    const { session, label } = await this.sessionOf(opts);
     const made = await this.store.createRun({
       workflow: wf, inputs: inputs as Record<string, unknown>,
-      ...(opts.session ? { session: opts.session } : {}),
+      ...(session ? { session } : {}),
+      ...(label ? { label } : {}),
+      ...(opts.principal ? { owner: opts.principal } : {}),
       ...(opts.idempotencyKey ? {
         idempotencyKey: opts.idempotencyKey,
         fingerprint: sha256Hex(canonicalJson({ inputs, session: opts.session ?? null, principal: opts.principal ?? null })),
@@ -75,8 +94,18 @@ export class Engine {
     return { run, created };
   }
 
+  /** Which session a trigger's run joins, and what of the caller's text is only a label. */
+  private async sessionOf(opts: TriggerOptions): Promise<{ session?: string; label?: string }> {
+    const label = opts.label;
+    if (!opts.session) return { ...(label ? { label } : {}) };
+    if (opts.principal === undefined || opts.trustedSession) return { session: opts.session, ...(label ? { label } : {}) };
+    if (await this.store.sessionOwnedBy(opts.session, opts.principal)) return { session: opts.session, ...(label ? { label } : {}) };
+    return { label: label ?? opts.session };
+  }
+
   async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
     if (!argumentsHash) throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
+    if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'approve', { argumentsHash, ...opts });
     if (r.outcome === 'mismatch') {
       throw new InterlockError('HASH_MISMATCH',
@@ -94,18 +123,44 @@ export class Engine {
     const [conf] = await Promise.all([
       this.store.requireConfirmation(cid),
       this.queues.enqueue(def, r.runId, r.session, r.stepId, cid),
-      opts.remember === 'session' && step?.kind === 'call' ? this.store.grant(r.session, step.connector, step.tool, 'approve') : undefined,
     ]);
+    if (opts.remember === 'session' && step?.kind === 'call') await this.remember(conf, 'approve', opts);
     return conf;
   }
 
   async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
+    if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'deny', opts);
     if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
-    if (opts.remember === 'session') await this.store.grant(conf.session, conf.connector, conf.tool, 'deny');
+    if (opts.remember === 'session') await this.remember(conf, 'deny', opts);
     return conf;
+  }
+
+  /**
+   * "Remember for this session" is for the decider's own session: a grant lets later writes through
+   * with nobody asked, so it may only come from the principal whose runs it covers (who must hold
+   * `confirm`, as every decider does). An approver deciding another token's run decides that call
+   * once; asked to remember, it is refused before anything is decided. Runs started in-process
+   * (the CLI) have no owner and are the local operator's.
+   */
+  private async mayRemember(cid: string, opts: DecisionOptions): Promise<void> {
+    const conf = await this.store.requireConfirmation(cid);
+    if (conf.owner !== undefined && conf.owner !== opts.by) {
+      throw new InterlockError('FORBIDDEN',
+        `Only '${conf.owner}', who started run ${conf.runId}, can remember a decision for its session; decide it without remember (nothing was decided)`,
+        { owner: conf.owner });
+    }
+  }
+
+  /** The grant a remembered decision leaves: in the run's session, for runs of the run's owner only. */
+  private remember(conf: ConfirmationRecord, decision: 'approve' | 'deny', opts: DecisionOptions): Promise<void> {
+    return this.store.grant(conf.session, conf.connector, conf.tool, {
+      decision, by: opts.by ?? 'unknown', at: Date.now(),
+      ...(conf.owner ? { owner: conf.owner } : {}),
+      ...(opts.channel ? { channel: opts.channel } : {}),
+    });
   }
 
   async cancel(runId: string, by?: string): Promise<RunRecord> {

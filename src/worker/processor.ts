@@ -141,10 +141,11 @@ export class StepProcessor {
       return 'in doubt';
     }
 
+    const remembered = preloaded ? grant : await store.getGrant(run.session, step.connector, step.tool, run.owner);
     const gate = decideGate({
       workflow: run.workflow, step, tool, arguments: args, argumentsHash,
       approvedHash: rec.approvedHash,
-      grant: preloaded ? grant : await store.getGrant(run.session, step.connector, step.tool),
+      grant: remembered?.decision,
       policy: this.d.policy(),
     });
     if (gate.kind === 'ask') {
@@ -153,13 +154,17 @@ export class StepProcessor {
       return 'awaiting confirmation';
     }
     if (gate.kind === 'deny') {
-      await store.failStep(runId, stepId, 'denied', 'denied', { arguments: args, argumentsHash, note: 'denied by a decision remembered for this session' },
-        { code: 'DENIED', message: `A decision remembered for this session denies ${step.connector}.${step.tool}; the tool was not called` });
+      const by = remembered?.by ? ` (made by ${remembered.by})` : '';
+      await store.failStep(runId, stepId, 'denied', 'denied', { arguments: args, argumentsHash, note: `denied by a decision remembered for this session${by}` },
+        { code: 'DENIED', message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called` });
       return 'denied by grant';
     }
-    if (gate.via === 'grant') await store.appendEvent(runId, 'confirmation.remembered', stepId, { connector: step.connector, tool: step.tool, argumentsHash });
-    // A read only because the config says so passes the gate on record, with what was loosened.
-    else if (gate.via === 'read' && tool.loosened?.includes('readOnlyHint')) {
+    if (gate.via === 'grant') {
+      await store.appendEvent(runId, 'confirmation.remembered', stepId, {
+        connector: step.connector, tool: step.tool, argumentsHash, grantedBy: remembered?.by ?? 'unknown', ...(remembered?.channel ? { channel: remembered.channel } : {}),
+      });
+    } else if (gate.via === 'read' && tool.loosened?.includes('readOnlyHint')) {
+      // A read only because the config says so passes the gate on record, with what was loosened.
       await store.appendEvent(runId, 'step.ungated_by_override', stepId, { connector: step.connector, tool: step.tool, loosened: tool.loosened, argumentsHash });
     }
 

@@ -102,7 +102,7 @@ export class StepWorkers {
     try {
       for (const cid of await this.opts.store.dueConfirmations()) {
         try {
-          const r = await this.opts.store.decide(cid, 'expire', { by: 'expiry timer' });
+          const r = await this.opts.store.decide(cid, 'expire', { by: 'expiry timer', channel: 'system' });
           if (r.outcome === 'expired') {
             n++;
             this.opts.logger.info({ confirmationId: cid, runId: r.runId }, 'confirmation expired');

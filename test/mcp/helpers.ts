@@ -21,8 +21,9 @@ export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
   chat: 'tok-mcp-chat-9f2',
   other: 'tok-mcp-other-9f3',
+  ops: 'tok-mcp-ops-9f4',
 } as const;
-export const TOKEN_ENV = { IL_MCP_READER: TOKENS.reader, IL_MCP_CHAT: TOKENS.chat, IL_MCP_OTHER: TOKENS.other };
+export const TOKEN_ENV = { IL_MCP_READER: TOKENS.reader, IL_MCP_CHAT: TOKENS.chat, IL_MCP_OTHER: TOKENS.other, IL_MCP_OPS: TOKENS.ops };
 
 /** Workflows over the project's test MCP server: a read, a read then a write, and a slow read. */
 export function facadeYaml(opts: { log: string; tokens?: boolean; extra?: string }): string {
@@ -31,6 +32,7 @@ tokens:
   - { name: reader, token: "\${env:IL_MCP_READER}", scopes: [read] }
   - { name: chat, token: "\${env:IL_MCP_CHAT}", scopes: [read, trigger] }
   - { name: other-chat, token: "\${env:IL_MCP_OTHER}", scopes: [read, trigger] }
+  - { name: ops, token: "\${env:IL_MCP_OPS}", scopes: [read, trigger, confirm] }
 ` : '';
   return `
 connectors:${testConnectorYaml(opts.log, '\n    concurrency: 4')}

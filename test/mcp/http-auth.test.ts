@@ -93,13 +93,13 @@ describe('MCP facade over HTTP: who may connect, list, and run', () => {
   });
 
   it('ends the session on DELETE: its remembered approvals are gone and its id is unknown from then on', async () => {
-    const c = await connectClient(srv.url, { token: TOKENS.chat, elicit: approve(true) });
+    const c = await connectClient(srv.url, { token: TOKENS.ops, elicit: approve(true) });
     const sid = c.transport.sessionId ?? '';
     const { view } = await c.call('pay', { name: 'fay', amount: 5 });
     expect(view.status).toBe('succeeded');
-    expect(await app.store.getGrant(`mcp-${sid}`, 'test', 'record')).toBe('approve');
+    expect(await app.store.getGrant(`mcp-${sid}`, 'test', 'record', 'ops')).toMatchObject({ decision: 'approve', by: 'ops', owner: 'ops', channel: 'mcp-elicitation' });
     await c.transport.terminateSession();
-    expect(await app.store.getGrant(`mcp-${sid}`, 'test', 'record')).toBeUndefined();
+    expect(await app.store.getGrant(`mcp-${sid}`, 'test', 'record', 'ops')).toBeUndefined();
     const res = await rawPost(srv.url, callPay, { authorization: `Bearer ${TOKENS.chat}`, 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' });
     expect(res.status).toBe(404);
     await c.close();

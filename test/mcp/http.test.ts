@@ -78,7 +78,7 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
       expect(message).toContain('Tool: record');
       expect(message).toContain(JSON.stringify({ name: 'ada', value: { amount: 42 } }, null, 2));
       expect(message).toContain(`argumentsHash: ${conf.argumentsHash}`);
-      expect(conf).toMatchObject({ status: 'approved', decidedBy: 'mcp-elicitation' });
+      expect(conf).toMatchObject({ status: 'approved', decidedBy: 'local', channel: 'mcp-elicitation' });
       const params = c.asked[0].params;
       if (!('requestedSchema' in params)) throw new Error('expected a form elicitation');
       expect(Object.keys(params.requestedSchema.properties).sort()).toEqual(['decision', 'remember']);

@@ -21,12 +21,24 @@ describe('/mcp as `interlock serve` mounts it', () => {
     await redis.stop();
   });
 
-  it('runs a workflow with a confirmed write for a chat token, with links to this server', async () => {
-    const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.chat, elicit: approve() });
+  it('asks a token with confirm through elicitation, with links to this server', async () => {
+    const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.ops, elicit: approve() });
     try {
       const { view } = await c.call('pay', { name: 'jo', amount: 11 });
       expect(view.status).toBe('succeeded');
       expect(c.asked[0].params.message).toContain(`${server.url}/ui/confirmations/`);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it('answers a chat token (no confirm) with the pending write and a link to this server, whatever its client would answer', async () => {
+    const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.chat, elicit: approve() });
+    try {
+      const { view } = await c.call('pay', { name: 'jo', amount: 12 });
+      expect(c.asked).toHaveLength(0);
+      expect(view.status).toBe('awaiting_confirmation');
+      expect(view.confirmation?.approveUrl).toContain(`${server.url}/ui/confirmations/`);
     } finally {
       await c.close();
     }

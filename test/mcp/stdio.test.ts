@@ -96,9 +96,9 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     expect(readCalls(log).filter((c) => c.tool === 'record').length - before).toBe(2);
 
     const session = (await observer.store.requireRun(first.runId)).session;
-    expect(await observer.store.getGrant(session, 'test', 'record')).toBe('approve');
+    expect(await observer.store.getGrant(session, 'test', 'record', 'local')).toMatchObject({ decision: 'approve', by: 'local', channel: 'mcp-elicitation' });
     await s.client.close();
-    await expect.poll(() => observer.store.getGrant(session, 'test', 'record'), { timeout: 10_000 }).toBeUndefined();
+    await expect.poll(() => observer.store.getGrant(session, 'test', 'record', 'local'), { timeout: 10_000 }).toBeUndefined();
   });
 
   it('answers a client without elicitation with the pending write, which a person approves elsewhere', async () => {

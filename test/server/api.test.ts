@@ -49,7 +49,8 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(res.status).toBe(202);
       const run = (await res.json()) as RunRecord;
       expect(res.headers.get('location')).toBe(`/api/v1/runs/${run.id}`);
-      expect(run).toMatchObject({ workflow: 'greet', session: 's-1', inputs: { text: 'hi' } });
+      // 's-1' is not a session Interlock gave this token: it only labels the run, which gets its own session.
+      expect(run).toMatchObject({ workflow: 'greet', label: 's-1', session: `run-${run.id}`, owner: 'chat-client', inputs: { text: 'hi' } });
       const done = await waitForRun(h.app, run.id, ['succeeded', 'failed']);
       expect(done.steps.say.output).toEqual({ text: 'hi' });
     });
@@ -196,9 +197,9 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('answers 409 ALREADY_DECIDED to a second decision, and the first one stands', async () => {
       const { run, conf } = await pausedRun('deny-first', 6);
-      const deny = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver', json: { remember: 'session' } });
+      const deny = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver', json: {} });
       expect(deny.status).toBe(200);
-      expect((await deny.json()) as ConfirmationRecord).toMatchObject({ status: 'denied', remember: 'session' });
+      expect((await deny.json()) as ConfirmationRecord).toMatchObject({ status: 'denied', decidedBy: 'approver', channel: 'api' });
       const approve = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
       expect(approve.status).toBe(409);
       expect(((await approve.json()) as ErrorBody).error).toMatchObject({ code: 'ALREADY_DECIDED', details: { status: 'denied' } });

@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { App } from '../../src/app.ts';
 import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
@@ -139,4 +140,31 @@ export function parseProm(text: string): Map<string, number> {
     samples.set(`${m[1]}${m[2] ?? ''}`, Number(m[3]));
   }
   return samples;
+}
+
+export interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** node:http, because fetch will not let a test forge Host, Origin, Cookie or Sec-Fetch-* as a browser sends them. */
+export function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** The `interlock_session` cookie a `?token=` exchange set, ready for a Cookie header. */
+export function cookieFrom(r: Raw): string {
+  const set = r.headers['set-cookie'];
+  const line = (Array.isArray(set) ? set : [set ?? '']).find((l) => l.startsWith('interlock_session=')) ?? '';
+  return line.split(';')[0];
 }

@@ -1,38 +1,11 @@
-import { request } from 'node:http';
 import { networkInterfaces } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { TOKENS, type Harness, configYaml, startHarness, waitForRun } from './helpers.ts';
+import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness, waitForRun } from './helpers.ts';
 import { callLogPath, makeApp } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-
-interface Raw {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** node:http, because fetch will not let a test forge Host. */
-function raw(url: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Raw> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: opts.method ?? 'GET', headers: opts.headers ?? {} }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
-
-function cookieFrom(r: Raw): string {
-  const set = r.headers['set-cookie'];
-  const line = (Array.isArray(set) ? set : [set ?? '']).find((l) => l.startsWith('interlock_session=')) ?? '';
-  return line.split(';')[0];
-}
 
 describe('auth for people in browsers, DNS rebinding, and what pages show', () => {
   let h: Harness;
@@ -168,6 +141,23 @@ describe('a server without tokens', () => {
     expect(rebound.status).toBe(403);
     const csrf = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'x' } }, headers: { origin: 'http://attacker.example' } });
     expect(csrf.status).toBe(403);
+  });
+
+  it('lets no page on another local port change anything (cross-port CSRF), while curl-like clients work', async () => {
+    const port = Number(new URL(h.url).port);
+    const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
+    for (const headers of [
+      { origin: `http://localhost:${port + 1}`, 'content-type': 'text/plain' },
+      { origin: `http://127.0.0.1:${port + 1}`, 'content-type': 'application/json' },
+      { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
+    ] as Record<string, string>[]) {
+      const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers });
+      expect(res.status, JSON.stringify(headers)).toBe(403);
+    }
+    expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
+    const ownPage = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers: { origin: h.url, 'content-type': 'application/json' } });
+    expect(ownPage.status).toBe(202);
+    expect((await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'y' } } })).status).toBe(202);
   });
 
   it('refuses to listen on a non-loopback address', async () => {

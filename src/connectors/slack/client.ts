@@ -92,9 +92,14 @@ export interface SlackEnvironment {
   sandbox: boolean;
 }
 
-/** SLACK_BOT_TOKEN set → real Slack; unset → the sandbox at INTERLOCK_SLACK_API_URL with the sandbox token. */
+/**
+ * An explicit INTERLOCK_SLACK_API_URL always wins, token or not: a real-looking token pointed at
+ * an emulator or a proxy must never be sent to slack.com instead. Otherwise SLACK_BOT_TOKEN set →
+ * real Slack; unset → the sandbox with the sandbox token.
+ */
 export function slackEnvironment(env: NodeJS.ProcessEnv = process.env): SlackEnvironment {
   const token = env.SLACK_BOT_TOKEN?.trim();
-  if (token) return { token, sandbox: false };
-  return { token: SANDBOX_BOT_TOKEN, slackApiUrl: env.INTERLOCK_SLACK_API_URL || DEFAULT_SANDBOX_API_URL, sandbox: true };
+  const explicitUrl = env.INTERLOCK_SLACK_API_URL?.trim() || undefined;
+  if (token) return { token, ...(explicitUrl ? { slackApiUrl: explicitUrl } : {}), sandbox: false };
+  return { token: SANDBOX_BOT_TOKEN, slackApiUrl: explicitUrl ?? DEFAULT_SANDBOX_API_URL, sandbox: true };
 }

@@ -29,7 +29,8 @@ function log(line: string): void {
 
 function clientFromEnv(): WebClient {
   const env = slackEnvironment();
-  log(env.sandbox ? `SLACK_BOT_TOKEN unset; using the Slack sandbox at ${env.slackApiUrl}` : 'using Slack with SLACK_BOT_TOKEN');
+  log(env.sandbox ? `SLACK_BOT_TOKEN unset; using the Slack sandbox at ${env.slackApiUrl}`
+    : `using SLACK_BOT_TOKEN against ${env.slackApiUrl ?? 'slack.com'}`);
   return createSlackWebClient({ token: env.token, ...(env.slackApiUrl ? { slackApiUrl: env.slackApiUrl } : {}) });
 }
 

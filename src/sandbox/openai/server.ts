@@ -14,6 +14,11 @@ export interface OpenAISandboxOptions {
   port?: number;
   host?: string;
   script: Script;
+  /**
+   * Refuse every request with 401 "Incorrect API key provided: <key>", echoing the key the
+   * caller sent as some OpenAI-compatible servers do: what a leak test needs to be hostile.
+   */
+  rejectKey?: boolean;
 }
 
 export interface RecordedRequest {
@@ -68,6 +73,10 @@ export async function startOpenAISandbox(opts: OpenAISandboxOptions): Promise<Op
     }
     const authorized = /^Bearer \S+/.test(req.headers.authorization ?? '');
     if (!authorized) throw new WireError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+    if (opts.rejectKey) {
+      const key = (req.headers.authorization ?? '').replace(/^Bearer\s+/, '');
+      throw new WireError(401, `Incorrect API key provided: ${key}. You can find your API key at https://platform.openai.com/account/api-keys.`, null, 'invalid_request_error');
+    }
     const body = checkRequest(await readJson(req));
     requests.push({ path, body, authorized });
     const index = turn++;

@@ -5,7 +5,7 @@ import type { CallToolResult, ElicitResult, ServerNotification, ServerRequest } 
 import type { Logger } from 'pino';
 import type { App } from '../../app.ts';
 import { InterlockError, errorMessage } from '../../errors.ts';
-import type { ConfirmationRecord, RunEvent, RunRecord } from '../../runs/records.ts';
+import type { ConfirmationRecord, DecisionChannel, RunEvent, RunRecord } from '../../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
 import { pendingConfirmation, runResult, runView, type Links } from './results.ts';
@@ -17,8 +17,12 @@ export interface FollowOptions {
   server: Server;
   links: Links;
   logger: Logger;
-  /** ask at gates through elicitation/create */
+  /** ask at gates through elicitation/create; only when the caller may decide (has `confirm`) */
   elicit: boolean;
+  /** said beside a pending write when the client could elicit but its token may not decide */
+  notAsked?: string;
+  /** whom a decision made through elicitation is recorded as, and on which channel */
+  decider: { by: string; channel: DecisionChannel };
   /** how long to wait for the run before answering with its status */
   waitMs: number;
   /** the same when the client asked for progress notifications */
@@ -91,7 +95,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
           await sleep(50);
           continue;
         }
-        if (!o.elicit) return await answer(run, conf);
+        if (!o.elicit) return await answer(run, conf, o.notAsked);
         progress.report(`asking for approval of ${conf.connector}.${conf.tool}`);
         const asked = await ask(conf, extra, o);
         if (asked.kind === 'unanswered') return await answer(await app.store.requireRun(runId), undefined, asked.note);
@@ -124,7 +128,7 @@ async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Pr
   if (d.kind === 'unclear') {
     return { kind: 'unanswered', note: `The answer could not be read as approve or deny (${d.why}); the write stays pending for a person to decide elsewhere.` };
   }
-  const opts = { by: 'mcp-elicitation', ...(d.remember ? { remember: 'session' as const } : {}) };
+  const opts = { ...o.decider, ...(d.remember ? { remember: 'session' as const } : {}) };
   try {
     // The hash is the one in the message the person saw, so the approval binds to that payload.
     if (d.kind === 'approve') await o.app.engine.approve(conf.id, conf.argumentsHash, opts);

@@ -5,6 +5,7 @@ import type { Context } from 'hono';
 import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
+import { parseJsonText } from '../request.ts';
 import { createHostGuard } from './guard.ts';
 import { Facade, type FacadeDeps } from './server.ts';
 
@@ -29,6 +30,11 @@ export interface McpRouteDeps {
   idleMs?: number;
   /** open MCP sessions at most; more get 503 until some end; default 1000 */
   maxSessions?: number;
+  /**
+   * open MCP sessions one principal (token or OAuth subject) may hold; more get 429 until some
+   * end. Default 100, well under maxSessions, so no one token can lock the others out.
+   */
+  maxSessionsPerPrincipal?: number;
   /** passed to each session's facade (wait times, elicitation) */
   facade?: Partial<Pick<FacadeDeps, 'canElicit' | 'waitMs' | 'progressWaitMs' | 'elicitTimeoutMs'>>;
 }
@@ -49,6 +55,8 @@ interface Entry {
   principal: string;
   lastSeen: number;
 }
+
+export const DEFAULT_MAX_SESSIONS_PER_PRINCIPAL = 100;
 
 /** Scopes that may open a session at all: listing and reading need `read`, running needs `trigger`. */
 const CONNECT_SCOPES = ['read', 'trigger', 'admin'];
@@ -75,6 +83,14 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
   });
   const idleMs = deps.idleMs ?? 3_600_000;
   const maxSessions = deps.maxSessions ?? 1000;
+  const maxPerPrincipal = deps.maxSessionsPerPrincipal ?? DEFAULT_MAX_SESSIONS_PER_PRINCIPAL;
+  // Opens in flight count too, so a burst of initializes cannot slip past the cap.
+  const opening = new Map<string, number>();
+  const held = (principal: string): number => {
+    let n = opening.get(principal) ?? 0;
+    for (const e of sessions.values()) if (e.principal === principal) n++;
+    return n;
+  };
   let config: InterlockConfig = deps.app.engine.currentConfig;
   const log = deps.app.logger.child({ component: 'mcp-http' });
 
@@ -93,7 +109,24 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
   sweep.unref();
 
   async function open(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
+    const mine = held(authInfo.clientId);
+    if (mine >= maxPerPrincipal) {
+      return rpcError(429, -32000,
+        `Token '${authInfo.clientId}' already holds ${mine} open MCP sessions, the most one token may; end some (DELETE /mcp with their Mcp-Session-Id) or let them idle out, then try again`,
+        { 'retry-after': '30' });
+    }
     if (sessions.size >= maxSessions) return rpcError(503, -32000, 'Too many open MCP sessions; try again later');
+    opening.set(authInfo.clientId, (opening.get(authInfo.clientId) ?? 0) + 1);
+    try {
+      return await openSession(body, authInfo, req);
+    } finally {
+      const left = (opening.get(authInfo.clientId) ?? 1) - 1;
+      if (left > 0) opening.set(authInfo.clientId, left);
+      else opening.delete(authInfo.clientId);
+    }
+  }
+
+  async function openSession(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
     const sid = randomUUID();
     const facade = new Facade({ app: deps.app, session: `mcp-${sid}`, publicUrl: deps.publicUrl, config: () => config, ...deps.facade });
     const entry: Entry = {
@@ -145,15 +178,23 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
         return rpcError(404, -32001, 'Session not found: it ended or never existed. Start a new session with initialize (without Mcp-Session-Id).');
       }
       e.lastSeen = Date.now();
-      return e.transport.handleRequest(c.req.raw, { authInfo });
+      if (c.req.method !== 'POST') return e.transport.handleRequest(c.req.raw, { authInfo });
+      // Parsed here so the depth limit holds for tool arguments too, not just for initialize.
+      let parsedBody: unknown;
+      try {
+        parsedBody = parseJsonText(await c.req.raw.text());
+      } catch (err) {
+        return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
+      }
+      return e.transport.handleRequest(c.req.raw, { authInfo, parsedBody });
     }
 
     if (c.req.method !== 'POST') return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     let body: unknown;
     try {
-      body = await c.req.raw.json();
-    } catch {
-      return rpcError(400, -32700, 'Parse error: the body is not JSON');
+      body = parseJsonText(await c.req.raw.text());
+    } catch (err) {
+      return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
     }
     const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     if (!init) return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');

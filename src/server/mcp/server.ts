@@ -13,6 +13,7 @@ import type { App } from '../../app.ts';
 import type { ToolInfo } from '../../connectors/types.ts';
 import { InterlockError, errorMessage } from '../../errors.ts';
 import { redisUnavailable } from '../../runs/redis-unavailable.ts';
+import type { DecisionChannel } from '../../runs/records.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
 import { followRun, type Extra } from './follow.ts';
 import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
@@ -25,6 +26,13 @@ export interface FacadeDeps {
    * conversation" grants live in it and end with it.
    */
   session: string;
+  /**
+   * Who the person behind this session is when the transport carries no authInfo (stdio, the
+   * chat's in-memory link): the local operator, who may decide. Over HTTP the token's name is used.
+   */
+  principal?: string;
+  /** the channel decisions made through elicitation are recorded as; default `mcp-elicitation` */
+  channel?: DecisionChannel;
   /** where `interlock serve` is reached, for the approval links; none: answers carry the CLI command only */
   publicUrl?: string;
   /** false: never elicit, even from a client that can; gates then answer with the pending confirmation */
@@ -57,6 +65,15 @@ const SESSION_LABEL = /^[A-Za-z0-9_.-]{1,64}$/;
 /** The scope that lets a connection start runs (HTTP only; stdio is the local user's own process). */
 function canRun(extra: { authInfo?: { scopes: string[] } }): boolean {
   return !extra.authInfo || extra.authInfo.scopes.includes('trigger');
+}
+
+/**
+ * Whether an elicitation answer on this connection may decide a write: only a token with
+ * `confirm` (over stdio or the chat's in-memory link the person is the local operator). A chat
+ * client's token has no `confirm`, so whatever its client answers, the write waits for an approver.
+ */
+function canConfirm(extra: { authInfo?: { scopes: string[] } }): boolean {
+  return !extra.authInfo || extra.authInfo.scopes.includes('confirm');
 }
 
 /**
@@ -192,19 +209,28 @@ export class Facade {
       if (args.session !== undefined) session = this.sessionFor(args.session);
     }
     this.sessions.add(session);
+    const principal = extra.authInfo?.clientId ?? this.deps.principal ?? 'local';
     let runId: string;
     try {
-      runId = (await this.deps.app.engine.trigger(workflow, inputs, { session })).run.id;
+      runId = (await this.deps.app.engine.trigger(workflow, inputs, {
+        session, principal, trustedSession: true,
+        ...(typeof args.session === 'string' && action.workflow === undefined ? { label: args.session } : {}),
+      })).run.id;
     } catch (err) {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
     }
+    const elicits = this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form;
     const following = followRun(runId, extra, {
       app: this.deps.app,
       server: this.server.server,
       links: this.links,
       logger: this.log,
-      elicit: this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form,
+      elicit: elicits && canConfirm(extra),
+      ...(elicits && !canConfirm(extra)
+        ? { notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.` }
+        : {}),
+      decider: { by: principal, channel: this.deps.channel ?? 'mcp-elicitation' },
       waitMs: this.deps.waitMs ?? 30_000,
       progressWaitMs: this.deps.progressWaitMs ?? 50_000,
       elicitTimeoutMs: this.deps.elicitTimeoutMs ?? 600_000,

@@ -1,8 +1,13 @@
 import { Hono } from 'hono';
 import type { App } from '../../app.ts';
-import type { ConfirmationStatus } from '../../runs/records.ts';
+import type { ConfirmationStatus, DecisionChannel } from '../../runs/records.ts';
 import { requireScope } from '../auth.ts';
-import { type ServerEnv, encodeCursor, oneOf, pageParams, readJsonObject, rememberField, requiredString } from '../request.ts';
+import { type Ctx, type ServerEnv, encodeCursor, oneOf, pageParams, readJsonObject, rememberField, requiredString } from '../request.ts';
+
+/** A decision made with the browser session cookie came from the pages; any other from the API. */
+function channelOf(c: Ctx): DecisionChannel {
+  return c.get('authVia') === 'cookie' ? 'ui' : 'api';
+}
 
 const STATUSES: readonly ConfirmationStatus[] = ['pending', 'approved', 'denied', 'expired', 'cancelled'];
 
@@ -31,7 +36,7 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const body = await readJsonObject(c, ['argumentsHash', 'remember']);
     const argumentsHash = requiredString(body, 'argumentsHash', { max: 200 });
     const remember = rememberField(body);
-    const conf = await app.engine.approve(c.req.param('id'), argumentsHash, { by: p.name, ...(remember ? { remember } : {}) });
+    const conf = await app.engine.approve(c.req.param('id'), argumentsHash, { by: p.name, channel: channelOf(c), ...(remember ? { remember } : {}) });
     return c.json(conf);
   });
 
@@ -39,7 +44,7 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const p = requireScope(c.get('principal'), 'confirm');
     const body = await readJsonObject(c, ['remember']);
     const remember = rememberField(body);
-    const conf = await app.engine.deny(c.req.param('id'), { by: p.name, ...(remember ? { remember } : {}) });
+    const conf = await app.engine.deny(c.req.param('id'), { by: p.name, channel: channelOf(c), ...(remember ? { remember } : {}) });
     return c.json(conf);
   });
 

@@ -3,6 +3,7 @@ import type { App } from '../../app.ts';
 import type { CatalogEntry } from '../../connectors/catalog.ts';
 import type { ConnectorStatus } from '../../connectors/types.ts';
 import { InterlockError } from '../../errors.ts';
+import { own } from '../../lookup.ts';
 import type { ConnectorConfig } from '../../workflows/types.ts';
 import { requireScope } from '../auth.ts';
 import { type ServerEnv, pageParams, paginate, readJsonObject } from '../request.ts';
@@ -42,7 +43,7 @@ function safeUrl(url: string): string {
 export function connectorRoutes(app: App): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   const config = (id: string): ConnectorConfig => {
-    const c = app.config.connectors[id];
+    const c = own(app.config.connectors, id);
     if (!c) throw new InterlockError('CONNECTOR_NOT_FOUND', `No connector named '${id}'`, { connector: id });
     return c;
   };

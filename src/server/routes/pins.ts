@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { App } from '../../app.ts';
 import { formatDiff } from '../../connectors/pinning.ts';
+import { own } from '../../lookup.ts';
 import { requireScope } from '../auth.ts';
 import { type ServerEnv, readJsonObject, requiredString } from '../request.ts';
 
@@ -14,7 +15,7 @@ export function pinRoutes(app: App): Hono<ServerEnv> {
   r.get('/connectors/:id/tools/:tool/pin', async (c) => {
     requireScope(c.get('principal'), 'read');
     const id = c.req.param('id');
-    if (!app.config.connectors[id]) return c.json({ error: { code: 'CONNECTOR_NOT_FOUND', message: `No connector named "${id}"` } }, 404);
+    if (!own(app.config.connectors, id)) return c.json({ error: { code: 'CONNECTOR_NOT_FOUND', message: `No connector named "${id}"` } }, 404);
     const review = await app.store.pins.review(id, c.req.param('tool'));
     return c.json({ ...review, changed: !!review.pending, diff: formatDiff(review.changes) });
   });

@@ -44,10 +44,11 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
     if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
       throw new InterlockError('BAD_REQUEST', 'Idempotency-Key must be 1–200 visible ASCII characters');
     }
+    // A session this principal got back from an earlier trigger joins it; any other text is a label.
     const { run, created } = await app.engine.trigger(name, inputs, {
+      principal: p.name,
       ...(session ? { session } : {}),
       ...(key ? { idempotencyKey: key } : {}),
-      principal: p.name,
     });
     c.header('Location', `/api/v1/runs/${run.id}`);
     if (!created) c.header('Idempotent-Replayed', 'true');

@@ -11,7 +11,9 @@ import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts'
  * Stable hooks for tests and scripts: `.confirmation[data-id][data-run][data-hash]`,
  * `pre.arguments` (the JSON), `button[data-action=approve|deny]`, `input[name=remember]`.
  */
-export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boolean; now?: number }): Html {
+export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boolean; now?: number; viewer?: string }): Html {
+  // Remembering is for one's own session only (see Engine.approve); another token's run can only be decided once.
+  const canRemember = opts.canDecide && (!c.owner || c.owner === opts.viewer);
   const a = c.annotations;
   const hints = [
     a.readOnlyHint === true ? html`<span class="badge">readOnlyHint</span>` : html`<span class="badge hint-write">write (no readOnlyHint)</span>`,
@@ -42,10 +44,11 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
     ? html`<div class="actions">
       <button type="button" class="approve" data-action="approve"${opts.canDecide ? '' : ' disabled'}>Approve</button>
       <button type="button" class="deny" data-action="deny"${opts.canDecide ? '' : ' disabled'}>Deny</button>
-      <label><input type="checkbox" name="remember"${opts.canDecide ? '' : ' disabled'}> remember for this session (<code>${c.connector}.${c.tool}</code> in session <code>${c.session}</code>)</label>
+      <label><input type="checkbox" name="remember"${canRemember ? '' : ' disabled'}> remember for this session (<code>${c.connector}.${c.tool}</code> in session <code>${c.session}</code>)${
+        opts.canDecide && !canRemember ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>` : ''}</label>
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
-    : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`}
+    : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`}
 </article>`;
 }

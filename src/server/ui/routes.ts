@@ -3,7 +3,9 @@ import { Hono } from 'hono';
 import type { App } from '../../app.ts';
 import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
 import { type Principal, hasScope, requireScope } from '../auth.ts';
+import { PerPrincipalLimit } from '../limits.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
+import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
 import { confirmationCard } from './confirmation.ts';
 import { type Html, html } from './html.ts';
 import { page } from './layout.ts';
@@ -21,12 +23,12 @@ function securityHeaders(c: Ctx, nonce: string): void {
 }
 
 function cards(list: ConfirmationRecord[], p: Principal | undefined, now = Date.now()): { id: string; html: string }[] {
-  return list.map((c) => ({ id: c.id, html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now }).value }));
+  return list.map((c) => ({ id: c.id, html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now, ...(p ? { viewer: p.name } : {}) }).value }));
 }
 
 function confirmationsSection(list: ConfirmationRecord[], p: Principal | undefined): Html {
   const now = Date.now();
-  return html`<div id="confirmations">${list.map((c) => confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now }))}</div>
+  return html`<div id="confirmations">${list.map((c) => confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now, ...(p ? { viewer: p.name } : {}) }))}</div>
 <p id="no-confirmations" class="empty"${list.length ? ' hidden' : ''}>Nothing is waiting for a decision.</p>`;
 }
 
@@ -44,6 +46,7 @@ async function runConfirmations(app: App, run: RunRecord): Promise<Map<string, C
  */
 export function uiRoutes(app: App, feed: LiveFeed): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
+  const liveLimit = new PerPrincipalLimit(DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'live page feeds');
   const render = (c: Ctx, title: string, body: Html, live: Parameters<typeof page>[0]['live']) => {
     const nonce = randomBytes(16).toString('base64');
     securityHeaders(c, nonce);
@@ -99,6 +102,7 @@ ${confirmationsSection(pending, p)}
 
   r.get('/ui/live', (c) => {
     const p = requireScope(c.get('principal'), 'read');
+    const release = liveLimit.take(p.name);
     const enc = new TextEncoder();
     let unsubscribe = (): void => {};
     let heartbeat: NodeJS.Timeout | undefined;
@@ -112,7 +116,11 @@ ${confirmationsSection(pending, p)}
           }
         };
         const push = (snap: HomeSnapshot) => send(`data: ${JSON.stringify({ runs: runRows(snap.runs).value, confirmations: cards(snap.confirmations, p) })}\n\n`);
-        unsubscribe = feed.subscribe(push);
+        const unsub = feed.subscribe(push);
+        unsubscribe = () => {
+          unsub();
+          release();
+        };
         heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
         heartbeat.unref();
         c.req.raw.signal.addEventListener('abort', () => {

@@ -1,0 +1,117 @@
+/**
+ * The attacker's setup from issue 14: `interlock serve` with four tokens (ops: every scope, chat:
+ * read + trigger, viewer: read, approver: read + confirm) and the built-in Slack connector posting
+ * to the Slack sandbox, whose message list is the witness of what was really sent.
+ */
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import type { App } from '../../src/app.ts';
+import type { ConfirmationRecord, RunRecord, RunStatus } from '../../src/runs/records.ts';
+import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { ROOT, makeApp, waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { type Raw, raw } from '../server/helpers.ts';
+
+export { type Raw, cookieFrom, raw } from '../server/helpers.ts';
+
+export const TOKENS = {
+  ops: 'tok-h14-ops-a1b2c3d4',
+  chat: 'tok-h14-chat-e5f6a7b8',
+  viewer: 'tok-h14-viewer-c9d0e1f2',
+  approver: 'tok-h14-approver-a3b4c5d6',
+} as const;
+export type TokenName = keyof typeof TOKENS;
+/** the principals whose decisions may let a write through */
+export const CONFIRMERS = new Set<string>(['ops', 'approver']);
+
+const yaml = (slackUrl: string) => `
+connectors:
+  slack:
+    transport: stdio
+    command: ${process.execPath}
+    args: [${join(ROOT, 'src/cli.ts')}, connector, slack]
+    env: { INTERLOCK_SLACK_API_URL: "${slackUrl}" }
+    timeout: 20s
+policy:
+  confirmation_ttl: 1h
+tokens:
+  - { name: ops, token: "\${env:IL_H14_OPS}", scopes: [read, trigger, confirm, admin] }
+  - { name: chat, token: "\${env:IL_H14_CHAT}", scopes: [read, trigger] }
+  - { name: viewer, token: "\${env:IL_H14_VIEWER}", scopes: [read] }
+  - { name: approver, token: "\${env:IL_H14_APPROVER}", scopes: [read, confirm] }
+workflows:
+  notify:
+    description: post one message to a channel
+    expose: true
+    inputs: { type: object, required: [text], additionalProperties: false, properties: { text: { type: string, minLength: 1 } } }
+    steps:
+      - id: post
+        call: slack.post_message
+        with: { channel: "#billing", text: "\${{ inputs.text }}" }
+`;
+
+export interface Attack {
+  redis: TestRedis;
+  slack: SlackSandbox;
+  app: App;
+  server: RunningServer;
+  url: string;
+  /** texts the Slack sandbox received in #billing */
+  posted(): string[];
+  api(path: string, opts?: { method?: string; token?: TokenName; json?: unknown; headers?: Record<string, string>; body?: string }): Promise<Raw>;
+  trigger(token: TokenName, text: string, session?: string): Promise<RunRecord>;
+  pendingOf(runId: string): Promise<ConfirmationRecord>;
+  waitRun(runId: string, statuses: RunStatus[]): Promise<RunRecord>;
+  close(): Promise<void>;
+}
+
+export async function startAttack(): Promise<Attack> {
+  const redis = await new TestRedis().start();
+  const slack = await startSlackSandbox({ port: 0 });
+  const app = await makeApp(yaml(slack.url), redis.url);
+  await app.startWorkers({ sweepEveryMs: 100 });
+  const env = { IL_H14_OPS: TOKENS.ops, IL_H14_CHAT: TOKENS.chat, IL_H14_VIEWER: TOKENS.viewer, IL_H14_APPROVER: TOKENS.approver };
+  const server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
+  const api: Attack['api'] = (path, opts = {}) => {
+    const headers: Record<string, string> = { ...(opts.headers ?? {}) };
+    if (opts.token) headers.authorization = `Bearer ${TOKENS[opts.token]}`;
+    if (opts.json !== undefined) headers['content-type'] = 'application/json';
+    return raw(`${server.url}${path}`, { method: opts.method ?? 'GET', headers, ...(opts.json !== undefined ? { body: JSON.stringify(opts.json) } : opts.body !== undefined ? { body: opts.body } : {}) });
+  };
+  const waitRun = (runId: string, statuses: RunStatus[]) => waitForStatus(app, runId, statuses, 30_000);
+  return {
+    redis, slack, app, server, url: server.url, api, waitRun,
+    posted: () => slack.state().messages.filter((m) => m.channel === 'C0BILLING').map((m) => m.text),
+    async trigger(token, text, session) {
+      const res = await api('/api/v1/workflows/notify/runs', { method: 'POST', token, json: { inputs: { text }, ...(session ? { session } : {}) } });
+      if (res.status !== 202) throw new Error(`trigger answered ${res.status}: ${res.body}`);
+      return JSON.parse(res.body) as RunRecord;
+    },
+    async pendingOf(runId) {
+      const run = await waitRun(runId, ['awaiting_confirmation']);
+      return app.store.requireConfirmation(run.steps.post.confirmationId ?? '');
+    },
+    async close() {
+      await server.close();
+      await app.close();
+      await slack.close();
+      await redis.stop();
+    },
+  };
+}
+
+/** One attack setup per suite: started before its tests, closed after. */
+export function useAttack(): () => Attack {
+  let a: Attack | undefined;
+  beforeAll(async () => {
+    a = await startAttack();
+  }, 60_000);
+  afterAll(async () => {
+    await a?.close();
+  });
+  return () => {
+    if (!a) throw new Error('the attack setup did not start');
+    return a;
+  };
+}
