@@ -69,12 +69,16 @@ describe('the /ui pages in Chromium', () => {
     await expect.poll(() => p.locator('[data-step-status="look"]').innerText()).toBe('succeeded');
     expect(await p.locator('[data-step="look"] pre.step-output').innerText()).toContain('"text": "timeline"');
     const card = await findConfirmation(p, { runId: run.id });
-    await approve(card, { remember: true });
+    // The run belongs to the trigger token: an approver decides this call, but cannot remember it
+    // for another principal's session (only the run's owner, holding confirm, can).
+    expect(await card.locator('input[name=remember]').isDisabled()).toBe(true);
+    await approve(card);
     await waitForRunStatus(p, run.id, 'succeeded');
     await expect.poll(() => p.locator('[data-step-status="write"]').innerText()).toBe('succeeded');
     expect(await p.locator('[data-step="write"] pre.step-output').innerText()).toContain('"seq"');
     const conf = await h.app.store.requireConfirmation(run.steps.write.confirmationId as string);
-    expect(conf).toMatchObject({ status: 'approved', decidedBy: 'approver', remember: 'session' });
+    expect(conf).toMatchObject({ status: 'approved', decidedBy: 'approver' });
+    expect(conf.remember).toBeUndefined();
     await screenshot(p, resolve(ROOT, 'test-results/ui-run.png'));
     await p.close();
   });
