@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ConfigSource } from './config/source.ts';
 import { ConnectorPool } from './connectors/pool.ts';
 import { createLogger } from './logger.ts';
 import { registerConfigSecrets } from './secrets-config.ts';
@@ -31,7 +32,8 @@ export interface AppOptions {
  * stays a pure client.
  */
 export class App {
-  config: InterlockConfig;
+  /** the one owner of the config: reload it here and the engine, workers, pool and routes follow */
+  readonly source: ConfigSource;
   readonly redis: RedisHandle;
   readonly store: RunStore;
   readonly queues: StepQueues;
@@ -44,19 +46,28 @@ export class App {
   private workerQueues: StepQueues | undefined;
 
   private constructor(config: InterlockConfig, redis: RedisHandle, logger: Logger, prefix: string) {
-    this.config = config;
+    this.source = new ConfigSource(config, logger);
     this.redis = redis;
     this.logger = logger;
     this.prefix = prefix;
     this.store = new RunStore(redis.client, prefix);
     this.queues = new StepQueues(redis.client, `${prefix}:q`);
-    this.engine = new Engine(this.store, this.queues, config);
+    this.engine = new Engine(this.store, this.queues, this.source);
     this.pool = new ConnectorPool(config.connectors, { logger });
+    this.source.subscribe(async (next, diff) => {
+      registerConfigSecrets(next);
+      await this.pool.update(next.connectors, (id) => diff.connectors.changed.includes(id));
+    });
     this.pool.onToolsChanged((id) => {
       observeCatalog(this.pool, this.store.pins, id).then((changed) => {
         if (changed.length) logger.warn({ connector: id, tools: changed }, 'tools changed since they were pinned; disabled until an admin approves them');
       }, (err: unknown) => logger.warn({ connector: id, err: (err as Error).message }, 'could not compare tools with their pins'));
     });
+  }
+
+  /** The current config; a snapshot, so read it again after a reload. */
+  get config(): InterlockConfig {
+    return this.source.current;
   }
 
   static async create(opts: AppOptions = {}): Promise<App> {
@@ -83,9 +94,7 @@ export class App {
     this.workers = new StepWorkers({
       connection,
       prefix: `${this.prefix}:q`,
-      connectors: this.config.connectors,
-      workflows: this.config.workflows,
-      ...(this.config.llm ? { llmConfig: this.config.llm } : {}),
+      config: this.source,
       llm: openAICaller(() => this.config.llm),
       store: new RunStore(connection, this.prefix),
       queues: this.workerQueues,
@@ -108,6 +117,7 @@ export class App {
   }
 
   async close(): Promise<void> {
+    this.source.close();
     await this.workers?.close();
     this.workers = undefined;
     await this.workerQueues?.close();

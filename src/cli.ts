@@ -142,11 +142,16 @@ program.command('doctor')
     });
   });
 
+const WATCH_HELP = 'reload the config when its file changes (also INTERLOCK_WATCH_CONFIG=1); SIGHUP always reloads it';
+
 program.command('worker')
-  .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis)')
-  .action(async () => {
+  .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis); SIGHUP reloads the config')
+  .option('--watch-config', WATCH_HELP)
+  .action(async (o: { watchConfig?: boolean }) => {
     const a = await app();
     await a.startWorkers();
+    const { reloadOnSignal } = await import('./config/reload-signal.ts');
+    reloadOnSignal(a, { say: (m) => console.error(m), ...(o.watchConfig ? { watch: true } : {}) });
     console.error(`worker ready on ${a.redis.describe} — queues: ${Object.keys(a.config.connectors).join(', ')}`);
     let stopping = false;
     const stop = async (sig: string) => {
@@ -249,17 +254,19 @@ program.command('demo')
   });
 
 program.command('serve')
-  .description('HTTP API, MCP endpoint, dashboards and workers in one process')
-  .action(async () => {
+  .description('HTTP API, MCP endpoint, dashboards and workers in one process; SIGHUP or POST /api/v1/reload reloads the config')
+  .option('--watch-config', WATCH_HELP)
+  .action(async (o: { watchConfig?: boolean }) => {
     const { serveCommand } = await import('./server/serve.ts');
-    await serveCommand();
+    await serveCommand(o.watchConfig ? { watchConfig: true } : {});
   });
 
 program.command('mcp')
-  .description('the Interlock MCP facade over stdio, for desktop MCP clients')
-  .action(async () => {
+  .description('the Interlock MCP facade over stdio, for desktop MCP clients; SIGHUP reloads the config')
+  .option('--watch-config', WATCH_HELP)
+  .action(async (o: { watchConfig?: boolean }) => {
     const { mcpStdioCommand } = await import('./server/mcp-stdio.ts');
-    await mcpStdioCommand();
+    await mcpStdioCommand(process.env, o.watchConfig ? { watchConfig: true } : {});
   });
 
 program.command('chat')

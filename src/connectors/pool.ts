@@ -1,5 +1,6 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { InterlockError, errorMessage } from '../errors.ts';
 import type { ConnectorConfig } from '../workflows/types.ts';
@@ -28,6 +29,8 @@ interface Entry {
   catalog: ToolCatalog;
   /** bumped on every invalidation, so a listing that started before it is not trusted after */
   gen: number;
+  /** requests on this entry's session now; a retired entry closes its session when none is left */
+  busy: number;
   loading?: { gen: number; promise: Promise<unknown> };
 }
 
@@ -52,30 +55,61 @@ export class ConnectorPool {
   private readonly listeners = new Set<(connectorId: string) => void>();
   private readonly log: Logger;
 
+  private readonly opts: ConnectorPoolOptions;
+  private readonly backoff: BackoffOptions;
+
   constructor(connectors: Record<string, ConnectorConfig>, opts: ConnectorPoolOptions = {}) {
     this.log = (opts.logger ?? pino({ level: 'silent' })).child({ component: 'connectors' });
-    const backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
-    for (const [id, config] of Object.entries(connectors)) {
-      const entry: Entry = {
-        config,
-        catalog: new ToolCatalog(id, config.tools),
-        gen: 0,
-        session: new ConnectorSession(config, {
-          logger: this.log,
-          env: opts.env ?? process.env,
-          interlock: opts.interlockCommand ?? defaultInterlockCommand(),
-          backoff,
-          connectTimeoutMs: opts.connectTimeoutMs ?? 30_000,
-          onToolsChanged: () => this.serverSaysToolsChanged(entry),
-          // A server that restarted may list different tools, so the next use lists them again. No
-          // generation bump: a listing in flight runs on this very connection and is current.
-          onConnected: (reconnect) => {
-            if (reconnect) entry.catalog.invalidate();
-          },
-        }),
-      };
-      this.entries.set(id, entry);
+    this.opts = opts;
+    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    for (const [id, config] of Object.entries(connectors)) this.entries.set(id, this.open(config));
+  }
+
+  private open(config: ConnectorConfig): Entry {
+    const entry: Entry = {
+      config,
+      catalog: new ToolCatalog(config.id, config.tools),
+      gen: 0,
+      busy: 0,
+      session: new ConnectorSession(config, {
+        logger: this.log,
+        env: this.opts.env ?? process.env,
+        interlock: this.opts.interlockCommand ?? defaultInterlockCommand(),
+        backoff: this.backoff,
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? 30_000,
+        onToolsChanged: () => this.serverSaysToolsChanged(entry),
+        // A server that restarted may list different tools, so the next use lists them again. No
+        // generation bump: a listing in flight runs on this very connection and is current.
+        onConnected: (reconnect) => {
+          if (reconnect) entry.catalog.invalidate();
+        },
+      }),
+    };
+    return entry;
+  }
+
+  /**
+   * Takes a reloaded config's connectors: added and changed ones get a new session (opened on first
+   * use), removed and changed ones have their old session closed once the calls on it are done,
+   * unchanged ones keep theirs. `changed` says which to renew (ConfigSource's diff, which leaves
+   * source positions out).
+   */
+  async update(connectors: Record<string, ConnectorConfig>, changed: (id: string) => boolean): Promise<void> {
+    const retired: Entry[] = [];
+    for (const [id, e] of this.entries) {
+      if (!Object.hasOwn(connectors, id) || changed(id)) {
+        this.entries.delete(id);
+        retired.push(e);
+      } else {
+        e.config = connectors[id];
+      }
     }
+    for (const [id, config] of Object.entries(connectors)) if (!this.entries.has(id)) this.entries.set(id, this.open(config));
+    await Promise.all(retired.map(async (e) => {
+      // A write in flight is not cut off (that would leave it in doubt); its call timeout bounds the wait.
+      while (e.busy > 0) await sleep(50);
+      await e.session.close();
+    }));
   }
 
   ids(): string[] {
@@ -205,6 +239,7 @@ export class ConnectorPool {
   private async withConnection<T>(e: Entry, a: Attempt, op: (client: Client) => Promise<T>): Promise<T> {
     for (let n = 1; ; n++) {
       const live = await e.session.acquire(a.signal);
+      e.busy++;
       try {
         return await op(live.client);
       } catch (err) {
@@ -229,6 +264,8 @@ export class ConnectorPool {
           }
         }
         throw e.session.unavailable(`${a.label}: ${message}`, { maybeDelivered });
+      } finally {
+        e.busy--;
       }
     }
   }

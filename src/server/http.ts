@@ -20,6 +20,7 @@ import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
 import { healthRoutes } from './routes/health.ts';
 import { pinRoutes } from './routes/pins.ts';
+import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
 import { workflowRoutes } from './routes/workflows.ts';
@@ -97,6 +98,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, confirmationRoutes(app));
   hono.route(API, connectorRoutes(app));
   hono.route(API, doctorRoutes(app));
+  hono.route(API, reloadRoutes(app.source));
   hono.route('/', uiRoutes(app, feed));
 
   const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });

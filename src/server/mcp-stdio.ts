@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { App } from '../app.ts';
-import { errorMessage } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { armExitDeadline } from '../worker/worker.ts';
-import { loadConfig } from '../workflows/load.ts';
+import { reloadOnSignal } from '../config/reload-signal.ts';
 import { Facade } from './mcp/server.ts';
 
 /**
@@ -17,9 +16,10 @@ import { Facade } from './mcp/server.ts';
  * INTERLOCK_NO_WORKERS=1 to leave the steps to separate `interlock worker` processes,
  * INTERLOCK_PUBLIC_URL for approval links (default http://127.0.0.1:$PORT, where `interlock serve`
  * listens by default).
- * SIGHUP reloads the workflows from the config file and tells the client its tools changed.
+ * SIGHUP (or, with INTERLOCK_WATCH_CONFIG=1, a change to the file) reloads the config and tells the
+ * client when its tools changed.
  */
-export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env, opts: { watchConfig?: boolean } = {}): Promise<void> {
   const logger = createLogger({ level: env.LOG_LEVEL ?? 'warn', name: 'interlock-mcp' });
   const app = await App.create({ logger, onNotice: (m) => process.stderr.write(`${m}\n`) });
   if (env.INTERLOCK_NO_WORKERS !== '1') await app.startWorkers();
@@ -49,18 +49,8 @@ export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env): Pro
   process.stdin.once('end', () => void stop('stdin closed'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-  process.on('SIGHUP', () => {
-    try {
-      const next = loadConfig(app.config.file);
-      app.config = next;
-      app.engine.setConfig(next);
-      void facade.refreshTools();
-      logger.info('workflows reloaded');
-    } catch (err) {
-      // A broken edit keeps the last good config; the message says where the problem is.
-      process.stderr.write(`interlock mcp: reload failed, keeping the previous config:\n${errorMessage(err)}\n`);
-    }
-  });
+  app.source.subscribe(() => void facade.refreshTools());
+  reloadOnSignal(app, { say: (m) => process.stderr.write(`interlock mcp: ${m}\n`), env, ...(opts.watchConfig ? { watch: true } : {}) });
 
   await facade.server.connect(transport);
   process.stderr.write(`interlock mcp: ready on stdio (Redis ${app.redis.describe}; workers ${env.INTERLOCK_NO_WORKERS === '1' ? 'elsewhere' : 'in this process'})\n`);

@@ -32,7 +32,22 @@ const RUN_STATUS = ['queued', 'running', 'awaiting_confirmation', 'needs_attenti
 const STEP_STATUS = ['pending', 'running', 'awaiting_confirmation', 'in_doubt', 'succeeded', 'failed', 'skipped', 'denied'];
 const CONF_STATUS = ['pending', 'approved', 'denied', 'expired', 'cancelled'];
 
+const nameDiff: Json = {
+  type: 'object', required: ['added', 'removed', 'changed'],
+  properties: { added: { type: 'array', items: { type: 'string' } }, removed: { type: 'array', items: { type: 'string' } }, changed: { type: 'array', items: { type: 'string' } } },
+};
+
 const schemas: Json = {
+  ConfigReload: {
+    type: 'object', required: ['file', 'changes'],
+    properties: {
+      file: { type: 'string' },
+      changes: {
+        type: 'object', required: ['connectors', 'workflows', 'policy', 'tokens', 'llm'],
+        properties: { connectors: nameDiff, workflows: nameDiff, policy: { type: 'boolean' }, tokens: { type: 'boolean' }, llm: { type: 'boolean' } },
+      },
+    },
+  },
   Error: {
     type: 'object', required: ['error'],
     properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
@@ -241,6 +256,17 @@ const paths: Json = {
       summary: 'The same findings, with what could be repaired safely repaired (re-mark ready and enqueue, re-index, expire)', ...scoped('admin'),
       requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
       responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}, each repaired finding with `repaired`'), ...common },
+    },
+  },
+  '/api/v1/reload': {
+    post: {
+      summary: 'Read the config file again; the engine, workers, connector pool and routes take it, runs in flight keep their pinned definitions', ...scoped('admin'),
+      description: 'What SIGHUP does. Connectors added or changed get a new session; unchanged ones keep theirs. Tokens are read at start-up only.',
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
+      responses: {
+        200: jsonBody(ref('ConfigReload'), '{file, changes}'), ...common,
+        400: err('CONFIG_INVALID: the file does not validate; nothing changed. `details.issues` lists each problem with file, line and col'),
+      },
     },
   },
 };

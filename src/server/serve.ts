@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { App } from '../app.ts';
+import { reloadOnSignal } from '../config/reload-signal.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { armExitDeadline } from '../worker/worker.ts';
@@ -30,7 +31,7 @@ export interface RunningServer {
   port: number;
   http: HttpApp;
   server: ServerType;
-  /** the /mcp facade; call `reload()` on it after app.engine.setConfig */
+  /** the /mcp facade; it follows app.source by itself */
   mcp: McpRouteHandle;
   close(): Promise<void>;
 }
@@ -107,7 +108,7 @@ function urlHost(host: string): string {
 }
 
 /** `interlock serve`: App from INTERLOCK_CONFIG / REDIS_URL (or REDIS_CLUSTER_NODES), HOST and PORT from the environment. */
-export async function serveCommand(): Promise<void> {
+export async function serveCommand(opts: { watchConfig?: boolean } = {}): Promise<void> {
   const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'info' });
   const say = (m: string) => console.error(m);
   const app = await App.create({ logger, onNotice: say });
@@ -151,4 +152,5 @@ export async function serveCommand(): Promise<void> {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
+  reloadOnSignal(app, { say, ...(opts.watchConfig ? { watch: true } : {}) });
 }

@@ -1,3 +1,4 @@
+import type { ConfigSource } from '../config/source.ts';
 import type { ToolPin } from '../connectors/pinning.ts';
 import { InterlockError } from '../errors.ts';
 import { failPoint } from '../failpoints.ts';
@@ -45,21 +46,21 @@ export interface DecisionOptions {
 export class Engine {
   readonly store: RunStore;
   readonly queues: StepQueues;
-  private config: InterlockConfig;
+  /** New runs use the source's current definitions; runs in flight keep the one they pinned. */
+  private readonly source: ConfigSource;
 
-  constructor(store: RunStore, queues: StepQueues, config: InterlockConfig) {
+  constructor(store: RunStore, queues: StepQueues, source: ConfigSource) {
     this.store = store;
     this.queues = queues;
-    this.config = config;
+    this.source = source;
   }
 
   get currentConfig(): InterlockConfig {
-    return this.config;
+    return this.source.current;
   }
 
-  /** New runs use the new definitions; runs in flight keep the one they pinned. */
-  setConfig(config: InterlockConfig): void {
-    this.config = config;
+  private get config(): InterlockConfig {
+    return this.source.current;
   }
 
   workflow(name: string): WorkflowDef {

@@ -1,8 +1,10 @@
 import { Worker, type ConnectionOptions, type Job } from 'bullmq';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InterlockError } from '../errors.ts';
+import type { ConfigSource } from '../config/source.ts';
+import { InterlockError, errorMessage } from '../errors.ts';
+import { own } from '../lookup.ts';
 import { isRedisUnreachable } from '../runs/redis-unavailable.ts';
-import { LLM_CONNECTOR, type ConnectorConfig, type LlmConfig, type WorkflowDef } from '../workflows/types.ts';
+import { LLM_CONNECTOR, type InterlockConfig } from '../workflows/types.ts';
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
 import { rateLimitsFor } from './rate-limits.ts';
@@ -10,10 +12,11 @@ import { Reconciler } from './reconciler.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
   connection: ConnectionOptions;
-  connectors: Record<string, ConnectorConfig>;
-  /** when any of them has llm steps, a worker for the `llm` queue starts too */
-  workflows?: Record<string, WorkflowDef>;
-  llmConfig?: LlmConfig;
+  /**
+   * Connectors (a queue each; rate limits and call timeouts read at each call), and workflows: when
+   * any has llm steps, a worker for the `llm` queue starts too. Followed across reloads.
+   */
+  config: ConfigSource;
   /** the base of every queue's prefix, as StepQueues has it; see queuePrefix */
   prefix?: string;
   /** how often this process looks for confirmations past their deadline */
@@ -28,7 +31,8 @@ export interface StepWorkersOptions extends ProcessorDeps {
  * crash lost. Any number of processes may run these against one Redis.
  */
 export class StepWorkers {
-  private readonly workers: Worker<StepJobData>[] = [];
+  private readonly workers = new Map<string, Worker<StepJobData>>();
+  private unsubscribe: (() => void) | undefined;
   private readonly processor: StepProcessor;
   private readonly opts: StepWorkersOptions;
   private sweeper: NodeJS.Timeout | undefined;
@@ -41,41 +45,59 @@ export class StepWorkers {
     this.processor = new StepProcessor({
       ...opts,
       handBack: this.handBack.signal,
-      rateLimit: (id, tool, args) => rateLimitsFor(opts.connectors[id], tool, args),
-      callTimeoutMs: (id) => opts.connectors[id]?.timeoutMs,
+      rateLimit: (id, tool, args) => rateLimitsFor(own(opts.config.current.connectors, id), tool, args),
+      callTimeoutMs: (id) => own(opts.config.current.connectors, id)?.timeoutMs,
     });
     this.reconciler = new Reconciler({ store: opts.store, queues: opts.queues, logger: opts.logger,
       ...(opts.reconcileEveryMs ? { everyMs: opts.reconcileEveryMs } : {}) });
   }
 
   start(): this {
-    const queues: Array<Pick<ConnectorConfig, 'id' | 'concurrency'>> = Object.values(this.opts.connectors);
-    const llmSteps = Object.values(this.opts.workflows ?? {}).some((wf) => wf.steps.some((s) => s.kind === 'llm'));
-    if (llmSteps && !this.opts.connectors[LLM_CONNECTOR]) queues.push({ id: LLM_CONNECTOR, concurrency: this.opts.llmConfig?.concurrency ?? 5 });
-    for (const c of queues) {
-      const w = new Worker<StepJobData>(c.id, (job, token) => this.processor.process(job, token), {
-        connection: this.opts.connection,
-        prefix: queuePrefix(this.opts.prefix ?? QUEUE_PREFIX, c.id),
-        concurrency: c.concurrency,
-        // Rate limits are not BullMQ's limiter: its fixed window lets 2 × max through across a
-        // window boundary; the processor takes a sliding-window slot in Redis right before the call.
-        // A worker killed mid-step loses its lock after lockDuration and its job is handed back at
-        // the next stall check; the processor then decides between resending (idempotent) and
-        // in-doubt from the recorded write intent.
-        lockDuration: 10_000,
-        stalledInterval: 5000,
-        maxStalledCount: 5,
-      });
-      w.on('failed', (job, err) => void this.onFailed(job, err));
-      // Redis being away is logged once per outage by the connection (src/runs/redis.ts), not per retry here.
-      w.on('error', (err) => isRedisUnreachable(err, { socketErrors: true }) || this.opts.logger.warn({ err: err.message, connector: c.id }, 'worker error'));
-      this.workers.push(w);
-    }
+    this.follow(this.opts.config.current);
+    this.unsubscribe = this.opts.config.subscribe((next) => this.follow(next));
     const every = this.opts.sweepEveryMs ?? 1000;
     this.sweeper = setInterval(() => void this.sweep(), every);
     this.sweeper.unref();
     this.reconciler.start();
     return this;
+  }
+
+  /** One worker per queue the config needs: new ones start, removed ones close, concurrency follows. */
+  private follow(config: InterlockConfig): void {
+    const queues = new Map<string, number>(Object.values(config.connectors).map((c) => [c.id, c.concurrency]));
+    const llmSteps = Object.values(config.workflows).some((wf) => wf.steps.some((s) => s.kind === 'llm'));
+    if (llmSteps && !queues.has(LLM_CONNECTOR)) queues.set(LLM_CONNECTOR, config.llm?.concurrency ?? 5);
+    for (const [id, w] of this.workers) {
+      if (queues.has(id)) continue;
+      this.workers.delete(id);
+      // Steps already queued there wait for a config that has the connector again.
+      w.close().catch((err: unknown) => this.opts.logger.warn({ err: errorMessage(err), connector: id }, 'could not close a removed queue\'s worker'));
+    }
+    for (const [id, concurrency] of queues) {
+      const running = this.workers.get(id);
+      if (running) running.concurrency = concurrency;
+      else this.workers.set(id, this.startWorker(id, concurrency));
+    }
+  }
+
+  private startWorker(id: string, concurrency: number): Worker<StepJobData> {
+    const w = new Worker<StepJobData>(id, (job, token) => this.processor.process(job, token), {
+      connection: this.opts.connection,
+      prefix: queuePrefix(this.opts.prefix ?? QUEUE_PREFIX, id),
+      concurrency,
+      // Rate limits are not BullMQ's limiter: its fixed window lets 2 × max through across a
+      // window boundary; the processor takes a sliding-window slot in Redis right before the call.
+      // A worker killed mid-step loses its lock after lockDuration and its job is handed back at
+      // the next stall check; the processor then decides between resending (idempotent) and
+      // in-doubt from the recorded write intent.
+      lockDuration: 10_000,
+      stalledInterval: 5000,
+      maxStalledCount: 5,
+    });
+    w.on('failed', (job, err) => void this.onFailed(job, err));
+    // Redis being away is logged once per outage by the connection (src/runs/redis.ts), not per retry here.
+    w.on('error', (err) => isRedisUnreachable(err, { socketErrors: true }) || this.opts.logger.warn({ err: err.message, connector: id }, 'worker error'));
+    return w;
   }
 
   /** BullMQ gave up on a job (stalled too often, or an error thrown outside our handling). */
@@ -122,7 +144,7 @@ export class StepWorkers {
   }
 
   async waitUntilReady(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
+    await Promise.all([...this.workers.values()].map((w) => w.waitUntilReady()));
   }
 
   /**
@@ -138,18 +160,19 @@ export class StepWorkers {
    */
   async close(force = false, graceMs = shutdownGraceMs()): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
+    this.unsubscribe?.();
     this.reconciler.stop();
     const timer = setTimeout(() => this.handBack.abort(), force ? 0 : graceMs);
     const giveUp = new AbortController();
     try {
-      const closed = Promise.all(this.workers.map((w) => w.close(force)));
+      const closed = Promise.all([...this.workers.values()].map((w) => w.close(force)));
       closed.catch(() => {});
       await Promise.race([closed, sleep((force ? 0 : graceMs) + 1000, undefined, { signal: giveUp.signal }).catch(() => {})]);
     } finally {
       clearTimeout(timer);
       giveUp.abort();
     }
-    this.workers.length = 0;
+    this.workers.clear();
   }
 }
 

@@ -163,9 +163,10 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
   it('pins the definition a run started with', async () => {
     const { run } = await app.engine.trigger('pay', { name: 'pinned' });
     await waitForStatus(app, run.id, ['awaiting_confirmation']);
-    const edited = structuredClone(app.config);
+    const original = app.config;
+    const edited = structuredClone(original);
     edited.workflows.pay.steps[1].with = { name: 'changed', value: 'changed' };
-    app.engine.setConfig(edited);
+    await app.source.set(edited);
     try {
       const r = await app.store.requireRun(run.id);
       const conf = await app.store.requireConfirmation(r.steps.write.confirmationId!);
@@ -173,7 +174,7 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
       const done = await waitForStatus(app, run.id, ['succeeded']);
       expect(done.steps.write.arguments).toEqual({ name: 'pinned', value: 'pinned' });
     } finally {
-      app.engine.setConfig(app.config);
+      await app.source.set(original);
     }
   });
 });

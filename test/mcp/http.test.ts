@@ -234,16 +234,14 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
         extra: `  tell-customer:\n    description: Tell a customer something\n    expose: true\n    inputs: { type: object }\n    steps:\n      - { id: say, call: test.echo, with: { text: hi } }\n`,
       }), original.file);
       await expect.poll(() => srv.getStreams.has(c.transport.sessionId ?? '')).toBe(true);
-      app.engine.setConfig(next);
-      await srv.route.reload(next);
+      await app.source.set(next);
       await expect.poll(() => c.listChanged).toBeGreaterThan(0);
       const { tools } = await c.client.listTools();
       expect(tools.map((t) => t.name)).toContain('tell-customer');
       const { view } = await c.call('tell-customer', {});
       expect(view.status).toBe('succeeded');
     } finally {
-      app.engine.setConfig(original);
-      await srv.route.reload(original);
+      await app.source.set(original);
       await c.close();
     }
   });

@@ -4,7 +4,6 @@ import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from 'hono';
 import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
-import type { InterlockConfig } from '../../workflows/types.ts';
 import { parseJsonText } from '../request.ts';
 import { createHostGuard } from './guard.ts';
 import { Facade, type FacadeDeps } from './server.ts';
@@ -41,8 +40,8 @@ export interface McpRouteDeps {
 
 export interface McpRouteHandle {
   handle(c: Context): Promise<Response>;
-  /** Call after the engine got a new config: sessions whose tool list changed hear tools/list_changed. */
-  reload(config?: InterlockConfig): Promise<void>;
+  /** Sessions whose tool list changed hear tools/list_changed; runs by itself after every config change. */
+  reload(): Promise<void>;
   /** MCP sessions currently open */
   readonly sessions: number;
   close(): Promise<void>;
@@ -91,7 +90,6 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     for (const e of sessions.values()) if (e.principal === principal) n++;
     return n;
   };
-  let config: InterlockConfig = deps.app.engine.currentConfig;
   const log = deps.app.logger.child({ component: 'mcp-http' });
 
   const end = async (sid: string): Promise<void> => {
@@ -128,7 +126,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
 
   async function openSession(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
     const sid = randomUUID();
-    const facade = new Facade({ app: deps.app, session: `mcp-${sid}`, publicUrl: deps.publicUrl, config: () => config, ...deps.facade });
+    const facade = new Facade({ app: deps.app, session: `mcp-${sid}`, publicUrl: deps.publicUrl, config: () => deps.app.config, ...deps.facade });
     const entry: Entry = {
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => sid,
@@ -201,16 +199,19 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     return open(body, authInfo, c.req.raw);
   }
 
+  async function reload(): Promise<void> {
+    await Promise.all([...sessions.values()].map((e) => e.facade.refreshTools()));
+  }
+  const unsubscribe = deps.app.source.subscribe(() => reload());
+
   return {
     handle,
     get sessions() {
       return sessions.size;
     },
-    async reload(next?: InterlockConfig) {
-      config = next ?? deps.app.engine.currentConfig;
-      await Promise.all([...sessions.values()].map((e) => e.facade.refreshTools()));
-    },
+    reload,
     async close() {
+      unsubscribe();
       clearInterval(sweep);
       await Promise.all([...sessions.keys()].map((sid) => end(sid)));
     },
