@@ -100,7 +100,7 @@ describe('reloading the config file', () => {
     await expect.poll(async () => (await app.queues.get('test').getJobs(['delayed'])).some((j) => j.data.runId === waiting?.id), { timeout: 10_000 }).toBe(true);
     expect(readCalls(log).filter((c) => c.tool === 'echo' && String(c.args.text).startsWith('limited-'))).toHaveLength(2);
     await app.engine.cancel(waiting!.id, 'test');
-  }, 60_000);
+  });
 
   it('changes nothing when the file does not validate, and names file:line:col', async () => {
     const current = app.config;
@@ -124,5 +124,5 @@ describe('reloading the config file', () => {
     } finally {
       stop();
     }
-  }, 30_000);
+  });
 });
