@@ -6,6 +6,7 @@ import { App } from '../../src/app.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { TEST_SERVER, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { startWorker, stop } from '../helpers/processes.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 // One config source: editing the file and reloading reaches the step path. A connector whose
@@ -105,7 +106,7 @@ describe('reloading the config file', () => {
   it('changes nothing when the file does not validate, and names file:line:col', async () => {
     const current = app.config;
     let heard = 0;
-    const stop = app.source.subscribe(() => void heard++);
+    const unsubscribe = app.source.subscribe(() => void heard++);
     try {
       const broken = yaml('\n    timeout: soon');
       writeFileSync(file, broken);
@@ -122,7 +123,31 @@ describe('reloading the config file', () => {
       const late = await app.engine.trigger('nap', { ms: 1500 });
       expect((await waitForStatus(app, late.run.id, ['succeeded', 'failed'])).steps.nap.error?.code).toBe('STEP_TIMEOUT');
     } finally {
-      stop();
+      unsubscribe();
+    }
+  });
+
+  it('reaches an `interlock worker` process on SIGHUP', async () => {
+    const workerFile = join(mkdtempSync(join(tmpdir(), 'interlock-reload-worker-')), 'workflows.yaml');
+    writeFileSync(workerFile, yaml('\n    timeout: 30s'));
+    const client = await App.create({ configFile: workerFile, redisUrl: redis.url, prefix: 'reload-w', logger: silentLogger() });
+    const worker = startWorker(workerFile, redis.url, 'reload-w');
+    let err = '';
+    worker.proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    try {
+      await worker.ready;
+      const fits = await client.engine.trigger('nap', { ms: 1500 });
+      expect((await waitForStatus(client, fits.run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+      writeFileSync(workerFile, yaml('\n    timeout: 300ms'));
+      worker.proc.kill('SIGHUP');
+      await expect.poll(() => err, { timeout: 20_000 }).toContain('connectors changed: test');
+      const late = await client.engine.trigger('nap', { ms: 1500 });
+      const failed = await waitForStatus(client, late.run.id, ['succeeded', 'failed']);
+      expect(failed.steps.nap.error?.code).toBe('STEP_TIMEOUT');
+      expect(failed.steps.nap.error?.message).toContain('within 300 ms');
+    } finally {
+      await stop(worker.proc);
+      await client.close();
     }
   });
 });
