@@ -27,6 +27,7 @@ export class ConfigSource {
   private readonly listeners = new Set<ConfigListener>();
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
+  private applying: Promise<unknown> = Promise.resolve();
 
   private readonly logger: Logger | undefined;
 
@@ -57,8 +58,17 @@ export class ConfigSource {
     return this.set(next);
   }
 
-  /** Makes `next` current and tells every subscriber, waiting for each (a pool rebuilding its sessions). */
-  async set(next: InterlockConfig): Promise<ConfigDiff> {
+  /**
+   * Makes `next` current and tells every subscriber, waiting for each (a pool rebuilding its
+   * sessions). Changes apply one at a time: a SIGHUP during a file-watch reload waits its turn.
+   */
+  set(next: InterlockConfig): Promise<ConfigDiff> {
+    const applied = this.applying.then(() => this.apply(next));
+    this.applying = applied.catch(() => {});
+    return applied;
+  }
+
+  private async apply(next: InterlockConfig): Promise<ConfigDiff> {
     const prev = this.config;
     const diff = diffConfigs(prev, next);
     this.config = next;
