@@ -2,7 +2,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { pino, type Logger } from 'pino';
 import { InterlockError, errorMessage } from '../errors.ts';
-import type { ConnectorConfig } from '../workflows/types.ts';
+import type { ConnectorConfig } from './config.ts';
 import { validateArguments } from './arguments.ts';
 import { ToolCatalog, fetchToolPages, type CatalogEntry } from './catalog.ts';
 import { classifyFailure } from './failure.ts';

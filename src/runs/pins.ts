@@ -1,5 +1,5 @@
-import { type FieldChange, type ToolPin, diffDefinitions, makePin } from '../connectors/pinning.ts';
-import type { ToolInfo } from '../connectors/types.ts';
+import { type FieldChange, type ToolPin, diffDefinitions, makePin } from './tool-pins.ts';
+import type { ToolInfo } from './tool-pins.ts';
 import { InterlockError } from '../errors.ts';
 import type { Keys } from './keys.ts';
 import { taggedResult } from './results.ts';

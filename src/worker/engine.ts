@@ -1,4 +1,4 @@
-import type { ToolPin } from '../connectors/pinning.ts';
+import type { ToolPin } from '../runs/tool-pins.ts';
 import { InterlockError } from '../errors.ts';
 import { failPoint } from '../failpoints.ts';
 import { own } from '../lookup.ts';
