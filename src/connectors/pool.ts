@@ -78,10 +78,6 @@ export class ConnectorPool {
     }
   }
 
-  ids(): string[] {
-    return [...this.entries.keys()];
-  }
-
   private entry(id: string): Entry {
     const e = this.entries.get(id);
     if (!e) throw new InterlockError('CONNECTOR_NOT_FOUND', `No connector named "${id}"`, { connector: id });
