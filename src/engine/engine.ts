@@ -9,7 +9,7 @@ import type { RunStore, StepResolution } from '../runs/store.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
-import type { StepQueues } from './queues.ts';
+import type { StepQueues } from '../worker/queues.ts';
 
 export interface TriggerOptions {
   /**
