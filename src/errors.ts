@@ -1,8 +1,8 @@
 import { scrub } from './secrets.ts';
 /**
  * Every error Interlock raises on purpose is an InterlockError with a stable `code`.
- * The HTTP layer maps `status` to the response; the CLI prints `message`; callers branch
- * on `instanceof` and `code`, never on message text.
+ * The error knows nothing of HTTP: src/server/status.ts maps `code` to a status at the edge;
+ * the CLI prints `message`; callers branch on `instanceof` and `code`, never on message text.
  */
 export type ErrorCode =
   | 'CONFIG_INVALID'
@@ -39,41 +39,17 @@ export type ErrorCode =
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'INTERNAL';
 
-const STATUS: Record<ErrorCode, number> = {
-  CONFIG_INVALID: 400,
-  INPUT_INVALID: 400,
-  ARGUMENTS_INVALID: 400,
-  BAD_REQUEST: 400,
-  NOT_FOUND: 404,
-  WORKFLOW_NOT_FOUND: 404,
-  RUN_NOT_FOUND: 404,
-  CONFIRMATION_NOT_FOUND: 404,
-  CONNECTOR_NOT_FOUND: 404,
-  TOOL_NOT_FOUND: 404,
-  TOOL_DISABLED: 409,
-  HASH_MISMATCH: 409,
-  ALREADY_DECIDED: 409,
-  CONFIRMATION_EXPIRED: 410,
-  RUN_FINISHED: 409,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  PAYLOAD_TOO_LARGE: 413,
-  TOO_MANY_REQUESTS: 429,
-  CONNECTOR_UNAVAILABLE: 503,
-  TOOL_ERROR: 502,
-  TOOL_REPORTED_FAILURE: 502,
-  TOOL_OUTPUT_INVALID: 502,
-  STEP_TIMEOUT: 504,
-  TEMPLATE_ERROR: 400,
-  LLM_ERROR: 502,
-  LLM_OUTPUT_INVALID: 502,
-  REDIS_UNAVAILABLE: 503,
-  NOT_IN_DOUBT: 409,
-  TOOL_CHANGED: 409,
-  RUN_CORRUPT: 500,
-  IDEMPOTENCY_KEY_REUSED: 422,
-  INTERNAL: 500,
-};
+/**
+ * The codes a step or run records as its error: any ErrorCode an attempt raised, plus the
+ * outcomes that are no raised error but a decision or a state (see RunStore and the worker).
+ */
+export type StepErrorCode =
+  | ErrorCode
+  | 'IN_DOUBT'
+  | 'DENIED'
+  | 'CANCELLED'
+  | 'RESOLVED_FAILED'
+  | 'STEP_ABANDONED';
 
 export class InterlockError extends Error {
   readonly code: ErrorCode;
@@ -84,9 +60,6 @@ export class InterlockError extends Error {
     this.name = 'InterlockError';
     this.code = code;
     this.details = details;
-  }
-  get status(): number {
-    return STATUS[this.code];
   }
   toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
     return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };

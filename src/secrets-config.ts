@@ -1,5 +1,5 @@
 import { SECRET_ENV_NAMES, registerSecret } from './secrets.ts';
-import { envRefNames } from './workflows/schema.ts';
+import { envRefNames } from './connectors/env-refs.ts';
 import type { InterlockConfig } from './workflows/types.ts';
 
 /** Every secret of the config and the environment: `${env:…}` references, token and auth variables, SECRET_ENV_NAMES. */

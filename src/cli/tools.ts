@@ -1,5 +1,5 @@
 import type { App } from '../app.ts';
-import { formatDiff } from '../connectors/pinning.ts';
+import { formatDiff } from '../runs/tool-pins.ts';
 import { InterlockError } from '../errors.ts';
 import type { ToolReview } from '../runs/pins.ts';
 import { bold, green, red } from './format.ts';

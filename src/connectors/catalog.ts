@@ -1,7 +1,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { Tool } from '@modelcontextprotocol/sdk/types.js';
 import { InterlockError } from '../errors.ts';
-import type { ConnectorConfig } from '../workflows/types.ts';
+import type { ConnectorConfig } from './config.ts';
 import { firstMatch } from './glob.ts';
 import { applyOverrides } from './overrides.ts';
 import type { ToolAnnotations, ToolInfo } from './types.ts';

@@ -1,6 +1,6 @@
 import { InterlockError, errorMessage } from '../errors.ts';
 import { registerSecret } from '../secrets.ts';
-import { envRefNames, resolveEnvRefs } from '../workflows/load.ts';
+import { envRefNames, resolveEnvRefs } from './env-refs.ts';
 
 /**
  * `${env:NAME}` references in connector headers, stdio env and args, resolved at connect time so

@@ -1,4 +1,4 @@
-import type { OverrideAnnotations, ToolOverride } from '../workflows/types.ts';
+import type { OverrideAnnotations, ToolOverride } from './config.ts';
 import { matchesGlob } from './glob.ts';
 import type { ToolAnnotations, ToolInfo } from './types.ts';
 

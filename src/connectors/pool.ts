@@ -3,7 +3,7 @@ import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { InterlockError, errorMessage } from '../errors.ts';
-import type { ConnectorConfig } from '../workflows/types.ts';
+import type { ConnectorConfig } from './config.ts';
 import { validateArguments } from './arguments.ts';
 import { ToolCatalog, fetchToolPages, type CatalogEntry } from './catalog.ts';
 import { classifyFailure } from './failure.ts';
@@ -110,10 +110,6 @@ export class ConnectorPool {
       while (e.busy > 0) await sleep(50);
       await e.session.close();
     }));
-  }
-
-  ids(): string[] {
-    return [...this.entries.keys()];
   }
 
   private entry(id: string): Entry {

@@ -5,7 +5,7 @@
  * read, and checks it: against the declared output schema, then against the connector's `fail_when`.
  */
 import { InterlockError, errorMessage } from '../errors.ts';
-import { evaluateCondition } from '../workflows/templates.ts';
+import { evaluateCondition } from '../templates.ts';
 import { schemaIssues } from './arguments.ts';
 import { loosenedText } from './overrides.ts';
 import type { ToolCallResult, ToolInfo } from './types.ts';

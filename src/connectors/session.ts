@@ -6,7 +6,7 @@ import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontex
 import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
 import { InterlockError, errorMessage } from '../errors.ts';
-import type { ConnectorConfig } from '../workflows/types.ts';
+import type { ConnectorConfig } from './config.ts';
 import { scrub } from '../secrets.ts';
 import { scrubSecrets } from './env.ts';
 import { isPermanentConnectFailure } from './failure.ts';

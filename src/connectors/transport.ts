@@ -6,7 +6,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { registerSecret } from '../secrets.ts';
 import { InterlockError } from '../errors.ts';
-import type { ConnectorConfig } from '../workflows/types.ts';
+import type { ConnectorConfig } from './config.ts';
 import { resolveEnvRecord, resolveEnvString } from './env.ts';
 
 /** How to start this Interlock binary, for stdio connectors configured as `command: interlock`. */

@@ -1,4 +1,6 @@
 import type { WorkflowDef } from '../workflows/types.ts';
+import { InterlockError } from '../errors.ts';
+import { isRunEventType } from './events.ts';
 import { F, defaultSession } from './keys.ts';
 import type { ConfirmationRecord, ConfirmationStatus, DecisionChannel, Grant, ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
 
@@ -9,9 +11,12 @@ type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash'
 export function parseEvent(runId: string, id: string, fields: string[]): RunEvent {
   const m: Record<string, string> = {};
   for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
+  const type = m.type ?? '';
+  // Every writer takes its name from RUN_EVENT_TYPES, so another name means the stream was written by something else.
+  if (!isRunEventType(type)) throw new InterlockError('RUN_CORRUPT', `Run ${runId} has an event ${id} of unknown type '${type}'`);
   return {
     id,
-    type: m.type ?? 'unknown',
+    type,
     at: Number(m.at ?? 0),
     runId,
     ...(m.step ? { stepId: m.step } : {}),

@@ -1,6 +1,8 @@
-import { type FieldChange, type ToolPin, diffDefinitions, makePin } from '../connectors/pinning.ts';
-import type { ToolInfo } from '../connectors/types.ts';
+import { type FieldChange, type ToolPin, diffDefinitions, makePin } from './tool-pins.ts';
+import type { ToolInfo } from './tool-pins.ts';
+import { InterlockError } from '../errors.ts';
 import type { Keys } from './keys.ts';
+import { taggedResult } from './results.ts';
 import type { RedisClient } from './redis.ts';
 
 type ScriptFn = (k1: string, k2: string, ...argv: string[]) => Promise<unknown>;
@@ -37,10 +39,12 @@ export class PinStore {
   /** Pins a tool seen for the first time, or says whether it still matches its pin; see pinTool-2.lua. */
   async observe(tool: ToolInfo): Promise<PinCheck> {
     const now = makePin(tool);
-    const r = (await this.pinTool(this.keys.toolPins(), this.keys.toolChanges(), `${tool.connector}.${tool.name}`, now.hash, JSON.stringify(now))) as string[];
-    if (r[0] !== 'changed') return { status: r[0] as 'pinned' | 'same' };
-    const pin = JSON.parse(r[1]) as ToolPin;
-    const pending = JSON.parse(r[2]) as ToolPin;
+    const { tag, items } = taggedResult('pinTool', await this.pinTool(this.keys.toolPins(), this.keys.toolChanges(), `${tool.connector}.${tool.name}`, now.hash, JSON.stringify(now)),
+      ['pinned', 'same', 'changed']);
+    if (tag !== 'changed') return { status: tag };
+    if (items.length !== 2) throw new InterlockError('INTERNAL', `Script pinTool answered 'changed' with ${items.length} items; expected the pin and the pending change`);
+    const pin = JSON.parse(items[0]) as ToolPin;
+    const pending = JSON.parse(items[1]) as ToolPin;
     return { status: 'changed', pin, pending, changes: diffDefinitions(pin.definition, pending.definition) };
   }
 
@@ -71,9 +75,10 @@ export class PinStore {
     const { pending } = await this.review(connector, tool);
     if (!pending) return { outcome: 'none' };
     const pin: ToolPin = { ...pending, approvedBy: by, approvedAt: Date.now() };
-    const r = (await this.approveTool(this.keys.toolPins(), this.keys.toolChanges(), `${connector}.${tool}`, reviewedHash, JSON.stringify(pin))) as string[];
-    if (r[0] === 'approved') return { outcome: 'approved', pin };
-    if (r[0] === 'mismatch') return { outcome: 'mismatch', pendingHash: r[1] };
+    const { tag, items } = taggedResult('approveTool', await this.approveTool(this.keys.toolPins(), this.keys.toolChanges(), `${connector}.${tool}`, reviewedHash, JSON.stringify(pin)),
+      ['approved', 'none', 'mismatch']);
+    if (tag === 'approved') return { outcome: 'approved', pin };
+    if (tag === 'mismatch') return { outcome: 'mismatch', pendingHash: items[0] ?? '' };
     return { outcome: 'none' };
   }
 

@@ -2,6 +2,7 @@ import type { Keys } from './keys.ts';
 import { F } from './keys.ts';
 import type { RunRecord } from './records.ts';
 import type { RedisClient } from './redis.ts';
+import { textResult } from './results.ts';
 
 type ScriptFn = (...keysThenArgv: string[]) => Promise<unknown>;
 
@@ -89,7 +90,7 @@ export class ReadySteps {
   /** Repair: marks the step a run is at ready again with a new generation; see markReady-n.lua. */
   async mark(runId: string, stepId: string, generation: string, why: string): Promise<string> {
     await this.ahead(runId);
-    return (await this.s.markReady(...this.rr(runId), stepId, generation, String(Date.now()), JSON.stringify({ reason: why, generation }))) as string;
+    return textResult('markReady', await this.s.markReady(...this.rr(runId), stepId, generation, String(Date.now()), JSON.stringify({ reason: why, generation })));
   }
 
   /** The reconciler's lock: one pass at a time across processes; it expires if its holder dies. */

@@ -1,5 +1,7 @@
 import type { ToolAnnotations } from '../connectors/types.ts';
+import type { StepErrorCode } from '../errors.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
+import type { RunEventType } from './events.ts';
 
 export type RunStatus =
   | 'queued'
@@ -24,7 +26,7 @@ export type StepStatus =
 export const TERMINAL_RUN_STATUSES: ReadonlySet<RunStatus> = new Set(['succeeded', 'failed', 'denied', 'cancelled']);
 
 export interface ErrorInfo {
-  code: string;
+  code: StepErrorCode;
   message: string;
 }
 
@@ -119,7 +121,7 @@ export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' 
 export interface RunEvent {
   /** Redis stream id; usable as SSE `id` and Last-Event-ID */
   id: string;
-  type: string;
+  type: RunEventType;
   at: number;
   runId: string;
   stepId?: string;

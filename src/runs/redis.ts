@@ -93,6 +93,7 @@ async function ping(opts: { path: string } | string): Promise<boolean> {
   const c = typeof opts === 'string'
     ? new Redis(opts, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
     : new Redis({ ...opts, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  // A probe: its failure is the answer (false), not news.
   c.on('error', () => {});
   try {
     await c.connect();
@@ -238,6 +239,8 @@ async function connectCluster(target: ClusterTarget, logger: Logger | undefined)
       lazyConnect: lazyConnect ?? false,
     };
     const c = new Cluster(target.nodes, options);
+    // The long-lived connections report through the outage log (handleOver's watch), once per outage;
+    // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
     c.on('error', () => {});
     return c;
   };
@@ -262,6 +265,8 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
   if (url) {
     const make = (o: RedisOptions): Redis => {
       const c = new Redis(url, o);
+      // The long-lived connections report through the outage log (handleOver's watch), once per outage;
+    // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
       c.on('error', () => {});
       return c;
     };
@@ -291,6 +296,8 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
   }
   const make = (o: RedisOptions): Redis => {
     const c = new Redis({ path: sock, ...o });
+    // The long-lived connections report through the outage log (handleOver's watch), once per outage;
+    // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
     c.on('error', () => {});
     return c;
   };
@@ -300,6 +307,7 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
     const c = child;
     const exited = new Promise<void>((r) => { c.once('exit', () => r()); setTimeout(r, 3000).unref(); });
     const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+    // A server that is already gone needs no SHUTDOWN; the kill below covers one that hangs.
     admin.on('error', () => {});
     try {
       await admin.connect();

@@ -17,11 +17,20 @@ import type {
   StepStatus,
 } from './records.ts';
 import { PinStore } from './pins.ts';
+import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { Definitions } from './definitions.ts';
+import type { RunEventType } from './events.ts';
 import { confirmationFrom, grantFor, parseEvent, parseGrant, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
 import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
+
+/**
+ * An error as the worker hands it in. Wider than ErrorInfo only because src/worker/processor.ts
+ * spells its codes in untyped literals; narrow this to ErrorInfo when its replacement (issue 16,
+ * planStep and the executor) types them.
+ */
+type WorkerErrorInfo = ErrorInfo | { code: string; message: string };
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
 
@@ -210,9 +219,7 @@ export class RunStore {
   async loadForStep(runId: string, session: string, toolField: string | undefined):
     Promise<{ run: RunRecord | undefined; grant: Grant | undefined; enabled: boolean }> {
     if (!this.redis.isCluster) {
-      const [flat, g, toggle] = (await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? '')) as [string[], string | null, string | null];
-      const h: Record<string, string> = {};
-      for (let i = 0; i + 1 < flat.length; i += 2) h[flat[i]] = flat[i + 1];
+      const { hash: h, grant: g, toggle } = loadStepResult(await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? ''));
       return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
     }
     // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
@@ -296,10 +303,10 @@ export class RunStore {
    */
   async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean, seenAttempts?: number):
     Promise<{ ok: true; attempts: number } | { ok: false; reason: 'run' | 'step' | 'missing'; status: string }> {
-    const r = (await this.s.startStep(...this.rr(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0',
-      seenAttempts === undefined ? '' : String(seenAttempts))) as [string, string | number];
-    if (r[0] === 'ok') return { ok: true, attempts: Number(r[1]) };
-    return { ok: false, reason: r[0] as 'run' | 'step' | 'missing', status: String(r[1]) };
+    const { tag, items } = taggedResult('startStep', await this.s.startStep(...this.rr(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0',
+      seenAttempts === undefined ? '' : String(seenAttempts)), ['ok', 'run', 'step', 'missing'], 1);
+    if (tag === 'ok') return { ok: true, attempts: Number(items[0]) };
+    return { ok: false, reason: tag, status: items[0] };
   }
 
   /**
@@ -311,7 +318,7 @@ export class RunStore {
     opts: { started?: Record<string, unknown>; then?: () => Promise<unknown> } = {}): Promise<string> {
     const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
     const send = () => this.s.commitStep(...this.rr(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev),
-      opts.started ? j(opts.started) : '') as Promise<string>;
+      opts.started ? j(opts.started) : '').then((r) => textResult('commitStep', r));
     const commit = nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send();
     return this.thenEnqueue(commit, opts.then, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
   }
@@ -341,8 +348,8 @@ export class RunStore {
   }
 
   async failStep(runId: string, stepId: string, stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,
-    runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>, result: StepResult, error: ErrorInfo): Promise<string> {
-    return (await this.s.failStep(...this.rr(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error))) as string;
+    runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>, result: StepResult, error: WorkerErrorInfo): Promise<string> {
+    return textResult('failStep', await this.s.failStep(...this.rr(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error)));
   }
 
   /**
@@ -368,8 +375,8 @@ export class RunStore {
     // On a cluster the pending index is in another slot: its entry goes first, and one whose
     // confirmation was never written is dropped by the sweeper at its deadline.
     if (this.redis.isCluster) await this.redis.zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id);
-    const r = (await this.s.openGate(...this.rr(run.id, this.keys.pendingConfirmations()), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash,
-      String(rec.expiresAt), String(now), F.conf(rec.id))) as string;
+    const r = textResult('openGate', await this.s.openGate(...this.rr(run.id, this.keys.pendingConfirmations()), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash,
+      String(rec.expiresAt), String(now), F.conf(rec.id)));
     if (r !== 'ok') return undefined;
     await failPoint('after-open-gate');
     return rec;
@@ -441,18 +448,20 @@ export class RunStore {
       ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
       : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     if (decision === 'approve') await this.readyAhead(runId);
-    const r = (await this.s.decide(...this.rr(runId, this.keys.pendingConfirmations()), cid, decision, opts.argumentsHash ?? '', String(now),
+    const { tag: outcome, items: [stepId, detail, session, workflow, version] } = taggedResult('decide', await this.s.decide(...this.rr(runId, this.keys.pendingConfirmations()), cid, decision, opts.argumentsHash ?? '', String(now),
       j({ by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}), at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
-      j({ error: err, finishedAt: now }), F.conf(cid))) as string[];
-    const [outcome, stepId, detail] = r;
+      j({ error: err, finishedAt: now }), F.conf(cid)), ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing'], 2);
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     // On a cluster the pending index is cleaned without holding up the decision (on one Redis the
     // script did it); the sweeper drops any entry whose confirmation was decided already.
     if (outcome !== 'mismatch' && this.redis.isCluster) this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
-    if (outcome === 'approved') return { outcome, runId, stepId, session: r[3] || defaultSession(runId), workflow: r[4], version: r[5] };
-    return { outcome: outcome as 'denied' | 'expired', runId, stepId };
+    if (outcome === 'approved') {
+      if (workflow === undefined || version === undefined) throw new InterlockError('INTERNAL', `Script decide approved ${cid} without the run's workflow and version`);
+      return { outcome, runId, stepId, session: session || defaultSession(runId), workflow, version };
+    }
+    return { outcome, runId, stepId };
   }
 
   /** A pinned definition by name and version. */
@@ -478,11 +487,12 @@ export class RunStore {
 
   async cancelRun(runId: string, by = 'unknown'): Promise<{ cancelled: boolean; status: string; confirmationId?: string }> {
     const err: ErrorInfo = { code: 'CANCELLED', message: `Cancelled by ${by}` };
-    const r = (await this.s.cancelRun(...this.rr(runId, this.keys.pendingConfirmations()), String(Date.now()), j(err), 'c')) as [string, string];
-    if (r[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
-    if (r[0] === 'finished') return { cancelled: false, status: r[1] };
-    if (r[1] && this.redis.isCluster) await this.redis.zrem(this.keys.pendingConfirmations(), r[1]);
-    return { cancelled: true, status: 'cancelled', ...(r[1] ? { confirmationId: r[1] } : {}) };
+    const { tag, items: [detail] } = taggedResult('cancelRun', await this.s.cancelRun(...this.rr(runId, this.keys.pendingConfirmations()), String(Date.now()), j(err), 'c'),
+      ['cancelled', 'finished', 'missing'], 1);
+    if (tag === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    if (tag === 'finished') return { cancelled: false, status: detail };
+    if (detail && this.redis.isCluster) await this.redis.zrem(this.keys.pendingConfirmations(), detail);
+    return { cancelled: true, status: 'cancelled', ...(detail ? { confirmationId: detail } : {}) };
   }
 
   /**
@@ -499,16 +509,16 @@ export class RunStore {
       ? { output: r.output, note: `marked done by ${by} after the write was in doubt`, finishedAt: now }
       : { error: err, finishedAt: now };
     if (r.action === 'retry' || nextStepId) await this.readyAhead(runId);
-    const res = (await this.s.resolveStep(...this.rr(runId), stepId, r.action, String(now), j(result), nextStepId ?? '',
-      j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }), j(err), generation)) as string[];
-    if (res[0] === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
-    if (res[0] === 'ok') return { ok: true, runStatus: res[1] as RunStatus };
-    return { ok: false, runStatus: res[1], stepStatus: res[2] };
+    const { tag, items: res } = taggedResult('resolveStep', await this.s.resolveStep(...this.rr(runId), stepId, r.action, String(now), j(result), nextStepId ?? '',
+      j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }), j(err), generation), ['ok', 'state', 'missing']);
+    if (tag === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    if (tag === 'ok') return { ok: true, runStatus: res[0] as RunStatus };
+    return { ok: false, runStatus: res[0], stepStatus: res[1] };
   }
 
   /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-n.lua. */
-  async blockStep(runId: string, stepId: string, error: ErrorInfo, data: Record<string, unknown>): Promise<string> {
-    return (await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error }))) as string;
+  async blockStep(runId: string, stepId: string, error: WorkerErrorInfo, data: Record<string, unknown>): Promise<string> {
+    return textResult('blockStep', await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error })));
   }
 
   /**
@@ -517,7 +527,7 @@ export class RunStore {
    */
   async unblockStep(runId: string, stepId: string, data: Record<string, unknown>, generation: string): Promise<'ok' | 'skip'> {
     await this.readyAhead(runId);
-    return (await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation)) as 'ok' | 'skip';
+    return textResult('unblockStep', await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation), ['ok', 'skip']);
   }
 
   /** The run record and its raw hash (for the ready marker and the last job id). */
@@ -545,7 +555,7 @@ export class RunStore {
     return this.redis.zrangebyscore(this.keys.pendingConfirmations(), '-inf', now, 'LIMIT', 0, limit);
   }
 
-  async appendEvent(runId: string, type: string, stepId: string | undefined, data: Record<string, unknown>): Promise<void> {
+  async appendEvent(runId: string, type: RunEventType, stepId: string | undefined, data: Record<string, unknown>): Promise<void> {
     await this.redis.xadd(this.keys.events(runId), 'MAXLEN', '~', '10000', '*', 'type', type, 'at', String(Date.now()), 'step', stepId ?? '', 'data', j(data));
   }
 

@@ -4,7 +4,6 @@ import { startStripeSandbox } from './stripe/index.ts';
 
 export const DEFAULT_STRIPE_PORT = 12111;
 export const DEFAULT_SLACK_PORT = 12112;
-export const DEFAULT_OPENAI_PORT = 12113;
 
 export interface Sandboxes {
   stripe: Awaited<ReturnType<typeof startStripeSandbox>>;

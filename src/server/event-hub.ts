@@ -72,7 +72,8 @@ export class EventHub {
       });
     } else if (this.blocked && this.connId !== undefined && !this.app.redis.client.isCluster) {
       // The blocked read does not name the new run yet: end it early so the next one does.
-      void (this.app.redis.client as Redis).client('UNBLOCK', this.connId).catch(() => {});
+      void (this.app.redis.client as Redis).client('UNBLOCK', this.connId)
+        .catch((err: unknown) => this.app.logger.debug({ err: errorMessage(err) }, 'event hub could not unblock its read; it wakes at its timeout'));
     }
   }
 

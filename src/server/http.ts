@@ -29,6 +29,7 @@ import { LiveFeed } from './ui/live.ts';
 import { html } from './ui/html.ts';
 import { messagePage } from './ui/layout.ts';
 import { UI_PATH, uiRoutes } from './ui/routes.ts';
+import { httpStatus } from './status.ts';
 
 /** The streamable-HTTP MCP facade (src/server/mcp/http.ts), as far as mounting it goes. */
 export type McpRoute = Pick<McpRouteHandle, 'handle' | 'close'>;
@@ -251,14 +252,15 @@ function errorResponse(err: Error, c: Context, logger: Logger | undefined): Resp
   // Not logged per request: the connection's outage log tells the story once (src/runs/redis.ts).
   const unavailable = redisUnavailable(err);
   if (unavailable) return c.json(unavailable.toJSON(), 503, { 'retry-after': String(REDIS_RETRY_AFTER_SECONDS) });
-  if (err instanceof InterlockError && wantsPage(c) && err.status < 500) {
+  if (err instanceof InterlockError && wantsPage(c) && httpStatus(err) < 500) {
     const title = err.code === 'UNAUTHORIZED' ? 'Sign in to Interlock' : err.code === 'FORBIDDEN' ? 'Not allowed' : 'Not found';
     c.header('Cache-Control', 'no-store');
-    return c.html(messagePage(title, err.message, err.code === 'UNAUTHORIZED' ? SIGN_IN_HINT : undefined).value, err.status as 400);
+    return c.html(messagePage(title, err.message, err.code === 'UNAUTHORIZED' ? SIGN_IN_HINT : undefined).value, httpStatus(err));
   }
   if (err instanceof InterlockError) {
-    if (err.status >= 500) logger?.warn({ code: err.code, path: c.req.path }, err.message);
-    return c.json(err.toJSON(), err.status as 400);
+    const status = httpStatus(err);
+    if (status >= 500) logger?.warn({ code: err.code, path: c.req.path }, err.message);
+    return c.json(err.toJSON(), status);
   }
   if (err instanceof HTTPException) {
     const code = HTTP_CODES[err.status] ?? (err.status >= 500 ? 'INTERNAL' : 'BAD_REQUEST');

@@ -1,5 +1,5 @@
 import type { App } from '../app.ts';
-import { InterlockError } from '../errors.ts';
+import { InterlockError, errorMessage } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunEvent } from '../runs/records.ts';
 import { EventHub } from './event-hub.ts';
 import { PerPrincipalLimit } from './limits.ts';
@@ -79,7 +79,10 @@ export class RunEventStreams {
         const send = (chunk: string): void => {
           if (!stopped) controller.enqueue(enc.encode(chunk));
         };
-        void this.pump(runId, from, abort.signal, send, () => stopped).catch(() => {}).finally(stop);
+        // The client sees the stream end and resumes with Last-Event-ID; the log says why it ended.
+        void this.pump(runId, from, abort.signal, send, () => stopped)
+          .catch((err: unknown) => this.app.logger.debug({ runId, err: errorMessage(err) }, 'event stream ended early'))
+          .finally(stop);
       },
       cancel: () => stop(),
     });

@@ -77,6 +77,9 @@ export class StepQueues {
         // have their own events); its default 10,000 entries are about 1 MB of Redis per queue.
         streams: { events: { maxLen: QUEUE_EVENTS_MAX } },
       });
+      // The queue re-emits its connection's errors; that connection's outage log (src/runs/redis.ts)
+      // reports them once, and a failed add rejects to its caller. The listener only keeps Node
+      // from throwing on an 'error' nobody listens to.
       q.on('error', () => {});
       this.queues.set(connector, q);
     }

@@ -1,5 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import { InterlockError } from '../errors.ts';
+import type { ErrorInfo } from '../runs/records.ts';
 
 /**
  * The one place that decides whether a failed step attempt is tried again. Transient trouble
@@ -9,7 +10,7 @@ export function isTransient(err: unknown): boolean {
   return err instanceof InterlockError && (err.code === 'CONNECTOR_UNAVAILABLE' || err.code === 'STEP_TIMEOUT' || err.code === 'REDIS_UNAVAILABLE');
 }
 
-export function errorInfo(err: unknown): { code: string; message: string } {
+export function errorInfo(err: unknown): ErrorInfo {
   if (err instanceof InterlockError) return { code: err.code, message: err.message };
   if (err instanceof Error) return { code: 'INTERNAL', message: err.message };
   return { code: 'INTERNAL', message: String(err) };

@@ -12,7 +12,8 @@ import { readLlmConfig } from './llm-step.ts';
 import { readWorkflows } from './steps.ts';
 import type { InterlockConfig } from './types.ts';
 
-export { envRefNames, resolveEnvRefs, toolAllowed, globProblem } from './schema.ts';
+export { envRefNames, resolveEnvRefs } from '../connectors/env-refs.ts';
+export { toolAllowed, globProblem } from './schema.ts';
 export { workflowVersion } from './steps.ts';
 
 export const DEFAULT_CONFIG_FILE = 'workflows.yaml';

@@ -4,6 +4,7 @@
  * one load lists every problem.
  */
 import { isScalar } from 'yaml';
+import { ENV_REF_AT_START, SOLE_ENV_REF } from '../connectors/env-refs.ts';
 import { firstMatch } from '../connectors/glob.ts';
 import { InterlockError } from '../errors.ts';
 import { readOverrides } from './overrides.ts';
@@ -172,11 +173,6 @@ function readAuth(src: Source, f: Field, what: string): ConnectorAuth | undefine
   return tokenEnv === undefined ? undefined : { type: 'bearer', tokenEnv };
 }
 
-const ENV_NAME = '[A-Za-z_][A-Za-z0-9_]*';
-const SOLE_ENV_REF = new RegExp(`^\\$\\{env:(${ENV_NAME})\\}$`);
-const ENV_REF = new RegExp(`\\$\\{env:(${ENV_NAME})\\}`, 'g');
-const ENV_REF_AT_START = new RegExp(`^\\$\\{env:${ENV_NAME}\\}`);
-
 /** A secret must be exactly `${env:NAME}`; returns NAME. The literal is never repeated in a message. */
 function readSecretRef(src: Source, f: Field, what: string): string | undefined {
   const v = isScalar(src.deref(f.node)) ? (src.deref(f.node) as { value: unknown }).value : undefined;
@@ -196,22 +192,6 @@ function checkEnvRefs(src: Source, f: Field, v: string, what: string): void {
   }
 }
 
-/** Names of the `${env:NAME}` references in a config string. */
-export function envRefNames(s: string): string[] {
-  return [...s.matchAll(ENV_REF)].map((m) => m[1]);
-}
-
-/**
- * Replaces `${env:NAME}` references (headers, env values, tokens) at connect time. A missing
- * variable is an error naming the variable; the message never includes any value.
- */
-export function resolveEnvRefs(s: string, env: NodeJS.ProcessEnv = process.env): string {
-  return s.replace(ENV_REF, (_, name: string) => {
-    const v = env[name];
-    if (v === undefined) throw new InterlockError('CONFIG_INVALID', `environment variable ${name} is not set (workflows.yaml refers to it as \${env:${name}})`, { variable: name });
-    return v;
-  });
-}
 
 /**
  * Why a tool glob is unusable, or undefined if it is fine. Matching is the pool's

@@ -9,6 +9,7 @@ import { App } from '../../src/app.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { LOOK_WORKFLOW, PAY_WORKFLOW, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { TestCluster, TestRedis } from '../helpers/redis.ts';
+import { httpStatus } from '../../src/server/status.ts';
 
 // The workers these tests start run their reconciler only at start, so each pass here is the test's own.
 process.env.INTERLOCK_RECONCILE_EVERY_MS = '3600000';
@@ -98,7 +99,7 @@ function outboxSuite(kind: string, connect: () => Promise<App>) {
       const err = await app.engine.trigger('look', inputs, { idempotencyKey: key, ...opts }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InterlockError);
       expect((err as InterlockError).code).toBe('IDEMPOTENCY_KEY_REUSED');
-      expect((err as InterlockError).status).toBe(422);
+      expect(httpStatus(err as InterlockError)).toBe(422);
     }
     // A key whose run was never written (a crash between the two, or an earlier version's bare run id).
     const dangling = `k-${randomUUID()}`;

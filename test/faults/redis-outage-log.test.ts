@@ -5,6 +5,7 @@ import { InterlockError } from '../../src/errors.ts';
 import { OutageLog } from '../../src/logger.ts';
 import { isRedisUnreachable, redisUnavailable } from '../../src/runs/redis-unavailable.ts';
 import { freePort } from '../helpers/redis.ts';
+import { httpStatus } from '../../src/server/status.ts';
 
 describe('OutageLog: one outage is one story in the log', () => {
   let lines: Array<{ level: number; msg: string; downSeconds?: number; errorsSinceLastLog?: number }>;
@@ -52,7 +53,7 @@ describe('which errors mean Redis is unavailable', () => {
     client.on('error', () => {});
     const offline = await client.get('k').catch((e: unknown) => e);
     expect(redisUnavailable(offline)?.code).toBe('REDIS_UNAVAILABLE');
-    expect(redisUnavailable(offline)?.status).toBe(503);
+    expect(httpStatus(redisUnavailable(offline)!)).toBe(503);
     client.disconnect();
 
     const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:1'), { code: 'ECONNREFUSED', syscall: 'connect' });

@@ -131,7 +131,7 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
       await box.fill('{"sent": 5');
       // An event on the run redraws the timeline; the attempt count makes the redraw visible.
       await app.store.redis.hset(app.store.keys.run(r.id), 's:send:attempts', '7');
-      await app.store.appendEvent(r.id, 'step.note', 'send', { note: 'checked the mail server' });
+      await app.store.appendEvent(r.id, 'step.requeued', 'send', { reason: 'checked the mail server' });
       await page.locator(`[data-step="send"]`, { hasText: '7 attempts' }).waitFor({ state: 'visible' });
       expect(await box.inputValue()).toBe('{"sent": 5');
     });

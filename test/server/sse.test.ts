@@ -4,7 +4,7 @@ import { type Harness, startHarness, waitForRun } from './helpers.ts';
 
 interface SseMessage {
   id?: string;
-  data: { type: string } & Partial<RunEvent> & Record<string, unknown>;
+  data: { type: string } & Partial<Omit<RunEvent, 'type'>> & Record<string, unknown>;
 }
 
 /** Reads SSE messages from a response until `until` says stop or the stream ends. */

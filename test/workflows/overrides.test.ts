@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { toToolInfo } from '../../src/connectors/catalog.ts';
 import { applyOverrides } from '../../src/connectors/overrides.ts';
-import { makePin } from '../../src/connectors/pinning.ts';
+import { makePin } from '../../src/runs/tool-pins.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { FILE, expectIssue, issuesOf, yaml } from './helpers.ts';
 

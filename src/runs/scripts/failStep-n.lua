@@ -4,7 +4,7 @@
   ARGV: 1 stepId, 2 step status ('failed' | 'in_doubt' | 'denied'), 3 step result (JSON),
         4 run status ('failed' | 'needs_attention' | 'denied'), 5 now, 6 run error (JSON)
   Returns: 'ok' | 'stale:<runStatus>' when the run had already ended
-  Events: step.<status>, run.<status>
+  Events: step.failed | step.in_doubt | step.denied, then run.failed | run.needs_attention | run.denied
 ]]
 --@include ready
 local runStatus = redis.call('HGET', KEYS[1], 'status')

@@ -264,8 +264,3 @@ export class Facade {
     await this.server.close().catch(() => {});
   }
 }
-
-/** The facade's MCP server for one session (see Facade for the handle that can also reload and end it). */
-export function createFacadeServer(deps: FacadeDeps): McpServer {
-  return new Facade(deps).server;
-}

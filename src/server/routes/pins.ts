@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import type { App } from '../../app.ts';
-import { formatDiff } from '../../connectors/pinning.ts';
+import { formatDiff } from '../../runs/tool-pins.ts';
 import { own } from '../../lookup.ts';
 import { requireScope } from '../auth.ts';
 import { type ServerEnv, readJsonObject, requiredString } from '../request.ts';

@@ -37,12 +37,6 @@ export function jsonText(v: unknown): string {
   return JSON.stringify(v ?? null, null, 2);
 }
 
-/** A JSON value embedded in a <script type="application/json"> block, safe from `</script>`. */
-export function jsonScript(id: string, v: unknown): Html {
-  const text = JSON.stringify(v ?? null).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026');
-  return new Html(`<script type="application/json" id="${escapeHtml(id)}">${text}</script>`);
-}
-
 export function age(ms: number, now = Date.now()): string {
   const s = Math.max(0, Math.round((now - ms) / 1000));
   if (s < 60) return `${s}s ago`;

@@ -1,5 +1,5 @@
 import type { ConfigSource } from '../config/source.ts';
-import type { ToolPin } from '../connectors/pinning.ts';
+import type { ToolPin } from '../runs/tool-pins.ts';
 import { InterlockError } from '../errors.ts';
 import { failPoint } from '../failpoints.ts';
 import { own } from '../lookup.ts';
@@ -10,7 +10,7 @@ import type { RunStore, StepResolution } from '../runs/store.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
-import type { StepQueues } from './queues.ts';
+import type { StepQueues } from '../worker/queues.ts';
 
 export interface TriggerOptions {
   /**

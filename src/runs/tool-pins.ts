@@ -1,5 +1,7 @@
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
-import type { ToolInfo } from './types.ts';
+import type { ToolInfo } from '../connectors/types.ts';
+
+export type { ToolInfo };
 
 /**
  * What a tool is pinned by: everything a person or a model reads to decide what the tool does.

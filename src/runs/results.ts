@@ -1,0 +1,48 @@
+import { InterlockError } from '../errors.ts';
+import type { ScriptName } from './scripts.ts';
+
+/**
+ * What the transition scripts answer, checked on the way in. Each script's header states its
+ * answer (a status text, or a list whose first item is a tag); these decoders hold the answer to
+ * that shape and turn anything else (an edited script, a proxy's reply) into an INTERNAL error
+ * that names the script, instead of a cast that lets a wrong shape travel on.
+ */
+
+function wrongShape(script: ScriptName, v: unknown, expected: string): never {
+  throw new InterlockError('INTERNAL', `Script ${script} answered ${JSON.stringify(v)}; expected ${expected}`);
+}
+
+/** A status text: `'ok'`, `'run:<status>'`, …; `allowed` narrows it when the script has a fixed set. */
+export function textResult(script: ScriptName, v: unknown): string;
+export function textResult<const T extends string>(script: ScriptName, v: unknown, allowed: readonly T[]): T;
+export function textResult(script: ScriptName, v: unknown, allowed?: readonly string[]): string {
+  if (typeof v !== 'string' || v === '') wrongShape(script, v, allowed ? allowed.join(' | ') : 'a status text');
+  if (allowed && !allowed.includes(v)) wrongShape(script, v, allowed.join(' | '));
+  return v;
+}
+
+/**
+ * A tagged list `{tag, ...items}` whose tag is one of `tags` and whose items are texts or integers
+ * (Redis answers a Lua number as an integer) or nil, read as '' (an HMGET field the hash lacks);
+ * `min` is how many items after the tag it must have.
+ */
+export function taggedResult<const T extends string>(script: ScriptName, v: unknown, tags: readonly T[], min = 0): { tag: T; items: string[] } {
+  const expected = `[${tags.join(' | ')}, …${min} more]`;
+  if (!Array.isArray(v) || v.length < 1 + min) wrongShape(script, v, expected);
+  const [tag, ...rest] = v as unknown[];
+  if (typeof tag !== 'string' || !(tags as readonly string[]).includes(tag)) wrongShape(script, v, expected);
+  const items = rest.map((x) => (typeof x === 'string' ? x : x === null ? '' : typeof x === 'number' && Number.isInteger(x) ? String(x) : wrongShape(script, v, expected)));
+  return { tag: tag as T, items };
+}
+
+/** loadStep-3.lua: the run hash as a flat field/value list, then the grant and the toggle (nil → null). */
+export function loadStepResult(v: unknown): { hash: Record<string, string>; grant: string | null; toggle: string | null } {
+  const expected = '[flat run hash, grant or nil, toggle or nil]';
+  if (!Array.isArray(v) || v.length !== 3) wrongShape('loadStep', v, expected);
+  const [flat, grant, toggle] = v as unknown[];
+  if (!Array.isArray(flat) || flat.length % 2 !== 0 || !flat.every((x) => typeof x === 'string')) wrongShape('loadStep', v, expected);
+  const textOrNull = (x: unknown) => (x === null || typeof x === 'string' ? x : wrongShape('loadStep', v, expected));
+  const hash: Record<string, string> = {};
+  for (let i = 0; i < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
+  return { hash, grant: textOrNull(grant), toggle: textOrNull(toggle) };
+}
