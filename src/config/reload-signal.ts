@@ -1,5 +1,4 @@
-import type { App } from '../app.ts';
-import { describeError, summarize } from './source.ts';
+import { type ConfigSource, describeError, summarize } from './source.ts';
 
 /**
  * What every long-running command (`serve`, `worker`, `mcp`) does about config changes: SIGHUP
@@ -7,9 +6,9 @@ import { describeError, summarize } from './source.ts';
  * INTERLOCK_WATCH_CONFIG=1. A reload that fails validation keeps the previous config and says
  * where the problem is (file:line:col).
  */
-export function reloadOnSignal(app: App, opts: { say: (msg: string) => void; watch?: boolean; env?: NodeJS.ProcessEnv }): () => void {
+export function reloadOnSignal(app: { source: ConfigSource }, opts: { say: (msg: string) => void; watch?: boolean; env?: NodeJS.ProcessEnv }): () => void {
   const report = (r: { diff?: Parameters<typeof summarize>[0]; error?: unknown }) => {
-    if (r.diff) opts.say(`config reloaded from ${app.config.file}: ${summarize(r.diff)}`);
+    if (r.diff) opts.say(`config reloaded from ${app.source.current.file}: ${summarize(r.diff)}`);
     else opts.say(`config reload failed, keeping the previous config:\n${describeError(r.error)}`);
   };
   const onHup = () => {
