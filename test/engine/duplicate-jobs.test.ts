@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appTest } from '../helpers/fixtures.ts';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();
@@ -17,21 +17,10 @@ workflows:
         with: { to: "\${{ inputs.to }}", text: hello }
 `;
 
+const it = appTest({ yaml });
+
 describe('two jobs of one approved write (a stalled job re-run beside the decision\'s)', () => {
-  const redis = new TestRedis();
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml, redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('starts a write only for the job that saw the attempts still on record', async () => {
+  it('starts a write only for the job that saw the attempts still on record', async ({ redis }) => {
     // No workers here: the step stays pending, as both jobs saw it when they planned the call.
     const idle = await makeApp(yaml, redis.url);
     try {
@@ -48,7 +37,7 @@ describe('two jobs of one approved write (a stalled job re-run beside the decisi
     }
   });
 
-  it('sends the write once: the job that finds the step started by the other stops', async () => {
+  it('sends the write once: the job that finds the step started by the other stops', async ({ app }) => {
     const tos = Array.from({ length: 12 }, (_, i) => `dup-${i}@example.com`);
     const runs = await Promise.all(tos.map(async (to) => (await app.engine.trigger('notify', { to })).run));
     const paused = await Promise.all(runs.map((r) => waitForStatus(app, r.id, ['awaiting_confirmation'])));

@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appTest } from '../helpers/fixtures.ts';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 // A call that must wait long for a rate-limit slot gives its concurrency place back (its job goes
 // to the delayed set) instead of holding it: with one place, a call to another value of the `by`
@@ -23,21 +23,10 @@ workflows:
         with: { text: "\${{ inputs.text }}" }
 `;
 
+const it = appTest({ yaml });
+
 describe('waiting for a rate-limit slot', () => {
-  const redis = new TestRedis();
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml, redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('does not hold the connector\'s only place while it waits, so other values go ahead', async () => {
+  it('does not hold the connector\'s only place while it waits, so other values go ahead', async ({ app }) => {
     const hot = [];
     for (let i = 0; i < 3; i++) hot.push((await app.engine.trigger('say', { text: 'hot' })).run.id);
     const cold = (await app.engine.trigger('say', { text: 'cold' })).run.id;

@@ -54,25 +54,4 @@ export function testConnectorYaml(log: string, extra = ''): string {
     env: { TEST_SERVER_LOG: ${log} }${extra}`;
 }
 
-/** `look`: one read, the smallest workflow that runs a step. */
-export const LOOK_WORKFLOW = `
-  look:
-    description: one read
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }`;
-
-/** `pay`: a read feeding a gated write, the smallest workflow that pauses. */
-export const PAY_WORKFLOW = `
-  pay:
-    description: a read, then a gated write
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
+export { LOOK_WORKFLOW, PAY_WORKFLOW } from './workflows.ts';

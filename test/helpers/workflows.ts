@@ -1,0 +1,72 @@
+/**
+ * The workflows the suites share, written once and named, so a suite's config lists what it runs
+ * (`configYaml({ connectors, workflows: [LOOK_WORKFLOW, payWorkflow()] })`) instead of spelling it out.
+ */
+
+/** `look`: one read, the smallest workflow that runs a step. */
+export const LOOK_WORKFLOW = `
+  look:
+    description: one read
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }
+    steps:
+      - id: say
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }`;
+
+export interface PayOptions {
+  /**
+   * Without: `pay { name }` records `{ name, value: <looked-up name> }`. With: `pay { name, amount }`
+   * is exposed to chat clients and HTTP, validates strictly, and records `{ name, value: { amount[, currency] } }`.
+   */
+  amount?: { currency?: string; description?: string };
+}
+
+/** `pay`: a read feeding a gated write, the smallest workflow that pauses. */
+export function payWorkflow(opts: PayOptions = {}): string {
+  if (!opts.amount) {
+    return `
+  pay:
+    description: a read, then a gated write
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }
+    steps:
+      - id: look
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }
+      - id: write
+        call: test.record
+        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
+  }
+  const currency = opts.amount.currency ? `, currency: ${opts.amount.currency}` : '';
+  return `
+  pay:
+    description: ${opts.amount.description ?? 'a read, then a gated write'}
+    expose: true
+    inputs:
+      type: object
+      required: [name, amount]
+      additionalProperties: false
+      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
+    steps:
+      - id: look
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }
+      - id: write
+        call: test.record
+        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}"${currency} } }`;
+}
+
+/** The default `pay`, as most suites use it. */
+export const PAY_WORKFLOW = payWorkflow();
+
+/**
+ * A whole workflows.yaml: `connectors` is YAML text for the entries under `connectors:` (e.g.
+ * testConnectorYaml(log)), `workflows` the named workflows, `extra` any top-level sections
+ * (policy, tokens, …) as text.
+ */
+export function configYaml(opts: { connectors: string; workflows: string[]; extra?: string }): string {
+  return `
+connectors:${opts.connectors}
+${opts.extra ?? ''}
+workflows:${opts.workflows.join('')}
+`;
+}
