@@ -16,6 +16,7 @@ import { Authenticator } from '../../src/server/auth.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../src/server/mcp/http.ts';
 import type { RunView } from '../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../helpers/app.ts';
+import { payWorkflow } from '../helpers/workflows.ts';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
@@ -46,22 +47,7 @@ workflows:
     steps:
       - id: say
         call: test.echo
-        with: { text: "\${{ inputs.text }}" }
-  pay:
-    description: Look a payee up, then record a payment to them
-    expose: true
-    inputs:
-      type: object
-      required: [name, amount]
-      additionalProperties: false
-      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}" } }
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: { description: 'Look a payee up, then record a payment to them' } })}
   nap:
     description: Sleep on the test server
     inputs: { type: object, required: [ms], properties: { ms: { type: integer } } }

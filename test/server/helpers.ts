@@ -1,9 +1,8 @@
 import { request } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { App } from '../../src/app.ts';
-import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, makeApp, testConnectorYaml } from '../helpers/app.ts';
+import { payWorkflow } from '../helpers/workflows.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 /** Token values for the test config; each name says what it may do. */
@@ -33,22 +32,7 @@ workflows:
     steps:
       - id: say
         call: test.echo
-        with: { text: "\${{ inputs.text }}" }
-  pay:
-    description: a read, then a gated write
-    expose: true
-    inputs:
-      type: object
-      required: [name, amount]
-      additionalProperties: false
-      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}", currency: usd } }
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: { currency: 'usd' } })}
 ${tokens}`;
 }
 
@@ -104,16 +88,6 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       await redis.stop();
     },
   };
-}
-
-export async function waitForRun(app: App, runId: string, statuses: RunStatus[], timeoutMs = 20_000): Promise<RunRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await app.store.requireRun(runId);
-    if (statuses.includes(run.status)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}`);
-    await sleep(25);
-  }
 }
 
 /**
