@@ -2,7 +2,7 @@ import { appTest } from '../helpers/fixtures.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { InterlockError } from '../../src/errors.ts';
+import type { InterlockError } from '../../src/errors.ts';
 import { callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 
 const log = callLogPath();
@@ -53,7 +53,9 @@ describe('cancellation and timeouts', () => {
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.error).toEqual({ code: 'CANCELLED', message: 'Cancelled by test' });
     // The worker notices within its poll interval and lets go of the call instead of waiting ten minutes.
-    await expect.poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 }).toContain('step.aborted');
+    await expect
+      .poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 })
+      .toContain('step.aborted');
     await expect.poll(() => activeJobs(app, run.id), { timeout: 10_000 }).toEqual([]);
     expect(readCalls(log).filter((c) => c.tool === 'echo' && c.args.text === 'never')).toEqual([]);
     const after = await app.store.requireRun(run.id);

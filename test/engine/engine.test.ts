@@ -68,8 +68,13 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     const cid = paused.steps.write.confirmationId!;
     const conf = await app.store.requireConfirmation(cid);
     expect(conf).toMatchObject({
-      status: 'pending', connector: 'test', tool: 'record', arguments: { name: 'ada', value: 'ada' },
-      runId: run.id, stepId: 'write', reason: 'write',
+      status: 'pending',
+      connector: 'test',
+      tool: 'record',
+      arguments: { name: 'ada', value: 'ada' },
+      runId: run.id,
+      stepId: 'write',
+      reason: 'write',
     });
     expect(conf.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
     expect(conf.description).toBeTruthy();
@@ -78,8 +83,13 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     // While paused, nothing of the run is in any queue (the job that opened the gate ends a
     // moment after the run's status changes, so look until it has).
     const jobsOfRun = async () => {
-      const all = await Promise.all(app.queues.all().map((q) => q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'])));
-      return all.flat().filter((j) => j.data.runId === run.id).map((j) => j.id);
+      const all = await Promise.all(
+        app.queues.all().map((q) => q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'])),
+      );
+      return all
+        .flat()
+        .filter((j) => j.data.runId === run.id)
+        .map((j) => j.id);
     };
     await expect.poll(jobsOfRun, { timeout: 5000 }).toEqual([]);
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'ada')).toEqual([]);

@@ -25,7 +25,10 @@ export interface LoggedCall {
 
 export function readCalls(path: string): LoggedCall[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedCall);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LoggedCall);
 }
 
 export async function makeApp(yaml: string, redisUrl: string, file = join(ROOT, 'test/fixtures/inline.yaml')): Promise<App> {
@@ -39,7 +42,8 @@ export async function waitForStatus(app: App, runId: string, statuses: RunStatus
   for (;;) {
     const run = await app.store.requireRun(runId);
     if (statuses.includes(run.status)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}: ${JSON.stringify(run.error ?? run.steps)}`);
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}: ${JSON.stringify(run.error ?? run.steps)}`);
     await sleep(25);
   }
 }

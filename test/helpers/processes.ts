@@ -10,7 +10,10 @@ import { TestRedis } from './redis.ts';
 
 /** The project's MCP test server as a child process over streamable HTTP, logging its calls to `log`. */
 export function startTestServer(log: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [TEST_SERVER, '--http', '0'], { env: { ...process.env, TEST_SERVER_LOG: log }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [TEST_SERVER, '--http', '0'], {
+    env: { ...process.env, TEST_SERVER_LOG: log },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -46,7 +49,9 @@ export class WorkerProcess {
 
   start(): Promise<void> {
     const p = spawn(process.execPath, [join(ROOT, 'bin/interlock.js'), this.command], {
-      env: this.env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      env: this.env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = p;
     this.exited = new Promise((r) => p.once('exit', (code, sig) => r(String(sig ?? code))));
@@ -121,7 +126,10 @@ export function workerFixture(tag: string, yaml: (serverUrl: string) => string, 
   const fx = {
     app: undefined as unknown as App,
     async startWorkers(n: number) {
-      const started = Array.from({ length: n }, () => new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: configFile, INTERLOCK_PREFIX: fx.app.prefix }));
+      const started = Array.from(
+        { length: n },
+        () => new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: configFile, INTERLOCK_PREFIX: fx.app.prefix }),
+      );
       workers.push(...started);
       await Promise.all(started.map((w) => w.start()));
       return started;
