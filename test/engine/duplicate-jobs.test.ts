@@ -1,6 +1,5 @@
 import { appTest } from '../helpers/fixtures.ts';
 import { describe, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();

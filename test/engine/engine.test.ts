@@ -1,6 +1,5 @@
 import { appTest } from '../helpers/fixtures.ts';
 import { describe, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
 import { InterlockError } from '../../src/errors.ts';
 import { PAY_WORKFLOW, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 

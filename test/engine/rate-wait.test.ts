@@ -1,6 +1,5 @@
 import { appTest } from '../helpers/fixtures.ts';
 import { describe, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
 import { callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 // A call that must wait long for a rate-limit slot gives its concurrency place back (its job goes
