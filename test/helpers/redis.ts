@@ -6,6 +6,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
+/** what every test redis-server runs with: no RDB snapshots, and small stream nodes and listpacks so tests reach the encodings big data would */
+const COMMON_ARGS = [
+  '--save',
+  '',
+  '--stream-node-max-bytes',
+  '512',
+  '--hash-max-listpack-value',
+  '4096',
+  '--loglevel',
+  'warning',
+];
+
 /** A free TCP port on loopback, found by binding port 0. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -49,14 +61,7 @@ export class TestRedis {
         'yes',
         '--appendfsync',
         'always',
-        '--save',
-        '',
-        '--stream-node-max-bytes',
-        '512',
-        '--hash-max-listpack-value',
-        '4096',
-        '--loglevel',
-        'warning',
+        ...COMMON_ARGS,
       ],
       { stdio: 'ignore' },
     );
@@ -146,14 +151,7 @@ export class TestCluster {
             '5000',
             '--appendonly',
             'no',
-            '--save',
-            '',
-            '--stream-node-max-bytes',
-            '512',
-            '--hash-max-listpack-value',
-            '4096',
-            '--loglevel',
-            'warning',
+            ...COMMON_ARGS,
           ],
           { stdio: 'ignore' },
         ),

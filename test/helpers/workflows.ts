@@ -23,36 +23,32 @@ export interface PayOptions {
 
 /** `pay`: a read feeding a gated write, the smallest workflow that pauses. */
 export function payWorkflow(opts: PayOptions = {}): string {
-  if (!opts.amount) {
-    return `
-  pay:
-    description: a read, then a gated write
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
-  }
-  const currency = opts.amount.currency ? `, currency: ${opts.amount.currency}` : '';
-  return `
-  pay:
-    description: ${opts.amount.description ?? 'a read, then a gated write'}
+  const amount = opts.amount;
+  const currency = amount?.currency ? `, currency: ${amount.currency}` : '';
+  const head = amount
+    ? `
+    description: ${amount.description ?? 'a read, then a gated write'}
     expose: true
     inputs:
       type: object
       required: [name, amount]
       additionalProperties: false
-      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
+      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }`
+    : `
+    description: a read, then a gated write
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }`;
+  const written = amount
+    ? `{ name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}"${currency} } }`
+    : `{ name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
+  return `
+  pay:${head}
     steps:
       - id: look
         call: test.echo
         with: { text: "\${{ inputs.name }}" }
       - id: write
         call: test.record
-        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}"${currency} } }`;
+        with: ${written}`;
 }
 
 /** The default `pay`, as most suites use it. */
