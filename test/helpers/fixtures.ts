@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test as base } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { makeApp } from './app.ts';
@@ -16,7 +19,9 @@ export interface AppFixtureOptions {
 export interface FileFixtures {
   /** a private redis-server, stopped (and its data removed) after the file */
   redis: TestRedis;
-  /** an App on `redis` under its own key prefix, with workers unless told otherwise; closed after the file */
+  /** the config written to a temp workflows.yaml, for child processes (`INTERLOCK_CONFIG`) and the CLI */
+  configFile: string;
+  /** an App on `redis` under its own key prefix, loaded from `configFile`, with workers unless told otherwise; closed after the file */
   app: App;
 }
 
@@ -38,10 +43,21 @@ export const redisTest = base.extend<{ redis: TestRedis }>({
  * suite used to copy into beforeAll/afterAll. Tests are written `it('…', async ({ app }) => …)`.
  */
 export function appTest(opts: AppFixtureOptions) {
-  return redisTest.extend<Pick<FileFixtures, 'app'>>({
+  return redisTest.extend<Omit<FileFixtures, 'redis'>>({
+    configFile: [
+      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+      async ({}, use) => {
+        const dir = mkdtempSync(join(tmpdir(), 'interlock-config-'));
+        const file = join(dir, 'workflows.yaml');
+        writeFileSync(file, opts.yaml);
+        await use(file);
+        rmSync(dir, { recursive: true, force: true });
+      },
+      { scope: 'file' },
+    ],
     app: [
-      async ({ redis }, use) => {
-        const app = await makeApp(opts.yaml, redis.url);
+      async ({ redis, configFile }, use) => {
+        const app = await makeApp(opts.yaml, redis.url, configFile);
         try {
           if (opts.workers !== false) await app.startWorkers(opts.workers ?? {});
           await use(app);
