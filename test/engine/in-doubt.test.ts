@@ -5,28 +5,15 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { InterlockError } from '../../src/errors.ts';
 import { ROOT, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { NOTIFY_IN_DOUBT_WORKFLOW } from '../helpers/workflows.ts';
 import { appTest } from '../helpers/fixtures.ts';
 
 const log = callLogPath();
-// `send` ignores idempotency keys; with hangOnce its first answer never comes in time, so the
-// step times out after the message may have gone: the textbook write in doubt.
 const yaml = `
 connectors:${testConnectorYaml(log)}
 policy:
   allow_unconfirmed: [test.send]
-workflows:
-  notify:
-    description: send a message, then echo what the server answered
-    inputs: { type: object, required: [to], properties: { to: { type: string } } }
-    steps:
-      - id: send
-        call: test.send
-        confirm: never
-        timeout: 300ms
-        with: { to: "\${{ inputs.to }}", text: hello, hangOnce: true, delayMs: 30000 }
-      - id: after
-        call: test.echo
-        with: { text: "sent #\${{ steps.send.output.sent }}" }
+workflows:${NOTIFY_IN_DOUBT_WORKFLOW}
 `;
 
 const it = appTest({ yaml });

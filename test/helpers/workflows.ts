@@ -66,3 +66,22 @@ ${opts.extra ?? ''}
 workflows:${opts.workflows.join('')}
 `;
 }
+
+/**
+ * `notify`: `send` ignores idempotency keys; with hangOnce its first answer never comes in time, so
+ * the step times out after the message may have gone: the textbook write in doubt. Needs
+ * `allow_unconfirmed: [test.send]` in the policy.
+ */
+export const NOTIFY_IN_DOUBT_WORKFLOW = `
+  notify:
+    description: send a message (its first answer is lost), then echo what the server answered
+    inputs: { type: object, required: [to], properties: { to: { type: string } } }
+    steps:
+      - id: send
+        call: test.send
+        confirm: never
+        timeout: 300ms
+        with: { to: "\${{ inputs.to }}", text: hello, hangOnce: true, delayMs: 30000 }
+      - id: after
+        call: test.echo
+        with: { text: "sent #\${{ steps.send.output.sent }}" }`;

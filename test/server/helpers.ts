@@ -13,14 +13,17 @@ export const TOKENS = {
   admin: 'tok-admin-4c0ffee',
 } as const;
 
-export function configYaml(opts: { tokens: boolean; log: string }): string {
-  const tokens = opts.tokens ? `
+/** The `tokens:` section for TOKENS, each read from its IL_TEST_* variable. */
+export const TOKENS_YAML = `
 tokens:
   - { name: reader, token: "\${env:IL_TEST_READER}", scopes: [read] }
   - { name: chat-client, token: "\${env:IL_TEST_TRIGGER}", scopes: [read, trigger] }
   - { name: approver, token: "\${env:IL_TEST_APPROVER}", scopes: [read, confirm] }
   - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
-` : '';
+`;
+
+export function configYaml(opts: { tokens: boolean; log: string }): string {
+  const tokens = opts.tokens ? TOKENS_YAML : '';
   return `
 connectors:${testConnectorYaml(opts.log)}
 policy:
