@@ -74,7 +74,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(res.status).toBe(400);
       const body = (await res.json()) as ErrorBody;
       expect(body.error.code).toBe('INPUT_INVALID');
-      const fields = (body.error.details?.issues as { field: string }[]).map((i) => i.field).join(' ');
+      const fields = ((body.error.details?.issues ?? []) as { field: string }[]).map((i) => i.field).join(' ');
       expect(fields).toContain('name');
       expect(fields).toContain('amount');
       expect(fields).toContain('extra');
