@@ -2,20 +2,11 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ConnectorPool } from '../../src/connectors/pool.ts';
-import { InterlockError } from '../../src/errors.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { COMPILE_CACHE, TEST_SERVER, captureLogger, connector, until } from './helpers.ts';
+import { rejection } from './rejection.ts';
 
 const TOKEN = 'tok_live_7Hq2sEcr3tValue';
-
-async function rejection(p: Promise<unknown>): Promise<InterlockError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(InterlockError);
-  return err as InterlockError;
-}
 
 for (const mode of ['streamable', 'sse'] as const) {
   const type = mode === 'streamable' ? 'streamable-http' : 'sse';

@@ -1,17 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConnectorPool } from '../../src/connectors/pool.ts';
 import { IDEMPOTENCY_META_KEY } from '../../src/connectors/types.ts';
-import { InterlockError } from '../../src/errors.ts';
 import { CallLog, TEST_SERVER, captureLogger, connector, stdioServer, until } from './helpers.ts';
-
-async function rejection(p: Promise<unknown>): Promise<InterlockError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(InterlockError);
-  return err as InterlockError;
-}
+import { rejection } from './rejection.ts';
 
 describe('ConnectorPool over stdio (test server as a child process)', () => {
   let log: CallLog;

@@ -1,9 +1,9 @@
+import { appTest } from '../helpers/fixtures.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { InterlockError } from '../../src/errors.ts';
-import { callLogPath, makeApp, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import type { InterlockError } from '../../src/errors.ts';
+import { callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 
 const log = callLogPath();
 const yaml = `
@@ -39,24 +39,13 @@ workflows:
         with: { name: "\${{ inputs.name }}" }
 `;
 
+const it = appTest({ yaml, workers: { sweepEveryMs: 100 } });
+
 describe('cancellation and timeouts', () => {
-  const redis = new TestRedis();
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml, redis.url);
-    await app.startWorkers({ sweepEveryMs: 100 });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  const activeJobs = async (runId: string) =>
+  const activeJobs = async (app: App, runId: string) =>
     (await app.queues.get('test').getJobs(['active', 'waiting', 'delayed'])).filter((j) => j.data.runId === runId);
 
-  it('cancels a running run: the read in flight is aborted, its job ends, and the next step never runs', async () => {
+  it('cancels a running run: the read in flight is aborted, its job ends, and the next step never runs', async ({ app }) => {
     const { run } = await app.engine.trigger('nap', { ms: 600_000, tag: 'never' });
     await waitForStatus(app, run.id, ['running']);
     while (!readCalls(log).some((c) => c.tool === 'slow' && c.args.ms === 600_000)) await sleep(20);
@@ -64,8 +53,10 @@ describe('cancellation and timeouts', () => {
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled.error).toEqual({ code: 'CANCELLED', message: 'Cancelled by test' });
     // The worker notices within its poll interval and lets go of the call instead of waiting ten minutes.
-    await expect.poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 }).toContain('step.aborted');
-    await expect.poll(() => activeJobs(run.id), { timeout: 10_000 }).toEqual([]);
+    await expect
+      .poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 })
+      .toContain('step.aborted');
+    await expect.poll(() => activeJobs(app, run.id), { timeout: 10_000 }).toEqual([]);
     expect(readCalls(log).filter((c) => c.tool === 'echo' && c.args.text === 'never')).toEqual([]);
     const after = await app.store.requireRun(run.id);
     expect(after.status).toBe('cancelled');
@@ -73,7 +64,7 @@ describe('cancellation and timeouts', () => {
     expect(after.steps.after.status).toBe('pending');
   });
 
-  it('aborts a call that outlives its step timeout, retries it, then fails the step with STEP_TIMEOUT', async () => {
+  it('aborts a call that outlives its step timeout, retries it, then fails the step with STEP_TIMEOUT', async ({ app }) => {
     const { run } = await app.engine.trigger('impatient', {});
     const done = await waitForStatus(app, run.id, ['failed', 'succeeded']);
     expect(done.steps.nap.status).toBe('failed');
@@ -81,10 +72,10 @@ describe('cancellation and timeouts', () => {
     expect(done.error?.code).toBe('STEP_TIMEOUT');
     expect(done.error?.message).toMatch(/did not answer within 300 ms.*gave up after 2 attempts/);
     // The outcome is recorded before BullMQ files the job as failed, so the job may linger a moment.
-    await expect.poll(() => activeJobs(run.id)).toEqual([]);
+    await expect.poll(() => activeJobs(app, run.id)).toEqual([]);
   });
 
-  it('cancels a run paused at a confirmation: the confirmation is withdrawn and can no longer be approved', async () => {
+  it('cancels a run paused at a confirmation: the confirmation is withdrawn and can no longer be approved', async ({ app }) => {
     const { run } = await app.engine.trigger('pay', { name: 'cancel-me' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
     const cid = paused.steps.write.confirmationId!;
@@ -100,7 +91,7 @@ describe('cancellation and timeouts', () => {
     expect((again as InterlockError).code).toBe('RUN_FINISHED');
   });
 
-  it('expires a confirmation nobody decides: the run fails and the write is never sent', async () => {
+  it('expires a confirmation nobody decides: the run fails and the write is never sent', async ({ app }) => {
     const short = { ...app.config.policy, confirmationTtlMs: 200 };
     const saved = app.config.policy;
     app.config.policy = short;

@@ -1,6 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { appTest } from '../helpers/fixtures.ts';
+import { describe, expect } from 'vitest';
 import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();
@@ -17,21 +16,10 @@ workflows:
         with: { to: "\${{ inputs.to }}", text: hello }
 `;
 
-describe('two jobs of one approved write (a stalled job re-run beside the decision\'s)', () => {
-  const redis = new TestRedis();
-  let app: App;
+const it = appTest({ yaml });
 
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml, redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('starts a write only for the job that saw the attempts still on record', async () => {
+describe("two jobs of one approved write (a stalled job re-run beside the decision's)", () => {
+  it('starts a write only for the job that saw the attempts still on record', async ({ redis }) => {
     // No workers here: the step stays pending, as both jobs saw it when they planned the call.
     const idle = await makeApp(yaml, redis.url);
     try {
@@ -48,20 +36,26 @@ describe('two jobs of one approved write (a stalled job re-run beside the decisi
     }
   });
 
-  it('sends the write once: the job that finds the step started by the other stops', async () => {
+  it('sends the write once: the job that finds the step started by the other stops', async ({ app }) => {
     const tos = Array.from({ length: 12 }, (_, i) => `dup-${i}@example.com`);
     const runs = await Promise.all(tos.map(async (to) => (await app.engine.trigger('notify', { to })).run));
     const paused = await Promise.all(runs.map((r) => waitForStatus(app, r.id, ['awaiting_confirmation'])));
-    await Promise.all(paused.map(async (r) => {
-      const conf = await app.store.requireConfirmation(r.steps.send.confirmationId ?? '');
-      // The decision's job and a second job of the same step reach the queue together.
-      await Promise.all([
-        app.engine.approve(conf.id, conf.argumentsHash, { by: 'test' }),
-        app.engine.queues.enqueue(r.definition, r.id, r.session, 'send', 'stalled'),
-      ]);
-    }));
+    await Promise.all(
+      paused.map(async (r) => {
+        const conf = await app.store.requireConfirmation(r.steps.send.confirmationId ?? '');
+        // The decision's job and a second job of the same step reach the queue together.
+        await Promise.all([
+          app.engine.approve(conf.id, conf.argumentsHash, { by: 'test' }),
+          app.engine.queues.enqueue(r.definition, r.id, r.session, 'send', 'stalled'),
+        ]);
+      }),
+    );
     const done = await Promise.all(runs.map((r) => waitForStatus(app, r.id, ['succeeded', 'failed', 'needs_attention'])));
-    for (const to of tos) expect(readCalls(log).filter((c) => c.tool === 'send' && c.args.to === to), to).toHaveLength(1);
+    for (const to of tos)
+      expect(
+        readCalls(log).filter((c) => c.tool === 'send' && c.args.to === to),
+        to,
+      ).toHaveLength(1);
     // Never silently lost: each run either succeeded or stopped for a person, with the one send on record.
     for (const r of done) expect(['succeeded', 'needs_attention']).toContain(r.status);
   });

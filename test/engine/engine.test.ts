@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
+import { appTest } from '../helpers/fixtures.ts';
+import { describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { PAY_WORKFLOW, callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { PAY_WORKFLOW, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();
 const yaml = `
@@ -37,21 +36,10 @@ ${PAY_WORKFLOW}
         with: { message: "card declined" }
 `;
 
+const it = appTest({ yaml, workers: { sweepEveryMs: 100 } });
+
 describe('engine: runs over real MCP servers and a real Redis', () => {
-  const redis = new TestRedis();
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml, redis.url);
-    await app.startWorkers({ sweepEveryMs: 100 });
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  it("chains our server and server-everything, each step reading the previous one's output", async () => {
+  it("chains our server and server-everything, each step reading the previous one's output", async ({ app }) => {
     const { run } = await app.engine.trigger('chain', { a: 2, b: 3 });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
@@ -59,28 +47,33 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     expect(done.steps.say.output).toMatchObject({ text: 'The sum of 5 and 10 is 15.' });
   });
 
-  it('rejects inputs that do not match the schema, naming the field', async () => {
+  it('rejects inputs that do not match the schema, naming the field', async ({ app }) => {
     const err = await app.engine.trigger('chain', { a: 'two', b: 3 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InterlockError);
     expect((err as InterlockError).code).toBe('INPUT_INVALID');
     expect((err as InterlockError).message).toMatch(/a/);
   });
 
-  it('fails a step with the tool’s own message when the tool returns isError', async () => {
+  it('fails a step with the tool’s own message when the tool returns isError', async ({ app }) => {
     const { run } = await app.engine.trigger('broken', {});
     const done = await waitForStatus(app, run.id, ['failed']);
     expect(done.steps.boom.status).toBe('failed');
     expect(done.steps.boom.error?.message).toContain('card declined');
   });
 
-  it('pauses at a write holding no job, refuses a stale hash, and resumes on approval', async () => {
+  it('pauses at a write holding no job, refuses a stale hash, and resumes on approval', async ({ app }) => {
     const { run } = await app.engine.trigger('pay', { name: 'ada' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
     const cid = paused.steps.write.confirmationId!;
     const conf = await app.store.requireConfirmation(cid);
     expect(conf).toMatchObject({
-      status: 'pending', connector: 'test', tool: 'record', arguments: { name: 'ada', value: 'ada' },
-      runId: run.id, stepId: 'write', reason: 'write',
+      status: 'pending',
+      connector: 'test',
+      tool: 'record',
+      arguments: { name: 'ada', value: 'ada' },
+      runId: run.id,
+      stepId: 'write',
+      reason: 'write',
     });
     expect(conf.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
     expect(conf.description).toBeTruthy();
@@ -89,8 +82,13 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     // While paused, nothing of the run is in any queue (the job that opened the gate ends a
     // moment after the run's status changes, so look until it has).
     const jobsOfRun = async () => {
-      const all = await Promise.all(app.queues.all().map((q) => q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'])));
-      return all.flat().filter((j) => j.data.runId === run.id).map((j) => j.id);
+      const all = await Promise.all(
+        app.queues.all().map((q) => q.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'paused'])),
+      );
+      return all
+        .flat()
+        .filter((j) => j.data.runId === run.id)
+        .map((j) => j.id);
     };
     await expect.poll(jobsOfRun, { timeout: 5000 }).toEqual([]);
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'ada')).toEqual([]);
@@ -107,7 +105,7 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     expect((second as InterlockError).code).toBe('ALREADY_DECIDED');
   });
 
-  it('never calls the tool when the write is denied', async () => {
+  it('never calls the tool when the write is denied', async ({ app }) => {
     const { run } = await app.engine.trigger('pay', { name: 'mallory' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
     await app.engine.deny(paused.steps.write.confirmationId!, { by: 'test' });
@@ -117,7 +115,7 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'mallory')).toEqual([]);
   });
 
-  it('remembers an approval for its session only', async () => {
+  it('remembers an approval for its session only', async ({ app }) => {
     const first = await app.engine.trigger('pay', { name: 'grace' }, { session: 'conv-1' });
     const p1 = await waitForStatus(app, first.run.id, ['awaiting_confirmation']);
     const c1 = await app.store.requireConfirmation(p1.steps.write.confirmationId!);
@@ -134,7 +132,7 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     await app.engine.cancel(other.run.id, 'test');
   });
 
-  it('fails the run with a clear code when nobody decides in time', async () => {
+  it('fails the run with a clear code when nobody decides in time', async ({ app }) => {
     app.config.policy.confirmationTtlMs = 200;
     try {
       const { run } = await app.engine.trigger('pay', { name: 'late' });
@@ -148,7 +146,7 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     }
   });
 
-  it('keeps later steps behind earlier commits under concurrency (the server’s own call order)', async () => {
+  it('keeps later steps behind earlier commits under concurrency (the server’s own call order)', async ({ app }) => {
     const runs = await Promise.all(Array.from({ length: 30 }, (_, i) => app.engine.trigger('chain', { a: i, b: 1000 })));
     await Promise.all(runs.map(({ run }) => waitForStatus(app, run.id, ['succeeded'])));
     const calls = readCalls(log);
@@ -160,7 +158,7 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     }
   });
 
-  it('pins the definition a run started with', async () => {
+  it('pins the definition a run started with', async ({ app }) => {
     const { run } = await app.engine.trigger('pay', { name: 'pinned' });
     await waitForStatus(app, run.id, ['awaiting_confirmation']);
     const original = app.config;

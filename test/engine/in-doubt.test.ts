@@ -1,55 +1,25 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import { InterlockError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { ROOT, callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
+import { ROOT, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { NOTIFY_IN_DOUBT_WORKFLOW } from '../helpers/workflows.ts';
+import { appTest } from '../helpers/fixtures.ts';
 
 const log = callLogPath();
-// `send` ignores idempotency keys; with hangOnce its first answer never comes in time, so the
-// step times out after the message may have gone: the textbook write in doubt.
 const yaml = `
 connectors:${testConnectorYaml(log)}
 policy:
   allow_unconfirmed: [test.send]
-workflows:
-  notify:
-    description: send a message, then echo what the server answered
-    inputs: { type: object, required: [to], properties: { to: { type: string } } }
-    steps:
-      - id: send
-        call: test.send
-        confirm: never
-        timeout: 300ms
-        with: { to: "\${{ inputs.to }}", text: hello, hangOnce: true, delayMs: 30000 }
-      - id: after
-        call: test.echo
-        with: { text: "sent #\${{ steps.send.output.sent }}" }
+workflows:${NOTIFY_IN_DOUBT_WORKFLOW}
 `;
 
+const it = appTest({ yaml });
+
 describe('in-doubt writes: an operator retries, marks done, or fails them', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let file: string;
-
-  beforeAll(async () => {
-    await redis.start();
-    file = join(mkdtempSync(join(tmpdir(), 'interlock-doubt-')), 'workflows.yaml');
-    writeFileSync(file, yaml);
-    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  async function inDoubt(to: string) {
+  async function inDoubt(app: App, to: string) {
     const { run } = await app.engine.trigger('notify', { to });
     const r = await waitForStatus(app, run.id, ['needs_attention', 'succeeded', 'failed']);
     expect(r.status).toBe('needs_attention');
@@ -59,14 +29,14 @@ describe('in-doubt writes: an operator retries, marks done, or fails them', () =
   }
   const sends = (to: string) => readCalls(log).filter((c) => c.tool === 'send' && c.args.to === to);
 
-  it('leaves a non-idempotent write that timed out in doubt and never resends it by itself', async () => {
-    const r = await inDoubt('a@example.com');
+  it('leaves a non-idempotent write that timed out in doubt and never resends it by itself', async ({ app }) => {
+    const r = await inDoubt(app, 'a@example.com');
     expect(sends('a@example.com')).toHaveLength(1);
     expect(r.steps.after.status).toBe('pending');
   });
 
-  it('retry sends the write again with the same idempotency key, and the run continues', async () => {
-    const r = await inDoubt('b@example.com');
+  it('retry sends the write again with the same idempotency key, and the run continues', async ({ app }) => {
+    const r = await inDoubt(app, 'b@example.com');
     await app.engine.resolve(r.id, 'send', { action: 'retry', by: 'test' });
     const done = await waitForStatus(app, r.id, ['succeeded', 'failed', 'needs_attention']);
     expect(done.status).toBe('succeeded');
@@ -77,8 +47,8 @@ describe('in-doubt writes: an operator retries, marks done, or fails them', () =
     expect(events.find((e) => e.type === 'step.resolved')?.data).toMatchObject({ action: 'retry', by: 'test' });
   });
 
-  it('done records the output the operator found, and the next step reads it', async () => {
-    const r = await inDoubt('c@example.com');
+  it('done records the output the operator found, and the next step reads it', async ({ app }) => {
+    const r = await inDoubt(app, 'c@example.com');
     await app.engine.resolve(r.id, 'send', { action: 'done', output: { sent: 4242 }, by: 'test' });
     const done = await waitForStatus(app, r.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
@@ -87,8 +57,8 @@ describe('in-doubt writes: an operator retries, marks done, or fails them', () =
     expect(sends('c@example.com')).toHaveLength(1);
   });
 
-  it('fail ends the run failed without sending again', async () => {
-    const r = await inDoubt('d@example.com');
+  it('fail ends the run failed without sending again', async ({ app }) => {
+    const r = await inDoubt(app, 'd@example.com');
     const failed = await app.engine.resolve(r.id, 'send', { action: 'fail', by: 'test', reason: 'the customer never got it' });
     expect(failed.status).toBe('failed');
     expect(failed.error?.code).toBe('RESOLVED_FAILED');
@@ -96,8 +66,8 @@ describe('in-doubt writes: an operator retries, marks done, or fails them', () =
     expect(sends('d@example.com')).toHaveLength(1);
   });
 
-  it('refuses to resolve a step that is not in doubt, and resolves a step only once', async () => {
-    const r = await inDoubt('e@example.com');
+  it('refuses to resolve a step that is not in doubt, and resolves a step only once', async ({ app }) => {
+    const r = await inDoubt(app, 'e@example.com');
     await app.engine.resolve(r.id, 'send', { action: 'fail' });
     const again = await app.engine.resolve(r.id, 'send', { action: 'retry' }).catch((e: unknown) => e);
     expect(again).toBeInstanceOf(InterlockError);
@@ -106,17 +76,21 @@ describe('in-doubt writes: an operator retries, marks done, or fails them', () =
     expect((unknown as InterlockError).code).toBe('NOT_FOUND');
   });
 
-  it('interlock resolve --done-output continues the run from the command line', async () => {
-    const r = await inDoubt('f@example.com');
-    const { stdout } = await promisify(execFile)(process.execPath,
+  it('interlock resolve --done-output continues the run from the command line', async ({ app, redis, configFile: file }) => {
+    const r = await inDoubt(app, 'f@example.com');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
       [join(ROOT, 'bin/interlock.js'), 'resolve', r.id, 'send', '--done-output', '{"sent": 7}'],
-      { env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_CONFIG: file }, cwd: ROOT });
+      { env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: app.prefix }, cwd: ROOT },
+    );
     expect(stdout).toContain('resolved send');
     const done = await waitForStatus(app, r.id, ['succeeded', 'failed']);
     expect(done.steps.after.output).toEqual({ text: 'sent #7' });
-    const bad = await promisify(execFile)(process.execPath,
+    const bad = await promisify(execFile)(
+      process.execPath,
       [join(ROOT, 'bin/interlock.js'), 'resolve', r.id, 'send', '--retry', '--fail'],
-      { env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_CONFIG: file }, cwd: ROOT }).catch((e: { stderr: string; code: number }) => e);
+      { env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: app.prefix }, cwd: ROOT },
+    ).catch((e: { stderr: string; code: number }) => e);
     expect('code' in bad && bad.code).toBe(1);
     expect((bad as { stderr: string }).stderr).toContain('exactly one of');
   });

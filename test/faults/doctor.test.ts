@@ -10,7 +10,7 @@ import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import type { Diagnosis } from '../../src/worker/doctor.ts';
 import { stepJobId } from '../../src/worker/queues.ts';
 import { LOOK_WORKFLOW, PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { startWorker, stop } from '../helpers/processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { TOKENS } from '../server/helpers.ts';
 
@@ -61,11 +61,11 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
 
   it('names each stranded run and why, repairs them, and they finish', async () => {
     // C pauses at its gate on a worker that then stops; A and B are triggered with no worker running.
-    const w = startWorker(file, redis.url, app.prefix);
-    await w.ready;
+    const w = new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: app.prefix });
+    await w.start();
     const c = (await app.engine.trigger('pay', { name: 'c' })).run.id;
     const paused = await waitForStatus(app, c, ['awaiting_confirmation']);
-    await stop(w.proc);
+    await w.terminate();
     const a = (await app.engine.trigger('look', { name: 'a' })).run.id;
     const b = (await app.engine.trigger('look', { name: 'b' })).run.id;
 
@@ -99,13 +99,13 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
     const { confirmations } = await app.store.listConfirmations({ status: 'pending' });
     expect(confirmations.map((x) => x.id)).toContain(cid);
 
-    const w2 = startWorker(file, redis.url, app.prefix);
-    await w2.ready;
+    const w2 = new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: app.prefix });
+    await w2.start();
     try {
       await app.engine.approve(cid, (await app.store.requireConfirmation(cid)).argumentsHash, { by: 'test' });
       for (const id of [a, b, c]) expect((await waitForStatus(app, id, ['succeeded', 'failed'], 30_000)).status).toBe('succeeded');
     } finally {
-      await stop(w2.proc);
+      await w2.terminate();
     }
     const after = await doctor(env);
     expect(after.code, after.out).toBe(0);

@@ -9,7 +9,7 @@ import type { RunRecord } from '../../src/runs/records.ts';
 import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
 import { callLogPath, readCalls, testConnectorYaml } from '../helpers/app.ts';
 import { TestRedis, freePort } from '../helpers/redis.ts';
-import { WorkerProcess } from './processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 
 /*
  * One test per hand-off. A real `interlock serve` or `worker` process is started with a fail point

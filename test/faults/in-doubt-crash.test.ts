@@ -9,7 +9,7 @@ import type { RunRecord } from '../../src/runs/records.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { WorkerProcess } from './processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 
 // `send` ignores idempotency keys, like an email API: after a crash mid-call it must never be sent
 // again by itself. Its first answer per address takes 300 ms, so kills land mid-write.

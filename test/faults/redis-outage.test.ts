@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
 import { ROOT } from '../helpers/app.ts';
 import { TestRedis, freePort } from '../helpers/redis.ts';
-import { WorkerProcess } from './processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 
 /* One write that waits for approval: a refund of 100 cents on a seeded sandbox charge. */
 const yaml = `

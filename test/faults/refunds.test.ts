@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/logger.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { WorkerProcess } from './processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 import { startSlowProxy } from './slow-proxy.ts';
 
 /*

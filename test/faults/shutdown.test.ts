@@ -8,7 +8,7 @@ import { silentLogger } from '../../src/logger.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { WorkerProcess } from './processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 
 const yaml = (url: string) => `
 connectors:

@@ -25,7 +25,10 @@ export interface LoggedCall {
 
 export function readCalls(path: string): LoggedCall[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as LoggedCall);
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as LoggedCall);
 }
 
 export async function makeApp(yaml: string, redisUrl: string, file = join(ROOT, 'test/fixtures/inline.yaml')): Promise<App> {
@@ -39,7 +42,8 @@ export async function waitForStatus(app: App, runId: string, statuses: RunStatus
   for (;;) {
     const run = await app.store.requireRun(runId);
     if (statuses.includes(run.status)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}: ${JSON.stringify(run.error ?? run.steps)}`);
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}: ${JSON.stringify(run.error ?? run.steps)}`);
     await sleep(25);
   }
 }
@@ -54,25 +58,4 @@ export function testConnectorYaml(log: string, extra = ''): string {
     env: { TEST_SERVER_LOG: ${log} }${extra}`;
 }
 
-/** `look`: one read, the smallest workflow that runs a step. */
-export const LOOK_WORKFLOW = `
-  look:
-    description: one read
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }`;
-
-/** `pay`: a read feeding a gated write, the smallest workflow that pauses. */
-export const PAY_WORKFLOW = `
-  pay:
-    description: a read, then a gated write
-    inputs: { type: object, required: [name], properties: { name: { type: string } } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
+export { LOOK_WORKFLOW, PAY_WORKFLOW } from './workflows.ts';

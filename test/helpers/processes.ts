@@ -10,7 +10,10 @@ import { TestRedis } from './redis.ts';
 
 /** The project's MCP test server as a child process over streamable HTTP, logging its calls to `log`. */
 export function startTestServer(log: string): Promise<{ proc: ChildProcess; url: string }> {
-  const proc = spawn(process.execPath, [TEST_SERVER, '--http', '0'], { env: { ...process.env, TEST_SERVER_LOG: log }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const proc = spawn(process.execPath, [TEST_SERVER, '--http', '0'], {
+    env: { ...process.env, TEST_SERVER_LOG: log },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     proc.stdout?.on('data', (d: Buffer) => {
@@ -22,22 +25,65 @@ export function startTestServer(log: string): Promise<{ proc: ChildProcess; url:
   });
 }
 
-/** `interlock worker` as a child process; `ready` resolves once it says so. */
-export function startWorker(configFile: string, redisUrl: string, prefix: string): { proc: ChildProcess; ready: Promise<void> } {
-  const proc = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), '--config', configFile, 'worker'], {
-    env: { ...process.env, REDIS_URL: redisUrl, INTERLOCK_PREFIX: prefix, LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    let err = '';
-    proc.stderr?.on('data', (d: Buffer) => {
-      err += d.toString();
-      if (err.includes('worker ready')) resolve();
+/**
+ * `interlock worker` (or `serve`) as a real child process (the same binary users run), so a test
+ * can SIGKILL it the way a crash or an OOM kill would, and start a fresh one.
+ */
+export class WorkerProcess {
+  private proc: ChildProcess | undefined;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly command: 'worker' | 'serve';
+  /** everything the child wrote to stderr, for the test's failure messages and secret checks */
+  output = '';
+  /** resolves with the signal or exit code once the process has ended */
+  exited: Promise<string> = Promise.resolve('not started');
+
+  constructor(env: Record<string, string>, command: 'worker' | 'serve' = 'worker') {
+    this.env = { ...process.env, LOG_LEVEL: 'warn', ...env };
+    this.command = command;
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  start(): Promise<void> {
+    const p = spawn(process.execPath, [join(ROOT, 'bin/interlock.js'), this.command], {
+      env: this.env,
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    proc.once('exit', (code) => reject(new Error(`worker exited ${code}: ${err}`)));
-  });
-  ready.catch(() => {});
-  return { proc, ready };
+    this.proc = p;
+    this.exited = new Promise((r) => p.once('exit', (code, sig) => r(String(sig ?? code))));
+    const readyText = this.command === 'worker' ? 'worker ready' : 'Interlock serving on';
+    return new Promise((resolve, reject) => {
+      const onData = (b: Buffer) => {
+        this.output += b.toString();
+        if (this.output.includes(readyText)) resolve();
+      };
+      p.stderr?.on('data', onData);
+      p.stdout?.on('data', (b: Buffer) => (this.output += b.toString()));
+      p.once('exit', (code, sig) => reject(new Error(`worker exited (${code ?? sig}) before it was ready:\n${this.output}`)));
+    });
+  }
+
+  /** SIGKILL: no handler runs, in-flight steps are abandoned mid-call. */
+  async kill(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+  }
+
+  /** SIGTERM and wait for the exit code. */
+  async terminate(): Promise<number | null> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    p.kill('SIGTERM');
+    return exited;
+  }
 }
 
 export async function stop(p: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
@@ -66,8 +112,8 @@ export function busiestWindow(times: number[], perMs: number): { count: number; 
  */
 export interface WorkerFixture {
   app: App;
-  /** starts `n` worker processes on the fixture's config; they are stopped after the suite */
-  startWorkers(n: number): Array<{ proc: ChildProcess; ready: Promise<void> }>;
+  /** starts `n` worker processes on the fixture's config and waits until each is ready; they are stopped after the suite */
+  startWorkers(n: number): Promise<WorkerProcess[]>;
   /** the ids among `ids` that have not succeeded by the deadline */
   unsucceeded(ids: string[], timeoutMs: number, everyMs?: number): Promise<string[]>;
 }
@@ -76,12 +122,16 @@ export function workerFixture(tag: string, yaml: (serverUrl: string) => string, 
   const redis = new TestRedis();
   const configFile = join(mkdtempSync(join(tmpdir(), `interlock-${tag}-`)), 'workflows.yaml');
   let server: ChildProcess | undefined;
-  const workers: ChildProcess[] = [];
+  const workers: WorkerProcess[] = [];
   const fx = {
     app: undefined as unknown as App,
-    startWorkers(n: number) {
-      const started = Array.from({ length: n }, () => startWorker(configFile, redis.url, fx.app.prefix));
-      workers.push(...started.map((w) => w.proc));
+    async startWorkers(n: number) {
+      const started = Array.from(
+        { length: n },
+        () => new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: configFile, INTERLOCK_PREFIX: fx.app.prefix }),
+      );
+      workers.push(...started);
+      await Promise.all(started.map((w) => w.start()));
       return started;
     },
     async unsucceeded(ids: string[], timeoutMs: number, everyMs = 100) {
@@ -105,7 +155,7 @@ export function workerFixture(tag: string, yaml: (serverUrl: string) => string, 
     fx.app = await makeApp(yaml(s.url), redis.url, configFile);
   });
   afterAll(async () => {
-    await Promise.all(workers.map((w) => stop(w)));
+    await Promise.all(workers.map((w) => w.terminate()));
     await fx.app?.close();
     if (server) await stop(server);
     await redis.stop();

@@ -6,6 +6,18 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 
+/** what every test redis-server runs with: no RDB snapshots, and small stream nodes and listpacks so tests reach the encodings big data would */
+const COMMON_ARGS = [
+  '--save',
+  '',
+  '--stream-node-max-bytes',
+  '512',
+  '--hash-max-listpack-value',
+  '4096',
+  '--loglevel',
+  'warning',
+];
+
 /** A free TCP port on loopback, found by binding port 0. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,8 +50,19 @@ export class TestRedis {
     if (!this.port) this.port = await freePort();
     this.proc = spawn(
       'redis-server',
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--appendonly', 'yes',
-        '--appendfsync', 'always', '--save', '', '--stream-node-max-bytes', '512', '--hash-max-listpack-value', '4096', '--loglevel', 'warning'],
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        ...COMMON_ARGS,
+      ],
       { stdio: 'ignore' },
     );
     const client = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -108,11 +131,31 @@ export class TestCluster {
     }
     for (let i = 0; i < masters; i++) {
       const p = this.ports[i];
-      this.procs.push(spawn('redis-server', [
-        '--port', String(p), '--cluster-port', String(buses[i]), '--bind', '127.0.0.1', '--dir', this.dir,
-        '--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${p}.conf`, '--cluster-node-timeout', '5000',
-        '--appendonly', 'no', '--save', '', '--stream-node-max-bytes', '512', '--hash-max-listpack-value', '4096', '--loglevel', 'warning',
-      ], { stdio: 'ignore' }));
+      this.procs.push(
+        spawn(
+          'redis-server',
+          [
+            '--port',
+            String(p),
+            '--cluster-port',
+            String(buses[i]),
+            '--bind',
+            '127.0.0.1',
+            '--dir',
+            this.dir,
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            `nodes-${p}.conf`,
+            '--cluster-node-timeout',
+            '5000',
+            '--appendonly',
+            'no',
+            ...COMMON_ARGS,
+          ],
+          { stdio: 'ignore' },
+        ),
+      );
     }
     const admins = this.ports.map((p) => {
       const c = new Redis(p, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
@@ -135,7 +178,10 @@ export class TestCluster {
       }
       const useRedisCli = opts.useRedisCli ?? spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).status === 0;
       if (useRedisCli) {
-        const r = spawnSync('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], { encoding: 'utf8', timeout: 20_000 });
+        const r = spawnSync('redis-cli', ['--cluster', 'create', ...this.ports.map((p) => `127.0.0.1:${p}`), '--cluster-yes'], {
+          encoding: 'utf8',
+          timeout: 20_000,
+        });
         if (r.status !== 0) throw new Error(`redis-cli --cluster create failed: ${r.stdout}${r.stderr}`);
       } else {
         for (let i = 0; i < masters; i++) {
@@ -171,12 +217,14 @@ export class TestCluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.procs.map((p) => {
-      if (p.exitCode !== null || p.signalCode !== null) return undefined;
-      const exited = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      return exited;
-    }));
+    await Promise.all(
+      this.procs.map((p) => {
+        if (p.exitCode !== null || p.signalCode !== null) return undefined;
+        const exited = new Promise((r) => p.once('exit', r));
+        p.kill('SIGKILL');
+        return exited;
+      }),
+    );
     this.procs = [];
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKENS, type Harness, startHarness, waitForRun } from '../server/helpers.ts';
+import { TOKENS, type Harness, startHarness } from '../server/helpers.ts';
+import { waitForStatus } from '../helpers/app.ts';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -115,7 +116,7 @@ describe('HTTP under hostile input', () => {
       const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: `fuzz${i}`, amount: 5 } } });
       const id = ((await res.json()) as { id: string }).id;
       runIds.push(id);
-      const run = await waitForRun(h.app, id, ['awaiting_confirmation']);
+      const run = await waitForStatus(h.app, id, ['awaiting_confirmation']);
       confIds.push(run.steps.write.confirmationId ?? '');
     }
     const N = 2000;

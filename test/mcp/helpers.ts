@@ -16,6 +16,8 @@ import { Authenticator } from '../../src/server/auth.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../src/server/mcp/http.ts';
 import type { RunView } from '../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../helpers/app.ts';
+import { appTest } from '../helpers/fixtures.ts';
+import { payWorkflow } from '../helpers/workflows.ts';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
@@ -23,17 +25,24 @@ export const TOKENS = {
   other: 'tok-mcp-other-9f3',
   ops: 'tok-mcp-ops-9f4',
 } as const;
-export const TOKEN_ENV = { IL_MCP_READER: TOKENS.reader, IL_MCP_CHAT: TOKENS.chat, IL_MCP_OTHER: TOKENS.other, IL_MCP_OPS: TOKENS.ops };
+export const TOKEN_ENV = {
+  IL_MCP_READER: TOKENS.reader,
+  IL_MCP_CHAT: TOKENS.chat,
+  IL_MCP_OTHER: TOKENS.other,
+  IL_MCP_OPS: TOKENS.ops,
+};
 
 /** Workflows over the project's test MCP server: a read, a read then a write, and a slow read. */
 export function facadeYaml(opts: { log: string; tokens?: boolean; extra?: string }): string {
-  const tokens = opts.tokens ? `
+  const tokens = opts.tokens
+    ? `
 tokens:
   - { name: reader, token: "\${env:IL_MCP_READER}", scopes: [read] }
   - { name: chat, token: "\${env:IL_MCP_CHAT}", scopes: [read, trigger] }
   - { name: other-chat, token: "\${env:IL_MCP_OTHER}", scopes: [read, trigger] }
   - { name: ops, token: "\${env:IL_MCP_OPS}", scopes: [read, trigger, confirm] }
-` : '';
+`
+    : '';
   return `
 connectors:${testConnectorYaml(opts.log, '\n    concurrency: 4')}
 policy:
@@ -46,22 +55,7 @@ workflows:
     steps:
       - id: say
         call: test.echo
-        with: { text: "\${{ inputs.text }}" }
-  pay:
-    description: Look a payee up, then record a payment to them
-    expose: true
-    inputs:
-      type: object
-      required: [name, amount]
-      additionalProperties: false
-      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}" } }
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: { description: 'Look a payee up, then record a payment to them' } })}
   nap:
     description: Sleep on the test server
     inputs: { type: object, required: [ms], properties: { ms: { type: integer } } }
@@ -131,7 +125,10 @@ export interface TestClient {
 }
 
 export async function connectClient(url: string, opts: { token?: string; elicit?: ElicitHandler } = {}): Promise<TestClient> {
-  const client = new Client({ name: 'interlock-test-client', version: '1.0.0' }, { capabilities: opts.elicit ? { elicitation: { form: {} } } : {} });
+  const client = new Client(
+    { name: 'interlock-test-client', version: '1.0.0' },
+    { capabilities: opts.elicit ? { elicitation: { form: {} } } : {} },
+  );
   const asked: ElicitRequest[] = [];
   const state = { listChanged: 0 };
   if (opts.elicit) {
@@ -165,7 +162,9 @@ export async function connectClient(url: string, opts: { token?: string; elicit?
   };
 }
 
-export const approve = (remember = false): ElicitHandler => () => ({ action: 'accept', content: { decision: 'approve', remember } });
+export const approve =
+  (remember = false): ElicitHandler =>
+  () => ({ action: 'accept', content: { decision: 'approve', remember } });
 export const decline: ElicitHandler = () => ({ action: 'decline' });
 
 /** A raw JSON-RPC POST to /mcp, for the refusals a well-behaved SDK client would never provoke. */
@@ -185,18 +184,41 @@ export const initializeBody = {
 };
 
 /** fetch cannot send a Host header of its choosing; node:http can, as a rebinding attacker's browser would. */
-export function postWithHost(url: string, host: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+export function postWithHost(
+  url: string,
+  host: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, {
-      method: 'POST',
-      headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
-    }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      url,
+      {
+        method: 'POST',
+        headers: { host, 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
+  });
+}
+
+/** The shared app (workers sweeping every 100 ms) with the MCP route served over HTTP as `srv`, both for the file. */
+export function routeTest(yaml: string) {
+  return appTest({ yaml, workers: { sweepEveryMs: 100 } }).extend<{ srv: RouteServer }>({
+    srv: [
+      async ({ app }, use) => {
+        const srv = await serveRoute(app);
+        await use(srv);
+        await srv.close();
+      },
+      { scope: 'file' },
+    ],
   });
 }

@@ -1,30 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { callLogPath, makeApp, readCalls, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { type RouteServer, approve, connectClient, decline, facadeYaml, serveRoute } from './helpers.ts';
+import { callLogPath, readCalls, waitForStatus } from '../helpers/app.ts';
+import { approve, connectClient, decline, facadeYaml, routeTest, serveRoute } from './helpers.ts';
+
+const log = callLogPath();
+const it = routeTest(facadeYaml({ log }));
 
 describe('MCP facade over streamable HTTP: workflows from a chat client, writes confirmed by a person', () => {
-  const redis = new TestRedis();
-  const log = callLogPath();
-  let app: App;
-  let srv: RouteServer;
   const writes = () => readCalls(log).filter((c) => c.tool === 'record');
 
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(facadeYaml({ log }), redis.url);
-    await app.startWorkers({ sweepEveryMs: 100 });
-    srv = await serveRoute(app);
-  });
-  afterAll(async () => {
-    await srv?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('lists the built-in tools and one tool per exposed workflow, each honest about what it does', async () => {
+  it('lists the built-in tools and one tool per exposed workflow, each honest about what it does', async ({ app, srv }) => {
     const c = await connectClient(srv.url);
     try {
       const { tools } = await c.client.listTools();
@@ -51,13 +36,15 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('runs a read-only workflow and answers with its result in the same call', async () => {
+  it('runs a read-only workflow and answers with its result in the same call', async ({ app, srv }) => {
     const c = await connectClient(srv.url);
     try {
       const { result, view } = await c.call('run_workflow', { workflow: 'greet', inputs: { text: 'hello' } });
       expect(result.isError).toBeFalsy();
       expect(view).toMatchObject({ workflow: 'greet', status: 'succeeded', done: true });
-      expect(view.steps).toEqual([expect.objectContaining({ id: 'say', call: 'test.echo', status: 'succeeded', output: { text: 'hello' } })]);
+      expect(view.steps).toEqual([
+        expect.objectContaining({ id: 'say', call: 'test.echo', status: 'succeeded', output: { text: 'hello' } }),
+      ]);
       const run = await app.store.requireRun(view.runId);
       expect(run.session).toBe(`mcp-${c.transport.sessionId}`);
     } finally {
@@ -65,7 +52,10 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('asks the person through elicitation, approves exactly the shown hash, and finishes the run in the same call', async () => {
+  it('asks the person through elicitation, approves exactly the shown hash, and finishes the run in the same call', async ({
+    app,
+    srv,
+  }) => {
     const before = writes().length;
     const c = await connectClient(srv.url, { elicit: approve() });
     try {
@@ -90,7 +80,7 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('denies the write when the person declines: the run ends denied and the tool is never called', async () => {
+  it('denies the write when the person declines: the run ends denied and the tool is never called', async ({ srv }) => {
     const before = writes().length;
     const c = await connectClient(srv.url, { elicit: decline });
     try {
@@ -104,7 +94,10 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('leaves the write pending when the elicitation gets no usable answer, and says where else to decide', async () => {
+  it('leaves the write pending when the elicitation gets no usable answer, and says where else to decide', async ({
+    app,
+    srv,
+  }) => {
     const before = writes().length;
     const c = await connectClient(srv.url, { elicit: () => ({ action: 'accept', content: { remember: true } }) });
     try {
@@ -120,7 +113,10 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('gives a client without elicitation the pending confirmation; the run waits until a person approves elsewhere', async () => {
+  it('gives a client without elicitation the pending confirmation; the run waits until a person approves elsewhere', async ({
+    app,
+    srv,
+  }) => {
     const before = writes().length;
     const c = await connectClient(srv.url);
     try {
@@ -128,7 +124,9 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
       expect(view.status).toBe('awaiting_confirmation');
       const conf = view.confirmation;
       expect(conf).toMatchObject({
-        connector: 'test', tool: 'record', status: 'pending',
+        connector: 'test',
+        tool: 'record',
+        status: 'pending',
         arguments: { name: 'cy', value: { amount: 3 } },
         approveUrl: `${srv.origin}/ui/confirmations/${conf?.id}`,
         approveCommand: `npx interlock approve ${conf?.id}`,
@@ -147,7 +145,10 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('"remember for this conversation" covers the next matching write in the same MCP session, and no other session', async () => {
+  it('"remember for this conversation" covers the next matching write in the same MCP session, and no other session', async ({
+    app,
+    srv,
+  }) => {
     const a = await connectClient(srv.url, { elicit: approve(true) });
     const b = await connectClient(srv.url, { elicit: approve(false) });
     try {
@@ -160,7 +161,11 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
       expect(events.map((e) => e.type)).toContain('confirmation.remembered');
 
       // A label from the model stays inside this session, so the grant does not reach it either.
-      const labelled = await a.call('run_workflow', { workflow: 'pay', inputs: { name: 'dee', amount: 3 }, session: 'side-task' });
+      const labelled = await a.call('run_workflow', {
+        workflow: 'pay',
+        inputs: { name: 'dee', amount: 3 },
+        session: 'side-task',
+      });
       expect(labelled.view.status).toBe('succeeded');
       expect(a.asked).toHaveLength(2);
       expect((await app.store.requireRun(labelled.view.runId)).session).toBe(`mcp-${a.transport.sessionId}:side-task`);
@@ -173,7 +178,7 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('answers a long run with its id and status for polling, or with progress when the client asked for it', async () => {
+  it('answers a long run with its id and status for polling, or with progress when the client asked for it', async ({ app }) => {
     const quick = await serveRoute(app, { facade: { waitMs: 300 } });
     const c = await connectClient(quick.url);
     try {
@@ -185,10 +190,14 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
       expect((await c.call('get_run', { runId: view.runId })).view.status).toBe('succeeded');
 
       const progress: string[] = [];
-      const res = await c.client.callTool({ name: 'run_workflow', arguments: { workflow: 'nap', inputs: { ms: 800 } } }, undefined, {
-        onprogress: (p) => progress.push(p.message ?? ''),
-        resetTimeoutOnProgress: true,
-      });
+      const res = await c.client.callTool(
+        { name: 'run_workflow', arguments: { workflow: 'nap', inputs: { ms: 800 } } },
+        undefined,
+        {
+          onprogress: (p) => progress.push(p.message ?? ''),
+          resetTimeoutOnProgress: true,
+        },
+      );
       expect((res.structuredContent as { status: string }).status).toBe('succeeded');
       expect(progress).toContain('step.started (step sleep)');
     } finally {
@@ -197,7 +206,7 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it("describes a workflow tool as non-destructive once the connector's catalog shows no destructive write", async () => {
+  it("describes a workflow tool as non-destructive once the connector's catalog shows no destructive write", async ({ srv }) => {
     const c = await connectClient(srv.url);
     try {
       // Earlier tests ran steps, so the pool has listed the test server's tools by now.
@@ -209,7 +218,7 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('answers bad calls without starting anything: unknown workflow, invalid inputs, unknown run', async () => {
+  it('answers bad calls without starting anything: unknown workflow, invalid inputs, unknown run', async ({ srv }) => {
     const c = await connectClient(srv.url);
     try {
       const unknown = await c.call('run_workflow', { workflow: 'nope', inputs: {} });
@@ -225,14 +234,17 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
     }
   });
 
-  it('tells open sessions that the tool list changed when a reload exposes a workflow', async () => {
+  it('tells open sessions that the tool list changed when a reload exposes a workflow', async ({ app, srv }) => {
     const c = await connectClient(srv.url);
     const original = app.engine.currentConfig;
     try {
-      const next = loadConfigFromString(facadeYaml({
-        log,
-        extra: `  tell-customer:\n    description: Tell a customer something\n    expose: true\n    inputs: { type: object }\n    steps:\n      - { id: say, call: test.echo, with: { text: hi } }\n`,
-      }), original.file);
+      const next = loadConfigFromString(
+        facadeYaml({
+          log,
+          extra: `  tell-customer:\n    description: Tell a customer something\n    expose: true\n    inputs: { type: object }\n    steps:\n      - { id: say, call: test.echo, with: { text: hi } }\n`,
+        }),
+        original.file,
+      );
       await expect.poll(() => srv.getStreams.has(c.transport.sessionId ?? '')).toBe(true);
       await app.source.set(next);
       await expect.poll(() => c.listChanged).toBeGreaterThan(0);

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
-import { busiestWindow, stop, workerFixture } from '../helpers/processes.ts';
+import { busiestWindow, workerFixture } from '../helpers/processes.ts';
 
 /**
  * Scale-out: three `interlock worker` processes share one Redis and nothing else. 300 runs of a
@@ -52,15 +52,14 @@ describe('three worker processes on one Redis', () => {
 
   it('completes 300 runs with one of three processes killed midway, sharing the rate limit across processes', { timeout: 90_000 }, async () => {
     const { app } = fx;
-    const started = fx.startWorkers(3);
-    await Promise.all(started.map((w) => w.ready));
+    const started = await fx.startWorkers(3);
 
     const ids: string[] = [];
     for (let i = 0; i < RUNS; i++) ids.push((await app.engine.trigger('scale', { n: `n${i}` })).run.id);
 
     // Midway by calls at the server, the second process dies without a chance to clean up.
     while (readCalls(log).length < (RUNS * STEPS) / 2) await sleep(50);
-    await stop(started[1].proc, 'SIGKILL');
+    await started[1].kill();
 
     const left = await fx.unsucceeded(ids, 75_000, 200);
     const unfinished = await Promise.all(left.slice(0, 3).map(async (id) => {

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
 import { readCalls } from '../helpers/app.ts';
-import { TOKENS, type Harness, parseProm, startHarness, waitForRun } from './helpers.ts';
+import { TOKENS, type Harness, parseProm, startHarness } from './helpers.ts';
+import { waitForStatus } from '../helpers/app.ts';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
@@ -24,7 +25,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
     const res = await trigger({ name, amount });
     expect(res.status).toBe(202);
     const run = (await res.json()) as RunRecord;
-    const paused = await waitForRun(h.app, run.id, ['awaiting_confirmation']);
+    const paused = await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
     const cid = paused.steps.write.confirmationId as string;
     const conf = (await (await h.call(`/api/v1/confirmations/${cid}`, { token: 'reader' })).json()) as ConfirmationRecord;
     return { run: paused, conf };
@@ -51,7 +52,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(res.headers.get('location')).toBe(`/api/v1/runs/${run.id}`);
       // 's-1' is not a session Interlock gave this token: it only labels the run, which gets its own session.
       expect(run).toMatchObject({ workflow: 'greet', label: 's-1', session: `run-${run.id}`, owner: 'chat-client', inputs: { text: 'hi' } });
-      const done = await waitForRun(h.app, run.id, ['succeeded', 'failed']);
+      const done = await waitForStatus(h.app, run.id, ['succeeded', 'failed']);
       expect(done.steps.say.output).toEqual({ text: 'hi' });
     });
 
@@ -73,7 +74,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(res.status).toBe(400);
       const body = (await res.json()) as ErrorBody;
       expect(body.error.code).toBe('INPUT_INVALID');
-      const fields = (body.error.details?.issues as { field: string }[]).map((i) => i.field).join(' ');
+      const fields = ((body.error.details?.issues ?? []) as { field: string }[]).map((i) => i.field).join(' ');
       expect(fields).toContain('name');
       expect(fields).toContain('amount');
       expect(fields).toContain('extra');
@@ -177,7 +178,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
       expect(res.status).toBe(200);
       expect((await res.json()) as ConfirmationRecord).toMatchObject({ status: 'approved', decidedBy: 'approver' });
-      const done = await waitForRun(h.app, run.id, ['succeeded', 'failed']);
+      const done = await waitForStatus(h.app, run.id, ['succeeded', 'failed']);
       expect(done.status).toBe('succeeded');
       const writes = readCalls(h.log).filter((c) => c.tool === 'record' && c.args.name === 'approve');
       expect(writes).toHaveLength(1);
@@ -205,7 +206,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(((await approve.json()) as ErrorBody).error).toMatchObject({ code: 'ALREADY_DECIDED', details: { status: 'denied' } });
       const again = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver' });
       expect(again.status).toBe(409);
-      expect((await waitForRun(h.app, run.id, ['denied'])).status).toBe('denied');
+      expect((await waitForStatus(h.app, run.id, ['denied'])).status).toBe('denied');
       expect(readCalls(h.log).filter((c) => c.tool === 'record' && c.args.name === 'deny-first')).toHaveLength(0);
     });
 
@@ -308,10 +309,10 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
     it('serves Prometheus text whose counters move when runs happen', async () => {
       const before = parseProm(await (await h.call('/metrics')).text());
       const res = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'metrics' } } });
-      await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['succeeded']);
+      await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['succeeded']);
       const { conf } = await pausedRun('metrics', 1);
       await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
-      await waitForRun(h.app, conf.runId, ['succeeded']);
+      await waitForStatus(h.app, conf.runId, ['succeeded']);
       const resMetrics = await h.call('/metrics');
       expect(resMetrics.headers.get('content-type')).toContain('text/plain');
       const after = parseProm(await resMetrics.text());

@@ -1,9 +1,8 @@
 import { request } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { App } from '../../src/app.ts';
-import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, makeApp, testConnectorYaml } from '../helpers/app.ts';
+import { payWorkflow } from '../helpers/workflows.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 /** Token values for the test config; each name says what it may do. */
@@ -14,14 +13,17 @@ export const TOKENS = {
   admin: 'tok-admin-4c0ffee',
 } as const;
 
-export function configYaml(opts: { tokens: boolean; log: string }): string {
-  const tokens = opts.tokens ? `
+/** The `tokens:` section for TOKENS, each read from its IL_TEST_* variable. */
+export const TOKENS_YAML = `
 tokens:
   - { name: reader, token: "\${env:IL_TEST_READER}", scopes: [read] }
   - { name: chat-client, token: "\${env:IL_TEST_TRIGGER}", scopes: [read, trigger] }
   - { name: approver, token: "\${env:IL_TEST_APPROVER}", scopes: [read, confirm] }
   - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
-` : '';
+`;
+
+export function configYaml(opts: { tokens: boolean; log: string }): string {
+  const tokens = opts.tokens ? TOKENS_YAML : '';
   return `
 connectors:${testConnectorYaml(opts.log)}
 policy:
@@ -33,22 +35,7 @@ workflows:
     steps:
       - id: say
         call: test.echo
-        with: { text: "\${{ inputs.text }}" }
-  pay:
-    description: a read, then a gated write
-    expose: true
-    inputs:
-      type: object
-      required: [name, amount]
-      additionalProperties: false
-      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }
-    steps:
-      - id: look
-        call: test.echo
-        with: { text: "\${{ inputs.name }}" }
-      - id: write
-        call: test.record
-        with: { name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}", currency: usd } }
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: { currency: 'usd' } })}
 ${tokens}`;
 }
 
@@ -104,16 +91,6 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       await redis.stop();
     },
   };
-}
-
-export async function waitForRun(app: App, runId: string, statuses: RunStatus[], timeoutMs = 20_000): Promise<RunRecord> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const run = await app.store.requireRun(runId);
-    if (statuses.includes(run.status)) return run;
-    if (Date.now() > deadline) throw new Error(`run ${runId} is ${run.status}, expected ${statuses.join('|')}`);
-    await sleep(25);
-  }
 }
 
 /**

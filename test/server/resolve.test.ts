@@ -4,33 +4,17 @@ import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, makeApp, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
+import { NOTIFY_IN_DOUBT_WORKFLOW } from '../helpers/workflows.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { launchChromium, signIn, waitForRunStatus } from './browser.ts';
-import { TOKENS } from './helpers.ts';
+import { TOKENS, TOKENS_YAML } from './helpers.ts';
 
 const log = callLogPath();
 const yaml = `
 connectors:${testConnectorYaml(log)}
 policy:
   allow_unconfirmed: [test.send]
-tokens:
-  - { name: reader, token: "\${env:IL_TEST_READER}", scopes: [read] }
-  - { name: chat-client, token: "\${env:IL_TEST_TRIGGER}", scopes: [read, trigger] }
-  - { name: approver, token: "\${env:IL_TEST_APPROVER}", scopes: [read, confirm] }
-  - { name: admin, token: "\${env:IL_TEST_ADMIN}", scopes: [read, trigger, confirm, admin] }
-workflows:
-  notify:
-    description: send a message (its first answer is lost), then echo what the server answered
-    inputs: { type: object, required: [to], properties: { to: { type: string } } }
-    steps:
-      - id: send
-        call: test.send
-        confirm: never
-        timeout: 300ms
-        with: { to: "\${{ inputs.to }}", hangOnce: true, delayMs: 30000 }
-      - id: after
-        call: test.echo
-        with: { text: "sent #\${{ steps.send.output.sent }}" }
+${TOKENS_YAML}workflows:${NOTIFY_IN_DOUBT_WORKFLOW}
 `;
 
 describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () => {

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness, waitForRun } from './helpers.ts';
+import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness } from './helpers.ts';
+import { waitForStatus } from '../helpers/app.ts';
 import { callLogPath, makeApp } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
@@ -61,7 +62,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
 
   it('lets a cookie session decide only from a same-origin page, and only with the confirm scope', async () => {
     const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: 'cookie', amount: 2 } } });
-    const run = await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    const run = await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
     const conf = await h.app.store.requireConfirmation(run.steps.write.confirmationId as string);
     const approverCookie = cookieFrom(await raw(`${h.url}/ui?token=${TOKENS.approver}`));
     const readerCookie = cookieFrom(await raw(`${h.url}/ui?token=${TOKENS.reader}`));
@@ -79,7 +80,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
   it('escapes everything a tool or caller controls, and keeps the confirmation payload readable', async () => {
     const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'`';
     const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: evil, amount: 3 }, session: '<b>s</b>' } });
-    const run = await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    const run = await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
     for (const path of [`/ui/runs/${run.id}`, '/ui', '/ui/confirmations', `/ui/confirmations/${run.steps.write.confirmationId}`]) {
       const page = await raw(`${h.url}${path}`, { headers: { authorization: `Bearer ${TOKENS.reader}` } });
       expect(page.status, path).toBe(200);
@@ -103,7 +104,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(board.body).toContain('<!DOCTYPE html>');
 
     const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: 'board', amount: 12 } } });
-    const run = await waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    const run = await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
     const api = await raw(`${h.url}/admin/queues/api/queues?activeQueue=awaiting-confirmation&status=waiting&page=1&jobsPerPage=50`, { headers: { cookie: adminCookie } });
     expect(api.status).toBe(200);
     const { queues } = JSON.parse(api.body) as { queues: { name: string; counts: Record<string, number>; readOnlyMode: boolean; jobs: { id: string; name: string; data: Record<string, unknown> }[] }[] };

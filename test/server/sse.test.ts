@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunEvent, RunRecord } from '../../src/runs/records.ts';
-import { type Harness, startHarness, waitForRun } from './helpers.ts';
+import { type Harness, startHarness } from './helpers.ts';
+import { waitForStatus } from '../helpers/app.ts';
 
 interface SseMessage {
   id?: string;
@@ -74,10 +75,10 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
     for (const m of a.messages) expect(m.data.id).toBe(m.id);
     const lastSeen = a.messages[a.messages.length - 1].id as string;
 
-    const paused = await waitForRun(h.app, run.id, ['awaiting_confirmation']);
+    const paused = await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
     const conf = await h.app.store.requireConfirmation(paused.steps.write.confirmationId as string);
     await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
-    await waitForRun(h.app, run.id, ['succeeded']);
+    await waitForStatus(h.app, run.id, ['succeeded']);
 
     const resumed = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader', headers: { 'last-event-id': lastSeen } });
     const b = await readSse(resumed, () => false);
@@ -94,7 +95,7 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
   it('accepts ?lastEventId= for clients that cannot set headers, and ends at once for an ended run', async () => {
     const res = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'done' } } });
     const run = (await res.json()) as RunRecord;
-    await waitForRun(h.app, run.id, ['succeeded']);
+    await waitForStatus(h.app, run.id, ['succeeded']);
     const all = await h.app.store.readEvents(run.id, '0');
     const last = all[all.length - 1].id;
     const s = await h.call(`/api/v1/runs/${run.id}/events?lastEventId=${encodeURIComponent(last)}`, { token: 'reader' });
@@ -105,7 +106,7 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
 
   it('delivers events that happen while the client is connected', async () => {
     const run = await startPay('live');
-    await waitForRun(h.app, run.id, ['awaiting_confirmation']);
+    await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
     const res = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader' });
     const reading = readSse(res, (m) => m.data.type === 'stream.end');
     const conf = (await h.app.store.listConfirmations({ status: 'pending', limit: 500 })).confirmations.find((c) => c.runId === run.id);

@@ -4,7 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { ROOT } from '../helpers/app.ts';
 import { approve, confirmationArguments, findConfirmation, launchChromium, screenshot, signIn, waitForRunStatus } from './browser.ts';
-import { TOKENS, type Harness, startHarness, waitForRun } from './helpers.ts';
+import { TOKENS, type Harness, startHarness } from './helpers.ts';
+import { waitForStatus } from '../helpers/app.ts';
 
 describe('the /ui pages in Chromium', () => {
   let h: Harness;
@@ -22,7 +23,7 @@ describe('the /ui pages in Chromium', () => {
   async function pausedPay(name: string, amount: number): Promise<RunRecord> {
     const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name, amount } } });
     expect(res.status).toBe(202);
-    return waitForRun(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    return waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
   }
 
   it('shows the pending write with its payload, approves it, and follows the run to succeeded without reloading', async () => {

@@ -1,0 +1,87 @@
+/**
+ * The workflows the suites share, written once and named, so a suite's config lists what it runs
+ * (`configYaml({ connectors, workflows: [LOOK_WORKFLOW, payWorkflow()] })`) instead of spelling it out.
+ */
+
+/** `look`: one read, the smallest workflow that runs a step. */
+export const LOOK_WORKFLOW = `
+  look:
+    description: one read
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }
+    steps:
+      - id: say
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }`;
+
+export interface PayOptions {
+  /**
+   * Without: `pay { name }` records `{ name, value: <looked-up name> }`. With: `pay { name, amount }`
+   * is exposed to chat clients and HTTP, validates strictly, and records `{ name, value: { amount[, currency] } }`.
+   */
+  amount?: { currency?: string; description?: string };
+}
+
+/** `pay`: a read feeding a gated write, the smallest workflow that pauses. */
+export function payWorkflow(opts: PayOptions = {}): string {
+  const amount = opts.amount;
+  const currency = amount?.currency ? `, currency: ${amount.currency}` : '';
+  const head = amount
+    ? `
+    description: ${amount.description ?? 'a read, then a gated write'}
+    expose: true
+    inputs:
+      type: object
+      required: [name, amount]
+      additionalProperties: false
+      properties: { name: { type: string, minLength: 1 }, amount: { type: integer, minimum: 1 } }`
+    : `
+    description: a read, then a gated write
+    inputs: { type: object, required: [name], properties: { name: { type: string } } }`;
+  const written = amount
+    ? `{ name: "\${{ steps.look.output.text }}", value: { amount: "\${{ inputs.amount }}"${currency} } }`
+    : `{ name: "\${{ inputs.name }}", value: "\${{ steps.look.output.text }}" }`;
+  return `
+  pay:${head}
+    steps:
+      - id: look
+        call: test.echo
+        with: { text: "\${{ inputs.name }}" }
+      - id: write
+        call: test.record
+        with: ${written}`;
+}
+
+/** The default `pay`, as most suites use it. */
+export const PAY_WORKFLOW = payWorkflow();
+
+/**
+ * A whole workflows.yaml: `connectors` is YAML text for the entries under `connectors:` (e.g.
+ * testConnectorYaml(log)), `workflows` the named workflows, `extra` any top-level sections
+ * (policy, tokens, …) as text.
+ */
+export function configYaml(opts: { connectors: string; workflows: string[]; extra?: string }): string {
+  return `
+connectors:${opts.connectors}
+${opts.extra ?? ''}
+workflows:${opts.workflows.join('')}
+`;
+}
+
+/**
+ * `notify`: `send` ignores idempotency keys; with hangOnce its first answer never comes in time, so
+ * the step times out after the message may have gone: the textbook write in doubt. Needs
+ * `allow_unconfirmed: [test.send]` in the policy.
+ */
+export const NOTIFY_IN_DOUBT_WORKFLOW = `
+  notify:
+    description: send a message (its first answer is lost), then echo what the server answered
+    inputs: { type: object, required: [to], properties: { to: { type: string } } }
+    steps:
+      - id: send
+        call: test.send
+        confirm: never
+        timeout: 300ms
+        with: { to: "\${{ inputs.to }}", text: hello, hangOnce: true, delayMs: 30000 }
+      - id: after
+        call: test.echo
+        with: { text: "sent #\${{ steps.send.output.sent }}" }`;
