@@ -6,7 +6,7 @@ import { App } from '../../src/app.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { TEST_SERVER, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { startWorker, stop } from '../helpers/processes.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 // One config source: editing the file and reloading reaches the step path. A connector whose
@@ -131,22 +131,20 @@ describe('reloading the config file', () => {
     const workerFile = join(mkdtempSync(join(tmpdir(), 'interlock-reload-worker-')), 'workflows.yaml');
     writeFileSync(workerFile, yaml('\n    timeout: 30s'));
     const client = await App.create({ configFile: workerFile, redisUrl: redis.url, prefix: 'reload-w', logger: silentLogger() });
-    const worker = startWorker(workerFile, redis.url, 'reload-w');
-    let err = '';
-    worker.proc.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const worker = new WorkerProcess({ INTERLOCK_CONFIG: workerFile, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'reload-w' });
     try {
-      await worker.ready;
+      await worker.start();
       const fits = await client.engine.trigger('nap', { ms: 1500 });
       expect((await waitForStatus(client, fits.run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
       writeFileSync(workerFile, yaml('\n    timeout: 300ms'));
-      worker.proc.kill('SIGHUP');
-      await expect.poll(() => err, { timeout: 20_000 }).toContain('connectors changed: test');
+      worker.signal('SIGHUP');
+      await expect.poll(() => worker.output, { timeout: 20_000 }).toContain('connectors changed: test');
       const late = await client.engine.trigger('nap', { ms: 1500 });
       const failed = await waitForStatus(client, late.run.id, ['succeeded', 'failed']);
       expect(failed.steps.nap.error?.code).toBe('STEP_TIMEOUT');
       expect(failed.steps.nap.error?.message).toContain('within 300 ms');
     } finally {
-      await stop(worker.proc);
+      await worker.terminate();
       await client.close();
     }
   });

@@ -76,6 +76,11 @@ export class WorkerProcess {
     await exited;
   }
 
+  /** Sends a signal and returns at once (SIGHUP: reload the config). */
+  signal(sig: NodeJS.Signals): void {
+    this.proc?.kill(sig);
+  }
+
   /** SIGTERM and wait for the exit code. */
   async terminate(): Promise<number | null> {
     const p = this.proc;
