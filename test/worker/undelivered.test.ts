@@ -60,6 +60,8 @@ describe('a write whose request never reached the server', () => {
     for (;;) {
       const events = await app.store.readEvents(runId);
       if (events.some((e) => e.type === 'step.retrying' && e.stepId === 'send')) return;
+      // Put in doubt instead: stop waiting, the assertion below says so.
+      if ((await app.store.getRun(runId))?.status === 'needs_attention') return;
       await new Promise((r) => setTimeout(r, 50));
     }
   }
