@@ -6,6 +6,16 @@ import { TestRedis, freePort } from '../helpers/redis.ts';
 
 // `send` is a plain write (not idempotent). With its server down, the request cannot reach it: the
 // connection is refused before anything is sent, so the step is retried rather than left in doubt.
+const sendWorkflow = (name: string, attempts: number, backoff: string) => `
+  ${name}:
+    description: send one message, tried up to ${attempts} times
+    inputs: { type: object, required: [to], properties: { to: { type: string } } }
+    steps:
+      - id: send
+        call: remote.send
+        confirm: never
+        retry: { attempts: ${attempts}, backoff: ${backoff} }
+        with: { to: "\${{ inputs.to }}", text: hello }`;
 const yaml = (port: number) => `
 connectors:
   remote:
@@ -14,25 +24,7 @@ connectors:
     timeout: 5s
 policy:
   allow_unconfirmed: [remote.send]
-workflows:
-  notify:
-    description: send one message, tried up to eight times
-    inputs: { type: object, required: [to], properties: { to: { type: string } } }
-    steps:
-      - id: send
-        call: remote.send
-        confirm: never
-        retry: { attempts: 8, backoff: 300ms }
-        with: { to: "\${{ inputs.to }}", text: hello }
-  notify_once:
-    description: send one message, tried twice at most
-    inputs: { type: object, required: [to], properties: { to: { type: string } } }
-    steps:
-      - id: send
-        call: remote.send
-        confirm: never
-        retry: { attempts: 2, backoff: 100ms }
-        with: { to: "\${{ inputs.to }}", text: hello }
+workflows:${sendWorkflow('notify', 8, '300ms')}${sendWorkflow('notify_once', 2, '100ms')}
 `;
 
 describe('a write whose request never reached the server', () => {
