@@ -80,6 +80,11 @@ describe('planStep: what a step whose turn it is does', () => {
     expect(plan({ kind: 'error', error })).toEqual({ kind: 'fail', error, result: {} });
   });
 
+  it('fails, without calling anything, tool facts handed to an llm step', () => {
+    const op = plan(toolFacts(), { run: runWith([draft]), step: draft });
+    expect(op.kind === 'fail' && (op.error as InterlockError).code).toBe('INTERNAL');
+  });
+
   it('fails a tool an admin turned off, before checking its arguments', () => {
     const op = plan(toolFacts({ enabled: false, args: {} }));
     expect(op.kind === 'fail' && (op.error as InterlockError).code).toBe('TOOL_DISABLED');
