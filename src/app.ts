@@ -7,7 +7,7 @@ import { connectRedis, type RedisHandle } from './runs/redis.ts';
 import { observeCatalog } from './runs/pins.ts';
 import { RunStore } from './runs/store.ts';
 import { Engine } from './engine/engine.ts';
-import { openAICaller } from './worker/llm.ts';
+import { openAICaller } from './llm/caller.ts';
 import { StepQueues } from './worker/queues.ts';
 import { StepWorkers } from './worker/worker.ts';
 import { findConfigFile, loadConfig } from './workflows/load.ts';

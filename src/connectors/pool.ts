@@ -148,9 +148,15 @@ export class ConnectorPool {
   }
 
   async callTool(id: string, name: string, args: Record<string, unknown>, opts: CallOptions = {}): Promise<ToolCallResult> {
-    const e = this.entry(id);
     const tool = await this.getTool(id, name, opts.signal);
     validateArguments(tool, args);
+    return this.send(tool, args, opts);
+  }
+
+  /** Calls a tool its caller already looked up and whose arguments it checked (the step processor does both). */
+  async send(tool: ToolInfo, args: Record<string, unknown>, opts: CallOptions = {}): Promise<ToolCallResult> {
+    const e = this.entry(tool.connector);
+    const { connector: id, name } = tool;
     const timeoutMs = opts.timeoutMs ?? e.config.timeoutMs;
     const params = {
       name,

@@ -24,6 +24,8 @@ export interface StepJobData {
   session: string;
   /** `connector.tool` of a call step, so its grant and toggle load with the run in one round trip */
   tool?: string;
+  /** the step's intent attempt that this job's last try proved never reached the server (see call.ts) */
+  undeliveredAttempt?: number;
 }
 
 export function jobName(workflow: string, stepId: string): string {

@@ -1,0 +1,156 @@
+/**
+ * The `call` operation: take the rate-limit slots, start the step (a write's intent before
+ * anything is sent), call the tool under a guard that hands back or cancels, and record what
+ * came of it.
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DelayedError } from 'bullmq';
+import { checkToolResult, loosenedNote, recordedResult } from '../connectors/results.ts';
+import type { ToolCallResult } from '../connectors/types.ts';
+import { CallGuard } from './call-guard.ts';
+import { type StepDeps, type StepJob, commitAndAdvance, failAttempt, handBack } from './execute.ts';
+import type { StepOp } from './plan.ts';
+import type { RateSlot } from './rate-limits.ts';
+import { errorInfo, isTransient, neverDelivered } from './retry.ts';
+import { StepStart, notStarted } from './start.ts';
+
+type CallOp = Extract<StepOp, { kind: 'call' }>;
+
+const DEFAULT_HOLD_MS = 60_000;
+const READ_START_AFTER_MS = 50;
+const RATE_WAIT_IN_PLACE_MS = 250;
+
+export function idempotencyKey(runId: string, stepId: string): string {
+  return `interlock-${runId}-${stepId}`;
+}
+
+export async function callTool(d: StepDeps, j: StepJob, op: CallOp): Promise<string> {
+  const { run, step } = j;
+  await recordGateNote(d, j, op);
+  const limits = d.rateLimit?.(step.connector, step.tool, op.args) ?? [];
+  const slot = limits.length ? await takeRateSlots(d, j, limits, step.timeoutMs ?? d.callTimeoutMs?.(step.connector)) : undefined;
+  const start = new StepStart(d.store, run.id, step.id, { argumentsHash: op.argumentsHash, attempt: j.job.attemptsMade + 1 });
+  if (op.tool.write) {
+    const started = await start.intent(j.rec.attempts);
+    if (!started.ok) {
+      slot?.release();
+      return notStarted(started);
+    }
+  } else start.after(READ_START_AFTER_MS);
+  const t0 = Date.now();
+  const guard = new CallGuard({
+    interruptible: !op.tool.write || op.tool.idempotent, cancellable: !op.tool.write,
+    runStatus: () => d.store.runStatus(run.id),
+    ...(d.handBack ? { handBack: d.handBack } : {}),
+    ...(d.cancelPollMs ? { pollMs: d.cancelPollMs } : {}),
+  });
+  let result: ToolCallResult;
+  try {
+    result = await d.tools.send(op.tool, op.args, {
+      idempotencyKey: idempotencyKey(run.id, step.id),
+      ...(step.timeoutMs ? { timeoutMs: step.timeoutMs } : {}),
+      ...(guard.signal ? { signal: guard.signal } : {}),
+    });
+  } catch (err) {
+    return await callFailed(d, j, op, { start, guard, t0 }, err);
+  } finally {
+    start.stopTimer();
+    guard.dispose();
+    slot?.release();
+  }
+  return answered(d, j, op, start, result, t0);
+}
+
+async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp): Promise<void> {
+  const { connector, tool } = j.step;
+  if (op.note?.kind === 'remembered') {
+    const g = op.note.grant;
+    await d.store.appendEvent(j.run.id, 'confirmation.remembered', j.step.id, {
+      connector, tool, argumentsHash: op.argumentsHash, grantedBy: g?.by ?? 'unknown', ...(g?.channel ? { channel: g.channel } : {}),
+    });
+  } else if (op.note?.kind === 'ungatedByOverride') {
+    await d.store.appendEvent(j.run.id, 'step.ungated_by_override', j.step.id, { connector, tool, loosened: op.note.loosened, argumentsHash: op.argumentsHash });
+  }
+}
+
+async function callFailed(d: StepDeps, j: StepJob, op: CallOp, c: { start: StepStart; guard: CallGuard; t0: number }, err: unknown): Promise<string> {
+  const { run, step } = j;
+  const started = await c.start.now();
+  if (!started.ok) return notStarted(started);
+  if (c.guard.reason === 'hand_back') return handBack(d, j);
+  if (c.guard.reason === 'cancelled') {
+    await d.store.appendEvent(run.id, 'step.aborted', step.id, { reason: 'the run was cancelled while the step was calling its tool' });
+    return 'run cancelled';
+  }
+  const recorded = { arguments: op.args, argumentsHash: op.argumentsHash, startedAt: c.t0 };
+  if (op.tool.write && !op.tool.idempotent && isTransient(err)) {
+    if (neverDelivered(err)) {
+      // The request provably never reached the server: the next attempt of this job may send it,
+      // with the same idempotency key, instead of leaving the step in doubt.
+      await j.job.updateData({ ...j.job.data, undeliveredAttempt: started.attempts });
+      return failAttempt(d, j, err, recorded);
+    }
+    await d.store.failStep(run.id, step.id, 'in_doubt', 'needs_attention', recorded,
+      { code: 'IN_DOUBT', message: `${errorInfo(err).message} while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown` });
+    d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: Date.now() - c.t0, ok: false });
+    return 'in doubt';
+  }
+  return failAttempt(d, j, err, recorded);
+}
+
+async function answered(d: StepDeps, j: StepJob, op: CallOp, start: StepStart, result: ToolCallResult, t0: number): Promise<string> {
+  const { run, step } = j;
+  const begun = start.begun;
+  if (begun) {
+    const started = await start.now();
+    if (!started.ok) return notStarted(started);
+  }
+  const finishedAt = Date.now();
+  const failure = result.isError
+    ? { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` }
+    : await checkToolResult(op.tool, result);
+  d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !failure });
+  const recorded = { arguments: op.args, argumentsHash: op.argumentsHash, ...recordedResult(result), startedAt: t0, finishedAt };
+  if (failure) {
+    if (!begun) {
+      const started = await start.now();
+      if (!started.ok) return notStarted(started);
+    }
+    await d.store.failStep(run.id, step.id, 'failed', 'failed', recorded, { code: failure.code, message: failure.message });
+    return failure.code === 'TOOL_ERROR' ? 'tool error' : `failed: ${failure.code}`;
+  }
+  return commitAndAdvance(d, j, 'succeeded', {
+    arguments: op.args, argumentsHash: op.argumentsHash, ...recordedResult(result), ...loosenedNote(op.tool), startedAt: t0, finishedAt, durationMs: finishedAt - t0,
+  }, begun ? undefined : start.data);
+}
+
+/**
+ * Waits for a slot in every rate-limit window of the call; the slots count until `per` after
+ * `release`, which the caller runs once the call has answered or failed (see takeRateSlots-n.lua).
+ * A wait longer than RATE_WAIT_IN_PLACE_MS puts the job back as delayed rather than holding one
+ * of the connector's concurrency places, so calls queued behind a busy window (one Slack channel)
+ * do not hold up calls to others; nothing was started, so the job simply runs again later.
+ */
+async function takeRateSlots(d: StepDeps, j: StepJob, limits: RateSlot[], timeoutMs = DEFAULT_HOLD_MS): Promise<{ release: () => void }> {
+  const connector = j.step.connector;
+  const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
+  const member = `${process.pid}-${randomUUID()}`;
+  // A slot of a call that never answers (its worker died) frees up a little after its timeout.
+  const holdMs = timeoutMs + 1000;
+  for (;;) {
+    const wait = await d.store.takeRateSlots(connector, windows, member, holdMs);
+    if (wait <= 0) break;
+    if (wait > RATE_WAIT_IN_PLACE_MS && j.token) {
+      await j.job.moveToDelayed(Date.now() + wait, j.token);
+      throw new DelayedError();
+    }
+    await sleep(wait);
+  }
+  return {
+    release: () => {
+      d.store.releaseRateSlots(connector, windows, member).catch((err: unknown) =>
+        d.logger.warn({ connector, err: (err as Error).message }, 'could not release rate-limit slots; they free up when the call would have timed out'));
+    },
+  };
+}

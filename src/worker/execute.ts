@@ -1,0 +1,159 @@
+/**
+ * Carries out what planStep decided, against the store and the queues. Each operation is one
+ * short function; the two that call out (a tool, a model) live in call.ts and llm.ts.
+ */
+import { DelayedError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
+import type { LlmCaller } from '../llm/caller.ts';
+import type { RunRecord, StepRecord } from '../runs/records.ts';
+import type { RunStore } from '../runs/store.ts';
+import type { PolicyConfig, StepDef } from '../workflows/types.ts';
+import { callTool } from './call.ts';
+import { callModel } from './llm.ts';
+import type { ActionOp, PositionOp } from './plan.ts';
+import type { StepJobData, StepQueues } from './queues.ts';
+import type { RateSlot } from './rate-limits.ts';
+import { errorInfo, final, isTransient } from './retry.ts';
+
+/** What the processor needs from the connector pool: a lookup, and a call of what was looked up. */
+export interface ToolCaller {
+  getTool(connector: string, tool: string): Promise<ToolInfo>;
+  send(tool: ToolInfo, args: Record<string, unknown>, opts: CallOptions): Promise<ToolCallResult>;
+}
+
+export interface StepDeps {
+  store: RunStore;
+  queues: StepQueues;
+  tools: ToolCaller;
+  policy: () => PolicyConfig;
+  logger: Logger;
+  /** how llm steps reach a model; without it they fail with a clear error */
+  llm?: LlmCaller;
+  onStepFinished?: (info: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
+  /** aborted when the process shuts down: unfinished reads and idempotent writes go back to the queue */
+  handBack?: AbortSignal;
+  /** how often a running read looks whether its run was cancelled (default 1 s) */
+  cancelPollMs?: number;
+  /** the rate-limit windows a call takes a slot in, held across every worker process through Redis */
+  rateLimit?: (connector: string, tool: string, args: Record<string, unknown>) => RateSlot[];
+  /** a connector's call timeout, which bounds how long an unanswered call holds its rate-limit slots */
+  callTimeoutMs?: (connector: string) => number | undefined;
+}
+
+/** One step job with the run it belongs to, once its position in the run lets it proceed. */
+export interface StepJob {
+  job: Job<StepJobData>;
+  token: string | undefined;
+  run: RunRecord;
+  step: StepDef;
+  rec: StepRecord;
+  next: string | undefined;
+}
+
+/** The operations decided before the step's own facts were gathered. */
+export async function settle(d: StepDeps, job: Job<StepJobData>, token: string | undefined, run: RunRecord | undefined,
+  op: PositionOp): Promise<string> {
+  if (op.kind === 'stop') return op.outcome;
+  if (op.kind === 'waitForPrevious') {
+    if (!op.recheck) return `waiting for ${op.prev}`;
+    await job.moveToDelayed(Date.now() + 20, token);
+    throw new DelayedError();
+  }
+  // Committed before a crash that came ahead of the enqueue: finish the hand-off.
+  if (op.next && run) await d.queues.enqueue(run.definition, run.id, run.session, op.next, '0');
+  return 'already committed';
+}
+
+export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<string> {
+  const { store } = d;
+  const { run, step } = j;
+  switch (op.kind) {
+    case 'skip':
+      await commitAndAdvance(d, j, 'skipped', { note: op.note, finishedAt: Date.now() });
+      return 'skipped';
+    case 'fail':
+      return failAttempt(d, j, op.error, op.result);
+    case 'block':
+      return blockOnChangedTool(d, j, op.tool, op.fields);
+    case 'inDoubt':
+      await store.failStep(run.id, step.id, 'in_doubt', 'needs_attention', { arguments: op.args, argumentsHash: op.argumentsHash },
+        { code: 'IN_DOUBT', message: `The worker stopped while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown. A person must check and resolve it.` });
+      return 'in doubt';
+    case 'ask': {
+      const conf = await store.openGate(run, step.id, op.payload, d.policy().confirmationTtlMs);
+      d.logger.info({ runId: run.id, stepId: step.id, confirmationId: conf?.id }, 'waiting for confirmation');
+      return 'awaiting confirmation';
+    }
+    case 'deny': {
+      const by = op.by ? ` (made by ${op.by})` : '';
+      await store.failStep(run.id, step.id, 'denied', 'denied', { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
+        { code: 'DENIED', message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called` });
+      return 'denied by grant';
+    }
+    case 'call':
+      return callTool(d, j, op);
+    case 'callModel':
+      return callModel(d, j, op);
+  }
+}
+
+/** Commits a step and enqueues the next, in one round trip where one connection orders them (see RunStore.thenEnqueue). */
+export function commitAndAdvance(d: StepDeps, j: StepJob, status: 'succeeded' | 'skipped',
+  result: Parameters<RunStore['commitStep']>[3], started?: Record<string, unknown>): Promise<string> {
+  const { run, next } = j;
+  return d.store.commitStep(run.id, j.step.id, status, result, next, {
+    ...(started ? { started } : {}),
+    ...(next ? { then: () => d.queues.enqueue(run.definition, run.id, run.session, next, '0') } : {}),
+  });
+}
+
+/** Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain. */
+export async function failAttempt(d: StepDeps, j: StepJob, err: unknown, result: Record<string, unknown>): Promise<string> {
+  const info = errorInfo(err);
+  const attempts = j.job.opts.attempts ?? 1;
+  if (isTransient(err) && j.job.attemptsMade + 1 < attempts) {
+    await d.store.appendEvent(j.run.id, 'step.retrying', j.step.id, { ...info, attempt: j.job.attemptsMade + 1, of: attempts });
+    throw err;
+  }
+  // Say the retry budget is spent, so nobody retries by hand what was retried already.
+  if (isTransient(err) && attempts > 1) info.message = `${info.message} (gave up after ${attempts} attempts)`;
+  await d.store.failStep(j.run.id, j.step.id, 'failed', 'failed', { ...result, finishedAt: Date.now() }, info);
+  if (isTransient(err)) throw final(info.message);
+  return `failed: ${info.code}`;
+}
+
+/**
+ * Puts the job back in the queue for another worker without spending an attempt (BullMQ's
+ * DelayedError): the step stays `running`, and whoever takes it next calls again, with the
+ * same idempotency key.
+ */
+export async function handBack(d: StepDeps, j: StepJob): Promise<never> {
+  await d.store.appendEvent(j.run.id, 'step.handed_back', j.step.id, { reason: 'the worker shut down before the call answered' });
+  await j.job.moveToDelayed(Date.now(), j.token);
+  throw new DelayedError();
+}
+
+/** Pauses the run (needs_attention, TOOL_CHANGED) until an admin approves the tool's new definition. */
+async function blockOnChangedTool(d: StepDeps, j: StepJob, info: ToolInfo, fields: string[]): Promise<string> {
+  const { connector, name: tool } = info;
+  const runId = j.run.id;
+  const stepId = j.step.id;
+  const error = {
+    code: 'TOOL_CHANGED',
+    message: `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +
+      `(interlock connectors approve-tool ${connector} ${tool}, or POST /api/v1/connectors/${connector}/tools/${tool}/approve). The run continues then.`,
+  };
+  const r = await d.store.blockStep(runId, stepId, error, { connector, tool, fields });
+  if (r === 'ok') {
+    await d.store.pins.addWaiting(connector, tool, runId, stepId);
+    const generation = `unblocked-${Date.now()}`;
+    // An approval landing between the block and the line above found nobody waiting: look again.
+    if ((await d.store.pins.observe(info)).status !== 'changed' &&
+      (await d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' }, generation)) === 'ok') {
+      await d.queues.enqueue(j.run.definition, runId, j.run.session, stepId, generation);
+    }
+  }
+  d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');
+  return `blocked: ${r}`;
+}
