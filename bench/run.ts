@@ -40,20 +40,48 @@ const arg = (name: string): string | undefined => {
 const fsync = (arg('--fsync') ?? 'always') as Fsync;
 if (!['always', 'everysec', 'no'].includes(fsync)) throw new Error(`--fsync must be always, everysec or no (got ${fsync})`);
 const besideArg = arg('--beside') ?? (fsync === 'no' || fsync === 'everysec' ? 'none' : 'everysec');
-if (!['always', 'everysec', 'none'].includes(besideArg)) throw new Error(`--beside must be always, everysec or none (got ${besideArg})`);
-if (besideArg !== 'none' && (fsync === 'no' || besideArg === fsync)) throw new Error(`--beside ${besideArg} needs an AOF policy of its own beside --fsync ${fsync}`);
-const beside = besideArg === 'none' ? undefined : besideArg as Fsync;
+if (!['always', 'everysec', 'none'].includes(besideArg))
+  throw new Error(`--beside must be always, everysec or none (got ${besideArg})`);
+if (besideArg !== 'none' && (fsync === 'no' || besideArg === fsync))
+  throw new Error(`--beside ${besideArg} needs an AOF policy of its own beside --fsync ${fsync}`);
+const beside = besideArg === 'none' ? undefined : (besideArg as Fsync);
 const outDir = arg('--out') ?? join(ROOT, 'bench/results');
 const PHASES = ['latency', 'counts', 'throughput', 'paused', 'approve', 'http'] as const;
-type Phase = typeof PHASES[number];
-const only = arg('--only')?.split(',').map((p) => p.trim());
+type Phase = (typeof PHASES)[number];
+const only = arg('--only')
+  ?.split(',')
+  .map((p) => p.trim());
 const unknownPhase = only?.find((p) => !(PHASES as readonly string[]).includes(p));
 if (unknownPhase) throw new Error(`--only: unknown phase '${unknownPhase}' (phases: ${PHASES.join(', ')})`);
 const wanted = (name: Phase): boolean => !only || only.includes(name);
 
 const N = quick
-  ? { direct: 150, one: 40, chain: 10, counts: { oneStep: 10, chain: 3, gated: 5, idleMs: 1000 }, runs: 20, raw: 2000, rawCall: 200, directRate: 200, paused: 1000, approve: 40, http: 40 }
-  : { direct: 1000, one: 300, chain: 100, counts: { oneStep: 30, chain: 10, gated: 10, idleMs: 3000 }, runs: 200, raw: 20000, rawCall: 2000, directRate: 3000, paused: 10000, approve: 300, http: 200 };
+  ? {
+      direct: 150,
+      one: 40,
+      chain: 10,
+      counts: { oneStep: 10, chain: 3, gated: 5, idleMs: 1000 },
+      runs: 20,
+      raw: 2000,
+      rawCall: 200,
+      directRate: 200,
+      paused: 1000,
+      approve: 40,
+      http: 40,
+    }
+  : {
+      direct: 1000,
+      one: 300,
+      chain: 100,
+      counts: { oneStep: 30, chain: 10, gated: 10, idleMs: 3000 },
+      runs: 200,
+      raw: 20000,
+      rawCall: 2000,
+      directRate: 3000,
+      paused: 10000,
+      approve: 300,
+      http: 200,
+    };
 const CONCURRENCY = 20;
 const SPACING_MS = 10;
 
@@ -78,7 +106,8 @@ function machine(redisVersion: string): Machine {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     node: process.version,
     redis: redisVersion,
-    redisPersistence: fsync === 'no' ? 'no persistence' : `appendonly, appendfsync ${fsync}${beside ? ` (${beside} beside)` : ''}`,
+    redisPersistence:
+      fsync === 'no' ? 'no persistence' : `appendonly, appendfsync ${fsync}${beside ? ` (${beside} beside)` : ''}`,
     loadAvgStart: loadavg(),
     commit,
   };
@@ -93,8 +122,12 @@ async function main(): Promise<number> {
   let client: Client | undefined;
   const workers: Child[] = [];
   const results: BenchResults = {
-    mode: quick ? 'quick' : 'full', startedAt: new Date().toISOString(), machine: machine('?'), concurrency: CONCURRENCY,
-    fsync: { headline: fsync, ...(beside ? { beside } : {}) }, errors: [],
+    mode: quick ? 'quick' : 'full',
+    startedAt: new Date().toISOString(),
+    machine: machine('?'),
+    concurrency: CONCURRENCY,
+    fsync: { headline: fsync, ...(beside ? { beside } : {}) },
+    errors: [],
   };
   const phase = async (key: Phase, label: string, fn: () => Promise<void>): Promise<void> => {
     if (!wanted(key)) return;
@@ -129,7 +162,12 @@ async function main(): Promise<number> {
     };
     // A figure that depends on how Redis syncs its AOF is taken at the headline policy, then right
     // after at the one beside it, so both see the same machine at nearly the same time.
-    const twice = async (key: Phase, label: string, fn: (into: Figures, policy: Fsync) => Promise<void>, besideToo = true): Promise<void> => {
+    const twice = async (
+      key: Phase,
+      label: string,
+      fn: (into: Figures, policy: Fsync) => Promise<void>,
+      besideToo = true,
+    ): Promise<void> => {
       await phase(key, label, async () => {
         await setFsync(fsync);
         await fn(results, fsync);
@@ -138,7 +176,7 @@ async function main(): Promise<number> {
       await phase(key, `${label} (${beside})`, async () => {
         await setFsync(beside);
         try {
-          await fn(results.beside ??= {}, beside);
+          await fn((results.beside ??= {}), beside);
         } finally {
           await setFsync(fsync);
         }
@@ -149,7 +187,13 @@ async function main(): Promise<number> {
       into.latency = await measureLatency(c, direct, { direct: N.direct, one: N.one, chain: N.chain }, undefined, `-${policy}`);
       const stdio = await directStdioClient();
       try {
-        into.latencyStdio = await measureLatency(c, stdio, { direct: N.direct, one: N.one, chain: N.chain }, { one: 'oneio', chain: 'chainio' }, `-${policy}`);
+        into.latencyStdio = await measureLatency(
+          c,
+          stdio,
+          { direct: N.direct, one: N.one, chain: N.chain },
+          { one: 'oneio', chain: 'chainio' },
+          `-${policy}`,
+        );
       } finally {
         await stdio.close();
       }
@@ -157,17 +201,39 @@ async function main(): Promise<number> {
     await phase('counts', 'round trips', async () => {
       results.counts = await measureCounts(c, w1, N.counts);
     });
-    await twice('throughput', 'throughput', async (into) => {
-      into.throughput = await measureThroughput(c, w1, direct,
-        { runs: N.runs, raw: N.raw, rawCall: N.rawCall, directRate: N.directRate, warm: quick ? 5 : 40, tries: quick ? 1 : 2 }, CONCURRENCY);
-    }, !quick); // the longest phase: --quick (a smoke test) takes it at the headline policy only
+    await twice(
+      'throughput',
+      'throughput',
+      async (into) => {
+        into.throughput = await measureThroughput(
+          c,
+          w1,
+          direct,
+          { runs: N.runs, raw: N.raw, rawCall: N.rawCall, directRate: N.directRate, warm: quick ? 5 : 40, tries: quick ? 1 : 2 },
+          CONCURRENCY,
+        );
+      },
+      !quick,
+    ); // the longest phase: --quick (a smoke test) takes it at the headline policy only
     await phase('paused', 'paused runs', async () => {
       results.paused = await measurePaused(c, w1, N.paused);
     });
     await twice('approve', 'approve', async (into, policy) => {
       await withApi(c, async (url) => {
-        into.approve = await measureApprove(c, url, await pauseRuns(c, 'gated', 2 * N.approve, `approve-${policy}`), N.approve, SPACING_MS);
-        into.approveStdio = await measureApprove(c, url, await pauseRuns(c, 'gatedio', 2 * N.approve, `approve-io-${policy}`), N.approve, SPACING_MS);
+        into.approve = await measureApprove(
+          c,
+          url,
+          await pauseRuns(c, 'gated', 2 * N.approve, `approve-${policy}`),
+          N.approve,
+          SPACING_MS,
+        );
+        into.approveStdio = await measureApprove(
+          c,
+          url,
+          await pauseRuns(c, 'gatedio', 2 * N.approve, `approve-io-${policy}`),
+          N.approve,
+          SPACING_MS,
+        );
       });
     });
     await twice('http', 'http trigger', async (into, policy) => {

@@ -36,15 +36,21 @@ const isRoot = (): boolean => process.getuid?.() === 0;
 /** What to tell a person whose machine has no Chromium where the tests look: the one command that fixes it. */
 export function missingChromiumMessage(env: NodeJS.ProcessEnv = process.env): string {
   if (env.CHROMIUM_PATH) {
-    return `CHROMIUM_PATH=${env.CHROMIUM_PATH} is not an executable file. Point it at a Chromium or Chrome executable, ` +
-      `or unset it to use Debian's ${DEBIAN_CHROMIUM}.`;
+    return (
+      `CHROMIUM_PATH=${env.CHROMIUM_PATH} is not an executable file. Point it at a Chromium or Chrome executable, ` +
+      `or unset it to use Debian's ${DEBIAN_CHROMIUM}.`
+    );
   }
   const install = `apt-get update && apt-get install -y --no-install-recommends chromium`;
   const command = isDebian()
-    ? (isRoot() ? install : `sudo sh -c '${install}'`)
+    ? isRoot()
+      ? install
+      : `sudo sh -c '${install}'`
     : `install Chromium, then: export CHROMIUM_PATH=/path/to/chromium`;
-  return `The browser tests need Chromium at ${DEBIAN_CHROMIUM} and there is none. Run:\n\n  ${command}\n\n` +
-    '(`npm test` installs it by itself when it runs as root on Debian; CHROMIUM_PATH names another executable.)';
+  return (
+    `The browser tests need Chromium at ${DEBIAN_CHROMIUM} and there is none. Run:\n\n  ${command}\n\n` +
+    '(`npm test` installs it by itself when it runs as root on Debian; CHROMIUM_PATH names another executable.)'
+  );
 }
 
 function version(path: string): string {
@@ -71,9 +77,11 @@ const onPath = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cm
 export function ensureTmux(): void {
   if (onPath('tmux')) return;
   if (!isDebian() || !isRoot()) {
-    throw new Error(`The chat test needs tmux and there is none on PATH. Run:\n\n  ${isDebian() ? 'sudo apt-get install -y tmux' : 'install tmux (brew install tmux, apt-get install tmux, ...)'}\n`);
+    throw new Error(
+      `The chat test needs tmux and there is none on PATH. Run:\n\n  ${isDebian() ? 'sudo apt-get install -y tmux' : 'install tmux (brew install tmux, apt-get install tmux, ...)'}\n`,
+    );
   }
-  process.stderr.write('ensure-chromium: tmux is missing; installing Debian\'s tmux for the chat test\n');
+  process.stderr.write("ensure-chromium: tmux is missing; installing Debian's tmux for the chat test\n");
   apt(['update']);
   apt(['install', '-y', '--no-install-recommends', 'tmux']);
   if (!onPath('tmux')) throw new Error('apt-get installed tmux but it is still not on PATH');
@@ -84,7 +92,9 @@ export function ensureChromium(env: NodeJS.ProcessEnv = process.env): string {
   const path = chromiumPath(env);
   if (isExecutableFile(path)) return path;
   if (env.CHROMIUM_PATH || !isDebian() || !isRoot()) throw new Error(missingChromiumMessage(env));
-  process.stderr.write(`ensure-chromium: ${DEBIAN_CHROMIUM} is missing; installing Debian's chromium for the browser tests (a minute or two)\n`);
+  process.stderr.write(
+    `ensure-chromium: ${DEBIAN_CHROMIUM} is missing; installing Debian's chromium for the browser tests (a minute or two)\n`,
+  );
   apt(['update']);
   apt(APT_INSTALL);
   if (!isExecutableFile(path)) throw new Error(`apt-get installed chromium but ${path} is still missing`);

@@ -23,13 +23,7 @@ import { startServer } from '../src/server/serve.ts';
 import { loadConfigFromString } from '../src/workflows/load.ts';
 import { TestRedis } from '../test/helpers/redis.ts';
 
-export const SCENARIOS = [
-  'server-initialize',
-  'ping',
-  'tools-list',
-  'server-sse-multiple-streams',
-  'dns-rebinding-protection',
-];
+export const SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection'];
 
 const ROOT = resolve(import.meta.dirname, '..');
 const TEST_SERVER = join(ROOT, 'test/fixtures/test-server.ts');
@@ -93,14 +87,19 @@ async function main(argv: string[]): Promise<number> {
     await redis?.stop();
     rmSync(work, { recursive: true, force: true });
   }
-  process.stdout.write(`\n${scenarios.length - failed.length}/${scenarios.length} conformance scenarios passed${failed.length ? `; failed: ${failed.join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `\n${scenarios.length - failed.length}/${scenarios.length} conformance scenarios passed${failed.length ? `; failed: ${failed.join(', ')}` : ''}\n`,
+  );
   return failed.length ? 1 : 0;
 }
 
 // exitCode rather than exit(): a pipe may still hold the summary line.
-main(process.argv.slice(2)).then((code) => {
-  process.exitCode = code;
-}, (err: unknown) => {
-  process.stderr.write(`conformance run failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
-  process.exitCode = 1;
-});
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`conformance run failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -59,9 +59,16 @@ export class App {
       await this.pool.update(next.connectors, (id) => diff.connectors.changed.includes(id));
     });
     this.pool.onToolsChanged((id) => {
-      observeCatalog(this.pool, this.store.pins, id).then((changed) => {
-        if (changed.length) logger.warn({ connector: id, tools: changed }, 'tools changed since they were pinned; disabled until an admin approves them');
-      }, (err: unknown) => logger.warn({ connector: id, err: (err as Error).message }, 'could not compare tools with their pins'));
+      observeCatalog(this.pool, this.store.pins, id).then(
+        (changed) => {
+          if (changed.length)
+            logger.warn(
+              { connector: id, tools: changed },
+              'tools changed since they were pinned; disabled until an admin approves them',
+            );
+        },
+        (err: unknown) => logger.warn({ connector: id, err: (err as Error).message }, 'could not compare tools with their pins'),
+      );
     });
   }
 
@@ -84,7 +91,12 @@ export class App {
     return new App(config, redis, logger, opts.prefix ?? process.env.INTERLOCK_PREFIX ?? 'il');
   }
 
-  async startWorkers(opts: { sweepEveryMs?: number; onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void } = {}): Promise<StepWorkers> {
+  async startWorkers(
+    opts: {
+      sweepEveryMs?: number;
+      onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
+    } = {},
+  ): Promise<StepWorkers> {
     if (this.workers) return this.workers;
     // Steps wait out a Redis outage on the workers' own connection: nobody waits for their answer, and
     // a step's commit that lands when Redis is back beats a write left in doubt. Requests never wait

@@ -18,7 +18,11 @@ const program = new Command('interlock')
 
 const configFile = (): string => (program.opts().config as string | undefined) ?? findConfigFile();
 const app = (): Promise<App> =>
-  App.create({ configFile: configFile(), logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), onNotice: (m) => console.error(m) });
+  App.create({
+    configFile: configFile(),
+    logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+    onNotice: (m) => console.error(m),
+  });
 
 async function withApp<T>(fn: (a: App) => Promise<T>): Promise<T> {
   const a = await app();
@@ -40,8 +44,11 @@ async function withPool<T>(config: InterlockConfig, fn: (pool: ConnectorPool) =>
   }
 }
 
-program.command('validate [file]')
-  .description('check workflows.yaml: structure, templates, overrides, and (unless --offline) tools against the connectors; warns about overrides that loosen annotations')
+program
+  .command('validate [file]')
+  .description(
+    'check workflows.yaml: structure, templates, overrides, and (unless --offline) tools against the connectors; warns about overrides that loosen annotations',
+  )
   .option('--offline', 'skip checks that need to connect to the connectors')
   .action(async (file: string | undefined, o: { offline?: boolean }) => {
     const path = file ?? configFile();
@@ -63,38 +70,58 @@ program.command('validate [file]')
         });
         // Steps on a connector that did not answer were not checked (the warning said so); what the
         // catalog check says about them is not a finding.
-        const unchecked = Object.values(config.workflows).flatMap((wf) => wf.steps.flatMap((st, i) =>
-          st.kind === 'call' && unreachable.has(st.connector) ? [`workflows.${wf.name}.steps[${i}].`] : []))
+        const unchecked = Object.values(config.workflows)
+          .flatMap((wf) =>
+            wf.steps.flatMap((st, i) =>
+              st.kind === 'call' && unreachable.has(st.connector) ? [`workflows.${wf.name}.steps[${i}].`] : [],
+            ),
+          )
           .concat([...unreachable].map((id) => `connectors.${id}.`));
         const real = issues.filter((i) => !unchecked.some((prefix) => i.path.startsWith(prefix)));
         if (real.length) throw new ConfigError(real);
         // Connectors no step calls are listed only to check their overrides.
         for (const c of Object.values(config.connectors)) {
-          if (c.tools.overrides && !listed[c.id] && !unreachable.has(c.id)) listed[c.id] = await pool.listTools(c.id).catch(() => undefined);
+          if (c.tools.overrides && !listed[c.id] && !unreachable.has(c.id))
+            listed[c.id] = await pool.listTools(c.id).catch(() => undefined);
         }
       });
     }
-    for (const w of overrideWarnings(config.connectors, listed)) console.error(yellow(`${config.file}:${w.pos.line}:${w.pos.col}: warning: ${w.message}`));
+    for (const w of overrideWarnings(config.connectors, listed))
+      console.error(yellow(`${config.file}:${w.pos.line}:${w.pos.col}: warning: ${w.message}`));
     const n = Object.keys(config.workflows).length;
-    console.log(green(`✓ ${path}: ${n} workflow${n === 1 ? '' : 's'}, ${Object.keys(config.connectors).length} connectors — valid`));
+    console.log(
+      green(`✓ ${path}: ${n} workflow${n === 1 ? '' : 's'}, ${Object.keys(config.connectors).length} connectors — valid`),
+    );
   });
 
-program.command('run <workflow>')
+program
+  .command('run <workflow>')
   .description('start a run; with --wait follow it and show confirmations as they come')
-  .option('-i, --input <key=value>', 'an input (repeatable); JSON values are parsed', (v: string, acc: string[]) => [...acc, v], [] as string[])
+  .option(
+    '-i, --input <key=value>',
+    'an input (repeatable); JSON values are parsed',
+    (v: string, acc: string[]) => [...acc, v],
+    [] as string[],
+  )
   .option('--inputs-json <json>', 'all inputs as one JSON object')
   .option('-s, --session <id>', 'the session (conversation) this run belongs to')
   .option('-w, --wait', 'follow the run until it ends or pauses')
   .option('--timeout <seconds>', 'stop waiting after this long')
   .option('--no-interactive', 'never prompt, even in a terminal')
-  .action(async (workflow: string, o: { input: string[]; inputsJson?: string; session?: string; wait?: boolean; timeout?: string; interactive: boolean }) => {
-    await withApp(async (a) => {
-      const run = await runCommand(a, workflow, o);
-      if (o.wait && !['succeeded', 'awaiting_confirmation'].includes(run.status)) process.exitCode = 1;
-    });
-  });
+  .action(
+    async (
+      workflow: string,
+      o: { input: string[]; inputsJson?: string; session?: string; wait?: boolean; timeout?: string; interactive: boolean },
+    ) => {
+      await withApp(async (a) => {
+        const run = await runCommand(a, workflow, o);
+        if (o.wait && !['succeeded', 'awaiting_confirmation'].includes(run.status)) process.exitCode = 1;
+      });
+    },
+  );
 
-program.command('approve <confirmationId>')
+program
+  .command('approve <confirmationId>')
   .description('approve a pending write (bound to the payload shown)')
   .option('--remember', 'also approve this tool for the rest of the session')
   .option('--hash <argumentsHash>', 'the argumentsHash you reviewed (default: the one shown now)')
@@ -102,22 +129,36 @@ program.command('approve <confirmationId>')
     await withApp(async (a) => {
       const conf = await a.store.requireConfirmation(cid);
       console.log(formatConfirmation(conf));
-      await a.engine.approve(cid, o.hash ?? conf.argumentsHash, { by: 'cli', channel: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
-      console.log(green(`approved${o.remember ? ` (and remembered ${conf.connector}.${conf.tool} for session ${conf.session})` : ''}; run ${conf.runId} continues`));
+      await a.engine.approve(cid, o.hash ?? conf.argumentsHash, {
+        by: 'cli',
+        channel: 'cli',
+        ...(o.remember ? { remember: 'session' as const } : {}),
+      });
+      console.log(
+        green(
+          `approved${o.remember ? ` (and remembered ${conf.connector}.${conf.tool} for session ${conf.session})` : ''}; run ${conf.runId} continues`,
+        ),
+      );
     });
   });
 
-program.command('deny <confirmationId>')
+program
+  .command('deny <confirmationId>')
   .description('deny a pending write; the run ends denied and the tool is never called')
   .option('--remember', 'also deny this tool for the rest of the session')
   .action(async (cid: string, o: { remember?: boolean }) => {
     await withApp(async (a) => {
-      const conf = await a.engine.deny(cid, { by: 'cli', channel: 'cli', ...(o.remember ? { remember: 'session' as const } : {}) });
+      const conf = await a.engine.deny(cid, {
+        by: 'cli',
+        channel: 'cli',
+        ...(o.remember ? { remember: 'session' as const } : {}),
+      });
       console.log(`denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied`);
     });
   });
 
-program.command('resolve <runId> <stepId>')
+program
+  .command('resolve <runId> <stepId>')
   .description('resolve a step in doubt (a write that may or may not have happened): resend it, mark it done, or fail the run')
   .option('--retry', 'send the write again, with the same idempotency key')
   .option('--done-output <json>', 'the write happened; continue the run with this JSON as the step output')
@@ -131,9 +172,15 @@ program.command('resolve <runId> <stepId>')
     });
   });
 
-program.command('doctor')
-  .description('list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, a write in doubt too long), each with why; exits 1 while any is left')
-  .option('--repair', 'fix what can be fixed safely: enqueue a ready step again, re-index, expire; a step in doubt is left to a person')
+program
+  .command('doctor')
+  .description(
+    'list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, a write in doubt too long), each with why; exits 1 while any is left',
+  )
+  .option(
+    '--repair',
+    'fix what can be fixed safely: enqueue a ready step again, re-index, expire; a step in doubt is left to a person',
+  )
   .option('--json', 'print the findings as JSON')
   .action(async (o: { repair?: boolean; json?: boolean }) => {
     const { doctorCommand } = await import('./cli/doctor.ts');
@@ -144,8 +191,11 @@ program.command('doctor')
 
 const WATCH_HELP = 'reload the config when its file changes (also INTERLOCK_WATCH_CONFIG=1); SIGHUP always reloads it';
 
-program.command('worker')
-  .description('process step jobs for every connector (run as many as you like, on any machine, against one Redis); SIGHUP reloads the config')
+program
+  .command('worker')
+  .description(
+    'process step jobs for every connector (run as many as you like, on any machine, against one Redis); SIGHUP reloads the config',
+  )
   .option('--watch-config', WATCH_HELP)
   .action(async (o: { watchConfig?: boolean }) => {
     const a = await app();
@@ -173,47 +223,66 @@ program.command('worker')
   });
 
 const connectors = program.command('connectors').description('inspect the MCP servers Interlock is a client of');
-connectors.command('list', { isDefault: true }).description('connectors and their state').action(async () => {
-  const config = loadConfig(configFile());
-  await withPool(config, async (pool) => {
-    for (const c of Object.values(config.connectors)) {
-      let info: string;
-      try {
-        const tools = await pool.listTools(c.id);
-        info = green(`${tools.length} tools`) + ` (${tools.filter((t) => t.write).length} writes)`;
-      } catch (err) {
-        info = red(`unreachable: ${errorMessage(err)}`);
+connectors
+  .command('list', { isDefault: true })
+  .description('connectors and their state')
+  .action(async () => {
+    const config = loadConfig(configFile());
+    await withPool(config, async (pool) => {
+      for (const c of Object.values(config.connectors)) {
+        let info: string;
+        try {
+          const tools = await pool.listTools(c.id);
+          info = `${green(`${tools.length} tools`)} (${tools.filter((t) => t.write).length} writes)`;
+        } catch (err) {
+          info = red(`unreachable: ${errorMessage(err)}`);
+        }
+        console.log(`${bold(c.id)}  ${c.transport.type}  ${info}`);
       }
-      console.log(`${bold(c.id)}  ${c.transport.type}  ${info}`);
-    }
+    });
   });
-});
-connectors.command('changes').description('tools whose definition changed since it was pinned, with the diff').action(async () => {
-  const { listChanges } = await import('./cli/tools.ts');
-  await withApp((a) => listChanges(a));
-});
-connectors.command('approve-tool <id> <tool>')
+connectors
+  .command('changes')
+  .description('tools whose definition changed since it was pinned, with the diff')
+  .action(async () => {
+    const { listChanges } = await import('./cli/tools.ts');
+    await withApp((a) => listChanges(a));
+  });
+connectors
+  .command('approve-tool <id> <tool>')
   .description('review a changed tool (the diff is shown) and accept its new definition; runs paused at it continue')
   .option('--hash <hash>', 'the definition hash you reviewed (default: the one shown now)')
   .action(async (id: string, tool: string, o: { hash?: string }) => {
     const { approveTool } = await import('./cli/tools.ts');
     await withApp((a) => approveTool(a, id, tool, o.hash));
   });
-for (const [name, desc] of [['tools', 'tools of one connector, with their write classification'], ['refresh', 'list the tools again, bypassing the cache']] as const) {
-  connectors.command(`${name} <id>`).description(desc).action(async (id: string) => {
-    await withPool(loadConfig(configFile()), async (pool) => {
-      const tools = await pool.listTools(id, { refresh: true });
-      for (const t of tools) {
-        const loose = loosenedText(t);
-        const parts = [t.write ? red('write') : green('read '), bold(`${id}.${t.name}`), t.title ?? '', loose ? yellow(`(${loose})`) : '',
-          t.failWhen ? `fail_when: ${t.failWhen.join(' | ')}` : ''];
-        console.log(parts.filter((p) => p !== '').join('  '));
-      }
+for (const [name, desc] of [
+  ['tools', 'tools of one connector, with their write classification'],
+  ['refresh', 'list the tools again, bypassing the cache'],
+] as const) {
+  connectors
+    .command(`${name} <id>`)
+    .description(desc)
+    .action(async (id: string) => {
+      await withPool(loadConfig(configFile()), async (pool) => {
+        const tools = await pool.listTools(id, { refresh: true });
+        for (const t of tools) {
+          const loose = loosenedText(t);
+          const parts = [
+            t.write ? red('write') : green('read '),
+            bold(`${id}.${t.name}`),
+            t.title ?? '',
+            loose ? yellow(`(${loose})`) : '',
+            t.failWhen ? `fail_when: ${t.failWhen.join(' | ')}` : '',
+          ];
+          console.log(parts.filter((p) => p !== '').join('  '));
+        }
+      });
     });
-  });
 }
 
-program.command('connector <name>')
+program
+  .command('connector <name>')
   .description('run a built-in connector as an MCP server (stripe | slack)')
   .addOption(new Option('--http <port>', 'serve streamable HTTP on this port instead of stdio'))
   .option('--host <host>', 'HTTP host', '127.0.0.1')
@@ -232,20 +301,26 @@ program.command('connector <name>')
     }
   });
 
-program.command('sandbox')
+program
+  .command('sandbox')
   .description('run the local Stripe and Slack API emulators on fixed ports')
   .option('--stripe-port <port>', 'Stripe emulator port', '12111')
   .option('--slack-port <port>', 'Slack emulator port', '12112')
   .option('--openai-port <port>', 'also run a scripted OpenAI-compatible endpoint (for llm steps and chat without an account)')
   .action(async (o: { stripePort: string; slackPort: string; openaiPort?: string }) => {
     const { startSandboxes } = await import('./sandbox/index.ts');
-    const s = await startSandboxes({ stripePort: Number(o.stripePort), slackPort: Number(o.slackPort), ...(o.openaiPort ? { openaiPort: Number(o.openaiPort) } : {}) });
+    const s = await startSandboxes({
+      stripePort: Number(o.stripePort),
+      slackPort: Number(o.slackPort),
+      ...(o.openaiPort ? { openaiPort: Number(o.openaiPort) } : {}),
+    });
     console.log(`Stripe sandbox: ${s.stripe.url}  (state: ${s.stripe.url}/_sandbox/state)`);
     console.log(`Slack sandbox:  ${s.slack.url}  (state: ${s.slack.url.replace(/api\/$/, '')}_sandbox/state)`);
     if (s.openai) console.log(`OpenAI sandbox: ${s.openai.url}  (OPENAI_BASE_URL=${s.openai.url})`);
   });
 
-program.command('demo')
+program
+  .command('demo')
   .description('refund → notify, end to end, on the built-in sandboxes and a private Redis')
   .option('--keep-running', 'keep the server, workers and sandboxes up afterwards')
   .action(async (o: { keepRunning?: boolean }) => {
@@ -253,7 +328,8 @@ program.command('demo')
     process.exitCode = await runDemo({ keepRunning: !!o.keepRunning });
   });
 
-program.command('serve')
+program
+  .command('serve')
   .description('HTTP API, MCP endpoint, dashboards and workers in one process; SIGHUP or POST /api/v1/reload reloads the config')
   .option('--watch-config', WATCH_HELP)
   .action(async (o: { watchConfig?: boolean }) => {
@@ -261,7 +337,8 @@ program.command('serve')
     await serveCommand(o.watchConfig ? { watchConfig: true } : {});
   });
 
-program.command('mcp')
+program
+  .command('mcp')
   .description('the Interlock MCP facade over stdio, for desktop MCP clients; SIGHUP reloads the config')
   .option('--watch-config', WATCH_HELP)
   .action(async (o: { watchConfig?: boolean }) => {
@@ -269,7 +346,8 @@ program.command('mcp')
     await mcpStdioCommand(process.env, o.watchConfig ? { watchConfig: true } : {});
   });
 
-program.command('chat')
+program
+  .command('chat')
   .description('talk to a model whose tools are the workflows; every write is shown here and waits for your approval')
   .option('-m, --model <model>', 'the model (default: llm.model in workflows.yaml)')
   .action(async (o: { model?: string }) => {

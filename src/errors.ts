@@ -43,13 +43,7 @@ export type ErrorCode =
  * The codes a step or run records as its error: any ErrorCode an attempt raised, plus the
  * outcomes that are no raised error but a decision or a state (see RunStore and the worker).
  */
-export type StepErrorCode =
-  | ErrorCode
-  | 'IN_DOUBT'
-  | 'DENIED'
-  | 'CANCELLED'
-  | 'RESOLVED_FAILED'
-  | 'STEP_ABANDONED';
+export type StepErrorCode = ErrorCode | 'IN_DOUBT' | 'DENIED' | 'CANCELLED' | 'RESOLVED_FAILED' | 'STEP_ABANDONED';
 
 export class InterlockError extends Error {
   readonly code: ErrorCode;
@@ -62,7 +56,9 @@ export class InterlockError extends Error {
     this.details = details;
   }
   toJSON(): { error: { code: ErrorCode; message: string; details?: unknown } } {
-    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+    return {
+      error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) },
+    };
   }
 }
 

@@ -9,7 +9,14 @@
  *                                                hand-offs left exactly at the point at once
  *   INTERLOCK_FAILPOINTS=after-commit,after-decide   several points
  */
-export const FAIL_POINTS = ['after-create-run', 'after-decide', 'after-resolve', 'after-unblock', 'after-commit', 'after-open-gate'] as const;
+export const FAIL_POINTS = [
+  'after-create-run',
+  'after-decide',
+  'after-resolve',
+  'after-unblock',
+  'after-commit',
+  'after-open-gate',
+] as const;
 export type FailPoint = (typeof FAIL_POINTS)[number];
 
 interface Armed {
@@ -19,7 +26,10 @@ interface Armed {
 
 function parse(spec: string | undefined): Map<FailPoint, Armed> {
   const out = new Map<FailPoint, Armed>();
-  for (const part of (spec ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of (spec ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [name, count] = part.split('@');
     if (!(FAIL_POINTS as readonly string[]).includes(name)) {
       throw new Error(`INTERLOCK_FAILPOINTS: unknown fail point '${name}' (known: ${FAIL_POINTS.join(', ')})`);

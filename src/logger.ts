@@ -12,8 +12,20 @@ export function createLogger(opts: { level?: string; name?: string } = {}): Logg
       name: opts.name ?? 'interlock',
       level: opts.level ?? process.env.LOG_LEVEL ?? 'info',
       redact: {
-        paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization', '*.headers.authorization',
-          'apiKey', '*.apiKey', 'secret', '*.secret', 'password', '*.password'],
+        paths: [
+          'token',
+          '*.token',
+          'authorization',
+          '*.authorization',
+          'headers.authorization',
+          '*.headers.authorization',
+          'apiKey',
+          '*.apiKey',
+          'secret',
+          '*.secret',
+          'password',
+          '*.password',
+        ],
         censor: '[redacted]',
       },
       // Every registered secret (src/secrets.ts) is removed from the finished line, whatever field carried it.
@@ -63,7 +75,10 @@ export class OutageLog {
     this.folded++;
     if (now - this.lastLogged >= this.everyMs) {
       this.lastLogged = now;
-      this.logger.warn({ reason, downSeconds: Math.round((now - this.since) / 1000), errorsSinceLastLog: this.folded }, `${this.what} is still unavailable`);
+      this.logger.warn(
+        { reason, downSeconds: Math.round((now - this.since) / 1000), errorsSinceLastLog: this.folded },
+        `${this.what} is still unavailable`,
+      );
       this.folded = 0;
     }
   }

@@ -8,9 +8,10 @@ export function registerConfigSecrets(config: InterlockConfig, env: NodeJS.Proce
   for (const t of config.tokens) names.add(t.env);
   for (const c of Object.values(config.connectors)) {
     if (c.auth.type === 'bearer') names.add(c.auth.tokenEnv);
-    const texts = c.transport.type === 'stdio'
-      ? [c.transport.command, ...c.transport.args, ...Object.values(c.transport.env)]
-      : [c.transport.url, ...Object.values(c.transport.headers)];
+    const texts =
+      c.transport.type === 'stdio'
+        ? [c.transport.command, ...c.transport.args, ...Object.values(c.transport.env)]
+        : [c.transport.url, ...Object.values(c.transport.headers)];
     for (const t of texts) for (const n of envRefNames(t)) names.add(n);
   }
   for (const n of names) registerSecret(env[n]);

@@ -14,7 +14,11 @@ export const MIN_SECRET_LENGTH = 8;
 
 /** Environment variables that hold credentials whether or not the config names them. */
 export const SECRET_ENV_NAMES = [
-  'OPENAI_API_KEY', 'STRIPE_SECRET_KEY', 'STRIPE_WEBHOOK_SECRET', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET',
+  'OPENAI_API_KEY',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
   'INTERLOCK_OAUTH_CLIENT_SECRET',
 ] as const;
 

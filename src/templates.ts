@@ -316,7 +316,9 @@ async function evalNode(node: Node, ctx: TemplateContext): Promise<unknown> {
       return plain(await run(node.source, node.expr, ctx), node.source);
     case 'str': {
       const out = await Promise.all(
-        node.parts.map(async (p) => (typeof p === 'string' ? p : stringForm(plain(await run(p.source, p.expr, ctx), p.source), p.source, ctx))),
+        node.parts.map(async (p) =>
+          typeof p === 'string' ? p : stringForm(plain(await run(p.source, p.expr, ctx), p.source), p.source, ctx),
+        ),
       );
       return out.join('');
     }
@@ -356,8 +358,14 @@ async function run(source: string, expr: jsonata.Expression, ctx: TemplateContex
 /** JSONata results can be tagged sequences or functions; arguments must be plain JSON. */
 function plain(v: unknown, source: string): unknown {
   if (v === undefined || v === null || typeof v !== 'object') {
-    if (typeof v === 'function') throw new InterlockError('TEMPLATE_ERROR', `template \${{ ${source} }} gave a function, not a value`, { expression: source });
-    if (typeof v === 'number' && !Number.isFinite(v)) throw new InterlockError('TEMPLATE_ERROR', `template \${{ ${source} }} gave ${v}, not a JSON number`, { expression: source });
+    if (typeof v === 'function')
+      throw new InterlockError('TEMPLATE_ERROR', `template \${{ ${source} }} gave a function, not a value`, {
+        expression: source,
+      });
+    if (typeof v === 'number' && !Number.isFinite(v))
+      throw new InterlockError('TEMPLATE_ERROR', `template \${{ ${source} }} gave ${v}, not a JSON number`, {
+        expression: source,
+      });
     return v;
   }
   if (Array.isArray(v)) return v.map((x) => plain(x, source) ?? null);
@@ -375,8 +383,12 @@ function plain(v: unknown, source: string): unknown {
  */
 function stringForm(v: unknown, source: string, ctx: TemplateContext): string {
   if (v === undefined) {
-    throw new InterlockError('TEMPLATE_ERROR', `template \${{ ${source} }} inside a string resolved to nothing${whereMissing(source, ctx)}; ` +
-      `for an optional value write \${{ $exists(${source}) ? ${source} : '' }} or give a default`, { expression: source, path: source });
+    throw new InterlockError(
+      'TEMPLATE_ERROR',
+      `template \${{ ${source} }} inside a string resolved to nothing${whereMissing(source, ctx)}; ` +
+        `for an optional value write \${{ $exists(${source}) ? ${source} : '' }} or give a default`,
+      { expression: source, path: source },
+    );
   }
   return typeof v === 'string' ? v : JSON.stringify(v);
 }
@@ -388,11 +400,14 @@ function whereMissing(source: string, ctx: TemplateContext): string {
   let v: unknown = ctx;
   for (const [i, name] of path.entries()) {
     const here = path.slice(0, i).join('.');
-    if (v === null || typeof v !== 'object') return `: ${here} is ${v === null ? 'null' : typeof v}, not an object with "${name}"`;
+    if (v === null || typeof v !== 'object')
+      return `: ${here} is ${v === null ? 'null' : typeof v}, not an object with "${name}"`;
     if (Array.isArray(v)) return `: ${here} is a list; pick an element (${here}[0].${path.slice(i).join('.')}) or map over it`;
     if (!Object.hasOwn(v, name)) {
       const keys = Object.keys(v);
-      return i === 0 ? `: there is no "${name}"` : `: ${here} has no "${name}"${keys.length ? ` (it has ${keys.slice(0, 8).join(', ')})` : ''}`;
+      return i === 0
+        ? `: there is no "${name}"`
+        : `: ${here} has no "${name}"${keys.length ? ` (it has ${keys.slice(0, 8).join(', ')})` : ''}`;
     }
     v = (v as Record<string, unknown>)[name];
   }

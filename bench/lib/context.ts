@@ -21,11 +21,14 @@ export const CHAIN = 10;
  * own server, logging to the same file). `gated` is one write that pauses.
  */
 export function benchYaml(serverUrl: string, concurrency: number, logPath: string): string {
-  const chain = (connector: string) => Array.from({ length: CHAIN }, (_, i) => [
-    `      - id: s${i + 1}`,
-    `        call: ${connector}.echo`,
-    `        with: { text: "\${{ ${i === 0 ? 'inputs.text' : `steps.s${i}.output.text`} }}" }`,
-  ].join('\n')).join('\n');
+  const chain = (connector: string) =>
+    Array.from({ length: CHAIN }, (_, i) =>
+      [
+        `      - id: s${i + 1}`,
+        `        call: ${connector}.echo`,
+        `        with: { text: "\${{ ${i === 0 ? 'inputs.text' : `steps.s${i}.output.text`} }}" }`,
+      ].join('\n'),
+    ).join('\n');
   const inputs = '    inputs: { type: object, required: [text], properties: { text: { type: string } } }';
   return `
 connectors:
@@ -129,14 +132,18 @@ export class CallLog {
     for (;;) {
       this.poll();
       if (pred(this.calls)) return;
-      if (Date.now() > deadline) throw new Error(`call log: condition not met within ${timeoutMs} ms (${this.calls.length} calls)`);
+      if (Date.now() > deadline)
+        throw new Error(`call log: condition not met within ${timeoutMs} ms (${this.calls.length} calls)`);
       await new Promise((r) => setTimeout(r, everyMs));
     }
   }
 
   /** Times of the calls whose argument `key` equals `value`, in arrival order. */
   timesFor(tool: string, key: string, value: string): number[] {
-    return this.calls.filter((c) => c.tool === tool && c.args[key] === value).map((c) => c.time).sort((a, b) => a - b);
+    return this.calls
+      .filter((c) => c.tool === tool && c.args[key] === value)
+      .map((c) => c.time)
+      .sort((a, b) => a - b);
   }
 }
 
@@ -154,7 +161,13 @@ export interface BenchContext {
   serverUrl: string;
 }
 
-export async function makeContext(redis: BenchRedis, dir: string, server: { url: string; pid: number }, logPath: string, concurrency: number): Promise<BenchContext> {
+export async function makeContext(
+  redis: BenchRedis,
+  dir: string,
+  server: { url: string; pid: number },
+  logPath: string,
+  concurrency: number,
+): Promise<BenchContext> {
   const serverUrl = server.url;
   const configFile = join(dir, 'workflows.yaml');
   writeFileSync(configFile, benchYaml(serverUrl, concurrency, logPath));
@@ -172,7 +185,14 @@ export async function makeContext(redis: BenchRedis, dir: string, server: { url:
   return { app, redis, configFile, prefix, log: new CallLog(logPath), blocking, admin, serverPid: server.pid, serverUrl };
 }
 
-const END_EVENTS = new Set(['run.succeeded', 'run.failed', 'run.denied', 'run.cancelled', 'run.needs_attention', 'confirmation.requested']);
+const END_EVENTS = new Set([
+  'run.succeeded',
+  'run.failed',
+  'run.denied',
+  'run.cancelled',
+  'run.needs_attention',
+  'confirmation.requested',
+]);
 
 /**
  * Follows a run's event stream until it ends or pauses; returns the event type that ended it.
@@ -204,6 +224,8 @@ export async function usedMemory(admin: Redis): Promise<number> {
 
 /** Jobs of a queue that are not finished yet. */
 export async function openJobs(ctx: BenchContext, connector = 'test'): Promise<number> {
-  const c = await ctx.app.queues.get(connector).getJobCounts('wait', 'active', 'paused', 'delayed', 'prioritized', 'waiting-children');
+  const c = await ctx.app.queues
+    .get(connector)
+    .getJobCounts('wait', 'active', 'paused', 'delayed', 'prioritized', 'waiting-children');
   return Object.values(c).reduce((a, b) => a + b, 0);
 }

@@ -34,7 +34,8 @@ export function cpuMs(pid: number): number {
 export function childPids(pid: number): number[] {
   try {
     return readdirSync(`/proc/${pid}/task`).flatMap((tid) =>
-      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number));
+      readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number),
+    );
   } catch {
     return [];
   }
@@ -56,9 +57,28 @@ export class BenchRedis {
   async start(fsync: Fsync): Promise<this> {
     this.port = await freePort();
     const persistence = fsync === 'no' ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', fsync];
-    this.proc = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir,
-      // Same stream node size as Interlock's private Redis (and docs/scaling.md): each run has a small stream.
-      '--save', '', ...persistence, '--stream-node-max-bytes', '512', '--hash-max-listpack-value', '4096', '--loglevel', 'warning'], { stdio: 'ignore' });
+    this.proc = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        // Same stream node size as Interlock's private Redis (and docs/scaling.md): each run has a small stream.
+        '--save',
+        '',
+        ...persistence,
+        '--stream-node-max-bytes',
+        '512',
+        '--hash-max-listpack-value',
+        '4096',
+        '--loglevel',
+        'warning',
+      ],
+      { stdio: 'ignore' },
+    );
     const c = new Redis(this.port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
     c.on('error', () => {});
     for (let i = 0; i < 100; i++) {
@@ -112,7 +132,7 @@ export class Child {
             this.probeWaiters.shift()?.(snap);
             continue;
           }
-          this.err = (this.err + line + '\n').slice(-4000);
+          this.err = `${this.err + line}\n`.slice(-4000);
           if (line.includes(readyText)) resolveReady();
         }
       });
@@ -180,20 +200,44 @@ export async function startTestServer(log: string): Promise<TestServerChild> {
 }
 
 export function startWorker(name: string, configFile: string, redis: BenchRedis, prefix: string): Child {
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', PROBE, join(ROOT, 'src/cli.ts'), '--config', configFile, 'worker'], {
-    env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: prefix, LOG_LEVEL: 'warn', BENCH_PROBE: '1', BENCH_REDIS_PORT: String(redis.port) },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', PROBE, join(ROOT, 'src/cli.ts'), '--config', configFile, 'worker'],
+    {
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        INTERLOCK_PREFIX: prefix,
+        LOG_LEVEL: 'warn',
+        BENCH_PROBE: '1',
+        BENCH_REDIS_PORT: String(redis.port),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   return new Child(name, proc, 'worker ready');
 }
 
 /** `queues`: `kind:queue` pairs this process serves (see raw-worker.ts). */
-export function startRawWorker(name: string, redis: BenchRedis, prefix: string, queues: string[], concurrency: number, mcpUrl: string): Child {
+export function startRawWorker(
+  name: string,
+  redis: BenchRedis,
+  prefix: string,
+  queues: string[],
+  concurrency: number,
+  mcpUrl: string,
+): Child {
   const proc = spawn(process.execPath, ['--expose-gc', '--import', PROBE, join(ROOT, 'bench/lib/raw-worker.ts')], {
     env: {
-      ...process.env, REDIS_URL: redis.url, RAW_PREFIX: prefix, RAW_QUEUES: queues.join(','), RAW_CONCURRENCY: String(concurrency),
-      RAW_MCP_URL: mcpUrl, RAW_MCP_STDIO: join(ROOT, 'test/fixtures/test-server.ts'),
-      BENCH_PROBE: '1', BENCH_REDIS_PORT: String(redis.port),
+      ...process.env,
+      REDIS_URL: redis.url,
+      RAW_PREFIX: prefix,
+      RAW_QUEUES: queues.join(','),
+      RAW_CONCURRENCY: String(concurrency),
+      RAW_MCP_URL: mcpUrl,
+      RAW_MCP_STDIO: join(ROOT, 'test/fixtures/test-server.ts'),
+      BENCH_PROBE: '1',
+      BENCH_REDIS_PORT: String(redis.port),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

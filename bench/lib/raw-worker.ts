@@ -20,9 +20,15 @@ const queues = (process.env.RAW_QUEUES ?? 'empty:raw').split(',').map((e) => e.s
 async function client(kind: Kind): Promise<Client | undefined> {
   if (kind === 'empty' || !queues.some(([k]) => k === kind)) return undefined;
   const c = new Client({ name: `interlock-bench-raw-${kind}`, version: '1.0.0' });
-  await c.connect(kind === 'stdio'
-    ? new StdioClientTransport({ command: process.execPath, args: [process.env.RAW_MCP_STDIO ?? '', '--stdio'], stderr: 'ignore' })
-    : new StreamableHTTPClientTransport(new URL(process.env.RAW_MCP_URL ?? '')));
+  await c.connect(
+    kind === 'stdio'
+      ? new StdioClientTransport({
+          command: process.execPath,
+          args: [process.env.RAW_MCP_STDIO ?? '', '--stdio'],
+          stderr: 'ignore',
+        })
+      : new StreamableHTTPClientTransport(new URL(process.env.RAW_MCP_URL ?? '')),
+  );
   return c;
 }
 const mcp: Partial<Record<Kind, Client>> = { http: await client('http'), stdio: await client('stdio') };
@@ -30,19 +36,23 @@ const mcp: Partial<Record<Kind, Client>> = { http: await client('http'), stdio: 
 const connection = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { maxRetriesPerRequest: null });
 connection.on('error', () => {});
 const workers = queues.map(([kind, name]) => {
-  const w = new Worker<{ text?: string }>(name, async (job) => {
-    const c = mcp[kind];
-    if (!c) return 'ok';
-    const r = await c.callTool({ name: 'echo', arguments: { text: job.data.text ?? job.id ?? '' } });
-    if (r.isError) throw new Error('echo failed');
-    return 'ok';
-  }, {
-    connection,
-    prefix: process.env.RAW_PREFIX ?? 'bench-raw',
-    concurrency: Number(process.env.RAW_CONCURRENCY ?? 10),
-    stalledInterval: 5000,
-    maxStalledCount: 5,
-  });
+  const w = new Worker<{ text?: string }>(
+    name,
+    async (job) => {
+      const c = mcp[kind];
+      if (!c) return 'ok';
+      const r = await c.callTool({ name: 'echo', arguments: { text: job.data.text ?? job.id ?? '' } });
+      if (r.isError) throw new Error('echo failed');
+      return 'ok';
+    },
+    {
+      connection,
+      prefix: process.env.RAW_PREFIX ?? 'bench-raw',
+      concurrency: Number(process.env.RAW_CONCURRENCY ?? 10),
+      stalledInterval: 5000,
+      maxStalledCount: 5,
+    },
+  );
   w.on('error', () => {});
   return w;
 });

@@ -54,31 +54,58 @@ export interface Verdict {
   met: boolean;
 }
 
-const ms = (v: number | undefined): string => (v === undefined || !Number.isFinite(v) ? 'n/a' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`);
+const ms = (v: number | undefined): string =>
+  v === undefined || !Number.isFinite(v) ? 'n/a' : v < 10 ? `${v.toFixed(2)} ms` : `${v.toFixed(1)} ms`;
 const kb = (b: number): string => `${(b / 1024).toFixed(2)} KiB`;
 const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
 const pct = (r: number): string => `${(r * 100).toFixed(0)} %`;
 
 export function verdicts(r: BenchResults): Verdict[] {
   const out: Verdict[] = [];
-  for (const [t, L] of [['stdio', r.latencyStdio], ['http', r.latency]] as const) {
+  for (const [t, L] of [
+    ['stdio', r.latencyStdio],
+    ['http', r.latency],
+  ] as const) {
     const o = L?.chain.stepOverheadMs;
     if (!o) continue;
     out.push({ target: `overhead per step p50 ≤ 2 ms (${t})`, value: ms(o.p50), met: o.p50 <= 2 });
     out.push({ target: `overhead per step p99 ≤ 10 ms (${t})`, value: ms(o.p99), met: o.p99 <= 10 });
   }
   for (const x of r.throughput?.ratios ?? []) {
-    out.push({ target: `throughput ≥ 50 % of raw BullMQ empty jobs (${x.transport}, ${x.processes} process${x.processes > 1 ? 'es' : ''})`, value: pct(x.ratio), met: x.ratio >= 0.5 });
+    out.push({
+      target: `throughput ≥ 50 % of raw BullMQ empty jobs (${x.transport}, ${x.processes} process${x.processes > 1 ? 'es' : ''})`,
+      value: pct(x.ratio),
+      met: x.ratio >= 0.5,
+    });
   }
   if (r.paused) {
-    out.push({ target: 'paused run ≤ 2 KB of Redis', value: `${r.paused.redis.bytesPerRun} B`, met: r.paused.redis.bytesPerRun <= 2048 });
+    out.push({
+      target: 'paused run ≤ 2 KB of Redis',
+      value: `${r.paused.redis.bytesPerRun} B`,
+      met: r.paused.redis.bytesPerRun <= 2048,
+    });
     const heap = r.paused.worker.heapBytesPerRun;
-    out.push({ target: 'paused run: nothing in worker memory (no job, heap after GC < 64 B/run)', value: `${heap} B/run heap, ${r.paused.openJobsAfter} jobs`, met: heap < 64 && r.paused.openJobsAfter === 0 });
+    out.push({
+      target: 'paused run: nothing in worker memory (no job, heap after GC < 64 B/run)',
+      value: `${heap} B/run heap, ${r.paused.openJobsAfter} jobs`,
+      met: heap < 64 && r.paused.openJobsAfter === 0,
+    });
   }
-  for (const [t, A] of [['stdio', r.approveStdio], ['http', r.approve]] as const) {
+  for (const [t, A] of [
+    ['stdio', r.approveStdio],
+    ['http', r.approve],
+  ] as const) {
     if (!A) continue;
-    out.push({ target: `approve → tool call p50 ≤ 5 ms (${t}, POST …/approve)`, value: ms(A.httpApproveToCallMs.p50), met: A.httpApproveToCallMs.p50 <= 5 });
-    out.push({ target: `approve → tool call p50 ≤ 5 ms (${t}, engine.approve in process)`, value: ms(A.approveToCallMs.p50), met: A.approveToCallMs.p50 <= 5 });
+    out.push({
+      target: `approve → tool call p50 ≤ 5 ms (${t}, POST …/approve)`,
+      value: ms(A.httpApproveToCallMs.p50),
+      met: A.httpApproveToCallMs.p50 <= 5,
+    });
+    out.push({
+      target: `approve → tool call p50 ≤ 5 ms (${t}, engine.approve in process)`,
+      value: ms(A.approveToCallMs.p50),
+      met: A.approveToCallMs.p50 <= 5,
+    });
   }
   return out;
 }
@@ -87,7 +114,12 @@ export function verdicts(r: BenchResults): Verdict[] {
 function table(rows: string[][]): string {
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   const prose = rows[0].length === 2;
-  return rows.map((r) => `  ${r.map((cell, c) => (c === 0 || prose ? cell.padEnd(c === r.length - 1 ? 0 : widths[c]) : cell.padStart(widths[c]))).join('   ')}`).join('\n');
+  return rows
+    .map(
+      (r) =>
+        `  ${r.map((cell, c) => (c === 0 || prose ? cell.padEnd(c === r.length - 1 ? 0 : widths[c]) : cell.padStart(widths[c]))).join('   ')}`,
+    )
+    .join('\n');
 }
 
 /**
@@ -96,98 +128,182 @@ function table(rows: string[][]): string {
 function latencyRows(r: BenchResults) {
   const b = r.fsync.beside;
   return {
-    header: (): string[] => (b ? ['', `${r.fsync.headline} p50`, 'p99', `${b} p50`, 'p99', 'target'] : ['', 'p50', 'p99', 'target']),
+    header: (): string[] =>
+      b ? ['', `${r.fsync.headline} p50`, 'p99', `${b} p50`, 'p99', 'target'] : ['', 'p50', 'p99', 'target'],
     row: (label: string, s: Summary | undefined, beside: Summary | undefined, target = ''): string[] =>
-      (b ? [label, ms(s?.p50), ms(s?.p99), ms(beside?.p50), ms(beside?.p99), target] : [label, ms(s?.p50), ms(s?.p99), target]),
+      b ? [label, ms(s?.p50), ms(s?.p99), ms(beside?.p50), ms(beside?.p99), target] : [label, ms(s?.p50), ms(s?.p99), target],
   };
 }
 
 function commandsLine(c: SideCounts): string {
   const list = (m: Record<string, number>): string =>
-    Object.entries(m).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ');
-  return `${c.roundTrips} round trips, ${c.commands.total} commands (${list(c.commands.commands)}); ` +
-    `${c.commands.innerTotal} more inside scripts (${list(c.commands.inner)})`;
+    Object.entries(m)
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+  return (
+    `${c.roundTrips} round trips, ${c.commands.total} commands (${list(c.commands.commands)}); ` +
+    `${c.commands.innerTotal} more inside scripts (${list(c.commands.inner)})`
+  );
 }
 
 export function render(r: BenchResults): string {
   const m = r.machine;
   const lines: string[] = [];
   lines.push(`Interlock bench (${r.mode}) — ${r.startedAt}${r.seconds ? `, ${r.seconds.toFixed(0)} s` : ''}`);
-  lines.push(`machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Redis ${m.redis} (${m.redisPersistence}), load avg ${m.loadAvgStart.map((v) => v.toFixed(1)).join(' ')}` +
-    (m.loadAvgEnd ? ` → ${m.loadAvgEnd.map((v) => v.toFixed(1)).join(' ')}` : '') + `, commit ${m.commit}`);
-  lines.push(`tool: the project's MCP test server (echo / record) over streamable HTTP on loopback; connector concurrency ${r.concurrency} per worker process`);
+  lines.push(
+    `machine: ${m.nproc} × ${m.cpuModel}, ${m.memoryGiB} GiB, Node ${m.node}, Redis ${m.redis} (${m.redisPersistence}), load avg ${m.loadAvgStart.map((v) => v.toFixed(1)).join(' ')}` +
+      (m.loadAvgEnd ? ` → ${m.loadAvgEnd.map((v) => v.toFixed(1)).join(' ')}` : '') +
+      `, commit ${m.commit}`,
+  );
+  lines.push(
+    `tool: the project's MCP test server (echo / record) over streamable HTTP on loopback; connector concurrency ${r.concurrency} per worker process`,
+  );
 
   const { header, row } = latencyRows(r);
   const B = r.beside ?? {};
-  const latencyTable = (L: LatencyResult, Lb: LatencyResult | undefined, transport: string): string => table([
-    header(),
-    row('one Redis round trip (PING)', L.redisPingMs, Lb?.redisPingMs),
-    row(`direct MCP call over ${transport} (SDK client → test server)`, L.directCallMs, Lb?.directCallMs),
-    row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs, Lb?.oneStep.e2eMs),
-    row('  minus one direct call', L.oneStep.overheadMs, Lb?.oneStep.overheadMs),
-    row('ten-step chain: trigger → run succeeded', L.chain.e2eMs, Lb?.chain.e2eMs),
-    row('  overhead per step, end to end: (that − 10 direct calls) / 10', L.chain.overheadPerStepPerRunMs, Lb?.chain.overheadPerStepPerRunMs),
-    row('step to step at the server (call k → call k+1)', L.chain.stepGapMs, Lb?.chain.stepGapMs),
-    row('  overhead per step, step to step (that − 1 direct call)', L.chain.stepOverheadMs, Lb?.chain.stepOverheadMs, '≤ 2 / ≤ 10 ms'),
-    row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs, Lb?.chain.triggerToFirstCallMs),
-    row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs, Lb?.chain.lastCallToDoneMs),
-  ]);
+  const latencyTable = (L: LatencyResult, Lb: LatencyResult | undefined, transport: string): string =>
+    table([
+      header(),
+      row('one Redis round trip (PING)', L.redisPingMs, Lb?.redisPingMs),
+      row(`direct MCP call over ${transport} (SDK client → test server)`, L.directCallMs, Lb?.directCallMs),
+      row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs, Lb?.oneStep.e2eMs),
+      row('  minus one direct call', L.oneStep.overheadMs, Lb?.oneStep.overheadMs),
+      row('ten-step chain: trigger → run succeeded', L.chain.e2eMs, Lb?.chain.e2eMs),
+      row(
+        '  overhead per step, end to end: (that − 10 direct calls) / 10',
+        L.chain.overheadPerStepPerRunMs,
+        Lb?.chain.overheadPerStepPerRunMs,
+      ),
+      row('step to step at the server (call k → call k+1)', L.chain.stepGapMs, Lb?.chain.stepGapMs),
+      row(
+        '  overhead per step, step to step (that − 1 direct call)',
+        L.chain.stepOverheadMs,
+        Lb?.chain.stepOverheadMs,
+        '≤ 2 / ≤ 10 ms',
+      ),
+      row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs, Lb?.chain.triggerToFirstCallMs),
+      row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs, Lb?.chain.lastCallToDoneMs),
+    ]);
   const fsyncNote = r.fsync.beside
     ? `Redis appendfsync ${r.fsync.headline} (the headline, Interlock's default), with ${r.fsync.beside} beside it`
     : `Redis appendfsync ${r.fsync.headline}`;
-  if (r.latencyStdio || r.latency) lines.push('', `(1) Orchestration overhead, sequential, one \`interlock worker\` process; ${fsyncNote}`);
-  if (r.latencyStdio) lines.push('over stdio (connector `io`: the worker starts the test server as its child)', latencyTable(r.latencyStdio, B.latencyStdio, 'stdio'));
+  if (r.latencyStdio || r.latency)
+    lines.push('', `(1) Orchestration overhead, sequential, one \`interlock worker\` process; ${fsyncNote}`);
+  if (r.latencyStdio)
+    lines.push(
+      'over stdio (connector `io`: the worker starts the test server as its child)',
+      latencyTable(r.latencyStdio, B.latencyStdio, 'stdio'),
+    );
   if (r.latency) lines.push('over streamable HTTP (connector `test`)', latencyTable(r.latency, B.latency, 'http'));
   const T = r.throughput;
   if (T) {
     const Tb = B.throughput;
-    lines.push('', `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
-      (r.fsync.headline === 'no' ? '' : `; ratios at appendfsync ${r.fsync.headline}`));
+    lines.push(
+      '',
+      `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
+        (r.fsync.headline === 'no' ? '' : `; ratios at appendfsync ${r.fsync.headline}`),
+    );
     const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;
     const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
     const bh = Tb && r.fsync.beside ? [`at ${r.fsync.beside}`] : [];
-    const rows = [['', `rate${r.fsync.headline === 'no' ? '' : ` at ${r.fsync.headline}`}`, ...bh, 'round trips', 'CPU ms each: worker / redis / MCP server', 'vs empty', 'vs +call']];
+    const rows = [
+      [
+        '',
+        `rate${r.fsync.headline === 'no' ? '' : ` at ${r.fsync.headline}`}`,
+        ...bh,
+        'round trips',
+        'CPU ms each: worker / redis / MCP server',
+        'vs empty',
+        'vs +call',
+      ],
+    ];
     for (const x of T.interlock) {
       const q = T.ratios.find((y) => y.processes === x.processes && y.transport === x.transport);
       const xb = Tb?.interlock.find((y) => y.processes === x.processes && y.transport === x.transport);
-      rows.push([`Interlock over ${x.transport}, ${procs(x.processes)} (${x.steps} chain steps)`, `${x.stepsPerSecond} steps/s`,
-        ...(bh.length ? [xb ? `${xb.stepsPerSecond} steps/s` : 'n/a'] : []), `${x.roundTripsPerStep}/step`,
-        cpu(x.cpuMsPerStep), q ? pct(q.ratio) : '', q ? pct(q.ratioToBullmqWithCall) : '']);
+      rows.push([
+        `Interlock over ${x.transport}, ${procs(x.processes)} (${x.steps} chain steps)`,
+        `${x.stepsPerSecond} steps/s`,
+        ...(bh.length ? [xb ? `${xb.stepsPerSecond} steps/s` : 'n/a'] : []),
+        `${x.roundTripsPerStep}/step`,
+        cpu(x.cpuMsPerStep),
+        q ? pct(q.ratio) : '',
+        q ? pct(q.ratioToBullmqWithCall) : '',
+      ]);
     }
     for (const y of T.raw) {
       const yb = Tb?.raw.find((z: RawRate) => z.kind === y.kind && z.processes === y.processes);
-      rows.push([`raw BullMQ, ${y.kind === 'empty' ? 'empty jobs' : `jobs calling echo over ${y.kind}`}, ${procs(y.processes)} (${y.jobs})`, `${y.jobsPerSecond} jobs/s`,
-        ...(bh.length ? [yb ? `${yb.jobsPerSecond} jobs/s` : 'n/a'] : []), `${y.roundTripsPerJob}/job`, cpu(y.cpuMsPerJob), '', '']);
+      rows.push([
+        `raw BullMQ, ${y.kind === 'empty' ? 'empty jobs' : `jobs calling echo over ${y.kind}`}, ${procs(y.processes)} (${y.jobs})`,
+        `${y.jobsPerSecond} jobs/s`,
+        ...(bh.length ? [yb ? `${yb.jobsPerSecond} jobs/s` : 'n/a'] : []),
+        `${y.roundTripsPerJob}/job`,
+        cpu(y.cpuMsPerJob),
+        '',
+        '',
+      ]);
     }
-    rows.push([`direct MCP echo calls over http, ${T.directMcp.concurrency} in flight`, `${T.directMcp.callsPerSecond} calls/s`,
-      ...(bh.length ? [Tb ? `${Tb.directMcp.callsPerSecond} calls/s` : 'n/a'] : []), '',
-      `client ${T.directMcp.cpuMsPerCall.client.toFixed(2)} / – / ${T.directMcp.cpuMsPerCall.testServer.toFixed(2)}`, '', '']);
+    rows.push([
+      `direct MCP echo calls over http, ${T.directMcp.concurrency} in flight`,
+      `${T.directMcp.callsPerSecond} calls/s`,
+      ...(bh.length ? [Tb ? `${Tb.directMcp.callsPerSecond} calls/s` : 'n/a'] : []),
+      '',
+      `client ${T.directMcp.cpuMsPerCall.client.toFixed(2)} / – / ${T.directMcp.cpuMsPerCall.testServer.toFixed(2)}`,
+      '',
+      '',
+    ]);
     lines.push(table(rows));
   }
   const P = r.paused;
   if (P) {
     lines.push('', `(3) ${P.runs} runs paused at a gate (${P.secondsToPauseAll} s to pause them all)`);
-    const parts = Object.entries(P.redis.perRun).map(([k, v]) => `${k} ${v}`).join(', ');
-    lines.push(table([
-      ['Redis used_memory', `${mib(P.redis.usedMemoryBefore)} → ${mib(P.redis.usedMemoryAfter)}`],
-      ['Redis bytes per paused run', `${P.redis.bytesPerRun} B (${kb(P.redis.bytesPerRun)}), ${P.redis.keysPerRun} keys; target ≤ 2 KB`],
-      ['  MEMORY USAGE per run (B)', parts],
-      ['  other layouts, same data (B)', Object.entries(P.redis.whatIf).map(([k, v]) => `${k} ${v}`).join(', ')],
-      ['worker RSS', `${mib(P.worker.rssBefore)} → ${mib(P.worker.rssAfter)}`],
-      ['worker heap after GC', `${mib(P.worker.heapUsedBefore)} → ${mib(P.worker.heapUsedAfter)} (${P.worker.heapBytesPerRun} B per run)`],
-      ['step jobs left in the queue', String(P.openJobsAfter)],
-    ]));
+    const parts = Object.entries(P.redis.perRun)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    lines.push(
+      table([
+        ['Redis used_memory', `${mib(P.redis.usedMemoryBefore)} → ${mib(P.redis.usedMemoryAfter)}`],
+        [
+          'Redis bytes per paused run',
+          `${P.redis.bytesPerRun} B (${kb(P.redis.bytesPerRun)}), ${P.redis.keysPerRun} keys; target ≤ 2 KB`,
+        ],
+        ['  MEMORY USAGE per run (B)', parts],
+        [
+          '  other layouts, same data (B)',
+          Object.entries(P.redis.whatIf)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+        ],
+        ['worker RSS', `${mib(P.worker.rssBefore)} → ${mib(P.worker.rssAfter)}`],
+        [
+          'worker heap after GC',
+          `${mib(P.worker.heapUsedBefore)} → ${mib(P.worker.heapUsedAfter)} (${P.worker.heapBytesPerRun} B per run)`,
+        ],
+        ['step jobs left in the queue', String(P.openJobsAfter)],
+      ]),
+    );
   }
   const A = r.approve;
   if (A) {
     lines.push('', `(4) Approve → tool call (${A.approvals} approvals, one at a time, alternately over HTTP and in process)`);
     const rows = [header()];
-    for (const [t, X, Xb] of [['stdio', r.approveStdio, B.approveStdio], ['http', A, B.approve]] as const) {
+    for (const [t, X, Xb] of [
+      ['stdio', r.approveStdio, B.approveStdio],
+      ['http', A, B.approve],
+    ] as const) {
       if (!X) continue;
-      rows.push(row(`over ${t}: POST /api/v1/confirmations/{id}/approve → call at the server`, X.httpApproveToCallMs, Xb?.httpApproveToCallMs, '≤ 5 ms'),
+      rows.push(
+        row(
+          `over ${t}: POST /api/v1/confirmations/{id}/approve → call at the server`,
+          X.httpApproveToCallMs,
+          Xb?.httpApproveToCallMs,
+          '≤ 5 ms',
+        ),
         row('  HTTP 200 response time', X.httpResponseMs, Xb?.httpResponseMs),
         row(`over ${t}: engine.approve() in process → call at the server`, X.approveToCallMs, Xb?.approveToCallMs, '≤ 5 ms'),
-        row('  engine.approve() returns', X.approveReturnMs, Xb?.approveReturnMs));
+        row('  engine.approve() returns', X.approveReturnMs, Xb?.approveReturnMs),
+      );
     }
     lines.push(table(rows));
   }
@@ -195,12 +311,22 @@ export function render(r: BenchResults): string {
   if (H) {
     lines.push('', '(5) Trigger over HTTP → first tool call');
     const cut = (cells: string[]): string[] => cells.slice(0, -1);
-    lines.push(table([cut(header()), cut(row(`POST /api/v1/workflows/one/runs → call at the server (${H.requests})`, H.triggerToCallMs, B.http?.triggerToCallMs)),
-      cut(row('  HTTP 202 response time', H.responseMs, B.http?.responseMs))]));
+    lines.push(
+      table([
+        cut(header()),
+        cut(
+          row(`POST /api/v1/workflows/one/runs → call at the server (${H.requests})`, H.triggerToCallMs, B.http?.triggerToCallMs),
+        ),
+        cut(row('  HTTP 202 response time', H.responseMs, B.http?.responseMs)),
+      ]),
+    );
   }
   const C = r.counts;
   if (C) {
-    lines.push('', '(6) Redis round trips and commands (probe in each process; MONITOR by connection; idle background subtracted)');
+    lines.push(
+      '',
+      '(6) Redis round trips and commands (probe in each process; MONITOR by connection; idle background subtracted)',
+    );
     lines.push(`  per chain step, worker:       ${commandsLine(C.chainStep.worker)}`);
     lines.push(`  per one-step run, worker:     ${commandsLine(C.oneStepRun.worker)}`);
     lines.push(`  per trigger, engine:          ${commandsLine(C.oneStepRun.engineTrigger)}`);
@@ -214,7 +340,10 @@ export function render(r: BenchResults): string {
   }
   const V = r.verdicts ?? [];
   if (V.length) {
-    lines.push('', `Targets (judged on the headline figures${r.fsync.headline === 'no' ? '' : `, appendfsync ${r.fsync.headline}`})`);
+    lines.push(
+      '',
+      `Targets (judged on the headline figures${r.fsync.headline === 'no' ? '' : `, appendfsync ${r.fsync.headline}`})`,
+    );
     lines.push(table(V.map((v) => [v.target, v.value, v.met ? 'met' : 'NOT met'])));
   }
   for (const e of r.errors) lines.push('', `ERROR in ${e.phase}: ${e.message}`);

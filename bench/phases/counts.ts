@@ -41,7 +41,11 @@ const EMPTY: Tally = { commands: {}, total: 0, inner: {}, innerTotal: 0 };
 const writes = (s: ProbeSnapshot, ports?: Set<number>): number =>
   s.sockets.filter((c) => !ports || ports.has(c.localPort)).reduce((a, c) => a + c.writes, 0);
 
-export async function measureCounts(ctx: BenchContext, worker: Child, o: { oneStep: number; chain: number; gated: number; idleMs: number }): Promise<CountsResult> {
+export async function measureCounts(
+  ctx: BenchContext,
+  worker: Child,
+  o: { oneStep: number; chain: number; gated: number; idleMs: number },
+): Promise<CountsResult> {
   // Lookups between measured calls go through a store on the admin connection, which no tally counts.
   const side = new RunStore(ctx.admin, ctx.prefix);
   const engine = new Set([(ctx.app.redis.client as unknown as { stream: { localPort: number } }).stream.localPort]);
@@ -60,7 +64,12 @@ export async function measureCounts(ctx: BenchContext, worker: Child, o: { oneSt
   await mon.start();
   try {
     type Mark = { w: ProbeSnapshot; e: number; i: number; t: number };
-    const mark = async (): Promise<Mark> => ({ w: await worker.probe(), e: writes(probeSnapshot(false), engine), i: await mon.mark(ctx.admin), t: performance.now() });
+    const mark = async (): Promise<Mark> => ({
+      w: await worker.probe(),
+      e: writes(probeSnapshot(false), engine),
+      i: await mon.mark(ctx.admin),
+      t: performance.now(),
+    });
     const workerPorts = (m: Mark) => new Set(m.w.sockets.map((s) => s.localPort));
 
     const m0 = await mark();
@@ -106,12 +115,24 @@ export async function measureCounts(ctx: BenchContext, worker: Child, o: { oneSt
     const gatedEngine = engineSide(m3, m4, 1);
     const g = o.gated / o.oneStep;
     return {
-      idle: { seconds: round(idleSec), workerRoundTripsPerSecond: round(idleRt / idleSec), workerCommandsPerSecond: round(idleTally.total / idleSec) },
-      chainStep: { worker: { roundTrips: round((chainAll.roundTrips - oneAll.roundTrips * k) / steps), commands: perUnit(chainAll.commands, oneAll.commands, k, steps) } },
+      idle: {
+        seconds: round(idleSec),
+        workerRoundTripsPerSecond: round(idleRt / idleSec),
+        workerCommandsPerSecond: round(idleTally.total / idleSec),
+      },
+      chainStep: {
+        worker: {
+          roundTrips: round((chainAll.roundTrips - oneAll.roundTrips * k) / steps),
+          commands: perUnit(chainAll.commands, oneAll.commands, k, steps),
+        },
+      },
       oneStepRun: { worker: workerSide(m1, m2, o.oneStep), engineTrigger: engineSide(m1, m2, o.oneStep) },
       gatedRun: {
         worker: workerSide(m3, m4, o.gated),
-        engineApprove: { roundTrips: round((gatedEngine.roundTrips - trig.roundTrips * g) / o.gated), commands: perUnit(gatedEngine.commands, trig.commands, g, o.gated) },
+        engineApprove: {
+          roundTrips: round((gatedEngine.roundTrips - trig.roundTrips * g) / o.gated),
+          commands: perUnit(gatedEngine.commands, trig.commands, g, o.gated),
+        },
       },
       samples: { oneStep: o.oneStep, chain: o.chain, gated: o.gated },
       stepTimeline,
@@ -121,7 +142,12 @@ export async function measureCounts(ctx: BenchContext, worker: Child, o: { oneSt
   }
 }
 
-function timeline(ctx: BenchContext, entries: MonitorEntry[], ports: Set<number>, chains: number): { label: string; ms: number }[] {
+function timeline(
+  ctx: BenchContext,
+  entries: MonitorEntry[],
+  ports: Set<number>,
+  chains: number,
+): { label: string; ms: number }[] {
   ctx.log.poll();
   const offsets = new Map<string, number[]>();
   const gaps: number[] = [];
@@ -141,10 +167,12 @@ function timeline(ctx: BenchContext, entries: MonitorEntry[], ports: Set<number>
     }
   }
   const steps = gaps.length;
-  return [...offsets]
-    // Commands seen in fewer than half the steps are background (stall checks, idle wake-ups).
-    .filter(([, v]) => v.length >= steps / 2)
-    .map(([label, v]) => ({ label, ms: round(summarize(v).p50, 2) }))
-    .concat([{ label: 'next tool call at the server', ms: round(summarize(gaps).p50, 2) }])
-    .sort((a, b) => a.ms - b.ms);
+  return (
+    [...offsets]
+      // Commands seen in fewer than half the steps are background (stall checks, idle wake-ups).
+      .filter(([, v]) => v.length >= steps / 2)
+      .map(([label, v]) => ({ label, ms: round(summarize(v).p50, 2) }))
+      .concat([{ label: 'next tool call at the server', ms: round(summarize(gaps).p50, 2) }])
+      .sort((a, b) => a.ms - b.ms)
+  );
 }

@@ -17,7 +17,13 @@ export interface HttpResult {
 
 /** The HTTP API as `interlock serve` mounts it, open on loopback, for as long as `fn` runs. */
 export async function withApi<T>(ctx: BenchContext, fn: (url: string) => Promise<T>): Promise<T> {
-  const server = await startServer(ctx.app, { host: '127.0.0.1', port: 0, workers: false, logger: silentLogger(), onNotice: () => {} });
+  const server = await startServer(ctx.app, {
+    host: '127.0.0.1',
+    port: 0,
+    workers: false,
+    logger: silentLogger(),
+    onNotice: () => {},
+  });
   try {
     return await fn(server.url);
   } finally {
@@ -25,7 +31,13 @@ export async function withApi<T>(ctx: BenchContext, fn: (url: string) => Promise
   }
 }
 
-export async function measureHttp(ctx: BenchContext, apiUrl: string, n: number, spacingMs: number, tag: string): Promise<HttpResult> {
+export async function measureHttp(
+  ctx: BenchContext,
+  apiUrl: string,
+  n: number,
+  spacingMs: number,
+  tag: string,
+): Promise<HttpResult> {
   const post = async (text: string): Promise<{ t0: number; ms: number }> => {
     const t0 = wallNow();
     const res = await fetch(`${apiUrl}/api/v1/workflows/one/runs`, {
@@ -46,7 +58,10 @@ export async function measureHttp(ctx: BenchContext, apiUrl: string, n: number, 
     await new Promise((r) => setTimeout(r, spacingMs));
   }
   const names = new Set(sent.map((s) => s.text));
-  await ctx.log.until((calls) => calls.filter((c) => c.tool === 'echo' && names.has(String(c.args.text))).length >= sent.length, 30_000);
+  await ctx.log.until(
+    (calls) => calls.filter((c) => c.tool === 'echo' && names.has(String(c.args.text))).length >= sent.length,
+    30_000,
+  );
   return {
     requests: n,
     triggerToCallMs: summarize(sent.map((s) => (ctx.log.timesFor('echo', 'text', s.text)[0] ?? Number.NaN) - s.t0)),

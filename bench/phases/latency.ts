@@ -19,7 +19,14 @@ export interface LatencyResult {
   redisPingMs: Summary;
   directCallMs: Summary;
   oneStep: { e2eMs: Summary; overheadMs: Summary; triggerToCallMs: Summary };
-  chain: { e2eMs: Summary; overheadPerStepPerRunMs: Summary; stepGapMs: Summary; stepOverheadMs: Summary; triggerToFirstCallMs: Summary; lastCallToDoneMs: Summary };
+  chain: {
+    e2eMs: Summary;
+    overheadPerStepPerRunMs: Summary;
+    stepGapMs: Summary;
+    stepOverheadMs: Summary;
+    triggerToFirstCallMs: Summary;
+    lastCallToDoneMs: Summary;
+  };
 }
 
 export async function directClient(url: string): Promise<Client> {
@@ -31,7 +38,13 @@ export async function directClient(url: string): Promise<Client> {
 /** The same test server over stdio, as the `io` connector starts it (its calls are not logged). */
 export async function directStdioClient(): Promise<Client> {
   const client = new Client({ name: 'interlock-bench', version: '1.0.0' });
-  await client.connect(new StdioClientTransport({ command: process.execPath, args: [join(ROOT, 'test/fixtures/test-server.ts'), '--stdio'], stderr: 'ignore' }));
+  await client.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [join(ROOT, 'test/fixtures/test-server.ts'), '--stdio'],
+      stderr: 'ignore',
+    }),
+  );
   return client;
 }
 
@@ -72,8 +85,13 @@ async function sequentialRuns(ctx: BenchContext, workflow: string, tag: string, 
  * `oneio`/`chainio` over stdio). `pass` keeps the inputs of a second measurement apart from the
  * first's in the call log.
  */
-export async function measureLatency(ctx: BenchContext, client: Client, o: { direct: number; one: number; chain: number },
-  workflows: { one: string; chain: string } = { one: 'one', chain: 'chain' }, pass = ''): Promise<LatencyResult> {
+export async function measureLatency(
+  ctx: BenchContext,
+  client: Client,
+  o: { direct: number; one: number; chain: number },
+  workflows: { one: string; chain: string } = { one: 'one', chain: 'chain' },
+  pass = '',
+): Promise<LatencyResult> {
   const tag = `${workflows.one}${pass}`;
   // Warm every path once: the worker's MCP session, the tool catalog, scripts, JIT.
   await sequentialRuns(ctx, workflows.one, `warm-${tag}`, 20);
@@ -89,7 +107,10 @@ export async function measureLatency(ctx: BenchContext, client: Client, o: { dir
 
   const ones = await sequentialRuns(ctx, workflows.one, `lat-${tag}`, o.one);
   const chains = await sequentialRuns(ctx, workflows.chain, `lat-chain-${tag}`, o.chain);
-  await ctx.log.until((calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', chains[chains.length - 1].text).length === CHAIN, 10_000);
+  await ctx.log.until(
+    (calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', chains[chains.length - 1].text).length === CHAIN,
+    10_000,
+  );
 
   const oneE2e = ones.map((r) => r.done - r.t0);
   const oneTrig = ones.map((r) => (ctx.log.timesFor('echo', 'text', r.text)[0] ?? Number.NaN) - r.t0);

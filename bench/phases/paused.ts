@@ -48,7 +48,9 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
   const indexKeys = { runsIndex: k.runsIndex(), pendingIndex: k.pendingConfirmations() };
   const queuePattern = `${queuePrefix(app.queues.prefix, 'test')}:test:*`;
   const sizes = async () => ({
-    ...Object.fromEntries(await Promise.all(Object.entries(indexKeys).map(async ([n, key]) => [n, await memoryUsage(admin, key)] as const))),
+    ...Object.fromEntries(
+      await Promise.all(Object.entries(indexKeys).map(async ([n, key]) => [n, await memoryUsage(admin, key)] as const)),
+    ),
     queueKeys: await sumMatching(admin, queuePattern),
   });
 
@@ -59,8 +61,11 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
   const used0 = await usedMemory(admin);
 
   const t0 = performance.now();
-  const runIds = await mapLimit(Array.from({ length: runs }, (_, i) => i), 100, async (i) =>
-    (await app.engine.trigger('gated', { text: `paused-${i}` })).run.id);
+  const runIds = await mapLimit(
+    Array.from({ length: runs }, (_, i) => i),
+    100,
+    async (i) => (await app.engine.trigger('gated', { text: `paused-${i}` })).run.id,
+  );
   const deadline = Date.now() + 300_000;
   while ((await admin.zcard(indexKeys.pendingIndex)) < pending0 + runs) {
     if (Date.now() > deadline) throw new Error('paused runs did not all reach their gate');
@@ -81,9 +86,15 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
     hash += await memoryUsage(admin, k.run(id));
     events += await memoryUsage(admin, k.events(id));
   }
-  const perRun: Record<string, number> = { runHash: round(hash / sample.length, 0), eventsStream: round(events / sample.length, 0) };
+  const perRun: Record<string, number> = {
+    runHash: round(hash / sample.length, 0),
+    eventsStream: round(events / sample.length, 0),
+  };
   for (const n of Object.keys(sizes1) as (keyof typeof sizes1)[]) perRun[n] = round((sizes1[n] - sizes0[n]) / runs, 1);
-  const whatIf = await layouts(admin, sample.slice(0, 20).map((id) => [k.run(id), k.events(id)] as const));
+  const whatIf = await layouts(
+    admin,
+    sample.slice(0, 20).map((id) => [k.run(id), k.events(id)] as const),
+  );
 
   return {
     runs,
@@ -159,7 +170,11 @@ export interface ApproveResult {
 
 /** Pauses `n` runs of a gated workflow (one write) and returns their ids once all wait at the gate. */
 export async function pauseRuns(ctx: BenchContext, workflow: string, n: number, tag: string): Promise<string[]> {
-  const ids = await mapLimit(Array.from({ length: n }, (_, i) => i), 20, async (i) => (await ctx.app.engine.trigger(workflow, { text: `${tag}-${i}` })).run.id);
+  const ids = await mapLimit(
+    Array.from({ length: n }, (_, i) => i),
+    20,
+    async (i) => (await ctx.app.engine.trigger(workflow, { text: `${tag}-${i}` })).run.id,
+  );
   const deadline = Date.now() + 60_000;
   for (;;) {
     const p = ctx.admin.pipeline();
@@ -176,7 +191,13 @@ export async function pauseRuns(ctx: BenchContext, workflow: string, n: number, 
  * over HTTP (`POST /api/v1/confirmations/{id}/approve` on the real server at `apiUrl`) and with
  * engine.approve() in process, so both see the same machine. Needs 2 × `n` paused runs.
  */
-export async function measureApprove(ctx: BenchContext, apiUrl: string, runIds: string[], n: number, spacingMs: number): Promise<ApproveResult> {
+export async function measureApprove(
+  ctx: BenchContext,
+  apiUrl: string,
+  runIds: string[],
+  n: number,
+  spacingMs: number,
+): Promise<ApproveResult> {
   const { app } = ctx;
   if (runIds.length < 2 * n) throw new Error(`approve: ${runIds.length} paused runs, ${2 * n} needed`);
   const picked: { text: string; cid: string; hash: string }[] = [];
@@ -185,7 +206,7 @@ export async function measureApprove(ctx: BenchContext, apiUrl: string, runIds: 
     const cid = run.steps.s1.confirmationId ?? '';
     picked.push({ text: String(run.inputs.text), cid, hash: (await app.store.requireConfirmation(cid)).argumentsHash });
   }
-  const viaHttp = async (p: typeof picked[number]): Promise<void> => {
+  const viaHttp = async (p: (typeof picked)[number]): Promise<void> => {
     const res = await fetch(`${apiUrl}/api/v1/confirmations/${encodeURIComponent(p.cid)}/approve`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -204,8 +225,11 @@ export async function measureApprove(ctx: BenchContext, apiUrl: string, runIds: 
     await new Promise((r) => setTimeout(r, spacingMs));
   }
   const names = new Set(picked.map((p) => p.text));
-  await ctx.log.until((calls) => calls.filter((c) => c.tool === 'record' && names.has(String(c.args.name))).length >= picked.length, 30_000);
-  const toCall = (s: typeof sent[number]): number => (ctx.log.timesFor('record', 'name', s.text)[0] ?? Number.NaN) - s.t0;
+  await ctx.log.until(
+    (calls) => calls.filter((c) => c.tool === 'record' && names.has(String(c.args.name))).length >= picked.length,
+    30_000,
+  );
+  const toCall = (s: (typeof sent)[number]): number => (ctx.log.timesFor('record', 'name', s.text)[0] ?? Number.NaN) - s.t0;
   const overHttp = sent.filter((s) => s.http);
   const inProcess = sent.filter((s) => !s.http);
   return {

@@ -53,9 +53,10 @@ export interface RawRate {
  */
 function cpuNow(ctx: BenchContext, children: Child[], transport: Transport | 'empty'): CpuShare {
   const own = process.cpuUsage();
-  const mcp = transport === 'stdio'
-    ? children.flatMap((c) => childPids(c.pid)).reduce((a, pid) => a + cpuMs(pid), 0)
-    : cpuMs(ctx.serverPid);
+  const mcp =
+    transport === 'stdio'
+      ? children.flatMap((c) => childPids(c.pid)).reduce((a, pid) => a + cpuMs(pid), 0)
+      : cpuMs(ctx.serverPid);
   return {
     workers: children.reduce((a, c) => a + cpuMs(c.pid), 0),
     redis: cpuMs(ctx.redis.pid),
@@ -76,11 +77,20 @@ function cpuPer(a: CpuShare, b: CpuShare, n: number): CpuShare {
 const writes = async (children: Child[]): Promise<number> =>
   (await Promise.all(children.map((c) => c.probe()))).reduce((a, s) => a + s.sockets.reduce((x, c) => x + c.writes, 0), 0);
 
-export async function interlockRate(ctx: BenchContext, workers: Child[], runs: number, tag: string, transport: Transport = 'http'): Promise<InterlockRate> {
+export async function interlockRate(
+  ctx: BenchContext,
+  workers: Child[],
+  runs: number,
+  tag: string,
+  transport: Transport = 'http',
+): Promise<InterlockRate> {
   const q = ctx.app.queues.get(transport === 'http' ? 'test' : 'io');
   await q.pause();
-  const ids = await mapLimit(Array.from({ length: runs }, (_, i) => i), 50, async (i) =>
-    (await ctx.app.engine.trigger(transport === 'http' ? 'chain' : 'chainio', { text: `${tag}-${i}` })).run.id);
+  const ids = await mapLimit(
+    Array.from({ length: runs }, (_, i) => i),
+    50,
+    async (i) => (await ctx.app.engine.trigger(transport === 'http' ? 'chain' : 'chainio', { text: `${tag}-${i}` })).run.id,
+  );
   ctx.log.poll();
   const before = ctx.log.calls.length;
   const rt0 = await writes(workers);
@@ -104,8 +114,13 @@ export async function interlockRate(ctx: BenchContext, workers: Child[], runs: n
   const steps = runs * CHAIN;
   return {
     transport,
-    processes: workers.length, runs, steps, seconds: round(seconds, 3), stepsPerSecond: round(steps / seconds, 0),
-    roundTripsPerStep: round(rt / steps), cpuMsPerStep: cpuPer(cpu0, cpu1, steps),
+    processes: workers.length,
+    runs,
+    steps,
+    seconds: round(seconds, 3),
+    stepsPerSecond: round(steps / seconds, 0),
+    roundTripsPerStep: round(rt / steps),
+    cpuMsPerStep: cpuPer(cpu0, cpu1, steps),
   };
 }
 
@@ -118,12 +133,32 @@ const rawQueue = (kind: RawRate['kind'], processes: number): string => `raw-${ki
 export function startRawPair(ctx: BenchContext, concurrency: number): Child[] {
   const kinds = ['empty', 'http', 'stdio'] as const;
   return [
-    startRawWorker('raw-a', ctx.redis, 'bench-raw', kinds.flatMap((k) => [`${k}:${rawQueue(k, 1)}`, `${k}:${rawQueue(k, 2)}`]), concurrency, ctx.serverUrl),
-    startRawWorker('raw-b', ctx.redis, 'bench-raw', kinds.map((k) => `${k}:${rawQueue(k, 2)}`), concurrency, ctx.serverUrl),
+    startRawWorker(
+      'raw-a',
+      ctx.redis,
+      'bench-raw',
+      kinds.flatMap((k) => [`${k}:${rawQueue(k, 1)}`, `${k}:${rawQueue(k, 2)}`]),
+      concurrency,
+      ctx.serverUrl,
+    ),
+    startRawWorker(
+      'raw-b',
+      ctx.redis,
+      'bench-raw',
+      kinds.map((k) => `${k}:${rawQueue(k, 2)}`),
+      concurrency,
+      ctx.serverUrl,
+    ),
   ];
 }
 
-export async function rawRate(ctx: BenchContext, pair: Child[], kind: RawRate['kind'], processes: 1 | 2, jobs: number): Promise<RawRate> {
+export async function rawRate(
+  ctx: BenchContext,
+  pair: Child[],
+  kind: RawRate['kind'],
+  processes: 1 | 2,
+  jobs: number,
+): Promise<RawRate> {
   const conn = new Redis(ctx.redis.url, { maxRetriesPerRequest: null });
   conn.on('error', () => {});
   const name = rawQueue(kind, processes);
@@ -133,7 +168,13 @@ export async function rawRate(ctx: BenchContext, pair: Child[], kind: RawRate['k
     await queue.pause();
     const opts = { removeOnComplete: true, removeOnFail: { count: 1000 }, attempts: 1 };
     for (let i = 0; i < jobs; i += 1000) {
-      await queue.addBulk(Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => ({ name: kind, data: kind === 'empty' ? {} : { text: `${name}-${i + j}` }, opts })));
+      await queue.addBulk(
+        Array.from({ length: Math.min(1000, jobs - i) }, (_, j) => ({
+          name: kind,
+          data: kind === 'empty' ? {} : { text: `${name}-${i + j}` },
+          opts,
+        })),
+      );
     }
     const rt0 = await writes(children);
     const cpu0 = cpuNow(ctx, children, kind);
@@ -147,7 +188,15 @@ export async function rawRate(ctx: BenchContext, pair: Child[], kind: RawRate['k
     const seconds = (performance.now() - t0) / 1000;
     const cpu1 = cpuNow(ctx, children, kind);
     const rt = (await writes(children)) - rt0;
-    return { kind, processes, jobs, seconds: round(seconds, 3), jobsPerSecond: round(jobs / seconds, 0), roundTripsPerJob: round(rt / jobs), cpuMsPerJob: cpuPer(cpu0, cpu1, jobs) };
+    return {
+      kind,
+      processes,
+      jobs,
+      seconds: round(seconds, 3),
+      jobsPerSecond: round(jobs / seconds, 0),
+      roundTripsPerJob: round(rt / jobs),
+      cpuMsPerJob: cpuPer(cpu0, cpu1, jobs),
+    };
   } finally {
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
@@ -166,13 +215,22 @@ export interface DirectRate {
 export async function directRate(ctx: BenchContext, client: Client, calls: number, concurrency: number): Promise<DirectRate> {
   const c0 = cpuNow(ctx, [], 'http');
   const t0 = performance.now();
-  await mapLimit(Array.from({ length: calls }, (_, i) => i), concurrency, async (i) => {
-    const r = await client.callTool({ name: 'echo', arguments: { text: `rate-${i}` } });
-    if (r.isError) throw new Error('direct echo failed');
-  });
+  await mapLimit(
+    Array.from({ length: calls }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const r = await client.callTool({ name: 'echo', arguments: { text: `rate-${i}` } });
+      if (r.isError) throw new Error('direct echo failed');
+    },
+  );
   const seconds = (performance.now() - t0) / 1000;
   const c = cpuPer(c0, cpuNow(ctx, [], 'http'), calls);
-  return { calls, concurrency, callsPerSecond: round(calls / seconds, 0), cpuMsPerCall: { client: c.bench, testServer: c.testServer } };
+  return {
+    calls,
+    concurrency,
+    callsPerSecond: round(calls / seconds, 0),
+    cpuMsPerCall: { client: c.bench, testServer: c.testServer },
+  };
 }
 
 export interface ThroughputResult {
@@ -188,8 +246,13 @@ export interface ThroughputResult {
  * best attempt; each Interlock rate is measured right beside the raw BullMQ rates it is compared
  * with, attempt by attempt, so a machine that speeds up or slows down during the phase moves both.
  */
-export async function measureThroughput(ctx: BenchContext, w1: Child, direct: Client,
-  n: { runs: number; raw: number; rawCall: number; directRate: number; warm: number; tries: number }, concurrency: number): Promise<ThroughputResult> {
+export async function measureThroughput(
+  ctx: BenchContext,
+  w1: Child,
+  direct: Client,
+  n: { runs: number; raw: number; rawCall: number; directRate: number; warm: number; tries: number },
+  concurrency: number,
+): Promise<ThroughputResult> {
   await drained(ctx);
   const faster = <T extends { seconds: number }>(a: T | undefined, b: T): T => (!a || b.seconds < a.seconds ? b : a);
   const pair = startRawPair(ctx, concurrency);
@@ -230,11 +293,15 @@ export async function measureThroughput(ctx: BenchContext, w1: Child, direct: Cl
   const kinds = ['empty', 'http', 'stdio'];
   raw.sort((a, b) => kinds.indexOf(a.kind) - kinds.indexOf(b.kind) || a.processes - b.processes);
   const directMcp = await directRate(ctx, direct, n.directRate, concurrency);
-  const rate = (kind: RawRate['kind'], p: number) => raw.find((y) => y.kind === kind && y.processes === p)?.jobsPerSecond ?? Number.NaN;
+  const rate = (kind: RawRate['kind'], p: number) =>
+    raw.find((y) => y.kind === kind && y.processes === p)?.jobsPerSecond ?? Number.NaN;
   return {
-    interlock: rates, raw, directMcp,
+    interlock: rates,
+    raw,
+    directMcp,
     ratios: rates.map((x) => ({
-      transport: x.transport, processes: x.processes,
+      transport: x.transport,
+      processes: x.processes,
       ratio: x.stepsPerSecond / rate('empty', x.processes),
       ratioToBullmqWithCall: x.stepsPerSecond / rate(x.transport, x.processes),
     })),

@@ -9,7 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { createInterface, type Interface } from 'node:readline/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
-import { ElicitRequestSchema, ToolListChangedNotificationSchema, type CallToolResult, type ElicitRequest, type ElicitResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  ElicitRequestSchema,
+  ToolListChangedNotificationSchema,
+  type CallToolResult,
+  type ElicitRequest,
+  type ElicitResult,
+  type Tool,
+} from '@modelcontextprotocol/sdk/types.js';
 import type OpenAI from 'openai';
 import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions/completions';
 import type { App } from '../app.ts';
@@ -29,33 +36,43 @@ const MAX_ROUNDS = 8;
 /** A call that waits for a person at a gate lasts as long as the person takes (the facade bounds it). */
 const TOOL_CALL_TIMEOUT_MS = 60 * 60_000;
 
-const SYSTEM = (serverInstructions: string) => [
-  'You are Interlock\'s terminal assistant. You carry out what the person asks by running Interlock workflows with the tools you have.',
-  serverInstructions,
-  'When a workflow reaches a write, Interlock itself shows the person the exact payload in this terminal and asks them to approve, deny, or remember the decision for this conversation.',
-  'You never approve, deny or ask about writes yourself, and you never say a write happened unless its step succeeded in the run you were given.',
-  'After a run, report its outcome in one or two sentences, with the ids that matter (for a refund: the refund id).',
-].filter(Boolean).join('\n');
+const SYSTEM = (serverInstructions: string) =>
+  [
+    "You are Interlock's terminal assistant. You carry out what the person asks by running Interlock workflows with the tools you have.",
+    serverInstructions,
+    'When a workflow reaches a write, Interlock itself shows the person the exact payload in this terminal and asks them to approve, deny, or remember the decision for this conversation.',
+    'You never approve, deny or ask about writes yourself, and you never say a write happened unless its step succeeded in the run you were given.',
+    'After a run, report its outcome in one or two sentences, with the ids that matter (for a refund: the refund id).',
+  ]
+    .filter(Boolean)
+    .join('\n');
 
 /** An MCP tool as an OpenAI function tool; the facade's description and JSON Schema are passed on as they are. */
 export function toFunctionTool(t: Tool): ChatCompletionTool {
   return {
     type: 'function',
-    function: { name: t.name, description: t.description ?? t.title ?? t.name, parameters: t.inputSchema as Record<string, unknown> },
+    function: {
+      name: t.name,
+      description: t.description ?? t.title ?? t.name,
+      parameters: t.inputSchema as Record<string, unknown>,
+    },
   };
 }
 
 /** What the model reads back from a tool call: the structured result when there is one. */
 export function toolResultText(r: CallToolResult): string {
   if (r.structuredContent) return JSON.stringify(r.structuredContent);
-  return r.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n') || (r.isError ? 'the tool failed' : 'done');
+  return (
+    r.content.map((c) => (c.type === 'text' ? c.text : `[${c.type}]`)).join('\n') || (r.isError ? 'the tool failed' : 'done')
+  );
 }
 
 export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> {
   const out = o.output ?? process.stdout;
   const say = (s: string) => void out.write(`${s}\n`);
   const model = o.model ?? app.config.llm?.model;
-  if (!model) throw new InterlockError('CONFIG_INVALID', 'no model for the chat: pass --model, or set llm.model in workflows.yaml');
+  if (!model)
+    throw new InterlockError('CONFIG_INVALID', 'no model for the chat: pass --model, or set llm.model in workflows.yaml');
   const openai = await createOpenAI(openAISettings(app.config.llm));
 
   if (!(await app.workersOnline())) {
@@ -67,20 +84,28 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
   const client = new Client({ name: 'interlock-chat', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } } });
   const rl = createInterface({ input: o.input ?? process.stdin, output: out, terminal: true });
   let closed = false;
-  rl.on('close', () => { closed = true; });
+  rl.on('close', () => {
+    closed = true;
+  });
   // In raw mode Ctrl-C reaches readline, not the process; it ends the chat (a pending question counts as deny).
   rl.on('SIGINT', () => rl.close());
   client.setRequestHandler(ElicitRequestSchema, (req) => confirmAtTerminal(app, rl, say, req));
   let tools: ChatCompletionTool[] = [];
   let stale = true;
-  client.setNotificationHandler(ToolListChangedNotificationSchema, () => { stale = true; });
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    stale = true;
+  });
 
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   await facade.server.connect(serverSide);
   await client.connect(clientSide);
   const messages: ChatCompletionMessageParam[] = [{ role: 'system', content: SYSTEM(client.getInstructions() ?? '') }];
   say(`${bold('Interlock chat')} ${dim(`· model ${model} at ${openai.baseURL} · conversation ${session}`)}`);
-  say(dim('Ask for a workflow in your own words. Writes wait for your approval here. /exit or Ctrl-D ends the chat (and what you chose to remember).'));
+  say(
+    dim(
+      'Ask for a workflow in your own words. Writes wait for your approval here. /exit or Ctrl-D ends the chat (and what you chose to remember).',
+    ),
+  );
 
   try {
     for (;;) {
@@ -108,8 +133,15 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
 }
 
 /** Model turns until the model answers without calling a tool. */
-async function converse(openai: OpenAI, model: string, messages: ChatCompletionMessageParam[], tools: ChatCompletionTool[],
-  client: Client, say: (s: string) => void, out: NodeJS.WritableStream): Promise<void> {
+async function converse(
+  openai: OpenAI,
+  model: string,
+  messages: ChatCompletionMessageParam[],
+  tools: ChatCompletionTool[],
+  client: Client,
+  say: (s: string) => void,
+  out: NodeJS.WritableStream,
+): Promise<void> {
   for (let round = 0; round < MAX_ROUNDS; round++) {
     let started = false;
     let message: OpenAI.Chat.Completions.ChatCompletionMessage;
@@ -188,7 +220,16 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
   for (;;) {
     let a: string;
     try {
-      a = (await ask(rl, bold(`Approve this call? [a]pprove / [r]emember: approve and stop asking for this tool in this conversation / [d]eny: `))).trim().toLowerCase();
+      a = (
+        await ask(
+          rl,
+          bold(
+            `Approve this call? [a]pprove / [r]emember: approve and stop asking for this tool in this conversation / [d]eny: `,
+          ),
+        )
+      )
+        .trim()
+        .toLowerCase();
     } catch {
       return { action: 'cancel' };
     }
@@ -207,6 +248,10 @@ function ask(rl: Interface, prompt: string): Promise<string> {
 }
 
 function decided(say: (s: string) => void, decision: 'approve' | 'deny', remember: boolean): ElicitResult {
-  say(decision === 'approve' ? green(`approved${remember ? ', and remembered for this conversation' : ''}`) : red('denied: the tool will not be called'));
+  say(
+    decision === 'approve'
+      ? green(`approved${remember ? ', and remembered for this conversation' : ''}`)
+      : red('denied: the tool will not be called'),
+  );
   return { action: 'accept', content: { decision, remember } };
 }

@@ -30,7 +30,11 @@ async function acceptNewBuiltInDefinitions(app: App): Promise<void> {
   }
   for (const review of await app.store.pins.changed()) {
     if (!['stripe', 'slack'].includes(review.connector) || !review.pending) continue;
-    console.log(yellow(`   ${review.connector}.${review.tool} changed since the last demo (${review.changes.map((c) => c.field).join(', ')}); approving the new definition for the demo`));
+    console.log(
+      yellow(
+        `   ${review.connector}.${review.tool} changed since the last demo (${review.changes.map((c) => c.field).join(', ')}); approving the new definition for the demo`,
+      ),
+    );
     await app.engine.approveTool(review.connector, review.tool, review.pending.hash, 'demo');
   }
 }
@@ -62,7 +66,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
 
     step(2, 'Connecting to Redis and starting workers');
     try {
-      app = await App.create({ configFile, logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }), onNotice: (m) => console.log(`   ${m}`) });
+      app = await App.create({
+        configFile,
+        logger: createLogger({ level: process.env.LOG_LEVEL ?? 'warn' }),
+        onNotice: (m) => console.log(`   ${m}`),
+      });
     } catch (err) {
       if (err instanceof InterlockError && err.code === 'REDIS_UNAVAILABLE') console.error(red(`   ${err.message}`));
       else throw err;
@@ -83,7 +91,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     const charge = o.charge ?? 'ch_seed_1';
     const amount = o.amount ?? 1500;
     step(3, `Triggering refund-and-notify: refund ${amount} cents of ${charge}, then tell the customer in Slack`);
-    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount, reason: 'requested_by_customer' }, { session: 'demo' });
+    const { run } = await app.engine.trigger(
+      'refund-and-notify',
+      { charge, amount, reason: 'requested_by_customer' },
+      { session: 'demo' },
+    );
     console.log(`   run ${run.id}`);
 
     const blocking = app.redis.duplicate();
@@ -91,7 +103,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     let n = 4;
     try {
       for (;;) {
-        const cur = await app.engine.waitFor(run.id, { blocking, timeoutMs: 60_000, onEvent: (e) => console.log(`   ${formatEvent(e)}`) });
+        const cur = await app.engine.waitFor(run.id, {
+          blocking,
+          timeoutMs: 60_000,
+          onEvent: (e) => console.log(`   ${formatEvent(e)}`),
+        });
         if (cur.status !== 'awaiting_confirmation') {
           final = cur;
           break;
@@ -101,7 +117,11 @@ export async function runDemo(o: DemoOptions): Promise<number> {
         if (!conf) continue;
         step(n++, `The run paused before a write. This is what the approver sees:`);
         console.log(formatConfirmation(conf, server ? { uiUrl: `${server.url}/ui/confirmations/${conf.id}` } : {}));
-        console.log(cyan(`   → Approving as the operator (the demo decides for you; in production a person does, via /ui, the API, the CLI or chat).`));
+        console.log(
+          cyan(
+            `   → Approving as the operator (the demo decides for you; in production a person does, via /ui, the API, the CLI or chat).`,
+          ),
+        );
         await app.engine.approve(conf.id, conf.argumentsHash, { by: 'demo operator' });
       }
     } finally {
@@ -122,7 +142,9 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     console.log(green(`   Slack message ts ${post?.ts} in ${post?.channel}`));
     const refunds = Object.values(stripeState.refunds).filter((r) => r.charge === charge).length;
     const posted = slackState.messages.filter((m) => m.text.includes(refund?.id ?? '\u0000')).length;
-    console.log(dim(`   Stripe sandbox: ${refunds} refund(s) on ${charge}; Slack sandbox: ${posted} message(s) naming the refund`));
+    console.log(
+      dim(`   Stripe sandbox: ${refunds} refund(s) on ${charge}; Slack sandbox: ${posted} message(s) naming the refund`),
+    );
 
     if (o.keepRunning && server) {
       console.log(`\nKeeping everything up. Look at:`);
@@ -132,12 +154,20 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       console.log(`   metrics                 ${server.url}/metrics`);
       console.log(`   Stripe sandbox state    ${sandboxes.stripe.url}/_sandbox/state`);
       console.log('Ctrl-C to stop.');
-      await new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); });
+      await new Promise<void>((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
+      });
     } else if (o.keepRunning) {
       console.log('\nKeeping workers and sandboxes up; Ctrl-C to stop.');
-      await new Promise<void>((r) => { process.once('SIGINT', r); process.once('SIGTERM', r); });
+      await new Promise<void>((r) => {
+        process.once('SIGINT', r);
+        process.once('SIGTERM', r);
+      });
     } else {
-      console.log(dim(`\nRun it with --keep-running (npm run demo -- --keep-running) to look around in the dashboard and run pages.`));
+      console.log(
+        dim(`\nRun it with --keep-running (npm run demo -- --keep-running) to look around in the dashboard and run pages.`),
+      );
     }
     return 0;
   } catch (err) {

@@ -16,7 +16,9 @@ export async function doctorCommand(app: App, o: { repair?: boolean; json?: bool
 }
 
 export function formatDiagnosis(d: Diagnosis): string {
-  const lines = [`checked ${d.checked} run${d.checked === 1 ? '' : 's'}: ${d.findings.length ? red(`${d.findings.length} stuck`) : green('nothing stuck')}`];
+  const lines = [
+    `checked ${d.checked} run${d.checked === 1 ? '' : 's'}: ${d.findings.length ? red(`${d.findings.length} stuck`) : green('nothing stuck')}`,
+  ];
   for (const f of d.findings) {
     lines.push(`${bold(f.runId)}${f.stepId ? ` step ${f.stepId}` : ''}  ${f.kind}: ${f.why}`);
     if (f.repaired) lines.push(`  ${green('repaired')}: ${f.repaired}`);

@@ -10,27 +10,39 @@ export const yellow = c('33');
 export const cyan = c('36');
 
 export function indent(text: string, by = '    '): string {
-  return text.split('\n').map((l) => by + l).join('\n');
+  return text
+    .split('\n')
+    .map((l) => by + l)
+    .join('\n');
 }
 
 /** A pending write shown the way ChatGPT's developer mode expands one: tool, what it does, the exact JSON. */
 export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: string } = {}): string {
   const a = conf.annotations;
-  const hints = [a.destructiveHint ? red('destructive') : '', a.idempotentHint ? 'idempotent' : '', a.openWorldHint ? 'open world' : '']
-    .filter(Boolean).join(', ');
+  const hints = [
+    a.destructiveHint ? red('destructive') : '',
+    a.idempotentHint ? 'idempotent' : '',
+    a.openWorldHint ? 'open world' : '',
+  ]
+    .filter(Boolean)
+    .join(', ');
   const lines = [
     bold(yellow(`⏸  Confirmation needed: ${conf.connector}.${conf.tool}`) + (conf.title ? ` — ${conf.title}` : '')),
     `   run ${conf.runId} · step ${conf.stepId} · workflow ${conf.workflow} · session ${conf.session}`,
     conf.description ? `   ${dim(conf.description.split('\n')[0])}` : '',
     `   kind: ${conf.reason === 'write' ? 'write' : 'confirm: always'}${hints ? ` (${hints})` : ''}`,
-    conf.loosened?.length ? `   ${yellow(`annotations loosened by tools.overrides: ${conf.loosened.join(', ')} (the server does not declare them)`)}` : '',
+    conf.loosened?.length
+      ? `   ${yellow(`annotations loosened by tools.overrides: ${conf.loosened.join(', ')} (the server does not declare them)`)}`
+      : '',
     `   arguments (exact JSON that will be sent):`,
     indent(JSON.stringify(conf.arguments, null, 2), '     '),
     `   argumentsHash: ${conf.argumentsHash}`,
   ];
   if (conf.outputSchema) lines.push(`   expected output:`, ...summarizeSchema(conf.outputSchema).map((l) => `     ${l}`));
   lines.push(`   expires: ${new Date(conf.expiresAt).toISOString()}`);
-  lines.push(`   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`);
+  lines.push(
+    `   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`,
+  );
   lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
   if (opts.uiUrl) lines.push(`   or open ${opts.uiUrl}`);
   return lines.filter((l) => l !== '').join('\n');
@@ -39,14 +51,27 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
 export function formatEvent(e: RunEvent): string {
   const t = new Date(e.at).toISOString().slice(11, 23);
   const step = e.stepId ? ` ${e.stepId}` : '';
-  const extra = e.data.message ? ` — ${String(e.data.message)}` : e.data.durationMs !== undefined ? ` (${String(e.data.durationMs)} ms)` : '';
-  const type = e.type.endsWith('failed') || e.type.endsWith('denied') || e.type.endsWith('in_doubt') ? red(e.type)
-    : e.type.endsWith('succeeded') || e.type.endsWith('approved') ? green(e.type) : e.type;
+  const extra = e.data.message
+    ? ` — ${String(e.data.message)}`
+    : e.data.durationMs !== undefined
+      ? ` (${String(e.data.durationMs)} ms)`
+      : '';
+  const type =
+    e.type.endsWith('failed') || e.type.endsWith('denied') || e.type.endsWith('in_doubt')
+      ? red(e.type)
+      : e.type.endsWith('succeeded') || e.type.endsWith('approved')
+        ? green(e.type)
+        : e.type;
   return `${dim(t)} ${type}${step}${extra}`;
 }
 
 export function formatRun(run: RunRecord): string {
-  const status = run.status === 'succeeded' ? green(run.status) : ['failed', 'denied', 'needs_attention'].includes(run.status) ? red(run.status) : yellow(run.status);
+  const status =
+    run.status === 'succeeded'
+      ? green(run.status)
+      : ['failed', 'denied', 'needs_attention'].includes(run.status)
+        ? red(run.status)
+        : yellow(run.status);
   const lines = [`${bold(`run ${run.id}`)} ${run.workflow}@${run.version} — ${status}`];
   if (run.error) lines.push(`  error: ${run.error.code}: ${run.error.message}`);
   for (const s of Object.values(run.steps)) {

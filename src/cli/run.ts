@@ -39,7 +39,9 @@ async function ask(conf: ConfirmationRecord): Promise<'approve' | 'remember' | '
   const rl = createInterface({ input: process.stdin, output: process.stdout });
   try {
     for (;;) {
-      const a = (await rl.question(bold(`Approve this call? [y]es / [r]emember for this session / [n]o / [l]ater: `))).trim().toLowerCase();
+      const a = (await rl.question(bold(`Approve this call? [y]es / [r]emember for this session / [n]o / [l]ater: `)))
+        .trim()
+        .toLowerCase();
       if (a === 'y' || a === 'yes') return 'approve';
       if (a === 'r' || a === 'remember') return 'remember';
       if (a === 'n' || a === 'no') return 'deny';
@@ -72,7 +74,11 @@ export async function runCommand(app: App, workflow: string, o: RunCommandOption
   const shown = new Set<string>();
   try {
     for (;;) {
-      const cur = await app.engine.waitFor(run.id, { blocking, timeoutMs: Math.max(0, deadline - Date.now()), onEvent: (e) => console.log(formatEvent(e)) });
+      const cur = await app.engine.waitFor(run.id, {
+        blocking,
+        timeoutMs: Math.max(0, deadline - Date.now()),
+        onEvent: (e) => console.log(formatEvent(e)),
+      });
       if (TERMINAL_RUN_STATUSES.has(cur.status) || cur.status === 'needs_attention' || Date.now() >= deadline) {
         console.log(formatRun(cur));
         return cur;
@@ -86,8 +92,13 @@ export async function runCommand(app: App, workflow: string, o: RunCommandOption
           if (o.interactive && process.stdin.isTTY) {
             const a = await ask(conf);
             if (a === 'approve' || a === 'remember') {
-              await app.engine.approve(conf.id, conf.argumentsHash, { by: 'cli', ...(a === 'remember' ? { remember: 'session' as const } : {}) });
-              console.log(green(`approved ${conf.connector}.${conf.tool}${a === 'remember' ? ' (remembered for this session)' : ''}`));
+              await app.engine.approve(conf.id, conf.argumentsHash, {
+                by: 'cli',
+                ...(a === 'remember' ? { remember: 'session' as const } : {}),
+              });
+              console.log(
+                green(`approved ${conf.connector}.${conf.tool}${a === 'remember' ? ' (remembered for this session)' : ''}`),
+              );
             } else if (a === 'deny') {
               await app.engine.deny(conf.id, { by: 'cli' });
             } else {

@@ -5,7 +5,8 @@ import type { ToolReview } from '../runs/pins.ts';
 import { bold, green, red } from './format.ts';
 
 export function formatReview(r: ToolReview): string {
-  if (!r.pending) return `${bold(`${r.connector}.${r.tool}`)}: ${r.pin ? `pinned (${r.pin.hash.slice(0, 12)}), no change` : 'not pinned yet'}`;
+  if (!r.pending)
+    return `${bold(`${r.connector}.${r.tool}`)}: ${r.pin ? `pinned (${r.pin.hash.slice(0, 12)}), no change` : 'not pinned yet'}`;
   return [
     `${bold(`${r.connector}.${r.tool}`)} ${red('changed since it was pinned — disabled until approved')}`,
     `pinned ${r.pin?.hash ?? '?'}${r.pin?.approvedBy ? ` (approved by ${r.pin.approvedBy})` : ''}`,
@@ -27,5 +28,9 @@ export async function approveTool(a: App, connector: string, tool: string, hash?
   console.log(formatReview(review));
   if (!review.pending) throw new InterlockError('NOT_FOUND', `Tool ${connector}.${tool} has no change waiting for review`);
   const { resumed } = await a.engine.approveTool(connector, tool, hash ?? review.pending.hash, 'cli');
-  console.log(green(`approved the new definition of ${connector}.${tool}; ${resumed.length} paused run${resumed.length === 1 ? '' : 's'} continue${resumed.length === 1 ? 's' : ''}`));
+  console.log(
+    green(
+      `approved the new definition of ${connector}.${tool}; ${resumed.length} paused run${resumed.length === 1 ? '' : 's'} continue${resumed.length === 1 ? 's' : ''}`,
+    ),
+  );
 }

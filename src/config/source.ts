@@ -52,7 +52,10 @@ export class ConfigSource {
     try {
       next = loadConfig(this.config.file);
     } catch (err) {
-      this.logger?.error({ file: this.config.file, err: describeError(err) }, 'config reload failed; keeping the previous config');
+      this.logger?.error(
+        { file: this.config.file, err: describeError(err) },
+        'config reload failed; keeping the previous config',
+      );
       throw err;
     }
     return this.set(next);
@@ -95,7 +98,10 @@ export class ConfigSource {
       if (changed !== null && changed !== name) return;
       clearTimeout(this.debounce);
       this.debounce = setTimeout(() => {
-        this.reload().then((diff) => opts.onResult?.({ diff }), (error: unknown) => opts.onResult?.({ error }));
+        this.reload().then(
+          (diff) => opts.onResult?.({ diff }),
+          (error: unknown) => opts.onResult?.({ error }),
+        );
       }, opts.debounceMs ?? 200);
     });
     this.watcher.unref();

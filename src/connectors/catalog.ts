@@ -21,10 +21,7 @@ const MAX_PAGES = 1000;
  * Every tool the server lists, following `nextCursor` to the end. The SDK client keeps no
  * pagination state of its own, so a repeated cursor would otherwise loop forever.
  */
-export async function fetchToolPages(
-  client: Client,
-  opts: { timeoutMs: number; signal?: AbortSignal },
-): Promise<Tool[]> {
+export async function fetchToolPages(client: Client, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<Tool[]> {
   const tools: Tool[] = [];
   const seen = new Set<string>();
   let cursor: string | undefined;
@@ -117,7 +114,9 @@ export class ToolCatalog {
   }
 
   enabled(): ToolInfo[] {
-    return this.all().filter((e) => e.enabled).map((e) => e.tool);
+    return this.all()
+      .filter((e) => e.enabled)
+      .map((e) => e.tool);
   }
 
   find(name: string): CatalogEntry | undefined {

@@ -55,7 +55,8 @@ export async function serveMcpHttp(
       if (!session) return c.json(rpcError(-32001, 'Session not found; initialize a new session'), 404);
       return session.transport.handleRequest(c.req.raw);
     }
-    if (c.req.method !== 'POST') return c.json(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; initialize with POST first'), 400);
+    if (c.req.method !== 'POST')
+      return c.json(rpcError(-32000, 'Bad Request: no Mcp-Session-Id; initialize with POST first'), 400);
     let body: unknown;
     try {
       body = await c.req.json();

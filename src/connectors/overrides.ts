@@ -61,17 +61,28 @@ export interface OverrideWarning {
  * tools (`listed`), it names the tools it loosens and says when the glob matches none; without
  * them (offline), it says what the override would loosen wherever the server is silent.
  */
-export function overrideWarnings(connectors: Record<string, { id: string; tools: { overrides?: ToolOverride[] } }>,
-  listed: Record<string, ToolInfo[] | undefined> = {}): OverrideWarning[] {
+export function overrideWarnings(
+  connectors: Record<string, { id: string; tools: { overrides?: ToolOverride[] } }>,
+  listed: Record<string, ToolInfo[] | undefined> = {},
+): OverrideWarning[] {
   const out: OverrideWarning[] = [];
   for (const c of Object.values(connectors)) {
     for (const o of c.tools.overrides ?? []) {
       const loose = (Object.keys(LOOSE) as Loosened[]).filter((k) => o.annotations?.[k] === LOOSE[k]);
       const hints = loose.map((k) => `${k}: ${LOOSE[k]}`).join(', ');
-      const add = (message: string) => out.push({ connector: c.id, match: o.match, pos: o.pos, message: `connectors.${c.id}.tools.overrides "${o.match}": ${message}` });
+      const add = (message: string) =>
+        out.push({
+          connector: c.id,
+          match: o.match,
+          pos: o.pos,
+          message: `connectors.${c.id}.tools.overrides "${o.match}": ${message}`,
+        });
       const tools = listed[c.id];
       if (!tools) {
-        if (loose.length) add(`sets ${hints}; for every matching tool whose server does not declare it, this loosens the rule (shown on the tool and pinned)`);
+        if (loose.length)
+          add(
+            `sets ${hints}; for every matching tool whose server does not declare it, this loosens the rule (shown on the tool and pinned)`,
+          );
         continue;
       }
       const matching = tools.filter((t) => matchesGlob(t.name, o.match));
@@ -80,7 +91,8 @@ export function overrideWarnings(connectors: Record<string, { id: string; tools:
         continue;
       }
       const loosened = matching.filter((t) => loose.some((k) => (t.serverAnnotations ?? t.annotations)[k] !== LOOSE[k]));
-      if (loosened.length) add(`loosens ${hints} on ${loosened.map((t) => t.name).join(', ')}, which the server does not declare`);
+      if (loosened.length)
+        add(`loosens ${hints} on ${loosened.map((t) => t.name).join(', ')}, which the server does not declare`);
     }
   }
   return out;

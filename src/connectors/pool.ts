@@ -105,11 +105,13 @@ export class ConnectorPool {
       }
     }
     for (const [id, config] of Object.entries(connectors)) if (!this.entries.has(id)) this.entries.set(id, this.open(config));
-    await Promise.all(retired.map(async (e) => {
-      // A write in flight is not cut off (that would leave it in doubt); its call timeout bounds the wait.
-      while (e.busy > 0) await sleep(50);
-      await e.session.close();
-    }));
+    await Promise.all(
+      retired.map(async (e) => {
+        // A write in flight is not cut off (that would leave it in doubt); its call timeout bounds the wait.
+        while (e.busy > 0) await sleep(50);
+        await e.session.close();
+      }),
+    );
   }
 
   private entry(id: string): Entry {
@@ -163,11 +165,20 @@ export class ConnectorPool {
       arguments: args,
       ...(opts.idempotencyKey === undefined ? {} : { _meta: { [IDEMPOTENCY_META_KEY]: opts.idempotencyKey } }),
     };
-    const attempt: Attempt = { what: 'call', label: `${id}.${name}`, write: tool.write, timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) };
+    const attempt: Attempt = {
+      what: 'call',
+      label: `${id}.${name}`,
+      write: tool.write,
+      timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    };
     // A plain request rather than client.callTool: the SDK's own output-schema check throws a
     // protocol error that hides the output; results.ts checks it and names the field instead.
     const result = await this.withConnection(e, attempt, (client) =>
-      client.request({ method: 'tools/call', params }, CallToolResultSchema, { timeout: timeoutMs, ...(opts.signal ? { signal: opts.signal } : {}) }),
+      client.request({ method: 'tools/call', params }, CallToolResultSchema, {
+        timeout: timeoutMs,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
     );
     return toCallResult(result);
   }
@@ -209,22 +220,30 @@ export class ConnectorPool {
     for (let round = 0; round < 3 && !e.catalog.loaded; round++) {
       if (!e.loading || e.loading.gen !== e.gen) {
         const gen = e.gen;
-        const attempt: Attempt = { what: 'list', label: `${e.config.id} tools/list`, write: false, timeoutMs: e.config.timeoutMs };
-        const promise = this.withConnection(e, attempt, (client) => fetchToolPages(client, { timeoutMs: e.config.timeoutMs })).then(
-          (raw) => {
-            if (gen !== e.gen) return;
-            if (e.catalog.set(raw)) this.emit(e.config.id);
-          },
-        );
+        const attempt: Attempt = {
+          what: 'list',
+          label: `${e.config.id} tools/list`,
+          write: false,
+          timeoutMs: e.config.timeoutMs,
+        };
+        const promise = this.withConnection(e, attempt, (client) =>
+          fetchToolPages(client, { timeoutMs: e.config.timeoutMs }),
+        ).then((raw) => {
+          if (gen !== e.gen) return;
+          if (e.catalog.set(raw)) this.emit(e.config.id);
+        });
         const loading = { gen, promise };
         e.loading = loading;
-        void promise.finally(() => {
-          if (e.loading === loading) e.loading = undefined;
-        }).catch(() => {});
+        void promise
+          .finally(() => {
+            if (e.loading === loading) e.loading = undefined;
+          })
+          .catch(() => {});
       }
       await (opts.signal ? raceAbort(e.loading.promise, opts.signal) : e.loading.promise);
     }
-    if (!e.catalog.loaded) throw e.session.unavailable('its tool list keeps changing while being read', { maybeDelivered: false });
+    if (!e.catalog.loaded)
+      throw e.session.unavailable('its tool list keeps changing while being read', { maybeDelivered: false });
     return e.catalog;
   }
 

@@ -23,7 +23,12 @@ export function toCallResult(raw: object): ToolCallResult {
     .map((b) => b.text as string)
     .join('\n');
   const structured = res.structuredContent;
-  const out: ToolCallResult = { isError: res.isError === true, output: structured ?? jsonText(content) ?? content, content, text };
+  const out: ToolCallResult = {
+    isError: res.isError === true,
+    output: structured ?? jsonText(content) ?? content,
+    content,
+    text,
+  };
   if (structured !== undefined) out.structured = structured;
   return out;
 }
@@ -78,23 +83,37 @@ export async function checkToolResult(tool: ToolInfo, r: ToolCallResult): Promis
     try {
       failed = await evaluateCondition(cond, failWhenContext(tool, r));
     } catch (err) {
-      return new InterlockError('TEMPLATE_ERROR', `${qualified}: its fail_when (${cond}) could not be evaluated: ${errorMessage(err)}`, { connector: tool.connector, tool: tool.name, failWhen: cond });
+      return new InterlockError(
+        'TEMPLATE_ERROR',
+        `${qualified}: its fail_when (${cond}) could not be evaluated: ${errorMessage(err)}`,
+        { connector: tool.connector, tool: tool.name, failWhen: cond },
+      );
     }
     if (failed) {
       const said = r.text.length > MAX_TEXT ? `${r.text.slice(0, MAX_TEXT)}…` : r.text;
-      return new InterlockError('TOOL_REPORTED_FAILURE', `${qualified} reported a failure (fail_when: ${cond}): ${said || '(no text)'}`,
-        { connector: tool.connector, tool: tool.name, failWhen: cond });
+      return new InterlockError(
+        'TOOL_REPORTED_FAILURE',
+        `${qualified} reported a failure (fail_when: ${cond}): ${said || '(no text)'}`,
+        { connector: tool.connector, tool: tool.name, failWhen: cond },
+      );
     }
   }
   if (tool.outputSchema) {
     if (r.structured === undefined) {
-      return new InterlockError('TOOL_OUTPUT_INVALID', `${qualified} declares an outputSchema but returned no structuredContent`, { connector: tool.connector, tool: tool.name });
+      return new InterlockError(
+        'TOOL_OUTPUT_INVALID',
+        `${qualified} declares an outputSchema but returned no structuredContent`,
+        { connector: tool.connector, tool: tool.name },
+      );
     }
     const issues = schemaIssues(tool.outputSchema, r.structured);
     if (issues.length > 0) {
       const list = issues.map((i) => `${i.field || '(output)'} ${i.message}`).join('; ');
-      return new InterlockError('TOOL_OUTPUT_INVALID', `${qualified} returned output that breaks its own outputSchema: ${list}`,
-        { connector: tool.connector, tool: tool.name, issues });
+      return new InterlockError('TOOL_OUTPUT_INVALID', `${qualified} returned output that breaks its own outputSchema: ${list}`, {
+        connector: tool.connector,
+        tool: tool.name,
+        issues,
+      });
     }
   }
   return undefined;

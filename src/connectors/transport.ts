@@ -45,11 +45,7 @@ function bearerToken(config: ConnectorConfig, env: NodeJS.ProcessEnv): string | 
  * A fresh transport for one connection attempt. Environment references and the bearer token are
  * read now, not when the pool was built, so rotating a secret only needs a reconnect.
  */
-export function buildTransport(
-  config: ConnectorConfig,
-  env: NodeJS.ProcessEnv,
-  interlock: InterlockCommand,
-): BuiltTransport {
+export function buildTransport(config: ConnectorConfig, env: NodeJS.ProcessEnv, interlock: InterlockCommand): BuiltTransport {
   const secrets: string[] = [];
   const where = `Connector "${config.id}"`;
   const token = bearerToken(config, env);

@@ -76,20 +76,29 @@ export class Engine {
     const wf = this.workflow(name);
     const issues = validateInputs(wf, inputs);
     if (issues.length > 0) {
-      throw new InterlockError('INPUT_INVALID',
-        `Invalid inputs for workflow '${name}': ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`, { issues });
+      throw new InterlockError(
+        'INPUT_INVALID',
+        `Invalid inputs for workflow '${name}': ${issues.map((i) => `${i.field}: ${i.message}`).join('; ')}`,
+        { issues },
+      );
     }
     const { session, label } = await this.sessionOf(opts);
-    const made = await this.store.createRun({
-      workflow: wf, inputs: inputs as Record<string, unknown>,
-      ...(session ? { session } : {}),
-      ...(label ? { label } : {}),
-      ...(opts.principal ? { owner: opts.principal } : {}),
-      ...(opts.idempotencyKey ? {
-        idempotencyKey: opts.idempotencyKey,
-        fingerprint: sha256Hex(canonicalJson({ inputs, session: opts.session ?? null, principal: opts.principal ?? null })),
-      } : {}),
-    }, (r) => this.queues.enqueue(r.definition, r.id, r.session, r.definition.steps[0].id, '0'));
+    const made = await this.store.createRun(
+      {
+        workflow: wf,
+        inputs: inputs as Record<string, unknown>,
+        ...(session ? { session } : {}),
+        ...(label ? { label } : {}),
+        ...(opts.principal ? { owner: opts.principal } : {}),
+        ...(opts.idempotencyKey
+          ? {
+              idempotencyKey: opts.idempotencyKey,
+              fingerprint: sha256Hex(canonicalJson({ inputs, session: opts.session ?? null, principal: opts.principal ?? null })),
+            }
+          : {}),
+      },
+      (r) => this.queues.enqueue(r.definition, r.id, r.session, r.definition.steps[0].id, '0'),
+    );
     const { runId, created } = made;
     const run = made.run ?? (await this.store.requireRun(runId));
     return { run, created };
@@ -100,21 +109,29 @@ export class Engine {
     const label = opts.label;
     if (!opts.session) return { ...(label ? { label } : {}) };
     if (opts.principal === undefined || opts.trustedSession) return { session: opts.session, ...(label ? { label } : {}) };
-    if (await this.store.sessionOwnedBy(opts.session, opts.principal)) return { session: opts.session, ...(label ? { label } : {}) };
+    if (await this.store.sessionOwnedBy(opts.session, opts.principal))
+      return { session: opts.session, ...(label ? { label } : {}) };
     return { label: label ?? opts.session };
   }
 
   async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
-    if (!argumentsHash) throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
+    if (!argumentsHash)
+      throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
     if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'approve', { argumentsHash, ...opts });
     if (r.outcome === 'mismatch') {
-      throw new InterlockError('HASH_MISMATCH',
+      throw new InterlockError(
+        'HASH_MISMATCH',
         `The arguments of confirmation ${cid} are not the ones you approved (shown hash ${r.shownHash}, given ${argumentsHash}); look at the payload again`,
-        { argumentsHash: r.shownHash });
+        { argumentsHash: r.shownHash },
+      );
     }
-    if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
-    if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
+    if (r.outcome === 'decided')
+      throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, {
+        status: r.status,
+      });
+    if (r.outcome === 'expired')
+      throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
     if (r.outcome !== 'approved') throw new InterlockError('INTERNAL', `Approving ${cid} answered ${r.outcome}`);
     // The step is marked ready: from here a crash leaves the enqueue to the reconciler.
     await failPoint('after-decide');
@@ -132,7 +149,10 @@ export class Engine {
   async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
     if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'deny', opts);
-    if (r.outcome === 'decided') throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, { status: r.status });
+    if (r.outcome === 'decided')
+      throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, {
+        status: r.status,
+      });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
     if (opts.remember === 'session') await this.remember(conf, 'deny', opts);
@@ -149,16 +169,20 @@ export class Engine {
   private async mayRemember(cid: string, opts: DecisionOptions): Promise<void> {
     const conf = await this.store.requireConfirmation(cid);
     if (conf.owner !== undefined && conf.owner !== opts.by) {
-      throw new InterlockError('FORBIDDEN',
+      throw new InterlockError(
+        'FORBIDDEN',
         `Only '${conf.owner}', who started run ${conf.runId}, can remember a decision for its session; decide it without remember (nothing was decided)`,
-        { owner: conf.owner });
+        { owner: conf.owner },
+      );
     }
   }
 
   /** The grant a remembered decision leaves: in the run's session, for runs of the run's owner only. */
   private remember(conf: ConfirmationRecord, decision: 'approve' | 'deny', opts: DecisionOptions): Promise<void> {
     return this.store.grant(conf.session, conf.connector, conf.tool, {
-      decision, by: opts.by ?? 'unknown', at: Date.now(),
+      decision,
+      by: opts.by ?? 'unknown',
+      at: Date.now(),
       ...(conf.owner ? { owner: conf.owner } : {}),
       ...(opts.channel ? { channel: opts.channel } : {}),
     });
@@ -183,9 +207,11 @@ export class Engine {
     const generation = `resolved-${run.steps[stepId]?.attempts ?? 0}`;
     const r = await this.store.resolveStep(runId, stepId, resolution, next, generation);
     if (!r.ok) {
-      throw new InterlockError('NOT_IN_DOUBT',
+      throw new InterlockError(
+        'NOT_IN_DOUBT',
         `Step ${stepId} of run ${runId} is ${r.stepStatus} (run ${r.runStatus}); only a step in doubt can be resolved`,
-        { runStatus: r.runStatus, stepStatus: r.stepStatus });
+        { runStatus: r.runStatus, stepStatus: r.stepStatus },
+      );
     }
     await failPoint('after-resolve');
     if (resolution.action === 'retry') await this.queues.enqueue(run.definition, runId, run.session, stepId, generation);
@@ -197,12 +223,20 @@ export class Engine {
    * An admin accepts a tool's changed definition (bound to the hash they reviewed); runs paused
    * at that tool continue.
    */
-  async approveTool(connector: string, tool: string, reviewedHash: string, by = 'unknown'): Promise<{ pin: ToolPin; resumed: string[] }> {
+  async approveTool(
+    connector: string,
+    tool: string,
+    reviewedHash: string,
+    by = 'unknown',
+  ): Promise<{ pin: ToolPin; resumed: string[] }> {
     const r = await this.store.pins.approve(connector, tool, reviewedHash, by);
     if (r.outcome === 'none') throw new InterlockError('NOT_FOUND', `Tool ${connector}.${tool} has no change waiting for review`);
     if (r.outcome === 'mismatch') {
-      throw new InterlockError('HASH_MISMATCH', `Tool ${connector}.${tool} changed again since you reviewed it (now ${r.pendingHash}); review the new definition`,
-        { hash: r.pendingHash });
+      throw new InterlockError(
+        'HASH_MISMATCH',
+        `Tool ${connector}.${tool} changed again since you reviewed it (now ${r.pendingHash}); review the new definition`,
+        { hash: r.pendingHash },
+      );
     }
     return { pin: r.pin, resumed: await this.resumeWaiting(connector, tool, by) };
   }
@@ -214,17 +248,19 @@ export class Engine {
    */
   async resumeWaiting(connector: string, tool: string, by: string): Promise<string[]> {
     const resumed: string[] = [];
-    await Promise.all((await this.store.pins.waiting(connector, tool)).map(async (w) => {
-      const generation = `unblocked-${Date.now()}`;
-      const ok = (await this.store.unblockStep(w.runId, w.stepId, { connector, tool, by }, generation)) === 'ok';
-      if (ok) {
-        await failPoint('after-unblock');
-        const run = await this.store.requireRun(w.runId);
-        await this.queues.enqueue(run.definition, run.id, run.session, w.stepId, generation);
-        resumed.push(run.id);
-      }
-      await this.store.pins.dropWaiting(connector, tool, w.runId, w.stepId);
-    }));
+    await Promise.all(
+      (await this.store.pins.waiting(connector, tool)).map(async (w) => {
+        const generation = `unblocked-${Date.now()}`;
+        const ok = (await this.store.unblockStep(w.runId, w.stepId, { connector, tool, by }, generation)) === 'ok';
+        if (ok) {
+          await failPoint('after-unblock');
+          const run = await this.store.requireRun(w.runId);
+          await this.queues.enqueue(run.definition, run.id, run.session, w.stepId, generation);
+          resumed.push(run.id);
+        }
+        await this.store.pins.dropWaiting(connector, tool, w.runId, w.stepId);
+      }),
+    );
     return resumed;
   }
 
@@ -232,7 +268,15 @@ export class Engine {
    * Waits until the run reaches one of `until` (default: any terminal status, a gate, or
    * needs_attention), following its event stream on a dedicated connection.
    */
-  async waitFor(runId: string, opts: { until?: RunStatus[]; timeoutMs?: number; blocking: RedisClient; onEvent?: (e: import('../runs/records.ts').RunEvent) => void }): Promise<RunRecord> {
+  async waitFor(
+    runId: string,
+    opts: {
+      until?: RunStatus[];
+      timeoutMs?: number;
+      blocking: RedisClient;
+      onEvent?: (e: import('../runs/records.ts').RunEvent) => void;
+    },
+  ): Promise<RunRecord> {
     const until = new Set<RunStatus>(opts.until ?? [...TERMINAL_RUN_STATUSES, 'awaiting_confirmation', 'needs_attention']);
     const deadline = Date.now() + (opts.timeoutMs ?? 60_000);
     let last = '0';

@@ -23,7 +23,11 @@ export interface LlmAnswer {
 
 /** Asks a model for one JSON answer; the seam between the step logic and the SDK. */
 export interface LlmCaller {
-  complete(req: LlmRequest, schema: { name: string; schema: Record<string, unknown> }, opts: { timeoutMs: number }): Promise<LlmAnswer>;
+  complete(
+    req: LlmRequest,
+    schema: { name: string; schema: Record<string, unknown> },
+    opts: { timeoutMs: number },
+  ): Promise<LlmAnswer>;
 }
 
 /** The official SDK against OpenAI or any compatible endpoint; settings are read per call so env and config reloads apply. */
@@ -41,14 +45,17 @@ export function openAICaller(config: () => LlmConfig | undefined, env: NodeJS.Pr
       let c: OpenAI | undefined;
       try {
         c = await client();
-        const completion = await c.chat.completions.create({
-          model: req.model,
-          messages: [
-            { role: 'system', content: req.instructions },
-            { role: 'user', content: typeof req.input === 'string' ? req.input : JSON.stringify(req.input, null, 2) },
-          ],
-          response_format: { type: 'json_schema', json_schema: { name, schema, strict: strictCompatible(schema) } },
-        }, { timeout: timeoutMs });
+        const completion = await c.chat.completions.create(
+          {
+            model: req.model,
+            messages: [
+              { role: 'system', content: req.instructions },
+              { role: 'user', content: typeof req.input === 'string' ? req.input : JSON.stringify(req.input, null, 2) },
+            ],
+            response_format: { type: 'json_schema', json_schema: { name, schema, strict: strictCompatible(schema) } },
+          },
+          { timeout: timeoutMs },
+        );
         const choice = completion.choices[0];
         if (!choice) throw new InterlockError('LLM_OUTPUT_INVALID', `${what} answered with no choices`);
         return { content: choice.message.content, refusal: choice.message.refusal ?? null, finishReason: choice.finish_reason };
@@ -60,9 +67,28 @@ export function openAICaller(config: () => LlmConfig | undefined, env: NodeJS.Pr
 }
 
 const STRICT_KEYWORDS = new Set([
-  'type', 'properties', 'required', 'additionalProperties', 'items', 'enum', 'const', 'description', 'title',
-  'anyOf', '$defs', '$ref', 'pattern', 'format', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum',
-  'multipleOf', 'minItems', 'maxItems', '$schema',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'enum',
+  'const',
+  'description',
+  'title',
+  'anyOf',
+  '$defs',
+  '$ref',
+  'pattern',
+  'format',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'multipleOf',
+  'minItems',
+  'maxItems',
+  '$schema',
 ]);
 
 /**
@@ -83,5 +109,7 @@ export function strictCompatible(schema: unknown): boolean {
     if (s.additionalProperties !== false || Object.keys(props).some((p) => !required.includes(p))) return false;
     if (!Object.values(props).every(strictCompatible)) return false;
   }
-  return [s.items, s.anyOf, s.$defs].every((x) => x === undefined || (typeof x === 'object' && strictCompatible(Array.isArray(x) ? x : Object.values(x as object))));
+  return [s.items, s.anyOf, s.$defs].every(
+    (x) => x === undefined || (typeof x === 'object' && strictCompatible(Array.isArray(x) ? x : Object.values(x as object))),
+  );
 }

@@ -22,7 +22,10 @@ export function openAISettings(config: LlmConfig | undefined, env: NodeJS.Proces
   const apiKey = env.OPENAI_API_KEY;
   registerSecret(apiKey);
   if (!apiKey && !baseURL) {
-    throw new InterlockError('LLM_ERROR', 'OPENAI_API_KEY is not set: set it to call OpenAI, or set OPENAI_BASE_URL (or llm.base_url in workflows.yaml) to an OpenAI-compatible endpoint');
+    throw new InterlockError(
+      'LLM_ERROR',
+      'OPENAI_API_KEY is not set: set it to call OpenAI, or set OPENAI_BASE_URL (or llm.base_url in workflows.yaml) to an OpenAI-compatible endpoint',
+    );
   }
   return { ...(baseURL ? { baseURL } : {}), apiKey: apiKey || 'no-key' };
 }
@@ -48,14 +51,33 @@ export function llmError(err: unknown, what: string, endpoint: string): Interloc
   if (err instanceof InterlockError) return err;
   if (!sdk) return new InterlockError('LLM_ERROR', `${what}: ${errorMessage(err)}`, undefined, { cause: err });
   const { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } = sdk;
-  if (err instanceof APIConnectionTimeoutError) return new InterlockError('STEP_TIMEOUT', `${what}: no answer from ${endpoint} in time`, undefined, { cause: err });
-  if (err instanceof APIUserAbortError) return new InterlockError('STEP_TIMEOUT', `${what}: the request was cancelled`, undefined, { cause: err });
-  if (err instanceof APIConnectionError) return new InterlockError('CONNECTOR_UNAVAILABLE', `${what}: cannot reach ${endpoint} (${errorMessage(err.cause ?? err)})`, undefined, { cause: err });
+  if (err instanceof APIConnectionTimeoutError)
+    return new InterlockError('STEP_TIMEOUT', `${what}: no answer from ${endpoint} in time`, undefined, { cause: err });
+  if (err instanceof APIUserAbortError)
+    return new InterlockError('STEP_TIMEOUT', `${what}: the request was cancelled`, undefined, { cause: err });
+  if (err instanceof APIConnectionError)
+    return new InterlockError(
+      'CONNECTOR_UNAVAILABLE',
+      `${what}: cannot reach ${endpoint} (${errorMessage(err.cause ?? err)})`,
+      undefined,
+      { cause: err },
+    );
   if (err instanceof APIError) {
     const status = err.status ?? 0;
     const said = apiMessage(err);
-    if (status === 429 || status >= 500) return new InterlockError('CONNECTOR_UNAVAILABLE', `${what}: ${endpoint} answered ${status}: ${said}`, { status }, { cause: err });
-    return new InterlockError('LLM_ERROR', `${what}: ${endpoint} refused the request (${status}): ${said}`, { status }, { cause: err });
+    if (status === 429 || status >= 500)
+      return new InterlockError(
+        'CONNECTOR_UNAVAILABLE',
+        `${what}: ${endpoint} answered ${status}: ${said}`,
+        { status },
+        { cause: err },
+      );
+    return new InterlockError(
+      'LLM_ERROR',
+      `${what}: ${endpoint} refused the request (${status}): ${said}`,
+      { status },
+      { cause: err },
+    );
   }
   return new InterlockError('LLM_ERROR', `${what}: ${errorMessage(err)}`, undefined, { cause: err });
 }

@@ -53,10 +53,16 @@ export class Definitions {
       const raw = await Promise.all([...missing.values()].map((k) => this.redis.get(k)));
       [...missing].forEach(([name, key], i) => {
         const json = raw[i];
-        if (!json) throw new InterlockError('RUN_CORRUPT', `The workflow definition ${name} that runs name is missing from Redis (key ${key})`);
+        if (!json)
+          throw new InterlockError(
+            'RUN_CORRUPT',
+            `The workflow definition ${name} that runs name is missing from Redis (key ${key})`,
+          );
         this.remember(JSON.parse(json) as WorkflowDef);
       });
     }
-    return hashes.map((h) => (h.definition ? JSON.parse(h.definition) as WorkflowDef : this.parsed.get(`${h.workflow}@${h.version}`) as WorkflowDef));
+    return hashes.map((h) =>
+      h.definition ? (JSON.parse(h.definition) as WorkflowDef) : (this.parsed.get(`${h.workflow}@${h.version}`) as WorkflowDef),
+    );
   }
 }

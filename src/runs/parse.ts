@@ -2,7 +2,18 @@ import type { WorkflowDef } from '../workflows/types.ts';
 import { InterlockError } from '../errors.ts';
 import { isRunEventType } from './events.ts';
 import { F, defaultSession } from './keys.ts';
-import type { ConfirmationRecord, ConfirmationStatus, DecisionChannel, Grant, ErrorInfo, RunEvent, RunRecord, RunStatus, StepRecord, StepStatus } from './records.ts';
+import type {
+  ConfirmationRecord,
+  ConfirmationStatus,
+  DecisionChannel,
+  Grant,
+  ErrorInfo,
+  RunEvent,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+  StepStatus,
+} from './records.ts';
 
 /** How records come back out of Redis: a run hash and a stream entry, parsed. */
 
@@ -72,7 +83,10 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
 export function confirmationFrom(runId: string, cid: string, h: Record<string, string>): ConfirmationRecord | undefined {
   const raw = h[F.conf(cid)];
   if (!raw) return undefined;
-  const shown = JSON.parse(raw) as Omit<ConfirmationRecord, 'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'owner' | 'argumentsHash' | 'status' | 'expiresAt'>;
+  const shown = JSON.parse(raw) as Omit<
+    ConfirmationRecord,
+    'id' | 'runId' | 'stepId' | 'workflow' | 'session' | 'owner' | 'argumentsHash' | 'status' | 'expiresAt'
+  >;
   const rec: ConfirmationRecord = {
     ...shown,
     id: cid,
@@ -102,7 +116,7 @@ export function confirmationFrom(runId: string, cid: string, h: Record<string, s
  */
 export function parseGrant(raw: string | null | undefined): Grant | undefined {
   if (raw === 'approve' || raw === 'deny') return { decision: raw };
-  if (!raw || raw[0] !== '{') return undefined;
+  if (raw?.[0] !== '{') return undefined;
   try {
     const g = JSON.parse(raw) as Partial<Grant>;
     return g.decision === 'approve' || g.decision === 'deny' ? (g as Grant) : undefined;

@@ -20,7 +20,10 @@ export interface ToolReview {
   changes: FieldChange[];
 }
 
-export type ApproveOutcome = { outcome: 'approved'; pin: ToolPin } | { outcome: 'none' } | { outcome: 'mismatch'; pendingHash: string };
+export type ApproveOutcome =
+  | { outcome: 'approved'; pin: ToolPin }
+  | { outcome: 'none' }
+  | { outcome: 'mismatch'; pendingHash: string };
 
 /** Tool pins and their pending changes; part of the run store, which owns every key. */
 export class PinStore {
@@ -39,10 +42,23 @@ export class PinStore {
   /** Pins a tool seen for the first time, or says whether it still matches its pin; see pinTool-2.lua. */
   async observe(tool: ToolInfo): Promise<PinCheck> {
     const now = makePin(tool);
-    const { tag, items } = taggedResult('pinTool', await this.pinTool(this.keys.toolPins(), this.keys.toolChanges(), `${tool.connector}.${tool.name}`, now.hash, JSON.stringify(now)),
-      ['pinned', 'same', 'changed']);
+    const { tag, items } = taggedResult(
+      'pinTool',
+      await this.pinTool(
+        this.keys.toolPins(),
+        this.keys.toolChanges(),
+        `${tool.connector}.${tool.name}`,
+        now.hash,
+        JSON.stringify(now),
+      ),
+      ['pinned', 'same', 'changed'],
+    );
     if (tag !== 'changed') return { status: tag };
-    if (items.length !== 2) throw new InterlockError('INTERNAL', `Script pinTool answered 'changed' with ${items.length} items; expected the pin and the pending change`);
+    if (items.length !== 2)
+      throw new InterlockError(
+        'INTERNAL',
+        `Script pinTool answered 'changed' with ${items.length} items; expected the pin and the pending change`,
+      );
     const pin = JSON.parse(items[0]) as ToolPin;
     const pending = JSON.parse(items[1]) as ToolPin;
     return { status: 'changed', pin, pending, changes: diffDefinitions(pin.definition, pending.definition) };
@@ -50,10 +66,19 @@ export class PinStore {
 
   async review(connector: string, tool: string): Promise<ToolReview> {
     const field = `${connector}.${tool}`;
-    const [p, c] = await Promise.all([this.redis.hget(this.keys.toolPins(), field), this.redis.hget(this.keys.toolChanges(), field)]);
+    const [p, c] = await Promise.all([
+      this.redis.hget(this.keys.toolPins(), field),
+      this.redis.hget(this.keys.toolChanges(), field),
+    ]);
     const pin = p ? (JSON.parse(p) as ToolPin) : undefined;
     const pending = c ? (JSON.parse(c) as ToolPin) : undefined;
-    return { connector, tool, ...(pin ? { pin } : {}), ...(pending ? { pending } : {}), changes: pin && pending ? diffDefinitions(pin.definition, pending.definition) : [] };
+    return {
+      connector,
+      tool,
+      ...(pin ? { pin } : {}),
+      ...(pending ? { pending } : {}),
+      changes: pin && pending ? diffDefinitions(pin.definition, pending.definition) : [],
+    };
   }
 
   /** `connector.tool` of every tool with a change awaiting review (disabled until approved). */
@@ -64,10 +89,12 @@ export class PinStore {
   /** Every tool with a change awaiting review. */
   async changed(): Promise<ToolReview[]> {
     const fields = await this.redis.hkeys(this.keys.toolChanges());
-    return Promise.all(fields.map((f) => {
-      const i = f.indexOf('.');
-      return this.review(f.slice(0, i), f.slice(i + 1));
-    }));
+    return Promise.all(
+      fields.map((f) => {
+        const i = f.indexOf('.');
+        return this.review(f.slice(0, i), f.slice(i + 1));
+      }),
+    );
   }
 
   /** Accepts the pending change an admin reviewed (bound to its hash); see approveTool-2.lua. */
@@ -75,8 +102,17 @@ export class PinStore {
     const { pending } = await this.review(connector, tool);
     if (!pending) return { outcome: 'none' };
     const pin: ToolPin = { ...pending, approvedBy: by, approvedAt: Date.now() };
-    const { tag, items } = taggedResult('approveTool', await this.approveTool(this.keys.toolPins(), this.keys.toolChanges(), `${connector}.${tool}`, reviewedHash, JSON.stringify(pin)),
-      ['approved', 'none', 'mismatch']);
+    const { tag, items } = taggedResult(
+      'approveTool',
+      await this.approveTool(
+        this.keys.toolPins(),
+        this.keys.toolChanges(),
+        `${connector}.${tool}`,
+        reviewedHash,
+        JSON.stringify(pin),
+      ),
+      ['approved', 'none', 'mismatch'],
+    );
     if (tag === 'approved') return { outcome: 'approved', pin };
     if (tag === 'mismatch') return { outcome: 'mismatch', pendingHash: items[0] ?? '' };
     return { outcome: 'none' };
@@ -104,7 +140,11 @@ export class PinStore {
  * Compares every tool of a connector with its pin, so a change the pool noticed (refresh,
  * reconnect, `list_changed`) is on record for review before any run reaches the tool.
  */
-export async function observeCatalog(pool: { listTools(id: string): Promise<ToolInfo[]> }, pins: PinStore, connectorId: string): Promise<string[]> {
+export async function observeCatalog(
+  pool: { listTools(id: string): Promise<ToolInfo[]> },
+  pins: PinStore,
+  connectorId: string,
+): Promise<string[]> {
   const changed: string[] = [];
   for (const t of await pool.listTools(connectorId)) {
     if ((await pins.observe(t)).status === 'changed') changed.push(t.name);

@@ -32,7 +32,11 @@ export class ReadySteps {
   private readonly keys: Keys;
   private readonly s: Record<'markReady' | 'dropReady' | 'dropReadyEntry' | 'releaseLock', ScriptFn>;
 
-  constructor(redis: RedisClient, keys: Keys, scripts: Record<'markReady' | 'dropReady' | 'dropReadyEntry' | 'releaseLock', ScriptFn>) {
+  constructor(
+    redis: RedisClient,
+    keys: Keys,
+    scripts: Record<'markReady' | 'dropReady' | 'dropReadyEntry' | 'releaseLock', ScriptFn>,
+  ) {
     this.redis = redis;
     this.keys = keys;
     this.s = scripts;
@@ -90,7 +94,16 @@ export class ReadySteps {
   /** Repair: marks the step a run is at ready again with a new generation; see markReady-n.lua. */
   async mark(runId: string, stepId: string, generation: string, why: string): Promise<string> {
     await this.ahead(runId);
-    return textResult('markReady', await this.s.markReady(...this.rr(runId), stepId, generation, String(Date.now()), JSON.stringify({ reason: why, generation })));
+    return textResult(
+      'markReady',
+      await this.s.markReady(
+        ...this.rr(runId),
+        stepId,
+        generation,
+        String(Date.now()),
+        JSON.stringify({ reason: why, generation }),
+      ),
+    );
   }
 
   /** The reconciler's lock: one pass at a time across processes; it expires if its holder dies. */

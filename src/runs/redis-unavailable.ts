@@ -14,7 +14,18 @@ import type { RedisClient } from './redis.ts';
 export const REDIS_RETRY_AFTER_SECONDS = 2;
 
 /** Socket errors that say the server cannot be reached (or went away). */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOENT', 'EAI_AGAIN', 'ECONNABORTED']);
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOENT',
+  'EAI_AGAIN',
+  'ECONNABORTED',
+]);
 
 /**
  * ioredis rejects commands it could not deliver with plain Errors (no class or code), so these
@@ -55,13 +66,17 @@ export function redisUnavailable(err: unknown): InterlockError | undefined {
   if (err instanceof InterlockError) return err.code === 'REDIS_UNAVAILABLE' ? err : undefined;
   if (!isRedisUnreachable(err)) return undefined;
   const e = err as Error;
-  const reason = e instanceof ReplyError ? e.message : IOREDIS_UNREACHABLE.get(e.message) ?? 'the connection was lost';
+  const reason = e instanceof ReplyError ? e.message : (IOREDIS_UNREACHABLE.get(e.message) ?? 'the connection was lost');
   return unavailable(reason, err);
 }
 
 function unavailable(reason: string, cause?: unknown): InterlockError {
-  return new InterlockError('REDIS_UNAVAILABLE', `Redis is unavailable (${reason}); the request was not carried out. Try again in a few seconds.`,
-    { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS }, cause === undefined ? undefined : { cause });
+  return new InterlockError(
+    'REDIS_UNAVAILABLE',
+    `Redis is unavailable (${reason}); the request was not carried out. Try again in a few seconds.`,
+    { retryAfterSeconds: REDIS_RETRY_AFTER_SECONDS },
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 /** Throws REDIS_UNAVAILABLE unless the connection is up: a request that needs Redis then fails at once. */

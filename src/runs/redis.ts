@@ -90,9 +90,10 @@ function redactUrl(url: string): string {
 }
 
 async function ping(opts: { path: string } | string): Promise<boolean> {
-  const c = typeof opts === 'string'
-    ? new Redis(opts, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
-    : new Redis({ ...opts, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const c =
+    typeof opts === 'string'
+      ? new Redis(opts, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+      : new Redis({ ...opts, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
   // A probe: its failure is the answer (false), not news.
   c.on('error', () => {});
   try {
@@ -122,23 +123,36 @@ export interface ClusterTarget {
 export function parseClusterNodes(spec: string): ClusterTarget {
   const nodes: ClusterTarget['nodes'] = [];
   const redisOptions: ClusterTarget['redisOptions'] = {};
-  for (const raw of spec.split(',').map((e) => e.trim()).filter(Boolean)) {
+  for (const raw of spec
+    .split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)) {
     let u: URL;
     try {
       u = new URL(raw.includes('://') ? raw : `redis://${raw}`);
     } catch {
       // The entry is not echoed: a malformed URL may still hold a password.
-      throw new InterlockError('CONFIG_INVALID', `REDIS_CLUSTER_NODES entry ${nodes.length + 1} is not host:port or a redis:// URL`);
+      throw new InterlockError(
+        'CONFIG_INVALID',
+        `REDIS_CLUSTER_NODES entry ${nodes.length + 1} is not host:port or a redis:// URL`,
+      );
     }
     if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') {
-      throw new InterlockError('CONFIG_INVALID', `REDIS_CLUSTER_NODES entry ${nodes.length + 1} must be host:port, redis://… or rediss://…`);
+      throw new InterlockError(
+        'CONFIG_INVALID',
+        `REDIS_CLUSTER_NODES entry ${nodes.length + 1} must be host:port, redis://… or rediss://…`,
+      );
     }
     if (u.protocol === 'rediss:') redisOptions.tls = {};
     if (u.username) redisOptions.username ??= decodeURIComponent(u.username);
     if (u.password) redisOptions.password ??= decodeURIComponent(u.password);
     nodes.push({ host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: u.port ? Number(u.port) : 6379 });
   }
-  if (nodes.length === 0) throw new InterlockError('CONFIG_INVALID', 'REDIS_CLUSTER_NODES is empty: give host:port of one or more cluster nodes, comma-separated');
+  if (nodes.length === 0)
+    throw new InterlockError(
+      'CONFIG_INVALID',
+      'REDIS_CLUSTER_NODES is empty: give host:port of one or more cluster nodes, comma-separated',
+    );
   const list = nodes.map((n) => (n.host.includes(':') ? `[${n.host}]:${n.port}` : `${n.host}:${n.port}`)).join(', ');
   return { nodes, redisOptions, describe: `Redis Cluster (${list}${redisOptions.tls ? ', TLS' : ''})` };
 }
@@ -151,7 +165,8 @@ async function openRequestClient(make: (o: RedisOptions) => RedisClient, what: s
   const client = make({ ...requestOptions(), lazyConnect: true });
   let lastError = '';
   // "Failed to refresh slots cache" says little; the last node's own error (refused, WRONGPASS) says why.
-  const remember = (err: Error & { lastNodeError?: Error }) => (lastError = err.lastNodeError ? `${err.message} (${err.lastNodeError.message})` : err.message);
+  const remember = (err: Error & { lastNodeError?: Error }) =>
+    (lastError = err.lastNodeError ? `${err.message} (${err.lastNodeError.message})` : err.message);
   client.on('error', remember);
   let timer: NodeJS.Timeout | undefined;
   try {
@@ -194,7 +209,11 @@ function reopenOnTimeout(client: Redis): void {
  * the request client (already connected), blocking duplicates, the worker connection, and one
  * outage log over the long-lived ones.
  */
-function handleOver(make: (o: RedisOptions) => RedisClient, client: RedisClient, h: { describe: string; embedded: boolean; logger?: Logger; stop?: () => Promise<void> }): RedisHandle {
+function handleOver(
+  make: (o: RedisOptions) => RedisClient,
+  client: RedisClient,
+  h: { describe: string; embedded: boolean; logger?: Logger; stop?: () => Promise<void> },
+): RedisHandle {
   const watched: RedisClient[] = [];
   let closing = false;
   const outage = h.logger ? new OutageLog(h.logger, `Redis (${h.describe})`) : undefined;
@@ -256,7 +275,9 @@ async function connectCluster(target: ClusterTarget, logger: Logger | undefined)
  * can reach it by port, and processes started from the same folder share it.
  * With a `logger`, an outage is logged when it starts, every 30 s while it lasts and when it ends.
  */
-export async function connectRedis(opts: { url?: string; clusterNodes?: string; dataDir?: string; onStart?: (msg: string) => void; logger?: Logger } = {}): Promise<RedisHandle> {
+export async function connectRedis(
+  opts: { url?: string; clusterNodes?: string; dataDir?: string; onStart?: (msg: string) => void; logger?: Logger } = {},
+): Promise<RedisHandle> {
   const logger = opts.logger ? { logger: opts.logger } : {};
   // What the caller gives wins over the environment; of the environment, a cluster wins over one URL.
   const clusterNodes = opts.clusterNodes || (opts.url ? undefined : process.env.REDIS_CLUSTER_NODES || undefined);
@@ -266,7 +287,7 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
     const make = (o: RedisOptions): Redis => {
       const c = new Redis(url, o);
       // The long-lived connections report through the outage log (handleOver's watch), once per outage;
-    // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
+      // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
       c.on('error', () => {});
       return c;
     };
@@ -279,13 +300,38 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
   let child: ChildProcess | undefined;
   if (!(existsSync(sock) && (await ping({ path: sock })))) {
     const which = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-    if (which.error || which.status !== 0) throw new InterlockError('REDIS_UNAVAILABLE', `REDIS_URL is not set and redis-server is not on PATH. ${REDIS_HINT}`);
+    if (which.error || which.status !== 0)
+      throw new InterlockError('REDIS_UNAVAILABLE', `REDIS_URL is not set and redis-server is not on PATH. ${REDIS_HINT}`);
     mkdirSync(dir, { recursive: true });
     rmSync(sock, { force: true });
-    child = spawn('redis-server', [
-      '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--dir', dir,
-      '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--stream-node-max-bytes', '512', '--hash-max-listpack-value', '4096', '--loglevel', 'warning', '--logfile', resolve(dir, 'redis.log'),
-    ], { stdio: 'ignore' });
+    child = spawn(
+      'redis-server',
+      [
+        '--port',
+        '0',
+        '--unixsocket',
+        sock,
+        '--unixsocketperm',
+        '700',
+        '--dir',
+        dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--stream-node-max-bytes',
+        '512',
+        '--hash-max-listpack-value',
+        '4096',
+        '--loglevel',
+        'warning',
+        '--logfile',
+        resolve(dir, 'redis.log'),
+      ],
+      { stdio: 'ignore' },
+    );
     let exited = false;
     child.once('exit', () => (exited = true));
     for (let i = 0; i < 200 && !(await ping({ path: sock })); i++) {
@@ -305,7 +351,10 @@ export async function connectRedis(opts: { url?: string; clusterNodes?: string; 
   const stop = async (): Promise<void> => {
     if (!child || child.exitCode !== null) return;
     const c = child;
-    const exited = new Promise<void>((r) => { c.once('exit', () => r()); setTimeout(r, 3000).unref(); });
+    const exited = new Promise<void>((r) => {
+      c.once('exit', () => r());
+      setTimeout(r, 3000).unref();
+    });
     const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
     // A server that is already gone needs no SHUTDOWN; the kill below covers one that hangs.
     admin.on('error', () => {});

@@ -26,12 +26,25 @@ export function textResult(script: ScriptName, v: unknown, allowed?: readonly st
  * (Redis answers a Lua number as an integer) or nil, read as '' (an HMGET field the hash lacks);
  * `min` is how many items after the tag it must have.
  */
-export function taggedResult<const T extends string>(script: ScriptName, v: unknown, tags: readonly T[], min = 0): { tag: T; items: string[] } {
+export function taggedResult<const T extends string>(
+  script: ScriptName,
+  v: unknown,
+  tags: readonly T[],
+  min = 0,
+): { tag: T; items: string[] } {
   const expected = `[${tags.join(' | ')}, …${min} more]`;
   if (!Array.isArray(v) || v.length < 1 + min) wrongShape(script, v, expected);
   const [tag, ...rest] = v as unknown[];
   if (typeof tag !== 'string' || !(tags as readonly string[]).includes(tag)) wrongShape(script, v, expected);
-  const items = rest.map((x) => (typeof x === 'string' ? x : x === null ? '' : typeof x === 'number' && Number.isInteger(x) ? String(x) : wrongShape(script, v, expected)));
+  const items = rest.map((x) =>
+    typeof x === 'string'
+      ? x
+      : x === null
+        ? ''
+        : typeof x === 'number' && Number.isInteger(x)
+          ? String(x)
+          : wrongShape(script, v, expected),
+  );
   return { tag: tag as T, items };
 }
 
@@ -40,7 +53,8 @@ export function loadStepResult(v: unknown): { hash: Record<string, string>; gran
   const expected = '[flat run hash, grant or nil, toggle or nil]';
   if (!Array.isArray(v) || v.length !== 3) wrongShape('loadStep', v, expected);
   const [flat, grant, toggle] = v as unknown[];
-  if (!Array.isArray(flat) || flat.length % 2 !== 0 || !flat.every((x) => typeof x === 'string')) wrongShape('loadStep', v, expected);
+  if (!Array.isArray(flat) || flat.length % 2 !== 0 || !flat.every((x) => typeof x === 'string'))
+    wrongShape('loadStep', v, expected);
   const textOrNull = (x: unknown) => (x === null || typeof x === 'string' ? x : wrongShape('loadStep', v, expected));
   const hash: Record<string, string> = {};
   for (let i = 0; i < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;

@@ -7,9 +7,25 @@ import type { RedisClient } from './redis.ts';
  * scripts take their index keys only on a single Redis; see includes/ready.lua).
  */
 const SCRIPTS = {
-  startStep: 'n', commitStep: 'n', failStep: 'n', openGate: 'n', decide: 'n', cancelRun: 'n', resolveStep: 'n',
-  blockStep: 'n', unblockStep: 'n', createRun: 'n', markReady: 'n', dropReady: 'n', dropReadyEntry: 1, releaseLock: 1,
-  pinTool: 2, approveTool: 2, takeRateSlots: 'n', releaseRateSlots: 'n', loadStep: 3,
+  startStep: 'n',
+  commitStep: 'n',
+  failStep: 'n',
+  openGate: 'n',
+  decide: 'n',
+  cancelRun: 'n',
+  resolveStep: 'n',
+  blockStep: 'n',
+  unblockStep: 'n',
+  createRun: 'n',
+  markReady: 'n',
+  dropReady: 'n',
+  dropReadyEntry: 1,
+  releaseLock: 1,
+  pinTool: 2,
+  approveTool: 2,
+  takeRateSlots: 'n',
+  releaseRateSlots: 'n',
+  loadStep: 3,
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
@@ -23,7 +39,10 @@ function scriptText(file: string): string {
 
 /** Every script by name with the text Redis runs (includes expanded), for tools that name scripts by their SHA. */
 export function scriptSources(): Array<{ name: ScriptName; lua: string }> {
-  return (Object.entries(SCRIPTS) as Array<[ScriptName, number | 'n']>).map(([name, keys]) => ({ name, lua: scriptText(`${name}-${keys}.lua`) }));
+  return (Object.entries(SCRIPTS) as Array<[ScriptName, number | 'n']>).map(([name, keys]) => ({
+    name,
+    lua: scriptText(`${name}-${keys}.lua`),
+  }));
 }
 
 /** Registers the scripts on a client (EVALSHA with EVAL fallback, which survives a Redis restart). */

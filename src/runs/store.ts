@@ -61,7 +61,6 @@ export interface CreateRunInput {
 /** How long a trigger's Idempotency-Key names its run. */
 const IDEMPOTENCY_TTL_S = 86400;
 
-
 /** What an operator decided about a step in doubt. */
 export type StepResolution =
   | { action: 'retry' | 'fail'; by?: string; reason?: string }
@@ -123,7 +122,10 @@ export class RunStore {
    * Creates a run, ready at its first step, or returns the run its idempotency key names. `then`
    * runs with the new record (the engine enqueues the first step there); see thenEnqueue.
    */
-  async createRun(input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
+  async createRun(
+    input: CreateRunInput,
+    then?: (run: RunRecord) => Promise<unknown>,
+  ): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const runId = newRunId();
     if (!input.idempotencyKey) return this.writeRun(runId, input, then);
     const key = this.keys.triggerIdempotency(`${input.workflow.name}:${input.idempotencyKey}`);
@@ -144,14 +146,21 @@ export class RunStore {
    * A trigger whose idempotency key was set before: the run it names, or that run written now if
    * it was not (a crash between key and run on a cluster, or a key set by an earlier version).
    */
-  private async replay(prev: string | null, input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
+  private async replay(
+    prev: string | null,
+    input: CreateRunInput,
+    then?: (run: RunRecord) => Promise<unknown>,
+  ): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     if (prev === null) return this.createRun(input, then);
     let runId = prev;
     let fp = '';
     if (prev.startsWith('{')) ({ run: runId, fp } = JSON.parse(prev) as { run: string; fp: string });
     if (fp && input.fingerprint && fp !== input.fingerprint) {
-      throw new InterlockError('IDEMPOTENCY_KEY_REUSED',
-        `Idempotency-Key '${input.idempotencyKey}' was used for another request (other inputs, session or caller); use a new key for a new request`, { runId });
+      throw new InterlockError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `Idempotency-Key '${input.idempotencyKey}' was used for another request (other inputs, session or caller); use a new key for a new request`,
+        { runId },
+      );
     }
     const run = await this.getRun(runId);
     if (run) return { runId, created: false, run };
@@ -159,8 +168,12 @@ export class RunStore {
     return { ...made, created: false };
   }
 
-  private async writeRun(runId: string, input: CreateRunInput, then?: (run: RunRecord) => Promise<unknown>,
-    idem?: { key: string; record: string }): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
+  private async writeRun(
+    runId: string,
+    input: CreateRunInput,
+    then?: (run: RunRecord) => Promise<unknown>,
+    idem?: { key: string; record: string },
+  ): Promise<{ runId: string; created: boolean; run?: RunRecord }> {
     const now = Date.now();
     const wf = input.workflow;
     const session = input.session ?? defaultSession(runId);
@@ -181,15 +194,30 @@ export class RunStore {
     this.defs.remember(wf);
     const run = parseRun(fields, wf);
     const keys = this.rr(runId, this.keys.runsIndex(), ...(idem ? [idem.key] : []));
-    const argv = [runId, String(now), wf.steps[0].id, j({ workflow: wf.name, version: wf.version, session }), idem?.record ?? '', String(IDEMPOTENCY_TTL_S),
-      ...Object.entries(fields).flat()];
+    const argv = [
+      runId,
+      String(now),
+      wf.steps[0].id,
+      j({ workflow: wf.name, version: wf.version, session }),
+      idem?.record ?? '',
+      String(IDEMPOTENCY_TTL_S),
+      ...Object.entries(fields).flat(),
+    ];
     // The definition goes first on this connection, so whoever reads the run finds it. On a
     // cluster the index entries go before the run (a run nobody lists or reconciles would be lost).
     const write = this.redis.isCluster
-      ? Promise.all([this.defs.store(wf), this.redis.zadd(this.keys.readyIndex(), now, runId), this.redis.zadd(this.keys.runsIndex(), now, runId)])
-        .then(() => this.s.createRun(...keys, ...argv))
+      ? Promise.all([
+          this.defs.store(wf),
+          this.redis.zadd(this.keys.readyIndex(), now, runId),
+          this.redis.zadd(this.keys.runsIndex(), now, runId),
+        ]).then(() => this.s.createRun(...keys, ...argv))
       : Promise.all([this.defs.store(wf), this.s.createRun(...keys, ...argv)]).then(([, r]) => r);
-    const r = (await this.thenEnqueue(write as Promise<string[]>, then && (() => then(run)), (x) => x[0] === 'ok', 'after-create-run'));
+    const r = await this.thenEnqueue(
+      write as Promise<string[]>,
+      then && (() => then(run)),
+      (x) => x[0] === 'ok',
+      'after-create-run',
+    );
     if (r[0] === 'key') return this.replay(r[1], input, then);
     if (r[0] === 'exists') return { runId, created: false, ...(await this.getRun(runId).then((x) => (x ? { run: x } : {}))) };
     // The record is what was just written; reading it back would only cost a round trip.
@@ -216,10 +244,19 @@ export class RunStore {
    * What a step job needs: the run, the session's remembered decision for the tool and whether
    * an admin turned the tool off, in one round trip (loadStep-3.lua).
    */
-  async loadForStep(runId: string, session: string, toolField: string | undefined):
-    Promise<{ run: RunRecord | undefined; grant: Grant | undefined; enabled: boolean }> {
+  async loadForStep(
+    runId: string,
+    session: string,
+    toolField: string | undefined,
+  ): Promise<{ run: RunRecord | undefined; grant: Grant | undefined; enabled: boolean }> {
     if (!this.redis.isCluster) {
-      const { hash: h, grant: g, toggle } = loadStepResult(await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? ''));
+      const {
+        hash: h,
+        grant: g,
+        toggle,
+      } = loadStepResult(
+        await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? ''),
+      );
       return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
     }
     // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
@@ -270,8 +307,9 @@ export class RunStore {
     return (await this.redis.hget(this.keys.run(m[1]), 'owner')) === principal;
   }
 
-  async listRuns(opts: { status?: RunStatus; workflow?: string; limit?: number; cursor?: number } = {}):
-    Promise<{ runs: RunRecord[]; nextCursor?: number }> {
+  async listRuns(
+    opts: { status?: RunStatus; workflow?: string; limit?: number; cursor?: number } = {},
+  ): Promise<{ runs: RunRecord[]; nextCursor?: number }> {
     const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
     const out: RunRecord[] = [];
     let offset = opts.cursor ?? 0;
@@ -301,10 +339,26 @@ export class RunStore {
    * `seenAttempts`: for a write, the attempts of the record the caller planned from; the start is
    * refused when another job started the step since (see startStep-n.lua), so a write goes once.
    */
-  async startStep(runId: string, stepId: string, data: Record<string, unknown>, writeIntent: boolean, seenAttempts?: number):
-    Promise<{ ok: true; attempts: number } | { ok: false; reason: 'run' | 'step' | 'missing'; status: string }> {
-    const { tag, items } = taggedResult('startStep', await this.s.startStep(...this.rr(runId), stepId, String(Date.now()), j(data), writeIntent ? '1' : '0',
-      seenAttempts === undefined ? '' : String(seenAttempts)), ['ok', 'run', 'step', 'missing'], 1);
+  async startStep(
+    runId: string,
+    stepId: string,
+    data: Record<string, unknown>,
+    writeIntent: boolean,
+    seenAttempts?: number,
+  ): Promise<{ ok: true; attempts: number } | { ok: false; reason: 'run' | 'step' | 'missing'; status: string }> {
+    const { tag, items } = taggedResult(
+      'startStep',
+      await this.s.startStep(
+        ...this.rr(runId),
+        stepId,
+        String(Date.now()),
+        j(data),
+        writeIntent ? '1' : '0',
+        seenAttempts === undefined ? '' : String(seenAttempts),
+      ),
+      ['ok', 'run', 'step', 'missing'],
+      1,
+    );
     if (tag === 'ok') return { ok: true, attempts: Number(items[0]) };
     return { ok: false, reason: tag, status: items[0] };
   }
@@ -314,13 +368,30 @@ export class RunStore {
    * commit then starts the step too (see commitStep-n.lua). The next step is marked ready by the
    * commit; `then` (its enqueue, generation '0') runs when the commit succeeds; see thenEnqueue.
    */
-  async commitStep(runId: string, stepId: string, status: 'succeeded' | 'skipped', result: StepResult, nextStepId: string | undefined,
-    opts: { started?: Record<string, unknown>; then?: () => Promise<unknown> } = {}): Promise<string> {
+  async commitStep(
+    runId: string,
+    stepId: string,
+    status: 'succeeded' | 'skipped',
+    result: StepResult,
+    nextStepId: string | undefined,
+    opts: { started?: Record<string, unknown>; enqueueNext?: () => Promise<unknown> } = {},
+  ): Promise<string> {
     const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
-    const send = () => this.s.commitStep(...this.rr(runId), stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev),
-      opts.started ? j(opts.started) : '').then((r) => textResult('commitStep', r));
+    const send = () =>
+      this.s
+        .commitStep(
+          ...this.rr(runId),
+          stepId,
+          status,
+          j(result),
+          nextStepId ?? '',
+          String(Date.now()),
+          j(ev),
+          opts.started ? j(opts.started) : '',
+        )
+        .then((r) => textResult('commitStep', r));
     const commit = nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send();
-    return this.thenEnqueue(commit, opts.then, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
+    return this.thenEnqueue(commit, opts.enqueueNext, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
   }
 
   /**
@@ -332,8 +403,12 @@ export class RunStore {
    * before the enqueue leaves work for the reconciler, not a stranded run. An armed fail point
    * sits between the two.
    */
-  private async thenEnqueue<T>(write: Promise<T>, then: (() => Promise<unknown>) | undefined, proceed: (r: T) => boolean = () => true,
-    point?: FailPoint): Promise<T> {
+  private async thenEnqueue<T>(
+    write: Promise<T>,
+    then: (() => Promise<unknown>) | undefined,
+    proceed: (r: T) => boolean = () => true,
+    point?: FailPoint,
+  ): Promise<T> {
     if (!then) return write;
     if (this.redis.isCluster || (point && isArmed(point))) {
       const r = await write;
@@ -347,9 +422,26 @@ export class RunStore {
     return r;
   }
 
-  async failStep(runId: string, stepId: string, stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,
-    runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>, result: StepResult, error: WorkerErrorInfo): Promise<string> {
-    return textResult('failStep', await this.s.failStep(...this.rr(runId), stepId, stepStatus, j({ ...result, error }), runStatus, String(Date.now()), j(error)));
+  async failStep(
+    runId: string,
+    stepId: string,
+    stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,
+    runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>,
+    result: StepResult,
+    error: WorkerErrorInfo,
+  ): Promise<string> {
+    return textResult(
+      'failStep',
+      await this.s.failStep(
+        ...this.rr(runId),
+        stepId,
+        stepStatus,
+        j({ ...result, error }),
+        runStatus,
+        String(Date.now()),
+        j(error),
+      ),
+    );
   }
 
   /**
@@ -357,8 +449,14 @@ export class RunStore {
    * Only what the run hash does not already say is stored in the confirmation's JSON: its id,
    * run, step, workflow, session, status, deadline and hash are read from their own fields.
    */
-  async openGate(run: RunRecord, stepId: string, payload: ConfirmationPayload, ttlMs: number): Promise<ConfirmationRecord | undefined> {
-    const seq = Object.keys(run.steps).indexOf(stepId) * 1000 + (run.steps[stepId]?.attempts ?? 0) * 10 + Math.floor(Math.random() * 10);
+  async openGate(
+    run: RunRecord,
+    stepId: string,
+    payload: ConfirmationPayload,
+    ttlMs: number,
+  ): Promise<ConfirmationRecord | undefined> {
+    const seq =
+      Object.keys(run.steps).indexOf(stepId) * 1000 + (run.steps[stepId]?.attempts ?? 0) * 10 + Math.floor(Math.random() * 10);
     const now = Date.now();
     const rec: ConfirmationRecord = {
       ...payload,
@@ -375,8 +473,19 @@ export class RunStore {
     // On a cluster the pending index is in another slot: its entry goes first, and one whose
     // confirmation was never written is dropped by the sweeper at its deadline.
     if (this.redis.isCluster) await this.redis.zadd(this.keys.pendingConfirmations(), rec.expiresAt, rec.id);
-    const r = textResult('openGate', await this.s.openGate(...this.rr(run.id, this.keys.pendingConfirmations()), stepId, rec.id, j({ ...shown, createdAt: now }), argumentsHash,
-      String(rec.expiresAt), String(now), F.conf(rec.id)));
+    const r = textResult(
+      'openGate',
+      await this.s.openGate(
+        ...this.rr(run.id, this.keys.pendingConfirmations()),
+        stepId,
+        rec.id,
+        j({ ...shown, createdAt: now }),
+        argumentsHash,
+        String(rec.expiresAt),
+        String(now),
+        F.conf(rec.id),
+      ),
+    );
     if (r !== 'ok') return undefined;
     await failPoint('after-open-gate');
     return rec;
@@ -385,7 +494,17 @@ export class RunStore {
   async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) return undefined;
-    const names = [F.conf(cid), F.confStatus(cid), F.confDecision(cid), F.confHash(cid), F.confExpiresAt(cid), F.confStep(cid), 'workflow', 'session', 'owner'];
+    const names = [
+      F.conf(cid),
+      F.confStatus(cid),
+      F.confDecision(cid),
+      F.confHash(cid),
+      F.confExpiresAt(cid),
+      F.confStep(cid),
+      'workflow',
+      'session',
+      'owner',
+    ];
     const values = await this.redis.hmget(this.keys.run(runId), ...names);
     const h: Record<string, string> = {};
     names.forEach((n, i) => {
@@ -407,8 +526,9 @@ export class RunStore {
    * confirmation ever opened would cost each paused run another 130 B of Redis); its cursor is
    * the run's place in the runs index × 1000 + how many of that run's confirmations were listed.
    */
-  async listConfirmations(opts: { status?: ConfirmationStatus; limit?: number; cursor?: number } = {}):
-    Promise<{ confirmations: ConfirmationRecord[]; nextCursor?: number }> {
+  async listConfirmations(
+    opts: { status?: ConfirmationStatus; limit?: number; cursor?: number } = {},
+  ): Promise<{ confirmations: ConfirmationRecord[]; nextCursor?: number }> {
     const limit = Math.min(Math.max(opts.limit ?? 50, 1), 500);
     if (opts.status === 'pending') {
       const offset = opts.cursor ?? 0;
@@ -426,7 +546,8 @@ export class RunStore {
       const hashes = await Promise.all(ids.map((id) => this.redis.hgetall(this.keys.run(id))));
       for (let i = 0; i < ids.length; i++, runAt++, skip = 0) {
         const h = hashes[i];
-        const recs = Object.keys(h).filter((f) => /^c\d+$/.test(f))
+        const recs = Object.keys(h)
+          .filter((f) => /^c\d+$/.test(f))
           .map((f) => confirmationFrom(ids[i], confirmationId(ids[i], Number(f.slice(1))), h))
           .filter((c): c is ConfirmationRecord => !!c)
           .sort((a, b) => b.createdAt - a.createdAt);
@@ -439,18 +560,43 @@ export class RunStore {
   }
 
   /** Applies the first decision on a confirmation; see decide-2.lua for the rules. */
-  async decide(cid: string, decision: 'approve' | 'deny' | 'expire',
-    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel; remember?: 'session' } = {}): Promise<DecideOutcome> {
+  async decide(
+    cid: string,
+    decision: 'approve' | 'deny' | 'expire',
+    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel; remember?: 'session' } = {},
+  ): Promise<DecideOutcome> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     const now = Date.now();
-    const err: ErrorInfo = decision === 'deny'
-      ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
-      : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
+    const err: ErrorInfo =
+      decision === 'deny'
+        ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
+        : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     if (decision === 'approve') await this.readyAhead(runId);
-    const { tag: outcome, items: [stepId, detail, session, workflow, version] } = taggedResult('decide', await this.s.decide(...this.rr(runId, this.keys.pendingConfirmations()), cid, decision, opts.argumentsHash ?? '', String(now),
-      j({ by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}), at: now, ...(opts.remember ? { remember: opts.remember } : {}) }), j(err),
-      j({ error: err, finishedAt: now }), F.conf(cid)), ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing'], 2);
+    const {
+      tag: outcome,
+      items: [stepId, detail, session, workflow, version],
+    } = taggedResult(
+      'decide',
+      await this.s.decide(
+        ...this.rr(runId, this.keys.pendingConfirmations()),
+        cid,
+        decision,
+        opts.argumentsHash ?? '',
+        String(now),
+        j({
+          by: opts.by ?? 'unknown',
+          ...(opts.channel ? { channel: opts.channel } : {}),
+          at: now,
+          ...(opts.remember ? { remember: opts.remember } : {}),
+        }),
+        j(err),
+        j({ error: err, finishedAt: now }),
+        F.conf(cid),
+      ),
+      ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing'],
+      2,
+    );
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     // On a cluster the pending index is cleaned without holding up the decision (on one Redis the
     // script did it); the sweeper drops any entry whose confirmation was decided already.
@@ -458,7 +604,8 @@ export class RunStore {
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
     if (outcome === 'approved') {
-      if (workflow === undefined || version === undefined) throw new InterlockError('INTERNAL', `Script decide approved ${cid} without the run's workflow and version`);
+      if (workflow === undefined || version === undefined)
+        throw new InterlockError('INTERNAL', `Script decide approved ${cid} without the run's workflow and version`);
       return { outcome, runId, stepId, session: session || defaultSession(runId), workflow, version };
     }
     return { outcome, runId, stepId };
@@ -478,7 +625,11 @@ export class RunStore {
   async grant(session: string, connector: string, tool: string, grant: Grant): Promise<void> {
     const key = this.keys.grants(session);
     // A session nobody touches for a week has ended; its grants go with it.
-    await this.redis.multi().hset(key, `${connector}.${tool}`, j(grant)).expire(key, 7 * 86400).exec();
+    await this.redis
+      .multi()
+      .hset(key, `${connector}.${tool}`, j(grant))
+      .expire(key, 7 * 86400)
+      .exec();
   }
 
   async endSession(session: string): Promise<void> {
@@ -487,8 +638,15 @@ export class RunStore {
 
   async cancelRun(runId: string, by = 'unknown'): Promise<{ cancelled: boolean; status: string; confirmationId?: string }> {
     const err: ErrorInfo = { code: 'CANCELLED', message: `Cancelled by ${by}` };
-    const { tag, items: [detail] } = taggedResult('cancelRun', await this.s.cancelRun(...this.rr(runId, this.keys.pendingConfirmations()), String(Date.now()), j(err), 'c'),
-      ['cancelled', 'finished', 'missing'], 1);
+    const {
+      tag,
+      items: [detail],
+    } = taggedResult(
+      'cancelRun',
+      await this.s.cancelRun(...this.rr(runId, this.keys.pendingConfirmations()), String(Date.now()), j(err), 'c'),
+      ['cancelled', 'finished', 'missing'],
+      1,
+    );
     if (tag === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (tag === 'finished') return { cancelled: false, status: detail };
     if (detail && this.redis.isCluster) await this.redis.zrem(this.keys.pendingConfirmations(), detail);
@@ -500,17 +658,39 @@ export class RunStore {
    * found; `nextStepId` is the step that runs after it; the step that runs next is marked ready
    * with `generation`, the job the caller enqueues.
    */
-  async resolveStep(runId: string, stepId: string, r: StepResolution, nextStepId: string | undefined, generation: string):
-    Promise<{ ok: true; runStatus: RunStatus } | { ok: false; runStatus: string; stepStatus: string }> {
+  async resolveStep(
+    runId: string,
+    stepId: string,
+    r: StepResolution,
+    nextStepId: string | undefined,
+    generation: string,
+  ): Promise<{ ok: true; runStatus: RunStatus } | { ok: false; runStatus: string; stepStatus: string }> {
     const now = Date.now();
     const by = r.by ?? 'unknown';
-    const err: ErrorInfo = { code: 'RESOLVED_FAILED', message: `Marked failed by ${by} after the write was in doubt${r.reason ? `: ${r.reason}` : ''}` };
-    const result: StepResult = r.action === 'done'
-      ? { output: r.output, note: `marked done by ${by} after the write was in doubt`, finishedAt: now }
-      : { error: err, finishedAt: now };
+    const err: ErrorInfo = {
+      code: 'RESOLVED_FAILED',
+      message: `Marked failed by ${by} after the write was in doubt${r.reason ? `: ${r.reason}` : ''}`,
+    };
+    const result: StepResult =
+      r.action === 'done'
+        ? { output: r.output, note: `marked done by ${by} after the write was in doubt`, finishedAt: now }
+        : { error: err, finishedAt: now };
     if (r.action === 'retry' || nextStepId) await this.readyAhead(runId);
-    const { tag, items: res } = taggedResult('resolveStep', await this.s.resolveStep(...this.rr(runId), stepId, r.action, String(now), j(result), nextStepId ?? '',
-      j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }), j(err), generation), ['ok', 'state', 'missing']);
+    const { tag, items: res } = taggedResult(
+      'resolveStep',
+      await this.s.resolveStep(
+        ...this.rr(runId),
+        stepId,
+        r.action,
+        String(now),
+        j(result),
+        nextStepId ?? '',
+        j({ action: r.action, by, ...(r.reason ? { reason: r.reason } : {}) }),
+        j(err),
+        generation,
+      ),
+      ['ok', 'state', 'missing'],
+    );
     if (tag === 'missing') throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (tag === 'ok') return { ok: true, runStatus: res[0] as RunStatus };
     return { ok: false, runStatus: res[0], stepStatus: res[1] };
@@ -518,7 +698,10 @@ export class RunStore {
 
   /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-n.lua. */
   async blockStep(runId: string, stepId: string, error: WorkerErrorInfo, data: Record<string, unknown>): Promise<string> {
-    return textResult('blockStep', await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error })));
+    return textResult(
+      'blockStep',
+      await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error })),
+    );
   }
 
   /**
@@ -527,7 +710,11 @@ export class RunStore {
    */
   async unblockStep(runId: string, stepId: string, data: Record<string, unknown>, generation: string): Promise<'ok' | 'skip'> {
     await this.readyAhead(runId);
-    return textResult('unblockStep', await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation), ['ok', 'skip']);
+    return textResult(
+      'unblockStep',
+      await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation),
+      ['ok', 'skip'],
+    );
   }
 
   /** The run record and its raw hash (for the ready marker and the last job id). */
@@ -556,17 +743,36 @@ export class RunStore {
   }
 
   async appendEvent(runId: string, type: RunEventType, stepId: string | undefined, data: Record<string, unknown>): Promise<void> {
-    await this.redis.xadd(this.keys.events(runId), 'MAXLEN', '~', '10000', '*', 'type', type, 'at', String(Date.now()), 'step', stepId ?? '', 'data', j(data));
+    await this.redis.xadd(
+      this.keys.events(runId),
+      'MAXLEN',
+      '~',
+      '10000',
+      '*',
+      'type',
+      type,
+      'at',
+      String(Date.now()),
+      'step',
+      stepId ?? '',
+      'data',
+      j(data),
+    );
   }
 
   /** Events after `afterId` (exclusive); `blockMs` waits for new ones. */
-  async readEvents(runId: string, afterId = '0', opts: { count?: number; blockMs?: number; client?: RedisClient } = {}): Promise<RunEvent[]> {
+  async readEvents(
+    runId: string,
+    afterId = '0',
+    opts: { count?: number; blockMs?: number; client?: RedisClient } = {},
+  ): Promise<RunEvent[]> {
     const client = opts.client ?? this.redis;
     const count = String(opts.count ?? 500);
     const key = this.keys.events(runId);
-    const res = opts.blockMs !== undefined
-      ? await client.xread('COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
-      : await client.xread('COUNT', count, 'STREAMS', key, afterId);
+    const res =
+      opts.blockMs !== undefined
+        ? await client.xread('COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', key, afterId)
+        : await client.xread('COUNT', count, 'STREAMS', key, afterId);
     const entries = res?.[0]?.[1] ?? [];
     return entries.map(([id, fields]) => parseEvent(runId, id, fields));
   }
@@ -581,6 +787,10 @@ export class RunStore {
 
   async disabledTools(): Promise<Set<string>> {
     const h = await this.redis.hgetall(this.keys.toolToggles());
-    return new Set(Object.entries(h).filter(([, v]) => v === '0').map(([k]) => k));
+    return new Set(
+      Object.entries(h)
+        .filter(([, v]) => v === '0')
+        .map(([k]) => k),
+    );
   }
 }

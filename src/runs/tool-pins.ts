@@ -53,7 +53,8 @@ export function diffDefinitions(pinned: ToolDefinition, now: ToolDefinition): Fi
   for (const field of PINNED_FIELDS) {
     const a = pinned[field];
     const b = now[field];
-    if ((a === undefined ? '' : canonicalJson(a)) !== (b === undefined ? '' : canonicalJson(b))) out.push({ field, pinned: a, now: b });
+    if ((a === undefined ? '' : canonicalJson(a)) !== (b === undefined ? '' : canonicalJson(b)))
+      out.push({ field, pinned: a, now: b });
   }
   return out;
 }
@@ -61,8 +62,14 @@ export function diffDefinitions(pinned: ToolDefinition, now: ToolDefinition): Fi
 /** A review text: each changed field as `- pinned` / `+ now` lines (JSON, pretty for schemas). */
 export function formatDiff(changes: FieldChange[]): string {
   const show = (v: unknown) => (v === undefined ? '(absent)' : typeof v === 'string' ? v : JSON.stringify(v, null, 2));
-  return changes.map((c) => {
-    const lines = (prefix: string, v: unknown) => show(v).split('\n').map((l) => `${prefix} ${l}`).join('\n');
-    return `${c.field}:\n${lines('-', c.pinned)}\n${lines('+', c.now)}`;
-  }).join('\n');
+  return changes
+    .map((c) => {
+      const lines = (prefix: string, v: unknown) =>
+        show(v)
+          .split('\n')
+          .map((l) => `${prefix} ${l}`)
+          .join('\n');
+      return `${c.field}:\n${lines('-', c.pinned)}\n${lines('+', c.now)}`;
+    })
+    .join('\n');
 }

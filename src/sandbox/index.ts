@@ -16,7 +16,9 @@ export interface Sandboxes {
 }
 
 /** Starts both emulators; port 0 picks free ports (tests), the defaults are fixed (demo, `interlock sandbox`). */
-export async function startSandboxes(opts: { stripePort?: number; slackPort?: number; openaiPort?: number; host?: string } = {}): Promise<Sandboxes> {
+export async function startSandboxes(
+  opts: { stripePort?: number; slackPort?: number; openaiPort?: number; host?: string } = {},
+): Promise<Sandboxes> {
   const host = opts.host ?? '127.0.0.1';
   const stripe = await startStripeSandbox({ port: opts.stripePort ?? DEFAULT_STRIPE_PORT, host });
   const slack = await startSlackSandbox({ port: opts.slackPort ?? DEFAULT_SLACK_PORT, host }).catch(async (err: unknown) => {
@@ -35,7 +37,11 @@ export async function startSandboxes(opts: { stripePort?: number; slackPort?: nu
     stripe,
     slack,
     ...(openai ? { openai } : {}),
-    env: { INTERLOCK_STRIPE_API_URL: stripe.url, INTERLOCK_SLACK_API_URL: slack.url, ...(openai ? { OPENAI_BASE_URL: openai.url } : {}) },
+    env: {
+      INTERLOCK_STRIPE_API_URL: stripe.url,
+      INTERLOCK_SLACK_API_URL: slack.url,
+      ...(openai ? { OPENAI_BASE_URL: openai.url } : {}),
+    },
     close: async () => {
       await Promise.all([stripe.close(), slack.close(), openai?.close()]);
     },

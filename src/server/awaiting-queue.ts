@@ -33,8 +33,12 @@ export class AwaitingConfirmationAdapter extends BaseAdapter {
       readOnlyMode: true,
       allowRetries: false,
       displayName: 'awaiting confirmation (steps paused at a write)',
-      description: 'Each job here is a step waiting for a person to approve or deny its exact payload. Decide on /ui/confirmations.',
-      externalJobUrl: (job: QueueJobJson) => ({ displayText: 'Decide on /ui', href: `${opts.uiBase}/confirmations/${encodeURIComponent(String(job.id))}` }),
+      description:
+        'Each job here is a step waiting for a person to approve or deny its exact payload. Decide on /ui/confirmations.',
+      externalJobUrl: (job: QueueJobJson) => ({
+        displayText: 'Decide on /ui',
+        href: `${opts.uiBase}/confirmations/${encodeURIComponent(String(job.id))}`,
+      }),
     });
     this.store = store;
     this.uiBase = opts.uiBase;
@@ -71,8 +75,11 @@ export class AwaitingConfirmationAdapter extends BaseAdapter {
     const out: ConfirmationRecord[] = [];
     let cursor: number | undefined = offset;
     while (cursor !== undefined && out.length < limit) {
-      const page: { confirmations: ConfirmationRecord[]; nextCursor?: number } =
-        await this.store.listConfirmations({ status: 'pending', limit: Math.min(500, limit - out.length), cursor });
+      const page: { confirmations: ConfirmationRecord[]; nextCursor?: number } = await this.store.listConfirmations({
+        status: 'pending',
+        limit: Math.min(500, limit - out.length),
+        cursor,
+      });
       out.push(...page.confirmations);
       cursor = page.nextCursor;
     }
@@ -144,7 +151,9 @@ export class AwaitingConfirmationAdapter extends BaseAdapter {
 }
 
 function refuse(): Promise<never> {
-  return Promise.reject(new InterlockError('FORBIDDEN', 'Confirmations are decided on /ui or with POST /api/v1/confirmations/{id}/approve|deny'));
+  return Promise.reject(
+    new InterlockError('FORBIDDEN', 'Confirmations are decided on /ui or with POST /api/v1/confirmations/{id}/approve|deny'),
+  );
 }
 
 function confirmationJob(c: ConfirmationRecord, uiBase: string): QueueJob {

@@ -25,21 +25,21 @@ export function stepQueueIds(config: InterlockConfig): string[] {
  */
 export function dashboardRoutes(app: App, opts: { uiBase: string }): Hono {
   const adapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
-  const queues = stepQueueIds(app.config).map((id) =>
-    new BullMQAdapter(app.queues.get(id), {
-      readOnlyMode: true,
-      allowRetries: false,
-      description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
-    }));
+  const queues = stepQueueIds(app.config).map(
+    (id) =>
+      new BullMQAdapter(app.queues.get(id), {
+        readOnlyMode: true,
+        allowRetries: false,
+        description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
+      }),
+  );
   createBullBoard({
     queues: [new AwaitingConfirmationAdapter(app.store, opts), ...queues],
     serverAdapter: adapter,
     options: {
       uiConfig: {
         boardTitle: 'Interlock queues',
-        miscLinks: [
-          { text: 'Runs and confirmations', url: opts.uiBase },
-        ],
+        miscLinks: [{ text: 'Runs and confirmations', url: opts.uiBase }],
         hideDocsLink: true,
       },
     },

@@ -72,8 +72,11 @@ export class EventHub {
       });
     } else if (this.blocked && this.connId !== undefined && !this.app.redis.client.isCluster) {
       // The blocked read does not name the new run yet: end it early so the next one does.
-      void (this.app.redis.client as Redis).client('UNBLOCK', this.connId)
-        .catch((err: unknown) => this.app.logger.debug({ err: errorMessage(err) }, 'event hub could not unblock its read; it wakes at its timeout'));
+      void (this.app.redis.client as Redis)
+        .client('UNBLOCK', this.connId)
+        .catch((err: unknown) =>
+          this.app.logger.debug({ err: errorMessage(err) }, 'event hub could not unblock its read; it wakes at its timeout'),
+        );
     }
   }
 
@@ -108,7 +111,15 @@ export class EventHub {
     const t = this.targets();
     this.blocked = true;
     try {
-      const res = await this.conn.xread('COUNT', 1, 'BLOCK', BLOCK_MS, 'STREAMS', ...t.map((x) => x.key), ...t.map((x) => x.after));
+      const res = await this.conn.xread(
+        'COUNT',
+        1,
+        'BLOCK',
+        BLOCK_MS,
+        'STREAMS',
+        ...t.map((x) => x.key),
+        ...t.map((x) => x.after),
+      );
       const keys = new Set((res ?? []).map(([key]) => key));
       return t.filter((x) => keys.has(x.key)).map((x) => x.runId);
     } finally {
@@ -118,7 +129,11 @@ export class EventHub {
 
   private async poll(): Promise<string[]> {
     const t = this.targets();
-    const found = await Promise.all(t.map(async (x) => ((await this.app.redis.client.xread('COUNT', 1, 'STREAMS', x.key, x.after))?.length ? x.runId : undefined)));
+    const found = await Promise.all(
+      t.map(async (x) =>
+        (await this.app.redis.client.xread('COUNT', 1, 'STREAMS', x.key, x.after))?.length ? x.runId : undefined,
+      ),
+    );
     const woke = found.filter((x): x is string => x !== undefined);
     if (woke.length === 0) await new Promise((r) => setTimeout(r, CLUSTER_POLL_MS));
     return woke;

@@ -73,11 +73,17 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.notFound((c) => c.json(new InterlockError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`).toJSON(), 404));
 
   hono.use('*', originGuard({ bindHost: opts.bindHost, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) }));
-  hono.use('*', bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    // The rest of the body is never read, so the connection cannot carry another request.
-    onError: (c) => c.json(new InterlockError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`).toJSON(), 413, { connection: 'close' }),
-  }));
+  hono.use(
+    '*',
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      // The rest of the body is never read, so the connection cannot carry another request.
+      onError: (c) =>
+        c.json(new InterlockError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`).toJSON(), 413, {
+          connection: 'close',
+        }),
+    }),
+  );
   hono.use('*', scrubAnswers);
   hono.use('*', identify(auth, opts.publicUrl));
   // `/x/*` matches `/x` itself as well.
@@ -174,7 +180,11 @@ function exchangeToken(auth: Authenticator): MiddlewareHandler<ServerEnv> {
       const p = auth.byToken(token);
       if (!p) throw new InterlockError('UNAUTHORIZED', 'That token is not valid here');
       setCookie(c, SESSION_COOKIE, auth.sessionCookie(p), {
-        httpOnly: true, sameSite: 'Strict', path: '/', secure: url.protocol === 'https:', maxAge: Authenticator.sessionMaxAgeSeconds(),
+        httpOnly: true,
+        sameSite: 'Strict',
+        path: '/',
+        secure: url.protocol === 'https:',
+        maxAge: Authenticator.sessionMaxAgeSeconds(),
       });
     }
     c.header('Referrer-Policy', 'no-referrer');
@@ -219,8 +229,10 @@ function checkCookieWrite(c: Ctx, publicUrl: string): void {
   }
   const sameOrigin = c.req.header('sec-fetch-site') === 'same-origin' || (origin !== undefined && own.has(origin.toLowerCase()));
   if (!sameOrigin) {
-    throw new InterlockError('FORBIDDEN',
-      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`);
+    throw new InterlockError(
+      'FORBIDDEN',
+      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`,
+    );
   }
   if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
@@ -237,7 +249,13 @@ function peerIsLoopback(c: Ctx): boolean {
   }
 }
 
-const HTTP_CODES: Record<number, ErrorCode> = { 400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 413: 'PAYLOAD_TOO_LARGE' };
+const HTTP_CODES: Record<number, ErrorCode> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  413: 'PAYLOAD_TOO_LARGE',
+};
 
 const SIGN_IN_HINT = html`<p>Open this page once with <code>?token=&lt;your token&gt;</code> appended to the address.
 The server then keeps you signed in with an HttpOnly cookie and removes the token from the address bar.</p>`;

@@ -18,8 +18,11 @@ export class PerPrincipalLimit {
   take(who: string): () => void {
     const n = this.held.get(who) ?? 0;
     if (n >= this.max) {
-      throw new InterlockError('TOO_MANY_REQUESTS',
-        `Token '${who}' already holds ${n} open ${this.what}, the most one token may; close some and try again`, { limit: this.max });
+      throw new InterlockError(
+        'TOO_MANY_REQUESTS',
+        `Token '${who}' already holds ${n} open ${this.what}, the most one token may; close some and try again`,
+        { limit: this.max },
+      );
     }
     this.held.set(who, n + 1);
     let given = false;

@@ -50,8 +50,14 @@ export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env, opts
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   app.source.subscribe(() => void facade.refreshTools());
-  reloadOnSignal(app, { say: (m) => process.stderr.write(`interlock mcp: ${m}\n`), env, ...(opts.watchConfig ? { watch: true } : {}) });
+  reloadOnSignal(app, {
+    say: (m) => process.stderr.write(`interlock mcp: ${m}\n`),
+    env,
+    ...(opts.watchConfig ? { watch: true } : {}),
+  });
 
   await facade.server.connect(transport);
-  process.stderr.write(`interlock mcp: ready on stdio (Redis ${app.redis.describe}; workers ${env.INTERLOCK_NO_WORKERS === '1' ? 'elsewhere' : 'in this process'})\n`);
+  process.stderr.write(
+    `interlock mcp: ready on stdio (Redis ${app.redis.describe}; workers ${env.INTERLOCK_NO_WORKERS === '1' ? 'elsewhere' : 'in this process'})\n`,
+  );
 }

@@ -3,7 +3,16 @@ import type { App } from '../app.ts';
 import type { ConfirmationRecord, RunStatus } from '../runs/records.ts';
 import { stepQueueIds } from './dashboard.ts';
 
-const RUN_STATUSES: RunStatus[] = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
+const RUN_STATUSES: RunStatus[] = [
+  'queued',
+  'running',
+  'awaiting_confirmation',
+  'needs_attention',
+  'succeeded',
+  'failed',
+  'denied',
+  'cancelled',
+];
 const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'failed', 'paused'] as const;
 /** Scrapes read at most this many recent runs and confirmations; beyond it the gauges stop growing. */
 export const SCRAPE_WINDOW = 10_000;
@@ -38,14 +47,14 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'interlock_process_' });
     this.stepDuration = new Histogram({
       name: 'interlock_step_duration_seconds',
-      help: 'Wall time of a step job that called a tool, by connector and tool (this process\'s workers)',
+      help: "Wall time of a step job that called a tool, by connector and tool (this process's workers)",
       labelNames: ['connector', 'tool', 'outcome'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.steps = new Counter({
       name: 'interlock_steps_total',
-      help: 'Tool calls finished by this process\'s workers, by connector, tool and outcome',
+      help: "Tool calls finished by this process's workers, by connector, tool and outcome",
       labelNames: ['connector', 'tool', 'outcome'],
       registers,
     });
@@ -56,10 +65,24 @@ export class Metrics {
       buckets: [1, 5, 15, 30, 60, 300, 900, 3600, 4 * 3600, 24 * 3600],
       registers,
     });
-    this.runs = new Gauge({ name: 'interlock_runs', help: `Runs by status (the last ${SCRAPE_WINDOW} runs)`, labelNames: ['status'], registers });
+    this.runs = new Gauge({
+      name: 'interlock_runs',
+      help: `Runs by status (the last ${SCRAPE_WINDOW} runs)`,
+      labelNames: ['status'],
+      registers,
+    });
     this.pending = new Gauge({ name: 'interlock_confirmations_pending', help: 'Writes waiting for a person now', registers });
-    this.oldestPending = new Gauge({ name: 'interlock_confirmation_oldest_pending_seconds', help: 'Age of the oldest write still waiting for a person', registers });
-    this.queueJobs = new Gauge({ name: 'interlock_queue_jobs', help: 'Step jobs per connector queue and state', labelNames: ['queue', 'state'], registers });
+    this.oldestPending = new Gauge({
+      name: 'interlock_confirmation_oldest_pending_seconds',
+      help: 'Age of the oldest write still waiting for a person',
+      registers,
+    });
+    this.queueJobs = new Gauge({
+      name: 'interlock_queue_jobs',
+      help: 'Step jobs per connector queue and state',
+      labelNames: ['queue', 'state'],
+      registers,
+    });
   }
 
   /** Hook for app.startWorkers({ onStepFinished }). */
@@ -75,9 +98,11 @@ export class Metrics {
 
   /** Prometheus text. Concurrent scrapes share one pass, since collecting resets the wait histogram. */
   scrape(): Promise<string> {
-    this.scraping ??= this.collect().then(() => this.registry.metrics()).finally(() => {
-      this.scraping = undefined;
-    });
+    this.scraping ??= this.collect()
+      .then(() => this.registry.metrics())
+      .finally(() => {
+        this.scraping = undefined;
+      });
     return this.scraping;
   }
 
@@ -93,7 +118,10 @@ export class Metrics {
     this.confirmationWait.reset();
     for (const c of confs) {
       if (c.status === 'pending' || c.decidedAt === undefined) continue;
-      this.confirmationWait.observe({ connector: c.connector, tool: c.tool, decision: c.status }, Math.max(0, c.decidedAt - c.createdAt) / 1000);
+      this.confirmationWait.observe(
+        { connector: c.connector, tool: c.tool, decision: c.status },
+        Math.max(0, c.decidedAt - c.createdAt) / 1000,
+      );
     }
     for (const id of stepQueueIds(this.app.config)) {
       const jobs = await this.app.queues.get(id).getJobCounts(...QUEUE_STATES);
@@ -118,7 +146,10 @@ export class Metrics {
     const out: ConfirmationRecord[] = [];
     let cursor: number | undefined = 0;
     while (cursor !== undefined && out.length < SCRAPE_WINDOW) {
-      const page: { confirmations: ConfirmationRecord[]; nextCursor?: number } = await this.app.store.listConfirmations({ limit: 500, cursor });
+      const page: { confirmations: ConfirmationRecord[]; nextCursor?: number } = await this.app.store.listConfirmations({
+        limit: 500,
+        cursor,
+      });
       out.push(...page.confirmations);
       cursor = page.nextCursor;
     }

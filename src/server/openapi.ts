@@ -7,265 +7,634 @@ type Json = Record<string, unknown>;
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 const jsonBody = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
 const err = (description: string): Json => jsonBody(ref('Error'), description);
-const pathParam = (name: string, description: string): Json => ({ name, in: 'path', required: true, schema: { type: 'string' }, description });
+const pathParam = (name: string, description: string): Json => ({
+  name,
+  in: 'path',
+  required: true,
+  schema: { type: 'string' },
+  description,
+});
 const page = [
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
   { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'the `nextCursor` of the previous page' },
 ];
 const listOf = (key: string, item: string): Json => ({
-  type: 'object', required: [key], properties: { [key]: { type: 'array', items: ref(item) }, nextCursor: { type: 'string', description: 'absent on the last page' } },
+  type: 'object',
+  required: [key],
+  properties: {
+    [key]: { type: 'array', items: ref(item) },
+    nextCursor: { type: 'string', description: 'absent on the last page' },
+  },
 });
-const REDIS_503 = 'REDIS_UNAVAILABLE: Redis cannot be reached; nothing of the request was carried out, now or later. Retry after `Retry-After` seconds';
+const REDIS_503 =
+  'REDIS_UNAVAILABLE: Redis cannot be reached; nothing of the request was carried out, now or later. Retry after `Retry-After` seconds';
 const unavailable = (description = REDIS_503): Json => ({
   ...err(description),
   headers: { 'Retry-After': { schema: { type: 'integer' }, description: 'seconds to wait before retrying' } },
 });
 /** Every /api/v1 route but this document answers 503 while Redis is unreachable. */
 const common = {
-  400: err('malformed request: bad JSON, JSON nested deeper than 64 levels, unknown fields, bad parameters'), 401: err('no or unknown token'),
-  403: err('the token lacks the scope, the Host/Origin is not allowed, or a cookie-authenticated change came from another origin or without a JSON body'),
+  400: err('malformed request: bad JSON, JSON nested deeper than 64 levels, unknown fields, bad parameters'),
+  401: err('no or unknown token'),
+  403: err(
+    'the token lacks the scope, the Host/Origin is not allowed, or a cookie-authenticated change came from another origin or without a JSON body',
+  ),
   503: unavailable(),
 };
 const scoped = (scope: string): Json => ({ security: [{ bearer: [scope] }, { session: [scope] }], 'x-scope': scope });
 
-const RUN_STATUS = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
+const RUN_STATUS = [
+  'queued',
+  'running',
+  'awaiting_confirmation',
+  'needs_attention',
+  'succeeded',
+  'failed',
+  'denied',
+  'cancelled',
+];
 const STEP_STATUS = ['pending', 'running', 'awaiting_confirmation', 'in_doubt', 'succeeded', 'failed', 'skipped', 'denied'];
 const CONF_STATUS = ['pending', 'approved', 'denied', 'expired', 'cancelled'];
 
 const nameDiff: Json = {
-  type: 'object', required: ['added', 'removed', 'changed'],
-  properties: { added: { type: 'array', items: { type: 'string' } }, removed: { type: 'array', items: { type: 'string' } }, changed: { type: 'array', items: { type: 'string' } } },
+  type: 'object',
+  required: ['added', 'removed', 'changed'],
+  properties: {
+    added: { type: 'array', items: { type: 'string' } },
+    removed: { type: 'array', items: { type: 'string' } },
+    changed: { type: 'array', items: { type: 'string' } },
+  },
 };
 
 const schemas: Json = {
   ConfigReload: {
-    type: 'object', required: ['file', 'changes'],
+    type: 'object',
+    required: ['file', 'changes'],
     properties: {
       file: { type: 'string' },
       changes: {
-        type: 'object', required: ['connectors', 'workflows', 'policy', 'tokens', 'llm'],
-        properties: { connectors: nameDiff, workflows: nameDiff, policy: { type: 'boolean' }, tokens: { type: 'boolean' }, llm: { type: 'boolean' } },
+        type: 'object',
+        required: ['connectors', 'workflows', 'policy', 'tokens', 'llm'],
+        properties: {
+          connectors: nameDiff,
+          workflows: nameDiff,
+          policy: { type: 'boolean' },
+          tokens: { type: 'boolean' },
+          llm: { type: 'boolean' },
+        },
       },
     },
   },
   Error: {
-    type: 'object', required: ['error'],
-    properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} } } },
-  },
-  ErrorInfo: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' } } },
-  Step: {
-    type: 'object', required: ['id', 'status', 'attempts'],
+    type: 'object',
+    required: ['error'],
     properties: {
-      id: { type: 'string' }, status: { enum: STEP_STATUS }, attempts: { type: 'integer' }, arguments: { type: 'object' },
-      argumentsHash: { type: 'string' }, output: {},
-      content: { type: 'array', description: "the tool's raw content blocks, when output is the JSON read out of its one text block" }, error: ref('ErrorInfo'), startedAt: { type: 'integer' }, finishedAt: { type: 'integer' },
-      durationMs: { type: 'integer' }, confirmationId: { type: 'string' }, approvedHash: { type: 'string' }, note: { type: 'string' },
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: { code: { type: 'string' }, message: { type: 'string' }, details: {} },
+      },
+    },
+  },
+  ErrorInfo: {
+    type: 'object',
+    required: ['code', 'message'],
+    properties: { code: { type: 'string' }, message: { type: 'string' } },
+  },
+  Step: {
+    type: 'object',
+    required: ['id', 'status', 'attempts'],
+    properties: {
+      id: { type: 'string' },
+      status: { enum: STEP_STATUS },
+      attempts: { type: 'integer' },
+      arguments: { type: 'object' },
+      argumentsHash: { type: 'string' },
+      output: {},
+      content: {
+        type: 'array',
+        description: "the tool's raw content blocks, when output is the JSON read out of its one text block",
+      },
+      error: ref('ErrorInfo'),
+      startedAt: { type: 'integer' },
+      finishedAt: { type: 'integer' },
+      durationMs: { type: 'integer' },
+      confirmationId: { type: 'string' },
+      approvedHash: { type: 'string' },
+      note: { type: 'string' },
     },
   },
   Run: {
-    type: 'object', required: ['id', 'workflow', 'version', 'session', 'status', 'inputs', 'createdAt', 'updatedAt', 'steps'],
+    type: 'object',
+    required: ['id', 'workflow', 'version', 'session', 'status', 'inputs', 'createdAt', 'updatedAt', 'steps'],
     properties: {
-      id: { type: 'string' }, workflow: { type: 'string' }, version: { type: 'string' },
-      session: { type: 'string', description: 'the Interlock session whose remembered decisions apply (`run-<id>`, `mcp-<id>`, `chat-<id>`); never a caller\'s text' },
+      id: { type: 'string' },
+      workflow: { type: 'string' },
+      version: { type: 'string' },
+      session: {
+        type: 'string',
+        description:
+          "the Interlock session whose remembered decisions apply (`run-<id>`, `mcp-<id>`, `chat-<id>`); never a caller's text",
+      },
       owner: { type: 'string', description: 'the token name (or OAuth subject) that started the run' },
-      label: { type: 'string', description: 'the `session` the caller sent when it was not one Interlock gave this token: it only groups runs' },
+      label: {
+        type: 'string',
+        description: 'the `session` the caller sent when it was not one Interlock gave this token: it only groups runs',
+      },
       status: { enum: RUN_STATUS },
-      inputs: { type: 'object' }, definition: { type: 'object', description: 'the workflow definition the run pinned' },
-      createdAt: { type: 'integer', description: 'ms since epoch' }, updatedAt: { type: 'integer' }, error: ref('ErrorInfo'),
+      inputs: { type: 'object' },
+      definition: { type: 'object', description: 'the workflow definition the run pinned' },
+      createdAt: { type: 'integer', description: 'ms since epoch' },
+      updatedAt: { type: 'integer' },
+      error: ref('ErrorInfo'),
       steps: { type: 'object', additionalProperties: ref('Step') },
     },
   },
   Confirmation: {
-    type: 'object', required: ['id', 'runId', 'stepId', 'connector', 'tool', 'arguments', 'argumentsHash', 'annotations', 'status'],
+    type: 'object',
+    required: ['id', 'runId', 'stepId', 'connector', 'tool', 'arguments', 'argumentsHash', 'annotations', 'status'],
     properties: {
-      id: { type: 'string' }, runId: { type: 'string' }, stepId: { type: 'string' }, workflow: { type: 'string' }, session: { type: 'string' },
+      id: { type: 'string' },
+      runId: { type: 'string' },
+      stepId: { type: 'string' },
+      workflow: { type: 'string' },
+      session: { type: 'string' },
       owner: { type: 'string', description: 'who started the run' },
-      connector: { type: 'string' }, tool: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
-      annotations: { type: 'object' }, arguments: { type: 'object' }, argumentsHash: { type: 'string' }, outputSchema: { type: 'object' },
-      loosened: { type: 'array', items: { type: 'string' }, description: 'annotations tools.overrides loosened; the server does not declare them' },
+      connector: { type: 'string' },
+      tool: { type: 'string' },
+      title: { type: 'string' },
+      description: { type: 'string' },
+      annotations: { type: 'object' },
+      arguments: { type: 'object' },
+      argumentsHash: { type: 'string' },
+      outputSchema: { type: 'object' },
+      loosened: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'annotations tools.overrides loosened; the server does not declare them',
+      },
       serverAnnotations: { type: 'object', description: 'what the server declared, when annotations were loosened' },
-      reason: { enum: ['write', 'always'] }, status: { enum: CONF_STATUS }, createdAt: { type: 'integer' }, expiresAt: { type: 'integer' },
-      decidedAt: { type: 'integer' }, decidedBy: { type: 'string', description: 'the principal (token name or OAuth subject) that decided' },
+      reason: { enum: ['write', 'always'] },
+      status: { enum: CONF_STATUS },
+      createdAt: { type: 'integer' },
+      expiresAt: { type: 'integer' },
+      decidedAt: { type: 'integer' },
+      decidedBy: { type: 'string', description: 'the principal (token name or OAuth subject) that decided' },
       channel: { enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'system'], description: 'where the decision was made' },
       remember: { const: 'session' },
     },
   },
   Workflow: {
-    type: 'object', required: ['name', 'description', 'version', 'inputs', 'steps'],
+    type: 'object',
+    required: ['name', 'description', 'version', 'inputs', 'steps'],
     properties: {
-      name: { type: 'string' }, description: { type: 'string' }, version: { type: 'string' }, expose: { type: 'boolean' },
+      name: { type: 'string' },
+      description: { type: 'string' },
+      version: { type: 'string' },
+      expose: { type: 'boolean' },
       inputs: { type: 'object', description: 'JSON Schema of the inputs' },
-      steps: { type: 'array', items: { type: 'object', properties: { id: { type: 'string' }, call: { type: 'string' }, confirm: { enum: ['auto', 'always', 'never'] }, if: { type: 'string' } } } },
+      steps: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            call: { type: 'string' },
+            confirm: { enum: ['auto', 'always', 'never'] },
+            if: { type: 'string' },
+          },
+        },
+      },
     },
   },
   Connector: {
-    type: 'object', required: ['id', 'transport', 'state'],
+    type: 'object',
+    required: ['id', 'transport', 'state'],
     properties: {
-      id: { type: 'string' }, transport: { enum: ['stdio', 'streamable-http', 'sse'] }, url: { type: 'string' }, command: { type: 'string' },
-      auth: { enum: ['none', 'bearer'] }, state: { type: 'string' }, lastError: { type: 'string' }, toolCount: { type: 'integer' },
+      id: { type: 'string' },
+      transport: { enum: ['stdio', 'streamable-http', 'sse'] },
+      url: { type: 'string' },
+      command: { type: 'string' },
+      auth: { enum: ['none', 'bearer'] },
+      state: { type: 'string' },
+      lastError: { type: 'string' },
+      toolCount: { type: 'integer' },
     },
   },
   Tool: {
-    type: 'object', required: ['connector', 'name', 'write', 'enabled'],
+    type: 'object',
+    required: ['connector', 'name', 'write', 'enabled'],
     properties: {
-      connector: { type: 'string' }, name: { type: 'string' }, title: { type: 'string' }, description: { type: 'string' },
-      inputSchema: { type: 'object' }, outputSchema: { type: 'object' }, annotations: { type: 'object' },
-      write: { type: 'boolean', description: 'no readOnlyHint: true' }, idempotent: { type: 'boolean' }, enabled: { type: 'boolean' }, disabledReason: { type: 'string' },
-      serverAnnotations: { type: 'object', description: 'what the server declared, present when tools.overrides changed annotations' },
-      loosened: { type: 'array', items: { enum: ['readOnlyHint', 'idempotentHint', 'destructiveHint'] }, description: 'hints tools.overrides set that the server does not declare and that relax a rule; part of the pin' },
-      failWhen: { type: 'array', items: { type: 'string' }, description: 'fail_when conditions of the tools.overrides that match' },
+      connector: { type: 'string' },
+      name: { type: 'string' },
+      title: { type: 'string' },
+      description: { type: 'string' },
+      inputSchema: { type: 'object' },
+      outputSchema: { type: 'object' },
+      annotations: { type: 'object' },
+      write: { type: 'boolean', description: 'no readOnlyHint: true' },
+      idempotent: { type: 'boolean' },
+      enabled: { type: 'boolean' },
+      disabledReason: { type: 'string' },
+      serverAnnotations: {
+        type: 'object',
+        description: 'what the server declared, present when tools.overrides changed annotations',
+      },
+      loosened: {
+        type: 'array',
+        items: { enum: ['readOnlyHint', 'idempotentHint', 'destructiveHint'] },
+        description: 'hints tools.overrides set that the server does not declare and that relax a rule; part of the pin',
+      },
+      failWhen: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'fail_when conditions of the tools.overrides that match',
+      },
     },
   },
   Diagnosis: {
-    type: 'object', required: ['checked', 'findings'],
+    type: 'object',
+    required: ['checked', 'findings'],
     properties: {
       checked: { type: 'integer', description: 'runs examined' },
       findings: {
         type: 'array',
         items: {
-          type: 'object', required: ['runId', 'kind', 'why'],
+          type: 'object',
+          required: ['runId', 'kind', 'why'],
           properties: {
-            runId: { type: 'string' }, stepId: { type: 'string' }, kind: { type: 'string' }, why: { type: 'string' },
-            repair: { type: 'string', description: 'what a repair does; absent when a person must decide' }, repaired: { type: 'string', description: 'what the repair did' },
+            runId: { type: 'string' },
+            stepId: { type: 'string' },
+            kind: { type: 'string' },
+            why: { type: 'string' },
+            repair: { type: 'string', description: 'what a repair does; absent when a person must decide' },
+            repaired: { type: 'string', description: 'what the repair did' },
           },
         },
       },
     },
   },
   RunEvent: {
-    type: 'object', required: ['id', 'type', 'at', 'runId', 'data'],
-    properties: { id: { type: 'string', description: 'Redis stream id, also the SSE id' }, type: { type: 'string' }, at: { type: 'integer' }, runId: { type: 'string' }, stepId: { type: 'string' }, data: { type: 'object' } },
+    type: 'object',
+    required: ['id', 'type', 'at', 'runId', 'data'],
+    properties: {
+      id: { type: 'string', description: 'Redis stream id, also the SSE id' },
+      type: { type: 'string' },
+      at: { type: 'integer' },
+      runId: { type: 'string' },
+      stepId: { type: 'string' },
+      data: { type: 'object' },
+    },
   },
 };
 
 const paths: Json = {
-  '/healthz': { get: { summary: 'Process is up', description: 'No token needed from loopback peers; `read` otherwise.', responses: { 200: { description: 'up' } } } },
-  '/readyz': { get: { summary: 'Redis reachable, connector states', description: 'No token needed from loopback peers; `read` otherwise.', responses: { 200: { description: 'ready' }, 503: { description: 'Redis unreachable' } } } },
-  '/metrics': { get: { summary: 'Prometheus metrics', description: 'No token needed from loopback peers; `read` otherwise.', responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } } } },
+  '/healthz': {
+    get: {
+      summary: 'Process is up',
+      description: 'No token needed from loopback peers; `read` otherwise.',
+      responses: { 200: { description: 'up' } },
+    },
+  },
+  '/readyz': {
+    get: {
+      summary: 'Redis reachable, connector states',
+      description: 'No token needed from loopback peers; `read` otherwise.',
+      responses: { 200: { description: 'ready' }, 503: { description: 'Redis unreachable' } },
+    },
+  },
+  '/metrics': {
+    get: {
+      summary: 'Prometheus metrics',
+      description: 'No token needed from loopback peers; `read` otherwise.',
+      responses: { 200: { description: 'Prometheus text format', content: { 'text/plain': { schema: { type: 'string' } } } } },
+    },
+  },
   '/api/v1/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3.1' } } } },
-  '/api/v1/workflows': { get: { summary: 'Workflows', ...scoped('read'), parameters: page, responses: { 200: jsonBody(listOf('workflows', 'Workflow'), 'a page'), ...common } } },
+  '/api/v1/workflows': {
+    get: {
+      summary: 'Workflows',
+      ...scoped('read'),
+      parameters: page,
+      responses: { 200: jsonBody(listOf('workflows', 'Workflow'), 'a page'), ...common },
+    },
+  },
   '/api/v1/workflows/{name}/runs': {
     post: {
-      summary: 'Start a run', ...scoped('trigger'),
-      parameters: [pathParam('name', 'workflow name'), { name: 'Idempotency-Key', in: 'header', schema: { type: 'string', maxLength: 200 }, description: 'the same key returns the same run for 24 h, to the same caller with the same inputs and session; another body or caller is refused with 422' }],
-      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: {
-        inputs: { type: 'object' },
-        session: { type: 'string', description: 'a `session` an earlier run of this same token answered with joins that session (and its remembered decisions); any other text is kept as the run\'s `label` only' },
-      } } } } },
+      summary: 'Start a run',
+      ...scoped('trigger'),
+      parameters: [
+        pathParam('name', 'workflow name'),
+        {
+          name: 'Idempotency-Key',
+          in: 'header',
+          schema: { type: 'string', maxLength: 200 },
+          description:
+            'the same key returns the same run for 24 h, to the same caller with the same inputs and session; another body or caller is refused with 422',
+        },
+      ],
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                inputs: { type: 'object' },
+                session: {
+                  type: 'string',
+                  description:
+                    "a `session` an earlier run of this same token answered with joins that session (and its remembered decisions); any other text is kept as the run's `label` only",
+                },
+              },
+            },
+          },
+        },
+      },
       responses: {
-        202: { ...jsonBody(ref('Run'), 'created; Location names the run'), headers: { Location: { schema: { type: 'string' } } } },
+        202: {
+          ...jsonBody(ref('Run'), 'created; Location names the run'),
+          headers: { Location: { schema: { type: 'string' } } },
+        },
         200: jsonBody(ref('Run'), 'the run created earlier with this Idempotency-Key'),
-        ...common, 400: err('INPUT_INVALID with details.issues naming each bad field, or a malformed body'), 404: err('no such workflow'), 413: err('body over 1 MB'),
+        ...common,
+        400: err('INPUT_INVALID with details.issues naming each bad field, or a malformed body'),
+        404: err('no such workflow'),
+        413: err('body over 1 MB'),
         422: err('IDEMPOTENCY_KEY_REUSED: the key was used for another request (other inputs, session or caller)'),
       },
     },
   },
   '/api/v1/runs': {
     get: {
-      summary: 'Runs, newest first', ...scoped('read'),
-      parameters: [...page, { name: 'status', in: 'query', schema: { enum: RUN_STATUS } }, { name: 'workflow', in: 'query', schema: { type: 'string' } }],
+      summary: 'Runs, newest first',
+      ...scoped('read'),
+      parameters: [
+        ...page,
+        { name: 'status', in: 'query', schema: { enum: RUN_STATUS } },
+        { name: 'workflow', in: 'query', schema: { type: 'string' } },
+      ],
       responses: { 200: jsonBody(listOf('runs', 'Run'), 'a page'), ...common },
     },
   },
-  '/api/v1/runs/{id}': { get: { summary: 'One run', ...scoped('read'), parameters: [pathParam('id', 'run id')], responses: { 200: jsonBody(ref('Run'), 'the run'), ...common, 404: err('no such run') } } },
+  '/api/v1/runs/{id}': {
+    get: {
+      summary: 'One run',
+      ...scoped('read'),
+      parameters: [pathParam('id', 'run id')],
+      responses: { 200: jsonBody(ref('Run'), 'the run'), ...common, 404: err('no such run') },
+    },
+  },
   '/api/v1/runs/{id}/events': {
     get: {
-      summary: "The run's events as Server-Sent Events", ...scoped('read'),
-      description: 'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
-      parameters: [pathParam('id', 'run id'), { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } }, { name: 'lastEventId', in: 'query', schema: { type: 'string' } }],
-      responses: { 200: { description: 'event stream', content: { 'text/event-stream': { schema: ref('RunEvent') } } }, ...common, 404: err('no such run'), 429: err('TOO_MANY_REQUESTS: this token already holds 100 open event streams') },
+      summary: "The run's events as Server-Sent Events",
+      ...scoped('read'),
+      description:
+        'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
+      parameters: [
+        pathParam('id', 'run id'),
+        { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
+        { name: 'lastEventId', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: {
+        200: { description: 'event stream', content: { 'text/event-stream': { schema: ref('RunEvent') } } },
+        ...common,
+        404: err('no such run'),
+        429: err('TOO_MANY_REQUESTS: this token already holds 100 open event streams'),
+      },
     },
   },
   '/api/v1/runs/{id}/cancel': {
-    post: { summary: 'Cancel a run', ...scoped('trigger'), parameters: [pathParam('id', 'run id')], responses: { 200: jsonBody(ref('Run'), 'cancelled'), ...common, 404: err('no such run'), 409: err('RUN_FINISHED') } },
+    post: {
+      summary: 'Cancel a run',
+      ...scoped('trigger'),
+      parameters: [pathParam('id', 'run id')],
+      responses: { 200: jsonBody(ref('Run'), 'cancelled'), ...common, 404: err('no such run'), 409: err('RUN_FINISHED') },
+    },
   },
   '/api/v1/runs/{id}/steps/{stepId}/resolve': {
     post: {
-      summary: 'Settle a write left in_doubt: retry it (same idempotency key), mark it done with the output found, or fail the run',
-      ...scoped('confirm'), description: 'Needs `confirm` (or `admin`): like approving, it decides whether a write happens.',
+      summary:
+        'Settle a write left in_doubt: retry it (same idempotency key), mark it done with the output found, or fail the run',
+      ...scoped('confirm'),
+      description: 'Needs `confirm` (or `admin`): like approving, it decides whether a write happens.',
       parameters: [pathParam('id', 'run id'), pathParam('stepId', 'step id')],
       requestBody: {
         required: true,
-        content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['action'], properties: { action: { enum: ['retry', 'done', 'fail'] }, output: { description: "required with 'done', refused otherwise" }, reason: { type: 'string', maxLength: 2000 } } } } },
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['action'],
+              properties: {
+                action: { enum: ['retry', 'done', 'fail'] },
+                output: { description: "required with 'done', refused otherwise" },
+                reason: { type: 'string', maxLength: 2000 },
+              },
+            },
+          },
+        },
       },
-      responses: { 200: jsonBody(ref('Run'), 'the run after the decision'), ...common, 404: err('no such run or step'), 409: err('NOT_IN_DOUBT: the step is not waiting for this decision') },
+      responses: {
+        200: jsonBody(ref('Run'), 'the run after the decision'),
+        ...common,
+        404: err('no such run or step'),
+        409: err('NOT_IN_DOUBT: the step is not waiting for this decision'),
+      },
     },
   },
   '/api/v1/confirmations': {
     get: {
-      summary: 'Confirmations (pending ones by deadline, soonest first; otherwise by run, newest run first)', ...scoped('read'),
+      summary: 'Confirmations (pending ones by deadline, soonest first; otherwise by run, newest run first)',
+      ...scoped('read'),
       parameters: [...page, { name: 'status', in: 'query', schema: { enum: CONF_STATUS } }],
       responses: { 200: jsonBody(listOf('confirmations', 'Confirmation'), 'a page'), ...common },
     },
   },
-  '/api/v1/confirmations/{id}': { get: { summary: 'One confirmation with its whole payload', ...scoped('read'), parameters: [pathParam('id', 'confirmation id')], responses: { 200: jsonBody(ref('Confirmation'), 'the confirmation'), ...common, 404: err('no such confirmation') } } },
+  '/api/v1/confirmations/{id}': {
+    get: {
+      summary: 'One confirmation with its whole payload',
+      ...scoped('read'),
+      parameters: [pathParam('id', 'confirmation id')],
+      responses: { 200: jsonBody(ref('Confirmation'), 'the confirmation'), ...common, 404: err('no such confirmation') },
+    },
+  },
   '/api/v1/confirmations/{id}/approve': {
     post: {
-      summary: 'Approve the exact payload shown', ...scoped('confirm'), parameters: [pathParam('id', 'confirmation id')],
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['argumentsHash'], properties: { argumentsHash: { type: 'string' }, remember: { const: 'session' } } } } } },
-      responses: { 200: jsonBody(ref('Confirmation'), 'approved; the run continues'), ...common, 404: err('no such confirmation'), 409: err('HASH_MISMATCH (details.argumentsHash is the current one) or ALREADY_DECIDED (the first decision stands)'), 410: err('CONFIRMATION_EXPIRED') },
+      summary: 'Approve the exact payload shown',
+      ...scoped('confirm'),
+      parameters: [pathParam('id', 'confirmation id')],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['argumentsHash'],
+              properties: { argumentsHash: { type: 'string' }, remember: { const: 'session' } },
+            },
+          },
+        },
+      },
+      responses: {
+        200: jsonBody(ref('Confirmation'), 'approved; the run continues'),
+        ...common,
+        404: err('no such confirmation'),
+        409: err('HASH_MISMATCH (details.argumentsHash is the current one) or ALREADY_DECIDED (the first decision stands)'),
+        410: err('CONFIRMATION_EXPIRED'),
+      },
     },
   },
   '/api/v1/confirmations/{id}/deny': {
     post: {
-      summary: 'Deny; the tool is never called', ...scoped('confirm'), parameters: [pathParam('id', 'confirmation id')],
-      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false, properties: { remember: { const: 'session' } } } } } },
-      responses: { 200: jsonBody(ref('Confirmation'), 'denied; the run ends denied'), ...common, 404: err('no such confirmation'), 409: err('ALREADY_DECIDED'), 410: err('CONFIRMATION_EXPIRED') },
+      summary: 'Deny; the tool is never called',
+      ...scoped('confirm'),
+      parameters: [pathParam('id', 'confirmation id')],
+      requestBody: {
+        content: {
+          'application/json': {
+            schema: { type: 'object', additionalProperties: false, properties: { remember: { const: 'session' } } },
+          },
+        },
+      },
+      responses: {
+        200: jsonBody(ref('Confirmation'), 'denied; the run ends denied'),
+        ...common,
+        404: err('no such confirmation'),
+        409: err('ALREADY_DECIDED'),
+        410: err('CONFIRMATION_EXPIRED'),
+      },
     },
   },
-  '/api/v1/connectors': { get: { summary: 'Connectors and their state', ...scoped('read'), parameters: page, responses: { 200: jsonBody(listOf('connectors', 'Connector'), 'a page'), ...common } } },
+  '/api/v1/connectors': {
+    get: {
+      summary: 'Connectors and their state',
+      ...scoped('read'),
+      parameters: page,
+      responses: { 200: jsonBody(listOf('connectors', 'Connector'), 'a page'), ...common },
+    },
+  },
   '/api/v1/connectors/{id}/tools': {
-    get: { summary: "A connector's tools with write classification", ...scoped('read'), parameters: [pathParam('id', 'connector id'), ...page], responses: { 200: jsonBody(listOf('tools', 'Tool'), 'a page'), ...common, 404: err('no such connector'), 503: unavailable(`CONNECTOR_UNAVAILABLE: the connector did not answer; or ${REDIS_503}`) } },
+    get: {
+      summary: "A connector's tools with write classification",
+      ...scoped('read'),
+      parameters: [pathParam('id', 'connector id'), ...page],
+      responses: {
+        200: jsonBody(listOf('tools', 'Tool'), 'a page'),
+        ...common,
+        404: err('no such connector'),
+        503: unavailable(`CONNECTOR_UNAVAILABLE: the connector did not answer; or ${REDIS_503}`),
+      },
+    },
   },
   '/api/v1/connectors/{id}/refresh': {
-    post: { summary: 'List the tools again', ...scoped('admin'), parameters: [pathParam('id', 'connector id')], responses: { 200: { description: '{connector, tools}' }, ...common, 404: err('no such connector'), 503: unavailable(`CONNECTOR_UNAVAILABLE: the connector did not answer; or ${REDIS_503}`) } },
+    post: {
+      summary: 'List the tools again',
+      ...scoped('admin'),
+      parameters: [pathParam('id', 'connector id')],
+      responses: {
+        200: { description: '{connector, tools}' },
+        ...common,
+        404: err('no such connector'),
+        503: unavailable(`CONNECTOR_UNAVAILABLE: the connector did not answer; or ${REDIS_503}`),
+      },
+    },
   },
   '/api/v1/connectors/{id}/tools/{tool}': {
     patch: {
-      summary: 'Turn a tool on or off for workflows', ...scoped('admin'), parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['enabled'], properties: { enabled: { type: 'boolean' } } } } } },
+      summary: 'Turn a tool on or off for workflows',
+      ...scoped('admin'),
+      parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['enabled'],
+              properties: { enabled: { type: 'boolean' } },
+            },
+          },
+        },
+      },
       responses: { 200: { description: '{connector, tool, enabled}' }, ...common, 404: err('no such connector or tool') },
     },
   },
   '/api/v1/connectors/{id}/tools/{tool}/pin': {
     get: {
-      summary: "A tool's pinned definition and any change seen since, with a review diff", ...scoped('read'),
-      description: 'A tool whose name, title, description, schemas or annotations changed after it was pinned is disabled until an admin approves the change; runs reaching it pause with TOOL_CHANGED.',
+      summary: "A tool's pinned definition and any change seen since, with a review diff",
+      ...scoped('read'),
+      description:
+        'A tool whose name, title, description, schemas or annotations changed after it was pinned is disabled until an admin approves the change; runs reaching it pause with TOOL_CHANGED.',
       parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
-      responses: { 200: { description: '{connector, tool, pin?, pending?, changes, changed, diff}' }, ...common, 404: err('no such connector') },
+      responses: {
+        200: { description: '{connector, tool, pin?, pending?, changes, changed, diff}' },
+        ...common,
+        404: err('no such connector'),
+      },
     },
   },
   '/api/v1/connectors/{id}/tools/{tool}/approve': {
     post: {
-      summary: "Accept a tool's changed definition; runs paused at it continue", ...scoped('admin'),
+      summary: "Accept a tool's changed definition; runs paused at it continue",
+      ...scoped('admin'),
       parameters: [pathParam('id', 'connector id'), pathParam('tool', 'tool name')],
-      requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', additionalProperties: false, required: ['hash'], properties: { hash: { type: 'string', description: 'pending.hash as reviewed' } } } } } },
-      responses: { 200: { description: '{pin, resumed: runIds}' }, ...common, 404: err('no change waiting for review'), 409: err('HASH_MISMATCH: it changed again since') },
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['hash'],
+              properties: { hash: { type: 'string', description: 'pending.hash as reviewed' } },
+            },
+          },
+        },
+      },
+      responses: {
+        200: { description: '{pin, resumed: runIds}' },
+        ...common,
+        404: err('no change waiting for review'),
+        409: err('HASH_MISMATCH: it changed again since'),
+      },
     },
   },
   '/api/v1/doctor': {
     get: {
-      summary: 'Runs stuck by any rule the doctor knows, each naming the run and why', ...scoped('admin'),
-      description: 'Kinds: ready_without_job, ready_stale, no_job, confirmation_not_indexed, confirmation_overdue, awaiting_without_confirmation, blocked_tool_approved, in_doubt_too_long. ' +
-        'A finding with `repair` can be fixed by POST /api/v1/doctor/repair; one without needs a person. Walks every run: an operator\'s tool, not a health check.',
+      summary: 'Runs stuck by any rule the doctor knows, each naming the run and why',
+      ...scoped('admin'),
+      description:
+        'Kinds: ready_without_job, ready_stale, no_job, confirmation_not_indexed, confirmation_overdue, awaiting_without_confirmation, blocked_tool_approved, in_doubt_too_long. ' +
+        "A finding with `repair` can be fixed by POST /api/v1/doctor/repair; one without needs a person. Walks every run: an operator's tool, not a health check.",
       responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}'), ...common },
     },
   },
   '/api/v1/doctor/repair': {
     post: {
-      summary: 'The same findings, with what could be repaired safely repaired (re-mark ready and enqueue, re-index, expire)', ...scoped('admin'),
+      summary: 'The same findings, with what could be repaired safely repaired (re-mark ready and enqueue, re-index, expire)',
+      ...scoped('admin'),
       requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
       responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}, each repaired finding with `repaired`'), ...common },
     },
   },
   '/api/v1/reload': {
     post: {
-      summary: 'Read the config file again; the engine, workers, connector pool and routes take it, runs in flight keep their pinned definitions', ...scoped('admin'),
-      description: 'What SIGHUP does. Connectors added or changed get a new session; unchanged ones keep theirs. Tokens are read at start-up only.',
+      summary:
+        'Read the config file again; the engine, workers, connector pool and routes take it, runs in flight keep their pinned definitions',
+      ...scoped('admin'),
+      description:
+        'What SIGHUP does. Connectors added or changed get a new session; unchanged ones keep theirs. Tokens are read at start-up only.',
       requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
       responses: {
-        200: jsonBody(ref('ConfigReload'), '{file, changes}'), ...common,
-        400: err('CONFIG_INVALID: the file does not validate; nothing changed. `details.issues` lists each problem with file, line and col'),
+        200: jsonBody(ref('ConfigReload'), '{file, changes}'),
+        ...common,
+        400: err(
+          'CONFIG_INVALID: the file does not validate; nothing changed. `details.issues` lists each problem with file, line and col',
+        ),
       },
     },
   },
@@ -277,7 +646,8 @@ export function openApiDocument(serverUrl?: string): Json {
     info: {
       title: 'Interlock HTTP API',
       version: '1',
-      description: 'Durable workflows of MCP tool calls with a confirmation before every write. Errors are `{"error": {"code", "message", "details"}}`. ' +
+      description:
+        'Durable workflows of MCP tool calls with a confirmation before every write. Errors are `{"error": {"code", "message", "details"}}`. ' +
         'Tokens carry scopes read, trigger, confirm, admin (401 without a token, 403 without the scope). Browsers may exchange `?token=` once on /ui or ' +
         '/admin/queues for an HttpOnly session cookie. Also served, outside this document: /mcp (streamable HTTP MCP), /ui (pages), /admin/queues (bull-board).',
     },

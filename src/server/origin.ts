@@ -36,7 +36,10 @@ export function originGuard(opts: OriginPolicyOptions): MiddlewareHandler {
     const host = c.req.header('host') ?? '';
     const hostName = hostnameOf(host);
     if (allowed && (hostName === undefined || !allowed.has(hostName))) {
-      throw new InterlockError('FORBIDDEN', `Host '${host}' is not served here (DNS rebinding protection); use one of: ${[...allowed].join(', ')}`);
+      throw new InterlockError(
+        'FORBIDDEN',
+        `Host '${host}' is not served here (DNS rebinding protection); use one of: ${[...allowed].join(', ')}`,
+      );
     }
     const origin = c.req.header('origin');
     if (origin !== undefined && !originAllowed(origin, host, allowed)) {

@@ -25,7 +25,10 @@ export async function readJsonObject(c: Ctx, allowed: readonly string[]): Promis
   if (text.trim() === '') return {};
   const type = c.req.header('content-type') ?? '';
   if (!/^application\/(.+\+)?json\b/i.test(type)) {
-    throw new InterlockError('BAD_REQUEST', `Send the body as JSON with Content-Type: application/json (got '${type || 'none'}')`);
+    throw new InterlockError(
+      'BAD_REQUEST',
+      `Send the body as JSON with Content-Type: application/json (got '${type || 'none'}')`,
+    );
   }
   const body = parseJsonText(text);
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
@@ -34,8 +37,11 @@ export async function readJsonObject(c: Ctx, allowed: readonly string[]): Promis
   const obj = body as Record<string, unknown>;
   const unknown = Object.keys(obj).filter((k) => !allowed.includes(k));
   if (unknown.length > 0) {
-    throw new InterlockError('BAD_REQUEST', `Unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; this route takes ${allowed.map((k) => `'${k}'`).join(', ') || 'no fields'}`,
-      { unknown, allowed });
+    throw new InterlockError(
+      'BAD_REQUEST',
+      `Unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; this route takes ${allowed.map((k) => `'${k}'`).join(', ') || 'no fields'}`,
+      { unknown, allowed },
+    );
   }
   return obj;
 }
@@ -65,7 +71,9 @@ export function jsonDepth(text: string): number {
 export function parseJsonText(text: string): unknown {
   const depth = jsonDepth(text);
   if (depth > MAX_JSON_DEPTH) {
-    throw new InterlockError('BAD_REQUEST', `The body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, { maxDepth: MAX_JSON_DEPTH });
+    throw new InterlockError('BAD_REQUEST', `The body nests ${depth} levels deep; at most ${MAX_JSON_DEPTH} are accepted`, {
+      maxDepth: MAX_JSON_DEPTH,
+    });
   }
   try {
     return JSON.parse(text) as unknown;
@@ -78,7 +86,9 @@ export function optionalString(body: Record<string, unknown>, key: string, opts:
   const v = body[key];
   if (v === undefined) return undefined;
   if (typeof v !== 'string' || v.length === 0 || v.length > (opts.max ?? 200)) {
-    throw new InterlockError('BAD_REQUEST', `'${key}' must be a non-empty string of at most ${opts.max ?? 200} characters`, { field: key });
+    throw new InterlockError('BAD_REQUEST', `'${key}' must be a non-empty string of at most ${opts.max ?? 200} characters`, {
+      field: key,
+    });
   }
   return v;
 }

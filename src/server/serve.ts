@@ -47,11 +47,16 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   const notice = opts.onNotice ?? ((m: string) => logger.info(m));
   const auth = Authenticator.fromConfig(app.config.tokens, opts.env ?? process.env);
   if (auth.open && !isLoopbackHost(host)) {
-    throw new InterlockError('CONFIG_INVALID',
+    throw new InterlockError(
+      'CONFIG_INVALID',
       `Refusing to listen on ${host} without tokens: anyone who can reach it could trigger and approve writes. ` +
-      'Add tokens (name, token: "${env:NAME}", scopes) to the config, or listen on 127.0.0.1.');
+        'Add tokens (name, token: "${env:NAME}", scopes) to the config, or listen on 127.0.0.1.',
+    );
   }
-  if (auth.open) notice('No tokens configured: the API, pages and dashboards are open to local users, so the server listens on loopback only.');
+  if (auth.open)
+    notice(
+      'No tokens configured: the API, pages and dashboards are open to local users, so the server listens on loopback only.',
+    );
   for (const name of auth.missing) notice(`Token '${name}' has no value in the environment and admits nobody.`);
 
   const metrics = new Metrics(app);
@@ -73,7 +78,11 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   try {
     mcp = createMcpRoute({ app, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
     http = createHttpApp(app, {
-      bindHost: host, publicUrl: url, auth, metrics, logger,
+      bindHost: host,
+      publicUrl: url,
+      auth,
+      metrics,
+      logger,
       ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
       mcp,
     });
@@ -120,21 +129,29 @@ export async function serveCommand(opts: { watchConfig?: boolean } = {}): Promis
       logger,
       onNotice: say,
       ...(process.env.INTERLOCK_PUBLIC_URL ? { publicUrl: process.env.INTERLOCK_PUBLIC_URL } : {}),
-      ...(process.env.INTERLOCK_ALLOWED_HOSTS ? { allowedHosts: process.env.INTERLOCK_ALLOWED_HOSTS.split(',').map((s) => s.trim()).filter(Boolean) } : {}),
+      ...(process.env.INTERLOCK_ALLOWED_HOSTS
+        ? {
+            allowedHosts: process.env.INTERLOCK_ALLOWED_HOSTS.split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          }
+        : {}),
     });
   } catch (err) {
     await app.close();
     throw err;
   }
   const u = running.url;
-  say([
-    `Interlock serving on ${u} (Redis: ${app.redis.describe}; workers for ${Object.keys(app.config.connectors).join(', ') || 'no connectors'})`,
-    `  API        ${u}/api/v1   (OpenAPI: ${u}/api/v1/openapi.json)`,
-    `  pages      ${u}/ui`,
-    `  queues     ${u}/admin/queues`,
-    `  metrics    ${u}/metrics`,
-    `  MCP        ${u}/mcp`,
-  ].join('\n'));
+  say(
+    [
+      `Interlock serving on ${u} (Redis: ${app.redis.describe}; workers for ${Object.keys(app.config.connectors).join(', ') || 'no connectors'})`,
+      `  API        ${u}/api/v1   (OpenAPI: ${u}/api/v1/openapi.json)`,
+      `  pages      ${u}/ui`,
+      `  queues     ${u}/admin/queues`,
+      `  metrics    ${u}/metrics`,
+      `  MCP        ${u}/mcp`,
+    ].join('\n'),
+  );
   let stopping = false;
   const stop = async (sig: string) => {
     if (stopping) return;

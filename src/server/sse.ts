@@ -47,7 +47,10 @@ export class RunEventStreams {
     await this.app.store.requireRun(runId);
     const from = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
     if (from !== '0' && !STREAM_ID.test(from)) {
-      throw new InterlockError('BAD_REQUEST', `Last-Event-ID must be an event id this stream sent (like 1712345678901-0), got '${from}'`);
+      throw new InterlockError(
+        'BAD_REQUEST',
+        `Last-Event-ID must be an event id this stream sent (like 1712345678901-0), got '${from}'`,
+      );
     }
     let release: () => void;
     try {
@@ -97,7 +100,13 @@ export class RunEventStreams {
     });
   }
 
-  private async pump(runId: string, from: string, signal: AbortSignal, send: (s: string) => void, stopped: () => boolean): Promise<void> {
+  private async pump(
+    runId: string,
+    from: string,
+    signal: AbortSignal,
+    send: (s: string) => void,
+    stopped: () => boolean,
+  ): Promise<void> {
     let last = from;
     send('retry: 2000\n\n');
     for (;;) {

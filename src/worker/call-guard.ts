@@ -54,7 +54,9 @@ export class CallGuard {
   private stop(reason: StopReason): void {
     if (this.ctl.signal.aborted) return;
     this.reason = reason;
-    this.ctl.abort(new Error(reason === 'hand_back' ? 'the worker is shutting down and hands this step back' : 'the run was cancelled'));
+    this.ctl.abort(
+      new Error(reason === 'hand_back' ? 'the worker is shutting down and hands this step back' : 'the run was cancelled'),
+    );
   }
 
   dispose(): void {

@@ -40,7 +40,8 @@ export async function callTool(d: StepDeps, j: StepJob, op: CallOp): Promise<str
   } else start.after(READ_START_AFTER_MS);
   const t0 = Date.now();
   const guard = new CallGuard({
-    interruptible: !op.tool.write || op.tool.idempotent, cancellable: !op.tool.write,
+    interruptible: !op.tool.write || op.tool.idempotent,
+    cancellable: !op.tool.write,
     runStatus: () => d.store.runStatus(run.id),
     ...(d.handBack ? { handBack: d.handBack } : {}),
     ...(d.cancelPollMs ? { pollMs: d.cancelPollMs } : {}),
@@ -67,20 +68,37 @@ async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp): Promise<void
   if (op.note?.kind === 'remembered') {
     const g = op.note.grant;
     await d.store.appendEvent(j.run.id, 'confirmation.remembered', j.step.id, {
-      connector, tool, argumentsHash: op.argumentsHash, grantedBy: g?.by ?? 'unknown', ...(g?.channel ? { channel: g.channel } : {}),
+      connector,
+      tool,
+      argumentsHash: op.argumentsHash,
+      grantedBy: g?.by ?? 'unknown',
+      ...(g?.channel ? { channel: g.channel } : {}),
     });
   } else if (op.note?.kind === 'ungatedByOverride') {
-    await d.store.appendEvent(j.run.id, 'step.ungated_by_override', j.step.id, { connector, tool, loosened: op.note.loosened, argumentsHash: op.argumentsHash });
+    await d.store.appendEvent(j.run.id, 'step.ungated_by_override', j.step.id, {
+      connector,
+      tool,
+      loosened: op.note.loosened,
+      argumentsHash: op.argumentsHash,
+    });
   }
 }
 
-async function callFailed(d: StepDeps, j: StepJob, op: CallOp, c: { start: StepStart; guard: CallGuard; t0: number }, err: unknown): Promise<string> {
+async function callFailed(
+  d: StepDeps,
+  j: StepJob,
+  op: CallOp,
+  c: { start: StepStart; guard: CallGuard; t0: number },
+  err: unknown,
+): Promise<string> {
   const { run, step } = j;
   const started = await c.start.now();
   if (!started.ok) return notStarted(started);
   if (c.guard.reason === 'hand_back') return handBack(d, j);
   if (c.guard.reason === 'cancelled') {
-    await d.store.appendEvent(run.id, 'step.aborted', step.id, { reason: 'the run was cancelled while the step was calling its tool' });
+    await d.store.appendEvent(run.id, 'step.aborted', step.id, {
+      reason: 'the run was cancelled while the step was calling its tool',
+    });
     return 'run cancelled';
   }
   const recorded = { arguments: op.args, argumentsHash: op.argumentsHash, startedAt: c.t0 };
@@ -91,15 +109,24 @@ async function callFailed(d: StepDeps, j: StepJob, op: CallOp, c: { start: StepS
       await j.job.updateData({ ...j.job.data, undeliveredAttempt: started.attempts });
       return failAttempt(d, j, err, recorded);
     }
-    await d.store.failStep(run.id, step.id, 'in_doubt', 'needs_attention', recorded,
-      { code: 'IN_DOUBT', message: `${errorInfo(err).message} while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown` });
+    await d.store.failStep(run.id, step.id, 'in_doubt', 'needs_attention', recorded, {
+      code: 'IN_DOUBT',
+      message: `${errorInfo(err).message} while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown`,
+    });
     d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: Date.now() - c.t0, ok: false });
     return 'in doubt';
   }
   return failAttempt(d, j, err, recorded);
 }
 
-async function answered(d: StepDeps, j: StepJob, op: CallOp, start: StepStart, result: ToolCallResult, t0: number): Promise<string> {
+async function answered(
+  d: StepDeps,
+  j: StepJob,
+  op: CallOp,
+  start: StepStart,
+  result: ToolCallResult,
+  t0: number,
+): Promise<string> {
   const { run, step } = j;
   const begun = start.begun;
   if (begun) {
@@ -120,9 +147,21 @@ async function answered(d: StepDeps, j: StepJob, op: CallOp, start: StepStart, r
     await d.store.failStep(run.id, step.id, 'failed', 'failed', recorded, { code: failure.code, message: failure.message });
     return failure.code === 'TOOL_ERROR' ? 'tool error' : `failed: ${failure.code}`;
   }
-  return commitAndAdvance(d, j, 'succeeded', {
-    arguments: op.args, argumentsHash: op.argumentsHash, ...recordedResult(result), ...loosenedNote(op.tool), startedAt: t0, finishedAt, durationMs: finishedAt - t0,
-  }, begun ? undefined : start.data);
+  return commitAndAdvance(
+    d,
+    j,
+    'succeeded',
+    {
+      arguments: op.args,
+      argumentsHash: op.argumentsHash,
+      ...recordedResult(result),
+      ...loosenedNote(op.tool),
+      startedAt: t0,
+      finishedAt,
+      durationMs: finishedAt - t0,
+    },
+    begun ? undefined : start.data,
+  );
 }
 
 /**
@@ -132,7 +171,12 @@ async function answered(d: StepDeps, j: StepJob, op: CallOp, start: StepStart, r
  * of the connector's concurrency places, so calls queued behind a busy window (one Slack channel)
  * do not hold up calls to others; nothing was started, so the job simply runs again later.
  */
-async function takeRateSlots(d: StepDeps, j: StepJob, limits: RateSlot[], timeoutMs = DEFAULT_HOLD_MS): Promise<{ release: () => void }> {
+async function takeRateSlots(
+  d: StepDeps,
+  j: StepJob,
+  limits: RateSlot[],
+  timeoutMs = DEFAULT_HOLD_MS,
+): Promise<{ release: () => void }> {
   const connector = j.step.connector;
   const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
   const member = `${process.pid}-${randomUUID()}`;
@@ -149,8 +193,14 @@ async function takeRateSlots(d: StepDeps, j: StepJob, limits: RateSlot[], timeou
   }
   return {
     release: () => {
-      d.store.releaseRateSlots(connector, windows, member).catch((err: unknown) =>
-        d.logger.warn({ connector, err: (err as Error).message }, 'could not release rate-limit slots; they free up when the call would have timed out'));
+      d.store
+        .releaseRateSlots(connector, windows, member)
+        .catch((err: unknown) =>
+          d.logger.warn(
+            { connector, err: (err as Error).message },
+            'could not release rate-limit slots; they free up when the call would have timed out',
+          ),
+        );
     },
   };
 }

@@ -54,7 +54,9 @@ export class Doctor {
   }
 
   /** Examines up to `limit` runs of the runs index, newest first, from `offset`. */
-  async examine(opts: { offset?: number; limit?: number; kinds?: ReadonlySet<FindingKind> } = {}): Promise<{ checked: number; findings: Finding[]; next?: number }> {
+  async examine(
+    opts: { offset?: number; limit?: number; kinds?: ReadonlySet<FindingKind> } = {},
+  ): Promise<{ checked: number; findings: Finding[]; next?: number }> {
     const offset = opts.offset ?? 0;
     const limit = opts.limit ?? 10_000;
     const ids = await this.o.store.redis.zrevrange(this.o.store.keys.runsIndex(), offset, offset + limit - 1);
@@ -75,10 +77,29 @@ export class Doctor {
     if (marker) {
       const st = run.steps[marker.stepId]?.status;
       if (!moving || (st !== 'pending' && st !== 'running')) {
-        return [{ runId, stepId: marker.stepId, kind: 'ready_stale', why: `ready marker for step ${marker.stepId}, but the run is ${run.status} and the step ${st ?? 'unknown'}`, repair: 'clear the marker' }];
+        return [
+          {
+            runId,
+            stepId: marker.stepId,
+            kind: 'ready_stale',
+            why: `ready marker for step ${marker.stepId}, but the run is ${run.status} and the step ${st ?? 'unknown'}`,
+            repair: 'clear the marker',
+          },
+        ];
       }
-      if (now - marker.at > this.o.boundMs && !(await this.jobLive(run, marker.stepId, [stepJobId(runId, marker.stepId, marker.generation)]))) {
-        return [{ runId, stepId: marker.stepId, kind: 'ready_without_job', why: `step ${marker.stepId} was marked ready ${ago(now, marker.at)} and has no job`, repair: 'enqueue its job' }];
+      if (
+        now - marker.at > this.o.boundMs &&
+        !(await this.jobLive(run, marker.stepId, [stepJobId(runId, marker.stepId, marker.generation)]))
+      ) {
+        return [
+          {
+            runId,
+            stepId: marker.stepId,
+            kind: 'ready_without_job',
+            why: `step ${marker.stepId} was marked ready ${ago(now, marker.at)} and has no job`,
+            repair: 'enqueue its job',
+          },
+        ];
       }
       return [];
     }
@@ -86,10 +107,21 @@ export class Doctor {
       const step = run.definition.steps.find((s) => !['succeeded', 'skipped'].includes(run.steps[s.id]?.status ?? 'pending'));
       const st = step ? run.steps[step.id]?.status : undefined;
       if (!step || (st !== 'pending' && st !== 'running') || now - run.updatedAt <= this.o.boundMs) return [];
-      const candidates = [hash[F.job], stepJobId(runId, step.id, '0'), hash[F.stepConf(step.id)] && stepJobId(runId, step.id, hash[F.stepConf(step.id)])]
-        .filter((x): x is string => !!x && x.startsWith(`${runId}.${step.id}.`));
+      const candidates = [
+        hash[F.job],
+        stepJobId(runId, step.id, '0'),
+        hash[F.stepConf(step.id)] && stepJobId(runId, step.id, hash[F.stepConf(step.id)]),
+      ].filter((x): x is string => !!x && x.startsWith(`${runId}.${step.id}.`));
       if (await this.jobLive(run, step.id, candidates)) return [];
-      return [{ runId, stepId: step.id, kind: 'no_job', why: `run ${run.status} at step ${step.id} (${st}) since ${ago(now, run.updatedAt)}, with no job and nothing marked ready`, repair: 'mark the step ready and enqueue it' }];
+      return [
+        {
+          runId,
+          stepId: step.id,
+          kind: 'no_job',
+          why: `run ${run.status} at step ${step.id} (${st}) since ${ago(now, run.updatedAt)}, with no job and nothing marked ready`,
+          repair: 'mark the step ready and enqueue it',
+        },
+      ];
     }
     if (run.status === 'awaiting_confirmation') return this.examinePaused(run, now);
     if (run.status === 'needs_attention') return this.examineAttention(run, now);
@@ -101,14 +133,31 @@ export class Doctor {
     const out: Finding[] = [];
     for (const s of waiting) {
       const conf = s.confirmationId ? await this.o.store.getConfirmation(s.confirmationId) : undefined;
-      if (!conf || conf.status !== 'pending') {
-        out.push({ runId: run.id, stepId: s.id, kind: 'awaiting_without_confirmation', why: `step ${s.id} awaits a confirmation, but ${conf ? `${conf.id} is ${conf.status}` : 'none is recorded'}; cancel the run` });
+      if (conf?.status !== 'pending') {
+        out.push({
+          runId: run.id,
+          stepId: s.id,
+          kind: 'awaiting_without_confirmation',
+          why: `step ${s.id} awaits a confirmation, but ${conf ? `${conf.id} is ${conf.status}` : 'none is recorded'}; cancel the run`,
+        });
         continue;
       }
       if (conf.expiresAt < now - this.o.boundMs) {
-        out.push({ runId: run.id, stepId: s.id, kind: 'confirmation_overdue', why: `confirmation ${conf.id} expired ${ago(now, conf.expiresAt)} and is still pending`, repair: 'expire it (the run fails, the tool is not called)' });
+        out.push({
+          runId: run.id,
+          stepId: s.id,
+          kind: 'confirmation_overdue',
+          why: `confirmation ${conf.id} expired ${ago(now, conf.expiresAt)} and is still pending`,
+          repair: 'expire it (the run fails, the tool is not called)',
+        });
       } else if (!(await this.o.store.pendingIndexed(conf.id))) {
-        out.push({ runId: run.id, stepId: s.id, kind: 'confirmation_not_indexed', why: `confirmation ${conf.id} is pending but missing from the pending list, so nobody sees it and it never expires`, repair: 'put it back in the pending list' });
+        out.push({
+          runId: run.id,
+          stepId: s.id,
+          kind: 'confirmation_not_indexed',
+          why: `confirmation ${conf.id} is pending but missing from the pending list, so nobody sees it and it never expires`,
+          repair: 'put it back in the pending list',
+        });
       }
     }
     return out;
@@ -119,13 +168,29 @@ export class Doctor {
     const after = this.o.inDoubtAfterMs ?? IN_DOUBT_AFTER_MS;
     for (const s of Object.values(run.steps)) {
       if (s.status === 'in_doubt' && now - run.updatedAt > after) {
-        out.push({ runId: run.id, stepId: s.id, kind: 'in_doubt_too_long', why: `step ${s.id} has been in doubt for ${ago(now, run.updatedAt).replace(' ago', '')}: check whether the write happened, then interlock resolve ${run.id} ${s.id} --retry | --done-output <json> | --fail` });
+        out.push({
+          runId: run.id,
+          stepId: s.id,
+          kind: 'in_doubt_too_long',
+          why: `step ${s.id} has been in doubt for ${ago(now, run.updatedAt).replace(' ago', '')}: check whether the write happened, then interlock resolve ${run.id} ${s.id} --retry | --done-output <json> | --fail`,
+        });
       }
     }
     if (run.error?.code === 'TOOL_CHANGED') {
       const step = run.definition.steps.find((d) => ['pending', 'running'].includes(run.steps[d.id]?.status ?? 'pending'));
-      if (step && step.kind === 'call' && !(await this.o.store.pins.review(step.connector, step.tool)).pending && now - run.updatedAt > this.o.boundMs) {
-        out.push({ runId: run.id, stepId: step.id, kind: 'blocked_tool_approved', why: `paused at ${step.connector}.${step.tool}, whose change was approved since`, repair: 'unblock the run and enqueue the step' });
+      if (
+        step &&
+        step.kind === 'call' &&
+        !(await this.o.store.pins.review(step.connector, step.tool)).pending &&
+        now - run.updatedAt > this.o.boundMs
+      ) {
+        out.push({
+          runId: run.id,
+          stepId: step.id,
+          kind: 'blocked_tool_approved',
+          why: `paused at ${step.connector}.${step.tool}, whose change was approved since`,
+          repair: 'unblock the run and enqueue the step',
+        });
       }
     }
     return out;
@@ -157,7 +222,8 @@ export class Doctor {
       case 'ready_without_job': {
         const m = store.ready.marker(run, hash);
         if (!m) return 'no marker any more; left alone';
-        if (await this.jobLive(run, m.stepId, [stepJobId(run.id, m.stepId, m.generation)])) return 'its job is there now; left alone';
+        if (await this.jobLive(run, m.stepId, [stepJobId(run.id, m.stepId, m.generation)]))
+          return 'its job is there now; left alone';
         if (!(await store.ready.still(m))) return 'the step was taken meanwhile; left alone';
         await queues.enqueue(run.definition, run.id, run.session, m.stepId, m.generation);
         return `enqueued ${stepJobId(run.id, m.stepId, m.generation)}`;
@@ -173,7 +239,7 @@ export class Doctor {
       case 'confirmation_not_indexed': {
         const cid = f.stepId ? run.steps[f.stepId]?.confirmationId : undefined;
         const conf = cid ? await store.getConfirmation(cid) : undefined;
-        if (!conf || conf.status !== 'pending') return 'no longer pending; left alone';
+        if (conf?.status !== 'pending') return 'no longer pending; left alone';
         await store.indexPendingConfirmation(conf.id, conf.expiresAt);
         return `${conf.id} is in the pending list again`;
       }
@@ -185,9 +251,17 @@ export class Doctor {
       }
       case 'blocked_tool_approved': {
         const step = run.definition.steps.find((s) => s.id === f.stepId);
-        if (!step || step.kind !== 'call') return 'no such step';
+        if (step?.kind !== 'call') return 'no such step';
         const generation = `unblocked-${Date.now()}`;
-        if ((await store.unblockStep(run.id, step.id, { connector: step.connector, tool: step.tool, by: 'interlock doctor' }, generation)) !== 'ok') return 'no longer blocked; left alone';
+        if (
+          (await store.unblockStep(
+            run.id,
+            step.id,
+            { connector: step.connector, tool: step.tool, by: 'interlock doctor' },
+            generation,
+          )) !== 'ok'
+        )
+          return 'no longer blocked; left alone';
         await queues.enqueue(run.definition, run.id, run.session, step.id, generation);
         await store.pins.dropWaiting(step.connector, step.tool, run.id, step.id);
         return `unblocked and enqueued ${stepJobId(run.id, step.id, generation)}`;
@@ -213,7 +287,11 @@ export interface Diagnosis {
  * with `repair`, each finding that can be repaired repaired. `boundMs` is the reconciler's bound:
  * a hand-off younger than that is left to it.
  */
-export async function diagnose(store: RunStore, queues: StepQueues, opts: { repair?: boolean; boundMs: number }): Promise<Diagnosis> {
+export async function diagnose(
+  store: RunStore,
+  queues: StepQueues,
+  opts: { repair?: boolean; boundMs: number },
+): Promise<Diagnosis> {
   const doctor = new Doctor({ store, queues, boundMs: opts.boundMs });
   const out: Diagnosis = { checked: 0, findings: [] };
   let offset: number | undefined = 0;

@@ -52,8 +52,13 @@ export interface StepJob {
 }
 
 /** The operations decided before the step's own facts were gathered. */
-export async function settle(d: StepDeps, job: Job<StepJobData>, token: string | undefined, run: RunRecord | undefined,
-  op: PositionOp): Promise<string> {
+export async function settle(
+  d: StepDeps,
+  job: Job<StepJobData>,
+  token: string | undefined,
+  run: RunRecord | undefined,
+  op: PositionOp,
+): Promise<string> {
   if (op.kind === 'stop') return op.outcome;
   if (op.kind === 'waitForPrevious') {
     if (!op.recheck) return `waiting for ${op.prev}`;
@@ -77,8 +82,17 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
     case 'block':
       return blockOnChangedTool(d, j, op.tool, op.fields);
     case 'inDoubt':
-      await store.failStep(run.id, step.id, 'in_doubt', 'needs_attention', { arguments: op.args, argumentsHash: op.argumentsHash },
-        { code: 'IN_DOUBT', message: `The worker stopped while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown. A person must check and resolve it.` });
+      await store.failStep(
+        run.id,
+        step.id,
+        'in_doubt',
+        'needs_attention',
+        { arguments: op.args, argumentsHash: op.argumentsHash },
+        {
+          code: 'IN_DOUBT',
+          message: `The worker stopped while calling ${step.connector}.${step.tool}, which is not idempotent; whether the write happened is unknown. A person must check and resolve it.`,
+        },
+      );
       return 'in doubt';
     case 'ask': {
       const conf = await store.openGate(run, step.id, op.payload, d.policy().confirmationTtlMs);
@@ -87,8 +101,17 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
     }
     case 'deny': {
       const by = op.by ? ` (made by ${op.by})` : '';
-      await store.failStep(run.id, step.id, 'denied', 'denied', { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
-        { code: 'DENIED', message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called` });
+      await store.failStep(
+        run.id,
+        step.id,
+        'denied',
+        'denied',
+        { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
+        {
+          code: 'DENIED',
+          message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
+        },
+      );
       return 'denied by grant';
     }
     case 'call':
@@ -99,12 +122,17 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
 }
 
 /** Commits a step and enqueues the next, in one round trip where one connection orders them (see RunStore.thenEnqueue). */
-export function commitAndAdvance(d: StepDeps, j: StepJob, status: 'succeeded' | 'skipped',
-  result: Parameters<RunStore['commitStep']>[3], started?: Record<string, unknown>): Promise<string> {
+export function commitAndAdvance(
+  d: StepDeps,
+  j: StepJob,
+  status: 'succeeded' | 'skipped',
+  result: Parameters<RunStore['commitStep']>[3],
+  started?: Record<string, unknown>,
+): Promise<string> {
   const { run, next } = j;
   return d.store.commitStep(run.id, j.step.id, status, result, next, {
     ...(started ? { started } : {}),
-    ...(next ? { then: () => d.queues.enqueue(run.definition, run.id, run.session, next, '0') } : {}),
+    ...(next ? { enqueueNext: () => d.queues.enqueue(run.definition, run.id, run.session, next, '0') } : {}),
   });
 }
 
@@ -141,7 +169,8 @@ async function blockOnChangedTool(d: StepDeps, j: StepJob, info: ToolInfo, field
   const stepId = j.step.id;
   const error = {
     code: 'TOOL_CHANGED',
-    message: `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +
+    message:
+      `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +
       `(interlock connectors approve-tool ${connector} ${tool}, or POST /api/v1/connectors/${connector}/tools/${tool}/approve). The run continues then.`,
   };
   const r = await d.store.blockStep(runId, stepId, error, { connector, tool, fields });
@@ -149,8 +178,10 @@ async function blockOnChangedTool(d: StepDeps, j: StepJob, info: ToolInfo, field
     await d.store.pins.addWaiting(connector, tool, runId, stepId);
     const generation = `unblocked-${Date.now()}`;
     // An approval landing between the block and the line above found nobody waiting: look again.
-    if ((await d.store.pins.observe(info)).status !== 'changed' &&
-      (await d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' }, generation)) === 'ok') {
+    if (
+      (await d.store.pins.observe(info)).status !== 'changed' &&
+      (await d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' }, generation)) === 'ok'
+    ) {
       await d.queues.enqueue(j.run.definition, runId, j.run.session, stepId, generation);
     }
   }

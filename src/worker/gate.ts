@@ -26,13 +26,17 @@ export interface GateInput {
 }
 
 export function unconfirmedAllowed(policy: PolicyConfig, workflow: string, step: CallStep): boolean {
-  return policy.allowUnconfirmed.includes(`${step.connector}.${step.tool}`) ||
-    policy.allowUnconfirmed.includes(`${workflow}.${step.id}`);
+  return (
+    policy.allowUnconfirmed.includes(`${step.connector}.${step.tool}`) ||
+    policy.allowUnconfirmed.includes(`${workflow}.${step.id}`)
+  );
 }
 
 export function decideGate(g: GateInput): GateDecision {
   const mode = g.step.confirm;
-  const needs = mode === 'always' || (g.tool.write && mode !== 'never') ||
+  const needs =
+    mode === 'always' ||
+    (g.tool.write && mode !== 'never') ||
     // `never` on a write is honoured only when policy names it; validation should have caught
     // it, and this keeps a stale or hand-edited run definition from slipping a write through.
     (g.tool.write && mode === 'never' && !unconfirmedAllowed(g.policy, g.workflow, g.step));

@@ -24,7 +24,11 @@ export async function modelFacts(step: LlmStep, ctx: TemplateContext): Promise<S
   try {
     if (step.if !== undefined && !(await evaluateCondition(step.if, ctx))) return { kind: 'conditionFalse', condition: step.if };
     const resolved = (await resolveTemplates(step.with, ctx)) as { instructions?: unknown; input?: unknown };
-    if (resolved.input === undefined) throw new InterlockError('TEMPLATE_ERROR', `llm step "${step.id}": input resolved to nothing; check the templates in llm.input`);
+    if (resolved.input === undefined)
+      throw new InterlockError(
+        'TEMPLATE_ERROR',
+        `llm step "${step.id}": input resolved to nothing; check the templates in llm.input`,
+      );
     const req: LlmRequest = { model: step.tool, instructions: String(resolved.instructions ?? ''), input: resolved.input };
     return { kind: 'model', req };
   } catch (error) {
@@ -35,23 +39,42 @@ export async function modelFacts(step: LlmStep, ctx: TemplateContext): Promise<S
 export async function callModel(d: StepDeps, j: StepJob, op: Extract<StepOp, { kind: 'callModel' }>): Promise<string> {
   const { run } = j;
   const step = j.step as LlmStep;
-  const started = await d.store.startStep(run.id, step.id, { argumentsHash: op.argumentsHash, attempt: j.job.attemptsMade + 1 }, false);
+  const started = await d.store.startStep(
+    run.id,
+    step.id,
+    { argumentsHash: op.argumentsHash, attempt: j.job.attemptsMade + 1 },
+    false,
+  );
   if (!started.ok) return notStarted(started);
   const t0 = Date.now();
   const what = `llm step "${step.id}" (model ${step.tool})`;
   let output: unknown;
   try {
-    const answer = await (d.llm ?? NO_LLM).complete(op.req, { name: schemaName(step.id), schema: step.outputSchema }, { timeoutMs: step.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS });
+    const answer = await (d.llm ?? NO_LLM).complete(
+      op.req,
+      { name: schemaName(step.id), schema: step.outputSchema },
+      { timeoutMs: step.timeoutMs ?? DEFAULT_LLM_TIMEOUT_MS },
+    );
     output = checkAnswer(answer, step.outputSchema, what);
   } catch (err) {
     d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: Date.now() - t0, ok: false });
     // Answer problems already name the step; the endpoint's errors name only the model.
-    const e = err instanceof InterlockError && err.code !== 'LLM_OUTPUT_INVALID' ? new InterlockError(err.code, `llm step "${step.id}": ${err.message}`, err.details, { cause: err }) : err;
+    const e =
+      err instanceof InterlockError && err.code !== 'LLM_OUTPUT_INVALID'
+        ? new InterlockError(err.code, `llm step "${step.id}": ${err.message}`, err.details, { cause: err })
+        : err;
     return failAttempt(d, j, e, { arguments: op.args, argumentsHash: op.argumentsHash, startedAt: t0 });
   }
   const finishedAt = Date.now();
   d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: true });
-  await commitAndAdvance(d, j, 'succeeded', { arguments: op.args, argumentsHash: op.argumentsHash, output, startedAt: t0, finishedAt, durationMs: finishedAt - t0 });
+  await commitAndAdvance(d, j, 'succeeded', {
+    arguments: op.args,
+    argumentsHash: op.argumentsHash,
+    output,
+    startedAt: t0,
+    finishedAt,
+    durationMs: finishedAt - t0,
+  });
   return 'llm answered';
 }
 

@@ -24,9 +24,7 @@ export interface Resolved {
 }
 
 /** Proceeding past the gate leaves a trace on record when a grant or a loosened override let it through. */
-export type GateNote =
-  | { kind: 'remembered'; grant: Grant | undefined }
-  | { kind: 'ungatedByOverride'; loosened: string[] };
+export type GateNote = { kind: 'remembered'; grant: Grant | undefined } | { kind: 'ungatedByOverride'; loosened: string[] };
 
 export type StepOp =
   /** nothing to do: the run is gone or finished, or the step settled some other way */
@@ -54,14 +52,16 @@ export type ActionOp = Exclude<StepOp, PositionOp>;
 
 export function planPosition(run: RunRecord | undefined, stepId: string, jobAgeMs: number): Position {
   if (!run) return { kind: 'stop', outcome: 'missing' };
-  if (TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention') return { kind: 'stop', outcome: `run ${run.status}` };
+  if (TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention')
+    return { kind: 'stop', outcome: `run ${run.status}` };
   const steps = run.definition.steps;
   const idx = steps.findIndex((s) => s.id === stepId);
   const step = steps[idx];
   const rec = run.steps[stepId];
   if (!step || !rec) return { kind: 'stop', outcome: 'unknown step' };
   const next = steps[idx + 1]?.id;
-  if (rec.status === 'succeeded' || rec.status === 'skipped') return { kind: 'alreadyCommitted', next: run.status === 'running' ? next : undefined };
+  if (rec.status === 'succeeded' || rec.status === 'skipped')
+    return { kind: 'alreadyCommitted', next: run.status === 'running' ? next : undefined };
   if (rec.status !== 'pending' && rec.status !== 'running') return { kind: 'stop', outcome: `step ${rec.status}` };
   for (const prev of steps.slice(0, idx)) {
     const ps = run.steps[prev.id]?.status;
@@ -82,15 +82,15 @@ export type StepFacts =
   | { kind: 'error'; error: unknown }
   | { kind: 'model'; req: LlmRequest }
   | {
-    kind: 'tool';
-    args: Record<string, unknown>;
-    tool: ToolInfo;
-    /** the admin's toggle for the tool */
-    enabled: boolean;
-    /** the fields that changed since the tool was pinned; empty when it is as pinned */
-    changed: string[];
-    grant: Grant | undefined;
-  };
+      kind: 'tool';
+      args: Record<string, unknown>;
+      tool: ToolInfo;
+      /** the admin's toggle for the tool */
+      enabled: boolean;
+      /** the fields that changed since the tool was pinned; empty when it is as pinned */
+      changed: string[];
+      grant: Grant | undefined;
+    };
 
 export interface PlanInput {
   run: RunRecord;
@@ -110,12 +110,21 @@ export function planStep(p: PlanInput): ActionOp {
   const { facts } = p;
   if (facts.kind === 'conditionFalse') return { kind: 'skip', note: `condition is false: ${facts.condition}` };
   if (facts.kind === 'error') return { kind: 'fail', error: facts.error, result: {} };
-  if (facts.kind === 'model') return { kind: 'callModel', req: facts.req, ...resolved(facts.req as unknown as Record<string, unknown>) };
+  if (facts.kind === 'model')
+    return { kind: 'callModel', req: facts.req, ...resolved(facts.req as unknown as Record<string, unknown>) };
   const { tool, args } = facts;
   const step = p.step;
-  if (step.kind !== 'call') return { kind: 'fail', error: new InterlockError('INTERNAL', `step "${step.id}" is not a tool call`), result: {} };
+  if (step.kind !== 'call')
+    return { kind: 'fail', error: new InterlockError('INTERNAL', `step "${step.id}" is not a tool call`), result: {} };
   if (!facts.enabled) {
-    return { kind: 'fail', error: new InterlockError('TOOL_DISABLED', `Tool ${step.connector}.${step.tool} is turned off; an admin can enable it again`), result: {} };
+    return {
+      kind: 'fail',
+      error: new InterlockError(
+        'TOOL_DISABLED',
+        `Tool ${step.connector}.${step.tool} is turned off; an admin can enable it again`,
+      ),
+      result: {},
+    };
   }
   try {
     validateArguments(tool, args);
@@ -130,7 +139,11 @@ export function planStep(p: PlanInput): ActionOp {
     return { kind: 'inDoubt', ...r };
   }
   const gate = decideGate({
-    workflow: p.run.workflow, step, tool, arguments: args, argumentsHash: r.argumentsHash,
+    workflow: p.run.workflow,
+    step,
+    tool,
+    arguments: args,
+    argumentsHash: r.argumentsHash,
     ...(p.rec.approvedHash !== undefined ? { approvedHash: p.rec.approvedHash } : {}),
     ...(facts.grant ? { grant: facts.grant.decision } : {}),
     policy: p.policy,
@@ -138,7 +151,11 @@ export function planStep(p: PlanInput): ActionOp {
   if (gate.kind === 'ask') return { kind: 'ask', payload: gate.payload };
   if (gate.kind === 'deny') return { kind: 'deny', by: facts.grant?.by, ...r };
   // A read only because the config says so passes the gate on record, with what was loosened.
-  const note: GateNote | undefined = gate.via === 'grant' ? { kind: 'remembered', grant: facts.grant }
-    : gate.via === 'read' && tool.loosened?.includes('readOnlyHint') ? { kind: 'ungatedByOverride', loosened: tool.loosened } : undefined;
+  const note: GateNote | undefined =
+    gate.via === 'grant'
+      ? { kind: 'remembered', grant: facts.grant }
+      : gate.via === 'read' && tool.loosened?.includes('readOnlyHint')
+        ? { kind: 'ungatedByOverride', loosened: tool.loosened }
+        : undefined;
   return { kind: 'call', tool, note, ...r };
 }

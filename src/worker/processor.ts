@@ -23,7 +23,8 @@ const PIN_TRUST_MS = 5000;
 
 function context(run: RunRecord): TemplateContext {
   const steps: TemplateContext['steps'] = {};
-  for (const [id, s] of Object.entries(run.steps)) steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
+  for (const [id, s] of Object.entries(run.steps))
+    steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
   return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
 }
 
@@ -43,7 +44,14 @@ export class StepProcessor {
     const j: StepJob = { job, token, run, step: pos.step, rec: pos.rec, next: pos.next };
     const ctx = context(run);
     const facts = pos.step.kind === 'llm' ? await modelFacts(pos.step, ctx) : await this.toolFacts(j, pos.step, ctx, loaded);
-    const op = planStep({ run, step: pos.step, rec: pos.rec, facts, policy: this.d.policy(), undeliveredAttempt: job.data.undeliveredAttempt });
+    const op = planStep({
+      run,
+      step: pos.step,
+      rec: pos.rec,
+      facts,
+      policy: this.d.policy(),
+      undeliveredAttempt: job.data.undeliveredAttempt,
+    });
     return execute(this.d, j, op);
   }
 
@@ -52,14 +60,20 @@ export class StepProcessor {
    * version carry `connector.tool`, so its grant and toggle came with the run; a job queued by an
    * older version loads them here.
    */
-  private async toolFacts(j: StepJob, step: CallStep, ctx: TemplateContext, loaded: { grant: Grant | undefined; enabled: boolean }): Promise<StepFacts> {
+  private async toolFacts(
+    j: StepJob,
+    step: CallStep,
+    ctx: TemplateContext,
+    loaded: { grant: Grant | undefined; enabled: boolean },
+  ): Promise<StepFacts> {
     const { store } = this.d;
     const preloaded = j.job.data.tool === `${step.connector}.${step.tool}`;
     let args: Record<string, unknown>;
     let tool: ToolInfo;
     let enabled: boolean;
     try {
-      if (step.if !== undefined && !(await evaluateCondition(step.if, ctx))) return { kind: 'conditionFalse', condition: step.if };
+      if (step.if !== undefined && !(await evaluateCondition(step.if, ctx)))
+        return { kind: 'conditionFalse', condition: step.if };
       args = (await resolveTemplates(step.with, ctx)) as Record<string, unknown>;
       tool = await this.d.tools.getTool(step.connector, step.tool);
       enabled = preloaded ? loaded.enabled : await store.toolEnabled(step.connector, step.tool);

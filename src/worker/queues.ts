@@ -74,7 +74,8 @@ export class StepQueues {
       // that takes: right for the workers' connection, which waits out outages, not for a request's.
       if (this.connection.options.enableOfflineQueue === false) assertRedisReady(this.connection);
       q = new Queue<StepJobData>(connector, {
-        connection: this.connection, prefix: queuePrefix(this.prefix, connector),
+        connection: this.connection,
+        prefix: queuePrefix(this.prefix, connector),
         // BullMQ's own event stream feeds QueueEvents listeners, which Interlock does not use (runs
         // have their own events); its default 10,000 entries are about 1 MB of Redis per queue.
         streams: { events: { maxLen: QUEUE_EVENTS_MAX } },
@@ -95,7 +96,12 @@ export class StepQueues {
   async enqueue(def: WorkflowDef, runId: string, session: string, stepId: string, generation: string): Promise<void> {
     const step = def.steps.find((s) => s.id === stepId);
     if (!step) throw new Error(`step ${stepId} not in workflow ${def.name}`);
-    const data: StepJobData = { runId, stepId, session, ...(step.kind === 'call' ? { tool: `${step.connector}.${step.tool}` } : {}) };
+    const data: StepJobData = {
+      runId,
+      stepId,
+      session,
+      ...(step.kind === 'call' ? { tool: `${step.connector}.${step.tool}` } : {}),
+    };
     const q = this.get(step.connector);
     try {
       await q.add(jobName(def.name, stepId), data, jobOptions(step, stepJobId(runId, stepId, generation)));

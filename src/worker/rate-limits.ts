@@ -27,7 +27,11 @@ export const MISSING_VALUE = '-';
  * window per value of that top-level argument. Values are never written into keys as they are:
  * their hash is, so a hostile value cannot make a huge key or reach another key.
  */
-export function rateLimitsFor(connector: Pick<ConnectorConfig, 'rateLimits'> | undefined, tool: string, args: Record<string, unknown>): RateSlot[] {
+export function rateLimitsFor(
+  connector: Pick<ConnectorConfig, 'rateLimits'> | undefined,
+  tool: string,
+  args: Record<string, unknown>,
+): RateSlot[] {
   const out: RateSlot[] = [];
   for (const rule of connector?.rateLimits ?? []) {
     if (rule.tool !== undefined && rule.tool !== tool) continue;

@@ -20,7 +20,12 @@ const BATCH = 500;
 /** runs of the runs index examined per pass for index drift */
 const SCAN_BATCH = 200;
 /** what a pass repairs on its own; the rest is for `interlock doctor` */
-const SCAN_REPAIRS: ReadonlySet<FindingKind> = new Set(['confirmation_not_indexed', 'confirmation_overdue', 'ready_stale', 'blocked_tool_approved']);
+const SCAN_REPAIRS: ReadonlySet<FindingKind> = new Set([
+  'confirmation_not_indexed',
+  'confirmation_overdue',
+  'ready_stale',
+  'blocked_tool_approved',
+]);
 
 export function reconcileEveryMs(): number {
   const v = Number(process.env.INTERLOCK_RECONCILE_EVERY_MS ?? 5000);
@@ -59,7 +64,8 @@ export class Reconciler {
   start(): this {
     const tick = () => {
       if (this.running) return;
-      this.running = this.pass().catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'reconciler pass failed'))
+      this.running = this.pass()
+        .catch((err: unknown) => this.o.logger.warn({ err: (err as Error).message }, 'reconciler pass failed'))
         .finally(() => (this.running = undefined));
     };
     tick();
@@ -88,7 +94,8 @@ export class Reconciler {
         else if (r) enqueued.push(r);
       }
       const repaired = await this.scan();
-      if (enqueued.length) this.o.logger.warn({ jobs: enqueued }, `reconciler: enqueued ${enqueued.length} ready step(s) that had no job`);
+      if (enqueued.length)
+        this.o.logger.warn({ jobs: enqueued }, `reconciler: enqueued ${enqueued.length} ready step(s) that had no job`);
       if (repaired.length) this.o.logger.warn({ repaired }, `reconciler: repaired ${repaired.length} run(s)`);
       return { enqueued, dropped, repaired };
     } finally {

@@ -7,7 +7,10 @@ import type { ErrorInfo } from '../runs/records.ts';
  * reaching a connector is retried; anything the tool or the definition said is final.
  */
 export function isTransient(err: unknown): boolean {
-  return err instanceof InterlockError && (err.code === 'CONNECTOR_UNAVAILABLE' || err.code === 'STEP_TIMEOUT' || err.code === 'REDIS_UNAVAILABLE');
+  return (
+    err instanceof InterlockError &&
+    (err.code === 'CONNECTOR_UNAVAILABLE' || err.code === 'STEP_TIMEOUT' || err.code === 'REDIS_UNAVAILABLE')
+  );
 }
 
 /**
@@ -16,7 +19,11 @@ export function isTransient(err: unknown): boolean {
  * connectors/failure.ts), and then even a plain write may be sent again.
  */
 export function neverDelivered(err: unknown): boolean {
-  return err instanceof InterlockError && err.code === 'CONNECTOR_UNAVAILABLE' && (err.details as { maybeDelivered?: unknown } | undefined)?.maybeDelivered === false;
+  return (
+    err instanceof InterlockError &&
+    err.code === 'CONNECTOR_UNAVAILABLE' &&
+    (err.details as { maybeDelivered?: unknown } | undefined)?.maybeDelivered === false
+  );
 }
 
 export function errorInfo(err: unknown): ErrorInfo {

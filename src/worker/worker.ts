@@ -48,8 +48,12 @@ export class StepWorkers {
       rateLimit: (id, tool, args) => rateLimitsFor(own(opts.config.current.connectors, id), tool, args),
       callTimeoutMs: (id) => own(opts.config.current.connectors, id)?.timeoutMs,
     });
-    this.reconciler = new Reconciler({ store: opts.store, queues: opts.queues, logger: opts.logger,
-      ...(opts.reconcileEveryMs ? { everyMs: opts.reconcileEveryMs } : {}) });
+    this.reconciler = new Reconciler({
+      store: opts.store,
+      queues: opts.queues,
+      logger: opts.logger,
+      ...(opts.reconcileEveryMs ? { everyMs: opts.reconcileEveryMs } : {}),
+    });
   }
 
   start(): this {
@@ -71,7 +75,9 @@ export class StepWorkers {
       if (queues.has(id)) continue;
       this.workers.delete(id);
       // Steps already queued there wait for a config that has the connector again.
-      w.close().catch((err: unknown) => this.opts.logger.warn({ err: errorMessage(err), connector: id }, 'could not close a removed queue\'s worker'));
+      w.close().catch((err: unknown) =>
+        this.opts.logger.warn({ err: errorMessage(err), connector: id }, "could not close a removed queue's worker"),
+      );
     }
     for (const [id, concurrency] of queues) {
       const running = this.workers.get(id);
@@ -96,7 +102,12 @@ export class StepWorkers {
     });
     w.on('failed', (job, err) => void this.onFailed(job, err));
     // Redis being away is logged once per outage by the connection (src/runs/redis.ts), not per retry here.
-    w.on('error', (err) => isRedisUnreachable(err, { socketErrors: true }) || this.opts.logger.warn({ err: err.message, connector: id }, 'worker error'));
+    w.on(
+      'error',
+      (err) =>
+        isRedisUnreachable(err, { socketErrors: true }) ||
+        this.opts.logger.warn({ err: err.message, connector: id }, 'worker error'),
+    );
     return w;
   }
 
@@ -109,8 +120,14 @@ export class StepWorkers {
       const run = await this.opts.store.getRun(job.data.runId);
       const st = run?.steps[job.data.stepId]?.status;
       if (run && (st === 'pending' || st === 'running')) {
-        await this.opts.store.failStep(run.id, job.data.stepId, 'failed', 'failed', { finishedAt: Date.now() },
-          { code: 'STEP_ABANDONED', message: `The step job failed outside the step: ${err.message}` });
+        await this.opts.store.failStep(
+          run.id,
+          job.data.stepId,
+          'failed',
+          'failed',
+          { finishedAt: Date.now() },
+          { code: 'STEP_ABANDONED', message: `The step job failed outside the step: ${err.message}` },
+        );
       }
     } catch (e) {
       this.opts.logger.error({ err: (e as Error).message }, 'could not record a failed job');
@@ -131,7 +148,8 @@ export class StepWorkers {
           }
         } catch (err) {
           // A run deleted under its index entry must not stop the sweep of every other one.
-          if (err instanceof InterlockError && err.code === 'CONFIRMATION_NOT_FOUND') await this.opts.store.dropPendingConfirmation(cid);
+          if (err instanceof InterlockError && err.code === 'CONFIRMATION_NOT_FOUND')
+            await this.opts.store.dropPendingConfirmation(cid);
           else throw err;
         }
       }

@@ -79,7 +79,12 @@ export function inputSchemaProblems(schema: Record<string, unknown>): SchemaProb
 }
 
 function pointerOf(instancePath: string): string[] {
-  return instancePath === '' ? [] : instancePath.slice(1).split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  return instancePath === ''
+    ? []
+    : instancePath
+        .slice(1)
+        .split('/')
+        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
 function findKey(v: unknown, key: string, path: string[]): string[] | undefined {
@@ -126,7 +131,10 @@ function remember(key: string, fn: ValidateFunction): void {
  * Issues name each bad field by its dotted path (`customer.email`, `items[2].qty`); messages never
  * include the submitted value, which may be sensitive.
  */
-export function prepareInputs(workflowOrSchema: WorkflowDef | Record<string, unknown>, inputs: unknown): { inputs: Record<string, unknown>; issues: FieldIssue[] } {
+export function prepareInputs(
+  workflowOrSchema: WorkflowDef | Record<string, unknown>,
+  inputs: unknown,
+): { inputs: Record<string, unknown>; issues: FieldIssue[] } {
   if (inputs === undefined || inputs === null) inputs = {};
   if (typeof inputs !== 'object' || Array.isArray(inputs)) {
     return { inputs: {}, issues: [{ field: 'inputs', message: 'must be an object of named fields' }] };

@@ -25,7 +25,9 @@ export function findConfigFile(env: NodeJS.ProcessEnv = process.env, cwd: string
   const file = resolve(cwd, fromEnv || DEFAULT_CONFIG_FILE);
   if (!existsSync(file)) {
     const how = fromEnv ? `INTERLOCK_CONFIG points to ${file}, which does not exist` : `no ${DEFAULT_CONFIG_FILE} in ${cwd}`;
-    throw new InterlockError('CONFIG_INVALID', `${how}: create it, or set INTERLOCK_CONFIG to the path of your workflows file`, { file });
+    throw new InterlockError('CONFIG_INVALID', `${how}: create it, or set INTERLOCK_CONFIG to the path of your workflows file`, {
+      file,
+    });
   }
   return file;
 }
@@ -51,14 +53,18 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
     for (const e of doc.errors) {
       const [pos] = e.linePos ?? [{ line: 1, col: 1 }];
       // The parser recurses per nesting level; a hostile file can exhaust the stack, which it reports as-is.
-      const what = /call stack/i.test(e.message) ? 'the document nests too deeply (lists or maps inside each other thousands of levels down)' : e.message.split(' at line ')[0];
+      const what = /call stack/i.test(e.message)
+        ? 'the document nests too deeply (lists or maps inside each other thousands of levels down)'
+        : e.message.split(' at line ')[0];
       src.issues.push({ file, line: pos.line, col: pos.col, path: '', message: `YAML syntax error: ${what}` });
     }
     // One mistake makes the parser stumble on every line after it; the first per line, and the
     // first few lines, hold the cause.
     const issues = sortIssues(src.issues).filter((i, n, all) => n === 0 || all[n - 1].line !== i.line);
     const shown = issues.slice(0, MAX_SYNTAX_ISSUES);
-    if (issues.length > shown.length) shown[shown.length - 1].message += ` (and errors on ${issues.length - shown.length} more lines, likely caused by the ones above)`;
+    if (issues.length > shown.length)
+      shown[shown.length - 1].message +=
+        ` (and errors on ${issues.length - shown.length} more lines, likely caused by the ones above)`;
     // `{` starts a flow map and ": " or " #" end a plain scalar, so unquoted templates often trip YAML.
     const lineTexts = text.split(/\r?\n/);
     const tripped = shown.find((i) => lineTexts[i.line - 1]?.includes('${{'));
@@ -68,13 +74,20 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const root = src.deref(doc.contents);
   const start = { line: 1, col: 1 };
   if (!isMap(root)) {
-    src.add(src.posOf(root, start), '', root === null ? 'the config file is empty: it needs at least a workflows map' : 'the config file must be a map with connectors, workflows, policy and tokens');
+    src.add(
+      src.posOf(root, start),
+      '',
+      root === null
+        ? 'the config file is empty: it needs at least a workflows map'
+        : 'the config file must be a map with connectors, workflows, policy and tokens',
+    );
     throw new ConfigError(src.issues);
   }
-  const top = readMap(src, { key: '', path: '', keyPos: start, node: root, pos: start }, 'the config file', {
-    required: ['workflows'],
-    optional: ['connectors', 'policy', 'tokens', 'llm'],
-  }) ?? {};
+  const top =
+    readMap(src, { key: '', path: '', keyPos: start, node: root, pos: start }, 'the config file', {
+      required: ['workflows'],
+      optional: ['connectors', 'policy', 'tokens', 'llm'],
+    }) ?? {};
   const declared = { connectors: new Set<string>(), workflows: new Set<string>() };
   const connectors = top.connectors ? readConnectors(src, top.connectors, declared) : {};
   const llm = top.llm ? readLlmConfig(src, top.llm) : undefined;

@@ -58,7 +58,12 @@ function readOverride(src: Source, f: Field, what: string): ToolOverride | undef
   const failWhen = m.fail_when ? readFailWhen(src, m.fail_when, what) : undefined;
   if (m.fail_when && failWhen === undefined) ok = false;
   if (!ok || (!m.annotations && !m.fail_when)) return undefined;
-  return { match: f.key, ...(annotations ? { annotations } : {}), ...(failWhen !== undefined ? { failWhen } : {}), pos: f.keyPos };
+  return {
+    match: f.key,
+    ...(annotations ? { annotations } : {}),
+    ...(failWhen !== undefined ? { failWhen } : {}),
+    pos: f.keyPos,
+  };
 }
 
 /** One expression, bare or as one `${{ }}`, reading only the result. Returns the bare expression. */
@@ -68,14 +73,22 @@ function readFailWhen(src: Source, f: Field, what: string): string | undefined {
   if (s === undefined || !isScalar(node)) return undefined;
   const { segments, error } = scanTemplates(s);
   if (error) {
-    src.add(locate(src, node, s, error.offset, { start: error.offset, end: s.length }), f.path, `${what} fail_when: ${error.message}`);
+    src.add(
+      locate(src, node, s, error.offset, { start: error.offset, end: s.length }),
+      f.path,
+      `${what} fail_when: ${error.message}`,
+    );
     return undefined;
   }
   let seg = { expr: s.trim(), start: 0, exprStart: s.length - s.trimStart().length, end: s.length };
   if (segments.length > 0) {
     const [first] = segments;
     if (segments.length > 1 || s.slice(0, first.start).trim() !== '' || s.slice(first.end).trim() !== '') {
-      src.add(src.posOf(node, f.pos), f.path, `${what} fail_when must be one expression: "\${{ expr }}" or a bare expression, not text around templates`);
+      src.add(
+        src.posOf(node, f.pos),
+        f.path,
+        `${what} fail_when must be one expression: "\${{ expr }}" or a bare expression, not text around templates`,
+      );
       return undefined;
     }
     seg = first;
@@ -87,15 +100,26 @@ function readFailWhen(src: Source, f: Field, what: string): string | undefined {
   return checkResultExpr(src, node, s, seg, f.path, what) ? seg.expr : undefined;
 }
 
-function checkResultExpr(src: Source, node: Node, value: string, seg: { expr: string; start: number; exprStart: number; end: number }, path: string, what: string): boolean {
+function checkResultExpr(
+  src: Source,
+  node: Node,
+  value: string,
+  seg: { expr: string; start: number; exprStart: number; end: number },
+  path: string,
+  what: string,
+): boolean {
   const { reads, problems } = analyzeExpression(seg.expr);
-  const report = (offset: number, message: string) => src.add(locate(src, node, value, seg.exprStart + offset, seg), path, `${what} fail_when: ${message}`);
+  const report = (offset: number, message: string) =>
+    src.add(locate(src, node, value, seg.exprStart + offset, seg), path, `${what} fail_when: ${message}`);
   for (const p of problems) report(p.offset, p.message);
   let ok = problems.length === 0;
   for (const r of reads) {
     if (r.root === '*' || FAIL_WHEN_ROOTS.includes(r.root)) continue;
     const hint = suggest(r.root, FAIL_WHEN_ROOTS);
-    report(r.offset, `reads "${r.root}", but fail_when reads only the tool's result: ${FAIL_WHEN_ROOTS.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`);
+    report(
+      r.offset,
+      `reads "${r.root}", but fail_when reads only the tool's result: ${FAIL_WHEN_ROOTS.join(', ')}${hint ? ` (did you mean "${hint}"?)` : ''}`,
+    );
     ok = false;
   }
   return ok;

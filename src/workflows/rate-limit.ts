@@ -14,11 +14,17 @@ import { globProblem, toolAllowed } from './schema.ts';
 
 const KEYS = { required: ['max', 'per'], optional: ['tool', 'by'] } as const;
 
-export function readRateLimits(src: Source, f: Field, what: string, tools: ConnectorConfig['tools']): RateLimitRule[] | undefined {
+export function readRateLimits(
+  src: Source,
+  f: Field,
+  what: string,
+  tools: ConnectorConfig['tools'],
+): RateLimitRule[] | undefined {
   const node = src.deref(f.node);
   let items: Array<{ f: Field; label: string }>;
   if (isMap(node)) items = [{ f, label: `${what} rate_limit` }];
-  else if (isSeq(node)) items = (readList(src, f, `${what} rate_limit`) ?? []).map((item, i) => ({ f: item, label: `${what} rate_limit[${i}]` }));
+  else if (isSeq(node))
+    items = (readList(src, f, `${what} rate_limit`) ?? []).map((item, i) => ({ f: item, label: `${what} rate_limit[${i}]` }));
   else {
     src.add(f.pos, f.path, `${what} rate_limit must be a map {max, per} or a list of them, not ${typeName(node)}`);
     return undefined;
@@ -36,8 +42,12 @@ export function readRateLimits(src: Source, f: Field, what: string, tools: Conne
     const scope = JSON.stringify([rule.tool ?? null, rule.by ?? null]);
     const first = scopes.get(scope);
     if (first) {
-      src.add(item.pos, item.path, `${label} limits the same calls as the limit at line ${first.pos.line}:${first.pos.col} (${scopeText(rule)}); ` +
-        'give each tool and by at most one limit: keep the stricter one');
+      src.add(
+        item.pos,
+        item.path,
+        `${label} limits the same calls as the limit at line ${first.pos.line}:${first.pos.col} (${scopeText(rule)}); ` +
+          'give each tool and by at most one limit: keep the stricter one',
+      );
       ok = false;
       continue;
     }
@@ -66,7 +76,8 @@ function readRule(src: Source, f: Field, label: string, tools: ConnectorConfig['
     const node = src.deref(m.by.node);
     by = isSeq(node) ? undefined : readString(src, m.by, `${label} by`);
     if (isSeq(node)) src.add(m.by.pos, m.by.path, `${label} by must be a string naming one top-level argument, not a list`);
-    else if (by !== undefined && by.trim() === '') src.add(m.by.pos, m.by.path, `${label} by must name a top-level argument of the tool, not be empty`);
+    else if (by !== undefined && by.trim() === '')
+      src.add(m.by.pos, m.by.path, `${label} by must name a top-level argument of the tool, not be empty`);
     byOk = by !== undefined && by.trim() !== '';
   }
   if (typeof max !== 'number' || typeof durationMs !== 'number' || !toolOk || !byOk) return undefined;
@@ -77,7 +88,8 @@ function readRule(src: Source, f: Field, label: string, tools: ConnectorConfig['
 }
 
 function toolProblem(tool: string, tools: ConnectorConfig['tools']): string | undefined {
-  if (/[*?]/.test(tool)) return `"${tool}" must name one tool: globs are not supported here (leave tool out to limit every call of the connector)`;
+  if (/[*?]/.test(tool))
+    return `"${tool}" must name one tool: globs are not supported here (leave tool out to limit every call of the connector)`;
   const problem = globProblem(tool);
   if (problem) return `"${tool}" is not a tool name: ${problem}`;
   if (!toolAllowed(tools, tool)) {

@@ -37,7 +37,10 @@ export function analyzeExpression(expr: string): ExprAnalysis {
   } catch (err) {
     const e = err as { position?: unknown; token?: unknown; message?: unknown };
     const msg = typeof e.message === 'string' ? e.message : String(err);
-    return { reads: [], problems: [{ offset: errorOffset(expr, e.position, e.token), message: `syntax error in expression "${expr}": ${msg}` }] };
+    return {
+      reads: [],
+      problems: [{ offset: errorOffset(expr, e.position, e.token), message: `syntax error in expression "${expr}": ${msg}` }],
+    };
   }
   const out: ExprAnalysis = { reads: [], problems: [] };
   walk(ast, true, expr, out);
@@ -90,7 +93,10 @@ function walk(node: unknown, atRoot: boolean, expr: string, out: ExprAnalysis): 
     return;
   }
   if (n.type === 'variable' && n.value === 'eval') {
-    out.problems.push({ offset: Math.max(0, (n.position ?? 0) - 5), message: '$eval is not allowed: inputs and tool output are data and are never evaluated' });
+    out.problems.push({
+      offset: Math.max(0, (n.position ?? 0) - 5),
+      message: '$eval is not allowed: inputs and tool output are data and are never evaluated',
+    });
   }
   for (const [key, child] of Object.entries(n)) {
     if (key === 'type' || key === 'value' || key === 'position' || EXTRAS.includes(key)) continue;

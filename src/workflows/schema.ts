@@ -6,7 +6,6 @@
 import { isScalar } from 'yaml';
 import { ENV_REF_AT_START, SOLE_ENV_REF } from '../connectors/env-refs.ts';
 import { firstMatch } from '../connectors/glob.ts';
-import { InterlockError } from '../errors.ts';
 import { readOverrides } from './overrides.ts';
 import { readRateLimits } from './rate-limit.ts';
 import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, PolicyConfig, TokenConfig, WorkflowDef } from './types.ts';
@@ -60,11 +59,26 @@ function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
   if (!NAME_RE.test(f.key)) src.add(f.keyPos, f.path, `${what}: a connector id may hold only letters, digits, _ and -`);
   const m = readMap(src, f, what, { optional: [...COMMON_KEYS, ...STDIO_KEYS, ...HTTP_KEYS] });
   if (!m) return undefined;
-  let type = m.transport ? readString(src, m.transport, `${what} transport`) : m.command ? 'stdio' : m.url ? 'streamable-http' : undefined;
-  if (type === undefined && !m.transport) src.add(f.keyPos, `${f.path}.transport`, `${what} is missing required key "transport" (stdio with a command, or streamable-http / sse with a url)`);
+  let type = m.transport
+    ? readString(src, m.transport, `${what} transport`)
+    : m.command
+      ? 'stdio'
+      : m.url
+        ? 'streamable-http'
+        : undefined;
+  if (type === undefined && !m.transport)
+    src.add(
+      f.keyPos,
+      `${f.path}.transport`,
+      `${what} is missing required key "transport" (stdio with a command, or streamable-http / sse with a url)`,
+    );
   if (type !== undefined && !TRANSPORTS.includes(type)) {
     const hint = suggest(type, TRANSPORTS);
-    src.add(m.transport?.pos ?? f.pos, `${f.path}.transport`, `${what} has unknown transport "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; use stdio, streamable-http or sse`);
+    src.add(
+      m.transport?.pos ?? f.pos,
+      `${f.path}.transport`,
+      `${what} has unknown transport "${type}"${hint ? ` (did you mean "${hint}"?)` : ''}; use stdio, streamable-http or sse`,
+    );
     type = undefined;
   }
   if (type === undefined) return undefined;
@@ -92,10 +106,25 @@ function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
   const concurrency = m.concurrency ? readInt(src, m.concurrency, `${what} concurrency`, 1) : DEFAULT_CONCURRENCY;
   const auth = m.auth ? readAuth(src, m.auth, what) : { type: 'none' as const };
   if (!transport || !auth || timeoutMs === undefined || concurrency === undefined || !rateLimits || !overrides) return undefined;
-  return { id: f.key, transport, auth, tools, timeoutMs, concurrency, ...(rateLimits.length ? { rateLimits } : {}), pos: f.keyPos };
+  return {
+    id: f.key,
+    transport,
+    auth,
+    tools,
+    timeoutMs,
+    concurrency,
+    ...(rateLimits.length ? { rateLimits } : {}),
+    pos: f.keyPos,
+  };
 }
 
-function readTransport(src: Source, f: Field, m: Record<string, Field>, type: string, what: string): ConnectorTransport | undefined {
+function readTransport(
+  src: Source,
+  f: Field,
+  m: Record<string, Field>,
+  type: string,
+  what: string,
+): ConnectorTransport | undefined {
   if (type === 'stdio') {
     if (!m.command) {
       src.add(f.keyPos, `${f.path}.command`, `${what} is missing required key "command" (transport stdio)`);
@@ -116,7 +145,8 @@ function readTransport(src: Source, f: Field, m: Record<string, Field>, type: st
   const url = readString(src, m.url, `${what} url`);
   if (url !== undefined) {
     checkEnvRefs(src, m.url, url, `${what} url`);
-    if (!/^https?:\/\//.test(url) && !url.startsWith('${env:')) src.add(m.url.pos, m.url.path, `${what} url must start with http:// or https://`);
+    if (!/^https?:\/\//.test(url) && !url.startsWith('${env:'))
+      src.add(m.url.pos, m.url.path, `${what} url must start with http:// or https://`);
   }
   const headers = m.headers ? readStringMap(src, m.headers, `${what} headers`, true) : {};
   if (url === undefined || !headers) return undefined;
@@ -138,7 +168,11 @@ function readStringMap(src: Source, f: Field, what: string, headers: boolean): R
     }
     checkEnvRefs(src, e, v, `${what} "${e.key}"`);
     if (headers && SECRET_HEADER.test(e.key) && !v.includes('${env:')) {
-      src.add(e.pos, e.path, `${what} "${e.key}" holds a literal value; secrets only come from the environment: write "\${env:NAME}" (or "Bearer \${env:NAME}")`);
+      src.add(
+        e.pos,
+        e.path,
+        `${what} "${e.key}" holds a literal value; secrets only come from the environment: write "\${env:NAME}" (or "Bearer \${env:NAME}")`,
+      );
     }
     out[e.key] = v;
   }
@@ -150,7 +184,8 @@ function readAuth(src: Source, f: Field, what: string): ConnectorAuth | undefine
   const bearerHint = 'auth: {type: bearer, token: "${env:NAME}"}';
   if (isScalar(node)) {
     if (node.value === 'none') return { type: 'none' };
-    if (node.value === 'bearer') src.add(f.pos, f.path, `${what}: bearer auth needs a token from the environment: write ${bearerHint}`);
+    if (node.value === 'bearer')
+      src.add(f.pos, f.path, `${what}: bearer auth needs a token from the environment: write ${bearerHint}`);
     else src.add(f.pos, f.path, `${what} has unknown auth ${JSON.stringify(node.value)}; use none or ${bearerHint}`);
     return undefined;
   }
@@ -188,10 +223,13 @@ function checkEnvRefs(src: Source, f: Field, v: string, what: string): void {
     // Only the part up to the name is shown: what follows could be a default holding a secret.
     const shown = /^\$\{env:[A-Za-z0-9_]*/.exec(v.slice(at))?.[0] ?? '${env:';
     const isDefault = /^\$\{env:[A-Za-z0-9_]+:-/.test(v.slice(at));
-    src.add(f.pos, f.path, `${what} has a malformed environment reference "${shown}…": write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} has a malformed environment reference "${shown}…": write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`,
+    );
   }
 }
-
 
 /**
  * Why a tool glob is unusable, or undefined if it is fine. Matching is the pool's
@@ -212,11 +250,18 @@ export function toolAllowed(tools: { allow: string[]; deny: string[] }, name: st
   return (tools.allow.length === 0 || firstMatch(name, tools.allow) !== undefined) && firstMatch(name, tools.deny) === undefined;
 }
 
-export function readPolicy(src: Source, f: Field | undefined, declared: Declared, workflows: Record<string, WorkflowDef>): PolicyConfig {
+export function readPolicy(
+  src: Source,
+  f: Field | undefined,
+  declared: Declared,
+  workflows: Record<string, WorkflowDef>,
+): PolicyConfig {
   const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: DEFAULT_CONFIRMATION_TTL_MS };
   const m = f && readMap(src, f, 'policy', { optional: ['allow_unconfirmed', 'confirmation_ttl'] });
   if (!m) return policy;
-  if (m.confirmation_ttl) policy.confirmationTtlMs = readDuration(src, m.confirmation_ttl, 'policy confirmation_ttl', { positive: true }) ?? policy.confirmationTtlMs;
+  if (m.confirmation_ttl)
+    policy.confirmationTtlMs =
+      readDuration(src, m.confirmation_ttl, 'policy confirmation_ttl', { positive: true }) ?? policy.confirmationTtlMs;
   for (const item of (m.allow_unconfirmed && readList(src, m.allow_unconfirmed, 'policy allow_unconfirmed')) ?? []) {
     const name = readString(src, item, 'each name in policy allow_unconfirmed');
     if (name === undefined) continue;
@@ -235,7 +280,10 @@ function unconfirmedNameProblem(name: string, declared: Declared, workflows: Rec
   const wf = workflows[head];
   if (wf) {
     if (wf.steps.some((s) => s.id === rest)) return undefined;
-    const hint = suggest(rest, wf.steps.map((s) => s.id));
+    const hint = suggest(
+      rest,
+      wf.steps.map((s) => s.id),
+    );
     return `workflow "${head}" has no step "${rest}"${hint ? ` (did you mean "${head}.${hint}"?)` : ''}`;
   }
   if (declared.workflows.has(head)) return undefined;
@@ -258,17 +306,23 @@ export function readTokens(src: Source, f: Field): TokenConfig[] {
     const env = m.token && readSecretRef(src, m.token, `token "${name ?? '?'}"`);
     const scopes: Scope[] = [];
     const list = m.scopes && readList(src, m.scopes, 'token scopes');
-    if (list?.length === 0 && m.scopes) src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin');
+    if (list?.length === 0 && m.scopes)
+      src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin');
     for (const s of list ?? []) {
       const scope = readString(src, s, 'each token scope');
       if (scope === undefined) continue;
       if ((SCOPES as readonly string[]).includes(scope)) scopes.push(scope as Scope);
       else {
         const hint = suggest(scope, SCOPES);
-        src.add(s.pos, s.path, `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm or admin`);
+        src.add(
+          s.pos,
+          s.path,
+          `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm or admin`,
+        );
       }
     }
-    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0) out.push({ name, env, scopes });
+    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0)
+      out.push({ name, env, scopes });
   }
   return out;
 }

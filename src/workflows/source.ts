@@ -86,7 +86,13 @@ export function readEntries(src: Source, f: Field, what: string): Field[] | unde
     }
     const key = String(keyNode.value);
     const value = src.deref(pair.value);
-    out.push({ key, path: joinPath(f.path, key), keyPos, node: value, pos: emptyValue(value) ? keyPos : src.posOf(value, keyPos) });
+    out.push({
+      key,
+      path: joinPath(f.path, key),
+      keyPos,
+      node: value,
+      pos: emptyValue(value) ? keyPos : src.posOf(value, keyPos),
+    });
   }
   return out;
 }
@@ -106,7 +112,11 @@ export function readMap(
   for (const e of entries) {
     if (!allowed.includes(e.key)) {
       const hint = suggest(e.key, allowed);
-      src.add(e.keyPos, e.path, `unknown key "${e.key}" in ${what}${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`);
+      src.add(
+        e.keyPos,
+        e.path,
+        `unknown key "${e.key}" in ${what}${hint ? ` (did you mean "${hint}"?)` : ''}; allowed: ${allowed.join(', ')}`,
+      );
       continue;
     }
     out[e.key] = e;
@@ -164,7 +174,11 @@ export function readBool(src: Source, f: Field, what: string): boolean | undefin
 export function readInt(src: Source, f: Field, what: string, min: number): number | undefined {
   const v = scalar(src, f);
   if (typeof v === 'number' && Number.isInteger(v) && v >= min) return v;
-  src.add(f.pos, f.path, `${what} must be a whole number of at least ${min}, not ${typeof v === 'number' ? v : typeName(src.deref(f.node))}`);
+  src.add(
+    f.pos,
+    f.path,
+    `${what} must be a whole number of at least ${min}, not ${typeof v === 'number' ? v : typeName(src.deref(f.node))}`,
+  );
   return undefined;
 }
 
@@ -198,7 +212,11 @@ export function readDuration(src: Source, f: Field, what: string, opts: { positi
   const ms = parseDuration(v);
   if (ms === undefined || (opts.positive && ms === 0)) {
     const shown = typeof v === 'string' || typeof v === 'number' ? `"${v}"` : typeName(src.deref(f.node));
-    src.add(f.pos, f.path, `${what} has a bad duration ${shown}: write a number of milliseconds or a number with ms, s, m, h or d (500ms, 30s, 2m, 1h)${opts.positive ? ', more than zero' : ''}`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} has a bad duration ${shown}: write a number of milliseconds or a number with ms, s, m, h or d (500ms, 30s, 2m, 1h)${opts.positive ? ', more than zero' : ''}`,
+    );
     return undefined;
   }
   return ms;

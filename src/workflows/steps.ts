@@ -8,7 +8,19 @@ import { canonicalJson, sha256Hex } from './canonical.ts';
 import { inputSchemaProblems } from './inputs.ts';
 import { analyzeExpression } from './refs.ts';
 import { type Declared, NAME_RE, toolAllowed } from './schema.ts';
-import { type Field, type Source, joinPath, readBool, readDuration, readEntries, readInt, readList, readMap, readString, suggest } from './source.ts';
+import {
+  type Field,
+  type Source,
+  joinPath,
+  readBool,
+  readDuration,
+  readEntries,
+  readInt,
+  readList,
+  readMap,
+  readString,
+  suggest,
+} from './source.ts';
 import { type TemplateSegment, scanTemplates } from './templates.ts';
 import { readLlmStep } from './llm-step.ts';
 import type { CallStep, ConfirmMode, ConnectorConfig, LlmConfig, RetryPolicy, SourcePos, StepDef, WorkflowDef } from './types.ts';
@@ -18,7 +30,13 @@ export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1000 };
 const CONFIRM_MODES: ConfirmMode[] = ['auto', 'always', 'never'];
 const STEP_KEYS = ['call', 'with', 'if', 'confirm', 'retry', 'timeout'] as const;
 
-export function readWorkflows(src: Source, f: Field, connectors: Record<string, ConnectorConfig>, declared: Declared, llm?: LlmConfig): Record<string, WorkflowDef> {
+export function readWorkflows(
+  src: Source,
+  f: Field,
+  connectors: Record<string, ConnectorConfig>,
+  declared: Declared,
+  llm?: LlmConfig,
+): Record<string, WorkflowDef> {
   const out: Record<string, WorkflowDef> = {};
   for (const wf of readEntries(src, f, 'workflows') ?? []) {
     declared.workflows.add(wf.key);
@@ -28,7 +46,13 @@ export function readWorkflows(src: Source, f: Field, connectors: Record<string, 
   return out;
 }
 
-function readWorkflow(src: Source, f: Field, connectors: Record<string, ConnectorConfig>, declared: Declared, llm: LlmConfig | undefined): WorkflowDef | undefined {
+function readWorkflow(
+  src: Source,
+  f: Field,
+  connectors: Record<string, ConnectorConfig>,
+  declared: Declared,
+  llm: LlmConfig | undefined,
+): WorkflowDef | undefined {
   const what = `workflow "${f.key}"`;
   if (!NAME_RE.test(f.key)) src.add(f.keyPos, f.path, `${what}: a workflow name may hold only letters, digits, _ and -`);
   const m = readMap(src, f, what, { required: ['description', 'steps'], optional: ['inputs', 'expose'] });
@@ -46,7 +70,15 @@ function readWorkflow(src: Source, f: Field, connectors: Record<string, Connecto
     const step = readStep(src, item, { workflow: f.key, ids, index, connectors, declared, inputs: inputs ?? {}, llm }, seen);
     if (step) steps.push(step);
   });
-  if (description === undefined || expose === undefined || inputs === undefined || !items || steps.length !== items.length || items.length === 0) return undefined;
+  if (
+    description === undefined ||
+    expose === undefined ||
+    inputs === undefined ||
+    !items ||
+    steps.length !== items.length ||
+    items.length === 0
+  )
+    return undefined;
   const def: WorkflowDef = { name: f.key, description, inputs, steps, expose, version: '', pos: f.keyPos };
   def.version = workflowVersion(def);
   return def;
@@ -62,14 +94,22 @@ export function workflowVersion(def: WorkflowDef): string {
 function readInputSchema(src: Source, f: Field, what: string): Record<string, unknown> | undefined {
   const node = src.deref(f.node);
   if (!isMap(node)) {
-    src.add(f.pos, f.path, `${what} inputs must be a JSON Schema (a map), not ${node === null ? 'nothing' : isSeq(node) ? 'a list' : 'a scalar'}`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} inputs must be a JSON Schema (a map), not ${node === null ? 'nothing' : isSeq(node) ? 'a list' : 'a scalar'}`,
+    );
     return undefined;
   }
   const schema = node.toJS(src.doc) as Record<string, unknown>;
   const problems = inputSchemaProblems(schema);
   for (const p of problems) {
     const at = nodeAt(src, node, p.pointer, p.keyword);
-    src.add(src.posOf(at, f.pos), `${f.path}${p.pointer.map((s) => `.${s}`).join('')}`, `${what} inputs is not a valid JSON Schema: ${p.message}`);
+    src.add(
+      src.posOf(at, f.pos),
+      `${f.path}${p.pointer.map((s) => `.${s}`).join('')}`,
+      `${what} inputs is not a valid JSON Schema: ${p.message}`,
+    );
   }
   return problems.length === 0 ? schema : undefined;
 }
@@ -113,7 +153,10 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
   const what = `step ${scope.index + 1} of workflow "${scope.workflow}"`;
   // A step without `call` but with `llm` asks a model; the keys it takes are checked there.
   const llm = hasKey(src, f, 'llm') && !hasKey(src, f, 'call');
-  const m = readMap(src, f, what, { required: llm ? ['id'] : ['id', 'call'], optional: [...STEP_KEYS.filter((k) => k !== 'call'), 'llm'] });
+  const m = readMap(src, f, what, {
+    required: llm ? ['id'] : ['id', 'call'],
+    optional: [...STEP_KEYS.filter((k) => k !== 'call'), 'llm'],
+  });
   if (!m) return undefined;
   if (m.llm && m.call) {
     src.add(m.llm.keyPos, m.llm.path, `${what} has both call and llm: a step either calls a tool (call) or asks a model (llm)`);
@@ -124,10 +167,18 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
   if (id !== undefined && m.id) {
     const first = seen.get(id);
     if (!STEP_ID_RE.test(id)) {
-      src.add(m.id.pos, m.id.path, `step id "${id}" must start with a letter or _ and hold only letters, digits and _ (templates read it as steps.${id.replace(/\W/g, '_')}.output)`);
+      src.add(
+        m.id.pos,
+        m.id.path,
+        `step id "${id}" must start with a letter or _ and hold only letters, digits and _ (templates read it as steps.${id.replace(/\W/g, '_')}.output)`,
+      );
       ok = false;
     } else if (first) {
-      src.add(m.id.pos, m.id.path, `duplicate step id "${id}" in workflow "${scope.workflow}" (first used at line ${first.line}:${first.col})`);
+      src.add(
+        m.id.pos,
+        m.id.path,
+        `duplicate step id "${id}" in workflow "${scope.workflow}" (first used at line ${first.line}:${first.col})`,
+      );
       ok = false;
     } else seen.set(id, m.id.pos);
   }
@@ -138,7 +189,12 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
   }
   const target = m.call && readCall(src, m.call, scope);
   const withNode = m.with ? src.deref(m.with.node) : null;
-  if (m.with && !isMap(withNode)) src.add(m.with.pos, m.with.path, `${what} with must be a map of arguments, not ${withNode === null ? 'nothing' : isSeq(withNode) ? 'a list' : 'a scalar'}`);
+  if (m.with && !isMap(withNode))
+    src.add(
+      m.with.pos,
+      m.with.path,
+      `${what} with must be a map of arguments, not ${withNode === null ? 'nothing' : isSeq(withNode) ? 'a list' : 'a scalar'}`,
+    );
   else if (m.with && withNode) checkTemplatesIn(src, withNode, m.with.path, ctx);
   const common = readCommon(src, m, what, ctx);
   let confirm: ConfirmMode | undefined = 'auto';
@@ -147,7 +203,11 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
     confirm = CONFIRM_MODES.find((x) => x === c);
     if (c !== undefined && !confirm) {
       const hint = suggest(c, CONFIRM_MODES);
-      src.add(m.confirm.pos, m.confirm.path, `${what} has confirm "${c}"${hint ? ` (did you mean "${hint}"?)` : ''}; use auto, always or never`);
+      src.add(
+        m.confirm.pos,
+        m.confirm.path,
+        `${what} has confirm "${c}"${hint ? ` (did you mean "${hint}"?)` : ''}; use auto, always or never`,
+      );
     }
   }
   if (!ok || id === undefined || !target || !common || !confirm || (m.with && !isMap(withNode))) return undefined;
@@ -203,11 +263,19 @@ function readCall(src: Source, f: Field, { connectors, declared }: Scope): { con
     if (declared.connectors.has(connector)) return undefined;
     const known = [...declared.connectors];
     const hint = suggest(connector, known);
-    src.add(f.pos, f.path, `unknown connector "${connector}" in call "${call}"${hint ? ` (did you mean "${hint}"?)` : ''}; connectors: ${known.join(', ') || 'none defined'}`);
+    src.add(
+      f.pos,
+      f.path,
+      `unknown connector "${connector}" in call "${call}"${hint ? ` (did you mean "${hint}"?)` : ''}; connectors: ${known.join(', ') || 'none defined'}`,
+    );
     return undefined;
   }
   if (!toolAllowed(c.tools, tool)) {
-    src.add(f.pos, f.path, `call "${call}": tool "${tool}" is turned off by connectors.${connector}.tools (allow: [${c.tools.allow.join(', ')}], deny: [${c.tools.deny.join(', ')}])`);
+    src.add(
+      f.pos,
+      f.path,
+      `call "${call}": tool "${tool}" is turned off by connectors.${connector}.tools (allow: [${c.tools.allow.join(', ')}], deny: [${c.tools.deny.join(', ')}])`,
+    );
     return undefined;
   }
   return { connector, tool };
@@ -222,7 +290,9 @@ function readRetry(src: Source, f: Field, what: string): RetryPolicy | undefined
   const m = readMap(src, f, `${what} retry`, { optional: ['attempts', 'backoff'] });
   if (!m) return undefined;
   const attempts = m.attempts ? readInt(src, m.attempts, `${what} retry attempts`, 1) : DEFAULT_RETRY.attempts;
-  const backoffMs = m.backoff ? readDuration(src, m.backoff, `${what} retry backoff`, { positive: false }) : DEFAULT_RETRY.backoffMs;
+  const backoffMs = m.backoff
+    ? readDuration(src, m.backoff, `${what} retry backoff`, { positive: false })
+    : DEFAULT_RETRY.backoffMs;
   return attempts === undefined || backoffMs === undefined ? undefined : { attempts, backoffMs };
 }
 
@@ -242,10 +312,15 @@ function readCondition(src: Source, f: Field, ctx: CheckCtx): string | null {
     src.add(locate(src, node, s, error.offset, { start: error.offset, end: s.length }), f.path, `if: ${error.message}`);
     return null;
   }
-  if (segments.length === 0) return checkExpr(src, node, s, { expr: s, start: 0, exprStart: 0, end: s.length }, f.path, ctx) ? s.trim() : null;
+  if (segments.length === 0)
+    return checkExpr(src, node, s, { expr: s, start: 0, exprStart: 0, end: s.length }, f.path, ctx) ? s.trim() : null;
   const [seg] = segments;
   if (segments.length > 1 || s.slice(0, seg.start).trim() !== '' || s.slice(seg.end).trim() !== '') {
-    src.add(src.posOf(node, f.pos), f.path, 'if must be one expression: either "${{ expr }}" or a bare expression, not text around templates');
+    src.add(
+      src.posOf(node, f.pos),
+      f.path,
+      'if must be one expression: either "${{ expr }}" or a bare expression, not text around templates',
+    );
     return null;
   }
   return checkExpr(src, node, s, seg, f.path, ctx) ? seg.expr : null;
@@ -256,7 +331,12 @@ export function checkTemplatesIn(src: Source, node: Node, path: string, ctx: Che
   if (isMap(node)) {
     for (const pair of node.items) {
       const key = isScalar(pair.key) ? String(pair.key.value) : '?';
-      if (key.includes('${{')) src.add(src.posOf(pair.key as Node, { line: 1, col: 1 }), joinPath(path, key), `templates are not evaluated in argument names ("${key}"); only values can be templated`);
+      if (key.includes('${{'))
+        src.add(
+          src.posOf(pair.key as Node, { line: 1, col: 1 }),
+          joinPath(path, key),
+          `templates are not evaluated in argument names ("${key}"); only values can be templated`,
+        );
       const v = src.deref(pair.value);
       if (v) checkTemplatesIn(src, v, joinPath(path, key), ctx);
     }
@@ -301,13 +381,17 @@ const STEP_FIELDS = ['output', 'content', 'status'];
 function checkExpr(src: Source, node: Node, value: string, seg: TemplateSegment, path: string, ctx: CheckCtx): boolean {
   const { reads, problems } = analyzeExpression(seg.expr);
   const before = src.issues.length;
-  const report = (offset: number, message: string) => src.add(locate(src, node, value, seg.exprStart + offset, seg), path, message);
+  const report = (offset: number, message: string) =>
+    src.add(locate(src, node, value, seg.exprStart + offset, seg), path, message);
   for (const p of problems) report(p.offset, p.message);
   const { ids, index, workflow, inputs } = ctx.scope;
   for (const r of reads) {
     if (!ROOTS.includes(r.root)) {
       const hint = suggest(r.root, ROOTS);
-      report(r.offset, `template reads "${r.root}", but templates read only inputs, steps.<id> and run${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      report(
+        r.offset,
+        `template reads "${r.root}", but templates read only inputs, steps.<id> and run${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      );
     } else if (r.root === 'steps') {
       if (r.name === undefined) {
         report(r.offset, 'template reads steps without naming one: write steps.<id>.output or steps.<id>.status');
@@ -315,24 +399,41 @@ function checkExpr(src: Source, node: Node, value: string, seg: TemplateSegment,
       }
       const at = ids.indexOf(r.name);
       const nameAt = r.nameOffset ?? r.offset;
-      if (r.name === ctx.self) report(nameAt, `template reads steps.${r.name}, the step itself; a step can read only the steps before it`);
+      if (r.name === ctx.self)
+        report(nameAt, `template reads steps.${r.name}, the step itself; a step can read only the steps before it`);
       else if (at < 0) {
-        const hint = suggest(r.name, ids.filter((x): x is string => x !== undefined));
-        report(nameAt, `template reads steps.${r.name}, but workflow "${workflow}" has no step "${r.name}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
-      } else if (at > index) report(nameAt, `template reads steps.${r.name}, which runs after this step; a step can read only the steps before it`);
+        const hint = suggest(
+          r.name,
+          ids.filter((x): x is string => x !== undefined),
+        );
+        report(
+          nameAt,
+          `template reads steps.${r.name}, but workflow "${workflow}" has no step "${r.name}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
+      } else if (at > index)
+        report(nameAt, `template reads steps.${r.name}, which runs after this step; a step can read only the steps before it`);
       else if (r.field !== undefined && !STEP_FIELDS.includes(r.field)) {
         const hint = suggest(r.field, STEP_FIELDS);
-        report(r.fieldOffset ?? nameAt, `template reads steps.${r.name}.${r.field}; a step has only output, content and status${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        report(
+          r.fieldOffset ?? nameAt,
+          `template reads steps.${r.name}.${r.field}; a step has only output, content and status${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
       }
     } else if (r.root === 'run' && r.name !== undefined && !RUN_FIELDS.includes(r.name)) {
       const hint = suggest(r.name, RUN_FIELDS);
-      report(r.nameOffset ?? r.offset, `template reads run.${r.name}; run has only id, workflow and session${hint ? ` (did you mean "${hint}"?)` : ''}`);
+      report(
+        r.nameOffset ?? r.offset,
+        `template reads run.${r.name}; run has only id, workflow and session${hint ? ` (did you mean "${hint}"?)` : ''}`,
+      );
     } else if (r.root === 'inputs' && r.name !== undefined) {
       const props = inputs.properties;
       const extra = inputs.additionalProperties;
       if (props && typeof props === 'object' && !(r.name in props) && (extra === undefined || extra === false)) {
         const hint = suggest(r.name, Object.keys(props));
-        report(r.nameOffset ?? r.offset, `template reads inputs.${r.name}, but the inputs schema has no property "${r.name}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        report(
+          r.nameOffset ?? r.offset,
+          `template reads inputs.${r.name}, but the inputs schema has no property "${r.name}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
       }
     }
   }

@@ -4,7 +4,7 @@
  * can pin its workflow definition in Redis as-is. A connector's settings are src/connectors' own
  * (connectors/config.ts); they are re-exported here as part of the file's shape.
  */
-import type { ConnectorConfig, RateLimitRule, SourcePos } from '../connectors/config.ts';
+import type { ConnectorConfig, SourcePos } from '../connectors/config.ts';
 
 export type { TemplateContext } from '../templates.ts';
 
@@ -18,7 +18,6 @@ export type {
   ToolOverride,
 } from '../connectors/config.ts';
 
-
 export type ConfirmMode = 'auto' | 'always' | 'never';
 
 export interface RetryPolicy {
@@ -27,7 +26,6 @@ export interface RetryPolicy {
   /** first backoff delay; doubles each attempt */
   backoffMs: number;
 }
-
 
 export interface CallStep {
   kind: 'call';
@@ -126,4 +124,3 @@ export interface InterlockConfig {
   tokens: TokenConfig[];
   llm?: LlmConfig;
 }
-

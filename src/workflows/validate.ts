@@ -15,7 +15,11 @@ export interface CatalogOptions {
   listTools?: (connector: string) => Promise<string[] | undefined>;
 }
 
-export async function validateAgainstCatalog(config: InterlockConfig, lookup: ToolLookup, options: CatalogOptions = {}): Promise<ConfigIssue[]> {
+export async function validateAgainstCatalog(
+  config: InterlockConfig,
+  lookup: ToolLookup,
+  options: CatalogOptions = {},
+): Promise<ConfigIssue[]> {
   const issues: ConfigIssue[] = [];
   // One lookup per distinct tool: many steps call the same tool, and a lookup may be a round trip.
   const infos = new Map<string, Promise<ToolInfo | undefined | Error>>();
@@ -38,13 +42,21 @@ export async function validateAgainstCatalog(config: InterlockConfig, lookup: To
       const callPos = step.keyPos.call ?? step.pos;
       const found = await info(step.connector, step.tool);
       if (found instanceof Error) {
-        add(callPos, 'call', `cannot check ${step.connector}.${step.tool}: connector '${step.connector}' did not answer (${found.message})`);
+        add(
+          callPos,
+          'call',
+          `cannot check ${step.connector}.${step.tool}: connector '${step.connector}' did not answer (${found.message})`,
+        );
         continue;
       }
       if (!found) {
         const names = await options.listTools?.(step.connector).catch(() => undefined);
         const hint = names ? suggest(step.tool, names) : undefined;
-        add(callPos, 'call', `connector '${step.connector}' has no tool "${step.tool}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        add(
+          callPos,
+          'call',
+          `connector '${step.connector}' has no tool "${step.tool}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
         continue;
       }
       const unconfirmed = unconfirmedWrite(config, wf, step, found);
@@ -61,20 +73,32 @@ export async function validateAgainstCatalog(config: InterlockConfig, lookup: To
       const toolPos = rule.keyPos.tool ?? rule.pos;
       const found = await info(c.id, rule.tool);
       if (found instanceof Error) {
-        add(toolPos, 'tool', `cannot check the rate limit on ${c.id}.${rule.tool}: connector '${c.id}' did not answer (${found.message})`);
+        add(
+          toolPos,
+          'tool',
+          `cannot check the rate limit on ${c.id}.${rule.tool}: connector '${c.id}' did not answer (${found.message})`,
+        );
         continue;
       }
       if (!found) {
         const names = await options.listTools?.(c.id).catch(() => undefined);
         const hint = names ? suggest(rule.tool, names) : undefined;
-        add(toolPos, 'tool', `rate_limit: connector '${c.id}' has no tool "${rule.tool}"${hint ? ` (did you mean "${hint}"?)` : ''}`);
+        add(
+          toolPos,
+          'tool',
+          `rate_limit: connector '${c.id}' has no tool "${rule.tool}"${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        );
         continue;
       }
       const props = found.inputSchema.properties;
       if (rule.by !== undefined && props && typeof props === 'object' && !Object.hasOwn(props, rule.by)) {
         const hint = suggest(rule.by, Object.keys(props));
-        add(rule.keyPos.by ?? rule.pos, 'by', `rate_limit: ${c.id}.${rule.tool} takes no argument "${rule.by}"${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
-          'every call would share the one window of calls without it');
+        add(
+          rule.keyPos.by ?? rule.pos,
+          'by',
+          `rate_limit: ${c.id}.${rule.tool} takes no argument "${rule.by}"${hint ? ` (did you mean "${hint}"?)` : ''}; ` +
+            'every call would share the one window of calls without it',
+        );
       }
     }
   }
@@ -104,7 +128,9 @@ function argumentProblems(step: CallStep, tool: ToolInfo): string[] {
   const out: string[] = [];
   const given = Object.keys(step.with);
   const required = Array.isArray(schema.required) ? schema.required.filter((r): r is string => typeof r === 'string') : [];
-  for (const r of required) if (!given.includes(r)) out.push(`${step.connector}.${step.tool} needs argument "${r}", which step "${step.id}" does not pass in with`);
+  for (const r of required)
+    if (!given.includes(r))
+      out.push(`${step.connector}.${step.tool} needs argument "${r}", which step "${step.id}" does not pass in with`);
   const props = schema.properties && typeof schema.properties === 'object' ? Object.keys(schema.properties) : undefined;
   if (props && schema.additionalProperties === false) {
     for (const g of given) {

@@ -13,7 +13,8 @@ const IMPORT = /(?:\bfrom\s*|\bimport\s*\(\s*|^\s*import\s+)['"](\.{1,2}\/[^'"]+
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [join(dir, e.name)] : []);
+    e.isDirectory() ? files(join(dir, e.name)) : /\.(ts|js)$/.test(e.name) ? [join(dir, e.name)] : [],
+  );
 }
 
 function folderOf(file: string): string {
@@ -48,16 +49,25 @@ function cycles(graph: Map<string, Map<string, string>>): string[][] {
   const out: string[][] = [];
   let n = 0;
   const visit = (v: string) => {
-    index.set(v, n); low.set(v, n); n++;
-    stack.push(v); on.add(v);
+    index.set(v, n);
+    low.set(v, n);
+    n++;
+    stack.push(v);
+    on.add(v);
     for (const w of graph.get(v)?.keys() ?? []) {
-      if (!index.has(w)) { visit(w); low.set(v, Math.min(low.get(v)!, low.get(w)!)); }
-      else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (on.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
     }
     if (low.get(v) === index.get(v)) {
       const scc: string[] = [];
       let w: string;
-      do { w = stack.pop()!; on.delete(w); scc.push(w); } while (w !== v);
+      do {
+        w = stack.pop()!;
+        on.delete(w);
+        scc.push(w);
+      } while (w !== v);
       if (scc.length > 1) out.push(scc.sort());
     }
   };
@@ -76,7 +86,9 @@ describe('imports between the top-level folders of src/', () => {
   it('form no cycle', () => {
     const found = cycles(graph).map((scc) => {
       const inside = new Set(scc);
-      const edges = scc.flatMap((a) => [...(graph.get(a) ?? [])].filter(([b]) => inside.has(b)).map(([b, eg]) => `  ${a} → ${b} (${eg})`));
+      const edges = scc.flatMap((a) =>
+        [...(graph.get(a) ?? [])].filter(([b]) => inside.has(b)).map(([b, eg]) => `  ${a} → ${b} (${eg})`),
+      );
       return `cycle between ${scc.join(', ')}:\n${edges.join('\n')}`;
     });
     expect(found.join('\n')).toBe('');
@@ -84,8 +96,11 @@ describe('imports between the top-level folders of src/', () => {
 
   it('src/connectors never imports src/workflows; src/runs holds pins as data, with no runtime import of src/connectors', () => {
     expect(graph.get('connectors')?.get('workflows')).toBeUndefined();
-    const runtime = files(join(SRC, 'runs')).flatMap((f) => [...readFileSync(f, 'utf8').matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)]
-      .filter((m) => folderOf(resolve(dirname(f), m[1])) === 'connectors').map((m) => `${relative(SRC, f)} → ${m[1]}`));
+    const runtime = files(join(SRC, 'runs')).flatMap((f) =>
+      [...readFileSync(f, 'utf8').matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)]
+        .filter((m) => folderOf(resolve(dirname(f), m[1])) === 'connectors')
+        .map((m) => `${relative(SRC, f)} → ${m[1]}`),
+    );
     expect(runtime).toEqual([]);
     expect(readFileSync(join(SRC, 'runs/pins.ts'), 'utf8')).not.toContain('../connectors/');
   });

@@ -10,13 +10,20 @@ const CLI = join(ROOT, 'src/cli.ts');
 const log = callLogPath();
 const dir = mkdtempSync(join(tmpdir(), 'interlock-cli-'));
 const good = join(dir, 'workflows.yaml');
-writeFileSync(good, `
+writeFileSync(
+  good,
+  `
 connectors:${testConnectorYaml(log)}
 workflows:${PAY_WORKFLOW}
-`);
+`,
+);
 
 function cli(args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [CLI, '--config', good, ...args], { env: { ...process.env, ...env, NO_COLOR: '1' }, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [CLI, '--config', good, ...args], {
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
 }
 
 describe('the interlock command line', () => {
@@ -30,8 +37,14 @@ describe('the interlock command line', () => {
 
   it('validate prints every problem as file:line:col and exits 1', () => {
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, `connectors:\n  test:\n    transport: stdio\n    command: x\nworkflows:\n  w:\n    description: d\n    inputs: {type: object}\n    steps:\n      - id: a\n        call: nope.tool\n        with: {}\n      - id: a\n        call: test.t\n        colour: red\n`);
-    const r = spawnSync(process.execPath, [CLI, 'validate', bad, '--offline'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    writeFileSync(
+      bad,
+      `connectors:\n  test:\n    transport: stdio\n    command: x\nworkflows:\n  w:\n    description: d\n    inputs: {type: object}\n    steps:\n      - id: a\n        call: nope.tool\n        with: {}\n      - id: a\n        call: test.t\n        colour: red\n`,
+    );
+    const r = spawnSync(process.execPath, [CLI, 'validate', bad, '--offline'], {
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${bad}:11:15`);
     expect(r.stderr).toMatch(/nope/);
@@ -46,8 +59,11 @@ describe('the interlock command line', () => {
   });
 
   it('run --wait shows the payload at the gate, and approve from another process finishes it', async () => {
-    const child = spawn(process.execPath, [CLI, '--config', good, 'run', 'pay', '--input', 'name=cli-user', '--wait', '--no-interactive', '--timeout', '60'],
-      { env: { ...process.env, ...env, NO_COLOR: '1' } });
+    const child = spawn(
+      process.execPath,
+      [CLI, '--config', good, 'run', 'pay', '--input', 'name=cli-user', '--wait', '--no-interactive', '--timeout', '60'],
+      { env: { ...process.env, ...env, NO_COLOR: '1' } },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));

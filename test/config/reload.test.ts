@@ -93,12 +93,20 @@ describe('reloading the config file', () => {
     // The new limit holds: two echoes in the window reach the server, the third waits for a slot.
     const limited = [];
     for (const i of [1, 2, 3]) limited.push((await app.engine.trigger('say', { text: `limited-${i}` })).run.id);
-    await expect.poll(() => readCalls(log).filter((c) => c.tool === 'echo' && String(c.args.text).startsWith('limited-')).length, { timeout: 20_000 }).toBe(2);
+    await expect
+      .poll(() => readCalls(log).filter((c) => c.tool === 'echo' && String(c.args.text).startsWith('limited-')).length, {
+        timeout: 20_000,
+      })
+      .toBe(2);
     const runs = await Promise.all(limited.map((id) => app.store.requireRun(id)));
     expect(runs.filter((r) => r.status === 'succeeded')).toHaveLength(2);
     const waiting = runs.find((r) => r.status !== 'succeeded');
     expect(waiting?.steps.say.status).not.toBe('failed');
-    await expect.poll(async () => (await app.queues.get('test').getJobs(['delayed'])).some((j) => j.data.runId === waiting?.id), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(async () => (await app.queues.get('test').getJobs(['delayed'])).some((j) => j.data.runId === waiting?.id), {
+        timeout: 10_000,
+      })
+      .toBe(true);
     expect(readCalls(log).filter((c) => c.tool === 'echo' && String(c.args.text).startsWith('limited-'))).toHaveLength(2);
     await app.engine.cancel(waiting!.id, 'test');
   });
@@ -111,7 +119,10 @@ describe('reloading the config file', () => {
       const broken = yaml('\n    timeout: soon');
       writeFileSync(file, broken);
       const line = broken.split('\n').findIndex((l) => l.includes('timeout: soon')) + 1;
-      const err = await app.source.reload().then(() => undefined, (e: unknown) => e);
+      const err = await app.source.reload().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ConfigError);
       const issues = (err as ConfigError).issues;
       expect(issues[0]).toMatchObject({ file, line, col: 14 });

@@ -19,8 +19,16 @@ workflows:
 describe('ConfigSource', () => {
   it('sees a connector moved down the file as unchanged, and a changed timeout as changed', () => {
     const one = loadConfigFromString(doc('5s'), 'x.yaml');
-    expect(diffConfigs(one, loadConfigFromString(doc('5s', '# a comment\n\n'), 'x.yaml')).connectors).toEqual({ added: [], removed: [], changed: [] });
-    expect(diffConfigs(one, loadConfigFromString(doc('9s'), 'x.yaml')).connectors).toEqual({ added: [], removed: [], changed: ['a'] });
+    expect(diffConfigs(one, loadConfigFromString(doc('5s', '# a comment\n\n'), 'x.yaml')).connectors).toEqual({
+      added: [],
+      removed: [],
+      changed: [],
+    });
+    expect(diffConfigs(one, loadConfigFromString(doc('9s'), 'x.yaml')).connectors).toEqual({
+      added: [],
+      removed: [],
+      changed: ['a'],
+    });
   });
 
   it('reloads by itself when watching and the file changes, once per burst of writes', async () => {

@@ -42,10 +42,15 @@ describe('allow/deny globs', () => {
 
   it('distinguishes a disabled tool from an unknown one', () => {
     const cat = new ToolCatalog('slack', { allow: [], deny: ['delete_*'] });
-    cat.set([{ name: 'delete_message', inputSchema: schema }, { name: 'post', inputSchema: schema }]);
+    cat.set([
+      { name: 'delete_message', inputSchema: schema },
+      { name: 'post', inputSchema: schema },
+    ]);
     expect(cat.enabled().map((t) => t.name)).toEqual(['post']);
     expect(() => cat.require('delete_message')).toThrow(expect.objectContaining({ code: 'TOOL_DISABLED' }));
-    expect(() => cat.require('delete_message')).toThrow(/slack\.delete_message is disabled: it matches tools\.deny pattern "delete_\*"/);
+    expect(() => cat.require('delete_message')).toThrow(
+      /slack\.delete_message is disabled: it matches tools\.deny pattern "delete_\*"/,
+    );
     expect(() => cat.require('nope')).toThrow(expect.objectContaining({ code: 'TOOL_NOT_FOUND' }));
   });
 });

@@ -10,9 +10,13 @@ describe('ConnectorPool against @modelcontextprotocol/server-everything over std
   let pool: ConnectorPool;
   beforeAll(() => {
     pool = new ConnectorPool({
-      ev: connector('ev', { type: 'stdio', command: process.execPath, args: [EVERYTHING, 'stdio'], env: COMPILE_CACHE }, {
-        tools: { allow: [], deny: ['trigger-*'] },
-      }),
+      ev: connector(
+        'ev',
+        { type: 'stdio', command: process.execPath, args: [EVERYTHING, 'stdio'], env: COMPILE_CACHE },
+        {
+          tools: { allow: [], deny: ['trigger-*'] },
+        },
+      ),
     });
   });
   afterAll(async () => {
@@ -31,7 +35,12 @@ describe('ConnectorPool against @modelcontextprotocol/server-everything over std
 
   it('calls a tool and returns its content blocks and text when there is no structuredContent', async () => {
     const res = await pool.callTool('ev', 'echo', { message: 'hi there' });
-    expect(res).toEqual({ isError: false, output: [{ type: 'text', text: 'Echo: hi there' }], content: [{ type: 'text', text: 'Echo: hi there' }], text: 'Echo: hi there' });
+    expect(res).toEqual({
+      isError: false,
+      output: [{ type: 'text', text: 'Echo: hi there' }],
+      content: [{ type: 'text', text: 'Echo: hi there' }],
+      text: 'Echo: hi there',
+    });
     expect((await pool.callTool('ev', 'get-sum', { a: 2, b: 40 })).text).toBe('The sum of 2 and 40 is 42.');
   });
 

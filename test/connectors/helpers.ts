@@ -26,7 +26,12 @@ export const COMPILE_CACHE = { NODE_COMPILE_CACHE: join(tmpdir(), 'interlock-nod
 
 /** The test server as a stdio child of this Node; `env` reaches the child as configured env. */
 export function stdioServer(flags: string[] = [], env: Record<string, string> = {}): ConnectorTransport {
-  return { type: 'stdio', command: process.execPath, args: [TEST_SERVER, '--stdio', ...flags], env: { ...COMPILE_CACHE, ...env } };
+  return {
+    type: 'stdio',
+    command: process.execPath,
+    args: [TEST_SERVER, '--stdio', ...flags],
+    env: { ...COMPILE_CACHE, ...env },
+  };
 }
 
 /** A pino logger whose lines (as raw JSON text) are kept for assertions. */

@@ -41,7 +41,10 @@ describe('pinned tools: a changed definition disables the tool until an admin ap
   let env: Record<string, string>;
   const echoes = (text: string) => mcp.calls.filter((c) => c.tool === 'echo' && c.args.text === text);
   const api = (path: string, token: keyof typeof TOKENS, init: RequestInit = {}) =>
-    fetch(`${server.url}/api/v1${path}`, { ...init, headers: { authorization: `Bearer ${TOKENS[token]}`, 'content-type': 'application/json' } });
+    fetch(`${server.url}/api/v1${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${TOKENS[token]}`, 'content-type': 'application/json' },
+    });
 
   beforeAll(async () => {
     await redis.start();
@@ -90,19 +93,30 @@ describe('pinned tools: a changed definition disables the tool until an admin ap
     expect(review.changed).toBe(true);
     expect(review.changes.map((c) => c.field)).toEqual(['description']);
     expect(review.diff).toBe(`description:\n- ${ORIGINAL}\n+ ${EVIL}`);
-    const listed = (await (await api('/connectors/remote/tools', 'reader')).json()) as { tools: Array<{ name: string; enabled: boolean; disabledReason?: string }> };
-    expect(listed.tools.find((t) => t.name === 'echo')).toMatchObject({ enabled: false, disabledReason: expect.stringContaining('changed since it was pinned') });
+    const listed = (await (await api('/connectors/remote/tools', 'reader')).json()) as {
+      tools: Array<{ name: string; enabled: boolean; disabledReason?: string }>;
+    };
+    expect(listed.tools.find((t) => t.name === 'echo')).toMatchObject({
+      enabled: false,
+      disabledReason: expect.stringContaining('changed since it was pinned'),
+    });
     expect(listed.tools.find((t) => t.name === 'add')).toMatchObject({ enabled: true });
 
-    const cli = await promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), 'connectors', 'approve-tool', 'remote', 'echo'],
-      { env: { ...process.env, ...env }, cwd: ROOT });
+    const cli = await promisify(execFile)(
+      process.execPath,
+      [join(ROOT, 'bin/interlock.js'), 'connectors', 'approve-tool', 'remote', 'echo'],
+      { env: { ...process.env, ...env }, cwd: ROOT },
+    );
     expect(cli.stdout).toContain(`- ${ORIGINAL}`);
     expect(cli.stdout).toContain(`+ ${EVIL}`);
     expect(cli.stdout).toContain('1 paused run continues');
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
     expect(echoes('second')).toHaveLength(1);
-    expect((await app.store.pins.review('remote', 'echo')).pin).toMatchObject({ approvedBy: 'cli', definition: { description: EVIL } });
+    expect((await app.store.pins.review('remote', 'echo')).pin).toMatchObject({
+      approvedBy: 'cli',
+      definition: { description: EVIL },
+    });
   });
 
   it('notices a change after a reconnect, and the API approves only the definition that was reviewed, by an admin', async () => {
@@ -135,7 +149,9 @@ describe('pinned tools: a changed definition disables the tool until an admin ap
     const pinned = (await app.store.pins.review('remote', 'echo')).pin?.definition.description ?? '';
     mcp.setDescription('echo', 'something else entirely');
     await app.pool.refresh('remote');
-    await expect.poll(async () => (await app.store.pins.review('remote', 'echo')).pending?.definition.description).toBe('something else entirely');
+    await expect
+      .poll(async () => (await app.store.pins.review('remote', 'echo')).pending?.definition.description)
+      .toBe('something else entirely');
     mcp.setDescription('echo', pinned);
     await app.pool.refresh('remote');
     await expect.poll(async () => (await app.store.pins.review('remote', 'echo')).pending).toBeUndefined();

@@ -22,14 +22,20 @@ for (const mode of ['streamable', 'sse'] as const) {
       server = undefined;
     });
 
-    async function setup(opts: { token?: string; env?: NodeJS.ProcessEnv; headers?: Record<string, string>; bearer?: boolean } = {}) {
+    async function setup(
+      opts: { token?: string; env?: NodeJS.ProcessEnv; headers?: Record<string, string>; bearer?: boolean } = {},
+    ) {
       server = await startTestServerHttp({ mode, ...(opts.token ? { token: opts.token } : {}) });
       const cap = captureLogger();
       pool = new ConnectorPool(
         {
-          h: connector('h', { type, url: server.url, headers: opts.headers ?? {} }, {
-            auth: opts.bearer ? { type: 'bearer', tokenEnv: 'H_TOKEN' } : { type: 'none' },
-          }),
+          h: connector(
+            'h',
+            { type, url: server.url, headers: opts.headers ?? {} },
+            {
+              auth: opts.bearer ? { type: 'bearer', tokenEnv: 'H_TOKEN' } : { type: 'none' },
+            },
+          ),
         },
         { logger: cap.logger, env: opts.env ?? {}, backoff: { initialDelayMs: 20, maxDelayMs: 100, attemptsPerCall: 3 } },
       );
@@ -38,7 +44,13 @@ for (const mode of ['streamable', 'sse'] as const) {
 
     it('calls tools and extracts output, text and tool errors', async () => {
       const { pool } = await setup();
-      expect(await pool.callTool('h', 'echo', { text: 'hello' })).toEqual({ isError: false, output: { text: 'hello' }, structured: { text: 'hello' }, content: [{ type: 'text', text: '{"text":"hello"}' }], text: '{"text":"hello"}' });
+      expect(await pool.callTool('h', 'echo', { text: 'hello' })).toEqual({
+        isError: false,
+        output: { text: 'hello' },
+        structured: { text: 'hello' },
+        content: [{ type: 'text', text: '{"text":"hello"}' }],
+        text: '{"text":"hello"}',
+      });
       expect(await pool.callTool('h', 'fail', {})).toMatchObject({ isError: true, text: 'this tool always fails' });
     });
 
@@ -83,7 +95,11 @@ for (const mode of ['streamable', 'sse'] as const) {
     });
 
     it('resolves ${env:NAME} in configured headers', async () => {
-      const { pool } = await setup({ token: TOKEN, headers: { Authorization: 'Bearer ${env:HDR_TOKEN}' }, env: { HDR_TOKEN: TOKEN } });
+      const { pool } = await setup({
+        token: TOKEN,
+        headers: { Authorization: 'Bearer ${env:HDR_TOKEN}' },
+        env: { HDR_TOKEN: TOKEN },
+      });
       expect((await pool.callTool('h', 'echo', { text: 'via header' })).output).toEqual({ text: 'via header' });
     });
 
@@ -152,7 +168,10 @@ describe('streamable-http specifics', () => {
   });
 
   it('serves over --http <port> when run as its own process', async () => {
-    const child = spawn(process.execPath, [TEST_SERVER, '--http', '0'], { env: { ...process.env, ...COMPILE_CACHE }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [TEST_SERVER, '--http', '0'], {
+      env: { ...process.env, ...COMPILE_CACHE },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     try {
       const url = await new Promise<string>((resolve, reject) => {
         createInterface({ input: child.stdout }).once('line', resolve);

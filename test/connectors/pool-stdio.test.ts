@@ -60,16 +60,29 @@ describe('ConnectorPool over stdio (test server as a child process)', () => {
 
   it('returns structuredContent as output and joined text, and a tool error as a result', async () => {
     makePool();
-    expect(await pool.callTool('t', 'add', { a: 2, b: 3 })).toEqual({ isError: false, output: { sum: 5 }, structured: { sum: 5 }, content: [{ type: 'text', text: '{"sum":5}' }], text: '{"sum":5}' });
+    expect(await pool.callTool('t', 'add', { a: 2, b: 3 })).toEqual({
+      isError: false,
+      output: { sum: 5 },
+      structured: { sum: 5 },
+      content: [{ type: 'text', text: '{"sum":5}' }],
+      text: '{"sum":5}',
+    });
     const failed = await pool.callTool('t', 'fail', { message: 'card declined' });
-    expect(failed).toEqual({ isError: true, output: [{ type: 'text', text: 'card declined' }], content: [{ type: 'text', text: 'card declined' }], text: 'card declined' });
+    expect(failed).toEqual({
+      isError: true,
+      output: [{ type: 'text', text: 'card declined' }],
+      content: [{ type: 'text', text: 'card declined' }],
+      text: 'card declined',
+    });
   });
 
   it('sends the idempotency key in _meta where the server can read it', async () => {
     makePool();
     await pool.callTool('t', 'record', { name: 'refund', value: 10 }, { idempotencyKey: 'interlock-run1-step2' });
     expect(IDEMPOTENCY_META_KEY).toBe('interlock/idempotencyKey');
-    expect(log.read()).toMatchObject([{ tool: 'record', args: { name: 'refund', value: 10 }, idempotencyKey: 'interlock-run1-step2' }]);
+    expect(log.read()).toMatchObject([
+      { tool: 'record', args: { name: 'refund', value: 10 }, idempotencyKey: 'interlock-run1-step2' },
+    ]);
   });
 
   it('reuses one session for many calls, and concurrent first uses share one connect', async () => {

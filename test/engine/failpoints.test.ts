@@ -35,7 +35,10 @@ describe('fail points', () => {
   });
 
   it('refuse an unknown name or a bad count with a message naming it', () => {
-    for (const [spec, says] of [['after-decid', "unknown fail point 'after-decid'"], ['after-decide@0', "'after-decide@0' needs a whole number"]] as const) {
+    for (const [spec, says] of [
+      ['after-decid', "unknown fail point 'after-decid'"],
+      ['after-decide@0', "'after-decide@0' needs a whole number"],
+    ] as const) {
       const r = hitTwice(spec);
       expect(r.status).not.toBe(0);
       expect(r.out).toContain(says);

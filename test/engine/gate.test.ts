@@ -5,19 +5,37 @@ import type { CallStep, PolicyConfig } from '../../src/workflows/types.ts';
 
 const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: 1000 };
 const write: ToolInfo = {
-  connector: 'stripe', name: 'create_refund', title: 'Refund a charge', description: 'Refunds', inputSchema: {},
-  outputSchema: { type: 'object' }, annotations: { destructiveHint: true }, write: true, idempotent: true,
+  connector: 'stripe',
+  name: 'create_refund',
+  title: 'Refund a charge',
+  description: 'Refunds',
+  inputSchema: {},
+  outputSchema: { type: 'object' },
+  annotations: { destructiveHint: true },
+  write: true,
+  idempotent: true,
 };
 const read: ToolInfo = { ...write, name: 'retrieve_charge', annotations: { readOnlyHint: true }, write: false };
 const step = (over: Partial<CallStep> = {}): CallStep => ({
-  kind: 'call', id: 'refund', connector: 'stripe', tool: 'create_refund', with: {}, confirm: 'auto',
-  retry: { attempts: 1, backoffMs: 10 }, pos: { line: 1, col: 1 }, keyPos: {}, ...over,
+  kind: 'call',
+  id: 'refund',
+  connector: 'stripe',
+  tool: 'create_refund',
+  with: {},
+  confirm: 'auto',
+  retry: { attempts: 1, backoffMs: 10 },
+  pos: { line: 1, col: 1 },
+  keyPos: {},
+  ...over,
 });
 const base = { workflow: 'wf', arguments: { charge: 'ch_1' }, argumentsHash: 'h1', policy };
 
 describe('the gate', () => {
   it('lets a read through without asking', () => {
-    expect(decideGate({ ...base, step: step({ tool: 'retrieve_charge' }), tool: read })).toEqual({ kind: 'proceed', via: 'read' });
+    expect(decideGate({ ...base, step: step({ tool: 'retrieve_charge' }), tool: read })).toEqual({
+      kind: 'proceed',
+      via: 'read',
+    });
   });
 
   it('asks before a write and returns the exact payload to show', () => {
@@ -25,9 +43,15 @@ describe('the gate', () => {
     expect(d).toEqual({
       kind: 'ask',
       payload: {
-        connector: 'stripe', tool: 'create_refund', title: 'Refund a charge', description: 'Refunds',
-        annotations: { destructiveHint: true }, arguments: { charge: 'ch_1' }, argumentsHash: 'h1',
-        outputSchema: { type: 'object' }, reason: 'write',
+        connector: 'stripe',
+        tool: 'create_refund',
+        title: 'Refund a charge',
+        description: 'Refunds',
+        annotations: { destructiveHint: true },
+        arguments: { charge: 'ch_1' },
+        argumentsHash: 'h1',
+        outputSchema: { type: 'object' },
+        reason: 'write',
       },
     });
   });
@@ -51,7 +75,10 @@ describe('the gate', () => {
   it('honours confirm: never on a write only when policy names it', () => {
     expect(decideGate({ ...base, step: step({ confirm: 'never' }), tool: write }).kind).toBe('ask');
     const named = { ...policy, allowUnconfirmed: ['stripe.create_refund'] };
-    expect(decideGate({ ...base, policy: named, step: step({ confirm: 'never' }), tool: write })).toEqual({ kind: 'proceed', via: 'policy' });
+    expect(decideGate({ ...base, policy: named, step: step({ confirm: 'never' }), tool: write })).toEqual({
+      kind: 'proceed',
+      via: 'policy',
+    });
     const byStep = { ...policy, allowUnconfirmed: ['wf.refund'] };
     expect(decideGate({ ...base, policy: byStep, step: step({ confirm: 'never' }), tool: write }).kind).toBe('proceed');
   });

@@ -95,7 +95,11 @@ function outboxSuite(kind: string, connect: () => Promise<App>) {
     const first = await app.engine.trigger('look', { name: 'i' }, { idempotencyKey: key, principal: 'alice' });
     const again = await app.engine.trigger('look', { name: 'i' }, { idempotencyKey: key, principal: 'alice' });
     expect(again).toMatchObject({ created: false, run: { id: first.run.id } });
-    for (const [inputs, opts] of [[{ name: 'other' }, { principal: 'alice' }], [{ name: 'i' }, { principal: 'bob' }], [{ name: 'i' }, { principal: 'alice', session: 's2' }]] as const) {
+    for (const [inputs, opts] of [
+      [{ name: 'other' }, { principal: 'alice' }],
+      [{ name: 'i' }, { principal: 'bob' }],
+      [{ name: 'i' }, { principal: 'alice', session: 's2' }],
+    ] as const) {
       const err = await app.engine.trigger('look', inputs, { idempotencyKey: key, ...opts }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(InterlockError);
       expect((err as InterlockError).code).toBe('IDEMPOTENCY_KEY_REUSED');

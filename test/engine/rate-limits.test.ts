@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { MISSING_VALUE, rateLimitsFor } from '../../src/worker/rate-limits.ts';
 import type { RateLimitRule } from '../../src/workflows/types.ts';
 
-const rule = (over: Partial<RateLimitRule>): RateLimitRule => ({ max: 1, durationMs: 1000, pos: { line: 1, col: 1 }, keyPos: {}, ...over });
+const rule = (over: Partial<RateLimitRule>): RateLimitRule => ({
+  max: 1,
+  durationMs: 1000,
+  pos: { line: 1, col: 1 },
+  keyPos: {},
+  ...over,
+});
 const connector = (...rules: RateLimitRule[]) => ({ rateLimits: rules });
 
 describe('which rate-limit windows a call takes a slot in', () => {
@@ -12,11 +18,17 @@ describe('which rate-limit windows a call takes a slot in', () => {
   });
 
   it('keeps the connector-wide limit in the connector key', () => {
-    expect(rateLimitsFor(connector(rule({ max: 20, durationMs: 1000 })), 'anything', {})).toEqual([{ key: '', max: 20, durationMs: 1000 }]);
+    expect(rateLimitsFor(connector(rule({ max: 20, durationMs: 1000 })), 'anything', {})).toEqual([
+      { key: '', max: 20, durationMs: 1000 },
+    ]);
   });
 
   it('applies a tool limit to that tool only, and every matching limit in config order', () => {
-    const c = connector(rule({ max: 20 }), rule({ tool: 'post_message', max: 5, durationMs: 60_000 }), rule({ tool: 'list_channels', max: 2 }));
+    const c = connector(
+      rule({ max: 20 }),
+      rule({ tool: 'post_message', max: 5, durationMs: 60_000 }),
+      rule({ tool: 'list_channels', max: 2 }),
+    );
     expect(rateLimitsFor(c, 'post_message', {})).toEqual([
       { key: '', max: 20, durationMs: 1000 },
       { key: 'tool:post_message', max: 5, durationMs: 60_000 },
@@ -65,7 +77,13 @@ describe('which rate-limit windows a call takes a slot in', () => {
 
   it('keeps keys short and free of the value, whatever the value holds', () => {
     const c = connector(rule({ tool: 'post_message', by: 'channel' }));
-    for (const hostile of ['x'.repeat(1_000_000), '}{il}:run:{r1}', 'a:b:c', '\u0000\n*', { deep: [{ deeper: 'x'.repeat(10_000) }] }]) {
+    for (const hostile of [
+      'x'.repeat(1_000_000),
+      '}{il}:run:{r1}',
+      'a:b:c',
+      '\u0000\n*',
+      { deep: [{ deeper: 'x'.repeat(10_000) }] },
+    ]) {
       const [slot] = rateLimitsFor(c, 'post_message', { channel: hostile });
       expect(slot.key).toMatch(/^tool:post_message:by:channel:[0-9a-f]{16}$/);
     }

@@ -30,7 +30,17 @@ describe('taking rate slots in several windows at once', () => {
   const zcard = (connector: string, part = '') => client.zcard(store.keys.rateLimit(connector, part));
 
   it('takes a slot in every window when all have room', async () => {
-    expect(await store.takeRateSlots('a', [{ key: '', max: 2, perMs: minute }, { key: 'tool:x', max: 1, perMs: minute }], member(), HOLD)).toBe(0);
+    expect(
+      await store.takeRateSlots(
+        'a',
+        [
+          { key: '', max: 2, perMs: minute },
+          { key: 'tool:x', max: 1, perMs: minute },
+        ],
+        member(),
+        HOLD,
+      ),
+    ).toBe(0);
     expect(await zcard('a')).toBe(1);
     expect(await zcard('a', 'tool:x')).toBe(1);
   });
@@ -40,13 +50,31 @@ describe('taking rate slots in several windows at once', () => {
     const w1 = [{ key: 'by:c:1', max: 1, perMs: 500 }];
     expect(await store.takeRateSlots('b', w1, m, HOLD)).toBe(0);
     await store.releaseRateSlots('b', w1, m);
-    const wait = await store.takeRateSlots('b', [{ key: '', max: 5, perMs: minute }, { key: 'by:c:1', max: 1, perMs: 500 }], member(), HOLD);
+    const wait = await store.takeRateSlots(
+      'b',
+      [
+        { key: '', max: 5, perMs: minute },
+        { key: 'by:c:1', max: 1, perMs: 500 },
+      ],
+      member(),
+      HOLD,
+    );
     expect(wait).toBeGreaterThan(0);
     expect(wait).toBeLessThanOrEqual(501);
     // The connector window, which had room, was left alone: a waiting call holds no slot anywhere.
     expect(await zcard('b')).toBe(0);
     // Another value of the argument is another window, with room.
-    expect(await store.takeRateSlots('b', [{ key: '', max: 5, perMs: minute }, { key: 'by:c:2', max: 1, perMs: 500 }], member(), HOLD)).toBe(0);
+    expect(
+      await store.takeRateSlots(
+        'b',
+        [
+          { key: '', max: 5, perMs: minute },
+          { key: 'by:c:2', max: 1, perMs: 500 },
+        ],
+        member(),
+        HOLD,
+      ),
+    ).toBe(0);
     expect(await zcard('b')).toBe(1);
   });
 

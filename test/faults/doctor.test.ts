@@ -27,7 +27,10 @@ ${PAY_WORKFLOW}
 
 /** `interlock doctor …` as users run it: exit code and what it printed. */
 function doctor(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; out: string }> {
-  const p = spawn(process.execPath, [join(ROOT, 'bin/interlock.js'), 'doctor', ...args], { env: { ...process.env, ...env, NO_COLOR: '1' }, cwd: ROOT });
+  const p = spawn(process.execPath, [join(ROOT, 'bin/interlock.js'), 'doctor', ...args], {
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    cwd: ROOT,
+  });
   let out = '';
   p.stdout.on('data', (b: Buffer) => (out += b.toString()));
   p.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -57,7 +60,11 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
   });
 
   const api = (path: string, token: keyof typeof TOKENS, method = 'GET') =>
-    fetch(`${server.url}/api/v1${path}`, { method, headers: { authorization: `Bearer ${TOKENS[token]}`, 'content-type': 'application/json' }, ...(method === 'POST' ? { body: '{}' } : {}) });
+    fetch(`${server.url}/api/v1${path}`, {
+      method,
+      headers: { authorization: `Bearer ${TOKENS[token]}`, 'content-type': 'application/json' },
+      ...(method === 'POST' ? { body: '{}' } : {}),
+    });
 
   it('names each stranded run and why, repairs them, and they finish', async () => {
     // C pauses at its gate on a worker that then stops; A and B are triggered with no worker running.
@@ -91,7 +98,11 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
 
     expect((await api('/doctor', 'reader')).status).toBe(403);
     const viaApi = (await (await api('/doctor', 'admin')).json()) as Diagnosis;
-    expect(Object.fromEntries(viaApi.findings.map((f) => [f.runId, f.kind]))).toEqual({ [a]: 'no_job', [b]: 'ready_without_job', [c]: 'confirmation_not_indexed' });
+    expect(Object.fromEntries(viaApi.findings.map((f) => [f.runId, f.kind]))).toEqual({
+      [a]: 'no_job',
+      [b]: 'ready_without_job',
+      [c]: 'confirmation_not_indexed',
+    });
 
     const repaired = await doctor(env, '--repair');
     expect(repaired.code, repaired.out).toBe(0);
@@ -103,7 +114,8 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
     await w2.start();
     try {
       await app.engine.approve(cid, (await app.store.requireConfirmation(cid)).argumentsHash, { by: 'test' });
-      for (const id of [a, b, c]) expect((await waitForStatus(app, id, ['succeeded', 'failed'], 30_000)).status).toBe('succeeded');
+      for (const id of [a, b, c])
+        expect((await waitForStatus(app, id, ['succeeded', 'failed'], 30_000)).status).toBe('succeeded');
     } finally {
       await w2.terminate();
     }

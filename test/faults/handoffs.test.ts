@@ -80,7 +80,7 @@ interface Row {
   reconciled: number;
 }
 
-describe('faults: a process killed right after each hand-off\'s Redis write strands no run', () => {
+describe("faults: a process killed right after each hand-off's Redis write strands no run", () => {
   const redis = new TestRedis();
   let sandbox: StripeSandbox;
   let file: string;
@@ -102,9 +102,16 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
     await sandbox?.close();
     await redis.stop();
     if (rows.length) {
-      console.log(['test:faults — hand-offs killed right after their Redis write (20 runs each)',
-        ...rows.map((r) => `  ${r.handoff.padEnd(14)} runs ${r.runs}  stuck ${r.stuck}  writes sent twice ${r.twice}  ` +
-          `settled ${(r.recoveredMs / 1000).toFixed(1)} s after the fresh worker was ready  (steps the reconciler enqueued: ${r.reconciled})`)].join('\n'));
+      console.log(
+        [
+          'test:faults — hand-offs killed right after their Redis write (20 runs each)',
+          ...rows.map(
+            (r) =>
+              `  ${r.handoff.padEnd(14)} runs ${r.runs}  stuck ${r.stuck}  writes sent twice ${r.twice}  ` +
+              `settled ${(r.recoveredMs / 1000).toFixed(1)} s after the fresh worker was ready  (steps the reconciler enqueued: ${r.reconciled})`,
+          ),
+        ].join('\n'),
+      );
     }
   });
 
@@ -119,9 +126,16 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   }
 
   /** The process under test: the fail point armed for 20 hits, its reconciler only at start. */
-  async function doomed(command: 'worker' | 'serve', env: Record<string, string>, point: string): Promise<{ p: WorkerProcess; url: string }> {
+  async function doomed(
+    command: 'worker' | 'serve',
+    env: Record<string, string>,
+    point: string,
+  ): Promise<{ p: WorkerProcess; url: string }> {
     const port = await freePort();
-    const p = new WorkerProcess({ ...env, INTERLOCK_FAILPOINTS: `${point}@${RUNS}`, INTERLOCK_RECONCILE_EVERY_MS: '3600000', PORT: String(port) }, command);
+    const p = new WorkerProcess(
+      { ...env, INTERLOCK_FAILPOINTS: `${point}@${RUNS}`, INTERLOCK_RECONCILE_EVERY_MS: '3600000', PORT: String(port) },
+      command,
+    );
     procs.push(p);
     await p.start();
     return { p, url: `http://127.0.0.1:${port}` };
@@ -147,8 +161,15 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   const refundsOf = (charge: string) => Object.values(sandbox.state().refunds).filter((r) => r.charge === charge).length;
 
   /** After the kill: a fresh worker with default settings; every run must reach `ok`. */
-  async function recover(handoff: string, app: App, env: Record<string, string>, ids: string[], charges: string[],
-    ok: (r: RunRecord) => boolean, then?: () => Promise<void>): Promise<RunRecord[]> {
+  async function recover(
+    handoff: string,
+    app: App,
+    env: Record<string, string>,
+    ids: string[],
+    charges: string[],
+    ok: (r: RunRecord) => boolean,
+    then?: () => Promise<void>,
+  ): Promise<RunRecord[]> {
     const fresh = new WorkerProcess(env);
     procs.push(fresh);
     await fresh.start();
@@ -177,9 +198,12 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   it('trigger: a run written but not enqueued runs, and its Idempotency-Key names it (after-create-run)', async () => {
     const { app, env, charges } = await setup('trig');
     const { p, url } = await doomed('serve', env, 'after-create-run');
-    const post = (base: string, charge: string, inputs: Record<string, unknown> = { charge }) => fetch(`${base}/api/v1/workflows/direct/runs`, {
-      method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': `key-${charge}` }, body: JSON.stringify({ inputs }),
-    });
+    const post = (base: string, charge: string, inputs: Record<string, unknown> = { charge }) =>
+      fetch(`${base}/api/v1/workflows/direct/runs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'idempotency-key': `key-${charge}` },
+        body: JSON.stringify({ inputs }),
+      });
     const answers = await Promise.allSettled(charges.map((c) => post(url, c)));
     await died(p, charges);
     expect(answers.every((a) => a.status === 'rejected')).toBe(true);
@@ -214,9 +238,15 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
     const ids = await triggerEach(app, 'gated', charges);
     const paused = await waitAll(app, ids, (r) => r.status === 'awaiting_confirmation');
     const confs = await Promise.all(paused.map((r) => app.store.requireConfirmation(r.steps.refund.confirmationId ?? '')));
-    await Promise.allSettled(confs.map((c) => fetch(`${url}/api/v1/confirmations/${c.id}/approve`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ argumentsHash: c.argumentsHash }),
-    })));
+    await Promise.allSettled(
+      confs.map((c) =>
+        fetch(`${url}/api/v1/confirmations/${c.id}/approve`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ argumentsHash: c.argumentsHash }),
+        }),
+      ),
+    );
     await died(p, charges);
     const left = await runs(app, ids);
     expect(left.every((r) => r.status === 'running' && r.steps.refund.status === 'pending')).toBe(true);
@@ -243,9 +273,17 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
     const { confirmations } = await app.store.listConfirmations({ status: 'pending', limit: 100 });
     const listed = new Set(confirmations.map((c) => c.runId));
     expect(ids.filter((id) => !listed.has(id))).toEqual([]);
-    await recover('open gate', app, env, ids, charges, (r) => r.status === 'succeeded', async () => {
-      for (const c of confirmations) await app.engine.approve(c.id, c.argumentsHash, { by: 'test' });
-    });
+    await recover(
+      'open gate',
+      app,
+      env,
+      ids,
+      charges,
+      (r) => r.status === 'succeeded',
+      async () => {
+        for (const c of confirmations) await app.engine.approve(c.id, c.argumentsHash, { by: 'test' });
+      },
+    );
   }, 180_000);
 
   it('resolve: a step resolved by an operator moves on once, and the doubtful write is not sent again (after-resolve)', async () => {
@@ -254,12 +292,20 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
     const ids = await triggerEach(app, 'doubt', charges);
     const doubtful = await waitAll(app, ids, (r) => r.status === 'needs_attention');
     expect(doubtful.every((r) => r.steps.send.status === 'in_doubt')).toBe(true);
-    await Promise.allSettled(ids.map((id) => fetch(`${url}/api/v1/runs/${id}/steps/send/resolve`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'done', output: { sent: 1 }, reason: 'seen in the mail log' }),
-    })));
+    await Promise.allSettled(
+      ids.map((id) =>
+        fetch(`${url}/api/v1/runs/${id}/steps/send/resolve`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ action: 'done', output: { sent: 1 }, reason: 'seen in the mail log' }),
+        }),
+      ),
+    );
     await died(p, charges);
     const left = await runs(app, ids);
-    expect(left.every((r) => r.status === 'running' && r.steps.send.status === 'succeeded' && r.steps.refund.status === 'pending')).toBe(true);
+    expect(
+      left.every((r) => r.status === 'running' && r.steps.send.status === 'succeeded' && r.steps.refund.status === 'pending'),
+    ).toBe(true);
     await recover('resolve', app, env, ids, charges, (r) => r.status === 'succeeded');
     const sends = readCalls(log).filter((c) => c.tool === 'send');
     for (const c of charges) expect(sends.filter((s) => s.args.to === c).length, c).toBe(1);
@@ -268,15 +314,26 @@ describe('faults: a process killed right after each hand-off\'s Redis write stra
   it('unblock: runs paused at a changed tool continue once it is approved (after-unblock)', async () => {
     const { app, env, charges } = await setup('unbl');
     // The refund tool was first seen with another definition: the real one is a change to review.
-    await app.store.pins.observe({ connector: 'stripe', name: 'create_refund', description: 'Refunds a charge (as first pinned)',
-      inputSchema: { type: 'object' }, annotations: { idempotentHint: true }, write: true, idempotent: true });
+    await app.store.pins.observe({
+      connector: 'stripe',
+      name: 'create_refund',
+      description: 'Refunds a charge (as first pinned)',
+      inputSchema: { type: 'object' },
+      annotations: { idempotentHint: true },
+      write: true,
+      idempotent: true,
+    });
     const { p, url } = await doomed('serve', env, 'after-unblock');
     const ids = await triggerEach(app, 'direct', charges);
     const blocked = await waitAll(app, ids, (r) => r.status === 'needs_attention');
     expect(blocked.every((r) => r.error?.code === 'TOOL_CHANGED')).toBe(true);
-    const pin = (await (await fetch(`${url}/api/v1/connectors/stripe/tools/create_refund/pin`)).json()) as { pending: { hash: string } };
+    const pin = (await (await fetch(`${url}/api/v1/connectors/stripe/tools/create_refund/pin`)).json()) as {
+      pending: { hash: string };
+    };
     await fetch(`${url}/api/v1/connectors/stripe/tools/create_refund/approve`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hash: pin.pending.hash }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ hash: pin.pending.hash }),
     }).catch(() => undefined);
     await died(p, charges);
     const left = await runs(app, ids);

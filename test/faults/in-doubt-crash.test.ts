@@ -93,19 +93,25 @@ describe('faults: non-idempotent writes while workers are SIGKILLed', () => {
     const reached = doubt.filter((r) => sends(r.inputs.to as string) === 1);
     for (const r of doubt) {
       const sent = sends(r.inputs.to as string) === 1;
-      await app.engine.resolve(r.id, 'send', sent ? { action: 'done', output: { sent: -1 }, by: 'test' } : { action: 'retry', by: 'test' });
+      await app.engine.resolve(
+        r.id,
+        'send',
+        sent ? { action: 'done', output: { sent: -1 }, by: 'test' } : { action: 'retry', by: 'test' },
+      );
     }
     const final: RunRecord[] = [];
     for (const id of ids) final.push(await waitForStatus(app, id, ['succeeded', 'failed'], 60_000));
     expect(final.every((r) => r.status === 'succeeded')).toBe(true);
     for (const r of final) expect(sends(r.inputs.to as string), r.id).toBe(1);
 
-    console.log([
-      'test:faults — non-idempotent writes under crashes',
-      `  runs: ${RUNS}, worker SIGKILLs: ${kills}`,
-      `  succeeded on their own: ${by('succeeded').length}`,
-      `  in doubt: ${doubt.length} (the write had reached the server in ${reached.length})`,
-      `  after the operator resolved them: ${final.filter((r) => r.status === 'succeeded').length} succeeded, messages sent: ${mail.calls.filter((c) => c.tool === 'send').length}`,
-    ].join('\n'));
+    console.log(
+      [
+        'test:faults — non-idempotent writes under crashes',
+        `  runs: ${RUNS}, worker SIGKILLs: ${kills}`,
+        `  succeeded on their own: ${by('succeeded').length}`,
+        `  in doubt: ${doubt.length} (the write had reached the server in ${reached.length})`,
+        `  after the operator resolved them: ${final.filter((r) => r.status === 'succeeded').length} succeeded, messages sent: ${mail.calls.filter((c) => c.tool === 'send').length}`,
+      ].join('\n'),
+    );
   }, 300_000);
 });

@@ -49,7 +49,12 @@ describe('OutageLog: one outage is one story in the log', () => {
 describe('which errors mean Redis is unavailable', () => {
   it('maps what a real ioredis client without offline queue rejects with to REDIS_UNAVAILABLE, and nothing else', async () => {
     // Nothing listens on this port: the errors are the ones ioredis really gives.
-    const client = new Redis(await freePort(), '127.0.0.1', { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, retryStrategy: () => null });
+    const client = new Redis(await freePort(), '127.0.0.1', {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      retryStrategy: () => null,
+    });
     client.on('error', () => {});
     const offline = await client.get('k').catch((e: unknown) => e);
     expect(redisUnavailable(offline)?.code).toBe('REDIS_UNAVAILABLE');

@@ -49,7 +49,8 @@ class ServeProcess {
     this.url = `http://127.0.0.1:${port}`;
     const p = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
       env: { ...process.env, LOG_LEVEL: 'warn', ...this.env, PORT: String(port), HOST: '127.0.0.1' },
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.proc = p;
     await new Promise<void>((resolve, reject) => {
@@ -111,8 +112,11 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     const file = join(mkdtempSync(join(tmpdir(), 'interlock-outage-')), 'workflows.yaml');
     writeFileSync(file, yaml);
     env = {
-      REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: sandbox.url,
-      INTERLOCK_SHUTDOWN_GRACE_MS: String(GRACE_MS), INTERLOCK_REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
+      REDIS_URL: redis.url,
+      INTERLOCK_CONFIG: file,
+      INTERLOCK_STRIPE_API_URL: sandbox.url,
+      INTERLOCK_SHUTDOWN_GRACE_MS: String(GRACE_MS),
+      INTERLOCK_REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
     };
     serve = new ServeProcess(env);
     await serve.start();
@@ -138,7 +142,13 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     await redis.stop();
   });
 
-  async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}, withinMs = ANSWER_WITHIN_MS): Promise<Answer> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+    withinMs = ANSWER_WITHIN_MS,
+  ): Promise<Answer> {
     const res = await fetch(`${serve.url}${path}`, {
       method,
       headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
@@ -165,7 +175,8 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     }
   }
 
-  const ready = (want: number) => until(`/readyz ${want}`, async () => ((await call('GET', '/readyz')).status === want ? true : undefined));
+  const ready = (want: number) =>
+    until(`/readyz ${want}`, async () => ((await call('GET', '/readyz')).status === want ? true : undefined));
 
   async function pendingConfirmation(runId: string): Promise<{ id: string; argumentsHash: string }> {
     return until(`run ${runId} to wait for approval`, async () => {
@@ -173,7 +184,8 @@ describe('faults: Redis outages are answered at once, never carried out later, a
       const b = run.body;
       if (b?.status !== 'awaiting_confirmation') return undefined;
       const list = await call('GET', '/api/v1/confirmations?status=pending');
-      const items = (list.body as unknown as { confirmations: Array<{ id: string; runId: string; argumentsHash: string }> }).confirmations;
+      const items = (list.body as unknown as { confirmations: Array<{ id: string; runId: string; argumentsHash: string }> })
+        .confirmations;
       return items.find((c) => c.runId === runId);
     });
   }
@@ -252,14 +264,23 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     expect(approved.status, JSON.stringify(approved.body)).toBe(200);
     const second = await trigger('ch_seed_103');
     const conf2 = await pendingConfirmation(second);
-    expect((await call('POST', `/api/v1/confirmations/${conf2.id}/approve`, { argumentsHash: conf2.argumentsHash })).status).toBe(200);
+    expect((await call('POST', `/api/v1/confirmations/${conf2.id}/approve`, { argumentsHash: conf2.argumentsHash })).status).toBe(
+      200,
+    );
     for (const id of [runId, second]) {
-      await until(`run ${id} to succeed`, async () => ((await call('GET', `/api/v1/runs/${id}`)).body?.status === 'succeeded' ? true : undefined));
+      await until(`run ${id} to succeed`, async () =>
+        (await call('GET', `/api/v1/runs/${id}`)).body?.status === 'succeeded' ? true : undefined,
+      );
     }
     expect(refundsOf('ch_seed_100')).toHaveLength(1);
     expect(refundsOf('ch_seed_103')).toHaveLength(1);
-    const outageLog = serve.output.slice(logFrom).split('\n').filter((l) => l.startsWith('{'));
-    console.log(`test:faults — Redis outage: ${outageLog.length} log lines from the outage to the end of the test:\n${outageLog.join('\n')}`);
+    const outageLog = serve.output
+      .slice(logFrom)
+      .split('\n')
+      .filter((l) => l.startsWith('{'));
+    console.log(
+      `test:faults — Redis outage: ${outageLog.length} log lines from the outage to the end of the test:\n${outageLog.join('\n')}`,
+    );
     // The outage was logged once when it began and once when it ended, not once per reconnect attempt
     // or per request answered 503.
     expect(outageLog.filter((l) => l.includes('is unavailable'))).toHaveLength(1);
@@ -279,9 +300,10 @@ describe('faults: Redis outages are answered at once, never carried out later, a
       expect(first.status).toBe(503);
       expect(first.body?.error?.code).toBe('REDIS_UNAVAILABLE');
       for (let i = 0; i < 20; i++) {
-        const [method, path, body] = i % 2 === 0
-          ? ['POST', '/api/v1/workflows/refund/runs', { inputs: { charge: 'ch_seed_107' } }] as const
-          : ['GET', '/api/v1/confirmations?status=pending'] as const;
+        const [method, path, body] =
+          i % 2 === 0
+            ? (['POST', '/api/v1/workflows/refund/runs', { inputs: { charge: 'ch_seed_107' } }] as const)
+            : (['GET', '/api/v1/confirmations?status=pending'] as const);
         const a = await call(method, path, body);
         expect(a.status, `${method} ${path}`).toBe(503);
         expect(Number(a.retryAfter)).toBeGreaterThan(0);
@@ -305,7 +327,10 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     try {
       await stopRedis();
       await ready(503);
-      for (const [name, args] of [['run_workflow', { workflow: 'refund', inputs: { charge: 'ch_seed_104' } }], ['get_run', { runId: 'run_missing' }]] as const) {
+      for (const [name, args] of [
+        ['run_workflow', { workflow: 'refund', inputs: { charge: 'ch_seed_104' } }],
+        ['get_run', { runId: 'run_missing' }],
+      ] as const) {
         const r = (await client.callTool({ name, arguments: args }, undefined, { timeout: 5000 })) as CallToolResult;
         expect(r.isError, name).toBe(true);
         expect(JSON.stringify(r.content)).toMatch(/Redis is unavailable/);
@@ -322,7 +347,9 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     await stopRedis();
     try {
       const cli = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'run', 'refund', '--input', 'charge=ch_seed_105'], {
-        env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
       cli.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -330,7 +357,10 @@ describe('faults: Redis outages are answered at once, never carried out later, a
       // A bound that tells "exits" from "hangs" (the old client waited for Redis forever); most of the
       // time is Node starting the CLI, which a loaded machine slows down.
       const started = Date.now();
-      const code = await Promise.race([new Promise<number | null>((r) => cli.once('exit', (c) => r(c))), sleep(30_000).then(() => 'still running' as const)]);
+      const code = await Promise.race([
+        new Promise<number | null>((r) => cli.once('exit', (c) => r(c))),
+        sleep(30_000).then(() => 'still running' as const),
+      ]);
       console.log(`test:faults — Redis outage: \`interlock run\` exited ${String(code)} after ${Date.now() - started} ms`);
       if (code === 'still running') cli.kill('SIGKILL');
       expect(code, out).toBe(1);
@@ -348,7 +378,11 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     others.push(worker);
     await worker.start();
     // The stdio facade as a desktop client runs it: stdin stays open, so only the signal ends it.
-    const mcp = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'mcp'], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+    const mcp = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'mcp'], {
+      env: { ...process.env, ...env, LOG_LEVEL: 'warn' },
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let mcpOut = '';
     mcp.stderr.on('data', (b: Buffer) => (mcpOut += b.toString()));
     await until('interlock mcp to be ready', async () => (mcpOut.includes('ready on stdio') ? true : undefined));
@@ -362,8 +396,14 @@ describe('faults: Redis outages are answered at once, never carried out later, a
 
     const bound = GRACE_MS + 2000;
     const signalled = Date.now();
-    const [servedExit, workerExit, mcpExit] = await Promise.all([serve.signal('SIGTERM', bound), signalPid(worker.pid, 'SIGINT', bound), signalPid(mcp.pid, 'SIGTERM', bound)]);
-    console.log(`test:faults — Redis outage: serve exited ${String(servedExit)} ${Date.now() - signalled} ms after SIGTERM (grace ${GRACE_MS} ms)`);
+    const [servedExit, workerExit, mcpExit] = await Promise.all([
+      serve.signal('SIGTERM', bound),
+      signalPid(worker.pid, 'SIGINT', bound),
+      signalPid(mcp.pid, 'SIGTERM', bound),
+    ]);
+    console.log(
+      `test:faults — Redis outage: serve exited ${String(servedExit)} ${Date.now() - signalled} ms after SIGTERM (grace ${GRACE_MS} ms)`,
+    );
     expect(servedExit, `serve still running ${bound} ms after SIGTERM:\n${serve.output}`).not.toBeUndefined();
     expect(workerExit, `worker still running ${bound} ms after SIGINT:\n${worker.output}`).not.toBeUndefined();
     if (mcpExit === undefined) mcp.kill('SIGKILL');

@@ -82,7 +82,12 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     return out;
   }
 
-  async function waitUntil(ids: string[], done: (runs: RunRecord[]) => boolean, what: string, timeoutMs = 240_000): Promise<RunRecord[]> {
+  async function waitUntil(
+    ids: string[],
+    done: (runs: RunRecord[]) => boolean,
+    what: string,
+    timeoutMs = 240_000,
+  ): Promise<RunRecord[]> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       // Right after Redis restarts, this process's request connection answers REDIS_UNAVAILABLE until it has reconnected.
@@ -90,7 +95,9 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
       if (done(runs)) return runs;
       if (Date.now() > deadline) {
         const by = countBy(runs.map((r) => r.status));
-        throw new Error(`timed out waiting for ${what}: ${JSON.stringify(by)}; workers:\n${workers.map((w) => w.output).join('\n---\n')}`);
+        throw new Error(
+          `timed out waiting for ${what}: ${JSON.stringify(by)}; workers:\n${workers.map((w) => w.output).join('\n---\n')}`,
+        );
       }
       await sleep(100);
     }
@@ -134,17 +141,19 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     // A step with more than one attempt was picked up again after a crash (or retried after an error).
     const resent = runs.filter((r) => (r.steps.refund?.attempts ?? 0) > 1).length;
 
-    console.log([
-      'test:faults — refunds under crashes',
-      `  runs triggered:            ${RUNS}`,
-      `  runs found after restarts: ${runs.length}`,
-      `  worker SIGKILLs:           ${workerKills}`,
-      `  redis SIGKILLs:            ${redisKills}`,
-      `  runs by status:            ${JSON.stringify(byStatus)}`,
-      `  refund steps sent again:   ${resent} (same idempotency key)`,
-      `  refunds in the sandbox:    ${refunds.length}`,
-      `  charges refunded twice:    ${duplicates}`,
-    ].join('\n'));
+    console.log(
+      [
+        'test:faults — refunds under crashes',
+        `  runs triggered:            ${RUNS}`,
+        `  runs found after restarts: ${runs.length}`,
+        `  worker SIGKILLs:           ${workerKills}`,
+        `  redis SIGKILLs:            ${redisKills}`,
+        `  runs by status:            ${JSON.stringify(byStatus)}`,
+        `  refund steps sent again:   ${resent} (same idempotency key)`,
+        `  refunds in the sandbox:    ${refunds.length}`,
+        `  charges refunded twice:    ${duplicates}`,
+      ].join('\n'),
+    );
 
     expect(runs.length).toBe(RUNS);
     expect(succeeded + inDoubt.length).toBe(RUNS);

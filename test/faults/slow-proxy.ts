@@ -7,8 +7,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
  * on and holds its answer before returning it. A worker killed meanwhile has either not reached
  * Stripe yet or reached it and lost the answer: the two cases a crash mid-write can leave.
  */
-export async function startSlowProxy(target: string, opts: { match: (method: string, path: string) => boolean; maxDelayMs: number }):
-  Promise<{ url: string; close(): Promise<void>; held: () => number }> {
+export async function startSlowProxy(
+  target: string,
+  opts: { match: (method: string, path: string) => boolean; maxDelayMs: number },
+): Promise<{ url: string; close(): Promise<void>; held: () => number }> {
   const to = new URL(target);
   let held = 0;
   const server: Server = createServer((req, res) => {
@@ -17,17 +19,20 @@ export async function startSlowProxy(target: string, opts: { match: (method: str
     void (async () => {
       if (slow) held++;
       await wait();
-      const up = request({ host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
-        const chunks: Buffer[] = [];
-        upRes.on('data', (c: Buffer) => chunks.push(c));
-        upRes.on('end', () => {
-          void wait().then(() => {
-            if (slow) held--;
-            res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-            res.end(Buffer.concat(chunks));
+      const up = request(
+        { host: to.hostname, port: to.port, method: req.method, path: req.url, headers: req.headers },
+        (upRes) => {
+          const chunks: Buffer[] = [];
+          upRes.on('data', (c: Buffer) => chunks.push(c));
+          upRes.on('end', () => {
+            void wait().then(() => {
+              if (slow) held--;
+              res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+              res.end(Buffer.concat(chunks));
+            });
           });
-        });
-      });
+        },
+      );
       up.on('error', () => {
         if (slow) held--;
         res.destroy();
@@ -40,9 +45,10 @@ export async function startSlowProxy(target: string, opts: { match: (method: str
   return {
     url: `http://127.0.0.1:${port}`,
     held: () => held,
-    close: () => new Promise((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -10,14 +10,19 @@ import { createStripeClientFromEnv } from '../../src/connectors/stripe/client.ts
 
 describe('an explicit API URL wins over a real key', () => {
   it('Slack: a bot token with INTERLOCK_SLACK_API_URL goes to that URL, with that token', () => {
-    expect(slackEnvironment({ SLACK_BOT_TOKEN: 'xoxb-real-looking', INTERLOCK_SLACK_API_URL: 'http://127.0.0.1:4011/api/' }))
-      .toEqual({ token: 'xoxb-real-looking', slackApiUrl: 'http://127.0.0.1:4011/api/', sandbox: false });
+    expect(
+      slackEnvironment({ SLACK_BOT_TOKEN: 'xoxb-real-looking', INTERLOCK_SLACK_API_URL: 'http://127.0.0.1:4011/api/' }),
+    ).toEqual({ token: 'xoxb-real-looking', slackApiUrl: 'http://127.0.0.1:4011/api/', sandbox: false });
     expect(slackEnvironment({ SLACK_BOT_TOKEN: 'xoxb-real-looking' })).toEqual({ token: 'xoxb-real-looking', sandbox: false });
-    expect(slackEnvironment({ INTERLOCK_SLACK_API_URL: ' http://127.0.0.1:4011/api/ ' })).toMatchObject({ slackApiUrl: 'http://127.0.0.1:4011/api/', sandbox: true });
+    expect(slackEnvironment({ INTERLOCK_SLACK_API_URL: ' http://127.0.0.1:4011/api/ ' })).toMatchObject({
+      slackApiUrl: 'http://127.0.0.1:4011/api/',
+      sandbox: true,
+    });
   });
 
   it('Stripe: a test key with INTERLOCK_STRIPE_API_URL goes to that URL', () => {
-    expect(createStripeClientFromEnv({ STRIPE_SECRET_KEY: 'sk_test_real_looking', INTERLOCK_STRIPE_API_URL: 'http://127.0.0.1:4010' }))
-      .toMatchObject({ apiUrl: 'http://127.0.0.1:4010', live: false });
+    expect(
+      createStripeClientFromEnv({ STRIPE_SECRET_KEY: 'sk_test_real_looking', INTERLOCK_STRIPE_API_URL: 'http://127.0.0.1:4010' }),
+    ).toMatchObject({ apiUrl: 'http://127.0.0.1:4010', live: false });
   });
 });

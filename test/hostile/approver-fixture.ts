@@ -59,7 +59,10 @@ export interface Attack {
   url: string;
   /** texts the Slack sandbox received in #billing */
   posted(): string[];
-  api(path: string, opts?: { method?: string; token?: TokenName; json?: unknown; headers?: Record<string, string>; body?: string }): Promise<Raw>;
+  api(
+    path: string,
+    opts?: { method?: string; token?: TokenName; json?: unknown; headers?: Record<string, string>; body?: string },
+  ): Promise<Raw>;
   trigger(token: TokenName, text: string, session?: string): Promise<RunRecord>;
   pendingOf(runId: string): Promise<ConfirmationRecord>;
   waitRun(runId: string, statuses: RunStatus[]): Promise<RunRecord>;
@@ -71,20 +74,43 @@ export async function startAttack(): Promise<Attack> {
   const slack = await startSlackSandbox({ port: 0 });
   const app = await makeApp(yaml(slack.url), redis.url);
   await app.startWorkers({ sweepEveryMs: 100 });
-  const env = { IL_H14_OPS: TOKENS.ops, IL_H14_CHAT: TOKENS.chat, IL_H14_VIEWER: TOKENS.viewer, IL_H14_APPROVER: TOKENS.approver };
+  const env = {
+    IL_H14_OPS: TOKENS.ops,
+    IL_H14_CHAT: TOKENS.chat,
+    IL_H14_VIEWER: TOKENS.viewer,
+    IL_H14_APPROVER: TOKENS.approver,
+  };
   const server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
   const api: Attack['api'] = (path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${TOKENS[opts.token]}`;
     if (opts.json !== undefined) headers['content-type'] = 'application/json';
-    return raw(`${server.url}${path}`, { method: opts.method ?? 'GET', headers, ...(opts.json !== undefined ? { body: JSON.stringify(opts.json) } : opts.body !== undefined ? { body: opts.body } : {}) });
+    return raw(`${server.url}${path}`, {
+      method: opts.method ?? 'GET',
+      headers,
+      ...(opts.json !== undefined ? { body: JSON.stringify(opts.json) } : opts.body !== undefined ? { body: opts.body } : {}),
+    });
   };
   const waitRun = (runId: string, statuses: RunStatus[]) => waitForStatus(app, runId, statuses, 30_000);
   return {
-    redis, slack, app, server, url: server.url, api, waitRun,
-    posted: () => slack.state().messages.filter((m) => m.channel === 'C0BILLING').map((m) => m.text),
+    redis,
+    slack,
+    app,
+    server,
+    url: server.url,
+    api,
+    waitRun,
+    posted: () =>
+      slack
+        .state()
+        .messages.filter((m) => m.channel === 'C0BILLING')
+        .map((m) => m.text),
     async trigger(token, text, session) {
-      const res = await api('/api/v1/workflows/notify/runs', { method: 'POST', token, json: { inputs: { text }, ...(session ? { session } : {}) } });
+      const res = await api('/api/v1/workflows/notify/runs', {
+        method: 'POST',
+        token,
+        json: { inputs: { text }, ...(session ? { session } : {}) },
+      });
       if (res.status !== 202) throw new Error(`trigger answered ${res.status}: ${res.body}`);
       return JSON.parse(res.body) as RunRecord;
     },

@@ -40,7 +40,7 @@ describe('no write without an approver, over every route and tool (issue 14)', (
     const seed = Number(process.env.PROPERTY_SEED ?? Date.now() % 100_000);
     console.log(`approver property seed ${seed} (PROPERTY_SEED=${seed} replays it)`);
     const rand = rng(seed);
-    const pick = <T,>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
     const runs: RunRecord[] = [];
     const statuses: number[] = [];
     let n = 0;
@@ -58,11 +58,17 @@ describe('no write without an approver, over every route and tool (issue 14)', (
       const confs = await pending();
       const conf = confs.length ? pick(confs) : undefined;
       const run = pick(runs);
-      const id = path.includes('/confirmations/') ? conf?.id ?? 'c_rnone_1' : path.includes('/connectors/') ? 'slack' : run.id;
-      const url = path.replace('{name}', 'notify').replace('{id}', id).replace('{stepId}', 'post').replace('{tool}', 'post_message');
+      const id = path.includes('/confirmations/') ? (conf?.id ?? 'c_rnone_1') : path.includes('/connectors/') ? 'slack' : run.id;
+      const url = path
+        .replace('{name}', 'notify')
+        .replace('{id}', id)
+        .replace('{stepId}', 'post')
+        .replace('{tool}', 'post_message');
       const bodies: Record<string, unknown> = {
         runs: { inputs: { text: text() }, ...(rand() < 0.6 ? { session: pick(runs).session } : {}) },
-        approve: path.includes('/confirmations/') ? { argumentsHash: conf?.argumentsHash ?? 'x', ...(rand() < 0.6 ? { remember: 'session' } : {}) } : { hash: 'x' },
+        approve: path.includes('/confirmations/')
+          ? { argumentsHash: conf?.argumentsHash ?? 'x', ...(rand() < 0.6 ? { remember: 'session' } : {}) }
+          : { hash: 'x' },
         deny: rand() < 0.3 ? { remember: 'session' } : {},
         resolve: { action: pick(['retry', 'fail']) },
         tools: { enabled: true },
@@ -71,7 +77,11 @@ describe('no write without an approver, over every route and tool (issue 14)', (
       const json = method === 'get' ? undefined : (bodies[last] ?? (method === 'patch' ? bodies.tools : {}));
       const viaCookie = method !== 'get' && rand() < 0.3;
       const headers: Record<string, string> = viaCookie
-        ? { cookie: cookies.get(token) ?? '', origin: pick([a.url, `http://localhost:${Number(new URL(a.url).port) + 1}`]), 'content-type': pick(['application/json', 'text/plain']) }
+        ? {
+            cookie: cookies.get(token) ?? '',
+            origin: pick([a.url, `http://localhost:${Number(new URL(a.url).port) + 1}`]),
+            'content-type': pick(['application/json', 'text/plain']),
+          }
         : { authorization: `Bearer ${TOKENS[token]}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) };
       if (last === 'events') {
         const ac = new AbortController();
@@ -80,7 +90,11 @@ describe('no write without an approver, over every route and tool (issue 14)', (
         ac.abort();
         return;
       }
-      const res = await raw(`${a.url}${url}`, { method: method.toUpperCase(), headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+      const res = await raw(`${a.url}${url}`, {
+        method: method.toUpperCase(),
+        headers,
+        ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+      });
       statuses.push(res.status);
       if (last === 'runs' && method === 'post' && res.status === 202) runs.push(JSON.parse(res.body) as RunRecord);
     };
@@ -88,15 +102,27 @@ describe('no write without an approver, over every route and tool (issue 14)', (
     const callTool = async (token: TokenName): Promise<void> => {
       const c = clients.get(token) as TestClient;
       const tool = pick(['run_workflow', 'notify', 'get_run', 'list_workflows']);
-      const args = tool === 'run_workflow' ? { workflow: 'notify', inputs: { text: text() }, ...(rand() < 0.5 ? { session: pick(['a', 'b', pick(runs).session.replace(/[^A-Za-z0-9_.-]/g, '')]) } : {}) }
-        : tool === 'notify' ? { text: text() } : tool === 'get_run' ? { runId: pick(runs).id } : {};
+      const args =
+        tool === 'run_workflow'
+          ? {
+              workflow: 'notify',
+              inputs: { text: text() },
+              ...(rand() < 0.5 ? { session: pick(['a', 'b', pick(runs).session.replace(/[^A-Za-z0-9_.-]/g, '')]) } : {}),
+            }
+          : tool === 'notify'
+            ? { text: text() }
+            : tool === 'get_run'
+              ? { runId: pick(runs).id }
+              : {};
       const { result } = await c.call(tool, args);
       const view = result.structuredContent as { runId?: string } | undefined;
       if (view?.runId && (tool === 'run_workflow' || tool === 'notify')) runs.push(await a.app.store.requireRun(view.runId));
     };
 
     // Every route and every tool with every token kind, then a random mix of them all.
-    const routes = Object.entries(openApiDocument(a.url).paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) => Object.keys(ops).map((m) => [m, p] as const));
+    const routes = Object.entries(openApiDocument(a.url).paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
+      Object.keys(ops).map((m) => [m, p] as const),
+    );
     for (const k of KINDS) {
       for (const [m, p] of routes) await callRoute(m, p, k);
       for (let i = 0; i < 4; i++) await callTool(k);
@@ -111,7 +137,11 @@ describe('no write without an approver, over every route and tool (issue 14)', (
     expect(statuses.filter((s) => s >= 500)).toEqual([]);
 
     // Settle: nothing may be on its way to Slack when the witness is read.
-    const settled = await Promise.all(runs.map((r) => a.waitRun(r.id, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'cancelled', 'needs_attention'])));
+    const settled = await Promise.all(
+      runs.map((r) =>
+        a.waitRun(r.id, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']),
+      ),
+    );
     const posted = a.posted();
     const sent = settled.filter((r) => r.steps.post.status === 'succeeded');
     expect(sent.length).toBeGreaterThan(0);
@@ -134,7 +164,11 @@ describe('no write without an approver, over every route and tool (issue 14)', (
         expect(CONFIRMERS.has(by), `run ${r.id} sent on a grant by ${by}`).toBe(true);
         // The grant lives in the run's own session and was made for runs of the run's owner.
         const grant = await a.app.store.getGrant(r.session, 'slack', 'post_message', r.owner);
-        expect(grant, `run ${r.id}: no grant of its owner ${r.owner} in ${r.session}`).toMatchObject({ decision: 'approve', owner: r.owner, by: r.owner });
+        expect(grant, `run ${r.id}: no grant of its owner ${r.owner} in ${r.session}`).toMatchObject({
+          decision: 'approve',
+          owner: r.owner,
+          by: r.owner,
+        });
         expect(CONFIRMERS.has(grant?.by ?? '')).toBe(true);
         audit.push(`grant:${by}`);
       }
@@ -146,6 +180,8 @@ describe('no write without an approver, over every route and tool (issue 14)', (
         expect(c.channel).toBeDefined();
       }
     }
-    console.log(`approver property: ${statuses.length} requests, ${runs.length} runs, ${sent.length} sent (${[...new Set(audit)].join(', ')})`);
+    console.log(
+      `approver property: ${statuses.length} requests, ${runs.length} runs, ${sent.length} sent (${[...new Set(audit)].join(', ')})`,
+    );
   }, 240_000);
 });

@@ -14,11 +14,15 @@ describe('only an approver approves (issue 14)', () => {
     a = attack();
   });
 
-  it('a grant cannot be borrowed: a session id of another principal\'s run is only a label for the chat token', async () => {
+  it("a grant cannot be borrowed: a session id of another principal's run is only a label for the chat token", async () => {
     // Ops runs R and approves its post with "remember for this session".
     const r = await a.trigger('ops', 'R by ops');
     const conf = await a.pendingOf(r.id);
-    const ok = await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'ops', json: { argumentsHash: conf.argumentsHash, remember: 'session' } });
+    const ok = await a.api(`/api/v1/confirmations/${conf.id}/approve`, {
+      method: 'POST',
+      token: 'ops',
+      json: { argumentsHash: conf.argumentsHash, remember: 'session' },
+    });
     expect(ok.status).toBe(200);
     await a.waitRun(r.id, ['succeeded']);
     expect(a.posted()).toContain('R by ops');
@@ -32,7 +36,12 @@ describe('only an approver approves (issue 14)', () => {
 
     // Even the grant's own Redis key, reached under its session, is ops' and not chat's.
     expect(await a.app.store.getGrant(r.session, 'slack', 'post_message', 'chat')).toBeUndefined();
-    expect(await a.app.store.getGrant(r.session, 'slack', 'post_message', 'ops')).toMatchObject({ decision: 'approve', by: 'ops', owner: 'ops', channel: 'api' });
+    expect(await a.app.store.getGrant(r.session, 'slack', 'post_message', 'ops')).toMatchObject({
+      decision: 'approve',
+      by: 'ops',
+      owner: 'ops',
+      channel: 'api',
+    });
 
     // Ops itself continues its session: the grant covers it, and the audit names who granted.
     const again = await a.trigger('ops', 'ops again', r.session);
@@ -44,14 +53,22 @@ describe('only an approver approves (issue 14)', () => {
     await a.api(`/api/v1/runs/${borrowed.id}/cancel`, { method: 'POST', token: 'ops', json: {} });
   });
 
-  it('an approver decides a chat run once: remembering for the chat token\'s session is refused, so the next chat write asks again', async () => {
+  it("an approver decides a chat run once: remembering for the chat token's session is refused, so the next chat write asks again", async () => {
     const first = await a.trigger('chat', 'chat first');
     const conf = await a.pendingOf(first.id);
-    const remembered = await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash, remember: 'session' } });
+    const remembered = await a.api(`/api/v1/confirmations/${conf.id}/approve`, {
+      method: 'POST',
+      token: 'approver',
+      json: { argumentsHash: conf.argumentsHash, remember: 'session' },
+    });
     expect(remembered.status).toBe(403);
     expect(JSON.parse(remembered.body).error.message).toContain("Only 'chat', who started run");
     expect((await a.app.store.requireConfirmation(conf.id)).status).toBe('pending');
-    const once = await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+    const once = await a.api(`/api/v1/confirmations/${conf.id}/approve`, {
+      method: 'POST',
+      token: 'approver',
+      json: { argumentsHash: conf.argumentsHash },
+    });
     expect(JSON.parse(once.body)).toMatchObject({ status: 'approved', decidedBy: 'approver', channel: 'api', owner: 'chat' });
     await a.waitRun(first.id, ['succeeded']);
     expect(a.posted()).toContain('chat first');
@@ -75,12 +92,20 @@ describe('only an approver approves (issue 14)', () => {
       expect(a.posted()).not.toContain('elicited by chat');
       expect(c.asked).toHaveLength(0);
       expect(view.status).toBe('awaiting_confirmation');
-      expect(view.confirmation).toMatchObject({ connector: 'slack', tool: 'post_message', arguments: { channel: '#billing', text: 'elicited by chat' } });
+      expect(view.confirmation).toMatchObject({
+        connector: 'slack',
+        tool: 'post_message',
+        arguments: { channel: '#billing', text: 'elicited by chat' },
+      });
       expect(view.confirmation?.approveUrl).toContain(`/ui/confirmations/${view.confirmation?.id}`);
       expect(view.next).toContain("lacks the 'confirm' scope");
       expect(a.posted()).not.toContain('elicited by chat');
       // An approver decides; the record names them and the channel.
-      const res = await a.api(`/api/v1/confirmations/${view.confirmation?.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: view.confirmation?.argumentsHash } });
+      const res = await a.api(`/api/v1/confirmations/${view.confirmation?.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: view.confirmation?.argumentsHash },
+      });
       expect(JSON.parse(res.body)).toMatchObject({ status: 'approved', decidedBy: 'approver', channel: 'api' });
       await a.waitRun(view.runId, ['succeeded']);
       expect(a.posted()).toContain('elicited by chat');
@@ -117,12 +142,23 @@ describe('only an approver approves (issue 14)', () => {
     it('a page on another loopback port cannot deny with an empty no-cors POST, nor cancel with a text/plain form', async () => {
       const port = Number(new URL(a.url).port);
       const foreign = `http://localhost:${port + 1}`;
-      const deny = await raw(`${a.url}/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', headers: { cookie, origin: foreign, 'sec-fetch-site': 'same-site' } });
+      const deny = await raw(`${a.url}/api/v1/confirmations/${conf.id}/deny`, {
+        method: 'POST',
+        headers: { cookie, origin: foreign, 'sec-fetch-site': 'same-site' },
+      });
       expect(deny.status).toBe(403);
-      const cancel = await raw(`${a.url}/api/v1/runs/${run.id}/cancel`, { method: 'POST', body: 'x=1', headers: { cookie, origin: foreign, 'content-type': 'text/plain' } });
+      const cancel = await raw(`${a.url}/api/v1/runs/${run.id}/cancel`, {
+        method: 'POST',
+        body: 'x=1',
+        headers: { cookie, origin: foreign, 'content-type': 'text/plain' },
+      });
       expect(cancel.status).toBe(403);
       // Same origin but no JSON (a same-origin form or an empty body) is refused too.
-      const plain = await raw(`${a.url}/api/v1/runs/${run.id}/cancel`, { method: 'POST', body: '', headers: { cookie, origin: a.url } });
+      const plain = await raw(`${a.url}/api/v1/runs/${run.id}/cancel`, {
+        method: 'POST',
+        body: '',
+        headers: { cookie, origin: a.url },
+      });
       expect(plain.status).toBe(403);
       expect((await a.app.store.requireConfirmation(conf.id)).status).toBe('pending');
       expect((await a.app.store.requireRun(run.id)).status).toBe('awaiting_confirmation');
@@ -130,13 +166,18 @@ describe('only an approver approves (issue 14)', () => {
 
     it('the page itself (exact origin or Sec-Fetch-Site: same-origin, JSON) may decide; bearer requests are unaffected', async () => {
       const json = { cookie, 'content-type': 'application/json' };
-      const viaFetchSite = await raw(`${a.url}/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', body: '{}', headers: { ...json, 'sec-fetch-site': 'same-origin' } });
+      const viaFetchSite = await raw(`${a.url}/api/v1/confirmations/${conf.id}/deny`, {
+        method: 'POST',
+        body: '{}',
+        headers: { ...json, 'sec-fetch-site': 'same-origin' },
+      });
       expect(viaFetchSite.status).toBe(200);
       expect(JSON.parse(viaFetchSite.body)).toMatchObject({ status: 'denied', decidedBy: 'ops', channel: 'ui' });
       const other = await a.trigger('chat', 'csrf bearer');
       const c2 = await a.pendingOf(other.id);
       const bearer = await raw(`${a.url}/api/v1/runs/${other.id}/cancel`, {
-        method: 'POST', headers: { authorization: `Bearer ${TOKENS.chat}`, origin: `http://localhost:${Number(new URL(a.url).port) + 1}` },
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.chat}`, origin: `http://localhost:${Number(new URL(a.url).port) + 1}` },
       });
       expect(bearer.status).toBe(200);
       expect((await a.app.store.requireConfirmation(c2.id)).status).toBe('cancelled');
@@ -148,10 +189,16 @@ describe('only an approver approves (issue 14)', () => {
     for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
       const run = await a.api(`/api/v1/workflows/${name}/runs`, { method: 'POST', token: 'ops', json: { inputs: {} } });
       expect(run.status, name).toBe(404);
-      expect(JSON.parse(run.body).error).toMatchObject({ code: 'WORKFLOW_NOT_FOUND', message: expect.stringContaining(`No workflow named '${name}'`) });
+      expect(JSON.parse(run.body).error).toMatchObject({
+        code: 'WORKFLOW_NOT_FOUND',
+        message: expect.stringContaining(`No workflow named '${name}'`),
+      });
       const tools = await a.api(`/api/v1/connectors/${name}/tools`, { token: 'ops' });
       expect(tools.status, name).toBe(404);
-      expect(JSON.parse(tools.body).error).toMatchObject({ code: 'CONNECTOR_NOT_FOUND', message: expect.stringContaining(`'${name}'`) });
+      expect(JSON.parse(tools.body).error).toMatchObject({
+        code: 'CONNECTOR_NOT_FOUND',
+        message: expect.stringContaining(`'${name}'`),
+      });
     }
     const c = await connectClient(`${a.url}/mcp`, { token: TOKENS.chat });
     try {
@@ -169,13 +216,23 @@ describe('only an approver approves (issue 14)', () => {
     const deep = `${'['.repeat(2500)}${']'.repeat(2500)}`;
     const deepObject = `${'{"a":'.repeat(2500)}1${'}'.repeat(2500)}`;
     for (const body of [`{"inputs":{"text":${deep}}}`, `{"inputs":${deepObject}}`, deepObject]) {
-      const res = await a.api('/api/v1/workflows/notify/runs', { method: 'POST', token: 'ops', headers: { 'content-type': 'application/json' }, body });
+      const res = await a.api('/api/v1/workflows/notify/runs', {
+        method: 'POST',
+        token: 'ops',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       expect(res.status).toBe(400);
       expect(JSON.parse(res.body).error.message).toContain('levels deep');
     }
     const mcp = await raw(`${a.url}/mcp`, {
-      method: 'POST', body: `{"jsonrpc":"2.0","id":1,"method":"initialize","params":${deep}}`,
-      headers: { authorization: `Bearer ${TOKENS.chat}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      method: 'POST',
+      body: `{"jsonrpc":"2.0","id":1,"method":"initialize","params":${deep}}`,
+      headers: {
+        authorization: `Bearer ${TOKENS.chat}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+      },
     });
     expect(mcp.status).toBe(400);
     expect(JSON.parse(mcp.body).error.code).toBe(-32700);

@@ -13,19 +13,23 @@ import { type Attack, TOKENS, useAttack } from './approver-fixture.ts';
 async function inBatches<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
-  await Promise.all(Array.from({ length: width }, async () => {
-    while (next < n) {
-      const i = next++;
-      out[i] = await fn(i);
-    }
-  }));
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        const i = next++;
+        out[i] = await fn(i);
+      }
+    }),
+  );
   return out;
 }
 
 const count = (xs: number[]) => xs.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
 
 async function redisClients(a: Attack): Promise<number> {
-  return String(await a.app.redis.client.client('LIST')).trim().split('\n').length;
+  return String(await a.app.redis.client.client('LIST'))
+    .trim()
+    .split('\n').length;
 }
 
 describe('limits per principal (issue 14)', () => {
@@ -39,7 +43,11 @@ describe('limits per principal (issue 14)', () => {
     const statuses = await inBatches(1000, 50, async () => {
       const res = await fetch(`${a.url}/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TOKENS.viewer}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        headers: {
+          authorization: `Bearer ${TOKENS.viewer}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
         body: JSON.stringify(initializeBody),
       });
       const body = await res.text();
@@ -69,12 +77,14 @@ describe('limits per principal (issue 14)', () => {
     try {
       const statuses = await inBatches(1000, 50, async () => {
         const ac = new AbortController();
-        const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` }, signal: ac.signal });
+        const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, {
+          headers: { authorization: `Bearer ${TOKENS.viewer}` },
+          signal: ac.signal,
+        });
         if (res.status === 200) {
           aborts.push(ac);
           open.push(res);
-        }
-        else {
+        } else {
           expect((await res.json()) as unknown).toMatchObject({ error: { code: 'TOO_MANY_REQUESTS' } });
           expect(res.headers.get('retry-after')).toBe('30');
         }
@@ -82,15 +92,22 @@ describe('limits per principal (issue 14)', () => {
       });
       expect(count(statuses)).toEqual({ 200: DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 429: 1000 - DEFAULT_MAX_STREAMS_PER_PRINCIPAL });
       // One shared blocking reader for all of them, not one connection per stream.
-      expect(await redisClients(a) - before).toBeLessThanOrEqual(2);
+      expect((await redisClients(a)) - before).toBeLessThanOrEqual(2);
 
       // Ops is not affected, and its stream hears the run move on when someone decides.
       const ac = new AbortController();
       aborts.push(ac);
-      const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.ops}` }, signal: ac.signal });
+      const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, {
+        headers: { authorization: `Bearer ${TOKENS.ops}` },
+        signal: ac.signal,
+      });
       expect(res.status).toBe(200);
       const conf = await a.pendingOf(run.id);
-      await a.api(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+      await a.api(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: conf.argumentsHash },
+      });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       let text = '';
       while (!text.includes('stream.end')) {
@@ -99,13 +116,20 @@ describe('limits per principal (issue 14)', () => {
         text += new TextDecoder().decode(value);
       }
       expect(text).toContain('confirmation.approved');
-      expect(text).toContain('"type":"stream.end","runId":"' + run.id + '","status":"succeeded"');
+      expect(text).toContain(`"type":"stream.end","runId":"${run.id}","status":"succeeded"`);
     } finally {
       for (const ac of aborts) ac.abort();
       open.length = 0;
     }
     // The viewer's slots come back once its streams are gone.
-    await expect.poll(async () => (await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } })).status, { timeout: 10_000 }).toBe(200);
+    await expect
+      .poll(
+        async () =>
+          (await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } }))
+            .status,
+        { timeout: 10_000 },
+      )
+      .toBe(200);
   }, 120_000);
 
   it('live page feeds (/ui/live) are capped per token the same way', async () => {

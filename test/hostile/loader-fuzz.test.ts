@@ -54,12 +54,79 @@ workflows:
 `,
 ];
 const NASTY = [
-  ':', '- ', '{', '}', '[', ']', '&a', '*a', '!!binary', '!!js/function', '? ', '|', '>', '#', '"', "'", '\t', '%YAML 1.1\n', '---\n', '...\n',
-  '${{', '}}', '${{ $eval("1") }}', '${{ inputs }}', 'null', '~', '0x1F', '1e309', '-.inf', '.nan', 'true', '<<: *a', '\u0000', '\ufeff', '\u202e',
-  'constructor', '__proto__', 'prototype', 'x'.repeat(5000), '😀', '\r\n', '\\', '@', '`', '%',
+  ':',
+  '- ',
+  '{',
+  '}',
+  '[',
+  ']',
+  '&a',
+  '*a',
+  '!!binary',
+  '!!js/function',
+  '? ',
+  '|',
+  '>',
+  '#',
+  '"',
+  "'",
+  '\t',
+  '%YAML 1.1\n',
+  '---\n',
+  '...\n',
+  '${{',
+  '}}',
+  '${{ $eval("1") }}',
+  '${{ inputs }}',
+  'null',
+  '~',
+  '0x1F',
+  '1e309',
+  '-.inf',
+  '.nan',
+  'true',
+  '<<: *a',
+  '\u0000',
+  '\ufeff',
+  '\u202e',
+  'constructor',
+  '__proto__',
+  'prototype',
+  'x'.repeat(5000),
+  '😀',
+  '\r\n',
+  '\\',
+  '@',
+  '`',
+  '%',
 ];
-const KEYS = ['connectors', 'workflows', 'policy', 'tokens', 'steps', 'call', 'with', 'if', 'confirm', 'retry', 'timeout', 'inputs', 'transport',
-  'command', 'args', 'url', 'auth', 'tools', 'concurrency', 'rate_limit', 'allow_unconfirmed', 'confirmation_ttl', 'scopes', 'expose', '__proto__'];
+const KEYS = [
+  'connectors',
+  'workflows',
+  'policy',
+  'tokens',
+  'steps',
+  'call',
+  'with',
+  'if',
+  'confirm',
+  'retry',
+  'timeout',
+  'inputs',
+  'transport',
+  'command',
+  'args',
+  'url',
+  'auth',
+  'tools',
+  'concurrency',
+  'rate_limit',
+  'allow_unconfirmed',
+  'confirmation_ttl',
+  'scopes',
+  'expose',
+  '__proto__',
+];
 
 /** One hostile document: a valid file bent by a few random edits, or something built from scratch. */
 function mutate(r: () => number): string {
@@ -70,7 +137,10 @@ function mutate(r: () => number): string {
     const depth = 50 + Math.floor(r() * 2000);
     if (r() < 0.5) return `workflows: ${'['.repeat(depth)}${']'.repeat(r() < 0.5 ? depth : Math.floor(depth / 2))}`;
     const lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]'];
-    for (let i = 0; i < 12; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`);
+    for (let i = 0; i < 12; i++)
+      lines.push(
+        `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)},*${String.fromCharCode(97 + i)}]`,
+      );
     return `${lines.join('\n')}\nworkflows: *m\n`;
   }
   if (kind < 0.14) {
@@ -126,8 +196,11 @@ describe('workflow loader under hostile YAML', () => {
         err = e;
       }
       if (!(err instanceof ConfigError)) {
-        const what = err instanceof InterlockError ? `${err.code}: ${err.message}` : String(err instanceof Error ? err.stack : err);
-        throw new Error(`seed ${seed}: the loader threw something other than a ConfigError: ${what}\n--- document ---\n${text.slice(0, 2000)}`);
+        const what =
+          err instanceof InterlockError ? `${err.code}: ${err.message}` : String(err instanceof Error ? err.stack : err);
+        throw new Error(
+          `seed ${seed}: the loader threw something other than a ConfigError: ${what}\n--- document ---\n${text.slice(0, 2000)}`,
+        );
       }
       counts.rejected++;
       expect(err.issues.length, `seed ${seed}`).toBeGreaterThan(0);
@@ -142,7 +215,9 @@ describe('workflow loader under hostile YAML', () => {
       }
       expect(err.message.split('\n')[0], `seed ${seed}`).toMatch(/^\/fuzz\/workflows\.yaml:\d+:\d+: /);
     }
-    console.log(`loader fuzz: ${N} documents, ${counts.rejected} rejected with ${counts.issues} issues, ${counts.valid} still valid`);
+    console.log(
+      `loader fuzz: ${N} documents, ${counts.rejected} rejected with ${counts.issues} issues, ${counts.valid} still valid`,
+    );
     expect(counts.rejected).toBeGreaterThan(N * 0.7);
   }, 300_000);
 });

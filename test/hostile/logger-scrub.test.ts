@@ -22,7 +22,9 @@ describe('createLogger scrubs every registered secret', () => {
       log.info({ nested: { deeper: 'key=' + s }, url: 'https://x.example/?k=' + encodeURIComponent(s) }, 'message with ' + s);
       log.error({ err: new Error('Incorrect API key provided: ' + s) }, 'failed');
     `;
-    const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], { env: { ...process.env, CANARY: secret, LOG_LEVEL: 'info' } });
+    const { stderr } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', code], {
+      env: { ...process.env, CANARY: secret, LOG_LEVEL: 'info' },
+    });
     const lines = stderr.trim().split('\n');
     expect(lines).toHaveLength(2);
     expect(stderr).not.toContain(secret);

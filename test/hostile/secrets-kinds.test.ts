@@ -105,14 +105,29 @@ describe('one scrubber for every secret (issue 14)', () => {
     stripe = await startStripeSandbox({ port: 0 });
     slack = await startSlackSandbox({ port: 0 });
     remote = await startTestServerHttp({ mode: 'streamable', token: SECRETS.IL_K_BEARER });
-    const env = { ...SECRETS, OPENAI_BASE_URL: openai.url, INTERLOCK_STRIPE_API_URL: stripe.url, INTERLOCK_SLACK_API_URL: slack.url };
+    const env = {
+      ...SECRETS,
+      OPENAI_BASE_URL: openai.url,
+      INTERLOCK_STRIPE_API_URL: stripe.url,
+      INTERLOCK_SLACK_API_URL: slack.url,
+    };
     for (const [k, v] of Object.entries(env)) {
       saved[k] = process.env[k];
       process.env[k] = v;
     }
     // Unredacted at trace level: the logger's own hook is not what is under test here.
-    const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => { logs.push(chunk.toString()); cb(); } });
-    app = await App.create({ config: loadConfigFromString(yaml(remote.url), join(ROOT, 'test/fixtures/inline.yaml')), redisUrl: redis.url, prefix: 'sk', logger: pino({ level: 'trace' }, sink) });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        logs.push(chunk.toString());
+        cb();
+      },
+    });
+    app = await App.create({
+      config: loadConfigFromString(yaml(remote.url), join(ROOT, 'test/fixtures/inline.yaml')),
+      redisUrl: redis.url,
+      prefix: 'sk',
+      logger: pino({ level: 'trace' }, sink),
+    });
     await app.startWorkers();
     server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: (m) => logs.push(m) });
   }, 60_000);
@@ -146,7 +161,11 @@ describe('one scrubber for every secret (issue 14)', () => {
       if (r.status !== 'awaiting_confirmation') break;
       const cid = Object.values(r.steps).find((s) => s.status === 'awaiting_confirmation')?.confirmationId ?? '';
       const conf = await app.store.requireConfirmation(cid);
-      const res = await fetch(`${server.url}/api/v1/confirmations/${cid}/approve`, { method: 'POST', headers: ops, body: JSON.stringify({ argumentsHash: conf.argumentsHash }) });
+      const res = await fetch(`${server.url}/api/v1/confirmations/${cid}/approve`, {
+        method: 'POST',
+        headers: ops,
+        body: JSON.stringify({ argumentsHash: conf.argumentsHash }),
+      });
       expect(res.status).toBe(200);
       await waitForStatus(app, refund.id, ['running', 'awaiting_confirmation', 'succeeded', 'failed']);
       await new Promise((r2) => setTimeout(r2, 50));
@@ -166,10 +185,12 @@ describe('one scrubber for every secret (issue 14)', () => {
       saw(`page ${id}`, await (await fetch(`${server.url}/ui/runs/${id}`, { headers: viewer })).text());
       saw(`fragment ${id}`, await (await fetch(`${server.url}/ui/runs/${id}/fragment`, { headers: viewer })).text());
     }
-    for (const p of ['/api/v1/runs', '/api/v1/confirmations', '/api/v1/connectors', '/ui', '/metrics']) saw(p, await (await fetch(`${server.url}${p}`, { headers: viewer })).text());
+    for (const p of ['/api/v1/runs', '/api/v1/confirmations', '/api/v1/connectors', '/ui', '/metrics'])
+      saw(p, await (await fetch(`${server.url}${p}`, { headers: viewer })).text());
     const mcp = await connectClient(`${server.url}/mcp`, { token: SECRETS.IL_K_VIEWER });
     try {
-      for (const id of [draft.id, refund.id, echo.id]) saw(`mcp get_run ${id}`, JSON.stringify(await mcp.client.callTool({ name: 'get_run', arguments: { runId: id } })));
+      for (const id of [draft.id, refund.id, echo.id])
+        saw(`mcp get_run ${id}`, JSON.stringify(await mcp.client.callTool({ name: 'get_run', arguments: { runId: id } })));
     } finally {
       await mcp.close();
     }
@@ -187,7 +208,9 @@ describe('one scrubber for every secret (issue 14)', () => {
 
     const leaks: string[] = [];
     for (const [kind, value] of Object.entries(SECRETS)) {
-      for (const s of seen) if (s.text.includes(value)) leaks.push(`${kind} in ${s.where}: …${s.text.slice(Math.max(0, s.text.indexOf(value) - 120), s.text.indexOf(value))}…`);
+      for (const s of seen)
+        if (s.text.includes(value))
+          leaks.push(`${kind} in ${s.where}: …${s.text.slice(Math.max(0, s.text.indexOf(value) - 120), s.text.indexOf(value))}…`);
     }
     expect(leaks).toEqual([]);
     expect(seen.find((s) => s.where === `sse ${draft.id}`)?.text).toContain('Incorrect API key provided: [redacted]');

@@ -115,10 +115,20 @@ describe('a canary secret set as a connector token appears nowhere', () => {
     file = join(mkdtempSync(join(tmpdir(), 'interlock-secrets-')), 'workflows.yaml');
     writeFileSync(file, yaml(good.url, locked.url, await freePort()));
     // Everything at trace level and unredacted: the secret must never be handed to a logger at all.
-    const sink = new Writable({ write: (chunk: Buffer, _enc, cb) => { logs.push(chunk.toString()); cb(); } });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        logs.push(chunk.toString());
+        cb();
+      },
+    });
     app = await App.create({ configFile: file, redisUrl: redis.url, logger: pino({ level: 'trace' }, sink) });
     await app.startWorkers();
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env: { IL_S_ADMIN: TOKENS.admin, IL_S_CHAT: TOKENS.chat }, onNotice: (m) => saw('notice', m) });
+    server = await startServer(app, {
+      host: '127.0.0.1',
+      port: 0,
+      env: { IL_S_ADMIN: TOKENS.admin, IL_S_CHAT: TOKENS.chat },
+      onNotice: (m) => saw('notice', m),
+    });
   });
   afterAll(async () => {
     await server?.close();
@@ -141,7 +151,12 @@ describe('a canary secret set as a connector token appears nowhere', () => {
 
   it('keeps it out of logs, Redis, API answers, pages, MCP answers, CLI output and error messages', async () => {
     const runs: string[] = [];
-    for (const [wf, inputs] of [['inject', { text: 'hello' }], ['locked-say', {}], ['dead-say', {}], ['pay', { name: 'canary-check' }]] as const) {
+    for (const [wf, inputs] of [
+      ['inject', { text: 'hello' }],
+      ['locked-say', {}],
+      ['dead-say', {}],
+      ['pay', { name: 'canary-check' }],
+    ] as const) {
       const { run } = await app.engine.trigger(wf, inputs);
       runs.push(run.id);
       const r = await waitForStatus(app, run.id, ['succeeded', 'failed', 'awaiting_confirmation', 'needs_attention'], 60_000);
@@ -155,14 +170,30 @@ describe('a canary secret set as a connector token appears nowhere', () => {
     saw('engine error', String((await app.engine.approve('c_rnope_1', 'x').catch((e: unknown) => e)) as Error));
 
     const api = async (path: string, init: RequestInit = {}) => {
-      const res = await fetch(`${server.url}${path}`, { ...init, headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json', ...init.headers } });
+      const res = await fetch(`${server.url}${path}`, {
+        ...init,
+        headers: { authorization: `Bearer ${TOKENS.admin}`, 'content-type': 'application/json', ...init.headers },
+      });
       const type = res.headers.get('content-type') ?? '';
       const body = type.includes('event-stream') ? (await res.body?.cancel(), '') : await res.text();
       saw(`${init.method ?? 'GET'} ${path}`, `${res.status} ${JSON.stringify([...res.headers])} ${body}`);
       return body;
     };
-    for (const p of ['/api/v1/runs', '/api/v1/confirmations', '/api/v1/confirmations?status=pending', '/api/v1/connectors', '/api/v1/workflows',
-      '/api/v1/openapi.json', '/metrics', '/healthz', '/readyz', '/ui', '/ui/confirmations', '/admin/queues']) await api(p);
+    for (const p of [
+      '/api/v1/runs',
+      '/api/v1/confirmations',
+      '/api/v1/confirmations?status=pending',
+      '/api/v1/connectors',
+      '/api/v1/workflows',
+      '/api/v1/openapi.json',
+      '/metrics',
+      '/healthz',
+      '/readyz',
+      '/ui',
+      '/ui/confirmations',
+      '/admin/queues',
+    ])
+      await api(p);
     for (const c of ['remote', 'locked', 'dead']) {
       await api(`/api/v1/connectors/${c}/tools`);
       await api(`/api/v1/connectors/${c}/refresh`, { method: 'POST' });
@@ -178,22 +209,34 @@ describe('a canary secret set as a connector token appears nowhere', () => {
     await api(`/ui/confirmations/${cid}`);
     await api(`/api/v1/confirmations/${cid}/approve`, { method: 'POST', body: JSON.stringify({ argumentsHash: 'wrong' }) });
     const conf = await app.store.requireConfirmation(cid);
-    await api(`/api/v1/confirmations/${cid}/approve`, { method: 'POST', body: JSON.stringify({ argumentsHash: conf.argumentsHash }) });
+    await api(`/api/v1/confirmations/${cid}/approve`, {
+      method: 'POST',
+      body: JSON.stringify({ argumentsHash: conf.argumentsHash }),
+    });
     saw('pay after approval', JSON.stringify(await waitForStatus(app, runs[3], ['succeeded', 'failed'])));
 
     const mcp = await connectClient(`${server.url}/mcp`, { token: TOKENS.chat });
     try {
       saw('mcp tools/list', JSON.stringify(await mcp.client.listTools()));
       saw('mcp list_workflows', JSON.stringify(await mcp.client.callTool({ name: 'list_workflows', arguments: {} })));
-      for (const id of runs) saw(`mcp get_run ${id}`, JSON.stringify(await mcp.client.callTool({ name: 'get_run', arguments: { runId: id } })));
-      saw('mcp run_workflow', JSON.stringify(await mcp.client.callTool({ name: 'run_workflow', arguments: { workflow: 'locked-say', inputs: {} } })));
+      for (const id of runs)
+        saw(`mcp get_run ${id}`, JSON.stringify(await mcp.client.callTool({ name: 'get_run', arguments: { runId: id } })));
+      saw(
+        'mcp run_workflow',
+        JSON.stringify(await mcp.client.callTool({ name: 'run_workflow', arguments: { workflow: 'locked-say', inputs: {} } })),
+      );
     } finally {
       await mcp.client.close();
     }
 
-    const cli = (...args: string[]) => promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), ...args],
-      { env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_CONFIG: file, LOG_LEVEL: 'trace' }, cwd: ROOT })
-      .then((r) => `${r.stdout}${r.stderr}`, (e: { stdout: string; stderr: string }) => `${e.stdout}${e.stderr}`);
+    const cli = (...args: string[]) =>
+      promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), ...args], {
+        env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_CONFIG: file, LOG_LEVEL: 'trace' },
+        cwd: ROOT,
+      }).then(
+        (r) => `${r.stdout}${r.stderr}`,
+        (e: { stdout: string; stderr: string }) => `${e.stdout}${e.stderr}`,
+      );
     saw('cli connectors list', await cli('connectors', 'list'));
     saw('cli connectors tools locked', await cli('connectors', 'tools', 'locked'));
     saw('cli validate', await cli('validate'));
@@ -204,9 +247,13 @@ describe('a canary secret set as a connector token appears nowhere', () => {
     // The failures really carried the connectors' trouble, so there was something to leak.
     expect(locked.error?.message).toMatch(/locked/);
     expect(seen.find((s) => s.where === 'cli connectors list')?.text).toMatch(/unreachable/);
-    const leaks = seen.filter((s) => s.text.includes(CANARY)).map((s) => `${s.where}: …${s.text.slice(Math.max(0, s.text.indexOf(CANARY) - 200), s.text.indexOf(CANARY) + 60)}…`);
+    const leaks = seen
+      .filter((s) => s.text.includes(CANARY))
+      .map((s) => `${s.where}: …${s.text.slice(Math.max(0, s.text.indexOf(CANARY) - 200), s.text.indexOf(CANARY) + 60)}…`);
     expect(leaks).toEqual([]);
     console.log(`errors that were checked: ${locked.error?.message} | ${dead.error?.message}`);
-    console.log(`canary checked in ${seen.length} places (${Math.round(seen.reduce((n, s) => n + s.text.length, 0) / 1024)} KiB): not found`);
+    console.log(
+      `canary checked in ${seen.length} places (${Math.round(seen.reduce((n, s) => n + s.text.length, 0) / 1024)} KiB): not found`,
+    );
   }, 180_000);
 });

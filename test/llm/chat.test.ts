@@ -1,13 +1,25 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
-import { latestToolResults, startOpenAISandbox, type ChatRequest, type OpenAISandbox, type Reply } from '../../src/sandbox/openai/index.ts';
+import {
+  latestToolResults,
+  startOpenAISandbox,
+  type ChatRequest,
+  type OpenAISandbox,
+  type Reply,
+} from '../../src/sandbox/openai/index.ts';
 import { ROOT } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { Tmux, count } from './tmux.ts';
 
-interface StripeState { refunds: Record<string, { id: string; charge: string; amount: number }> }
-interface RunAnswer { runId: string; status: string; steps: Array<{ id: string; output?: { id?: string } }> }
+interface StripeState {
+  refunds: Record<string, { id: string; charge: string; amount: number }>;
+}
+interface RunAnswer {
+  runId: string;
+  status: string;
+  steps: Array<{ id: string; output?: { id?: string } }>;
+}
 
 /** The run the facade answered the model with, as the model received it. */
 function runAnswer(req: ChatRequest): RunAnswer {
@@ -19,7 +31,12 @@ function runAnswer(req: ChatRequest): RunAnswer {
 const report = (req: ChatRequest): Reply => {
   const run = runAnswer(req);
   const refund = run.steps.find((s) => s.id === 'refund')?.output?.id;
-  return { content: run.status === 'succeeded' ? `Done: refund ${refund} succeeded (run ${run.runId}).` : `The run ended ${run.status}; nothing more was done.` };
+  return {
+    content:
+      run.status === 'succeeded'
+        ? `Done: refund ${refund} succeeded (run ${run.runId}).`
+        : `The run ended ${run.status}; nothing more was done.`,
+  };
 };
 
 const refund = (charge: string, amount: number): Reply => ({
@@ -34,19 +51,26 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
   let openai: OpenAISandbox;
 
   const refundsOf = (charge: string) =>
-    Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter((r) => r.charge === charge && !r.id.startsWith('re_seed'));
+    Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter(
+      (r) => r.charge === charge && !r.id.startsWith('re_seed'),
+    );
 
   function startChat(name: string): void {
-    tmux.start(name, [process.execPath, 'src/cli.ts', 'chat'], {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/tmp',
-      NO_COLOR: '1',
-      INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml'),
-      REDIS_URL: redis.url,
-      OPENAI_BASE_URL: openai.url,
-      OPENAI_API_KEY: 'sk-test',
-      ...sandboxes.env,
-    }, ROOT);
+    tmux.start(
+      name,
+      [process.execPath, 'src/cli.ts', 'chat'],
+      {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/tmp',
+        NO_COLOR: '1',
+        INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml'),
+        REDIS_URL: redis.url,
+        OPENAI_BASE_URL: openai.url,
+        OPENAI_API_KEY: 'sk-test',
+        ...sandboxes.env,
+      },
+      ROOT,
+    );
   }
 
   beforeAll(async () => {
@@ -84,7 +108,9 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     expect(screen).toContain('Confirmation needed: slack.post_message');
     const [made] = refundsOf('ch_seed_1');
     expect(made.amount).toBe(1500);
-    expect(screen).toMatch(new RegExp(`"text": "Hi Ada Lovelace, we refunded 15\\.00 USD of your charge ch_seed_1\\. Refund id: ${made.id}\\."`));
+    expect(screen).toMatch(
+      new RegExp(`"text": "Hi Ada Lovelace, we refunded 15\\.00 USD of your charge ch_seed_1\\. Refund id: ${made.id}\\."`),
+    );
     tmux.type('first', 'r');
 
     screen = await tmux.waitFor('first', /interlock› Done: refund re_\w+ succeeded/);

@@ -7,7 +7,15 @@ const FILE = '/cfg/workflows.yaml';
 
 /** A config whose one workflow is `steps`; line 1 is `llm:` when `top` is given. */
 function config(top: string[], ...steps: string[]): string {
-  return [...top, 'workflows:', '  wf:', '    description: d', '    inputs: { type: object, properties: { text: { type: string } } }', '    steps:', ...steps].join('\n');
+  return [
+    ...top,
+    'workflows:',
+    '  wf:',
+    '    description: d',
+    '    inputs: { type: object, properties: { text: { type: string } } }',
+    '    steps:',
+    ...steps,
+  ].join('\n');
 }
 
 function issues(yaml: string): string[] {
@@ -30,10 +38,17 @@ const DRAFT = [
 
 describe('loading llm steps', () => {
   it('reads an llm step as the call llm.<model>, taking the model from the top-level llm section', () => {
-    const c = loadConfigFromString(config(['llm: { model: gpt-test, base_url: "http://127.0.0.1:9/v1", concurrency: 2 }'], ...DRAFT), FILE);
+    const c = loadConfigFromString(
+      config(['llm: { model: gpt-test, base_url: "http://127.0.0.1:9/v1", concurrency: 2 }'], ...DRAFT),
+      FILE,
+    );
     const step = c.workflows.wf.steps[0] as LlmStep;
     expect(step).toMatchObject({
-      kind: 'llm', id: 'draft', connector: 'llm', tool: 'gpt-test', confirm: 'auto',
+      kind: 'llm',
+      id: 'draft',
+      connector: 'llm',
+      tool: 'gpt-test',
+      confirm: 'auto',
       with: { instructions: 'Summarize ${{ inputs.text }}', input: { text: '${{ inputs.text }}' } },
       outputSchema: { type: 'object', properties: { summary: { type: 'string' } } },
     });
@@ -41,7 +56,10 @@ describe('loading llm steps', () => {
   });
 
   it("lets a step's own model win over the default", () => {
-    const c = loadConfigFromString(config(['llm: { model: gpt-test }'], ...DRAFT.slice(0, 2), '          model: other-model', ...DRAFT.slice(2)), FILE);
+    const c = loadConfigFromString(
+      config(['llm: { model: gpt-test }'], ...DRAFT.slice(0, 2), '          model: other-model', ...DRAFT.slice(2)),
+      FILE,
+    );
     expect(c.workflows.wf.steps[0].tool).toBe('other-model');
   });
 
@@ -50,8 +68,18 @@ describe('loading llm steps', () => {
   });
 
   it('points at the keyword of an output_schema that does not compile', () => {
-    const yaml = config(['llm: { model: m }'], ...DRAFT.slice(0, 4), '          output_schema:', '            type: object', '            properties: { n: { type: integr } }');
-    expect(issues(yaml)).toEqual([expect.stringMatching(/^13:38 step 1 of workflow "wf" llm output_schema is not a valid JSON Schema: properties.n.type must be equal to one of the allowed values/)]);
+    const yaml = config(
+      ['llm: { model: m }'],
+      ...DRAFT.slice(0, 4),
+      '          output_schema:',
+      '            type: object',
+      '            properties: { n: { type: integr } }',
+    );
+    expect(issues(yaml)).toEqual([
+      expect.stringMatching(
+        /^13:38 step 1 of workflow "wf" llm output_schema is not a valid JSON Schema: properties.n.type must be equal to one of the allowed values/,
+      ),
+    ]);
   });
 
   it('asks for type: object, because structured outputs answer with one object', () => {
@@ -60,7 +88,8 @@ describe('loading llm steps', () => {
   });
 
   it('checks templates in instructions and input like a call’s with', () => {
-    const yaml = config(['llm: { model: m }'],
+    const yaml = config(
+      ['llm: { model: m }'],
       '      - id: draft',
       '        llm:',
       '          instructions: Use ${{ steps.later.output }}',
@@ -75,8 +104,17 @@ describe('loading llm steps', () => {
   });
 
   it('refuses with and confirm on an llm step, and a step with both call and llm', () => {
-    const found = issues(config(['llm: { model: m }'], ...DRAFT, '        with: { a: 1 }', '        confirm: always',
-      '      - id: both', '        call: x.y', '        llm: { instructions: i, input: x, output_schema: { type: object } }'));
+    const found = issues(
+      config(
+        ['llm: { model: m }'],
+        ...DRAFT,
+        '        with: { a: 1 }',
+        '        confirm: always',
+        '      - id: both',
+        '        call: x.y',
+        '        llm: { instructions: i, input: x, output_schema: { type: object } }',
+      ),
+    );
     expect(found).toContainEqual(expect.stringMatching(/^12:9 .*"with" does not apply to an llm step/));
     expect(found).toContainEqual(expect.stringMatching(/^13:9 .*"confirm" does not apply to an llm step/));
     expect(found).toContainEqual(expect.stringMatching(/^16:9 step 2 of workflow "wf" has both call and llm/));

@@ -9,7 +9,9 @@ import { loadConfig } from '../../src/workflows/load.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
-interface SlackState { messages: Array<{ channel: string; text: string }> }
+interface SlackState {
+  messages: Array<{ channel: string; text: string }>;
+}
 
 describe('the shipped refund-and-notify with and without its llm draft', () => {
   const redis = new TestRedis();
@@ -39,7 +41,12 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
     // No OpenAI configuration at all until a test asks for the draft.
     delete process.env.OPENAI_BASE_URL;
     delete process.env.OPENAI_API_KEY;
-    app = await App.create({ config: loadConfig(join(ROOT, 'workflows.yaml')), redisUrl: redis.url, prefix: 'draft', logger: silentLogger() });
+    app = await App.create({
+      config: loadConfig(join(ROOT, 'workflows.yaml')),
+      redisUrl: redis.url,
+      prefix: 'draft',
+      logger: silentLogger(),
+    });
     await app.startWorkers();
   });
   afterAll(async () => {
@@ -47,7 +54,10 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
     await openai?.close();
     await sandboxes?.close();
     await redis.stop();
-    for (const [k, v] of [['OPENAI_BASE_URL', saved.url], ['OPENAI_API_KEY', saved.key]] as const) {
+    for (const [k, v] of [
+      ['OPENAI_BASE_URL', saved.url],
+      ['OPENAI_API_KEY', saved.key],
+    ] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }
@@ -59,16 +69,23 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
     expect(done.status).toBe('succeeded');
     expect(done.steps.draft.status).toBe('skipped');
     const refundId = (done.steps.refund.output as { id: string }).id;
-    expect(shown[1]).toMatchObject({ call: 'slack.post_message', text: `Hi Grace Hopper, we refunded 10.00 USD of your charge ch_seed_2. Refund id: ${refundId}.` });
+    expect(shown[1]).toMatchObject({
+      call: 'slack.post_message',
+      text: `Hi Grace Hopper, we refunded 10.00 USD of your charge ch_seed_2. Refund id: ${refundId}.`,
+    });
     expect(openai.requests).toEqual([]);
   });
 
   it('posts the message the model drafted, shown in full at the Slack gate, when draft_with_llm is true', async () => {
     process.env.OPENAI_BASE_URL = openai.url;
-    openai.setScript([(req) => {
-      const facts = JSON.parse(textOf(req.messages[1].content)) as Record<string, string>;
-      return { json: { message: `Dear ${facts.customer}, ${facts.amount} is on its way back to you (refund ${facts.refund}).` } };
-    }]);
+    openai.setScript([
+      (req) => {
+        const facts = JSON.parse(textOf(req.messages[1].content)) as Record<string, string>;
+        return {
+          json: { message: `Dear ${facts.customer}, ${facts.amount} is on its way back to you (refund ${facts.refund}).` },
+        };
+      },
+    ]);
     try {
       const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 700, draft_with_llm: true });
       const { run: done, shown } = await approveAll(run.id);
@@ -82,7 +99,12 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
       expect((sandboxes.slack.state() as unknown as SlackState).messages.filter((m) => m.text === drafted)).toHaveLength(1);
       const req = openai.requests[0].body;
       expect(req.model).toBe('gpt-4.1-mini');
-      expect(JSON.parse(textOf(req.messages[1].content))).toEqual({ customer: 'Grace Hopper', amount: '7.00 USD', charge: 'ch_seed_2', refund: refundId });
+      expect(JSON.parse(textOf(req.messages[1].content))).toEqual({
+        customer: 'Grace Hopper',
+        amount: '7.00 USD',
+        charge: 'ch_seed_2',
+        refund: refundId,
+      });
     } finally {
       delete process.env.OPENAI_BASE_URL;
     }

@@ -74,10 +74,16 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     expect(done.status).toBe('succeeded');
     expect(done.steps.draft.output).toEqual({ summary: 'The parcel arrived broken.', mood: 'angry' });
     expect(done.steps.draft.arguments).toEqual({
-      model: 'gpt-test', instructions: "Summarize the customer's note in one sentence.", input: { note: 'my parcel came smashed!!', run: run.id },
+      model: 'gpt-test',
+      instructions: "Summarize the customer's note in one sentence.",
+      input: { note: 'my parcel came smashed!!', run: run.id },
     });
     expect(done.steps.say.output).toEqual({ text: 'Summary (angry): The parcel arrived broken.' });
-    expect(readCalls(log).filter((c) => c.tool === 'echo').map((c) => c.args.text)).toContain('Summary (angry): The parcel arrived broken.');
+    expect(
+      readCalls(log)
+        .filter((c) => c.tool === 'echo')
+        .map((c) => c.args.text),
+    ).toContain('Summary (angry): The parcel arrived broken.');
 
     const [req] = openai.requests;
     expect(req.authorized).toBe(true);
@@ -114,7 +120,9 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     const { run } = await app.engine.trigger('summarize', { text: 'x' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.steps.draft.error?.code).toBe('LLM_OUTPUT_INVALID');
-    expect(done.steps.draft.error?.message).toMatch(/did not answer with JSON \(.+\); it said: "Sure! Here is a summary: the parcel broke\."/);
+    expect(done.steps.draft.error?.message).toMatch(
+      /did not answer with JSON \(.+\); it said: "Sure! Here is a summary: the parcel broke\."/,
+    );
   });
 
   it('fails the step on a refusal and on an answer cut off at the token limit', async () => {
@@ -143,12 +151,22 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
   });
 
   it('fails with the endpoint’s own words when it refuses the request', async () => {
-    openai.setScript([{ error: { status: 404, message: 'The model `gpt-test` does not exist or you do not have access to it.', code: 'model_not_found' } }]);
+    openai.setScript([
+      {
+        error: {
+          status: 404,
+          message: 'The model `gpt-test` does not exist or you do not have access to it.',
+          code: 'model_not_found',
+        },
+      },
+    ]);
     const { run } = await app.engine.trigger('summarize', { text: 'x' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.steps.draft.error).toEqual({
       code: 'LLM_ERROR',
-      message: expect.stringMatching(/^llm step "draft": model gpt-test: .* refused the request \(404\): The model `gpt-test` does not exist/),
+      message: expect.stringMatching(
+        /^llm step "draft": model gpt-test: .* refused the request \(404\): The model `gpt-test` does not exist/,
+      ),
     });
   });
 

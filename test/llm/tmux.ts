@@ -16,7 +16,9 @@ export class Tmux {
   /** Runs `argv` with exactly `env` in a new 220×60 session; the pane stays after it exits, saying how. */
   start(name: string, argv: string[], env: Record<string, string>, cwd: string): void {
     const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-    const assignments = Object.entries(env).map(([k, v]) => q(`${k}=${v}`)).join(' ');
+    const assignments = Object.entries(env)
+      .map(([k, v]) => q(`${k}=${v}`))
+      .join(' ');
     const cmd = `cd ${q(cwd)} && env -i ${assignments} ${argv.map(q).join(' ')}; echo "[exited $?]"; sleep 600`;
     this.tmux('new-session', '-d', '-s', name, '-x', '220', '-y', '60', cmd);
   }

@@ -39,8 +39,15 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
       stderr: 'pipe',
     });
     const s: StdioSession = {
-      client: new Client({ name: 'desktop', version: '1.0.0' }, { capabilities: opts.elicit ? { elicitation: { form: {} } } : {} }),
-      transport, asked: 0, listChanged: 0, stderr: [], errors: [],
+      client: new Client(
+        { name: 'desktop', version: '1.0.0' },
+        { capabilities: opts.elicit ? { elicitation: { form: {} } } : {} },
+      ),
+      transport,
+      asked: 0,
+      listChanged: 0,
+      stderr: [],
+      errors: [],
       async call(name, args) {
         const r = (await s.client.callTool({ name, arguments: args })) as CallToolResult;
         return r.structuredContent as unknown as RunView;
@@ -67,7 +74,11 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     await redis.start();
     writeFileSync(file, facadeYaml({ log }));
     // The CLI uses the default key prefix; this App watches and decides like a person elsewhere would.
-    observer = await App.create({ config: loadConfigFromString(facadeYaml({ log }), file), redisUrl: redis.url, logger: silentLogger() });
+    observer = await App.create({
+      config: loadConfigFromString(facadeYaml({ log }), file),
+      redisUrl: redis.url,
+      logger: silentLogger(),
+    });
   });
   afterAll(async () => {
     await Promise.all(open.map((s) => s.client.close().catch(() => {})));
@@ -80,7 +91,10 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     const names = (await s.client.listTools()).tools.map((t) => t.name).sort();
     expect(names).toEqual(['get_run', 'greet', 'list_workflows', 'pay', 'run_workflow']);
     const view = await s.call('greet', { text: 'from the desktop' });
-    expect(view).toMatchObject({ status: 'succeeded', steps: [expect.objectContaining({ output: { text: 'from the desktop' } })] });
+    expect(view).toMatchObject({
+      status: 'succeeded',
+      steps: [expect.objectContaining({ output: { text: 'from the desktop' } })],
+    });
     expect((await observer.store.requireRun(view.runId)).session).toMatch(/^mcp-stdio-\d+-/);
     expect(s.errors).toEqual([]);
     expect(s.stderr.join('')).toContain('interlock mcp: ready on stdio');
@@ -96,7 +110,11 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     expect(readCalls(log).filter((c) => c.tool === 'record').length - before).toBe(2);
 
     const session = (await observer.store.requireRun(first.runId)).session;
-    expect(await observer.store.getGrant(session, 'test', 'record', 'local')).toMatchObject({ decision: 'approve', by: 'local', channel: 'mcp-elicitation' });
+    expect(await observer.store.getGrant(session, 'test', 'record', 'local')).toMatchObject({
+      decision: 'approve',
+      by: 'local',
+      channel: 'mcp-elicitation',
+    });
     await s.client.close();
     await expect.poll(() => observer.store.getGrant(session, 'test', 'record', 'local'), { timeout: 10_000 }).toBeUndefined();
   });
@@ -105,7 +123,11 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     const s = await spawnFacade();
     const view = await s.call('run_workflow', { workflow: 'pay', inputs: { name: 'hal', amount: 2 } });
     expect(view.status).toBe('awaiting_confirmation');
-    expect(view.confirmation).toMatchObject({ connector: 'test', tool: 'record', arguments: { name: 'hal', value: { amount: 2 } } });
+    expect(view.confirmation).toMatchObject({
+      connector: 'test',
+      tool: 'record',
+      arguments: { name: 'hal', value: { amount: 2 } },
+    });
     expect(view.confirmation?.approveUrl).toMatch(/^http:\/\/127\.0\.0\.1:3000\/ui\/confirmations\//);
     await observer.engine.approve(view.confirmation?.id ?? '', view.confirmation?.argumentsHash ?? '', { by: 'test-person' });
     await waitForStatus(observer, view.runId, ['succeeded']);
@@ -115,10 +137,14 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
   it('reloads the workflows on SIGHUP and tells the client its tools changed', async () => {
     const s = await spawnFacade();
     await s.client.listTools();
-    writeFileSync(file, facadeYaml({
-      log,
-      extra: '  wave:\n    description: Wave back\n    expose: true\n    inputs: { type: object }\n    steps:\n      - { id: say, call: test.echo, with: { text: wave } }\n',
-    }));
+    writeFileSync(
+      file,
+      facadeYaml({
+        log,
+        extra:
+          '  wave:\n    description: Wave back\n    expose: true\n    inputs: { type: object }\n    steps:\n      - { id: say, call: test.echo, with: { text: wave } }\n',
+      }),
+    );
     try {
       process.kill(s.transport.pid ?? 0, 'SIGHUP');
       await expect.poll(() => s.listChanged, { timeout: 10_000 }).toBeGreaterThan(0);

@@ -22,7 +22,10 @@ interface Script {
 }
 
 function readScripts(): Script[] {
-  const files = [...readdirSync(SCRIPTS).filter((f) => f.endsWith('.lua')), ...readdirSync(join(SCRIPTS, 'includes')).map((f) => `includes/${f}`)];
+  const files = [
+    ...readdirSync(SCRIPTS).filter((f) => f.endsWith('.lua')),
+    ...readdirSync(join(SCRIPTS, 'includes')).map((f) => `includes/${f}`),
+  ];
   return files.map((file) => {
     const text = readFileSync(join(SCRIPTS, file), 'utf8');
     const literal = [...text.matchAll(/'type',\s*'([^']*)'\s*,/g)].map((m) => m[1]);
@@ -34,7 +37,8 @@ function readScripts(): Script[] {
 
 function sourceFiles(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sourceFiles(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 describe('run event names', () => {
@@ -53,11 +57,20 @@ describe('run event names', () => {
   it('every name a script completes at run time is listed in its Events: header, and the header only lists known names', () => {
     for (const s of scripts) {
       for (const p of s.prefixes) {
-        expect(s.declared.filter((n) => n.startsWith(p)), `${s.file}: Events: lists no '${p}…' name for its '${p}' .. XADD`).not.toEqual([]);
+        expect(
+          s.declared.filter((n) => n.startsWith(p)),
+          `${s.file}: Events: lists no '${p}…' name for its '${p}' .. XADD`,
+        ).not.toEqual([]);
       }
-      expect(s.declared.filter((n) => !known.has(n)), `${s.file}: Events: names outside RUN_EVENT_TYPES`).toEqual([]);
+      expect(
+        s.declared.filter((n) => !known.has(n)),
+        `${s.file}: Events: names outside RUN_EVENT_TYPES`,
+      ).toEqual([]);
       // A header that leaves out a name the script writes whole would mislead its reader.
-      expect(s.literal.filter((n) => !s.declared.includes(n)), `${s.file}: written but not in Events:`).toEqual([]);
+      expect(
+        s.literal.filter((n) => !s.declared.includes(n)),
+        `${s.file}: written but not in Events:`,
+      ).toEqual([]);
     }
   });
 

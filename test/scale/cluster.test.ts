@@ -19,7 +19,12 @@ import { TestCluster } from '../helpers/redis.ts';
  * REDIS_CLUSTER_NODES. Every multi-key script, MULTI and BullMQ call must stay in one slot, or the
  * cluster answers CROSSSLOT; and pipelines over keys on different masters are refused by the client.
  */
-const TOKENS = { reader: 'tok-cluster-reader-71', trigger: 'tok-cluster-trigger-72', approver: 'tok-cluster-approver-73', admin: 'tok-cluster-admin-74' };
+const TOKENS = {
+  reader: 'tok-cluster-reader-71',
+  trigger: 'tok-cluster-trigger-72',
+  approver: 'tok-cluster-approver-73',
+  admin: 'tok-cluster-admin-74',
+};
 const log = callLogPath();
 const yaml = `
 connectors:${testConnectorYaml(log, '\n    concurrency: 4')}
@@ -60,7 +65,12 @@ ${PAY_WORKFLOW}
 describe('REDIS_CLUSTER_NODES', () => {
   it('takes host:port entries or URLs; credentials given once apply to every node and are never shown', () => {
     const t = parseClusterNodes(' 10.0.0.1:7000, redis://app:s3cr%40t@10.0.0.2:7001 ,[::1]:7002,node4');
-    expect(t.nodes).toEqual([{ host: '10.0.0.1', port: 7000 }, { host: '10.0.0.2', port: 7001 }, { host: '::1', port: 7002 }, { host: 'node4', port: 6379 }]);
+    expect(t.nodes).toEqual([
+      { host: '10.0.0.1', port: 7000 },
+      { host: '10.0.0.2', port: 7001 },
+      { host: '::1', port: 7002 },
+      { host: 'node4', port: 6379 },
+    ]);
     expect(t.redisOptions).toEqual({ username: 'app', password: 's3cr@t' });
     expect(t.describe).toBe('Redis Cluster (10.0.0.1:7000, 10.0.0.2:7001, [::1]:7002, node4:6379)');
     expect(parseClusterNodes('rediss://:pw@h:1').describe).toBe('Redis Cluster (h:1, TLS)');
@@ -88,13 +98,23 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     const { json, ...rest } = init;
     return fetch(`${server.url}${path}`, {
       ...rest,
-      headers: { authorization: `Bearer ${TOKENS[token]}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${TOKENS[token]}`,
+        ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
     });
   };
   const cli = (args: string[]) =>
     promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), ...args], {
-      env: { ...process.env, REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.nodes, INTERLOCK_PREFIX: prefix, INTERLOCK_CONFIG: configFile, LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        REDIS_URL: '',
+        REDIS_CLUSTER_NODES: cluster.nodes,
+        INTERLOCK_PREFIX: prefix,
+        INTERLOCK_CONFIG: configFile,
+        LOG_LEVEL: 'warn',
+      },
       timeout: 30_000,
     });
 
@@ -104,7 +124,12 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     writeFileSync(configFile, yaml);
     app = await App.create({ configFile, redisClusterNodes: cluster.nodes, prefix, logger: silentLogger() });
     await app.startWorkers({ sweepEveryMs: 200 });
-    const env = { IL_CL_READER: TOKENS.reader, IL_CL_TRIGGER: TOKENS.trigger, IL_CL_APPROVER: TOKENS.approver, IL_CL_ADMIN: TOKENS.admin };
+    const env = {
+      IL_CL_READER: TOKENS.reader,
+      IL_CL_TRIGGER: TOKENS.trigger,
+      IL_CL_APPROVER: TOKENS.approver,
+      IL_CL_ADMIN: TOKENS.admin,
+    };
     server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
   });
   afterAll(async () => {
@@ -133,7 +158,18 @@ describe('Redis Cluster: three masters, runs end to end', () => {
   });
 
   it('follows a run with a blocking read on a duplicate cluster client (the CLI, from REDIS_CLUSTER_NODES)', async () => {
-    const { stdout } = await cli(['run', 'chain', '--input', 'a=20', '--input', 'b=1', '--wait', '--no-interactive', '--timeout', '20']);
+    const { stdout } = await cli([
+      'run',
+      'chain',
+      '--input',
+      'a=20',
+      '--input',
+      'b=1',
+      '--wait',
+      '--no-interactive',
+      '--timeout',
+      '20',
+    ]);
     expect(stdout).toContain('step.succeeded');
     expect(stdout).toContain('total 42');
     const waited = await app.engine.waitFor(chains[0].id, { blocking: app.redis.duplicate(), timeoutMs: 1000 });
@@ -145,27 +181,37 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(res.status).toBe(202);
     const run = await waitForStatus(app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation', 'failed'], 20_000);
     expect(run.status).toBe('awaiting_confirmation');
-    const conf = (await (await api(`/api/v1/confirmations/${run.steps.write.confirmationId}`, 'reader')).json()) as ConfirmationRecord;
+    const conf = (await (
+      await api(`/api/v1/confirmations/${run.steps.write.confirmationId}`, 'reader')
+    ).json()) as ConfirmationRecord;
     return { run, conf };
   }
 
   it('pauses a gated write, lists it as pending, and calls the tool once approved', async () => {
     const { run, conf } = await paused('approve-me');
-    const pending = (await (await api('/api/v1/confirmations?status=pending', 'reader')).json()) as { confirmations: ConfirmationRecord[] };
+    const pending = (await (await api('/api/v1/confirmations?status=pending', 'reader')).json()) as {
+      confirmations: ConfirmationRecord[];
+    };
     expect(pending.confirmations.map((c) => c.id)).toContain(conf.id);
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'approve-me')).toEqual([]);
     // The event stream waits on a blocking XREAD (its own cluster client) and ends with the run.
     const sse = await api(`/api/v1/runs/${run.id}/events`, 'reader', { signal: AbortSignal.timeout(20_000) });
     expect(sse.status).toBe(200);
     const streamed = sse.text();
-    const res = await api(`/api/v1/confirmations/${conf.id}/approve`, 'approver', { method: 'POST', json: { argumentsHash: conf.argumentsHash } });
+    const res = await api(`/api/v1/confirmations/${conf.id}/approve`, 'approver', {
+      method: 'POST',
+      json: { argumentsHash: conf.argumentsHash },
+    });
     expect(res.status).toBe(200);
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed'], 20_000);
     expect(done.status).toBe('succeeded');
     const events = await streamed;
-    for (const type of ['confirmation.requested', 'confirmation.approved', 'step.succeeded', 'run.succeeded']) expect(events).toContain(`"type":"${type}"`);
+    for (const type of ['confirmation.requested', 'confirmation.approved', 'step.succeeded', 'run.succeeded'])
+      expect(events).toContain(`"type":"${type}"`);
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'approve-me')).toHaveLength(1);
-    const after = (await (await api('/api/v1/confirmations?status=pending', 'reader')).json()) as { confirmations: ConfirmationRecord[] };
+    const after = (await (await api('/api/v1/confirmations?status=pending', 'reader')).json()) as {
+      confirmations: ConfirmationRecord[];
+    };
     expect(after.confirmations.map((c) => c.id)).not.toContain(conf.id);
   });
 
@@ -181,7 +227,9 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(res.status).toBe(200);
     const done = await waitForStatus(app, run.id, ['denied', 'succeeded', 'failed'], 20_000);
     expect(done.status).toBe('denied');
-    const all = (await (await api('/api/v1/confirmations?limit=500', 'reader')).json()) as { confirmations: ConfirmationRecord[] };
+    const all = (await (await api('/api/v1/confirmations?limit=500', 'reader')).json()) as {
+      confirmations: ConfirmationRecord[];
+    };
     expect(all.confirmations.find((c) => c.id === conf.id)?.status).toBe('denied');
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'deny-me')).toEqual([]);
   });
@@ -192,7 +240,9 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     while (!readCalls(log).some((c) => c.tool === 'slow')) await new Promise((r) => setTimeout(r, 20));
     const res = await api(`/api/v1/runs/${run.id}/cancel`, 'trigger', { method: 'POST' });
     expect(res.status).toBe(200);
-    await expect.poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 }).toContain('step.aborted');
+    await expect
+      .poll(async () => (await app.store.readEvents(run.id)).map((e) => e.type), { timeout: 10_000 })
+      .toContain('step.aborted');
     expect((await app.store.requireRun(run.id)).steps.after.status).toBe('pending');
 
     const { run: gated, conf } = await paused('cancel-me');
@@ -236,20 +286,24 @@ describe('Redis Cluster: three masters, runs end to end', () => {
   it('spreads the keys over more than one master, each run whole on one of them', async () => {
     const masters = [cluster.node(0), cluster.node(1), cluster.node(2)];
     try {
-      const perNode = await Promise.all(masters.map(async (m) => {
-        const keys: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, batch] = await m.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-          cursor = next;
-          keys.push(...batch);
-        } while (cursor !== '0');
-        return keys;
-      }));
+      const perNode = await Promise.all(
+        masters.map(async (m) => {
+          const keys: string[] = [];
+          let cursor = '0';
+          do {
+            const [next, batch] = await m.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+            cursor = next;
+            keys.push(...batch);
+          } while (cursor !== '0');
+          return keys;
+        }),
+      );
       const runsOn = perNode.map((keys) => keys.filter((k) => k.startsWith(`${prefix}:run:`) && !k.endsWith(':events')).length);
       expect(runsOn.filter((n) => n > 0).length).toBeGreaterThan(1);
       for (const r of chains) {
-        const holders = perNode.flatMap((keys, i) => (keys.includes(app.store.keys.run(r.id)) && keys.includes(app.store.keys.events(r.id)) ? [i] : []));
+        const holders = perNode.flatMap((keys, i) =>
+          keys.includes(app.store.keys.run(r.id)) && keys.includes(app.store.keys.events(r.id)) ? [i] : [],
+        );
         expect(holders).toHaveLength(1);
       }
       // The queue's keys all sit in one slot, so on one master.

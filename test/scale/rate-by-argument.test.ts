@@ -43,7 +43,9 @@ workflows:
 describe('a rate limit per argument value, across two worker processes', () => {
   const fx = workerFixture('ratekey', yaml, log);
 
-  it('never lets one text through more than max times per window, while other texts go on meanwhile', { timeout: 60_000 }, async () => {
+  it('never lets one text through more than max times per window, while other texts go on meanwhile', {
+    timeout: 60_000,
+  }, async () => {
     const { app } = fx;
     await fx.startWorkers(2);
 
@@ -56,19 +58,33 @@ describe('a rate limit per argument value, across two worker processes', () => {
     expect(left, `${left.length} runs did not succeed`).toEqual([]);
 
     const calls: Array<LoggedCall & { sessionId?: string }> = readCalls(log).filter((c) => c.tool === 'echo');
-    for (const text of TEXTS) expect(calls.filter((c) => c.args.text === text).length, text).toBeGreaterThanOrEqual(text === HOT ? 2 * RUNS_PER_TEXT : RUNS_PER_TEXT);
+    for (const text of TEXTS)
+      expect(calls.filter((c) => c.args.text === text).length, text).toBeGreaterThanOrEqual(
+        text === HOT ? 2 * RUNS_PER_TEXT : RUNS_PER_TEXT,
+      );
     // Both processes called the server, each over its own MCP session.
     expect(new Set(calls.map((c) => c.sessionId)).size).toBeGreaterThanOrEqual(2);
 
     // Per text: never more than max within any window of per, at the server.
     for (const text of TEXTS) {
-      const busiest = busiestWindow(calls.filter((c) => c.args.text === text).map((c) => c.time), PER_TEXT.perMs);
-      expect(busiest.count, `${busiest.count} calls of "${text}" within ${PER_TEXT.perMs} ms from ${new Date(busiest.start).toISOString()}`)
-        .toBeLessThanOrEqual(PER_TEXT.max);
+      const busiest = busiestWindow(
+        calls.filter((c) => c.args.text === text).map((c) => c.time),
+        PER_TEXT.perMs,
+      );
+      expect(
+        busiest.count,
+        `${busiest.count} calls of "${text}" within ${PER_TEXT.perMs} ms from ${new Date(busiest.start).toISOString()}`,
+      ).toBeLessThanOrEqual(PER_TEXT.max);
     }
     // The connector's own limit holds over all texts together, taken in the same step as theirs.
-    const all = busiestWindow(calls.map((c) => c.time), CONNECTOR.perMs);
-    expect(all.count, `${all.count} calls within ${CONNECTOR.perMs} ms; the connector limit is ${CONNECTOR.max}`).toBeLessThanOrEqual(CONNECTOR.max);
+    const all = busiestWindow(
+      calls.map((c) => c.time),
+      CONNECTOR.perMs,
+    );
+    expect(
+      all.count,
+      `${all.count} calls within ${CONNECTOR.perMs} ms; the connector limit is ${CONNECTOR.max}`,
+    ).toBeLessThanOrEqual(CONNECTOR.max);
     // Yet more than one text's max arrived within one window: the texts did not share one window.
     expect(all.count).toBeGreaterThan(PER_TEXT.max);
   });

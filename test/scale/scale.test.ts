@@ -50,7 +50,9 @@ describe('three worker processes on one Redis', () => {
 
   let calls: (LoggedCall & { sessionId?: string })[] = [];
 
-  it('completes 300 runs with one of three processes killed midway, sharing the rate limit across processes', { timeout: 90_000 }, async () => {
+  it('completes 300 runs with one of three processes killed midway, sharing the rate limit across processes', {
+    timeout: 90_000,
+  }, async () => {
     const { app } = fx;
     const started = await fx.startWorkers(3);
 
@@ -62,10 +64,12 @@ describe('three worker processes on one Redis', () => {
     await started[1].kill();
 
     const left = await fx.unsucceeded(ids, 75_000, 200);
-    const unfinished = await Promise.all(left.slice(0, 3).map(async (id) => {
-      const run = await app.store.requireRun(id);
-      return { id, status: run.status, steps: Object.fromEntries(Object.entries(run.steps).map(([k, s]) => [k, s.status])) };
-    }));
+    const unfinished = await Promise.all(
+      left.slice(0, 3).map(async (id) => {
+        const run = await app.store.requireRun(id);
+        return { id, status: run.status, steps: Object.fromEntries(Object.entries(run.steps).map(([k, s]) => [k, s.status])) };
+      }),
+    );
     expect(unfinished, `${left.length} runs did not succeed`).toEqual([]);
 
     calls = readCalls(log);
@@ -77,14 +81,22 @@ describe('three worker processes on one Redis', () => {
     // The three processes each held their own MCP session and took a share of the work.
     expect(new Set(calls.map((c) => c.sessionId)).size).toBeGreaterThanOrEqual(3);
     // One limit for all processes, not one each (three would allow 3 × max in a window).
-    const busiest = busiestWindow(calls.map((c) => c.time), LIMIT.perMs);
+    const busiest = busiestWindow(
+      calls.map((c) => c.time),
+      LIMIT.perMs,
+    );
     expect(busiest.count).toBeLessThanOrEqual(2 * LIMIT.max);
   });
 
   it('never lets more than max calls reach the server within any sliding window of per', () => {
     expect(calls.length).toBeGreaterThanOrEqual(RUNS * STEPS);
-    const busiest = busiestWindow(calls.map((c) => c.time), LIMIT.perMs);
-    expect(busiest.count, `${busiest.count} calls within ${LIMIT.perMs} ms from ${new Date(busiest.start).toISOString()}; the limit is ${LIMIT.max}`)
-      .toBeLessThanOrEqual(LIMIT.max);
+    const busiest = busiestWindow(
+      calls.map((c) => c.time),
+      LIMIT.perMs,
+    );
+    expect(
+      busiest.count,
+      `${busiest.count} calls within ${LIMIT.perMs} ms from ${new Date(busiest.start).toISOString()}; the limit is ${LIMIT.max}`,
+    ).toBeLessThanOrEqual(LIMIT.max);
   });
 });

@@ -38,20 +38,35 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       const page1 = (await res.json()) as { workflows: { name: string; steps: unknown[] }[]; nextCursor?: string };
       expect(page1.workflows).toHaveLength(1);
       expect(page1.nextCursor).toBeTruthy();
-      const page2 = (await (await h.call(`/api/v1/workflows?limit=1&cursor=${page1.nextCursor}`, { token: 'reader' })).json()) as typeof page1;
+      const page2 = (await (
+        await h.call(`/api/v1/workflows?limit=1&cursor=${page1.nextCursor}`, { token: 'reader' })
+      ).json()) as typeof page1;
       expect(page2.workflows).toHaveLength(1);
       expect(page2.nextCursor).toBeUndefined();
       const pay = [...page1.workflows, ...page2.workflows].find((w) => w.name === 'pay');
-      expect(pay?.steps).toEqual([{ id: 'look', call: 'test.echo', confirm: 'auto' }, { id: 'write', call: 'test.record', confirm: 'auto' }]);
+      expect(pay?.steps).toEqual([
+        { id: 'look', call: 'test.echo', confirm: 'auto' },
+        { id: 'write', call: 'test.record', confirm: 'auto' },
+      ]);
     });
 
     it('starts a run: 202, the run, and a Location header', async () => {
-      const res = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'hi' }, session: 's-1' } });
+      const res = await h.call('/api/v1/workflows/greet/runs', {
+        method: 'POST',
+        token: 'trigger',
+        json: { inputs: { text: 'hi' }, session: 's-1' },
+      });
       expect(res.status).toBe(202);
       const run = (await res.json()) as RunRecord;
       expect(res.headers.get('location')).toBe(`/api/v1/runs/${run.id}`);
       // 's-1' is not a session Interlock gave this token: it only labels the run, which gets its own session.
-      expect(run).toMatchObject({ workflow: 'greet', label: 's-1', session: `run-${run.id}`, owner: 'chat-client', inputs: { text: 'hi' } });
+      expect(run).toMatchObject({
+        workflow: 'greet',
+        label: 's-1',
+        session: `run-${run.id}`,
+        owner: 'chat-client',
+        inputs: { text: 'hi' },
+      });
       const done = await waitForStatus(h.app, run.id, ['succeeded', 'failed']);
       expect(done.steps.say.output).toEqual({ text: 'hi' });
     });
@@ -88,7 +103,12 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('refuses malformed JSON, non-objects, unknown fields, wrong content types and bad headers with 400', async () => {
       const post = (body: string, type = 'application/json', headers: Record<string, string> = {}) =>
-        h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', body, headers: { 'content-type': type, ...headers } });
+        h.call('/api/v1/workflows/greet/runs', {
+          method: 'POST',
+          token: 'trigger',
+          body,
+          headers: { 'content-type': type, ...headers },
+        });
       for (const [res, code] of [
         [await post('{"inputs": {"text": "x"'), 'BAD_REQUEST'],
         [await post('[1, 2]'), 'BAD_REQUEST'],
@@ -106,7 +126,12 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('refuses bodies over 1 MB with 413', async () => {
       const big = JSON.stringify({ inputs: { text: 'x'.repeat(1024 * 1024 + 10) } });
-      const res = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', body: big, headers: { 'content-type': 'application/json' } });
+      const res = await h.call('/api/v1/workflows/greet/runs', {
+        method: 'POST',
+        token: 'trigger',
+        body: big,
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).toBe(413);
       expect(((await res.json()) as ErrorBody).error.code).toBe('PAYLOAD_TOO_LARGE');
     });
@@ -125,16 +150,23 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('lists runs newest first, filtered by status and workflow, page by page', async () => {
       const { run } = await pausedRun('list', 2);
-      const all = (await (await h.call('/api/v1/runs?limit=2', { token: 'reader' })).json()) as { runs: RunRecord[]; nextCursor?: string };
+      const all = (await (await h.call('/api/v1/runs?limit=2', { token: 'reader' })).json()) as {
+        runs: RunRecord[];
+        nextCursor?: string;
+      };
       expect(all.runs).toHaveLength(2);
       expect(all.runs[0].id).toBe(run.id);
       expect(all.nextCursor).toBeTruthy();
-      const next = (await (await h.call(`/api/v1/runs?limit=2&cursor=${all.nextCursor}`, { token: 'reader' })).json()) as typeof all;
+      const next = (await (
+        await h.call(`/api/v1/runs?limit=2&cursor=${all.nextCursor}`, { token: 'reader' })
+      ).json()) as typeof all;
       expect(next.runs.map((r) => r.id)).not.toContain(run.id);
       const greet = (await (await h.call('/api/v1/runs?workflow=greet', { token: 'reader' })).json()) as typeof all;
       expect(greet.runs.length).toBeGreaterThan(0);
       expect(greet.runs.every((r) => r.workflow === 'greet')).toBe(true);
-      const waiting = (await (await h.call('/api/v1/runs?status=awaiting_confirmation', { token: 'reader' })).json()) as typeof all;
+      const waiting = (await (
+        await h.call('/api/v1/runs?status=awaiting_confirmation', { token: 'reader' })
+      ).json()) as typeof all;
       expect(waiting.runs.every((r) => r.status === 'awaiting_confirmation')).toBe(true);
       for (const q of ['status=bogus', 'limit=0', 'limit=501', 'cursor=garbage']) {
         const bad = await h.call(`/api/v1/runs?${q}`, { token: 'reader' });
@@ -152,7 +184,9 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(((await again.json()) as ErrorBody).error.code).toBe('RUN_FINISHED');
       const missing = await h.call('/api/v1/runs/rnope/cancel', { method: 'POST', token: 'trigger' });
       expect(missing.status).toBe(404);
-      const pending = (await (await h.call('/api/v1/confirmations?status=pending&limit=500', { token: 'reader' })).json()) as { confirmations: ConfirmationRecord[] };
+      const pending = (await (await h.call('/api/v1/confirmations?status=pending&limit=500', { token: 'reader' })).json()) as {
+        confirmations: ConfirmationRecord[];
+      };
       expect(pending.confirmations.map((c) => c.id)).not.toContain(conf.id);
     });
   });
@@ -161,13 +195,19 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
     it('shows the whole payload of a pending write', async () => {
       const { conf } = await pausedRun('payload', 7);
       expect(conf).toMatchObject({
-        connector: 'test', tool: 'record', status: 'pending', stepId: 'write', workflow: 'pay',
+        connector: 'test',
+        tool: 'record',
+        status: 'pending',
+        stepId: 'write',
+        workflow: 'pay',
         arguments: { name: 'payload', value: { amount: 7, currency: 'usd' } },
         annotations: { destructiveHint: false, idempotentHint: true },
       });
       expect(conf.argumentsHash).toMatch(/^[0-9a-f]{16,}$/);
       expect(conf.description).toContain('Appends a value');
-      const list = (await (await h.call('/api/v1/confirmations?status=pending', { token: 'reader' })).json()) as { confirmations: ConfirmationRecord[] };
+      const list = (await (await h.call('/api/v1/confirmations?status=pending', { token: 'reader' })).json()) as {
+        confirmations: ConfirmationRecord[];
+      };
       expect(list.confirmations.map((c) => c.id)).toContain(conf.id);
       expect((await h.call('/api/v1/confirmations/c_rnope_1', { token: 'reader' })).status).toBe(404);
       expect((await h.call('/api/v1/confirmations?status=maybe', { token: 'reader' })).status).toBe(400);
@@ -175,7 +215,11 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('approves with the shown hash, the write happens once, and the run succeeds', async () => {
       const { run, conf } = await pausedRun('approve', 9);
-      const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+      const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: conf.argumentsHash },
+      });
       expect(res.status).toBe(200);
       expect((await res.json()) as ConfirmationRecord).toMatchObject({ status: 'approved', decidedBy: 'approver' });
       const done = await waitForStatus(h.app, run.id, ['succeeded', 'failed']);
@@ -187,7 +231,11 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('refuses a stale argumentsHash with 409 HASH_MISMATCH and keeps the confirmation pending', async () => {
       const { conf } = await pausedRun('stale', 4);
-      const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: 'f'.repeat(64) } });
+      const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: 'f'.repeat(64) },
+      });
       expect(res.status).toBe(409);
       const body = (await res.json()) as ErrorBody;
       expect(body.error.code).toBe('HASH_MISMATCH');
@@ -200,10 +248,21 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       const { run, conf } = await pausedRun('deny-first', 6);
       const deny = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver', json: {} });
       expect(deny.status).toBe(200);
-      expect((await deny.json()) as ConfirmationRecord).toMatchObject({ status: 'denied', decidedBy: 'approver', channel: 'api' });
-      const approve = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+      expect((await deny.json()) as ConfirmationRecord).toMatchObject({
+        status: 'denied',
+        decidedBy: 'approver',
+        channel: 'api',
+      });
+      const approve = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: conf.argumentsHash },
+      });
       expect(approve.status).toBe(409);
-      expect(((await approve.json()) as ErrorBody).error).toMatchObject({ code: 'ALREADY_DECIDED', details: { status: 'denied' } });
+      expect(((await approve.json()) as ErrorBody).error).toMatchObject({
+        code: 'ALREADY_DECIDED',
+        details: { status: 'denied' },
+      });
       const again = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver' });
       expect(again.status).toBe(409);
       expect((await waitForStatus(h.app, run.id, ['denied'])).status).toBe('denied');
@@ -212,19 +271,33 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('validates decision bodies: argumentsHash required, remember only "session", no unknown fields', async () => {
       const { conf } = await pausedRun('bodies', 8);
-      const approve = (json: unknown) => h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json });
-      for (const body of [{}, { argumentsHash: conf.argumentsHash, remember: 'forever' }, { argumentsHash: conf.argumentsHash, remeber: 'session' }, { argumentsHash: 42 }]) {
+      const approve = (json: unknown) =>
+        h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json });
+      for (const body of [
+        {},
+        { argumentsHash: conf.argumentsHash, remember: 'forever' },
+        { argumentsHash: conf.argumentsHash, remeber: 'session' },
+        { argumentsHash: 42 },
+      ]) {
         const res = await approve(body);
         expect(res.status, JSON.stringify(body)).toBe(400);
       }
-      const missing = await h.call('/api/v1/confirmations/c_rnope_1/approve', { method: 'POST', token: 'approver', json: { argumentsHash: 'x' } });
+      const missing = await h.call('/api/v1/confirmations/c_rnope_1/approve', {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: 'x' },
+      });
       expect(missing.status).toBe(404);
     });
   });
 
   describe('scopes', () => {
     it('answers 401 without a token or with an unknown one', async () => {
-      for (const headers of [{}, { authorization: 'Bearer not-a-token' }, { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` }]) {
+      for (const headers of [
+        {},
+        { authorization: 'Bearer not-a-token' },
+        { authorization: `Basic ${Buffer.from('a:b').toString('base64')}` },
+      ]) {
         const res = await h.call('/api/v1/runs', { headers });
         expect(res.status).toBe(401);
         expect(((await res.json()) as ErrorBody).error.code).toBe('UNAUTHORIZED');
@@ -233,23 +306,48 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
 
     it('lets a trigger token start runs but not approve them (403), and a confirm token approve but not start', async () => {
       const { run, conf } = await pausedRun('scopes', 11);
-      const asChat = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'trigger', json: { argumentsHash: conf.argumentsHash } });
+      const asChat = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'trigger',
+        json: { argumentsHash: conf.argumentsHash },
+      });
       expect(asChat.status).toBe(403);
       const body = (await asChat.json()) as ErrorBody;
       expect(body.error.code).toBe('FORBIDDEN');
       expect(body.error.message).toContain("'confirm'");
       expect((await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'trigger' })).status).toBe(403);
-      expect(((await (await h.call(`/api/v1/confirmations/${conf.id}`, { token: 'reader' })).json()) as ConfirmationRecord).status).toBe('pending');
-      expect((await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'approver', json: { inputs: { name: 'x', amount: 1 } } })).status).toBe(403);
+      expect(
+        ((await (await h.call(`/api/v1/confirmations/${conf.id}`, { token: 'reader' })).json()) as ConfirmationRecord).status,
+      ).toBe('pending');
+      expect(
+        (
+          await h.call('/api/v1/workflows/pay/runs', {
+            method: 'POST',
+            token: 'approver',
+            json: { inputs: { name: 'x', amount: 1 } },
+          })
+        ).status,
+      ).toBe(403);
       expect((await h.call(`/api/v1/runs/${run.id}/cancel`, { method: 'POST', token: 'reader' })).status).toBe(403);
       expect((await h.call('/api/v1/connectors/test/refresh', { method: 'POST', token: 'approver' })).status).toBe(403);
-      expect((await h.call('/api/v1/connectors/test/tools/record', { method: 'PATCH', token: 'trigger', json: { enabled: false } })).status).toBe(403);
-      const ok = await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+      expect(
+        (await h.call('/api/v1/connectors/test/tools/record', { method: 'PATCH', token: 'trigger', json: { enabled: false } }))
+          .status,
+      ).toBe(403);
+      const ok = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: conf.argumentsHash },
+      });
       expect(ok.status).toBe(200);
     });
 
     it('never echoes a token value in answers', async () => {
-      const res = await h.call('/api/v1/confirmations/c_rnope_1/approve', { method: 'POST', token: 'trigger', json: { argumentsHash: 'x' } });
+      const res = await h.call('/api/v1/confirmations/c_rnope_1/approve', {
+        method: 'POST',
+        token: 'trigger',
+        json: { argumentsHash: 'x' },
+      });
       const text = await res.text();
       for (const v of Object.values(TOKENS)) expect(text).not.toContain(v);
     });
@@ -282,19 +380,24 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
     });
 
     it('turns a tool off and on with PATCH; the store and the tool list agree', async () => {
-      const patch = (tool: string, json: unknown) => h.call(`/api/v1/connectors/test/tools/${tool}`, { method: 'PATCH', token: 'admin', json });
+      const patch = (tool: string, json: unknown) =>
+        h.call(`/api/v1/connectors/test/tools/${tool}`, { method: 'PATCH', token: 'admin', json });
       const off = await patch('add', { enabled: false });
       expect(off.status).toBe(200);
       expect(await off.json()).toEqual({ connector: 'test', tool: 'add', enabled: false });
       expect(await h.app.store.toolEnabled('test', 'add')).toBe(false);
-      const { tools } = (await (await h.call('/api/v1/connectors/test/tools?limit=500', { token: 'reader' })).json()) as { tools: { name: string; enabled: boolean }[] };
+      const { tools } = (await (await h.call('/api/v1/connectors/test/tools?limit=500', { token: 'reader' })).json()) as {
+        tools: { name: string; enabled: boolean }[];
+      };
       expect(tools.find((t) => t.name === 'add')?.enabled).toBe(false);
       expect((await patch('add', { enabled: true })).status).toBe(200);
       expect(await h.app.store.toolEnabled('test', 'add')).toBe(true);
       expect((await patch('add', { enabled: 'no' })).status).toBe(400);
       expect((await patch('add', { enabled: true, why: 'x' })).status).toBe(400);
       expect((await patch('no_such_tool', { enabled: false })).status).toBe(404);
-      expect((await h.call('/api/v1/connectors/nope/tools/add', { method: 'PATCH', token: 'admin', json: { enabled: false } })).status).toBe(404);
+      expect(
+        (await h.call('/api/v1/connectors/nope/tools/add', { method: 'PATCH', token: 'admin', json: { enabled: false } })).status,
+      ).toBe(404);
     });
   });
 
@@ -303,24 +406,45 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect((await h.call('/healthz')).status).toBe(200);
       const ready = await h.call('/readyz');
       expect(ready.status).toBe(200);
-      expect(await ready.json()).toMatchObject({ status: 'ready', redis: { ok: true }, workers: 'running', connectors: [{ id: 'test' }] });
+      expect(await ready.json()).toMatchObject({
+        status: 'ready',
+        redis: { ok: true },
+        workers: 'running',
+        connectors: [{ id: 'test' }],
+      });
     });
 
     it('serves Prometheus text whose counters move when runs happen', async () => {
       const before = parseProm(await (await h.call('/metrics')).text());
-      const res = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'metrics' } } });
+      const res = await h.call('/api/v1/workflows/greet/runs', {
+        method: 'POST',
+        token: 'trigger',
+        json: { inputs: { text: 'metrics' } },
+      });
       await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['succeeded']);
       const { conf } = await pausedRun('metrics', 1);
-      await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+      await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        token: 'approver',
+        json: { argumentsHash: conf.argumentsHash },
+      });
       await waitForStatus(h.app, conf.runId, ['succeeded']);
       const resMetrics = await h.call('/metrics');
       expect(resMetrics.headers.get('content-type')).toContain('text/plain');
       const after = parseProm(await resMetrics.text());
       const get = (m: Map<string, number>, k: string) => m.get(k) ?? 0;
-      expect(get(after, 'interlock_steps_total{connector="test",tool="echo",outcome="ok"}')).toBeGreaterThanOrEqual(get(before, 'interlock_steps_total{connector="test",tool="echo",outcome="ok"}') + 2);
-      expect(get(after, 'interlock_step_duration_seconds_count{connector="test",tool="record",outcome="ok"}')).toBeGreaterThan(get(before, 'interlock_step_duration_seconds_count{connector="test",tool="record",outcome="ok"}'));
-      expect(get(after, 'interlock_runs{status="succeeded"}')).toBeGreaterThanOrEqual(get(before, 'interlock_runs{status="succeeded"}') + 2);
-      expect(get(after, 'interlock_confirmation_wait_seconds_count{connector="test",tool="record",decision="approved"}')).toBeGreaterThan(0);
+      expect(get(after, 'interlock_steps_total{connector="test",tool="echo",outcome="ok"}')).toBeGreaterThanOrEqual(
+        get(before, 'interlock_steps_total{connector="test",tool="echo",outcome="ok"}') + 2,
+      );
+      expect(get(after, 'interlock_step_duration_seconds_count{connector="test",tool="record",outcome="ok"}')).toBeGreaterThan(
+        get(before, 'interlock_step_duration_seconds_count{connector="test",tool="record",outcome="ok"}'),
+      );
+      expect(get(after, 'interlock_runs{status="succeeded"}')).toBeGreaterThanOrEqual(
+        get(before, 'interlock_runs{status="succeeded"}') + 2,
+      );
+      expect(
+        get(after, 'interlock_confirmation_wait_seconds_count{connector="test",tool="record",decision="approved"}'),
+      ).toBeGreaterThan(0);
       expect(after.has('interlock_queue_jobs{queue="test",state="waiting"}')).toBe(true);
       expect(after.has('interlock_confirmations_pending')).toBe(true);
     });

@@ -15,8 +15,16 @@ export function launchChromium(): Promise<Browser> {
   if (!isExecutableFile(CHROMIUM)) throw new Error(missingChromiumMessage());
   return chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -30,7 +38,10 @@ export async function signIn(page: Page, baseUrl: string, token: string, path = 
 }
 
 /** The card of the pending confirmation of a run (waits until the page shows it). */
-export async function findConfirmation(page: Page, match: { runId?: string; connector?: string; tool?: string }): Promise<Locator> {
+export async function findConfirmation(
+  page: Page,
+  match: { runId?: string; connector?: string; tool?: string },
+): Promise<Locator> {
   let sel = '.confirmation[data-status="pending"]';
   if (match.runId) sel += `[data-run="${match.runId}"]`;
   if (match.connector) sel += `[data-connector="${match.connector}"]`;
@@ -56,7 +67,10 @@ export async function approve(card: Locator, opts: { remember?: boolean } = {}):
 
 /** Waits until the page (without reloading) shows the run in `status`. */
 export async function waitForRunStatus(page: Page, runId: string, status: string, timeoutMs = 20_000): Promise<void> {
-  await page.locator(`[data-run-status="${runId}"]`, { hasText: status.replace(/_/g, ' ') }).first().waitFor({ state: 'visible', timeout: timeoutMs });
+  await page
+    .locator(`[data-run-status="${runId}"]`, { hasText: status.replace(/_/g, ' ') })
+    .first()
+    .waitFor({ state: 'visible', timeout: timeoutMs });
 }
 
 export async function screenshot(page: Page, path: string): Promise<void> {

@@ -84,7 +84,12 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
     return fetch(`${server.url}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
   };
   return {
-    redis, app, server, url: server.url, log, call,
+    redis,
+    app,
+    server,
+    url: server.url,
+    log,
+    call,
     async close() {
       await server.close();
       await app.close();
@@ -105,11 +110,15 @@ export function parseProm(text: string): Map<string, number> {
     if (line === '') continue;
     const meta = /^# (HELP|TYPE) ([a-zA-Z_:][a-zA-Z0-9_:]*) (.*)$/.exec(line);
     if (meta) {
-      if (meta[1] === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3])) throw new Error(`bad TYPE: ${line}`);
+      if (meta[1] === 'TYPE' && !['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(meta[3]))
+        throw new Error(`bad TYPE: ${line}`);
       if (meta[1] === 'TYPE') families.add(meta[2]);
       continue;
     }
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)( -?\d+)?$/.exec(line);
+    const m =
+      /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.]+(?:e[+-]?\d+)?|NaN|[+-]Inf)( -?\d+)?$/.exec(
+        line,
+      );
     if (!m) throw new Error(`not Prometheus text: ${line}`);
     const family = m[1].replace(/_(bucket|sum|count|total|created)$/, '');
     if (!families.has(m[1]) && !families.has(family)) throw new Error(`sample of an undeclared family: ${line}`);

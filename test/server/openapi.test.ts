@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from './helpers.ts';
 
-type Doc = { openapi: string; paths: Record<string, Record<string, { responses?: object; 'x-scope'?: string }>>; components: { schemas: Record<string, unknown> } };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, { responses?: object; 'x-scope'?: string }>>;
+  components: { schemas: Record<string, unknown> };
+};
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 const DOCUMENTED_PREFIXES = ['/api/v1/', '/healthz', '/readyz', '/metrics'];
@@ -20,7 +24,13 @@ describe('OpenAPI document', () => {
   });
 
   const documented = (): string[] =>
-    Object.entries(doc.paths).flatMap(([path, ops]) => Object.keys(ops).filter((m) => METHODS.includes(m)).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+    Object.entries(doc.paths)
+      .flatMap(([path, ops]) =>
+        Object.keys(ops)
+          .filter((m) => METHODS.includes(m))
+          .map((m) => `${m.toUpperCase()} ${path}`),
+      )
+      .sort();
 
   it('is OpenAPI 3.1 whose $refs all resolve', () => {
     expect(doc.openapi).toBe('3.1.0');
@@ -33,21 +43,35 @@ describe('OpenAPI document', () => {
   });
 
   it('lists exactly the API routes the server registers, and no others', () => {
-    const registered = [...new Set(h.server.http.hono.routes
-      .filter((r) => r.method !== 'ALL' && DOCUMENTED_PREFIXES.some((p) => r.path === p || r.path.startsWith(p)))
-      .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`))].sort();
+    const registered = [
+      ...new Set(
+        h.server.http.hono.routes
+          .filter((r) => r.method !== 'ALL' && DOCUMENTED_PREFIXES.some((p) => r.path === p || r.path.startsWith(p)))
+          .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`),
+      ),
+    ].sort();
     expect(registered).toEqual(documented());
   });
 
   it('has every documented operation answered by its own handler over HTTP, with the scope it states', async () => {
-    const fill = (path: string) => path.replace('{name}', 'greet').replace('{id}', path.includes('connectors') ? 'test' : 'rnope').replace('{tool}', 'echo').replace('{stepId}', 'write');
+    const fill = (path: string) =>
+      path
+        .replace('{name}', 'greet')
+        .replace('{id}', path.includes('connectors') ? 'test' : 'rnope')
+        .replace('{tool}', 'echo')
+        .replace('{stepId}', 'write');
     for (const key of documented()) {
       const [method, path] = key.split(' ');
       const url = fill(path).replace('/confirmations/rnope', '/confirmations/c_rnope_1');
       const isEvents = path.endsWith('/events');
       const res = await h.call(url, {
-        method, token: 'admin',
-        ...(method === 'PATCH' ? { json: { enabled: true } } : method === 'POST' && url.includes('/approve') ? { json: { argumentsHash: 'x' } } : {}),
+        method,
+        token: 'admin',
+        ...(method === 'PATCH'
+          ? { json: { enabled: true } }
+          : method === 'POST' && url.includes('/approve')
+            ? { json: { argumentsHash: 'x' } }
+            : {}),
         ...(method === 'POST' && url.endsWith('/runs') ? { json: { inputs: { text: 'openapi' } } } : {}),
       });
       const text = isEvents ? '' : await res.text();

@@ -21,7 +21,12 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
   const redis = new TestRedis();
   let app: App;
   let server: RunningServer;
-  const env = { IL_TEST_READER: TOKENS.reader, IL_TEST_TRIGGER: TOKENS.trigger, IL_TEST_APPROVER: TOKENS.approver, IL_TEST_ADMIN: TOKENS.admin };
+  const env = {
+    IL_TEST_READER: TOKENS.reader,
+    IL_TEST_TRIGGER: TOKENS.trigger,
+    IL_TEST_APPROVER: TOKENS.approver,
+    IL_TEST_ADMIN: TOKENS.admin,
+  };
 
   beforeAll(async () => {
     await redis.start();
@@ -54,8 +59,12 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
     expect((await resolve(r.id, { action: 'retry' }, 'reader')).status).toBe(403);
     expect((await resolve(r.id, { action: 'retry' }, 'trigger')).status).toBe(403);
     for (const [body, field] of [
-      [{ action: 'redo' }, 'action'], [{}, 'action'], [{ action: 'done' }, 'output'],
-      [{ action: 'retry', output: {} }, 'output'], [{ action: 'fail', because: 'x' }, 'because'], [{ action: 'fail', reason: 7 }, 'reason'],
+      [{ action: 'redo' }, 'action'],
+      [{}, 'action'],
+      [{ action: 'done' }, 'output'],
+      [{ action: 'retry', output: {} }, 'output'],
+      [{ action: 'fail', because: 'x' }, 'because'],
+      [{ action: 'fail', reason: 7 }, 'reason'],
     ] as const) {
       const res = await resolve(r.id, body, 'approver');
       expect(res.status).toBe(400);

@@ -18,12 +18,19 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
   });
 
   it('refuses a Host that is not a loopback name (DNS rebinding) and a foreign Origin', async () => {
-    const rebound = await raw(`${h.url}/api/v1/runs`, { headers: { host: `evil.example:${h.server.port}`, authorization: `Bearer ${TOKENS.reader}` } });
+    const rebound = await raw(`${h.url}/api/v1/runs`, {
+      headers: { host: `evil.example:${h.server.port}`, authorization: `Bearer ${TOKENS.reader}` },
+    });
     expect(rebound.status).toBe(403);
     expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'FORBIDDEN' } });
     const mcp = await raw(`${h.url}/mcp`, { method: 'POST', headers: { host: 'evil.example' } });
     expect(mcp.status).toBe(403);
-    const foreign = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'x' } }, headers: { origin: 'https://evil.example' } });
+    const foreign = await h.call('/api/v1/workflows/greet/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { text: 'x' } },
+      headers: { origin: 'https://evil.example' },
+    });
     expect(foreign.status).toBe(403);
     const localhost = await raw(`${h.url}/healthz`, { headers: { host: `localhost:${h.server.port}` } });
     expect(localhost.status).toBe(200);
@@ -49,7 +56,9 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(page.body).not.toContain(cookie.split('=')[1]);
     const bad = await raw(`${h.url}/ui?token=wrong`, { headers: { accept: 'text/html' } });
     expect(bad.status).toBe(401);
-    const tampered = await raw(`${h.url}/api/v1/runs`, { headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) } });
+    const tampered = await raw(`${h.url}/api/v1/runs`, {
+      headers: { cookie: cookie.replace(/.$/, (c) => (c === 'A' ? 'B' : 'A')) },
+    });
     expect(tampered.status).toBe(401);
   });
 
@@ -61,14 +70,22 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
   });
 
   it('lets a cookie session decide only from a same-origin page, and only with the confirm scope', async () => {
-    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: 'cookie', amount: 2 } } });
+    const res = await h.call('/api/v1/workflows/pay/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { name: 'cookie', amount: 2 } },
+    });
     const run = await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
     const conf = await h.app.store.requireConfirmation(run.steps.write.confirmationId as string);
     const approverCookie = cookieFrom(await raw(`${h.url}/ui?token=${TOKENS.approver}`));
     const readerCookie = cookieFrom(await raw(`${h.url}/ui?token=${TOKENS.reader}`));
     const body = JSON.stringify({ argumentsHash: conf.argumentsHash });
     const post = (cookie: string, headers: Record<string, string> = {}) =>
-      raw(`${h.url}/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', body, headers: { cookie, 'content-type': 'application/json', ...headers } });
+      raw(`${h.url}/api/v1/confirmations/${conf.id}/approve`, {
+        method: 'POST',
+        body,
+        headers: { cookie, 'content-type': 'application/json', ...headers },
+      });
     expect((await post(approverCookie)).status).toBe(403);
     expect((await post(approverCookie, { origin: 'https://evil.example' })).status).toBe(403);
     expect((await post(readerCookie, { origin: h.url })).status).toBe(403);
@@ -79,9 +96,18 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
 
   it('escapes everything a tool or caller controls, and keeps the confirmation payload readable', async () => {
     const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'`';
-    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: evil, amount: 3 }, session: '<b>s</b>' } });
+    const res = await h.call('/api/v1/workflows/pay/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { name: evil, amount: 3 }, session: '<b>s</b>' },
+    });
     const run = await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
-    for (const path of [`/ui/runs/${run.id}`, '/ui', '/ui/confirmations', `/ui/confirmations/${run.steps.write.confirmationId}`]) {
+    for (const path of [
+      `/ui/runs/${run.id}`,
+      '/ui',
+      '/ui/confirmations',
+      `/ui/confirmations/${run.steps.write.confirmationId}`,
+    ]) {
       const page = await raw(`${h.url}${path}`, { headers: { authorization: `Bearer ${TOKENS.reader}` } });
       expect(page.status, path).toBe(200);
       expect(page.body, path).not.toContain('<script>alert');
@@ -103,21 +129,44 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(board.status).toBe(200);
     expect(board.body).toContain('<!DOCTYPE html>');
 
-    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name: 'board', amount: 12 } } });
+    const res = await h.call('/api/v1/workflows/pay/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { name: 'board', amount: 12 } },
+    });
     const run = await waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
-    const api = await raw(`${h.url}/admin/queues/api/queues?activeQueue=awaiting-confirmation&status=waiting&page=1&jobsPerPage=50`, { headers: { cookie: adminCookie } });
+    const api = await raw(
+      `${h.url}/admin/queues/api/queues?activeQueue=awaiting-confirmation&status=waiting&page=1&jobsPerPage=50`,
+      { headers: { cookie: adminCookie } },
+    );
     expect(api.status).toBe(200);
-    const { queues } = JSON.parse(api.body) as { queues: { name: string; counts: Record<string, number>; readOnlyMode: boolean; jobs: { id: string; name: string; data: Record<string, unknown> }[] }[] };
+    const { queues } = JSON.parse(api.body) as {
+      queues: {
+        name: string;
+        counts: Record<string, number>;
+        readOnlyMode: boolean;
+        jobs: { id: string; name: string; data: Record<string, unknown> }[];
+      }[];
+    };
     expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test']);
     const awaiting = queues.find((q) => q.name === 'awaiting-confirmation');
     expect(awaiting?.readOnlyMode).toBe(true);
     expect(awaiting?.counts.waiting).toBeGreaterThan(0);
     const job = awaiting?.jobs.find((j) => j.id === run.steps.write.confirmationId);
     expect(job?.name).toContain('awaiting confirmation');
-    expect(job?.data).toMatchObject({ connector: 'test', tool: 'record', arguments: { name: 'board', value: { amount: 12, currency: 'usd' } } });
-    const one = await raw(`${h.url}/admin/queues/api/queues/awaiting-confirmation/${job?.id}`, { headers: { cookie: adminCookie } });
+    expect(job?.data).toMatchObject({
+      connector: 'test',
+      tool: 'record',
+      arguments: { name: 'board', value: { amount: 12, currency: 'usd' } },
+    });
+    const one = await raw(`${h.url}/admin/queues/api/queues/awaiting-confirmation/${job?.id}`, {
+      headers: { cookie: adminCookie },
+    });
     expect(one.status).toBe(200);
-    const clean = await raw(`${h.url}/admin/queues/api/queues/test/clean/failed`, { method: 'PUT', headers: { cookie: adminCookie, origin: h.url } });
+    const clean = await raw(`${h.url}/admin/queues/api/queues/test/clean/failed`, {
+      method: 'PUT',
+      headers: { cookie: adminCookie, origin: h.url },
+    });
     expect(clean.status).toBe(405);
   });
 });
@@ -140,7 +189,11 @@ describe('a server without tokens', () => {
     expect((await h.call('/api/v1/runs')).status).toBe(200);
     const rebound = await raw(`${h.url}/api/v1/runs`, { headers: { host: 'attacker.example' } });
     expect(rebound.status).toBe(403);
-    const csrf = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'x' } }, headers: { origin: 'http://attacker.example' } });
+    const csrf = await h.call('/api/v1/workflows/greet/runs', {
+      method: 'POST',
+      json: { inputs: { text: 'x' } },
+      headers: { origin: 'http://attacker.example' },
+    });
     expect(csrf.status).toBe(403);
   });
 
@@ -152,11 +205,19 @@ describe('a server without tokens', () => {
       { origin: `http://127.0.0.1:${port + 1}`, 'content-type': 'application/json' },
       { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
     ] as Record<string, string>[]) {
-      const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers });
+      const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, {
+        method: 'POST',
+        body: JSON.stringify({ inputs: { text: 'x' } }),
+        headers,
+      });
       expect(res.status, JSON.stringify(headers)).toBe(403);
     }
     expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
-    const ownPage = await raw(`${h.url}/api/v1/workflows/greet/runs`, { method: 'POST', body: JSON.stringify({ inputs: { text: 'x' } }), headers: { origin: h.url, 'content-type': 'application/json' } });
+    const ownPage = await raw(`${h.url}/api/v1/workflows/greet/runs`, {
+      method: 'POST',
+      body: JSON.stringify({ inputs: { text: 'x' } }),
+      headers: { origin: h.url, 'content-type': 'application/json' },
+    });
     expect(ownPage.status).toBe(202);
     expect((await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'y' } } })).status).toBe(202);
   });
@@ -165,7 +226,9 @@ describe('a server without tokens', () => {
     await redis.start();
     const app = await makeApp(configYaml({ tokens: false, log: callLogPath() }), redis.url);
     try {
-      const err = await startServer(app, { host: '0.0.0.0', port: 0, workers: false, onNotice: () => {} }).catch((e: unknown) => e);
+      const err = await startServer(app, { host: '0.0.0.0', port: 0, workers: false, onNotice: () => {} }).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(InterlockError);
       expect((err as InterlockError).code).toBe('CONFIG_INVALID');
       expect((err as InterlockError).message).toMatch(/Refusing to listen on 0\.0\.0\.0 without tokens/);
@@ -201,7 +264,9 @@ describe('tokens configured but their variables unset', () => {
   });
 });
 
-const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+const external = Object.values(networkInterfaces())
+  .flat()
+  .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
 describe.skipIf(!external)('probes and metrics from another machine', () => {
   let h: Harness;

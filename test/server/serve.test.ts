@@ -24,13 +24,24 @@ describe('interlock serve (the CLI command, as a child process)', () => {
       for (const path of ['/api/v1', '/ui', '/admin/queues', '/metrics', '/mcp']) expect(err()).toContain(`${base}${path}`);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
       const run = await fetch(`${base}/api/v1/workflows/greet/runs`, {
-        method: 'POST', headers: { authorization: `Bearer ${TOKENS.trigger}`, 'content-type': 'application/json' }, body: JSON.stringify({ inputs: { text: 'served' } }),
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKENS.trigger}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: { text: 'served' } }),
       });
       expect(run.status).toBe(202);
       const mcp = await fetch(`${base}/mcp`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${TOKENS.trigger}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
-        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } }),
+        headers: {
+          authorization: `Bearer ${TOKENS.trigger}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+        }),
       });
       expect(mcp.status).toBe(200);
       expect(mcp.headers.get('mcp-session-id')).toBeTruthy();
@@ -74,7 +85,9 @@ describe('interlock serve (the CLI command, as a child process)', () => {
       const line = base.split('\n').findIndex((l) => l.includes('confirmation_ttl')) + 1;
       const bad = await reload(TOKENS.admin);
       expect(bad.status).toBe(400);
-      const body = (await bad.json()) as { error: { code: string; message: string; details: { issues: Array<{ file: string; line: number; col: number }> } } };
+      const body = (await bad.json()) as {
+        error: { code: string; message: string; details: { issues: Array<{ file: string; line: number; col: number }> } };
+      };
       expect(body.error.code).toBe('CONFIG_INVALID');
       expect(body.error.details.issues[0]).toMatchObject({ file, line });
       expect(body.error.message).toContain(`${file}:${line}:`);
@@ -98,8 +111,16 @@ describe('interlock serve (the CLI command, as a child process)', () => {
     const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
       cwd: dir,
       env: {
-        ...process.env, INTERLOCK_CONFIG: file, REDIS_URL: redis.url, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn',
-        IL_TEST_READER: TOKENS.reader, IL_TEST_TRIGGER: TOKENS.trigger, IL_TEST_APPROVER: TOKENS.approver, IL_TEST_ADMIN: TOKENS.admin,
+        ...process.env,
+        INTERLOCK_CONFIG: file,
+        REDIS_URL: redis.url,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        LOG_LEVEL: 'warn',
+        IL_TEST_READER: TOKENS.reader,
+        IL_TEST_TRIGGER: TOKENS.trigger,
+        IL_TEST_APPROVER: TOKENS.approver,
+        IL_TEST_ADMIN: TOKENS.admin,
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -9,7 +9,11 @@ interface SseMessage {
 }
 
 /** Reads SSE messages from a response until `until` says stop or the stream ends. */
-async function readSse(res: Response, until: (m: SseMessage) => boolean, timeoutMs = 15_000): Promise<{ messages: SseMessage[]; ended: boolean }> {
+async function readSse(
+  res: Response,
+  until: (m: SseMessage) => boolean,
+  timeoutMs = 15_000,
+): Promise<{ messages: SseMessage[]; ended: boolean }> {
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const dec = new TextDecoder();
   const messages: SseMessage[] = [];
@@ -25,7 +29,10 @@ async function readSse(res: Response, until: (m: SseMessage) => boolean, timeout
         const frame = buf.slice(0, i);
         buf = buf.slice(i + 2);
         const lines = frame.split('\n').filter((l) => !l.startsWith(':'));
-        const data = lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n');
+        const data = lines
+          .filter((l) => l.startsWith('data: '))
+          .map((l) => l.slice(6))
+          .join('\n');
         if (!data) continue;
         const id = lines.find((l) => l.startsWith('id: '))?.slice(4);
         const m: SseMessage = { ...(id ? { id } : {}), data: JSON.parse(data) as SseMessage['data'] };
@@ -57,7 +64,11 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
   });
 
   async function startPay(name: string): Promise<RunRecord> {
-    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name, amount: 3 } } });
+    const res = await h.call('/api/v1/workflows/pay/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { name, amount: 3 } },
+    });
     return (await res.json()) as RunRecord;
   }
 
@@ -77,7 +88,11 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
 
     const paused = await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
     const conf = await h.app.store.requireConfirmation(paused.steps.write.confirmationId as string);
-    await h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json: { argumentsHash: conf.argumentsHash } });
+    await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
+      method: 'POST',
+      token: 'approver',
+      json: { argumentsHash: conf.argumentsHash },
+    });
     await waitForStatus(h.app, run.id, ['succeeded']);
 
     const resumed = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader', headers: { 'last-event-id': lastSeen } });
@@ -93,7 +108,11 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
   });
 
   it('accepts ?lastEventId= for clients that cannot set headers, and ends at once for an ended run', async () => {
-    const res = await h.call('/api/v1/workflows/greet/runs', { method: 'POST', token: 'trigger', json: { inputs: { text: 'done' } } });
+    const res = await h.call('/api/v1/workflows/greet/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { text: 'done' } },
+    });
     const run = (await res.json()) as RunRecord;
     await waitForStatus(h.app, run.id, ['succeeded']);
     const all = await h.app.store.readEvents(run.id, '0');
@@ -109,7 +128,9 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
     await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
     const res = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader' });
     const reading = readSse(res, (m) => m.data.type === 'stream.end');
-    const conf = (await h.app.store.listConfirmations({ status: 'pending', limit: 500 })).confirmations.find((c) => c.runId === run.id);
+    const conf = (await h.app.store.listConfirmations({ status: 'pending', limit: 500 })).confirmations.find(
+      (c) => c.runId === run.id,
+    );
     await h.call(`/api/v1/confirmations/${conf?.id}/deny`, { method: 'POST', token: 'approver' });
     const { messages } = await reading;
     expect(messages.map((m) => m.data.type)).toEqual(expect.arrayContaining(['confirmation.denied', 'run.denied', 'stream.end']));

@@ -3,7 +3,15 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { ROOT } from '../helpers/app.ts';
-import { approve, confirmationArguments, findConfirmation, launchChromium, screenshot, signIn, waitForRunStatus } from './browser.ts';
+import {
+  approve,
+  confirmationArguments,
+  findConfirmation,
+  launchChromium,
+  screenshot,
+  signIn,
+  waitForRunStatus,
+} from './browser.ts';
 import { TOKENS, type Harness, startHarness } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
@@ -21,7 +29,11 @@ describe('the /ui pages in Chromium', () => {
   });
 
   async function pausedPay(name: string, amount: number): Promise<RunRecord> {
-    const res = await h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs: { name, amount } } });
+    const res = await h.call('/api/v1/workflows/pay/runs', {
+      method: 'POST',
+      token: 'trigger',
+      json: { inputs: { name, amount } },
+    });
     expect(res.status).toBe(202);
     return waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
   }
@@ -93,7 +105,11 @@ describe('the /ui pages in Chromium', () => {
     expect(await card.locator('button[data-action=approve]').isDisabled()).toBe(true);
     expect(await p.locator('.notice').first().innerText()).toContain('confirm');
     const status = await p.evaluate(async (id) => {
-      const r = await fetch(`/api/v1/confirmations/${id}/approve`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ argumentsHash: 'x' }) });
+      const r = await fetch(`/api/v1/confirmations/${id}/approve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ argumentsHash: 'x' }),
+      });
       return r.status;
     }, run.steps.write.confirmationId as string);
     expect(status).toBe(403);

@@ -51,7 +51,11 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
   it('declares real annotations: reads are reads, writes are writes, nothing loosened', async () => {
     const tools = await use().app.pool.listTools('files');
     expect(tools.find((t) => t.name === 'read_text_file')).toMatchObject({ write: false, outputSchema: expect.any(Object) });
-    expect(tools.find((t) => t.name === 'write_file')).toMatchObject({ write: true, idempotent: true, annotations: { destructiveHint: true } });
+    expect(tools.find((t) => t.name === 'write_file')).toMatchObject({
+      write: true,
+      idempotent: true,
+      annotations: { destructiveHint: true },
+    });
     expect(tools.every((t) => t.loosened === undefined && t.failWhen === undefined)).toBe(true);
   }, 60_000);
 
@@ -64,7 +68,7 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
     expect((done.steps.list.output as { content: string }).content).toContain('[FILE] out.txt');
   }, 90_000);
 
-  it('a read of a missing file fails at that step with the server\'s text, and nothing is written after it', async () => {
+  it("a read of a missing file fails at that step with the server's text, and nothing is written after it", async () => {
     const { run: done, asked } = await runThrough(use().app, 'copy-note', { from: 'missing.txt', to: 'never.txt' });
     expect(asked).toEqual([]);
     expect(done.status).toBe('failed');
@@ -79,7 +83,9 @@ describe('a server whose output breaks its own outputSchema', () => {
     const { run: done } = await runThrough(use().app, 'check-refund', {});
     expect(done.status).toBe('failed');
     expect(done.steps.lookup.error?.code).toBe('TOOL_OUTPUT_INVALID');
-    expect(done.steps.lookup.error?.message).toMatch(/bad\.get_refund returned output that breaks its own outputSchema: .*amount must be integer/);
+    expect(done.steps.lookup.error?.message).toMatch(
+      /bad\.get_refund returned output that breaks its own outputSchema: .*amount must be integer/,
+    );
     expect(done.steps.lookup.error?.message).toMatch(/refund\.status is required/);
     // What it did answer is kept for whoever looks into it.
     expect(done.steps.lookup.output).toEqual({ id: 're_1', amount: '12.50', refund: {} });

@@ -62,12 +62,17 @@ export interface Env {
 export async function startEnv(yaml: string): Promise<Env & { close: () => Promise<void> }> {
   const redis = await new TestRedis().start();
   const sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-  Object.assign(process.env, sandboxes.env, { THIRD_PARTY_STRIPE_KEY: 'sk_test_third_party', THIRD_PARTY_SLACK_TOKEN: 'xoxb-third-party' });
+  Object.assign(process.env, sandboxes.env, {
+    THIRD_PARTY_STRIPE_KEY: 'sk_test_third_party',
+    THIRD_PARTY_SLACK_TOKEN: 'xoxb-third-party',
+  });
   const config = loadConfigFromString(yaml, join(ROOT, 'test/servers/inline.yaml'));
   const app = await App.create({ config, redisUrl: redis.url, prefix: `srv${process.pid}`, logger: silentLogger() });
   await app.startWorkers();
   return {
-    redis, sandboxes, app,
+    redis,
+    sandboxes,
+    app,
     close: async () => {
       await app.close();
       await sandboxes.close();
@@ -93,16 +98,27 @@ export function useEnv(yaml: string, before?: () => void): () => Env {
 }
 
 export interface SlackState {
-  messages: Array<{ channel: string; text: string; ts: string; reactions?: Array<{ name: string; users: string[]; count: number }> }>;
+  messages: Array<{
+    channel: string;
+    text: string;
+    ts: string;
+    reactions?: Array<{ name: string; users: string[]; count: number }>;
+  }>;
   requests: Array<{ method: string }>;
 }
-export interface StripeState { refunds: Record<string, { id: string; charge: string; amount: number; payment_intent: string | null }> }
+export interface StripeState {
+  refunds: Record<string, { id: string; charge: string; amount: number; payment_intent: string | null }>;
+}
 
 export const slackState = (env: Env) => env.sandboxes.slack.state() as unknown as SlackState;
 export const stripeState = (env: Env) => env.sandboxes.stripe.state() as unknown as StripeState;
 
 /** Triggers a run and approves every write it asks about until it ends (see approveAll). */
-export async function runThrough(app: App, workflow: string, inputs: Record<string, unknown>): Promise<{ run: RunRecord; asked: string[] }> {
+export async function runThrough(
+  app: App,
+  workflow: string,
+  inputs: Record<string, unknown>,
+): Promise<{ run: RunRecord; asked: string[] }> {
   const { run } = await app.engine.trigger(workflow, inputs);
   return approveAll(app, run.id);
 }

@@ -41,7 +41,12 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(raw.every((t) => t.write && Object.keys(t.annotations).length === 0)).toBe(true);
     const tools = await use().app.pool.listTools('slack_mcp');
     const byName = (n: string) => tools.find((t) => t.name === n);
-    expect(byName('slack_list_channels')).toMatchObject({ write: false, idempotent: true, serverAnnotations: {}, loosened: ['readOnlyHint', 'idempotentHint'] });
+    expect(byName('slack_list_channels')).toMatchObject({
+      write: false,
+      idempotent: true,
+      serverAnnotations: {},
+      loosened: ['readOnlyHint', 'idempotentHint'],
+    });
     expect(byName('slack_get_users')).toMatchObject({ write: false, loosened: ['readOnlyHint', 'idempotentHint'] });
     expect(byName('slack_post_message')).toMatchObject({ write: true, failWhen: ['output.ok = false'] });
     expect(byName('slack_post_message')?.loosened).toBeUndefined();
@@ -50,11 +55,17 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
   it('shows the loosening in the API: what the server said, what was loosened, the fail_when', async () => {
     const http = createHttpApp(use().app, { bindHost: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000' });
     try {
-      const res = await http.fetch(new Request('http://127.0.0.1:3000/api/v1/connectors/slack_mcp/tools?limit=100', { headers: { host: '127.0.0.1:3000' } }));
+      const res = await http.fetch(
+        new Request('http://127.0.0.1:3000/api/v1/connectors/slack_mcp/tools?limit=100', { headers: { host: '127.0.0.1:3000' } }),
+      );
       expect(res.status).toBe(200);
       const { tools } = (await res.json()) as { tools: Array<Record<string, unknown>> };
       expect(tools.find((t) => t.name === 'slack_list_channels')).toMatchObject({
-        write: false, annotations: { readOnlyHint: true, idempotentHint: true }, serverAnnotations: {}, loosened: ['readOnlyHint', 'idempotentHint'], failWhen: ['output.ok = false'],
+        write: false,
+        annotations: { readOnlyHint: true, idempotentHint: true },
+        serverAnnotations: {},
+        loosened: ['readOnlyHint', 'idempotentHint'],
+        failWhen: ['output.ok = false'],
       });
     } finally {
       await http.close();
@@ -67,11 +78,14 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(done.status).toBe('succeeded');
     expect(done.steps.channels.confirmationId).toBeUndefined();
     expect(done.steps.profile.confirmationId).toBeUndefined();
-    expect(done.steps.channels.note).toBe('slack_mcp.slack_list_channels: annotations loosened by tools.overrides (readOnlyHint: true, idempotentHint: true); the server does not declare these');
+    expect(done.steps.channels.note).toBe(
+      'slack_mcp.slack_list_channels: annotations loosened by tools.overrides (readOnlyHint: true, idempotentHint: true); the server does not declare these',
+    );
     // Each read that passed the gate only because of an override is on record as such.
     const events = await use().app.store.readEvents(done.id);
     expect(events.filter((e) => e.type === 'step.ungated_by_override').map((e) => [e.stepId, e.data.loosened])).toEqual([
-      ['channels', ['readOnlyHint', 'idempotentHint']], ['profile', ['readOnlyHint', 'idempotentHint']],
+      ['channels', ['readOnlyHint', 'idempotentHint']],
+      ['profile', ['readOnlyHint', 'idempotentHint']],
     ]);
     const ts = (done.steps.post.output as { ts: string }).ts;
     const msg = slack().messages.find((m) => m.ts === ts);
@@ -79,12 +93,15 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(msg?.reactions).toEqual([{ name: 'white_check_mark', users: ['U0BOT'], count: 1 }]);
   }, 90_000);
 
-  it('a post Slack answers with ok: false fails the step with Slack\'s error, and no reaction is sent after it', async () => {
+  it("a post Slack answers with ok: false fails the step with Slack's error, and no reaction is sent after it", async () => {
     const reactionsBefore = slack().requests.filter((r) => r.method === 'reactions.add').length;
     const { run: done, asked } = await runThrough(use().app, 'greet', { channel: 'C0NOPE', user: 'U0GRACE' });
     expect(asked).toEqual(['slack_mcp.slack_post_message']);
     expect(done.status).toBe('failed');
-    expect(done.steps.post.error).toMatchObject({ code: 'TOOL_REPORTED_FAILURE', message: expect.stringContaining('channel_not_found') });
+    expect(done.steps.post.error).toMatchObject({
+      code: 'TOOL_REPORTED_FAILURE',
+      message: expect.stringContaining('channel_not_found'),
+    });
     expect(done.steps.react.status).toBe('pending');
     expect(slack().requests.filter((r) => r.method === 'reactions.add')).toHaveLength(reactionsBefore);
   }, 90_000);

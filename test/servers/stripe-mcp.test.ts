@@ -34,19 +34,34 @@ const slack = () => slackState(use());
 describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
   it('declares its annotations: list_payment_intents is a read, create_refund a write', async () => {
     const tools = await use().app.pool.listTools('stripe_mcp');
-    expect(tools.find((t) => t.name === 'list_payment_intents')).toMatchObject({ write: false, annotations: { readOnlyHint: true } });
-    expect(tools.find((t) => t.name === 'create_refund')).toMatchObject({ write: true, idempotent: false, failWhen: [expect.stringContaining("$contains(output, 'Failed')")] });
+    expect(tools.find((t) => t.name === 'list_payment_intents')).toMatchObject({
+      write: false,
+      annotations: { readOnlyHint: true },
+    });
+    expect(tools.find((t) => t.name === 'create_refund')).toMatchObject({
+      write: true,
+      idempotent: false,
+      failWhen: [expect.stringContaining("$contains(output, 'Failed')")],
+    });
     expect(tools.every((t) => t.loosened === undefined)).toBe(true);
     // What docs/servers.md says about its annotations.
     const reads = tools.filter((t) => !t.write).map((t) => t.name);
     expect(reads.filter((n) => !n.startsWith('list_')).sort()).toEqual(['retrieve_balance', 'search_stripe_documentation']);
     expect(tools.filter((t) => t.write).every((t) => /^(create|update|finalize|cancel)_/.test(t.name))).toBe(true);
-    expect(tools.filter((t) => t.write && t.idempotent).map((t) => t.name).sort()).toEqual(['cancel_subscription', 'finalize_invoice']);
+    expect(
+      tools
+        .filter((t) => t.write && t.idempotent)
+        .map((t) => t.name)
+        .sort(),
+    ).toEqual(['cancel_subscription', 'finalize_invoice']);
     expect(tools.filter((t) => t.name.startsWith('list_')).every((t) => !t.write)).toBe(true);
   }, 60_000);
 
   it('refunds once and posts the refund id read out of the JSON text it answered', async () => {
-    const { run: done, asked } = await runThrough(use().app, 'refund-intent', { customer: 'cus_seed_grace', payment_intent: 'pi_seed_2' });
+    const { run: done, asked } = await runThrough(use().app, 'refund-intent', {
+      customer: 'cus_seed_grace',
+      payment_intent: 'pi_seed_2',
+    });
     expect(asked).toEqual(['stripe_mcp.create_refund', 'slack_mcp.slack_post_message']);
     expect(done.status).toBe('succeeded');
     const refund = done.steps.refund.output as { id: string; amount: number };
@@ -65,11 +80,17 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
   it('a refund it reports as "Failed to create refund" fails the step, and nothing is posted after it', async () => {
     const refundsBefore = Object.keys(stripe().refunds).length;
     const postsBefore = slack().requests.filter((r) => r.method === 'chat.postMessage').length;
-    const { run: done, asked } = await runThrough(use().app, 'refund-intent', { customer: 'cus_seed_ada', payment_intent: 'pi_does_not_exist' });
+    const { run: done, asked } = await runThrough(use().app, 'refund-intent', {
+      customer: 'cus_seed_ada',
+      payment_intent: 'pi_does_not_exist',
+    });
     expect(asked).toEqual(['stripe_mcp.create_refund']);
     expect(done.status).toBe('failed');
     expect(done.steps.refund.status).toBe('failed');
-    expect(done.steps.refund.error).toMatchObject({ code: 'TOOL_REPORTED_FAILURE', message: expect.stringContaining('"Failed to create refund"') });
+    expect(done.steps.refund.error).toMatchObject({
+      code: 'TOOL_REPORTED_FAILURE',
+      message: expect.stringContaining('"Failed to create refund"'),
+    });
     expect(done.steps.refund.output).toBe('Failed to create refund');
     expect(done.steps.notify.status).toBe('pending');
     expect(Object.keys(stripe().refunds)).toHaveLength(refundsBefore);

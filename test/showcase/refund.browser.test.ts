@@ -8,7 +8,14 @@ import { startServer } from '../../src/server/serve.ts';
 import { loadConfig } from '../../src/workflows/load.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { approve, confirmationArguments, findConfirmation, launchChromium, screenshot, waitForRunStatus } from '../server/browser.ts';
+import {
+  approve,
+  confirmationArguments,
+  findConfirmation,
+  launchChromium,
+  screenshot,
+  waitForRunStatus,
+} from '../server/browser.ts';
 
 describe('approving a Stripe refund in the browser', () => {
   const redis = new TestRedis();
@@ -21,7 +28,12 @@ describe('approving a Stripe refund in the browser', () => {
     await redis.start();
     sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
     Object.assign(process.env, sandboxes.env);
-    app = await App.create({ config: loadConfig(join(ROOT, 'workflows.yaml')), redisUrl: redis.url, prefix: 'ui', logger: silentLogger() });
+    app = await App.create({
+      config: loadConfig(join(ROOT, 'workflows.yaml')),
+      redisUrl: redis.url,
+      prefix: 'ui',
+      logger: silentLogger(),
+    });
     // No tokens in the shipped config: the server binds loopback only and pages need no sign-in.
     server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
     browser = await launchChromium();
@@ -57,8 +69,9 @@ describe('approving a Stripe refund in the browser', () => {
 
     await waitForRunStatus(page, run.id, 'succeeded', 45_000);
     expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
-    const refunds = Object.values((sandboxes.stripe.state() as unknown as { refunds: Record<string, { charge: string; amount: number }> }).refunds)
-      .filter((r) => r.charge === 'ch_seed_2');
+    const refunds = Object.values(
+      (sandboxes.stripe.state() as unknown as { refunds: Record<string, { charge: string; amount: number }> }).refunds,
+    ).filter((r) => r.charge === 'ch_seed_2');
     expect(refunds).toEqual([expect.objectContaining({ amount: 3300 })]);
     await screenshot(page, resolve(ROOT, 'test-results/ui-refund-approved.png'));
   });

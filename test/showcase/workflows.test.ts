@@ -9,8 +9,14 @@ import { loadConfig } from '../../src/workflows/load.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
-interface StripeState { refunds: Record<string, { charge: string; amount: number }>; customers: Record<string, { email: string }>; invoices: Record<string, { status: string; customer: string }> }
-interface SlackState { messages: Array<{ channel: string; text: string; ts: string }> }
+interface StripeState {
+  refunds: Record<string, { charge: string; amount: number }>;
+  customers: Record<string, { email: string }>;
+  invoices: Record<string, { status: string; customer: string }>;
+}
+interface SlackState {
+  messages: Array<{ channel: string; text: string; ts: string }>;
+}
 
 /** Approves every confirmation the run reaches until it ends; returns the run and what was shown. */
 async function approveAll(app: App, runId: string): Promise<{ run: RunRecord; shown: string[] }> {
@@ -34,7 +40,12 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
     await redis.start();
     sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
     Object.assign(process.env, sandboxes.env);
-    app = await App.create({ config: loadConfig(join(ROOT, 'workflows.yaml')), redisUrl: redis.url, prefix: 'show', logger: silentLogger() });
+    app = await App.create({
+      config: loadConfig(join(ROOT, 'workflows.yaml')),
+      redisUrl: redis.url,
+      prefix: 'show',
+      logger: silentLogger(),
+    });
     await app.startWorkers();
   });
   afterAll(async () => {
@@ -75,10 +86,20 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
   });
 
   it('invoice-customer creates a new customer, invoices and finalizes, asking before each write', async () => {
-    const { run } = await app.engine.trigger('invoice-customer', { email: 'new@example.com', name: 'New Person', amount: 4200, description: 'Consulting' });
+    const { run } = await app.engine.trigger('invoice-customer', {
+      email: 'new@example.com',
+      name: 'New Person',
+      amount: 4200,
+      description: 'Consulting',
+    });
     const { run: done, shown } = await approveAll(app, run.id);
     expect(done.status).toBe('succeeded');
-    expect(shown).toEqual(['stripe.create_customer', 'stripe.create_invoice_item', 'stripe.create_invoice', 'stripe.finalize_invoice']);
+    expect(shown).toEqual([
+      'stripe.create_customer',
+      'stripe.create_invoice_item',
+      'stripe.create_invoice',
+      'stripe.finalize_invoice',
+    ]);
     const inv = done.steps.finalize.output as { id: string; status: string };
     expect(inv.status).toBe('open');
     const stripe = sandboxes.stripe.state() as unknown as StripeState;
@@ -86,7 +107,11 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
   });
 
   it('invoice-customer reuses an existing customer (the create step is skipped)', async () => {
-    const { run } = await app.engine.trigger('invoice-customer', { email: 'ada@example.com', amount: 1000, description: 'Support' });
+    const { run } = await app.engine.trigger('invoice-customer', {
+      email: 'ada@example.com',
+      amount: 1000,
+      description: 'Support',
+    });
     const { run: done, shown } = await approveAll(app, run.id);
     expect(done.status).toBe('succeeded');
     expect(done.steps.create.status).toBe('skipped');
@@ -101,7 +126,9 @@ describe('npm run demo', () => {
 
   it('runs refund → notify end to end and shows the payload, the refund id and the message ts', () => {
     const r = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'demo'], {
-      cwd: ROOT, encoding: 'utf8', timeout: 120_000,
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
       env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'demo', NO_COLOR: '1' },
     });
     expect(r.stderr).not.toMatch(/demo failed/);

@@ -15,7 +15,11 @@ async function connectClient(url: string): Promise<Client> {
 const connectHttp: Connect = async ({ apiUrl, token }) => {
   let handle: SlackConnectorHandle;
   if (token) {
-    handle = await runSlackConnector({ transport: 'http', port: 0, client: createSlackWebClient({ token, slackApiUrl: apiUrl, log: () => {} }) });
+    handle = await runSlackConnector({
+      transport: 'http',
+      port: 0,
+      client: createSlackWebClient({ token, slackApiUrl: apiUrl, log: () => {} }),
+    });
   } else {
     // the default path: the connector builds its client from the environment
     delete process.env.SLACK_BOT_TOKEN;
@@ -39,7 +43,11 @@ describe('Slack connector HTTP sessions', () => {
   let handle: SlackConnectorHandle;
   beforeAll(async () => {
     sandbox = await startSlackSandbox();
-    handle = await runSlackConnector({ transport: 'http', port: 0, client: createSlackWebClient({ token: 'xoxb-t', slackApiUrl: sandbox.url }) });
+    handle = await runSlackConnector({
+      transport: 'http',
+      port: 0,
+      client: createSlackWebClient({ token: 'xoxb-t', slackApiUrl: sandbox.url }),
+    });
   });
   afterAll(async () => {
     await handle?.close();

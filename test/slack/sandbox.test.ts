@@ -50,12 +50,20 @@ describe('Slack sandbox with the real WebClient', () => {
   it('accepts the token as a form parameter and JSON bodies with a Bearer header', async () => {
     const form = await post('auth.test', 'token=xoxb-in-form', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(await form.json()).toMatchObject({ ok: true });
-    const json = await post('chat.postMessage', JSON.stringify({ channel: 'C0GENERAL', text: 'json', metadata: { event_type: 'e', event_payload: { a: 1 } } }), {
-      'content-type': 'application/json; charset=utf-8',
-      authorization: 'Bearer xoxb-json',
-    });
+    const json = await post(
+      'chat.postMessage',
+      JSON.stringify({ channel: 'C0GENERAL', text: 'json', metadata: { event_type: 'e', event_payload: { a: 1 } } }),
+      {
+        'content-type': 'application/json; charset=utf-8',
+        authorization: 'Bearer xoxb-json',
+      },
+    );
     expect(json.status).toBe(200);
-    expect(await json.json()).toMatchObject({ ok: true, channel: 'C0GENERAL', message: { text: 'json', metadata: { event_type: 'e', event_payload: { a: 1 } } } });
+    expect(await json.json()).toMatchObject({
+      ok: true,
+      channel: 'C0GENERAL',
+      message: { text: 'json', metadata: { event_type: 'e', event_payload: { a: 1 } } },
+    });
   });
 
   it('chat.postMessage stores text, blocks and metadata and hands out increasing ts', async () => {
@@ -63,7 +71,12 @@ describe('Slack sandbox with the real WebClient', () => {
     const metadata = { event_type: 'interlock_step', event_payload: { idempotency_key: 'run1:step2' } };
     const first = await slack.chat.postMessage({ channel: 'C0CUST001', text: 'Refund issued', blocks, metadata });
     const second = await slack.chat.postMessage({ channel: '#cust-grace', text: 'Hello Grace' });
-    expect(first).toMatchObject({ ok: true, channel: 'C0CUST001', ts: '1700000000.000100', message: { text: 'Refund issued', bot_id: 'B0BOT' } });
+    expect(first).toMatchObject({
+      ok: true,
+      channel: 'C0CUST001',
+      ts: '1700000000.000100',
+      message: { text: 'Refund issued', bot_id: 'B0BOT' },
+    });
     expect(second.channel).toBe('C0CUST002');
     expect(Number(second.ts)).toBeGreaterThan(Number(first.ts));
     const stored = sandbox.state().messages;
@@ -96,7 +109,12 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(p1.messages?.map((m) => m.text)).toEqual(['m5', 'm4']);
     expect(p1.has_more).toBe(true);
     expect(p1.messages?.[0].metadata).toBeUndefined();
-    const p2 = await slack.conversations.history({ channel: 'C0GENERAL', limit: 2, cursor: p1.response_metadata?.next_cursor, include_all_metadata: true });
+    const p2 = await slack.conversations.history({
+      channel: 'C0GENERAL',
+      limit: 2,
+      cursor: p1.response_metadata?.next_cursor,
+      include_all_metadata: true,
+    });
     expect(p2.messages?.map((m) => m.text)).toEqual(['m3', 'm2']);
     expect(p2.messages?.[0].metadata).toEqual({ event_type: 'n', event_payload: { i: 3 } });
     const p3 = await slack.conversations.history({ channel: 'C0GENERAL', limit: 2, cursor: p2.response_metadata?.next_cursor });
@@ -146,7 +164,10 @@ describe('Slack sandbox with the real WebClient', () => {
     sandbox.injectRateLimit('chat.postMessage', 1, 1);
     const res = await slack.chat.postMessage({ channel: 'C0GENERAL', text: 'after the wait' });
     expect(res.ok).toBe(true);
-    const calls = sandbox.state().requests.filter((r) => r.method === 'chat.postMessage').map((r) => r.status);
+    const calls = sandbox
+      .state()
+      .requests.filter((r) => r.method === 'chat.postMessage')
+      .map((r) => r.status);
     expect(calls).toEqual([429, 200]);
     expect(sandbox.state().messages).toHaveLength(1);
   });
@@ -171,9 +192,21 @@ describe('Slack sandbox with the real WebClient', () => {
 
   it('exposes state and reset over HTTP without auth', async () => {
     await slack.chat.postMessage({ channel: 'C0GENERAL', text: 'to be reset' });
-    const state = (await (await fetch(new URL('../_sandbox/state', sandbox.url))).json()) as { channels: Array<{ id: string; name: string }>; users: Array<{ id: string; email: string }>; messages: unknown[] };
-    expect(state.channels.map((c) => `${c.id}:${c.name}`)).toEqual(['C0CUST001:cust-ada', 'C0CUST002:cust-grace', 'C0GENERAL:general', 'C0BILLING:billing']);
-    expect(state.users.filter((u) => u.email).map((u) => `${u.id}:${u.email}`)).toEqual(['U0ADA:ada@example.com', 'U0GRACE:grace@example.com']);
+    const state = (await (await fetch(new URL('../_sandbox/state', sandbox.url))).json()) as {
+      channels: Array<{ id: string; name: string }>;
+      users: Array<{ id: string; email: string }>;
+      messages: unknown[];
+    };
+    expect(state.channels.map((c) => `${c.id}:${c.name}`)).toEqual([
+      'C0CUST001:cust-ada',
+      'C0CUST002:cust-grace',
+      'C0GENERAL:general',
+      'C0BILLING:billing',
+    ]);
+    expect(state.users.filter((u) => u.email).map((u) => `${u.id}:${u.email}`)).toEqual([
+      'U0ADA:ada@example.com',
+      'U0GRACE:grace@example.com',
+    ]);
     expect(state.messages).toHaveLength(1);
     const reset = await fetch(new URL('../_sandbox/reset', sandbox.url), { method: 'POST' });
     expect(reset.status).toBe(200);

@@ -35,8 +35,17 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     });
     beforeEach(() => sandbox.reset());
 
-    async function call(name: string, args: Record<string, unknown>, key?: string, on: Connected = conn): Promise<CallToolResult> {
-      const res = (await on.client.callTool({ name, arguments: args, ...(key ? { _meta: { [IDEMPOTENCY_META_KEY]: key } } : {}) })) as CallToolResult;
+    async function call(
+      name: string,
+      args: Record<string, unknown>,
+      key?: string,
+      on: Connected = conn,
+    ): Promise<CallToolResult> {
+      const res = (await on.client.callTool({
+        name,
+        arguments: args,
+        ...(key ? { _meta: { [IDEMPOTENCY_META_KEY]: key } } : {}),
+      })) as CallToolResult;
       for (const c of res.content) if (c.type === 'text') texts.push(c.text);
       return res;
     }
@@ -46,7 +55,13 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     it('lists five tools with titles, described inputs, output schemas and honest annotations', async () => {
       const { tools } = await conn.client.listTools();
       const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
-      expect(Object.keys(byName).sort()).toEqual(['get_channel_history', 'list_channels', 'lookup_user_by_email', 'post_message', 'reply_in_thread']);
+      expect(Object.keys(byName).sort()).toEqual([
+        'get_channel_history',
+        'list_channels',
+        'lookup_user_by_email',
+        'post_message',
+        'reply_in_thread',
+      ]);
       for (const t of tools) {
         expect(t.title).toBeTruthy();
         expect(t.description?.length).toBeGreaterThan(40);
@@ -55,7 +70,8 @@ export function defineToolSuite(transport: string, connect: Connect): void {
           expect((schema as { description?: string }).description, `${t.name}.${prop}`).toBeTruthy();
         }
       }
-      for (const read of ['get_channel_history', 'list_channels', 'lookup_user_by_email']) expect(byName[read].annotations?.readOnlyHint).toBe(true);
+      for (const read of ['get_channel_history', 'list_channels', 'lookup_user_by_email'])
+        expect(byName[read].annotations?.readOnlyHint).toBe(true);
       for (const write of ['post_message', 'reply_in_thread']) {
         expect(byName[write].annotations).toMatchObject({ readOnlyHint: false, destructiveHint: false, idempotentHint: true });
       }
@@ -64,7 +80,12 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     it('post_message posts and records the idempotency key in message metadata', async () => {
       const res = await call('post_message', { channel: 'C0CUST001', text: 'Your refund is on its way' }, 'run-1:notify');
       expect(res.isError).toBeFalsy();
-      expect(res.structuredContent).toMatchObject({ channel: 'C0CUST001', text: 'Your refund is on its way', deduplicated: false, idempotency_key: 'run-1:notify' });
+      expect(res.structuredContent).toMatchObject({
+        channel: 'C0CUST001',
+        text: 'Your refund is on its way',
+        deduplicated: false,
+        idempotency_key: 'run-1:notify',
+      });
       expect(text(res)).toContain('Posted');
       expect(keyed('run-1:notify')).toHaveLength(1);
       expect(keyed('run-1:notify')[0].metadata?.event_type).toBe('interlock_step');
@@ -74,10 +95,18 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       const first = await call('post_message', { channel: '#cust-grace', text: 'hello' }, 'run-2:notify');
       const second = await call('post_message', { channel: '#cust-grace', text: 'hello' }, 'run-2:notify');
       expect(first.structuredContent).toMatchObject({ channel: 'C0CUST002', deduplicated: false });
-      expect(second.structuredContent).toMatchObject({ channel: 'C0CUST002', deduplicated: true, ts: (first.structuredContent as { ts: string }).ts });
+      expect(second.structuredContent).toMatchObject({
+        channel: 'C0CUST002',
+        deduplicated: true,
+        ts: (first.structuredContent as { ts: string }).ts,
+      });
       expect(keyed('run-2:notify')).toHaveLength(1);
       // without a key every call is a new message
-      await call('post_message', { channel: 'C0GENERAL', text: 'a', blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*a*' } }] });
+      await call('post_message', {
+        channel: 'C0GENERAL',
+        text: 'a',
+        blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*a*' } }],
+      });
       await call('post_message', { channel: 'C0GENERAL', text: 'a' });
       expect(sandbox.state().messages.filter((m) => m.channel === 'C0GENERAL')).toHaveLength(2);
     });
@@ -92,7 +121,12 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect(retry.structuredContent).toMatchObject({ deduplicated: true, channel: 'C0CUST001' });
       expect((first.structuredContent as { ts: string }).ts).toBe((retry.structuredContent as { ts: string }).ts);
       expect(keyed('run-3:notify')).toHaveLength(1);
-      expect(sandbox.state().requests.filter((r) => r.method === 'chat.postMessage').map((r) => r.status)).toEqual([0]);
+      expect(
+        sandbox
+          .state()
+          .requests.filter((r) => r.method === 'chat.postMessage')
+          .map((r) => r.status),
+      ).toEqual([0]);
     });
 
     it('a 429 with Retry-After: 1 is waited out, then the post succeeds', async () => {
@@ -100,7 +134,12 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       const res = await call('post_message', { channel: 'C0BILLING', text: 'after a rate limit' }, 'run-4:notify');
       expect(res.isError).toBeFalsy();
       expect(res.structuredContent).toMatchObject({ deduplicated: false });
-      expect(sandbox.state().requests.filter((r) => r.method === 'chat.postMessage').map((r) => r.status)).toEqual([429, 200]);
+      expect(
+        sandbox
+          .state()
+          .requests.filter((r) => r.method === 'chat.postMessage')
+          .map((r) => r.status),
+      ).toEqual([429, 200]);
       expect(keyed('run-4:notify')).toHaveLength(1);
     });
 
@@ -118,13 +157,25 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     it('reply_in_thread replies under the parent, once per key, and rejects unknown parents', async () => {
       const parent = await call('post_message', { channel: 'C0CUST001', text: 'Refund issued' });
       const ts = (parent.structuredContent as { ts: string }).ts;
-      const reply = await call('reply_in_thread', { channel: 'C0CUST001', thread_ts: ts, text: 'Arrives in 5-10 days' }, 'run-6:reply');
+      const reply = await call(
+        'reply_in_thread',
+        { channel: 'C0CUST001', thread_ts: ts, text: 'Arrives in 5-10 days' },
+        'run-6:reply',
+      );
       expect(reply.isError).toBeFalsy();
       expect(reply.structuredContent).toMatchObject({ channel: 'C0CUST001', thread_ts: ts, deduplicated: false });
-      const again = await call('reply_in_thread', { channel: 'C0CUST001', thread_ts: ts, text: 'Arrives in 5-10 days' }, 'run-6:reply');
+      const again = await call(
+        'reply_in_thread',
+        { channel: 'C0CUST001', thread_ts: ts, text: 'Arrives in 5-10 days' },
+        'run-6:reply',
+      );
       expect(again.structuredContent).toMatchObject({ deduplicated: true, thread_ts: ts });
       expect(keyed('run-6:reply')).toMatchObject([{ thread_ts: ts }]);
-      const orphan = await call('reply_in_thread', { channel: 'C0CUST001', thread_ts: '1600000000.000100', text: 'x' }, 'run-6:orphan');
+      const orphan = await call(
+        'reply_in_thread',
+        { channel: 'C0CUST001', thread_ts: '1600000000.000100', text: 'x' },
+        'run-6:orphan',
+      );
       expect(orphan.isError).toBe(true);
       expect(text(orphan)).toMatch(/thread_not_found/);
       expect(keyed('run-6:orphan')).toHaveLength(0);
@@ -132,7 +183,13 @@ export function defineToolSuite(transport: string, connect: Connect): void {
 
     it('lookup_user_by_email finds a user or reports users_not_found', async () => {
       const ada = await call('lookup_user_by_email', { email: 'ada@example.com' });
-      expect(ada.structuredContent).toMatchObject({ id: 'U0ADA', name: 'ada', real_name: 'Ada Lovelace', email: 'ada@example.com', is_bot: false });
+      expect(ada.structuredContent).toMatchObject({
+        id: 'U0ADA',
+        name: 'ada',
+        real_name: 'Ada Lovelace',
+        email: 'ada@example.com',
+        is_bot: false,
+      });
       const nobody = await call('lookup_user_by_email', { email: 'nobody@example.com' });
       expect(nobody.isError).toBe(true);
       expect(text(nobody)).toMatch(/users_not_found/);
@@ -156,7 +213,12 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     it('get_channel_history returns recent messages with metadata, paged', async () => {
       for (const n of [1, 2, 3]) await call('post_message', { channel: 'C0GENERAL', text: `update ${n}` }, `run-7:${n}`);
       const p1 = await call('get_channel_history', { channel: '#general', limit: 2 });
-      const body = p1.structuredContent as { channel: string; messages: Array<{ text: string; metadata?: { event_payload: Record<string, unknown> } }>; has_more: boolean; next_cursor?: string };
+      const body = p1.structuredContent as {
+        channel: string;
+        messages: Array<{ text: string; metadata?: { event_payload: Record<string, unknown> } }>;
+        has_more: boolean;
+        next_cursor?: string;
+      };
       expect(body.channel).toBe('C0GENERAL');
       expect(body.messages.map((m) => m.text)).toEqual(['update 3', 'update 2']);
       expect(body.messages[0].metadata?.event_payload).toEqual({ idempotency_key: 'run-7:3' });

@@ -10,7 +10,11 @@ describe('Stripe client from the environment', () => {
   });
 
   it('uses real Stripe with a test key', () => {
-    expect(createStripeClientFromEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' })).toMatchObject({ target: 'stripe', apiUrl: 'https://api.stripe.com', live: false });
+    expect(createStripeClientFromEnv({ STRIPE_SECRET_KEY: 'sk_test_abc' })).toMatchObject({
+      target: 'stripe',
+      apiUrl: 'https://api.stripe.com',
+      live: false,
+    });
   });
 
   it('refuses sk_live_ keys unless INTERLOCK_ALLOW_LIVE_STRIPE=1, and never says the key', () => {
@@ -26,7 +30,10 @@ describe('Stripe client from the environment', () => {
     expect((err as InterlockError).message).toContain('INTERLOCK_ALLOW_LIVE_STRIPE=1');
     expect((err as InterlockError).message).not.toContain(key);
     expect(() => createStripeClientFromEnv({ STRIPE_SECRET_KEY: 'rk_live_restricted' })).toThrow(/live-mode key/);
-    expect(createStripeClientFromEnv({ STRIPE_SECRET_KEY: key, INTERLOCK_ALLOW_LIVE_STRIPE: '1' })).toMatchObject({ target: 'stripe', live: true });
+    expect(createStripeClientFromEnv({ STRIPE_SECRET_KEY: key, INTERLOCK_ALLOW_LIVE_STRIPE: '1' })).toMatchObject({
+      target: 'stripe',
+      live: true,
+    });
   });
 
   it('names a bad INTERLOCK_STRIPE_API_URL', () => {

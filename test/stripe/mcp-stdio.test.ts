@@ -31,7 +31,10 @@ defineToolSuite('stdio', connectStdio);
 describe('Stripe connector process', () => {
   it('refuses a live key unless INTERLOCK_ALLOW_LIVE_STRIPE=1, without echoing the key', async () => {
     const key = 'sk_live_51SecretLiveKeyDoNotPrint';
-    const child = spawn(process.execPath, [ENTRY], { env: childEnv({ STRIPE_SECRET_KEY: key }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [ENTRY], {
+      env: childEnv({ STRIPE_SECRET_KEY: key }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stderr = '';
     let stdout = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -18,8 +18,17 @@ describe('payment intents', () => {
   it('retrieves the intent of a charge, with the fields Stripe gives a succeeded card payment', async () => {
     const pi = await stripe.paymentIntents.retrieve('pi_seed_1');
     expect(pi).toMatchObject({
-      id: 'pi_seed_1', object: 'payment_intent', amount: 5000, amount_received: 5000, currency: 'usd', customer: 'cus_seed_ada',
-      status: 'succeeded', latest_charge: 'ch_seed_1', capture_method: 'automatic', livemode: false, payment_method_types: ['card'],
+      id: 'pi_seed_1',
+      object: 'payment_intent',
+      amount: 5000,
+      amount_received: 5000,
+      currency: 'usd',
+      customer: 'cus_seed_ada',
+      status: 'succeeded',
+      latest_charge: 'ch_seed_1',
+      capture_method: 'automatic',
+      livemode: false,
+      payment_method_types: ['card'],
     });
   });
 
@@ -32,17 +41,26 @@ describe('payment intents', () => {
     const ada = await stripe.paymentIntents.list({ customer: 'cus_seed_ada' });
     expect(ada.data.every((p) => p.customer === 'cus_seed_ada')).toBe(true);
     expect(ada.data.length).toBeGreaterThan(0);
-    expect((await stripe.paymentIntents.list({ customer: 'cus_seed_ada', limit: 100 }).autoPagingToArray({ limit: 1000 })).map((p) => p.id)).toContain('pi_seed_1');
+    expect(
+      (await stripe.paymentIntents.list({ customer: 'cus_seed_ada', limit: 100 }).autoPagingToArray({ limit: 1000 })).map(
+        (p) => p.id,
+      ),
+    ).toContain('pi_seed_1');
     const all: string[] = [];
     for await (const p of stripe.paymentIntents.list({ limit: 100 })) all.push(p.id);
     expect(new Set(all).size).toBe(all.length);
     expect(all.length).toBe((await stripe.charges.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 })).length);
   });
 
-  it('answers an unknown intent with Stripe\'s resource_missing error', async () => {
+  it("answers an unknown intent with Stripe's resource_missing error", async () => {
     const err = await stripe.paymentIntents.retrieve('pi_nope').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
-    expect(err).toMatchObject({ statusCode: 404, code: 'resource_missing', param: 'intent', message: "No such payment_intent: 'pi_nope'" });
+    expect(err).toMatchObject({
+      statusCode: 404,
+      code: 'resource_missing',
+      param: 'intent',
+      message: "No such payment_intent: 'pi_nope'",
+    });
   });
 
   it('refuses a parameter Stripe does not take', async () => {

@@ -35,12 +35,25 @@ beforeEach(() => sandbox.reset());
 describe('seed and reads', () => {
   it('serves the seeded customers, charges and a balance that adds up', async () => {
     const ada = await stripe.customers.retrieve(SEED.customers.ada.id);
-    expect(ada).toMatchObject({ object: 'customer', email: 'ada@example.com', livemode: false, metadata: { slack_channel: 'C0CUST001' } });
+    expect(ada).toMatchObject({
+      object: 'customer',
+      email: 'ada@example.com',
+      livemode: false,
+      metadata: { slack_channel: 'C0CUST001' },
+    });
     const grace = await stripe.customers.retrieve('cus_seed_grace');
     expect(grace).toMatchObject({ email: 'grace@example.com', metadata: { slack_channel: 'C0CUST002' } });
 
     const c1 = await stripe.charges.retrieve('ch_seed_1');
-    expect(c1).toMatchObject({ object: 'charge', amount: 5000, currency: 'usd', customer: 'cus_seed_ada', amount_refunded: 0, refunded: false, livemode: false });
+    expect(c1).toMatchObject({
+      object: 'charge',
+      amount: 5000,
+      currency: 'usd',
+      customer: 'cus_seed_ada',
+      amount_refunded: 0,
+      refunded: false,
+      livemode: false,
+    });
     expect(await stripe.charges.retrieve('ch_seed_2')).toMatchObject({ amount: 12000, customer: 'cus_seed_grace' });
     expect(await stripe.charges.retrieve('ch_seed_3')).toMatchObject({ amount: 2500, amount_refunded: 2500, refunded: true });
     expect(await stripe.charges.retrieve('ch_seed_399')).toMatchObject({ amount: 1000, customer: 'cus_seed_grace' });
@@ -83,7 +96,9 @@ describe('seed and reads', () => {
     expect(byEmail).toMatchObject({ object: 'search_result', has_more: false });
     expect(byEmail.data.map((c) => c.id)).toEqual(['cus_seed_ada']);
     expect((await stripe.customers.search({ query: 'name:"Grace Hopper"' })).data.map((c) => c.id)).toEqual(['cus_seed_grace']);
-    expect((await stripe.customers.search({ query: "metadata['slack_channel']:'C0CUST002'" })).data.map((c) => c.id)).toEqual(['cus_seed_grace']);
+    expect((await stripe.customers.search({ query: "metadata['slack_channel']:'C0CUST002'" })).data.map((c) => c.id)).toEqual([
+      'cus_seed_grace',
+    ]);
     expect((await stripe.customers.search({ query: "email:'nobody@example.com'" })).data).toEqual([]);
     const bad = await rejection(stripe.customers.search({ query: 'email=ada' }));
     expect(bad).toMatchObject({ type: 'StripeInvalidRequestError', param: 'query' });
@@ -92,7 +107,11 @@ describe('seed and reads', () => {
 
 describe('wire protocol', () => {
   it('decodes nested form fields (metadata[k]=v) and rejects unknown parameters the way Stripe does', async () => {
-    const c = await stripe.customers.create({ email: 'new@example.com', name: 'New Person', metadata: { slack_channel: 'C0NEW', tier: 'gold' } });
+    const c = await stripe.customers.create({
+      email: 'new@example.com',
+      name: 'New Person',
+      metadata: { slack_channel: 'C0NEW', tier: 'gold' },
+    });
     expect(c.id).toMatch(/^cus_[A-Za-z0-9]{14}$/);
     expect(c).toMatchObject({ object: 'customer', livemode: false, metadata: { slack_channel: 'C0NEW', tier: 'gold' } });
     expect(sandbox.state().customers[c.id]?.metadata.tier).toBe('gold');
@@ -104,7 +123,12 @@ describe('wire protocol', () => {
     });
     expect(raw.status).toBe(400);
     expect(await raw.json()).toEqual({
-      error: expect.objectContaining({ type: 'invalid_request_error', code: 'parameter_unknown', param: 'favourite_colour', message: 'Received unknown parameter: favourite_colour' }),
+      error: expect.objectContaining({
+        type: 'invalid_request_error',
+        code: 'parameter_unknown',
+        param: 'favourite_colour',
+        message: 'Received unknown parameter: favourite_colour',
+      }),
     });
   });
 
@@ -182,13 +206,30 @@ describe('idempotency', () => {
 
 describe('refunds', () => {
   it('refunds the remainder by default, never more than what is left, and keeps charge and balance in step', async () => {
-    const part = await stripe.refunds.create({ charge: 'ch_seed_2', amount: 2000, reason: 'requested_by_customer', metadata: { ticket: 'T-1' } });
-    expect(part).toMatchObject({ object: 'refund', amount: 2000, currency: 'usd', charge: 'ch_seed_2', status: 'succeeded', metadata: { ticket: 'T-1' } });
+    const part = await stripe.refunds.create({
+      charge: 'ch_seed_2',
+      amount: 2000,
+      reason: 'requested_by_customer',
+      metadata: { ticket: 'T-1' },
+    });
+    expect(part).toMatchObject({
+      object: 'refund',
+      amount: 2000,
+      currency: 'usd',
+      charge: 'ch_seed_2',
+      status: 'succeeded',
+      metadata: { ticket: 'T-1' },
+    });
     expect(part.id).toMatch(/^re_/);
     expect(part.balance_transaction).toMatch(/^txn_/);
 
     const tooMuch = await rejection(stripe.refunds.create({ charge: 'ch_seed_2', amount: 10_001 }));
-    expect(tooMuch).toMatchObject({ statusCode: 400, rawType: 'invalid_request_error', code: 'amount_too_large', param: 'amount' });
+    expect(tooMuch).toMatchObject({
+      statusCode: 400,
+      rawType: 'invalid_request_error',
+      code: 'amount_too_large',
+      param: 'amount',
+    });
     expect(tooMuch.message).toContain('$100.01');
     expect(tooMuch.message).toContain('$100.00');
 
@@ -211,7 +252,12 @@ describe('refunds', () => {
     const r = await stripe.refunds.create({ payment_intent: 'pi_seed_1', amount: 100 });
     expect(r.charge).toBe('ch_seed_1');
     const missing = await rejection(stripe.refunds.create({ charge: 'ch_missing' }));
-    expect(missing).toMatchObject({ statusCode: 404, code: 'resource_missing', param: 'charge', message: "No such charge: 'ch_missing'" });
+    expect(missing).toMatchObject({
+      statusCode: 404,
+      code: 'resource_missing',
+      param: 'charge',
+      message: "No such charge: 'ch_missing'",
+    });
     const neither = await rejection(stripe.refunds.create({}));
     expect(neither).toMatchObject({ statusCode: 400, code: 'parameter_missing' });
     const zero = await rejection(stripe.refunds.create({ charge: 'ch_seed_1', amount: 0 }));
@@ -221,12 +267,26 @@ describe('refunds', () => {
 
 describe('invoices', () => {
   it('collects pending items into a draft and finalizes it to open with a number and hosted page', async () => {
-    const i1 = await stripe.invoiceItems.create({ customer: 'cus_seed_ada', amount: 4200, currency: 'usd', description: 'Consulting, May' });
-    const i2 = await stripe.invoiceItems.create({ customer: 'cus_seed_ada', amount: 800, currency: 'usd', description: 'Expenses' });
+    const i1 = await stripe.invoiceItems.create({
+      customer: 'cus_seed_ada',
+      amount: 4200,
+      currency: 'usd',
+      description: 'Consulting, May',
+    });
+    const i2 = await stripe.invoiceItems.create({
+      customer: 'cus_seed_ada',
+      amount: 800,
+      currency: 'usd',
+      description: 'Expenses',
+    });
     expect(i1).toMatchObject({ object: 'invoiceitem', invoice: null, livemode: false });
     expect(i1.id).toMatch(/^ii_/);
 
-    const excluded = await stripe.invoices.create({ customer: 'cus_seed_ada', collection_method: 'send_invoice', days_until_due: 7 });
+    const excluded = await stripe.invoices.create({
+      customer: 'cus_seed_ada',
+      collection_method: 'send_invoice',
+      days_until_due: 7,
+    });
     expect(excluded.lines.data).toHaveLength(0); // the API's default is to leave pending items alone
 
     const draft = await stripe.invoices.create({
@@ -235,7 +295,14 @@ describe('invoices', () => {
       days_until_due: 30,
       pending_invoice_items_behavior: 'include',
     });
-    expect(draft).toMatchObject({ object: 'invoice', status: 'draft', number: null, hosted_invoice_url: null, amount_due: 5000, customer_email: 'ada@example.com' });
+    expect(draft).toMatchObject({
+      object: 'invoice',
+      status: 'draft',
+      number: null,
+      hosted_invoice_url: null,
+      amount_due: 5000,
+      customer_email: 'ada@example.com',
+    });
     expect(draft.lines.data.map((l) => l.amount)).toEqual([4200, 800]);
     expect((await stripe.invoiceItems.retrieve(i2.id)).invoice).toBe(draft.id);
 
@@ -253,8 +320,17 @@ describe('invoices', () => {
   });
 
   it('adds an item straight onto a draft and refuses unknown customers', async () => {
-    const draft = await stripe.invoices.create({ customer: 'cus_seed_grace', collection_method: 'send_invoice', days_until_due: 14 });
-    const item = await stripe.invoiceItems.create({ customer: 'cus_seed_grace', amount: 999, currency: 'usd', invoice: draft.id });
+    const draft = await stripe.invoices.create({
+      customer: 'cus_seed_grace',
+      collection_method: 'send_invoice',
+      days_until_due: 14,
+    });
+    const item = await stripe.invoiceItems.create({
+      customer: 'cus_seed_grace',
+      amount: 999,
+      currency: 'usd',
+      invoice: draft.id,
+    });
     expect(item.invoice).toBe(draft.id);
     expect((await stripe.invoices.retrieve(draft.id)).amount_due).toBe(999);
     const err = await rejection(stripe.invoiceItems.create({ customer: 'cus_nobody', amount: 1, currency: 'usd' }));
@@ -265,7 +341,10 @@ describe('invoices', () => {
 describe('sandbox control', () => {
   it('GET /_sandbox/state shows everything and POST /_sandbox/reset returns to the seed', async () => {
     await stripe.refunds.create({ charge: 'ch_seed_1' });
-    const before = (await (await fetch(`${sandbox.url}/_sandbox/state`)).json()) as { refunds: Record<string, unknown>; charges: Record<string, { refunded: boolean }> };
+    const before = (await (await fetch(`${sandbox.url}/_sandbox/state`)).json()) as {
+      refunds: Record<string, unknown>;
+      charges: Record<string, { refunded: boolean }>;
+    };
     expect(Object.keys(before.refunds)).toHaveLength(2);
     expect(before.charges.ch_seed_1?.refunded).toBe(true);
     expect((await fetch(`${sandbox.url}/_sandbox/reset`, { method: 'POST' })).status).toBe(200);

@@ -35,7 +35,11 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     beforeEach(() => sandbox.reset());
 
     async function call(name: string, args: Record<string, unknown>, key?: string): Promise<CallToolResult> {
-      return (await conn.client.callTool({ name, arguments: args, ...(key ? { _meta: { [IDEMPOTENCY_META_KEY]: key } } : {}) })) as CallToolResult;
+      return (await conn.client.callTool({
+        name,
+        arguments: args,
+        ...(key ? { _meta: { [IDEMPOTENCY_META_KEY]: key } } : {}),
+      })) as CallToolResult;
     }
     const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
     const out = (r: CallToolResult) => {
@@ -64,7 +68,11 @@ export function defineToolSuite(transport: string, connect: Connect): void {
 
     it('get_balance reports available and pending funds', async () => {
       const res = await call('get_balance', {});
-      expect(out(res)).toEqual({ available: [{ amount: 317_000, currency: 'usd' }], pending: [{ amount: 0, currency: 'usd' }], livemode: false });
+      expect(out(res)).toEqual({
+        available: [{ amount: 317_000, currency: 'usd' }],
+        pending: [{ amount: 0, currency: 'usd' }],
+        livemode: false,
+      });
       expect(text(res)).toContain('$3,170.00 available');
     });
 
@@ -122,14 +130,33 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     });
 
     it('invoice flow: items, draft invoice collecting them, finalize to open with a hosted URL', async () => {
-      const item = out(await call('create_invoice_item', { customer_id: 'cus_seed_ada', amount: 4200, description: 'Consulting' }, 'r2:s1'));
+      const item = out(
+        await call('create_invoice_item', { customer_id: 'cus_seed_ada', amount: 4200, description: 'Consulting' }, 'r2:s1'),
+      );
       expect(item).toMatchObject({ amount: 4200, currency: 'usd', invoice: null });
-      out(await call('create_invoice_item', { customer_id: 'cus_seed_ada', amount: 800, currency: 'USD', description: 'Travel' }, 'r2:s2'));
+      out(
+        await call(
+          'create_invoice_item',
+          { customer_id: 'cus_seed_ada', amount: 800, currency: 'USD', description: 'Travel' },
+          'r2:s2',
+        ),
+      );
       const draft = out(await call('create_invoice', { customer_id: 'cus_seed_ada', description: 'May work' }, 'r2:s3'));
-      expect(draft).toMatchObject({ status: 'draft', amount_due: 5000, collection_method: 'send_invoice', number: null, hosted_invoice_url: null });
+      expect(draft).toMatchObject({
+        status: 'draft',
+        amount_due: 5000,
+        collection_method: 'send_invoice',
+        number: null,
+        hosted_invoice_url: null,
+      });
       expect(draft.lines).toHaveLength(2);
       const open = out(await call('finalize_invoice', { invoice_id: draft.id }, 'r2:s4'));
-      expect(open).toMatchObject({ id: draft.id, status: 'open', amount_due: 5000, hosted_invoice_url: `${sandbox.url}/_sandbox/invoices/${String(draft.id)}` });
+      expect(open).toMatchObject({
+        id: draft.id,
+        status: 'open',
+        amount_due: 5000,
+        hosted_invoice_url: `${sandbox.url}/_sandbox/invoices/${String(draft.id)}`,
+      });
       expect(open.number).toMatch(/-0001$/);
       // Interlock retrying the finalize step with its key gets the same answer, not "already finalized".
       const retried = out(await call('finalize_invoice', { invoice_id: draft.id }, 'r2:s4'));
@@ -145,7 +172,13 @@ export function defineToolSuite(transport: string, connect: Connect): void {
     it('create_refund refunds once per idempotency key, however often the call is delivered', async () => {
       const args = { charge_id: 'ch_seed_2', amount: 3000, reason: 'requested_by_customer' };
       const first = out(await call('create_refund', args, 'run-9:step-refund'));
-      expect(first).toMatchObject({ amount: 3000, currency: 'usd', charge: 'ch_seed_2', status: 'succeeded', idempotent_replayed: false });
+      expect(first).toMatchObject({
+        amount: 3000,
+        currency: 'usd',
+        charge: 'ch_seed_2',
+        status: 'succeeded',
+        idempotent_replayed: false,
+      });
       expect(first.id).toMatch(/^re_/);
       const second = out(await call('create_refund', args, 'run-9:step-refund'));
       expect(second).toMatchObject({ id: first.id, idempotent_replayed: true });

@@ -7,24 +7,60 @@ import type { CallStep, LlmStep, PolicyConfig, StepDef } from '../../src/workflo
 
 // Every operation planStep and planPosition can return, from facts typed in here: no Redis, no server.
 const pos = { line: 1, col: 1 };
-const send: CallStep = { kind: 'call', id: 'send', connector: 'mail', tool: 'send', with: {}, confirm: 'auto', retry: { attempts: 3, backoffMs: 100 }, pos, keyPos: {} };
+const send: CallStep = {
+  kind: 'call',
+  id: 'send',
+  connector: 'mail',
+  tool: 'send',
+  with: {},
+  confirm: 'auto',
+  retry: { attempts: 3, backoffMs: 100 },
+  pos,
+  keyPos: {},
+};
 const look: CallStep = { ...send, id: 'look', tool: 'look' };
 const draft: LlmStep = {
-  kind: 'llm', id: 'draft', connector: 'llm', tool: 'gpt-test', with: { instructions: 'be brief', input: 'x' },
-  outputSchema: { type: 'object' }, confirm: 'auto', retry: { attempts: 1, backoffMs: 100 }, pos, keyPos: {},
+  kind: 'llm',
+  id: 'draft',
+  connector: 'llm',
+  tool: 'gpt-test',
+  with: { instructions: 'be brief', input: 'x' },
+  outputSchema: { type: 'object' },
+  confirm: 'auto',
+  retry: { attempts: 1, backoffMs: 100 },
+  pos,
+  keyPos: {},
 };
 const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: 60_000 };
 const schema = { type: 'object', properties: { to: { type: 'string' } }, required: ['to'] };
 const write: ToolInfo = { connector: 'mail', name: 'send', inputSchema: schema, annotations: {}, write: true, idempotent: false };
-const read: ToolInfo = { connector: 'mail', name: 'look', inputSchema: schema, annotations: { readOnlyHint: true }, write: false, idempotent: false };
+const read: ToolInfo = {
+  connector: 'mail',
+  name: 'look',
+  inputSchema: schema,
+  annotations: { readOnlyHint: true },
+  write: false,
+  idempotent: false,
+};
 
 function stepRec(id: string, over: Partial<StepRecord> = {}): StepRecord {
   return { id, status: 'pending', attempts: 0, ...over };
 }
 
-function runWith(steps: StepDef[], recs: Record<string, Partial<StepRecord>> = {}, status: RunRecord['status'] = 'running'): RunRecord {
+function runWith(
+  steps: StepDef[],
+  recs: Record<string, Partial<StepRecord>> = {},
+  status: RunRecord['status'] = 'running',
+): RunRecord {
   return {
-    id: 'r1', workflow: 'notify', version: 'v1', session: 's1', status, inputs: {}, createdAt: 0, updatedAt: 0,
+    id: 'r1',
+    workflow: 'notify',
+    version: 'v1',
+    session: 's1',
+    status,
+    inputs: {},
+    createdAt: 0,
+    updatedAt: 0,
     definition: { name: 'notify', description: '', inputs: {}, steps, expose: false, version: 'v1', pos },
     steps: Object.fromEntries(steps.map((s) => [s.id, stepRec(s.id, recs[s.id])])),
   };
@@ -37,24 +73,44 @@ function toolFacts(over: Partial<Extract<StepFacts, { kind: 'tool' }>> = {}): St
 function plan(facts: StepFacts, over: Partial<PlanInput> = {}) {
   const run = over.run ?? runWith([send]);
   const step = over.step ?? send;
-  return planStep({ run, step, rec: run.steps[step.id] ?? stepRec(step.id), facts, policy, undeliveredAttempt: undefined, ...over });
+  return planStep({
+    run,
+    step,
+    rec: run.steps[step.id] ?? stepRec(step.id),
+    facts,
+    policy,
+    undeliveredAttempt: undefined,
+    ...over,
+  });
 }
 
 describe('planPosition: where a step job stands in its run', () => {
   it('stops when the run is gone, finished, paused for attention, or does not know the step', () => {
     expect(planPosition(undefined, 'send', 0)).toEqual({ kind: 'stop', outcome: 'missing' });
     expect(planPosition(runWith([send], {}, 'cancelled'), 'send', 0)).toEqual({ kind: 'stop', outcome: 'run cancelled' });
-    expect(planPosition(runWith([send], {}, 'needs_attention'), 'send', 0)).toEqual({ kind: 'stop', outcome: 'run needs_attention' });
+    expect(planPosition(runWith([send], {}, 'needs_attention'), 'send', 0)).toEqual({
+      kind: 'stop',
+      outcome: 'run needs_attention',
+    });
     expect(planPosition(runWith([send]), 'nope', 0)).toEqual({ kind: 'stop', outcome: 'unknown step' });
   });
 
   it('stops on a step that settled another way (failed, awaiting a person, in doubt)', () => {
-    expect(planPosition(runWith([send], { send: { status: 'awaiting_confirmation' } }), 'send', 0)).toEqual({ kind: 'stop', outcome: 'step awaiting_confirmation' });
+    expect(planPosition(runWith([send], { send: { status: 'awaiting_confirmation' } }), 'send', 0)).toEqual({
+      kind: 'stop',
+      outcome: 'step awaiting_confirmation',
+    });
   });
 
   it('finishes only the hand-off of a step committed before a crash, and only while the run runs', () => {
-    expect(planPosition(runWith([look, send], { look: { status: 'succeeded' } }), 'look', 0)).toEqual({ kind: 'alreadyCommitted', next: 'send' });
-    expect(planPosition(runWith([look, send], { look: { status: 'skipped' } }, 'queued'), 'look', 0)).toEqual({ kind: 'alreadyCommitted', next: undefined });
+    expect(planPosition(runWith([look, send], { look: { status: 'succeeded' } }), 'look', 0)).toEqual({
+      kind: 'alreadyCommitted',
+      next: 'send',
+    });
+    expect(planPosition(runWith([look, send], { look: { status: 'skipped' } }, 'queued'), 'look', 0)).toEqual({
+      kind: 'alreadyCommitted',
+      next: undefined,
+    });
   });
 
   it('waits for an earlier step, looking again shortly only while its commit may not be visible yet', () => {
@@ -66,13 +122,21 @@ describe('planPosition: where a step job stands in its run', () => {
 
   it('is ready when every earlier step succeeded or was skipped', () => {
     const run = runWith([look, send], { look: { status: 'skipped' } });
-    expect(planPosition(run, 'send', 0)).toMatchObject({ kind: 'ready', step: send, next: undefined, rec: { status: 'pending' } });
+    expect(planPosition(run, 'send', 0)).toMatchObject({
+      kind: 'ready',
+      step: send,
+      next: undefined,
+      rec: { status: 'pending' },
+    });
   });
 });
 
 describe('planStep: what a step whose turn it is does', () => {
   it('skips on a false condition', () => {
-    expect(plan({ kind: 'conditionFalse', condition: 'inputs.go' })).toEqual({ kind: 'skip', note: 'condition is false: inputs.go' });
+    expect(plan({ kind: 'conditionFalse', condition: 'inputs.go' })).toEqual({
+      kind: 'skip',
+      note: 'condition is false: inputs.go',
+    });
   });
 
   it('fails with the error that resolving or looking up the tool raised', () => {
@@ -105,7 +169,9 @@ describe('planStep: what a step whose turn it is does', () => {
   });
 
   it('sends again an attempt this job proved never reached the server, and an idempotent write', () => {
-    const run = runWith([send], { send: { status: 'running', attempts: 1, intentAttempt: 1, approvedHash: resolved({ to: 'a@example.com' }).argumentsHash } });
+    const run = runWith([send], {
+      send: { status: 'running', attempts: 1, intentAttempt: 1, approvedHash: resolved({ to: 'a@example.com' }).argumentsHash },
+    });
     expect(plan(toolFacts(), { run, undeliveredAttempt: 1 }).kind).toBe('call');
     expect(plan(toolFacts(), { run, undeliveredAttempt: 0 }).kind).toBe('inDoubt');
     expect(plan(toolFacts({ tool: { ...write, idempotent: true } }), { run }).kind).toBe('call');
@@ -113,7 +179,10 @@ describe('planStep: what a step whose turn it is does', () => {
 
   it('asks a person about a write, with the exact payload', () => {
     const op = plan(toolFacts());
-    expect(op).toMatchObject({ kind: 'ask', payload: { connector: 'mail', tool: 'send', arguments: { to: 'a@example.com' }, reason: 'write' } });
+    expect(op).toMatchObject({
+      kind: 'ask',
+      payload: { connector: 'mail', tool: 'send', arguments: { to: 'a@example.com' }, reason: 'write' },
+    });
   });
 
   it('denies a write a remembered decision denies, naming who made it', () => {
@@ -136,7 +205,10 @@ describe('planStep: what a step whose turn it is does', () => {
   it('calls a read without asking, noting a read only by override', () => {
     expect(plan(toolFacts({ tool: read }), { step: look })).toMatchObject({ kind: 'call', note: undefined });
     const loosened: ToolInfo = { ...read, loosened: ['readOnlyHint'] };
-    expect(plan(toolFacts({ tool: loosened }), { step: look })).toMatchObject({ kind: 'call', note: { kind: 'ungatedByOverride', loosened: ['readOnlyHint'] } });
+    expect(plan(toolFacts({ tool: loosened }), { step: look })).toMatchObject({
+      kind: 'call',
+      note: { kind: 'ungatedByOverride', loosened: ['readOnlyHint'] },
+    });
   });
 
   it('asks a model for an llm step, recording the request as its arguments', () => {

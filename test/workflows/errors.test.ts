@@ -14,13 +14,19 @@ describe('the file as a whole', () => {
   });
 
   it('hints that a template holding ": " must be quoted when YAML trips over it', () => {
-    const issues = issuesOf(withSteps('      - id: a', '        call: stripe.get', '        with: {x: ${{ inputs.a ? "y": "n" }}}'));
+    const issues = issuesOf(
+      withSteps('      - id: a', '        call: stripe.get', '        with: {x: ${{ inputs.a ? "y": "n" }}}'),
+    );
     expect(issues[0].message).toMatch(/YAML syntax error: .*must be quoted/);
     expect(issues[0].line).toBe(12);
   });
 
   it('keeps a YAML mistake readable: the first error per line, on the first few lines', () => {
-    const broken = ['workflows:', '  wf: {description: "x", steps: [', ...Array.from({ length: 20 }, (_, i) => `    - id: s${i}`)];
+    const broken = [
+      'workflows:',
+      '  wf: {description: "x", steps: [',
+      ...Array.from({ length: 20 }, (_, i) => `    - id: s${i}`),
+    ];
     const issues = issuesOf(yaml(...broken));
     expect(issues.length).toBeLessThanOrEqual(5);
     expect(new Set(issues.map((i) => i.line)).size).toBe(issues.length);
@@ -72,7 +78,12 @@ describe('connectors', () => {
   });
 
   it('asks for a token when auth is just "bearer"', () => {
-    expectIssue(issuesOf(connector('    url: https://x.example/mcp', '    auth: bearer')), 4, 11, /bearer auth needs a token from the environment/);
+    expectIssue(
+      issuesOf(connector('    url: https://x.example/mcp', '    auth: bearer')),
+      4,
+      11,
+      /bearer auth needs a token from the environment/,
+    );
   });
 
   it('refuses a literal secret in an Authorization header without repeating it', () => {
@@ -82,30 +93,60 @@ describe('connectors', () => {
   });
 
   it('reports a malformed ${env:} reference', () => {
-    expectIssue(issuesOf(connector('    url: https://x.example/mcp', '    headers:', '      X-Trace: ${env:}')), 5, 16, /malformed environment reference "\$\{env:…"/);
+    expectIssue(
+      issuesOf(connector('    url: https://x.example/mcp', '    headers:', '      X-Trace: ${env:}')),
+      5,
+      16,
+      /malformed environment reference "\$\{env:…"/,
+    );
     const withDefault = issuesOf(connector('    command: x', '    env:', '      KEY: ${env:KEY:-sk_default}'));
     expectIssue(withDefault, 5, 12, /malformed environment reference "\$\{env:KEY…".*defaults such as :- are not supported/);
     expect(JSON.stringify(withDefault)).not.toContain('sk_default');
   });
 
   it('reports a bad duration', () => {
-    expectIssue(issuesOf(connector('    command: interlock', '    timeout: 30 secs')), 4, 14, /connector "api" timeout has a bad duration "30 secs"/);
+    expectIssue(
+      issuesOf(connector('    command: interlock', '    timeout: 30 secs')),
+      4,
+      14,
+      /connector "api" timeout has a bad duration "30 secs"/,
+    );
   });
 
   it('reports a bad glob', () => {
-    expectIssue(issuesOf(connector('    command: interlock', '    tools: {allow: ["create_[x]"]}')), 4, 21, /bad glob "create_\[x\]" in tools.allow: "\[" is not glob syntax here: only \* and \? are wildcards/);
+    expectIssue(
+      issuesOf(connector('    command: interlock', '    tools: {allow: ["create_[x]"]}')),
+      4,
+      21,
+      /bad glob "create_\[x\]" in tools.allow: "\[" is not glob syntax here: only \* and \? are wildcards/,
+    );
   });
 
   it('reports an empty glob', () => {
-    expectIssue(issuesOf(connector('    command: interlock', '    tools: {deny: [""]}')), 4, 20, /bad glob "" in tools.deny: a glob cannot be empty/);
+    expectIssue(
+      issuesOf(connector('    command: interlock', '    tools: {deny: [""]}')),
+      4,
+      20,
+      /bad glob "" in tools.deny: a glob cannot be empty/,
+    );
   });
 
   it('reports an unknown transport with a suggestion', () => {
-    expectIssue(issuesOf(connector('    transport: stdoi', '    command: x')), 3, 16, /unknown transport "stdoi" \(did you mean "stdio"\?\)/);
+    expectIssue(
+      issuesOf(connector('    transport: stdoi', '    command: x')),
+      3,
+      16,
+      /unknown transport "stdoi" \(did you mean "stdio"\?\)/,
+    );
   });
 
   it('reports a key that belongs to another transport', () => {
-    expectIssue(issuesOf(connector('    command: interlock', '    url: http://x')), 4, 5, /"url" does not apply to transport stdio/);
+    expectIssue(
+      issuesOf(connector('    command: interlock', '    url: http://x')),
+      4,
+      5,
+      /"url" does not apply to transport stdio/,
+    );
   });
 
   it('reports the command a stdio connector needs', () => {
@@ -113,15 +154,30 @@ describe('connectors', () => {
   });
 
   it('reports a wrong type', () => {
-    expectIssue(issuesOf(connector('    command: interlock', '    concurrency: many')), 4, 18, /concurrency must be a whole number of at least 1, not a string/);
+    expectIssue(
+      issuesOf(connector('    command: interlock', '    concurrency: many')),
+      4,
+      18,
+      /concurrency must be a whole number of at least 1, not a string/,
+    );
   });
 
   it('reports a rate limit without its period', () => {
-    expectIssue(issuesOf(connector('    command: interlock', '    rate_limit: {max: 5}')), 4, 5, /rate_limit is missing required key "per"/);
+    expectIssue(
+      issuesOf(connector('    command: interlock', '    rate_limit: {max: 5}')),
+      4,
+      5,
+      /rate_limit is missing required key "per"/,
+    );
   });
 
   it('reports a connector id that cannot be used in connector.tool', () => {
-    expectIssue(issuesOf(yaml('connectors:', '  my.api:', '    command: x', 'workflows: {}')), 2, 3, /a connector id may hold only letters, digits, _ and -/);
+    expectIssue(
+      issuesOf(yaml('connectors:', '  my.api:', '    command: x', 'workflows: {}')),
+      2,
+      3,
+      /a connector id may hold only letters, digits, _ and -/,
+    );
   });
 });
 
@@ -136,7 +192,12 @@ describe('workflows', () => {
   });
 
   it('reports a wrong type for expose', () => {
-    expectIssue(issuesOf(wf('    description: d', '    expose: "yes"', ...step)), 7, 13, /expose must be true or false, not a string/);
+    expectIssue(
+      issuesOf(wf('    description: d', '    expose: "yes"', ...step)),
+      7,
+      13,
+      /expose must be true or false, not a string/,
+    );
   });
 
   it('needs at least one step', () => {
@@ -148,8 +209,22 @@ describe('workflows', () => {
   });
 
   it('points at the spot in an inputs schema that is not valid JSON Schema', () => {
-    const issues = issuesOf(wf('    description: d', '    inputs:', '      type: object', '      properties:', '        amount: {type: integr}', ...step));
-    expectIssue(issues, 10, 24, /inputs is not a valid JSON Schema: properties.amount.type must be equal to one of the allowed values/);
+    const issues = issuesOf(
+      wf(
+        '    description: d',
+        '    inputs:',
+        '      type: object',
+        '      properties:',
+        '        amount: {type: integr}',
+        ...step,
+      ),
+    );
+    expectIssue(
+      issues,
+      10,
+      24,
+      /inputs is not a valid JSON Schema: properties.amount.type must be equal to one of the allowed values/,
+    );
   });
 
   it('points at an unknown keyword in an inputs schema (a typo that would check nothing)', () => {
@@ -163,9 +238,23 @@ describe('workflows', () => {
 
   it('refuses a template reading an input the schema does not declare', () => {
     const issues = issuesOf(
-      wf('    description: d', '    inputs:', '      type: object', '      properties: {amount: {type: integer}}', '    steps:', '      - id: a', '        call: stripe.get', '        with: {n: "${{ inputs.ammount }}"}'),
+      wf(
+        '    description: d',
+        '    inputs:',
+        '      type: object',
+        '      properties: {amount: {type: integer}}',
+        '    steps:',
+        '      - id: a',
+        '        call: stripe.get',
+        '        with: {n: "${{ inputs.ammount }}"}',
+      ),
     );
-    expectIssue(issues, 13, 31, /template reads inputs.ammount, but the inputs schema has no property "ammount" \(did you mean "amount"\?\)/);
+    expectIssue(
+      issues,
+      13,
+      31,
+      /template reads inputs.ammount, but the inputs schema has no property "ammount" \(did you mean "amount"\?\)/,
+    );
   });
 });
 
@@ -181,7 +270,12 @@ describe('steps', () => {
   });
 
   it('refuses a step id that JSONata cannot read as steps.<id>', () => {
-    expectIssue(issuesOf(withSteps('      - id: my-step', '        call: stripe.get')), 10, 13, /step id "my-step" must start with a letter or _/);
+    expectIssue(
+      issuesOf(withSteps('      - id: my-step', '        call: stripe.get')),
+      10,
+      13,
+      /step id "my-step" must start with a letter or _/,
+    );
   });
 
   it('reports a duplicate step id where it is repeated', () => {
@@ -190,41 +284,99 @@ describe('steps', () => {
   });
 
   it('reports a malformed call', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe')), 11, 15, /malformed call "stripe": write connector.tool/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe')),
+      11,
+      15,
+      /malformed call "stripe": write connector.tool/,
+    );
   });
 
   it('reports an unknown connector in call with a suggestion', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: strpe.get')), 11, 15, /unknown connector "strpe" in call "strpe.get" \(did you mean "stripe"\?\)/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: strpe.get')),
+      11,
+      15,
+      /unknown connector "strpe" in call "strpe.get" \(did you mean "stripe"\?\)/,
+    );
   });
 
   it('reports a call to a tool the connector turns off', () => {
-    const text = yaml('connectors:', '  stripe:', '    command: interlock', '    tools: {deny: ["delete_*"]}', 'workflows:', '  wf:', '    description: d', '    steps:', '      - id: a', '        call: stripe.delete_customer');
+    const text = yaml(
+      'connectors:',
+      '  stripe:',
+      '    command: interlock',
+      '    tools: {deny: ["delete_*"]}',
+      'workflows:',
+      '  wf:',
+      '    description: d',
+      '    steps:',
+      '      - id: a',
+      '        call: stripe.delete_customer',
+    );
     expectIssue(issuesOf(text), 10, 15, /tool "delete_customer" is turned off by connectors.stripe.tools/);
   });
 
   it('reports an unknown confirm mode with a suggestion', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe.get', '        confirm: nevr')), 12, 18, /confirm "nevr" \(did you mean "never"\?\); use auto, always or never/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        confirm: nevr')),
+      12,
+      18,
+      /confirm "nevr" \(did you mean "never"\?\); use auto, always or never/,
+    );
   });
 
   it('reports bad retry settings', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe.get', '        retry: {attempts: 0}')), 12, 27, /retry attempts must be a whole number of at least 1/);
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe.get', '        retry: {backoff: soon}')), 12, 26, /retry backoff has a bad duration "soon"/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        retry: {attempts: 0}')),
+      12,
+      27,
+      /retry attempts must be a whole number of at least 1/,
+    );
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        retry: {backoff: soon}')),
+      12,
+      26,
+      /retry backoff has a bad duration "soon"/,
+    );
   });
 
   it('reports a bad step timeout', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe.get', '        timeout: -5s')), 12, 18, /timeout has a bad duration "-5s"/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        timeout: -5s')),
+      12,
+      18,
+      /timeout has a bad duration "-5s"/,
+    );
   });
 
   it('needs with to be a map', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe.get', '        with: [1, 2]')), 12, 15, /with must be a map of arguments, not a list/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        with: [1, 2]')),
+      12,
+      15,
+      /with must be a map of arguments, not a list/,
+    );
   });
 });
 
 describe('policy and tokens', () => {
-  const head = ['connectors:', '  stripe:', '    command: interlock', 'workflows:', '  wf:', '    description: d', '    steps:', '      - id: refund', '        call: stripe.create_refund'];
+  const head = [
+    'connectors:',
+    '  stripe:',
+    '    command: interlock',
+    'workflows:',
+    '  wf:',
+    '    description: d',
+    '    steps:',
+    '      - id: refund',
+    '        call: stripe.create_refund',
+  ];
 
   it('checks each name in allow_unconfirmed against connectors and workflow steps', () => {
-    const issues = issuesOf(yaml(...head, 'policy:', '  allow_unconfirmed: [stripe.create_refund, wf.refnd, nowhere.x, justname]'));
+    const issues = issuesOf(
+      yaml(...head, 'policy:', '  allow_unconfirmed: [stripe.create_refund, wf.refnd, nowhere.x, justname]'),
+    );
     expectIssue(issues, 11, 45, /workflow "wf" has no step "refnd" \(did you mean "wf.refund"\?\)/);
     expectIssue(issues, 11, 55, /"nowhere" in "nowhere.x" is neither a connector nor a workflow/);
     expectIssue(issues, 11, 66, /"justname" must be connector.tool or workflow.step/);
@@ -262,7 +414,22 @@ describe('policy and tokens', () => {
 
 describe('follow-on problems', () => {
   it('does not report a call to a broken connector as an unknown connector', () => {
-    const issues = issuesOf(yaml('connectors:', '  api:', '    transport: htp', '    url: http://x', 'workflows:', '  wf:', '    description: d', '    steps:', '      - id: a', '        call: api.get', 'policy:', '  allow_unconfirmed: [api.get, wf.a]'));
+    const issues = issuesOf(
+      yaml(
+        'connectors:',
+        '  api:',
+        '    transport: htp',
+        '    url: http://x',
+        'workflows:',
+        '  wf:',
+        '    description: d',
+        '    steps:',
+        '      - id: a',
+        '        call: api.get',
+        'policy:',
+        '  allow_unconfirmed: [api.get, wf.a]',
+      ),
+    );
     expect(issues.map((i) => `${i.line}:${i.col}`)).toEqual(['3:16']);
   });
 

@@ -23,7 +23,10 @@ export function issuesOf(text: string): ConfigIssue[] {
 /** Asserts exactly one issue whose message matches, at line:col. */
 export function expectIssue(issues: ConfigIssue[], line: number, col: number, message: RegExp): ConfigIssue {
   const hits = issues.filter((i) => message.test(i.message));
-  expect(hits.map((h) => `${h.line}:${h.col} ${h.message}`), `issues: ${JSON.stringify(issues, null, 1)}`).toHaveLength(1);
+  expect(
+    hits.map((h) => `${h.line}:${h.col} ${h.message}`),
+    `issues: ${JSON.stringify(issues, null, 1)}`,
+  ).toHaveLength(1);
   const [hit] = hits;
   expect({ line: hit.line, col: hit.col }, hit.message).toEqual({ line, col });
   expect(hit.file).toBe(FILE);

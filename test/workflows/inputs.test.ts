@@ -54,12 +54,25 @@ describe('validateInputs', () => {
       { field: 'charge', message: 'is required' },
       { field: 'customer', message: 'is required' },
     ]);
-    expect(validateInputs(schema, { charge: 'ch_1', customer: {} })).toEqual([{ field: 'customer.email', message: 'is required' }]);
+    expect(validateInputs(schema, { charge: 'ch_1', customer: {} })).toEqual([
+      { field: 'customer.email', message: 'is required' },
+    ]);
   });
 
   it('takes a whole workflow definition as well as a bare schema', () => {
     const config = loadConfigFromString(
-      yaml('connectors:', '  s:', '    command: x', 'workflows:', '  wf:', '    description: d', '    inputs: {type: object, required: [n], properties: {n: {type: number}}}', '    steps:', '      - id: a', '        call: s.t'),
+      yaml(
+        'connectors:',
+        '  s:',
+        '    command: x',
+        'workflows:',
+        '  wf:',
+        '    description: d',
+        '    inputs: {type: object, required: [n], properties: {n: {type: number}}}',
+        '    steps:',
+        '      - id: a',
+        '        call: s.t',
+      ),
       FILE,
     );
     expect(validateInputs(config.workflows.wf, { n: 'x' })).toEqual([{ field: 'n', message: 'must be number' }]);
@@ -72,7 +85,11 @@ describe('validateInputs', () => {
   });
 
   it('understands draft-07 schemas that say so', () => {
-    const draft7 = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object', properties: { t: { type: 'array', items: [{ type: 'string' }] } } };
+    const draft7 = {
+      $schema: 'http://json-schema.org/draft-07/schema#',
+      type: 'object',
+      properties: { t: { type: 'array', items: [{ type: 'string' }] } },
+    };
     expect(validateInputs(draft7, { t: [1] })).toEqual([{ field: 't[0]', message: 'must be string' }]);
   });
 });

@@ -17,13 +17,20 @@ describe('loading a valid config', () => {
     const wf = config.workflows['refund-and-notify'];
     expect(wf.description).toBe('Refund a charge, then tell the customer in Slack');
     expect(wf.expose).toBe(true);
-    expect(wf.steps.map((s) => `${s.id}=${s.connector}.${s.tool}`)).toEqual(['charge=stripe.retrieve_charge', 'refund=stripe.create_refund', 'notify=slack.post_message']);
+    expect(wf.steps.map((s) => `${s.id}=${s.connector}.${s.tool}`)).toEqual([
+      'charge=stripe.retrieve_charge',
+      'refund=stripe.create_refund',
+      'notify=slack.post_message',
+    ]);
     expect(config.workflows['invoice-customer'].expose).toBe(false);
   });
 
   it('keeps templates as written and stores if as a bare expression', () => {
     const [, refund, notify] = config.workflows['refund-and-notify'].steps;
-    expect(refund.with).toEqual({ charge: '${{ steps.charge.output.id }}', amount: '${{ inputs.amount ? inputs.amount : steps.charge.output.amount }}' });
+    expect(refund.with).toEqual({
+      charge: '${{ steps.charge.output.id }}',
+      amount: '${{ inputs.amount ? inputs.amount : steps.charge.output.amount }}',
+    });
     expect(notify.if).toBe('steps.refund.status = "succeeded"');
     expect(notify.confirm).toBe('never');
     expect(notify.timeoutMs).toBe(5000);
@@ -48,14 +55,23 @@ describe('loading a valid config', () => {
   it('reads connectors, keeping command: interlock and ${env:} references literal', () => {
     expect(config.connectors.stripe).toMatchObject({
       id: 'stripe',
-      transport: { type: 'stdio', command: 'interlock', args: ['stripe-mcp'], env: { STRIPE_SECRET_KEY: '${env:STRIPE_SECRET_KEY}' } },
+      transport: {
+        type: 'stdio',
+        command: 'interlock',
+        args: ['stripe-mcp'],
+        env: { STRIPE_SECRET_KEY: '${env:STRIPE_SECRET_KEY}' },
+      },
       auth: { type: 'none' },
       tools: { allow: [], deny: ['delete_*'] },
       timeoutMs: 10_000,
       pos: { line: 3, col: 3 },
     });
     expect(config.connectors.slack).toMatchObject({
-      transport: { type: 'streamable-http', url: 'http://127.0.0.1:3001/mcp', headers: { Authorization: 'Bearer ${env:SLACK_MCP_TOKEN}' } },
+      transport: {
+        type: 'streamable-http',
+        url: 'http://127.0.0.1:3001/mcp',
+        headers: { Authorization: 'Bearer ${env:SLACK_MCP_TOKEN}' },
+      },
       concurrency: 2,
       rateLimits: [{ max: 10, durationMs: 1000, pos: { line: 19, col: 17 }, keyPos: {} }],
     });
@@ -72,12 +88,28 @@ describe('loading a valid config', () => {
   it('records where steps and their keys are, for checks made after loading', () => {
     const notify = config.workflows['refund-and-notify'].steps[2];
     expect(notify.pos).toEqual({ line: 55, col: 9 });
-    expect(notify.keyPos).toEqual({ call: { line: 56, col: 9 }, if: { line: 57, col: 9 }, with: { line: 58, col: 9 }, confirm: { line: 61, col: 9 }, timeout: { line: 62, col: 9 } });
+    expect(notify.keyPos).toEqual({
+      call: { line: 56, col: 9 },
+      if: { line: 57, col: 9 },
+      with: { line: 58, col: 9 },
+      confirm: { line: 61, col: 9 },
+      timeout: { line: 62, col: 9 },
+    });
     expect(config.workflows['refund-and-notify'].pos).toEqual({ line: 34, col: 3 });
   });
 
   it('reads bearer auth as the name of its environment variable', () => {
-    const c = loadConfigFromString(yaml('connectors:', '  api:', '    transport: sse', '    url: https://x.example/sse', '    auth: {type: bearer, token: "${env:API_TOKEN}"}', 'workflows: {}'), FILE);
+    const c = loadConfigFromString(
+      yaml(
+        'connectors:',
+        '  api:',
+        '    transport: sse',
+        '    url: https://x.example/sse',
+        '    auth: {type: bearer, token: "${env:API_TOKEN}"}',
+        'workflows: {}',
+      ),
+      FILE,
+    );
     expect(c.connectors.api.transport).toEqual({ type: 'sse', url: 'https://x.example/sse', headers: {} });
     expect(c.connectors.api.auth).toEqual({ type: 'bearer', tokenEnv: 'API_TOKEN' });
   });
@@ -97,7 +129,10 @@ describe('workflow version', () => {
 
   it('is 12 hex characters that do not depend on where things sit in the file', () => {
     const one = loadConfigFromString(withSteps(...steps), FILE).workflows.wf.version;
-    const moved = loadConfigFromString(`# a comment\n\n${withSteps(...steps).replace('with: {x: 1}', 'with:\n          x: 1')}`, FILE).workflows.wf.version;
+    const moved = loadConfigFromString(
+      `# a comment\n\n${withSteps(...steps).replace('with: {x: 1}', 'with:\n          x: 1')}`,
+      FILE,
+    ).workflows.wf.version;
     expect(one).toMatch(/^[0-9a-f]{12}$/);
     expect(moved).toBe(one);
   });
@@ -125,7 +160,9 @@ describe('finding and reading the file', () => {
   it('says clearly what is missing and how to fix it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'interlock-cfg-'));
     expect(() => findConfigFile({}, dir)).toThrow(/no workflows.yaml in .*set INTERLOCK_CONFIG/);
-    expect(() => findConfigFile({ INTERLOCK_CONFIG: 'nope.yaml' }, dir)).toThrow(/INTERLOCK_CONFIG points to .*nope.yaml, which does not exist/);
+    expect(() => findConfigFile({ INTERLOCK_CONFIG: 'nope.yaml' }, dir)).toThrow(
+      /INTERLOCK_CONFIG points to .*nope.yaml, which does not exist/,
+    );
   });
 
   it('reports an unreadable file as CONFIG_INVALID', () => {

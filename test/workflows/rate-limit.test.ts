@@ -21,7 +21,9 @@ const load = (...lines: string[]) => loadConfigFromString(doc(...lines), FILE).c
 
 describe('rate_limit in workflows.yaml', () => {
   it('still reads the one-limit map as a limit on every call of the connector', () => {
-    expect(load('    rate_limit: { max: 20, per: 1s }').rateLimits).toEqual([{ max: 20, durationMs: 1000, pos: { line: 5, col: 17 }, keyPos: {} }]);
+    expect(load('    rate_limit: { max: 20, per: 1s }').rateLimits).toEqual([
+      { max: 20, durationMs: 1000, pos: { line: 5, col: 17 }, keyPos: {} },
+    ]);
   });
 
   it('has no limits when rate_limit is left out', () => {
@@ -41,14 +43,22 @@ describe('rate_limit in workflows.yaml', () => {
     expect(c.rateLimits).toEqual([
       { max: 20, durationMs: 1000, pos: { line: 6, col: 9 }, keyPos: {} },
       { max: 50, durationMs: 60_000, tool: 'list_channels', pos: { line: 7, col: 9 }, keyPos: { tool: { line: 7, col: 29 } } },
-      { max: 1, durationMs: 1000, tool: 'post_message', by: 'channel', pos: { line: 8, col: 9 }, keyPos: { tool: { line: 8, col: 28 }, by: { line: 8, col: 48 } } },
+      {
+        max: 1,
+        durationMs: 1000,
+        tool: 'post_message',
+        by: 'channel',
+        pos: { line: 8, col: 9 },
+        keyPos: { tool: { line: 8, col: 28 }, by: { line: 8, col: 48 } },
+      },
       { max: 100, durationMs: 3_600_000, by: 'channel', pos: { line: 9, col: 9 }, keyPos: { by: { line: 11, col: 9 } } },
     ]);
   });
 
   it('takes tool and by in the one-limit map too', () => {
-    expect(load('    rate_limit: { max: 1, per: 1s, tool: post_message, by: channel }').rateLimits)
-      .toMatchObject([{ max: 1, durationMs: 1000, tool: 'post_message', by: 'channel' }]);
+    expect(load('    rate_limit: { max: 1, per: 1s, tool: post_message, by: channel }').rateLimits).toMatchObject([
+      { max: 1, durationMs: 1000, tool: 'post_message', by: 'channel' },
+    ]);
   });
 
   it('reads an empty list as no limits', () => {
@@ -58,7 +68,12 @@ describe('rate_limit in workflows.yaml', () => {
 
 describe('rate_limit errors, each with file:line:col', () => {
   it('refuses a rate_limit that is neither a map nor a list', () => {
-    expectIssue(issuesOf(doc('    rate_limit: fast')), 5, 17, /connector "slack" rate_limit must be a map \{max, per\} or a list of them, not a string/);
+    expectIssue(
+      issuesOf(doc('    rate_limit: fast')),
+      5,
+      17,
+      /connector "slack" rate_limit must be a map \{max, per\} or a list of them, not a string/,
+    );
   });
 
   it('refuses a list item that is not a map', () => {
@@ -67,7 +82,12 @@ describe('rate_limit errors, each with file:line:col', () => {
 
   it('reports an unknown key in a limit with a suggestion', () => {
     const issues = issuesOf(doc('    rate_limit:', '      - { max: 1, per: 1s, tool: post_message, bye: channel }'));
-    expectIssue(issues, 6, 48, /unknown key "bye" in connector "slack" rate_limit\[0\] \(did you mean "by"\?\); allowed: max, per, tool, by/);
+    expectIssue(
+      issues,
+      6,
+      48,
+      /unknown key "bye" in connector "slack" rate_limit\[0\] \(did you mean "by"\?\); allowed: max, per, tool, by/,
+    );
   });
 
   it('reports a missing max or per where the limit starts', () => {
@@ -76,49 +96,117 @@ describe('rate_limit errors, each with file:line:col', () => {
   });
 
   it('reports a bad duration', () => {
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1 sec }')), 5, 32, /connector "slack" rate_limit per has a bad duration "1 sec"/);
-    expectIssue(issuesOf(doc('    rate_limit: [{ max: 1, per: 0s }]')), 5, 33, /rate_limit\[0\] per has a bad duration "0s".*more than zero/);
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1 sec }')),
+      5,
+      32,
+      /connector "slack" rate_limit per has a bad duration "1 sec"/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: [{ max: 1, per: 0s }]')),
+      5,
+      33,
+      /rate_limit\[0\] per has a bad duration "0s".*more than zero/,
+    );
   });
 
   it('reports a max that is not a whole number of at least 1', () => {
-    expectIssue(issuesOf(doc('    rate_limit: { max: 0, per: 1s }')), 5, 24, /rate_limit max must be a whole number of at least 1, not 0/);
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1.5, per: 1s }')), 5, 24, /rate_limit max must be a whole number of at least 1, not 1.5/);
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 0, per: 1s }')),
+      5,
+      24,
+      /rate_limit max must be a whole number of at least 1, not 0/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1.5, per: 1s }')),
+      5,
+      24,
+      /rate_limit max must be a whole number of at least 1, not 1.5/,
+    );
   });
 
   it('refuses a by that is not a string', () => {
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: [channel, user] }')), 5, 40, /rate_limit by must be a string naming one top-level argument, not a list/);
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: 5 }')), 5, 40, /rate_limit by must be a string, not a number/);
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: {name: channel} }')), 5, 40, /rate_limit by must be a string, not a map/);
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: "" }')), 5, 40, /rate_limit by must name a top-level argument of the tool, not be empty/);
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: [channel, user] }')),
+      5,
+      40,
+      /rate_limit by must be a string naming one top-level argument, not a list/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: 5 }')),
+      5,
+      40,
+      /rate_limit by must be a string, not a number/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: {name: channel} }')),
+      5,
+      40,
+      /rate_limit by must be a string, not a map/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: "" }')),
+      5,
+      40,
+      /rate_limit by must name a top-level argument of the tool, not be empty/,
+    );
   });
 
   it('refuses a tool that is not one tool name', () => {
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: 7 }')), 5, 42, /rate_limit tool must be a string, not a number/);
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: "post_*" }')), 5, 42, /rate_limit tool "post_\*" must name one tool: globs are not supported here/);
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: "post message" }')), 5, 42, /rate_limit tool "post message" is not a tool name: " " cannot appear in a tool name/);
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: 7 }')),
+      5,
+      42,
+      /rate_limit tool must be a string, not a number/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: "post_*" }')),
+      5,
+      42,
+      /rate_limit tool "post_\*" must name one tool: globs are not supported here/,
+    );
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: "post message" }')),
+      5,
+      42,
+      /rate_limit tool "post message" is not a tool name: " " cannot appear in a tool name/,
+    );
   });
 
   it('refuses a tool the connector turns off, since the limit would never apply', () => {
-    expectIssue(issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: delete_message }')), 5, 42,
-      /rate_limit tool "delete_message" is turned off by this connector's tools \(allow: \[\], deny: \[delete_\*\]\), so the limit would never apply/);
+    expectIssue(
+      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: delete_message }')),
+      5,
+      42,
+      /rate_limit tool "delete_message" is turned off by this connector's tools \(allow: \[\], deny: \[delete_\*\]\), so the limit would never apply/,
+    );
   });
 
   it('refuses two limits over the same calls, pointing at the first', () => {
-    const issues = issuesOf(doc(
-      '    rate_limit:', // 5
-      '      - { max: 1, per: 1s, tool: post_message, by: channel }', // 6
-      '      - { max: 20, per: 1m, tool: post_message, by: channel }', // 7
-    ));
-    expectIssue(issues, 7, 9, /rate_limit\[1\] limits the same calls as the limit at line 6:9 \(calls of post_message, per value of channel\)/);
+    const issues = issuesOf(
+      doc(
+        '    rate_limit:', // 5
+        '      - { max: 1, per: 1s, tool: post_message, by: channel }', // 6
+        '      - { max: 20, per: 1m, tool: post_message, by: channel }', // 7
+      ),
+    );
+    expectIssue(
+      issues,
+      7,
+      9,
+      /rate_limit\[1\] limits the same calls as the limit at line 6:9 \(calls of post_message, per value of channel\)/,
+    );
   });
 
   it('reports every problem of every limit in one pass, in file order', () => {
-    const issues = issuesOf(doc(
-      '    rate_limit:', // 5
-      '      - { max: none, per: 1s }', // 6
-      '      - { max: 1, per: soon, tool: post_message }', // 7
-      '      - { max: 1, per: 1s, by: [a] }', // 8
-    ));
+    const issues = issuesOf(
+      doc(
+        '    rate_limit:', // 5
+        '      - { max: none, per: 1s }', // 6
+        '      - { max: 1, per: soon, tool: post_message }', // 7
+        '      - { max: 1, per: 1s, by: [a] }', // 8
+      ),
+    );
     expect(issues.map((i) => `${i.line}:${i.col} ${i.path}`)).toEqual([
       '6:16 connectors.slack.rate_limit[0].max',
       '7:24 connectors.slack.rate_limit[1].per',
@@ -129,28 +217,50 @@ describe('rate_limit errors, each with file:line:col', () => {
 
 describe('rate_limit against the tool catalog (interlock validate)', () => {
   const tool = (name: string, properties: Record<string, unknown>): ToolInfo => ({
-    connector: 'slack', name, inputSchema: { type: 'object', properties }, annotations: {}, write: true, idempotent: false,
+    connector: 'slack',
+    name,
+    inputSchema: { type: 'object', properties },
+    annotations: {},
+    write: true,
+    idempotent: false,
   });
   const catalog = [tool('post_message', { channel: {}, text: {} }), tool('list_channels', {})];
-  const lookup = async (connector: string, name: string) => (connector === 'slack' ? catalog.find((t) => t.name === name) : undefined);
+  const lookup = async (connector: string, name: string) =>
+    connector === 'slack' ? catalog.find((t) => t.name === name) : undefined;
   const listTools = async () => catalog.map((t) => t.name);
 
   it('passes limits on tools and arguments that exist', async () => {
-    const c = loadConfigFromString(doc('    rate_limit:', '      - { max: 20, per: 1s }', '      - { max: 1, per: 1s, tool: post_message, by: channel }'), FILE);
+    const c = loadConfigFromString(
+      doc('    rate_limit:', '      - { max: 20, per: 1s }', '      - { max: 1, per: 1s, tool: post_message, by: channel }'),
+      FILE,
+    );
     expect(await validateAgainstCatalog(c, lookup, { listTools })).toEqual([]);
   });
 
   it('reports an unknown tool and an argument the tool does not take, with suggestions', async () => {
-    const c = loadConfigFromString(doc(
-      '    rate_limit:', // 5
-      '      - { max: 1, per: 1s, tool: post_mesage }', // 6
-      '      - { max: 1, per: 1s, tool: post_message, by: chanel }', // 7
-    ), FILE);
+    const c = loadConfigFromString(
+      doc(
+        '    rate_limit:', // 5
+        '      - { max: 1, per: 1s, tool: post_mesage }', // 6
+        '      - { max: 1, per: 1s, tool: post_message, by: chanel }', // 7
+      ),
+      FILE,
+    );
     expect(await validateAgainstCatalog(c, lookup, { listTools })).toEqual([
-      { file: FILE, line: 6, col: 28, path: 'connectors.slack.rate_limit[0].tool', message: `rate_limit: connector 'slack' has no tool "post_mesage" (did you mean "post_message"?)` },
       {
-        file: FILE, line: 7, col: 48, path: 'connectors.slack.rate_limit[1].by',
-        message: 'rate_limit: slack.post_message takes no argument "chanel" (did you mean "channel"?); every call would share the one window of calls without it',
+        file: FILE,
+        line: 6,
+        col: 28,
+        path: 'connectors.slack.rate_limit[0].tool',
+        message: `rate_limit: connector 'slack' has no tool "post_mesage" (did you mean "post_message"?)`,
+      },
+      {
+        file: FILE,
+        line: 7,
+        col: 48,
+        path: 'connectors.slack.rate_limit[1].by',
+        message:
+          'rate_limit: slack.post_message takes no argument "chanel" (did you mean "channel"?); every call would share the one window of calls without it',
       },
     ]);
   });

@@ -16,7 +16,12 @@ describe('template reads', () => {
   });
 
   it('refuses a read of the step itself', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ steps.a.output }}')), 13, 24, /template reads steps.a, the step itself/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: ${{ steps.a.output }}')),
+      13,
+      24,
+      /template reads steps.a, the step itself/,
+    );
   });
 
   it('refuses a read of a step that does not exist, with a suggestion', () => {
@@ -25,29 +30,66 @@ describe('template reads', () => {
   });
 
   it('refuses a read of anything but inputs, steps and run at the root', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ input.a }}')), 13, 18, /template reads "input", but templates read only inputs, steps.<id> and run \(did you mean "inputs"\?\)/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: ${{ input.a }}')),
+      13,
+      18,
+      /template reads "input", but templates read only inputs, steps.<id> and run \(did you mean "inputs"\?\)/,
+    );
   });
 
   it('reads $$ as the root too', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ $$.stepz.a }}')), 13, 21, /template reads "stepz".*\(did you mean "steps"\?\)/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: ${{ $$.stepz.a }}')),
+      13,
+      21,
+      /template reads "stepz".*\(did you mean "steps"\?\)/,
+    );
   });
 
   it('refuses a field of a step other than output and status', () => {
-    const issues = issuesOf(withSteps(...second, '      - id: a', '        call: stripe.get', '        with:', '          x: ${{ steps.b.outptu }}'));
-    expectIssue(issues, 15, 26, /template reads steps.b.outptu; a step has only output, content and status \(did you mean "output"\?\)/);
+    const issues = issuesOf(
+      withSteps(...second, '      - id: a', '        call: stripe.get', '        with:', '          x: ${{ steps.b.outptu }}'),
+    );
+    expectIssue(
+      issues,
+      15,
+      26,
+      /template reads steps.b.outptu; a step has only output, content and status \(did you mean "output"\?\)/,
+    );
   });
 
   it('refuses a field of run other than id, workflow and session', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ run.ids }}')), 13, 22, /run has only id, workflow and session \(did you mean "id"\?\)/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: ${{ run.ids }}')),
+      13,
+      22,
+      /run has only id, workflow and session \(did you mean "id"\?\)/,
+    );
   });
 
   it('refuses steps without a step name', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ steps.*.output }}')), 13, 18, /template reads steps without naming one/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: ${{ steps.*.output }}')),
+      13,
+      18,
+      /template reads steps without naming one/,
+    );
   });
 
   it('reports a JSONata syntax error at its column in the file', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: "${{ inputs.a + }}"')), 13, 28, /syntax error in expression "inputs.a \+": Unexpected end of expression/);
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ inputs.a ; 2 }}')), 13, 27, /syntax error in expression "inputs.a ; 2"/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: "${{ inputs.a + }}"')),
+      13,
+      28,
+      /syntax error in expression "inputs.a \+": Unexpected end of expression/,
+    );
+    expectIssue(
+      issuesOf(withSteps(...first, '          x: ${{ inputs.a ; 2 }}')),
+      13,
+      27,
+      /syntax error in expression "inputs.a ; 2"/,
+    );
   });
 
   it('reports an unterminated template', () => {
@@ -85,7 +127,12 @@ describe('template reads', () => {
   });
 
   it('refuses a template in an argument name, which would be sent literally', () => {
-    expectIssue(issuesOf(withSteps(...first, '          "${{ inputs.k }}": 1')), 13, 11, /templates are not evaluated in argument names/);
+    expectIssue(
+      issuesOf(withSteps(...first, '          "${{ inputs.k }}": 1')),
+      13,
+      11,
+      /templates are not evaluated in argument names/,
+    );
   });
 
   it('does not mistake text inside a string literal for a read', () => {
@@ -99,7 +146,11 @@ describe('if', () => {
   const stepWithIf = (cond: string) => withSteps(...second, '      - id: a', '        call: stripe.get', `        if: ${cond}`);
 
   it('takes a bare expression or one template, and stores the bare expression', () => {
-    for (const cond of ['steps.b.status = "succeeded"', '${{ steps.b.status = "succeeded" }}', '"${{ steps.b.status = \'succeeded\' }}"']) {
+    for (const cond of [
+      'steps.b.status = "succeeded"',
+      '${{ steps.b.status = "succeeded" }}',
+      '"${{ steps.b.status = \'succeeded\' }}"',
+    ]) {
       const config = loadConfigFromString(stepWithIf(cond), FILE);
       expect(config.workflows.wf.steps[1].if).toMatch(/^steps\.b\.status = ["']succeeded["']$/);
     }
@@ -110,7 +161,12 @@ describe('if', () => {
   });
 
   it('checks what a bare expression reads', () => {
-    expectIssue(issuesOf(withSteps('      - id: a', '        call: stripe.get', '        if: steps.b.status = "succeeded"', ...second)), 12, 19, /steps.b, which runs after this step/);
+    expectIssue(
+      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        if: steps.b.status = "succeeded"', ...second)),
+      12,
+      19,
+      /steps.b, which runs after this step/,
+    );
   });
 
   it('checks the root of a wrapped expression', () => {

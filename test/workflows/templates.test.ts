@@ -1,10 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
-import { compileExpression, compileTemplateTree, evaluateCondition, resolveTemplates, scanTemplates } from '../../src/workflows/templates.ts';
+import {
+  compileExpression,
+  compileTemplateTree,
+  evaluateCondition,
+  resolveTemplates,
+  scanTemplates,
+} from '../../src/workflows/templates.ts';
 import type { TemplateContext } from '../../src/workflows/types.ts';
 
 const ctx = (over: Partial<TemplateContext> = {}): TemplateContext => ({
-  inputs: { charge: 'ch_1', amount: 1250, tags: ['a', 'b'], customer: { name: 'Ada', email: 'ada@example.com' }, flag: false, none: null },
+  inputs: {
+    charge: 'ch_1',
+    amount: 1250,
+    tags: ['a', 'b'],
+    customer: { name: 'Ada', email: 'ada@example.com' },
+    flag: false,
+    none: null,
+  },
   steps: { fetch: { output: { id: 'ch_1', amount: 5000, lines: [{ qty: 2 }, { qty: 3 }] }, status: 'succeeded' } },
   run: { id: 'run_1', workflow: 'wf', session: 's1' },
   ...over,
@@ -49,19 +62,27 @@ describe('resolveTemplates', () => {
 
   it('interpolates templates inside a longer string, objects as JSON', async () => {
     const out = await resolveTemplates(
-      { text: 'Refunded ${{ inputs.amount / 100 }} on ${{ inputs.charge }} for ${{ inputs.customer }} (${{ $exists(inputs.missing) ? inputs.missing : \'\' }}) ${{ inputs.flag }}' },
+      {
+        text: "Refunded ${{ inputs.amount / 100 }} on ${{ inputs.charge }} for ${{ inputs.customer }} (${{ $exists(inputs.missing) ? inputs.missing : '' }}) ${{ inputs.flag }}",
+      },
       ctx(),
     );
     expect(out).toEqual({ text: 'Refunded 12.5 on ch_1 for {"name":"Ada","email":"ada@example.com"} () false' });
   });
 
   it('refuses a template inside a string that resolves to nothing, naming the path, rather than sending ""', async () => {
-    const err = await resolveTemplates({ text: 'Refund ${{ steps.fetch.output.refund_id }} done' }, ctx()).catch((e: unknown) => e) as InterlockError;
+    const err = (await resolveTemplates({ text: 'Refund ${{ steps.fetch.output.refund_id }} done' }, ctx()).catch(
+      (e: unknown) => e,
+    )) as InterlockError;
     expect(err).toBeInstanceOf(InterlockError);
     expect(err.code).toBe('TEMPLATE_ERROR');
-    expect(err.message).toMatch(/\$\{\{ steps\.fetch\.output\.refund_id \}\} inside a string resolved to nothing: steps\.fetch\.output has no "refund_id" \(it has id, amount, lines\)/);
+    expect(err.message).toMatch(
+      /\$\{\{ steps\.fetch\.output\.refund_id \}\} inside a string resolved to nothing: steps\.fetch\.output has no "refund_id" \(it has id, amount, lines\)/,
+    );
     expect(err.message).toContain("$exists(steps.fetch.output.refund_id) ? steps.fetch.output.refund_id : ''");
-    const viaJsonata = await resolveTemplates({ text: 'x ${{ $lowercase(inputs.missing) }}' }, ctx()).catch((e: unknown) => e) as InterlockError;
+    const viaJsonata = (await resolveTemplates({ text: 'x ${{ $lowercase(inputs.missing) }}' }, ctx()).catch(
+      (e: unknown) => e,
+    )) as InterlockError;
     expect(viaJsonata.message).toMatch(/\$lowercase\(inputs\.missing\) \}\} inside a string resolved to nothing/);
   });
 
@@ -75,14 +96,25 @@ describe('resolveTemplates', () => {
 
   it('resolves templates anywhere in nested objects and arrays', async () => {
     const out = await resolveTemplates(
-      { customer: { name: '${{ inputs.customer.name }}', meta: { run: '${{ run.id }}', session: '${{ run.session }}' } }, lines: [{ qty: '${{ steps.fetch.output.lines[1].qty }}' }, 'literal', 7], status: '${{ steps.fetch.status }}' },
+      {
+        customer: { name: '${{ inputs.customer.name }}', meta: { run: '${{ run.id }}', session: '${{ run.session }}' } },
+        lines: [{ qty: '${{ steps.fetch.output.lines[1].qty }}' }, 'literal', 7],
+        status: '${{ steps.fetch.status }}',
+      },
       ctx(),
     );
-    expect(out).toEqual({ customer: { name: 'Ada', meta: { run: 'run_1', session: 's1' } }, lines: [{ qty: 3 }, 'literal', 7], status: 'succeeded' });
+    expect(out).toEqual({
+      customer: { name: 'Ada', meta: { run: 'run_1', session: 's1' } },
+      lines: [{ qty: 3 }, 'literal', 7],
+      status: 'succeeded',
+    });
   });
 
   it('drops keys whose template gives undefined, so optional arguments are not sent; null stays', async () => {
-    const out = await resolveTemplates({ a: '${{ inputs.missing }}', b: '${{ inputs.none }}', list: ['${{ inputs.missing }}', 1] }, ctx());
+    const out = await resolveTemplates(
+      { a: '${{ inputs.missing }}', b: '${{ inputs.none }}', list: ['${{ inputs.missing }}', 1] },
+      ctx(),
+    );
     expect(out).toEqual({ b: null, list: [null, 1] });
     expect(Object.hasOwn(out as object, 'a')).toBe(false);
   });
@@ -97,7 +129,9 @@ describe('resolveTemplates', () => {
   });
 
   it('switches off $eval, so an expression cannot run code taken from data either', async () => {
-    const err = await templateError(resolveTemplates({ x: '${{ $eval(inputs.code) }}' }, ctx({ inputs: { code: 'run.session' } })));
+    const err = await templateError(
+      resolveTemplates({ x: '${{ $eval(inputs.code) }}' }, ctx({ inputs: { code: 'run.session' } })),
+    );
     expect(err.code).toBe('TEMPLATE_ERROR');
     expect(err.message).toMatch(/\$eval is disabled/);
   });
@@ -184,18 +218,44 @@ describe('plain paths, looked up without JSONata', () => {
   // including where it hands over (arrays, primitives and nulls on the way).
   const data: TemplateContext = ctx({
     inputs: {
-      s: 'text', n: 0, t: true, z: null, o: { a: { b: 1 }, e: {} }, arr: [1, 2], one: [7], objs: [{ k: 1 }, { k: 2 }],
+      s: 'text',
+      n: 0,
+      t: true,
+      z: null,
+      o: { a: { b: 1 }, e: {} },
+      arr: [1, 2],
+      one: [7],
+      objs: [{ k: 1 }, { k: 2 }],
       nested: { list: [{ v: 'x' }], deep: { deeper: { leaf: 'y' } } },
     },
   });
   const paths = [
-    'inputs.s', 'inputs.n', 'inputs.t', 'inputs.z', 'inputs.o', 'inputs.o.a', 'inputs.o.a.b', 'inputs.o.e', 'inputs.missing',
-    'inputs.missing.more', 'inputs.s.length', 'inputs.z.x', 'inputs.arr', 'inputs.one', 'inputs.objs.k', 'inputs.nested.list.v',
-    'inputs.nested.deep.deeper.leaf', 'inputs', 'run.id', 'steps.fetch.output.lines.qty', 'steps.fetch.status', 'steps.nope.output',
+    'inputs.s',
+    'inputs.n',
+    'inputs.t',
+    'inputs.z',
+    'inputs.o',
+    'inputs.o.a',
+    'inputs.o.a.b',
+    'inputs.o.e',
+    'inputs.missing',
+    'inputs.missing.more',
+    'inputs.s.length',
+    'inputs.z.x',
+    'inputs.arr',
+    'inputs.one',
+    'inputs.objs.k',
+    'inputs.nested.list.v',
+    'inputs.nested.deep.deeper.leaf',
+    'inputs',
+    'run.id',
+    'steps.fetch.output.lines.qty',
+    'steps.fetch.status',
+    'steps.nope.output',
   ];
   it.each(paths)('%s gives what JSONata gives, alone and inside a string', async (p) => {
     const viaJsonata = await compileExpression(`(${p})`).evaluate(data);
-    const alone = await resolveTemplates({ v: `\${{ ${p} }}` }, data) as { v?: unknown };
+    const alone = (await resolveTemplates({ v: `\${{ ${p} }}` }, data)) as { v?: unknown };
     expect(alone.v).toEqual(viaJsonata === undefined ? undefined : JSON.parse(JSON.stringify(viaJsonata)));
     // Inside a string, nothing is an error naming the path (it was a silent "" before).
     const inString = resolveTemplates(`<\${{ ${p} }}>`, data);

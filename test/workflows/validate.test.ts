@@ -4,7 +4,12 @@ import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { validateAgainstCatalog } from '../../src/workflows/validate.ts';
 import { FILE, yaml } from './helpers.ts';
 
-const tool = (connector: string, name: string, write: boolean, inputSchema: Record<string, unknown> = { type: 'object' }): ToolInfo => ({
+const tool = (
+  connector: string,
+  name: string,
+  write: boolean,
+  inputSchema: Record<string, unknown> = { type: 'object' },
+): ToolInfo => ({
   connector,
   name,
   inputSchema,
@@ -15,7 +20,12 @@ const tool = (connector: string, name: string, write: boolean, inputSchema: Reco
 
 const CATALOG: ToolInfo[] = [
   tool('stripe', 'retrieve_charge', false),
-  tool('stripe', 'create_refund', true, { type: 'object', required: ['charge'], additionalProperties: false, properties: { charge: {}, amount: {} } }),
+  tool('stripe', 'create_refund', true, {
+    type: 'object',
+    required: ['charge'],
+    additionalProperties: false,
+    properties: { charge: {}, amount: {} },
+  }),
   tool('slack', 'post_message', true),
 ];
 const lookup = async (connector: string, name: string) => CATALOG.find((t) => t.connector === connector && t.name === name);
@@ -41,12 +51,16 @@ const refund = ['      - id: refund', '        call: stripe.create_refund', '   
 
 describe('validateAgainstCatalog', () => {
   it('passes a config whose tools all exist', async () => {
-    expect(await validateAgainstCatalog(config([], ...refund, '      - id: get', '        call: stripe.retrieve_charge'), lookup)).toEqual([]);
+    expect(
+      await validateAgainstCatalog(config([], ...refund, '      - id: get', '        call: stripe.retrieve_charge'), lookup),
+    ).toEqual([]);
   });
 
   it('reports an unknown tool at its call, with a suggestion when the tool list is at hand', async () => {
     const c = config([], '      - id: get', '        call: stripe.retreive_charge'); // call on line 9
-    const issues = await validateAgainstCatalog(c, lookup, { listTools: async (id) => CATALOG.filter((t) => t.connector === id).map((t) => t.name) });
+    const issues = await validateAgainstCatalog(c, lookup, {
+      listTools: async (id) => CATALOG.filter((t) => t.connector === id).map((t) => t.name),
+    });
     expect(issues).toEqual([
       {
         file: FILE,
@@ -64,7 +78,9 @@ describe('validateAgainstCatalog', () => {
     expect(issues).toHaveLength(1);
     expect(issues[0]).toMatchObject({ line: 11, col: 9, path: 'workflows.refund-and-notify.steps[0].confirm' });
     expect(issues[0].message).toMatch(/stripe.create_refund, which is a write .* with confirm: never/);
-    expect(issues[0].message).toContain('add "refund-and-notify.refund" (this step) or "stripe.create_refund" (every call of the tool) to policy.allow_unconfirmed');
+    expect(issues[0].message).toContain(
+      'add "refund-and-notify.refund" (this step) or "stripe.create_refund" (every call of the tool) to policy.allow_unconfirmed',
+    );
   });
 
   it('accepts confirm: never on a write that the policy names, by tool or by step', async () => {
@@ -75,7 +91,12 @@ describe('validateAgainstCatalog', () => {
   });
 
   it('accepts confirm: never on a read', async () => {
-    expect(await validateAgainstCatalog(config([], '      - id: get', '        call: stripe.retrieve_charge', '        confirm: never'), lookup)).toEqual([]);
+    expect(
+      await validateAgainstCatalog(
+        config([], '      - id: get', '        call: stripe.retrieve_charge', '        confirm: never'),
+        lookup,
+      ),
+    ).toEqual([]);
   });
 
   it('reports a required argument that with does not pass, and one the tool does not take', async () => {
@@ -96,6 +117,8 @@ describe('validateAgainstCatalog', () => {
     });
     expect(calls).toBe(1);
     expect(issues.map((i) => i.line)).toEqual([9, 12]);
-    expect(issues[0].message).toMatch(/cannot check stripe.create_refund: connector 'stripe' did not answer \(connection refused\)/);
+    expect(issues[0].message).toMatch(
+      /cannot check stripe.create_refund: connector 'stripe' did not answer \(connection refused\)/,
+    );
   });
 });

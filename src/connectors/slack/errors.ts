@@ -6,14 +6,18 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode } from '@slack/web-api';
 import { isRateLimitRetry, redactSecrets } from './client.ts';
 
-const AUTH_HINT = 'Slack rejected the bot token. Set SLACK_BOT_TOKEN to a valid bot token (xoxb-…) with the needed scopes and restart the connector.';
-const THREAD_HINT = 'There is no message with this ts in the channel. Use get_channel_history to find the parent message and pass its ts.';
+const AUTH_HINT =
+  'Slack rejected the bot token. Set SLACK_BOT_TOKEN to a valid bot token (xoxb-…) with the needed scopes and restart the connector.';
+const THREAD_HINT =
+  'There is no message with this ts in the channel. Use get_channel_history to find the parent message and pass its ts.';
 
 const HINTS: Record<string, string> = {
-  channel_not_found: 'The channel does not exist or the bot cannot see it. Use list_channels to find the channel ID; invite the bot to private channels first.',
+  channel_not_found:
+    'The channel does not exist or the bot cannot see it. Use list_channels to find the channel ID; invite the bot to private channels first.',
   not_in_channel: 'The bot is not a member of this channel. Invite it to the channel (/invite) and try again.',
   is_archived: 'The channel is archived. Unarchive it or choose another channel.',
-  users_not_found: 'No Slack user has this email address. Check the address for typos, or ask an admin whether the person has a Slack account.',
+  users_not_found:
+    'No Slack user has this email address. Check the address for typos, or ask an admin whether the person has a Slack account.',
   user_not_found: 'No Slack user has this ID.',
   invalid_auth: AUTH_HINT,
   not_authed: AUTH_HINT,

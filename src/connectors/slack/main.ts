@@ -29,8 +29,11 @@ function log(line: string): void {
 
 function clientFromEnv(): WebClient {
   const env = slackEnvironment();
-  log(env.sandbox ? `SLACK_BOT_TOKEN unset; using the Slack sandbox at ${env.slackApiUrl}`
-    : `using SLACK_BOT_TOKEN against ${env.slackApiUrl ?? 'slack.com'}`);
+  log(
+    env.sandbox
+      ? `SLACK_BOT_TOKEN unset; using the Slack sandbox at ${env.slackApiUrl}`
+      : `using SLACK_BOT_TOKEN against ${env.slackApiUrl ?? 'slack.com'}`,
+  );
   return createSlackWebClient({ token: env.token, ...(env.slackApiUrl ? { slackApiUrl: env.slackApiUrl } : {}) });
 }
 
@@ -56,7 +59,9 @@ if (import.meta.main) {
   };
   const httpPort = flag('--http');
   const handle = await runSlackConnector(
-    httpPort === undefined ? { transport: 'stdio' } : { transport: 'http', port: Number(httpPort), host: flag('--host') ?? '127.0.0.1' },
+    httpPort === undefined
+      ? { transport: 'stdio' }
+      : { transport: 'http', port: Number(httpPort), host: flag('--host') ?? '127.0.0.1' },
   );
   if (handle.url) log(`listening on ${handle.url}`);
   const stop = (): void => {

@@ -44,7 +44,12 @@ export async function resolveChannelId(client: WebClient, channel: string): Prom
   const name = channel.replace(/^#/, '');
   let cursor: string | undefined;
   for (let i = 0; i < MAX_CHANNEL_LIST_PAGES; i++) {
-    const res = await client.conversations.list({ types: 'public_channel,private_channel', exclude_archived: true, limit: 1000, ...(cursor ? { cursor } : {}) });
+    const res = await client.conversations.list({
+      types: 'public_channel,private_channel',
+      exclude_archived: true,
+      limit: 1000,
+      ...(cursor ? { cursor } : {}),
+    });
     const hit = res.channels?.find((c) => c.name === name);
     if (hit?.id) return hit.id;
     cursor = res.response_metadata?.next_cursor || undefined;
@@ -54,18 +59,32 @@ export async function resolveChannelId(client: WebClient, channel: string): Prom
 }
 
 function carriesKey(m: MessageLike, key: string): boolean {
-  return m.metadata?.event_type === STEP_EVENT_TYPE && (m.metadata.event_payload as Record<string, unknown> | undefined)?.idempotency_key === key;
+  return (
+    m.metadata?.event_type === STEP_EVENT_TYPE &&
+    (m.metadata.event_payload as Record<string, unknown> | undefined)?.idempotency_key === key
+  );
 }
 
 /**
  * The message carrying `key`, if one was posted. For a reply, reading the thread also proves the parent
  * exists (Slack itself would silently orphan a reply to an unknown ts).
  */
-export async function findByKey(client: WebClient, channel: string, key: string | undefined, threadTs?: string): Promise<MessageLike | undefined> {
+export async function findByKey(
+  client: WebClient,
+  channel: string,
+  key: string | undefined,
+  threadTs?: string,
+): Promise<MessageLike | undefined> {
   if (threadTs !== undefined) {
     let cursor: string | undefined;
     for (let i = 0; i < MAX_THREAD_PAGES; i++) {
-      const res = await client.conversations.replies({ channel, ts: threadTs, include_all_metadata: true, limit: LOOKBACK_MESSAGES, ...(cursor ? { cursor } : {}) });
+      const res = await client.conversations.replies({
+        channel,
+        ts: threadTs,
+        include_all_metadata: true,
+        limit: LOOKBACK_MESSAGES,
+        ...(cursor ? { cursor } : {}),
+      });
       const hit = key === undefined ? undefined : res.messages?.find((m) => carriesKey(m, key));
       if (hit || key === undefined) return hit;
       cursor = res.response_metadata?.next_cursor || undefined;

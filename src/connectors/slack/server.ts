@@ -24,7 +24,9 @@ const textParam = z
   .string()
   .min(1)
   .max(40_000)
-  .describe('Message text in Slack mrkdwn. Always given: it is the notification and screen-reader text even when blocks are sent.');
+  .describe(
+    'Message text in Slack mrkdwn. Always given: it is the notification and screen-reader text even when blocks are sent.',
+  );
 const blocksParam = z
   .array(z.looseObject({ type: z.string().describe('Block Kit block type, e.g. "section"') }))
   .max(50)
@@ -66,7 +68,10 @@ export function createSlackMcpServer(options: SlackMcpServerOptions): McpServer 
   const { client } = options;
   const server = new McpServer(
     { name: options.name ?? 'interlock-slack', version: options.version ?? '0.1.0' },
-    { instructions: 'Slack for Interlock workflows: post messages and thread replies (writes, deduplicated by the Interlock idempotency key), find users by email, list channels, read channel history.' },
+    {
+      instructions:
+        'Slack for Interlock workflows: post messages and thread replies (writes, deduplicated by the Interlock idempotency key), find users by email, list channels, read channel history.',
+    },
   );
   const secrets = [client.token];
   const tools: RegisteredTool[] = [];
@@ -107,17 +112,27 @@ export function createSlackMcpServer(options: SlackMcpServerOptions): McpServer 
           'Deduplicated by the Interlock idempotency key like post_message.',
         inputSchema: {
           channel: channelParam,
-          thread_ts: z.string().regex(/^\d+(\.\d+)?$/, 'a Slack ts such as 1700000000.000100').describe('ts of the parent message whose thread to reply in'),
+          thread_ts: z
+            .string()
+            .regex(/^\d+(\.\d+)?$/, 'a Slack ts such as 1700000000.000100')
+            .describe('ts of the parent message whose thread to reply in'),
           text: textParam,
           blocks: blocksParam,
-          broadcast: z.boolean().default(false).describe('also show the reply in the channel itself (Slack "also send to channel")'),
+          broadcast: z
+            .boolean()
+            .default(false)
+            .describe('also show the reply in the channel itself (Slack "also send to channel")'),
         },
         outputSchema: postedShape,
         annotations: { title: 'Reply in a Slack thread', ...WRITE },
       },
       async ({ broadcast, ...args }, extra) => {
         try {
-          const posted = await postOnce(client, { ...args, reply_broadcast: broadcast, idempotencyKey: idempotencyKey(extra._meta) });
+          const posted = await postOnce(client, {
+            ...args,
+            reply_broadcast: broadcast,
+            idempotencyKey: idempotencyKey(extra._meta),
+          });
           const verb = posted.deduplicated ? 'Already replied (same idempotency key)' : 'Replied';
           return ok(`${verb}: message ${posted.ts} in thread ${args.thread_ts} of ${posted.channel}.`, { ...posted });
         } catch (err) {
@@ -218,7 +233,10 @@ export function createSlackMcpServer(options: SlackMcpServerOptions): McpServer 
           }));
           const next = res.response_metadata?.next_cursor || undefined;
           const names = channels.map((c) => `#${c.name} (${c.id})`).join(', ');
-          return ok(`${channels.length} channel(s): ${names}${next ? ' (more with next_cursor)' : ''}`, { channels, ...(next ? { next_cursor: next } : {}) });
+          return ok(`${channels.length} channel(s): ${names}${next ? ' (more with next_cursor)' : ''}`, {
+            channels,
+            ...(next ? { next_cursor: next } : {}),
+          });
         } catch (err) {
           return errorResult(err, { action: 'list channels', secrets });
         }
@@ -268,7 +286,12 @@ export function createSlackMcpServer(options: SlackMcpServerOptions): McpServer 
             ...(m.thread_ts ? { thread_ts: m.thread_ts } : {}),
             ...(m.reply_count !== undefined ? { reply_count: m.reply_count } : {}),
             ...(m.metadata?.event_type
-              ? { metadata: { event_type: m.metadata.event_type, event_payload: (m.metadata.event_payload ?? {}) as Record<string, unknown> } }
+              ? {
+                  metadata: {
+                    event_type: m.metadata.event_type,
+                    event_payload: (m.metadata.event_payload ?? {}) as Record<string, unknown>,
+                  },
+                }
               : {}),
           }));
           const next = res.response_metadata?.next_cursor || undefined;

@@ -13,7 +13,9 @@ const money = {
 const metadata = z.record(z.string(), z.string()).describe("Stripe metadata: the account's own key-value notes on the object.");
 const replayed = z
   .boolean()
-  .describe('True when Stripe answered from its idempotency cache: this call repeated an earlier one and nothing new was created.');
+  .describe(
+    'True when Stripe answered from its idempotency cache: this call repeated an earlier one and nothing new was created.',
+  );
 
 export const balanceShape = {
   available: z.array(z.object(money)).describe('Funds available now, per currency; refunds draw on these.'),
@@ -90,9 +92,7 @@ export const invoiceShape = {
   due_date: z.number().int().nullable().describe('Unix time in seconds; set when a send_invoice invoice is finalized.'),
   hosted_invoice_url: z.string().nullable().describe('Payment page to share with the customer; null until finalized.'),
   invoice_pdf: z.string().nullable(),
-  lines: z
-    .array(z.object({ id: z.string(), ...money, description: z.string().nullable() }))
-    .describe('The invoice lines.'),
+  lines: z.array(z.object({ id: z.string(), ...money, description: z.string().nullable() })).describe('The invoice lines.'),
   idempotent_replayed: replayed,
 };
 
@@ -189,7 +189,12 @@ export function toInvoice(inv: Stripe.Response<Stripe.Invoice>): Out<typeof invo
     due_date: inv.due_date ?? null,
     hosted_invoice_url: inv.hosted_invoice_url ?? null,
     invoice_pdf: inv.invoice_pdf ?? null,
-    lines: (inv.lines?.data ?? []).map((l) => ({ id: l.id, amount: l.amount, currency: l.currency, description: l.description ?? null })),
+    lines: (inv.lines?.data ?? []).map((l) => ({
+      id: l.id,
+      amount: l.amount,
+      currency: l.currency,
+      description: l.description ?? null,
+    })),
     idempotent_replayed: wasReplayed(inv),
   };
 }

@@ -75,7 +75,9 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
       description:
         "Use this to browse charges, newest first, optionally only one customer's. Returns up to `limit` charges with their refund state and customer details, plus a cursor for the next page. If you already know the charge id, use retrieve_charge instead. Changes nothing.",
       inputSchema: {
-        customer_id: stripeId('customer', 'cus').optional().describe("Only this customer's charges (cus_…). Omit for all charges."),
+        customer_id: stripeId('customer', 'cus')
+          .optional()
+          .describe("Only this customer's charges (cus_…). Omit for all charges."),
         limit: z.number().int().min(1).max(100).default(10).describe('How many charges to return, 1 to 100 (default 10).'),
         starting_after: stripeId('charge', 'ch')
           .optional()
@@ -114,7 +116,9 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
           .string()
           .min(1)
           .optional()
-          .describe("A raw Stripe customer search query, used instead of email and name, e.g. name~'Lovelace' OR email:'ada@example.com'."),
+          .describe(
+            "A raw Stripe customer search query, used instead of email and name, e.g. name~'Lovelace' OR email:'ada@example.com'.",
+          ),
         limit: z.number().int().min(1).max(100).default(10).describe('At most this many customers, 1 to 100 (default 10).'),
       },
       outputSchema: customerSearchShape,

@@ -97,7 +97,10 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
         if (metadata && Object.keys(metadata).length) params.metadata = metadata;
         const item = toInvoiceItem(await stripe.invoiceItems.create(params, writeOptions(extra)));
         const where = item.invoice ? `on invoice ${item.invoice}` : 'pending for the next invoice';
-        return ok(item, `Added ${item.id}: ${formatMoney(item.amount, item.currency)} "${item.description ?? ''}" ${where}${replayNote(item.idempotent_replayed)}`);
+        return ok(
+          item,
+          `Added ${item.id}: ${formatMoney(item.amount, item.currency)} "${item.description ?? ''}" ${where}${replayNote(item.idempotent_replayed)}`,
+        );
       }),
   );
 
@@ -113,14 +116,18 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
         collection_method: z
           .enum(['send_invoice', 'charge_automatically'])
           .default('send_invoice')
-          .describe("send_invoice: the customer pays via the hosted page (default). charge_automatically: Stripe charges the customer's saved payment method."),
+          .describe(
+            "send_invoice: the customer pays via the hosted page (default). charge_automatically: Stripe charges the customer's saved payment method.",
+          ),
         days_until_due: z
           .number()
           .int()
           .min(1)
           .max(365)
           .optional()
-          .describe('For send_invoice: days after finalizing until payment is due (default 30). Not allowed with charge_automatically.'),
+          .describe(
+            'For send_invoice: days after finalizing until payment is due (default 30). Not allowed with charge_automatically.',
+          ),
         include_pending_items: z
           .boolean()
           .default(true)
@@ -189,7 +196,9 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
           .int()
           .positive()
           .optional()
-          .describe('How much to refund, in the smallest currency unit (cents for USD: 1000 = $10.00). Omit to refund all that remains.'),
+          .describe(
+            'How much to refund, in the smallest currency unit (cents for USD: 1000 = $10.00). Omit to refund all that remains.',
+          ),
         reason: z
           .enum(['duplicate', 'fraudulent', 'requested_by_customer'])
           .optional()
@@ -208,7 +217,10 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
         if (reason) params.reason = reason;
         if (metadata && Object.keys(metadata).length) params.metadata = metadata;
         const r = toRefund(await stripe.refunds.create(params, writeOptions(extra)));
-        return ok(r, `Refunded ${formatMoney(r.amount, r.currency)} of ${r.charge ?? target} as ${r.id} (${r.status ?? 'unknown status'})${replayNote(r.idempotent_replayed)}`);
+        return ok(
+          r,
+          `Refunded ${formatMoney(r.amount, r.currency)} of ${r.charge ?? target} as ${r.id} (${r.status ?? 'unknown status'})${replayNote(r.idempotent_replayed)}`,
+        );
       });
     },
   );

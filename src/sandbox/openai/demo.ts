@@ -21,11 +21,16 @@ export function demoScript(req: ChatRequest): Reply {
   if (charge && offered.has('run_workflow')) {
     const inputs: Record<string, unknown> = { charge, ...amountIn(text) };
     if (/\bdraft|\bllm|\bwrite the message/i.test(text)) inputs.draft_with_llm = true;
-    return { content: `Starting refund-and-notify for ${charge}.`, toolCalls: [{ name: 'run_workflow', arguments: { workflow: 'refund-and-notify', inputs } }] };
+    return {
+      content: `Starting refund-and-notify for ${charge}.`,
+      toolCalls: [{ name: 'run_workflow', arguments: { workflow: 'refund-and-notify', inputs } }],
+    };
   }
-  if (/\blist\b|\bworkflows?\b/i.test(text) && offered.has('list_workflows')) return { toolCalls: [{ name: 'list_workflows', arguments: {} }] };
+  if (/\blist\b|\bworkflows?\b/i.test(text) && offered.has('list_workflows'))
+    return { toolCalls: [{ name: 'list_workflows', arguments: {} }] };
   return {
-    content: 'I am the Interlock sandbox model. Ask me to "refund ch_seed_1" (add an amount such as "15.00" or "1500 cents", ' +
+    content:
+      'I am the Interlock sandbox model. Ask me to "refund ch_seed_1" (add an amount such as "15.00" or "1500 cents", ' +
       'or "and draft the message" to have the llm step write it), or to "list workflows".',
   };
 }
@@ -44,11 +49,13 @@ function summarize(content: string): string {
   } catch {
     return content.split('\n')[0] ?? content;
   }
-  if (Array.isArray(v.workflows)) return `Workflows: ${(v.workflows as Array<{ name?: unknown }>).map((w) => String(w.name)).join(', ')}.`;
+  if (Array.isArray(v.workflows))
+    return `Workflows: ${(v.workflows as Array<{ name?: unknown }>).map((w) => String(w.name)).join(', ')}.`;
   if (typeof v.runId !== 'string') return content.slice(0, 200);
   const refund = /\bre_[A-Za-z0-9]+/.exec(JSON.stringify(v.steps ?? []))?.[0];
   const status = String(v.status);
-  if (status === 'succeeded') return `Run ${v.runId} succeeded${refund ? `: refund ${refund} was created and the customer was told` : ''}.`;
+  if (status === 'succeeded')
+    return `Run ${v.runId} succeeded${refund ? `: refund ${refund} was created and the customer was told` : ''}.`;
   const error = v.error as { message?: unknown } | undefined;
   return `Run ${v.runId} is ${status}${error?.message ? `: ${String(error.message)}` : ''}. ${typeof v.next === 'string' ? v.next : ''}`.trim();
 }

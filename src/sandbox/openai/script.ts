@@ -3,10 +3,7 @@
  * so a conversation is the same every time. A script is a list of turns used in order, one per
  * request, or one function that answers every request.
  */
-import type {
-  ChatCompletionCreateParams,
-  ChatCompletionMessageParam,
-} from 'openai/resources/chat/completions/completions';
+import type { ChatCompletionCreateParams, ChatCompletionMessageParam } from 'openai/resources/chat/completions/completions';
 
 /** A chat completions request body as the SDK sends it. */
 export type ChatRequest = ChatCompletionCreateParams;
@@ -41,7 +38,9 @@ export async function replyFor(script: Script, req: ChatRequest, index: number):
   if (typeof script === 'function') return script(req, index);
   const turn = script[index];
   if (turn === undefined) {
-    return { scriptError: `the script has ${script.length} turn${script.length === 1 ? '' : 's'} and this is request ${index + 1} (last message: ${describe(req.messages.at(-1))})` };
+    return {
+      scriptError: `the script has ${script.length} turn${script.length === 1 ? '' : 's'} and this is request ${index + 1} (last message: ${describe(req.messages.at(-1))})`,
+    };
   }
   return typeof turn === 'function' ? turn(req, index) : turn;
 }

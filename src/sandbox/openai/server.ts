@@ -52,7 +52,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   try {
     return JSON.parse(Buffer.concat(parts).toString('utf8'));
   } catch {
-    throw new WireError(400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)");
+    throw new WireError(
+      400,
+      "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly.)",
+    );
   }
 }
 
@@ -69,27 +72,52 @@ export async function startOpenAISandbox(opts: OpenAISandboxOptions): Promise<Op
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = new URL(req.url ?? '/', 'http://sandbox').pathname.replace(/\/+$/, '');
     if (req.method !== 'POST' || path !== '/v1/chat/completions') {
-      throw new WireError(404, `Invalid URL (${req.method ?? 'GET'} ${path}): this sandbox serves POST /v1/chat/completions`, null, 'invalid_request_error');
+      throw new WireError(
+        404,
+        `Invalid URL (${req.method ?? 'GET'} ${path}): this sandbox serves POST /v1/chat/completions`,
+        null,
+        'invalid_request_error',
+      );
     }
     const authorized = /^Bearer \S+/.test(req.headers.authorization ?? '');
-    if (!authorized) throw new WireError(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).");
+    if (!authorized)
+      throw new WireError(
+        401,
+        "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+      );
     if (opts.rejectKey) {
       const key = (req.headers.authorization ?? '').replace(/^Bearer\s+/, '');
-      throw new WireError(401, `Incorrect API key provided: ${key}. You can find your API key at https://platform.openai.com/account/api-keys.`, null, 'invalid_request_error');
+      throw new WireError(
+        401,
+        `Incorrect API key provided: ${key}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+        null,
+        'invalid_request_error',
+      );
     }
     const body = checkRequest(await readJson(req));
     requests.push({ path, body, authorized });
     const index = turn++;
     const reply = await replyFor(script, body, index);
-    if ('scriptError' in reply) throw new WireError(400, `openai sandbox script: ${reply.scriptError}`, null, 'sandbox_script_error');
+    if ('scriptError' in reply)
+      throw new WireError(400, `openai sandbox script: ${reply.scriptError}`, null, 'sandbox_script_error');
     if (reply.delayMs) await sleep(reply.delayMs);
     if (reply.error) {
-      throw new WireError(reply.error.status, reply.error.message, null, reply.error.type ?? (reply.error.status >= 500 ? 'server_error' : 'invalid_request_error'));
+      throw new WireError(
+        reply.error.status,
+        reply.error.message,
+        null,
+        reply.error.type ?? (reply.error.status >= 500 ? 'server_error' : 'invalid_request_error'),
+      );
     }
     const built = build(reply, body);
     const headers = { 'x-request-id': `req_sandbox_${index}`, 'openai-processing-ms': '1' };
     if (body.stream) {
-      res.writeHead(200, { ...headers, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
+      res.writeHead(200, {
+        ...headers,
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache',
+        connection: 'keep-alive',
+      });
       for (const c of chunks(body, built)) res.write(`data: ${JSON.stringify(c)}\n\n`);
       res.end('data: [DONE]\n\n');
       return;
@@ -101,7 +129,12 @@ export async function startOpenAISandbox(opts: OpenAISandboxOptions): Promise<Op
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) return void res.destroy();
-      sendError(res, err instanceof WireError ? err : new WireError(500, `openai sandbox: ${err instanceof Error ? err.message : String(err)}`, null, 'server_error'));
+      sendError(
+        res,
+        err instanceof WireError
+          ? err
+          : new WireError(500, `openai sandbox: ${err instanceof Error ? err.message : String(err)}`, null, 'server_error'),
+      );
     });
   });
   const host = opts.host ?? '127.0.0.1';
@@ -119,9 +152,10 @@ export async function startOpenAISandbox(opts: OpenAISandboxOptions): Promise<Op
       turn = 0;
       requests.length = 0;
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -2,7 +2,14 @@
  * The Web API methods the sandbox answers. Each takes the request's parameters as the wire carried them
  * (form fields are strings; JSON bodies may carry objects) and returns Slack's `{ok, ...}` body.
  */
-import { type SandboxChannel, type SandboxMessage, type SandboxUser, type SlackStore, type MessageMetadata, tsToMicros } from './state.ts';
+import {
+  type SandboxChannel,
+  type SandboxMessage,
+  type SandboxUser,
+  type SlackStore,
+  type MessageMetadata,
+  tsToMicros,
+} from './state.ts';
 
 export type Params = Record<string, unknown>;
 export type SlackAnswer = { ok: true; [key: string]: unknown } | { ok: false; error: string; [key: string]: unknown };
@@ -60,7 +67,13 @@ function channelById(store: SlackStore, params: Params): SandboxChannel | undefi
 function isMetadata(v: unknown): v is MessageMetadata {
   if (typeof v !== 'object' || v === null) return false;
   const m = v as Record<string, unknown>;
-  return typeof m.event_type === 'string' && m.event_type !== '' && typeof m.event_payload === 'object' && m.event_payload !== null && !Array.isArray(m.event_payload);
+  return (
+    typeof m.event_type === 'string' &&
+    m.event_type !== '' &&
+    typeof m.event_payload === 'object' &&
+    m.event_payload !== null &&
+    !Array.isArray(m.event_payload)
+  );
 }
 
 /** A message as the API shows it: without the sandbox's own `channel` field, metadata only when asked for. */
@@ -112,7 +125,13 @@ function inWindow(ts: string, params: Params): boolean {
 }
 
 /** Returns one page of `items` after the cursor position, Slack's has_more / next_cursor included. */
-function page<T>(items: T[], key: (item: T) => string, kind: string, params: Params, size: number): SlackAnswer | { slice: T[]; hasMore: boolean; next: string } {
+function page<T>(
+  items: T[],
+  key: (item: T) => string,
+  kind: string,
+  params: Params,
+  size: number,
+): SlackAnswer | { slice: T[]; hasMore: boolean; next: string } {
   const cursor = decodeCursor(params, kind);
   if (cursor.invalid) return fail('invalid_cursor');
   let start = 0;
@@ -192,7 +211,9 @@ const history: Handler = (store, params) => {
   if (!channel) return fail('channel_not_found');
   // Replies stay in their thread; only parents, plain messages and broadcasts show in the channel.
   const top = store.messages
-    .filter((m) => m.channel === channel.id && (m.thread_ts === undefined || m.thread_ts === m.ts || m.subtype === 'thread_broadcast'))
+    .filter(
+      (m) => m.channel === channel.id && (m.thread_ts === undefined || m.thread_ts === m.ts || m.subtype === 'thread_broadcast'),
+    )
     .filter((m) => inWindow(m.ts, params))
     .reverse();
   const p = page(top, (m) => m.ts, 'next_ts', params, limit(params, 100, 999));
@@ -232,11 +253,18 @@ const list: Handler = (store, params) => {
   const types = (str(params, 'types') ?? 'public_channel').split(',').map((t) => t.trim());
   const excludeArchived = bool(params, 'exclude_archived');
   const channels = store.channels.filter(
-    (c) => (c.is_private ? types.includes('private_channel') && c.members.includes(store.bot.user_id) : types.includes('public_channel')) && !(excludeArchived && c.is_archived),
+    (c) =>
+      (c.is_private
+        ? types.includes('private_channel') && c.members.includes(store.bot.user_id)
+        : types.includes('public_channel')) && !(excludeArchived && c.is_archived),
   );
   const p = page(channels, (c) => c.id, 'channel', params, limit(params, 100, 1000));
   if ('ok' in p) return p;
-  return { ok: true, channels: p.slice.map((c) => channelView(c, store.bot.user_id)), response_metadata: { next_cursor: p.next } };
+  return {
+    ok: true,
+    channels: p.slice.map((c) => channelView(c, store.bot.user_id)),
+    response_metadata: { next_cursor: p.next },
+  };
 };
 
 const lookupByEmail: Handler = (store, params) => {
@@ -262,7 +290,12 @@ const conversationsInfo: Handler = (store, params) => {
 const usersList: Handler = (store, params) => {
   const p = page(store.users, (u) => u.id, 'user', params, limit(params, 200, 1000));
   if ('ok' in p) return p;
-  return { ok: true, members: p.slice.map((u) => userView(store, u)), cache_ts: Math.floor(Date.now() / 1000), response_metadata: { next_cursor: p.next } };
+  return {
+    ok: true,
+    members: p.slice.map((u) => userView(store, u)),
+    cache_ts: Math.floor(Date.now() / 1000),
+    response_metadata: { next_cursor: p.next },
+  };
 };
 
 /** users.profile.get: the caller's own profile without `user`; `include_labels` changes nothing without custom fields. */

@@ -73,7 +73,11 @@ async function readParams(req: IncomingMessage, url: URL): Promise<Params> {
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    ...headers,
+  });
   res.end(text);
 }
 
@@ -177,7 +181,8 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
         ? handleControl(req, res, control[1], url)
         : Promise.resolve(send(res, 404, { ok: false, error: 'not_found' }));
     work.catch((err: unknown) => {
-      if (!res.headersSent) send(res, 500, { ok: false, error: 'internal_error', detail: err instanceof Error ? err.message : String(err) });
+      if (!res.headersSent)
+        send(res, 500, { ok: false, error: 'internal_error', detail: err instanceof Error ? err.message : String(err) });
       else res.destroy();
     });
   });

@@ -113,9 +113,36 @@ function seedChannels(): SandboxChannel[] {
 
 function seedUsers(): SandboxUser[] {
   return [
-    { id: 'U0ADA', name: 'ada', real_name: 'Ada Lovelace', display_name: 'ada', email: 'ada@example.com', is_bot: false, deleted: false, tz: 'Europe/London' },
-    { id: 'U0GRACE', name: 'grace', real_name: 'Grace Hopper', display_name: 'grace', email: 'grace@example.com', is_bot: false, deleted: false, tz: 'America/New_York' },
-    { id: SEED_BOT.user_id, name: SEED_BOT.name, real_name: 'Interlock', display_name: 'Interlock', email: '', is_bot: true, deleted: false, tz: 'UTC' },
+    {
+      id: 'U0ADA',
+      name: 'ada',
+      real_name: 'Ada Lovelace',
+      display_name: 'ada',
+      email: 'ada@example.com',
+      is_bot: false,
+      deleted: false,
+      tz: 'Europe/London',
+    },
+    {
+      id: 'U0GRACE',
+      name: 'grace',
+      real_name: 'Grace Hopper',
+      display_name: 'grace',
+      email: 'grace@example.com',
+      is_bot: false,
+      deleted: false,
+      tz: 'America/New_York',
+    },
+    {
+      id: SEED_BOT.user_id,
+      name: SEED_BOT.name,
+      real_name: 'Interlock',
+      display_name: 'Interlock',
+      email: '',
+      is_bot: true,
+      deleted: false,
+      tz: 'UTC',
+    },
   ];
 }
 

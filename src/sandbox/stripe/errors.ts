@@ -3,12 +3,7 @@
  * so they stay separate from InterlockError: the stripe SDK on the other end turns them into its
  * own error classes by status and `type`.
  */
-export type StripeErrorType =
-  | 'api_error'
-  | 'card_error'
-  | 'idempotency_error'
-  | 'invalid_request_error'
-  | 'rate_limit_error';
+export type StripeErrorType = 'api_error' | 'card_error' | 'idempotency_error' | 'invalid_request_error' | 'rate_limit_error';
 
 export interface StripeErrorBody {
   error: { type: StripeErrorType; message: string; code?: string; param?: string; doc_url?: string };

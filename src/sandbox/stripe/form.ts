@@ -22,7 +22,7 @@ function splitKey(key: string): string[] | undefined {
   if (open < 0) return [key];
   const parts = [key.slice(0, open)];
   const rest = key.slice(open);
-  const re = /\[([^\[\]]*)\]/gy;
+  const re = /\[([^[\]]*)\]/gy;
   let consumed = 0;
   for (let m = re.exec(rest); m; m = re.exec(rest)) {
     parts.push(m[1] ?? '');

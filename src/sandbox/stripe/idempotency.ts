@@ -35,7 +35,13 @@ export class IdempotencyStore {
   /** The stored answer to replay, `undefined` for a new key; throws when the key was used differently. */
   lookup(key: string, method: string, path: string, params: FormObject): SavedAnswer | undefined {
     if (key.length > MAX_KEY_LENGTH) {
-      throw new StripeApiError(400, 'invalid_request_error', `Idempotency-Key must be at most ${MAX_KEY_LENGTH} characters long.`, undefined, 'Idempotency-Key');
+      throw new StripeApiError(
+        400,
+        'invalid_request_error',
+        `Idempotency-Key must be at most ${MAX_KEY_LENGTH} characters long.`,
+        undefined,
+        'Idempotency-Key',
+      );
     }
     const prior = this.saved.get(key);
     if (!prior) return undefined;

@@ -93,9 +93,11 @@ export class Params {
     if (keys.length > 50) throw invalidRequest('Metadata can have at most 50 keys.', undefined, name);
     for (const k of keys) {
       const val = v[k];
-      if (typeof val !== 'string') throw invalidRequest(`Invalid value for ${name}[${k}]: must be a string`, undefined, `${name}[${k}]`);
+      if (typeof val !== 'string')
+        throw invalidRequest(`Invalid value for ${name}[${k}]: must be a string`, undefined, `${name}[${k}]`);
       if (k.length > 40) throw invalidRequest(`Metadata keys can be at most 40 characters (${k}).`, undefined, `${name}[${k}]`);
-      if (val.length > 500) throw invalidRequest(`Metadata values can be at most 500 characters (${k}).`, undefined, `${name}[${k}]`);
+      if (val.length > 500)
+        throw invalidRequest(`Metadata values can be at most 500 characters (${k}).`, undefined, `${name}[${k}]`);
       out[k] = val;
     }
     return out;
@@ -130,7 +132,11 @@ export function pageParams(p: Params): PageParams {
   const startingAfter = p.str('starting_after') || undefined;
   const endingBefore = p.str('ending_before') || undefined;
   if (startingAfter && endingBefore) {
-    throw invalidRequest('You may only specify one of these parameters: ending_before, starting_after.', 'parameters_exclusive', 'starting_after');
+    throw invalidRequest(
+      'You may only specify one of these parameters: ending_before, starting_after.',
+      'parameters_exclusive',
+      'starting_after',
+    );
   }
   return { limit, startingAfter, endingBefore };
 }

@@ -19,7 +19,11 @@ export interface Route {
   handler: (ctx: RouteContext) => unknown;
 }
 
-export function matchRoute(routes: readonly Route[], method: string, pathname: string): { route: Route; path: Record<string, string> } {
+export function matchRoute(
+  routes: readonly Route[],
+  method: string,
+  pathname: string,
+): { route: Route; path: Record<string, string> } {
   const segs = pathname.split('/').filter(Boolean);
   for (const route of routes) {
     if (route.method !== method) continue;
@@ -75,7 +79,13 @@ function expandOne(value: Json, path: string[], store: StripeStore, full: string
     const data = Object.values(store.state.refunds)
       .filter((r) => r.charge === value.id)
       .reverse();
-    next = structuredClone({ object: 'list', data, has_more: false, total_count: data.length, url: `/v1/charges/${String(value.id)}/refunds` }) as unknown as Json;
+    next = structuredClone({
+      object: 'list',
+      data,
+      has_more: false,
+      total_count: data.length,
+      url: `/v1/charges/${String(value.id)}/refunds`,
+    }) as unknown as Json;
   } else if (typeof current === 'string') {
     next = lookup(store, current) ?? current;
   }

@@ -26,13 +26,22 @@ function createInvoice(
 ): SandboxInvoice {
   const customer = store.customer(input.customer, 'customer');
   if (input.collectionMethod === 'send_invoice' && input.daysUntilDue === undefined) {
-    throw invalidRequest('Invoices with `collection_method=send_invoice` require `days_until_due` or `due_date`.', 'parameter_missing', 'days_until_due');
+    throw invalidRequest(
+      'Invoices with `collection_method=send_invoice` require `days_until_due` or `due_date`.',
+      'parameter_missing',
+      'days_until_due',
+    );
   }
   if (input.collectionMethod === 'charge_automatically' && input.daysUntilDue !== undefined) {
     throw invalidRequest('`days_until_due` can only be set when `collection_method=send_invoice`.', undefined, 'days_until_due');
   }
   const pending = Object.values(store.state.invoiceItems).filter((i) => i.customer === customer.id && i.invoice === null);
-  const currency = (input.currency ?? (input.includePending ? pending[0]?.currency : undefined) ?? customer.currency ?? 'usd').toLowerCase();
+  const currency = (
+    input.currency ??
+    (input.includePending ? pending[0]?.currency : undefined) ??
+    customer.currency ??
+    'usd'
+  ).toLowerCase();
   const id = randomId('in');
   const invoice: SandboxInvoice = {
     id,
@@ -71,7 +80,11 @@ function createInvoice(
 
 function finalizeInvoice(store: StripeStore, invoice: SandboxInvoice): SandboxInvoice {
   if (invoice.status !== 'draft') {
-    throw invalidRequest(`This invoice is already finalized, you can't re-finalize a non-draft invoice.`, 'invoice_not_editable', 'invoice');
+    throw invalidRequest(
+      `This invoice is already finalized, you can't re-finalize a non-draft invoice.`,
+      'invoice_not_editable',
+      'invoice',
+    );
   }
   const customer = store.customer(invoice.customer, 'customer');
   const now = store.now();
@@ -144,7 +157,8 @@ export const invoiceRoutes: Route[] = [
       const currency = params.str('currency');
       const description = params.str('description');
       const metadata = params.metadata();
-      const collectionMethod = params.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically';
+      const collectionMethod =
+        params.oneOf('collection_method', ['charge_automatically', 'send_invoice'] as const) ?? 'charge_automatically';
       const daysUntilDue = params.int('days_until_due', { min: 0, max: 365 * 5 });
       const autoAdvance = params.bool('auto_advance');
       const behavior = params.oneOf('pending_invoice_items_behavior', ['include', 'exclude'] as const) ?? 'exclude';

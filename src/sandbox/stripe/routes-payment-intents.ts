@@ -72,7 +72,9 @@ export const paymentIntentRoutes: Route[] = [
       const customer = params.str('customer');
       const page = pageParams(params);
       params.assertNoUnknown();
-      const items = intents(store.state.charges).filter((pi) => !customer || pi.customer === customer).reverse();
+      const items = intents(store.state.charges)
+        .filter((pi) => !customer || pi.customer === customer)
+        .reverse();
       return paginate(items, page, '/v1/payment_intents', 'payment_intent');
     },
   },

@@ -76,7 +76,14 @@ export const paymentRoutes: Route[] = [
         throw invalidRequest(`Amount must be at least 50 cents`, 'amount_too_small', 'amount');
       }
       if (customer) store.customer(customer, 'customer');
-      return store.createCharge({ amount, currency, customer, description, metadata: metadata ?? {}, receipt_email: receiptEmail });
+      return store.createCharge({
+        amount,
+        currency,
+        customer,
+        description,
+        metadata: metadata ?? {},
+        receipt_email: receiptEmail,
+      });
     },
   },
   {
@@ -99,7 +106,11 @@ export const paymentRoutes: Route[] = [
       params.assertNoUnknown();
       let charge: SandboxCharge;
       if (chargeId && paymentIntent) {
-        throw invalidRequest('You may only specify one of these parameters: charge, payment_intent.', 'parameters_exclusive', 'charge');
+        throw invalidRequest(
+          'You may only specify one of these parameters: charge, payment_intent.',
+          'parameters_exclusive',
+          'charge',
+        );
       } else if (chargeId) {
         charge = store.charge(chargeId, 'charge');
       } else if (paymentIntent) {
@@ -107,7 +118,10 @@ export const paymentRoutes: Route[] = [
         if (!found) throw noSuch('payment_intent', paymentIntent, 'payment_intent');
         charge = found;
       } else {
-        throw invalidRequest('One of the following params should be provided for this request: charge or payment_intent.', 'parameter_missing');
+        throw invalidRequest(
+          'One of the following params should be provided for this request: charge or payment_intent.',
+          'parameter_missing',
+        );
       }
       return store.createRefund({ charge: charge.id, amount, reason: reason ?? null, metadata: metadata ?? {} });
     },

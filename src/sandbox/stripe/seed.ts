@@ -3,7 +3,7 @@
  * workflows can name them; the customers' `metadata.slack_channel` values are the Slack sandbox's
  * seeded customer channels, so "refund, then tell the customer" works across both sandboxes.
  */
-import { StripeStore } from './store.ts';
+import type { StripeStore } from './store.ts';
 
 /** 2025-01-01T00:00:00Z: seed objects are older than anything created while the sandbox runs. */
 export const SEED_EPOCH = 1_735_689_600;
@@ -41,9 +41,33 @@ export function seedStore(store: StripeStore): void {
   }
   const ada = SEED.customers.ada.id;
   const grace = SEED.customers.grace.id;
-  store.createCharge({ id: 'ch_seed_1', created: tick(), amount: 5000, currency: 'usd', customer: ada, description: 'Order #1001 — Analytical Engine manual', receipt_email: 'ada@example.com' });
-  store.createCharge({ id: 'ch_seed_2', created: tick(), amount: 12000, currency: 'usd', customer: grace, description: 'Order #1002 — COBOL compiler licence', receipt_email: 'grace@example.com' });
-  store.createCharge({ id: 'ch_seed_3', created: tick(), amount: 2500, currency: 'usd', customer: ada, description: 'Order #1003 — punched cards', receipt_email: 'ada@example.com' });
+  store.createCharge({
+    id: 'ch_seed_1',
+    created: tick(),
+    amount: 5000,
+    currency: 'usd',
+    customer: ada,
+    description: 'Order #1001 — Analytical Engine manual',
+    receipt_email: 'ada@example.com',
+  });
+  store.createCharge({
+    id: 'ch_seed_2',
+    created: tick(),
+    amount: 12000,
+    currency: 'usd',
+    customer: grace,
+    description: 'Order #1002 — COBOL compiler licence',
+    receipt_email: 'grace@example.com',
+  });
+  store.createCharge({
+    id: 'ch_seed_3',
+    created: tick(),
+    amount: 2500,
+    currency: 'usd',
+    customer: ada,
+    description: 'Order #1003 — punched cards',
+    receipt_email: 'ada@example.com',
+  });
   store.createRefund({ id: 're_seed_3', created: tick(), charge: 'ch_seed_3', reason: 'requested_by_customer' });
   const { first, count, amount } = SEED.batch;
   for (let n = first; n < first + count; n++) {

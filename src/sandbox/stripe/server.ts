@@ -71,7 +71,9 @@ function readBody(req: IncomingMessage): Promise<string> {
 
 /** Stripe shows a few characters of a rejected key and masks the rest; the sandbox does the same. */
 function maskKey(key: string): string {
-  return key.length <= 12 ? '*'.repeat(key.length) : `${key.slice(0, 8)}${'*'.repeat(Math.min(key.length - 12, 24))}${key.slice(-4)}`;
+  return key.length <= 12
+    ? '*'.repeat(key.length)
+    : `${key.slice(0, 8)}${'*'.repeat(Math.min(key.length - 12, 24))}${key.slice(-4)}`;
 }
 
 function authenticate(req: IncomingMessage): void {
@@ -80,7 +82,11 @@ function authenticate(req: IncomingMessage): void {
   const bearer = /^Bearer\s+(.+)$/i.exec(header);
   const basic = /^Basic\s+(.+)$/i.exec(header);
   if (bearer) key = (bearer[1] ?? '').trim();
-  else if (basic) key = Buffer.from(basic[1] ?? '', 'base64').toString('utf8').split(':')[0] ?? '';
+  else if (basic)
+    key =
+      Buffer.from(basic[1] ?? '', 'base64')
+        .toString('utf8')
+        .split(':')[0] ?? '';
   if (!key) {
     throw new StripeApiError(
       401,
@@ -149,7 +155,11 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
       authenticate(req);
       const contentType = (req.headers['content-type'] ?? '').split(';')[0]?.trim() ?? '';
       if (body && contentType !== 'application/x-www-form-urlencoded') {
-        throw new StripeApiError(400, 'invalid_request_error', `Invalid request: unsupported Content-Type ${contentType || '(none)'}. Stripe's API takes form-encoded bodies (application/x-www-form-urlencoded).`);
+        throw new StripeApiError(
+          400,
+          'invalid_request_error',
+          `Invalid request: unsupported Content-Type ${contentType || '(none)'}. Stripe's API takes form-encoded bodies (application/x-www-form-urlencoded).`,
+        );
       }
       const raw: FormObject = Object.assign(parseForm(url.search.slice(1)), method === 'POST' ? parseForm(body) : {});
       const failure = takeFailure(method, url.pathname);
@@ -158,7 +168,12 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
         return;
       }
       if (failure?.status !== undefined) {
-        throw new StripeApiError(failure.status, typeForStatus(failure.status), failure.message ?? 'An injected failure (Stripe sandbox fail-next).', failure.code);
+        throw new StripeApiError(
+          failure.status,
+          typeForStatus(failure.status),
+          failure.message ?? 'An injected failure (Stripe sandbox fail-next).',
+          failure.code,
+        );
       }
       const saveKey = method === 'POST' ? idemKey : undefined;
       if (saveKey) {
@@ -182,7 +197,8 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
         out = JSON.stringify(applyExpand(result, params.expand(), store));
       } catch (err) {
         // Unrecognized URLs and parameter errors never ran an endpoint: answered, but not saved under the key.
-        if (!(err instanceof StripeApiError) || isValidationError(err) || (err.status === 404 && err.code === undefined)) throw err;
+        if (!(err instanceof StripeApiError) || isValidationError(err) || (err.status === 404 && err.code === undefined))
+          throw err;
         status = err.status;
         out = JSON.stringify(err.toBody());
       }
@@ -196,7 +212,11 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
       const e =
         err instanceof StripeApiError
           ? err
-          : new StripeApiError(500, 'api_error', `The Stripe sandbox failed: ${err instanceof Error ? err.message : String(err)}`);
+          : new StripeApiError(
+              500,
+              'api_error',
+              `The Stripe sandbox failed: ${err instanceof Error ? err.message : String(err)}`,
+            );
       if (!res.headersSent && !req.socket.destroyed) send(res, e.status, JSON.stringify(e.toBody()), headers);
     }
   };

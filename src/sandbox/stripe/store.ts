@@ -25,7 +25,15 @@ export function randomId(prefix: string, length = 24): string {
 }
 
 export function emptyState(): StripeState {
-  return { customers: {}, charges: {}, refunds: {}, balanceTransactions: {}, invoiceItems: {}, invoices: {}, balance: { available: {}, pending: {} } };
+  return {
+    customers: {},
+    charges: {},
+    refunds: {},
+    balanceTransactions: {},
+    invoiceItems: {},
+    invoices: {},
+    balance: { available: {}, pending: {} },
+  };
 }
 
 export interface NewCustomer {
@@ -209,13 +217,21 @@ export class StripeStore {
     const invoice = input.invoice ? this.invoice(input.invoice, 'invoice') : undefined;
     if (invoice) {
       if (invoice.status !== 'draft') {
-        throw invalidRequest(`You can only add invoice items to draft invoices. Invoice ${invoice.id} is ${invoice.status}.`, 'invoice_not_editable', 'invoice');
+        throw invalidRequest(
+          `You can only add invoice items to draft invoices. Invoice ${invoice.id} is ${invoice.status}.`,
+          'invoice_not_editable',
+          'invoice',
+        );
       }
       if (invoice.customer !== customer.id) {
         throw invalidRequest(`Invoice ${invoice.id} belongs to another customer.`, undefined, 'invoice');
       }
       if (invoice.currency !== input.currency) {
-        throw invalidRequest(`The currency of the invoice item (${input.currency}) must match the invoice's currency (${invoice.currency}).`, undefined, 'currency');
+        throw invalidRequest(
+          `The currency of the invoice item (${input.currency}) must match the invoice's currency (${invoice.currency}).`,
+          undefined,
+          'currency',
+        );
       }
     }
     const item: SandboxInvoiceItem = {
@@ -269,6 +285,9 @@ export class StripeStore {
 
 /** Stripe derives an 8-character uppercase prefix per customer; invoice numbers are `PREFIX-0001`. */
 function invoicePrefix(id: string): string {
-  const letters = id.replace(/^cus_/, '').replace(/[^A-Za-z0-9]/g, '').toUpperCase();
-  return (letters + 'XXXXXXXX').slice(0, 8);
+  const letters = id
+    .replace(/^cus_/, '')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .toUpperCase();
+  return `${letters}XXXXXXXX`.slice(0, 8);
 }

@@ -29,7 +29,11 @@ export function elicitationMessage(c: ConfirmationRecord, links: Links): string 
     `Tool: ${c.tool}${c.title ? ` — ${c.title}` : ''}`,
     ...(c.description ? [`What the tool says it does: ${c.description}`] : []),
     `Tool hints: ${flags.join(', ')}${c.reason === 'always' ? ' (this step always asks, even for reads)' : ''}`,
-    ...(c.loosened?.length ? [`Note: the config's tools.overrides loosened ${c.loosened.join(', ')}; the server itself does not declare ${c.loosened.length > 1 ? 'them' : 'it'}.`] : []),
+    ...(c.loosened?.length
+      ? [
+          `Note: the config's tools.overrides loosened ${c.loosened.join(', ')}; the server itself does not declare ${c.loosened.length > 1 ? 'them' : 'it'}.`,
+        ]
+      : []),
     '',
     'Arguments, exactly as they will be sent:',
     JSON.stringify(c.arguments, null, 2),

@@ -46,7 +46,9 @@ function progressReporter(extra: Extra): { enabled: boolean; report(message: str
     report(message) {
       if (token === undefined) return;
       // The spec wants progress to grow with every notification; a counter does, without guessing a total.
-      void extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } }).catch(() => {});
+      void extra
+        .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } })
+        .catch(() => {});
     },
   };
 }
@@ -87,7 +89,8 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
         },
       });
       if (TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention') return await answer(run);
-      if (extra.signal.aborted) return await answer(run, undefined, 'The call was cancelled; the run goes on. Call get_run to follow it.');
+      if (extra.signal.aborted)
+        return await answer(run, undefined, 'The call was cancelled; the run goes on. Call get_run to follow it.');
       if (run.status === 'awaiting_confirmation') {
         const conf = await pendingConfirmation(app.store, run);
         if (!conf) {
@@ -122,11 +125,17 @@ async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Pr
     });
   } catch (err) {
     o.logger.info({ confirmation: conf.id, err: errorMessage(err) }, 'elicitation got no answer; the write stays pending');
-    return { kind: 'unanswered', note: `The person was asked but no answer came back (${errorMessage(err)}). The write stays pending: a person can still approve or deny it on the page or with the command shown; call get_run later.` };
+    return {
+      kind: 'unanswered',
+      note: `The person was asked but no answer came back (${errorMessage(err)}). The write stays pending: a person can still approve or deny it on the page or with the command shown; call get_run later.`,
+    };
   }
   const d = readDecision(result);
   if (d.kind === 'unclear') {
-    return { kind: 'unanswered', note: `The answer could not be read as approve or deny (${d.why}); the write stays pending for a person to decide elsewhere.` };
+    return {
+      kind: 'unanswered',
+      note: `The answer could not be read as approve or deny (${d.why}); the write stays pending for a person to decide elsewhere.`,
+    };
   }
   const opts = { ...o.decider, ...(d.remember ? { remember: 'session' as const } : {}) };
   try {

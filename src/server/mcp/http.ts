@@ -100,18 +100,28 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     await e.transport.close().catch(() => {});
   };
 
-  const sweep = setInterval(() => {
-    const cutoff = Date.now() - idleMs;
-    for (const [sid, e] of sessions) if (e.lastSeen < cutoff && !e.facade.busy) void end(sid);
-  }, Math.min(60_000, idleMs));
+  const sweep = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const [sid, e] of sessions) if (e.lastSeen < cutoff && !e.facade.busy) void end(sid);
+    },
+    Math.min(60_000, idleMs),
+  );
   sweep.unref();
 
-  async function open(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
+  async function open(
+    body: unknown,
+    authInfo: { token: string; clientId: string; scopes: string[] },
+    req: Request,
+  ): Promise<Response> {
     const mine = held(authInfo.clientId);
     if (mine >= maxPerPrincipal) {
-      return rpcError(429, -32000,
+      return rpcError(
+        429,
+        -32000,
         `Token '${authInfo.clientId}' already holds ${mine} open MCP sessions, the most one token may; end some (DELETE /mcp with their Mcp-Session-Id) or let them idle out, then try again`,
-        { 'retry-after': '30' });
+        { 'retry-after': '30' },
+      );
     }
     if (sessions.size >= maxSessions) return rpcError(503, -32000, 'Too many open MCP sessions; try again later');
     opening.set(authInfo.clientId, (opening.get(authInfo.clientId) ?? 0) + 1);
@@ -124,9 +134,19 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     }
   }
 
-  async function openSession(body: unknown, authInfo: { token: string; clientId: string; scopes: string[] }, req: Request): Promise<Response> {
+  async function openSession(
+    body: unknown,
+    authInfo: { token: string; clientId: string; scopes: string[] },
+    req: Request,
+  ): Promise<Response> {
     const sid = randomUUID();
-    const facade = new Facade({ app: deps.app, session: `mcp-${sid}`, publicUrl: deps.publicUrl, config: () => deps.app.config, ...deps.facade });
+    const facade = new Facade({
+      app: deps.app,
+      session: `mcp-${sid}`,
+      publicUrl: deps.publicUrl,
+      config: () => deps.app.config,
+      ...deps.facade,
+    });
     const entry: Entry = {
       transport: new WebStandardStreamableHTTPServerTransport({
         sessionIdGenerator: () => sid,
@@ -159,8 +179,12 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     }
     if (!principal) {
       const challenge = header ? 'Bearer realm="interlock", error="invalid_token"' : 'Bearer realm="interlock"';
-      return rpcError(401, -32000, 'Authentication required: send Authorization: Bearer <token> with a token that has the read (and, to run workflows, trigger) scope',
-        { 'www-authenticate': challenge });
+      return rpcError(
+        401,
+        -32000,
+        'Authentication required: send Authorization: Bearer <token> with a token that has the read (and, to run workflows, trigger) scope',
+        { 'www-authenticate': challenge },
+      );
     }
     if (!principal.scopes.some((s) => CONNECT_SCOPES.includes(s))) {
       return rpcError(403, -32000, `Token '${principal.name}' has neither the read nor the trigger scope`);
@@ -173,7 +197,11 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
       const e = sessions.get(sid);
       // Another token using a session id is answered as if the session did not exist: ids are not to be probed.
       if (!e || e.principal !== principal.name) {
-        return rpcError(404, -32001, 'Session not found: it ended or never existed. Start a new session with initialize (without Mcp-Session-Id).');
+        return rpcError(
+          404,
+          -32001,
+          'Session not found: it ended or never existed. Start a new session with initialize (without Mcp-Session-Id).',
+        );
       }
       e.lastSeen = Date.now();
       if (c.req.method !== 'POST') return e.transport.handleRequest(c.req.raw, { authInfo });
@@ -195,7 +223,8 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
       return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
     }
     const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
-    if (!init) return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');
+    if (!init)
+      return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');
     return open(body, authInfo, c.req.raw);
   }
 

@@ -125,8 +125,12 @@ export function runText(v: RunView): string {
   if (v.error) lines.push(`Error (${v.error.code}): ${v.error.message}`);
   const c = v.confirmation;
   if (c) {
-    lines.push(`Waiting for a person to approve ${c.connector}.${c.tool} with arguments ${JSON.stringify(c.arguments)} (argumentsHash ${c.argumentsHash}).`);
-    lines.push(`Approve or deny ${c.approveUrl ? `at ${c.approveUrl} or ` : ''}with \`${c.approveCommand}\` (or \`npx interlock deny ${c.id}\`).`);
+    lines.push(
+      `Waiting for a person to approve ${c.connector}.${c.tool} with arguments ${JSON.stringify(c.arguments)} (argumentsHash ${c.argumentsHash}).`,
+    );
+    lines.push(
+      `Approve or deny ${c.approveUrl ? `at ${c.approveUrl} or ` : ''}with \`${c.approveCommand}\` (or \`npx interlock deny ${c.id}\`).`,
+    );
   }
   lines.push(v.next);
   return lines.join('\n');

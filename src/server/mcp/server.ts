@@ -51,11 +51,12 @@ export interface FacadeDeps {
   logger?: Logger;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
+  .version;
 
 const INSTRUCTIONS =
   'Interlock runs named workflows that chain tool calls across services (payments, chat, …) as durable runs. ' +
-  'Call list_workflows to see what exists, run_workflow (or a workflow\'s own tool) to start one, get_run to follow it. ' +
+  "Call list_workflows to see what exists, run_workflow (or a workflow's own tool) to start one, get_run to follow it. " +
   'Every write waits until a person approves its exact arguments; you cannot approve writes. When a run waits, show the user the ' +
   'pending confirmation and where to approve it. Only say a write happened when its step succeeded.';
 
@@ -139,7 +140,12 @@ export class Facade {
    * tools count as destructive.
    */
   private async loadCatalog(): Promise<void> {
-    const loaded = new Set(this.deps.app.pool.status().filter((s) => s.toolCount !== undefined).map((s) => s.id));
+    const loaded = new Set(
+      this.deps.app.pool
+        .status()
+        .filter((s) => s.toolCount !== undefined)
+        .map((s) => s.id),
+    );
     for (const id of loaded) {
       try {
         const tools = await this.deps.app.pool.listTools(id, { signal: AbortSignal.timeout(1000) });
@@ -174,7 +180,8 @@ export class Facade {
   private async listTools(extra: Extra): Promise<ListToolsResult> {
     await this.loadCatalog();
     const built = buildTools(this.config(), this.lookup, { canRun: canRun(extra) });
-    for (const wf of built.skipped) this.log.warn({ workflow: wf }, 'exposed workflow not listed: its tool name collides with another tool');
+    for (const wf of built.skipped)
+      this.log.warn({ workflow: wf }, 'exposed workflow not listed: its tool name collides with another tool');
     this.lastSignature = this.signature();
     return { tools: [...built.tools.values()].map((t) => t.tool) };
   }
@@ -187,23 +194,28 @@ export class Facade {
     const action = entry.action;
     if (action.kind === 'list_workflows') {
       const out = listWorkflows(config, built.exposed);
-      const text = out.workflows.map((w) => `${String(w.name)}: ${String(w.description)}`).join('\n') || 'No workflows are configured.';
+      const text =
+        out.workflows.map((w) => `${String(w.name)}: ${String(w.description)}`).join('\n') || 'No workflows are configured.';
       return { content: [{ type: 'text', text }], structuredContent: out };
     }
     if (action.kind === 'get_run') {
-      if (typeof args.runId !== 'string' || !args.runId) throw new McpError(ErrorCode.InvalidParams, 'get_run needs runId (a string)');
+      if (typeof args.runId !== 'string' || !args.runId)
+        throw new McpError(ErrorCode.InvalidParams, 'get_run needs runId (a string)');
       const run = await this.deps.app.store.getRun(args.runId);
       if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
       return runResult(runView(run, await pendingConfirmation(this.deps.app.store, run), this.links));
     }
     if (!canRun(extra)) {
-      return toolError("This connection's token may list workflows and read runs but not start them: it lacks the 'trigger' scope. Nothing was run.");
+      return toolError(
+        "This connection's token may list workflows and read runs but not start them: it lacks the 'trigger' scope. Nothing was run.",
+      );
     }
     let workflow = action.workflow;
     let inputs: unknown = args;
     let session = this.deps.session;
     if (workflow === undefined) {
-      if (typeof args.workflow !== 'string' || !args.workflow) throw new McpError(ErrorCode.InvalidParams, 'run_workflow needs workflow (a workflow name from list_workflows)');
+      if (typeof args.workflow !== 'string' || !args.workflow)
+        throw new McpError(ErrorCode.InvalidParams, 'run_workflow needs workflow (a workflow name from list_workflows)');
       workflow = args.workflow;
       inputs = args.inputs ?? {};
       if (args.session !== undefined) session = this.sessionFor(args.session);
@@ -212,10 +224,14 @@ export class Facade {
     const principal = extra.authInfo?.clientId ?? this.deps.principal ?? 'local';
     let runId: string;
     try {
-      runId = (await this.deps.app.engine.trigger(workflow, inputs, {
-        session, principal, trustedSession: true,
-        ...(typeof args.session === 'string' && action.workflow === undefined ? { label: args.session } : {}),
-      })).run.id;
+      runId = (
+        await this.deps.app.engine.trigger(workflow, inputs, {
+          session,
+          principal,
+          trustedSession: true,
+          ...(typeof args.session === 'string' && action.workflow === undefined ? { label: args.session } : {}),
+        })
+      ).run.id;
     } catch (err) {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
@@ -228,7 +244,9 @@ export class Facade {
       logger: this.log,
       elicit: elicits && canConfirm(extra),
       ...(elicits && !canConfirm(extra)
-        ? { notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.` }
+        ? {
+            notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.`,
+          }
         : {}),
       decider: { by: principal, channel: this.deps.channel ?? 'mcp-elicitation' },
       waitMs: this.deps.waitMs ?? 30_000,
@@ -238,7 +256,9 @@ export class Facade {
     return following.catch((err: unknown) => {
       const unavailable = redisUnavailable(err);
       if (!unavailable) throw err;
-      return toolError(`Run ${runId} started, but Redis became unavailable while it was followed. The run goes on when Redis is back; call get_run with runId ${runId} then.`);
+      return toolError(
+        `Run ${runId} started, but Redis became unavailable while it was followed. The run goes on when Redis is back; call get_run with runId ${runId} then.`,
+      );
     });
   }
 
@@ -259,7 +279,9 @@ export class Facade {
     this.ended = true;
     this.unsubscribe();
     for (const s of this.sessions) {
-      await this.deps.app.store.endSession(s).catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'could not end session grants'));
+      await this.deps.app.store
+        .endSession(s)
+        .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'could not end session grants'));
     }
     await this.server.close().catch(() => {});
   }

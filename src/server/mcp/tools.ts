@@ -8,10 +8,7 @@ export const LIST_WORKFLOWS = 'list_workflows';
 const BUILT_IN = new Set([RUN_WORKFLOW, GET_RUN, LIST_WORKFLOWS]);
 
 /** What a facade tool does when called. */
-export type ToolAction =
-  | { kind: 'run'; workflow?: string }
-  | { kind: 'get_run' }
-  | { kind: 'list_workflows' };
+export type ToolAction = { kind: 'run'; workflow?: string } | { kind: 'get_run' } | { kind: 'list_workflows' };
 
 export interface FacadeTool {
   tool: Tool;
@@ -26,7 +23,16 @@ export function workflowToolName(workflow: string): string {
   return workflow.replace(/[^a-zA-Z0-9_-]/g, '_').slice(0, 128);
 }
 
-const RUN_STATUSES = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
+const RUN_STATUSES = [
+  'queued',
+  'running',
+  'awaiting_confirmation',
+  'needs_attention',
+  'succeeded',
+  'failed',
+  'denied',
+  'cancelled',
+];
 
 const ERROR_SCHEMA = {
   type: 'object',
@@ -125,26 +131,36 @@ function runWorkflowTool(): Tool {
       'Use this when the user asks to carry out such a workflow (for example "refund charge ch_123 and tell the customer"). ' +
       `${GATE_NOTE} ` +
       'Do not use it to check on a run (use get_run) or to find out which workflows exist (use list_workflows). ' +
-      'Answers with the run id, its status, each step\'s output, and any pending confirmation; if the run is still going, call get_run later.',
+      "Answers with the run id, its status, each step's output, and any pending confirmation; if the run is still going, call get_run later.",
     inputSchema: {
       type: 'object',
       properties: {
-        workflow: { type: 'string', description: 'Name of the workflow exactly as list_workflows gives it, e.g. "refund-and-notify".' },
+        workflow: {
+          type: 'string',
+          description: 'Name of the workflow exactly as list_workflows gives it, e.g. "refund-and-notify".',
+        },
         inputs: {
           type: 'object',
-          description: 'The workflow\'s inputs as a JSON object matching its input schema from list_workflows, e.g. {"charge": "ch_123", "channel": "#support"}.',
+          description:
+            'The workflow\'s inputs as a JSON object matching its input schema from list_workflows, e.g. {"charge": "ch_123", "channel": "#support"}.',
         },
         session: {
           type: 'string',
           description:
             'Optional label (letters, digits, _ . -) that keeps a separate set of "remember for this conversation" approvals inside this conversation. ' +
-            'It is always scoped to the current connection and can never reach another conversation\'s approvals. Usually leave it out.',
+            "It is always scoped to the current connection and can never reach another conversation's approvals. Usually leave it out.",
         },
       },
       required: ['workflow'],
     },
     outputSchema: RUN_OUTPUT_SCHEMA,
-    annotations: { title: 'Run an Interlock workflow', readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+    annotations: {
+      title: 'Run an Interlock workflow',
+      readOnlyHint: false,
+      destructiveHint: true,
+      idempotentHint: false,
+      openWorldHint: true,
+    },
   };
 }
 
@@ -153,12 +169,17 @@ function getRunTool(): Tool {
     name: GET_RUN,
     title: 'Get a workflow run',
     description:
-      'Reads the current state of one run: its status, each step\'s status and output, any error, and the pending confirmation if it waits for a person. ' +
+      "Reads the current state of one run: its status, each step's status and output, any error, and the pending confirmation if it waits for a person. " +
       'Use this when a run that run_workflow (or a workflow tool) started was still going, or waited for approval, and you need its result. ' +
       'Read-only; it changes nothing and approves nothing.',
     inputSchema: {
       type: 'object',
-      properties: { runId: { type: 'string', description: 'The run id that run_workflow or a workflow tool answered with, e.g. "rlx3k2abcdefghij".' } },
+      properties: {
+        runId: {
+          type: 'string',
+          description: 'The run id that run_workflow or a workflow tool answered with, e.g. "rlx3k2abcdefghij".',
+        },
+      },
       required: ['runId'],
     },
     outputSchema: RUN_OUTPUT_SCHEMA,
@@ -171,7 +192,7 @@ function listWorkflowsTool(): Tool {
     name: LIST_WORKFLOWS,
     title: 'List Interlock workflows',
     description:
-      'Lists the workflows Interlock can run: each one\'s name, what it does, the JSON Schema of its inputs, and its steps (connector.tool). ' +
+      "Lists the workflows Interlock can run: each one's name, what it does, the JSON Schema of its inputs, and its steps (connector.tool). " +
       'Use this when you need to know which workflow fits a request, or which inputs it takes, before calling run_workflow. Read-only; takes no parameters.',
     inputSchema: { type: 'object', properties: {} },
     outputSchema: LIST_OUTPUT_SCHEMA,
@@ -194,19 +215,26 @@ export function workflowIsDestructive(wf: WorkflowDef, lookup: CatalogLookup): b
 }
 
 function describeSteps(wf: WorkflowDef, lookup: CatalogLookup): string {
-  return wf.steps.map((s) => {
-    if (s.kind === 'llm') return `${s.connector}.${s.tool} (a model drafts data; no tool, not a write)`;
-    const t = lookup(s.connector, s.tool);
-    const kind = !t ? 'asks a person first if it writes' : t.write ? 'a write: asks a person first' : 'a read';
-    return `${s.connector}.${s.tool} (${kind})`;
-  }).join(' → ');
+  return wf.steps
+    .map((s) => {
+      if (s.kind === 'llm') return `${s.connector}.${s.tool} (a model drafts data; no tool, not a write)`;
+      const t = lookup(s.connector, s.tool);
+      const kind = !t ? 'asks a person first if it writes' : t.write ? 'a write: asks a person first' : 'a read';
+      return `${s.connector}.${s.tool} (${kind})`;
+    })
+    .join(' → ');
 }
 
 function describeInputs(schema: Record<string, unknown>): string {
   const props = (schema.properties ?? {}) as Record<string, Record<string, unknown>>;
   const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
   const lines = Object.entries(props).map(([k, p]) => {
-    const type = typeof p.type === 'string' ? p.type : Array.isArray(p.enum) ? `one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}` : 'any';
+    const type =
+      typeof p.type === 'string'
+        ? p.type
+        : Array.isArray(p.enum)
+          ? `one of ${p.enum.map((v) => JSON.stringify(v)).join(', ')}`
+          : 'any';
     const desc = typeof p.description === 'string' ? `: ${p.description}` : '';
     return `${k} (${type}${required.has(k) ? ', required' : ''})${desc}`;
   });
@@ -225,7 +253,13 @@ function workflowTool(name: string, wf: WorkflowDef, lookup: CatalogLookup): Too
       `Use this when the user asks for exactly this. Steps: ${describeSteps(wf, lookup)}. ${GATE_NOTE} ${describeInputs(wf.inputs)}`,
     inputSchema,
     outputSchema: RUN_OUTPUT_SCHEMA,
-    annotations: { title, readOnlyHint: false, destructiveHint: workflowIsDestructive(wf, lookup), idempotentHint: false, openWorldHint: true },
+    annotations: {
+      title,
+      readOnlyHint: false,
+      destructiveHint: workflowIsDestructive(wf, lookup),
+      idempotentHint: false,
+      openWorldHint: true,
+    },
   };
 }
 
@@ -234,8 +268,11 @@ function workflowTool(name: string, wf: WorkflowDef, lookup: CatalogLookup): Too
  * workflow whose sanitised name collides with another tool is left out (it stays reachable
  * through run_workflow) and reported in `skipped`.
  */
-export function buildTools(config: InterlockConfig, lookup: CatalogLookup, opts: { canRun: boolean }):
-  { tools: Map<string, FacadeTool>; exposed: Map<string, string>; skipped: string[] } {
+export function buildTools(
+  config: InterlockConfig,
+  lookup: CatalogLookup,
+  opts: { canRun: boolean },
+): { tools: Map<string, FacadeTool>; exposed: Map<string, string>; skipped: string[] } {
   const tools = new Map<string, FacadeTool>();
   const exposed = new Map<string, string>();
   const taken = new Set(BUILT_IN);
@@ -258,7 +295,10 @@ export function buildTools(config: InterlockConfig, lookup: CatalogLookup, opts:
 }
 
 /** `exposed` maps workflow names to their own tool names (from buildTools). */
-export function listWorkflows(config: InterlockConfig, exposed: Map<string, string>): { workflows: Array<Record<string, unknown>> } {
+export function listWorkflows(
+  config: InterlockConfig,
+  exposed: Map<string, string>,
+): { workflows: Array<Record<string, unknown>> } {
   return {
     workflows: Object.values(config.workflows).map((wf) => ({
       name: wf.name,

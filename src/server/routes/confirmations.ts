@@ -2,7 +2,16 @@ import { Hono } from 'hono';
 import type { App } from '../../app.ts';
 import type { ConfirmationStatus, DecisionChannel } from '../../runs/records.ts';
 import { requireScope } from '../auth.ts';
-import { type Ctx, type ServerEnv, encodeCursor, oneOf, pageParams, readJsonObject, rememberField, requiredString } from '../request.ts';
+import {
+  type Ctx,
+  type ServerEnv,
+  encodeCursor,
+  oneOf,
+  pageParams,
+  readJsonObject,
+  rememberField,
+  requiredString,
+} from '../request.ts';
 
 /** A decision made with the browser session cookie came from the pages; any other from the API. */
 function channelOf(c: Ctx): DecisionChannel {
@@ -23,7 +32,10 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const page = pageParams(c);
     const status = oneOf(c, 'status', STATUSES);
     const res = await app.store.listConfirmations({ limit: page.limit, cursor: page.offset, ...(status ? { status } : {}) });
-    return c.json({ confirmations: res.confirmations, ...(res.nextCursor !== undefined ? { nextCursor: encodeCursor(res.nextCursor) } : {}) });
+    return c.json({
+      confirmations: res.confirmations,
+      ...(res.nextCursor !== undefined ? { nextCursor: encodeCursor(res.nextCursor) } : {}),
+    });
   });
 
   r.get('/confirmations/:id', async (c) => {
@@ -36,7 +48,11 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const body = await readJsonObject(c, ['argumentsHash', 'remember']);
     const argumentsHash = requiredString(body, 'argumentsHash', { max: 200 });
     const remember = rememberField(body);
-    const conf = await app.engine.approve(c.req.param('id'), argumentsHash, { by: p.name, channel: channelOf(c), ...(remember ? { remember } : {}) });
+    const conf = await app.engine.approve(c.req.param('id'), argumentsHash, {
+      by: p.name,
+      channel: channelOf(c),
+      ...(remember ? { remember } : {}),
+    });
     return c.json(conf);
   });
 
@@ -44,7 +60,11 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const p = requireScope(c.get('principal'), 'confirm');
     const body = await readJsonObject(c, ['remember']);
     const remember = rememberField(body);
-    const conf = await app.engine.deny(c.req.param('id'), { by: p.name, channel: channelOf(c), ...(remember ? { remember } : {}) });
+    const conf = await app.engine.deny(c.req.param('id'), {
+      by: p.name,
+      channel: channelOf(c),
+      ...(remember ? { remember } : {}),
+    });
     return c.json(conf);
   });
 

@@ -24,7 +24,9 @@ export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | unde
     timeoutMs: c.timeoutMs,
     concurrency: c.concurrency,
     // undefined tool / by are left out of the JSON
-    ...(c.rateLimits ? { rateLimits: c.rateLimits.map((r) => ({ max: r.max, durationMs: r.durationMs, tool: r.tool, by: r.by })) } : {}),
+    ...(c.rateLimits
+      ? { rateLimits: c.rateLimits.map((r) => ({ max: r.max, durationMs: r.durationMs, tool: r.tool, by: r.by })) }
+      : {}),
     state: status?.state ?? 'idle',
     ...(status?.lastError ? { lastError: status.lastError } : {}),
     ...(status?.toolCount !== undefined ? { toolCount: status.toolCount } : {}),
@@ -53,10 +55,18 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
     return entries.map((e) => {
       const pinChanged = changed.has(`${id}.${e.tool.name}`);
       const toggledOff = off.has(`${id}.${e.tool.name}`) || pinChanged;
-      const reason = e.disabledReason ?? (pinChanged
-        ? 'changed since it was pinned: review GET /api/v1/connectors/{id}/tools/{tool}/pin, then POST .../approve'
-        : toggledOff ? 'turned off with PATCH /api/v1/connectors/{id}/tools/{tool}' : undefined);
-      return { ...e.tool, enabled: e.enabled && !toggledOff, ...(reason && !(e.enabled && !toggledOff) ? { disabledReason: reason } : {}) };
+      const reason =
+        e.disabledReason ??
+        (pinChanged
+          ? 'changed since it was pinned: review GET /api/v1/connectors/{id}/tools/{tool}/pin, then POST .../approve'
+          : toggledOff
+            ? 'turned off with PATCH /api/v1/connectors/{id}/tools/{tool}'
+            : undefined);
+      return {
+        ...e.tool,
+        enabled: e.enabled && !toggledOff,
+        ...(reason && !(e.enabled && !toggledOff) ? { disabledReason: reason } : {}),
+      };
     });
   };
 
@@ -91,7 +101,8 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
     const id = config(c.req.param('id')).id;
     const tool = c.req.param('tool');
     const body = await readJsonObject(c, ['enabled']);
-    if (typeof body.enabled !== 'boolean') throw new InterlockError('BAD_REQUEST', `'enabled' (true or false) is required`, { field: 'enabled' });
+    if (typeof body.enabled !== 'boolean')
+      throw new InterlockError('BAD_REQUEST', `'enabled' (true or false) is required`, { field: 'enabled' });
     // Turning a tool off must work while its server is down, so only a reachable server that
     // does not list the tool makes this a 404.
     const listed = await app.pool.listAllTools(id).catch((err: unknown) => {

@@ -12,7 +12,7 @@ import { type ServerEnv, readJsonObject } from '../request.ts';
  */
 export function doctorRoutes(app: App): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
-  const boundMs = () => (app.workers?.reconciler.boundMs ?? reconcileEveryMs() + READY_GRACE_MS);
+  const boundMs = () => app.workers?.reconciler.boundMs ?? reconcileEveryMs() + READY_GRACE_MS;
   r.get('/doctor', async (c) => {
     requireScope(c.get('principal'), 'admin');
     return c.json(await diagnose(app.store, app.queues, { boundMs: boundMs() }));

@@ -38,7 +38,9 @@ export function healthRoutes(app: App, metrics: Metrics, peerIsLoopback: (c: Ctx
 
   r.get('/readyz', guard, async (c) => {
     const redis = await redisReachable(app.redis.client, 1000);
-    const connectors = app.pool.status().map((s) => ({ id: s.id, state: s.state, ...(s.lastError ? { lastError: s.lastError } : {}) }));
+    const connectors = app.pool
+      .status()
+      .map((s) => ({ id: s.id, state: s.state, ...(s.lastError ? { lastError: s.lastError } : {}) }));
     const body = {
       status: redis.ok ? 'ready' : 'unavailable',
       redis,

@@ -15,7 +15,8 @@ export function pinRoutes(app: App): Hono<ServerEnv> {
   r.get('/connectors/:id/tools/:tool/pin', async (c) => {
     requireScope(c.get('principal'), 'read');
     const id = c.req.param('id');
-    if (!own(app.config.connectors, id)) return c.json({ error: { code: 'CONNECTOR_NOT_FOUND', message: `No connector named "${id}"` } }, 404);
+    if (!own(app.config.connectors, id))
+      return c.json({ error: { code: 'CONNECTOR_NOT_FOUND', message: `No connector named "${id}"` } }, 404);
     const review = await app.store.pins.review(id, c.req.param('tool'));
     return c.json({ ...review, changed: !!review.pending, diff: formatDiff(review.changes) });
   });

@@ -31,7 +31,12 @@ export function resolveRoutes(app: App): Hono<ServerEnv> {
     const extra = { by: p.name, ...(reason ? { reason } : {}) };
     let resolution: StepResolution;
     if (action === 'done') {
-      if (!('output' in body)) throw new InterlockError('BAD_REQUEST', `'output' is required with action 'done': the step's output as the tool would have answered`, { field: 'output' });
+      if (!('output' in body))
+        throw new InterlockError(
+          'BAD_REQUEST',
+          `'output' is required with action 'done': the step's output as the tool would have answered`,
+          { field: 'output' },
+        );
       resolution = { action, output: body.output, ...extra };
     } else {
       if ('output' in body) throw new InterlockError('BAD_REQUEST', `'output' goes only with action 'done'`, { field: 'output' });

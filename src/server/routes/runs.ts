@@ -5,7 +5,16 @@ import { requireScope } from '../auth.ts';
 import { type ServerEnv, encodeCursor, oneOf, pageParams, readJsonObject } from '../request.ts';
 import type { RunEventStreams } from '../sse.ts';
 
-export const RUN_STATUSES: readonly RunStatus[] = ['queued', 'running', 'awaiting_confirmation', 'needs_attention', 'succeeded', 'failed', 'denied', 'cancelled'];
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'running',
+  'awaiting_confirmation',
+  'needs_attention',
+  'succeeded',
+  'failed',
+  'denied',
+  'cancelled',
+];
 
 export function runRoutes(app: App, events: RunEventStreams): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
@@ -15,7 +24,12 @@ export function runRoutes(app: App, events: RunEventStreams): Hono<ServerEnv> {
     const page = pageParams(c);
     const status = oneOf(c, 'status', RUN_STATUSES);
     const workflow = c.req.query('workflow') || undefined;
-    const res = await app.store.listRuns({ limit: page.limit, cursor: page.offset, ...(status ? { status } : {}), ...(workflow ? { workflow } : {}) });
+    const res = await app.store.listRuns({
+      limit: page.limit,
+      cursor: page.offset,
+      ...(status ? { status } : {}),
+      ...(workflow ? { workflow } : {}),
+    });
     const more = res.nextCursor !== undefined && res.runs.length === page.limit;
     return c.json({ runs: res.runs, ...(more ? { nextCursor: encodeCursor(res.nextCursor ?? 0) } : {}) });
   });

@@ -13,7 +13,12 @@ export function workflowJson(wf: WorkflowDef): Record<string, unknown> {
     version: wf.version,
     expose: wf.expose,
     inputs: wf.inputs,
-    steps: wf.steps.map((s) => ({ id: s.id, call: `${s.connector}.${s.tool}`, confirm: s.confirm, ...(s.if ? { if: s.if } : {}) })),
+    steps: wf.steps.map((s) => ({
+      id: s.id,
+      call: `${s.connector}.${s.tool}`,
+      confirm: s.confirm,
+      ...(s.if ? { if: s.if } : {}),
+    })),
   };
 }
 
@@ -37,7 +42,9 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
     const body = await readJsonObject(c, ['inputs', 'session']);
     const inputs = body.inputs ?? {};
     if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
-      throw new InterlockError('INPUT_INVALID', `'inputs' must be a JSON object`, { issues: [{ field: 'inputs', message: 'must be an object' }] });
+      throw new InterlockError('INPUT_INVALID', `'inputs' must be a JSON object`, {
+        issues: [{ field: 'inputs', message: 'must be an object' }],
+      });
     }
     const session = optionalString(body, 'session');
     const key = c.req.header('idempotency-key');

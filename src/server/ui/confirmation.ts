@@ -16,11 +16,15 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
   const canRemember = opts.canDecide && (!c.owner || c.owner === opts.viewer);
   const a = c.annotations;
   const hints = [
-    a.readOnlyHint === true ? html`<span class="badge">readOnlyHint</span>` : html`<span class="badge hint-write">write (no readOnlyHint)</span>`,
+    a.readOnlyHint === true
+      ? html`<span class="badge">readOnlyHint</span>`
+      : html`<span class="badge hint-write">write (no readOnlyHint)</span>`,
     a.destructiveHint !== undefined ? html`<span class="badge">destructiveHint: ${String(a.destructiveHint)}</span>` : '',
     a.idempotentHint !== undefined ? html`<span class="badge">idempotentHint: ${String(a.idempotentHint)}</span>` : '',
     a.openWorldHint !== undefined ? html`<span class="badge">openWorldHint: ${String(a.openWorldHint)}</span>` : '',
-    c.loosened?.length ? html`<span class="badge hint-write loosened">loosened by tools.overrides: ${c.loosened.join(', ')} (the server does not declare ${c.loosened.length > 1 ? 'these' : 'this'})</span>` : '',
+    c.loosened?.length
+      ? html`<span class="badge hint-write loosened">loosened by tools.overrides: ${c.loosened.join(', ')} (the server does not declare ${c.loosened.length > 1 ? 'these' : 'this'})</span>`
+      : '',
   ];
   const pending = c.status === 'pending';
   return html`<article class="card confirmation" id="conf-${c.id}" data-id="${c.id}" data-run="${c.runId}" data-hash="${c.argumentsHash}"
@@ -40,15 +44,20 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
   <details${c.outputSchema ? ' open' : ''}><summary class="muted">Expected output schema</summary>
     ${c.outputSchema ? html`<pre class="output-schema">${jsonText(c.outputSchema)}</pre>` : html`<p class="empty">the tool declares no output schema</p>`}
   </details>
-  ${pending
-    ? html`<div class="actions">
+  ${
+    pending
+      ? html`<div class="actions">
       <button type="button" class="approve" data-action="approve"${opts.canDecide ? '' : ' disabled'}>Approve</button>
       <button type="button" class="deny" data-action="deny"${opts.canDecide ? '' : ' disabled'}>Deny</button>
       <label><input type="checkbox" name="remember"${canRemember ? '' : ' disabled'}> remember for this session (<code>${c.connector}.${c.tool}</code> in session <code>${c.session}</code>)${
-        opts.canDecide && !canRemember ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>` : ''}</label>
+        opts.canDecide && !canRemember
+          ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>`
+          : ''
+      }</label>
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
-    : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`}
+      : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`
+  }
 </article>`;
 }

@@ -61,7 +61,10 @@ export class LiveFeed {
     this.polling = true;
     try {
       const snap = await this.snapshot();
-      const key = JSON.stringify([snap.runs.map((r) => [r.id, r.status, r.updatedAt]), snap.confirmations.map((c) => [c.id, c.status])]);
+      const key = JSON.stringify([
+        snap.runs.map((r) => [r.id, r.status, r.updatedAt]),
+        snap.confirmations.map((c) => [c.id, c.status]),
+      ]);
       if (key === this.last?.key) return;
       this.last = { key, snap };
       for (const fn of this.listeners) fn(snap);

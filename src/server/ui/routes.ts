@@ -16,14 +16,20 @@ import { runRows, runsTable } from './runs.ts';
 export const UI_PATH = '/ui';
 
 function securityHeaders(c: Ctx, nonce: string): void {
-  c.header('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`);
+  c.header(
+    'Content-Security-Policy',
+    `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`,
+  );
   c.header('Referrer-Policy', 'no-referrer');
   c.header('X-Content-Type-Options', 'nosniff');
   c.header('Cache-Control', 'no-store');
 }
 
 function cards(list: ConfirmationRecord[], p: Principal | undefined, now = Date.now()): { id: string; html: string }[] {
-  return list.map((c) => ({ id: c.id, html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now, ...(p ? { viewer: p.name } : {}) }).value }));
+  return list.map((c) => ({
+    id: c.id,
+    html: confirmationCard(c, { canDecide: hasScope(p, 'confirm'), now, ...(p ? { viewer: p.name } : {}) }).value,
+  }));
 }
 
 function confirmationsSection(list: ConfirmationRecord[], p: Principal | undefined): Html {
@@ -33,7 +39,9 @@ function confirmationsSection(list: ConfirmationRecord[], p: Principal | undefin
 }
 
 async function runConfirmations(app: App, run: RunRecord): Promise<Map<string, ConfirmationRecord>> {
-  const ids = Object.values(run.steps).map((s) => s.confirmationId).filter((x): x is string => !!x);
+  const ids = Object.values(run.steps)
+    .map((s) => s.confirmationId)
+    .filter((x): x is string => !!x);
   const recs = await Promise.all(ids.map((id) => app.store.getConfirmation(id)));
   return new Map(recs.filter((c): c is ConfirmationRecord => !!c).map((c) => [c.id, c]));
 }
@@ -56,26 +64,37 @@ export function uiRoutes(app: App, feed: LiveFeed): Hono<ServerEnv> {
   r.get('/ui', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
     const snap = await feed.snapshot();
-    return render(c, 'Runs', html`
+    return render(
+      c,
+      'Runs',
+      html`
 ${hasScope(p, 'confirm') ? '' : html`<p class="notice">Signed in as <b>${p.name}</b> without the <code>confirm</code> scope: confirmations are shown, not decidable.</p>`}
 <h1>Waiting for you</h1>
 ${confirmationsSection(snap.confirmations, p)}
 <h2>Recent runs</h2>
-${runsTable(snap.runs)}`, { kind: 'home' });
+${runsTable(snap.runs)}`,
+      { kind: 'home' },
+    );
   });
 
   r.get('/ui/confirmations', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
     const { confirmations } = await app.store.listConfirmations({ status: 'pending', limit: 100 });
-    return render(c, 'Confirmations', html`<h1>Pending confirmations</h1>${confirmationsSection(confirmations, p)}`, { kind: 'home' });
+    return render(c, 'Confirmations', html`<h1>Pending confirmations</h1>${confirmationsSection(confirmations, p)}`, {
+      kind: 'home',
+    });
   });
 
   r.get('/ui/confirmations/:id', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
     const conf = await app.store.requireConfirmation(c.req.param('id'));
     const list = conf.status === 'pending' ? [conf] : [];
-    return render(c, `Confirmation ${conf.id}`, html`<h1>Confirmation</h1>${list.length ? confirmationsSection(list, p) : confirmationCard(conf, { canDecide: false })}`,
-      { kind: 'run', runId: conf.runId });
+    return render(
+      c,
+      `Confirmation ${conf.id}`,
+      html`<h1>Confirmation</h1>${list.length ? confirmationsSection(list, p) : confirmationCard(conf, { canDecide: false })}`,
+      { kind: 'run', runId: conf.runId },
+    );
   });
 
   r.get('/ui/runs/:id', async (c) => {
@@ -83,9 +102,14 @@ ${runsTable(snap.runs)}`, { kind: 'home' });
     const run = await app.store.requireRun(c.req.param('id'));
     const confs = await runConfirmations(app, run);
     const pending = [...confs.values()].filter((x) => x.status === 'pending');
-    return render(c, `Run ${run.id}`, html`<div id="run-header">${runHeader(run)}</div>
+    return render(
+      c,
+      `Run ${run.id}`,
+      html`<div id="run-header">${runHeader(run)}</div>
 ${confirmationsSection(pending, p)}
-<h2>Timeline</h2><div id="timeline">${runTimeline(run, confs)}</div>`, { kind: 'run', runId: run.id });
+<h2>Timeline</h2><div id="timeline">${runTimeline(run, confs)}</div>`,
+      { kind: 'run', runId: run.id },
+    );
   });
 
   r.get('/ui/runs/:id/fragment', async (c) => {
@@ -96,7 +120,10 @@ ${confirmationsSection(pending, p)}
     return c.json({
       header: runHeader(run).value,
       timeline: runTimeline(run, confs).value,
-      confirmations: cards([...confs.values()].filter((x) => x.status === 'pending'), p),
+      confirmations: cards(
+        [...confs.values()].filter((x) => x.status === 'pending'),
+        p,
+      ),
     });
   });
 
@@ -115,7 +142,8 @@ ${confirmationsSection(pending, p)}
             unsubscribe();
           }
         };
-        const push = (snap: HomeSnapshot) => send(`data: ${JSON.stringify({ runs: runRows(snap.runs).value, confirmations: cards(snap.confirmations, p) })}\n\n`);
+        const push = (snap: HomeSnapshot) =>
+          send(`data: ${JSON.stringify({ runs: runRows(snap.runs).value, confirmations: cards(snap.confirmations, p) })}\n\n`);
         const unsub = feed.subscribe(push);
         unsubscribe = () => {
           unsub();
@@ -123,15 +151,19 @@ ${confirmationsSection(pending, p)}
         };
         heartbeat = setInterval(() => send(': keep-alive\n\n'), 15_000);
         heartbeat.unref();
-        c.req.raw.signal.addEventListener('abort', () => {
-          unsubscribe();
-          clearInterval(heartbeat);
-          try {
-            controller.close();
-          } catch {
-            // already closed
-          }
-        }, { once: true });
+        c.req.raw.signal.addEventListener(
+          'abort',
+          () => {
+            unsubscribe();
+            clearInterval(heartbeat);
+            try {
+              controller.close();
+            } catch {
+              // already closed
+            }
+          },
+          { once: true },
+        );
         send('retry: 2000\n\n');
       },
       cancel: () => {
@@ -139,7 +171,9 @@ ${confirmationsSection(pending, p)}
         clearInterval(heartbeat);
       },
     });
-    return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' } });
+    return new Response(body, {
+      headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', 'x-accel-buffering': 'no' },
+    });
   });
 
   return r;

@@ -3,7 +3,8 @@ import { type Html, age, html, isoTime, statusBadge } from './html.ts';
 
 /** Rows of the runs list; `[data-run-status=<id>]` carries each run's status for scripts and tests. */
 export function runRows(runs: RunRecord[], now = Date.now()): Html {
-  if (runs.length === 0) return html`<tr><td colspan="5" class="empty">No runs yet. Start one with POST /api/v1/workflows/{name}/runs.</td></tr>`;
+  if (runs.length === 0)
+    return html`<tr><td colspan="5" class="empty">No runs yet. Start one with POST /api/v1/workflows/{name}/runs.</td></tr>`;
   return html`${runs.map((r) => {
     const steps = r.definition.steps.map((s) => r.steps[s.id]);
     const done = steps.filter((s) => s && ['succeeded', 'skipped'].includes(s.status)).length;

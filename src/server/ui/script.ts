@@ -7,7 +7,8 @@
  */
 import { RESOLVE_SCRIPT } from './resolve.ts';
 
-export const CLIENT_SCRIPT = String.raw`(() => {
+export const CLIENT_SCRIPT =
+  String.raw`(() => {
   'use strict';
   const body = document.body;
 
