@@ -127,6 +127,13 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
       await app.store.appendEvent(r.id, 'step.requeued', 'send', { reason: 'checked the mail server' });
       await page.locator(`[data-step="send"]`, { hasText: '7 attempts' }).waitFor({ state: 'visible' });
       expect(await box.inputValue()).toBe('{"sent": 5');
+      // The caret stays where the person left it: the next keystroke after a redraw lands there.
+      await box.press('ArrowLeft');
+      await app.store.redis.hset(app.store.keys.run(r.id), 's:send:attempts', '8');
+      await app.store.appendEvent(r.id, 'step.requeued', 'send', { reason: 'checked again' });
+      await page.locator(`[data-step="send"]`, { hasText: '8 attempts' }).waitFor({ state: 'visible' });
+      await page.keyboard.type('1');
+      expect(await box.inputValue()).toBe('{"sent": 15');
     });
 
     it('"mark done" sends the JSON typed into the page as the step output', async () => {

@@ -98,7 +98,9 @@ export const CLIENT_SCRIPT =
             const typed = new Map();
             for (const t of timeline.querySelectorAll('.resolve textarea')) {
               const box = t.closest('.resolve');
-              typed.set(box.dataset.run + '/' + box.dataset.step + '/' + t.name, { value: t.value, focused: document.activeElement === t });
+              typed.set(box.dataset.run + '/' + box.dataset.step + '/' + t.name, {
+                value: t.value, focused: document.activeElement === t, from: t.selectionStart, to: t.selectionEnd, dir: t.selectionDirection,
+              });
             }
             timeline.innerHTML = d.timeline;
             lastTimeline = d.timeline;
@@ -107,7 +109,12 @@ export const CLIENT_SCRIPT =
               const kept = typed.get(box.dataset.run + '/' + box.dataset.step + '/' + t.name);
               if (!kept) continue;
               t.value = kept.value;
-              if (kept.focused) t.focus();
+              // The caret and selection go back where they were: focus() alone puts the caret at the
+              // start, and the next keystroke would land in front of what was typed.
+              if (kept.focused) {
+                t.focus();
+                t.setSelectionRange(kept.from, kept.to, kept.dir);
+              }
             }
           }
           syncCards(d.confirmations);
