@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort } from '../../test/helpers/redis.ts';
+import { REDIS_LAYOUT_ARGS } from '../../src/runs/redis.ts';
 import type { ProbeSnapshot } from './probe.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -66,16 +67,9 @@ export class BenchRedis {
         '127.0.0.1',
         '--dir',
         this.dir,
-        // Same stream node size as Interlock's private Redis (and docs/scaling.md): each run has a small stream.
-        '--save',
-        '',
+        // The same layout as Interlock's private Redis (and docs/scaling.md): each run has a small stream.
+        ...REDIS_LAYOUT_ARGS,
         ...persistence,
-        '--stream-node-max-bytes',
-        '512',
-        '--hash-max-listpack-value',
-        '4096',
-        '--loglevel',
-        'warning',
       ],
       { stdio: 'ignore' },
     );

@@ -75,6 +75,22 @@ function workerOptions(): RedisOptions {
   return { maxRetriesPerRequest: null, retryStrategy: reconnectDelay };
 }
 
+/**
+ * The layout settings of Interlock's private Redis, shared with the tests' and the bench's Redis so
+ * all three store runs alike: no RDB snapshots, small stream nodes (each run has a small stream),
+ * run hashes kept as listpacks.
+ */
+export const REDIS_LAYOUT_ARGS: readonly string[] = [
+  '--save',
+  '',
+  '--stream-node-max-bytes',
+  '512',
+  '--hash-max-listpack-value',
+  '4096',
+  '--loglevel',
+  'warning',
+];
+
 export const REDIS_HINT =
   'Interlock needs Redis. Either set REDIS_URL (e.g. redis://127.0.0.1:6379) or REDIS_CLUSTER_NODES (e.g. 10.0.0.1:6379,10.0.0.2:6379), or install redis-server so ' +
   'Interlock can start a private one: `apt-get install redis-server` (Debian/Ubuntu), `brew install redis` (macOS).';
@@ -319,14 +335,7 @@ export async function connectRedis(
         'yes',
         '--appendfsync',
         'always',
-        '--save',
-        '',
-        '--stream-node-max-bytes',
-        '512',
-        '--hash-max-listpack-value',
-        '4096',
-        '--loglevel',
-        'warning',
+        ...REDIS_LAYOUT_ARGS,
         '--logfile',
         resolve(dir, 'redis.log'),
       ],

@@ -5,18 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
+import { REDIS_LAYOUT_ARGS } from '../../src/runs/redis.ts';
 
 /** what every test redis-server runs with: no RDB snapshots, and small stream nodes and listpacks so tests reach the encodings big data would */
-const COMMON_ARGS = [
-  '--save',
-  '',
-  '--stream-node-max-bytes',
-  '512',
-  '--hash-max-listpack-value',
-  '4096',
-  '--loglevel',
-  'warning',
-];
 
 /** A free TCP port on loopback, found by binding port 0. */
 export function freePort(): Promise<number> {
@@ -61,7 +52,7 @@ export class TestRedis {
         'yes',
         '--appendfsync',
         'always',
-        ...COMMON_ARGS,
+        ...REDIS_LAYOUT_ARGS,
       ],
       { stdio: 'ignore' },
     );
@@ -151,7 +142,7 @@ export class TestCluster {
             '5000',
             '--appendonly',
             'no',
-            ...COMMON_ARGS,
+            ...REDIS_LAYOUT_ARGS,
           ],
           { stdio: 'ignore' },
         ),
