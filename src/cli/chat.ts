@@ -22,6 +22,7 @@ import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/reso
 import type { App } from '../app.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { createOpenAI, llmError, openAISettings } from '../llm/openai.ts';
+import { servicesOf } from '../server/compose.ts';
 import { Facade } from '../server/mcp/server.ts';
 import { bold, cyan, dim, formatConfirmation, green, red, yellow } from './format.ts';
 
@@ -80,7 +81,7 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
     await app.startWorkers();
   }
   const session = `chat-${randomUUID().slice(0, 12)}`;
-  const facade = new Facade({ app, session, logger: app.logger, channel: 'chat' });
+  const facade = new Facade({ services: servicesOf(app), session, logger: app.logger, channel: 'chat' });
   const client = new Client({ name: 'interlock-chat', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } } });
   const rl = createInterface({ input: o.input ?? process.stdin, output: out, terminal: true });
   let closed = false;

@@ -3,9 +3,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
-import type { App } from '../app.ts';
 import type { InterlockConfig } from '../workflows/types.ts';
 import { AwaitingConfirmationAdapter } from './awaiting-queue.ts';
+import type { ServerServices } from './services.ts';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -23,18 +23,18 @@ export function stepQueueIds(config: InterlockConfig): string[] {
  * could resend a write, and the engine alone decides that (write intents, in_doubt).
  * Authentication (admin scope, cookie or bearer) is applied by the caller in front of this.
  */
-export function dashboardRoutes(app: App, opts: { uiBase: string }): Hono {
+export function dashboardRoutes(svc: Pick<ServerServices, 'config' | 'queues' | 'queries'>, opts: { uiBase: string }): Hono {
   const adapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
-  const queues = stepQueueIds(app.config).map(
+  const queues = stepQueueIds(svc.config()).map(
     (id) =>
-      new BullMQAdapter(app.queues.get(id), {
+      new BullMQAdapter(svc.queues.get(id), {
         readOnlyMode: true,
         allowRetries: false,
         description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
       }),
   );
   createBullBoard({
-    queues: [new AwaitingConfirmationAdapter(app.store, opts), ...queues],
+    queues: [new AwaitingConfirmationAdapter(svc.queries, opts), ...queues],
     serverAdapter: adapter,
     options: {
       uiConfig: {

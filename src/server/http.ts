@@ -9,6 +9,7 @@ import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
 import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
 import { holdsSecret, scrub } from '../secrets.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
+import { servicesOf } from './compose.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
@@ -60,13 +61,15 @@ const API = '/api/v1';
 /**
  * The whole HTTP surface of `interlock serve` as one Hono app: API, SSE, metrics, pages,
  * bull-board and the MCP mount. Listening is serve.ts's job, so tests can also drive this
- * through `fetch`.
+ * through `fetch`. This is a composition root: it alone (with serve.ts and mcp-stdio.ts) knows the
+ * App, and hands each route only the slices it uses (services.ts).
  */
 export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
+  const svc = servicesOf(app);
   const auth = opts.auth ?? Authenticator.fromConfig(app.config.tokens);
-  const metrics = opts.metrics ?? new Metrics(app);
-  const events = new RunEventStreams(app);
-  const feed = new LiveFeed(app, opts.logger ? { logger: opts.logger } : {});
+  const metrics = opts.metrics ?? new Metrics(svc);
+  const events = new RunEventStreams(svc);
+  const feed = new LiveFeed(svc.queries, opts.logger ? { logger: opts.logger } : {});
   const hono = new Hono<ServerEnv>();
 
   hono.onError((err, c) => errorResponse(err, c, opts.logger));
@@ -90,7 +93,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.use(`${UI_PATH}/*`, exchangeToken(auth));
   hono.use(`${DASHBOARD_PATH}/*`, exchangeToken(auth));
 
-  hono.route('/', healthRoutes(app, metrics, peerIsLoopback));
+  hono.route('/', healthRoutes(svc, metrics, peerIsLoopback));
   hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
   // While the connection is down, every API call is answered 503 before it starts anything; one
   // that meets the drop halfway fails on its Redis command and gets the same answer (errorResponse).
@@ -98,17 +101,17 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     assertRedisReady(app.redis.client);
     await next();
   });
-  hono.route(API, workflowRoutes(app));
-  hono.route(API, runRoutes(app, events));
-  hono.route(API, resolveRoutes(app));
-  hono.route(API, pinRoutes(app));
-  hono.route(API, confirmationRoutes(app));
-  hono.route(API, connectorRoutes(app));
-  hono.route(API, doctorRoutes(app));
+  hono.route(API, workflowRoutes(svc));
+  hono.route(API, runRoutes(svc, events));
+  hono.route(API, resolveRoutes(svc));
+  hono.route(API, pinRoutes(svc));
+  hono.route(API, confirmationRoutes(svc));
+  hono.route(API, connectorRoutes(svc));
+  hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
-  hono.route('/', uiRoutes(app, feed));
+  hono.route('/', uiRoutes(svc.queries, feed));
 
-  const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });
+  const dashboard = dashboardRoutes(svc, { uiBase: UI_PATH });
   const adminOnly: MiddlewareHandler<ServerEnv> = async (c, next) => {
     requireScope(c.get('principal'), 'admin');
     await next();

@@ -7,6 +7,7 @@ import { InterlockError, errorMessage } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { armExitDeadline } from '../worker/worker.ts';
 import { Authenticator } from './auth.ts';
+import { servicesOf } from './compose.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
@@ -59,7 +60,8 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
     );
   for (const name of auth.missing) notice(`Token '${name}' has no value in the environment and admits nobody.`);
 
-  const metrics = new Metrics(app);
+  const services = servicesOf(app);
+  const metrics = new Metrics(services);
   if (opts.workers !== false) await app.startWorkers({ onStepFinished: metrics.onStepFinished });
 
   // Listen first: with port 0 the URL, which the MCP facade puts into approval links, is known
@@ -76,7 +78,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   let http: HttpApp;
   let mcp: McpRouteHandle;
   try {
-    mcp = createMcpRoute({ app, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
+    mcp = createMcpRoute({ services, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
     http = createHttpApp(app, {
       bindHost: host,
       publicUrl: url,
