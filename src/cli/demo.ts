@@ -6,7 +6,7 @@ import { createLogger } from '../logger.ts';
 import type { RunRecord } from '../runs/records.ts';
 import { REDIS_HINT } from '../runs/redis.ts';
 import { startSandboxes, type Sandboxes } from '../sandbox/index.ts';
-import { observeCatalog } from '../runs/pins.ts';
+import { observeCatalog } from '../engine/pins.ts';
 import { bold, cyan, dim, formatConfirmation, formatEvent, green, red, yellow } from './format.ts';
 
 interface DemoOptions {
