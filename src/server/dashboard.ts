@@ -22,19 +22,28 @@ export function stepQueueIds(config: InterlockConfig): string[] {
  * as nothing. The connector queues are read-only here as well: retrying a step job by hand
  * could resend a write, and the engine alone decides that (write intents, in_doubt).
  * Authentication (admin scope, cookie or bearer) is applied by the caller in front of this.
+ * The queues follow the config: a reload that adds a connector shows its queue, one that removes
+ * it takes the queue off the board. `close` stops following.
  */
-export function dashboardRoutes(svc: Pick<ServerServices, 'config' | 'queues' | 'queries'>, opts: { uiBase: string }): Hono {
+export function dashboardRoutes(
+  svc: Pick<ServerServices, 'config' | 'source' | 'queues' | 'queries'>,
+  opts: { uiBase: string },
+): { routes: Hono; close(): void } {
   const adapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
-  const queues = stepQueueIds(svc.config()).map(
-    (id) =>
-      new BullMQAdapter(svc.queues.get(id), {
-        readOnlyMode: true,
-        allowRetries: false,
-        description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
-      }),
-  );
-  createBullBoard({
-    queues: [new AwaitingConfirmationAdapter(svc.queries, opts), ...queues],
+  const awaiting = new AwaitingConfirmationAdapter(svc.queries, opts);
+  const queuesOf = (config: InterlockConfig) => [
+    awaiting,
+    ...stepQueueIds(config).map(
+      (id) =>
+        new BullMQAdapter(svc.queues.get(id), {
+          readOnlyMode: true,
+          allowRetries: false,
+          description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
+        }),
+    ),
+  ];
+  const board = createBullBoard({
+    queues: queuesOf(svc.config()),
     serverAdapter: adapter,
     options: {
       uiConfig: {
@@ -44,6 +53,7 @@ export function dashboardRoutes(svc: Pick<ServerServices, 'config' | 'queues' | 
       },
     },
   });
+  const close = svc.source.subscribe((next) => board.replaceQueues(queuesOf(next)));
   // The adapter's Hono instance has its own generics; only its fetch is used by the parent.
-  return adapter.registerPlugin() as unknown as Hono;
+  return { routes: adapter.registerPlugin() as unknown as Hono, close };
 }

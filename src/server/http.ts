@@ -10,6 +10,7 @@ import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '.
 import { holdsSecret, scrub } from '../secrets.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
 import { servicesOf } from './compose.ts';
+import type { ServerServices } from './services.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
@@ -112,12 +113,16 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route('/', uiRoutes(svc.queries, feed));
 
   const dashboard = dashboardRoutes(svc, { uiBase: UI_PATH });
+  const stopFollowingTokens = followTokens(svc, auth, {
+    mayOpen: isLoopbackHost(opts.bindHost),
+    logger: opts.logger ?? app.logger,
+  });
   const adminOnly: MiddlewareHandler<ServerEnv> = async (c, next) => {
     requireScope(c.get('principal'), 'admin');
     await next();
   };
   hono.use(`${DASHBOARD_PATH}/*`, adminOnly);
-  hono.route(DASHBOARD_PATH, dashboard);
+  hono.route(DASHBOARD_PATH, dashboard.routes);
 
   // The facade authenticates its own requests (JSON-RPC errors, WWW-Authenticate), so no scope check here.
   hono.all('/mcp', (c) => {
@@ -131,11 +136,34 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     auth,
     metrics,
     async close() {
+      stopFollowingTokens();
+      dashboard.close();
       feed.close();
       await events.close();
       await opts.mcp?.close();
     },
   };
+}
+
+/**
+ * A reload that changes `tokens` reaches the API, the pages, bull-board and /mcp at the next
+ * request: they share this one Authenticator. A server listening beyond loopback never turns open
+ * by a reload that drops every token; it admits nobody instead, and says so.
+ */
+function followTokens(
+  svc: Pick<ServerServices, 'source'>,
+  auth: Authenticator,
+  opts: { mayOpen: boolean; logger: Logger },
+): () => void {
+  return svc.source.subscribe((next, diff) => {
+    if (!diff.tokens) return;
+    const { closedInsteadOfOpen } = auth.update(next.tokens, { mayOpen: opts.mayOpen });
+    if (closedInsteadOfOpen)
+      opts.logger.error(
+        'the reloaded config has no tokens, but this server listens beyond loopback: it now admits nobody; add tokens and reload',
+      );
+    for (const name of auth.missing) opts.logger.warn({ token: name }, 'token has no value in the environment and admits nobody');
+  });
 }
 
 /**
