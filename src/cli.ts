@@ -82,6 +82,7 @@ program
         // Connectors no step calls are listed only to check their overrides.
         for (const c of Object.values(config.connectors)) {
           if (c.tools.overrides && !listed[c.id] && !unreachable.has(c.id))
+            // One that does not answer keeps its overrides unchecked, as its steps are (see the warning above).
             listed[c.id] = await pool.listTools(c.id).catch(() => undefined);
         }
       });

@@ -174,6 +174,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     console.error(red(`demo failed: ${errorMessage(err)}`));
     return 1;
   } finally {
+    // The demo's outcome is decided; a tear-down that fails now (Redis gone at Ctrl-C) changes nothing about it.
     await server?.close().catch(() => {});
     await app?.close().catch(() => {});
     await sandboxes?.close().catch(() => {});

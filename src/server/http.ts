@@ -276,6 +276,7 @@ function peerIsLoopback(c: Ctx): boolean {
     const addr = getConnInfo(c).remote.address;
     return addr !== undefined && isLoopbackHost(addr);
   } catch {
+    // No socket to ask (a request through fetch, not a listener): not known to be local.
     return false;
   }
 }

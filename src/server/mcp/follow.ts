@@ -48,6 +48,7 @@ function progressReporter(extra: Extra): { enabled: boolean; report(message: str
       // The spec wants progress to grow with every notification; a counter does, without guessing a total.
       void extra
         .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } })
+        // A client that went away misses a progress note, nothing more; the run and its answer go on.
         .catch(() => {});
     },
   };

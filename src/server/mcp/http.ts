@@ -98,7 +98,9 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     if (!e) return;
     sessions.delete(sid);
     await e.facade.end();
-    await e.transport.close().catch(() => {});
+    await e.transport
+      .close()
+      .catch((err: unknown) => log.debug({ session: sid, err: errorMessage(err) }, 'MCP transport did not close cleanly'));
   };
 
   const sweep = setInterval(

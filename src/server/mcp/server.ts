@@ -154,7 +154,9 @@ export class Facade {
       try {
         const tools = await this.deps.services.catalog.pool.listTools(id, { signal: AbortSignal.timeout(1000) });
         this.catalog.set(id, new Map(tools.map((t) => [t.name, t])));
-      } catch {
+      } catch (err) {
+        // Its tools are described as unknown (and so as destructive) until the catalog answers again.
+        this.log.debug({ connector: id, err: errorMessage(err) }, 'catalog not readable; tools described as unknown');
         this.catalog.delete(id);
       }
     }
@@ -287,6 +289,8 @@ export class Facade {
         .endSession(s)
         .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'could not end session grants'));
     }
-    await this.server.close().catch(() => {});
+    await this.server
+      .close()
+      .catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'MCP server did not close cleanly'));
   }
 }

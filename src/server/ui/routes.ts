@@ -139,6 +139,7 @@ ${confirmationsSection(pending, p)}
           try {
             controller.enqueue(enc.encode(s));
           } catch {
+            // The tab went away and its stream closed under us: stop feeding it.
             unsubscribe();
           }
         };
