@@ -5,6 +5,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
+import type { SlackApprovals } from '../approvals/slack/index.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
 import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
 import { holdsSecret, scrub } from '../secrets.ts';
@@ -23,6 +24,7 @@ import { pinRoutes } from './routes/pins.ts';
 import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
+import { slackRoutes } from './routes/slack.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { RunEventStreams } from './sse.ts';
 import { LiveFeed } from './ui/live.ts';
@@ -44,6 +46,8 @@ export interface HttpAppOptions {
   /** Host names accepted besides the loopback defaults (see origin.ts) */
   allowedHosts?: string[];
   mcp?: McpRoute;
+  /** `POST /slack/interactions`, when Slack approvals run in this process */
+  slack?: Pick<SlackApprovals, 'handle'>;
   logger?: Logger;
 }
 
@@ -107,6 +111,11 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, doctorRoutes(app));
   hono.route(API, reloadRoutes(app.source));
   hono.route('/', uiRoutes(app, feed));
+  if (opts.slack)
+    hono.route(
+      '/',
+      slackRoutes((req) => (opts.slack as Pick<SlackApprovals, 'handle'>).handle(req)),
+    );
 
   const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });
   const adminOnly: MiddlewareHandler<ServerEnv> = async (c, next) => {
