@@ -74,6 +74,10 @@ export class Keys {
   toolChanges(): string {
     return `${this.prefix}:{tools}:changes`;
   }
+  /** string JSON DecideLink, by the sha256 of the link's token: a one-time page to decide one confirmation */
+  decideLink(tokenHash: string): string {
+    return `${this.prefix}:decide:${tokenHash}`;
+  }
   /** string JSON {channel, ts}: the Slack card posted for a confirmation (src/approvals/slack) */
   slackCard(cid: string): string {
     return `${this.prefix}:slack:card:${cid}`;

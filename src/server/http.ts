@@ -31,6 +31,7 @@ import { LiveFeed } from './ui/live.ts';
 import { html } from './ui/html.ts';
 import { messagePage } from './ui/layout.ts';
 import { UI_PATH, uiRoutes } from './ui/routes.ts';
+import { DECIDE_PATH, decideRoutes } from './ui/decide.ts';
 import { httpStatus } from './status.ts';
 
 /** The streamable-HTTP MCP facade (src/server/mcp/http.ts), as far as mounting it goes. */
@@ -111,6 +112,8 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, doctorRoutes(app));
   hono.route(API, reloadRoutes(app.source));
   hono.route('/', uiRoutes(app, feed));
+  // The link's own token is the authentication on these pages (URL-mode elicitation).
+  hono.route('/', decideRoutes({ links: app.store.decideLinks, confirmations: app.store, decisions: app.engine }));
   if (opts.slack)
     hono.route(
       '/',
@@ -226,7 +229,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * same-site, so SameSite=Strict alone lets its cookie through) or the browser says
  * `Sec-Fetch-Site: same-origin`. And it must send JSON: a cross-origin page can send text/plain,
  * a form or an empty body without a preflight, never application/json. The queue dashboard's
- * own client sends bodyless PUTs, so there the origin check alone applies.
+ * own client sends bodyless PUTs, and the one-time decision pages post plain forms, so there the
+ * origin check alone applies.
  */
 function checkCookieWrite(c: Ctx, publicUrl: string): void {
   const origin = c.req.header('origin');
@@ -244,6 +248,8 @@ function checkCookieWrite(c: Ctx, publicUrl: string): void {
     );
   }
   if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;
+  // A one-time decision page posts a plain form; its unguessable link token is what authorizes it.
+  if (c.req.path.startsWith(`${DECIDE_PATH}/`)) return;
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
     throw new InterlockError('FORBIDDEN', 'A browser session must send state changes as JSON (Content-Type: application/json)');
   }

@@ -103,6 +103,7 @@ const CHANNEL_WORDS: Record<string, string> = {
   cli: 'from the CLI',
   chat: 'in interlock chat',
   'mcp-elicitation': 'in their MCP client',
+  'mcp-url': 'on the page their MCP client opened',
   system: 'by Interlock',
 };
 

@@ -236,13 +236,17 @@ export class Facade {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
     }
-    const elicits = this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form;
+    const asks = this.server.server.getClientCapabilities()?.elicitation;
+    // A page shows the write in full where a form can only carry it as text; it needs a URL people reach.
+    const elicitMode = asks?.url && this.links.publicUrl ? 'url' : asks?.form ? 'form' : undefined;
+    const elicits = this.deps.canElicit !== false && elicitMode !== undefined;
     const following = followRun(runId, extra, {
       app: this.deps.app,
       server: this.server.server,
       links: this.links,
       logger: this.log,
       elicit: elicits && canConfirm(extra),
+      ...(elicitMode ? { elicitMode } : {}),
       ...(elicits && !canConfirm(extra)
         ? {
             notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.`,
