@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'TOOL_CHANGED'
   | 'RUN_CORRUPT'
   | 'IDEMPOTENCY_KEY_REUSED'
+  | 'REQUEST_REPLAYED'
   | 'INTERNAL';
 
 /**

@@ -128,7 +128,7 @@ export interface ConfirmationRecord extends ConfirmationPayload {
 }
 
 /** Where a person decided a confirmation. */
-export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'system';
+export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'mcp-url' | 'slack' | 'system';
 
 export interface RunEvent {
   /** Redis stream id; usable as SSE `id` and Last-Event-ID */

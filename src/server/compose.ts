@@ -13,6 +13,7 @@ export function servicesOf(app: App): ServerServices {
     source: app.source,
     commands: app.engine,
     queries: app.store,
+    decideLinks: app.store.decideLinks,
     catalog: {
       pool: app.pool,
       toggles: app.store,

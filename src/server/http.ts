@@ -5,6 +5,7 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
+import type { SlackApprovals } from '../approvals/slack/index.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
 import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
 import { holdsSecret, scrub } from '../secrets.ts';
@@ -25,12 +26,14 @@ import { pinRoutes } from './routes/pins.ts';
 import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
+import { slackRoutes } from './routes/slack.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { RunEventStreams } from './sse.ts';
 import { LiveFeed } from './ui/live.ts';
 import { html } from './ui/html.ts';
 import { messagePage } from './ui/layout.ts';
 import { UI_PATH, uiRoutes } from './ui/routes.ts';
+import { DECIDE_PATH, decideRoutes } from './ui/decide.ts';
 import { httpStatus } from './status.ts';
 
 /** The streamable-HTTP MCP facade (src/server/mcp/http.ts), as far as mounting it goes. */
@@ -46,6 +49,8 @@ export interface HttpAppOptions {
   /** Host names accepted besides the loopback defaults (see origin.ts) */
   allowedHosts?: string[];
   mcp?: McpRoute;
+  /** `POST /slack/interactions`, when Slack approvals run in this process */
+  slack?: Pick<SlackApprovals, 'handle'>;
   logger?: Logger;
 }
 
@@ -111,6 +116,13 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
   hono.route('/', uiRoutes(svc.queries, feed));
+  // The link's own token is the authentication on these pages (URL-mode elicitation).
+  hono.route('/', decideRoutes({ links: svc.decideLinks, confirmations: svc.queries, decisions: svc.commands }));
+  if (opts.slack)
+    hono.route(
+      '/',
+      slackRoutes((req) => (opts.slack as Pick<SlackApprovals, 'handle'>).handle(req)),
+    );
 
   const dashboard = dashboardRoutes(svc, { uiBase: UI_PATH });
   const stopFollowingTokens = followTokens(svc, auth, {
@@ -248,7 +260,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * same-site, so SameSite=Strict alone lets its cookie through) or the browser says
  * `Sec-Fetch-Site: same-origin`. And it must send JSON: a cross-origin page can send text/plain,
  * a form or an empty body without a preflight, never application/json. The queue dashboard's
- * own client sends bodyless PUTs, so there the origin check alone applies.
+ * own client sends bodyless PUTs, and the one-time decision pages post plain forms, so there the
+ * origin check alone applies.
  */
 function checkCookieWrite(c: Ctx, publicUrl: string): void {
   const origin = c.req.header('origin');
@@ -266,6 +279,8 @@ function checkCookieWrite(c: Ctx, publicUrl: string): void {
     );
   }
   if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;
+  // A one-time decision page posts a plain form; its unguessable link token is what authorizes it.
+  if (c.req.path.startsWith(`${DECIDE_PATH}/`)) return;
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
     throw new InterlockError('FORBIDDEN', 'A browser session must send state changes as JSON (Content-Type: application/json)');
   }

@@ -36,6 +36,7 @@ const STATUS = {
   TOOL_CHANGED: 409,
   RUN_CORRUPT: 500,
   IDEMPOTENCY_KEY_REUSED: 422,
+  REQUEST_REPLAYED: 409,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -7,18 +7,24 @@ import { InterlockError, errorMessage } from '../../errors.ts';
 import type { ConfirmationRecord, DecisionChannel, RunEvent, RunRecord } from '../../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import type { ServerServices } from '../services.ts';
+import { askByUrl } from './ask-url.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
 import { pendingConfirmation, runResult, runView, type Links } from './results.ts';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface FollowOptions {
-  services: Pick<ServerServices, 'commands' | 'queries' | 'events'>;
+  services: Pick<ServerServices, 'commands' | 'queries' | 'events' | 'decideLinks'>;
   server: Server;
   links: Links;
   logger: Logger;
   /** ask at gates through elicitation/create; only when the caller may decide (has `confirm`) */
   elicit: boolean;
+  /**
+   * `url`: send the person to a one-time page that shows the write in full (clients that declare
+   * elicitation.url, when the server knows its public URL); `form`: the flat form. Default form.
+   */
+  elicitMode?: 'form' | 'url';
   /** said beside a pending write when the client could elicit but its token may not decide */
   notAsked?: string;
   /** whom a decision made through elicitation is recorded as, and on which channel */
@@ -32,7 +38,7 @@ export interface FollowOptions {
 }
 
 /** What happened when the person was asked. `decided` means the run moved on; look again. */
-type AskOutcome = { kind: 'decided' } | { kind: 'unanswered'; note: string };
+export type AskOutcome = { kind: 'decided' } | { kind: 'unanswered'; note: string };
 
 /** Decisions that lost a race with another decider: the run has moved on, so just look again. */
 const RACE_CODES = new Set(['ALREADY_DECIDED', 'HASH_MISMATCH', 'CONFIRMATION_EXPIRED', 'CONFIRMATION_NOT_FOUND']);
@@ -116,6 +122,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
 }
 
 async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Promise<AskOutcome> {
+  if (o.elicitMode === 'url' && o.links.publicUrl) return askByUrl(conf, extra, o, o.links.publicUrl);
   const left = conf.expiresAt - Date.now();
   let result: ElicitResult;
   try {

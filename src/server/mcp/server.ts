@@ -22,7 +22,7 @@ import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
 /** What the facade reads and does: runs, their events, the catalog and the config, never the App. */
 export type FacadeServices = Pick<
   ServerServices,
-  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'logger'
+  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'decideLinks' | 'logger'
 >;
 
 export interface FacadeDeps {
@@ -242,13 +242,17 @@ export class Facade {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
     }
-    const elicits = this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form;
+    const asks = this.server.server.getClientCapabilities()?.elicitation;
+    // A page shows the write in full where a form can only carry it as text; it needs a URL people reach.
+    const elicitMode = asks?.url && this.links.publicUrl ? 'url' : asks?.form ? 'form' : undefined;
+    const elicits = this.deps.canElicit !== false && elicitMode !== undefined;
     const following = followRun(runId, extra, {
       services: this.deps.services,
       server: this.server.server,
       links: this.links,
       logger: this.log,
       elicit: elicits && canConfirm(extra),
+      ...(elicitMode ? { elicitMode } : {}),
       ...(elicits && !canConfirm(extra)
         ? {
             notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.`,
