@@ -172,7 +172,9 @@ export class Doctor {
           runId: run.id,
           stepId: s.id,
           kind: 'in_doubt_too_long',
-          why: `step ${s.id} has been in doubt for ${ago(now, run.updatedAt).replace(' ago', '')}: check whether the write happened, then interlock resolve ${run.id} ${s.id} --retry | --done-output <json> | --fail`,
+          why:
+            `step ${s.id} has been in doubt for ${ago(now, run.updatedAt).replace(' ago', '')}: check whether the write happened, ` +
+            `then interlock resolve ${run.id} ${s.id} --retry | --done-output <json> | --fail`,
         });
       }
     }
