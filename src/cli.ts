@@ -176,7 +176,8 @@ program
 program
   .command('doctor')
   .description(
-    'list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, a write in doubt too long), each with why; exits 1 while any is left',
+    'list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, ' +
+      'a write in doubt too long), each with why; exits 1 while any is left',
   )
   .option(
     '--repair',

@@ -275,7 +275,8 @@ function checkCookieWrite(c: Ctx, publicUrl: string): void {
   if (!sameOrigin) {
     throw new InterlockError(
       'FORBIDDEN',
-      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`,
+      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); ` +
+        `got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`,
     );
   }
   if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;

@@ -393,7 +393,8 @@ const paths: Json = {
       summary: "The run's events as Server-Sent Events",
       ...scoped('read'),
       description:
-        'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
+        'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). ' +
+        'After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
       parameters: [
         pathParam('id', 'run id'),
         { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },

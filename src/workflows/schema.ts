@@ -226,7 +226,8 @@ function checkEnvRefs(src: Source, f: Field, v: string, what: string): void {
     src.add(
       f.pos,
       f.path,
-      `${what} has a malformed environment reference "${shown}…": write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`,
+      `${what} has a malformed environment reference "${shown}…": ` +
+        `write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`,
     );
   }
 }

@@ -1,6 +1,12 @@
 import type { ConfirmationRecord } from '../../runs/records.ts';
 import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts';
 
+/** Who decided a confirmation, on which channel and when: `by <who> (<channel>) at <time>`. */
+export function decidedBy(c: ConfirmationRecord): Html {
+  const channel = c.channel ? ` (${c.channel})` : '';
+  return html`by ${c.decidedBy ?? 'unknown'}${channel}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}`;
+}
+
 /**
  * One paused write with everything a person needs to decide: which tool on which connector,
  * what the tool says it does, its annotations, the exact JSON it will send, the argumentsHash the
@@ -62,7 +68,7 @@ export function confirmationCard(
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
-        : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`
+        : html`<p class="outcome">${c.status} ${decidedBy(c)}${c.remember ? ' (remembered for the session)' : ''}</p>`
   }
 </article>`;
 }
