@@ -37,6 +37,10 @@ export type ErrorCode =
   | 'TOOL_CHANGED'
   | 'RUN_CORRUPT'
   | 'IDEMPOTENCY_KEY_REUSED'
+  | 'POLICY_ERROR'
+  | 'SELF_APPROVAL'
+  | 'NOT_IN_GROUP'
+  | 'ALREADY_APPROVED'
   | 'INTERNAL';
 
 /**

@@ -1,5 +1,7 @@
 import type { ToolAnnotations } from '../connectors/types.ts';
 import type { StepErrorCode } from '../errors.ts';
+import type { PolicyVerdict } from '../policy/types.ts';
+import type { ApprovalMark } from '../policy/words.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import type { RunEventType } from './events.ts';
 
@@ -94,6 +96,8 @@ export interface ConfirmationPayload {
   outputSchema?: Record<string, unknown>;
   /** why it asks: `write` (auto on a write) or `always` */
   reason: 'write' | 'always';
+  /** the policy rule that applies (a `require` rule: its quorum), and the money the call moves */
+  policy?: PolicyVerdict;
 }
 
 export interface ConfirmationRecord extends ConfirmationPayload {
@@ -113,6 +117,8 @@ export interface ConfirmationRecord extends ConfirmationPayload {
   /** where the decision was made */
   channel?: DecisionChannel;
   remember?: 'session';
+  /** approvals so far toward a quorum (`policy.require`), oldest first; the last completes it */
+  approvals?: ApprovalMark[];
 }
 
 /** Where a person decided a confirmation. */
