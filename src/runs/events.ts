@@ -30,8 +30,8 @@ export const RUN_EVENT_TYPES = [
   'confirmation.denied',
   'confirmation.expired',
   'confirmation.remembered',
-  'policy.approved',
-  'policy.denied',
+  'step.approved_by_rule',
+  'step.denied_by_rule',
 ] as const;
 
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];

@@ -96,7 +96,7 @@ async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp): Promise<void
       source: { kind: 'rule', rule: v.rule },
       ...(v.money ? { money: v.money } : {}),
     });
-    await d.store.appendEvent(j.run.id, 'policy.approved', j.step.id, {
+    await d.store.appendEvent(j.run.id, 'step.approved_by_rule', j.step.id, {
       connector,
       tool,
       argumentsHash: op.argumentsHash,

@@ -140,7 +140,11 @@ async function denyByRule(d: StepDeps, j: StepJob, v: RuleVerdict, r: Resolved):
     source: { kind: 'rule', rule: v.rule },
     ...(v.money ? { money: v.money } : {}),
   });
-  await d.store.appendEvent(run.id, 'policy.denied', step.id, { rule: v.rule, argumentsHash: r.argumentsHash, message: words });
+  await d.store.appendEvent(run.id, 'step.denied_by_rule', step.id, {
+    rule: v.rule,
+    argumentsHash: r.argumentsHash,
+    message: words,
+  });
   await d.store.failStep(
     run.id,
     step.id,

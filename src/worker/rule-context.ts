@@ -7,6 +7,7 @@ import type { ToolInfo } from '../connectors/types.ts';
 import { type RuleSet, evaluateRules, explainRules, type Explanation } from '../policy/evaluate.ts';
 import type { PolicyVerdict, RuleContext } from '../policy/types.ts';
 import type { RunRecord } from '../runs/records.ts';
+import { unconfirmedRule } from '../workflows/policy.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
 
 export function ruleContext(
@@ -33,8 +34,9 @@ export function ruleContext(
   };
 }
 
+/** The file's rules, then one per allow_unconfirmed name: first match wins. */
 export function ruleSet(policy: PolicyConfig): RuleSet {
-  return { rules: policy.rules ?? [], money: policy.money ?? [] };
+  return { rules: [...(policy.rules ?? []), ...policy.allowUnconfirmed.map(unconfirmedRule)], money: policy.money ?? [] };
 }
 
 /** The verdict for a call; without rules or money specs there is nothing to evaluate. */

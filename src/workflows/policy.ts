@@ -32,9 +32,9 @@ export interface GroupRef {
 }
 
 /**
- * The `policy` section. `allow_unconfirmed` stays as it was written (old files keep working) and
- * also becomes rules after the file's own, so `policy explain` and the audit name what let a
- * write through: each approves its write when the step says `confirm: never`.
+ * The `policy` section. `allow_unconfirmed` stays as it was written (old files keep working); the
+ * evaluator reads each name as a rule after the file's own (see unconfirmedRules), so `policy
+ * explain` and the audit name what let a write through. Keys the file leaves out stay absent.
  */
 export function readPolicy(
   src: Source,
@@ -43,14 +43,7 @@ export function readPolicy(
   workflows: Record<string, WorkflowDef>,
   groups: GroupRef[],
 ): PolicyConfig {
-  const policy: Required<PolicyConfig> = {
-    allowUnconfirmed: [],
-    confirmationTtlMs: DEFAULT_CONFIRMATION_TTL_MS,
-    rules: [],
-    money: [],
-    auditRetentionMs: DEFAULT_AUDIT_RETENTION_MS,
-    groups: {},
-  };
+  const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: DEFAULT_CONFIRMATION_TTL_MS };
   const m =
     f &&
     readMap(src, f, 'policy', {
@@ -62,7 +55,7 @@ export function readPolicy(
       readDuration(src, m.confirmation_ttl, 'policy confirmation_ttl', { positive: true }) ?? policy.confirmationTtlMs;
   if (m.audit_retention)
     policy.auditRetentionMs =
-      readDuration(src, m.audit_retention, 'policy audit_retention', { positive: true }) ?? policy.auditRetentionMs;
+      readDuration(src, m.audit_retention, 'policy audit_retention', { positive: true }) ?? DEFAULT_AUDIT_RETENTION_MS;
   if (m.groups) policy.groups = readGroups(src, m.groups);
   if (m.rules) policy.rules = readRules(src, m.rules, groups);
   if (m.money) policy.money = readMoney(src, m.money);
@@ -71,27 +64,28 @@ export function readPolicy(
     if (name === undefined) continue;
     const problem = unconfirmedNameProblem(name, declared, workflows);
     if (problem) src.add(item.pos, item.path, `policy allow_unconfirmed: ${problem}`);
-    else {
-      policy.allowUnconfirmed.push(name);
-      policy.rules.push(unconfirmedRule(name, declared, item.pos));
-    }
+    else policy.allowUnconfirmed.push(name);
   }
   return policy;
 }
 
-/** `allow_unconfirmed: [x]` as the rule it means: approve x's write when its step says confirm: never. */
-function unconfirmedRule(name: string, declared: Declared, pos: SourcePos): PolicyRule {
-  const [head, rest] = [name.slice(0, name.indexOf('.')), name.slice(name.indexOf('.') + 1)];
-  const byTool = declared.connectors.has(head);
+/**
+ * `allow_unconfirmed: [x]` as the rule it means: approve x's write when its step says `confirm:
+ * never`, x being `connector.tool` or `workflow.step` (the loader checked it names one).
+ */
+export function unconfirmedRule(name: string): PolicyRule {
+  const dot = name.indexOf('.');
+  const [head, rest] = [name.slice(0, dot), name.slice(dot + 1)];
+  const q = (v: string) => JSON.stringify(v);
   return {
     name: `allow_unconfirmed: ${name}`,
     description: 'named in policy.allow_unconfirmed, for a step with confirm: never',
-    tool: byTool ? name : '*',
-    ...(byTool ? {} : { workflow: head }),
-    when: byTool ? 'step.confirm = "never"' : `step.id = ${JSON.stringify(rest)} and step.confirm = "never"`,
+    tool: '*',
+    when:
+      `step.confirm = "never" and ((tool.connector = ${q(head)} and tool.name = ${q(rest)}) or ` +
+      `(run.workflow = ${q(head)} and step.id = ${q(rest)}))`,
     effect: 'approve',
     fromAllowUnconfirmed: true,
-    pos,
   };
 }
 
