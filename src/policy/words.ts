@@ -59,3 +59,20 @@ export function explanationLines(e: Explanation): string[] {
   if (e.trace.length === 0) lines.push('  (no rules configured)');
   return lines;
 }
+
+/** What a confirmation says about policy, line by line: the amount, the rule, the quorum so far. */
+export function confirmationPolicyLines(c: { policy?: PolicyVerdict; approvals?: readonly ApprovalMark[]; owner?: string }): string[] {
+  const v = c.policy;
+  if (!v) return [];
+  const lines: string[] = [];
+  const m = moneyWords(v.money);
+  if (m) lines.push(m);
+  if (v.kind === 'rule') {
+    lines.push(`Policy: ${verdictWords(v)}`);
+    if (v.require) {
+      lines.push(`Quorum: ${quorumState(v.require, c.approvals ?? [])}`);
+      if (c.owner) lines.push(`'${c.owner}' started this run and cannot approve it.`);
+    }
+  } else lines.push('Policy: no rule matches; one person approves.');
+  return lines;
+}

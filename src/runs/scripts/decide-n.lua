@@ -20,8 +20,7 @@
     outcome: 'approved' | 'denied' | 'expired' | 'decided' (detail = current status) |
              'mismatch' (detail = the hash shown) | 'missing' |
              'partial' (detail = approvals so far) | 'self' (detail = the owner) | 'duplicate' (detail = the decider)
-  Events: confirmation.approved | confirmation.approval_recorded | confirmation.denied + run.denied |
-          confirmation.expired + run.failed
+  Events: confirmation.approved | confirmation.approval_recorded | confirmation.denied + run.denied | confirmation.expired + run.failed
 ]]
 --@include ready
 local ck = ARGV[8]

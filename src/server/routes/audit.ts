@@ -1,0 +1,43 @@
+import { Hono } from 'hono';
+import type { App } from '../../app.ts';
+import { InterlockError } from '../../errors.ts';
+import { hasScope, requireScope } from '../auth.ts';
+import type { ServerEnv } from '../request.ts';
+
+/** `since`: ms since the epoch, an ISO time, or a stream id (`1764614863000-0`) to continue from. */
+export function parseSince(v: string | undefined): number | string | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  if (/^\(?\d+-\d+$/.test(v)) return v;
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw new InterlockError('BAD_REQUEST', `since must be milliseconds, an ISO time or an audit entry id, not "${v}"`);
+  return t;
+}
+
+/**
+ * The audit as JSON lines, oldest first: for the `admin` scope or the `audit` scope, which reads
+ * the audit and nothing else (an auditor need not see or decide runs).
+ */
+export function auditRoutes(app: App): Hono<ServerEnv> {
+  const r = new Hono<ServerEnv>();
+  r.get('/audit', async (c) => {
+    const p = c.get('principal');
+    if (!hasScope(p, 'admin')) requireScope(p, 'audit');
+    const limitText = c.req.query('limit');
+    const limit = limitText === undefined ? undefined : Number(limitText);
+    if (limit !== undefined && !(Number.isInteger(limit) && limit >= 1 && limit <= 10_000))
+      throw new InterlockError('BAD_REQUEST', 'limit must be a whole number from 1 to 10000');
+    const since = parseSince(c.req.query('since'));
+    const run = c.req.query('run');
+    const res = await app.store.audit.list({
+      ...(since !== undefined ? { since } : {}),
+      ...(run ? { run } : {}),
+      ...(limit ? { limit } : {}),
+    });
+    const body = res.entries.map((e) => `${JSON.stringify(e)}\n`).join('');
+    if (res.nextSince) c.header('X-Next-Since', res.nextSince);
+    return c.body(body, 200, { 'content-type': 'application/x-ndjson; charset=utf-8' });
+  });
+  return r;
+}
