@@ -8,6 +8,7 @@
  * than the configured retention are trimmed on every append (XADD MINID ~).
  */
 import { DEFAULT_AUDIT_RETENTION_MS, type Money, type Quorum } from '../policy/types.ts';
+import { InterlockError } from '../errors.ts';
 import { scrub } from '../secrets.ts';
 import type { Keys } from './keys.ts';
 import type { DecisionChannel } from './records.ts';
@@ -124,3 +125,15 @@ function parseEntry(id: string, fields: string[]): AuditEntry | undefined {
     return undefined;
   }
 }
+
+/** `since`: ms since the epoch, an ISO time, or a stream id (`1764614863000-0`) to continue from. */
+export function parseSince(v: string | undefined): number | string | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (/^\d+$/.test(v)) return Number(v);
+  if (/^\(?\d+-\d+$/.test(v)) return v;
+  const t = Date.parse(v);
+  if (Number.isNaN(t))
+    throw new InterlockError('BAD_REQUEST', `since must be milliseconds, an ISO time or an audit entry id, not "${v}"`);
+  return t;
+}
+

@@ -115,7 +115,11 @@ function readExpression(src: Source, f: Field, what: string): string | undefined
   try {
     jsonata(bare);
   } catch (err) {
-    src.add(f.pos, f.path, `${what} is not valid JSONata: ${errorMessage(err)}`);
+    // jsonata throws plain objects: {code, message, position (the character it stopped at)}.
+    const e = err as { message?: unknown; position?: unknown };
+    const message = typeof e?.message === 'string' ? e.message : errorMessage(err);
+    const at = typeof e?.position === 'number' ? ` (at character ${e.position} of the expression)` : '';
+    src.add(f.pos, f.path, `${what} is not valid JSONata: ${message}${at}`);
     return undefined;
   }
   return bare.trim();

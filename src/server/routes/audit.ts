@@ -1,19 +1,9 @@
 import { Hono } from 'hono';
 import type { App } from '../../app.ts';
 import { InterlockError } from '../../errors.ts';
+import { parseSince } from '../../runs/audit.ts';
 import { hasScope, requireScope } from '../auth.ts';
 import type { ServerEnv } from '../request.ts';
-
-/** `since`: ms since the epoch, an ISO time, or a stream id (`1764614863000-0`) to continue from. */
-export function parseSince(v: string | undefined): number | string | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (/^\d+$/.test(v)) return Number(v);
-  if (/^\(?\d+-\d+$/.test(v)) return v;
-  const t = Date.parse(v);
-  if (Number.isNaN(t))
-    throw new InterlockError('BAD_REQUEST', `since must be milliseconds, an ISO time or an audit entry id, not "${v}"`);
-  return t;
-}
 
 /**
  * The audit as JSON lines, oldest first: for the `admin` scope or the `audit` scope, which reads
