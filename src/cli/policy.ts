@@ -28,7 +28,8 @@ function jsonOption(text: string | undefined, what: string): Record<string, unkn
   } catch (err) {
     throw new InterlockError('BAD_REQUEST', `${what} is not JSON: ${errorMessage(err)}`);
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InterlockError('BAD_REQUEST', `${what} must be a JSON object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new InterlockError('BAD_REQUEST', `${what} must be a JSON object`);
   return v as Record<string, unknown>;
 }
 

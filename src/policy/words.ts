@@ -61,7 +61,11 @@ export function explanationLines(e: Explanation): string[] {
 }
 
 /** What a confirmation says about policy, line by line: the amount, the rule, the quorum so far. */
-export function confirmationPolicyLines(c: { policy?: PolicyVerdict; approvals?: readonly ApprovalMark[]; owner?: string }): string[] {
+export function confirmationPolicyLines(c: {
+  policy?: PolicyVerdict;
+  approvals?: readonly ApprovalMark[];
+  owner?: string;
+}): string[] {
   const v = c.policy;
   if (!v) return [];
   const lines: string[] = [];

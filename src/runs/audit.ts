@@ -136,4 +136,3 @@ export function parseSince(v: string | undefined): number | string | undefined {
     throw new InterlockError('BAD_REQUEST', `since must be milliseconds, an ISO time or an audit entry id, not "${v}"`);
   return t;
 }
-
