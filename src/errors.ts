@@ -38,6 +38,10 @@ export type ErrorCode =
   | 'RUN_CORRUPT'
   | 'IDEMPOTENCY_KEY_REUSED'
   | 'REQUEST_REPLAYED'
+  | 'POLICY_ERROR'
+  | 'SELF_APPROVAL'
+  | 'NOT_IN_GROUP'
+  | 'ALREADY_APPROVED'
   | 'INTERNAL';
 
 /**

@@ -18,6 +18,7 @@ import { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { isLoopbackHost, originGuard } from './origin.ts';
 import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
@@ -112,6 +113,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, resolveRoutes(svc));
   hono.route(API, pinRoutes(svc));
   hono.route(API, confirmationRoutes(svc));
+  hono.route(API, auditRoutes(svc));
   hono.route(API, connectorRoutes(svc));
   hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
