@@ -29,6 +29,7 @@ export const RUN_EVENT_TYPES = [
   'confirmation.denied',
   'confirmation.expired',
   'confirmation.remembered',
+  'confirmation.planned',
 ] as const;
 
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];

@@ -48,8 +48,17 @@ export class Keys {
   reconcileLock(): string {
     return `${this.prefix}:reconcile:lock`;
   }
+  /** hash of the session's grants (see runs/grant-parse.ts for its fields) */
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;
+  }
+  /** list of one grant's uses, in the session's slot so a use is counted with its decision */
+  grantUses(session: string, grantId: string): string {
+    return `${this.prefix}:session:{${session}}:grant:${grantId}:uses`;
+  }
+  /** hash grant id → session, for listing and revoking by id */
+  grantIndex(): string {
+    return `${this.prefix}:grants`;
   }
   triggerIdempotency(key: string): string {
     return `${this.prefix}:idem:${key}`;

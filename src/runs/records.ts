@@ -113,10 +113,19 @@ export interface ConfirmationRecord extends ConfirmationPayload {
   /** where the decision was made */
   channel?: DecisionChannel;
   remember?: 'session';
+  /** channel `grant`: the remembered decision that approved it */
+  grantId?: string;
+  /** channel `plan`: the approved plan that covered it */
+  planHash?: string;
+  /** the grant this decision left, when the person asked to remember it */
+  grantMade?: string;
 }
 
-/** Where a person decided a confirmation. */
-export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'system';
+/**
+ * Where a confirmation was decided: by a person (api, ui, cli, chat, mcp-elicitation), by Interlock
+ * itself (system: an expiry), by a remembered grant, or by a plan a person approved.
+ */
+export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'system' | 'grant' | 'plan';
 
 export interface RunEvent {
   /** Redis stream id; usable as SSE `id` and Last-Event-ID */
@@ -128,18 +137,4 @@ export interface RunEvent {
   data: Record<string, unknown>;
 }
 
-export type GrantDecision = 'approve' | 'deny';
-
-/**
- * A decision remembered for one session: which principal made it, and for runs of which
- * principal (the session's owner). A grant applies only to runs of that same owner.
- */
-export interface Grant {
-  decision: GrantDecision;
-  /** the principal (with `confirm`) that decided and asked to remember */
-  by?: string;
-  /** the principal that started the session's runs; absent for in-process runs */
-  owner?: string;
-  channel?: DecisionChannel;
-  at?: number;
-}
+export type { GrantDecision, ScopedGrant as Grant } from '../grants/grant.ts';

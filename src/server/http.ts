@@ -15,6 +15,7 @@ import { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { isLoopbackHost, originGuard } from './origin.ts';
 import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
+import { grantRoutes } from './routes/grants.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
@@ -103,6 +104,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, resolveRoutes(app));
   hono.route(API, pinRoutes(app));
   hono.route(API, confirmationRoutes(app));
+  hono.route(API, grantRoutes(app));
   hono.route(API, connectorRoutes(app));
   hono.route(API, doctorRoutes(app));
   hono.route(API, reloadRoutes(app.source));

@@ -9,7 +9,7 @@ import type { LlmCaller } from '../llm/caller.ts';
 import type { RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
-import { callTool } from './call.ts';
+import { callCovered, callTool, denyByGrant } from './call.ts';
 import { callModel } from './llm.ts';
 import type { ActionOp, PositionOp } from './plan.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
@@ -99,21 +99,10 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
       d.logger.info({ runId: run.id, stepId: step.id, confirmationId: conf?.id }, 'waiting for confirmation');
       return 'awaiting confirmation';
     }
-    case 'deny': {
-      const by = op.by ? ` (made by ${op.by})` : '';
-      await store.failStep(
-        run.id,
-        step.id,
-        'denied',
-        'denied',
-        { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
-        {
-          code: 'DENIED',
-          message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
-        },
-      );
-      return 'denied by grant';
-    }
+    case 'deny':
+      return denyByGrant(d, j, op);
+    case 'callCovered':
+      return callCovered(d, j, op);
     case 'call':
       return callTool(d, j, op);
     case 'callModel':

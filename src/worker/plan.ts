@@ -12,6 +12,7 @@ import type { ConfirmationPayload, Grant, RunRecord, StepRecord } from '../runs/
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
+import { pickGrant } from '../grants/grant.ts';
 import { decideGate } from './gate.ts';
 
 /** How long a job that arrived before the commit that enqueued it looks again (see waitForPrevious). */
@@ -23,8 +24,18 @@ export interface Resolved {
   argumentsHash: string;
 }
 
-/** Proceeding past the gate leaves a trace on record when a grant or a loosened override let it through. */
-export type GateNote = { kind: 'remembered'; grant: Grant | undefined } | { kind: 'ungatedByOverride'; loosened: string[] };
+/** Proceeding past the gate leaves a trace on record when a grant, a plan or a loosened override let it through. */
+export type GateNote =
+  | { kind: 'remembered'; grant: Grant | undefined }
+  | { kind: 'planned'; planHash: string; by: string }
+  | { kind: 'ungatedByOverride'; loosened: string[] };
+
+/** An approved plan that covers this write: its arguments are exactly what the plan's template gives. */
+export interface PlanCover {
+  planHash: string;
+  /** who approved the plan */
+  by: string;
+}
 
 export type StepOp =
   /** nothing to do: the run is gone or finished, or the step settled some other way */
@@ -40,7 +51,17 @@ export type StepOp =
   /** a previous attempt of a plain write may have reached the server */
   | ({ kind: 'inDoubt' } & Resolved)
   | { kind: 'ask'; payload: ConfirmationPayload }
-  | ({ kind: 'deny'; by: string | undefined } & Resolved)
+  | ({ kind: 'deny'; by: string | undefined; grant?: Grant } & Resolved)
+  /**
+   * a decision nobody has to be asked for covers the write: record it (and the grant's use) as
+   * the decision, then call; if the grant was revoked, expired or used up meanwhile, ask instead
+   */
+  | ({
+      kind: 'callCovered';
+      tool: ToolInfo;
+      payload: ConfirmationPayload;
+      cover: { by: 'grant'; grant: Grant } | { by: 'plan'; plan: PlanCover };
+    } & Resolved)
   | ({ kind: 'call'; tool: ToolInfo; note: GateNote | undefined } & Resolved)
   | ({ kind: 'callModel'; req: LlmRequest } & Resolved);
 
@@ -89,7 +110,10 @@ export type StepFacts =
       enabled: boolean;
       /** the fields that changed since the tool was pinned; empty when it is as pinned */
       changed: string[];
-      grant: Grant | undefined;
+      /** every grant of the run's session; which covers this call is decided here */
+      grants: Grant[];
+      /** an approved plan whose template gives exactly these arguments */
+      plan?: PlanCover;
     };
 
 export interface PlanInput {
@@ -100,6 +124,8 @@ export interface PlanInput {
   policy: PolicyConfig;
   /** the intent attempt this job's last try proved never reached the server (a refused connection) */
   undeliveredAttempt: number | undefined;
+  /** the clock grants' time limits are read against */
+  now: number;
 }
 
 export function resolved(args: Record<string, unknown>): Resolved {
@@ -145,17 +171,36 @@ export function planStep(p: PlanInput): ActionOp {
     arguments: args,
     argumentsHash: r.argumentsHash,
     ...(p.rec.approvedHash !== undefined ? { approvedHash: p.rec.approvedHash } : {}),
-    ...(facts.grant ? { grant: facts.grant.decision } : {}),
     policy: p.policy,
   });
-  if (gate.kind === 'ask') return { kind: 'ask', payload: gate.payload };
-  if (gate.kind === 'deny') return { kind: 'deny', by: facts.grant?.by, ...r };
+  if (gate.kind === 'ask') return coveredOrAsk(p, facts, tool, gate.payload, r);
   // A read only because the config says so passes the gate on record, with what was loosened.
   const note: GateNote | undefined =
-    gate.via === 'grant'
-      ? { kind: 'remembered', grant: facts.grant }
-      : gate.via === 'read' && tool.loosened?.includes('readOnlyHint')
-        ? { kind: 'ungatedByOverride', loosened: tool.loosened }
-        : undefined;
+    gate.via === 'read' && tool.loosened?.includes('readOnlyHint')
+      ? { kind: 'ungatedByOverride', loosened: tool.loosened }
+      : undefined;
   return { kind: 'call', tool, note, ...r };
+}
+
+/**
+ * A write that needs a decision: a remembered deny that covers these arguments stops it; an
+ * approved plan, then a remembered approve that covers them, lets it through on record; else a
+ * person is asked.
+ */
+function coveredOrAsk(
+  p: PlanInput,
+  facts: Extract<StepFacts, { kind: 'tool' }>,
+  tool: ToolInfo,
+  payload: ConfirmationPayload,
+  r: Resolved,
+): ActionOp {
+  const grant = pickGrant(
+    facts.grants,
+    { connector: tool.connector, tool: tool.name, args: r.args, argumentsHash: r.argumentsHash, owner: p.run.owner },
+    p.now,
+  );
+  if (grant?.decision === 'deny') return { kind: 'deny', by: grant.by, grant, ...r };
+  if (facts.plan) return { kind: 'callCovered', tool, payload, cover: { by: 'plan', plan: facts.plan }, ...r };
+  if (grant) return { kind: 'callCovered', tool, payload, cover: { by: 'grant', grant }, ...r };
+  return { kind: 'ask', payload };
 }

@@ -51,6 +51,7 @@ export class StepProcessor {
       facts,
       policy: this.d.policy(),
       undeliveredAttempt: job.data.undeliveredAttempt,
+      now: Date.now(),
     });
     return execute(this.d, j, op);
   }
@@ -64,7 +65,7 @@ export class StepProcessor {
     j: StepJob,
     step: CallStep,
     ctx: TemplateContext,
-    loaded: { grant: Grant | undefined; enabled: boolean },
+    loaded: { grants: Grant[]; enabled: boolean },
   ): Promise<StepFacts> {
     const { store } = this.d;
     const preloaded = j.job.data.tool === `${step.connector}.${step.tool}`;
@@ -81,8 +82,8 @@ export class StepProcessor {
       return { kind: 'error', error };
     }
     const pin = await this.observePin(tool);
-    const grant = preloaded ? loaded.grant : await store.getGrant(j.run.session, step.connector, step.tool, j.run.owner);
-    return { kind: 'tool', args, tool, enabled, changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [], grant };
+    const grants = preloaded ? loaded.grants : await store.grants.forSession(j.run.session);
+    return { kind: 'tool', args, tool, enabled, changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [], grants };
   }
 
   /**
