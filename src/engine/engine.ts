@@ -188,7 +188,11 @@ export class Engine {
    * once; asked to remember, it is refused before anything is decided. Runs started in-process
    * (the CLI) have no owner and are the local operator's.
    */
-  private async mayRemember(cid: string, decision: 'approve' | 'deny', opts: DecisionOptions): Promise<NewGrant & { id: string }> {
+  private async mayRemember(
+    cid: string,
+    decision: 'approve' | 'deny',
+    opts: DecisionOptions,
+  ): Promise<NewGrant & { id: string }> {
     const conf = await this.store.requireConfirmation(cid);
     if (conf.owner !== undefined && conf.owner !== opts.by) {
       throw new InterlockError(

@@ -120,7 +120,8 @@ export function buildScope(
     if (decision === 'deny') return { ok: true, scope: 'tool' };
     return {
       ok: false,
-      message: 'remember with scope "arguments" needs at least one field to hold to what was approved (an approval for any arguments is not offered)',
+      message:
+        'remember with scope "arguments" needs at least one field to hold to what was approved (an approval for any arguments is not offered)',
     };
   }
   const d = deriveConstraints(args, fields, currency);
@@ -135,8 +136,7 @@ function duration(ms: number): string {
     [60_000, 'minute'],
     [1000, 'second'],
   ];
-  for (const [size, name] of units)
-    if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms / size === 1 ? '' : 's'}`;
+  for (const [size, name] of units) if (ms >= size && ms % size === 0) return `${ms / size} ${name}${ms / size === 1 ? '' : 's'}`;
   return `${Math.ceil(ms / 1000)} seconds`;
 }
 
@@ -165,7 +165,13 @@ export function describeGrant(g: ScopedGrant, now: number): string {
 }
 
 /** The words for a request before it is made (the page's preview, chat's question). */
-export function describeRequest(req: RememberRequest, connector: string, tool: string, args: Record<string, unknown>, currency?: string): string {
+export function describeRequest(
+  req: RememberRequest,
+  connector: string,
+  tool: string,
+  args: Record<string, unknown>,
+  currency?: string,
+): string {
   const built = buildScope(req, 'approve', args, '', currency);
   if (!built.ok) return built.message;
   const what = describeCoverage({ connector, tool, ...built });

@@ -15,7 +15,11 @@ export function minorDigits(currency: string): number {
 export function formatMinor(amount: number, currency: string): string {
   const digits = minorDigits(currency);
   const major = amount / 10 ** digits;
-  const text = major.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits, useGrouping: false });
+  const text = major.toLocaleString('en-US', {
+    minimumFractionDigits: digits,
+    maximumFractionDigits: digits,
+    useGrouping: false,
+  });
   return `${text} ${currency.toUpperCase()}`;
 }
 

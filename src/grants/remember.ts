@@ -36,11 +36,16 @@ export function parseRemember(v: unknown): RememberRequest | undefined {
     bad(`'remember' must be "session" or an object { scope: "payload" | "arguments", fields?, ttl?, uses? }`);
   const o = v as Record<string, unknown>;
   const unknown = Object.keys(o).filter((k) => !KEYS.includes(k));
-  if (unknown.length) bad(`'remember' has unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}`);
+  if (unknown.length)
+    bad(`'remember' has unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}`);
   if (o.scope !== 'payload' && o.scope !== 'arguments') bad(`'remember.scope' must be "payload" or "arguments"`);
   let fields: string[] | undefined;
   if (o.fields !== undefined) {
-    if (!Array.isArray(o.fields) || !o.fields.every((f) => typeof f === 'string' && f.length > 0 && f.length <= 200) || o.fields.length > 50)
+    if (
+      !Array.isArray(o.fields) ||
+      !o.fields.every((f) => typeof f === 'string' && f.length > 0 && f.length <= 200) ||
+      o.fields.length > 50
+    )
       bad(`'remember.fields' must be a list of argument names (dotted for nested fields)`);
     fields = o.fields as string[];
   }
@@ -56,7 +61,12 @@ export function parseRemember(v: unknown): RememberRequest | undefined {
 }
 
 /** The CLI's flags: `--remember`, `--fields amount,channel`, `--for 10m`, `--uses 3`. */
-export function rememberFromFlags(o: { remember?: boolean; fields?: string; for?: string; uses?: string }): RememberRequest | undefined {
+export function rememberFromFlags(o: {
+  remember?: boolean;
+  fields?: string;
+  for?: string;
+  uses?: string;
+}): RememberRequest | undefined {
   if (!o.remember && !o.fields && !o.for && !o.uses) return undefined;
   const fields = o.fields
     ?.split(',')

@@ -49,7 +49,11 @@ export function taggedResult<const T extends string>(
 }
 
 /** loadStep-3.lua: the run hash and the session's grants hash as flat field/value lists, then the toggle (nil → null). */
-export function loadStepResult(v: unknown): { hash: Record<string, string>; grants: Record<string, string>; toggle: string | null } {
+export function loadStepResult(v: unknown): {
+  hash: Record<string, string>;
+  grants: Record<string, string>;
+  toggle: string | null;
+} {
   const expected = '[flat run hash, flat grants hash, toggle or nil]';
   if (!Array.isArray(v) || v.length !== 3) wrongShape('loadStep', v, expected);
   const [flat, grants, toggle] = v as unknown[];

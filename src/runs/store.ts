@@ -257,7 +257,11 @@ export class RunStore {
     toolField: string | undefined,
   ): Promise<{ run: RunRecord | undefined; grants: Grant[]; enabled: boolean }> {
     if (!this.redis.isCluster) {
-      const { hash: h, grants, toggle } = loadStepResult(
+      const {
+        hash: h,
+        grants,
+        toggle,
+      } = loadStepResult(
         await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? ''),
       );
       return { run: h.id ? await this.toRun(h) : undefined, grants: parseGrants(session, grants), enabled: toggle !== '0' };

@@ -94,7 +94,13 @@ export async function callCovered(d: StepDeps, j: StepJob, op: CoveredOp): Promi
 export async function denyByGrant(d: StepDeps, j: StepJob, op: DenyOp): Promise<string> {
   const { run, step } = j;
   if (op.grant && !op.grant.id.startsWith('legacy-'))
-    await d.store.grants.use(op.grant, { runId: run.id, stepId: step.id, confirmationId: '', argumentsHash: op.argumentsHash, at: Date.now() });
+    await d.store.grants.use(op.grant, {
+      runId: run.id,
+      stepId: step.id,
+      confirmationId: '',
+      argumentsHash: op.argumentsHash,
+      at: Date.now(),
+    });
   const by = op.by ? ` (made by ${op.by}${op.grant ? `, grant ${op.grant.id}` : ''})` : '';
   await d.store.failStep(
     run.id,

@@ -7,7 +7,9 @@ import type { CallStep, PolicyConfig } from '../workflows/types.ts';
  * exact payload a person would be shown; planStep first looks for a grant or a plan that covers
  * it). No I/O here, so every rule of "writes wait" is testable on its own.
  */
-export type GateDecision = { kind: 'proceed'; via: 'read' | 'approved' | 'policy' } | { kind: 'ask'; payload: ConfirmationPayload };
+export type GateDecision =
+  | { kind: 'proceed'; via: 'read' | 'approved' | 'policy' }
+  | { kind: 'ask'; payload: ConfirmationPayload };
 
 export interface GateInput {
   workflow: string;

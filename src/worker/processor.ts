@@ -83,7 +83,14 @@ export class StepProcessor {
     }
     const pin = await this.observePin(tool);
     const grants = preloaded ? loaded.grants : await store.grants.forSession(j.run.session);
-    return { kind: 'tool', args, tool, enabled, changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [], grants };
+    return {
+      kind: 'tool',
+      args,
+      tool,
+      enabled,
+      changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [],
+      grants,
+    };
   }
 
   /**
