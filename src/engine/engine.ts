@@ -46,6 +46,8 @@ export interface DecisionOptions {
    * the tool with those fields held to what was approved (see grants/constraints.ts).
    */
   remember?: 'session' | RememberRequest;
+  /** the decision was made by approving this plan (see engine/plans.ts) */
+  planHash?: string;
 }
 
 /** The scope a decision's `remember` asks for; `"session"` is the exact payload. */

@@ -7,6 +7,7 @@ import type {
   ConfirmationStatus,
   DecisionChannel,
   ErrorInfo,
+  PlanApproval,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -72,6 +73,7 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
     updatedAt: Number(h.updatedAt),
     ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
     steps,
+    ...(h.plan ? { plan: JSON.parse(h.plan) as PlanApproval } : {}),
   };
 }
 

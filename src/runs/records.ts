@@ -2,6 +2,7 @@ import type { ToolAnnotations } from '../connectors/types.ts';
 import type { StepErrorCode } from '../errors.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import type { RunEventType } from './events.ts';
+import type { Plan } from '../plans/plan.ts';
 
 export type RunStatus =
   | 'queued'
@@ -75,6 +76,16 @@ export interface RunRecord {
   updatedAt: number;
   error?: ErrorInfo;
   steps: Record<string, StepRecord>;
+  /** the plan a person approved for the rest of the run (see src/plans/) */
+  plan?: PlanApproval;
+}
+
+/** An approved plan: writes whose arguments are exactly what it gives run without asking again. */
+export interface PlanApproval {
+  plan: Plan;
+  by: string;
+  at: number;
+  channel?: DecisionChannel;
 }
 
 export type ConfirmationStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';

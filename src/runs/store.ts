@@ -8,6 +8,7 @@ import type {
   ConfirmationRecord,
   ConfirmationStatus,
   ErrorInfo,
+  PlanApproval,
   DecisionChannel,
   Grant,
   RunEvent,
@@ -60,6 +61,8 @@ export interface CreateRunInput {
    */
   fingerprint?: string;
 }
+
+const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'denied', 'cancelled']);
 
 /** How long a trigger's Idempotency-Key names its run. */
 const IDEMPOTENCY_TTL_S = 86400;
@@ -581,7 +584,14 @@ export class RunStore {
   async decide(
     cid: string,
     decision: 'approve' | 'deny' | 'expire',
-    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel; remember?: unknown; grantMade?: string } = {},
+    opts: {
+      argumentsHash?: string;
+      by?: string;
+      channel?: DecisionChannel;
+      remember?: unknown;
+      grantMade?: string;
+      planHash?: string;
+    } = {},
   ): Promise<DecideOutcome> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
@@ -608,6 +618,7 @@ export class RunStore {
           at: now,
           ...(opts.remember ? { remember: 'session' } : {}),
           ...(opts.grantMade ? { grantMade: opts.grantMade } : {}),
+          ...(opts.planHash ? { planHash: opts.planHash } : {}),
         }),
         j(err),
         j({ error: err, finishedAt: now }),
@@ -634,6 +645,22 @@ export class RunStore {
   async definition(workflow: string, version: string): Promise<WorkflowDef> {
     const [def] = await this.defs.of([{ workflow, version }]);
     return def;
+  }
+
+  /**
+   * Records a person's approval of the run's plan (replacing an earlier one: a new plan is made
+   * where the old one stopped covering the run). Refused once the run has ended.
+   */
+  async approvePlan(runId: string, approval: PlanApproval): Promise<void> {
+    const status = await this.runStatus(runId);
+    if (status === undefined) throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    if (TERMINAL.has(status)) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${status}`);
+    await this.redis.hset(this.keys.run(runId), 'plan', j(approval));
+    await this.appendEvent(runId, 'plan.approved', undefined, {
+      planHash: approval.plan.planHash,
+      by: approval.by,
+      ...(approval.channel ? { channel: approval.channel } : {}),
+    });
   }
 
   async endSession(session: string): Promise<void> {

@@ -16,6 +16,7 @@ import { openApiDocument } from './openapi.ts';
 import { isLoopbackHost, originGuard } from './origin.ts';
 import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
 import { grantRoutes } from './routes/grants.ts';
+import { planRoutes } from './routes/plans.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
@@ -105,6 +106,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, pinRoutes(app));
   hono.route(API, confirmationRoutes(app));
   hono.route(API, grantRoutes(app));
+  hono.route(API, planRoutes(app));
   hono.route(API, connectorRoutes(app));
   hono.route(API, doctorRoutes(app));
   hono.route(API, reloadRoutes(app.source));

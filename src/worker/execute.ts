@@ -95,6 +95,11 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
       );
       return 'in doubt';
     case 'ask': {
+      if (op.planDiverged)
+        await store.appendEvent(run.id, 'plan.diverged', step.id, {
+          reason: op.planDiverged,
+          argumentsHash: op.payload.argumentsHash,
+        });
       const conf = await store.openGate(run, step.id, op.payload, d.policy().confirmationTtlMs);
       d.logger.info({ runId: run.id, stepId: step.id, confirmationId: conf?.id }, 'waiting for confirmation');
       return 'awaiting confirmation';

@@ -50,7 +50,8 @@ export type StepOp =
   | { kind: 'block'; tool: ToolInfo; fields: string[] }
   /** a previous attempt of a plain write may have reached the server */
   | ({ kind: 'inDoubt' } & Resolved)
-  | { kind: 'ask'; payload: ConfirmationPayload }
+  /** a person decides; `planDiverged` says why an approved plan did not cover it */
+  | { kind: 'ask'; payload: ConfirmationPayload; planDiverged?: string }
   | ({ kind: 'deny'; by: string | undefined; grant?: Grant } & Resolved)
   /**
    * a decision nobody has to be asked for covers the write: record it (and the grant's use) as
@@ -114,6 +115,8 @@ export type StepFacts =
       grants: Grant[];
       /** an approved plan whose template gives exactly these arguments */
       plan?: PlanCover;
+      /** the run has an approved plan that does not give these arguments, and why */
+      planDiverged?: string;
     };
 
 export interface PlanInput {
@@ -202,5 +205,5 @@ function coveredOrAsk(
   if (grant?.decision === 'deny') return { kind: 'deny', by: grant.by, grant, ...r };
   if (facts.plan) return { kind: 'callCovered', tool, payload, cover: { by: 'plan', plan: facts.plan }, ...r };
   if (grant) return { kind: 'callCovered', tool, payload, cover: { by: 'grant', grant }, ...r };
-  return { kind: 'ask', payload };
+  return { kind: 'ask', payload, ...(facts.planDiverged ? { planDiverged: facts.planDiverged } : {}) };
 }

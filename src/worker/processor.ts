@@ -12,7 +12,9 @@ import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
 import type { CallStep, TemplateContext } from '../workflows/types.ts';
 import { type StepDeps, type StepJob, execute, settle } from './execute.ts';
 import { modelFacts } from './llm.ts';
-import { type StepFacts, planPosition, planStep } from './plan.ts';
+import { type PlanCover, type StepFacts, planPosition, planStep } from './plan.ts';
+import { matchPlan } from '../plans/match.ts';
+import { makePin } from '../runs/tool-pins.ts';
 import type { StepJobData } from './queues.ts';
 
 export type { ToolCaller } from './execute.ts';
@@ -26,6 +28,25 @@ function context(run: RunRecord): TemplateContext {
   for (const [id, s] of Object.entries(run.steps))
     steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
   return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
+}
+
+/** Whether the run's approved plan covers this write exactly, and if not, why (shown when it asks again). */
+async function planFacts(
+  run: RunRecord,
+  step: CallStep,
+  tool: ToolInfo,
+  args: Record<string, unknown>,
+): Promise<{ plan?: PlanCover; planDiverged?: string }> {
+  if (!run.plan || (!tool.write && step.confirm !== 'always')) return {};
+  const m = await matchPlan(run.plan.plan, {
+    stepId: step.id,
+    connector: step.connector,
+    tool: step.tool,
+    definitionHash: makePin(tool).hash,
+    args,
+    steps: run.steps,
+  });
+  return m.ok ? { plan: { planHash: run.plan.plan.planHash, by: run.plan.by } } : { planDiverged: m.reason };
 }
 
 export class StepProcessor {
@@ -90,6 +111,7 @@ export class StepProcessor {
       enabled,
       changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [],
       grants,
+      ...(await planFacts(j.run, step, tool, args)),
     };
   }
 
