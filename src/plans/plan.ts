@@ -190,7 +190,8 @@ export async function buildPlan(
   const items: PlanItem[] = [];
   const writesBefore = new Set<string>();
   for (const step of fromIdx < 0 ? [] : steps.slice(fromIdx)) {
-    if (step.kind !== 'call' || !tools(step.connector, step.tool)?.write) {
+    const looked = step.kind === 'call' ? tools(step.connector, step.tool) : undefined;
+    if (step.kind !== 'call' || (looked !== undefined && !looked.write)) {
       // A read or model step whose condition is already known false will be skipped: what reads
       // it (`$exists(steps.draft.output.message)`) is known too.
       if (await knownFalse(step, known)) known.steps[step.id] = { output: undefined, status: 'skipped' };
