@@ -30,8 +30,8 @@ export const RUN_EVENT_TYPES = [
   'confirmation.expired',
   'confirmation.remembered',
   'confirmation.planned',
-  'plan.approved',
-  'plan.diverged',
+  'run.plan_approved',
+  'step.plan_diverged',
 ] as const;
 
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];

@@ -656,7 +656,7 @@ export class RunStore {
     if (status === undefined) throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
     if (TERMINAL.has(status)) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${status}`);
     await this.redis.hset(this.keys.run(runId), 'plan', j(approval));
-    await this.appendEvent(runId, 'plan.approved', undefined, {
+    await this.appendEvent(runId, 'run.plan_approved', undefined, {
       planHash: approval.plan.planHash,
       by: approval.by,
       ...(approval.channel ? { channel: approval.channel } : {}),

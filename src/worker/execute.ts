@@ -96,7 +96,7 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
       return 'in doubt';
     case 'ask': {
       if (op.planDiverged)
-        await store.appendEvent(run.id, 'plan.diverged', step.id, {
+        await store.appendEvent(run.id, 'step.plan_diverged', step.id, {
           reason: op.planDiverged,
           argumentsHash: op.payload.argumentsHash,
         });

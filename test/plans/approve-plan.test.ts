@@ -89,7 +89,7 @@ describe('approve the plan once', () => {
     expect((await pending(app, paused)).stepId).toBe('notify');
     expect(messages(sandboxes).length).toBe(before);
     const events = await app.store.readEvents(run.id);
-    expect(events.find((e) => e.type === 'plan.diverged')?.data.reason).toContain('was not planned');
+    expect(events.find((e) => e.type === 'step.plan_diverged')?.data.reason).toContain('was not planned');
     await app.engine.cancel(run.id, 'test');
   });
 
