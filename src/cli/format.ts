@@ -1,3 +1,4 @@
+import { currencyOf, fieldChoices } from '../grants/constraints.ts';
 import type { ConfirmationRecord, RunEvent, RunRecord } from '../runs/records.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -17,7 +18,7 @@ export function indent(text: string, by = '    '): string {
 }
 
 /** A pending write shown the way ChatGPT's developer mode expands one: tool, what it does, the exact JSON. */
-export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: string } = {}): string {
+export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: string; currency?: string } = {}): string {
   const a = conf.annotations;
   const hints = [
     a.destructiveHint ? red('destructive') : '',
@@ -40,9 +41,11 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
   ];
   if (conf.outputSchema) lines.push(`   expected output:`, ...summarizeSchema(conf.outputSchema).map((l) => `     ${l}`));
   lines.push(`   expires: ${new Date(conf.expiresAt).toISOString()}`);
-  lines.push(
-    `   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`,
-  );
+  lines.push(`   approve: ${cyan(`npx interlock approve ${conf.id}`)}`);
+  lines.push(`   remember: --remember (this exact payload again in session ${conf.session}), or --fields with some of:`);
+  for (const c of fieldChoices(conf.arguments, currencyOf(conf.arguments, opts.currency)))
+    lines.push(`     ${c.field.padEnd(24)} → ${c.words}`);
+  lines.push(`     (then ${conf.connector}.${conf.tool} within those fields; add --for 10m and --uses 3 to limit it)`);
   lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
   if (opts.uiUrl) lines.push(`   or open ${opts.uiUrl}`);
   return lines.filter((l) => l !== '').join('\n');
