@@ -105,6 +105,8 @@ export interface ConfirmationPayload {
   outputSchema?: Record<string, unknown>;
   /** why it asks: `write` (auto on a write) or `always` */
   reason: 'write' | 'always';
+  /** the currency the run's amounts are in (from what it read), so amounts show as "15.00 USD" */
+  currency?: string;
 }
 
 export interface ConfirmationRecord extends ConfirmationPayload {

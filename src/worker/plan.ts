@@ -13,6 +13,7 @@ import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
 import { pickGrant } from '../grants/grant.ts';
+import { runCurrency } from '../grants/run-currency.ts';
 import { decideGate } from './gate.ts';
 
 /** How long a job that arrived before the commit that enqueued it looks again (see waitForPrevious). */
@@ -176,7 +177,10 @@ export function planStep(p: PlanInput): ActionOp {
     ...(p.rec.approvedHash !== undefined ? { approvedHash: p.rec.approvedHash } : {}),
     policy: p.policy,
   });
-  if (gate.kind === 'ask') return coveredOrAsk(p, facts, tool, gate.payload, r);
+  if (gate.kind === 'ask') {
+    const currency = runCurrency(p.run);
+    return coveredOrAsk(p, facts, tool, currency ? { ...gate.payload, currency } : gate.payload, r);
+  }
   // A read only because the config says so passes the gate on record, with what was loosened.
   const note: GateNote | undefined =
     gate.via === 'read' && tool.loosened?.includes('readOnlyHint')

@@ -9,6 +9,8 @@ import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
 import { confirmationCard } from './confirmation.ts';
 import { type Html, html } from './html.ts';
 import { page } from './layout.ts';
+import { grantsTable, planSection } from './grants.ts';
+import { currentPlan } from '../../engine/plans.ts';
 import type { HomeSnapshot, LiveFeed } from './live.ts';
 import { runHeader, runTimeline } from './run.ts';
 import { runRows, runsTable } from './runs.ts';
@@ -97,16 +99,35 @@ ${runsTable(snap.runs)}`,
     );
   });
 
+  r.get('/ui/grants', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const grants = await app.store.grants.list({ all: c.req.query('all') === 'true' });
+    return render(
+      c,
+      'Grants',
+      html`<h1>Remembered decisions</h1>
+<p class="muted">Each lets writes through without asking, only within what it covers. <a href="/ui/grants?all=true">Show revoked, expired and used-up ones too</a>.</p>
+${grantsTable(grants, { canRevoke: hasScope(p, 'confirm') || hasScope(p, 'admin') })}`,
+      { kind: 'none' },
+    );
+  });
+
   r.get('/ui/runs/:id', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
     const run = await app.store.requireRun(c.req.param('id'));
     const confs = await runConfirmations(app, run);
     const pending = [...confs.values()].filter((x) => x.status === 'pending');
+    // The plan is worth showing while writes wait, or once one was approved.
+    const plan =
+      run.status === 'awaiting_confirmation' || run.plan
+        ? await currentPlan(app.engine, (cn, t) => app.pool.getTool(cn, t), run.id).catch(() => undefined)
+        : undefined;
     return render(
       c,
       `Run ${run.id}`,
       html`<div id="run-header">${runHeader(run)}</div>
 ${confirmationsSection(pending, p)}
+${plan ? planSection(run.id, plan, { canApprove: hasScope(p, 'confirm') }) : ''}
 <h2>Timeline</h2><div id="timeline">${runTimeline(run, confs)}</div>`,
       { kind: 'run', runId: run.id },
     );
