@@ -124,7 +124,10 @@ program
   .command('approve <confirmationId>')
   .description('approve a pending write (bound to the payload shown)')
   .option('--remember', 'also approve this exact payload again in this session')
-  .option('--fields <a,b>', 'remember for this tool with these fields held to what you approve (amounts: up to it; others: equal)')
+  .option(
+    '--fields <a,b>',
+    'remember for this tool with these fields held to what you approve (amounts: up to it; others: equal)',
+  )
   .option('--for <duration>', 'the remembered approval ends after this long (e.g. 10m, 1h)')
   .option('--uses <n>', 'the remembered approval lets at most n writes through')
   .option('--hash <argumentsHash>', 'the argumentsHash you reviewed (default: the one shown now)')
@@ -160,7 +163,9 @@ program
         channel: 'cli',
         ...(remember ? { remember } : {}),
       });
-      console.log(`denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied${conf.grantMade ? ` (remembered as ${conf.grantMade})` : ''}`);
+      console.log(
+        `denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied${conf.grantMade ? ` (remembered as ${conf.grantMade})` : ''}`,
+      );
     });
   });
 
@@ -184,7 +189,7 @@ grants
 
 program
   .command('plan <runId>')
-  .description("show every write a run will reach, with what is known; --approve approves it once")
+  .description('show every write a run will reach, with what is known; --approve approves it once')
   .option('--approve [planHash]', 'approve the plan (bound to the planHash shown; default: the one shown now)')
   .action(async (runId: string, o: { approve?: string | boolean }) => {
     const { showPlan } = await import('./cli/grants.ts');

@@ -12,7 +12,9 @@ export async function listGrants(a: App, o: { all?: boolean; session?: string })
   }
   const now = Date.now();
   for (const g of grants) {
-    console.log(`${bold(g.id)}${isActive(g, now) ? '' : ' (inactive)'}  by ${g.by ?? 'unknown'}${g.channel ? ` (${g.channel})` : ''}`);
+    console.log(
+      `${bold(g.id)}${isActive(g, now) ? '' : ' (inactive)'}  by ${g.by ?? 'unknown'}${g.channel ? ` (${g.channel})` : ''}`,
+    );
     console.log(`   ${describeGrant(g, now)}`);
   }
   console.log(`revoke one: ${cyan('npx interlock grants revoke <id>')}`);
@@ -29,12 +31,18 @@ export async function showPlan(a: App, runId: string, o: { approve?: string | bo
   console.log(view.words);
   console.log(`planHash: ${view.plan.planHash}`);
   if (view.approved)
-    console.log(`approved by ${view.approved.by} at ${new Date(view.approved.at).toISOString()}${view.approved.current ? '' : ' (an earlier plan)'}`);
+    console.log(
+      `approved by ${view.approved.by} at ${new Date(view.approved.at).toISOString()}${view.approved.current ? '' : ' (an earlier plan)'}`,
+    );
   if (!o.approve) {
     console.log(`approve it: ${cyan(`npx interlock plan ${runId} --approve ${view.plan.planHash}`)}`);
     return;
   }
   const hash = typeof o.approve === 'string' ? o.approve : view.plan.planHash;
   const r = await approvePlan(a.engine, getTool, runId, hash, { by: 'cli', channel: 'cli' });
-  console.log(green(`plan approved${r.confirmation ? `, and ${r.confirmation.connector}.${r.confirmation.tool} with it` : ''}; run ${runId} continues`));
+  console.log(
+    green(
+      `plan approved${r.confirmation ? `, and ${r.confirmation.connector}.${r.confirmation.tool} with it` : ''}; run ${runId} continues`,
+    ),
+  );
 }

@@ -69,7 +69,9 @@ function rememberBox(c: ConfirmationRecord, canRemember: boolean, canDecide: boo
   const off = canRemember ? '' : ' disabled';
   const choices = fieldChoices(c.arguments, currencyOf(c.arguments, c.currency));
   return html`<fieldset class="remember"><legend><label><input type="checkbox" name="remember"${off}> remember in session <code>${c.session}</code></label>${
-    canDecide && !canRemember ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>` : ''
+    canDecide && !canRemember
+      ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>`
+      : ''
   }</legend>
     <label><input type="radio" name="scope" value="payload" checked${off}> this exact payload only</label>
     <label><input type="radio" name="scope" value="arguments"${off}> <code>${c.connector}.${c.tool}</code> whenever:</label>

@@ -37,7 +37,9 @@ export const CLIENT_SCRIPT =
     try {
       const revoke = btn.dataset.revoke;
       const res = revoke
-        ? await fetch('/api/v1/grants/' + encodeURIComponent(revoke), { method: 'DELETE', credentials: 'same-origin' })
+        ? await fetch('/api/v1/grants/' + encodeURIComponent(revoke), {
+            method: 'DELETE', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}',
+          })
         : await fetch('/api/v1/runs/' + encodeURIComponent(btn.dataset.run) + '/plan/approve', {
             method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ planHash: btn.dataset.planApprove }),
