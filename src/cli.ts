@@ -126,29 +126,38 @@ program
 program
   .command('approve <confirmationId>')
   .description('approve a pending write (bound to the payload shown)')
-  .option('--remember', 'also approve this tool for the rest of the session')
+  .option('--remember', 'also approve this exact payload again in this session')
+  .option(
+    '--fields <a,b>',
+    'remember for this tool with these fields held to what you approve (amounts: up to it; others: equal)',
+  )
+  .option('--for <duration>', 'the remembered approval ends after this long (e.g. 10m, 1h)')
+  .option('--uses <n>', 'the remembered approval lets at most n writes through')
   .option('--hash <argumentsHash>', 'the argumentsHash you reviewed (default: the one shown now)')
   .option('--as <identity>', 'the approver this is, for a rule that needs approvers from a group (default: cli)')
-  .action(async (cid: string, o: { remember?: boolean; hash?: string; as?: string }) => {
-    await withApp(async (a) => {
-      const conf = await a.store.requireConfirmation(cid);
-      console.log(formatConfirmation(conf));
-      const after = await a.engine.approve(cid, o.hash ?? conf.argumentsHash, {
-        by: o.as ?? 'cli',
-        channel: 'cli',
-        ...(o.remember ? { remember: 'session' as const } : {}),
+  .action(
+    async (cid: string, o: { remember?: boolean; fields?: string; for?: string; uses?: string; hash?: string; as?: string }) => {
+      const { rememberFromFlags } = await import('./grants/remember.ts');
+      const { describeGrant } = await import('./grants/grant.ts');
+      const remember = rememberFromFlags(o);
+      await withApp(async (a) => {
+        const conf = await a.store.requireConfirmation(cid);
+        console.log(formatConfirmation(conf));
+        const decided = await a.engine.approve(cid, o.hash ?? conf.argumentsHash, {
+          by: o.as ?? 'cli',
+          channel: 'cli',
+          ...(remember ? { remember } : {}),
+        });
+        if (decided.status === 'pending') {
+          console.log(yellow(`approval recorded; ${confirmationPolicyLines(decided).at(-1) ?? 'more approvals are needed'}`));
+          return;
+        }
+        const g = decided.grantMade ? await a.store.grants.get(decided.grantMade) : undefined;
+        console.log(green(`approved; run ${conf.runId} continues`));
+        if (g) console.log(`remembered as ${g.id}: ${describeGrant(g, Date.now())}`);
       });
-      if (after.status === 'pending') {
-        console.log(yellow(`approval recorded; ${confirmationPolicyLines(after).at(-1) ?? 'more approvals are needed'}`));
-        return;
-      }
-      console.log(
-        green(
-          `approved${o.remember ? ` (and remembered ${conf.connector}.${conf.tool} for session ${conf.session})` : ''}; run ${conf.runId} continues`,
-        ),
-      );
-    });
-  });
+    },
+  );
 
 const policy = program.command('policy').description('policy.rules: which rule decides a call, and why');
 policy
@@ -191,16 +200,48 @@ program
 program
   .command('deny <confirmationId>')
   .description('deny a pending write; the run ends denied and the tool is never called')
-  .option('--remember', 'also deny this tool for the rest of the session')
-  .action(async (cid: string, o: { remember?: boolean }) => {
+  .option('--remember', 'also deny this exact payload in this session')
+  .option('--fields <a,b>', 'deny this tool in this session whenever these fields hold what was asked')
+  .action(async (cid: string, o: { remember?: boolean; fields?: string }) => {
+    const { rememberFromFlags } = await import('./grants/remember.ts');
+    const remember = rememberFromFlags(o);
     await withApp(async (a) => {
       const conf = await a.engine.deny(cid, {
         by: 'cli',
         channel: 'cli',
-        ...(o.remember ? { remember: 'session' as const } : {}),
+        ...(remember ? { remember } : {}),
       });
-      console.log(`denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied`);
+      console.log(
+        `denied ${conf.connector}.${conf.tool}; run ${conf.runId} ended denied${conf.grantMade ? ` (remembered as ${conf.grantMade})` : ''}`,
+      );
     });
+  });
+
+const grants = program.command('grants').description('remembered decisions: list them, revoke one');
+grants
+  .command('list', { isDefault: true })
+  .description('the grants that can still let a write through, with what they cover in words')
+  .option('--all', 'also revoked, expired and used-up grants')
+  .option('-s, --session <id>', 'only this session')
+  .action(async (o: { all?: boolean; session?: string }) => {
+    const { listGrants } = await import('./cli/grants.ts');
+    await withApp((a) => listGrants(a, o));
+  });
+grants
+  .command('revoke <id>')
+  .description('revoke a grant: from now on it lets nothing through')
+  .action(async (id: string) => {
+    const { revokeGrant } = await import('./cli/grants.ts');
+    await withApp((a) => revokeGrant(a, id));
+  });
+
+program
+  .command('plan <runId>')
+  .description('show every write a run will reach, with what is known; --approve approves it once')
+  .option('--approve [planHash]', 'approve the plan (bound to the planHash shown; default: the one shown now)')
+  .action(async (runId: string, o: { approve?: string | boolean }) => {
+    const { showPlan } = await import('./cli/grants.ts');
+    await withApp((a) => showPlan(a, runId, o));
   });
 
 program

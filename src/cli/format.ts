@@ -1,4 +1,5 @@
 import { confirmationPolicyLines } from '../policy/words.ts';
+import { currencyOf, fieldChoices } from '../grants/constraints.ts';
 import type { ConfirmationRecord, RunEvent, RunRecord } from '../runs/records.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -18,7 +19,7 @@ export function indent(text: string, by = '    '): string {
 }
 
 /** A pending write shown the way ChatGPT's developer mode expands one: tool, what it does, the exact JSON. */
-export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: string } = {}): string {
+export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: string; currency?: string } = {}): string {
   const a = conf.annotations;
   const hints = [
     a.destructiveHint ? red('destructive') : '',
@@ -43,11 +44,17 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
   if (conf.outputSchema) lines.push(`   expected output:`, ...summarizeSchema(conf.outputSchema).map((l) => `     ${l}`));
   lines.push(`   expires: ${new Date(conf.expiresAt).toISOString()}`);
   const quorum = conf.policy?.kind === 'rule' ? conf.policy.require : undefined;
-  lines.push(
-    quorum
-      ? `   approve: ${cyan(`npx interlock approve ${conf.id} --as <approver>`)}   (each of ${quorum.approvers} approvers from group "${quorum.group}")`
-      : `   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`,
-  );
+  if (quorum) {
+    lines.push(
+      `   approve: ${cyan(`npx interlock approve ${conf.id} --as <approver>`)}   (each of ${quorum.approvers} approvers from group "${quorum.group}")`,
+    );
+  } else {
+    lines.push(`   approve: ${cyan(`npx interlock approve ${conf.id}`)}`);
+    lines.push(`   remember: --remember (this exact payload again in session ${conf.session}), or --fields with some of:`);
+    for (const c of fieldChoices(conf.arguments, currencyOf(conf.arguments, opts.currency)))
+      lines.push(`     ${c.field.padEnd(24)} → ${c.words}`);
+    lines.push(`     (then ${conf.connector}.${conf.tool} within those fields; add --for 10m and --uses 3 to limit it)`);
+  }
   lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
   if (opts.uiUrl) lines.push(`   or open ${opts.uiUrl}`);
   return lines.filter((l) => l !== '').join('\n');

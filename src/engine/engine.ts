@@ -9,6 +9,10 @@ import type { RedisClient } from '../runs/redis.ts';
 import type { RunStore, StepResolution } from '../runs/store.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { validateInputs } from '../workflows/inputs.ts';
+import { currencyOf } from '../grants/constraints.ts';
+import { type RememberRequest, type ScopedGrant, buildScope } from '../grants/grant.ts';
+import { type NewGrant, newGrantId } from '../runs/grants.ts';
+import { runCurrency } from '../grants/run-currency.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from '../worker/queues.ts';
 
@@ -44,7 +48,20 @@ export interface DecisionOptions {
   /** the principal that decides; it must hold `confirm` (the caller checks) */
   by?: string;
   channel?: DecisionChannel;
-  remember?: 'session';
+  /**
+   * Remember the decision in the run's session: `"session"` (kept from before scopes) is the
+   * exact payload only, the same as `{ scope: "payload" }`; `{ scope: "arguments", fields }` covers
+   * the tool with those fields held to what was approved (see grants/constraints.ts).
+   */
+  remember?: 'session' | RememberRequest;
+  /** the decision was made by approving this plan (see engine/plans.ts) */
+  planHash?: string;
+}
+
+/** The scope a decision's `remember` asks for; `"session"` is the exact payload. */
+export function rememberRequest(r: DecisionOptions['remember']): RememberRequest | undefined {
+  if (r === undefined) return undefined;
+  return r === 'session' ? { scope: 'payload' } : r;
 }
 
 /**
@@ -126,8 +143,12 @@ export class Engine {
     if (!argumentsHash)
       throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
     await this.mayApprove(cid, opts);
-    if (opts.remember === 'session') await this.mayRemember(cid, opts);
-    const r = await this.store.decide(cid, 'approve', { argumentsHash, ...opts });
+    const remember = opts.remember === undefined ? undefined : await this.mayRemember(cid, 'approve', opts);
+    const r = await this.store.decide(cid, 'approve', {
+      argumentsHash,
+      ...opts,
+      ...(remember ? { remember: 'session' as const, grantMade: remember.id } : {}),
+    });
     if (r.outcome === 'mismatch') {
       throw new InterlockError(
         'HASH_MISMATCH',
@@ -156,7 +177,7 @@ export class Engine {
       this.store.requireConfirmation(cid),
       this.queues.enqueue(def, r.runId, r.session, r.stepId, cid),
     ]);
-    if (opts.remember === 'session' && step?.kind === 'call') await this.remember(conf, 'approve', opts);
+    if (remember && step?.kind === 'call') await this.store.grants.create(remember);
     return conf;
   }
 
@@ -193,15 +214,18 @@ export class Engine {
   }
 
   async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
-    if (opts.remember === 'session') await this.mayRemember(cid, opts);
-    const r = await this.store.decide(cid, 'deny', opts);
+    const remember = opts.remember === undefined ? undefined : await this.mayRemember(cid, 'deny', opts);
+    const r = await this.store.decide(cid, 'deny', {
+      ...opts,
+      ...(remember ? { remember: 'session' as const, grantMade: remember.id } : {}),
+    });
     if (r.outcome === 'decided')
       throw new InterlockError('ALREADY_DECIDED', `Confirmation ${cid} was already ${r.status}; the first decision stands`, {
         status: r.status,
       });
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
-    if (opts.remember === 'session') await this.remember(conf, 'deny', opts);
+    if (remember) await this.store.grants.create(remember);
     return conf;
   }
 
@@ -212,7 +236,11 @@ export class Engine {
    * once; asked to remember, it is refused before anything is decided. Runs started in-process
    * (the CLI) have no owner and are the local operator's.
    */
-  private async mayRemember(cid: string, opts: DecisionOptions): Promise<void> {
+  private async mayRemember(
+    cid: string,
+    decision: 'approve' | 'deny',
+    opts: DecisionOptions,
+  ): Promise<NewGrant & { id: string }> {
     const conf = await this.store.requireConfirmation(cid);
     if (conf.owner !== undefined && conf.owner !== opts.by) {
       throw new InterlockError(
@@ -221,17 +249,46 @@ export class Engine {
         { owner: conf.owner },
       );
     }
+    return this.grantFor(conf, decision, opts);
   }
 
-  /** The grant a remembered decision leaves: in the run's session, for runs of the run's owner only. */
-  private remember(conf: ConfirmationRecord, decision: 'approve' | 'deny', opts: DecisionOptions): Promise<void> {
-    return this.store.grant(conf.session, conf.connector, conf.tool, {
+  /**
+   * The grant a remembered decision leaves, built (and checked) before anything is decided: in the
+   * run's session, for runs of the run's owner only, scoped as the person chose.
+   */
+  private async grantFor(
+    conf: ConfirmationRecord,
+    decision: 'approve' | 'deny',
+    opts: DecisionOptions,
+  ): Promise<NewGrant & { id: string }> {
+    const req = rememberRequest(opts.remember) ?? { scope: 'payload' };
+    const run = await this.store.getRun(conf.runId);
+    const currency = currencyOf(conf.arguments, run ? runCurrency(run) : undefined);
+    const scope = buildScope(req, decision, conf.arguments, conf.argumentsHash, currency);
+    if (!scope.ok) throw new InterlockError('BAD_REQUEST', `${scope.message} (nothing was decided)`, { field: 'remember' });
+    const at = Date.now();
+    return {
+      id: newGrantId(),
+      session: conf.session,
+      connector: conf.connector,
+      tool: conf.tool,
       decision,
+      scope: scope.scope,
+      ...(scope.argumentsHash ? { argumentsHash: scope.argumentsHash } : {}),
+      ...(scope.constraints ? { constraints: scope.constraints } : {}),
       by: opts.by ?? 'unknown',
-      at: Date.now(),
       ...(conf.owner ? { owner: conf.owner } : {}),
       ...(opts.channel ? { channel: opts.channel } : {}),
-    });
+      at,
+      confirmationId: conf.id,
+      ...(req.ttlMs !== undefined ? { expiresAt: at + req.ttlMs } : {}),
+      ...(req.uses !== undefined ? { maxUses: req.uses } : {}),
+    };
+  }
+
+  /** Revokes a grant by id: from now on it lets nothing through. */
+  revokeGrant(id: string, by = 'unknown'): Promise<ScopedGrant> {
+    return this.store.grants.revoke(id, by);
   }
 
   async cancel(runId: string, by?: string): Promise<RunRecord> {

@@ -32,6 +32,9 @@ export const RUN_EVENT_TYPES = [
   'confirmation.remembered',
   'step.approved_by_rule',
   'step.denied_by_rule',
+  'confirmation.planned',
+  'run.plan_approved',
+  'step.plan_diverged',
 ] as const;
 
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];

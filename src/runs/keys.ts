@@ -52,8 +52,17 @@ export class Keys {
   audit(): string {
     return `${this.prefix}:audit`;
   }
+  /** hash of the session's grants (see runs/grant-parse.ts for its fields) */
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;
+  }
+  /** list of one grant's uses, in the session's slot so a use is counted with its decision */
+  grantUses(session: string, grantId: string): string {
+    return `${this.prefix}:session:{${session}}:grant:${grantId}:uses`;
+  }
+  /** hash grant id → session, for listing and revoking by id */
+  grantIndex(): string {
+    return `${this.prefix}:grants`;
   }
   triggerIdempotency(key: string): string {
     return `${this.prefix}:idem:${key}`;

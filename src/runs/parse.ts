@@ -6,8 +6,8 @@ import type {
   ConfirmationRecord,
   ConfirmationStatus,
   DecisionChannel,
-  Grant,
   ErrorInfo,
+  PlanApproval,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -73,6 +73,7 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
     updatedAt: Number(h.updatedAt),
     ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
     steps,
+    ...(h.plan ? { plan: JSON.parse(h.plan) as PlanApproval } : {}),
   };
 }
 
@@ -101,11 +102,22 @@ export function confirmationFrom(runId: string, cid: string, h: Record<string, s
   };
   const decision = h[F.confDecision(cid)];
   if (decision) {
-    const d = JSON.parse(decision) as { by?: string; at?: number; remember?: 'session'; channel?: DecisionChannel };
+    const d = JSON.parse(decision) as {
+      by?: string;
+      at?: number;
+      remember?: 'session';
+      channel?: DecisionChannel;
+      grantId?: string;
+      planHash?: string;
+      grantMade?: string;
+    };
     rec.decidedBy = d.by;
     rec.decidedAt = d.at;
     if (d.channel) rec.channel = d.channel;
     if (d.remember) rec.remember = d.remember;
+    if (d.grantId) rec.grantId = d.grantId;
+    if (d.planHash) rec.planHash = d.planHash;
+    if (d.grantMade) rec.grantMade = d.grantMade;
   }
   const approvals = h[F.confApprovals(cid)];
   if (approvals) {
@@ -116,28 +128,4 @@ export function confirmationFrom(runId: string, cid: string, h: Record<string, s
     }));
   }
   return rec;
-}
-
-/**
- * A stored grant: JSON naming who decided and for whose runs, or the bare decision written by
- * versions before grants had owners (which then applies only to runs without an owner).
- */
-export function parseGrant(raw: string | null | undefined): Grant | undefined {
-  if (raw === 'approve' || raw === 'deny') return { decision: raw };
-  if (raw?.[0] !== '{') return undefined;
-  try {
-    const g = JSON.parse(raw) as Partial<Grant>;
-    return g.decision === 'approve' || g.decision === 'deny' ? (g as Grant) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The grant if it was made for runs of this owner, by that owner: another principal's grant never
- * applies, and neither does one somebody else made in this owner's session.
- */
-export function grantFor(g: Grant | undefined, owner: string | undefined): Grant | undefined {
-  if (!g || (g.owner ?? undefined) !== (owner ?? undefined)) return undefined;
-  return owner === undefined || g.by === owner ? g : undefined;
 }

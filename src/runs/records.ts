@@ -3,6 +3,7 @@ import type { PolicyVerdict } from '../policy/types.ts';
 import type { ApprovalMark } from '../policy/words.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import type { RunEventType } from './events.ts';
+import type { Plan } from '../plans/plan.ts';
 
 /**
  * A tool's MCP annotations as a record keeps them: plain data, the shape the MCP spec gives them.
@@ -89,6 +90,16 @@ export interface RunRecord {
   updatedAt: number;
   error?: ErrorInfo;
   steps: Record<string, StepRecord>;
+  /** the plan a person approved for the rest of the run (see src/plans/) */
+  plan?: PlanApproval;
+}
+
+/** An approved plan: writes whose arguments are exactly what it gives run without asking again. */
+export interface PlanApproval {
+  plan: Plan;
+  by: string;
+  at: number;
+  channel?: DecisionChannel;
 }
 
 export type ConfirmationStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
@@ -110,6 +121,8 @@ export interface ConfirmationPayload {
   reason: 'write' | 'always';
   /** the policy rule that applies (a `require` rule: its quorum), and the money the call moves */
   policy?: PolicyVerdict;
+  /** the currency the run's amounts are in (from what it read), so amounts show as "15.00 USD" */
+  currency?: string;
 }
 
 export interface ConfirmationRecord extends ConfirmationPayload {
@@ -131,10 +144,29 @@ export interface ConfirmationRecord extends ConfirmationPayload {
   remember?: 'session';
   /** approvals so far toward a quorum (`policy.require`), oldest first; the last completes it */
   approvals?: ApprovalMark[];
+  /** channel `grant`: the remembered decision that approved it */
+  grantId?: string;
+  /** channel `plan`: the approved plan that covered it */
+  planHash?: string;
+  /** the grant this decision left, when the person asked to remember it */
+  grantMade?: string;
 }
 
-/** Where a person decided a confirmation. */
-export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'mcp-url' | 'slack' | 'system';
+/**
+ * Where a confirmation was decided: by a person (api, ui, cli, chat, mcp-elicitation, mcp-url,
+ * slack), by Interlock itself (system: an expiry), by a remembered grant, or by a plan a person approved.
+ */
+export type DecisionChannel =
+  | 'api'
+  | 'ui'
+  | 'cli'
+  | 'chat'
+  | 'mcp-elicitation'
+  | 'mcp-url'
+  | 'slack'
+  | 'system'
+  | 'grant'
+  | 'plan';
 
 export interface RunEvent {
   /** Redis stream id; usable as SSE `id` and Last-Event-ID */
@@ -146,18 +178,4 @@ export interface RunEvent {
   data: Record<string, unknown>;
 }
 
-export type GrantDecision = 'approve' | 'deny';
-
-/**
- * A decision remembered for one session: which principal made it, and for runs of which
- * principal (the session's owner). A grant applies only to runs of that same owner.
- */
-export interface Grant {
-  decision: GrantDecision;
-  /** the principal (with `confirm`) that decided and asked to remember */
-  by?: string;
-  /** the principal that started the session's runs; absent for in-process runs */
-  owner?: string;
-  channel?: DecisionChannel;
-  at?: number;
-}
+export type { GrantDecision, ScopedGrant as Grant } from '../grants/grant.ts';

@@ -48,15 +48,21 @@ export function taggedResult<const T extends string>(
   return { tag: tag as T, items };
 }
 
-/** loadStep-3.lua: the run hash as a flat field/value list, then the grant and the toggle (nil → null). */
-export function loadStepResult(v: unknown): { hash: Record<string, string>; grant: string | null; toggle: string | null } {
-  const expected = '[flat run hash, grant or nil, toggle or nil]';
+/** loadStep-3.lua: the run hash and the session's grants hash as flat field/value lists, then the toggle (nil → null). */
+export function loadStepResult(v: unknown): {
+  hash: Record<string, string>;
+  grants: Record<string, string>;
+  toggle: string | null;
+} {
+  const expected = '[flat run hash, flat grants hash, toggle or nil]';
   if (!Array.isArray(v) || v.length !== 3) wrongShape('loadStep', v, expected);
-  const [flat, grant, toggle] = v as unknown[];
-  if (!Array.isArray(flat) || flat.length % 2 !== 0 || !flat.every((x) => typeof x === 'string'))
-    wrongShape('loadStep', v, expected);
-  const textOrNull = (x: unknown) => (x === null || typeof x === 'string' ? x : wrongShape('loadStep', v, expected));
-  const hash: Record<string, string> = {};
-  for (let i = 0; i < flat.length; i += 2) hash[flat[i] as string] = flat[i + 1] as string;
-  return { hash, grant: textOrNull(grant), toggle: textOrNull(toggle) };
+  const [flat, grants, toggle] = v as unknown[];
+  const hashOf = (x: unknown): Record<string, string> => {
+    if (!Array.isArray(x) || x.length % 2 !== 0 || !x.every((y) => typeof y === 'string')) wrongShape('loadStep', v, expected);
+    const h: Record<string, string> = {};
+    for (let i = 0; i < x.length; i += 2) h[x[i] as string] = x[i + 1] as string;
+    return h;
+  };
+  if (!(toggle === null || typeof toggle === 'string')) wrongShape('loadStep', v, expected);
+  return { hash: hashOf(flat), grants: hashOf(grants), toggle };
 }

@@ -26,6 +26,8 @@ const SCRIPTS = {
   takeRateSlots: 'n',
   releaseRateSlots: 'n',
   loadStep: 3,
+  useGrant: 2,
+  decideAuto: 'n',
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 
@@ -34,7 +36,7 @@ type ScriptFn = (...keysThenArgv: string[]) => Promise<unknown>;
 /** A script's text with each `--@include <name>` line replaced by scripts/includes/<name>.lua. */
 function scriptText(file: string): string {
   const read = (f: string) => readFileSync(new URL(`./scripts/${f}`, import.meta.url), 'utf8');
-  return read(file).replace(/^--@include (\w+)$/m, (_, name: string) => read(`includes/${name}.lua`));
+  return read(file).replace(/^--@include (\w+)$/gm, (_, name: string) => read(`includes/${name}.lua`));
 }
 
 /** Every script by name with the text Redis runs (includes expanded), for tools that name scripts by their SHA. */

@@ -8,6 +8,7 @@ import type {
   ConfirmationRecord,
   ConfirmationStatus,
   ErrorInfo,
+  PlanApproval,
   DecisionChannel,
   Grant,
   RunEvent,
@@ -20,9 +21,12 @@ import { AuditLog, type AuditDecision, type AuditDraft, auditDraftJson, auditMin
 import { PinStore } from './pins.ts';
 import { DecideLinks } from './decide-links.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
+import { isActive } from '../grants/grant.ts';
 import { Definitions } from './definitions.ts';
 import type { RunEventType } from './events.ts';
-import { confirmationFrom, grantFor, parseEvent, parseGrant, parseRun } from './parse.ts';
+import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
+import { parseGrants } from './grant-parse.ts';
+import { GrantStore, type GrantUse } from './grants.ts';
 import type { RedisClient } from './redis.ts';
 import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
@@ -59,6 +63,8 @@ export interface CreateRunInput {
    */
   fingerprint?: string;
 }
+
+const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'denied', 'cancelled']);
 
 /** How long a trigger's Idempotency-Key names its run. */
 const IDEMPOTENCY_TTL_S = 86400;
@@ -99,6 +105,8 @@ export class RunStore {
   readonly ready: ReadySteps;
   /** every decision on a write, for the deployment */
   readonly audit: AuditLog;
+  /** remembered decisions, their uses and their index */
+  readonly grants: GrantStore;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -109,6 +117,7 @@ export class RunStore {
     this.decideLinks = new DecideLinks(redis, this.keys);
     this.ready = new ReadySteps(redis, this.keys, this.s);
     this.audit = new AuditLog(redis, this.keys);
+    this.grants = new GrantStore(redis, this.keys, this.s);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -253,31 +262,32 @@ export class RunStore {
   }
 
   /**
-   * What a step job needs: the run, the session's remembered decision for the tool and whether
-   * an admin turned the tool off, in one round trip (loadStep-3.lua).
+   * What a step job needs: the run, the session's remembered decisions and whether an admin turned
+   * the tool off, in one round trip (loadStep-3.lua). Which grant covers the call is the planner's
+   * question (grants/grant.ts pickGrant).
    */
   async loadForStep(
     runId: string,
     session: string,
     toolField: string | undefined,
-  ): Promise<{ run: RunRecord | undefined; grant: Grant | undefined; enabled: boolean }> {
+  ): Promise<{ run: RunRecord | undefined; grants: Grant[]; enabled: boolean }> {
     if (!this.redis.isCluster) {
       const {
         hash: h,
-        grant: g,
+        grants,
         toggle,
       } = loadStepResult(
         await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? ''),
       );
-      return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
+      return { run: h.id ? await this.toRun(h) : undefined, grants: parseGrants(session, grants), enabled: toggle !== '0' };
     }
     // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
     const [h, g, toggle] = await Promise.all([
       this.redis.hgetall(this.keys.run(runId)),
-      toolField ? this.redis.hget(this.keys.grants(session), toolField) : undefined,
+      toolField ? this.redis.hgetall(this.keys.grants(session)) : {},
       toolField ? this.redis.hget(this.keys.toolToggles(), toolField) : undefined,
     ]);
-    return { run: h.id ? await this.toRun(h) : undefined, grant: grantFor(parseGrant(g), h.owner), enabled: toggle !== '0' };
+    return { run: h.id ? await this.toRun(h) : undefined, grants: parseGrants(session, g), enabled: toggle !== '0' };
   }
 
   /**
@@ -304,9 +314,20 @@ export class RunStore {
     return (await this.redis.hget(this.keys.run(runId), 'status')) ?? undefined;
   }
 
-  /** The decision remembered in `session` for the tool, if it was made for runs of `owner`. */
+  /**
+   * A decision remembered in `session` for the tool that may still be used, made for runs of
+   * `owner` by that owner (the first one; which one covers a given call is pickGrant's question).
+   */
   async getGrant(session: string, connector: string, tool: string, owner?: string): Promise<Grant | undefined> {
-    return grantFor(parseGrant(await this.redis.hget(this.keys.grants(session), `${connector}.${tool}`)), owner);
+    const now = Date.now();
+    return (await this.grants.forSession(session)).find(
+      (g) =>
+        g.connector === connector &&
+        g.tool === tool &&
+        (g.owner ?? undefined) === (owner ?? undefined) &&
+        (owner === undefined || g.by === owner) &&
+        isActive(g, now),
+    );
   }
 
   /**
@@ -581,7 +602,14 @@ export class RunStore {
   async decide(
     cid: string,
     decision: 'approve' | 'deny' | 'expire',
-    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel; remember?: 'session' } = {},
+    opts: {
+      argumentsHash?: string;
+      by?: string;
+      channel?: DecisionChannel;
+      remember?: unknown;
+      grantMade?: string;
+      planHash?: string;
+    } = {},
   ): Promise<DecideOutcome> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
@@ -608,7 +636,9 @@ export class RunStore {
           by,
           ...(opts.channel ? { channel: opts.channel } : {}),
           at: now,
-          ...(opts.remember ? { remember: opts.remember } : {}),
+          ...(opts.remember ? { remember: 'session' } : {}),
+          ...(opts.grantMade ? { grantMade: opts.grantMade } : {}),
+          ...(opts.planHash ? { planHash: opts.planHash } : {}),
         }),
         j(err),
         j({ error: err, finishedAt: now }),
@@ -683,22 +713,70 @@ export class RunStore {
   }
 
   /**
-   * Remembers a decision in `session` for runs of `grant.owner` only (see grantFor): the session
-   * is Interlock's, so no caller can name it, and the owner keeps a grant from reaching another
-   * principal's runs even if it could.
+   * Records a person's approval of the run's plan (replacing an earlier one: a new plan is made
+   * where the old one stopped covering the run). Refused once the run has ended.
    */
-  async grant(session: string, connector: string, tool: string, grant: Grant): Promise<void> {
-    const key = this.keys.grants(session);
-    // A session nobody touches for a week has ended; its grants go with it.
-    await this.redis
-      .multi()
-      .hset(key, `${connector}.${tool}`, j(grant))
-      .expire(key, 7 * 86400)
-      .exec();
+  async approvePlan(runId: string, approval: PlanApproval): Promise<void> {
+    const status = await this.runStatus(runId);
+    if (status === undefined) throw new InterlockError('RUN_NOT_FOUND', `No run with id '${runId}'`);
+    if (TERMINAL.has(status)) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${status}`);
+    await this.redis.hset(this.keys.run(runId), 'plan', j(approval));
+    await this.appendEvent(runId, 'run.plan_approved', undefined, {
+      planHash: approval.plan.planHash,
+      by: approval.by,
+      ...(approval.channel ? { channel: approval.channel } : {}),
+    });
   }
 
   async endSession(session: string): Promise<void> {
-    await this.redis.del(this.keys.grants(session));
+    await this.grants.endSession(session);
+  }
+
+  /**
+   * Records a decision nobody was asked for (a grant or an approved plan covers the write) as an
+   * approved confirmation naming who, which channel and the hash, and with a grant counts its use
+   * in the same script on a single Redis (decideAuto-n.lua). On a cluster the session's grants are
+   * in another slot: the use is counted first, so a crash between spends a use and sends nothing.
+   */
+  async decideAuto(
+    run: RunRecord,
+    stepId: string,
+    payload: ConfirmationPayload,
+    decision: { by: string; channel: 'grant' | 'plan'; grantId?: string; planHash?: string },
+    grant?: Pick<Grant, 'id' | 'session'>,
+  ): Promise<{ outcome: 'ok' | 'already'; confirmationId: string } | { outcome: 'refused'; reason: string }> {
+    const now = Date.now();
+    const seq =
+      Object.keys(run.steps).indexOf(stepId) * 1000 + (run.steps[stepId]?.attempts ?? 0) * 10 + Math.floor(Math.random() * 10);
+    const cid = confirmationId(run.id, seq);
+    const use: GrantUse = { runId: run.id, stepId, confirmationId: cid, argumentsHash: payload.argumentsHash, at: now };
+    const inScript = grant !== undefined && !this.redis.isCluster;
+    if (grant && this.redis.isCluster) {
+      const used = await this.grants.use(grant, use);
+      if (used !== 'ok') return { outcome: 'refused', reason: used };
+    }
+    const { argumentsHash, ...shown } = payload;
+    const keys = [this.keys.run(run.id), this.keys.events(run.id)];
+    if (inScript) keys.push(this.keys.grants(grant.session), this.keys.grantUses(grant.session, grant.id));
+    const { tag, items } = taggedResult(
+      'decideAuto',
+      await this.s.decideAuto(
+        String(keys.length),
+        ...keys,
+        stepId,
+        cid,
+        j({ ...shown, createdAt: now }),
+        argumentsHash,
+        String(now),
+        j({ ...decision, at: now, confirmationId: cid, argumentsHash }),
+        F.conf(cid),
+        inScript ? grant.id : '',
+        j(use),
+      ),
+      ['ok', 'already', 'run', 'step', 'missing', 'revoked', 'expired', 'spent'],
+    );
+    if (tag === 'ok' || tag === 'already') return { outcome: tag, confirmationId: cid };
+    return { outcome: 'refused', reason: tag === 'run' || tag === 'step' ? `${tag} ${items[0]}` : tag };
   }
 
   async cancelRun(runId: string, by = 'unknown'): Promise<{ cancelled: boolean; status: string; confirmationId?: string }> {

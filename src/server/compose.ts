@@ -1,4 +1,5 @@
 import type { App } from '../app.ts';
+import { approvePlan, currentPlan } from '../engine/plans.ts';
 import { diagnose } from '../worker/doctor.ts';
 import { READY_GRACE_MS, reconcileEveryMs } from '../worker/reconciler.ts';
 import type { ServerServices } from './services.ts';
@@ -8,6 +9,7 @@ import type { ServerServices } from './services.ts';
  * App: every slice reads the App's current state (config, workers) when called.
  */
 export function servicesOf(app: App): ServerServices {
+  const getTool = (connector: string, tool: string) => app.pool.getTool(connector, tool);
   return {
     config: () => app.config,
     source: app.source,
@@ -15,6 +17,11 @@ export function servicesOf(app: App): ServerServices {
     queries: app.store,
     decideLinks: app.store.decideLinks,
     audit: app.store.audit,
+    grants: app.store.grants,
+    plans: {
+      current: (runId) => currentPlan(app.engine, getTool, runId),
+      approve: (runId, planHash, opts) => approvePlan(app.engine, getTool, runId, planHash, opts),
+    },
     catalog: {
       pool: app.pool,
       toggles: app.store,

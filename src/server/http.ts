@@ -19,6 +19,8 @@ import { openApiDocument } from './openapi.ts';
 import { isLoopbackHost, originGuard } from './origin.ts';
 import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { grantRoutes } from './routes/grants.ts';
+import { planRoutes } from './routes/plans.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
@@ -114,10 +116,12 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, pinRoutes(svc));
   hono.route(API, confirmationRoutes(svc));
   hono.route(API, auditRoutes(svc));
+  hono.route(API, grantRoutes(svc));
+  hono.route(API, planRoutes(svc));
   hono.route(API, connectorRoutes(svc));
   hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
-  hono.route('/', uiRoutes(svc.queries, feed));
+  hono.route('/', uiRoutes(svc.queries, feed, svc));
   // The link's own token is the authentication on these pages (URL-mode elicitation).
   hono.route('/', decideRoutes({ links: svc.decideLinks, confirmations: svc.queries, decisions: svc.commands }));
   if (opts.slack)

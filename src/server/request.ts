@@ -1,6 +1,8 @@
 import type { Context } from 'hono';
 import { InterlockError } from '../errors.ts';
 import type { Principal } from './auth.ts';
+import type { RememberRequest } from '../grants/grant.ts';
+import { parseRemember } from '../grants/remember.ts';
 
 /** Per-request values the middleware sets for handlers. */
 export interface ServerEnv {
@@ -99,12 +101,12 @@ export function requiredString(body: Record<string, unknown>, key: string, opts:
   return v;
 }
 
-/** `remember` is either absent or the literal "session": the only scope a grant may have. */
-export function rememberField(body: Record<string, unknown>): 'session' | undefined {
-  const v = body.remember;
-  if (v === undefined || v === null) return undefined;
-  if (v !== 'session') throw new InterlockError('BAD_REQUEST', `'remember' must be "session" when given`, { field: 'remember' });
-  return 'session';
+/**
+ * `remember`: absent, `"session"` (the exact payload approved, as before scopes), or a scope
+ * object (see grants/remember.ts).
+ */
+export function rememberField(body: Record<string, unknown>): RememberRequest | undefined {
+  return parseRemember(body.remember);
 }
 
 export interface Page {

@@ -2,7 +2,10 @@ import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/source.ts';
 import type { ConnectorPool } from '../connectors/pool.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { approvePlan, PlanView } from '../engine/plans.ts';
 import type { AuditLog } from '../runs/audit.ts';
+import type { GrantStore } from '../runs/grants.ts';
+import type { DecisionChannel } from '../runs/records.ts';
 import type { DecideLinks } from '../runs/decide-links.ts';
 import type { PinStore } from '../runs/pins.ts';
 import type { RedisClient, RedisHandle } from '../runs/redis.ts';
@@ -27,6 +30,10 @@ export interface ServerServices {
   catalog: ConnectorCatalog;
   /** one-time links that decide one confirmation (URL-mode elicitation and its page) */
   decideLinks: Pick<DecideLinks, 'mint' | 'peek' | 'take' | 'revoke'>;
+  /** remembered decisions, read only (revoking is a command) */
+  grants: Pick<GrantStore, 'list' | 'require' | 'uses'>;
+  /** a run's plan of writes, and approving it once */
+  plans: RunPlans;
   /** every decision, append-only (GET /api/v1/audit) */
   audit: Pick<AuditLog, 'list'>;
   /** a run session's end: its remembered approvals go */
@@ -41,7 +48,16 @@ export interface ServerServices {
 }
 
 /** Start, decide, cancel and resolve runs: the engine's control side. */
-export type RunCommands = Pick<Engine, 'workflow' | 'trigger' | 'cancel' | 'approve' | 'deny' | 'resolve' | 'waitFor'>;
+export type RunCommands = Pick<
+  Engine,
+  'workflow' | 'trigger' | 'cancel' | 'approve' | 'deny' | 'resolve' | 'waitFor' | 'revokeGrant'
+>;
+
+/** The plan of every write a run will reach (engine/plans.ts), with the catalog's tools filled in. */
+export interface RunPlans {
+  current(runId: string): Promise<PlanView>;
+  approve(runId: string, planHash: string, opts: { by: string; channel: DecisionChannel }): ReturnType<typeof approvePlan>;
+}
 
 /** Read runs, confirmations and run events. */
 export type RunQueries = Pick<

@@ -10,13 +10,15 @@ import { checkToolResult, loosenedNote, recordedResult } from '../connectors/res
 import type { ToolCallResult } from '../connectors/types.ts';
 import { verdictWords } from '../policy/words.ts';
 import { CallGuard } from './call-guard.ts';
-import { type StepDeps, type StepJob, commitAndAdvance, failAttempt, handBack } from './execute.ts';
+import { type StepDeps, type StepJob, auditDraft, commitAndAdvance, failAttempt, handBack } from './execute.ts';
 import type { StepOp } from './plan.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, isTransient, neverDelivered } from './retry.ts';
 import { StepStart, notStarted } from './start.ts';
 
 type CallOp = Extract<StepOp, { kind: 'call' }>;
+type CoveredOp = Extract<StepOp, { kind: 'callCovered' }>;
+type DenyOp = Extract<StepOp, { kind: 'deny' }>;
 
 const DEFAULT_HOLD_MS = 60_000;
 const READ_START_AFTER_MS = 50;
@@ -26,9 +28,9 @@ export function idempotencyKey(runId: string, stepId: string): string {
   return `interlock-${runId}-${stepId}`;
 }
 
-export async function callTool(d: StepDeps, j: StepJob, op: CallOp): Promise<string> {
+export async function callTool(d: StepDeps, j: StepJob, op: CallOp, confirmationId?: string): Promise<string> {
   const { run, step } = j;
-  await recordGateNote(d, j, op);
+  await recordGateNote(d, j, op, confirmationId);
   const limits = d.rateLimit?.(step.connector, step.tool, op.args) ?? [];
   const slot = limits.length ? await takeRateSlots(d, j, limits, step.timeoutMs ?? d.callTimeoutMs?.(step.connector)) : undefined;
   const start = new StepStart(d.store, run.id, step.id, { argumentsHash: op.argumentsHash, attempt: j.job.attemptsMade + 1 });
@@ -65,10 +67,65 @@ export async function callTool(d: StepDeps, j: StepJob, op: CallOp): Promise<str
 }
 
 /**
- * What let the write through without a person asking now goes on record before it is sent: a
- * grant or a policy rule, in the run's events and in the audit (see runs/audit.ts).
+ * A write a grant or an approved plan covers: its decision is recorded first, as an approved
+ * confirmation naming the grant or plan and the hash (with the grant's use, in one script), and
+ * only then is it sent. A grant revoked, expired or used up since it was read asks a person instead.
  */
-async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp): Promise<void> {
+export async function callCovered(d: StepDeps, j: StepJob, op: CoveredOp): Promise<string> {
+  const { cover } = op;
+  const decision =
+    cover.by === 'grant'
+      ? { by: cover.grant.by ?? 'unknown', channel: 'grant' as const, grantId: cover.grant.id }
+      : { by: cover.plan.by, channel: 'plan' as const, planHash: cover.plan.planHash };
+  const r = await d.store.decideAuto(j.run, j.step.id, op.payload, decision, cover.by === 'grant' ? cover.grant : undefined);
+  if (r.outcome === 'refused') {
+    if (r.reason.startsWith('run ') || r.reason.startsWith('step ')) return `not started: ${r.reason}`;
+    d.logger.info({ runId: j.run.id, stepId: j.step.id, reason: r.reason }, 'the grant no longer covers the write; asking');
+    const conf = await d.store.openGate(j.run, j.step.id, op.payload, d.policy().confirmationTtlMs);
+    return conf ? 'awaiting confirmation' : 'not paused';
+  }
+  const note =
+    cover.by === 'grant'
+      ? ({ kind: 'remembered', grant: cover.grant } as const)
+      : ({ kind: 'planned', planHash: cover.plan.planHash, by: cover.plan.by } as const);
+  return callTool(d, j, { kind: 'call', tool: op.tool, args: op.args, argumentsHash: op.argumentsHash, note }, r.confirmationId);
+}
+
+/** A remembered deny covers the write: its use is counted, and the step ends denied without a call. */
+export async function denyByGrant(d: StepDeps, j: StepJob, op: DenyOp): Promise<string> {
+  const { run, step } = j;
+  if (op.grant && !op.grant.id.startsWith('legacy-'))
+    await d.store.grants.use(op.grant, {
+      runId: run.id,
+      stepId: step.id,
+      confirmationId: '',
+      argumentsHash: op.argumentsHash,
+      at: Date.now(),
+    });
+  const by = op.by ? ` (made by ${op.by}${op.grant ? `, grant ${op.grant.id}` : ''})` : '';
+  await d.store.audit.append('deny', {
+    ...auditDraft(j, op),
+    source: { kind: 'grant', ...(op.grant ? { grant: op.grant.id } : {}), ...(op.by ? { by: op.by } : {}) },
+  });
+  await d.store.failStep(
+    run.id,
+    step.id,
+    'denied',
+    'denied',
+    { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
+    {
+      code: 'DENIED',
+      message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
+    },
+  );
+  return 'denied by grant';
+}
+
+/**
+ * What let the write through without a person asking now goes on record before it is sent: a
+ * grant, an approved plan or a policy rule, in the run's events and in the audit (see runs/audit.ts).
+ */
+async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp, confirmationId?: string): Promise<void> {
   const { connector, tool } = j.step;
   const draft = {
     argumentsHash: op.argumentsHash,
@@ -81,13 +138,28 @@ async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp): Promise<void
   };
   if (op.note?.kind === 'remembered') {
     const g = op.note.grant;
-    await d.store.audit.append('approve', { ...draft, source: { kind: 'grant', ...(g?.by ? { by: g.by } : {}) } });
+    await d.store.audit.append('approve', {
+      ...draft,
+      source: { kind: 'grant', ...(g?.id ? { grant: g.id } : {}), ...(g?.by ? { by: g.by } : {}) },
+    });
     await d.store.appendEvent(j.run.id, 'confirmation.remembered', j.step.id, {
       connector,
       tool,
       argumentsHash: op.argumentsHash,
       grantedBy: g?.by ?? 'unknown',
       ...(g?.channel ? { channel: g.channel } : {}),
+      ...(g ? { grantId: g.id } : {}),
+      ...(confirmationId ? { confirmationId } : {}),
+    });
+  } else if (op.note?.kind === 'planned') {
+    await d.store.audit.append('approve', { ...draft, source: { kind: 'plan', planHash: op.note.planHash } });
+    await d.store.appendEvent(j.run.id, 'confirmation.planned', j.step.id, {
+      connector,
+      tool,
+      argumentsHash: op.argumentsHash,
+      planHash: op.note.planHash,
+      approvedBy: op.note.by,
+      ...(confirmationId ? { confirmationId } : {}),
     });
   } else if (op.note?.kind === 'rule') {
     const v = op.note.verdict;

@@ -9,7 +9,7 @@ import type { LlmCaller } from '../llm/caller.ts';
 import type { RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
-import { callTool } from './call.ts';
+import { callCovered, callTool, denyByGrant } from './call.ts';
 import { callModel } from './llm.ts';
 import { verdictWords } from '../policy/words.ts';
 import type { ActionOp, PositionOp, Resolved, RuleVerdict } from './plan.ts';
@@ -96,39 +96,24 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
       );
       return 'in doubt';
     case 'ask': {
+      if (op.planDiverged)
+        await store.appendEvent(run.id, 'step.plan_diverged', step.id, {
+          reason: op.planDiverged,
+          argumentsHash: op.payload.argumentsHash,
+        });
       const conf = await store.openGate(run, step.id, op.payload, d.policy().confirmationTtlMs);
       d.logger.info({ runId: run.id, stepId: step.id, confirmationId: conf?.id }, 'waiting for confirmation');
       return 'awaiting confirmation';
     }
     case 'deny':
-      return op.rule ? denyByRule(d, j, op.rule, op) : denyByGrant(d, j, op.by, op);
+      return op.rule ? denyByRule(d, j, op.rule, op) : denyByGrant(d, j, op);
+    case 'callCovered':
+      return callCovered(d, j, op);
     case 'call':
       return callTool(d, j, op);
     case 'callModel':
       return callModel(d, j, op);
   }
-}
-
-/** A remembered decision denies the write: recorded against its grant, nothing sent. */
-async function denyByGrant(d: StepDeps, j: StepJob, grantedBy: string | undefined, r: Resolved): Promise<string> {
-  const { run, step } = j;
-  const by = grantedBy ? ` (made by ${grantedBy})` : '';
-  await d.store.audit.append('deny', {
-    ...auditDraft(j, r),
-    source: { kind: 'grant', ...(grantedBy ? { by: grantedBy } : {}) },
-  });
-  await d.store.failStep(
-    run.id,
-    step.id,
-    'denied',
-    'denied',
-    { arguments: r.args, argumentsHash: r.argumentsHash, note: `denied by a decision remembered for this session${by}` },
-    {
-      code: 'DENIED',
-      message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
-    },
-  );
-  return 'denied by grant';
 }
 
 /** A policy rule denies the write: it is never sent, and the step and the audit name the rule. */
@@ -156,7 +141,7 @@ async function denyByRule(d: StepDeps, j: StepJob, v: RuleVerdict, r: Resolved):
   return `denied by rule ${v.rule}`;
 }
 
-function auditDraft(j: StepJob, r: Resolved) {
+export function auditDraft(j: StepJob, r: Resolved) {
   return {
     argumentsHash: r.argumentsHash,
     runId: j.run.id,

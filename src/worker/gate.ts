@@ -1,17 +1,16 @@
 import type { ToolInfo } from '../connectors/types.ts';
 import type { PolicyVerdict } from '../policy/types.ts';
-import type { ConfirmationPayload, GrantDecision } from '../runs/records.ts';
+import type { ConfirmationPayload } from '../runs/records.ts';
 import type { CallStep, PolicyConfig } from '../workflows/types.ts';
 
 /**
- * What the gate says about one resolved call, as data: proceed, ask a person (with the exact
- * payload to show), or stop because a remembered decision denies it. No I/O here, so every rule
- * of "writes wait" is testable on its own.
+ * What the gate says about one resolved call, as data: proceed, or a decision is needed (with the
+ * exact payload a person would be shown; planStep first looks for a grant or a plan that covers
+ * it). No I/O here, so every rule of "writes wait" is testable on its own.
  */
 export type GateDecision =
-  | { kind: 'proceed'; via: 'read' | 'approved' | 'grant' | 'policy' }
-  | { kind: 'ask'; payload: ConfirmationPayload }
-  | { kind: 'deny'; via: 'grant' };
+  | { kind: 'proceed'; via: 'read' | 'approved' | 'policy' }
+  | { kind: 'ask'; payload: ConfirmationPayload };
 
 export interface GateInput {
   workflow: string;
@@ -21,8 +20,6 @@ export interface GateInput {
   argumentsHash: string;
   /** hash a person approved for this step earlier, if any */
   approvedHash?: string;
-  /** remembered decision for (session, connector, tool) */
-  grant?: GrantDecision;
   policy: PolicyConfig;
   /** what policy.rules said; a `require` verdict travels with the confirmation as its quorum */
   verdict?: PolicyVerdict;
@@ -45,8 +42,6 @@ export function decideGate(g: GateInput): GateDecision {
     (g.tool.write && mode === 'never' && !unconfirmedAllowed(g.policy, g.workflow, g.step));
   if (!needs) return { kind: 'proceed', via: g.tool.write ? 'policy' : 'read' };
   if (g.approvedHash !== undefined && g.approvedHash === g.argumentsHash) return { kind: 'proceed', via: 'approved' };
-  if (g.grant === 'approve') return { kind: 'proceed', via: 'grant' };
-  if (g.grant === 'deny') return { kind: 'deny', via: 'grant' };
   return {
     kind: 'ask',
     payload: {

@@ -13,6 +13,8 @@ import type { ConfirmationPayload, Grant, RunRecord, StepRecord } from '../runs/
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
+import { pickGrant } from '../grants/grant.ts';
+import { runCurrency } from '../grants/run-currency.ts';
 import { decideGate } from './gate.ts';
 
 /** How long a job that arrived before the commit that enqueued it looks again (see waitForPrevious). */
@@ -24,14 +26,22 @@ export interface Resolved {
   argumentsHash: string;
 }
 
-/** Proceeding past the gate leaves a trace on record when a grant or a loosened override let it through. */
+/** Proceeding past the gate leaves a trace on record when a grant, a plan, a rule or a loosened override let it through. */
 export type GateNote =
   | { kind: 'remembered'; grant: Grant | undefined }
+  | { kind: 'planned'; planHash: string; by: string }
   | { kind: 'ungatedByOverride'; loosened: string[] }
   /** a policy rule approved the write: nobody was asked, and the audit names the rule */
   | { kind: 'rule'; verdict: RuleVerdict };
 
 export type RuleVerdict = Extract<PolicyVerdict, { kind: 'rule' }>;
+
+/** An approved plan that covers this write: its arguments are exactly what the plan's template gives. */
+export interface PlanCover {
+  planHash: string;
+  /** who approved the plan */
+  by: string;
+}
 
 export type StepOp =
   /** nothing to do: the run is gone or finished, or the step settled some other way */
@@ -46,9 +56,20 @@ export type StepOp =
   | { kind: 'block'; tool: ToolInfo; fields: string[] }
   /** a previous attempt of a plain write may have reached the server */
   | ({ kind: 'inDoubt' } & Resolved)
-  | { kind: 'ask'; payload: ConfirmationPayload }
-  /** stopped without asking: by a remembered decision (`by` made it), or by a policy `rule` */
-  | ({ kind: 'deny'; by: string | undefined; rule?: RuleVerdict } & Resolved)
+  /** a person decides; `planDiverged` says why an approved plan did not cover it */
+  | { kind: 'ask'; payload: ConfirmationPayload; planDiverged?: string }
+  /** stopped without asking: by a remembered decision (`by` made it, `grant` is it), or by a policy `rule` */
+  | ({ kind: 'deny'; by: string | undefined; rule?: RuleVerdict; grant?: Grant } & Resolved)
+  /**
+   * a decision nobody has to be asked for covers the write: record it (and the grant's use) as
+   * the decision, then call; if the grant was revoked, expired or used up meanwhile, ask instead
+   */
+  | ({
+      kind: 'callCovered';
+      tool: ToolInfo;
+      payload: ConfirmationPayload;
+      cover: { by: 'grant'; grant: Grant } | { by: 'plan'; plan: PlanCover };
+    } & Resolved)
   | ({ kind: 'call'; tool: ToolInfo; note: GateNote | undefined } & Resolved)
   | ({ kind: 'callModel'; req: LlmRequest } & Resolved);
 
@@ -97,7 +118,12 @@ export type StepFacts =
       enabled: boolean;
       /** the fields that changed since the tool was pinned; empty when it is as pinned */
       changed: string[];
-      grant: Grant | undefined;
+      /** every grant of the run's session; which covers this call is decided here */
+      grants: Grant[];
+      /** an approved plan whose template gives exactly these arguments */
+      plan?: PlanCover;
+      /** the run has an approved plan that does not give these arguments, and why */
+      planDiverged?: string;
       /** what policy.rules say about this call (evaluated before planning: JSONata is asynchronous) */
       verdict?: PolicyVerdict;
     };
@@ -110,6 +136,8 @@ export interface PlanInput {
   policy: PolicyConfig;
   /** the intent attempt this job's last try proved never reached the server (a refused connection) */
   undeliveredAttempt: number | undefined;
+  /** the clock grants' time limits are read against */
+  now: number;
 }
 
 export function resolved(args: Record<string, unknown>): Resolved {
@@ -160,19 +188,43 @@ export function planStep(p: PlanInput): ActionOp {
     arguments: args,
     argumentsHash: r.argumentsHash,
     ...(p.rec.approvedHash !== undefined ? { approvedHash: p.rec.approvedHash } : {}),
-    // One person's remembered decision never stands in for a quorum a rule demands.
-    ...(facts.grant && verdict.kind !== 'rule' ? { grant: facts.grant.decision } : {}),
     policy: p.policy,
     verdict,
   });
-  if (gate.kind === 'ask') return { kind: 'ask', payload: gate.payload };
-  if (gate.kind === 'deny') return { kind: 'deny', by: facts.grant?.by, ...r };
+  if (gate.kind === 'ask') {
+    const currency = runCurrency(p.run);
+    const payload = currency ? { ...gate.payload, currency } : gate.payload;
+    // One person's remembered decision or approved plan never stands in for the quorum a rule demands.
+    if (verdict.kind === 'rule') return { kind: 'ask', payload };
+    return coveredOrAsk(p, facts, tool, payload, r);
+  }
   // A read only because the config says so passes the gate on record, with what was loosened.
   const note: GateNote | undefined =
-    gate.via === 'grant'
-      ? { kind: 'remembered', grant: facts.grant }
-      : gate.via === 'read' && tool.loosened?.includes('readOnlyHint')
-        ? { kind: 'ungatedByOverride', loosened: tool.loosened }
-        : undefined;
+    gate.via === 'read' && tool.loosened?.includes('readOnlyHint')
+      ? { kind: 'ungatedByOverride', loosened: tool.loosened }
+      : undefined;
   return { kind: 'call', tool, note, ...r };
+}
+
+/**
+ * A write that needs a decision: a remembered deny that covers these arguments stops it; an
+ * approved plan, then a remembered approve that covers them, lets it through on record; else a
+ * person is asked.
+ */
+function coveredOrAsk(
+  p: PlanInput,
+  facts: Extract<StepFacts, { kind: 'tool' }>,
+  tool: ToolInfo,
+  payload: ConfirmationPayload,
+  r: Resolved,
+): ActionOp {
+  const grant = pickGrant(
+    facts.grants,
+    { connector: tool.connector, tool: tool.name, args: r.args, argumentsHash: r.argumentsHash, owner: p.run.owner },
+    p.now,
+  );
+  if (grant?.decision === 'deny') return { kind: 'deny', by: grant.by, grant, ...r };
+  if (facts.plan) return { kind: 'callCovered', tool, payload, cover: { by: 'plan', plan: facts.plan }, ...r };
+  if (grant) return { kind: 'callCovered', tool, payload, cover: { by: 'grant', grant }, ...r };
+  return { kind: 'ask', payload, ...(facts.planDiverged ? { planDiverged: facts.planDiverged } : {}) };
 }

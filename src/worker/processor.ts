@@ -14,7 +14,9 @@ import { type StepDeps, type StepJob, execute, settle } from './execute.ts';
 import type { PolicyVerdict } from '../policy/types.ts';
 import { modelFacts } from './llm.ts';
 import { ruleContext, verdictFor } from './rule-context.ts';
-import { type StepFacts, planPosition, planStep } from './plan.ts';
+import { type PlanCover, type StepFacts, planPosition, planStep } from './plan.ts';
+import { matchPlan } from '../plans/match.ts';
+import { makePin } from '../runs/tool-pins.ts';
 import type { StepJobData } from './queues.ts';
 
 export type { ToolCaller } from './execute.ts';
@@ -28,6 +30,25 @@ function context(run: RunRecord): TemplateContext {
   for (const [id, s] of Object.entries(run.steps))
     steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
   return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
+}
+
+/** Whether the run's approved plan covers this write exactly, and if not, why (shown when it asks again). */
+async function planFacts(
+  run: RunRecord,
+  step: CallStep,
+  tool: ToolInfo,
+  args: Record<string, unknown>,
+): Promise<{ plan?: PlanCover; planDiverged?: string }> {
+  if (!run.plan || (!tool.write && step.confirm !== 'always')) return {};
+  const m = await matchPlan(run.plan.plan, {
+    stepId: step.id,
+    connector: step.connector,
+    tool: step.tool,
+    definitionHash: makePin(tool).hash,
+    args,
+    steps: run.steps,
+  });
+  return m.ok ? { plan: { planHash: run.plan.plan.planHash, by: run.plan.by } } : { planDiverged: m.reason };
 }
 
 export class StepProcessor {
@@ -53,6 +74,7 @@ export class StepProcessor {
       facts,
       policy: this.d.policy(),
       undeliveredAttempt: job.data.undeliveredAttempt,
+      now: Date.now(),
     });
     return execute(this.d, j, op);
   }
@@ -66,7 +88,7 @@ export class StepProcessor {
     j: StepJob,
     step: CallStep,
     ctx: TemplateContext,
-    loaded: { grant: Grant | undefined; enabled: boolean },
+    loaded: { grants: Grant[]; enabled: boolean },
   ): Promise<StepFacts> {
     const { store } = this.d;
     const preloaded = j.job.data.tool === `${step.connector}.${step.tool}`;
@@ -89,9 +111,17 @@ export class StepProcessor {
       return { kind: 'error', error };
     }
     const pin = await this.observePin(tool);
-    const grant = preloaded ? loaded.grant : await store.getGrant(j.run.session, step.connector, step.tool, j.run.owner);
-    const changed = pin.status === 'changed' ? pin.changes.map((c) => c.field) : [];
-    return { kind: 'tool', args, tool, enabled, changed, grant, verdict };
+    const grants = preloaded ? loaded.grants : await store.grants.forSession(j.run.session);
+    return {
+      kind: 'tool',
+      args,
+      tool,
+      enabled,
+      changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [],
+      grants,
+      verdict,
+      ...(await planFacts(j.run, step, tool, args)),
+    };
   }
 
   /**

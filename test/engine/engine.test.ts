@@ -122,11 +122,12 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     await app.engine.approve(c1.id, c1.argumentsHash, { remember: 'session' });
     await waitForStatus(app, first.run.id, ['succeeded']);
 
-    const again = await app.engine.trigger('pay', { name: 'grace2' }, { session: 'conv-1' });
+    // "session" remembers the exact payload: the same call again in the session goes through.
+    const again = await app.engine.trigger('pay', { name: 'grace' }, { session: 'conv-1' });
     const same = await waitForStatus(app, again.run.id, ['succeeded', 'awaiting_confirmation']);
     expect(same.status).toBe('succeeded');
 
-    const other = await app.engine.trigger('pay', { name: 'grace3' }, { session: 'conv-2' });
+    const other = await app.engine.trigger('pay', { name: 'grace' }, { session: 'conv-2' });
     const asked = await waitForStatus(app, other.run.id, ['succeeded', 'awaiting_confirmation']);
     expect(asked.status).toBe('awaiting_confirmation');
     await app.engine.cancel(other.run.id, 'test');

@@ -61,11 +61,6 @@ describe('the gate', () => {
     expect(decideGate({ ...base, step: step(), tool: write, approvedHash: 'other' }).kind).toBe('ask');
   });
 
-  it('follows a remembered decision for the session', () => {
-    expect(decideGate({ ...base, step: step(), tool: write, grant: 'approve' })).toEqual({ kind: 'proceed', via: 'grant' });
-    expect(decideGate({ ...base, step: step(), tool: write, grant: 'deny' })).toEqual({ kind: 'deny', via: 'grant' });
-  });
-
   it('asks even for a read when the step says confirm: always', () => {
     const d = decideGate({ ...base, step: step({ confirm: 'always', tool: 'retrieve_charge' }), tool: read });
     expect(d.kind).toBe('ask');

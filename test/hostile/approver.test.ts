@@ -21,7 +21,7 @@ describe('only an approver approves (issue 14)', () => {
     const ok = await a.api(`/api/v1/confirmations/${conf.id}/approve`, {
       method: 'POST',
       token: 'ops',
-      json: { argumentsHash: conf.argumentsHash, remember: 'session' },
+      json: { argumentsHash: conf.argumentsHash, remember: { scope: 'arguments', fields: ['channel'] } },
     });
     expect(ok.status).toBe(200);
     await a.waitRun(r.id, ['succeeded']);

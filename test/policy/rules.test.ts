@@ -138,11 +138,25 @@ describe('the plan with a verdict (pure, no Redis)', () => {
         tool: refundTool,
         enabled: true,
         changed: [],
-        grant: { decision: 'approve' },
+        // A remembered approval that covers the call: a quorum rule still asks (see below).
+        grants: [
+          {
+            id: 'g1',
+            session: run.session,
+            connector: refundTool.connector,
+            tool: refundTool.name,
+            decision: 'approve',
+            scope: 'arguments',
+            constraints: [],
+            at: 0,
+            uses: 0,
+          },
+        ],
         verdict: v,
       },
       policy: shipped.policy,
       undeliveredAttempt: undefined,
+      now: Date.now(),
     });
   };
   const rule = (effect: 'approve' | 'deny' | 'require'): PolicyVerdict => ({

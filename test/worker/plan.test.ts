@@ -67,13 +67,14 @@ function runWith(
 }
 
 function toolFacts(over: Partial<Extract<StepFacts, { kind: 'tool' }>> = {}): StepFacts {
-  return { kind: 'tool', args: { to: 'a@example.com' }, tool: write, enabled: true, changed: [], grant: undefined, ...over };
+  return { kind: 'tool', args: { to: 'a@example.com' }, tool: write, enabled: true, changed: [], grants: [], ...over };
 }
 
 function plan(facts: StepFacts, over: Partial<PlanInput> = {}) {
   const run = over.run ?? runWith([send]);
   const step = over.step ?? send;
   return planStep({
+    now: 1000,
     run,
     step,
     rec: run.steps[step.id] ?? stepRec(step.id),
@@ -185,14 +186,37 @@ describe('planStep: what a step whose turn it is does', () => {
     });
   });
 
-  it('denies a write a remembered decision denies, naming who made it', () => {
-    const grant: Grant = { decision: 'deny', by: 'alice' };
-    expect(plan(toolFacts({ grant }))).toEqual({ kind: 'deny', by: 'alice', ...resolved({ to: 'a@example.com' }) });
+  const toolGrant = (over: Partial<Grant>): Grant => ({
+    id: 'g1',
+    session: 's1',
+    connector: 'mail',
+    tool: 'send',
+    decision: 'approve',
+    scope: 'tool',
+    by: 'alice',
+    at: 1,
+    uses: 0,
+    ...over,
   });
 
-  it('calls a write a remembered decision approves, noting the grant', () => {
-    const grant: Grant = { decision: 'approve', by: 'alice' };
-    expect(plan(toolFacts({ grant }))).toMatchObject({ kind: 'call', tool: write, note: { kind: 'remembered', grant } });
+  it('denies a write a remembered decision denies, naming who made it', () => {
+    const grant = toolGrant({ decision: 'deny' });
+    expect(plan(toolFacts({ grants: [grant] }))).toEqual({
+      kind: 'deny',
+      by: 'alice',
+      grant,
+      ...resolved({ to: 'a@example.com' }),
+    });
+  });
+
+  it('lets a write a remembered decision approves through on record, with the payload to ask with if the grant is gone by then', () => {
+    const grant = toolGrant({});
+    expect(plan(toolFacts({ grants: [grant] }))).toMatchObject({
+      kind: 'callCovered',
+      tool: write,
+      cover: { by: 'grant', grant },
+      payload: { arguments: { to: 'a@example.com' } },
+    });
   });
 
   it('calls a write a person approved with these exact arguments, and no other', () => {

@@ -1,5 +1,6 @@
 import { moneyWords, quorumState, verdictWords } from '../../policy/words.ts';
 import type { ConfirmationRecord } from '../../runs/records.ts';
+import { currencyOf, fieldChoices } from '../../grants/constraints.ts';
 import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts';
 
 /** Who decided a confirmation, on which channel and when: `by <who> (<channel>) at <time>`. */
@@ -64,15 +65,11 @@ export function confirmationCard(
         ? html`<div class="actions">
       <button type="button" class="approve" data-action="approve"${opts.canDecide ? '' : ' disabled'}>Approve</button>
       <button type="button" class="deny" data-action="deny"${opts.canDecide ? '' : ' disabled'}>Deny</button>
-      <label><input type="checkbox" name="remember"${canRemember && !quorum ? '' : ' disabled'}> remember for this session (<code>${c.connector}.${c.tool}</code> in session <code>${c.session}</code>)${
-        opts.canDecide && !canRemember
-          ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>`
-          : ''
-      }</label>
+      ${quorum ? html`<p class="muted">A rule needs approvers from a group here, so nothing can be remembered for it.</p>` : rememberBox(c, canRemember, opts.canDecide)}
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
-        : html`<p class="outcome">${c.status} ${decidedBy(c)}${c.remember ? ' (remembered for the session)' : ''}</p>`
+        : html`<p class="outcome">${c.status} ${decidedBy(c)}${c.grantId ? html` under grant <code>${c.grantId}</code>` : ''}${c.planHash ? html` under plan <code>${c.planHash.slice(0, 12)}…</code>` : ''}${c.grantMade ? html` (remembered as grant <a href="/ui/grants">${c.grantMade}</a>)` : ''}</p>`
   }
 </article>`;
 }
@@ -92,4 +89,28 @@ function policyRows(c: ConfirmationRecord): Html | string {
           }</dd>`
         : ''
     }`;
+}
+
+/**
+ * "Remember" with its scope: this exact payload (the default), or this tool with the fields the
+ * person ticks held to what they approve, each shown in words; for a time and a number of uses.
+ * Hooks: `fieldset.remember`, `input[name=remember]`, `input[name=scope]`, `input[name=field]`,
+ * `select[name=ttl]`, `input[name=uses]`.
+ */
+function rememberBox(c: ConfirmationRecord, canRemember: boolean, canDecide: boolean): Html {
+  const off = canRemember ? '' : ' disabled';
+  const choices = fieldChoices(c.arguments, currencyOf(c.arguments, c.currency));
+  return html`<fieldset class="remember"><legend><label><input type="checkbox" name="remember"${off}> remember in session <code>${c.session}</code></label>${
+    canDecide && !canRemember
+      ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>`
+      : ''
+  }</legend>
+    <label><input type="radio" name="scope" value="payload" checked${off}> this exact payload only</label>
+    <label><input type="radio" name="scope" value="arguments"${off}> <code>${c.connector}.${c.tool}</code> whenever:</label>
+    <ul class="fields">${choices.map(
+      (f) => html`<li><label><input type="checkbox" name="field" value="${f.field}"${off}> ${f.words}</label></li>`,
+    )}</ul>
+    <label>for <select name="ttl"${off}><option value="">until the session ends</option><option value="10m">10 minutes</option><option value="1h">1 hour</option><option value="1d">1 day</option></select></label>
+    <label>at most <input type="number" name="uses" min="1" placeholder="any number of"${off}> uses</label>
+  </fieldset>`;
 }

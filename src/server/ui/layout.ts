@@ -28,6 +28,10 @@ a { color:var(--accent); }
 .card dl { display:grid; grid-template-columns: 11rem 1fr; gap:.25rem .8rem; margin:.4rem 0; } .card dt { color:var(--muted); font-size:.85rem; } .card dd { margin:0; }
 .annotations .badge { margin-right:.3rem; } .hint-write { background:#fee4e2; color:var(--bad); }
 .actions { display:flex; gap:.8rem; align-items:center; margin-top:.6rem; flex-wrap:wrap; }
+fieldset.remember { flex-basis:100%; border:1px solid #d0d5dd; border-radius:6px; padding:.4rem .8rem; display:flex; flex-direction:column; gap:.3rem; }
+fieldset.remember ul.fields { list-style:none; margin:0 0 0 1.6rem; padding:0; }
+pre.plan-words { white-space:pre-wrap; }
+table.grants td { vertical-align:top; }
 button { font:inherit; font-weight:600; padding:.45rem 1.1rem; border-radius:6px; border:1px solid transparent; cursor:pointer; }
 button.approve { background:var(--ok); color:#fff; } button.deny { background:#fff; color:var(--bad); border-color:var(--bad); }
 button:disabled { opacity:.5; cursor:default; }
@@ -54,7 +58,7 @@ export function page(o: PageOptions): Html {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · Interlock</title><link rel="icon" href="data:,"><style nonce="${o.nonce}">${new Html(CSS)}</style></head>
 <body data-live="${o.live.kind}" data-run="${o.live.kind === 'run' ? o.live.runId : ''}">
-<header class="top"><a class="brand" href="/ui">Interlock</a><a href="/ui">Runs</a><a href="/ui/confirmations">Confirmations</a>
+<header class="top"><a class="brand" href="/ui">Interlock</a><a href="/ui">Runs</a><a href="/ui/confirmations">Confirmations</a><a href="/ui/grants">Grants</a>
 <a href="/admin/queues">Queues</a><a href="/api/v1/openapi.json">API</a><span class="who">${who}</span></header>
 <main>${o.body}</main>
 <script nonce="${o.nonce}">${new Html(CLIENT_SCRIPT)}</script>

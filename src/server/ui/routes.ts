@@ -4,11 +4,13 @@ import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
 import { type Principal, hasScope, requireScope } from '../auth.ts';
 import { PerPrincipalLimit } from '../limits.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 import type { RunQueries } from '../services.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
 import { confirmationCard } from './confirmation.ts';
 import { type Html, html } from './html.ts';
 import { page } from './layout.ts';
+import { grantsTable, planSection } from './grants.ts';
 import type { HomeSnapshot, LiveFeed } from './live.ts';
 import { runHeader, runTimeline } from './run.ts';
 import { runRows, runsTable } from './runs.ts';
@@ -52,7 +54,7 @@ async function runConfirmations(queries: RunQueries, run: RunRecord): Promise<Ma
  * buttons call the API, which checks `confirm` itself. Authentication is the caller's (bearer
  * header or the session cookie set by the `?token=` exchange in http.ts).
  */
-export function uiRoutes(queries: RunQueries, feed: LiveFeed): Hono<ServerEnv> {
+export function uiRoutes(queries: RunQueries, feed: LiveFeed, more: Pick<ServerServices, 'grants' | 'plans'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   const liveLimit = new PerPrincipalLimit(DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'live page feeds');
   const render = (c: Ctx, title: string, body: Html, live: Parameters<typeof page>[0]['live']) => {
@@ -97,16 +99,33 @@ ${runsTable(snap.runs)}`,
     );
   });
 
+  r.get('/ui/grants', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const grants = await more.grants.list({ all: c.req.query('all') === 'true' });
+    return render(
+      c,
+      'Grants',
+      html`<h1>Remembered decisions</h1>
+<p class="muted">Each lets writes through without asking, only within what it covers. <a href="/ui/grants?all=true">Show revoked, expired and used-up ones too</a>.</p>
+${grantsTable(grants, { canRevoke: hasScope(p, 'confirm') || hasScope(p, 'admin') })}`,
+      { kind: 'none' },
+    );
+  });
+
   r.get('/ui/runs/:id', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
     const run = await queries.requireRun(c.req.param('id'));
     const confs = await runConfirmations(queries, run);
     const pending = [...confs.values()].filter((x) => x.status === 'pending');
+    // The plan is worth showing while writes wait, or once one was approved.
+    const plan =
+      run.status === 'awaiting_confirmation' || run.plan ? await more.plans.current(run.id).catch(() => undefined) : undefined;
     return render(
       c,
       `Run ${run.id}`,
       html`<div id="run-header">${runHeader(run)}</div>
 ${confirmationsSection(pending, p)}
+${plan ? planSection(run.id, plan, { canApprove: hasScope(p, 'confirm') }) : ''}
 <h2>Timeline</h2><div id="timeline">${runTimeline(run, confs)}</div>`,
       { kind: 'run', runId: run.id },
     );

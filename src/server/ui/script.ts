@@ -28,6 +28,33 @@ export const CLIENT_SCRIPT =
     if (empty) empty.hidden = box.querySelectorAll('.confirmation').length > 0;
   }
 
+  // Revoking a grant and approving a plan: one request each, the answer's words shown in place.
+  document.addEventListener('click', async (ev) => {
+    const btn = ev.target instanceof Element ? ev.target.closest('button[data-revoke], button[data-plan-approve]') : null;
+    if (!btn) return;
+    const out = btn.parentElement.querySelector('.outcome');
+    btn.disabled = true;
+    try {
+      const revoke = btn.dataset.revoke;
+      const res = revoke
+        ? await fetch('/api/v1/grants/' + encodeURIComponent(revoke), {
+            method: 'DELETE', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}',
+          })
+        : await fetch('/api/v1/runs/' + encodeURIComponent(btn.dataset.run) + '/plan/approve', {
+            method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ planHash: btn.dataset.planApprove }),
+          });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error((data.error && data.error.message) || (res.status + ' ' + res.statusText));
+      out.className = 'outcome';
+      out.textContent = revoke ? 'Revoked: ' + data.words : 'Plan approved: its writes run without asking while they match it.';
+    } catch (err) {
+      out.className = 'outcome error';
+      out.textContent = String(err && err.message ? err.message : err);
+      btn.disabled = false;
+    }
+  });
+
   document.addEventListener('click', async (ev) => {
     const btn = ev.target instanceof Element ? ev.target.closest('button[data-action]') : null;
     if (!btn) return;
@@ -37,7 +64,16 @@ export const CLIENT_SCRIPT =
     const box = card.querySelector('input[name=remember]');
     const remember = !!(box && box.checked);
     const payload = action === 'approve' ? { argumentsHash: card.dataset.hash } : {};
-    if (remember) payload.remember = 'session';
+    if (remember) {
+      const scope = card.querySelector('input[name=scope]:checked');
+      const r = { scope: scope ? scope.value : 'payload' };
+      if (r.scope === 'arguments') r.fields = [...card.querySelectorAll('input[name=field]:checked')].map((f) => f.value);
+      const ttl = card.querySelector('select[name=ttl]');
+      if (ttl && ttl.value) r.ttl = ttl.value;
+      const uses = card.querySelector('input[name=uses]');
+      if (uses && uses.value) r.uses = Number(uses.value);
+      payload.remember = r;
+    }
     const controls = card.querySelectorAll('button, input');
     controls.forEach((b) => { b.disabled = true; });
     card.dataset.deciding = action;
@@ -65,7 +101,7 @@ export const CLIENT_SCRIPT =
         const q = card.querySelector('.quorum');
         if (q) q.textContent = n + ' of ' + quorum.approvers + ' approvals so far (' + (data.approvals || []).map((a) => a.by).join(', ') + ').';
       } else {
-        out.textContent = (action === 'approve' ? 'Approved' : 'Denied') + (remember ? ' and remembered for this session' : '') +
+        out.textContent = (action === 'approve' ? 'Approved' : 'Denied') + (data.grantMade ? ' and remembered as grant ' + data.grantMade : '') +
           (action === 'approve' ? ': the run continues.' : ': the tool was not called.');
       }
     } catch (err) {

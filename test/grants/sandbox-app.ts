@@ -1,0 +1,68 @@
+/**
+ * An app on the Stripe and Slack sandboxes for one file, from workflows.yaml text, as vitest
+ * fixtures: `it('…', async ({ app, sandboxes }) => …)`. The built-in connectors run as the
+ * `interlock connector …` children the shipped workflows.yaml names.
+ */
+import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
+import type { App } from '../../src/app.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
+import { appTest } from '../helpers/fixtures.ts';
+import { waitForStatus } from '../helpers/app.ts';
+
+export const SANDBOX_CONNECTORS = `
+  stripe:
+    transport: stdio
+    command: interlock
+    args: [connector, stripe]
+    timeout: 30s
+  slack:
+    transport: stdio
+    command: interlock
+    args: [connector, slack]
+    timeout: 60s`;
+
+export interface StripeState {
+  refunds: Record<string, { id: string; charge: string; amount: number; metadata?: Record<string, string> }>;
+}
+export interface SlackState {
+  messages: Array<{ channel: string; text: string; ts: string }>;
+}
+
+export function sandboxAppTest(yaml: string) {
+  return appTest({ yaml }).extend<{ sandboxes: Sandboxes; ready: App }>({
+    sandboxes: [
+      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+      async ({}, use) => {
+        const s = await startSandboxes({ stripePort: 0, slackPort: 0 });
+        const saved = { ...process.env };
+        Object.assign(process.env, s.env);
+        await use(s);
+        process.env = saved;
+        await s.close();
+      },
+      { scope: 'file' },
+    ],
+    // The app's connectors start on first use and inherit the environment then: the sandboxes first.
+    ready: [async ({ sandboxes: _s, app }, use) => use(app), { scope: 'file' }],
+  });
+}
+
+export function refunds(s: Sandboxes): StripeState['refunds'][string][] {
+  return Object.values((s.stripe.state() as unknown as StripeState).refunds);
+}
+
+export function messages(s: Sandboxes): SlackState['messages'] {
+  return (s.slack.state() as unknown as SlackState).messages;
+}
+
+/** The run once it pauses or ends. */
+export function settled(app: App, runId: string): Promise<RunRecord> {
+  return waitForStatus(app, runId, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'needs_attention']);
+}
+
+/** The pending confirmation of a paused run. */
+export async function pending(app: App, run: RunRecord) {
+  const step = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation');
+  if (!step?.confirmationId) throw new Error(`run ${run.id} is ${run.status}, not at a gate`);
+  return app.store.requireConfirmation(step.confirmationId);
+}

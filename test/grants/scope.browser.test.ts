@@ -1,0 +1,104 @@
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, describe, expect } from 'vitest';
+import { silentLogger } from '../../src/logger.ts';
+import { startServer } from '../../src/server/serve.ts';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { findConfirmation, launchChromium, screenshot } from '../server/browser.ts';
+import { messages, sandboxAppTest, settled } from './sandbox-app.ts';
+
+// The shipped workflows plus a refund that notes the customer's channel, on the sandboxes.
+const yaml = `${readFileSync(join(ROOT, 'workflows.yaml'), 'utf8')}
+  refund:
+    description: refund part of a charge, noting the customer's channel
+    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
+    steps:
+      - id: charge
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ inputs.charge }}" }
+      - id: refund
+        call: stripe.create_refund
+        with:
+          charge_id: "\${{ steps.charge.output.id }}"
+          amount: "\${{ inputs.amount }}"
+          metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }
+`;
+
+const it = sandboxAppTest(yaml);
+let browser: Browser | undefined;
+afterAll(async () => browser?.close());
+
+describe('the grant scope and the plan, in words, in Chromium', () => {
+  it('remembers "amount up to 15.00 USD on this channel" from the card, lists it on the grants page and revokes it', async ({
+    ready: app,
+  }) => {
+    const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
+    browser ??= await launchChromium();
+    const page = await browser.newPage();
+    try {
+      const { run } = await app.engine.trigger('refund', { charge: 'ch_seed_2', amount: 1500 });
+      await settled(app, run.id);
+      await page.goto(`${server.url}/ui`);
+      const card = await findConfirmation(page, { runId: run.id });
+      await card.locator('input[name=remember]').check();
+      await card.locator('input[name=scope][value=arguments]').check();
+      const amount = card.locator('input[name=field][value=amount]');
+      const channel = card.locator('input[name=field][value="metadata.slack_channel"]');
+      await amount.check();
+      await channel.check();
+      await card.locator('select[name=ttl]').selectOption('10m');
+      expect(await amount.locator('xpath=..').innerText()).toContain('amount up to 15.00 USD');
+      expect(await channel.locator('xpath=..').innerText()).toContain('metadata.slack_channel is C0CUST002');
+      await screenshot(page, resolve(ROOT, 'test-results/ui-grant-scope.png'));
+      await card.locator('button[data-action=approve]').click();
+      await expect
+        .poll(() => card.locator('.outcome').innerText(), { timeout: 10_000 })
+        .toMatch(/^Approved and remembered as grant g/);
+      await waitForStatus(app, run.id, ['succeeded']);
+
+      const [grant] = await app.store.grants.list();
+      expect(grant).toMatchObject({ scope: 'arguments', by: 'local' });
+      await page.goto(`${server.url}/ui/grants`);
+      const row = page.locator(`tr[data-grant="${grant.id}"]`);
+      expect(await row.locator('.coverage').innerText()).toBe(
+        'stripe.create_refund with amount up to 15.00 USD and metadata.slack_channel is C0CUST002',
+      );
+      expect(await row.locator('.limits').innerText()).toMatch(/^for 10 minutes \(until .*\), used 0 times$/);
+      await screenshot(page, resolve(ROOT, 'test-results/ui-grants.png'));
+      await row.locator('button[data-revoke]').click();
+      await expect.poll(() => row.locator('.outcome').innerText(), { timeout: 10_000 }).toMatch(/^Revoked: /);
+      expect((await app.store.grants.require(grant.id)).revokedBy).toBe('local');
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+
+  it('shows refund → notify as a plan in words and approves it once', async ({ ready: app, sandboxes }) => {
+    const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
+    browser ??= await launchChromium();
+    const page = await browser.newPage();
+    try {
+      const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_117', amount: 700 });
+      await settled(app, run.id);
+      await page.goto(`${server.url}/ui/runs/${run.id}`);
+      const words = await page.locator('section.plan pre.plan-words').innerText();
+      expect(words).toContain('stripe.create_refund (step refund):');
+      expect(words).toContain('amount: 700 (7.00 USD)');
+      expect(words).toContain('channel: "C0CUST002"');
+      expect(words).toContain('text: filled in from steps.refund.output when it has run');
+      await screenshot(page, resolve(ROOT, 'test-results/ui-plan.png'));
+      await page.locator('button[data-plan-approve]').click();
+      await expect
+        .poll(() => page.locator('section.plan .actions .outcome').innerText(), { timeout: 10_000 })
+        .toMatch(/^Plan approved/);
+      const done = await waitForStatus(app, run.id, ['succeeded']);
+      const refund = done.steps.refund.output as { id: string };
+      expect(messages(sandboxes).filter((m) => m.text.includes(refund.id))).toHaveLength(1);
+    } finally {
+      await page.close();
+      await server.close();
+    }
+  });
+});

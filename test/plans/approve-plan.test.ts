@@ -1,0 +1,108 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect } from 'vitest';
+import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
+import { expectedArgs } from '../../src/plans/match.ts';
+import { ROOT } from '../helpers/app.ts';
+import { messages, pending, refunds, sandboxAppTest, settled } from '../grants/sandbox-app.ts';
+
+// The shipped workflows, plus one whose Slack post reads a charge looked up again after the refund.
+const shipped = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8');
+const yaml = `${shipped}
+  refund-then-recheck:
+    description: refund, look the charge up again, tell the customer what is left
+    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
+    steps:
+      - id: charge
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ inputs.charge }}" }
+      - id: refund
+        call: stripe.create_refund
+        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
+      - id: recheck
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ steps.charge.output.id }}" }
+      - id: notify
+        call: slack.post_message
+        with:
+          channel: "\${{ steps.charge.output.customer_slack_channel }}"
+          text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
+`;
+
+const it = sandboxAppTest(yaml);
+
+describe('approve the plan once', () => {
+  it('refund → notify runs with one approval, and the Slack text is what the plan showed with the refund filled in', async ({
+    ready: app,
+    sandboxes,
+  }) => {
+    const getTool = (c: string, t: string) => app.pool.getTool(c, t);
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 1200 });
+    await settled(app, run.id);
+    const view = await currentPlan(app.engine, getTool, run.id);
+    expect(view.plan.items.map((i) => [i.stepId, i.status])).toEqual([
+      ['refund', 'planned'],
+      ['notify', 'planned'],
+    ]);
+    const notify = view.plan.items[1];
+    if (notify.status !== 'planned') throw new Error('notify is not planned');
+    expect(notify.args.channel).toBe('C0CUST002');
+    expect(notify.templated.map((t) => [t.path, t.sources])).toEqual([['text', ['steps.refund.output']]]);
+    expect(view.words).toContain('amount: 1200 (12.00 USD)');
+    expect(view.words).toContain('text: filled in from steps.refund.output when it has run');
+
+    const r = await approvePlan(app.engine, getTool, run.id, view.plan.planHash, { by: 'alice', channel: 'api' });
+    expect(r.confirmation).toMatchObject({ status: 'approved', decidedBy: 'alice', planHash: view.plan.planHash });
+    const done = await settled(app, run.id);
+    expect(done.status).toBe('succeeded');
+
+    const refund = done.steps.refund.output as { id: string };
+    expect(
+      refunds(sandboxes)
+        .filter((x) => x.charge === 'ch_seed_2')
+        .map((x) => x.amount),
+    ).toEqual([1200]);
+    const sent = messages(sandboxes).filter((m) => m.text.includes(refund.id));
+    expect(sent).toHaveLength(1);
+    expect(sent[0].text).toBe(`Hi Grace Hopper, we refunded 12.00 USD of your charge ch_seed_2. Refund id: ${refund.id}.`);
+    expect((await expectedArgs(view.plan, 'notify', done.steps))?.text).toBe(sent[0].text);
+    const byPlan = await app.store.requireConfirmation(done.steps.notify.confirmationId!);
+    expect(byPlan).toMatchObject({ status: 'approved', channel: 'plan', planHash: view.plan.planHash, decidedBy: 'alice' });
+    expect(byPlan.argumentsHash).toBe(done.steps.notify.argumentsHash);
+  });
+
+  it('a write that reads a result the plan could not know is not in the plan, and is asked for', async ({
+    ready: app,
+    sandboxes,
+  }) => {
+    const getTool = (c: string, t: string) => app.pool.getTool(c, t);
+    const before = messages(sandboxes).length;
+    const { run } = await app.engine.trigger('refund-then-recheck', { charge: 'ch_seed_113', amount: 300 });
+    await settled(app, run.id);
+    const view = await currentPlan(app.engine, getTool, run.id);
+    const notify = view.plan.items.find((i) => i.stepId === 'notify');
+    expect(notify).toMatchObject({ status: 'unplanned' });
+    expect(view.words).toContain('not in the plan, asks on its own: text comes from steps.recheck');
+    await approvePlan(app.engine, getTool, run.id, view.plan.planHash, { by: 'alice', channel: 'api' });
+    const paused = await settled(app, run.id);
+    expect(paused.status).toBe('awaiting_confirmation');
+    expect((await pending(app, paused)).stepId).toBe('notify');
+    expect(messages(sandboxes).length).toBe(before);
+    const events = await app.store.readEvents(run.id);
+    expect(events.find((e) => e.type === 'step.plan_diverged')?.data.reason).toContain('was not planned');
+    await app.engine.cancel(run.id, 'test');
+  });
+
+  it('a plan that changed since it was shown is refused with the new hash', async ({ ready: app }) => {
+    const getTool = (c: string, t: string) => app.pool.getTool(c, t);
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_115', amount: 100 });
+    await settled(app, run.id);
+    await expect(approvePlan(app.engine, getTool, run.id, 'not-the-hash', { by: 'alice', channel: 'api' })).rejects.toMatchObject(
+      {
+        code: 'HASH_MISMATCH',
+      },
+    );
+    expect((await settled(app, run.id)).status).toBe('awaiting_confirmation');
+    await app.engine.cancel(run.id, 'test');
+  });
+});
