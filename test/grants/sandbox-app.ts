@@ -3,11 +3,26 @@
  * fixtures: `it('…', async ({ app, sandboxes }) => …)`. The built-in connectors run as the
  * `interlock connector …` children the shipped workflows.yaml names.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { appTest } from '../helpers/fixtures.ts';
-import { waitForStatus } from '../helpers/app.ts';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+
+/**
+ * The shipped workflows.yaml without its `policy.rules`: grants and plans are about what a person
+ * decides, and the shipped rules approve the small refunds these tests make by themselves.
+ */
+export function shippedWithoutRules(): string {
+  const lines = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8').split('\n');
+  const at = lines.findIndex((l) => l === '  rules:');
+  if (at < 0) return lines.join('\n');
+  let end = at + 1;
+  while (end < lines.length && (lines[end].startsWith('    ') || lines[end].trim() === '') && lines[end] !== '') end++;
+  return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
+}
 
 export const SANDBOX_CONNECTORS = `
   stripe:

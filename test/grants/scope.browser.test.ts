@@ -6,10 +6,10 @@ import { silentLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { findConfirmation, launchChromium, screenshot } from '../server/browser.ts';
-import { messages, sandboxAppTest, settled } from './sandbox-app.ts';
+import { messages, sandboxAppTest, settled, shippedWithoutRules } from './sandbox-app.ts';
 
 // The shipped workflows plus a refund that notes the customer's channel, on the sandboxes.
-const yaml = `${readFileSync(join(ROOT, 'workflows.yaml'), 'utf8')}
+const yaml = `${shippedWithoutRules()}
   refund:
     description: refund part of a charge, noting the customer's channel
     inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }

@@ -4,10 +4,10 @@ import { describe, expect } from 'vitest';
 import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
 import { expectedArgs } from '../../src/plans/match.ts';
 import { ROOT } from '../helpers/app.ts';
-import { messages, pending, refunds, sandboxAppTest, settled } from '../grants/sandbox-app.ts';
+import { messages, pending, refunds, sandboxAppTest, settled, shippedWithoutRules } from '../grants/sandbox-app.ts';
 
 // The shipped workflows, plus one whose Slack post reads a charge looked up again after the refund.
-const shipped = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8');
+const shipped = shippedWithoutRules();
 const yaml = `${shipped}
   refund-then-recheck:
     description: refund, look the charge up again, tell the customer what is left

@@ -65,7 +65,14 @@ export function confirmationCard(
         ? html`<div class="actions">
       <button type="button" class="approve" data-action="approve"${opts.canDecide ? '' : ' disabled'}>Approve</button>
       <button type="button" class="deny" data-action="deny"${opts.canDecide ? '' : ' disabled'}>Deny</button>
-      ${quorum ? html`<p class="muted">A rule needs approvers from a group here, so nothing can be remembered for it.</p>` : rememberBox(c, canRemember, opts.canDecide)}
+      ${rememberBox(
+        c,
+        canRemember && !quorum,
+        opts.canDecide,
+        quorum
+          ? html` <span class="muted">— a rule needs approvers from a group here, so nothing can be remembered for it</span>`
+          : undefined,
+      )}
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
@@ -97,13 +104,14 @@ function policyRows(c: ConfirmationRecord): Html | string {
  * Hooks: `fieldset.remember`, `input[name=remember]`, `input[name=scope]`, `input[name=field]`,
  * `select[name=ttl]`, `input[name=uses]`.
  */
-function rememberBox(c: ConfirmationRecord, canRemember: boolean, canDecide: boolean): Html {
+function rememberBox(c: ConfirmationRecord, canRemember: boolean, canDecide: boolean, why?: Html): Html {
   const off = canRemember ? '' : ' disabled';
   const choices = fieldChoices(c.arguments, currencyOf(c.arguments, c.currency));
   return html`<fieldset class="remember"><legend><label><input type="checkbox" name="remember"${off}> remember in session <code>${c.session}</code></label>${
-    canDecide && !canRemember
+    why ??
+    (canDecide && !canRemember
       ? html` <span class="muted">— only <b>${c.owner}</b>, who started the run, can remember for its session</span>`
-      : ''
+      : '')
   }</legend>
     <label><input type="radio" name="scope" value="payload" checked${off}> this exact payload only</label>
     <label><input type="radio" name="scope" value="arguments"${off}> <code>${c.connector}.${c.tool}</code> whenever:</label>
