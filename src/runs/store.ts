@@ -31,13 +31,6 @@ import type { RedisClient } from './redis.ts';
 import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
-/**
- * An error as the worker hands it in. Wider than ErrorInfo only because src/worker/processor.ts
- * spells its codes in untyped literals; narrow this to ErrorInfo when its replacement (issue 16,
- * planStep and the executor) types them.
- */
-type WorkerErrorInfo = ErrorInfo | { code: string; message: string };
-
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
 
 /** One sliding window of a connector's rate limits (see takeRateSlots). */
@@ -461,7 +454,7 @@ export class RunStore {
     stepStatus: Extract<StepStatus, 'failed' | 'in_doubt' | 'denied'>,
     runStatus: Extract<RunStatus, 'failed' | 'needs_attention' | 'denied'>,
     result: StepResult,
-    error: WorkerErrorInfo,
+    error: ErrorInfo,
   ): Promise<string> {
     return textResult(
       'failStep',
@@ -840,7 +833,7 @@ export class RunStore {
   }
 
   /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-n.lua. */
-  async blockStep(runId: string, stepId: string, error: WorkerErrorInfo, data: Record<string, unknown>): Promise<string> {
+  async blockStep(runId: string, stepId: string, error: ErrorInfo, data: Record<string, unknown>): Promise<string> {
     return textResult(
       'blockStep',
       await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error })),

@@ -123,10 +123,13 @@ export class Metrics {
         Math.max(0, c.decidedAt - c.createdAt) / 1000,
       );
     }
-    for (const id of stepQueueIds(this.svc.config())) {
-      const jobs = await this.svc.queues.get(id).getJobCounts(...QUEUE_STATES);
-      for (const st of QUEUE_STATES) this.queueJobs.set({ queue: id, state: st }, jobs[st] ?? 0);
-    }
+    const ids = stepQueueIds(this.svc.config());
+    const jobs = await Promise.all(ids.map((id) => this.svc.queues.get(id).getJobCounts(...QUEUE_STATES)));
+    // Only the queues of the current config: a connector a reload removed stops being reported.
+    this.queueJobs.reset();
+    ids.forEach((id, i) => {
+      for (const st of QUEUE_STATES) this.queueJobs.set({ queue: id, state: st }, jobs[i][st] ?? 0);
+    });
   }
 
   private async countRuns(): Promise<Map<RunStatus, number>> {

@@ -237,7 +237,10 @@ async function answered(
   }
   const finishedAt = Date.now();
   const failure = result.isError
-    ? { code: 'TOOL_ERROR', message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}` }
+    ? {
+        code: 'TOOL_ERROR' as const,
+        message: `${step.connector}.${step.tool} failed: ${result.text || 'the tool reported an error'}`,
+      }
     : await checkToolResult(op.tool, result);
   d.onStepFinished?.({ connector: step.connector, tool: step.tool, durationMs: finishedAt - t0, ok: !failure });
   const recorded = { arguments: op.args, argumentsHash: op.argumentsHash, ...recordedResult(result), startedAt: t0, finishedAt };

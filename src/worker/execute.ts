@@ -6,7 +6,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
 import type { LlmCaller } from '../llm/caller.ts';
-import type { RunRecord, StepRecord } from '../runs/records.ts';
+import type { ErrorInfo, RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
 import { callCovered, callTool, denyByGrant } from './call.ts';
@@ -199,7 +199,7 @@ async function blockOnChangedTool(d: StepDeps, j: StepJob, info: ToolInfo, field
   const { connector, name: tool } = info;
   const runId = j.run.id;
   const stepId = j.step.id;
-  const error = {
+  const error: ErrorInfo = {
     code: 'TOOL_CHANGED',
     message:
       `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +

@@ -115,7 +115,7 @@ describe('a reload reaches the server', () => {
     expect((await call(server, '/api/v1/runs', { bearer: TOKEN.newcomer })).status).toBe(200);
   });
 
-  test("shows a new connector's queue in bull-board, runs its steps, and drops the queue when the connector goes", async ({
+  test("shows a new connector's queue in bull-board and /metrics, runs its steps, and drops the queue when the connector goes", async ({
     server,
     configFile,
     app,
@@ -130,6 +130,8 @@ describe('a reload reaches the server', () => {
     writeFileSync(configFile, yaml({ tokens: [ADMIN, NEWCOMER], extra: true }));
     expect((await reload(server)).status).toBe(200);
     expect(await queues()).toEqual(['awaiting-confirmation', 'extra', 'test']);
+    const metrics = async () => (await call(server, '/metrics', { bearer: TOKEN.admin })).text();
+    expect(await metrics()).toContain('interlock_queue_jobs{queue="extra",state="waiting"}');
     // This process's workers (started before the reload) took up the new queue.
     const { run } = await app.engine.trigger('shout', {});
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
@@ -138,6 +140,7 @@ describe('a reload reaches the server', () => {
     writeFileSync(configFile, yaml({ tokens: [ADMIN, NEWCOMER] }));
     expect((await reload(server)).status).toBe(200);
     expect(await queues()).toEqual(['awaiting-confirmation', 'test']);
+    expect(await metrics()).not.toContain('queue="extra"');
   });
 });
 
