@@ -86,7 +86,7 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
   });
 
   it('shows each write in full, runs it on approval, and does not ask again for what was remembered', async () => {
-    openai.setScript([refund('ch_seed_1', 1500), report, refund('ch_seed_2', 2000), report]);
+    openai.setScript([refund('ch_seed_1', 1500), report, refund('ch_seed_2', 1000), report]);
     startChat('first');
     await tmux.waitFor('first', /you›/);
     tmux.type('first', 'Please refund 15.00 of ch_seed_1 and let the customer know');
@@ -103,8 +103,15 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     expect(offered).toEqual(expect.arrayContaining(['run_workflow', 'get_run', 'list_workflows', 'refund-and-notify']));
     expect(openai.requests[0].body.stream).toBe(true);
 
-    tmux.type('first', 'r');
+    // Remember the refund scoped to its amount: refunds up to 15.00 USD, for an hour.
+    tmux.type('first', 's');
+    screen = await tmux.waitFor('first', /Fields to hold to what you approve/);
+    expect(screen).toContain('amount up to 15.00 USD');
+    tmux.type('first', 'amount');
+    await tmux.waitFor('first', /For how long/);
+    tmux.type('first', '1h');
     screen = await tmux.waitFor('first', (s) => count(s, 'Approve this call?') === 2);
+    expect(screen).toContain('remembered for amount, 1h in this conversation');
     expect(screen).toContain('Confirmation needed: slack.post_message');
     const [made] = refundsOf('ch_seed_1');
     expect(made.amount).toBe(1500);
@@ -117,13 +124,17 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     expect(screen).toContain(`interlock› Done: refund ${made.id} succeeded`);
     expect(runAnswer(openai.requests[1].body).status).toBe('succeeded');
 
-    tmux.type('first', 'Now refund 20.00 of ch_seed_2 as well');
-    screen = await tmux.waitFor('first', (s) => count(s, 'interlock› Done: refund') === 2);
+    tmux.type('first', 'Now refund 10.00 of ch_seed_2 as well');
+    // The refund is within the remembered amount and goes through; the post to another customer's
+    // channel is another payload than the one remembered, so it asks.
+    screen = await tmux.waitFor('first', (s) => count(s, 'Approve this call?') === 3);
+    expect(screen).toContain('Confirmation needed: slack.post_message');
     const [second] = refundsOf('ch_seed_2');
-    expect(second.amount).toBe(2000);
+    expect(second.amount).toBe(1000);
+    tmux.type('first', 'a');
+    screen = await tmux.waitFor('first', (s) => count(s, 'interlock› Done: refund') === 2);
     expect(screen).toContain(`interlock› Done: refund ${second.id} succeeded`);
-    // Both writes were remembered for this conversation: the second run asked nothing.
-    expect(count(screen, 'Confirmation needed:')).toBe(2);
+    expect(count(screen, 'Confirmation needed:')).toBe(3);
     expect(openai.requests).toHaveLength(4);
 
     tmux.type('first', '/exit');
