@@ -106,8 +106,9 @@ async function knownFalse(step: StepDef, known: Known): Promise<boolean> {
 /** Every string leaf of an argument tree with its dotted path. */
 function leaves(v: unknown, path: string, out: Array<{ path: string; text: string }>): void {
   if (typeof v === 'string') out.push({ path, text: v });
-  else if (Array.isArray(v)) v.forEach((x, i) => leaves(x, `${path}${path ? '.' : ''}${i}`, out));
-  else if (v !== null && typeof v === 'object')
+  else if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) leaves(x, `${path}${path ? '.' : ''}${i}`, out);
+  } else if (v !== null && typeof v === 'object')
     for (const [k, x] of Object.entries(v)) leaves(x, `${path}${path ? '.' : ''}${k}`, out);
 }
 
