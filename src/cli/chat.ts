@@ -5,6 +5,7 @@
  * which this client answers by asking the person at the terminal: the model sees the outcome
  * of the run, never the question, and has no way to answer it.
  */
+import { currencyOf, fieldChoices } from '../grants/constraints.ts';
 import { randomUUID } from 'node:crypto';
 import { createInterface, type Interface } from 'node:readline/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -228,7 +229,7 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
         await ask(
           rl,
           bold(
-            `Approve this call? [a]pprove / [r]emember: approve and stop asking for this tool in this conversation / [d]eny: `,
+            `Approve this call? [a]pprove / [r]emember: approve, and this exact call again without asking / [s]cope: approve and remember for fields you pick / [d]eny: `,
           ),
         )
       )
@@ -240,6 +241,20 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
     }
     if (a === 'a' || a === 'approve' || a === 'y' || a === 'yes') return decided(say, 'approve', false);
     if (a === 'r' || a === 'remember') return decided(say, 'approve', true);
+    if ((a === 's' || a === 'scope') && conf) {
+      for (const f of fieldChoices(conf.arguments, currencyOf(conf.arguments, conf.currency)))
+        say(`  ${f.field.padEnd(24)} → ${f.words}`);
+      try {
+        const fields = (await ask(rl, bold('Fields to hold to what you approve (comma separated): '))).trim();
+        const ttl = (await ask(rl, bold('For how long (10m, 1h; empty: until the chat ends): '))).trim();
+        return decided(say, 'approve', true, {
+          ...(fields ? { remember_fields: fields } : {}),
+          ...(ttl ? { remember_for: ttl } : {}),
+        });
+      } catch {
+        return { action: 'cancel' };
+      }
+    }
     if (a === 'd' || a === 'deny' || a === 'n' || a === 'no') return decided(say, 'deny', false);
   }
 }
@@ -252,11 +267,19 @@ function ask(rl: Interface, prompt: string): Promise<string> {
   return rl.question(prompt, { signal: ac.signal }).finally(() => rl.off('close', onClose));
 }
 
-function decided(say: (s: string) => void, decision: 'approve' | 'deny', remember: boolean): ElicitResult {
+function decided(
+  say: (s: string) => void,
+  decision: 'approve' | 'deny',
+  remember: boolean,
+  scope: { remember_fields?: string; remember_for?: string } = {},
+): ElicitResult {
+  const what = scope.remember_fields
+    ? `for ${scope.remember_fields}${scope.remember_for ? `, ${scope.remember_for}` : ''}`
+    : 'for this exact call';
   say(
     decision === 'approve'
-      ? green(`approved${remember ? ', and remembered for this conversation' : ''}`)
+      ? green(`approved${remember ? `, and remembered ${what} in this conversation` : ''}`)
       : red('denied: the tool will not be called'),
   );
-  return { action: 'accept', content: { decision, remember } };
+  return { action: 'accept', content: { decision, remember, ...scope } };
 }

@@ -86,7 +86,7 @@ export async function approvePlan(
   if (!waiting?.confirmationId) return { plan };
   const conf = await engine.store.requireConfirmation(waiting.confirmationId);
   const step = run.definition.steps.find((s) => s.id === conf.stepId);
-  if (!step || step.kind !== 'call') return { plan };
+  if (step?.kind !== 'call') return { plan };
   const tool = await getTool(conf.connector, conf.tool);
   const m = await matchPlan(plan, {
     stepId: conf.stepId,

@@ -40,7 +40,7 @@ export async function expectedArgs(
   steps: WriteAtGate['steps'],
 ): Promise<Record<string, unknown> | undefined> {
   const item = plan.items.find((i) => i.stepId === stepId);
-  if (!item || item.status !== 'planned') return undefined;
+  if (item?.status !== 'planned') return undefined;
   const ctx: TemplateContext = { ...plan.known, steps: { ...plan.known.steps } };
   const writes = new Set(plan.items.filter((i) => i.status === 'planned').map((i) => i.stepId));
   for (const t of item.templated)

@@ -4,6 +4,26 @@
  */
 type Json = Record<string, unknown>;
 
+/** The `remember` field of a decision body (see grants/remember.ts). */
+const REMEMBER: Json = {
+  description:
+    '"session": remember this exact payload in the run\'s session (as before scopes). An object chooses the scope: "payload", or "arguments" with `fields` held to what is approved (amounts: up to it; others: equal), for `ttl` ("10m", or ms) and at most `uses` writes.',
+  oneOf: [
+    { const: 'session' },
+    {
+      type: 'object',
+      additionalProperties: false,
+      required: ['scope'],
+      properties: {
+        scope: { enum: ['payload', 'arguments'] },
+        fields: { type: 'array', items: { type: 'string' } },
+        ttl: { oneOf: [{ type: 'string' }, { type: 'integer' }] },
+        uses: { type: 'integer', minimum: 1 },
+      },
+    },
+  ],
+};
+
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` });
 const jsonBody = (schema: Json, description: string): Json => ({ description, content: { 'application/json': { schema } } });
 const err = (description: string): Json => jsonBody(ref('Error'), description);
@@ -181,10 +201,15 @@ const schemas: Json = {
       decidedAt: { type: 'integer' },
       decidedBy: { type: 'string', description: 'the principal (token name or OAuth subject) that decided' },
       channel: {
-        enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'slack', 'system'],
-        description: 'where the decision was made',
+        enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'mcp-url', 'slack', 'system', 'grant', 'plan'],
+        description:
+          'where the decision was made: by a person (api, ui, cli, chat, mcp-elicitation, mcp-url, slack), by Interlock (system), by a remembered grant, or by an approved plan',
       },
       remember: { const: 'session' },
+      grantId: { type: 'string', description: 'channel grant: the grant that approved it' },
+      planHash: { type: 'string', description: 'channel plan (or a person approving a plan): the plan that covered it' },
+      grantMade: { type: 'string', description: 'the grant this decision left, when the person asked to remember it' },
+      currency: { type: 'string', description: "the run's currency, for showing amounts (minor units) as e.g. 15.00 USD" },
       policy: {
         type: 'object',
         description:
@@ -195,6 +220,48 @@ const schemas: Json = {
         description: 'approvals so far toward a quorum, oldest first',
         items: { type: 'object', properties: { by: { type: 'string' }, channel: { type: 'string' }, at: { type: 'integer' } } },
       },
+    },
+  },
+  Grant: {
+    type: 'object',
+    required: ['id', 'session', 'connector', 'tool', 'decision', 'scope', 'at', 'uses', 'active', 'words'],
+    properties: {
+      id: { type: 'string' },
+      session: { type: 'string' },
+      connector: { type: 'string' },
+      tool: { type: 'string' },
+      decision: { enum: ['approve', 'deny'] },
+      scope: {
+        enum: ['payload', 'arguments', 'tool'],
+        description:
+          'payload: the exact arguments (argumentsHash); arguments: the constraints; tool: any call (grants from before scopes, and remembered denies)',
+      },
+      argumentsHash: { type: 'string' },
+      constraints: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            field: { type: 'string' },
+            op: { enum: ['eq', 'lte'] },
+            value: {},
+            max: { type: 'number' },
+            currency: { type: 'string' },
+          },
+        },
+      },
+      by: { type: 'string' },
+      owner: { type: 'string' },
+      channel: { type: 'string' },
+      at: { type: 'integer' },
+      confirmationId: { type: 'string' },
+      expiresAt: { type: 'integer' },
+      maxUses: { type: 'integer' },
+      uses: { type: 'integer' },
+      revokedAt: { type: 'integer' },
+      revokedBy: { type: 'string' },
+      active: { type: 'boolean', description: 'it can still let a write through' },
+      words: { type: 'string', description: 'what it covers and for how long, in words' },
     },
   },
   Workflow: {
@@ -474,6 +541,81 @@ const paths: Json = {
       responses: { 200: jsonBody(ref('Confirmation'), 'the confirmation'), ...common, 404: err('no such confirmation') },
     },
   },
+  '/api/v1/grants': {
+    get: {
+      summary: 'Remembered decisions that can still let a write through (all=true: every one), with what they cover in words',
+      ...scoped('read'),
+      parameters: [
+        { name: 'all', in: 'query', schema: { enum: ['true', 'false'] } },
+        { name: 'session', in: 'query', schema: { type: 'string' } },
+      ],
+      responses: {
+        200: jsonBody({ type: 'object', properties: { grants: { type: 'array', items: ref('Grant') } } }, 'grants, newest first'),
+        ...common,
+      },
+    },
+  },
+  '/api/v1/grants/{id}': {
+    get: {
+      summary: 'One grant and the writes it let through (usedBy)',
+      ...scoped('read'),
+      parameters: [pathParam('id', 'grant id')],
+      responses: { 200: jsonBody(ref('Grant'), 'the grant'), ...common, 404: err('no such grant') },
+    },
+    delete: {
+      summary: 'Revoke a grant: from now on it lets nothing through',
+      ...scoped('confirm'),
+      description: 'Needs `confirm` or `admin`.',
+      parameters: [pathParam('id', 'grant id')],
+      responses: { 200: jsonBody(ref('Grant'), 'revoked'), ...common, 404: err('no such grant') },
+    },
+  },
+  '/api/v1/runs/{id}/plan': {
+    get: {
+      summary:
+        "Every write the run will reach, with what is known: values, and templates of earlier writes' outputs with their source",
+      ...scoped('read'),
+      parameters: [pathParam('id', 'run id')],
+      responses: {
+        200: jsonBody(
+          { type: 'object', properties: { plan: { type: 'object' }, words: { type: 'string' }, approved: { type: 'object' } } },
+          'the plan',
+        ),
+        ...common,
+        404: err('no such run'),
+      },
+    },
+  },
+  '/api/v1/runs/{id}/plan/approve': {
+    post: {
+      summary:
+        'Approve the plan once, bound to the planHash shown; the write the run waits at is approved with it when the plan covers it',
+      ...scoped('confirm'),
+      parameters: [pathParam('id', 'run id')],
+      requestBody: {
+        required: true,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['planHash'],
+              properties: { planHash: { type: 'string' } },
+            },
+          },
+        },
+      },
+      responses: {
+        200: jsonBody(
+          { type: 'object', properties: { planHash: { type: 'string' }, confirmation: ref('Confirmation') } },
+          'approved',
+        ),
+        ...common,
+        404: err('no such run'),
+        409: err('HASH_MISMATCH (details.planHash is the current plan) or RUN_FINISHED'),
+      },
+    },
+  },
   '/api/v1/confirmations/{id}/approve': {
     post: {
       summary: 'Approve the exact payload shown',
@@ -487,7 +629,7 @@ const paths: Json = {
               type: 'object',
               additionalProperties: false,
               required: ['argumentsHash'],
-              properties: { argumentsHash: { type: 'string' }, remember: { const: 'session' } },
+              properties: { argumentsHash: { type: 'string' }, remember: REMEMBER },
             },
           },
         },
@@ -512,7 +654,7 @@ const paths: Json = {
       requestBody: {
         content: {
           'application/json': {
-            schema: { type: 'object', additionalProperties: false, properties: { remember: { const: 'session' } } },
+            schema: { type: 'object', additionalProperties: false, properties: { remember: REMEMBER } },
           },
         },
       },

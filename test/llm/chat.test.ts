@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
@@ -9,6 +11,7 @@ import {
   type Reply,
 } from '../../src/sandbox/openai/index.ts';
 import { ROOT } from '../helpers/app.ts';
+import { shippedWithoutRules } from '../grants/sandbox-app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 import { Tmux, count } from './tmux.ts';
 
@@ -63,7 +66,7 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
         PATH: process.env.PATH ?? '/usr/bin:/bin',
         HOME: process.env.HOME ?? '/tmp',
         NO_COLOR: '1',
-        INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml'),
+        INTERLOCK_CONFIG: configFile,
         REDIS_URL: redis.url,
         OPENAI_BASE_URL: openai.url,
         OPENAI_API_KEY: 'sk-test',
@@ -72,6 +75,11 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
       ROOT,
     );
   }
+
+  // The shipped workflows without the shipped policy.rules: this is about asking and remembering
+  // in the chat, and small-refunds would approve these refunds by itself (rules: test/policy).
+  const configFile = join(mkdtempSync(join(tmpdir(), 'interlock-chat-')), 'workflows.yaml');
+  writeFileSync(configFile, shippedWithoutRules());
 
   beforeAll(async () => {
     await redis.start();
@@ -86,31 +94,37 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
   });
 
   it('shows each write in full, runs it on approval, and does not ask again for what was remembered', async () => {
-    // 60.00 USD asks a person; 20.00 USD is within the shipped rule small-refunds and asks nobody.
-    openai.setScript([refund('ch_seed_2', 6000), report, refund('ch_seed_1', 2000), report]);
+    openai.setScript([refund('ch_seed_1', 1500), report, refund('ch_seed_2', 1000), report]);
     startChat('first');
     await tmux.waitFor('first', /you›/);
-    tmux.type('first', 'Please refund 60.00 of ch_seed_2 and let the customer know');
+    tmux.type('first', 'Please refund 15.00 of ch_seed_1 and let the customer know');
 
     let screen = await tmux.waitFor('first', /Confirmation needed: stripe\.create_refund[\s\S]*Approve this call\?/);
-    expect(screen).toContain('→ run_workflow {"workflow":"refund-and-notify","inputs":{"charge":"ch_seed_2","amount":6000}}');
-    expect(screen).toMatch(/arguments \(exact JSON that will be sent\):\s+\{\s+"charge_id": "ch_seed_2",\s+"amount": 6000\s+\}/);
+    expect(screen).toContain('→ run_workflow {"workflow":"refund-and-notify","inputs":{"charge":"ch_seed_1","amount":1500}}');
+    expect(screen).toMatch(/arguments \(exact JSON that will be sent\):\s+\{\s+"charge_id": "ch_seed_1",\s+"amount": 1500\s+\}/);
     expect(screen).toMatch(/argumentsHash: [0-9a-f]{64}/);
     expect(screen).toMatch(/expected output:\s+id: string — Refund id/);
     // The question went to the person: the model has not been asked anything since it called the tool.
     expect(openai.requests).toHaveLength(1);
-    expect(refundsOf('ch_seed_2')).toEqual([]);
+    expect(refundsOf('ch_seed_1')).toEqual([]);
     const offered = (openai.requests[0].body.tools ?? []).map((t) => (t.type === 'function' ? t.function.name : ''));
     expect(offered).toEqual(expect.arrayContaining(['run_workflow', 'get_run', 'list_workflows', 'refund-and-notify']));
     expect(openai.requests[0].body.stream).toBe(true);
 
-    tmux.type('first', 'r');
+    // Remember the refund scoped to its amount: refunds up to 15.00 USD, for an hour.
+    tmux.type('first', 's');
+    screen = await tmux.waitFor('first', /Fields to hold to what you approve/);
+    expect(screen).toContain('amount up to 15.00 USD');
+    tmux.type('first', 'amount');
+    await tmux.waitFor('first', /For how long/);
+    tmux.type('first', '1h');
     screen = await tmux.waitFor('first', (s) => count(s, 'Approve this call?') === 2);
+    expect(screen).toContain('remembered for amount, 1h in this conversation');
     expect(screen).toContain('Confirmation needed: slack.post_message');
-    const [made] = refundsOf('ch_seed_2');
-    expect(made.amount).toBe(6000);
+    const [made] = refundsOf('ch_seed_1');
+    expect(made.amount).toBe(1500);
     expect(screen).toMatch(
-      new RegExp(`"text": "Hi Grace Hopper, we refunded 60\\.00 USD of your charge ch_seed_2\\. Refund id: ${made.id}\\."`),
+      new RegExp(`"text": "Hi Ada Lovelace, we refunded 15\\.00 USD of your charge ch_seed_1\\. Refund id: ${made.id}\\."`),
     );
     tmux.type('first', 'r');
 
@@ -118,14 +132,17 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     expect(screen).toContain(`interlock› Done: refund ${made.id} succeeded`);
     expect(runAnswer(openai.requests[1].body).status).toBe('succeeded');
 
-    tmux.type('first', 'Now refund 20.00 of ch_seed_1 as well');
+    tmux.type('first', 'Now refund 10.00 of ch_seed_2 as well');
+    // The refund is within the remembered amount and goes through; the post to another customer's
+    // channel is another payload than the one remembered, so it asks.
+    screen = await tmux.waitFor('first', (s) => count(s, 'Approve this call?') === 3);
+    expect(screen).toContain('Confirmation needed: slack.post_message');
+    const [second] = refundsOf('ch_seed_2');
+    expect(second.amount).toBe(1000);
+    tmux.type('first', 'a');
     screen = await tmux.waitFor('first', (s) => count(s, 'interlock› Done: refund') === 2);
-    const [second] = refundsOf('ch_seed_1');
-    expect(second.amount).toBe(2000);
     expect(screen).toContain(`interlock› Done: refund ${second.id} succeeded`);
-    // The Slack post was remembered for this conversation and the refund is within small-refunds:
-    // the second run asked nothing.
-    expect(count(screen, 'Confirmation needed:')).toBe(2);
+    expect(count(screen, 'Confirmation needed:')).toBe(3);
     expect(openai.requests).toHaveLength(4);
 
     tmux.type('first', '/exit');
@@ -133,17 +150,17 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
   });
 
   it('asks again in a new conversation, and a denied write never reaches Stripe', async () => {
-    openai.setScript([refund('ch_seed_2', 5500), report]);
-    const before = refundsOf('ch_seed_2').length;
+    openai.setScript([refund('ch_seed_1', 500), report]);
+    const before = refundsOf('ch_seed_1').length;
     startChat('second');
     await tmux.waitFor('second', /you›/);
-    tmux.type('second', 'Refund another 55.00 of ch_seed_2');
+    tmux.type('second', 'Refund another 5.00 of ch_seed_1');
     const screen = await tmux.waitFor('second', /Confirmation needed: stripe\.create_refund[\s\S]*Approve this call\?/);
-    expect(screen).toMatch(/"charge_id": "ch_seed_2",\s+"amount": 5500/);
+    expect(screen).toMatch(/"charge_id": "ch_seed_1",\s+"amount": 500/);
     tmux.type('second', 'd');
     await tmux.waitFor('second', /interlock› The run ended denied; nothing more was done\./);
     expect(runAnswer(openai.requests[1].body).status).toBe('denied');
-    expect(refundsOf('ch_seed_2')).toHaveLength(before);
+    expect(refundsOf('ch_seed_1')).toHaveLength(before);
     tmux.type('second', '/exit');
     await tmux.waitFor('second', /\[exited 0\]/);
   });

@@ -71,7 +71,12 @@ describe('MCP facade over streamable HTTP: workflows from a chat client, writes 
       expect(conf).toMatchObject({ status: 'approved', decidedBy: 'local', channel: 'mcp-elicitation' });
       const params = c.asked[0].params;
       if (!('requestedSchema' in params)) throw new Error('expected a form elicitation');
-      expect(Object.keys(params.requestedSchema.properties).sort()).toEqual(['decision', 'remember']);
+      expect(Object.keys(params.requestedSchema.properties).sort()).toEqual([
+        'decision',
+        'remember',
+        'remember_fields',
+        'remember_for',
+      ]);
       for (const p of Object.values(params.requestedSchema.properties)) expect(['string', 'boolean']).toContain(p.type);
       expect(writes().length - before).toBe(1);
       expect(writes().at(-1)?.args).toEqual({ name: 'ada', value: { amount: 42 } });

@@ -2,6 +2,20 @@ import type { ElicitRequestFormParams, ElicitResult } from '@modelcontextprotoco
 import type { ConfirmationRecord } from '../../runs/records.ts';
 import { confirmationPolicyLines } from '../../policy/words.ts';
 import { approveUrl, type Links } from './results.ts';
+import { currencyOf, fieldChoices } from '../../grants/constraints.ts';
+import type { RememberRequest } from '../../grants/grant.ts';
+import { rememberFromFlags } from '../../grants/remember.ts';
+
+/** What "remember" would cover, in words: the exact payload, or the tool within each field's constraint. */
+function rememberWords(c: ConfirmationRecord): string[] {
+  const choices = fieldChoices(c.arguments, currencyOf(c.arguments, c.currency));
+  return [
+    `"Remember" alone lets exactly these arguments through again in this conversation without asking.`,
+    `With remember_fields, it lets ${c.connector}.${c.tool} through whenever those fields hold what you approve now:`,
+    ...choices.map((f) => `  ${f.field}: ${f.words}`),
+    `remember_for limits it in time (10m, 1h); otherwise it lasts until the conversation ends.`,
+  ];
+}
 
 /**
  * Asking a person about one write through `elicitation/create`. A form may only hold flat
@@ -11,8 +25,8 @@ import { approveUrl, type Links } from './results.ts';
  */
 
 export type ElicitedDecision =
-  | { kind: 'approve'; remember: boolean }
-  | { kind: 'deny'; remember: boolean }
+  | { kind: 'approve'; remember: RememberRequest | undefined }
+  | { kind: 'deny'; remember: RememberRequest | undefined }
   /** the client answered something we cannot read as a decision: leave the write pending */
   | { kind: 'unclear'; why: string };
 
@@ -44,7 +58,7 @@ export function elicitationMessage(c: ConfirmationRecord, links: Links): string 
     `Expected output: ${c.outputSchema ? JSON.stringify(c.outputSchema) : 'the tool declares no output schema'}`,
     '',
     'Approve calls the tool once with exactly these arguments; deny stops the run and the tool is never called.',
-    `"Remember" applies your decision to later calls of ${c.connector}.${c.tool} in this conversation without asking again.`,
+    ...rememberWords(c),
     `You can also decide ${url ? `at ${url} or ` : ''}with \`npx interlock approve ${c.id}\` / \`npx interlock deny ${c.id}\`.`,
   ].join('\n');
 }
@@ -65,8 +79,23 @@ export function elicitationParams(c: ConfirmationRecord, links: Links): ElicitRe
         remember: {
           type: 'boolean',
           title: 'Remember for this conversation',
-          description: `Apply this decision to later calls of ${c.connector}.${c.tool} in this conversation`,
+          description: 'Alone: this exact payload again in this conversation. With fields below: the tool whenever they hold.',
           default: false,
+        },
+        remember_fields: {
+          type: 'string',
+          title: 'Remember for these fields (optional)',
+          description: `Comma-separated fields of ${c.connector}.${c.tool} to hold to what you approve: ${fieldChoices(
+            c.arguments,
+            currencyOf(c.arguments, c.currency),
+          )
+            .map((f) => `${f.field} (${f.words})`)
+            .join(', ')}`,
+        },
+        remember_for: {
+          type: 'string',
+          title: 'Remember for how long (optional)',
+          description: 'e.g. 10m or 1h; empty: until this conversation ends',
         },
       },
       required: ['decision'],
@@ -76,9 +105,23 @@ export function elicitationParams(c: ConfirmationRecord, links: Links): ElicitRe
 
 /** Accept needs an explicit decision; decline and cancel both mean "do not call it". */
 export function readDecision(r: ElicitResult): ElicitedDecision {
-  if (r.action === 'decline' || r.action === 'cancel') return { kind: 'deny', remember: false };
+  if (r.action === 'decline' || r.action === 'cancel') return { kind: 'deny', remember: undefined };
   const decision = r.content?.decision;
-  const remember = r.content?.remember === true;
+  const fields = r.content?.remember_fields;
+  const ttl = r.content?.remember_for;
+  let remember: RememberRequest | undefined;
+  try {
+    remember =
+      r.content?.remember === true
+        ? rememberFromFlags({
+            remember: true,
+            ...(typeof fields === 'string' && fields.trim() ? { fields } : {}),
+            ...(typeof ttl === 'string' && ttl.trim() ? { for: ttl.trim() } : {}),
+          })
+        : undefined;
+  } catch (err) {
+    return { kind: 'unclear', why: `the remember scope could not be read: ${(err as Error).message}` };
+  }
   if (decision === 'approve') return { kind: 'approve', remember };
   if (decision === 'deny') return { kind: 'deny', remember };
   return { kind: 'unclear', why: `the answer held no decision (got ${JSON.stringify(r.content ?? {})})` };

@@ -147,7 +147,7 @@ async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Pr
       note: `The answer could not be read as approve or deny (${d.why}); the write stays pending for a person to decide elsewhere.`,
     };
   }
-  const opts = { ...o.decider, ...(d.remember ? { remember: 'session' as const } : {}) };
+  const opts = { ...o.decider, ...(d.remember ? { remember: d.remember } : {}) };
   try {
     // The hash is the one in the message the person saw, so the approval binds to that payload.
     if (d.kind === 'approve') await o.services.commands.approve(conf.id, conf.argumentsHash, opts);
