@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'TOOL_CHANGED'
   | 'RUN_CORRUPT'
   | 'IDEMPOTENCY_KEY_REUSED'
+  | 'FLOW_FAILED'
+  | 'CHILD_FAILED'
   | 'INTERNAL';
 
 /**

@@ -11,6 +11,7 @@ import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from '../worker/queues.ts';
+import { wakeParent } from '../worker/flow/child.ts';
 
 export interface TriggerOptions {
   /**
@@ -156,6 +157,7 @@ export class Engine {
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
     if (opts.remember === 'session') await this.remember(conf, 'deny', opts);
+    await wakeParent(this.store, this.queues, conf.runId);
     return conf;
   }
 
@@ -191,6 +193,7 @@ export class Engine {
   async cancel(runId: string, by?: string): Promise<RunRecord> {
     const r = await this.store.cancelRun(runId, by);
     if (!r.cancelled) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${r.status}`);
+    await wakeParent(this.store, this.queues, runId);
     return this.store.requireRun(runId);
   }
 

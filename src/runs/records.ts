@@ -52,6 +52,29 @@ export interface StepRecord {
   note?: string;
   /** attempt number whose write may have reached the server (write intent recorded, no outcome yet) */
   intentAttempt?: number;
+  /** a loop's items or a parallel step's branch steps, by key (`3`, `3.inner`, `branch.inner`) */
+  items?: Record<string, ItemRecord>;
+  /** a loop: how many items its list held */
+  itemCount?: number;
+  /** a sleep or a step waiting for its child: when it is due */
+  wakeAt?: number;
+  /** a `workflow:` step: the child run it started */
+  child?: string;
+}
+
+/** One call inside a loop or a parallel branch; it has the fields of a step's outcome. */
+export interface ItemRecord {
+  status: StepStatus;
+  attempts: number;
+  arguments?: Record<string, unknown>;
+  argumentsHash?: string;
+  output?: unknown;
+  content?: unknown[];
+  error?: ErrorInfo;
+  note?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  intentAttempt?: number;
 }
 
 export interface RunRecord {
@@ -75,6 +98,8 @@ export interface RunRecord {
   updatedAt: number;
   error?: ErrorInfo;
   steps: Record<string, StepRecord>;
+  /** the run and step that started this run as a `workflow:` step */
+  parent?: { runId: string; stepId: string };
 }
 
 export type ConfirmationStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled';
@@ -94,6 +119,11 @@ export interface ConfirmationPayload {
   outputSchema?: Record<string, unknown>;
   /** why it asks: `write` (auto on a write) or `always` */
   reason: 'write' | 'always';
+  /**
+   * A loop's writes asked together: `arguments.items` lists each item's key, call, arguments and
+   * argumentsHash, and `argumentsHash` is the batch hash over all of them.
+   */
+  batch?: { items: number };
 }
 
 export interface ConfirmationRecord extends ConfirmationPayload {

@@ -26,6 +26,9 @@ const SCRIPTS = {
   takeRateSlots: 'n',
   releaseRateSlots: 'n',
   loadStep: 3,
+  startItem: 'n',
+  commitItem: 'n',
+  waitStep: 'n',
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

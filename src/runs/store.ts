@@ -16,6 +16,7 @@ import type {
   StepRecord,
   StepStatus,
 } from './records.ts';
+import { FlowRecords } from './flow-records.ts';
 import { PinStore } from './pins.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { Definitions } from './definitions.ts';
@@ -56,6 +57,8 @@ export interface CreateRunInput {
    * another fingerprint is refused with IDEMPOTENCY_KEY_REUSED
    */
   fingerprint?: string;
+  /** the run and step that start this run as a `workflow:` step */
+  parent?: { runId: string; stepId: string };
 }
 
 /** How long a trigger's Idempotency-Key names its run. */
@@ -89,6 +92,8 @@ export class RunStore {
   private readonly defs: Definitions;
   /** the ready index, for the reconciler and the doctor */
   readonly ready: ReadySteps;
+  /** loop items, parallel branches and steps waiting without a job */
+  readonly flow: FlowRecords;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -97,6 +102,7 @@ export class RunStore {
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
     this.ready = new ReadySteps(redis, this.keys, this.s);
+    this.flow = new FlowRecords(redis, this.keys, this.s);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -185,6 +191,7 @@ export class RunStore {
       ...(input.session ? { session } : {}),
       ...(input.owner ? { owner: input.owner } : {}),
       ...(input.label ? { label: input.label } : {}),
+      ...(input.parent ? { parent: input.parent.runId, parentStep: input.parent.stepId } : {}),
       status: 'queued',
       inputs: j(input.inputs),
       createdAt: String(now),

@@ -36,6 +36,8 @@ const STATUS = {
   TOOL_CHANGED: 409,
   RUN_CORRUPT: 500,
   IDEMPOTENCY_KEY_REUSED: 422,
+  FLOW_FAILED: 500,
+  CHILD_FAILED: 500,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 
