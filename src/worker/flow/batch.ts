@@ -53,7 +53,7 @@ export async function approvedItems(store: RunStore, rec: StepRecord): Promise<M
   const out = new Map<string, string>();
   if (!rec.confirmationId || !rec.approvedHash) return out;
   const conf = await store.getConfirmation(rec.confirmationId);
-  if (!conf || conf.status !== 'approved' || conf.argumentsHash !== rec.approvedHash || !conf.batch) return out;
+  if (conf?.status !== 'approved' || conf.argumentsHash !== rec.approvedHash || !conf.batch) return out;
   const items = (conf.arguments as { items?: BatchItem[] }).items ?? [];
   for (const i of items) out.set(i.key, i.argumentsHash);
   return out;
