@@ -163,8 +163,10 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(child.parent).toEqual({ runId: run.id, stepId: 'child' });
     expect(child.session).toBe(parent.session);
     expect(Object.values(stripeState(sandboxes).refunds).filter((r) => r.charge === 'ch_seed_250')).toEqual([]);
-    // The parent waits with no job while the child is paused.
+    // The parent waits with no job in active or waiting while the child is paused.
     expect((await app.store.requireRun(run.id)).steps.child.status).toBe('running');
+    const live = await app.queues.get('flow').getJobs(['active', 'waiting', 'prioritized']);
+    expect(live.filter((job) => job.data.runId === run.id)).toEqual([]);
     const [conf] = await pending(app, childId);
     expect(conf.tool).toBe('create_refund');
     await app.engine.approve(conf.id, conf.argumentsHash, { by: 'test' });
@@ -172,6 +174,9 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(done.status).toBe('succeeded');
     expect((done.steps.look.output as { refunded: boolean }).refunded).toBe(true);
     expect(Object.values(stripeState(sandboxes).refunds).filter((r) => r.charge === 'ch_seed_250')).toHaveLength(1);
+    // The child's end woke the parent; its fallback poll job is gone with it.
+    const delayed = await app.queues.get('flow').getJobs(['delayed']);
+    expect(delayed.filter((job) => job.data.runId === run.id)).toEqual([]);
   });
 
   it('a sleeping run holds no job in active or waiting, only a delayed one, and wakes', async () => {

@@ -9,9 +9,9 @@ import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import type { RunStore } from '../../runs/store.ts';
 import { validateInputs } from '../../workflows/inputs.ts';
 import { resolveTemplates } from '../../workflows/templates.ts';
-import type { TemplateContext, WorkflowStep } from '../../workflows/types.ts';
+import { FLOW_CONNECTOR, type TemplateContext, type WorkflowStep } from '../../workflows/types.ts';
 import { type StepDeps, type StepJob, commitAndAdvance, failAttempt } from '../execute.ts';
-import type { StepQueues } from '../queues.ts';
+import { type StepQueues, stepJobId } from '../queues.ts';
 import { waitUntil } from './wait.ts';
 
 export const CHILD_POLL_MS = 30_000;
@@ -22,6 +22,7 @@ export async function runChild(d: StepDeps, j: StepJob, step: WorkflowStep, ctx:
   if (childId.startsWith('failed:')) return childId;
   const child = await d.store.getRun(childId);
   if (!child) return failAttempt(d, j, new InterlockError('RUN_NOT_FOUND', `Child run ${childId} is gone`), { child: childId });
+  if (TERMINAL_RUN_STATUSES.has(child.status)) await dropPoll(d, j);
   if (child.status === 'succeeded') {
     const outputs = Object.fromEntries(Object.entries(child.steps).map(([id, s]) => [id, s.output]));
     return commitAndAdvance(d, j, 'succeeded', {
@@ -44,7 +45,22 @@ export async function runChild(d: StepDeps, j: StepJob, step: WorkflowStep, ctx:
     );
     return `child ${child.status}`;
   }
-  return waitUntil(d, j, Date.now() + CHILD_POLL_MS, { child: child.id, note: `waiting for child run ${child.id}` });
+  const due = Date.now() + CHILD_POLL_MS;
+  return waitUntil(d, j, due, { child: child.id, wakeAt: due, note: `waiting for child run ${child.id}` });
+}
+
+/**
+ * The delayed job of the last poll is not needed once the child ended; left, it would run after the
+ * step committed and hand the next step a second job. Best effort: a job it misses finds the step done.
+ */
+async function dropPoll(d: StepDeps, j: StepJob): Promise<void> {
+  if (j.rec.wakeAt === undefined) return;
+  const id = stepJobId(j.run.id, j.step.id, `wait-${j.rec.wakeAt}`);
+  if (id === j.job.id) return;
+  await d.queues
+    .get(FLOW_CONNECTOR)
+    .remove(id)
+    .catch(() => 0);
 }
 
 /** The child's run id; the same one again after a crash (its idempotency key is the parent step's). */
