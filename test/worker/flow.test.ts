@@ -57,6 +57,24 @@ const EXTRA = `
         call: stripe.retrieve_charge
         with: {charge_id: "\${{ steps.child.output.steps.refund.charge }}"}
 
+  branch-fails:
+    description: One branch fails; continue_on_error says whether the join fails.
+    inputs: {type: object, required: [go_on], properties: {go_on: {type: boolean}}}
+    steps:
+      - id: gate
+        if: \${{ inputs.go_on = false }}
+        parallel:
+          good: [{id: get, call: stripe.retrieve_charge, with: {charge_id: ch_seed_2}}]
+          bad: [{id: get, call: stripe.retrieve_charge, with: {charge_id: ch_nope}}]
+      - id: tolerant
+        if: \${{ inputs.go_on }}
+        parallel:
+          good: [{id: get, call: stripe.retrieve_charge, with: {charge_id: ch_seed_2}}]
+          bad: [{id: get, call: stripe.retrieve_charge, with: {charge_id: ch_nope}}]
+        continue_on_error: true
+      - id: after
+        call: stripe.get_balance
+
   nap:
     description: Sleep, then look at the balance.
     steps:
@@ -148,6 +166,23 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(post.arguments).toEqual({ channel: '#billing', text: 'Grace Hopper paid 12000 in ch_seed_2' });
     await app.engine.approve(post.id, post.argumentsHash, { by: 'test' });
     expect((await waitForStatus(app, run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+  });
+
+  it('fails the join when a branch fails, unless continue_on_error', async () => {
+    const strict = (await app.engine.trigger('branch-fails', { go_on: false })).run;
+    const failed = await waitForStatus(app, strict.id, ['succeeded', 'failed']);
+    expect(failed.status).toBe('failed');
+    expect(failed.error?.code).toBe('FLOW_FAILED');
+    expect(failed.steps.gate.items?.['good.get']?.status).toBe('succeeded');
+    expect(failed.steps.gate.items?.['bad.get']?.status).toBe('failed');
+    expect(failed.steps.after.status).toBe('pending');
+
+    const lenient = (await app.engine.trigger('branch-fails', { go_on: true })).run;
+    const done = await waitForStatus(app, lenient.id, ['succeeded', 'failed']);
+    expect(done.status).toBe('succeeded');
+    expect(done.steps.gate.status).toBe('skipped');
+    expect(done.steps.tolerant.items?.['bad.get']?.status).toBe('failed');
+    expect(done.steps.after.status).toBe('succeeded');
   });
 
   it("gates a child workflow's write and links the child run to its parent", async () => {
