@@ -95,6 +95,15 @@ export function readFlowStep(
   if (!m) return undefined;
   for (const k of others) src.add(m[k].keyPos, m[k].path, `${what} has both ${key} and ${k}: a step does one of them`);
   const h = head(m, what);
+  const { connectors, declared } = scope;
+  if (connectors[FLOW_CONNECTOR] || declared.connectors.has(FLOW_CONNECTOR)) {
+    src.add(
+      m[key].keyPos,
+      m[key].path,
+      `${what} is a ${key} step, but a connector is named "${FLOW_CONNECTOR}": control-flow steps run on a queue of that name, so rename the connector`,
+    );
+    return undefined;
+  }
   if (!h || others.length) return undefined;
   const { id, ...common } = h;
   const r: FlowRead = { id, common, f, m, what, scope };
