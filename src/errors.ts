@@ -42,6 +42,8 @@ export type ErrorCode =
   | 'SELF_APPROVAL'
   | 'NOT_IN_GROUP'
   | 'ALREADY_APPROVED'
+  | 'FLOW_FAILED'
+  | 'CHILD_FAILED'
   | 'INTERNAL';
 
 /**

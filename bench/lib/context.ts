@@ -18,7 +18,7 @@ export const CHAIN = 10;
  * `one` and `chain` call the read tool `echo` over streamable HTTP (connector `test`); `chain`
  * feeds each step the previous output, so every call of one run carries the run's marker text.
  * `chainio`, `oneio` and `gatedio` are the same over stdio (connector `io`: each worker starts its
- * own server, logging to the same file). `gated` is one write that pauses.
+ * own server, logging to the same file). `gated` is one write that pauses; `sleeping` waits an hour first.
  */
 export function benchYaml(serverUrl: string, concurrency: number, logPath: string): string {
   const chain = (connector: string) =>
@@ -78,6 +78,15 @@ ${inputs}
     description: one write, which waits for a person
 ${inputs}
     steps:
+      - id: s1
+        call: test.record
+        with: { name: "\${{ inputs.text }}" }
+  sleeping:
+    description: a durable wait of an hour, then one write
+${inputs}
+    steps:
+      - id: nap
+        sleep: 1h
       - id: s1
         call: test.record
         with: { name: "\${{ inputs.text }}" }

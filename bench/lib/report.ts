@@ -90,6 +90,13 @@ export function verdicts(r: BenchResults): Verdict[] {
       value: `${heap} B/run heap, ${r.paused.openJobsAfter} jobs`,
       met: heap < 64 && r.paused.openJobsAfter === 0,
     });
+    const s = r.paused.sleeping;
+    if (s)
+      out.push({
+        target: 'sleeping run: no job in active/waiting, nothing in worker memory (heap after GC < 64 B/run)',
+        value: `${s.activeOrWaiting} active/waiting, ${s.delayed} delayed for ${s.runs} runs, ${s.heapBytesPerRun} B/run heap`,
+        met: s.activeOrWaiting === 0 && s.delayed === s.runs && s.heapBytesPerRun < 64,
+      });
   }
   for (const [t, A] of [
     ['stdio', r.approveStdio],

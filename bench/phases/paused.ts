@@ -25,6 +25,16 @@ export interface PausedResult {
   };
   worker: { rssBefore: number; rssAfter: number; heapUsedBefore: number; heapUsedAfter: number; heapBytesPerRun: number };
   openJobsAfter: number;
+  /** runs waiting in `sleep`: what they hold (a delayed job each, nothing active or waiting, no worker heap) */
+  sleeping?: SleepingResult;
+}
+
+export interface SleepingResult {
+  runs: number;
+  /** flow-queue jobs in wait, active or prioritized once every run sleeps */
+  activeOrWaiting: number;
+  delayed: number;
+  heapBytesPerRun: number;
 }
 
 async function memoryUsage(r: Redis, key: string): Promise<number> {
@@ -115,6 +125,35 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
       heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
     },
     openJobsAfter: await openJobs(ctx),
+    sleeping: await measureSleeping(ctx, worker, Math.min(runs, 1000)),
+  };
+}
+
+/** Runs that sleep hold a delayed job and a ready marker due at their time, and nothing in a worker. */
+async function measureSleeping(ctx: BenchContext, worker: Child, runs: number): Promise<SleepingResult> {
+  const flow = ctx.app.queues.get('flow');
+  const delayed0 = (await flow.getJobCounts('delayed')).delayed ?? 0;
+  const w0 = await worker.probe();
+  await mapLimit(
+    Array.from({ length: runs }, (_, i) => i),
+    100,
+    async (i) => (await ctx.app.engine.trigger('sleeping', { text: `sleeping-${i}` })).run.id,
+  );
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    const c = await flow.getJobCounts('wait', 'active', 'prioritized', 'delayed');
+    if ((c.delayed ?? 0) >= delayed0 + runs && (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0) break;
+    if (Date.now() > deadline) throw new Error(`sleeping runs did not all go to sleep: ${JSON.stringify(c)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 500));
+  const w1 = await worker.probe();
+  const c = await flow.getJobCounts('wait', 'active', 'prioritized', 'delayed');
+  return {
+    runs,
+    activeOrWaiting: (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0),
+    delayed: (c.delayed ?? 0) - delayed0,
+    heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
   };
 }
 

@@ -15,6 +15,7 @@ import { type NewGrant, newGrantId } from '../runs/grants.ts';
 import { runCurrency } from '../grants/run-currency.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from '../worker/queues.ts';
+import { wakeParent } from '../worker/flow/child.ts';
 
 export interface TriggerOptions {
   /**
@@ -226,6 +227,7 @@ export class Engine {
     if (r.outcome === 'expired') throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} had already expired`);
     const conf = await this.store.requireConfirmation(cid);
     if (remember) await this.store.grants.create(remember);
+    await wakeParent(this.store, this.queues, conf.runId);
     return conf;
   }
 
@@ -294,6 +296,7 @@ export class Engine {
   async cancel(runId: string, by?: string): Promise<RunRecord> {
     const r = await this.store.cancelRun(runId, by);
     if (!r.cancelled) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${r.status}`);
+    await wakeParent(this.store, this.queues, runId);
     return this.store.requireRun(runId);
   }
 

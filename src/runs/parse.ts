@@ -8,6 +8,7 @@ import type {
   DecisionChannel,
   ErrorInfo,
   PlanApproval,
+  ItemRecord,
   RunEvent,
   RunRecord,
   RunStatus,
@@ -58,6 +59,7 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
       ...(h[F.stepApproved(s.id)] ? { approvedHash: h[F.stepApproved(s.id)] } : {}),
       ...(h[F.stepIntent(s.id)] ? { intentAttempt: Number(h[F.stepIntent(s.id)]) } : {}),
     };
+    if (s.kind === 'foreach' || s.kind === 'parallel') steps[s.id].items = parseItems(h, s.id);
   }
   return {
     id: h.id,
@@ -74,7 +76,27 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
     ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
     steps,
     ...(h.plan ? { plan: JSON.parse(h.plan) as PlanApproval } : {}),
+    ...(h.parent ? { parent: { runId: h.parent, stepId: h.parentStep ?? '' } } : {}),
   };
+}
+
+/** The items of a loop or parallel step: fields `s:<stepId>/<key>:…` of the run hash. */
+function parseItems(h: Record<string, string>, stepId: string): Record<string, ItemRecord> {
+  const prefix = `s:${stepId}/`;
+  const out: Record<string, ItemRecord> = {};
+  for (const [field, value] of Object.entries(h)) {
+    if (!field.startsWith(prefix) || !field.endsWith(':status')) continue;
+    const key = field.slice(prefix.length, -':status'.length);
+    const item = `${stepId}/${key}`;
+    const result = h[F.stepResult(item)] ? (JSON.parse(h[F.stepResult(item)]) as Omit<ItemRecord, 'status' | 'attempts'>) : {};
+    out[key] = {
+      ...result,
+      status: value as StepStatus,
+      attempts: Number(h[F.stepAttempts(item)] ?? 0),
+      ...(h[F.stepIntent(item)] ? { intentAttempt: Number(h[F.stepIntent(item)]) } : {}),
+    };
+  }
+  return out;
 }
 
 /**

@@ -67,6 +67,29 @@ export interface StepRecord {
   note?: string;
   /** attempt number whose write may have reached the server (write intent recorded, no outcome yet) */
   intentAttempt?: number;
+  /** a loop's items or a parallel step's branch steps, by key (`3`, `3.inner`, `branch.inner`) */
+  items?: Record<string, ItemRecord>;
+  /** a loop: how many items its list held */
+  itemCount?: number;
+  /** a sleep or a step waiting for its child: when it is due */
+  wakeAt?: number;
+  /** a `workflow:` step: the child run it started */
+  child?: string;
+}
+
+/** One call inside a loop or a parallel branch; it has the fields of a step's outcome. */
+export interface ItemRecord {
+  status: StepStatus;
+  attempts: number;
+  arguments?: Record<string, unknown>;
+  argumentsHash?: string;
+  output?: unknown;
+  content?: unknown[];
+  error?: ErrorInfo;
+  note?: string;
+  startedAt?: number;
+  finishedAt?: number;
+  intentAttempt?: number;
 }
 
 export interface RunRecord {
@@ -92,6 +115,8 @@ export interface RunRecord {
   steps: Record<string, StepRecord>;
   /** the plan a person approved for the rest of the run (see src/plans/) */
   plan?: PlanApproval;
+  /** the run and step that started this run as a `workflow:` step */
+  parent?: { runId: string; stepId: string };
 }
 
 /** An approved plan: writes whose arguments are exactly what it gives run without asking again. */
@@ -123,6 +148,11 @@ export interface ConfirmationPayload {
   policy?: PolicyVerdict;
   /** the currency the run's amounts are in (from what it read), so amounts show as "15.00 USD" */
   currency?: string;
+  /**
+   * A loop's writes asked together: `arguments.items` lists each item's key, call, arguments and
+   * argumentsHash, and `argumentsHash` is the batch hash over all of them.
+   */
+  batch?: { items: number };
 }
 
 export interface ConfirmationRecord extends ConfirmationPayload {

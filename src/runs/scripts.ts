@@ -28,6 +28,9 @@ const SCRIPTS = {
   loadStep: 3,
   useGrant: 2,
   decideAuto: 'n',
+  startItem: 'n',
+  commitItem: 'n',
+  waitStep: 'n',
 } as const;
 export type ScriptName = keyof typeof SCRIPTS;
 

@@ -18,6 +18,7 @@ import type {
   StepStatus,
 } from './records.ts';
 import { AuditLog, type AuditDecision, type AuditDraft, auditDraftJson, auditMinId } from './audit.ts';
+import { FlowRecords } from './flow-records.ts';
 import { PinStore } from './pins.ts';
 import { DecideLinks } from './decide-links.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
@@ -55,6 +56,8 @@ export interface CreateRunInput {
    * another fingerprint is refused with IDEMPOTENCY_KEY_REUSED
    */
   fingerprint?: string;
+  /** the run and step that start this run as a `workflow:` step */
+  parent?: { runId: string; stepId: string };
 }
 
 const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'denied', 'cancelled']);
@@ -100,6 +103,8 @@ export class RunStore {
   readonly audit: AuditLog;
   /** remembered decisions, their uses and their index */
   readonly grants: GrantStore;
+  /** loop items, parallel branches and steps waiting without a job */
+  readonly flow: FlowRecords;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -111,6 +116,7 @@ export class RunStore {
     this.ready = new ReadySteps(redis, this.keys, this.s);
     this.audit = new AuditLog(redis, this.keys);
     this.grants = new GrantStore(redis, this.keys, this.s);
+    this.flow = new FlowRecords(redis, this.keys, this.s);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -199,6 +205,7 @@ export class RunStore {
       ...(input.session ? { session } : {}),
       ...(input.owner ? { owner: input.owner } : {}),
       ...(input.label ? { label: input.label } : {}),
+      ...(input.parent ? { parent: input.parent.runId, parentStep: input.parent.stepId } : {}),
       status: 'queued',
       inputs: j(input.inputs),
       createdAt: String(now),

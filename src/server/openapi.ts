@@ -142,7 +142,24 @@ const schemas: Json = {
       confirmationId: { type: 'string' },
       approvedHash: { type: 'string' },
       note: { type: 'string' },
+      items: {
+        type: 'object',
+        description:
+          'a foreach or parallel step: each call inside it by key (`3`, `3.<id>`, `<branch>.<id>`), with status, arguments and output',
+        additionalProperties: { type: 'object' },
+      },
+      itemCount: { type: 'integer', description: 'a foreach step: how many items its list held' },
+      wakeAt: {
+        type: 'integer',
+        description: 'a sleep, or a workflow step waiting for its child: when it is due (ms since epoch)',
+      },
+      child: { type: 'string', description: 'a workflow step: the id of the child run it started' },
     },
+  },
+  RunLink: {
+    type: 'object',
+    required: ['runId', 'stepId'],
+    properties: { runId: { type: 'string' }, stepId: { type: 'string' } },
   },
   Run: {
     type: 'object',
@@ -168,6 +185,12 @@ const schemas: Json = {
       updatedAt: { type: 'integer' },
       error: ref('ErrorInfo'),
       steps: { type: 'object', additionalProperties: ref('Step') },
+      parent: { ...ref('RunLink'), description: 'the run and `workflow:` step that started this run as its child' },
+      children: {
+        type: 'array',
+        items: ref('RunLink'),
+        description: 'GET /api/v1/runs/{id} only: the child runs its `workflow:` steps started',
+      },
     },
   },
   Confirmation: {
@@ -195,6 +218,12 @@ const schemas: Json = {
       },
       serverAnnotations: { type: 'object', description: 'what the server declared, when annotations were loosened' },
       reason: { enum: ['write', 'always'] },
+      batch: {
+        type: 'object',
+        properties: { items: { type: 'integer' } },
+        description:
+          "a foreach's writes asked together: arguments.items lists each item's key, connector, tool, arguments and argumentsHash; argumentsHash is the batch hash over them",
+      },
       status: { enum: CONF_STATUS },
       createdAt: { type: 'integer' },
       expiresAt: { type: 'integer' },

@@ -41,6 +41,8 @@ const STATUS = {
   SELF_APPROVAL: 403,
   NOT_IN_GROUP: 403,
   ALREADY_APPROVED: 409,
+  FLOW_FAILED: 500,
+  CHILD_FAILED: 500,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -8,7 +8,7 @@ import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.
 import type { LlmCaller } from '../llm/caller.ts';
 import type { ErrorInfo, RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
-import type { PolicyConfig, StepDef } from '../workflows/types.ts';
+import type { PolicyConfig, StepDef, WorkflowDef } from '../workflows/types.ts';
 import { callCovered, callTool, denyByGrant } from './call.ts';
 import { callModel } from './llm.ts';
 import { verdictWords } from '../policy/words.ts';
@@ -40,6 +40,8 @@ export interface StepDeps {
   rateLimit?: (connector: string, tool: string, args: Record<string, unknown>) => RateSlot[];
   /** a connector's call timeout, which bounds how long an unanswered call holds its rate-limit slots */
   callTimeoutMs?: (connector: string) => number | undefined;
+  /** the current definition of a workflow, for a `workflow:` step that starts it as a child */
+  workflow?: (name: string) => WorkflowDef | undefined;
 }
 
 /** One step job with the run it belongs to, once its position in the run lets it proceed. */

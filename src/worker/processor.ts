@@ -9,7 +9,10 @@ import type { ToolInfo } from '../connectors/types.ts';
 import type { PinCheck } from '../runs/pins.ts';
 import type { Grant, RunRecord } from '../runs/records.ts';
 import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
-import type { CallStep, TemplateContext } from '../workflows/types.ts';
+import { type CallStep, type TemplateContext, isFlowStep } from '../workflows/types.ts';
+import { wakeParent } from './flow/child.ts';
+import { contextOf } from './flow/context.ts';
+import { runFlow } from './flow/run.ts';
 import { type StepDeps, type StepJob, execute, settle } from './execute.ts';
 import type { PolicyVerdict } from '../policy/types.ts';
 import { modelFacts } from './llm.ts';
@@ -24,13 +27,6 @@ export { idempotencyKey } from './call.ts';
 export type ProcessorDeps = StepDeps;
 
 const PIN_TRUST_MS = 5000;
-
-function context(run: RunRecord): TemplateContext {
-  const steps: TemplateContext['steps'] = {};
-  for (const [id, s] of Object.entries(run.steps))
-    steps[id] = { output: s.output, status: s.status, ...(s.content !== undefined ? { content: s.content } : {}) };
-  return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
-}
 
 /** Whether the run's approved plan covers this write exactly, and if not, why (shown when it asks again). */
 async function planFacts(
@@ -65,7 +61,8 @@ export class StepProcessor {
     if (pos.kind !== 'ready') return settle(this.d, job, token, loaded.run, pos);
     const run = pos.run;
     const j: StepJob = { job, token, run, step: pos.step, rec: pos.rec, next: pos.next };
-    const ctx = context(run);
+    const ctx = contextOf(run);
+    if (isFlowStep(pos.step)) return this.afterward(run, await runFlow(this.d, j, pos.step, ctx));
     const facts = pos.step.kind === 'llm' ? await modelFacts(pos.step, ctx) : await this.toolFacts(j, pos.step, ctx, loaded);
     const op = planStep({
       run,
@@ -76,7 +73,13 @@ export class StepProcessor {
       undeliveredAttempt: job.data.undeliveredAttempt,
       now: Date.now(),
     });
-    return execute(this.d, j, op);
+    return this.afterward(run, await execute(this.d, j, op));
+  }
+
+  /** A child run that this step ended wakes the step of its parent that waits for it. */
+  private async afterward(run: RunRecord, outcome: string): Promise<string> {
+    if (run.parent) await wakeParent(this.d.store, this.d.queues, run.id);
+    return outcome;
   }
 
   /**

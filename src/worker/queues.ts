@@ -93,7 +93,15 @@ export class StepQueues {
     return [...this.queues.values()];
   }
 
-  async enqueue(def: WorkflowDef, runId: string, session: string, stepId: string, generation: string): Promise<void> {
+  /** `delayMs`: a delayed job (a sleep's wake-up), held by BullMQ's delayed set and no worker. */
+  async enqueue(
+    def: WorkflowDef,
+    runId: string,
+    session: string,
+    stepId: string,
+    generation: string,
+    delayMs = 0,
+  ): Promise<void> {
     const step = def.steps.find((s) => s.id === stepId);
     if (!step) throw new Error(`step ${stepId} not in workflow ${def.name}`);
     const data: StepJobData = {
@@ -104,7 +112,8 @@ export class StepQueues {
     };
     const q = this.get(step.connector);
     try {
-      await q.add(jobName(def.name, stepId), data, jobOptions(step, stepJobId(runId, stepId, generation)));
+      const opts = jobOptions(step, stepJobId(runId, stepId, generation));
+      await q.add(jobName(def.name, stepId), data, delayMs > 0 ? { ...opts, delay: delayMs } : opts);
     } catch (err) {
       // A queue whose start-up met the outage keeps failing; the next enqueue makes a new one.
       if (redisUnavailable(err) && this.queues.get(step.connector) === q) {

@@ -4,7 +4,10 @@ import type { ConfigSource } from '../config/source.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { own } from '../lookup.ts';
 import { isRedisUnreachable } from '../runs/redis-unavailable.ts';
-import { LLM_CONNECTOR, type InterlockConfig } from '../workflows/types.ts';
+import { FLOW_CONNECTOR, LLM_CONNECTOR, type InterlockConfig, isFlowStep } from '../workflows/types.ts';
+
+/** flow step jobs one worker process runs at once: most of them only wait or drive their own calls */
+const FLOW_CONCURRENCY = 20;
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
 import { rateLimitsFor } from './rate-limits.ts';
@@ -47,6 +50,7 @@ export class StepWorkers {
       handBack: this.handBack.signal,
       rateLimit: (id, tool, args) => rateLimitsFor(own(opts.config.current.connectors, id), tool, args),
       callTimeoutMs: (id) => own(opts.config.current.connectors, id)?.timeoutMs,
+      workflow: (name) => own(opts.config.current.workflows, name),
     });
     this.reconciler = new Reconciler({
       store: opts.store,
@@ -71,6 +75,9 @@ export class StepWorkers {
     const queues = new Map<string, number>(Object.values(config.connectors).map((c) => [c.id, c.concurrency]));
     const llmSteps = Object.values(config.workflows).some((wf) => wf.steps.some((s) => s.kind === 'llm'));
     if (llmSteps && !queues.has(LLM_CONNECTOR)) queues.set(LLM_CONNECTOR, config.llm?.concurrency ?? 5);
+    // Control-flow steps mostly wait or drive calls of their own; their queue takes many at once.
+    const flowSteps = Object.values(config.workflows).some((wf) => wf.steps.some(isFlowStep));
+    if (flowSteps && !queues.has(FLOW_CONNECTOR)) queues.set(FLOW_CONNECTOR, FLOW_CONCURRENCY);
     for (const [id, w] of this.workers) {
       if (queues.has(id)) continue;
       this.workers.delete(id);

@@ -23,6 +23,7 @@ import {
 } from './source.ts';
 import { type TemplateSegment, scanTemplates } from './templates.ts';
 import { readLlmStep } from './llm-step.ts';
+import { branchesOf, checkChildren, flowKeyOf, readFlowStep, withoutPositions } from './flow-steps.ts';
 import type { CallStep, ConfirmMode, ConnectorConfig, LlmConfig, RetryPolicy, SourcePos, StepDef, WorkflowDef } from './types.ts';
 
 export const STEP_ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -43,6 +44,7 @@ export function readWorkflows(
     const def = readWorkflow(src, wf, connectors, declared, llm);
     if (def) out[def.name] = def;
   }
+  checkChildren(src, out, declared.workflows);
   return out;
 }
 
@@ -66,8 +68,10 @@ function readWorkflow(
   // Ids are collected first so a template reading a later step is told "later", not "unknown".
   const ids = (items ?? []).map((item) => stepIdOf(src, item));
   const seen = new Map<string, SourcePos>();
+  const branches = branchesOf(src, items ?? []);
   (items ?? []).forEach((item, index) => {
-    const step = readStep(src, item, { workflow: f.key, ids, index, connectors, declared, inputs: inputs ?? {}, llm }, seen);
+    const scope = { workflow: f.key, ids, index, connectors, declared, inputs: inputs ?? {}, llm, branches };
+    const step = readStep(src, item, scope, seen);
     if (step) steps.push(step);
   });
   if (
@@ -86,7 +90,7 @@ function readWorkflow(
 
 /** First 12 hex of sha256 over the canonical definition, positions and the version itself left out. */
 export function workflowVersion(def: WorkflowDef): string {
-  const steps = def.steps.map(({ pos: _pos, keyPos: _keyPos, ...rest }) => rest);
+  const steps = def.steps.map(withoutPositions);
   const { pos: _pos, version: _version, ...rest } = def;
   return sha256Hex(canonicalJson({ ...rest, steps })).slice(0, 12);
 }
@@ -147,10 +151,69 @@ export interface Scope {
   declared: Declared;
   inputs: Record<string, unknown>;
   llm: LlmConfig | undefined;
+  /** names a template may read at its root besides inputs, steps and run (a loop's item and `loop`) */
+  locals?: string[];
+  /** branches of the workflow's parallel steps: the step they are in and their step ids */
+  branches?: Map<string, { index: number; ids: string[] }>;
+}
+
+/** A step of a loop body or a branch: a tool call only. */
+export function readCallStep(
+  src: Source,
+  f: Field,
+  scope: Scope,
+  seen: Map<string, SourcePos>,
+  label: string,
+): CallStep | undefined {
+  const nested = flowKeyOf(src, f) ?? (hasKey(src, f, 'llm') ? 'llm' : undefined);
+  if (nested) {
+    src.add(f.pos, f.path, `${label}: "${nested}" cannot be used here; a loop body or a branch holds call steps only`);
+    return undefined;
+  }
+  const step = readStep(src, f, scope, seen);
+  return step?.kind === 'call' ? step : undefined;
+}
+
+/** A step's id: well formed and not used before in the same list. */
+function readId(
+  src: Source,
+  m: Record<string, Field>,
+  scope: Scope,
+  what: string,
+  seen: Map<string, SourcePos>,
+): string | undefined {
+  const id = m.id && readString(src, m.id, `${what} id`);
+  if (id === undefined || !m.id) return undefined;
+  const first = seen.get(id);
+  if (!STEP_ID_RE.test(id)) {
+    src.add(
+      m.id.pos,
+      m.id.path,
+      `step id "${id}" must start with a letter or _ and hold only letters, digits and _ (templates read it as steps.${id.replace(/\W/g, '_')}.output)`,
+    );
+    return undefined;
+  }
+  if (first) {
+    src.add(
+      m.id.pos,
+      m.id.path,
+      `duplicate step id "${id}" in workflow "${scope.workflow}" (first used at line ${first.line}:${first.col})`,
+    );
+    return undefined;
+  }
+  seen.set(id, m.id.pos);
+  return id;
 }
 
 function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourcePos>): StepDef | undefined {
   const what = `step ${scope.index + 1} of workflow "${scope.workflow}"`;
+  const flow = flowKeyOf(src, f);
+  if (flow)
+    return readFlowStep(src, f, scope, flow, (m) => {
+      const id = readId(src, m, scope, what, seen);
+      const common = readCommon(src, m, what, { scope, self: id });
+      return id !== undefined && common ? { ...common, id } : undefined;
+    });
   // A step without `call` but with `llm` asks a model; the keys it takes are checked there.
   const llm = hasKey(src, f, 'llm') && !hasKey(src, f, 'call');
   const m = readMap(src, f, what, {
@@ -162,26 +225,8 @@ function readStep(src: Source, f: Field, scope: Scope, seen: Map<string, SourceP
     src.add(m.llm.keyPos, m.llm.path, `${what} has both call and llm: a step either calls a tool (call) or asks a model (llm)`);
     return undefined;
   }
-  let ok = true;
-  const id = m.id && readString(src, m.id, `${what} id`);
-  if (id !== undefined && m.id) {
-    const first = seen.get(id);
-    if (!STEP_ID_RE.test(id)) {
-      src.add(
-        m.id.pos,
-        m.id.path,
-        `step id "${id}" must start with a letter or _ and hold only letters, digits and _ (templates read it as steps.${id.replace(/\W/g, '_')}.output)`,
-      );
-      ok = false;
-    } else if (first) {
-      src.add(
-        m.id.pos,
-        m.id.path,
-        `duplicate step id "${id}" in workflow "${scope.workflow}" (first used at line ${first.line}:${first.col})`,
-      );
-      ok = false;
-    } else seen.set(id, m.id.pos);
-  }
+  const id = readId(src, m, scope, what, seen);
+  const ok = id !== undefined;
   const ctx = { scope, self: id };
   if (llm) {
     const common = readCommon(src, m, what, ctx);
@@ -384,17 +429,34 @@ function checkExpr(src: Source, node: Node, value: string, seg: TemplateSegment,
   const report = (offset: number, message: string) =>
     src.add(locate(src, node, value, seg.exprStart + offset, seg), path, message);
   for (const p of problems) report(p.offset, p.message);
-  const { ids, index, workflow, inputs } = ctx.scope;
+  const { ids, index, workflow, inputs, locals = [], branches } = ctx.scope;
   for (const r of reads) {
+    if (locals.includes(r.root)) continue;
     if (!ROOTS.includes(r.root)) {
-      const hint = suggest(r.root, ROOTS);
+      const hint = suggest(r.root, [...ROOTS, ...locals]);
       report(
         r.offset,
-        `template reads "${r.root}", but templates read only inputs, steps.<id> and run${hint ? ` (did you mean "${hint}"?)` : ''}`,
+        `template reads "${r.root}", but templates read only inputs, steps.<id> and run${locals.length ? ` (and here ${locals.join(', ')})` : ''}${hint ? ` (did you mean "${hint}"?)` : ''}`,
       );
     } else if (r.root === 'steps') {
       if (r.name === undefined) {
         report(r.offset, 'template reads steps without naming one: write steps.<id>.output or steps.<id>.status');
+        continue;
+      }
+      const branch = branches?.get(r.name);
+      if (branch && !ids.includes(r.name)) {
+        if (branch.index >= index)
+          report(
+            r.nameOffset ?? r.offset,
+            `template reads steps.${r.name}, a branch of a parallel step that runs after this step`,
+          );
+        else if (r.field !== undefined && !branch.ids.includes(r.field)) {
+          const hint = suggest(r.field, branch.ids);
+          report(
+            r.fieldOffset ?? r.offset,
+            `template reads steps.${r.name}.${r.field}, but branch "${r.name}" has no step "${r.field}"${hint ? ` (did you mean "${hint}"?)` : ''}; write steps.<branch>.<id>.output`,
+          );
+        }
         continue;
       }
       const at = ids.indexOf(r.name);

@@ -76,7 +76,76 @@ export interface LlmStep {
   keyPos: Partial<Record<'llm' | 'if' | 'retry' | 'timeout', SourcePos>>;
 }
 
-export type StepDef = CallStep | LlmStep;
+/** The queue of every control-flow step (parallel, foreach, workflow, sleep): it calls no connector itself. */
+export const FLOW_CONNECTOR = 'flow';
+
+/**
+ * What every control-flow step shares. It reads as the call `flow.<kind>` so every place that lists
+ * steps (API, facade, pages) shows it without knowing about control flow.
+ */
+interface FlowCommon {
+  id: string;
+  connector: typeof FLOW_CONNECTOR;
+  tool: string;
+  confirm: 'auto';
+  /** what the step is given, as written: a child's inputs, or empty */
+  with: Record<string, unknown>;
+  if?: string;
+  retry: RetryPolicy;
+  timeoutMs?: number;
+  pos: SourcePos;
+  keyPos: Partial<Record<string, SourcePos>>;
+}
+
+/** Branches run side by side and join before the next step; outputs read `steps.<branch>.<id>`. */
+export interface ParallelStep extends FlowCommon {
+  kind: 'parallel';
+  branches: Record<string, CallStep[]>;
+  /** a failed branch does not fail the join */
+  continueOnError: boolean;
+}
+
+/**
+ * The body (one call, or a group of calls) once per item of a list, at most `concurrency` at a
+ * time; the output is the items' outputs in order. Writes in the body are gated per item, and
+ * one confirmation can approve every item at once.
+ */
+export interface ForeachStep extends FlowCommon {
+  kind: 'foreach';
+  /** JSONata expression (without `${{ }}`) that gives the list */
+  foreach: string;
+  /** the name the body reads the item by (`${{ charge.id }}`) */
+  as: string;
+  concurrency: number;
+  steps: CallStep[];
+  /** the one-call form: the output lists each item's output rather than a map per item */
+  single: boolean;
+  continueOnError: boolean;
+}
+
+/** Another workflow as a run of its own, linked to this one; this step waits for it without a job. */
+export interface WorkflowStep extends FlowCommon {
+  kind: 'workflow';
+  workflow: string;
+}
+
+/** A durable wait: a delayed job and a ready-at marker, nothing held in any process. */
+export interface SleepStep extends FlowCommon {
+  kind: 'sleep';
+  sleepMs?: number;
+  /** template giving an ISO date-time or epoch ms */
+  waitUntil?: string;
+}
+
+export type FlowStep = ParallelStep | ForeachStep | WorkflowStep | SleepStep;
+
+export const FLOW_KINDS: ReadonlySet<string> = new Set(['parallel', 'foreach', 'workflow', 'sleep']);
+
+export function isFlowStep(step: StepDef): step is FlowStep {
+  return FLOW_KINDS.has(step.kind);
+}
+
+export type StepDef = CallStep | LlmStep | FlowStep;
 
 /** The optional top-level `llm` section: defaults for llm steps and `interlock chat`. */
 export interface LlmConfig {

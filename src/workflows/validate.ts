@@ -5,6 +5,7 @@
  */
 import { type ConfigIssue, errorMessage } from '../errors.ts';
 import type { ToolInfo } from '../connectors/types.ts';
+import { callStepsOf } from './flow-steps.ts';
 import { suggest } from './source.ts';
 import type { CallStep, InterlockConfig, SourcePos, WorkflowDef } from './types.ts';
 
@@ -33,10 +34,9 @@ export async function validateAgainstCatalog(
     return p;
   };
   for (const wf of Object.values(config.workflows)) {
-    for (const [i, step] of wf.steps.entries()) {
-      // An llm step calls no connector; the loader checked all there is to check about it.
-      if (step.kind === 'llm') continue;
-      const path = `workflows.${wf.name}.steps[${i}]`;
+    // Tool calls wherever they are: top-level, in parallel branches and loop bodies. An llm step
+    // calls no connector; the loader checked all there is to check about it.
+    for (const { path, step } of callStepsOf(wf)) {
       const add = (pos: SourcePos, key: string, message: string) =>
         issues.push({ file: config.file, line: pos.line, col: pos.col, path: `${path}.${key}`, message });
       const callPos = step.keyPos.call ?? step.pos;

@@ -75,13 +75,18 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'List Stripe charges',
       description:
-        "Use this to browse charges, newest first, optionally only one customer's. Returns up to `limit` charges with their refund state and " +
-        'customer details, plus a cursor for the next page. If you already know the charge id, use retrieve_charge instead. Changes nothing.',
+        "Use this to browse charges, newest first, optionally only one customer's or only disputed ones (disputed: true). " +
+        'Returns up to `limit` charges with their refund state and customer details, plus a cursor for the next page. ' +
+        'If you already know the charge id, use retrieve_charge instead. Changes nothing.',
       inputSchema: {
         customer_id: stripeId('customer', 'cus')
           .optional()
           .describe("Only this customer's charges (cus_…). Omit for all charges."),
         limit: z.number().int().min(1).max(100).default(10).describe('How many charges to return, 1 to 100 (default 10).'),
+        disputed: z
+          .boolean()
+          .optional()
+          .describe('true: only disputed charges; false: only undisputed ones. Filters the page of `limit` charges read.'),
         starting_after: stripeId('charge', 'ch')
           .optional()
           .describe('Cursor for the next page: the next_starting_after value of the previous answer.'),
@@ -89,7 +94,7 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
       outputSchema: chargeListShape,
       annotations: { title: 'List Stripe charges', ...READ },
     },
-    ({ customer_id, limit, starting_after }) =>
+    ({ customer_id, limit, disputed, starting_after }) =>
       guarded('list charges', async () => {
         const page = await stripe.charges.list({
           limit,
@@ -97,11 +102,13 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
           ...(customer_id ? { customer: customer_id } : {}),
           ...(starting_after ? { starting_after } : {}),
         });
-        const charges = page.data.map(toCharge);
-        const last = charges[charges.length - 1];
+        const all = page.data.map(toCharge);
+        // Stripe lists charges without a dispute filter; the cursor stays the page's last charge.
+        const charges = disputed === undefined ? all : all.filter((c) => c.disputed === disputed);
+        const last = all[all.length - 1];
         return ok(
           { charges, has_more: page.has_more, next_starting_after: page.has_more && last ? last.id : null },
-          `${charges.length} charge(s)${customer_id ? ` for ${customer_id}` : ''}${page.has_more ? ', more available' : ''}`,
+          `${charges.length} ${disputed ? 'disputed ' : ''}charge(s)${customer_id ? ` for ${customer_id}` : ''}${page.has_more ? ', more available' : ''}`,
         );
       }),
   );

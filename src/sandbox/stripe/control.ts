@@ -89,6 +89,14 @@ export function handleControl(
     if (typeof rule === 'string') return json(400, { error: { type: 'invalid_request_error', message: rule } });
     return json(200, { ok: true, queued: ctx.queueFailure(rule) });
   }
+  // A dispute is opened by the customer's bank, never through the API: the side door stands in for it.
+  const dispute = /^\/_sandbox\/charges\/([A-Za-z0-9_]+)\/dispute$/.exec(pathname);
+  if (method === 'POST' && dispute) {
+    const charge = ctx.store.state.charges[dispute[1] ?? ''];
+    if (!charge) return json(404, { error: { type: 'invalid_request_error', message: `No such charge: '${dispute[1]}'` } });
+    charge.disputed = true;
+    return json(200, charge);
+  }
   const inv = /^\/_sandbox\/invoices\/([A-Za-z0-9_]+)$/.exec(pathname);
   if (method === 'GET' && inv) return invoicePage(ctx.store, inv[1] ?? '');
   return json(404, { error: { type: 'invalid_request_error', message: `Unknown sandbox route ${method} ${pathname}` } });

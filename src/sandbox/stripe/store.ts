@@ -55,6 +55,7 @@ export interface NewCharge {
   description?: string | null;
   metadata?: Metadata;
   receipt_email?: string | null;
+  disputed?: boolean;
 }
 
 export interface NewRefund {
@@ -132,6 +133,7 @@ export class StripeStore {
       payment_intent: id.replace(/^ch_/, 'pi_'),
       receipt_email: input.receipt_email ?? null,
       refunded: false,
+      disputed: input.disputed ?? false,
       status: 'succeeded',
     };
     this.state.charges[id] = charge;

@@ -40,6 +40,8 @@ export interface SandboxCharge {
   payment_intent: string | null;
   receipt_email: string | null;
   refunded: boolean;
+  /** the customer disputed the charge with their bank (set through the sandbox's side door) */
+  disputed: boolean;
   status: 'succeeded';
 }
 

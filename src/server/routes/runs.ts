@@ -36,7 +36,10 @@ export function runRoutes(svc: Pick<ServerServices, 'commands' | 'queries'>, eve
 
   r.get('/runs/:id', async (c) => {
     requireScope(c.get('principal'), 'read');
-    return c.json(await svc.queries.requireRun(c.req.param('id')));
+    const run = await svc.queries.requireRun(c.req.param('id'));
+    // The runs its `workflow:` steps started; `parent` names the run that started this one.
+    const children = Object.values(run.steps).flatMap((s) => (s.child ? [{ runId: s.child, stepId: s.id }] : []));
+    return c.json({ ...run, children });
   });
 
   r.get('/runs/:id/events', async (c) => {

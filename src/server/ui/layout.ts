@@ -41,6 +41,8 @@ button:disabled { opacity:.5; cursor:default; }
 .step { background:var(--card); border:1px solid var(--line); border-radius:8px; padding:.8rem 1rem; margin:0 0 .8rem; }
 .step h3 { margin:0 0 .3rem; font-size:1rem; display:flex; gap:.6rem; align-items:center; }
 .muted { color:var(--muted); font-size:.85rem; }
+.branches { display:flex; gap:.8rem; flex-wrap:wrap; margin:.4rem 0; } .branch { flex:1; min-width:14rem; border:1px dashed var(--line); border-radius:6px; padding:.4rem .6rem; }
+table.items td { padding:.25rem .5rem; font-size:.85rem; }
 `;
 
 export interface PageOptions {

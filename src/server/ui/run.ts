@@ -1,5 +1,6 @@
 import type { ConfirmationRecord, RunRecord, StepRecord } from '../../runs/records.ts';
-import type { StepDef } from '../../workflows/types.ts';
+import { type StepDef, isFlowStep } from '../../workflows/types.ts';
+import { flowDetails, parentLine } from './flow.ts';
 import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts';
 import { decidedBy } from './confirmation.ts';
 import { resolvePanel } from './resolve.ts';
@@ -11,6 +12,7 @@ export function runHeader(run: RunRecord, now = Date.now()): Html {
   return html`<h1>Run <code>${run.id}</code> ${statusBadge(run.status, html`data-run-status="${run.id}"`)}</h1>
 <p class="muted">workflow <b>${run.workflow}</b> (version ${run.version}) · session <code>${run.session}</code>${label}${owner}
  · started <time datetime="${isoTime(run.createdAt)}">${age(run.createdAt, now)}</time> · updated ${isoTime(run.updatedAt)}</p>
+${parentLine(run)}
 ${run.error ? html`<p class="error">${run.error.code}: ${run.error.message}</p>` : ''}
 <details><summary class="muted">Inputs</summary><pre class="inputs">${jsonText(run.inputs)}</pre></details>`;
 }
@@ -30,8 +32,9 @@ function stepBlock(runId: string, def: StepDef, s: StepRecord | undefined, conf:
     ${s?.durationMs !== undefined ? html`<span class="muted">${s.durationMs} ms</span>` : ''}
     ${s && s.attempts > 1 ? html`<span class="muted">${s.attempts} attempts</span>` : ''}</h3>
   ${s?.note ? html`<p class="muted">${s.note}</p>` : ''}
+  ${isFlowStep(def) ? flowDetails(def, s) : ''}
   ${decided}
-  ${args}
+  ${isFlowStep(def) && s?.arguments === undefined ? '' : args}
   ${s?.output !== undefined ? html`<div class="muted">Output</div><pre class="step-output">${jsonText(s.output)}</pre>` : ''}
   ${s?.error ? html`<p class="error">${s.error.code}: ${s.error.message}</p>` : ''}
   ${status === 'in_doubt' ? resolvePanel(runId, def.id) : ''}

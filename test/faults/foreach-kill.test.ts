@@ -1,0 +1,130 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
+import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { WorkerProcess } from '../helpers/processes.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { startSlowProxy } from './slow-proxy.ts';
+
+/*
+ * One run whose foreach refunds 200 charges, 8 at a time, while the worker processes are SIGKILLed
+ * mid-loop. The refunds run unconfirmed (policy allow_unconfirmed + confirm: never) so every kill
+ * lands on a loop that is really calling Stripe. The sandbox is the witness: each charge refunded
+ * exactly once, none missing.
+ */
+const yaml = `
+connectors:
+  stripe:
+    transport: stdio
+    command: interlock
+    args: [connector, stripe]
+    timeout: 30s
+    concurrency: 8
+policy:
+  allow_unconfirmed: [stripe.create_refund]
+workflows:
+  refund-all:
+    description: refund 100 cents of every charge given
+    inputs: { type: object, required: [charges], properties: { charges: { type: array, items: { type: string } } } }
+    steps:
+      - id: refunds
+        foreach: \${{ inputs.charges }}
+        as: charge
+        concurrency: 8
+        call: stripe.create_refund
+        confirm: never
+        retry: { attempts: 5, backoff: 200ms }
+        with: { charge_id: "\${{ charge }}", amount: 100, reason: requested_by_customer }
+`;
+
+const ITEMS = 200;
+const charges = Array.from({ length: ITEMS }, (_, i) => `ch_seed_${100 + i}`);
+
+describe('faults: a foreach of 200 refunds while its workers are SIGKILLed', () => {
+  const redis = new TestRedis();
+  let sandbox: StripeSandbox;
+  let proxy: Awaited<ReturnType<typeof startSlowProxy>>;
+  let app: App;
+  const workers: WorkerProcess[] = [];
+
+  beforeAll(async () => {
+    await redis.start();
+    sandbox = await startStripeSandbox({ port: 0 });
+    // Refunds take a while on the way in and out, so a kill lands between a refund's send and its record.
+    proxy = await startSlowProxy(sandbox.url, { match: (m, p) => m === 'POST' && p.startsWith('/v1/refunds'), maxDelayMs: 300 });
+    const dir = mkdtempSync(join(tmpdir(), 'interlock-foreach-faults-'));
+    const file = join(dir, 'workflows.yaml');
+    writeFileSync(file, yaml);
+    const env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: proxy.url };
+    for (let i = 0; i < 2; i++) workers.push(new WorkerProcess(env));
+    await Promise.all(workers.map((w) => w.start()));
+    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => w.kill()));
+    await app?.close();
+    await proxy?.close();
+    await sandbox?.close();
+    await redis.stop();
+  });
+
+  async function waitFor(runId: string, ok: (r: RunRecord) => boolean, what: string): Promise<RunRecord> {
+    const deadline = Date.now() + 300_000;
+    for (;;) {
+      const run = await app.store.requireRun(runId);
+      if (ok(run)) return run;
+      if (Date.now() > deadline)
+        throw new Error(
+          `timed out waiting for ${what}: run ${run.status}; workers:\n${workers.map((w) => w.output).join('\n---\n')}`,
+        );
+      await sleep(50);
+    }
+  }
+  const ended = (r: RunRecord) => Object.values(r.steps.refunds.items ?? {}).filter((i) => i.status !== 'running').length;
+
+  it('ends every item exactly once: each charge refunded once, none lost', async () => {
+    const { run } = await app.engine.trigger('refund-all', { charges });
+    let kills = 0;
+    const inFlight: number[] = [];
+    for (const at of [30, 110]) {
+      const before = await waitFor(run.id, (r) => ended(r) >= at || r.status !== 'running', `${at} items ended`);
+      inFlight.push(Object.values(before.steps.refunds.items ?? {}).filter((i) => i.status === 'running').length);
+      // Whichever process holds the loop's job dies with its calls in flight; the other takes over.
+      await Promise.all(workers.map((w) => w.kill()));
+      kills += workers.length;
+      await Promise.all(workers.map((w) => w.start()));
+    }
+    const done = await waitFor(run.id, (r) => !['queued', 'running'].includes(r.status), 'the run to end');
+    const items = Object.values(done.steps.refunds.items ?? {});
+    const refunds = Object.values(sandbox.state().refunds).filter((r) => charges.includes(String(r.charge)));
+    const perCharge = new Map<string, number>();
+    for (const r of refunds) perCharge.set(String(r.charge), (perCharge.get(String(r.charge)) ?? 0) + 1);
+    const resent = items.filter((i) => i.attempts > 1).length;
+    console.log(
+      [
+        'test:faults — foreach of 200 refunds under worker SIGKILLs',
+        `  worker SIGKILLs:         ${kills}`,
+        `  items in flight at kills: ${inFlight.join(', ')}`,
+        `  run:                     ${done.status}`,
+        `  items succeeded:         ${items.filter((i) => i.status === 'succeeded').length}`,
+        `  items sent again:        ${resent} (same idempotency key)`,
+        `  refunds in the sandbox:  ${refunds.length}`,
+        `  charges refunded twice:  ${[...perCharge.values()].filter((n) => n > 1).length}`,
+      ].join('\n'),
+    );
+    expect(done.status).toBe('succeeded');
+    expect(items).toHaveLength(ITEMS);
+    expect(items.every((i) => i.status === 'succeeded')).toBe(true);
+    expect(refunds).toHaveLength(ITEMS);
+    for (const c of charges) expect(perCharge.get(c), c).toBe(1);
+    expect((done.steps.refunds.output as unknown[]).length).toBe(ITEMS);
+    // Otherwise no kill landed mid-call and the test proved less than it claims.
+    expect(resent, 'items picked up again after a kill').toBeGreaterThan(0);
+  }, 600_000);
+});

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import type { ToolInfo } from '../../src/connectors/types.ts';
+import type { ItemRecord, RunRecord } from '../../src/runs/records.ts';
+import { canonicalJson, sha256Hex } from '../../src/workflows/canonical.ts';
+import type { CallStep, ForeachStep, ParallelStep, PolicyConfig, TemplateContext } from '../../src/workflows/types.ts';
+import { batchPayload } from '../../src/worker/flow/batch.ts';
+import { type Unit, type UnitFacts, planUnit, readyUnits } from '../../src/worker/flow/units.ts';
+
+// What each call inside a loop or a parallel step does next, and what one batch confirmation
+// shows, from facts typed in here: no Redis, no server (the end-to-end tests are in flow.test.ts).
+const pos = { line: 1, col: 1 };
+const refund: CallStep = {
+  kind: 'call',
+  id: 'refund',
+  connector: 'stripe',
+  tool: 'create_refund',
+  with: { charge_id: '${{ charge }}' },
+  confirm: 'auto',
+  retry: { attempts: 1, backoffMs: 10 },
+  pos,
+  keyPos: {},
+};
+const loop: ForeachStep = {
+  kind: 'foreach',
+  id: 'refunds',
+  connector: 'flow',
+  tool: 'foreach',
+  confirm: 'auto',
+  with: {},
+  foreach: 'inputs.charges',
+  as: 'charge',
+  concurrency: 5,
+  steps: [refund],
+  single: true,
+  continueOnError: false,
+  retry: { attempts: 1, backoffMs: 10 },
+  pos,
+  keyPos: {},
+};
+const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: 60_000 };
+const tool: ToolInfo = {
+  connector: 'stripe',
+  name: 'create_refund',
+  inputSchema: { type: 'object', properties: { charge_id: { type: 'string' } } },
+  annotations: { idempotentHint: true },
+  write: true,
+  idempotent: true,
+};
+const base: TemplateContext = { inputs: {}, steps: {}, run: { id: 'r1', workflow: 'wf', session: 's' } };
+const run = { id: 'r1', definition: { steps: [loop] } } as unknown as RunRecord;
+const hash = (args: Record<string, unknown>) => sha256Hex(canonicalJson(args));
+const unit = (key: string): Unit => ({ key, step: refund, ctx: base, idem: `interlock-r1-refunds-${key}` });
+const facts = (args: Record<string, unknown>, more: Partial<UnitFacts> = {}): UnitFacts => ({
+  args,
+  tool,
+  enabled: true,
+  grant: undefined,
+  approvedHash: undefined,
+  rec: undefined,
+  ...more,
+});
+
+describe('the calls of a loop', () => {
+  it('are one per item, with the item in the template context and an idempotency key from run, step and item', () => {
+    const units = readyUnits(run, loop, ['ch_1', 'ch_2'], {}, base);
+    expect(units.map((u) => [u.key, (u.ctx as unknown as { charge: string }).charge, u.idem])).toEqual([
+      ['0', 'ch_1', 'interlock-r1-refunds-0'],
+      ['1', 'ch_2', 'interlock-r1-refunds-1'],
+    ]);
+    expect((units[1].ctx as unknown as { loop: unknown }).loop).toEqual({ index: 1, count: 2 });
+  });
+
+  it('skip the items that ended and keep the one a crash left running', () => {
+    const items: Record<string, ItemRecord> = {
+      '0': { status: 'succeeded', attempts: 1 },
+      '1': { status: 'running', attempts: 1, intentAttempt: 1 },
+      '2': { status: 'failed', attempts: 1 },
+    };
+    expect(readyUnits(run, loop, ['a', 'b', 'c', 'd'], items, base).map((u) => u.key)).toEqual(['1', '3']);
+  });
+
+  it('run a group item by item: the second step only after the first, reading it as steps.<id>', () => {
+    const look: CallStep = { ...refund, id: 'look' };
+    const group: ForeachStep = { ...loop, single: false, steps: [look, refund] };
+    const items: Record<string, ItemRecord> = { '0.look': { status: 'succeeded', attempts: 1, output: { id: 'x' } } };
+    const units = readyUnits(run, group, ['a', 'b'], items, base);
+    expect(units.map((u) => u.key)).toEqual(['0.refund', '1.look']);
+    expect(units[0].ctx.steps.look).toEqual({ output: { id: 'x' }, status: 'succeeded' });
+  });
+
+  it('run every branch of a parallel step at once', () => {
+    const par: ParallelStep = { ...loop, kind: 'parallel', tool: 'parallel', branches: { a: [refund], b: [refund] } };
+    expect(readyUnits(run, par, undefined, {}, base).map((u) => u.key)).toEqual(['a.refund', 'b.refund']);
+  });
+});
+
+describe('a loop of writes asks once for the batch', () => {
+  const args = [{ charge_id: 'ch_1' }, { charge_id: 'ch_2' }];
+
+  it('lists every item with its exact arguments and hash, under a batch hash over all of them', () => {
+    const plans = args.map((a, i) => planUnit(unit(String(i)), facts(a), 'wf', policy));
+    expect(plans.map((p) => p.kind)).toEqual(['ask', 'ask']);
+    const payload = batchPayload(plans.filter((p) => p.kind === 'ask'));
+    const items = args.map((a, i) => ({
+      key: String(i),
+      connector: 'stripe',
+      tool: 'create_refund',
+      arguments: a,
+      argumentsHash: hash(a),
+    }));
+    expect(payload).toMatchObject({ connector: 'stripe', tool: 'create_refund', batch: { items: 2 }, reason: 'write' });
+    expect(payload.arguments).toEqual({ items });
+    expect(payload.argumentsHash).toBe(hash({ items }));
+  });
+
+  it('lets each approved item through, and an item whose arguments differ from what was approved asks alone', () => {
+    const approved = hash({ charge_id: 'ch_1' });
+    expect(planUnit(unit('0'), facts(args[0], { approvedHash: approved }), 'wf', policy).kind).toBe('call');
+    const changed = planUnit(unit('0'), facts({ charge_id: 'ch_9' }, { approvedHash: approved }), 'wf', policy);
+    expect(changed.kind).toBe('ask');
+    const alone = batchPayload(changed.kind === 'ask' ? [changed] : []);
+    expect(alone.arguments).toEqual({ items: [expect.objectContaining({ key: '0', arguments: { charge_id: 'ch_9' } })] });
+  });
+
+  it('stops an item a remembered decision denies, and a non-idempotent write a crash left started is in doubt', () => {
+    const denied = planUnit(unit('0'), facts(args[0], { grant: { decision: 'deny', by: 'ops' } }), 'wf', policy);
+    expect(denied).toMatchObject({ kind: 'end', status: 'denied' });
+    const plain = { ...tool, idempotent: false };
+    const doubt = planUnit(
+      unit('1'),
+      facts(args[1], { tool: plain, rec: { status: 'running', attempts: 1, intentAttempt: 1 } }),
+      'wf',
+      policy,
+    );
+    expect(doubt).toMatchObject({ kind: 'end', status: 'in_doubt' });
+    // The same crash on an idempotent write is resent: the server dedupes it by the item's key.
+    const resend = planUnit(
+      unit('1'),
+      facts(args[1], { rec: { status: 'running', attempts: 1, intentAttempt: 1 }, approvedHash: hash(args[1]) }),
+      'wf',
+      policy,
+    );
+    expect(resend.kind).toBe('call');
+  });
+});
