@@ -37,6 +37,9 @@ export type ErrorCode =
   | 'TOOL_CHANGED'
   | 'RUN_CORRUPT'
   | 'IDEMPOTENCY_KEY_REUSED'
+  | 'SIGNATURE_INVALID'
+  | 'TRIGGER_PAUSED'
+  | 'TRIGGER_NOT_READY'
   | 'INTERNAL';
 
 /**

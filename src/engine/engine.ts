@@ -30,6 +30,8 @@ export interface TriggerOptions {
   /** a free-text label that only groups runs */
   label?: string;
   idempotencyKey?: string;
+  /** how long the key names its run, in seconds (default a day) */
+  idempotencyTtlS?: number;
 }
 
 export interface DecisionOptions {
@@ -93,6 +95,7 @@ export class Engine {
         ...(opts.idempotencyKey
           ? {
               idempotencyKey: opts.idempotencyKey,
+              ...(opts.idempotencyTtlS ? { idempotencyTtlS: opts.idempotencyTtlS } : {}),
               fingerprint: sha256Hex(canonicalJson({ inputs, session: opts.session ?? null, principal: opts.principal ?? null })),
             }
           : {}),

@@ -22,6 +22,7 @@ import { Definitions } from './definitions.ts';
 import type { RunEventType } from './events.ts';
 import { confirmationFrom, grantFor, parseEvent, parseGrant, parseRun } from './parse.ts';
 import type { RedisClient } from './redis.ts';
+import { TriggerState } from './trigger-state.ts';
 import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
@@ -51,6 +52,8 @@ export interface CreateRunInput {
   /** the caller's free-text session label, kept for grouping only */
   label?: string;
   idempotencyKey?: string;
+  /** how long the key names its run (default a day); a webhook's senders retry for days */
+  idempotencyTtlS?: number;
   /**
    * what the request asked for (inputs, session, principal), hashed: a replay of the key with
    * another fingerprint is refused with IDEMPOTENCY_KEY_REUSED
@@ -89,6 +92,8 @@ export class RunStore {
   private readonly defs: Definitions;
   /** the ready index, for the reconciler and the doctor */
   readonly ready: ReadySteps;
+  /** paused schedules and webhooks, and what each did last */
+  readonly triggers: TriggerState;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -97,6 +102,7 @@ export class RunStore {
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
     this.ready = new ReadySteps(redis, this.keys, this.s);
+    this.triggers = new TriggerState(redis, this.keys);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -132,7 +138,7 @@ export class RunStore {
     const record = j({ run: runId, fp: input.fingerprint ?? '' });
     if (this.redis.isCluster) {
       // The key is in another slot than the run: set first, and a replay that finds no run writes it.
-      const ok = await this.redis.set(key, record, 'EX', IDEMPOTENCY_TTL_S, 'NX');
+      const ok = await this.redis.set(key, record, 'EX', input.idempotencyTtlS ?? IDEMPOTENCY_TTL_S, 'NX');
       if (ok === null) return this.replay(await this.redis.get(key), input, then);
       return this.writeRun(runId, input, then);
     }
@@ -200,7 +206,7 @@ export class RunStore {
       wf.steps[0].id,
       j({ workflow: wf.name, version: wf.version, session }),
       idem?.record ?? '',
-      String(IDEMPOTENCY_TTL_S),
+      String(input.idempotencyTtlS ?? IDEMPOTENCY_TTL_S),
       ...Object.entries(fields).flat(),
     ];
     // The definition goes first on this connection, so whoever reads the run finds it. On a

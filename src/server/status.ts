@@ -36,6 +36,10 @@ const STATUS = {
   TOOL_CHANGED: 409,
   RUN_CORRUPT: 500,
   IDEMPOTENCY_KEY_REUSED: 422,
+  SIGNATURE_INVALID: 400,
+  // Both ask the sender to try again later: a webhook's retries then deliver it.
+  TRIGGER_PAUSED: 503,
+  TRIGGER_NOT_READY: 503,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -10,6 +10,7 @@ import { readConnectors, readPolicy, readTokens } from './schema.ts';
 import { Source, readMap } from './source.ts';
 import { readLlmConfig } from './llm-step.ts';
 import { readWorkflows } from './steps.ts';
+import { checkHooks } from './triggers.ts';
 import type { InterlockConfig } from './types.ts';
 
 export { envRefNames, resolveEnvRefs } from '../connectors/env-refs.ts';
@@ -92,6 +93,7 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const connectors = top.connectors ? readConnectors(src, top.connectors, declared) : {};
   const llm = top.llm ? readLlmConfig(src, top.llm) : undefined;
   const workflows = top.workflows ? readWorkflows(src, top.workflows, connectors, declared, llm) : {};
+  checkHooks(src, workflows);
   const policy = readPolicy(src, top.policy, declared, workflows);
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
   if (src.issues.length > 0) throw new ConfigError(sortIssues(src.issues));
