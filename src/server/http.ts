@@ -23,6 +23,7 @@ import { pinRoutes } from './routes/pins.ts';
 import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
+import { hookRoutes, triggerRoutes } from './routes/triggers.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { RunEventStreams } from './sse.ts';
 import { LiveFeed } from './ui/live.ts';
@@ -94,10 +95,12 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
   // While the connection is down, every API call is answered 503 before it starts anything; one
   // that meets the drop halfway fails on its Redis command and gets the same answer (errorResponse).
-  hono.use(`${API}/*`, async (_c, next) => {
+  const redisReady: MiddlewareHandler<ServerEnv> = async (_c, next) => {
     assertRedisReady(app.redis.client);
     await next();
-  });
+  };
+  hono.use(`${API}/*`, redisReady);
+  hono.use('/hooks/*', redisReady);
   hono.route(API, workflowRoutes(app));
   hono.route(API, runRoutes(app, events));
   hono.route(API, resolveRoutes(app));
@@ -106,6 +109,8 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, connectorRoutes(app));
   hono.route(API, doctorRoutes(app));
   hono.route(API, reloadRoutes(app.source));
+  hono.route(API, triggerRoutes(app));
+  hono.route('/hooks', hookRoutes(app));
   hono.route('/', uiRoutes(app, feed));
 
   const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });

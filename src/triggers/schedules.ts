@@ -68,7 +68,11 @@ export class Schedules {
    * is, so the tick it holds (perhaps one that came due while nothing ran) stays.
    */
   async sync(config: InterlockConfig, paused: ReadonlySet<string>): Promise<{ upserted: string[]; removed: string[] }> {
-    const want = new Map(scheduleTriggers(config).filter((t) => !paused.has(t.id)).map((t) => [t.id, t]));
+    const want = new Map(
+      scheduleTriggers(config)
+        .filter((t) => !paused.has(t.id))
+        .map((t) => [t.id, t]),
+    );
     // BullMQ's sorted set of schedulers: with none wanted and none there, there is nothing to do.
     if (want.size === 0 && (await this.connection.exists(`${scheduleQueuePrefix(this.prefix)}:${SCHEDULE_QUEUE}:repeat`)) === 0)
       return { upserted: [], removed: [] };
@@ -91,12 +95,18 @@ export class Schedules {
   }
 
   async upsert(t: ScheduleTrigger): Promise<void> {
-    const repeat = t.cron !== undefined ? { pattern: t.cron, ...(t.timezone ? { tz: t.timezone } : {}) } : { every: t.everyMs ?? 0 };
+    const repeat =
+      t.cron !== undefined ? { pattern: t.cron, ...(t.timezone ? { tz: t.timezone } : {}) } : { every: t.everyMs ?? 0 };
     await this.queue.upsertJobScheduler(t.id, repeat, {
       name: t.id,
       data: { trigger: t.id, timing: timingOf(t) },
       // A tick that fails (Redis gone mid-trigger) is tried again; its id keeps it one run.
-      opts: { attempts: 5, backoff: { type: 'exponential', delay: 1000 }, removeOnComplete: KEEP_FINISHED, removeOnFail: KEEP_FINISHED },
+      opts: {
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1000 },
+        removeOnComplete: KEEP_FINISHED,
+        removeOnFail: KEEP_FINISHED,
+      },
     });
   }
 

@@ -89,7 +89,10 @@ export class Triggers {
   find(id: string): TriggerDef {
     const t = allTriggers(this.config).find((x) => x.id === id);
     if (!t) {
-      const known = allTriggers(this.config).map((x) => x.id).join(', ') || 'none';
+      const known =
+        allTriggers(this.config)
+          .map((x) => x.id)
+          .join(', ') || 'none';
       throw new InterlockError('NOT_FOUND', `No trigger '${id}' (known: ${known})`);
     }
     return t;
@@ -207,7 +210,9 @@ export class Triggers {
       return { runId: run.id, created };
     } catch (err) {
       // The same tick or event after a reload changed the inputs: it already has its run.
-      const runId = (err instanceof InterlockError && err.code === 'IDEMPOTENCY_KEY_REUSED' && (err.details as { runId?: unknown })?.runId) || undefined;
+      const runId =
+        (err instanceof InterlockError && err.code === 'IDEMPOTENCY_KEY_REUSED' && (err.details as { runId?: unknown })?.runId) ||
+        undefined;
       if (typeof runId === 'string') return { runId, created: false };
       throw err;
     }
@@ -222,7 +227,11 @@ export class Triggers {
     const triggers = allTriggers(this.config).filter((t): t is WebhookTrigger => t.kind === 'webhook' && t.hook === hook);
     if (!triggers.length) throw new InterlockError('NOT_FOUND', `No webhook at /hooks/${hook}`);
     const event = await verifyWebhook(triggers[0].verify, body, header);
-    const result: DeliveryResult = { event: { id: event.id, ...(event.type ? { type: event.type } : {}) }, runs: [], ignored: [] };
+    const result: DeliveryResult = {
+      event: { id: event.id, ...(event.type ? { type: event.type } : {}) },
+      runs: [],
+      ignored: [],
+    };
     const paused: string[] = [];
     for (const t of triggers) {
       if (t.events.length && (event.type === undefined || !t.events.includes(event.type))) {
@@ -237,13 +246,21 @@ export class Triggers {
       const inputs = await resolveTemplates(t.inputs, ctx as unknown as TemplateContext);
       const started = await this.start1(t, inputs, event.id, WEBHOOK_KEY_TTL_S);
       result.runs.push({ trigger: t.id, workflow: t.workflow, ...started });
-      await this.deps.state.record(t.id, { at: Date.now(), outcome: started.created ? 'started' : 'replayed', runId: started.runId });
+      await this.deps.state.record(t.id, {
+        at: Date.now(),
+        outcome: started.created ? 'started' : 'replayed',
+        runId: started.runId,
+      });
     }
     if (paused.length)
-      throw new InterlockError('TRIGGER_PAUSED', `Trigger ${paused.join(', ')} is paused; the sender's retry delivers it after a resume`, {
-        paused,
-        runs: result.runs,
-      });
+      throw new InterlockError(
+        'TRIGGER_PAUSED',
+        `Trigger ${paused.join(', ')} is paused; the sender's retry delivers it after a resume`,
+        {
+          paused,
+          runs: result.runs,
+        },
+      );
     return result;
   }
 
@@ -255,7 +272,12 @@ export class Triggers {
   }
 }
 
-function info(t: TriggerDef, pause: TriggerPause | undefined, last: TriggerOutcome | undefined, next: number | undefined): TriggerInfo {
+function info(
+  t: TriggerDef,
+  pause: TriggerPause | undefined,
+  last: TriggerOutcome | undefined,
+  next: number | undefined,
+): TriggerInfo {
   const common = {
     id: t.id,
     workflow: t.workflow,

@@ -62,7 +62,7 @@ async function verifyStripe(
   if (!signature) throw badSignature('no Stripe-Signature header');
   let event: Stripe.Event;
   try {
-    event = await Stripe.webhooks.constructEventAsync(body, signature, secret, toleranceS, undefined, Math.floor(now / 1000));
+    event = await Stripe.webhooks.constructEventAsync(body, signature, secret, toleranceS, undefined, now);
   } catch (err) {
     if (err instanceof Stripe.errors.StripeSignatureVerificationError) throw badSignature(firstSentence(err.message));
     throw new InterlockError('BAD_REQUEST', 'The webhook body is not a Stripe event (JSON with an id)');

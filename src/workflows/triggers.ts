@@ -51,11 +51,21 @@ function keysOf(src: Source, f: Field): string[] {
   return isMap(node) ? node.items.flatMap((p) => (isScalar(p.key) ? [String(p.key.value)] : [])) : [];
 }
 
-function readTrigger(src: Source, f: Field, workflow: string, i: number, inputs: Record<string, unknown>): TriggerDef | undefined {
+function readTrigger(
+  src: Source,
+  f: Field,
+  workflow: string,
+  i: number,
+  inputs: Record<string, unknown>,
+): TriggerDef | undefined {
   const what = `trigger ${i + 1} of workflow "${workflow}"`;
   const keys = keysOf(src, f);
   if (!isMap(src.deref(f.node))) {
-    src.add(f.pos, f.path, `${what} must be a map: {cron: "0 9 * * 1"}, {every: 15m} or {webhook: stripe, secret: "\${env:NAME}"}`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} must be a map: {cron: "0 9 * * 1"}, {every: 15m} or {webhook: stripe, secret: "\${env:NAME}"}`,
+    );
     return undefined;
   }
   if (keys.includes('webhook')) return readWebhook(src, f, what, workflow, i);
@@ -125,7 +135,11 @@ function readCron(src: Source, f: Field, what: string, tz: string | undefined): 
   if (cron === undefined) return undefined;
   const fields = cron.trim().split(/\s+/).length;
   if (fields < 5 || fields > 6) {
-    src.add(f.pos, f.path, `${what} cron "${cron}" has ${fields} fields; write 5 (minute hour day month weekday) or 6 (seconds first)`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} cron "${cron}" has ${fields} fields; write 5 (minute hour day month weekday) or 6 (seconds first)`,
+    );
     return undefined;
   }
   try {
@@ -145,7 +159,11 @@ function readTimezone(src: Source, f: Field, what: string): string | undefined {
     return tz;
   } catch {
     const hint = suggest(tz, Intl.supportedValuesOf('timeZone'));
-    src.add(f.pos, f.path, `${what} has unknown timezone "${tz}"${hint ? ` (did you mean "${hint}"?)` : ''}; use an IANA name such as Europe/Berlin`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} has unknown timezone "${tz}"${hint ? ` (did you mean "${hint}"?)` : ''}; use an IANA name such as Europe/Berlin`,
+    );
     return undefined;
   }
 }
@@ -165,18 +183,28 @@ function readWebhook(src: Source, f: Field, what: string, workflow: string, i: n
     const pair = isMap(node) ? node.items.find((p) => isScalar(p.key) && p.key.value === 'webhook') : undefined;
     return isScalar(pair?.value) ? String(pair.value.value) : undefined;
   })();
-  const m = readMap(src, f, what, { required: ['webhook', 'secret'], optional: [...WEBHOOK_COMMON, ...(kind === 'hmac' ? HMAC_KEYS : [])] });
+  const m = readMap(src, f, what, {
+    required: ['webhook', 'secret'],
+    optional: [...WEBHOOK_COMMON, ...(kind === 'hmac' ? HMAC_KEYS : [])],
+  });
   if (!m) return undefined;
   if (kind === undefined || !(WEBHOOK_KINDS as readonly string[]).includes(kind)) {
     const hint = kind ? suggest(kind, WEBHOOK_KINDS) : undefined;
-    src.add(m.webhook.pos, m.webhook.path, `${what} has unknown webhook kind "${kind ?? ''}"${hint ? ` (did you mean "${hint}"?)` : ''}; use stripe or hmac`);
+    src.add(
+      m.webhook.pos,
+      m.webhook.path,
+      `${what} has unknown webhook kind "${kind ?? ''}"${hint ? ` (did you mean "${hint}"?)` : ''}; use stripe or hmac`,
+    );
     return undefined;
   }
   const name = readName(src, m, what, i);
   const hook = m.hook ? readString(src, m.hook, `${what} hook`) : workflow;
-  if (m.hook && hook !== undefined && !NAME_RE.test(hook)) src.add(m.hook.pos, m.hook.path, `${what} hook may hold only letters, digits, _ and -`);
+  if (m.hook && hook !== undefined && !NAME_RE.test(hook))
+    src.add(m.hook.pos, m.hook.path, `${what} hook may hold only letters, digits, _ and -`);
   const secretEnv = m.secret && readSecret(src, m.secret, `${what} secret`);
-  const toleranceS = m.tolerance ? readDuration(src, m.tolerance, `${what} tolerance`, { positive: true }) : DEFAULT_TOLERANCE_S * 1000;
+  const toleranceS = m.tolerance
+    ? readDuration(src, m.tolerance, `${what} tolerance`, { positive: true })
+    : DEFAULT_TOLERANCE_S * 1000;
   const events = m.events ? readStringList(src, m.events, `${what} events`) : [];
   const inputs = m.inputs ? readTriggerInputs(src, m.inputs, what, 'event') : {};
   const verify =
@@ -240,7 +268,11 @@ function readSecret(src: Source, f: Field, what: string): string | undefined {
 function readTriggerInputs(src: Source, f: Field, what: string, root: string): Record<string, unknown> | undefined {
   const node = src.deref(f.node);
   if (!isMap(node)) {
-    src.add(f.pos, f.path, `${what} inputs must be a map of input values, not ${node === null ? 'nothing' : isSeq(node) ? 'a list' : 'a scalar'}`);
+    src.add(
+      f.pos,
+      f.path,
+      `${what} inputs must be a map of input values, not ${node === null ? 'nothing' : isSeq(node) ? 'a list' : 'a scalar'}`,
+    );
     return undefined;
   }
   const before = src.issues.length;
@@ -268,7 +300,8 @@ function checkReads(src: Source, node: Node, path: string, root: string): void {
       for (const p of problems) src.add(locate(src, node, s, seg.exprStart + p.offset, seg), path, p.message);
       for (const r of reads) {
         if (r.root === root) continue;
-        const where = root === 'event' ? 'a webhook reads only event (the body it received)' : 'a schedule reads only tick.time and tick.ms';
+        const where =
+          root === 'event' ? 'a webhook reads only event (the body it received)' : 'a schedule reads only tick.time and tick.ms';
         src.add(locate(src, node, s, seg.exprStart + r.offset, seg), path, `template reads "${r.root}", but ${where}`);
       }
     }

@@ -40,6 +40,8 @@ export interface SandboxCharge {
   payment_intent: string | null;
   receipt_email: string | null;
   refunded: boolean;
+  /** set once a dispute is opened through the sandbox's side door */
+  disputed?: boolean;
   status: 'succeeded';
 }
 
