@@ -33,8 +33,16 @@ export function dashboardRoutes(app: App, opts: { uiBase: string }): Hono {
         description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
       }),
   );
+  // The schedules' tick jobs: the next tick of each schedule waits here as a delayed job, and the
+  // ticks taken are kept (with what each did) for a week.
+  const schedules = new BullMQAdapter(app.triggers.schedules.queue, {
+    readOnlyMode: true,
+    allowRetries: false,
+    description:
+      'Schedule ticks (triggers: cron / every). Each tick starts at most one run, keyed by its job id; pause a schedule with interlock triggers pause.',
+  });
   createBullBoard({
-    queues: [new AwaitingConfirmationAdapter(app.store, opts), ...queues],
+    queues: [new AwaitingConfirmationAdapter(app.store, opts), ...queues, schedules],
     serverAdapter: adapter,
     options: {
       uiConfig: {

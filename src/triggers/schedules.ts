@@ -3,11 +3,15 @@ import type { RedisClient } from '../runs/redis.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import type { InterlockConfig, ScheduleTrigger } from '../workflows/types.ts';
 
-/** The queue the schedules' tick jobs go to; its keys are apart from every step queue's. */
-export const SCHEDULE_QUEUE = 'schedules';
+/**
+ * The queue the schedules' tick jobs go to. Its keys are apart from every step queue's, and its
+ * name holds a dot, which no connector id can, so bull-board (which keys queues by name) never
+ * mixes it up with a connector's queue.
+ */
+export const SCHEDULE_QUEUE = 'triggers.schedules';
 
 export function scheduleQueuePrefix(prefix: string): string {
-  return `${prefix}:t:{${SCHEDULE_QUEUE}}`;
+  return `${prefix}:t:{schedules}`;
 }
 
 /** A tick job's data: which trigger, and the timing it was scheduled with. */

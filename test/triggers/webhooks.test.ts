@@ -7,6 +7,7 @@ import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, testConnectorYaml } from '../helpers/app.ts';
 import { appTest } from '../helpers/fixtures.ts';
+import { launchChromium } from '../server/browser.ts';
 
 // Webhooks end to end: the Stripe sandbox signs and sends its events to a real `interlock serve`
 // listener, which verifies them with the stripe SDK before anything is parsed and starts one run per
@@ -231,5 +232,33 @@ describe('generic HMAC webhooks', () => {
   test('a hook nobody configured is 404', async ({ ctx }) => {
     const res = await post(ctx.server, 'nope', '{}', {});
     expect(res.status).toBe(404);
+  });
+});
+
+describe('the triggers page', () => {
+  test('lists every trigger, and its buttons pause and resume in Chromium', async ({ ctx }) => {
+    const { server } = ctx;
+    const html = await (await fetch(`${server.url}/ui/triggers`)).text();
+    for (const id of ['dispute.1', 'refunded.1', 'deploy.1']) expect(html).toContain(`data-trigger="${id}"`);
+    expect(html).toContain('POST /hooks/stripe');
+    expect(html).toContain('started by webhook:deploy.1');
+
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(`${server.url}/ui/triggers`);
+      const state = page.locator('[data-trigger-state="deploy.1"]');
+      await expect.poll(() => state.textContent()).toMatch(/active/);
+      await page.locator('tr[data-trigger="deploy.1"] button[data-trigger-action="pause"]').click();
+      await expect.poll(() => state.textContent(), { timeout: 10_000 }).toMatch(/paused/);
+      expect(await state.textContent()).toMatch(/by local/);
+      await page.locator('tr[data-trigger="deploy.1"] button[data-trigger-action="resume"]').click();
+      await expect.poll(() => state.textContent(), { timeout: 10_000 }).toMatch(/active/);
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
   });
 });

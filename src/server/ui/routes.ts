@@ -12,6 +12,7 @@ import { page } from './layout.ts';
 import type { HomeSnapshot, LiveFeed } from './live.ts';
 import { runHeader, runTimeline } from './run.ts';
 import { runRows, runsTable } from './runs.ts';
+import { triggersTable } from './triggers.ts';
 
 export const UI_PATH = '/ui';
 
@@ -82,6 +83,14 @@ ${runsTable(snap.runs)}`,
     const { confirmations } = await app.store.listConfirmations({ status: 'pending', limit: 100 });
     return render(c, 'Confirmations', html`<h1>Pending confirmations</h1>${confirmationsSection(confirmations, p)}`, {
       kind: 'home',
+    });
+  });
+
+  r.get('/ui/triggers', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const list = await app.triggers.list();
+    return render(c, 'Triggers', html`<h1>Schedules and webhooks</h1>${triggersTable(list, hasScope(p, 'admin'))}`, {
+      kind: 'none',
     });
   });
 
