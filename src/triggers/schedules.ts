@@ -1,4 +1,5 @@
 import { Queue } from 'bullmq';
+import { assertRedisReady } from '../runs/redis-unavailable.ts';
 import type { RedisClient } from '../runs/redis.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import type { InterlockConfig, ScheduleTrigger } from '../workflows/types.ts';
@@ -56,6 +57,9 @@ export class Schedules {
   /** Made on first use: a process that never schedules (a CLI command) sends BullMQ nothing. */
   get queue(): Queue<TickData> {
     if (!this.q) {
+      // BullMQ holds a new queue's first command until the connection is ready, however long that
+      // takes; on the request connection, fail now instead (as StepQueues does).
+      if (this.connection.options.enableOfflineQueue === false) assertRedisReady(this.connection);
       this.q = new Queue<TickData>(SCHEDULE_QUEUE, {
         connection: this.connection,
         prefix: scheduleQueuePrefix(this.prefix),

@@ -76,6 +76,8 @@ export class Triggers {
   private readonly deps: TriggersDeps;
   private worker: Worker<TickData> | undefined;
   private unsubscribe: (() => void) | undefined;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
 
   constructor(deps: TriggersDeps) {
     this.deps = deps;
@@ -135,13 +137,10 @@ export class Triggers {
     if (r.upserted.length || r.removed.length) this.deps.logger.info(r, 'schedules synced with the config');
   }
 
-  /**
-   * Processes ticks in this process, on the workers' connection, and follows reloads. The first
-   * sync's failure is the caller's (a process that cannot schedule should say so at start).
-   */
+  /** Processes ticks in this process, on the workers' connection, and follows reloads. */
   async start(connection: RedisClient): Promise<void> {
     if (this.unsubscribe) return;
-    await this.sync();
+    await this.syncUntilDone();
     await this.follow(this.config, connection);
     this.unsubscribe = this.deps.source.subscribe(async (next, diff) => {
       if (diff.workflows.added.length + diff.workflows.removed.length + diff.workflows.changed.length === 0) return;
@@ -151,6 +150,19 @@ export class Triggers {
       } catch (err) {
         this.deps.logger.warn({ err: errorMessage(err) }, 'could not sync the schedules with the new config');
       }
+    });
+  }
+
+  /**
+   * A worker may start while Redis is away (its step workers wait for it); the schedulers are
+   * synced once it answers, trying again every few seconds until then.
+   */
+  private syncUntilDone(): Promise<void> {
+    return this.sync().catch((err: unknown) => {
+      if (this.closed) return;
+      this.deps.logger.warn({ err: errorMessage(err) }, 'could not sync the schedules; trying again in 5 s');
+      this.retry = setTimeout(() => void this.syncUntilDone(), 5000);
+      this.retry.unref();
     });
   }
 
@@ -265,6 +277,8 @@ export class Triggers {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
     this.unsubscribe?.();
     await this.worker?.close();
     this.worker = undefined;
