@@ -242,6 +242,7 @@ async function main(): Promise<number> {
   } catch (err) {
     results.errors.push({ phase: 'setup', message: (err as Error).stack ?? String(err) });
   } finally {
+    // Tear-down after the figures are taken; a failure here changes none of them (errors above are recorded).
     await client?.close().catch(() => {});
     await Promise.all(workers.map((w) => w.stop()));
     if (ctx) {

@@ -4,7 +4,7 @@ import { ConnectorPool } from './connectors/pool.ts';
 import { createLogger } from './logger.ts';
 import { registerConfigSecrets } from './secrets-config.ts';
 import { connectRedis, type RedisHandle } from './runs/redis.ts';
-import { observeCatalog } from './runs/pins.ts';
+import { observeCatalog } from './engine/pins.ts';
 import { RunStore } from './runs/store.ts';
 import { Engine } from './engine/engine.ts';
 import { openAICaller } from './llm/caller.ts';

@@ -82,6 +82,7 @@ program
         // Connectors no step calls are listed only to check their overrides.
         for (const c of Object.values(config.connectors)) {
           if (c.tools.overrides && !listed[c.id] && !unreachable.has(c.id))
+            // One that does not answer keeps its overrides unchecked, as its steps are (see the warning above).
             listed[c.id] = await pool.listTools(c.id).catch(() => undefined);
         }
       });
@@ -328,13 +329,29 @@ program
   .option('--stripe-port <port>', 'Stripe emulator port', '12111')
   .option('--slack-port <port>', 'Slack emulator port', '12112')
   .option('--openai-port <port>', 'also run a scripted OpenAI-compatible endpoint (for llm steps and chat without an account)')
-  .action(async (o: { stripePort: string; slackPort: string; openaiPort?: string }) => {
+  .option(
+    '--slack-interactivity <url>',
+    'where the Slack emulator sends button clicks (e.g. http://127.0.0.1:3000/slack/interactions), signed with SLACK_SIGNING_SECRET',
+  )
+  .action(async (o: { stripePort: string; slackPort: string; openaiPort?: string; slackInteractivity?: string }) => {
+    const secret = process.env.SLACK_SIGNING_SECRET;
+    if (o.slackInteractivity && !secret) {
+      console.error('--slack-interactivity needs SLACK_SIGNING_SECRET set: the emulator signs clicks with it, as Slack does');
+      process.exitCode = 2;
+      return;
+    }
     const { startSandboxes } = await import('./sandbox/index.ts');
     const s = await startSandboxes({
       stripePort: Number(o.stripePort),
       slackPort: Number(o.slackPort),
       ...(o.openaiPort ? { openaiPort: Number(o.openaiPort) } : {}),
     });
+    if (o.slackInteractivity && secret) {
+      s.slack.setInteractivity({ url: o.slackInteractivity, signingSecret: secret });
+      console.log(
+        `Slack clicks go to ${o.slackInteractivity}: POST ${s.slack.url.replace(/api\/$/, '')}_sandbox/click {channel, ts, user, action_id}`,
+      );
+    }
     console.log(`Stripe sandbox: ${s.stripe.url}  (state: ${s.stripe.url}/_sandbox/state)`);
     console.log(`Slack sandbox:  ${s.slack.url}  (state: ${s.slack.url.replace(/api\/$/, '')}_sandbox/state)`);
     if (s.openai) console.log(`OpenAI sandbox: ${s.openai.url}  (OPENAI_BASE_URL=${s.openai.url})`);

@@ -132,6 +132,7 @@ export class Child {
       });
       proc.once('exit', (code) => reject(new Error(`${name} exited with ${code} before it was ready: ${this.err}`)));
     });
+    // Whoever awaits `ready` hears the failure; this only keeps an early exit from being unhandled.
     this.ready.catch(() => {});
   }
 

@@ -198,6 +198,7 @@ export async function rawRate(
       cpuMsPerJob: cpuPer(cpu0, cpu1, jobs),
     };
   } finally {
+    // The bench's own scratch queue; what is left of it on failure lives under a prefix nothing else reads.
     await queue.obliterate({ force: true }).catch(() => {});
     await queue.close();
     conn.disconnect();

@@ -22,6 +22,7 @@ import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/reso
 import type { App } from '../app.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { createOpenAI, llmError, openAISettings } from '../llm/openai.ts';
+import { servicesOf } from '../server/compose.ts';
 import { Facade } from '../server/mcp/server.ts';
 import { bold, cyan, dim, formatConfirmation, green, red, yellow } from './format.ts';
 
@@ -80,7 +81,7 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
     await app.startWorkers();
   }
   const session = `chat-${randomUUID().slice(0, 12)}`;
-  const facade = new Facade({ app, session, logger: app.logger, channel: 'chat' });
+  const facade = new Facade({ services: servicesOf(app), session, logger: app.logger, channel: 'chat' });
   const client = new Client({ name: 'interlock-chat', version: '1.0.0' }, { capabilities: { elicitation: { form: {} } } });
   const rl = createInterface({ input: o.input ?? process.stdin, output: out, terminal: true });
   let closed = false;
@@ -113,6 +114,7 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
       try {
         line = (await ask(rl, `\n${bold(cyan('you›'))} `)).trim();
       } catch {
+        // The prompt rejects only when the terminal closed (Ctrl-D): the conversation is over.
         break;
       }
       if (closed || line === '/exit' || line === '/quit') break;
@@ -127,6 +129,7 @@ export async function chatCommand(app: App, o: ChatOptions = {}): Promise<void> 
   } finally {
     rl.close();
     await facade.end();
+    // The chat is over and its session ended (facade.end); an in-memory link that fails to close holds nothing.
     await client.close().catch(() => {});
     say(dim('Chat ended; approvals remembered in it are gone.'));
   }
@@ -213,6 +216,7 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
   if (p.mode === 'url') return { action: 'decline' };
   const id = /npx interlock approve (\S+?)`/.exec(p.message)?.[1];
   const hash = /argumentsHash: ([0-9a-f]{64})/.exec(p.message)?.[1];
+  // Without the record (Redis away) the facade's own message, which holds the same payload, is shown.
   const conf = id ? await app.store.getConfirmation(id).catch(() => undefined) : undefined;
   say('');
   if (conf && conf.argumentsHash === hash) say(formatConfirmation(conf));
@@ -231,6 +235,7 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
         .trim()
         .toLowerCase();
     } catch {
+      // The terminal closed mid-question: nobody decided, so the write stays pending.
       return { action: 'cancel' };
     }
     if (a === 'a' || a === 'approve' || a === 'y' || a === 'yes') return decided(say, 'approve', false);

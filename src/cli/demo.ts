@@ -6,7 +6,7 @@ import { createLogger } from '../logger.ts';
 import type { RunRecord } from '../runs/records.ts';
 import { REDIS_HINT } from '../runs/redis.ts';
 import { startSandboxes, type Sandboxes } from '../sandbox/index.ts';
-import { observeCatalog } from '../runs/pins.ts';
+import { observeCatalog } from '../engine/pins.ts';
 import { bold, cyan, dim, formatConfirmation, formatEvent, green, red, yellow } from './format.ts';
 
 interface DemoOptions {
@@ -174,6 +174,7 @@ export async function runDemo(o: DemoOptions): Promise<number> {
     console.error(red(`demo failed: ${errorMessage(err)}`));
     return 1;
   } finally {
+    // The demo's outcome is decided; a tear-down that fails now (Redis gone at Ctrl-C) changes nothing about it.
     await server?.close().catch(() => {});
     await app?.close().catch(() => {});
     await sandboxes?.close().catch(() => {});

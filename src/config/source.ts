@@ -67,6 +67,7 @@ export class ConfigSource {
    */
   set(next: InterlockConfig): Promise<ConfigDiff> {
     const applied = this.applying.then(() => this.apply(next));
+    // The caller of set() hears this change's failure; the queue only waits for it to settle.
     this.applying = applied.catch(() => {});
     return applied;
   }

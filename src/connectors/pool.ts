@@ -238,6 +238,7 @@ export class ConnectorPool {
           .finally(() => {
             if (e.loading === loading) e.loading = undefined;
           })
+          // Every caller awaits e.loading.promise below and hears its failure; this branch only must not be unhandled.
           .catch(() => {});
       }
       await (opts.signal ? raceAbort(e.loading.promise, opts.signal) : e.loading.promise);

@@ -110,6 +110,7 @@ export class ConnectorSession {
     for (let attempt = 1; ; attempt++) {
       if (this.failures > 0) {
         const delay = Math.min(initialDelayMs * 2 ** (this.failures - 1), maxDelayMs);
+        // close() aborts the wait; the loop then sees `closed` and stops.
         await sleep(delay, undefined, { signal: this.closing.signal }).catch(() => {});
       }
       if (this.closed) throw this.unavailable('the connector pool is closed', { maybeDelivered: false });
@@ -150,12 +151,14 @@ export class ConnectorSession {
     try {
       await client.connect(built.transport, { timeout: this.opts.connectTimeoutMs });
     } catch (err) {
+      // The connect error is the news; closing the half-open client only frees it.
       await client.close().catch(() => {});
       throw err;
     } finally {
       this.starting = undefined;
     }
     if (this.closed) {
+      // The pool closed while this connected: the client is dropped, whatever its close says.
       await client.close().catch(() => {});
       throw this.unavailable('the connector pool is closed', { maybeDelivered: false });
     }
@@ -195,7 +198,12 @@ export class ConnectorSession {
     // Closing rejects every pending request with a generic "connection closed"; waiting a turn
     // lets the request that hit the failure settle first with the error that says what happened
     // (a 404 proves the server never ran it, "connection closed" does not).
-    setImmediate(() => void live.client.close().catch(() => {}));
+    setImmediate(
+      () =>
+        void live.client
+          .close()
+          .catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'lost connection did not close cleanly')),
+    );
   }
 
   /** Ends the session: tells a streamable-HTTP server to drop it, and stops a stdio child. */
@@ -205,15 +213,23 @@ export class ConnectorSession {
     const live = this.live;
     this.live = undefined;
     this.closing.abort();
-    await this.starting?.close().catch(() => {});
+    await this.starting
+      ?.close()
+      .catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'connecting client did not close cleanly'));
+    // A connect in flight fails for the callers awaiting it; here it only has to settle.
     await this.pending?.catch(() => {});
     if (!live) return;
     live.alive = false;
     const transport = live.client.transport;
     if (transport instanceof StreamableHTTPClientTransport) {
-      await Promise.race([transport.terminateSession().catch(() => {}), sleep(1000)]);
+      const terminated = transport
+        .terminateSession()
+        .catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'server did not take the session end (DELETE)'));
+      await Promise.race([terminated, sleep(1000)]);
     }
-    await live.client.close().catch(() => {});
+    await live.client
+      .close()
+      .catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'connection did not close cleanly'));
   }
 }
 

@@ -82,6 +82,30 @@ export class Keys {
   toolChanges(): string {
     return `${this.prefix}:{tools}:changes`;
   }
+  /** string JSON DecideLink, by the sha256 of the link's token: a one-time page to decide one confirmation */
+  decideLink(tokenHash: string): string {
+    return `${this.prefix}:decide:${tokenHash}`;
+  }
+  /** string JSON {channel, ts}: the Slack card posted for a confirmation (src/approvals/slack) */
+  slackCard(cid: string): string {
+    return `${this.prefix}:slack:card:${cid}`;
+  }
+  /** held while one process posts a confirmation's card, so two processes do not both post it */
+  slackPosting(cid: string): string {
+    return `${this.prefix}:slack:posting:${cid}`;
+  }
+  /** zset confirmationId → when its card was posted: cards still showing buttons */
+  slackOpenCards(): string {
+    return `${this.prefix}:slack:open`;
+  }
+  /** a Slack request already acted on, by the hash of its signature, kept past the signing window */
+  slackSeen(signatureHash: string): string {
+    return `${this.prefix}:slack:seen:${signatureHash}`;
+  }
+  /** held by the one process whose Slack notifier is running a pass */
+  slackSweepLock(): string {
+    return `${this.prefix}:slack:sweep:lock`;
+  }
   /** set of `runId/stepId` paused because this tool changed; resumed when it is approved */
   toolWaiting(toolKey: string): string {
     return `${this.prefix}:{tools}:waiting:${toolKey}`;

@@ -1,5 +1,5 @@
 import { type FieldChange, type ToolPin, diffDefinitions, makePin } from './tool-pins.ts';
-import type { ToolInfo } from './tool-pins.ts';
+import type { PinnableTool } from './tool-pins.ts';
 import { InterlockError } from '../errors.ts';
 import type { Keys } from './keys.ts';
 import { taggedResult } from './results.ts';
@@ -40,7 +40,7 @@ export class PinStore {
   }
 
   /** Pins a tool seen for the first time, or says whether it still matches its pin; see pinTool-2.lua. */
-  async observe(tool: ToolInfo): Promise<PinCheck> {
+  async observe(tool: PinnableTool): Promise<PinCheck> {
     const now = makePin(tool);
     const { tag, items } = taggedResult(
       'pinTool',
@@ -134,20 +134,4 @@ export class PinStore {
   async dropWaiting(connector: string, tool: string, runId: string, stepId: string): Promise<void> {
     await this.redis.srem(this.keys.toolWaiting(`${connector}.${tool}`), `${runId}/${stepId}`);
   }
-}
-
-/**
- * Compares every tool of a connector with its pin, so a change the pool noticed (refresh,
- * reconnect, `list_changed`) is on record for review before any run reaches the tool.
- */
-export async function observeCatalog(
-  pool: { listTools(id: string): Promise<ToolInfo[]> },
-  pins: PinStore,
-  connectorId: string,
-): Promise<string[]> {
-  const changed: string[] = [];
-  for (const t of await pool.listTools(connectorId)) {
-    if ((await pins.observe(t)).status === 'changed') changed.push(t.name);
-  }
-  return changed;
 }

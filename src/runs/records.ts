@@ -1,7 +1,19 @@
-import type { ToolAnnotations } from '../connectors/types.ts';
 import type { StepErrorCode } from '../errors.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import type { RunEventType } from './events.ts';
+
+/**
+ * A tool's MCP annotations as a record keeps them: plain data, the shape the MCP spec gives them.
+ * The store never imports connector code (test/architecture/imports.test.ts); the connector
+ * side's ToolAnnotations has this shape, which the compiler checks where one is stored.
+ */
+export interface RecordedAnnotations {
+  title?: string;
+  readOnlyHint?: boolean;
+  destructiveHint?: boolean;
+  idempotentHint?: boolean;
+  openWorldHint?: boolean;
+}
 
 export type RunStatus =
   | 'queued'
@@ -85,10 +97,10 @@ export interface ConfirmationPayload {
   tool: string;
   title?: string;
   description?: string;
-  annotations: ToolAnnotations;
+  annotations: RecordedAnnotations;
   /** hints `tools.overrides` loosened (the server does not declare them), and what the server did declare */
   loosened?: string[];
-  serverAnnotations?: ToolAnnotations;
+  serverAnnotations?: RecordedAnnotations;
   arguments: Record<string, unknown>;
   argumentsHash: string;
   outputSchema?: Record<string, unknown>;
@@ -116,7 +128,7 @@ export interface ConfirmationRecord extends ConfirmationPayload {
 }
 
 /** Where a person decided a confirmation. */
-export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'system';
+export type DecisionChannel = 'api' | 'ui' | 'cli' | 'chat' | 'mcp-elicitation' | 'mcp-url' | 'slack' | 'system';
 
 export interface RunEvent {
   /** Redis stream id; usable as SSE `id` and Last-Event-ID */

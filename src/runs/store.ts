@@ -17,6 +17,7 @@ import type {
   StepStatus,
 } from './records.ts';
 import { PinStore } from './pins.ts';
+import { DecideLinks } from './decide-links.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { Definitions } from './definitions.ts';
 import type { RunEventType } from './events.ts';
@@ -87,6 +88,8 @@ export class RunStore {
   readonly keys: Keys;
   /** tool pins and their changes awaiting review */
   readonly pins: PinStore;
+  /** one-time links that decide one confirmation (URL-mode elicitation) */
+  readonly decideLinks: DecideLinks;
   private readonly s: Record<ScriptName, (...keysThenArgv: string[]) => Promise<unknown>>;
   /** the workflow definitions runs name, stored once per version */
   private readonly defs: Definitions;
@@ -101,6 +104,7 @@ export class RunStore {
     this.defs = new Definitions(redis, this.keys);
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
+    this.decideLinks = new DecideLinks(redis, this.keys);
     this.ready = new ReadySteps(redis, this.keys, this.s);
     this.triggers = new TriggerState(redis, this.keys);
   }

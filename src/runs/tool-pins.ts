@@ -1,7 +1,21 @@
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
-import type { ToolInfo } from '../connectors/types.ts';
+import type { RecordedAnnotations } from './records.ts';
 
-export type { ToolInfo };
+/**
+ * A tool as the pins see it: the fields a definition is pinned by, plus the connector that lists
+ * it. Plain data, so the store holds pins without importing connector code; a connector's
+ * ToolInfo has this shape.
+ */
+export interface PinnableTool {
+  connector: string;
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema: Record<string, unknown>;
+  outputSchema?: Record<string, unknown>;
+  annotations: RecordedAnnotations;
+  loosened?: readonly string[];
+}
 
 /**
  * What a tool is pinned by: everything a person or a model reads to decide what the tool does.
@@ -9,7 +23,7 @@ export type { ToolInfo };
  * to do something else, a wider schema, a write that now claims readOnlyHint) gets the tool
  * disabled until an admin has looked at the change.
  */
-export type ToolDefinition = Pick<ToolInfo, (typeof PINNED_FIELDS)[number]>;
+export type ToolDefinition = Pick<PinnableTool, (typeof PINNED_FIELDS)[number]>;
 
 export interface ToolPin {
   connector: string;
@@ -25,7 +39,7 @@ export interface ToolPin {
 /** `annotations` as overrides leave them, and `loosened`, so a new loosening in the config needs a review too. */
 export const PINNED_FIELDS = ['name', 'title', 'description', 'inputSchema', 'outputSchema', 'annotations', 'loosened'] as const;
 
-export function toolDefinition(t: ToolInfo): ToolDefinition {
+export function toolDefinition(t: PinnableTool): ToolDefinition {
   return {
     name: t.name,
     ...(t.title !== undefined ? { title: t.title } : {}),
@@ -37,7 +51,7 @@ export function toolDefinition(t: ToolInfo): ToolDefinition {
   };
 }
 
-export function makePin(t: ToolInfo, now = Date.now()): ToolPin {
+export function makePin(t: PinnableTool, now = Date.now()): ToolPin {
   const definition = toolDefinition(t);
   return { connector: t.connector, hash: sha256Hex(canonicalJson(definition)), definition, seenAt: now };
 }

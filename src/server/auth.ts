@@ -24,7 +24,9 @@ interface Known {
 }
 
 /**
- * Bearer tokens from the config, their values read from the environment once at start.
+ * Bearer tokens from the config, their values read from the environment. A reloaded config's
+ * tokens replace them (`update`): a token added is let in and a token removed is shut out at the
+ * next request, its browser sessions with it.
  *
  * Tokens are compared as SHA-256 digests with timingSafeEqual, over every configured token
  * without stopping at the first match, so neither the length nor the position of a token leaks
@@ -32,31 +34,38 @@ interface Known {
  * local operator with all scopes, which the server only allows on a loopback address.
  */
 export class Authenticator {
-  readonly open: boolean;
-  /** names of configured tokens whose environment variable is unset; those tokens admit nobody */
-  readonly missing: string[];
-  private readonly known: Known[];
+  private state: TokenState;
+  private readonly env: NodeJS.ProcessEnv;
 
-  private constructor(open: boolean, known: Known[], missing: string[]) {
-    this.open = open;
-    this.known = known;
-    this.missing = missing;
+  private constructor(state: TokenState, env: NodeJS.ProcessEnv) {
+    this.state = state;
+    this.env = env;
   }
 
   static fromConfig(tokens: TokenConfig[], env: NodeJS.ProcessEnv = process.env): Authenticator {
-    const known: Known[] = [];
-    const missing: string[] = [];
-    for (const t of tokens) {
-      const value = env[t.env];
-      if (!value) missing.push(t.name);
-      else {
-        known.push({ name: t.name, scopes: [...t.scopes], digest: digest(value), value });
-        registerSecret(value);
-      }
-    }
-    // A config that lists tokens is never open, even when every variable is missing: failing
-    // closed beats serving everything because an env file was not loaded.
-    return new Authenticator(tokens.length === 0, known, missing);
+    return new Authenticator(readTokens(tokens, env), env);
+  }
+
+  /** No tokens are configured: every caller is the local operator (loopback only). */
+  get open(): boolean {
+    return this.state.open;
+  }
+
+  /** names of configured tokens whose environment variable is unset; those tokens admit nobody */
+  get missing(): string[] {
+    return this.state.missing;
+  }
+
+  /**
+   * Takes a reloaded config's tokens, their values read from the same environment as at start.
+   * `mayOpen` false (a server bound beyond loopback) keeps a config without tokens closed: it
+   * admits nobody rather than everybody, and `update` answers why.
+   */
+  update(tokens: TokenConfig[], opts: { mayOpen: boolean }): { closedInsteadOfOpen: boolean } {
+    const next = readTokens(tokens, this.env);
+    const closedInsteadOfOpen = next.open && !opts.mayOpen;
+    this.state = closedInsteadOfOpen ? { ...next, open: false } : next;
+    return { closedInsteadOfOpen };
   }
 
   /** The principal for an `Authorization: Bearer …` header, or undefined. */
@@ -70,7 +79,7 @@ export class Authenticator {
   byToken(token: string): Principal | undefined {
     const d = digest(token);
     let found: Known | undefined;
-    for (const k of this.known) {
+    for (const k of this.state.known) {
       if (timingSafeEqual(d, k.digest) && !found) found = k;
     }
     return found ? { name: found.name, scopes: [...found.scopes] } : undefined;
@@ -81,7 +90,7 @@ export class Authenticator {
    * token never sits in the browser, restarts keep sessions, and rotating a token ends its sessions.
    */
   sessionCookie(principal: Principal, now = Date.now()): string {
-    const k = this.known.find((x) => x.name === principal.name);
+    const k = this.state.known.find((x) => x.name === principal.name);
     if (!k) throw new InterlockError('UNAUTHORIZED', 'Only a configured token can open a browser session');
     const body = `${b64(k.name)}.${now + SESSION_TTL_MS}`;
     return `${body}.${sign(k.value, body)}`;
@@ -93,7 +102,7 @@ export class Authenticator {
     if (parts.length !== 3) return undefined;
     const [nameB64, exp, mac] = parts;
     const name = Buffer.from(nameB64, 'base64url').toString('utf8');
-    const k = this.known.find((x) => x.name === name);
+    const k = this.state.known.find((x) => x.name === name);
     if (!k || !(Number(exp) > now)) return undefined;
     const want = Buffer.from(sign(k.value, `${nameB64}.${exp}`));
     const got = Buffer.from(mac);
@@ -117,6 +126,28 @@ export function requireScope(p: Principal | undefined, scope: Scope): Principal 
 
 export function hasScope(p: Principal | undefined, scope: Scope): boolean {
   return !!p && p.scopes.includes(scope);
+}
+
+interface TokenState {
+  open: boolean;
+  known: Known[];
+  missing: string[];
+}
+
+function readTokens(tokens: TokenConfig[], env: NodeJS.ProcessEnv): TokenState {
+  const known: Known[] = [];
+  const missing: string[] = [];
+  for (const t of tokens) {
+    const value = env[t.env];
+    if (!value) missing.push(t.name);
+    else {
+      known.push({ name: t.name, scopes: [...t.scopes], digest: digest(value), value });
+      registerSecret(value);
+    }
+  }
+  // A config that lists tokens is never open, even when every variable is missing: failing
+  // closed beats serving everything because an env file was not loaded.
+  return { open: tokens.length === 0, known, missing };
 }
 
 function digest(v: string): Buffer {

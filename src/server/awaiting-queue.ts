@@ -11,7 +11,7 @@ import type {
 } from '@bull-board/api/dist/types.js';
 import { InterlockError } from '../errors.ts';
 import type { ConfirmationRecord } from '../runs/records.ts';
-import type { RunStore } from '../runs/store.ts';
+import type { RunQueries } from './services.ts';
 
 export const AWAITING_QUEUE_NAME = 'awaiting-confirmation';
 
@@ -25,10 +25,10 @@ export const AWAITING_QUEUE_NAME = 'awaiting-confirmation';
  * refuses; decisions are made on /ui or through the API, bound to the argumentsHash.
  */
 export class AwaitingConfirmationAdapter extends BaseAdapter {
-  private readonly store: RunStore;
+  private readonly store: RunQueries;
   private readonly uiBase: string;
 
-  constructor(store: RunStore, opts: { uiBase: string }) {
+  constructor(store: RunQueries, opts: { uiBase: string }) {
     super('bullmq', {
       readOnlyMode: true,
       allowRetries: false,

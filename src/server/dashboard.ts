@@ -3,9 +3,9 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { HonoAdapter } from '@bull-board/hono';
 import { serveStatic } from '@hono/node-server/serve-static';
 import type { Hono } from 'hono';
-import type { App } from '../app.ts';
 import type { InterlockConfig } from '../workflows/types.ts';
 import { AwaitingConfirmationAdapter } from './awaiting-queue.ts';
+import type { ServerServices } from './services.ts';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -22,27 +22,37 @@ export function stepQueueIds(config: InterlockConfig): string[] {
  * as nothing. The connector queues are read-only here as well: retrying a step job by hand
  * could resend a write, and the engine alone decides that (write intents, in_doubt).
  * Authentication (admin scope, cookie or bearer) is applied by the caller in front of this.
+ * The queues follow the config: a reload that adds a connector shows its queue, one that removes
+ * it takes the queue off the board. `close` stops following.
  */
-export function dashboardRoutes(app: App, opts: { uiBase: string }): Hono {
+export function dashboardRoutes(
+  svc: Pick<ServerServices, 'config' | 'source' | 'queues' | 'queries' | 'triggers'>,
+  opts: { uiBase: string },
+): { routes: Hono; close(): void } {
   const adapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
-  const queues = stepQueueIds(app.config).map(
-    (id) =>
-      new BullMQAdapter(app.queues.get(id), {
-        readOnlyMode: true,
-        allowRetries: false,
-        description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
-      }),
-  );
-  // The schedules' tick jobs: the next tick of each schedule waits here as a delayed job, and the
+  const awaiting = new AwaitingConfirmationAdapter(svc.queries, opts);
+  // The schedules' tick jobs: the next tick of each schedule waits there as a delayed job, and the
   // ticks taken are kept (with what each did) for a week.
-  const schedules = new BullMQAdapter(app.triggers.schedules.queue, {
+  const schedules = new BullMQAdapter(svc.triggers.schedules.queue, {
     readOnlyMode: true,
     allowRetries: false,
     description:
       'Schedule ticks (triggers: cron / every). Each tick starts at most one run, keyed by its job id; pause a schedule with interlock triggers pause.',
   });
-  createBullBoard({
-    queues: [new AwaitingConfirmationAdapter(app.store, opts), ...queues, schedules],
+  const queuesOf = (config: InterlockConfig) => [
+    awaiting,
+    ...stepQueueIds(config).map(
+      (id) =>
+        new BullMQAdapter(svc.queues.get(id), {
+          readOnlyMode: true,
+          allowRetries: false,
+          description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
+        }),
+    ),
+    schedules,
+  ];
+  const board = createBullBoard({
+    queues: queuesOf(svc.config()),
     serverAdapter: adapter,
     options: {
       uiConfig: {
@@ -52,6 +62,7 @@ export function dashboardRoutes(app: App, opts: { uiBase: string }): Hono {
       },
     },
   });
+  const close = svc.source.subscribe((next) => board.replaceQueues(queuesOf(next)));
   // The adapter's Hono instance has its own generics; only its fetch is used by the parent.
-  return adapter.registerPlugin() as unknown as Hono;
+  return { routes: adapter.registerPlugin() as unknown as Hono, close };
 }

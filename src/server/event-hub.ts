@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
-import type { App } from '../app.ts';
 import { errorMessage } from '../errors.ts';
 import type { RedisClient } from '../runs/redis.ts';
+import type { ServerServices } from './services.ts';
 
 interface Waiter {
   afterId: string;
@@ -20,7 +20,7 @@ const CLUSTER_POLL_MS = 250;
  * `CLIENT UNBLOCK`, so it is heard at once rather than after the block expires.
  */
 export class EventHub {
-  private readonly app: App;
+  private readonly svc: Pick<ServerServices, 'events' | 'logger'>;
   private readonly waiters = new Map<string, Set<Waiter>>();
   private conn: RedisClient | undefined;
   private connId: number | undefined;
@@ -28,8 +28,8 @@ export class EventHub {
   private blocked = false;
   private closed = false;
 
-  constructor(app: App) {
-    this.app = app;
+  constructor(svc: Pick<ServerServices, 'events' | 'logger'>) {
+    this.svc = svc;
   }
 
   /** Runs someone waits on right now (for tests and metrics). */
@@ -70,12 +70,12 @@ export class EventHub {
         this.loop = undefined;
         if (this.waiters.size > 0 && !this.closed) this.kick();
       });
-    } else if (this.blocked && this.connId !== undefined && !this.app.redis.client.isCluster) {
+    } else if (this.blocked && this.connId !== undefined && !this.svc.events.client.isCluster) {
       // The blocked read does not name the new run yet: end it early so the next one does.
-      void (this.app.redis.client as Redis)
+      void (this.svc.events.client as Redis)
         .client('UNBLOCK', this.connId)
         .catch((err: unknown) =>
-          this.app.logger.debug({ err: errorMessage(err) }, 'event hub could not unblock its read; it wakes at its timeout'),
+          this.svc.logger.debug({ err: errorMessage(err) }, 'event hub could not unblock its read; it wakes at its timeout'),
         );
     }
   }
@@ -83,11 +83,11 @@ export class EventHub {
   private async run(): Promise<void> {
     while (!this.closed && this.waiters.size > 0) {
       try {
-        const woke = this.app.redis.client.isCluster ? await this.poll() : await this.block();
+        const woke = this.svc.events.client.isCluster ? await this.poll() : await this.block();
         for (const runId of woke) for (const w of [...(this.waiters.get(runId) ?? [])]) w.wake();
       } catch (err) {
         if (this.closed) return;
-        this.app.logger.warn({ err: errorMessage(err) }, 'event hub read failed; waking every stream to read again');
+        this.svc.logger.warn({ err: errorMessage(err) }, 'event hub read failed; waking every stream to read again');
         for (const set of [...this.waiters.values()]) for (const w of [...set]) w.wake();
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -98,14 +98,14 @@ export class EventHub {
   private targets(): Array<{ runId: string; key: string; after: string }> {
     return [...this.waiters].map(([runId, set]) => ({
       runId,
-      key: this.app.store.keys.events(runId),
+      key: this.svc.events.streamKey(runId),
       after: [...set].map((w) => w.afterId).reduce((a, b) => (streamIdBefore(b, a) ? b : a)),
     }));
   }
 
   private async block(): Promise<string[]> {
     if (!this.conn) {
-      this.conn = this.app.redis.duplicate();
+      this.conn = this.svc.events.duplicate();
       this.connId = Number(await (this.conn as Redis).client('ID'));
     }
     const t = this.targets();
@@ -131,7 +131,7 @@ export class EventHub {
     const t = this.targets();
     const found = await Promise.all(
       t.map(async (x) =>
-        (await this.app.redis.client.xread('COUNT', 1, 'STREAMS', x.key, x.after))?.length ? x.runId : undefined,
+        (await this.svc.events.client.xread('COUNT', 1, 'STREAMS', x.key, x.after))?.length ? x.runId : undefined,
       ),
     );
     const woke = found.filter((x): x is string => x !== undefined);

@@ -5,10 +5,13 @@ import { getCookie, setCookie } from 'hono/cookie';
 import { HTTPException } from 'hono/http-exception';
 import type { Logger } from 'pino';
 import type { App } from '../app.ts';
+import type { SlackApprovals } from '../approvals/slack/index.ts';
 import { InterlockError, errorMessage, type ErrorCode } from '../errors.ts';
 import { REDIS_RETRY_AFTER_SECONDS, assertRedisReady, redisUnavailable } from '../runs/redis-unavailable.ts';
 import { holdsSecret, scrub } from '../secrets.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
+import { servicesOf } from './compose.ts';
+import type { ServerServices } from './services.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
@@ -23,6 +26,7 @@ import { pinRoutes } from './routes/pins.ts';
 import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
+import { slackRoutes } from './routes/slack.ts';
 import { hookRoutes, triggerRoutes } from './routes/triggers.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { RunEventStreams } from './sse.ts';
@@ -30,6 +34,7 @@ import { LiveFeed } from './ui/live.ts';
 import { html } from './ui/html.ts';
 import { messagePage } from './ui/layout.ts';
 import { UI_PATH, uiRoutes } from './ui/routes.ts';
+import { DECIDE_PATH, decideRoutes } from './ui/decide.ts';
 import { httpStatus } from './status.ts';
 
 /** The streamable-HTTP MCP facade (src/server/mcp/http.ts), as far as mounting it goes. */
@@ -45,6 +50,8 @@ export interface HttpAppOptions {
   /** Host names accepted besides the loopback defaults (see origin.ts) */
   allowedHosts?: string[];
   mcp?: McpRoute;
+  /** `POST /slack/interactions`, when Slack approvals run in this process */
+  slack?: Pick<SlackApprovals, 'handle'>;
   logger?: Logger;
 }
 
@@ -61,13 +68,15 @@ const API = '/api/v1';
 /**
  * The whole HTTP surface of `interlock serve` as one Hono app: API, SSE, metrics, pages,
  * bull-board and the MCP mount. Listening is serve.ts's job, so tests can also drive this
- * through `fetch`.
+ * through `fetch`. This is a composition root: it alone (with serve.ts and mcp-stdio.ts) knows the
+ * App, and hands each route only the slices it uses (services.ts).
  */
 export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
+  const svc = servicesOf(app);
   const auth = opts.auth ?? Authenticator.fromConfig(app.config.tokens);
-  const metrics = opts.metrics ?? new Metrics(app);
-  const events = new RunEventStreams(app);
-  const feed = new LiveFeed(app, opts.logger ? { logger: opts.logger } : {});
+  const metrics = opts.metrics ?? new Metrics(svc);
+  const events = new RunEventStreams(svc);
+  const feed = new LiveFeed(svc.queries, opts.logger ? { logger: opts.logger } : {});
   const hono = new Hono<ServerEnv>();
 
   hono.onError((err, c) => errorResponse(err, c, opts.logger));
@@ -91,7 +100,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.use(`${UI_PATH}/*`, exchangeToken(auth));
   hono.use(`${DASHBOARD_PATH}/*`, exchangeToken(auth));
 
-  hono.route('/', healthRoutes(app, metrics, peerIsLoopback));
+  hono.route('/', healthRoutes(svc, metrics, peerIsLoopback));
   hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
   // While the connection is down, every API call is answered 503 before it starts anything; one
   // that meets the drop halfway fails on its Redis command and gets the same answer (errorResponse).
@@ -101,25 +110,37 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   };
   hono.use(`${API}/*`, redisReady);
   hono.use('/hooks/*', redisReady);
-  hono.route(API, workflowRoutes(app));
-  hono.route(API, runRoutes(app, events));
-  hono.route(API, resolveRoutes(app));
-  hono.route(API, pinRoutes(app));
-  hono.route(API, confirmationRoutes(app));
-  hono.route(API, connectorRoutes(app));
-  hono.route(API, doctorRoutes(app));
+  hono.route(API, workflowRoutes(svc));
+  hono.route(API, runRoutes(svc, events));
+  hono.route(API, resolveRoutes(svc));
+  hono.route(API, pinRoutes(svc));
+  hono.route(API, confirmationRoutes(svc));
+  hono.route(API, connectorRoutes(svc));
+  hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
-  hono.route(API, triggerRoutes(app));
-  hono.route('/hooks', hookRoutes(app));
-  hono.route('/', uiRoutes(app, feed));
+  hono.route(API, triggerRoutes(svc.triggers));
+  // A webhook's signature is its authentication (src/triggers/verify.ts); no token is asked for.
+  hono.route('/hooks', hookRoutes(svc.triggers));
+  hono.route('/', uiRoutes(svc.queries, feed, svc.triggers));
+  // The link's own token is the authentication on these pages (URL-mode elicitation).
+  hono.route('/', decideRoutes({ links: svc.decideLinks, confirmations: svc.queries, decisions: svc.commands }));
+  if (opts.slack)
+    hono.route(
+      '/',
+      slackRoutes((req) => (opts.slack as Pick<SlackApprovals, 'handle'>).handle(req)),
+    );
 
-  const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });
+  const dashboard = dashboardRoutes(svc, { uiBase: UI_PATH });
+  const stopFollowingTokens = followTokens(svc, auth, {
+    mayOpen: isLoopbackHost(opts.bindHost),
+    logger: opts.logger ?? app.logger,
+  });
   const adminOnly: MiddlewareHandler<ServerEnv> = async (c, next) => {
     requireScope(c.get('principal'), 'admin');
     await next();
   };
   hono.use(`${DASHBOARD_PATH}/*`, adminOnly);
-  hono.route(DASHBOARD_PATH, dashboard);
+  hono.route(DASHBOARD_PATH, dashboard.routes);
 
   // The facade authenticates its own requests (JSON-RPC errors, WWW-Authenticate), so no scope check here.
   hono.all('/mcp', (c) => {
@@ -133,11 +154,34 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     auth,
     metrics,
     async close() {
+      stopFollowingTokens();
+      dashboard.close();
       feed.close();
       await events.close();
       await opts.mcp?.close();
     },
   };
+}
+
+/**
+ * A reload that changes `tokens` reaches the API, the pages, bull-board and /mcp at the next
+ * request: they share this one Authenticator. A server listening beyond loopback never turns open
+ * by a reload that drops every token; it admits nobody instead, and says so.
+ */
+function followTokens(
+  svc: Pick<ServerServices, 'source'>,
+  auth: Authenticator,
+  opts: { mayOpen: boolean; logger: Logger },
+): () => void {
+  return svc.source.subscribe((next, diff) => {
+    if (!diff.tokens) return;
+    const { closedInsteadOfOpen } = auth.update(next.tokens, { mayOpen: opts.mayOpen });
+    if (closedInsteadOfOpen)
+      opts.logger.error(
+        'the reloaded config has no tokens, but this server listens beyond loopback: it now admits nobody; add tokens and reload',
+      );
+    for (const name of auth.missing) opts.logger.warn({ token: name }, 'token has no value in the environment and admits nobody');
+  });
 }
 
 /**
@@ -222,7 +266,8 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  * same-site, so SameSite=Strict alone lets its cookie through) or the browser says
  * `Sec-Fetch-Site: same-origin`. And it must send JSON: a cross-origin page can send text/plain,
  * a form or an empty body without a preflight, never application/json. The queue dashboard's
- * own client sends bodyless PUTs, so there the origin check alone applies.
+ * own client sends bodyless PUTs, and the one-time decision pages post plain forms, so there the
+ * origin check alone applies.
  */
 function checkCookieWrite(c: Ctx, publicUrl: string): void {
   const origin = c.req.header('origin');
@@ -240,6 +285,8 @@ function checkCookieWrite(c: Ctx, publicUrl: string): void {
     );
   }
   if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;
+  // A one-time decision page posts a plain form; its unguessable link token is what authorizes it.
+  if (c.req.path.startsWith(`${DECIDE_PATH}/`)) return;
   if (!/^application\/(.+\+)?json\s*(;|$)/i.test(c.req.header('content-type') ?? '')) {
     throw new InterlockError('FORBIDDEN', 'A browser session must send state changes as JSON (Content-Type: application/json)');
   }
@@ -250,6 +297,7 @@ function peerIsLoopback(c: Ctx): boolean {
     const addr = getConnInfo(c).remote.address;
     return addr !== undefined && isLoopbackHost(addr);
   } catch {
+    // No socket to ask (a request through fetch, not a listener): not known to be local.
     return false;
   }
 }

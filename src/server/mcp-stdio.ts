@@ -4,6 +4,7 @@ import { App } from '../app.ts';
 import { createLogger } from '../logger.ts';
 import { armExitDeadline } from '../worker/worker.ts';
 import { reloadOnSignal } from '../config/reload-signal.ts';
+import { servicesOf } from './compose.ts';
 import { Facade } from './mcp/server.ts';
 
 /**
@@ -25,7 +26,7 @@ export async function mcpStdioCommand(env: NodeJS.ProcessEnv = process.env, opts
   if (env.INTERLOCK_NO_WORKERS !== '1') await app.startWorkers();
 
   const facade = new Facade({
-    app,
+    services: servicesOf(app),
     session: `mcp-stdio-${process.pid}-${randomUUID().slice(0, 8)}`,
     publicUrl: env.INTERLOCK_PUBLIC_URL || `http://127.0.0.1:${env.PORT || 3000}`,
     logger,

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { App } from '../app.ts';
 import type { ConfirmationRecord, RunStatus } from '../runs/records.ts';
 import { stepQueueIds } from './dashboard.ts';
+import type { ServerServices } from './services.ts';
 
 const RUN_STATUSES: RunStatus[] = [
   'queued',
@@ -31,7 +31,7 @@ export interface StepFinished {
  */
 export class Metrics {
   readonly registry = new Registry();
-  private readonly app: App;
+  private readonly svc: Pick<ServerServices, 'config' | 'queues' | 'queries'>;
   private readonly stepDuration: Histogram<'connector' | 'tool' | 'outcome'>;
   private readonly steps: Counter<'connector' | 'tool' | 'outcome'>;
   private readonly confirmationWait: Histogram<'connector' | 'tool' | 'decision'>;
@@ -41,8 +41,8 @@ export class Metrics {
   private readonly queueJobs: Gauge<'queue' | 'state'>;
   private scraping: Promise<string> | undefined;
 
-  constructor(app: App) {
-    this.app = app;
+  constructor(svc: Pick<ServerServices, 'config' | 'queues' | 'queries'>) {
+    this.svc = svc;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'interlock_process_' });
     this.stepDuration = new Histogram({
@@ -123,8 +123,8 @@ export class Metrics {
         Math.max(0, c.decidedAt - c.createdAt) / 1000,
       );
     }
-    for (const id of stepQueueIds(this.app.config)) {
-      const jobs = await this.app.queues.get(id).getJobCounts(...QUEUE_STATES);
+    for (const id of stepQueueIds(this.svc.config())) {
+      const jobs = await this.svc.queues.get(id).getJobCounts(...QUEUE_STATES);
       for (const st of QUEUE_STATES) this.queueJobs.set({ queue: id, state: st }, jobs[st] ?? 0);
     }
   }
@@ -134,7 +134,10 @@ export class Metrics {
     let cursor: number | undefined = 0;
     let seen = 0;
     while (cursor !== undefined && seen < SCRAPE_WINDOW) {
-      const page: { runs: { status: RunStatus }[]; nextCursor?: number } = await this.app.store.listRuns({ limit: 500, cursor });
+      const page: { runs: { status: RunStatus }[]; nextCursor?: number } = await this.svc.queries.listRuns({
+        limit: 500,
+        cursor,
+      });
       for (const r of page.runs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
       seen += page.runs.length;
       cursor = page.runs.length === 0 ? undefined : page.nextCursor;
@@ -146,7 +149,7 @@ export class Metrics {
     const out: ConfirmationRecord[] = [];
     let cursor: number | undefined = 0;
     while (cursor !== undefined && out.length < SCRAPE_WINDOW) {
-      const page: { confirmations: ConfirmationRecord[]; nextCursor?: number } = await this.app.store.listConfirmations({
+      const page: { confirmations: ConfirmationRecord[]; nextCursor?: number } = await this.svc.queries.listConfirmations({
         limit: 500,
         cursor,
       });

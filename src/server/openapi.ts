@@ -216,7 +216,10 @@ const schemas: Json = {
       expiresAt: { type: 'integer' },
       decidedAt: { type: 'integer' },
       decidedBy: { type: 'string', description: 'the principal (token name or OAuth subject) that decided' },
-      channel: { enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'system'], description: 'where the decision was made' },
+      channel: {
+        enum: ['api', 'ui', 'cli', 'chat', 'mcp-elicitation', 'slack', 'system'],
+        description: 'where the decision was made',
+      },
       remember: { const: 'session' },
     },
   },

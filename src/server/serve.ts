@@ -2,11 +2,13 @@ import type { AddressInfo } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { App } from '../app.ts';
+import { createSlackApprovals } from '../approvals/slack/index.ts';
 import { reloadOnSignal } from '../config/reload-signal.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { createLogger } from '../logger.ts';
 import { armExitDeadline } from '../worker/worker.ts';
 import { Authenticator } from './auth.ts';
+import { servicesOf } from './compose.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
@@ -22,6 +24,8 @@ export interface StartServerOptions {
   allowedHosts?: string[];
   env?: NodeJS.ProcessEnv;
   logger?: Logger;
+  /** how often Slack approvals sweep for cards to post or close (default 2 s) */
+  slackSweepMs?: number;
   /** where start-up notices go (default: the logger) */
   onNotice?: (msg: string) => void;
 }
@@ -59,7 +63,8 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
     );
   for (const name of auth.missing) notice(`Token '${name}' has no value in the environment and admits nobody.`);
 
-  const metrics = new Metrics(app);
+  const services = servicesOf(app);
+  const metrics = new Metrics(services);
   if (opts.workers !== false) await app.startWorkers({ onStepFinished: metrics.onStepFinished });
 
   // Listen first: with port 0 the URL, which the MCP facade puts into approval links, is known
@@ -75,8 +80,19 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   const url = opts.publicUrl ?? `http://${urlHost(host)}:${addr.port}`;
   let http: HttpApp;
   let mcp: McpRouteHandle;
+  const slack = createSlackApprovals({
+    redis: app.redis.client,
+    keys: app.store.keys,
+    config: () => app.config,
+    confirmations: app.store,
+    decisions: app.engine,
+    publicUrl: url,
+    logger,
+    ...(opts.env ? { env: opts.env } : {}),
+    ...(opts.slackSweepMs ? { everyMs: opts.slackSweepMs } : {}),
+  });
   try {
-    mcp = createMcpRoute({ app, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
+    mcp = createMcpRoute({ services, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
     http = createHttpApp(app, {
       bindHost: host,
       publicUrl: url,
@@ -85,12 +101,15 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
       logger,
       ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
       mcp,
+      slack,
     });
   } catch (err) {
     await new Promise<void>((resolve) => srv.close(() => resolve()));
     throw err;
   }
   handler = http.fetch;
+  // It sweeps only while approvals.slack is configured, so it follows a reload by itself.
+  slack.notifier.start();
   let closing: Promise<void> | undefined;
   return {
     url,
@@ -101,6 +120,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
     close: () => {
       closing ??= (async () => {
         const done = new Promise<void>((resolve) => srv.close(() => resolve()));
+        await slack.close();
         await http.close();
         // Event streams and idle keep-alive sockets would hold close() open.
         if ('closeAllConnections' in srv) srv.closeAllConnections();

@@ -1,9 +1,9 @@
-import type { App } from '../app.ts';
 import { InterlockError, errorMessage } from '../errors.ts';
 import { TERMINAL_RUN_STATUSES, type RunEvent } from '../runs/records.ts';
 import { EventHub } from './event-hub.ts';
 import { PerPrincipalLimit } from './limits.ts';
 import type { Ctx } from './request.ts';
+import type { ServerServices } from './services.ts';
 
 /** The message a stream sends after the run's last event, just before it closes. */
 export const END_EVENT_TYPE = 'stream.end';
@@ -26,17 +26,20 @@ export const DEFAULT_MAX_STREAMS_PER_PRINCIPAL = 100;
  * the server for everyone else. `close()` ends them all.
  */
 export class RunEventStreams {
-  private readonly app: App;
+  private readonly svc: Pick<ServerServices, 'queries' | 'events' | 'logger'>;
   private readonly heartbeatMs: number;
   private readonly limit: PerPrincipalLimit;
   private readonly open = new Set<() => void>();
   private readonly hub: EventHub;
 
-  constructor(app: App, opts: { heartbeatMs?: number; maxPerPrincipal?: number } = {}) {
-    this.app = app;
+  constructor(
+    svc: Pick<ServerServices, 'queries' | 'events' | 'logger'>,
+    opts: { heartbeatMs?: number; maxPerPrincipal?: number } = {},
+  ) {
+    this.svc = svc;
     this.heartbeatMs = opts.heartbeatMs ?? 15_000;
     this.limit = new PerPrincipalLimit(opts.maxPerPrincipal ?? DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'event streams');
-    this.hub = new EventHub(app);
+    this.hub = new EventHub(svc);
   }
 
   get size(): number {
@@ -44,7 +47,7 @@ export class RunEventStreams {
   }
 
   async handle(c: Ctx, runId: string): Promise<Response> {
-    await this.app.store.requireRun(runId);
+    await this.svc.queries.requireRun(runId);
     const from = c.req.header('last-event-id') ?? c.req.query('lastEventId') ?? '0';
     if (from !== '0' && !STREAM_ID.test(from)) {
       throw new InterlockError(
@@ -84,7 +87,7 @@ export class RunEventStreams {
         };
         // The client sees the stream end and resumes with Last-Event-ID; the log says why it ended.
         void this.pump(runId, from, abort.signal, send, () => stopped)
-          .catch((err: unknown) => this.app.logger.debug({ runId, err: errorMessage(err) }, 'event stream ended early'))
+          .catch((err: unknown) => this.svc.logger.debug({ runId, err: errorMessage(err) }, 'event stream ended early'))
           .finally(stop);
       },
       cancel: () => stop(),
@@ -114,12 +117,12 @@ export class RunEventStreams {
       // already (each transition writes status and event in one script), so draining them and
       // then ending loses nothing. Events found while draining may have ended the run after the
       // status was read, so the status is read again before waiting for more.
-      const run = await this.app.store.getRun(runId);
+      const run = await this.svc.queries.getRun(runId);
       const ended = !run || TERMINAL_RUN_STATUSES.has(run.status);
       let sent = 0;
       let events: RunEvent[];
       do {
-        events = await this.app.store.readEvents(runId, last, { count: 200 });
+        events = await this.svc.queries.readEvents(runId, last, { count: 200 });
         for (const e of events) {
           send(format(e));
           last = e.id;
@@ -135,7 +138,7 @@ export class RunEventStreams {
       const waited = Date.now();
       await this.hub.wait(runId, last, this.heartbeatMs, signal);
       if (stopped()) return;
-      const more = await this.app.store.readEvents(runId, last, { count: 200 });
+      const more = await this.svc.queries.readEvents(runId, last, { count: 200 });
       for (const e of more) {
         send(format(e));
         last = e.id;

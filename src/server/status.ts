@@ -36,6 +36,7 @@ const STATUS = {
   TOOL_CHANGED: 409,
   RUN_CORRUPT: 500,
   IDEMPOTENCY_KEY_REUSED: 422,
+  REQUEST_REPLAYED: 409,
   SIGNATURE_INVALID: 400,
   // Both ask the sender to try again later: a webhook's retries then deliver it.
   TRIGGER_PAUSED: 503,

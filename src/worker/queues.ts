@@ -109,6 +109,7 @@ export class StepQueues {
       // A queue whose start-up met the outage keeps failing; the next enqueue makes a new one.
       if (redisUnavailable(err) && this.queues.get(step.connector) === q) {
         this.queues.delete(step.connector);
+        // Closing a queue whose connection is down fails the same way; the outage log already said why.
         void q.close().catch(() => {});
       }
       throw err;

@@ -184,8 +184,10 @@ export class StepWorkers {
     const giveUp = new AbortController();
     try {
       const closed = Promise.all([...this.workers.values()].map((w) => w.close(force)));
-      closed.catch(() => {});
-      await Promise.race([closed, sleep((force ? 0 : graceMs) + 1000, undefined, { signal: giveUp.signal }).catch(() => {})]);
+      closed.catch((err: unknown) => this.opts.logger.warn({ err: errorMessage(err) }, 'a step worker did not close cleanly'));
+      // The sleep is aborted (giveUp) once the workers closed first: that is its normal end.
+      const deadline = sleep((force ? 0 : graceMs) + 1000, undefined, { signal: giveUp.signal }).catch(() => {});
+      await Promise.race([closed, deadline]);
     } finally {
       clearTimeout(timer);
       giveUp.abort();

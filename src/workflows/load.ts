@@ -8,6 +8,7 @@ import { LineCounter, isMap, parseDocument } from 'yaml';
 import { type ConfigIssue, ConfigError, InterlockError, errorMessage } from '../errors.ts';
 import { readConnectors, readPolicy, readTokens } from './schema.ts';
 import { Source, readMap } from './source.ts';
+import { readApprovals } from './approvals.ts';
 import { readLlmConfig } from './llm-step.ts';
 import { readWorkflows } from './steps.ts';
 import { checkHooks } from './triggers.ts';
@@ -87,7 +88,7 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const top =
     readMap(src, { key: '', path: '', keyPos: start, node: root, pos: start }, 'the config file', {
       required: ['workflows'],
-      optional: ['connectors', 'policy', 'tokens', 'llm'],
+      optional: ['connectors', 'policy', 'tokens', 'llm', 'approvals'],
     }) ?? {};
   const declared = { connectors: new Set<string>(), workflows: new Set<string>() };
   const connectors = top.connectors ? readConnectors(src, top.connectors, declared) : {};
@@ -96,8 +97,9 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   checkHooks(src, workflows);
   const policy = readPolicy(src, top.policy, declared, workflows);
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
+  const approvals = top.approvals ? readApprovals(src, top.approvals) : undefined;
   if (src.issues.length > 0) throw new ConfigError(sortIssues(src.issues));
-  return { file, connectors, workflows, policy, tokens, ...(llm ? { llm } : {}) };
+  return { file, connectors, workflows, policy, tokens, ...(llm ? { llm } : {}), ...(approvals?.slack ? { approvals } : {}) };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

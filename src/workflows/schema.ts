@@ -209,7 +209,7 @@ function readAuth(src: Source, f: Field, what: string): ConnectorAuth | undefine
 }
 
 /** A secret must be exactly `${env:NAME}`; returns NAME. The literal is never repeated in a message. */
-function readSecretRef(src: Source, f: Field, what: string): string | undefined {
+export function readSecretRef(src: Source, f: Field, what: string): string | undefined {
   const v = isScalar(src.deref(f.node)) ? (src.deref(f.node) as { value: unknown }).value : undefined;
   const m = typeof v === 'string' ? SOLE_ENV_REF.exec(v) : null;
   if (m) return m[1];

@@ -5,6 +5,9 @@
  * (connectors/config.ts); they are re-exported here as part of the file's shape.
  */
 import type { ConnectorConfig, SourcePos } from '../connectors/config.ts';
+import type { ApprovalsConfig } from './approvals.ts';
+
+export type { ApprovalsConfig, SlackApprovalsConfig } from './approvals.ts';
 
 export type { TemplateContext } from '../templates.ts';
 
@@ -188,4 +191,6 @@ export interface InterlockConfig {
   policy: PolicyConfig;
   tokens: TokenConfig[];
   llm?: LlmConfig;
+  /** where else pending writes are put in front of approvers (Slack) */
+  approvals?: ApprovalsConfig;
 }

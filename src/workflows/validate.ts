@@ -50,6 +50,7 @@ export async function validateAgainstCatalog(
         continue;
       }
       if (!found) {
+        // The names only make a 'did you mean'; without them the finding stands on its own.
         const names = await options.listTools?.(step.connector).catch(() => undefined);
         const hint = names ? suggest(step.tool, names) : undefined;
         add(
@@ -81,6 +82,7 @@ export async function validateAgainstCatalog(
         continue;
       }
       if (!found) {
+        // The names only make a 'did you mean'; without them the finding stands on its own.
         const names = await options.listTools?.(c.id).catch(() => undefined);
         const hint = names ? suggest(rule.tool, names) : undefined;
         add(

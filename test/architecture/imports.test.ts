@@ -94,14 +94,52 @@ describe('imports between the top-level folders of src/', () => {
     expect(found.join('\n')).toBe('');
   });
 
-  it('src/connectors never imports src/workflows; src/runs holds pins as data, with no runtime import of src/connectors', () => {
+  it('src/connectors never imports src/workflows', () => {
     expect(graph.get('connectors')?.get('workflows')).toBeUndefined();
-    const runtime = files(join(SRC, 'runs')).flatMap((f) =>
-      [...readFileSync(f, 'utf8').matchAll(/^import\s+(?!type\b)[^;]*?from\s+'([^']+)'/gm)]
-        .filter((m) => folderOf(resolve(dirname(f), m[1])) === 'connectors')
-        .map((m) => `${relative(SRC, f)} → ${m[1]}`),
-    );
-    expect(runtime).toEqual([]);
-    expect(readFileSync(join(SRC, 'runs/pins.ts'), 'utf8')).not.toContain('../connectors/');
+  });
+
+  it('src/runs holds pins and annotations as data: it imports nothing from src/connectors, not even a type', () => {
+    expect(
+      importsOf('runs')
+        .filter((i) => folderOf(i.target) === 'connectors')
+        .map(show),
+    ).toEqual([]);
+  });
+
+  it('only the composition roots know the App: no other file of src/server imports app.ts', () => {
+    const roots = new Set(['server/serve.ts', 'server/http.ts', 'server/mcp-stdio.ts', 'server/compose.ts']);
+    const app = join(SRC, 'app.ts');
+    expect(
+      importsOf('server')
+        .filter((i) => i.target === app && !roots.has(relative(SRC, i.file)))
+        .map(show),
+    ).toEqual([]);
+    // The roots do, so the check above still matches real imports.
+    expect(importsOf('server').some((i) => i.target === app)).toBe(true);
+  });
+
+  it('the Engine (the control plane) lives in src/engine, and src/worker does not reach for it', () => {
+    const declares = (f: string) => /\bexport\s+class\s+Engine\b/.test(readFileSync(f, 'utf8'));
+    expect(
+      files(SRC)
+        .filter(declares)
+        .map((f) => relative(SRC, f)),
+    ).toEqual(['engine/engine.ts']);
+    expect(
+      importsOf('worker')
+        .filter((i) => folderOf(i.target) === 'engine')
+        .map(show),
+    ).toEqual([]);
   });
 });
+
+/** Every relative import (any kind) of the files under src/<folder>, each resolved to a file path. */
+function importsOf(folder: string): Array<{ file: string; target: string }> {
+  return files(join(SRC, folder)).flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(IMPORT)].map((m) => ({ file, target: resolve(dirname(file), m[1]) })),
+  );
+}
+
+function show(i: { file: string; target: string }): string {
+  return `${relative(SRC, i.file)} → ${relative(SRC, i.target)}`;
+}

@@ -320,8 +320,6 @@ describe("faults: a process killed right after each hand-off's Redis write stran
       description: 'Refunds a charge (as first pinned)',
       inputSchema: { type: 'object' },
       annotations: { idempotentHint: true },
-      write: true,
-      idempotent: true,
     });
     const { p, url } = await doomed('serve', env, 'after-unblock');
     const ids = await triggerEach(app, 'direct', charges);

@@ -13,6 +13,7 @@ import {
 import { Hono } from 'hono';
 import type { App } from '../../src/app.ts';
 import { Authenticator } from '../../src/server/auth.ts';
+import { servicesOf } from '../../src/server/compose.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../src/server/mcp/http.ts';
 import type { RunView } from '../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../helpers/app.ts';
@@ -92,7 +93,7 @@ export async function serveRoute(app: App, opts: Partial<Omit<McpRouteDeps, 'app
   });
   const origin = `http://127.0.0.1:${addr.port}`;
   route = createMcpRoute({
-    app,
+    services: servicesOf(app),
     auth: opts.auth ?? Authenticator.fromConfig(app.config.tokens, TOKEN_ENV),
     publicUrl: opts.publicUrl ?? origin,
     ...opts,

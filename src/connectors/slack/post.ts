@@ -135,6 +135,7 @@ export async function postOnce(client: WebClient, req: PostRequest): Promise<Pos
   } catch (err) {
     // The post may have landed even though its answer did not; the key lets us find out instead of guessing.
     if (key === undefined || !isLostAnswer(err)) throw err;
+    // A lookup that fails too proves nothing: the original error (lost answer) goes to the caller, who may find it in doubt.
     const landed = await findByKey(client, channel, key, req.thread_ts).catch(() => undefined);
     if (landed) return asPosted(channel, landed, false, key);
     throw err;

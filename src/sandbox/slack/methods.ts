@@ -2,6 +2,7 @@
  * The Web API methods the sandbox answers. Each takes the request's parameters as the wire carried them
  * (form fields are strings; JSON bodies may carry objects) and returns Slack's `{ok, ...}` body.
  */
+import { chatPostEphemeral, chatUpdate } from './edits.ts';
 import {
   type SandboxChannel,
   type SandboxMessage,
@@ -355,6 +356,8 @@ export const METHODS: Record<string, Handler> = {
   'api.test': (_store, params) => ({ ok: true, args: params }),
   'auth.test': authTest,
   'chat.postMessage': postMessage,
+  'chat.update': chatUpdate,
+  'chat.postEphemeral': chatPostEphemeral,
   'conversations.history': history,
   'conversations.replies': replies,
   'conversations.list': list,

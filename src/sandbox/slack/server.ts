@@ -5,13 +5,16 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { METHODS, type Params } from './methods.ts';
-import { SlackStore, type SlackState } from './state.ts';
+import { type Click, ClickError, type ClickResult, sendClick } from './interactions.ts';
+import { type Interactivity, SlackStore, type SlackState } from './state.ts';
 import { listen } from '../../listen.ts';
 
 export interface SlackSandboxOptions {
   /** 0 or unset: a free port */
   port?: number;
   host?: string;
+  /** where button clicks go, signed with this secret (also settable later: `/_sandbox/interactivity`) */
+  interactivity?: Interactivity;
 }
 
 export interface SlackSandbox {
@@ -24,6 +27,9 @@ export interface SlackSandbox {
   injectRateLimit(method: string, count: number, retryAfterSec: number): void;
   /** the next call of `method` is carried out, then its connection is dropped before any answer */
   failNext(method: string): void;
+  setInteractivity(target: Interactivity | undefined): void;
+  /** a person clicks a button on a message: the signed interaction goes to the interactivity URL */
+  click(click: Click): Promise<ClickResult>;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -92,6 +98,7 @@ function tokenOf(req: IncomingMessage, params: Params): string | undefined {
 
 export async function startSlackSandbox(options: SlackSandboxOptions = {}): Promise<SlackSandbox> {
   const store = new SlackStore();
+  store.interactivity = options.interactivity;
   const host = options.host ?? '127.0.0.1';
 
   async function handleApi(req: IncomingMessage, res: ServerResponse, method: string, url: URL): Promise<void> {
@@ -157,6 +164,26 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
         injectRateLimit(method, count, retryAfter);
         return send(res, 200, { ok: true });
       }
+      case 'interactivity': {
+        const url = typeof body.url === 'string' ? body.url : '';
+        const secret = typeof body.signing_secret === 'string' ? body.signing_secret : '';
+        if (!/^https?:\/\//.test(url) || secret === '')
+          return send(res, 400, { ok: false, error: 'expected {url: "http(s)://…", signing_secret}' });
+        store.interactivity = { url, signingSecret: secret };
+        return send(res, 200, { ok: true });
+      }
+      case 'click': {
+        const click = body as unknown as Click;
+        for (const k of ['channel', 'ts', 'user', 'action_id'] as const)
+          if (typeof click[k] !== 'string') return send(res, 400, { ok: false, error: `expected ${k}` });
+        try {
+          const result = await sendClick(store, click);
+          return send(res, 200, { ok: true, status: result.status, body: result.body });
+        } catch (err) {
+          if (err instanceof ClickError) return send(res, 400, { ok: false, error: err.message });
+          throw err;
+        }
+      }
       case 'fail-next':
         if (!method) return send(res, 400, { ok: false, error: 'expected {method}' });
         store.failures.add(method);
@@ -196,6 +223,10 @@ export async function startSlackSandbox(options: SlackSandboxOptions = {}): Prom
     reset: () => store.reset(),
     injectRateLimit,
     failNext: (method) => void store.failures.add(method),
+    setInteractivity: (target) => {
+      store.interactivity = target;
+    },
+    click: (click) => sendClick(store, click),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

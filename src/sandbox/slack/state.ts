@@ -63,6 +63,22 @@ export interface SandboxMessage {
   latest_reply?: string;
   /** reactions.add: each emoji name with who added it, in the order first added */
   reactions?: Array<{ name: string; users: string[]; count: number }>;
+  /** chat.update: who edited and when */
+  edited?: { user: string; ts: string };
+}
+
+/** chat.postEphemeral: shown to one user only, never part of a channel's history. */
+export interface EphemeralMessage {
+  channel: string;
+  user: string;
+  text: string;
+  message_ts: string;
+}
+
+/** Where the sandbox sends interaction payloads (button clicks), signed as Slack signs them. */
+export interface Interactivity {
+  url: string;
+  signingSecret: string;
 }
 
 /** One API request as the sandbox answered it; status 0 means the connection was dropped on purpose. */
@@ -80,6 +96,7 @@ export interface SlackState {
   users: SandboxUser[];
   /** every message of every channel, top-level and replies, oldest first */
   messages: SandboxMessage[];
+  ephemerals: EphemeralMessage[];
   requests: SandboxRequestRecord[];
   pendingRateLimits: Record<string, { count: number; retryAfterSec: number }>;
   pendingFailures: string[];
@@ -167,7 +184,10 @@ export class SlackStore {
   channels: SandboxChannel[] = [];
   users: SandboxUser[] = [];
   messages: SandboxMessage[] = [];
+  ephemerals: EphemeralMessage[] = [];
   requests: SandboxRequestRecord[] = [];
+  /** set by the sandbox's options or `/_sandbox/interactivity`; kept across reset() */
+  interactivity: Interactivity | undefined;
   rateLimits = new Map<string, { count: number; retryAfterSec: number }>();
   failures = new Set<string>();
   private nextTsMicros = FIRST_TS_MICROS;
@@ -180,6 +200,7 @@ export class SlackStore {
     this.channels = seedChannels();
     this.users = seedUsers();
     this.messages = [];
+    this.ephemerals = [];
     this.requests = [];
     this.rateLimits.clear();
     this.failures.clear();
@@ -223,6 +244,7 @@ export class SlackStore {
       channels: this.channels,
       users: this.users,
       messages: this.messages,
+      ephemerals: this.ephemerals,
       requests: this.requests,
       pendingRateLimits: Object.fromEntries(this.rateLimits),
       pendingFailures: [...this.failures],

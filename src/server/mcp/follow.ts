@@ -3,22 +3,28 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { CallToolResult, ElicitResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import type { App } from '../../app.ts';
 import { InterlockError, errorMessage } from '../../errors.ts';
 import type { ConfirmationRecord, DecisionChannel, RunEvent, RunRecord } from '../../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
+import type { ServerServices } from '../services.ts';
+import { askByUrl } from './ask-url.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
 import { pendingConfirmation, runResult, runView, type Links } from './results.ts';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface FollowOptions {
-  app: App;
+  services: Pick<ServerServices, 'commands' | 'queries' | 'events' | 'decideLinks'>;
   server: Server;
   links: Links;
   logger: Logger;
   /** ask at gates through elicitation/create; only when the caller may decide (has `confirm`) */
   elicit: boolean;
+  /**
+   * `url`: send the person to a one-time page that shows the write in full (clients that declare
+   * elicitation.url, when the server knows its public URL); `form`: the flat form. Default form.
+   */
+  elicitMode?: 'form' | 'url';
   /** said beside a pending write when the client could elicit but its token may not decide */
   notAsked?: string;
   /** whom a decision made through elicitation is recorded as, and on which channel */
@@ -32,7 +38,7 @@ export interface FollowOptions {
 }
 
 /** What happened when the person was asked. `decided` means the run moved on; look again. */
-type AskOutcome = { kind: 'decided' } | { kind: 'unanswered'; note: string };
+export type AskOutcome = { kind: 'decided' } | { kind: 'unanswered'; note: string };
 
 /** Decisions that lost a race with another decider: the run has moved on, so just look again. */
 const RACE_CODES = new Set(['ALREADY_DECIDED', 'HASH_MISMATCH', 'CONFIRMATION_EXPIRED', 'CONFIRMATION_NOT_FOUND']);
@@ -48,6 +54,7 @@ function progressReporter(extra: Extra): { enabled: boolean; report(message: str
       // The spec wants progress to grow with every notification; a counter does, without guessing a total.
       void extra
         .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: ++n, message } })
+        // A client that went away misses a progress note, nothing more; the run and its answer go on.
         .catch(() => {});
     },
   };
@@ -64,20 +71,20 @@ function describeEvent(e: RunEvent): string {
  * in the workers and in Redis whether anyone follows it or not.
  */
 export async function followRun(runId: string, extra: Extra, o: FollowOptions): Promise<CallToolResult> {
-  const { app } = o;
+  const { commands, queries } = o.services;
   const progress = progressReporter(extra);
   const budget = progress.enabled ? o.progressWaitMs : o.waitMs;
   let deadline = Date.now() + budget;
   const seen = new Set<string>();
-  const blocking = app.redis.duplicate();
+  const blocking = o.services.events.duplicate();
   // First, so a client that gives up before the answer still has the id to follow.
   progress.report(`run ${runId} started; get_run follows it`);
   const answer = async (run: RunRecord, conf?: ConfirmationRecord, note?: string) =>
-    runResult(runView(run, conf ?? (await pendingConfirmation(app.store, run)), o.links, note));
+    runResult(runView(run, conf ?? (await pendingConfirmation(queries, run)), o.links, note));
   try {
     for (;;) {
       let fresh = 0;
-      const run = await app.engine.waitFor(runId, {
+      const run = await commands.waitFor(runId, {
         blocking,
         // Short slices so progress keeps flowing through quiet stretches and a cancel is noticed.
         timeoutMs: Math.max(0, Math.min(deadline - Date.now(), 10_000)),
@@ -92,7 +99,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
       if (extra.signal.aborted)
         return await answer(run, undefined, 'The call was cancelled; the run goes on. Call get_run to follow it.');
       if (run.status === 'awaiting_confirmation') {
-        const conf = await pendingConfirmation(app.store, run);
+        const conf = await pendingConfirmation(queries, run);
         if (!conf) {
           // Decided a moment ago by someone else; the run's status catches up next round.
           await sleep(50);
@@ -101,7 +108,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
         if (!o.elicit) return await answer(run, conf, o.notAsked);
         progress.report(`asking for approval of ${conf.connector}.${conf.tool}`);
         const asked = await ask(conf, extra, o);
-        if (asked.kind === 'unanswered') return await answer(await app.store.requireRun(runId), undefined, asked.note);
+        if (asked.kind === 'unanswered') return await answer(await queries.requireRun(runId), undefined, asked.note);
         // The person's time does not count against the run's.
         deadline = Date.now() + budget;
         continue;
@@ -115,6 +122,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
 }
 
 async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Promise<AskOutcome> {
+  if (o.elicitMode === 'url' && o.links.publicUrl) return askByUrl(conf, extra, o, o.links.publicUrl);
   const left = conf.expiresAt - Date.now();
   let result: ElicitResult;
   try {
@@ -140,8 +148,8 @@ async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Pr
   const opts = { ...o.decider, ...(d.remember ? { remember: 'session' as const } : {}) };
   try {
     // The hash is the one in the message the person saw, so the approval binds to that payload.
-    if (d.kind === 'approve') await o.app.engine.approve(conf.id, conf.argumentsHash, opts);
-    else await o.app.engine.deny(conf.id, opts);
+    if (d.kind === 'approve') await o.services.commands.approve(conf.id, conf.argumentsHash, opts);
+    else await o.services.commands.deny(conf.id, opts);
   } catch (err) {
     if (!(err instanceof InterlockError) || !RACE_CODES.has(err.code)) throw err;
   }

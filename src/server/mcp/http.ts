@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Context } from 'hono';
-import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
 import { parseJsonText } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 import { createHostGuard } from './guard.ts';
-import { Facade, type FacadeDeps } from './server.ts';
+import { Facade, type FacadeDeps, type FacadeServices } from './server.ts';
 
 /** Who made a request; the shape of src/server/auth.ts's Principal, declared here so /mcp depends on no more than it uses. */
 export interface McpPrincipal {
@@ -19,7 +19,8 @@ export interface McpAuthenticator {
 }
 
 export interface McpRouteDeps {
-  app: App;
+  /** what every session's facade uses, and the config source whose changes refresh their tool lists */
+  services: FacadeServices & Pick<ServerServices, 'source'>;
   auth: McpAuthenticator;
   /** the URL people reach `interlock serve` at; approval links point there */
   publicUrl: string;
@@ -90,14 +91,16 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     for (const e of sessions.values()) if (e.principal === principal) n++;
     return n;
   };
-  const log = deps.app.logger.child({ component: 'mcp-http' });
+  const log = deps.services.logger.child({ component: 'mcp-http' });
 
   const end = async (sid: string): Promise<void> => {
     const e = sessions.get(sid);
     if (!e) return;
     sessions.delete(sid);
     await e.facade.end();
-    await e.transport.close().catch(() => {});
+    await e.transport
+      .close()
+      .catch((err: unknown) => log.debug({ session: sid, err: errorMessage(err) }, 'MCP transport did not close cleanly'));
   };
 
   const sweep = setInterval(
@@ -141,10 +144,9 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
   ): Promise<Response> {
     const sid = randomUUID();
     const facade = new Facade({
-      app: deps.app,
+      services: deps.services,
       session: `mcp-${sid}`,
       publicUrl: deps.publicUrl,
-      config: () => deps.app.config,
       ...deps.facade,
     });
     const entry: Entry = {
@@ -231,7 +233,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
   async function reload(): Promise<void> {
     await Promise.all([...sessions.values()].map((e) => e.facade.refreshTools()));
   }
-  const unsubscribe = deps.app.source.subscribe(() => reload());
+  const unsubscribe = deps.services.source.subscribe(() => reload());
 
   return {
     handle,

@@ -1,7 +1,7 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ConfirmationRecord, ErrorInfo, RunRecord } from '../../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
-import type { RunStore } from '../../runs/store.ts';
+import type { RunQueries } from '../services.ts';
 
 /** Where a person approves a write, for links in answers; absent when nothing serves pages. */
 export interface Links {
@@ -59,7 +59,10 @@ export function confirmationView(c: ConfirmationRecord, links: Links): Confirmat
 }
 
 /** The confirmation a run waits on right now, if any. */
-export async function pendingConfirmation(store: RunStore, run: RunRecord): Promise<ConfirmationRecord | undefined> {
+export async function pendingConfirmation(
+  store: Pick<RunQueries, 'getConfirmation'>,
+  run: RunRecord,
+): Promise<ConfirmationRecord | undefined> {
   if (run.status !== 'awaiting_confirmation') return undefined;
   for (const s of Object.values(run.steps)) {
     if (s.status !== 'awaiting_confirmation' || !s.confirmationId) continue;

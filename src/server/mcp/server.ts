@@ -9,18 +9,24 @@ import {
   type ListToolsResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger } from 'pino';
-import type { App } from '../../app.ts';
 import type { ToolInfo } from '../../connectors/types.ts';
 import { InterlockError, errorMessage } from '../../errors.ts';
 import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import type { DecisionChannel } from '../../runs/records.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
+import type { ServerServices } from '../services.ts';
 import { followRun, type Extra } from './follow.ts';
 import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
 
+/** What the facade reads and does: runs, their events, the catalog and the config, never the App. */
+export type FacadeServices = Pick<
+  ServerServices,
+  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'decideLinks' | 'logger'
+>;
+
 export interface FacadeDeps {
-  app: App;
+  services: FacadeServices;
   /**
    * The run session of this MCP session: runs started here belong to it, and "remember for this
    * conversation" grants live in it and end with it.
@@ -46,8 +52,6 @@ export interface FacadeDeps {
   progressWaitMs?: number;
   /** upper bound on one elicitation; the confirmation's own deadline bounds it too; default 10 min */
   elicitTimeoutMs?: number;
-  /** the config the tool list is built from; default the engine's current config */
-  config?: () => InterlockConfig;
   logger?: Logger;
 }
 
@@ -96,7 +100,7 @@ export class Facade {
 
   constructor(deps: FacadeDeps) {
     this.deps = deps;
-    this.log = (deps.logger ?? deps.app.logger).child({ component: 'mcp', session: deps.session });
+    this.log = (deps.logger ?? deps.services.logger).child({ component: 'mcp', session: deps.session });
     this.sessions.add(deps.session);
     this.server = new McpServer({ name: 'interlock', title: 'Interlock', version: VERSION }, { instructions: INSTRUCTIONS });
     this.server.server.registerCapabilities({ tools: { listChanged: true } });
@@ -116,7 +120,7 @@ export class Facade {
     });
     this.lastSignature = this.signature();
     // A connector's catalog arriving or changing may change what the workflow tools say about themselves.
-    this.unsubscribe = deps.app.pool.onToolsChanged(() => void this.refreshTools());
+    this.unsubscribe = deps.services.catalog.pool.onToolsChanged(() => void this.refreshTools());
   }
 
   /** A tool call is in flight (an idle sweep must not end the session under it). */
@@ -125,7 +129,7 @@ export class Facade {
   }
 
   private config(): InterlockConfig {
-    return this.deps.config?.() ?? this.deps.app.engine.currentConfig;
+    return this.deps.services.config();
   }
 
   private get links(): Links {
@@ -141,16 +145,18 @@ export class Facade {
    */
   private async loadCatalog(): Promise<void> {
     const loaded = new Set(
-      this.deps.app.pool
+      this.deps.services.catalog.pool
         .status()
         .filter((s) => s.toolCount !== undefined)
         .map((s) => s.id),
     );
     for (const id of loaded) {
       try {
-        const tools = await this.deps.app.pool.listTools(id, { signal: AbortSignal.timeout(1000) });
+        const tools = await this.deps.services.catalog.pool.listTools(id, { signal: AbortSignal.timeout(1000) });
         this.catalog.set(id, new Map(tools.map((t) => [t.name, t])));
-      } catch {
+      } catch (err) {
+        // Its tools are described as unknown (and so as destructive) until the catalog answers again.
+        this.log.debug({ connector: id, err: errorMessage(err) }, 'catalog not readable; tools described as unknown');
         this.catalog.delete(id);
       }
     }
@@ -201,9 +207,9 @@ export class Facade {
     if (action.kind === 'get_run') {
       if (typeof args.runId !== 'string' || !args.runId)
         throw new McpError(ErrorCode.InvalidParams, 'get_run needs runId (a string)');
-      const run = await this.deps.app.store.getRun(args.runId);
+      const run = await this.deps.services.queries.getRun(args.runId);
       if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
-      return runResult(runView(run, await pendingConfirmation(this.deps.app.store, run), this.links));
+      return runResult(runView(run, await pendingConfirmation(this.deps.services.queries, run), this.links));
     }
     if (!canRun(extra)) {
       return toolError(
@@ -225,7 +231,7 @@ export class Facade {
     let runId: string;
     try {
       runId = (
-        await this.deps.app.engine.trigger(workflow, inputs, {
+        await this.deps.services.commands.trigger(workflow, inputs, {
           session,
           principal,
           trustedSession: true,
@@ -236,13 +242,17 @@ export class Facade {
       if (err instanceof InterlockError) return toolError(`${err.message}. Nothing was run.`);
       throw err;
     }
-    const elicits = this.deps.canElicit !== false && !!this.server.server.getClientCapabilities()?.elicitation?.form;
+    const asks = this.server.server.getClientCapabilities()?.elicitation;
+    // A page shows the write in full where a form can only carry it as text; it needs a URL people reach.
+    const elicitMode = asks?.url && this.links.publicUrl ? 'url' : asks?.form ? 'form' : undefined;
+    const elicits = this.deps.canElicit !== false && elicitMode !== undefined;
     const following = followRun(runId, extra, {
-      app: this.deps.app,
+      services: this.deps.services,
       server: this.server.server,
       links: this.links,
       logger: this.log,
       elicit: elicits && canConfirm(extra),
+      ...(elicitMode ? { elicitMode } : {}),
       ...(elicits && !canConfirm(extra)
         ? {
             notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.`,
@@ -279,10 +289,12 @@ export class Facade {
     this.ended = true;
     this.unsubscribe();
     for (const s of this.sessions) {
-      await this.deps.app.store
+      await this.deps.services.sessions
         .endSession(s)
         .catch((err: unknown) => this.log.warn({ err: errorMessage(err) }, 'could not end session grants'));
     }
-    await this.server.close().catch(() => {});
+    await this.server
+      .close()
+      .catch((err: unknown) => this.log.debug({ err: errorMessage(err) }, 'MCP server did not close cleanly'));
   }
 }

@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import type { ConfirmationStatus, DecisionChannel } from '../../runs/records.ts';
 import { requireScope } from '../auth.ts';
 import {
@@ -12,6 +11,7 @@ import {
   rememberField,
   requiredString,
 } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 
 /** A decision made with the browser session cookie came from the pages; any other from the API. */
 function channelOf(c: Ctx): DecisionChannel {
@@ -24,14 +24,14 @@ const STATUSES: readonly ConfirmationStatus[] = ['pending', 'approved', 'denied'
  * Deciding is the `confirm` scope and nothing else: a token that may trigger runs (a chat
  * client's) cannot approve its own writes. The decision records the token's name as `by`.
  */
-export function confirmationRoutes(app: App): Hono<ServerEnv> {
+export function confirmationRoutes(svc: Pick<ServerServices, 'commands' | 'queries'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
 
   r.get('/confirmations', async (c) => {
     requireScope(c.get('principal'), 'read');
     const page = pageParams(c);
     const status = oneOf(c, 'status', STATUSES);
-    const res = await app.store.listConfirmations({ limit: page.limit, cursor: page.offset, ...(status ? { status } : {}) });
+    const res = await svc.queries.listConfirmations({ limit: page.limit, cursor: page.offset, ...(status ? { status } : {}) });
     return c.json({
       confirmations: res.confirmations,
       ...(res.nextCursor !== undefined ? { nextCursor: encodeCursor(res.nextCursor) } : {}),
@@ -40,7 +40,7 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
 
   r.get('/confirmations/:id', async (c) => {
     requireScope(c.get('principal'), 'read');
-    return c.json(await app.store.requireConfirmation(c.req.param('id')));
+    return c.json(await svc.queries.requireConfirmation(c.req.param('id')));
   });
 
   r.post('/confirmations/:id/approve', async (c) => {
@@ -48,7 +48,7 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const body = await readJsonObject(c, ['argumentsHash', 'remember']);
     const argumentsHash = requiredString(body, 'argumentsHash', { max: 200 });
     const remember = rememberField(body);
-    const conf = await app.engine.approve(c.req.param('id'), argumentsHash, {
+    const conf = await svc.commands.approve(c.req.param('id'), argumentsHash, {
       by: p.name,
       channel: channelOf(c),
       ...(remember ? { remember } : {}),
@@ -60,7 +60,7 @@ export function confirmationRoutes(app: App): Hono<ServerEnv> {
     const p = requireScope(c.get('principal'), 'confirm');
     const body = await readJsonObject(c, ['remember']);
     const remember = rememberField(body);
-    const conf = await app.engine.deny(c.req.param('id'), {
+    const conf = await svc.commands.deny(c.req.param('id'), {
       by: p.name,
       channel: channelOf(c),
       ...(remember ? { remember } : {}),

@@ -1,5 +1,4 @@
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import type { CatalogEntry } from '../../connectors/catalog.ts';
 import type { ConnectorStatus } from '../../connectors/types.ts';
 import { InterlockError } from '../../errors.ts';
@@ -7,6 +6,7 @@ import { own } from '../../lookup.ts';
 import type { ConnectorConfig } from '../../workflows/types.ts';
 import { requireScope } from '../auth.ts';
 import { type ServerEnv, pageParams, paginate, readJsonObject } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 
 /**
  * Where a connector points, without anything that could carry a secret: URLs lose their
@@ -42,16 +42,17 @@ function safeUrl(url: string): string {
   }
 }
 
-export function connectorRoutes(app: App): Hono<ServerEnv> {
+export function connectorRoutes(svc: Pick<ServerServices, 'catalog' | 'config'>): Hono<ServerEnv> {
+  const { pool, toggles, pins } = svc.catalog;
   const r = new Hono<ServerEnv>();
   const config = (id: string): ConnectorConfig => {
-    const c = own(app.config.connectors, id);
+    const c = own(svc.config().connectors, id);
     if (!c) throw new InterlockError('CONNECTOR_NOT_FOUND', `No connector named '${id}'`, { connector: id });
     return c;
   };
   const toolsJson = async (id: string, entries: CatalogEntry[]) => {
-    const off = await app.store.disabledTools();
-    const changed = new Set(await app.store.pins.changedKeys());
+    const off = await toggles.disabledTools();
+    const changed = new Set(await pins.changedKeys());
     return entries.map((e) => {
       const pinChanged = changed.has(`${id}.${e.tool.name}`);
       const toggledOff = off.has(`${id}.${e.tool.name}`) || pinChanged;
@@ -72,8 +73,8 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
 
   r.get('/connectors', (c) => {
     requireScope(c.get('principal'), 'read');
-    const status = new Map(app.pool.status().map((s) => [s.id, s]));
-    const all = Object.values(app.config.connectors).map((k) => connectorJson(k, status.get(k.id)));
+    const status = new Map(pool.status().map((s) => [s.id, s]));
+    const all = Object.values(svc.config().connectors).map((k) => connectorJson(k, status.get(k.id)));
     const { items, nextCursor } = paginate(all, pageParams(c));
     return c.json({ connectors: items, ...(nextCursor ? { nextCursor } : {}) });
   });
@@ -82,7 +83,7 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
     requireScope(c.get('principal'), 'read');
     const id = config(c.req.param('id')).id;
     const page = pageParams(c);
-    const tools = await toolsJson(id, await app.pool.listAllTools(id));
+    const tools = await toolsJson(id, await pool.listAllTools(id));
     const { items, nextCursor } = paginate(tools, page);
     return c.json({ tools: items, ...(nextCursor ? { nextCursor } : {}) });
   });
@@ -91,8 +92,8 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
     requireScope(c.get('principal'), 'admin');
     const id = config(c.req.param('id')).id;
     await readJsonObject(c, []);
-    await app.pool.refresh(id);
-    const tools = await toolsJson(id, await app.pool.listAllTools(id));
+    await pool.refresh(id);
+    const tools = await toolsJson(id, await pool.listAllTools(id));
     return c.json({ connector: id, tools });
   });
 
@@ -105,14 +106,14 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
       throw new InterlockError('BAD_REQUEST', `'enabled' (true or false) is required`, { field: 'enabled' });
     // Turning a tool off must work while its server is down, so only a reachable server that
     // does not list the tool makes this a 404.
-    const listed = await app.pool.listAllTools(id).catch((err: unknown) => {
+    const listed = await pool.listAllTools(id).catch((err: unknown) => {
       if (err instanceof InterlockError && err.code === 'CONNECTOR_UNAVAILABLE') return undefined;
       throw err;
     });
     if (listed && !listed.some((e) => e.tool.name === tool)) {
       throw new InterlockError('TOOL_NOT_FOUND', `Connector '${id}' lists no tool named '${tool}'`, { connector: id, tool });
     }
-    await app.store.setToolEnabled(id, tool, body.enabled);
+    await toggles.setToolEnabled(id, tool, body.enabled);
     return c.json({ connector: id, tool, enabled: body.enabled });
   });
 

@@ -1,9 +1,9 @@
 import { Hono, type MiddlewareHandler } from 'hono';
-import type { App } from '../../app.ts';
 import type { RedisClient } from '../../runs/redis.ts';
 import { requireScope } from '../auth.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 
 /** PING with a deadline: the shared client queues commands while Redis is away, forever. */
 async function redisReachable(client: RedisClient, timeoutMs: number): Promise<{ ok: boolean; error?: string }> {
@@ -26,7 +26,11 @@ async function redisReachable(client: RedisClient, timeoutMs: number): Promise<{
  * Prometheus agent rarely carry one); from anywhere else they need the `read` scope, because
  * connector states and run counts say something about the business.
  */
-export function healthRoutes(app: App, metrics: Metrics, peerIsLoopback: (c: Ctx) => boolean): Hono<ServerEnv> {
+export function healthRoutes(
+  svc: Pick<ServerServices, 'health' | 'catalog'>,
+  metrics: Metrics,
+  peerIsLoopback: (c: Ctx) => boolean,
+): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   // Per route, not r.use('*'): a sub-app's wildcard middleware would cover the whole server once mounted at '/'.
   const guard: MiddlewareHandler<ServerEnv> = async (c, next) => {
@@ -37,14 +41,14 @@ export function healthRoutes(app: App, metrics: Metrics, peerIsLoopback: (c: Ctx
   r.get('/healthz', guard, (c) => c.json({ status: 'ok', uptimeSeconds: Math.round(process.uptime()) }));
 
   r.get('/readyz', guard, async (c) => {
-    const redis = await redisReachable(app.redis.client, 1000);
-    const connectors = app.pool
+    const redis = await redisReachable(svc.health.redis, 1000);
+    const connectors = svc.catalog.pool
       .status()
       .map((s) => ({ id: s.id, state: s.state, ...(s.lastError ? { lastError: s.lastError } : {}) }));
     const body = {
       status: redis.ok ? 'ready' : 'unavailable',
       redis,
-      workers: app.workers ? 'running' : 'not started in this process',
+      workers: svc.health.workersRunning() ? 'running' : 'not started in this process',
       connectors,
     };
     return c.json(body, redis.ok ? 200 : 503);

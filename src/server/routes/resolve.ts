@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import { InterlockError } from '../../errors.ts';
 import type { StepResolution } from '../../runs/store.ts';
 import { type Principal, hasScope, requireScope } from '../auth.ts';
 import { type ServerEnv, optionalString, readJsonObject } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 
 const ACTIONS = ['retry', 'done', 'fail'] as const;
 
@@ -18,7 +18,7 @@ function requireResolver(p: Principal | undefined): Principal {
  * `output` is required with `done` (what the write answered, as the operator found it) and
  * refused otherwise, so a mistyped action cannot carry an output into a retry.
  */
-export function resolveRoutes(app: App): Hono<ServerEnv> {
+export function resolveRoutes(svc: Pick<ServerServices, 'commands'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   r.post('/runs/:id/steps/:stepId/resolve', async (c) => {
     const p = requireResolver(c.get('principal'));
@@ -42,7 +42,7 @@ export function resolveRoutes(app: App): Hono<ServerEnv> {
       if ('output' in body) throw new InterlockError('BAD_REQUEST', `'output' goes only with action 'done'`, { field: 'output' });
       resolution = { action: action as 'retry' | 'fail', ...extra };
     }
-    return c.json(await app.engine.resolve(c.req.param('id'), c.req.param('stepId'), resolution));
+    return c.json(await svc.commands.resolve(c.req.param('id'), c.req.param('stepId'), resolution));
   });
   return r;
 }

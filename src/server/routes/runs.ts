@@ -1,8 +1,8 @@
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import type { RunStatus } from '../../runs/records.ts';
 import { requireScope } from '../auth.ts';
 import { type ServerEnv, encodeCursor, oneOf, pageParams, readJsonObject } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 import type { RunEventStreams } from '../sse.ts';
 
 export const RUN_STATUSES: readonly RunStatus[] = [
@@ -16,7 +16,7 @@ export const RUN_STATUSES: readonly RunStatus[] = [
   'cancelled',
 ];
 
-export function runRoutes(app: App, events: RunEventStreams): Hono<ServerEnv> {
+export function runRoutes(svc: Pick<ServerServices, 'commands' | 'queries'>, events: RunEventStreams): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
 
   r.get('/runs', async (c) => {
@@ -24,7 +24,7 @@ export function runRoutes(app: App, events: RunEventStreams): Hono<ServerEnv> {
     const page = pageParams(c);
     const status = oneOf(c, 'status', RUN_STATUSES);
     const workflow = c.req.query('workflow') || undefined;
-    const res = await app.store.listRuns({
+    const res = await svc.queries.listRuns({
       limit: page.limit,
       cursor: page.offset,
       ...(status ? { status } : {}),
@@ -36,7 +36,7 @@ export function runRoutes(app: App, events: RunEventStreams): Hono<ServerEnv> {
 
   r.get('/runs/:id', async (c) => {
     requireScope(c.get('principal'), 'read');
-    return c.json(await app.store.requireRun(c.req.param('id')));
+    return c.json(await svc.queries.requireRun(c.req.param('id')));
   });
 
   r.get('/runs/:id/events', async (c) => {
@@ -47,7 +47,7 @@ export function runRoutes(app: App, events: RunEventStreams): Hono<ServerEnv> {
   r.post('/runs/:id/cancel', async (c) => {
     const p = requireScope(c.get('principal'), 'trigger');
     await readJsonObject(c, []);
-    return c.json(await app.engine.cancel(c.req.param('id'), p.name));
+    return c.json(await svc.commands.cancel(c.req.param('id'), p.name));
   });
 
   return r;

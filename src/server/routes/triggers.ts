@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import { InterlockError } from '../../errors.ts';
 import { requireScope } from '../auth.ts';
+import type { TriggerControl } from '../services.ts';
 import { MAX_JSON_DEPTH, type ServerEnv, jsonDepth, readJsonObject } from '../request.ts';
 
 /**
@@ -9,21 +9,21 @@ import { MAX_JSON_DEPTH, type ServerEnv, jsonDepth, readJsonObject } from '../re
  * POST /triggers/{id}/pause    a paused schedule holds no timer; a paused webhook answers 503 (admin)
  * POST /triggers/{id}/resume   (admin)
  */
-export function triggerRoutes(app: App): Hono<ServerEnv> {
+export function triggerRoutes(triggers: Pick<TriggerControl, 'list' | 'pause' | 'resume'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   r.get('/triggers', async (c) => {
     requireScope(c.get('principal'), 'read');
-    return c.json({ triggers: await app.triggers.list() });
+    return c.json({ triggers: await triggers.list() });
   });
   r.post('/triggers/:id/pause', async (c) => {
     const p = requireScope(c.get('principal'), 'admin');
     await readJsonObject(c, []);
-    return c.json(await app.triggers.pause(c.req.param('id'), p.name));
+    return c.json(await triggers.pause(c.req.param('id'), p.name));
   });
   r.post('/triggers/:id/resume', async (c) => {
     requireScope(c.get('principal'), 'admin');
     await readJsonObject(c, []);
-    return c.json(await app.triggers.resume(c.req.param('id')));
+    return c.json(await triggers.resume(c.req.param('id')));
   });
   return r;
 }
@@ -34,13 +34,13 @@ export function triggerRoutes(app: App): Hono<ServerEnv> {
  * same event names the same runs), 200 when the event concerns none of the hook's triggers (so the
  * sender stops retrying), 400 SIGNATURE_INVALID with nothing started, 503 while a trigger is paused.
  */
-export function hookRoutes(app: App): Hono<ServerEnv> {
+export function hookRoutes(triggers: Pick<TriggerControl, 'deliver'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   r.post('/:hook', async (c) => {
     const body = await c.req.text();
     if (jsonDepth(body) > MAX_JSON_DEPTH)
       throw new InterlockError('BAD_REQUEST', `The webhook body nests deeper than ${MAX_JSON_DEPTH} levels`);
-    const result = await app.triggers.deliver(c.req.param('hook'), body, (name) => c.req.header(name));
+    const result = await triggers.deliver(c.req.param('hook'), body, (name) => c.req.header(name));
     return c.json(result, result.runs.length ? 202 : 200);
   });
   return r;

@@ -1,9 +1,9 @@
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import { InterlockError } from '../../errors.ts';
 import type { WorkflowDef } from '../../workflows/types.ts';
 import { requireScope } from '../auth.ts';
 import { type ServerEnv, optionalString, pageParams, paginate, readJsonObject } from '../request.ts';
+import type { ServerServices } from '../services.ts';
 
 /** What a caller needs to start a workflow; source positions stay internal. */
 export function workflowJson(wf: WorkflowDef): Record<string, unknown> {
@@ -24,12 +24,12 @@ export function workflowJson(wf: WorkflowDef): Record<string, unknown> {
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,200}$/;
 
-export function workflowRoutes(app: App): Hono<ServerEnv> {
+export function workflowRoutes(svc: Pick<ServerServices, 'commands' | 'config'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
 
   r.get('/workflows', (c) => {
     requireScope(c.get('principal'), 'read');
-    const all = Object.values(app.engine.currentConfig.workflows).map(workflowJson);
+    const all = Object.values(svc.config().workflows).map(workflowJson);
     const { items, nextCursor } = paginate(all, pageParams(c));
     return c.json({ workflows: items, ...(nextCursor ? { nextCursor } : {}) });
   });
@@ -38,7 +38,7 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
     const p = requireScope(c.get('principal'), 'trigger');
     const name = c.req.param('name');
     // An unknown workflow is a 404 whatever the body says.
-    app.engine.workflow(name);
+    svc.commands.workflow(name);
     const body = await readJsonObject(c, ['inputs', 'session']);
     const inputs = body.inputs ?? {};
     if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) {
@@ -52,7 +52,7 @@ export function workflowRoutes(app: App): Hono<ServerEnv> {
       throw new InterlockError('BAD_REQUEST', 'Idempotency-Key must be 1–200 visible ASCII characters');
     }
     // A session this principal got back from an earlier trigger joins it; any other text is a label.
-    const { run, created } = await app.engine.trigger(name, inputs, {
+    const { run, created } = await svc.commands.trigger(name, inputs, {
       principal: p.name,
       ...(session ? { session } : {}),
       ...(key ? { idempotencyKey: key } : {}),

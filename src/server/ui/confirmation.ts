@@ -11,7 +11,10 @@ import { type Html, age, html, isoTime, jsonText, statusBadge } from './html.ts'
  * Stable hooks for tests and scripts: `.confirmation[data-id][data-run][data-hash]`,
  * `pre.arguments` (the JSON), `button[data-action=approve|deny]`, `input[name=remember]`.
  */
-export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boolean; now?: number; viewer?: string }): Html {
+export function confirmationCard(
+  c: ConfirmationRecord,
+  opts: { canDecide: boolean; now?: number; viewer?: string; actions?: Html },
+): Html {
   // Remembering is for one's own session only (see Engine.approve); another token's run can only be decided once.
   const canRemember = opts.canDecide && (!c.owner || c.owner === opts.viewer);
   const a = c.annotations;
@@ -45,8 +48,10 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
     ${c.outputSchema ? html`<pre class="output-schema">${jsonText(c.outputSchema)}</pre>` : html`<p class="empty">the tool declares no output schema</p>`}
   </details>
   ${
-    pending
-      ? html`<div class="actions">
+    pending && opts.actions
+      ? opts.actions
+      : pending
+        ? html`<div class="actions">
       <button type="button" class="approve" data-action="approve"${opts.canDecide ? '' : ' disabled'}>Approve</button>
       <button type="button" class="deny" data-action="deny"${opts.canDecide ? '' : ' disabled'}>Deny</button>
       <label><input type="checkbox" name="remember"${canRemember ? '' : ' disabled'}> remember for this session (<code>${c.connector}.${c.tool}</code> in session <code>${c.session}</code>)${
@@ -57,7 +62,7 @@ export function confirmationCard(c: ConfirmationRecord, opts: { canDecide: boole
       <span class="outcome" role="status"></span>
     </div>
     ${opts.canDecide ? '' : html`<p class="notice">Your token has no <code>confirm</code> scope: you can look, not decide.</p>`}`
-      : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`
+        : html`<p class="outcome">${c.status} by ${c.decidedBy ?? 'unknown'}${c.channel ? ` (${c.channel})` : ''}${c.decidedAt ? html` at ${isoTime(c.decidedAt)}` : ''}${c.remember ? ' (remembered for the session)' : ''}</p>`
   }
 </article>`;
 }

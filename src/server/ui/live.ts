@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { App } from '../../app.ts';
 import { errorMessage } from '../../errors.ts';
 import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
 import { isRedisUnreachable } from '../../runs/redis-unavailable.ts';
+import type { RunQueries } from '../services.ts';
 
 export interface HomeSnapshot {
   runs: RunRecord[];
@@ -20,7 +20,7 @@ type Listener = (s: HomeSnapshot) => void;
  * own run's event stream directly.
  */
 export class LiveFeed {
-  private readonly app: App;
+  private readonly queries: RunQueries;
   private readonly intervalMs: number;
   private readonly logger: Logger | undefined;
   private readonly listeners = new Set<Listener>();
@@ -28,8 +28,8 @@ export class LiveFeed {
   private last: { key: string; snap: HomeSnapshot } | undefined;
   private polling = false;
 
-  constructor(app: App, opts: { intervalMs?: number; logger?: Logger } = {}) {
-    this.app = app;
+  constructor(queries: RunQueries, opts: { intervalMs?: number; logger?: Logger } = {}) {
+    this.queries = queries;
     this.intervalMs = opts.intervalMs ?? 500;
     this.logger = opts.logger;
   }
@@ -50,8 +50,8 @@ export class LiveFeed {
 
   async snapshot(): Promise<HomeSnapshot> {
     const [runs, confs] = await Promise.all([
-      this.app.store.listRuns({ limit: 50 }),
-      this.app.store.listConfirmations({ status: 'pending', limit: 50 }),
+      this.queries.listRuns({ limit: 50 }),
+      this.queries.listConfirmations({ status: 'pending', limit: 50 }),
     ]);
     return { runs: runs.runs, confirmations: confs.confirmations };
   }

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Hono } from 'hono';
-import type { App } from '../../app.ts';
 import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
 import { type Principal, hasScope, requireScope } from '../auth.ts';
 import { PerPrincipalLimit } from '../limits.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
+import type { RunQueries, TriggerControl } from '../services.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
 import { confirmationCard } from './confirmation.ts';
 import { type Html, html } from './html.ts';
@@ -39,11 +39,11 @@ function confirmationsSection(list: ConfirmationRecord[], p: Principal | undefin
 <p id="no-confirmations" class="empty"${list.length ? ' hidden' : ''}>Nothing is waiting for a decision.</p>`;
 }
 
-async function runConfirmations(app: App, run: RunRecord): Promise<Map<string, ConfirmationRecord>> {
+async function runConfirmations(queries: RunQueries, run: RunRecord): Promise<Map<string, ConfirmationRecord>> {
   const ids = Object.values(run.steps)
     .map((s) => s.confirmationId)
     .filter((x): x is string => !!x);
-  const recs = await Promise.all(ids.map((id) => app.store.getConfirmation(id)));
+  const recs = await Promise.all(ids.map((id) => queries.getConfirmation(id)));
   return new Map(recs.filter((c): c is ConfirmationRecord => !!c).map((c) => [c.id, c]));
 }
 
@@ -53,7 +53,7 @@ async function runConfirmations(app: App, run: RunRecord): Promise<Map<string, C
  * buttons call the API, which checks `confirm` itself. Authentication is the caller's (bearer
  * header or the session cookie set by the `?token=` exchange in http.ts).
  */
-export function uiRoutes(app: App, feed: LiveFeed): Hono<ServerEnv> {
+export function uiRoutes(queries: RunQueries, feed: LiveFeed, triggers: Pick<TriggerControl, 'list'>): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   const liveLimit = new PerPrincipalLimit(DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'live page feeds');
   const render = (c: Ctx, title: string, body: Html, live: Parameters<typeof page>[0]['live']) => {
@@ -80,7 +80,7 @@ ${runsTable(snap.runs)}`,
 
   r.get('/ui/confirmations', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
-    const { confirmations } = await app.store.listConfirmations({ status: 'pending', limit: 100 });
+    const { confirmations } = await queries.listConfirmations({ status: 'pending', limit: 100 });
     return render(c, 'Confirmations', html`<h1>Pending confirmations</h1>${confirmationsSection(confirmations, p)}`, {
       kind: 'home',
     });
@@ -88,7 +88,7 @@ ${runsTable(snap.runs)}`,
 
   r.get('/ui/triggers', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
-    const list = await app.triggers.list();
+    const list = await triggers.list();
     return render(c, 'Triggers', html`<h1>Schedules and webhooks</h1>${triggersTable(list, hasScope(p, 'admin'))}`, {
       kind: 'none',
     });
@@ -96,7 +96,7 @@ ${runsTable(snap.runs)}`,
 
   r.get('/ui/confirmations/:id', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
-    const conf = await app.store.requireConfirmation(c.req.param('id'));
+    const conf = await queries.requireConfirmation(c.req.param('id'));
     const list = conf.status === 'pending' ? [conf] : [];
     return render(
       c,
@@ -108,8 +108,8 @@ ${runsTable(snap.runs)}`,
 
   r.get('/ui/runs/:id', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
-    const run = await app.store.requireRun(c.req.param('id'));
-    const confs = await runConfirmations(app, run);
+    const run = await queries.requireRun(c.req.param('id'));
+    const confs = await runConfirmations(queries, run);
     const pending = [...confs.values()].filter((x) => x.status === 'pending');
     return render(
       c,
@@ -123,8 +123,8 @@ ${confirmationsSection(pending, p)}
 
   r.get('/ui/runs/:id/fragment', async (c) => {
     const p = requireScope(c.get('principal'), 'read');
-    const run = await app.store.requireRun(c.req.param('id'));
-    const confs = await runConfirmations(app, run);
+    const run = await queries.requireRun(c.req.param('id'));
+    const confs = await runConfirmations(queries, run);
     c.header('Cache-Control', 'no-store');
     return c.json({
       header: runHeader(run).value,
@@ -148,6 +148,7 @@ ${confirmationsSection(pending, p)}
           try {
             controller.enqueue(enc.encode(s));
           } catch {
+            // The tab went away and its stream closed under us: stop feeding it.
             unsubscribe();
           }
         };

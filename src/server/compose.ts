@@ -1,0 +1,39 @@
+import type { App } from '../app.ts';
+import { diagnose } from '../worker/doctor.ts';
+import { READY_GRACE_MS, reconcileEveryMs } from '../worker/reconciler.ts';
+import type { ServerServices } from './services.ts';
+
+/**
+ * The slices of one App that the server hands its routes, pages and facade. Built once per
+ * App: every slice reads the App's current state (config, workers) when called.
+ */
+export function servicesOf(app: App): ServerServices {
+  return {
+    config: () => app.config,
+    source: app.source,
+    commands: app.engine,
+    queries: app.store,
+    decideLinks: app.store.decideLinks,
+    catalog: {
+      pool: app.pool,
+      toggles: app.store,
+      pins: app.store.pins,
+      approveTool: app.engine.approveTool.bind(app.engine),
+    },
+    sessions: app.store,
+    events: {
+      client: app.redis.client,
+      duplicate: () => app.redis.duplicate(),
+      streamKey: (runId) => app.store.keys.events(runId),
+    },
+    queues: app.queues,
+    health: { redis: app.redis.client, workersRunning: () => app.workers !== undefined },
+    doctor: ({ repair }) =>
+      diagnose(app.store, app.queues, {
+        ...(repair ? { repair } : {}),
+        boundMs: app.workers?.reconciler.boundMs ?? reconcileEveryMs() + READY_GRACE_MS,
+      }),
+    triggers: app.triggers,
+    logger: app.logger,
+  };
+}

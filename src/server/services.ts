@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { ConfigSource } from '../config/source.ts';
+import type { ConnectorPool } from '../connectors/pool.ts';
+import type { Engine } from '../engine/engine.ts';
+import type { DecideLinks } from '../runs/decide-links.ts';
+import type { PinStore } from '../runs/pins.ts';
+import type { RedisClient, RedisHandle } from '../runs/redis.ts';
+import type { RunStore } from '../runs/store.ts';
+import type { Diagnosis } from '../worker/doctor.ts';
+import type { Triggers } from '../triggers/triggers.ts';
+import type { StepQueues } from '../worker/queues.ts';
+import type { InterlockConfig } from '../workflows/types.ts';
+
+/**
+ * What the HTTP routes, pages, dashboards, metrics and the MCP facade may use, in narrow slices.
+ * Each of them takes the slices it names (`Pick<ServerServices, 'commands' | 'queries'>`), so a
+ * route's signature says what it can touch; only the composition roots (serve.ts, http.ts,
+ * mcp-stdio.ts, compose.ts) know the whole App and hand these out (see compose.ts).
+ */
+export interface ServerServices {
+  /** the current config; read it again after a reload, never keep it */
+  config: () => InterlockConfig;
+  /** follows reloads (tool lists, bull-board queues, tokens) and reloads on request */
+  source: Pick<ConfigSource, 'subscribe' | 'reload' | 'current'>;
+  commands: RunCommands;
+  queries: RunQueries;
+  catalog: ConnectorCatalog;
+  /** one-time links that decide one confirmation (URL-mode elicitation and its page) */
+  decideLinks: Pick<DecideLinks, 'mint' | 'peek' | 'take' | 'revoke'>;
+  /** a run session's end: its remembered approvals go */
+  sessions: Pick<RunStore, 'endSession'>;
+  /** Redis as the event streams read it */
+  events: EventReader;
+  /** the step queues, read only (dashboard, metrics) */
+  queues: Pick<StepQueues, 'get'>;
+  health: Health;
+  doctor: Doctor;
+  /** schedules and webhooks: list, pause, resume, take a webhook; the schedule queue for bull-board */
+  triggers: TriggerControl;
+  logger: Logger;
+}
+
+export type TriggerControl = Pick<Triggers, 'list' | 'pause' | 'resume' | 'deliver' | 'schedules'>;
+
+/** Start, decide, cancel and resolve runs: the engine's control side. */
+export type RunCommands = Pick<Engine, 'workflow' | 'trigger' | 'cancel' | 'approve' | 'deny' | 'resolve' | 'waitFor'>;
+
+/** Read runs, confirmations and run events. */
+export type RunQueries = Pick<
+  RunStore,
+  'getRun' | 'requireRun' | 'listRuns' | 'readEvents' | 'getConfirmation' | 'requireConfirmation' | 'listConfirmations'
+>;
+
+/** The connectors' tools as the pool knows them, and the admin's switches over them. */
+export interface ConnectorCatalog {
+  pool: Pick<ConnectorPool, 'status' | 'listTools' | 'listAllTools' | 'refresh' | 'onToolsChanged'>;
+  toggles: Pick<RunStore, 'disabledTools' | 'setToolEnabled'>;
+  pins: Pick<PinStore, 'review' | 'changedKeys'>;
+  approveTool: Engine['approveTool'];
+}
+
+/** A shared command connection, a fresh one for blocking reads, and where a run's events live. */
+export interface EventReader {
+  client: RedisClient;
+  duplicate: RedisHandle['duplicate'];
+  streamKey(runId: string): string;
+}
+
+export interface Health {
+  redis: RedisClient;
+  /** whether this process runs step workers */
+  workersRunning(): boolean;
+}
+
+/** Runs stuck by any rule the doctor knows; with `repair`, repaired where that is safe. */
+export type Doctor = (opts: { repair?: boolean }) => Promise<Diagnosis>;

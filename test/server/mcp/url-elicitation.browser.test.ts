@@ -1,0 +1,109 @@
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  type CallToolResult,
+  ElicitRequestSchema,
+  type ElicitRequestURLParams,
+  type ElicitResult,
+  ElicitationCompleteNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { App } from '../../../src/app.ts';
+import { type RunningServer, startServer } from '../../../src/server/serve.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
+import { TestRedis } from '../../helpers/redis.ts';
+import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { launchChromium } from '../browser.ts';
+
+// An MCP client that declares URL-mode elicitation is sent to a one-time page that shows the
+// write in full; the person decides there (in Chromium), and the client hears
+// notifications/elicitation/complete.
+
+describe('URL-mode elicitation', () => {
+  const redis = new TestRedis();
+  const log = callLogPath();
+  let app: App;
+  let server: RunningServer;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    await redis.start();
+    app = await makeApp(configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }), redis.url);
+    server = await startServer(app, { port: 0, logger: silentLogger() });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await app?.close();
+    await redis.stop();
+  });
+
+  async function connect(answer: (params: ElicitRequestURLParams) => Promise<ElicitResult['action']>) {
+    const client = new Client({ name: 'url-client', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
+    const asked: ElicitRequestURLParams[] = [];
+    const completed: string[] = [];
+    client.setRequestHandler(ElicitRequestSchema, async (req) => {
+      const params = req.params as ElicitRequestURLParams;
+      asked.push(params);
+      return { action: await answer(params) };
+    });
+    client.setNotificationHandler(ElicitationCompleteNotificationSchema, (n) => {
+      completed.push(n.params.elicitationId);
+    });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
+    return { client, asked, completed };
+  }
+
+  it('sends the person to a page that shows the JSON; Approve there runs the write once and completes the elicitation', async () => {
+    let decided: Promise<{ outcome: string; again: number; json: unknown }> | undefined;
+    const c = await connect(async (params) => {
+      // The client accepts opening the URL at once; the person decides on the page afterwards.
+      decided = (async () => {
+        const page = await browser.newPage();
+        await page.goto(params.url);
+        const json = JSON.parse(await page.locator('pre.arguments').innerText()) as unknown;
+        await page.locator('button[data-action=approve]').click();
+        const outcome = (await page.locator('h1.outcome').getAttribute('data-status')) ?? '';
+        const again = (await page.goto(params.url))?.status() ?? 0;
+        await page.close();
+        return { outcome, again, json };
+      })();
+      return 'accept';
+    });
+    const before = readCalls(log).filter((x) => x.tool === 'record').length;
+    const result = (await c.client.callTool({ name: 'pay', arguments: { name: 'ada', amount: 700 } })) as CallToolResult;
+    const view = result.structuredContent as { status: string; runId: string };
+    expect(view.status).toBe('succeeded');
+    expect(c.asked).toHaveLength(1);
+    expect(c.asked[0]).toMatchObject({ mode: 'url', url: expect.stringMatching(/\/ui\/decide\/[A-Za-z0-9_-]{43}$/) });
+    expect(c.asked[0].message).toMatch(/test\.record/);
+    const page = await decided;
+    expect(page).toMatchObject({ outcome: 'approved', again: 410, json: { name: 'ada', value: { amount: 700 } } });
+    // The completion notification may trail the tool result by a moment on the GET stream.
+    for (let i = 0; i < 100 && c.completed.length === 0; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(c.completed).toEqual([c.asked[0].elicitationId]);
+    const run = await app.store.requireRun(view.runId);
+    const conf = await app.store.requireConfirmation(run.steps.write.confirmationId as string);
+    expect(conf).toMatchObject({ status: 'approved', channel: 'mcp-url', decidedBy: 'local' });
+    expect(readCalls(log).filter((x) => x.tool === 'record').length).toBe(before + 1);
+    await c.client.close();
+  });
+
+  it('declining to open the page denies the write, and the link it was given decides nothing afterwards', async () => {
+    const c = await connect(async () => 'decline');
+    const result = (await c.client.callTool({ name: 'pay', arguments: { name: 'bob', amount: 900 } })) as CallToolResult;
+    expect((result.structuredContent as { status: string }).status).toBe('denied');
+    const res = await fetch(c.asked[0].url);
+    expect(res.status).toBe(410);
+    const post = await fetch(c.asked[0].url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: server.url },
+      body: 'decision=approve&argumentsHash=x',
+    });
+    expect(post.status).toBe(410);
+    await c.client.close();
+  });
+});
