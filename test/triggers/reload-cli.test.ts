@@ -52,7 +52,8 @@ describe('schedules and config reloads', () => {
       spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), '--config', configFile, 'triggers', ...args], {
         env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: app.prefix, NO_COLOR: '1' },
         encoding: 'utf8',
-        timeout: 60_000,
+        // A CLI start loads the whole program; on a busy machine that takes a while.
+        timeout: 150_000,
       });
     // The file on disk is still v1; the CLI reads it.
     const list = cli('list');
@@ -67,5 +68,5 @@ describe('schedules and config reloads', () => {
     const unknown = cli('pause', 'nope');
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toMatch(/No trigger 'nope' \(known: a\.s, b\.s\)/);
-  });
+  }, 480_000);
 });
