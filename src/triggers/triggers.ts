@@ -142,8 +142,9 @@ export class Triggers {
     if (this.unsubscribe) return;
     await this.syncUntilDone();
     await this.follow(this.config, connection);
-    this.unsubscribe = this.deps.source.subscribe(async (next, diff) => {
-      if (diff.workflows.added.length + diff.workflows.removed.length + diff.workflows.changed.length === 0) return;
+    this.unsubscribe = this.deps.source.subscribe(async (next, _diff, prev) => {
+      // Only a change to the schedules costs the reload a round trip to Redis.
+      if (sameSchedules(prev, next)) return;
       try {
         await this.sync(next);
         await this.follow(next, connection);
@@ -284,6 +285,11 @@ export class Triggers {
     this.worker = undefined;
     await this.schedules.close();
   }
+}
+
+function sameSchedules(a: InterlockConfig, b: InterlockConfig): boolean {
+  const key = (c: InterlockConfig) => JSON.stringify(scheduleTriggers(c).map(({ pos: _pos, ...t }) => t));
+  return key(a) === key(b);
 }
 
 function info(
