@@ -5,6 +5,7 @@ import { createLogger } from './logger.ts';
 import { registerConfigSecrets } from './secrets-config.ts';
 import { connectRedis, type RedisHandle } from './runs/redis.ts';
 import { observeCatalog } from './engine/pins.ts';
+import { DEFAULT_AUDIT_RETENTION_MS } from './policy/types.ts';
 import { RunStore } from './runs/store.ts';
 import { Engine } from './engine/engine.ts';
 import { openAICaller } from './llm/caller.ts';
@@ -54,6 +55,7 @@ export class App {
     this.logger = logger;
     this.prefix = prefix;
     this.store = new RunStore(redis.client, prefix);
+    this.store.audit.retention = () => this.config.policy.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS;
     this.queues = new StepQueues(redis.client, `${prefix}:q`);
     this.engine = new Engine(this.store, this.queues, this.source);
     this.pool = new ConnectorPool(config.connectors, { logger });
@@ -114,12 +116,14 @@ export class App {
     // (this.store and this.queues fail at once).
     const connection = this.redis.workerClient();
     this.workerQueues = new StepQueues(connection, `${this.prefix}:q`);
+    const store = new RunStore(connection, this.prefix);
+    store.audit.retention = this.store.audit.retention;
     this.workers = new StepWorkers({
       connection,
       prefix: `${this.prefix}:q`,
       config: this.source,
       llm: openAICaller(() => this.config.llm),
-      store: new RunStore(connection, this.prefix),
+      store,
       queues: this.workerQueues,
       tools: this.pool,
       policy: () => this.config.policy,

@@ -4,7 +4,9 @@ import type { ConnectorPool } from './connectors/pool.ts';
 import { bold, formatConfirmation, green, red, yellow } from './cli/format.ts';
 import { loosenedText, overrideWarnings } from './connectors/overrides.ts';
 import type { ToolInfo } from './connectors/types.ts';
+import type { ExplainOptions } from './cli/policy.ts';
 import { runCommand } from './cli/run.ts';
+import { confirmationPolicyLines } from './policy/words.ts';
 import { ConfigError, InterlockError, errorMessage, formatIssue } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { redisUnavailable } from './runs/redis-unavailable.ts';
@@ -126,20 +128,63 @@ program
   .description('approve a pending write (bound to the payload shown)')
   .option('--remember', 'also approve this tool for the rest of the session')
   .option('--hash <argumentsHash>', 'the argumentsHash you reviewed (default: the one shown now)')
-  .action(async (cid: string, o: { remember?: boolean; hash?: string }) => {
+  .option('--as <identity>', 'the approver this is, for a rule that needs approvers from a group (default: cli)')
+  .action(async (cid: string, o: { remember?: boolean; hash?: string; as?: string }) => {
     await withApp(async (a) => {
       const conf = await a.store.requireConfirmation(cid);
       console.log(formatConfirmation(conf));
-      await a.engine.approve(cid, o.hash ?? conf.argumentsHash, {
-        by: 'cli',
+      const after = await a.engine.approve(cid, o.hash ?? conf.argumentsHash, {
+        by: o.as ?? 'cli',
         channel: 'cli',
         ...(o.remember ? { remember: 'session' as const } : {}),
       });
+      if (after.status === 'pending') {
+        console.log(yellow(`approval recorded; ${confirmationPolicyLines(after).at(-1) ?? 'more approvals are needed'}`));
+        return;
+      }
       console.log(
         green(
           `approved${o.remember ? ` (and remembered ${conf.connector}.${conf.tool} for session ${conf.session})` : ''}; run ${conf.runId} continues`,
         ),
       );
+    });
+  });
+
+const policy = program.command('policy').description('policy.rules: which rule decides a call, and why');
+policy
+  .command('explain [confirmationId]')
+  .description('say which rule decides a pending confirmation, or a call given by --tool and --args, and why')
+  .option('--tool <connector.tool>', 'the tool of a call to explain (without a confirmation id)')
+  .option('--args <json>', 'its arguments, as JSON')
+  .option('--workflow <name>', 'the workflow it runs in')
+  .option('--steps <json>', 'earlier steps\' outputs, e.g. {"charge":{"output":{"amount_refundable":5000,"currency":"usd"}}}')
+  .option('--json', 'print the verdict and the trace as JSON')
+  .action(async (cid: string | undefined, o: ExplainOptions) => {
+    const { explain, contextFromConfirmation, contextFromOptions } = await import('./cli/policy.ts');
+    if (cid) {
+      await withApp(async (a) => console.log(await explain(a.config.policy, await contextFromConfirmation(a, cid), !!o.json)));
+      return;
+    }
+    if (!o.tool) throw new InterlockError('BAD_REQUEST', 'give a confirmation id, or --tool and --args');
+    console.log(await explain(loadConfig(configFile()).policy, contextFromOptions(o), !!o.json));
+  });
+
+program
+  .command('audit')
+  .description('every decision on a write (person, rule, grant, plan) as JSON lines, oldest first')
+  .option('--since <when>', 'ms since the epoch, an ISO time, or an entry id to continue after')
+  .option('--run <runId>', 'only this run')
+  .option('--limit <n>', 'at most this many lines', '10000')
+  .action(async (o: { since?: string; run?: string; limit: string }) => {
+    const { parseSince } = await import('./runs/audit.ts');
+    await withApp(async (a) => {
+      const since = parseSince(o.since);
+      const res = await a.store.audit.list({
+        ...(since !== undefined ? { since } : {}),
+        ...(o.run ? { run: o.run } : {}),
+        limit: Number(o.limit),
+      });
+      for (const e of res.entries) process.stdout.write(`${JSON.stringify(e)}\n`);
     });
   });
 
@@ -176,7 +221,8 @@ program
 program
   .command('doctor')
   .description(
-    'list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, a write in doubt too long), each with why; exits 1 while any is left',
+    'list runs that are stuck (a step with no job and nothing ready, a confirmation missing from the pending list or past its deadline, ' +
+      'a write in doubt too long), each with why; exits 1 while any is left',
   )
   .option(
     '--repair',

@@ -11,7 +11,10 @@ import { bold, cyan, dim, formatConfirmation, formatEvent, green, red, yellow } 
 
 interface DemoOptions {
   keepRunning: boolean;
-  /** the charge to refund; the Stripe sandbox seeds ch_seed_1 (Ada, $50.00) */
+  /**
+   * the charge to refund; the Stripe sandbox seeds ch_seed_2 (Grace, $120.00). The default 75.00
+   * USD is above what the shipped policy.rules approve by themselves, so the demo shows the gate.
+   */
   charge?: string;
   amount?: number;
 }
@@ -88,8 +91,8 @@ export async function runDemo(o: DemoOptions): Promise<number> {
       console.log(dim(`   (HTTP server not started: ${errorMessage(err)})`));
     }
 
-    const charge = o.charge ?? 'ch_seed_1';
-    const amount = o.amount ?? 1500;
+    const charge = o.charge ?? 'ch_seed_2';
+    const amount = o.amount ?? 7500;
     step(3, `Triggering refund-and-notify: refund ${amount} cents of ${charge}, then tell the customer in Slack`);
     const { run } = await app.engine.trigger(
       'refund-and-notify',

@@ -1,3 +1,4 @@
+import { confirmationPolicyLines } from '../policy/words.ts';
 import type { ConfirmationRecord, RunEvent, RunRecord } from '../runs/records.ts';
 
 const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
@@ -34,14 +35,18 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
     conf.loosened?.length
       ? `   ${yellow(`annotations loosened by tools.overrides: ${conf.loosened.join(', ')} (the server does not declare them)`)}`
       : '',
+    ...confirmationPolicyLines(conf).map((l) => `   ${yellow(l)}`),
     `   arguments (exact JSON that will be sent):`,
     indent(JSON.stringify(conf.arguments, null, 2), '     '),
     `   argumentsHash: ${conf.argumentsHash}`,
   ];
   if (conf.outputSchema) lines.push(`   expected output:`, ...summarizeSchema(conf.outputSchema).map((l) => `     ${l}`));
   lines.push(`   expires: ${new Date(conf.expiresAt).toISOString()}`);
+  const quorum = conf.policy?.kind === 'rule' ? conf.policy.require : undefined;
   lines.push(
-    `   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`,
+    quorum
+      ? `   approve: ${cyan(`npx interlock approve ${conf.id} --as <approver>`)}   (each of ${quorum.approvers} approvers from group "${quorum.group}")`
+      : `   approve: ${cyan(`npx interlock approve ${conf.id}`)}   (add --remember to allow ${conf.connector}.${conf.tool} for the rest of this session)`,
   );
   lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
   if (opts.uiUrl) lines.push(`   or open ${opts.uiUrl}`);

@@ -145,10 +145,6 @@ export class ConnectorPool {
     return catalog.require(name);
   }
 
-  validateArguments(tool: ToolInfo, args: unknown): void {
-    validateArguments(tool, args);
-  }
-
   async callTool(id: string, name: string, args: Record<string, unknown>, opts: CallOptions = {}): Promise<ToolCallResult> {
     const tool = await this.getTool(id, name, opts.signal);
     validateArguments(tool, args);

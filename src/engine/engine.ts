@@ -34,6 +34,14 @@ export interface TriggerOptions {
   idempotencyTtlS?: number;
 }
 
+function selfApproval(cid: string, who: string): InterlockError {
+  return new InterlockError(
+    'SELF_APPROVAL',
+    `'${who}' started the run of confirmation ${cid} and cannot be one of its approvers; nothing was decided`,
+    { principal: who },
+  );
+}
+
 export interface DecisionOptions {
   /** the principal that decides; it must hold `confirm` (the caller checks) */
   by?: string;
@@ -120,6 +128,7 @@ export class Engine {
   async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
     if (!argumentsHash)
       throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
+    await this.mayApprove(cid, opts);
     if (opts.remember === 'session') await this.mayRemember(cid, opts);
     const r = await this.store.decide(cid, 'approve', { argumentsHash, ...opts });
     if (r.outcome === 'mismatch') {
@@ -135,6 +144,11 @@ export class Engine {
       });
     if (r.outcome === 'expired')
       throw new InterlockError('CONFIRMATION_EXPIRED', `Confirmation ${cid} expired before it was approved; the run failed`);
+    if (r.outcome === 'self') throw selfApproval(cid, r.who);
+    if (r.outcome === 'duplicate')
+      throw new InterlockError('ALREADY_APPROVED', `'${r.who}' already approved ${cid}; a quorum needs different approvers`);
+    // One approval toward a quorum: recorded, and the write still waits for the others.
+    if (r.outcome === 'partial') return this.store.requireConfirmation(cid);
     if (r.outcome !== 'approved') throw new InterlockError('INTERNAL', `Approving ${cid} answered ${r.outcome}`);
     // The step is marked ready: from here a crash leaves the enqueue to the reconciler.
     await failPoint('after-decide');
@@ -147,6 +161,38 @@ export class Engine {
     ]);
     if (opts.remember === 'session' && step?.kind === 'call') await this.remember(conf, 'approve', opts);
     return conf;
+  }
+
+  /** The approver groups a principal belongs to: policy.groups that list it, and its token's `groups`. */
+  groupsOf(principal: string | undefined): string[] {
+    if (principal === undefined) return [];
+    const listed = Object.entries(this.config.policy.groups ?? {})
+      .filter(([, members]) => members.includes(principal))
+      .map(([g]) => g);
+    return [...listed, ...(this.config.tokens.find((t) => t.name === principal)?.groups ?? [])];
+  }
+
+  /**
+   * A confirmation a `require` rule holds takes approvals only from its group, never from who
+   * started the run, and never as a remembered decision (one person cannot stand for a quorum).
+   * The decide script checks the owner again, atomically, against the run hash.
+   */
+  private async mayApprove(cid: string, opts: DecisionOptions): Promise<void> {
+    const conf = await this.store.requireConfirmation(cid);
+    const q = conf.policy?.kind === 'rule' ? conf.policy.require : undefined;
+    if (!q || conf.status !== 'pending') return;
+    if (conf.owner !== undefined && opts.by === conf.owner) throw selfApproval(cid, conf.owner);
+    if (!this.groupsOf(opts.by).includes(q.group))
+      throw new InterlockError(
+        'NOT_IN_GROUP',
+        `'${opts.by ?? 'unknown'}' is not in group "${q.group}", whose approvers confirmation ${cid} needs (rule "${conf.policy?.kind === 'rule' ? conf.policy.rule : ''}"); nothing was decided`,
+        { group: q.group },
+      );
+    if (opts.remember)
+      throw new InterlockError(
+        'BAD_REQUEST',
+        `Confirmation ${cid} needs ${q.approvers} approvers; a quorum decision cannot be remembered`,
+      );
   }
 
   async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {

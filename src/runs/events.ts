@@ -26,9 +26,12 @@ export const RUN_EVENT_TYPES = [
   'step.ungated_by_override',
   'confirmation.requested',
   'confirmation.approved',
+  'confirmation.approval_recorded',
   'confirmation.denied',
   'confirmation.expired',
   'confirmation.remembered',
+  'step.approved_by_rule',
+  'step.denied_by_rule',
 ] as const;
 
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];

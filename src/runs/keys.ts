@@ -48,6 +48,10 @@ export class Keys {
   reconcileLock(): string {
     return `${this.prefix}:reconcile:lock`;
   }
+  /** stream of every decision on a write, for the whole deployment (see audit.ts) */
+  audit(): string {
+    return `${this.prefix}:audit`;
+  }
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;
   }
@@ -132,6 +136,9 @@ export const F = {
   confHash: (c: string) => `${confField(c)}:hash`,
   confExpiresAt: (c: string) => `${confField(c)}:expiresAt`,
   confStep: (c: string) => `${confField(c)}:step`,
+  /** approvers a quorum needs, the approvers so far (newline-framed names) and their marks (JSON) */
+  confNeed: (c: string) => `${confField(c)}:need`,
+  confApprovals: (c: string) => `${confField(c)}:approvals`,
 };
 
 /**

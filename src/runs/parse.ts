@@ -107,6 +107,14 @@ export function confirmationFrom(runId: string, cid: string, h: Record<string, s
     if (d.channel) rec.channel = d.channel;
     if (d.remember) rec.remember = d.remember;
   }
+  const approvals = h[F.confApprovals(cid)];
+  if (approvals) {
+    rec.approvals = (JSON.parse(approvals) as Array<{ by?: string; channel?: DecisionChannel; at?: number }>).map((a) => ({
+      by: a.by ?? 'unknown',
+      ...(a.channel ? { channel: a.channel } : {}),
+      ...(a.at !== undefined ? { at: a.at } : {}),
+    }));
+  }
   return rec;
 }
 

@@ -1,4 +1,6 @@
 import type { StepErrorCode } from '../errors.ts';
+import type { PolicyVerdict } from '../policy/types.ts';
+import type { ApprovalMark } from '../policy/words.ts';
 import type { WorkflowDef } from '../workflows/types.ts';
 import type { RunEventType } from './events.ts';
 
@@ -106,6 +108,8 @@ export interface ConfirmationPayload {
   outputSchema?: Record<string, unknown>;
   /** why it asks: `write` (auto on a write) or `always` */
   reason: 'write' | 'always';
+  /** the policy rule that applies (a `require` rule: its quorum), and the money the call moves */
+  policy?: PolicyVerdict;
 }
 
 export interface ConfirmationRecord extends ConfirmationPayload {
@@ -125,6 +129,8 @@ export interface ConfirmationRecord extends ConfirmationPayload {
   /** where the decision was made */
   channel?: DecisionChannel;
   remember?: 'session';
+  /** approvals so far toward a quorum (`policy.require`), oldest first; the last completes it */
+  approvals?: ApprovalMark[];
 }
 
 /** Where a person decided a confirmation. */

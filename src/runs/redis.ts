@@ -300,83 +300,67 @@ export async function connectRedis(
   if (clusterNodes) return connectCluster(parseClusterNodes(clusterNodes), opts.logger);
   const url = opts.url ?? process.env.REDIS_URL;
   if (url) {
-    const make = (o: RedisOptions): Redis => {
-      const c = new Redis(url, o);
-      // The long-lived connections report through the outage log (handleOver's watch), once per outage;
-      // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
-      c.on('error', () => {});
-      return c;
-    };
+    const make = (o: RedisOptions): Redis => quiet(new Redis(url, o));
     const client = await openRequestClient(make, `Redis at ${redactUrl(url)}`);
     return handleOver(make, client, { describe: redactUrl(url), embedded: false, ...logger });
   }
-
   const dir = resolve(opts.dataDir ?? '.interlock');
   const sock = resolve(dir, 'redis.sock');
-  let child: ChildProcess | undefined;
-  if (!(existsSync(sock) && (await ping({ path: sock })))) {
-    const which = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
-    if (which.error || which.status !== 0)
-      throw new InterlockError('REDIS_UNAVAILABLE', `REDIS_URL is not set and redis-server is not on PATH. ${REDIS_HINT}`);
-    mkdirSync(dir, { recursive: true });
-    rmSync(sock, { force: true });
-    child = spawn(
-      'redis-server',
-      [
-        '--port',
-        '0',
-        '--unixsocket',
-        sock,
-        '--unixsocketperm',
-        '700',
-        '--dir',
-        dir,
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        ...REDIS_LAYOUT_ARGS,
-        '--logfile',
-        resolve(dir, 'redis.log'),
-      ],
-      { stdio: 'ignore' },
-    );
-    let exited = false;
-    child.once('exit', () => (exited = true));
-    for (let i = 0; i < 200 && !(await ping({ path: sock })); i++) {
-      if (exited) throw new InterlockError('REDIS_UNAVAILABLE', `redis-server exited at start; see ${resolve(dir, 'redis.log')}`);
-      await sleep(25);
-    }
-    opts.onStart?.(`started a private redis-server (data in ${dir}, append-only, fsync always)`);
-  }
-  const make = (o: RedisOptions): Redis => {
-    const c = new Redis({ path: sock, ...o });
-    // The long-lived connections report through the outage log (handleOver's watch), once per outage;
-    // a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
-    c.on('error', () => {});
-    return c;
-  };
+  const child = existsSync(sock) && (await ping({ path: sock })) ? undefined : await startPrivateRedis(dir, sock);
+  if (child) opts.onStart?.(`started a private redis-server (data in ${dir}, append-only, fsync always)`);
+  const make = (o: RedisOptions): Redis => quiet(new Redis({ path: sock, ...o }));
   const client = await openRequestClient(make, `the private redis-server on ${sock}`);
-  const stop = async (): Promise<void> => {
-    if (!child || child.exitCode !== null) return;
-    const c = child;
-    const exited = new Promise<void>((r) => {
-      c.once('exit', () => r());
-      setTimeout(r, 3000).unref();
-    });
-    const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
-    // A server that is already gone needs no SHUTDOWN; the kill below covers one that hangs.
-    admin.on('error', () => {});
-    try {
-      await admin.connect();
-      await admin.call('SHUTDOWN');
-    } catch {
-      // SHUTDOWN closes the connection it came on; that is the success case.
-    } finally {
-      admin.disconnect();
-    }
-    await exited;
-    if (c.exitCode === null) c.kill('SIGTERM');
-  };
+  const stop = () => stopPrivateRedis(child, sock);
   return handleOver(make, client, { describe: `redis-server on ${sock}`, embedded: true, ...logger, stop });
+}
+
+/**
+ * The long-lived connections report through the outage log (handleOver's watch), once per outage;
+ * a duplicate's failure rejects the read that uses it. This only keeps an unheard 'error' from throwing.
+ */
+function quiet(c: Redis): Redis {
+  c.on('error', () => {});
+  return c;
+}
+
+/** A redis-server on `sock` only, its data in `dir`; resolves once it answers PING. */
+async function startPrivateRedis(dir: string, sock: string): Promise<ChildProcess> {
+  const which = spawnSync('redis-server', ['--version'], { stdio: 'ignore' });
+  if (which.error || which.status !== 0)
+    throw new InterlockError('REDIS_UNAVAILABLE', `REDIS_URL is not set and redis-server is not on PATH. ${REDIS_HINT}`);
+  mkdirSync(dir, { recursive: true });
+  rmSync(sock, { force: true });
+  const log = resolve(dir, 'redis.log');
+  const persistence = ['--appendonly', 'yes', '--appendfsync', 'always'];
+  const args = ['--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--dir', dir, ...persistence];
+  const child = spawn('redis-server', [...args, ...REDIS_LAYOUT_ARGS, '--logfile', log], { stdio: 'ignore' });
+  let exited = false;
+  child.once('exit', () => (exited = true));
+  for (let i = 0; i < 200 && !(await ping({ path: sock })); i++) {
+    if (exited) throw new InterlockError('REDIS_UNAVAILABLE', `redis-server exited at start; see ${log}`);
+    await sleep(25);
+  }
+  return child;
+}
+
+/** SHUTDOWN (which saves) for a server this process started; SIGTERM if it does not go within 3 s. */
+async function stopPrivateRedis(child: ChildProcess | undefined, sock: string): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => {
+    child.once('exit', () => r());
+    setTimeout(r, 3000).unref();
+  });
+  const admin = new Redis({ path: sock, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  // A server that is already gone needs no SHUTDOWN; the kill below covers one that hangs.
+  admin.on('error', () => {});
+  try {
+    await admin.connect();
+    await admin.call('SHUTDOWN');
+  } catch {
+    // SHUTDOWN closes the connection it came on; that is the success case.
+  } finally {
+    admin.disconnect();
+  }
+  await exited;
+  if (child.exitCode === null) child.kill('SIGTERM');
 }

@@ -16,6 +16,7 @@ import type {
   StepRecord,
   StepStatus,
 } from './records.ts';
+import { AuditLog, type AuditDecision, type AuditDraft, auditDraftJson, auditMinId } from './audit.ts';
 import { PinStore } from './pins.ts';
 import { DecideLinks } from './decide-links.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
@@ -72,6 +73,10 @@ export type StepResolution =
 
 export type DecideOutcome =
   | { outcome: 'approved'; runId: string; stepId: string; session: string; workflow: string; version: string }
+  /** one approval toward a quorum, recorded; `count` approvals so far */
+  | { outcome: 'partial'; runId: string; stepId: string; count: number }
+  /** refused: the decider started the run (`self`), or already approved it (`duplicate`) */
+  | { outcome: 'self' | 'duplicate'; runId: string; stepId: string; who: string }
   | { outcome: 'denied' | 'expired'; runId: string; stepId: string }
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
@@ -95,6 +100,8 @@ export class RunStore {
   private readonly defs: Definitions;
   /** the ready index, for the reconciler and the doctor */
   readonly ready: ReadySteps;
+  /** every decision on a write, for the deployment */
+  readonly audit: AuditLog;
   /** paused schedules and webhooks, and what each did last */
   readonly triggers: TriggerState;
 
@@ -106,6 +113,7 @@ export class RunStore {
     this.pins = new PinStore(redis, this.keys, this.s);
     this.decideLinks = new DecideLinks(redis, this.keys);
     this.ready = new ReadySteps(redis, this.keys, this.s);
+    this.audit = new AuditLog(redis, this.keys);
     this.triggers = new TriggerState(redis, this.keys);
   }
 
@@ -494,6 +502,7 @@ export class RunStore {
         String(rec.expiresAt),
         String(now),
         F.conf(rec.id),
+        String(payload.policy?.kind === 'rule' && payload.policy.require ? payload.policy.require.approvers : ''),
       ),
     );
     if (r !== 'ok') return undefined;
@@ -511,6 +520,7 @@ export class RunStore {
       F.confHash(cid),
       F.confExpiresAt(cid),
       F.confStep(cid),
+      F.confApprovals(cid),
       'workflow',
       'session',
       'owner',
@@ -569,7 +579,11 @@ export class RunStore {
     }
   }
 
-  /** Applies the first decision on a confirmation; see decide-2.lua for the rules. */
+  /**
+   * Applies a decision on a confirmation; see decide-n.lua for the rules (first decision counts,
+   * hash binding, quorum). The audit entry is written by the script on a single Redis, and just
+   * after it on a cluster, where the audit stream lives in another slot.
+   */
   async decide(
     cid: string,
     decision: 'approve' | 'deny' | 'expire',
@@ -583,19 +597,21 @@ export class RunStore {
         ? { code: 'DENIED', message: `Denied by ${opts.by ?? 'a person'}: the tool was not called` }
         : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     if (decision === 'approve') await this.readyAhead(runId);
+    const by = opts.by ?? 'unknown';
+    const draft = await this.auditDraftFor(cid, runId, now, opts);
     const {
       tag: outcome,
       items: [stepId, detail, session, workflow, version],
     } = taggedResult(
       'decide',
       await this.s.decide(
-        ...this.rr(runId, this.keys.pendingConfirmations()),
+        ...this.rr(runId, this.keys.pendingConfirmations(), this.keys.audit()),
         cid,
         decision,
         opts.argumentsHash ?? '',
         String(now),
         j({
-          by: opts.by ?? 'unknown',
+          by,
           ...(opts.channel ? { channel: opts.channel } : {}),
           at: now,
           ...(opts.remember ? { remember: opts.remember } : {}),
@@ -603,22 +619,67 @@ export class RunStore {
         j(err),
         j({ error: err, finishedAt: now }),
         F.conf(cid),
+        auditDraftJson(draft),
+        auditMinId(this.audit.retentionMs, now),
+        by,
       ),
-      ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing'],
+      ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing', 'partial', 'self', 'duplicate'],
       2,
     );
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
+    if (this.redis.isCluster) await this.auditAfter(outcome, draft, decision);
     // On a cluster the pending index is cleaned without holding up the decision (on one Redis the
     // script did it); the sweeper drops any entry whose confirmation was decided already.
-    if (outcome !== 'mismatch' && this.redis.isCluster) this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
+    const final = outcome === 'approved' || outcome === 'denied' || outcome === 'expired';
+    if (final && this.redis.isCluster) this.redis.zrem(this.keys.pendingConfirmations(), cid).catch(() => {});
     if (outcome === 'decided') return { outcome, runId, stepId, status: detail as ConfirmationStatus };
     if (outcome === 'mismatch') return { outcome, runId, stepId, shownHash: detail };
+    if (outcome === 'partial') return { outcome, runId, stepId, count: Number(detail) };
+    if (outcome === 'self' || outcome === 'duplicate') return { outcome, runId, stepId, who: detail };
     if (outcome === 'approved') {
       if (workflow === undefined || version === undefined)
         throw new InterlockError('INTERNAL', `Script decide approved ${cid} without the run's workflow and version`);
       return { outcome, runId, stepId, session: session || defaultSession(runId), workflow, version };
     }
     return { outcome, runId, stepId };
+  }
+
+  /** The audit entry a person's decision leaves, from what the confirmation showed. */
+  private async auditDraftFor(
+    cid: string,
+    runId: string,
+    now: number,
+    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel },
+  ): Promise<AuditDraft> {
+    const conf = await this.getConfirmation(cid);
+    const policy = conf?.policy;
+    return {
+      source: { kind: 'person', by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}) },
+      argumentsHash: conf?.argumentsHash ?? opts.argumentsHash ?? '',
+      runId,
+      stepId: conf?.stepId ?? '',
+      ...(conf ? { workflow: conf.workflow, connector: conf.connector, tool: conf.tool } : {}),
+      confirmationId: cid,
+      at: now,
+      ...(policy?.money ? { money: policy.money } : {}),
+      ...(policy?.kind === 'rule' && policy.require
+        ? { quorum: { ...policy.require, count: (conf?.approvals?.length ?? 0) + (opts.argumentsHash ? 1 : 0) } }
+        : {}),
+    };
+  }
+
+  private async auditAfter(outcome: string, draft: AuditDraft, asked: 'approve' | 'deny' | 'expire'): Promise<void> {
+    const decision: AuditDecision | undefined =
+      outcome === 'approved'
+        ? 'approve'
+        : outcome === 'partial'
+          ? 'approval'
+          : outcome === 'denied'
+            ? 'deny'
+            : outcome === 'expired'
+              ? 'expire'
+              : undefined;
+    if (decision) await this.audit.append(decision === 'expire' && asked !== 'expire' ? 'expire' : decision, draft);
   }
 
   /** A pinned definition by name and version. */

@@ -4,7 +4,7 @@ import { registerSecret } from '../secrets.ts';
 import type { TokenConfig } from '../workflows/types.ts';
 
 export type Scope = TokenConfig['scopes'][number];
-export const SCOPES: readonly Scope[] = ['read', 'trigger', 'confirm', 'admin'];
+export const SCOPES: readonly Scope[] = ['read', 'trigger', 'confirm', 'admin', 'audit'];
 
 /** Who made a request. `name` is the token's name from the config, never its value. */
 export interface Principal {

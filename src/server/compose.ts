@@ -14,6 +14,7 @@ export function servicesOf(app: App): ServerServices {
     commands: app.engine,
     queries: app.store,
     decideLinks: app.store.decideLinks,
+    audit: app.store.audit,
     catalog: {
       pool: app.pool,
       toggles: app.store,

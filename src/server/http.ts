@@ -18,6 +18,7 @@ import { Metrics } from './metrics.ts';
 import { openApiDocument } from './openapi.ts';
 import { isLoopbackHost, originGuard } from './origin.ts';
 import { type Ctx, MAX_BODY_BYTES, type ServerEnv } from './request.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
@@ -115,6 +116,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, resolveRoutes(svc));
   hono.route(API, pinRoutes(svc));
   hono.route(API, confirmationRoutes(svc));
+  hono.route(API, auditRoutes(svc));
   hono.route(API, connectorRoutes(svc));
   hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
@@ -281,7 +283,8 @@ function checkCookieWrite(c: Ctx, publicUrl: string): void {
   if (!sameOrigin) {
     throw new InterlockError(
       'FORBIDDEN',
-      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`,
+      `A browser session may change state only from this server's own pages (origin ${[...own][0]}); ` +
+        `got ${origin ? `origin '${origin}'` : 'no Origin header'}. Scripts send Authorization: Bearer instead.`,
     );
   }
   if (c.req.path === DASHBOARD_PATH || c.req.path.startsWith(`${DASHBOARD_PATH}/`)) return;

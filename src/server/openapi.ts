@@ -221,6 +221,16 @@ const schemas: Json = {
         description: 'where the decision was made',
       },
       remember: { const: 'session' },
+      policy: {
+        type: 'object',
+        description:
+          'what policy.rules say about the call: kind default | rule, the rule, its effect, a quorum (require: {approvers, group}) and the money it moves ({amount, currency, text})',
+      },
+      approvals: {
+        type: 'array',
+        description: 'approvals so far toward a quorum, oldest first',
+        items: { type: 'object', properties: { by: { type: 'string' }, channel: { type: 'string' }, at: { type: 'integer' } } },
+      },
     },
   },
   Workflow: {
@@ -429,7 +439,8 @@ const paths: Json = {
       summary: "The run's events as Server-Sent Events",
       ...scoped('read'),
       description:
-        'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
+        'Each message has `id:` = the Redis stream id and `data:` = a RunEvent. Resume with `Last-Event-ID` (or `?lastEventId=`). ' +
+        'After the last event of an ended run, a message `{"type":"stream.end"}` is sent and the stream closes.',
       parameters: [
         pathParam('id', 'run id'),
         { name: 'Last-Event-ID', in: 'header', schema: { type: 'string' } },
@@ -521,7 +532,10 @@ const paths: Json = {
         200: jsonBody(ref('Confirmation'), 'approved; the run continues'),
         ...common,
         404: err('no such confirmation'),
-        409: err('HASH_MISMATCH (details.argumentsHash is the current one) or ALREADY_DECIDED (the first decision stands)'),
+        403: err('SELF_APPROVAL (the run was started by this principal) or NOT_IN_GROUP (a quorum needs its group)'),
+        409: err(
+          'HASH_MISMATCH (details.argumentsHash is the current one), ALREADY_DECIDED (the first decision stands) or ALREADY_APPROVED (a quorum counts each approver once)',
+        ),
         410: err('CONFIRMATION_EXPIRED'),
       },
     },
@@ -544,6 +558,22 @@ const paths: Json = {
         404: err('no such confirmation'),
         409: err('ALREADY_DECIDED'),
         410: err('CONFIRMATION_EXPIRED'),
+      },
+    },
+  },
+  '/api/v1/audit': {
+    get: {
+      summary: 'Every decision on a write (person, rule, grant, plan) as JSON lines, oldest first',
+      description: 'Needs the admin or the audit scope. X-Next-Since, when present, continues after the last line.',
+      ...scoped('audit'),
+      parameters: [
+        { name: 'since', in: 'query', schema: { type: 'string' }, description: 'ms since the epoch, ISO time or an entry id' },
+        { name: 'run', in: 'query', schema: { type: 'string' }, description: 'only this run' },
+        { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 10000 } },
+      ],
+      responses: {
+        200: { description: 'JSON lines', content: { 'application/x-ndjson': { schema: { type: 'string' } } } },
+        ...common,
       },
     },
   },

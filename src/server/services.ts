@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { ConfigSource } from '../config/source.ts';
 import type { ConnectorPool } from '../connectors/pool.ts';
 import type { Engine } from '../engine/engine.ts';
+import type { AuditLog } from '../runs/audit.ts';
 import type { DecideLinks } from '../runs/decide-links.ts';
 import type { PinStore } from '../runs/pins.ts';
 import type { RedisClient, RedisHandle } from '../runs/redis.ts';
@@ -27,6 +28,8 @@ export interface ServerServices {
   catalog: ConnectorCatalog;
   /** one-time links that decide one confirmation (URL-mode elicitation and its page) */
   decideLinks: Pick<DecideLinks, 'mint' | 'peek' | 'take' | 'revoke'>;
+  /** every decision, append-only (GET /api/v1/audit) */
+  audit: Pick<AuditLog, 'list'>;
   /** a run session's end: its remembered approvals go */
   sessions: Pick<RunStore, 'endSession'>;
   /** Redis as the event streams read it */

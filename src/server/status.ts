@@ -37,6 +37,10 @@ const STATUS = {
   RUN_CORRUPT: 500,
   IDEMPOTENCY_KEY_REUSED: 422,
   REQUEST_REPLAYED: 409,
+  POLICY_ERROR: 500,
+  SELF_APPROVAL: 403,
+  NOT_IN_GROUP: 403,
+  ALREADY_APPROVED: 409,
   SIGNATURE_INVALID: 400,
   // Both ask the sender to try again later: a webhook's retries then deliver it.
   TRIGGER_PAUSED: 503,

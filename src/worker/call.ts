@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError } from 'bullmq';
 import { checkToolResult, loosenedNote, recordedResult } from '../connectors/results.ts';
 import type { ToolCallResult } from '../connectors/types.ts';
+import { verdictWords } from '../policy/words.ts';
 import { CallGuard } from './call-guard.ts';
 import { type StepDeps, type StepJob, commitAndAdvance, failAttempt, handBack } from './execute.ts';
 import type { StepOp } from './plan.ts';
@@ -63,16 +64,45 @@ export async function callTool(d: StepDeps, j: StepJob, op: CallOp): Promise<str
   return answered(d, j, op, start, result, t0);
 }
 
+/**
+ * What let the write through without a person asking now goes on record before it is sent: a
+ * grant or a policy rule, in the run's events and in the audit (see runs/audit.ts).
+ */
 async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp): Promise<void> {
   const { connector, tool } = j.step;
+  const draft = {
+    argumentsHash: op.argumentsHash,
+    runId: j.run.id,
+    stepId: j.step.id,
+    workflow: j.run.workflow,
+    connector,
+    tool,
+    at: Date.now(),
+  };
   if (op.note?.kind === 'remembered') {
     const g = op.note.grant;
+    await d.store.audit.append('approve', { ...draft, source: { kind: 'grant', ...(g?.by ? { by: g.by } : {}) } });
     await d.store.appendEvent(j.run.id, 'confirmation.remembered', j.step.id, {
       connector,
       tool,
       argumentsHash: op.argumentsHash,
       grantedBy: g?.by ?? 'unknown',
       ...(g?.channel ? { channel: g.channel } : {}),
+    });
+  } else if (op.note?.kind === 'rule') {
+    const v = op.note.verdict;
+    await d.store.audit.append('approve', {
+      ...draft,
+      source: { kind: 'rule', rule: v.rule },
+      ...(v.money ? { money: v.money } : {}),
+    });
+    await d.store.appendEvent(j.run.id, 'step.approved_by_rule', j.step.id, {
+      connector,
+      tool,
+      argumentsHash: op.argumentsHash,
+      rule: v.rule,
+      ...(v.money ? { money: v.money } : {}),
+      message: verdictWords(v),
     });
   } else if (op.note?.kind === 'ungatedByOverride') {
     await d.store.appendEvent(j.run.id, 'step.ungated_by_override', j.step.id, {

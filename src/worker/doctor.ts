@@ -172,7 +172,9 @@ export class Doctor {
           runId: run.id,
           stepId: s.id,
           kind: 'in_doubt_too_long',
-          why: `step ${s.id} has been in doubt for ${ago(now, run.updatedAt).replace(' ago', '')}: check whether the write happened, then interlock resolve ${run.id} ${s.id} --retry | --done-output <json> | --fail`,
+          why:
+            `step ${s.id} has been in doubt for ${ago(now, run.updatedAt).replace(' ago', '')}: check whether the write happened, ` +
+            `then interlock resolve ${run.id} ${s.id} --retry | --done-output <json> | --fail`,
         });
       }
     }
@@ -249,26 +251,24 @@ export class Doctor {
         const r = await store.decide(cid, 'expire', { by: 'interlock doctor' });
         return r.outcome === 'expired' ? `${cid} expired; the run failed` : `left alone (${r.outcome})`;
       }
-      case 'blocked_tool_approved': {
-        const step = run.definition.steps.find((s) => s.id === f.stepId);
-        if (step?.kind !== 'call') return 'no such step';
-        const generation = `unblocked-${Date.now()}`;
-        if (
-          (await store.unblockStep(
-            run.id,
-            step.id,
-            { connector: step.connector, tool: step.tool, by: 'interlock doctor' },
-            generation,
-          )) !== 'ok'
-        )
-          return 'no longer blocked; left alone';
-        await queues.enqueue(run.definition, run.id, run.session, step.id, generation);
-        await store.pins.dropWaiting(step.connector, step.tool, run.id, step.id);
-        return `unblocked and enqueued ${stepJobId(run.id, step.id, generation)}`;
-      }
+      case 'blocked_tool_approved':
+        return this.unblock(run, f.stepId);
       default:
         return 'needs a person';
     }
+  }
+
+  /** A step blocked at a tool whose change was approved since: unblocked (marked ready) and enqueued. */
+  private async unblock(run: RunRecord, stepId: string | undefined): Promise<string> {
+    const { store, queues } = this.o;
+    const step = run.definition.steps.find((s) => s.id === stepId);
+    if (step?.kind !== 'call') return 'no such step';
+    const generation = `unblocked-${Date.now()}`;
+    const by = { connector: step.connector, tool: step.tool, by: 'interlock doctor' };
+    if ((await store.unblockStep(run.id, step.id, by, generation)) !== 'ok') return 'no longer blocked; left alone';
+    await queues.enqueue(run.definition, run.id, run.session, step.id, generation);
+    await store.pins.dropWaiting(step.connector, step.tool, run.id, step.id);
+    return `unblocked and enqueued ${stepJobId(run.id, step.id, generation)}`;
   }
 }
 

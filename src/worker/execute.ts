@@ -11,7 +11,8 @@ import type { RunStore } from '../runs/store.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
 import { callTool } from './call.ts';
 import { callModel } from './llm.ts';
-import type { ActionOp, PositionOp } from './plan.ts';
+import { verdictWords } from '../policy/words.ts';
+import type { ActionOp, PositionOp, Resolved, RuleVerdict } from './plan.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
@@ -99,26 +100,72 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
       d.logger.info({ runId: run.id, stepId: step.id, confirmationId: conf?.id }, 'waiting for confirmation');
       return 'awaiting confirmation';
     }
-    case 'deny': {
-      const by = op.by ? ` (made by ${op.by})` : '';
-      await store.failStep(
-        run.id,
-        step.id,
-        'denied',
-        'denied',
-        { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
-        {
-          code: 'DENIED',
-          message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
-        },
-      );
-      return 'denied by grant';
-    }
+    case 'deny':
+      return op.rule ? denyByRule(d, j, op.rule, op) : denyByGrant(d, j, op.by, op);
     case 'call':
       return callTool(d, j, op);
     case 'callModel':
       return callModel(d, j, op);
   }
+}
+
+/** A remembered decision denies the write: recorded against its grant, nothing sent. */
+async function denyByGrant(d: StepDeps, j: StepJob, grantedBy: string | undefined, r: Resolved): Promise<string> {
+  const { run, step } = j;
+  const by = grantedBy ? ` (made by ${grantedBy})` : '';
+  await d.store.audit.append('deny', {
+    ...auditDraft(j, r),
+    source: { kind: 'grant', ...(grantedBy ? { by: grantedBy } : {}) },
+  });
+  await d.store.failStep(
+    run.id,
+    step.id,
+    'denied',
+    'denied',
+    { arguments: r.args, argumentsHash: r.argumentsHash, note: `denied by a decision remembered for this session${by}` },
+    {
+      code: 'DENIED',
+      message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
+    },
+  );
+  return 'denied by grant';
+}
+
+/** A policy rule denies the write: it is never sent, and the step and the audit name the rule. */
+async function denyByRule(d: StepDeps, j: StepJob, v: RuleVerdict, r: Resolved): Promise<string> {
+  const { run, step } = j;
+  const words = verdictWords(v);
+  await d.store.audit.append('deny', {
+    ...auditDraft(j, r),
+    source: { kind: 'rule', rule: v.rule },
+    ...(v.money ? { money: v.money } : {}),
+  });
+  await d.store.appendEvent(run.id, 'step.denied_by_rule', step.id, {
+    rule: v.rule,
+    argumentsHash: r.argumentsHash,
+    message: words,
+  });
+  await d.store.failStep(
+    run.id,
+    step.id,
+    'denied',
+    'denied',
+    { arguments: r.args, argumentsHash: r.argumentsHash, note: words },
+    { code: 'DENIED', message: `${words} ${step.connector}.${step.tool} was not called.` },
+  );
+  return `denied by rule ${v.rule}`;
+}
+
+function auditDraft(j: StepJob, r: Resolved) {
+  return {
+    argumentsHash: r.argumentsHash,
+    runId: j.run.id,
+    stepId: j.step.id,
+    workflow: j.run.workflow,
+    connector: j.step.connector,
+    tool: j.step.tool,
+    at: Date.now(),
+  };
 }
 
 /** Commits a step and enqueues the next, in one round trip where one connection orders them (see RunStore.thenEnqueue). */

@@ -1,4 +1,5 @@
 import type { ToolInfo } from '../connectors/types.ts';
+import type { PolicyVerdict } from '../policy/types.ts';
 import type { ConfirmationPayload, GrantDecision } from '../runs/records.ts';
 import type { CallStep, PolicyConfig } from '../workflows/types.ts';
 
@@ -23,6 +24,8 @@ export interface GateInput {
   /** remembered decision for (session, connector, tool) */
   grant?: GrantDecision;
   policy: PolicyConfig;
+  /** what policy.rules said; a `require` verdict travels with the confirmation as its quorum */
+  verdict?: PolicyVerdict;
 }
 
 export function unconfirmedAllowed(policy: PolicyConfig, workflow: string, step: CallStep): boolean {
@@ -57,6 +60,7 @@ export function decideGate(g: GateInput): GateDecision {
       argumentsHash: g.argumentsHash,
       ...(g.tool.outputSchema ? { outputSchema: g.tool.outputSchema } : {}),
       reason: g.tool.write ? 'write' : 'always',
+      ...(g.verdict && (g.verdict.kind === 'rule' || g.verdict.money) ? { policy: g.verdict } : {}),
     },
   };
 }

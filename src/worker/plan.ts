@@ -8,6 +8,7 @@ import { validateArguments } from '../connectors/arguments.ts';
 import type { ToolInfo } from '../connectors/types.ts';
 import { InterlockError } from '../errors.ts';
 import type { LlmRequest } from '../llm/caller.ts';
+import type { PolicyVerdict } from '../policy/types.ts';
 import type { ConfirmationPayload, Grant, RunRecord, StepRecord } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
@@ -24,7 +25,13 @@ export interface Resolved {
 }
 
 /** Proceeding past the gate leaves a trace on record when a grant or a loosened override let it through. */
-export type GateNote = { kind: 'remembered'; grant: Grant | undefined } | { kind: 'ungatedByOverride'; loosened: string[] };
+export type GateNote =
+  | { kind: 'remembered'; grant: Grant | undefined }
+  | { kind: 'ungatedByOverride'; loosened: string[] }
+  /** a policy rule approved the write: nobody was asked, and the audit names the rule */
+  | { kind: 'rule'; verdict: RuleVerdict };
+
+export type RuleVerdict = Extract<PolicyVerdict, { kind: 'rule' }>;
 
 export type StepOp =
   /** nothing to do: the run is gone or finished, or the step settled some other way */
@@ -40,7 +47,8 @@ export type StepOp =
   /** a previous attempt of a plain write may have reached the server */
   | ({ kind: 'inDoubt' } & Resolved)
   | { kind: 'ask'; payload: ConfirmationPayload }
-  | ({ kind: 'deny'; by: string | undefined } & Resolved)
+  /** stopped without asking: by a remembered decision (`by` made it), or by a policy `rule` */
+  | ({ kind: 'deny'; by: string | undefined; rule?: RuleVerdict } & Resolved)
   | ({ kind: 'call'; tool: ToolInfo; note: GateNote | undefined } & Resolved)
   | ({ kind: 'callModel'; req: LlmRequest } & Resolved);
 
@@ -90,6 +98,8 @@ export type StepFacts =
       /** the fields that changed since the tool was pinned; empty when it is as pinned */
       changed: string[];
       grant: Grant | undefined;
+      /** what policy.rules say about this call (evaluated before planning: JSONata is asynchronous) */
+      verdict?: PolicyVerdict;
     };
 
 export interface PlanInput {
@@ -138,6 +148,11 @@ export function planStep(p: PlanInput): ActionOp {
     // A previous attempt may have reached the server and we cannot ask it: never send again blindly.
     return { kind: 'inDoubt', ...r };
   }
+  const verdict = facts.verdict ?? { kind: 'default' };
+  if (verdict.kind === 'rule' && verdict.effect === 'deny') return { kind: 'deny', by: undefined, rule: verdict, ...r };
+  const gated = tool.write || step.confirm === 'always';
+  if (verdict.kind === 'rule' && verdict.effect === 'approve' && gated)
+    return { kind: 'call', tool, note: { kind: 'rule', verdict }, ...r };
   const gate = decideGate({
     workflow: p.run.workflow,
     step,
@@ -145,8 +160,10 @@ export function planStep(p: PlanInput): ActionOp {
     arguments: args,
     argumentsHash: r.argumentsHash,
     ...(p.rec.approvedHash !== undefined ? { approvedHash: p.rec.approvedHash } : {}),
-    ...(facts.grant ? { grant: facts.grant.decision } : {}),
+    // One person's remembered decision never stands in for a quorum a rule demands.
+    ...(facts.grant && verdict.kind !== 'rule' ? { grant: facts.grant.decision } : {}),
     policy: p.policy,
+    verdict,
   });
   if (gate.kind === 'ask') return { kind: 'ask', payload: gate.payload };
   if (gate.kind === 'deny') return { kind: 'deny', by: facts.grant?.by, ...r };

@@ -11,7 +11,9 @@ import type { Grant, RunRecord } from '../runs/records.ts';
 import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
 import type { CallStep, TemplateContext } from '../workflows/types.ts';
 import { type StepDeps, type StepJob, execute, settle } from './execute.ts';
+import type { PolicyVerdict } from '../policy/types.ts';
 import { modelFacts } from './llm.ts';
+import { ruleContext, verdictFor } from './rule-context.ts';
 import { type StepFacts, planPosition, planStep } from './plan.ts';
 import type { StepJobData } from './queues.ts';
 
@@ -80,9 +82,16 @@ export class StepProcessor {
     } catch (error) {
       return { kind: 'error', error };
     }
+    let verdict: PolicyVerdict;
+    try {
+      verdict = await verdictFor(this.d.policy(), ruleContext(j.run, step, tool, args));
+    } catch (error) {
+      return { kind: 'error', error };
+    }
     const pin = await this.observePin(tool);
     const grant = preloaded ? loaded.grant : await store.getGrant(j.run.session, step.connector, step.tool, j.run.owner);
-    return { kind: 'tool', args, tool, enabled, changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [], grant };
+    const changed = pin.status === 'changed' ? pin.changes.map((c) => c.field) : [];
+    return { kind: 'tool', args, tool, enabled, changed, grant, verdict };
   }
 
   /**

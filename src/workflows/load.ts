@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LineCounter, isMap, parseDocument } from 'yaml';
 import { type ConfigIssue, ConfigError, InterlockError, errorMessage } from '../errors.ts';
-import { readConnectors, readPolicy, readTokens } from './schema.ts';
+import { type GroupRef, groupProblems, readPolicy } from './policy.ts';
+import { readConnectors, readTokens } from './schema.ts';
 import { Source, readMap } from './source.ts';
 import { readApprovals } from './approvals.ts';
 import { readLlmConfig } from './llm-step.ts';
@@ -94,10 +95,12 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const connectors = top.connectors ? readConnectors(src, top.connectors, declared) : {};
   const llm = top.llm ? readLlmConfig(src, top.llm) : undefined;
   const workflows = top.workflows ? readWorkflows(src, top.workflows, connectors, declared, llm) : {};
+  const groups: GroupRef[] = [];
   checkHooks(src, workflows);
-  const policy = readPolicy(src, top.policy, declared, workflows);
+  const policy = readPolicy(src, top.policy, declared, workflows, groups);
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
   const approvals = top.approvals ? readApprovals(src, top.approvals) : undefined;
+  groupProblems(src, groups, tokens, policy.groups ?? {});
   if (src.issues.length > 0) throw new ConfigError(sortIssues(src.issues));
   return { file, connectors, workflows, policy, tokens, ...(llm ? { llm } : {}), ...(approvals?.slack ? { approvals } : {}) };
 }

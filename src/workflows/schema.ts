@@ -8,7 +8,7 @@ import { ENV_REF_AT_START, SOLE_ENV_REF } from '../connectors/env-refs.ts';
 import { firstMatch } from '../connectors/glob.ts';
 import { readOverrides } from './overrides.ts';
 import { readRateLimits } from './rate-limit.ts';
-import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, PolicyConfig, TokenConfig, WorkflowDef } from './types.ts';
+import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, TokenConfig } from './types.ts';
 import {
   type Field,
   type Source,
@@ -226,7 +226,8 @@ function checkEnvRefs(src: Source, f: Field, v: string, what: string): void {
     src.add(
       f.pos,
       f.path,
-      `${what} has a malformed environment reference "${shown}…": write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`,
+      `${what} has a malformed environment reference "${shown}…": ` +
+        `write \${env:NAME} with NAME made of letters, digits and _${isDefault ? ' (defaults such as :- are not supported; an unset variable is an error at connect time)' : ''}`,
     );
   }
 }
@@ -250,55 +251,14 @@ export function toolAllowed(tools: { allow: string[]; deny: string[] }, name: st
   return (tools.allow.length === 0 || firstMatch(name, tools.allow) !== undefined) && firstMatch(name, tools.deny) === undefined;
 }
 
-export function readPolicy(
-  src: Source,
-  f: Field | undefined,
-  declared: Declared,
-  workflows: Record<string, WorkflowDef>,
-): PolicyConfig {
-  const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: DEFAULT_CONFIRMATION_TTL_MS };
-  const m = f && readMap(src, f, 'policy', { optional: ['allow_unconfirmed', 'confirmation_ttl'] });
-  if (!m) return policy;
-  if (m.confirmation_ttl)
-    policy.confirmationTtlMs =
-      readDuration(src, m.confirmation_ttl, 'policy confirmation_ttl', { positive: true }) ?? policy.confirmationTtlMs;
-  for (const item of (m.allow_unconfirmed && readList(src, m.allow_unconfirmed, 'policy allow_unconfirmed')) ?? []) {
-    const name = readString(src, item, 'each name in policy allow_unconfirmed');
-    if (name === undefined) continue;
-    const problem = unconfirmedNameProblem(name, declared, workflows);
-    if (problem) src.add(item.pos, item.path, `policy allow_unconfirmed: ${problem}`);
-    else policy.allowUnconfirmed.push(name);
-  }
-  return policy;
-}
-
-function unconfirmedNameProblem(name: string, declared: Declared, workflows: Record<string, WorkflowDef>): string | undefined {
-  const dot = name.indexOf('.');
-  if (dot <= 0 || dot === name.length - 1) return `"${name}" must be connector.tool or workflow.step`;
-  const [head, rest] = [name.slice(0, dot), name.slice(dot + 1)];
-  if (declared.connectors.has(head)) return undefined;
-  const wf = workflows[head];
-  if (wf) {
-    if (wf.steps.some((s) => s.id === rest)) return undefined;
-    const hint = suggest(
-      rest,
-      wf.steps.map((s) => s.id),
-    );
-    return `workflow "${head}" has no step "${rest}"${hint ? ` (did you mean "${head}.${hint}"?)` : ''}`;
-  }
-  if (declared.workflows.has(head)) return undefined;
-  const hint = suggest(head, [...declared.connectors, ...declared.workflows]);
-  return `"${head}" in "${name}" is neither a connector nor a workflow${hint ? ` (did you mean "${hint}"?)` : ''}`;
-}
-
-const SCOPES = ['read', 'trigger', 'confirm', 'admin'] as const;
+const SCOPES = ['read', 'trigger', 'confirm', 'admin', 'audit'] as const;
 type Scope = (typeof SCOPES)[number];
 
 export function readTokens(src: Source, f: Field): TokenConfig[] {
   const out: TokenConfig[] = [];
   const names = new Set<string>();
   for (const item of readList(src, f, 'tokens') ?? []) {
-    const m = readMap(src, item, 'token', { required: ['name', 'token', 'scopes'] });
+    const m = readMap(src, item, 'token', { required: ['name', 'token', 'scopes'], optional: ['groups'] });
     if (!m) continue;
     const name = m.name && readString(src, m.name, 'token name');
     if (name !== undefined && m.name && names.has(name)) src.add(m.name.pos, m.name.path, `duplicate token name "${name}"`);
@@ -315,7 +275,7 @@ export function readTokens(src: Source, f: Field): TokenConfig[] {
     const scopes: Scope[] = [];
     const list = m.scopes && readList(src, m.scopes, 'token scopes');
     if (list?.length === 0 && m.scopes)
-      src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin');
+      src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin, audit');
     for (const s of list ?? []) {
       const scope = readString(src, s, 'each token scope');
       if (scope === undefined) continue;
@@ -325,12 +285,13 @@ export function readTokens(src: Source, f: Field): TokenConfig[] {
         src.add(
           s.pos,
           s.path,
-          `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm or admin`,
+          `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm, admin or audit`,
         );
       }
     }
-    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0)
-      out.push({ name, env, scopes });
+    const groups = m.groups ? readStringList(src, m.groups, `token "${name ?? '?'}" groups`) : [];
+    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0 && groups)
+      out.push({ name, env, scopes, ...(groups.length ? { groups } : {}) });
   }
   return out;
 }

@@ -8,6 +8,7 @@ import type { ConnectorConfig, SourcePos } from '../connectors/config.ts';
 import type { ApprovalsConfig } from './approvals.ts';
 
 export type { ApprovalsConfig, SlackApprovalsConfig } from './approvals.ts';
+import type { MoneySpec, PolicyRule } from '../policy/types.ts';
 
 export type { TemplateContext } from '../templates.ts';
 
@@ -174,13 +175,23 @@ export interface PolicyConfig {
   allowUnconfirmed: string[];
   /** how long a confirmation waits for a decision before the run fails */
   confirmationTtlMs: number;
+  /** first match wins; the file's own, then one per allow_unconfirmed name (see workflows/policy.ts) */
+  rules?: PolicyRule[];
+  /** how to read the money a tool moves, for rules and for people */
+  money?: MoneySpec[];
+  /** how long the audit stream keeps a decision */
+  auditRetentionMs?: number;
+  /** approver groups: name → identities (token names, OAuth subjects); tokens may add theirs (`groups`) */
+  groups?: Record<string, string[]>;
 }
 
 export interface TokenConfig {
   name: string;
   /** environment variable holding the token value */
   env: string;
-  scopes: Array<'read' | 'trigger' | 'confirm' | 'admin'>;
+  scopes: Array<'read' | 'trigger' | 'confirm' | 'admin' | 'audit'>;
+  /** approver groups the token's principal belongs to, for quorum rules (`require: {group}`) */
+  groups?: string[];
 }
 
 export interface InterlockConfig {

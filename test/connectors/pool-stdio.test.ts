@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { validateArguments } from '../../src/connectors/arguments.ts';
 import { ConnectorPool } from '../../src/connectors/pool.ts';
 import { IDEMPOTENCY_META_KEY } from '../../src/connectors/types.ts';
 import { CallLog, TEST_SERVER, captureLogger, connector, stdioServer, until } from './helpers.ts';
@@ -51,7 +52,7 @@ describe('ConnectorPool over stdio (test server as a child process)', () => {
   it('rejects bad arguments naming the field before anything reaches the server', async () => {
     makePool();
     const tool = await pool.getTool('t', 'add');
-    expect(() => pool.validateArguments(tool, { a: 1, b: 'two' })).toThrow('Invalid arguments for t.add: b must be number');
+    expect(() => validateArguments(tool, { a: 1, b: 'two' })).toThrow('Invalid arguments for t.add: b must be number');
     const err = await rejection(pool.callTool('t', 'add', { a: 1 }));
     expect(err.code).toBe('ARGUMENTS_INVALID');
     expect(err.details).toMatchObject({ issues: [{ field: 'b', message: 'is required' }] });

@@ -86,19 +86,20 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
   });
 
   it('shows each write in full, runs it on approval, and does not ask again for what was remembered', async () => {
-    openai.setScript([refund('ch_seed_1', 1500), report, refund('ch_seed_2', 2000), report]);
+    // 60.00 USD asks a person; 20.00 USD is within the shipped rule small-refunds and asks nobody.
+    openai.setScript([refund('ch_seed_2', 6000), report, refund('ch_seed_1', 2000), report]);
     startChat('first');
     await tmux.waitFor('first', /you›/);
-    tmux.type('first', 'Please refund 15.00 of ch_seed_1 and let the customer know');
+    tmux.type('first', 'Please refund 60.00 of ch_seed_2 and let the customer know');
 
     let screen = await tmux.waitFor('first', /Confirmation needed: stripe\.create_refund[\s\S]*Approve this call\?/);
-    expect(screen).toContain('→ run_workflow {"workflow":"refund-and-notify","inputs":{"charge":"ch_seed_1","amount":1500}}');
-    expect(screen).toMatch(/arguments \(exact JSON that will be sent\):\s+\{\s+"charge_id": "ch_seed_1",\s+"amount": 1500\s+\}/);
+    expect(screen).toContain('→ run_workflow {"workflow":"refund-and-notify","inputs":{"charge":"ch_seed_2","amount":6000}}');
+    expect(screen).toMatch(/arguments \(exact JSON that will be sent\):\s+\{\s+"charge_id": "ch_seed_2",\s+"amount": 6000\s+\}/);
     expect(screen).toMatch(/argumentsHash: [0-9a-f]{64}/);
     expect(screen).toMatch(/expected output:\s+id: string — Refund id/);
     // The question went to the person: the model has not been asked anything since it called the tool.
     expect(openai.requests).toHaveLength(1);
-    expect(refundsOf('ch_seed_1')).toEqual([]);
+    expect(refundsOf('ch_seed_2')).toEqual([]);
     const offered = (openai.requests[0].body.tools ?? []).map((t) => (t.type === 'function' ? t.function.name : ''));
     expect(offered).toEqual(expect.arrayContaining(['run_workflow', 'get_run', 'list_workflows', 'refund-and-notify']));
     expect(openai.requests[0].body.stream).toBe(true);
@@ -106,10 +107,10 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     tmux.type('first', 'r');
     screen = await tmux.waitFor('first', (s) => count(s, 'Approve this call?') === 2);
     expect(screen).toContain('Confirmation needed: slack.post_message');
-    const [made] = refundsOf('ch_seed_1');
-    expect(made.amount).toBe(1500);
+    const [made] = refundsOf('ch_seed_2');
+    expect(made.amount).toBe(6000);
     expect(screen).toMatch(
-      new RegExp(`"text": "Hi Ada Lovelace, we refunded 15\\.00 USD of your charge ch_seed_1\\. Refund id: ${made.id}\\."`),
+      new RegExp(`"text": "Hi Grace Hopper, we refunded 60\\.00 USD of your charge ch_seed_2\\. Refund id: ${made.id}\\."`),
     );
     tmux.type('first', 'r');
 
@@ -117,12 +118,13 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     expect(screen).toContain(`interlock› Done: refund ${made.id} succeeded`);
     expect(runAnswer(openai.requests[1].body).status).toBe('succeeded');
 
-    tmux.type('first', 'Now refund 20.00 of ch_seed_2 as well');
+    tmux.type('first', 'Now refund 20.00 of ch_seed_1 as well');
     screen = await tmux.waitFor('first', (s) => count(s, 'interlock› Done: refund') === 2);
-    const [second] = refundsOf('ch_seed_2');
+    const [second] = refundsOf('ch_seed_1');
     expect(second.amount).toBe(2000);
     expect(screen).toContain(`interlock› Done: refund ${second.id} succeeded`);
-    // Both writes were remembered for this conversation: the second run asked nothing.
+    // The Slack post was remembered for this conversation and the refund is within small-refunds:
+    // the second run asked nothing.
     expect(count(screen, 'Confirmation needed:')).toBe(2);
     expect(openai.requests).toHaveLength(4);
 
@@ -131,17 +133,17 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
   });
 
   it('asks again in a new conversation, and a denied write never reaches Stripe', async () => {
-    openai.setScript([refund('ch_seed_1', 500), report]);
-    const before = refundsOf('ch_seed_1').length;
+    openai.setScript([refund('ch_seed_2', 5500), report]);
+    const before = refundsOf('ch_seed_2').length;
     startChat('second');
     await tmux.waitFor('second', /you›/);
-    tmux.type('second', 'Refund another 5.00 of ch_seed_1');
+    tmux.type('second', 'Refund another 55.00 of ch_seed_2');
     const screen = await tmux.waitFor('second', /Confirmation needed: stripe\.create_refund[\s\S]*Approve this call\?/);
-    expect(screen).toMatch(/"charge_id": "ch_seed_1",\s+"amount": 500/);
+    expect(screen).toMatch(/"charge_id": "ch_seed_2",\s+"amount": 5500/);
     tmux.type('second', 'd');
     await tmux.waitFor('second', /interlock› The run ended denied; nothing more was done\./);
     expect(runAnswer(openai.requests[1].body).status).toBe('denied');
-    expect(refundsOf('ch_seed_1')).toHaveLength(before);
+    expect(refundsOf('ch_seed_2')).toHaveLength(before);
     tmux.type('second', '/exit');
     await tmux.waitFor('second', /\[exited 0\]/);
   });

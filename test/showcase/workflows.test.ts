@@ -55,23 +55,26 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
   });
 
   it('refund-and-notify refunds once and tells the customer the refund amount and id', async () => {
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 2500 });
+    // 75.00 USD: above what policy.rules approve by themselves, below what needs two approvers.
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 7500 });
     const { run: done, shown } = await approveAll(app, run.id);
     expect(shown).toEqual(['stripe.create_refund', 'slack.post_message']);
     expect(done.status).toBe('succeeded');
     const refund = done.steps.refund.output as { id: string; amount: number };
     const stripe = sandboxes.stripe.state() as unknown as StripeState;
     expect(Object.values(stripe.refunds).filter((r) => r.charge === 'ch_seed_2')).toHaveLength(1);
-    expect(refund.amount).toBe(2500);
+    expect(refund.amount).toBe(7500);
     const slack = sandboxes.slack.state() as unknown as SlackState;
     const msg = slack.messages.find((m) => m.text.includes(refund.id));
     expect(msg?.channel).toBe('C0CUST002');
-    expect(msg?.text).toContain('25.00 USD');
+    expect(msg?.text).toContain('75.00 USD');
   });
 
   it('a denied refund never reaches Stripe', async () => {
+    // Back to the seed, so all of ch_seed_2 (120.00 USD) is left: a refund that asks one person.
+    await fetch(`${sandboxes.stripe.url}/_sandbox/reset`, { method: 'POST' });
     const before = Object.keys((sandboxes.stripe.state() as unknown as StripeState).refunds).length;
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_1' });
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
     await app.engine.deny(paused.steps.refund.confirmationId!, { by: 'test' });
     await waitForStatus(app, run.id, ['denied']);
@@ -134,9 +137,9 @@ describe('npm run demo', () => {
     expect(r.stderr).not.toMatch(/demo failed/);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('Confirmation needed: stripe.create_refund');
-    expect(r.stdout).toContain('"charge_id": "ch_seed_1"');
+    expect(r.stdout).toContain('"charge_id": "ch_seed_2"');
     expect(r.stdout).toContain('Confirmation needed: slack.post_message');
-    expect(r.stdout).toMatch(/refund re_\w+ \(1500 cents, succeeded\)/);
-    expect(r.stdout).toMatch(/Slack message ts \d+\.\d+ in C0CUST001/);
+    expect(r.stdout).toMatch(/refund re_\w+ \(7500 cents, succeeded\)/);
+    expect(r.stdout).toMatch(/Slack message ts \d+\.\d+ in C0CUST002/);
   });
 });

@@ -42,7 +42,8 @@ export function createStripeClientFromEnv(env: NodeJS.ProcessEnv = process.env):
   if (live && env.INTERLOCK_ALLOW_LIVE_STRIPE !== '1') {
     throw new InterlockError(
       'CONFIG_INVALID',
-      'STRIPE_SECRET_KEY is a live-mode key; Interlock refuses to move real money unless INTERLOCK_ALLOW_LIVE_STRIPE=1 is set. Use a test-mode key (sk_test_…), or unset STRIPE_SECRET_KEY to use the local Stripe sandbox.',
+      'STRIPE_SECRET_KEY is a live-mode key; Interlock refuses to move real money unless INTERLOCK_ALLOW_LIVE_STRIPE=1 is set. ' +
+        'Use a test-mode key (sk_test_…), or unset STRIPE_SECRET_KEY to use the local Stripe sandbox.',
     );
   }
   const explicitUrl = env.INTERLOCK_STRIPE_API_URL?.trim() || undefined;

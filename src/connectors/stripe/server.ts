@@ -15,7 +15,8 @@ export function createStripeMcpServer({ stripe }: { stripe: Stripe }): McpServer
     { name: STRIPE_CONNECTOR_NAME, title: 'Stripe', version: STRIPE_CONNECTOR_VERSION },
     {
       instructions:
-        'Stripe payments: look up charges, customers and the balance; create customers, invoice items and invoices; finalize invoices; refund charges. Amounts are integers in the smallest currency unit (cents for USD). Write tools honour the idempotency key sent in _meta["interlock/idempotencyKey"].',
+        'Stripe payments: look up charges, customers and the balance; create customers, invoice items and invoices; finalize invoices; refund charges. ' +
+        'Amounts are integers in the smallest currency unit (cents for USD). Write tools honour the idempotency key sent in _meta["interlock/idempotencyKey"].',
     },
   );
   registerReadTools(server, stripe);

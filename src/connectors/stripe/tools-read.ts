@@ -34,7 +34,8 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Get Stripe balance',
       description:
-        "Use this when you need the Stripe account's current balance: funds available now (what refunds draw on) and funds still pending, per currency, in the smallest currency unit. Takes no arguments and changes nothing.",
+        "Use this when you need the Stripe account's current balance: " +
+        'funds available now (what refunds draw on) and funds still pending, per currency, in the smallest currency unit. Takes no arguments and changes nothing.',
       inputSchema: {},
       outputSchema: balanceShape,
       annotations: { title: 'Get Stripe balance', ...READ },
@@ -52,7 +53,8 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Look up a Stripe charge',
       description:
-        'Use this when you have a charge id (ch_…) and need its amount, how much is already refunded and still refundable, and who paid: the customer id, email, name and the Slack channel recorded for them (customer_slack_channel), so a later step can notify the customer. Check amount_refundable before create_refund. Changes nothing.',
+        'Use this when you have a charge id (ch_…) and need its amount, how much is already refunded and still refundable, and who paid: the customer id, ' +
+        'email, name and the Slack channel recorded for them (customer_slack_channel), so a later step can notify the customer. Check amount_refundable before create_refund. Changes nothing.',
       inputSchema: { charge_id: stripeId('charge', 'ch') },
       outputSchema: chargeShape,
       annotations: { title: 'Look up a Stripe charge', ...READ },
@@ -73,7 +75,8 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'List Stripe charges',
       description:
-        "Use this to browse charges, newest first, optionally only one customer's. Returns up to `limit` charges with their refund state and customer details, plus a cursor for the next page. If you already know the charge id, use retrieve_charge instead. Changes nothing.",
+        "Use this to browse charges, newest first, optionally only one customer's. Returns up to `limit` charges with their refund state and " +
+        'customer details, plus a cursor for the next page. If you already know the charge id, use retrieve_charge instead. Changes nothing.',
       inputSchema: {
         customer_id: stripeId('customer', 'cus')
           .optional()
@@ -108,7 +111,9 @@ export function registerReadTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Find Stripe customers',
       description:
-        "Use this to find a customer's id (cus_…) from their email or name. Matches are exact and case-insensitive; give email, name, or both. For other searches pass a Stripe search `query` instead, e.g. metadata['slack_channel']:'C0CUST001'. On live Stripe a customer created in the last minute may not be found yet: use the id create_customer returned. Changes nothing.",
+        "Use this to find a customer's id (cus_…) from their email or name. Matches are exact and case-insensitive; give email, name, or both. " +
+        "For other searches pass a Stripe search `query` instead, e.g. metadata['slack_channel']:'C0CUST001'. " +
+        'On live Stripe a customer created in the last minute may not be found yet: use the id create_customer returned. Changes nothing.',
       inputSchema: {
         email: z.string().min(1).optional().describe('Email address to match exactly (case-insensitive).'),
         name: z.string().min(1).optional().describe('Full name to match exactly (case-insensitive).'),

@@ -42,7 +42,8 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Create a Stripe customer',
       description:
-        'Creates a new customer in Stripe. Use this only after search_customers found nobody with that email: Stripe does not deduplicate customers by email, so calling it for an existing person makes a second record. Optionally records the Slack channel used to reach them.',
+        'Creates a new customer in Stripe. Use this only after search_customers found nobody with that email: ' +
+        'Stripe does not deduplicate customers by email, so calling it for an existing person makes a second record. Optionally records the Slack channel used to reach them.',
       inputSchema: {
         email: z.email().describe("The customer's email address; Stripe sends receipts and invoices here."),
         name: z.string().min(1).max(256).optional().describe("The customer's full name or business name."),
@@ -72,7 +73,8 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Add a line to a Stripe invoice',
       description:
-        "Adds a charge line (amount and description) for a customer. Use this before create_invoice: the line waits as a pending item and the customer's next invoice picks it up; or pass invoice_id to add it to an existing draft invoice. A negative amount is a credit.",
+        'Adds a charge line (amount and description) for a customer. Use this before create_invoice: ' +
+        "the line waits as a pending item and the customer's next invoice picks it up; or pass invoice_id to add it to an existing draft invoice. A negative amount is a credit.",
       inputSchema: {
         customer_id: stripeId('customer', 'cus').describe('The customer to bill (cus_…).'),
         amount: z
@@ -109,7 +111,10 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Create a draft Stripe invoice',
       description:
-        "Creates a draft invoice for a customer, collecting their pending invoice items (from create_invoice_item). A draft is not sent or payable: call finalize_invoice next. Defaults to send_invoice (the customer pays on Stripe's hosted page) due in 30 days; Stripe's automatic advancing is off, so nothing happens to the draft until it is finalized.",
+        'Creates a draft invoice for a customer, collecting their pending invoice items (from create_invoice_item). ' +
+        'A draft is not sent or payable: call finalize_invoice next. ' +
+        "Defaults to send_invoice (the customer pays on Stripe's hosted page) due in 30 days; " +
+        "Stripe's automatic advancing is off, so nothing happens to the draft until it is finalized.",
       inputSchema: {
         customer_id: stripeId('customer', 'cus').describe('The customer to invoice (cus_…).'),
         description: z.string().max(1500).optional().describe('A memo shown on the invoice.'),
@@ -165,7 +170,8 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Finalize a Stripe invoice',
       description:
-        'Finalizes a draft invoice: it gets its invoice number and a hosted payment page (hosted_invoice_url) to share with the customer, and becomes open and payable; an invoice with nothing due is marked paid. Use this after create_invoice once its lines are right: a finalized invoice can no longer be edited, only voided.',
+        'Finalizes a draft invoice: it gets its invoice number and a hosted payment page (hosted_invoice_url) to share with the customer, ' +
+        'and becomes open and payable; an invoice with nothing due is marked paid. Use this after create_invoice once its lines are right: a finalized invoice can no longer be edited, only voided.',
       inputSchema: { invoice_id: stripeId('invoice', 'in').describe('The draft invoice to finalize (in_…).') },
       outputSchema: invoiceShape,
       annotations: { title: 'Finalize a Stripe invoice', ...WRITE },
@@ -175,7 +181,8 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
         const inv = toInvoice(await stripe.invoices.finalizeInvoice(invoice_id, {}, writeOptions(extra)));
         return ok(
           inv,
-          `Finalized ${inv.id} as ${inv.number ?? '(no number)'}: ${inv.status}, ${formatMoney(inv.amount_due, inv.currency)} due${inv.hosted_invoice_url ? `, pay at ${inv.hosted_invoice_url}` : ''}${replayNote(inv.idempotent_replayed)}`,
+          `Finalized ${inv.id} as ${inv.number ?? '(no number)'}: ` +
+            `${inv.status}, ${formatMoney(inv.amount_due, inv.currency)} due${inv.hosted_invoice_url ? `, pay at ${inv.hosted_invoice_url}` : ''}${replayNote(inv.idempotent_replayed)}`,
         );
       }),
   );
@@ -185,7 +192,8 @@ export function registerWriteTools(server: McpServer, stripe: Stripe): void {
     {
       title: 'Refund a Stripe charge',
       description:
-        "Refunds a charge, fully or partly, sending money back to the customer's card; this cannot be undone. Use retrieve_charge first to check amount_refundable. Without amount, refunds everything not yet refunded; an amount above what is left is rejected by Stripe. Give charge_id or payment_intent_id, not both.",
+        "Refunds a charge, fully or partly, sending money back to the customer's card; this cannot be undone. Use retrieve_charge first to check " +
+        'amount_refundable. Without amount, refunds everything not yet refunded; an amount above what is left is rejected by Stripe. Give charge_id or payment_intent_id, not both.',
       inputSchema: {
         charge_id: stripeId('charge', 'ch').optional().describe('The charge to refund (ch_…).'),
         payment_intent_id: stripeId('payment intent', 'pi')

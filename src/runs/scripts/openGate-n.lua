@@ -6,7 +6,7 @@
   confirmation is dropped when its deadline passes).
   KEYS: 1 run hash, 2 events stream, [3 ready index, 4 pending-confirmations index: single Redis only]
   ARGV: 1 stepId, 2 confirmationId, 3 what was shown (JSON), 4 argumentsHash, 5 expiresAt, 6 now,
-        7 the confirmation's field name in the run hash (F.conf)
+        7 the confirmation's field name in the run hash (F.conf), 8 approvers a policy rule requires ('' = one person, no quorum)
   Returns: 'ok' | 'run:<status>' when the run cannot pause | 'step:<status>' when the step is not at its gate
   Events: confirmation.requested
 ]]
@@ -26,6 +26,7 @@ redis.call('HSET', KEYS[1],
   sk .. 'status', 'awaiting_confirmation', sk .. 'conf', ARGV[2],
   ck, ARGV[3], ck .. ':status', 'pending', ck .. ':hash', ARGV[4], ck .. ':expiresAt', ARGV[5], ck .. ':step', ARGV[1],
   'status', 'awaiting_confirmation', 'updatedAt', ARGV[6])
+if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', KEYS[1], ck .. ':need', ARGV[8]) end
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', 10000, '*', 'type', 'confirmation.requested', 'at', ARGV[6], 'step', ARGV[1],
   'data', '{"confirmationId":"' .. ARGV[2] .. '","argumentsHash":"' .. ARGV[4] .. '"}')
 return 'ok'

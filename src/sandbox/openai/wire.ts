@@ -36,7 +36,8 @@ export function checkRequest(body: unknown): ChatRequest {
     if (msg.role !== 'tool' && open.size > 0) {
       throw new WireError(
         400,
-        `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: ${[...open].join(', ')}`,
+        `An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. ` +
+          `The following tool_call_ids did not have response messages: ${[...open].join(', ')}`,
         'messages',
       );
     }

@@ -49,7 +49,8 @@ export class IdempotencyStore {
       throw new StripeApiError(
         400,
         'idempotency_error',
-        `Keys for idempotent requests can only be used for the same endpoint they were first used for ('${prior.method} ${prior.path}' vs '${method} ${path}'). Try using a key other than '${key}' if you meant to execute a different request.`,
+        `Keys for idempotent requests can only be used for the same endpoint they were first used for ('${prior.method} ` +
+          `${prior.path}' vs '${method} ${path}'). Try using a key other than '${key}' if you meant to execute a different request.`,
       );
     }
     if (prior.fingerprint !== fingerprint(params)) {

@@ -38,7 +38,8 @@ export class Params {
     if (typeof v !== 'string') throw invalidRequest(`Invalid string: ${name} must be a string`, undefined, name);
     if (v === '' && opts.required) {
       throw invalidRequest(
-        `You passed an empty string for '${name}'. We assume empty values are an attempt to unset a parameter; however '${name}' cannot be unset. You should remove '${name}' from your request or supply a non-empty value.`,
+        `You passed an empty string for '${name}'. We assume empty values are an attempt to unset a parameter; however '${name}' cannot be unset. ` +
+          `You should remove '${name}' from your request or supply a non-empty value.`,
         'parameter_invalid_empty',
         name,
       );

@@ -112,7 +112,8 @@ function authenticate(req: IncomingMessage): void {
     throw new StripeApiError(
       401,
       'invalid_request_error',
-      "You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
+      'You did not provide an API key. You need to provide your API key in the Authorization header, using Bearer auth (e.g. ' +
+        "'Authorization: Bearer YOUR_SECRET_KEY'). See https://stripe.com/docs/api#authentication for details, or we can help at https://support.stripe.com/.",
     );
   }
   if (!/^sk_test_[A-Za-z0-9_]+$/.test(key)) {

@@ -1,5 +1,6 @@
 import type { ElicitRequestFormParams, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ConfirmationRecord } from '../../runs/records.ts';
+import { confirmationPolicyLines } from '../../policy/words.ts';
 import { approveUrl, type Links } from './results.ts';
 
 /**
@@ -34,6 +35,7 @@ export function elicitationMessage(c: ConfirmationRecord, links: Links): string 
           `Note: the config's tools.overrides loosened ${c.loosened.join(', ')}; the server itself does not declare ${c.loosened.length > 1 ? 'them' : 'it'}.`,
         ]
       : []),
+    ...confirmationPolicyLines(c),
     '',
     'Arguments, exactly as they will be sent:',
     JSON.stringify(c.arguments, null, 2),

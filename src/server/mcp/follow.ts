@@ -135,7 +135,9 @@ async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Pr
     o.logger.info({ confirmation: conf.id, err: errorMessage(err) }, 'elicitation got no answer; the write stays pending');
     return {
       kind: 'unanswered',
-      note: `The person was asked but no answer came back (${errorMessage(err)}). The write stays pending: a person can still approve or deny it on the page or with the command shown; call get_run later.`,
+      note:
+        `The person was asked but no answer came back (${errorMessage(err)}). The write stays pending: ` +
+        'a person can still approve or deny it on the page or with the command shown; call get_run later.',
     };
   }
   const d = readDecision(result);

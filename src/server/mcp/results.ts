@@ -1,4 +1,5 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { confirmationPolicyLines } from '../../policy/words.ts';
 import type { ConfirmationRecord, ErrorInfo, RunRecord } from '../../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import type { RunQueries } from '../services.ts';
@@ -22,6 +23,8 @@ export interface ConfirmationView {
   expiresAt: string;
   approveUrl?: string;
   approveCommand: string;
+  /** the amount, the rule that applies and a quorum's approvals so far, in words (policy/words.ts) */
+  policy?: string[];
 }
 
 export interface RunView {
@@ -55,6 +58,7 @@ export function confirmationView(c: ConfirmationRecord, links: Links): Confirmat
     expiresAt: new Date(c.expiresAt).toISOString(),
     ...(url ? { approveUrl: url } : {}),
     approveCommand: `npx interlock approve ${c.id}`,
+    ...(c.policy ? { policy: confirmationPolicyLines(c) } : {}),
   };
 }
 
@@ -131,6 +135,7 @@ export function runText(v: RunView): string {
     lines.push(
       `Waiting for a person to approve ${c.connector}.${c.tool} with arguments ${JSON.stringify(c.arguments)} (argumentsHash ${c.argumentsHash}).`,
     );
+    if (c.policy) lines.push(...c.policy);
     lines.push(
       `Approve or deny ${c.approveUrl ? `at ${c.approveUrl} or ` : ''}with \`${c.approveCommand}\` (or \`npx interlock deny ${c.id}\`).`,
     );

@@ -255,7 +255,9 @@ export class Facade {
       ...(elicitMode ? { elicitMode } : {}),
       ...(elicits && !canConfirm(extra)
         ? {
-            notAsked: `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: a person with 'confirm' must approve the write on the page or with the command shown.`,
+            notAsked:
+              `This connection's token ('${principal}') lacks the 'confirm' scope, so nobody was asked here: ` +
+              `a person with 'confirm' must approve the write on the page or with the command shown.`,
           }
         : {}),
       decider: { by: principal, channel: this.deps.channel ?? 'mcp-elicitation' },

@@ -81,6 +81,11 @@ export const RUN_OUTPUT_SCHEMA: Tool['outputSchema'] = {
         expiresAt: { type: 'string' },
         approveUrl: { type: 'string', description: 'page where a person can review and approve or deny it' },
         approveCommand: { type: 'string', description: 'the same from a terminal' },
+        policy: {
+          type: 'array',
+          items: { type: 'string' },
+          description: 'the amount in currency, the policy rule that applies and, for a quorum, the approvals so far, in words',
+        },
       },
       required: ['id', 'status', 'connector', 'tool', 'arguments', 'argumentsHash', 'approveCommand'],
     },

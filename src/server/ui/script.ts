@@ -58,8 +58,17 @@ export const CLIENT_SCRIPT =
         badge.textContent = data.status;
         badge.className = 'badge s-' + data.status;
       }
-      out.textContent = (action === 'approve' ? 'Approved' : 'Denied') + (remember ? ' and remembered for this session' : '') +
-        (action === 'approve' ? ': the run continues.' : ': the tool was not called.');
+      // One approval toward a quorum leaves the write pending: say how many are still needed.
+      const quorum = data.policy && data.policy.require;
+      if (action === 'approve' && data.status === 'pending' && quorum) {
+        const n = (data.approvals || []).length;
+        out.textContent = 'Approval recorded: ' + n + ' of ' + quorum.approvers + ' from group "' + quorum.group + '"; the write waits for the rest.';
+        const q = card.querySelector('.quorum');
+        if (q) q.textContent = n + ' of ' + quorum.approvers + ' approvals so far (' + (data.approvals || []).map((a) => a.by).join(', ') + ').';
+      } else {
+        out.textContent = (action === 'approve' ? 'Approved' : 'Denied') + (remember ? ' and remembered for this session' : '') +
+          (action === 'approve' ? ': the run continues.' : ': the tool was not called.');
+      }
     } catch (err) {
       out.className = 'outcome error';
       out.textContent = String(err && err.message ? err.message : err);

@@ -1,0 +1,51 @@
+/**
+ * The facts a policy rule reads about one call, gathered from the run as the worker (and
+ * `interlock policy explain`) sees it. Kept beside the worker because it reads run records;
+ * src/policy/ only knows the shape (RuleContext).
+ */
+import type { ToolInfo } from '../connectors/types.ts';
+import { type RuleSet, evaluateRules, explainRules, type Explanation } from '../policy/evaluate.ts';
+import type { PolicyVerdict, RuleContext } from '../policy/types.ts';
+import type { RunRecord } from '../runs/records.ts';
+import { unconfirmedRule } from '../workflows/policy.ts';
+import type { PolicyConfig, StepDef } from '../workflows/types.ts';
+
+export function ruleContext(
+  run: Pick<RunRecord, 'id' | 'workflow' | 'inputs' | 'owner' | 'steps'> | undefined,
+  step: Pick<StepDef, 'id' | 'confirm'> | undefined,
+  tool: Pick<ToolInfo, 'connector' | 'name' | 'write' | 'annotations'>,
+  args: Record<string, unknown>,
+  workflow = run?.workflow ?? '',
+): RuleContext {
+  const steps: RuleContext['run']['steps'] = {};
+  for (const [id, s] of Object.entries(run?.steps ?? {})) steps[id] = { output: s.output, status: s.status };
+  return {
+    args,
+    run: {
+      ...(run ? { id: run.id } : {}),
+      workflow,
+      inputs: run?.inputs ?? {},
+      ...(run?.owner ? { triggeredBy: run.owner } : {}),
+      steps,
+    },
+    annotations: { ...tool.annotations },
+    tool: { connector: tool.connector, name: tool.name, write: tool.write },
+    ...(step ? { step: { id: step.id, confirm: step.confirm } } : {}),
+  };
+}
+
+/** The file's rules, then one per allow_unconfirmed name: first match wins. */
+export function ruleSet(policy: PolicyConfig): RuleSet {
+  return { rules: [...(policy.rules ?? []), ...policy.allowUnconfirmed.map(unconfirmedRule)], money: policy.money ?? [] };
+}
+
+/** The verdict for a call; without rules or money specs there is nothing to evaluate. */
+export async function verdictFor(policy: PolicyConfig, ctx: RuleContext): Promise<PolicyVerdict> {
+  const set = ruleSet(policy);
+  if (set.rules.length === 0 && set.money.length === 0) return { kind: 'default' };
+  return evaluateRules(set, ctx);
+}
+
+export function explainFor(policy: PolicyConfig, ctx: RuleContext): Promise<Explanation> {
+  return explainRules(ruleSet(policy), ctx);
+}

@@ -1,0 +1,97 @@
+import { join, resolve } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
+import { startServer } from '../../src/server/serve.ts';
+import { loadConfigFromString } from '../../src/workflows/load.ts';
+import { readFileSync } from 'node:fs';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+import { launchChromium, screenshot, signIn } from '../server/browser.ts';
+
+/**
+ * The page of a 600.00 USD refund that needs two finance approvers, in Chromium: the amount in
+ * currency, the rule and the quorum in words, and a finance approver's click that records one
+ * approval and leaves the write waiting. The shipped workflows.yaml, with tokens for the people.
+ */
+const TOKENS = `
+tokens:
+  - { name: ops, token: "\${env:POLICY_OPS_TOKEN}", scopes: [read, trigger, confirm] }
+  - { name: finance-alice, token: "\${env:POLICY_ALICE_TOKEN}", scopes: [read, confirm] }
+  - { name: finance-bob, token: "\${env:POLICY_BOB_TOKEN}", scopes: [read, confirm] }
+`;
+
+describe('a quorum on the confirmation page', () => {
+  const redis = new TestRedis();
+  let sandboxes: Sandboxes;
+  let app: App;
+  let server: { url: string; close(): Promise<void> };
+  let browser: Browser;
+
+  beforeAll(async () => {
+    Object.assign(process.env, {
+      POLICY_OPS_TOKEN: 'ops-secret-1',
+      POLICY_ALICE_TOKEN: 'alice-secret-1',
+      POLICY_BOB_TOKEN: 'bob-secret-1',
+    });
+    await redis.start();
+    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
+    Object.assign(process.env, sandboxes.env);
+    const yaml = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8') + TOKENS;
+    app = await App.create({
+      config: loadConfigFromString(yaml, join(ROOT, 'workflows.yaml')),
+      redisUrl: redis.url,
+      prefix: 'qui',
+      logger: silentLogger(),
+    });
+    await app.startWorkers();
+    server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await app?.close();
+    await sandboxes?.close();
+    await redis.stop();
+  });
+
+  it('shows the rule, the amount and the approvals so far in words, and records a finance approver’s click', async () => {
+    const charge = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'amount=90000&currency=usd&customer=cus_seed_grace',
+    }).then(async (r) => ((await r.json()) as { id: string }).id);
+    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'ops' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    const cid = paused.steps.refund.confirmationId ?? '';
+
+    const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
+    await signIn(page, server.url, 'alice-secret-1', `/ui/confirmations/${cid}`);
+    const card = page.locator(`.confirmation[data-id="${cid}"]`);
+    await card.waitFor({ state: 'visible' });
+    expect(await card.locator('.money').innerText()).toBe('600.00 USD');
+    expect(await card.locator('.policy-rule').innerText()).toBe(
+      'Rule "large-refunds" (refunds above 500.00 USD need two approvers from finance) applies to this call of 600.00 USD: it needs 2 different approvers from group "finance", and the person who started the run cannot be one of them.',
+    );
+    expect(await card.locator('.quorum').innerText()).toBe(
+      '0 of 2 approvals so far; 2 more needed from group "finance". ops started the run and cannot approve it.',
+    );
+    // One person cannot stand for a quorum: nothing to remember.
+    expect(await card.locator('input[name=remember]').isDisabled()).toBe(true);
+
+    await card.locator('button[data-action=approve]').click();
+    await expect
+      .poll(() => card.locator('.outcome').innerText(), { timeout: 10_000 })
+      .toBe('Approval recorded: 1 of 2 from group "finance"; the write waits for the rest.');
+    await page.reload();
+    expect(await page.locator(`.confirmation[data-id="${cid}"] .quorum`).innerText()).toBe(
+      '1 of 2 approvals so far (finance-alice); 1 more needed from group "finance". ops started the run and cannot approve it.',
+    );
+    await screenshot(page, resolve(ROOT, 'test-results/policy-quorum.png'));
+    expect((await app.store.requireRun(run.id)).status).toBe('awaiting_confirmation');
+    await page.close();
+  });
+});

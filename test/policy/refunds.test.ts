@@ -1,0 +1,226 @@
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.ts';
+import { InterlockError } from '../../src/errors.ts';
+import { silentLogger } from '../../src/logger.ts';
+import type { AuditEntry } from '../../src/runs/audit.ts';
+import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
+import { startServer } from '../../src/server/serve.ts';
+import { httpStatus } from '../../src/server/status.ts';
+import { loadConfig } from '../../src/workflows/load.ts';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { TestRedis } from '../helpers/redis.ts';
+
+interface StripeState {
+  refunds: Record<string, { charge: string; amount: number }>;
+}
+
+/**
+ * The shipped refund-and-notify and its shipped policy.rules on the Stripe and Slack sandboxes:
+ * what the sandbox holds afterwards is the witness of what was sent.
+ */
+describe('policy rules on the shipped refund workflow', () => {
+  const redis = new TestRedis();
+  let sandboxes: Sandboxes;
+  let app: App;
+  let server: { url: string; close(): Promise<void> };
+
+  const refundsOf = (charge: string) =>
+    Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter((r) => r.charge === charge);
+
+  /** A charge the seed does not have: 900.00 USD, so 600.00 USD can be refunded from it. */
+  async function bigCharge(): Promise<string> {
+    const res = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'amount=90000&currency=usd&customer=cus_seed_grace&description=policy%20test',
+    });
+    expect(res.status).toBe(200);
+    return ((await res.json()) as { id: string }).id;
+  }
+
+  async function pendingOf(runId: string, stepId: string) {
+    const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
+    const cid = run.steps[stepId].confirmationId;
+    expect(run.steps[stepId].status).toBe('awaiting_confirmation');
+    return app.store.requireConfirmation(cid ?? '');
+  }
+
+  async function refused(p: Promise<unknown>): Promise<InterlockError> {
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(InterlockError);
+    return err as InterlockError;
+  }
+
+  beforeAll(async () => {
+    await redis.start();
+    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
+    Object.assign(process.env, sandboxes.env);
+    app = await App.create({
+      config: loadConfig(join(ROOT, 'workflows.yaml')),
+      redisUrl: redis.url,
+      prefix: 'pol',
+      logger: silentLogger(),
+    });
+    await app.startWorkers();
+    server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await app?.close();
+    await sandboxes?.close();
+    await redis.stop();
+  });
+
+  it('a 20.00 USD refund runs with no person, and the audit names the rule and the hash it was bound to', async () => {
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 2000 }, { principal: 'ops' });
+    // Only the Slack post asks.
+    const post = await pendingOf(run.id, 'notify');
+    expect(post.connector).toBe('slack');
+    expect(refundsOf('ch_seed_2')).toEqual([expect.objectContaining({ amount: 2000 })]);
+    const { entries } = await app.store.audit.list({ run: run.id });
+    const refundHash = (await app.store.requireRun(run.id)).steps.refund.argumentsHash;
+    expect(entries).toEqual([
+      expect.objectContaining({
+        decision: 'approve',
+        source: { kind: 'rule', rule: 'small-refunds' },
+        argumentsHash: refundHash,
+        stepId: 'refund',
+        money: { amount: 2000, currency: 'usd', text: '20.00 USD' },
+      }),
+    ]);
+    const events = await app.store.readEvents(run.id);
+    expect(events.find((e) => e.type === 'step.approved_by_rule')?.data.message).toMatch(/small-refunds.*20\.00 USD/);
+    await app.engine.approve(post.id, post.argumentsHash, { by: 'ops-approver', channel: 'api' });
+    await waitForStatus(app, run.id, ['succeeded']);
+  });
+
+  it('a refund above what the charge has left is denied by its rule and never reaches Stripe', async () => {
+    const before = refundsOf('ch_seed_1').length;
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_1', amount: 6000 });
+    const done = await waitForStatus(app, run.id, ['denied', 'failed', 'succeeded', 'awaiting_confirmation']);
+    expect(done.status).toBe('denied');
+    expect(done.steps.refund.status).toBe('denied');
+    expect(done.steps.refund.error?.message).toMatch(/^Denied by rule "refund-above-charge"/);
+    expect(done.steps.notify.status).toBe('pending');
+    expect(refundsOf('ch_seed_1')).toHaveLength(before);
+    const { entries } = await app.store.audit.list({ run: run.id });
+    expect(entries).toEqual([
+      expect.objectContaining({ decision: 'deny', source: { kind: 'rule', rule: 'refund-above-charge' }, stepId: 'refund' }),
+    ]);
+    expect(entries[0].argumentsHash).toBe(done.steps.refund.argumentsHash);
+  });
+
+  it('600.00 USD needs two distinct finance approvers; the trigger, outsiders and a second vote by one approver are refused', async () => {
+    const charge = await bigCharge();
+    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'finance-alice' });
+    const conf = await pendingOf(run.id, 'refund');
+    expect(conf.policy).toMatchObject({
+      rule: 'large-refunds',
+      require: { approvers: 2, group: 'finance' },
+      money: { text: '600.00 USD' },
+    });
+    const hash = conf.argumentsHash;
+
+    const self = await refused(app.engine.approve(conf.id, hash, { by: 'finance-alice', channel: 'api' }));
+    expect([self.code, httpStatus(self)]).toEqual(['SELF_APPROVAL', 403]);
+    const outsider = await refused(app.engine.approve(conf.id, hash, { by: 'ops', channel: 'api' }));
+    expect([outsider.code, httpStatus(outsider)]).toEqual(['NOT_IN_GROUP', 403]);
+
+    const partial = await app.engine.approve(conf.id, hash, { by: 'finance-bob', channel: 'ui' });
+    expect(partial.status).toBe('pending');
+    expect(partial.approvals).toEqual([expect.objectContaining({ by: 'finance-bob', channel: 'ui' })]);
+    const again = await refused(app.engine.approve(conf.id, hash, { by: 'finance-bob', channel: 'api' }));
+    expect(again.code).toBe('ALREADY_APPROVED');
+    // The run's owner is in the group, so the quorum of two cannot be met: nothing is sent.
+    expect((await app.store.requireRun(run.id)).status).toBe('awaiting_confirmation');
+    expect(refundsOf(charge)).toEqual([]);
+    // Partial approvals are visible over the API.
+    const api = (await (await fetch(`${server.url}/api/v1/confirmations/${conf.id}`)).json()) as {
+      approvals: Array<{ by: string }>;
+      policy: { rule: string };
+    };
+    expect(api.approvals.map((a) => a.by)).toEqual(['finance-bob']);
+    expect(api.policy.rule).toBe('large-refunds');
+    // A deny by any approver ends it.
+    await app.engine.deny(conf.id, { by: 'finance-bob', channel: 'api' });
+    await waitForStatus(app, run.id, ['denied']);
+    expect(refundsOf(charge)).toEqual([]);
+  });
+
+  it('with two approvers other than the trigger, the 600.00 USD refund is sent once, each approval on record', async () => {
+    const charge = await bigCharge();
+    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'ops' });
+    const conf = await pendingOf(run.id, 'refund');
+    // Both approve at once: one script each, so exactly one completes the quorum and enqueues.
+    await Promise.all([
+      app.engine.approve(conf.id, conf.argumentsHash, { by: 'finance-alice', channel: 'api' }),
+      app.engine.approve(conf.id, conf.argumentsHash, { by: 'finance-bob', channel: 'cli' }),
+    ]);
+    const post = await pendingOf(run.id, 'notify');
+    const kinds = (await app.store.readEvents(run.id)).map((e) => e.type);
+    expect(kinds.filter((t) => t === 'confirmation.approval_recorded')).toHaveLength(1);
+    expect(kinds.filter((t) => t === 'confirmation.approved')).toHaveLength(1);
+    expect(refundsOf(charge)).toEqual([expect.objectContaining({ amount: 60000 })]);
+    const { entries } = await app.store.audit.list({ run: run.id });
+    expect(entries.map((e) => [e.decision, e.source.kind, e.argumentsHash])).toEqual([
+      ['approval', 'person', conf.argumentsHash],
+      ['approve', 'person', conf.argumentsHash],
+    ]);
+    expect(new Set(entries.map((e) => (e.source.kind === 'person' ? e.source.by : '')))).toEqual(
+      new Set(['finance-alice', 'finance-bob']),
+    );
+    await app.engine.approve(post.id, post.argumentsHash, { by: 'ops-approver' });
+    await waitForStatus(app, run.id, ['succeeded']);
+  });
+
+  it('exports the audit as JSON lines over HTTP and from the CLI, every entry naming its hash', async () => {
+    const res = await fetch(`${server.url}/api/v1/audit`);
+    expect(res.headers.get('content-type')).toMatch(/application\/x-ndjson/);
+    const lines = (await res.text()).trim().split('\n');
+    const entries = lines.map((l) => JSON.parse(l) as AuditEntry);
+    expect(entries.length).toBeGreaterThanOrEqual(7);
+    for (const e of entries) expect(e.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(entries.map((e) => e.source.kind)).toEqual(expect.arrayContaining(['rule', 'person']));
+    const ids = entries.map((e) => e.id);
+    expect([...ids].sort()).toEqual(ids);
+
+    const runId = entries[0].runId;
+    const cli = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'audit', '--run', runId], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'pol', INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml') },
+    });
+    expect(cli.stderr).toBe('');
+    const fromCli = cli.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AuditEntry);
+    expect(fromCli).toEqual(entries.filter((e) => e.runId === runId));
+    const since = await fetch(`${server.url}/api/v1/audit?since=${encodeURIComponent(`(${ids[ids.length - 2]}`)}`);
+    expect((await since.text()).trim().split('\n')).toHaveLength(1);
+  });
+
+  it('explains a pending confirmation from the CLI: which rule decides and why', async () => {
+    const charge = await bigCharge();
+    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 55000 }, { principal: 'ops' });
+    const conf = await pendingOf(run.id, 'refund');
+    const cli = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'policy', 'explain', conf.id], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+      env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'pol', INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml') },
+    });
+    expect(cli.stdout).toContain(
+      'Rule "large-refunds" (refunds above 500.00 USD need two approvers from finance) applies to this call of 550.00 USD',
+    );
+    expect(cli.stdout).toContain('· refund-above-charge: skipped (condition false)');
+    expect(cli.stdout).toContain('→ large-refunds: matches and decides');
+    await app.engine.deny(conf.id, { by: 'finance-bob' });
+  });
+});
