@@ -9,6 +9,7 @@ import { DEFAULT_AUDIT_RETENTION_MS } from './policy/types.ts';
 import { RunStore } from './runs/store.ts';
 import { Engine } from './engine/engine.ts';
 import { openAICaller } from './llm/caller.ts';
+import { Triggers } from './triggers/triggers.ts';
 import { StepQueues } from './worker/queues.ts';
 import { StepWorkers } from './worker/worker.ts';
 import { findConfigFile, loadConfig } from './workflows/load.ts';
@@ -42,6 +43,8 @@ export class App {
   readonly pool: ConnectorPool;
   readonly logger: Logger;
   readonly prefix: string;
+  /** schedules and webhooks: listed and paused anywhere, ticking where workers run */
+  readonly triggers: Triggers;
   workers: StepWorkers | undefined;
   /** the queues the workers enqueue next steps on, over the workers' connection (see startWorkers) */
   private workerQueues: StepQueues | undefined;
@@ -56,6 +59,14 @@ export class App {
     this.queues = new StepQueues(redis.client, `${prefix}:q`);
     this.engine = new Engine(this.store, this.queues, this.source);
     this.pool = new ConnectorPool(config.connectors, { logger });
+    this.triggers = new Triggers({
+      engine: this.engine,
+      state: this.store.triggers,
+      source: this.source,
+      connection: redis.client,
+      prefix,
+      logger,
+    });
     this.source.subscribe(async (next, diff) => {
       registerConfigSecrets(next);
       await this.pool.update(next.connectors, (id) => diff.connectors.changed.includes(id));
@@ -121,6 +132,7 @@ export class App {
       ...(opts.onStepFinished ? { onStepFinished: opts.onStepFinished } : {}),
     }).start();
     await this.workers.waitUntilReady();
+    await this.triggers.start(connection);
     return this.workers;
   }
 
@@ -134,6 +146,7 @@ export class App {
 
   async close(): Promise<void> {
     this.source.close();
+    await this.triggers.close();
     await this.workers?.close();
     this.workers = undefined;
     await this.workerQueues?.close();

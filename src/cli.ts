@@ -310,6 +310,27 @@ program
     process.once('SIGINT', () => void stop('SIGINT'));
   });
 
+const triggers = program.command('triggers').description('schedules and webhooks that start runs by themselves');
+triggers
+  .command('list', { isDefault: true })
+  .description('every trigger: what starts it, paused or not, its next tick and what it last did')
+  .action(async () => {
+    const { listTriggers } = await import('./cli/triggers.ts');
+    await withApp((a) => listTriggers(a));
+  });
+for (const [name, desc] of [
+  ['pause', 'pause a trigger: a schedule stops ticking, a webhook answers 503 so its sender retries later'],
+  ['resume', 'resume a paused trigger'],
+] as const) {
+  triggers
+    .command(`${name} <id>`)
+    .description(desc)
+    .action(async (id: string) => {
+      const { pauseTrigger, resumeTrigger } = await import('./cli/triggers.ts');
+      await withApp((a) => (name === 'pause' ? pauseTrigger(a, id) : resumeTrigger(a, id)));
+    });
+}
+
 const connectors = program.command('connectors').description('inspect the MCP servers Interlock is a client of');
 connectors
   .command('list', { isDefault: true })

@@ -44,6 +44,9 @@ export type ErrorCode =
   | 'ALREADY_APPROVED'
   | 'FLOW_FAILED'
   | 'CHILD_FAILED'
+  | 'SIGNATURE_INVALID'
+  | 'TRIGGER_PAUSED'
+  | 'TRIGGER_NOT_READY'
   | 'INTERNAL';
 
 /**

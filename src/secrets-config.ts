@@ -14,5 +14,7 @@ export function registerConfigSecrets(config: InterlockConfig, env: NodeJS.Proce
         : [c.transport.url, ...Object.values(c.transport.headers)];
     for (const t of texts) for (const n of envRefNames(t)) names.add(n);
   }
+  for (const wf of Object.values(config.workflows))
+    for (const t of wf.triggers ?? []) if (t.kind === 'webhook') names.add(t.verify.secretEnv);
   for (const n of names) registerSecret(env[n]);
 }

@@ -35,6 +35,8 @@ export interface TriggerOptions {
   /** a free-text label that only groups runs */
   label?: string;
   idempotencyKey?: string;
+  /** how long the key names its run, in seconds (default a day) */
+  idempotencyTtlS?: number;
 }
 
 function selfApproval(cid: string, who: string): InterlockError {
@@ -119,6 +121,7 @@ export class Engine {
         ...(opts.idempotencyKey
           ? {
               idempotencyKey: opts.idempotencyKey,
+              ...(opts.idempotencyTtlS ? { idempotencyTtlS: opts.idempotencyTtlS } : {}),
               fingerprint: sha256Hex(canonicalJson({ inputs, session: opts.session ?? null, principal: opts.principal ?? null })),
             }
           : {}),

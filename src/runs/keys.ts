@@ -64,6 +64,14 @@ export class Keys {
   grantIndex(): string {
     return `${this.prefix}:grants`;
   }
+  /** hash trigger id → who paused it and when (schedules and webhooks; see runs/trigger-state.ts) */
+  triggersPaused(): string {
+    return `${this.prefix}:triggers:paused`;
+  }
+  /** hash trigger id → what its last tick or delivery did */
+  triggersLast(): string {
+    return `${this.prefix}:triggers:last`;
+  }
   triggerIdempotency(key: string): string {
     return `${this.prefix}:idem:${key}`;
   }

@@ -29,6 +29,7 @@ import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
 import { parseGrants } from './grant-parse.ts';
 import { GrantStore, type GrantUse } from './grants.ts';
 import type { RedisClient } from './redis.ts';
+import { TriggerState } from './trigger-state.ts';
 import { ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
@@ -51,6 +52,8 @@ export interface CreateRunInput {
   /** the caller's free-text session label, kept for grouping only */
   label?: string;
   idempotencyKey?: string;
+  /** how long the key names its run (default a day); a webhook's senders retry for days */
+  idempotencyTtlS?: number;
   /**
    * what the request asked for (inputs, session, principal), hashed: a replay of the key with
    * another fingerprint is refused with IDEMPOTENCY_KEY_REUSED
@@ -105,6 +108,8 @@ export class RunStore {
   readonly grants: GrantStore;
   /** loop items, parallel branches and steps waiting without a job */
   readonly flow: FlowRecords;
+  /** paused schedules and webhooks, and what each did last */
+  readonly triggers: TriggerState;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -117,6 +122,7 @@ export class RunStore {
     this.audit = new AuditLog(redis, this.keys);
     this.grants = new GrantStore(redis, this.keys, this.s);
     this.flow = new FlowRecords(redis, this.keys, this.s);
+    this.triggers = new TriggerState(redis, this.keys);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -152,7 +158,7 @@ export class RunStore {
     const record = j({ run: runId, fp: input.fingerprint ?? '' });
     if (this.redis.isCluster) {
       // The key is in another slot than the run: set first, and a replay that finds no run writes it.
-      const ok = await this.redis.set(key, record, 'EX', IDEMPOTENCY_TTL_S, 'NX');
+      const ok = await this.redis.set(key, record, 'EX', input.idempotencyTtlS ?? IDEMPOTENCY_TTL_S, 'NX');
       if (ok === null) return this.replay(await this.redis.get(key), input, then);
       return this.writeRun(runId, input, then);
     }
@@ -221,7 +227,7 @@ export class RunStore {
       wf.steps[0].id,
       j({ workflow: wf.name, version: wf.version, session }),
       idem?.record ?? '',
-      String(IDEMPOTENCY_TTL_S),
+      String(input.idempotencyTtlS ?? IDEMPOTENCY_TTL_S),
       ...Object.entries(fields).flat(),
     ];
     // The definition goes first on this connection, so whoever reads the run finds it. On a

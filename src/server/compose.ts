@@ -41,6 +41,7 @@ export function servicesOf(app: App): ServerServices {
         ...(repair ? { repair } : {}),
         boundMs: app.workers?.reconciler.boundMs ?? reconcileEveryMs() + READY_GRACE_MS,
       }),
+    triggers: app.triggers,
     logger: app.logger,
   };
 }

@@ -26,11 +26,19 @@ export function stepQueueIds(config: InterlockConfig): string[] {
  * it takes the queue off the board. `close` stops following.
  */
 export function dashboardRoutes(
-  svc: Pick<ServerServices, 'config' | 'source' | 'queues' | 'queries'>,
+  svc: Pick<ServerServices, 'config' | 'source' | 'queues' | 'queries' | 'triggers'>,
   opts: { uiBase: string },
 ): { routes: Hono; close(): void } {
   const adapter = new HonoAdapter(serveStatic).setBasePath(DASHBOARD_PATH);
   const awaiting = new AwaitingConfirmationAdapter(svc.queries, opts);
+  // The schedules' tick jobs: the next tick of each schedule waits there as a delayed job, and the
+  // ticks taken are kept (with what each did) for a week.
+  const schedules = new BullMQAdapter(svc.triggers.schedules.queue, {
+    readOnlyMode: true,
+    allowRetries: false,
+    description:
+      'Schedule ticks (triggers: cron / every). Each tick starts at most one run, keyed by its job id; pause a schedule with interlock triggers pause.',
+  });
   const queuesOf = (config: InterlockConfig) => [
     awaiting,
     ...stepQueueIds(config).map(
@@ -41,6 +49,7 @@ export function dashboardRoutes(
           description: `Step jobs for '${id}'. A step waiting for a person holds no job here: see "awaiting confirmation".`,
         }),
     ),
+    schedules,
   ];
   const board = createBullBoard({
     queues: queuesOf(svc.config()),

@@ -30,6 +30,7 @@ import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
 import { runRoutes } from './routes/runs.ts';
 import { slackRoutes } from './routes/slack.ts';
+import { hookRoutes, triggerRoutes } from './routes/triggers.ts';
 import { workflowRoutes } from './routes/workflows.ts';
 import { RunEventStreams } from './sse.ts';
 import { LiveFeed } from './ui/live.ts';
@@ -106,10 +107,12 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.get(`${API}/openapi.json`, (c) => c.json(openApiDocument(opts.publicUrl)));
   // While the connection is down, every API call is answered 503 before it starts anything; one
   // that meets the drop halfway fails on its Redis command and gets the same answer (errorResponse).
-  hono.use(`${API}/*`, async (_c, next) => {
+  const redisReady: MiddlewareHandler<ServerEnv> = async (_c, next) => {
     assertRedisReady(app.redis.client);
     await next();
-  });
+  };
+  hono.use(`${API}/*`, redisReady);
+  hono.use('/hooks/*', redisReady);
   hono.route(API, workflowRoutes(svc));
   hono.route(API, runRoutes(svc, events));
   hono.route(API, resolveRoutes(svc));
@@ -121,6 +124,9 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, connectorRoutes(svc));
   hono.route(API, doctorRoutes(svc));
   hono.route(API, reloadRoutes(app.source));
+  hono.route(API, triggerRoutes(svc.triggers));
+  // A webhook's signature is its authentication (src/triggers/verify.ts); no token is asked for.
+  hono.route('/hooks', hookRoutes(svc.triggers));
   hono.route('/', uiRoutes(svc.queries, feed, svc));
   // The link's own token is the authentication on these pages (URL-mode elicitation).
   hono.route('/', decideRoutes({ links: svc.decideLinks, confirmations: svc.queries, decisions: svc.commands }));

@@ -87,6 +87,42 @@ const nameDiff: Json = {
 };
 
 const schemas: Json = {
+  Trigger: {
+    type: 'object',
+    description: 'A schedule or webhook from `triggers:` of a workflow (docs/triggers.md)',
+    required: ['id', 'workflow', 'name', 'kind', 'principal', 'paused'],
+    properties: {
+      id: { type: 'string', description: '`<workflow>.<name>`' },
+      workflow: { type: 'string' },
+      name: { type: 'string' },
+      kind: { type: 'string', enum: ['schedule', 'webhook'] },
+      principal: {
+        type: 'string',
+        description: 'the `owner` of the runs it starts: `schedule:<id>` or `webhook:<id>`, never a person',
+      },
+      cron: { type: 'string' },
+      everyMs: { type: 'integer' },
+      timezone: { type: 'string' },
+      missed: { type: 'string', enum: ['run_once', 'skip'] },
+      path: { type: 'string', description: 'a webhook: `/hooks/<hook>`' },
+      webhook: { type: 'string', enum: ['stripe', 'hmac'] },
+      events: { type: 'array', items: { type: 'string' } },
+      paused: { type: 'boolean' },
+      pausedBy: { type: 'string' },
+      pausedAt: { type: 'integer' },
+      nextTick: { type: 'integer', description: 'a schedule that is not paused: when its next tick is due (ms since the epoch)' },
+      last: {
+        type: 'object',
+        required: ['at', 'outcome'],
+        properties: {
+          at: { type: 'integer' },
+          outcome: { type: 'string', enum: ['started', 'replayed', 'skipped', 'failed'] },
+          runId: { type: 'string' },
+          reason: { type: 'string' },
+        },
+      },
+    },
+  },
   ConfigReload: {
     type: 'object',
     required: ['file', 'changes'],
@@ -825,6 +861,38 @@ const paths: Json = {
       responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}, each repaired finding with `repaired`'), ...common },
     },
   },
+  '/api/v1/triggers': {
+    get: {
+      summary: 'Schedules and webhooks: paused or not, the next tick, what each did last',
+      ...scoped('read'),
+      responses: {
+        200: jsonBody(
+          { type: 'object', required: ['triggers'], properties: { triggers: { type: 'array', items: ref('Trigger') } } },
+          'every trigger',
+        ),
+        ...common,
+      },
+    },
+  },
+  '/api/v1/triggers/{id}/pause': {
+    post: {
+      summary:
+        'Pause a trigger: a schedule stops ticking (its scheduler is removed); a webhook answers 503 TRIGGER_PAUSED so its sender retries later',
+      ...scoped('admin'),
+      parameters: [pathParam('id', '`<workflow>.<name>`')],
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
+      responses: { 200: jsonBody(ref('Trigger'), 'the trigger, paused'), ...common, 404: err('no such trigger') },
+    },
+  },
+  '/api/v1/triggers/{id}/resume': {
+    post: {
+      summary: 'Resume a paused trigger',
+      ...scoped('admin'),
+      parameters: [pathParam('id', '`<workflow>.<name>`')],
+      requestBody: { content: { 'application/json': { schema: { type: 'object', additionalProperties: false } } } },
+      responses: { 200: jsonBody(ref('Trigger'), 'the trigger, active'), ...common, 404: err('no such trigger') },
+    },
+  },
   '/api/v1/reload': {
     post: {
       summary:
@@ -853,7 +921,8 @@ export function openApiDocument(serverUrl?: string): Json {
       description:
         'Durable workflows of MCP tool calls with a confirmation before every write. Errors are `{"error": {"code", "message", "details"}}`. ' +
         'Tokens carry scopes read, trigger, confirm, admin (401 without a token, 403 without the scope). Browsers may exchange `?token=` once on /ui or ' +
-        '/admin/queues for an HttpOnly session cookie. Also served, outside this document: /mcp (streamable HTTP MCP), /ui (pages), /admin/queues (bull-board).',
+        '/admin/queues for an HttpOnly session cookie. Also served, outside this document: /mcp (streamable HTTP MCP), /ui (pages), /admin/queues (bull-board), ' +
+        'and POST /hooks/{hook} (webhooks, authenticated by their signature: 202 with the runs started, 400 SIGNATURE_INVALID, 503 TRIGGER_PAUSED; docs/triggers.md).',
     },
     ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
     components: {

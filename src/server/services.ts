@@ -11,6 +11,7 @@ import type { PinStore } from '../runs/pins.ts';
 import type { RedisClient, RedisHandle } from '../runs/redis.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { Diagnosis } from '../worker/doctor.ts';
+import type { Triggers } from '../triggers/triggers.ts';
 import type { StepQueues } from '../worker/queues.ts';
 import type { InterlockConfig } from '../workflows/types.ts';
 
@@ -44,8 +45,12 @@ export interface ServerServices {
   queues: Pick<StepQueues, 'get'>;
   health: Health;
   doctor: Doctor;
+  /** schedules and webhooks: list, pause, resume, take a webhook; the schedule queue for bull-board */
+  triggers: TriggerControl;
   logger: Logger;
 }
+
+export type TriggerControl = Pick<Triggers, 'list' | 'pause' | 'resume' | 'deliver' | 'schedules'>;
 
 /** Start, decide, cancel and resolve runs: the engine's control side. */
 export type RunCommands = Pick<

@@ -43,6 +43,10 @@ const STATUS = {
   ALREADY_APPROVED: 409,
   FLOW_FAILED: 500,
   CHILD_FAILED: 500,
+  SIGNATURE_INVALID: 400,
+  // Both ask the sender to try again later: a webhook's retries then deliver it.
+  TRIGGER_PAUSED: 503,
+  TRIGGER_NOT_READY: 503,
   INTERNAL: 500,
 } as const satisfies Record<ErrorCode, number>;
 

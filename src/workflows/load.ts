@@ -12,6 +12,7 @@ import { Source, readMap } from './source.ts';
 import { readApprovals } from './approvals.ts';
 import { readLlmConfig } from './llm-step.ts';
 import { readWorkflows } from './steps.ts';
+import { checkHooks } from './triggers.ts';
 import type { InterlockConfig } from './types.ts';
 
 export { envRefNames, resolveEnvRefs } from '../connectors/env-refs.ts';
@@ -95,6 +96,7 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const llm = top.llm ? readLlmConfig(src, top.llm) : undefined;
   const workflows = top.workflows ? readWorkflows(src, top.workflows, connectors, declared, llm) : {};
   const groups: GroupRef[] = [];
+  checkHooks(src, workflows);
   const policy = readPolicy(src, top.policy, declared, workflows, groups);
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
   const approvals = top.approvals ? readApprovals(src, top.approvals) : undefined;

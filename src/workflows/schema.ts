@@ -262,6 +262,14 @@ export function readTokens(src: Source, f: Field): TokenConfig[] {
     if (!m) continue;
     const name = m.name && readString(src, m.name, 'token name');
     if (name !== undefined && m.name && names.has(name)) src.add(m.name.pos, m.name.path, `duplicate token name "${name}"`);
+    // Runs that schedules and webhooks start are owned by `schedule:<id>` / `webhook:<id>`; a token
+    // by such a name could act as their owner (remember a decision for their session).
+    if (name !== undefined && m.name && /^(schedule|webhook):/.test(name))
+      src.add(
+        m.name.pos,
+        m.name.path,
+        `token name "${name}" is reserved: names starting schedule: or webhook: belong to triggers`,
+      );
     if (name !== undefined) names.add(name);
     const env = m.token && readSecretRef(src, m.token, `token "${name ?? '?'}"`);
     const scopes: Scope[] = [];

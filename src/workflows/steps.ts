@@ -24,6 +24,7 @@ import {
 import { type TemplateSegment, scanTemplates } from './templates.ts';
 import { readLlmStep } from './llm-step.ts';
 import { branchesOf, checkChildren, flowKeyOf, readFlowStep, withoutPositions } from './flow-steps.ts';
+import { readTriggers } from './triggers.ts';
 import type { CallStep, ConfirmMode, ConnectorConfig, LlmConfig, RetryPolicy, SourcePos, StepDef, WorkflowDef } from './types.ts';
 
 export const STEP_ID_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -57,7 +58,7 @@ function readWorkflow(
 ): WorkflowDef | undefined {
   const what = `workflow "${f.key}"`;
   if (!NAME_RE.test(f.key)) src.add(f.keyPos, f.path, `${what}: a workflow name may hold only letters, digits, _ and -`);
-  const m = readMap(src, f, what, { required: ['description', 'steps'], optional: ['inputs', 'expose'] });
+  const m = readMap(src, f, what, { required: ['description', 'steps'], optional: ['inputs', 'expose', 'triggers'] });
   if (!m) return undefined;
   const description = m.description && readString(src, m.description, `${what} description`);
   const expose = m.expose ? readBool(src, m.expose, `${what} expose`) : false;
@@ -74,24 +75,38 @@ function readWorkflow(
     const step = readStep(src, item, scope, seen);
     if (step) steps.push(step);
   });
+  const triggers = m.triggers ? readTriggers(src, m.triggers, f.key, inputs ?? {}) : [];
   if (
     description === undefined ||
     expose === undefined ||
+    triggers === undefined ||
     inputs === undefined ||
     !items ||
     steps.length !== items.length ||
     items.length === 0
   )
     return undefined;
-  const def: WorkflowDef = { name: f.key, description, inputs, steps, expose, version: '', pos: f.keyPos };
+  const def: WorkflowDef = {
+    name: f.key,
+    description,
+    inputs,
+    steps,
+    expose,
+    ...(triggers.length ? { triggers } : {}),
+    version: '',
+    pos: f.keyPos,
+  };
   def.version = workflowVersion(def);
   return def;
 }
 
-/** First 12 hex of sha256 over the canonical definition, positions and the version itself left out. */
+/**
+ * First 12 hex of sha256 over the canonical definition, positions and the version itself left out.
+ * Triggers are left out too: they say when runs start, not what a run does.
+ */
 export function workflowVersion(def: WorkflowDef): string {
   const steps = def.steps.map(withoutPositions);
-  const { pos: _pos, version: _version, ...rest } = def;
+  const { pos: _pos, version: _version, triggers: _triggers, ...rest } = def;
   return sha256Hex(canonicalJson({ ...rest, steps })).slice(0, 12);
 }
 

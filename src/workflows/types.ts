@@ -166,10 +166,75 @@ export interface WorkflowDef {
   steps: StepDef[];
   /** expose as its own MCP tool in the facade */
   expose: boolean;
+  /** schedules and webhooks that start runs of it by themselves (see src/triggers) */
+  triggers?: TriggerDef[];
   /** sha256 of the canonical JSON of the definition (without positions), first 12 hex chars */
   version: string;
   pos: SourcePos;
 }
+
+/** What a schedule does with a tick that came due while no worker was running. */
+export type MissedTicks = 'run_once' | 'skip';
+
+/** `cron:` or `every:` on a workflow: a run per tick, on a BullMQ job scheduler. */
+export interface ScheduleTrigger {
+  kind: 'schedule';
+  /** `<workflow>.<name>`: the scheduler's id, and the trigger's in the API and CLI */
+  id: string;
+  workflow: string;
+  /** `name:`, or the trigger's 1-based position in the list */
+  name: string;
+  /** a cron pattern (5 fields, or 6 with seconds first) */
+  cron?: string;
+  /** a fixed interval in milliseconds, instead of cron */
+  everyMs?: number;
+  /** IANA time zone the cron pattern is read in (default UTC) */
+  timezone?: string;
+  /** inputs of each run; strings may read `tick.time` (ISO) and `tick.ms` */
+  inputs: Record<string, unknown>;
+  missed: MissedTicks;
+  /** a tick that starts later than this after its time counts as missed */
+  graceMs: number;
+  pos: SourcePos;
+}
+
+/** How a webhook's sender proves who it is. Secrets are env variable names, never values. */
+export type WebhookVerify =
+  | { type: 'stripe'; secretEnv: string; toleranceS: number }
+  | {
+      type: 'hmac';
+      secretEnv: string;
+      /** the header carrying the signature (hex, or base64 with `encoding: base64`) */
+      header: string;
+      algorithm: 'sha256';
+      encoding: 'hex' | 'base64';
+      /** text before the signature in the header, e.g. `sha256=` */
+      prefix: string;
+      /** a header with the Unix time the sender signed at; then `<timestamp>.<body>` is what is signed */
+      timestampHeader?: string;
+      toleranceS: number;
+      /** the header naming the delivery (its idempotency key); default: the body's `id`, else the body's hash */
+      idHeader?: string;
+    };
+
+/** `webhook:` on a workflow: `POST /hooks/<hook>` starts a run per verified event. */
+export interface WebhookTrigger {
+  kind: 'webhook';
+  /** `<workflow>.<name>` */
+  id: string;
+  workflow: string;
+  name: string;
+  /** the path segment after /hooks/: `hook:`, or the workflow's name */
+  hook: string;
+  verify: WebhookVerify;
+  /** event types (`type` of the body) that start a run; empty: every event */
+  events: string[];
+  /** inputs of the run; strings may read `event` (the parsed body) */
+  inputs: Record<string, unknown>;
+  pos: SourcePos;
+}
+
+export type TriggerDef = ScheduleTrigger | WebhookTrigger;
 
 export interface PolicyConfig {
   /**

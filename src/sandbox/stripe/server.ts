@@ -19,12 +19,19 @@ import { paymentRoutes } from './routes-payments.ts';
 import { seedStore } from './seed.ts';
 import { emptyState, StripeStore } from './store.ts';
 import type { FailureRule, StripeState } from './types.ts';
+import { handleWebhookControl, type WebhookEndpoint, type WebhookOptions, WebhookSender } from './webhooks.ts';
 import { listen } from '../../listen.ts';
 
 export interface StripeSandboxOptions {
   /** 0 or unset: a free port */
   port?: number;
   host?: string;
+  /**
+   * Where the sandbox sends signed events (charge.refunded, charge.dispute.created). Default:
+   * INTERLOCK_STRIPE_WEBHOOK_URL (comma-separated) with INTERLOCK_STRIPE_WEBHOOK_SECRET; more can be
+   * added at `POST /_sandbox/webhook_endpoints`.
+   */
+  webhooks?: WebhookOptions;
 }
 
 export interface StripeSandbox {
@@ -38,6 +45,20 @@ export interface StripeSandbox {
   reset(): void;
   /** the same as `POST /_sandbox/fail-next` */
   failNext(rule: FailureRule): void;
+  /** the events it sent, where, and how each attempt went */
+  webhooks: WebhookSender;
+}
+
+/** Webhook endpoints from INTERLOCK_STRIPE_WEBHOOK_URL / INTERLOCK_STRIPE_WEBHOOK_SECRET. */
+export function webhookEndpointsFromEnv(env: NodeJS.ProcessEnv = process.env): WebhookEndpoint[] {
+  const urls = (env.INTERLOCK_STRIPE_WEBHOOK_URL ?? '')
+    .split(',')
+    .map((u) => u.trim())
+    .filter(Boolean);
+  const secret = env.INTERLOCK_STRIPE_WEBHOOK_SECRET;
+  if (urls.length && !secret)
+    throw new Error('INTERLOCK_STRIPE_WEBHOOK_URL is set without INTERLOCK_STRIPE_WEBHOOK_SECRET (whsec_…)');
+  return secret ? urls.map((url) => ({ url, secret })) : [];
 }
 
 /** The port the Stripe connector looks at when INTERLOCK_STRIPE_API_URL is unset (stripe-mock's). */
@@ -110,7 +131,11 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
     const baseUrl = store.baseUrl;
     store.state = emptyState();
     store.baseUrl = baseUrl;
+    // The seed's refunds are history, not news: no events for them.
+    const onEvent = store.onEvent;
+    store.onEvent = undefined;
     seedStore(store);
+    store.onEvent = onEvent;
     idempotency.clear();
     failures = [];
   };
@@ -127,6 +152,8 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
     return rule;
   };
   seedStore(store);
+  const webhooks = new WebhookSender({ endpoints: webhookEndpointsFromEnv(), ...options.webhooks });
+  store.onEvent = (type, object) => void webhooks.emit(type, object);
 
   const send = (res: ServerResponse, status: number, body: string, headers: Record<string, string>): void => {
     res.writeHead(status, {
@@ -148,7 +175,9 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
     try {
       const body = await readBody(req);
       if (url.pathname.startsWith('/_sandbox/')) {
-        const answer = handleControl(method, url.pathname, body, { store, reset, queueFailure });
+        const answer =
+          (await handleWebhookControl(method, url.pathname, body, { store, webhooks })) ??
+          handleControl(method, url.pathname, body, { store, reset, queueFailure });
         res.writeHead(answer.status, { 'Content-Type': answer.contentType, 'Content-Length': Buffer.byteLength(answer.body) });
         res.end(answer.body);
         return;
@@ -237,8 +266,10 @@ export async function startStripeSandbox(options: StripeSandboxOptions = {}): Pr
     failNext: (rule) => {
       queueFailure(rule);
     },
+    webhooks,
     close: () =>
       new Promise<void>((resolve, reject) => {
+        webhooks.close();
         server.close((err) => (err ? reject(err) : resolve()));
         server.closeAllConnections();
       }),

@@ -71,6 +71,8 @@ export class StripeStore {
   state: StripeState = emptyState();
   /** base URL of the running sandbox, for hosted invoice links */
   baseUrl = '';
+  /** told of what happened, as Stripe's events name it (the webhook sender listens; the seed is built before it does) */
+  onEvent: ((type: string, object: unknown) => void) | undefined;
 
   now(): number {
     return Math.floor(Date.now() / 1000);
@@ -174,6 +176,7 @@ export class StripeStore {
     this.state.refunds[id] = refund;
     charge.amount_refunded += amount;
     charge.refunded = charge.amount_refunded === charge.amount;
+    this.onEvent?.('charge.refunded', structuredClone(charge));
     return refund;
   }
 

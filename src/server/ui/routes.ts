@@ -4,8 +4,7 @@ import type { ConfirmationRecord, RunRecord } from '../../runs/records.ts';
 import { type Principal, hasScope, requireScope } from '../auth.ts';
 import { PerPrincipalLimit } from '../limits.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
-import type { ServerServices } from '../services.ts';
-import type { RunQueries } from '../services.ts';
+import type { RunQueries, ServerServices } from '../services.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
 import { confirmationCard } from './confirmation.ts';
 import { type Html, html } from './html.ts';
@@ -14,6 +13,7 @@ import { grantsTable, planSection } from './grants.ts';
 import type { HomeSnapshot, LiveFeed } from './live.ts';
 import { runHeader, runTimeline } from './run.ts';
 import { runRows, runsTable } from './runs.ts';
+import { triggersTable } from './triggers.ts';
 
 export const UI_PATH = '/ui';
 
@@ -54,7 +54,11 @@ async function runConfirmations(queries: RunQueries, run: RunRecord): Promise<Ma
  * buttons call the API, which checks `confirm` itself. Authentication is the caller's (bearer
  * header or the session cookie set by the `?token=` exchange in http.ts).
  */
-export function uiRoutes(queries: RunQueries, feed: LiveFeed, more: Pick<ServerServices, 'grants' | 'plans'>): Hono<ServerEnv> {
+export function uiRoutes(
+  queries: RunQueries,
+  feed: LiveFeed,
+  more: Pick<ServerServices, 'grants' | 'plans' | 'triggers'>,
+): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   const liveLimit = new PerPrincipalLimit(DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'live page feeds');
   const render = (c: Ctx, title: string, body: Html, live: Parameters<typeof page>[0]['live']) => {
@@ -84,6 +88,14 @@ ${runsTable(snap.runs)}`,
     const { confirmations } = await queries.listConfirmations({ status: 'pending', limit: 100 });
     return render(c, 'Confirmations', html`<h1>Pending confirmations</h1>${confirmationsSection(confirmations, p)}`, {
       kind: 'home',
+    });
+  });
+
+  r.get('/ui/triggers', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const list = await more.triggers.list();
+    return render(c, 'Triggers', html`<h1>Schedules and webhooks</h1>${triggersTable(list, hasScope(p, 'admin'))}`, {
+      kind: 'none',
     });
   });
 

@@ -6,6 +6,7 @@
  * the server, already escaped; text it makes up itself (outcomes, errors) goes in as textContent.
  */
 import { RESOLVE_SCRIPT } from './resolve.ts';
+import { TRIGGER_SCRIPT } from './triggers.ts';
 
 export const CLIENT_SCRIPT =
   String.raw`(() => {
@@ -176,4 +177,6 @@ export const CLIENT_SCRIPT =
       void refresh();
     };
   }
-})();` + RESOLVE_SCRIPT;
+})();` +
+  RESOLVE_SCRIPT +
+  TRIGGER_SCRIPT;
