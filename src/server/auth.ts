@@ -43,7 +43,8 @@ export class Authenticator {
     this.missing = missing;
   }
 
-  static fromConfig(tokens: TokenConfig[], env: NodeJS.ProcessEnv = process.env): Authenticator {
+  /** `oauth`: OAuth is configured, so the server is never open even without static tokens. */
+  static fromConfig(tokens: TokenConfig[], env: NodeJS.ProcessEnv = process.env, opts: { oauth?: boolean } = {}): Authenticator {
     const known: Known[] = [];
     const missing: string[] = [];
     for (const t of tokens) {
@@ -56,7 +57,7 @@ export class Authenticator {
     }
     // A config that lists tokens is never open, even when every variable is missing: failing
     // closed beats serving everything because an env file was not loaded.
-    return new Authenticator(tokens.length === 0, known, missing);
+    return new Authenticator(tokens.length === 0 && !opts.oauth, known, missing);
   }
 
   /** The principal for an `Authorization: Bearer …` header, or undefined. */

@@ -10,6 +10,7 @@ import { Authenticator } from './auth.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
+import { type OAuthSetup, setUpOAuth } from './oauth/setup.ts';
 import { isLoopbackHost } from './origin.ts';
 
 export interface StartServerOptions {
@@ -45,7 +46,9 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? app.logger;
   const notice = opts.onNotice ?? ((m: string) => logger.info(m));
-  const auth = Authenticator.fromConfig(app.config.tokens, opts.env ?? process.env);
+  const env = opts.env ?? process.env;
+  const oauthConfig = app.config.server?.auth.oauth;
+  const auth = Authenticator.fromConfig(app.config.tokens, env, { oauth: !!oauthConfig });
   if (auth.open && !isLoopbackHost(host)) {
     throw new InterlockError(
       'CONFIG_INVALID',
@@ -75,9 +78,21 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   const url = opts.publicUrl ?? `http://${urlHost(host)}:${addr.port}`;
   let http: HttpApp;
   let mcp: McpRouteHandle;
+  let oauth: OAuthSetup | undefined;
   try {
-    mcp = createMcpRoute({ app, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
+    oauth = oauthConfig
+      ? await setUpOAuth({ app, config: oauthConfig, tokens: auth, publicUrl: url, env })
+      : undefined;
+    if (oauth) notice(`OAuth: /mcp accepts tokens from ${oauth.resource.issuer} for ${oauth.resource.resource}`);
+    mcp = createMcpRoute({
+      app,
+      auth: oauth?.bearer ?? auth,
+      ...(oauth ? { challenger: oauth.bearer } : {}),
+      publicUrl: url,
+      ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    });
     http = createHttpApp(app, {
+      ...(oauth ? { oauth } : {}),
       bindHost: host,
       publicUrl: url,
       auth,
@@ -87,6 +102,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
       mcp,
     });
   } catch (err) {
+    await oauth?.close();
     await new Promise<void>((resolve) => srv.close(() => resolve()));
     throw err;
   }
@@ -102,6 +118,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
       closing ??= (async () => {
         const done = new Promise<void>((resolve) => srv.close(() => resolve()));
         await http.close();
+        await oauth?.close();
         // Event streams and idle keep-alive sockets would hold close() open.
         if ('closeAllConnections' in srv) srv.closeAllConnections();
         await done;

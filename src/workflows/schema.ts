@@ -209,7 +209,7 @@ function readAuth(src: Source, f: Field, what: string): ConnectorAuth | undefine
 }
 
 /** A secret must be exactly `${env:NAME}`; returns NAME. The literal is never repeated in a message. */
-function readSecretRef(src: Source, f: Field, what: string): string | undefined {
+export function readSecretRef(src: Source, f: Field, what: string): string | undefined {
   const v = isScalar(src.deref(f.node)) ? (src.deref(f.node) as { value: unknown }).value : undefined;
   const m = typeof v === 'string' ? SOLE_ENV_REF.exec(v) : null;
   if (m) return m[1];
@@ -291,7 +291,7 @@ function unconfirmedNameProblem(name: string, declared: Declared, workflows: Rec
   return `"${head}" in "${name}" is neither a connector nor a workflow${hint ? ` (did you mean "${hint}"?)` : ''}`;
 }
 
-const SCOPES = ['read', 'trigger', 'confirm', 'admin'] as const;
+export const SCOPES = ['read', 'trigger', 'confirm', 'admin'] as const;
 type Scope = (typeof SCOPES)[number];
 
 export function readTokens(src: Source, f: Field): TokenConfig[] {
@@ -304,25 +304,31 @@ export function readTokens(src: Source, f: Field): TokenConfig[] {
     if (name !== undefined && m.name && names.has(name)) src.add(m.name.pos, m.name.path, `duplicate token name "${name}"`);
     if (name !== undefined) names.add(name);
     const env = m.token && readSecretRef(src, m.token, `token "${name ?? '?'}"`);
-    const scopes: Scope[] = [];
     const list = m.scopes && readList(src, m.scopes, 'token scopes');
-    if (list?.length === 0 && m.scopes)
-      src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin');
-    for (const s of list ?? []) {
-      const scope = readString(src, s, 'each token scope');
-      if (scope === undefined) continue;
-      if ((SCOPES as readonly string[]).includes(scope)) scopes.push(scope as Scope);
-      else {
-        const hint = suggest(scope, SCOPES);
-        src.add(
-          s.pos,
-          s.path,
-          `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm or admin`,
-        );
-      }
-    }
-    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0)
-      out.push({ name, env, scopes });
+    const scopes = m.scopes ? readScopes(src, m.scopes, 'token scopes') : undefined;
+    if (name !== undefined && env !== undefined && list && scopes) out.push({ name, env, scopes });
   }
   return out;
+}
+
+/** A non-empty list of Interlock scopes; undefined (with the problems reported) when any item is wrong. */
+export function readScopes(src: Source, f: Field, what: string): Scope[] | undefined {
+  const list = readList(src, f, what);
+  if (!list) return undefined;
+  if (list.length === 0) src.add(f.pos, f.path, `${what} must name at least one of read, trigger, confirm, admin`);
+  const scopes: Scope[] = [];
+  for (const s of list) {
+    const scope = readString(src, s, `each of ${what}`);
+    if (scope === undefined) continue;
+    if ((SCOPES as readonly string[]).includes(scope)) scopes.push(scope as Scope);
+    else {
+      const hint = suggest(scope, SCOPES);
+      src.add(
+        s.pos,
+        s.path,
+        `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm or admin`,
+      );
+    }
+  }
+  return scopes.length === list.length && list.length > 0 ? scopes : undefined;
 }
