@@ -10,6 +10,7 @@ import { Authenticator } from './auth.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
+import { createBuiltinServer } from './oauth/builtin/server.ts';
 import { type OAuthSetup, setUpOAuth } from './oauth/setup.ts';
 import { isLoopbackHost } from './origin.ts';
 
@@ -81,7 +82,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   let oauth: OAuthSetup | undefined;
   try {
     oauth = oauthConfig
-      ? await setUpOAuth({ app, config: oauthConfig, tokens: auth, publicUrl: url, env })
+      ? await setUpOAuth({ app, config: oauthConfig, tokens: auth, publicUrl: url, env, builtin: createBuiltinServer })
       : undefined;
     if (oauth) notice(`OAuth: /mcp accepts tokens from ${oauth.resource.issuer} for ${oauth.resource.resource}`);
     mcp = createMcpRoute({
