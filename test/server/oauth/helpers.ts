@@ -3,7 +3,7 @@ import type { OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { type RunningServer, startServer } from '../../../src/server/serve.ts';
@@ -163,10 +163,15 @@ export async function signInAndAllow(
   browser: Browser,
   authorizationUrl: URL,
   who: { user: string; password: string },
-  onConsent?: (page: Page) => Promise<void>,
+  /** every HTML page the browser was served, for secret checks */
+  onHtml?: (url: string, html: string) => void,
 ): Promise<string> {
   const context = await browser.newContext();
   const page = await context.newPage();
+  if (onHtml)
+    page.on('response', async (r) => {
+      if ((r.headers()['content-type'] ?? '').includes('html')) onHtml(r.url(), await r.text().catch(() => ''));
+    });
   try {
     let code: string | undefined;
     await page.route(`${REDIRECT_URL}**`, async (route) => {
@@ -179,7 +184,6 @@ export async function signInAndAllow(
     await page.getByLabel('Password').fill(who.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('heading', { name: /Allow .* to use Interlock\?/ }).waitFor();
-    await onConsent?.(page);
     await page.getByRole('button', { name: 'Allow' }).click();
     await expect.poll(() => code, { timeout: 15_000 }).toBeTruthy();
     return code as string;

@@ -47,21 +47,30 @@ function parseJwk(text: string): JWK {
   return jwk;
 }
 
-function encrypt(jwk: JWK, key: Buffer): string {
+/** AES-256-GCM, `v1.<iv>.<tag>.<ciphertext>` in base64url. */
+export function seal(text: string, key: Buffer): string {
   const iv = randomBytes(12);
   const c = createCipheriv('aes-256-gcm', key, iv);
-  const body = Buffer.concat([c.update(JSON.stringify(jwk), 'utf8'), c.final()]);
+  const body = Buffer.concat([c.update(text, 'utf8'), c.final()]);
   return ['v1', iv.toString('base64url'), c.getAuthTag().toString('base64url'), body.toString('base64url')].join('.');
 }
 
-function decrypt(stored: string, key: Buffer): JWK {
+/** The text `seal` sealed; throws when the key is not the one it was sealed with or the text was changed. */
+export function unseal(stored: string, key: Buffer): string {
   const [v, iv, tag, body] = stored.split('.');
-  if (v !== 'v1' || !iv || !tag || !body)
-    throw new InterlockError('INTERNAL', 'The OAuth signing key in Redis is not in a known format');
+  if (v !== 'v1' || !iv || !tag || !body) throw new Error('not a sealed value');
+  const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+  d.setAuthTag(Buffer.from(tag, 'base64url'));
+  return Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8');
+}
+
+function encrypt(jwk: JWK, key: Buffer): string {
+  return seal(JSON.stringify(jwk), key);
+}
+
+function decrypt(stored: string, key: Buffer): JWK {
   try {
-    const d = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
-    d.setAuthTag(Buffer.from(tag, 'base64url'));
-    const jwk = JSON.parse(Buffer.concat([d.update(Buffer.from(body, 'base64url')), d.final()]).toString('utf8')) as JWK;
+    const jwk = JSON.parse(unseal(stored, key)) as JWK;
     registerSecret(jwk.d);
     return jwk;
   } catch {

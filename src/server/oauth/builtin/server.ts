@@ -60,7 +60,10 @@ export const createBuiltinServer: BuiltinFactory = async ({ app, config, publicU
   const resourceScopes = SCOPES.map(tokenScope);
 
   const configuration: Configuration = {
-    adapter: redisAdapter(app.redis.client, keys),
+    adapter: redisAdapter(app.redis.client, keys, {
+      names: deriveKey(secret, 'record-names'),
+      records: deriveKey(secret, 'record-encryption'),
+    }),
     jwks: { keys: [signingKey as never] },
     cookies: { keys: [deriveKey(secret, 'cookies').toString('base64url')] },
     scopes: ['openid', 'offline_access', ...resourceScopes],
