@@ -8,7 +8,7 @@ import { LineCounter, isMap, parseDocument } from 'yaml';
 import { type ConfigIssue, ConfigError, InterlockError, errorMessage } from '../errors.ts';
 import { readConnectors, readPolicy, readTokens } from './schema.ts';
 import { readServer } from './server-auth.ts';
-import { type Field, Source, readMap } from './source.ts';
+import { Source, readMap } from './source.ts';
 import { readLlmConfig } from './llm-step.ts';
 import { readWorkflows } from './steps.ts';
 import type { InterlockConfig } from './types.ts';
@@ -95,28 +95,11 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const workflows = top.workflows ? readWorkflows(src, top.workflows, connectors, declared, llm) : {};
   const policy = readPolicy(src, top.policy, declared, workflows);
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
-  const server = top.server ? readServer(src, top.server) : undefined;
-  if (server?.auth.oauth?.builtin) checkUserNames(src, top.server, server.auth.oauth.builtin.users, tokens);
+  const server = top.server ? readServer(src, top.server, new Set(tokens.map((t) => t.name))) : undefined;
   if (src.issues.length > 0) throw new ConfigError(sortIssues(src.issues));
   return { file, connectors, workflows, policy, tokens, ...(llm ? { llm } : {}), ...(server ? { server } : {}) };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return [...issues].sort((a, b) => a.line - b.line || a.col - b.col);
-}
-
-/**
- * A run's owner and a decision's author are a token name or an OAuth subject; a built-in user
- * named like a token would share that token's runs and remembered approvals.
- */
-function checkUserNames(src: Source, f: Field | undefined, users: { name: string }[], tokens: { name: string }[]): void {
-  const taken = new Set(tokens.map((t) => t.name));
-  for (const u of users) {
-    if (taken.has(u.name) && f)
-      src.add(
-        f.pos,
-        `${f.path}.auth.oauth.builtin.users`,
-        `user "${u.name}" has the name of a token; give one of them another name`,
-      );
-  }
 }

@@ -20,18 +20,19 @@ export function defaultScopeMap(): Record<Scope, string[]> {
   return Object.fromEntries(SCOPES.map((s) => [s, [s, `interlock:${s}`]])) as Record<Scope, string[]>;
 }
 
-export function readServer(src: Source, f: Field): ServerConfig | undefined {
+/** `tokenNames`: a built-in user may not share a token's name (see readUser). */
+export function readServer(src: Source, f: Field, tokenNames: ReadonlySet<string> = new Set()): ServerConfig | undefined {
   const m = readMap(src, f, 'server', { optional: ['auth'] });
   if (!m) return undefined;
   if (!m.auth) return { auth: {} };
   const a = readMap(src, m.auth, 'server auth', { optional: ['oauth'] });
   if (!a) return undefined;
   if (!a.oauth) return { auth: {} };
-  const oauth = readOAuth(src, a.oauth);
+  const oauth = readOAuth(src, a.oauth, tokenNames);
   return oauth ? { auth: { oauth } } : undefined;
 }
 
-function readOAuth(src: Source, f: Field): ServerOAuthConfig | undefined {
+function readOAuth(src: Source, f: Field, tokenNames: ReadonlySet<string>): ServerOAuthConfig | undefined {
   const m = readMap(src, f, 'server auth oauth', {
     optional: ['issuer', 'jwks_uri', 'introspection', 'audience', 'scopes', 'builtin'],
   });
@@ -60,7 +61,7 @@ function readOAuth(src: Source, f: Field): ServerOAuthConfig | undefined {
         m.builtin.path,
         'the built-in authorization server verifies its own tokens: drop jwks_uri and introspection',
       );
-    const b = readBuiltin(src, m.builtin);
+    const b = readBuiltin(src, m.builtin, tokenNames);
     if (b) out.builtin = b;
   }
   return src.issues.length === before ? out : undefined;
@@ -100,7 +101,7 @@ function readScopeMap(src: Source, f: Field): Record<Scope, string[]> {
   return out;
 }
 
-function readBuiltin(src: Source, f: Field): BuiltinAuthServerConfig | undefined {
+function readBuiltin(src: Source, f: Field, tokenNames: ReadonlySet<string>): BuiltinAuthServerConfig | undefined {
   const m = readMap(src, f, 'oauth builtin', { required: ['secret', 'users'], optional: ['signing_key', 'access_token_ttl'] });
   if (!m?.secret || !m.users) return undefined;
   const secretEnv = readSecretRef(src, m.secret, 'builtin secret');
@@ -113,7 +114,7 @@ function readBuiltin(src: Source, f: Field): BuiltinAuthServerConfig | undefined
   const items = readList(src, m.users, 'builtin users') ?? [];
   if (items.length === 0) src.add(m.users.pos, m.users.path, 'builtin users must list at least one person who may sign in');
   for (const item of items) {
-    const u = readUser(src, item);
+    const u = readUser(src, item, tokenNames);
     if (!u) continue;
     if (names.has(u.name)) src.add(item.pos, item.path, `duplicate user name "${u.name}"`);
     names.add(u.name);
@@ -130,12 +131,18 @@ function readBuiltin(src: Source, f: Field): BuiltinAuthServerConfig | undefined
 
 const HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;
 
-function readUser(src: Source, f: Field): OAuthUserConfig | undefined {
+/**
+ * A run's owner and a decision's author are a token name or an OAuth subject; a user named like a
+ * token would share that token's runs and remembered approvals.
+ */
+function readUser(src: Source, f: Field, tokenNames: ReadonlySet<string>): OAuthUserConfig | undefined {
   const m = readMap(src, f, 'builtin user', { required: ['name', 'scopes'], optional: ['password', 'password_hash'] });
   if (!m?.name || !m.scopes) return undefined;
   const name = readString(src, m.name, 'user name');
   if (name !== undefined && !/^[A-Za-z0-9_.@-]{1,64}$/.test(name))
     src.add(m.name.pos, m.name.path, 'a user name may hold only letters, digits, _ . @ and -, at most 64 of them');
+  if (name !== undefined && tokenNames.has(name))
+    src.add(m.name.pos, m.name.path, `user "${name}" has the name of a token; give one of them another name`);
   const scopes = readScopes(src, m.scopes, `user "${name ?? '?'}" scopes`);
   if (!m.password === !m.password_hash) {
     src.add(f.pos, f.path, `user "${name ?? '?'}" needs exactly one of password: "\${env:NAME}" or password_hash: "scrypt$…"`);
