@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpBindings } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
+import type { JWK } from 'jose';
 import Provider, { type Configuration, errors } from 'oidc-provider';
 import { InterlockError } from '../../../errors.ts';
 import { registerSecret } from '../../../secrets.ts';
@@ -59,64 +60,19 @@ export const createBuiltinServer: BuiltinFactory = async ({ app, config, publicU
   const tokenScope = (s: (typeof SCOPES)[number]) => config.scopeMap[s][0] ?? s;
   const resourceScopes = SCOPES.map(tokenScope);
 
-  const configuration: Configuration = {
+  const configuration = providerConfiguration({
     adapter: redisAdapter(app.redis.client, keys, {
       names: deriveKey(secret, 'record-names'),
       records: deriveKey(secret, 'record-encryption'),
     }),
-    jwks: { keys: [signingKey as never] },
-    cookies: { keys: [deriveKey(secret, 'cookies').toString('base64url')] },
-    scopes: ['openid', 'offline_access', ...resourceScopes],
-    claims: { openid: ['sub'] },
-    // Only an EC key is kept, so ID tokens (for clients that ask for openid) are signed with it too.
-    clientDefaults: {
-      grant_types: ['authorization_code', 'refresh_token'],
-      response_types: ['code'],
-      id_token_signed_response_alg: SIGNING_ALG,
-    },
-    pkce: { required: () => true },
-    features: {
-      devInteractions: { enabled: false },
-      registration: { enabled: true },
-      revocation: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => audience,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (_ctx, indicator) => {
-          if (indicator !== audience) throw new errors.InvalidTarget(`this server issues tokens for ${audience} only`);
-          return {
-            scope: resourceScopes.join(' '),
-            audience,
-            accessTokenTTL: b.accessTokenTtlS,
-            accessTokenFormat: 'jwt',
-            jwt: { sign: { alg: SIGNING_ALG } },
-          };
-        },
-      },
-    },
-    findAccount: (_ctx, id) => (users.get(id) ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
-    interactions: { url: (_ctx, interaction) => `${mountPath}/interaction/${interaction.uid}` },
-    // A client that may refresh gets a refresh token without asking for offline_access: MCP
-    // clients rarely ask, and a connector that must sign in again every hour is not usable.
-    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
-    ttl: {
-      AccessToken: b.accessTokenTtlS,
-      AuthorizationCode: CODE_TTL_S,
-      Interaction: INTERACTION_TTL_S,
-      Session: SESSION_TTL_S,
-      Grant: GRANT_TTL_S,
-      RefreshToken: REFRESH_TTL_S,
-      IdToken: 3600,
-    },
-    renderError: (ctx, out) => {
-      ctx.type = 'html';
-      ctx.body = errorPage(
-        'Sign-in failed',
-        typeof out.error_description === 'string' ? out.error_description : String(out.error),
-      );
-    },
-  };
+    signingKey,
+    cookieKey: deriveKey(secret, 'cookies').toString('base64url'),
+    resourceScopes,
+    audience,
+    accessTokenTtlS: b.accessTokenTtlS,
+    users,
+    mountPath,
+  });
   const provider = new Provider(issuer, configuration);
   // Behind an HTTPS proxy (an https public URL while Interlock itself speaks HTTP) the scheme and
   // host come from X-Forwarded-*; otherwise they are not trusted.
@@ -156,3 +112,71 @@ export const createBuiltinServer: BuiltinFactory = async ({ app, config, publicU
   });
   return { issuer, verifier, routes: [routes as unknown as Hono], close: async () => {} };
 };
+
+/** oidc-provider's settings: what the built-in server allows and how long things live. */
+function providerConfiguration(a: {
+  adapter: Configuration['adapter'];
+  signingKey: JWK;
+  cookieKey: string;
+  resourceScopes: string[];
+  audience: string;
+  accessTokenTtlS: number;
+  users: Users;
+  mountPath: string;
+}): Configuration {
+  return {
+    adapter: a.adapter,
+    jwks: { keys: [a.signingKey as never] },
+    cookies: { keys: [a.cookieKey] },
+    scopes: ['openid', 'offline_access', ...a.resourceScopes],
+    claims: { openid: ['sub'] },
+    // Only an EC key is kept, so ID tokens (for clients that ask for openid) are signed with it too.
+    clientDefaults: {
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      id_token_signed_response_alg: SIGNING_ALG,
+    },
+    pkce: { required: () => true },
+    features: {
+      devInteractions: { enabled: false },
+      registration: { enabled: true },
+      revocation: { enabled: true },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => a.audience,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (_ctx, indicator) => {
+          if (indicator !== a.audience) throw new errors.InvalidTarget(`this server issues tokens for ${a.audience} only`);
+          return {
+            scope: a.resourceScopes.join(' '),
+            audience: a.audience,
+            accessTokenTTL: a.accessTokenTtlS,
+            accessTokenFormat: 'jwt',
+            jwt: { sign: { alg: SIGNING_ALG } },
+          };
+        },
+      },
+    },
+    findAccount: (_ctx, id) => (a.users.get(id) ? { accountId: id, claims: () => ({ sub: id }) } : undefined),
+    interactions: { url: (_ctx, interaction) => `${a.mountPath}/interaction/${interaction.uid}` },
+    // A client that may refresh gets a refresh token without asking for offline_access: MCP
+    // clients rarely ask, and a connector that must sign in again every hour is not usable.
+    issueRefreshToken: (_ctx, client) => client.grantTypeAllowed('refresh_token'),
+    ttl: {
+      AccessToken: a.accessTokenTtlS,
+      AuthorizationCode: CODE_TTL_S,
+      Interaction: INTERACTION_TTL_S,
+      Session: SESSION_TTL_S,
+      Grant: GRANT_TTL_S,
+      RefreshToken: REFRESH_TTL_S,
+      IdToken: 3600,
+    },
+    renderError: (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = errorPage(
+        'Sign-in failed',
+        typeof out.error_description === 'string' ? out.error_description : String(out.error),
+      );
+    },
+  };
+}
