@@ -445,6 +445,20 @@ program
   });
 
 program
+  .command('hash-password')
+  .description('read a password on stdin and print its scrypt hash, for password_hash: in server.auth.oauth.builtin.users')
+  .action(async () => {
+    const { hashPassword } = await import('./server/oauth/builtin/users.ts');
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    const password = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+    if (password.length < 8) throw new InterlockError('BAD_REQUEST', 'Give a password of at least 8 characters on stdin');
+    console.log(await hashPassword(password));
+  });
+
+program
   .command('demo')
   .description('refund → notify, end to end, on the built-in sandboxes and a private Redis')
   .option('--keep-running', 'keep the server, workers and sandboxes up afterwards')

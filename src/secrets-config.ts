@@ -2,7 +2,7 @@ import { SECRET_ENV_NAMES, registerSecret } from './secrets.ts';
 import { envRefNames } from './connectors/env-refs.ts';
 import type { InterlockConfig } from './workflows/types.ts';
 
-/** Every secret of the config and the environment: `${env:…}` references, token and auth variables, SECRET_ENV_NAMES. */
+/** Every secret of the config and the environment: `${env:…}` references, token, auth and OAuth-server variables, SECRET_ENV_NAMES. */
 export function registerConfigSecrets(config: InterlockConfig, env: NodeJS.ProcessEnv = process.env): void {
   const names = new Set<string>(SECRET_ENV_NAMES);
   for (const t of config.tokens) names.add(t.env);
@@ -16,5 +16,12 @@ export function registerConfigSecrets(config: InterlockConfig, env: NodeJS.Proce
   }
   for (const wf of Object.values(config.workflows))
     for (const t of wf.triggers ?? []) if (t.kind === 'webhook') names.add(t.verify.secretEnv);
+  const oauth = config.server?.auth.oauth;
+  if (oauth?.introspection) names.add(oauth.introspection.clientSecretEnv);
+  if (oauth?.builtin) {
+    names.add(oauth.builtin.secretEnv);
+    if (oauth.builtin.signingKeyEnv) names.add(oauth.builtin.signingKeyEnv);
+    for (const u of oauth.builtin.users) if (u.passwordEnv) names.add(u.passwordEnv);
+  }
   for (const n of names) registerSecret(env[n]);
 }

@@ -52,6 +52,15 @@ export class Keys {
   audit(): string {
     return `${this.prefix}:audit`;
   }
+  /**
+   * The built-in OAuth authorization server's records (oidc-provider models: sessions, codes,
+   * grants, registered clients, …) and its index of what each grant issued. One hash tag for all,
+   * so a revocation that touches several is one MULTI on a cluster too; a small deployment's
+   * authorization server is not where load goes.
+   */
+  authServer(kind: string, id: string): string {
+    return `${this.prefix}:as:{oauth}:${kind}:${id}`;
+  }
   /** hash of the session's grants (see runs/grant-parse.ts for its fields) */
   grants(session: string): string {
     return `${this.prefix}:session:{${session}}:grants`;

@@ -36,14 +36,17 @@ interface Known {
 export class Authenticator {
   private state: TokenState;
   private readonly env: NodeJS.ProcessEnv;
+  private readonly oauth: boolean;
 
-  private constructor(state: TokenState, env: NodeJS.ProcessEnv) {
+  private constructor(state: TokenState, env: NodeJS.ProcessEnv, oauth: boolean) {
     this.state = state;
     this.env = env;
+    this.oauth = oauth;
   }
 
-  static fromConfig(tokens: TokenConfig[], env: NodeJS.ProcessEnv = process.env): Authenticator {
-    return new Authenticator(readTokens(tokens, env), env);
+  /** `oauth`: OAuth is configured, so the server is never open even without static tokens. */
+  static fromConfig(tokens: TokenConfig[], env: NodeJS.ProcessEnv = process.env, opts: { oauth?: boolean } = {}): Authenticator {
+    return new Authenticator(readTokens(tokens, env, !!opts.oauth), env, !!opts.oauth);
   }
 
   /** No tokens are configured: every caller is the local operator (loopback only). */
@@ -62,7 +65,7 @@ export class Authenticator {
    * admits nobody rather than everybody, and `update` answers why.
    */
   update(tokens: TokenConfig[], opts: { mayOpen: boolean }): { closedInsteadOfOpen: boolean } {
-    const next = readTokens(tokens, this.env);
+    const next = readTokens(tokens, this.env, this.oauth);
     const closedInsteadOfOpen = next.open && !opts.mayOpen;
     this.state = closedInsteadOfOpen ? { ...next, open: false } : next;
     return { closedInsteadOfOpen };
@@ -134,7 +137,7 @@ interface TokenState {
   missing: string[];
 }
 
-function readTokens(tokens: TokenConfig[], env: NodeJS.ProcessEnv): TokenState {
+function readTokens(tokens: TokenConfig[], env: NodeJS.ProcessEnv, oauth: boolean): TokenState {
   const known: Known[] = [];
   const missing: string[] = [];
   for (const t of tokens) {
@@ -146,8 +149,8 @@ function readTokens(tokens: TokenConfig[], env: NodeJS.ProcessEnv): TokenState {
     }
   }
   // A config that lists tokens is never open, even when every variable is missing: failing
-  // closed beats serving everything because an env file was not loaded.
-  return { open: tokens.length === 0, known, missing };
+  // closed beats serving everything because an env file was not loaded. Nor is one with OAuth.
+  return { open: tokens.length === 0 && !oauth, known, missing };
 }
 
 function digest(v: string): Buffer {

@@ -12,6 +12,7 @@ import { holdsSecret, scrub } from '../secrets.ts';
 import { Authenticator, SESSION_COOKIE, requireScope } from './auth.ts';
 import { servicesOf } from './compose.ts';
 import type { ServerServices } from './services.ts';
+import type { BearerAuth, HttpOAuth } from './oauth/resource.ts';
 import { DASHBOARD_PATH, dashboardRoutes } from './dashboard.ts';
 import type { McpRouteHandle } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
@@ -56,6 +57,8 @@ export interface HttpAppOptions {
   /** `POST /slack/interactions`, when Slack approvals run in this process */
   slack?: Pick<SlackApprovals, 'handle'>;
   logger?: Logger;
+  /** OAuth: bearer tokens verified beside the static ones, and the routes it serves (metadata, authorization server) */
+  oauth?: HttpOAuth;
 }
 
 export interface HttpApp {
@@ -82,9 +85,10 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   const feed = new LiveFeed(svc.queries, opts.logger ? { logger: opts.logger } : {});
   const hono = new Hono<ServerEnv>();
 
-  hono.onError((err, c) => errorResponse(err, c, opts.logger));
+  hono.onError((err, c) => errorResponse(err, c, opts.logger, opts.oauth?.bearer));
   hono.notFound((c) => c.json(new InterlockError('NOT_FOUND', `No route for ${c.req.method} ${c.req.path}`).toJSON(), 404));
 
+  for (const r of opts.oauth?.publicRoutes ?? []) hono.route('/', r);
   hono.use('*', originGuard({ bindHost: opts.bindHost, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) }));
   hono.use(
     '*',
@@ -98,7 +102,8 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     }),
   );
   hono.use('*', scrubAnswers);
-  hono.use('*', identify(auth, opts.publicUrl));
+  for (const r of opts.oauth?.routes ?? []) hono.route('/', r);
+  hono.use('*', identify(auth, opts.publicUrl, opts.oauth?.bearer));
   // `/x/*` matches `/x` itself as well.
   hono.use(`${UI_PATH}/*`, exchangeToken(auth));
   hono.use(`${DASHBOARD_PATH}/*`, exchangeToken(auth));
@@ -195,7 +200,7 @@ function followTokens(
  * browser makes, so a cookie session may change state only from this very origin (see
  * checkCookieWrite); bearer requests are not affected, since no page can make a browser add one.
  */
-function identify(auth: Authenticator, publicUrl: string): MiddlewareHandler<ServerEnv> {
+function identify(auth: Authenticator, publicUrl: string, bearer: BearerAuth | undefined): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     const header = c.req.header('authorization');
     if (auth.open) {
@@ -207,7 +212,7 @@ function identify(auth: Authenticator, publicUrl: string): MiddlewareHandler<Ser
       c.set('principal', auth.authenticate(undefined));
       c.set('authVia', 'open');
     } else if (header !== undefined) {
-      c.set('principal', auth.authenticate(header));
+      c.set('principal', bearer ? await bearer.authenticate(header) : auth.authenticate(header));
       c.set('authVia', 'header');
     } else {
       const p = auth.fromSessionCookie(getCookie(c, SESSION_COOKIE));
@@ -326,7 +331,7 @@ function wantsPage(c: Context): boolean {
   return isPage && c.req.method === 'GET' && (c.req.header('accept') ?? '').includes('text/html');
 }
 
-function errorResponse(err: Error, c: Context, logger: Logger | undefined): Response {
+function errorResponse(err: Error, c: Context, logger: Logger | undefined, bearer?: BearerAuth): Response {
   // Not logged per request: the connection's outage log tells the story once (src/runs/redis.ts).
   const unavailable = redisUnavailable(err);
   if (unavailable) return c.json(unavailable.toJSON(), 503, { 'retry-after': String(REDIS_RETRY_AFTER_SECONDS) });
@@ -337,6 +342,8 @@ function errorResponse(err: Error, c: Context, logger: Logger | undefined): Resp
   }
   if (err instanceof InterlockError) {
     const status = httpStatus(err);
+    const challenge = status === 401 && bearer?.challenge(c.req.header('authorization') ? { error: 'invalid_token' } : {});
+    if (challenge) c.header('WWW-Authenticate', challenge);
     if (status >= 500) logger?.warn({ code: err.code, path: c.req.path }, err.message);
     return c.json(err.toJSON(), status);
   }

@@ -12,6 +12,8 @@ import { servicesOf } from './compose.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
 import { Metrics } from './metrics.ts';
+import { createBuiltinServer } from './oauth/builtin/server.ts';
+import { type OAuthSetup, setUpOAuth } from './oauth/setup.ts';
 import { isLoopbackHost } from './origin.ts';
 
 export interface StartServerOptions {
@@ -49,7 +51,9 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   const host = opts.host ?? '127.0.0.1';
   const logger = opts.logger ?? app.logger;
   const notice = opts.onNotice ?? ((m: string) => logger.info(m));
-  const auth = Authenticator.fromConfig(app.config.tokens, opts.env ?? process.env);
+  const env = opts.env ?? process.env;
+  const oauthConfig = app.config.server?.auth.oauth;
+  const auth = Authenticator.fromConfig(app.config.tokens, env, { oauth: !!oauthConfig });
   if (auth.open && !isLoopbackHost(host)) {
     throw new InterlockError(
       'CONFIG_INVALID',
@@ -91,9 +95,21 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
     ...(opts.env ? { env: opts.env } : {}),
     ...(opts.slackSweepMs ? { everyMs: opts.slackSweepMs } : {}),
   });
+  let oauth: OAuthSetup | undefined;
   try {
-    mcp = createMcpRoute({ services, auth, publicUrl: url, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) });
+    oauth = oauthConfig
+      ? await setUpOAuth({ app, config: oauthConfig, tokens: auth, publicUrl: url, env, builtin: createBuiltinServer })
+      : undefined;
+    if (oauth) notice(`OAuth: /mcp accepts tokens from ${oauth.resource.issuer} for ${oauth.resource.resource}`);
+    mcp = createMcpRoute({
+      services,
+      auth: oauth?.bearer ?? auth,
+      ...(oauth ? { challenger: oauth.bearer } : {}),
+      publicUrl: url,
+      ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
+    });
     http = createHttpApp(app, {
+      ...(oauth ? { oauth } : {}),
       bindHost: host,
       publicUrl: url,
       auth,
@@ -104,6 +120,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
       slack,
     });
   } catch (err) {
+    await oauth?.close();
     await new Promise<void>((resolve) => srv.close(() => resolve()));
     throw err;
   }
@@ -122,6 +139,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
         const done = new Promise<void>((resolve) => srv.close(() => resolve()));
         await slack.close();
         await http.close();
+        await oauth?.close();
         // Event streams and idle keep-alive sockets would hold close() open.
         if ('closeAllConnections' in srv) srv.closeAllConnections();
         await done;

@@ -8,6 +8,7 @@ import { LineCounter, isMap, parseDocument } from 'yaml';
 import { type ConfigIssue, ConfigError, InterlockError, errorMessage } from '../errors.ts';
 import { type GroupRef, groupProblems, readPolicy } from './policy.ts';
 import { readConnectors, readTokens } from './schema.ts';
+import { readServer } from './server-auth.ts';
 import { Source, readMap } from './source.ts';
 import { readApprovals } from './approvals.ts';
 import { readLlmConfig } from './llm-step.ts';
@@ -89,7 +90,7 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const top =
     readMap(src, { key: '', path: '', keyPos: start, node: root, pos: start }, 'the config file', {
       required: ['workflows'],
-      optional: ['connectors', 'policy', 'tokens', 'llm', 'approvals'],
+      optional: ['connectors', 'policy', 'tokens', 'llm', 'approvals', 'server'],
     }) ?? {};
   const declared = { connectors: new Set<string>(), workflows: new Set<string>() };
   const connectors = top.connectors ? readConnectors(src, top.connectors, declared) : {};
@@ -101,8 +102,18 @@ export function loadConfigFromString(text: string, file: string): InterlockConfi
   const tokens = top.tokens ? readTokens(src, top.tokens) : [];
   const approvals = top.approvals ? readApprovals(src, top.approvals) : undefined;
   groupProblems(src, groups, tokens, policy.groups ?? {});
+  const server = top.server ? readServer(src, top.server, new Set(tokens.map((t) => t.name))) : undefined;
   if (src.issues.length > 0) throw new ConfigError(sortIssues(src.issues));
-  return { file, connectors, workflows, policy, tokens, ...(llm ? { llm } : {}), ...(approvals?.slack ? { approvals } : {}) };
+  return {
+    file,
+    connectors,
+    workflows,
+    policy,
+    tokens,
+    ...(llm ? { llm } : {}),
+    ...(approvals?.slack ? { approvals } : {}),
+    ...(server ? { server } : {}),
+  };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {

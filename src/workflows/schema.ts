@@ -251,7 +251,7 @@ export function toolAllowed(tools: { allow: string[]; deny: string[] }, name: st
   return (tools.allow.length === 0 || firstMatch(name, tools.allow) !== undefined) && firstMatch(name, tools.deny) === undefined;
 }
 
-const SCOPES = ['read', 'trigger', 'confirm', 'admin', 'audit'] as const;
+export const SCOPES = ['read', 'trigger', 'confirm', 'admin', 'audit'] as const;
 type Scope = (typeof SCOPES)[number];
 
 export function readTokens(src: Source, f: Field): TokenConfig[] {
@@ -272,26 +272,32 @@ export function readTokens(src: Source, f: Field): TokenConfig[] {
       );
     if (name !== undefined) names.add(name);
     const env = m.token && readSecretRef(src, m.token, `token "${name ?? '?'}"`);
-    const scopes: Scope[] = [];
-    const list = m.scopes && readList(src, m.scopes, 'token scopes');
-    if (list?.length === 0 && m.scopes)
-      src.add(m.scopes.pos, m.scopes.path, 'token scopes must name at least one of read, trigger, confirm, admin, audit');
-    for (const s of list ?? []) {
-      const scope = readString(src, s, 'each token scope');
-      if (scope === undefined) continue;
-      if ((SCOPES as readonly string[]).includes(scope)) scopes.push(scope as Scope);
-      else {
-        const hint = suggest(scope, SCOPES);
-        src.add(
-          s.pos,
-          s.path,
-          `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm, admin or audit`,
-        );
-      }
-    }
+    const scopes = m.scopes ? readScopes(src, m.scopes, 'token scopes') : undefined;
     const groups = m.groups ? readStringList(src, m.groups, `token "${name ?? '?'}" groups`) : [];
-    if (name !== undefined && env !== undefined && list && scopes.length === list.length && list.length > 0 && groups)
+    if (name !== undefined && env !== undefined && scopes && groups)
       out.push({ name, env, scopes, ...(groups.length ? { groups } : {}) });
   }
   return out;
+}
+
+/** A non-empty list of Interlock scopes; undefined (with the problems reported) when any item is wrong. */
+export function readScopes(src: Source, f: Field, what: string): Scope[] | undefined {
+  const list = readList(src, f, what);
+  if (!list) return undefined;
+  if (list.length === 0) src.add(f.pos, f.path, `${what} must name at least one of read, trigger, confirm, admin, audit`);
+  const scopes: Scope[] = [];
+  for (const s of list) {
+    const scope = readString(src, s, `each of ${what}`);
+    if (scope === undefined) continue;
+    if ((SCOPES as readonly string[]).includes(scope)) scopes.push(scope as Scope);
+    else {
+      const hint = suggest(scope, SCOPES);
+      src.add(
+        s.pos,
+        s.path,
+        `unknown scope "${scope}"${hint ? ` (did you mean "${hint}"?)` : ''}; use read, trigger, confirm, admin or audit`,
+      );
+    }
+  }
+  return scopes.length === list.length && list.length > 0 ? scopes : undefined;
 }

@@ -263,6 +263,46 @@ export interface TokenConfig {
   groups?: string[];
 }
 
+export type Scope = TokenConfig['scopes'][number];
+
+/** A person who may sign in at the built-in authorization server. */
+export interface OAuthUserConfig {
+  name: string;
+  /** environment variable holding the password itself */
+  passwordEnv?: string;
+  /** `scrypt$<N>$<r>$<p>$<salt b64url>$<hash b64url>`, as `interlock hash-password` prints it */
+  passwordHash?: string;
+  scopes: Scope[];
+}
+
+/** `server.auth.oauth.builtin`: Interlock's own authorization server (src/server/oauth/builtin/). */
+export interface BuiltinAuthServerConfig {
+  /** environment variable with the secret that encrypts the signing key in Redis and signs cookies */
+  secretEnv: string;
+  /** environment variable with a private signing JWK (JSON); unset: a key generated once and kept in Redis */
+  signingKeyEnv?: string;
+  users: OAuthUserConfig[];
+  accessTokenTtlS: number;
+}
+
+/** `server.auth.oauth`: /mcp (and the API) as an OAuth-protected resource. */
+export interface ServerOAuthConfig {
+  /** an external authorization server's issuer; absent with `builtin` (then it is <public URL>/oauth) */
+  issuer?: string;
+  jwksUri?: string;
+  /** RFC 7662 introspection instead of JWT verification */
+  introspection?: { url: string; clientId: string; clientSecretEnv: string };
+  /** the `aud` tokens must carry; default <public URL>/mcp */
+  audience?: string;
+  /** for each Interlock scope, the token scopes that grant it */
+  scopeMap: Record<Scope, string[]>;
+  builtin?: BuiltinAuthServerConfig;
+}
+
+export interface ServerConfig {
+  auth: { oauth?: ServerOAuthConfig };
+}
+
 export interface InterlockConfig {
   /** absolute path of the file this came from */
   file: string;
@@ -273,4 +313,5 @@ export interface InterlockConfig {
   llm?: LlmConfig;
   /** where else pending writes are put in front of approvers (Slack) */
   approvals?: ApprovalsConfig;
+  server?: ServerConfig;
 }

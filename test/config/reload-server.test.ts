@@ -125,11 +125,11 @@ describe('a reload reaches the server', () => {
       expect(res.status).toBe(200);
       return ((await res.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
     };
-    expect(await queues()).toEqual(['awaiting-confirmation', 'test']);
+    expect(await queues()).toEqual(['awaiting-confirmation', 'test', 'triggers.schedules']);
 
     writeFileSync(configFile, yaml({ tokens: [ADMIN, NEWCOMER], extra: true }));
     expect((await reload(server)).status).toBe(200);
-    expect(await queues()).toEqual(['awaiting-confirmation', 'extra', 'test']);
+    expect(await queues()).toEqual(['awaiting-confirmation', 'extra', 'test', 'triggers.schedules']);
     const metrics = async () => (await call(server, '/metrics', { bearer: TOKEN.admin })).text();
     expect(await metrics()).toContain('interlock_queue_jobs{queue="extra",state="waiting"}');
     // This process's workers (started before the reload) took up the new queue.
@@ -139,7 +139,7 @@ describe('a reload reaches the server', () => {
 
     writeFileSync(configFile, yaml({ tokens: [ADMIN, NEWCOMER] }));
     expect((await reload(server)).status).toBe(200);
-    expect(await queues()).toEqual(['awaiting-confirmation', 'test']);
+    expect(await queues()).toEqual(['awaiting-confirmation', 'test', 'triggers.schedules']);
     expect(await metrics()).not.toContain('queue="extra"');
   });
 });

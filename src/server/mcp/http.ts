@@ -18,10 +18,21 @@ export interface McpAuthenticator {
   authenticate(authorization: string | undefined): McpPrincipal | undefined | Promise<McpPrincipal | undefined>;
 }
 
+/** What a 401 or 403 tells an OAuth client (src/server/oauth/resource.ts); absent: a plain Bearer challenge. */
+export interface McpChallenger {
+  challenge(opts: {
+    error?: 'invalid_token' | 'insufficient_scope';
+    description?: string;
+    scope?: readonly string[];
+  }): string | undefined;
+}
+
 export interface McpRouteDeps {
   /** what every session's facade uses, and the config source whose changes refresh their tool lists */
   services: FacadeServices & Pick<ServerServices, 'source'>;
   auth: McpAuthenticator;
+  /** with OAuth: challenges that point clients at the protected resource metadata */
+  challenger?: McpChallenger;
   /** the URL people reach `interlock serve` at; approval links point there */
   publicUrl: string;
   allowedHosts?: string[];
@@ -180,7 +191,9 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
       log.warn({ err: errorMessage(err) }, 'authenticator failed');
     }
     if (!principal) {
-      const challenge = header ? 'Bearer realm="interlock", error="invalid_token"' : 'Bearer realm="interlock"';
+      const challenge =
+        deps.challenger?.challenge(header ? { error: 'invalid_token' } : {}) ??
+        (header ? 'Bearer realm="interlock", error="invalid_token"' : 'Bearer realm="interlock"');
       return rpcError(
         401,
         -32000,
@@ -189,7 +202,13 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
       );
     }
     if (!principal.scopes.some((s) => CONNECT_SCOPES.includes(s))) {
-      return rpcError(403, -32000, `Token '${principal.name}' has neither the read nor the trigger scope`);
+      const challenge = deps.challenger?.challenge({ error: 'insufficient_scope', scope: ['read', 'trigger'] });
+      return rpcError(
+        403,
+        -32000,
+        `Token '${principal.name}' has neither the read nor the trigger scope`,
+        challenge ? { 'www-authenticate': challenge } : {},
+      );
     }
     // The token value never goes further than here: handlers see the token's name and scopes only.
     const authInfo = { token: '', clientId: principal.name, scopes: [...principal.scopes] };
