@@ -16,6 +16,7 @@ import type {
   StepRecord,
   StepStatus,
 } from './records.ts';
+import { RedisCredentialVault } from './oauth-vault.ts';
 import { PinStore } from './pins.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { Definitions } from './definitions.ts';
@@ -89,6 +90,8 @@ export class RunStore {
   private readonly defs: Definitions;
   /** the ready index, for the reconciler and the doctor */
   readonly ready: ReadySteps;
+  /** OAuth connectors' sealed credentials, refresh locks, logins under way and runs waiting for a login */
+  readonly oauth: RedisCredentialVault;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -97,6 +100,7 @@ export class RunStore {
     this.s = defineScripts(redis);
     this.pins = new PinStore(redis, this.keys, this.s);
     this.ready = new ReadySteps(redis, this.keys, this.s);
+    this.oauth = new RedisCredentialVault(redis, this.keys, this.s.releaseLock);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -696,23 +700,43 @@ export class RunStore {
     return { ok: false, runStatus: res[0], stepStatus: res[1] };
   }
 
-  /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-n.lua. */
-  async blockStep(runId: string, stepId: string, error: WorkerErrorInfo, data: Record<string, unknown>): Promise<string> {
+  /** Pauses the run at a step whose tool changed since it was pinned, or whose connector needs a login; see blockStep-n.lua. */
+  async blockStep(
+    runId: string,
+    stepId: string,
+    error: WorkerErrorInfo,
+    data: Record<string, unknown>,
+    opts: { neverSent?: boolean } = {},
+  ): Promise<string> {
     return textResult(
       'blockStep',
-      await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error })),
+      await this.s.blockStep(
+        ...this.rr(runId),
+        stepId,
+        String(Date.now()),
+        j(error),
+        j({ ...data, ...error }),
+        opts.neverSent ? '1' : '',
+      ),
     );
   }
 
   /**
    * Resumes a run blocked by blockStep, marking the step ready with `generation` (the job the
-   * caller enqueues); 'skip' when it is no longer blocked for that reason.
+   * caller enqueues); 'skip' when it is no longer blocked for that reason (`code`: a changed tool,
+   * or a connector waiting for a login).
    */
-  async unblockStep(runId: string, stepId: string, data: Record<string, unknown>, generation: string): Promise<'ok' | 'skip'> {
+  async unblockStep(
+    runId: string,
+    stepId: string,
+    data: Record<string, unknown>,
+    generation: string,
+    code: 'TOOL_CHANGED' | 'CONNECTOR_LOGIN_REQUIRED' = 'TOOL_CHANGED',
+  ): Promise<'ok' | 'skip'> {
     await this.readyAhead(runId);
     return textResult(
       'unblockStep',
-      await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation),
+      await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation, code),
       ['ok', 'skip'],
     );
   }
