@@ -19,6 +19,7 @@ import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
 import { healthRoutes } from './routes/health.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { pinRoutes } from './routes/pins.ts';
 import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
@@ -107,6 +108,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route(API, doctorRoutes(app));
   hono.route(API, reloadRoutes(app.source));
   hono.route('/', uiRoutes(app, feed));
+  hono.route('/', oauthRoutes(app));
 
   const dashboard = dashboardRoutes(app, { uiBase: UI_PATH });
   const adminOnly: MiddlewareHandler<ServerEnv> = async (c, next) => {

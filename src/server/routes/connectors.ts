@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import type { App } from '../../app.ts';
 import type { CatalogEntry } from '../../connectors/catalog.ts';
+import type { AccountSummary } from '../../connectors/oauth/credentials.ts';
 import type { ConnectorStatus } from '../../connectors/types.ts';
 import { InterlockError } from '../../errors.ts';
 import { own } from '../../lookup.ts';
@@ -12,7 +13,11 @@ import { type ServerEnv, pageParams, paginate, readJsonObject } from '../request
  * Where a connector points, without anything that could carry a secret: URLs lose their
  * userinfo and query, stdio connectors show the command only (arguments and env may hold keys).
  */
-export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | undefined): Record<string, unknown> {
+export function connectorJson(
+  c: ConnectorConfig,
+  status: ConnectorStatus | undefined,
+  account?: AccountSummary,
+): Record<string, unknown> {
   const t = c.transport;
   const target = t.type === 'stdio' ? { command: t.command } : { url: safeUrl(t.url) };
   return {
@@ -30,7 +35,20 @@ export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | unde
     state: status?.state ?? 'idle',
     ...(status?.lastError ? { lastError: status.lastError } : {}),
     ...(status?.toolCount !== undefined ? { toolCount: status.toolCount } : {}),
+    ...(c.auth.type === 'oauth'
+      ? { oauth: { grant: c.auth.grant, ...(account ?? { status: 'login_required', reason: 'nobody has logged in yet' }) } }
+      : {}),
   };
+}
+
+/** Each OAuth connector's login summary (who, scopes, expiry; never a token), by id. */
+export async function accountsOf(app: App): Promise<Map<string, AccountSummary>> {
+  const out = new Map<string, AccountSummary>();
+  for (const c of Object.values(app.config.connectors)) {
+    const account = await app.oauth.for(c)?.store.account();
+    if (account) out.set(c.id, account);
+  }
+  return out;
 }
 
 function safeUrl(url: string): string {
@@ -70,10 +88,11 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
     });
   };
 
-  r.get('/connectors', (c) => {
+  r.get('/connectors', async (c) => {
     requireScope(c.get('principal'), 'read');
     const status = new Map(app.pool.status().map((s) => [s.id, s]));
-    const all = Object.values(app.config.connectors).map((k) => connectorJson(k, status.get(k.id)));
+    const accounts = await accountsOf(app);
+    const all = Object.values(app.config.connectors).map((k) => connectorJson(k, status.get(k.id), accounts.get(k.id)));
     const { items, nextCursor } = paginate(all, pageParams(c));
     return c.json({ connectors: items, ...(nextCursor ? { nextCursor } : {}) });
   });
@@ -85,6 +104,26 @@ export function connectorRoutes(app: App): Hono<ServerEnv> {
     const tools = await toolsJson(id, await app.pool.listAllTools(id));
     const { items, nextCursor } = paginate(tools, page);
     return c.json({ tools: items, ...(nextCursor ? { nextCursor } : {}) });
+  });
+
+  // Starts a login: the answer's authorizationUrl is for a person's browser, which the
+  // authorization server sends back to GET /oauth/callback. A client-credentials connector
+  // gets its token at once.
+  r.post('/connectors/:id/login', async (c) => {
+    requireScope(c.get('principal'), 'admin');
+    const k = config(c.req.param('id'));
+    await readJsonObject(c, []);
+    const oauth = app.oauth.for(k);
+    if (!oauth)
+      throw new InterlockError('BAD_REQUEST', `Connector '${k.id}' does not use OAuth (auth: ${k.auth.type})`, {
+        connector: k.id,
+      });
+    const start = await oauth.beginLogin();
+    if (start.kind === 'connected') {
+      await app.engine.resumeAfterLogin(k.id, c.get('principal')?.name ?? 'login');
+      return c.json({ connector: k.id, oauth: await oauth.store.account() });
+    }
+    return c.json({ connector: k.id, authorizationUrl: start.url, expiresAt: start.expiresAt, callback: app.oauth.redirectUrl });
   });
 
   r.post('/connectors/:id/refresh', async (c) => {

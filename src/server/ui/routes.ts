@@ -6,7 +6,9 @@ import { type Principal, hasScope, requireScope } from '../auth.ts';
 import { PerPrincipalLimit } from '../limits.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
+import { accountsOf } from '../routes/connectors.ts';
 import { confirmationCard } from './confirmation.ts';
+import { connectorsTable } from './connectors.ts';
 import { type Html, html } from './html.ts';
 import { page } from './layout.ts';
 import type { HomeSnapshot, LiveFeed } from './live.ts';
@@ -74,6 +76,26 @@ ${confirmationsSection(snap.confirmations, p)}
 <h2>Recent runs</h2>
 ${runsTable(snap.runs)}`,
       { kind: 'home' },
+    );
+  });
+
+  r.get('/ui/connectors', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const status = new Map(app.pool.status().map((s) => [s.id, s.state]));
+    const accounts = await accountsOf(app);
+    const views = Object.values(app.config.connectors).map((config) => ({
+      config,
+      state: status.get(config.id) ?? 'idle',
+      account: accounts.get(config.id),
+    }));
+    const admin = hasScope(p, 'admin');
+    return render(
+      c,
+      'Connectors',
+      html`<h1>Connectors</h1>
+${admin ? '' : html`<p class="notice">Connecting a connector needs the <code>admin</code> scope.</p>`}
+${connectorsTable(views, admin)}`,
+      { kind: 'none' },
     );
   });
 
