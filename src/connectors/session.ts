@@ -180,13 +180,17 @@ export class ConnectorSession {
 
   /**
    * Transports report background trouble here rather than failing a request: a streamable-HTTP
-   * server answering the standalone GET with 404 has forgotten our session, and an SSE stream
+   * server answering the standalone GET with 404 has forgotten our session (if we had one), and an SSE stream
    * that broke cannot deliver responses any more, so both end this connection.
    */
   private transportError(live: Live, err: Error): void {
     const message = this.scrub(errorMessage(err));
     this.log.debug({ err: message }, 'transport error');
-    const sessionGone = (err instanceof StreamableHTTPError && err.code === 404) || err instanceof SseError;
+    // A 404 means a forgotten session only when there is one: a stateless server (no
+    // Mcp-Session-Id) that does not serve the optional GET stream may answer it with 404.
+    const transport = live.client.transport;
+    const hasSession = transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined;
+    const sessionGone = (err instanceof StreamableHTTPError && err.code === 404 && hasSession) || err instanceof SseError;
     if (sessionGone) this.lost(live, message);
   }
 
