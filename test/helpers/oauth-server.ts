@@ -35,6 +35,11 @@ export interface TestOAuthServer {
   provider: Provider;
   /** successful token-endpoint grants so far, by grant_type */
   grants: Record<string, number>;
+  /**
+   * Every secret that crossed the token endpoint: codes, PKCE verifiers, client secrets sent in
+   * the body, and the access, refresh and ID tokens issued; for tests that look for leaks.
+   */
+  seen: string[];
   /** access-token lifetime of the next tokens issued, in seconds */
   ttl: { access: number };
   /** every tools/call the MCP server ran: tool, and the subject of the token it came with */
@@ -120,16 +125,29 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<T
       AuthorizationCode: 600,
     },
   });
+  const seen: string[] = [];
   provider.on('grant.success', (ctx) => {
-    const gt = String((ctx.oidc.params as Record<string, unknown> | undefined)?.grant_type ?? 'unknown');
+    const params = (ctx.oidc.params ?? {}) as Record<string, unknown>;
+    const gt = String(params.grant_type ?? 'unknown');
     grants[gt] = (grants[gt] ?? 0) + 1;
+    const body = (ctx.body ?? {}) as Record<string, unknown>;
+    for (const v of [
+      params.code,
+      params.code_verifier,
+      params.refresh_token,
+      params.client_secret,
+      body.access_token,
+      body.refresh_token,
+      body.id_token,
+    ])
+      if (typeof v === 'string' && v) seen.push(v);
   });
   asServer.on('request', provider.callback());
 
   const jwks = createRemoteJWKSet(new URL(`${issuer}/jwks`));
   const metadataUrl = `http://127.0.0.1:${mcpPort}/.well-known/oauth-protected-resource/mcp`;
   const challenge = (res: ServerResponse, error?: string) => {
-    res.writeHead(401, {
+    res.writeHead(error === 'insufficient_scope' ? 403 : 401, {
       'content-type': 'application/json',
       'www-authenticate': `Bearer resource_metadata="${metadataUrl}", scope="${scope}"${error ? `, error="${error}"` : ''}`,
     });
@@ -219,6 +237,7 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<T
     mcpUrl,
     provider,
     grants,
+    seen,
     ttl,
     calls,
     async revoke(token, clientId) {

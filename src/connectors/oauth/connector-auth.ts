@@ -74,15 +74,15 @@ export class ConnectorOAuth {
   readonly fetch: FetchLike = async (input, init) => {
     const token = await this.accessToken();
     const res = await this.send(input, init, token);
-    if (res.status === 403) {
+    if (res.status === 403 || res.status === 401) {
       const www = extractWWWAuthenticateParams(res);
+      // Step-up: a refresh keeps the scopes the login granted, so only a new login can add one.
       if (www.error === 'insufficient_scope') {
         const wanted = www.scope?.split(' ').filter(Boolean) ?? [];
         const reason = `the server asks for scope "${www.scope ?? '(unnamed)'}", which the login did not grant`;
         await this.store.markLoginRequired(reason, wanted);
         throw loginRequired(this.id, reason, { scope: www.scope, error: 'insufficient_scope' });
       }
-      return res;
     }
     if (res.status !== 401) return res;
     const www = extractWWWAuthenticateParams(res);
@@ -162,7 +162,8 @@ export class ConnectorOAuth {
     if (this.auth.grant === 'authorization_code' && !current?.refresh_token)
       throw await this.needsLogin(current ? 'the login expired and there is no refresh token' : 'nobody has logged in yet');
     const mode: ProviderMode = { kind: 'background' };
-    const provider = new InterlockOAuthProvider(this.auth, this.store, this.deps.redirectUrl(), mode);
+    const wanted = (await this.store.account())?.wantedScopes ?? [];
+    const provider = new InterlockOAuthProvider(this.auth, this.store, this.deps.redirectUrl(), mode, wanted);
     let result: string;
     try {
       result = await auth(provider, {

@@ -28,8 +28,12 @@ export class InterlockOAuthProvider implements OAuthClientProvider {
   /** the scope this flow asks for, recorded with the tokens it gets */
   scopeAsked: string | undefined;
 
-  constructor(auth: OAuthConnectorAuth, store: CredentialStore, redirectUrl: string, mode: ProviderMode) {
+  /** the config's scopes plus any a server asked for later (insufficient_scope) */
+  private readonly scopes: string[];
+
+  constructor(auth: OAuthConnectorAuth, store: CredentialStore, redirectUrl: string, mode: ProviderMode, wanted: string[] = []) {
     this.auth = auth;
+    this.scopes = [...new Set([...auth.scopes, ...wanted])];
     this.store = store;
     this.redirect = redirectUrl;
     this.mode = mode;
@@ -52,7 +56,7 @@ export class InterlockOAuthProvider implements OAuthClientProvider {
       grant_types: cc ? ['client_credentials'] : ['authorization_code', 'refresh_token'],
       response_types: cc ? [] : ['code'],
       token_endpoint_auth_method: cc ? 'client_secret_basic' : 'none',
-      ...(this.auth.scopes.length ? { scope: this.auth.scopes.join(' ') } : {}),
+      ...(this.scopes.length ? { scope: this.scopes.join(' ') } : {}),
     };
   }
 
@@ -108,7 +112,7 @@ export class InterlockOAuthProvider implements OAuthClientProvider {
   prepareTokenRequest(scope?: string): URLSearchParams | undefined {
     if (this.auth.grant !== 'client_credentials') return undefined;
     const params = new URLSearchParams({ grant_type: 'client_credentials' });
-    const wanted = scope ?? (this.auth.scopes.length ? this.auth.scopes.join(' ') : undefined);
+    const wanted = scope ?? (this.scopes.length ? this.scopes.join(' ') : undefined);
     if (wanted) params.set('scope', wanted);
     this.scopeAsked = wanted;
     return params;

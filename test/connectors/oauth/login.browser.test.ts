@@ -50,6 +50,8 @@ let browser: Browser;
 let dir: string;
 const workers: WorkerProcess[] = [];
 let pausedId = '';
+/** pages the browser ended on (the callback's), for the leak check */
+const shown: string[] = [];
 
 beforeAll(async () => {
   as = await startOAuthServer();
@@ -103,6 +105,7 @@ async function logInThroughBrowser(page: Page, user: string): Promise<string> {
     }
   }
   await page.waitForURL((u) => u.href.startsWith(callback));
+  shown.push(await page.content());
   return page.locator('h1').innerText();
 }
 
@@ -195,5 +198,22 @@ describe('an OAuth connector logged in through the browser', () => {
     const resumed = await waitForStatus(app, id, ['succeeded', 'failed']);
     expect(resumed.status).toBe('succeeded');
     expect(resumed.steps.me.output).toEqual({ sub: expect.any(String) });
+  });
+
+  it('never shows a code, verifier or token: worker logs, pages, API answers and Redis', async () => {
+    const where: Array<[string, string]> = workers.map((w, i) => [`worker ${i}`, w.output]);
+    shown.forEach((html, i) => where.push([`callback page ${i}`, html]));
+    for (const path of ['/api/v1/connectors', '/ui/connectors', `/api/v1/runs/${pausedId}`, `/ui/runs/${pausedId}`]) {
+      const res = await fetch(`${server.url}${path}`);
+      where.push([path, await res.text()]);
+    }
+    const keys = await app.redis.client.keys(`${app.prefix}:*`);
+    for (const k of keys) {
+      if ((await app.redis.client.type(k)) === 'hash') where.push([k, JSON.stringify(await app.redis.client.hgetall(k))]);
+    }
+    const secrets = as.seen;
+    // codes, verifiers, access, refresh and ID tokens of three logins and a refresh
+    expect(secrets.length).toBeGreaterThanOrEqual(10);
+    for (const s of secrets) for (const [at, text] of where) expect(text.includes(s), `a secret in ${at}`).toBe(false);
   });
 });
