@@ -116,7 +116,6 @@ export async function startOAuthServer(opts: OAuthServerOptions = {}): Promise<T
     extraTokenClaims: (_ctx, token) => ('grantId' in token && token.grantId ? { gid: token.grantId } : undefined),
     pkce: { required: () => true },
     ttl: {
-      AccessToken: 3600,
       IdToken: 3600,
       RefreshToken: 86_400,
       Grant: 86_400,
