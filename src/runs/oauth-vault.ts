@@ -1,4 +1,7 @@
-import { FIELD, type CredentialVault } from '../connectors/oauth/vault.ts';
+import type { CredentialVault } from '../connectors/oauth/vault.ts';
+
+/** The plain account summary's field (ACCOUNT_FIELD of connectors/oauth/vault.ts; runs holds it as data). */
+const ACCOUNT_FIELD = 'account';
 import type { Keys } from './keys.ts';
 import type { RedisClient } from './redis.ts';
 
@@ -49,7 +52,7 @@ export class RedisCredentialVault implements CredentialVault {
 
   /** Whether the connector's last word is a login (its plain account summary says connected). */
   async connected(connector: string): Promise<boolean> {
-    const raw = await this.redis.hget(this.keys.oauth(connector), FIELD.account);
+    const raw = await this.redis.hget(this.keys.oauth(connector), ACCOUNT_FIELD);
     return !!raw && (JSON.parse(raw) as { status?: string }).status === 'connected';
   }
 
