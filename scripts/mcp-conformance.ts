@@ -1,6 +1,7 @@
 /**
  * `npm run test:conformance`: the official MCP conformance suite's server scenarios against the
- * facade as `interlock serve` mounts it at /mcp, on loopback, fully offline.
+ * facade as `interlock serve` mounts it at /mcp, and its client auth scenarios against Interlock's
+ * OAuth connector client (scripts/conformance-client.ts, see CLIENT_SCENARIOS), on loopback, fully offline.
  *
  * It starts a redis-server on a free loopback port (or uses REDIS_URL), an App over the project's test MCP
  * server, and the real HTTP server with no tokens (open, loopback only: what a developer runs,
@@ -25,8 +26,35 @@ import { TestRedis } from '../test/helpers/redis.ts';
 
 export const SCENARIOS = ['server-initialize', 'ping', 'tools-list', 'server-sse-multiple-streams', 'dns-rebinding-protection'];
 
+/**
+ * The client auth scenarios, with Interlock's connector client (scripts/conformance-client.ts) as
+ * the client under test. Left out, and why:
+ *  - auth/client-credentials-jwt: private_key_jwt client authentication; an OAuth connector
+ *    authenticates a pre-registered client with a client secret (basic or post), not a signing key.
+ *  - auth/2025-03-26-*, auth/resource-mismatch, auth/offline-access-*, auth/cross-app-access-*:
+ *    not the client auth scenarios of protocol 2025-11-25 (older protocol, draft or extension).
+ */
+export const CLIENT_SCENARIOS = [
+  'auth/metadata-default',
+  'auth/metadata-var1',
+  'auth/metadata-var2',
+  'auth/metadata-var3',
+  'auth/basic-cimd',
+  'auth/scope-from-www-authenticate',
+  'auth/scope-from-scopes-supported',
+  'auth/scope-omitted-when-undefined',
+  'auth/scope-step-up',
+  'auth/scope-retry-limit',
+  'auth/token-endpoint-auth-basic',
+  'auth/token-endpoint-auth-post',
+  'auth/token-endpoint-auth-none',
+  'auth/pre-registration',
+  'auth/client-credentials-basic',
+];
+
 const ROOT = resolve(import.meta.dirname, '..');
 const TEST_SERVER = join(ROOT, 'test/fixtures/test-server.ts');
+const CLIENT = join(ROOT, 'scripts/conformance-client.ts');
 
 const CONFIG = `
 connectors:
@@ -50,17 +78,25 @@ function conformanceBin(): string {
   return join(dirname(require.resolve('@modelcontextprotocol/conformance/package.json')), 'dist/index.js');
 }
 
-function runScenario(bin: string, url: string, scenario: string, cwd: string): Promise<number> {
+function runScenario(bin: string, url: string, scenario: string, cwd: string, redisUrl: string): Promise<number> {
+  const args = CLIENT_SCENARIOS.includes(scenario)
+    ? ['client', '--command', `${process.execPath} ${CLIENT}`, '--scenario', scenario]
+    : ['server', '--url', url, '--scenario', scenario];
   return new Promise((done) => {
     // process.execPath: the suite needs Node >= 22 (fs.globSync), which is the node@24 running this script.
-    const child = spawn(process.execPath, [bin, 'server', '--url', url, '--scenario', scenario], { cwd, stdio: 'inherit' });
+    // The client under test keeps its OAuth state in Redis, as every Interlock process does.
+    const child = spawn(process.execPath, [bin, ...args], {
+      cwd,
+      stdio: 'inherit',
+      env: { ...process.env, REDIS_URL: redisUrl },
+    });
     child.on('exit', (code) => done(code ?? 1));
     child.on('error', () => done(1));
   });
 }
 
 async function main(argv: string[]): Promise<number> {
-  const scenarios = argv.length ? argv : SCENARIOS;
+  const scenarios = argv.length ? argv : [...SCENARIOS, ...CLIENT_SCENARIOS];
   const work = mkdtempSync(join(tmpdir(), 'interlock-conformance-'));
   // The test helper's redis-server rather than App's embedded one: App.close() hangs on the
   // embedded one's SHUTDOWN today (ioredis retries the command when the socket drops).
@@ -79,7 +115,7 @@ async function main(argv: string[]): Promise<number> {
     const bin = conformanceBin();
     for (const s of scenarios) {
       process.stdout.write(`\n=== ${s} against ${url}\n`);
-      if ((await runScenario(bin, url, s, work)) !== 0) failed.push(s);
+      if ((await runScenario(bin, url, s, work, process.env.REDIS_URL ?? (redis as TestRedis).url)) !== 0) failed.push(s);
     }
   } finally {
     await server.close();

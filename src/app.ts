@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { ConfigSource } from './config/source.ts';
+import { OAuthConnectors, redirectUrlFromEnv } from './connectors/oauth/connectors.ts';
 import { ConnectorPool } from './connectors/pool.ts';
 import { createLogger } from './logger.ts';
 import { registerConfigSecrets } from './secrets-config.ts';
@@ -41,6 +42,8 @@ export class App {
   readonly queues: StepQueues;
   readonly engine: Engine;
   readonly pool: ConnectorPool;
+  /** OAuth clients of the connectors with `auth: {type: oauth}`: logins, tokens in Redis, refresh */
+  readonly oauth: OAuthConnectors;
   readonly logger: Logger;
   readonly prefix: string;
   /** schedules and webhooks: listed and paused anywhere, ticking where workers run */
@@ -58,7 +61,17 @@ export class App {
     this.store.audit.retention = () => this.config.policy.auditRetentionMs ?? DEFAULT_AUDIT_RETENTION_MS;
     this.queues = new StepQueues(redis.client, `${prefix}:q`);
     this.engine = new Engine(this.store, this.queues, this.source);
-    this.pool = new ConnectorPool(config.connectors, { logger });
+    const redirect = redirectUrlFromEnv(process.env);
+    this.oauth = new OAuthConnectors({ vault: this.store.oauth, redirectUrl: redirect.url, redirectUrlFixed: redirect.fixed });
+    this.oauth.onLogin((connector) => {
+      this.engine.resumeAfterLogin(connector, 'login').then(
+        (resumed) => {
+          if (resumed.length) logger.info({ connector, runs: resumed }, 'connector logged in; paused runs resumed');
+        },
+        (err: unknown) => logger.warn({ connector, err: (err as Error).message }, 'could not resume runs after a login'),
+      );
+    });
+    this.pool = new ConnectorPool(config.connectors, { logger, oauth: this.oauth });
     this.triggers = new Triggers({
       engine: this.engine,
       state: this.store.triggers,

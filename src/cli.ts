@@ -351,6 +351,17 @@ connectors
     });
   });
 connectors
+  .command('login <id>')
+  .description(
+    'log Interlock in to an OAuth connector: prints the authorization URL and waits for the callback; paused runs continue',
+  )
+  .action(async (id: string) => {
+    const { loginCommand } = await import('./cli/login.ts');
+    await withApp(async (a) => {
+      process.exitCode = await loginCommand(a, id);
+    });
+  });
+connectors
   .command('changes')
   .description('tools whose definition changed since it was pinned, with the diff')
   .action(async () => {

@@ -15,7 +15,26 @@ export type ConnectorTransport =
   | { type: 'sse'; url: string; headers: Record<string, string> };
 
 /** `auth.tokenEnv` names the environment variable; the token itself is never stored in config objects. */
-export type ConnectorAuth = { type: 'none' } | { type: 'bearer'; tokenEnv: string };
+export type ConnectorAuth = { type: 'none' } | { type: 'bearer'; tokenEnv: string } | OAuthConnectorAuth;
+
+/**
+ * OAuth 2.1 as MCP authorization (2025-11-25) describes it. Everything else (the authorization
+ * server, its endpoints, the scopes the server wants) is discovered from the server's 401.
+ * Secrets are named by environment variable, never held.
+ */
+export interface OAuthConnectorAuth {
+  type: 'oauth';
+  /** `authorization_code`: a person logs in once (PKCE); `client_credentials`: machine to machine */
+  grant: 'authorization_code' | 'client_credentials';
+  /** a pre-registered client: its id (`${env:NAME}` or written out; ids are not secret) */
+  clientId?: string;
+  /** the pre-registered client's secret, by variable name */
+  clientSecretEnv?: string;
+  /** an https URL serving Interlock's client ID metadata document, used where the server supports it */
+  clientMetadataUrl?: string;
+  /** scopes to ask for besides those the server names; empty = exactly what the server asks */
+  scopes: string[];
+}
 
 export interface ConnectorConfig {
   id: string;

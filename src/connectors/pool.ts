@@ -7,6 +7,9 @@ import type { ConnectorConfig } from './config.ts';
 import { validateArguments } from './arguments.ts';
 import { ToolCatalog, fetchToolPages, type CatalogEntry } from './catalog.ts';
 import { classifyFailure } from './failure.ts';
+import type { FetchLike } from './oauth/connector-auth.ts';
+import { isLoginRequired } from './oauth/login-required.ts';
+import type { OAuthConnectors } from './oauth/connectors.ts';
 import { toCallResult } from './results.ts';
 import { ConnectorSession, DEFAULT_BACKOFF, abortReason, raceAbort, type BackoffOptions } from './session.ts';
 import { defaultInterlockCommand, type InterlockCommand } from './transport.ts';
@@ -21,6 +24,13 @@ export interface ConnectorPoolOptions {
   backoff?: Partial<BackoffOptions>;
   /** spawn + initialize budget per connect attempt; default 30 s */
   connectTimeoutMs?: number;
+  /** OAuth clients of the connectors with `auth: {type: oauth}`; without it such connectors fail to connect */
+  oauth?: OAuthConnectors;
+}
+
+function oauthFetchOf(oauth: OAuthConnectors | undefined, config: ConnectorConfig): { oauthFetch?: FetchLike } {
+  const client = oauth?.for(config);
+  return client ? { oauthFetch: client.fetch } : {};
 }
 
 interface Entry {
@@ -83,6 +93,7 @@ export class ConnectorPool {
         onConnected: (reconnect) => {
           if (reconnect) entry.catalog.invalidate();
         },
+        ...oauthFetchOf(this.opts.oauth, config),
       }),
     };
     return entry;
@@ -261,6 +272,8 @@ export class ConnectorPool {
       try {
         return await op(live.client);
       } catch (err) {
+        // The request never reached the tool: no token, or one the server refused and a refresh could not replace.
+        if (isLoginRequired(err)) throw err;
         const f = classifyFailure(err, { ...(a.signal ? { signal: a.signal } : {}), connectionAlive: live.alive });
         const message = e.session.scrub(errorMessage(err));
         if (f.kind === 'aborted' && a.signal) throw abortReason(a.signal);

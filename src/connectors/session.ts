@@ -10,6 +10,8 @@ import type { ConnectorConfig } from './config.ts';
 import { scrub } from '../secrets.ts';
 import { scrubSecrets } from './env.ts';
 import { isPermanentConnectFailure } from './failure.ts';
+import type { FetchLike } from './oauth/connector-auth.ts';
+import { isLoginRequired } from './oauth/login-required.ts';
 import { buildTransport, type InterlockCommand } from './transport.ts';
 import type { ConnectorState } from './types.ts';
 
@@ -40,6 +42,8 @@ export interface SessionOptions {
   onToolsChanged: () => void;
   /** a connection was established; `reconnect` when it replaces one that was lost */
   onConnected: (reconnect: boolean) => void;
+  /** the fetch of an OAuth connector (token on, refresh once across processes) */
+  oauthFetch?: FetchLike;
 }
 
 const CLIENT_INFO = { name: 'interlock', version: '0.1.0' };
@@ -124,6 +128,11 @@ export class ConnectorSession {
         const message = this.scrub(errorMessage(err));
         this.lastError = message;
         this.log.warn({ attempt, err: message }, 'connect failed');
+        // Another attempt cannot log anybody in: the step pauses until a person does.
+        if (isLoginRequired(err)) {
+          this.state = 'failed';
+          throw err;
+        }
         if (attempt >= attemptsPerCall || this.closed || isPermanentConnectFailure(err)) {
           if (!this.closed) this.state = 'failed';
           throw this.unavailable(message, { maybeDelivered: false });
@@ -133,7 +142,7 @@ export class ConnectorSession {
   }
 
   private async connectOnce(): Promise<Live> {
-    const built = buildTransport(this.config, this.opts.env, this.opts.interlock);
+    const built = buildTransport(this.config, this.opts.env, this.opts.interlock, this.opts.oauthFetch);
     for (const s of built.secrets) if (s) this.secrets.add(s);
     const client = new Client(CLIENT_INFO, { capabilities: {} });
     const live: Live = { client, alive: false };
@@ -174,13 +183,17 @@ export class ConnectorSession {
 
   /**
    * Transports report background trouble here rather than failing a request: a streamable-HTTP
-   * server answering the standalone GET with 404 has forgotten our session, and an SSE stream
+   * server answering the standalone GET with 404 has forgotten our session (if we had one), and an SSE stream
    * that broke cannot deliver responses any more, so both end this connection.
    */
   private transportError(live: Live, err: Error): void {
     const message = this.scrub(errorMessage(err));
     this.log.debug({ err: message }, 'transport error');
-    const sessionGone = (err instanceof StreamableHTTPError && err.code === 404) || err instanceof SseError;
+    // A 404 means a forgotten session only when there is one: a stateless server (no
+    // Mcp-Session-Id) that does not serve the optional GET stream may answer it with 404.
+    const transport = live.client.transport;
+    const hasSession = transport instanceof StreamableHTTPClientTransport && transport.sessionId !== undefined;
+    const sessionGone = (err instanceof StreamableHTTPError && err.code === 404 && hasSession) || err instanceof SseError;
     if (sessionGone) this.lost(live, message);
   }
 

@@ -8,6 +8,7 @@ import { registerSecret } from '../secrets.ts';
 import { InterlockError } from '../errors.ts';
 import type { ConnectorConfig } from './config.ts';
 import { resolveEnvRecord, resolveEnvString } from './env.ts';
+import type { FetchLike } from './oauth/connector-auth.ts';
 
 /** How to start this Interlock binary, for stdio connectors configured as `command: interlock`. */
 export interface InterlockCommand {
@@ -45,7 +46,12 @@ function bearerToken(config: ConnectorConfig, env: NodeJS.ProcessEnv): string | 
  * A fresh transport for one connection attempt. Environment references and the bearer token are
  * read now, not when the pool was built, so rotating a secret only needs a reconnect.
  */
-export function buildTransport(config: ConnectorConfig, env: NodeJS.ProcessEnv, interlock: InterlockCommand): BuiltTransport {
+export function buildTransport(
+  config: ConnectorConfig,
+  env: NodeJS.ProcessEnv,
+  interlock: InterlockCommand,
+  oauthFetch?: FetchLike,
+): BuiltTransport {
   const secrets: string[] = [];
   const where = `Connector "${config.id}"`;
   const token = bearerToken(config, env);
@@ -76,9 +82,23 @@ export function buildTransport(config: ConnectorConfig, env: NodeJS.ProcessEnv, 
   const headers = resolveEnvRecord(t.headers, env, `${where} headers`, secrets);
   if (token) headers.Authorization = `Bearer ${token}`;
   const requestInit: RequestInit = { headers };
+  if (config.auth.type === 'oauth' && !oauthFetch) {
+    throw new InterlockError(
+      'CONNECTOR_UNAVAILABLE',
+      `Connector "${config.id}" uses OAuth, which this process was built without`,
+      {
+        connector: config.id,
+        reason: 'config',
+      },
+    );
+  }
+  // An OAuth connector's fetch puts the access token on and refreshes it once across processes
+  // (oauth/connector-auth.ts), rather than the transports' authProvider, whose 401 handling
+  // would refresh in every process at once.
+  const fetchOpt = oauthFetch ? { fetch: oauthFetch } : {};
   const transport =
     t.type === 'streamable-http'
-      ? new StreamableHTTPClientTransport(url, { requestInit })
-      : new SSEClientTransport(url, { requestInit });
+      ? new StreamableHTTPClientTransport(url, { requestInit, ...fetchOpt })
+      : new SSEClientTransport(url, { requestInit, ...fetchOpt });
   return { transport, secrets, stderr: null };
 }

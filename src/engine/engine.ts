@@ -374,6 +374,28 @@ export class Engine {
   }
 
   /**
+   * Unblocks the runs paused until `connector` was logged in, as resumeWaiting does for a changed
+   * tool: each leaves the waiting set only after its unblock, so a crash midway loses none.
+   */
+  async resumeAfterLogin(connector: string, by: string): Promise<string[]> {
+    const resumed: string[] = [];
+    await Promise.all(
+      (await this.store.oauth.waiting(connector)).map(async (w) => {
+        const generation = `unblocked-${Date.now()}`;
+        const ok =
+          (await this.store.unblockStep(w.runId, w.stepId, { connector, by }, generation, 'CONNECTOR_LOGIN_REQUIRED')) === 'ok';
+        if (ok) {
+          const run = await this.store.requireRun(w.runId);
+          await this.queues.enqueue(run.definition, run.id, run.session, w.stepId, generation);
+          resumed.push(run.id);
+        }
+        await this.store.oauth.dropWaiting(connector, w.runId, w.stepId);
+      }),
+    );
+    return resumed;
+  }
+
+  /**
    * Waits until the run reaches one of `until` (default: any terminal status, a gate, or
    * needs_attention), following its event stream on a dedicated connection.
    */

@@ -132,6 +132,26 @@ export class Keys {
   toolWaiting(toolKey: string): string {
     return `${this.prefix}:{tools}:waiting:${toolKey}`;
   }
+  /**
+   * hash of one OAuth connector's credentials: client registration, tokens and discovered metadata,
+   * each sealed with INTERLOCK_SECRET_KEY (src/connectors/oauth/sealed.ts), plus the plain account
+   * summary that pages show. Its lock and waiting runs share the connector's hash tag.
+   */
+  oauth(connector: string): string {
+    return `${this.prefix}:oauth:{${connector}}`;
+  }
+  /** held by the one process refreshing the connector's tokens; the others wait and read what it saved */
+  oauthLock(connector: string): string {
+    return `${this.prefix}:oauth:{${connector}}:lock`;
+  }
+  /** set of `runId/stepId` paused until someone logs the connector in; resumed after a login */
+  oauthWaiting(connector: string): string {
+    return `${this.prefix}:oauth:{${connector}}:waiting`;
+  }
+  /** a login under way, by its `state`: sealed PKCE verifier and connector, taken once by the callback */
+  oauthLogin(state: string): string {
+    return `${this.prefix}:oauth-login:${state}`;
+  }
 }
 
 /** Field names inside a run hash. */

@@ -19,6 +19,7 @@ import type {
 } from './records.ts';
 import { AuditLog, type AuditDecision, type AuditDraft, auditDraftJson, auditMinId } from './audit.ts';
 import { FlowRecords } from './flow-records.ts';
+import { RedisCredentialVault } from './oauth-vault.ts';
 import { PinStore } from './pins.ts';
 import { DecideLinks } from './decide-links.ts';
 import { loadStepResult, taggedResult, textResult } from './results.ts';
@@ -110,6 +111,8 @@ export class RunStore {
   readonly flow: FlowRecords;
   /** paused schedules and webhooks, and what each did last */
   readonly triggers: TriggerState;
+  /** OAuth connectors' sealed credentials, refresh locks, logins under way and runs waiting for a login */
+  readonly oauth: RedisCredentialVault;
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -123,6 +126,7 @@ export class RunStore {
     this.grants = new GrantStore(redis, this.keys, this.s);
     this.flow = new FlowRecords(redis, this.keys, this.s);
     this.triggers = new TriggerState(redis, this.keys);
+    this.oauth = new RedisCredentialVault(redis, this.keys, this.s.releaseLock);
   }
 
   /** The number of keys and the keys of a run script: the run's own two, and on a single Redis the indexes it keeps beside the run. */
@@ -845,23 +849,43 @@ export class RunStore {
     return { ok: false, runStatus: res[0], stepStatus: res[1] };
   }
 
-  /** Pauses the run at a step whose tool changed since it was pinned; see blockStep-n.lua. */
-  async blockStep(runId: string, stepId: string, error: ErrorInfo, data: Record<string, unknown>): Promise<string> {
+  /** Pauses the run at a step whose tool changed since it was pinned, or whose connector needs a login; see blockStep-n.lua. */
+  async blockStep(
+    runId: string,
+    stepId: string,
+    error: ErrorInfo,
+    data: Record<string, unknown>,
+    opts: { neverSent?: boolean } = {},
+  ): Promise<string> {
     return textResult(
       'blockStep',
-      await this.s.blockStep(...this.rr(runId), stepId, String(Date.now()), j(error), j({ ...data, ...error })),
+      await this.s.blockStep(
+        ...this.rr(runId),
+        stepId,
+        String(Date.now()),
+        j(error),
+        j({ ...data, ...error }),
+        opts.neverSent ? '1' : '',
+      ),
     );
   }
 
   /**
    * Resumes a run blocked by blockStep, marking the step ready with `generation` (the job the
-   * caller enqueues); 'skip' when it is no longer blocked for that reason.
+   * caller enqueues); 'skip' when it is no longer blocked for that reason (`code`: a changed tool,
+   * or a connector waiting for a login).
    */
-  async unblockStep(runId: string, stepId: string, data: Record<string, unknown>, generation: string): Promise<'ok' | 'skip'> {
+  async unblockStep(
+    runId: string,
+    stepId: string,
+    data: Record<string, unknown>,
+    generation: string,
+    code: 'TOOL_CHANGED' | 'CONNECTOR_LOGIN_REQUIRED' = 'TOOL_CHANGED',
+  ): Promise<'ok' | 'skip'> {
     await this.readyAhead(runId);
     return textResult(
       'unblockStep',
-      await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation),
+      await this.s.unblockStep(...this.rr(runId), stepId, String(Date.now()), j(data), generation, code),
       ['ok', 'skip'],
     );
   }

@@ -1,4 +1,6 @@
 import type { App } from '../app.ts';
+import type { AccountSummary } from '../connectors/oauth/credentials.ts';
+import type { CallbackDeps } from './routes/oauth.ts';
 import { approvePlan, currentPlan } from '../engine/plans.ts';
 import { diagnose } from '../worker/doctor.ts';
 import { READY_GRACE_MS, reconcileEveryMs } from '../worker/reconciler.ts';
@@ -18,6 +20,27 @@ export function servicesOf(app: App): ServerServices {
     decideLinks: app.store.decideLinks,
     audit: app.store.audit,
     grants: app.store.grants,
+    oauth: {
+      accounts: async () => {
+        const out = new Map<string, AccountSummary>();
+        for (const c of Object.values(app.config.connectors)) {
+          const account = await app.oauth.for(c)?.store.account();
+          if (account) out.set(c.id, account);
+        }
+        return out;
+      },
+      login: async (k, by) => {
+        const oauth = app.oauth.for(k);
+        if (!oauth) return undefined;
+        const start = await oauth.beginLogin();
+        if (start.kind === 'connected') {
+          await app.engine.resumeAfterLogin(k.id, by);
+          return { kind: 'connected', account: await oauth.store.account() };
+        }
+        return { kind: 'started', url: start.url, expiresAt: start.expiresAt, callback: app.oauth.redirectUrl };
+      },
+      callback: oauthCallbackOf(app),
+    },
     plans: {
       current: (runId) => currentPlan(app.engine, getTool, runId),
       approve: (runId, planHash, opts) => approvePlan(app.engine, getTool, runId, planHash, opts),
@@ -43,5 +66,13 @@ export function servicesOf(app: App): ServerServices {
       }),
     triggers: app.triggers,
     logger: app.logger,
+  };
+}
+
+/** What GET /oauth/callback and `interlock connectors login` complete a login with. */
+export function oauthCallbackOf(app: App): CallbackDeps {
+  return {
+    takeLogin: (state) => app.store.oauth.takeLogin(state),
+    completeLogin: (state, code) => app.oauth.completeLogin(app.config.connectors, state, code),
   };
 }

@@ -26,6 +26,7 @@ import { confirmationRoutes } from './routes/confirmations.ts';
 import { connectorRoutes } from './routes/connectors.ts';
 import { doctorRoutes } from './routes/doctor.ts';
 import { healthRoutes } from './routes/health.ts';
+import { oauthRoutes } from './routes/oauth.ts';
 import { pinRoutes } from './routes/pins.ts';
 import { reloadRoutes } from './routes/reload.ts';
 import { resolveRoutes } from './routes/resolve.ts';
@@ -140,6 +141,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
       '/',
       slackRoutes((req) => (opts.slack as Pick<SlackApprovals, 'handle'>).handle(req)),
     );
+  hono.route('/', oauthRoutes(svc));
 
   const dashboard = dashboardRoutes(svc, { uiBase: UI_PATH });
   const stopFollowingTokens = followTokens(svc, auth, {

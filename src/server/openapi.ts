@@ -782,6 +782,21 @@ const paths: Json = {
       },
     },
   },
+  '/api/v1/connectors/{id}/login': {
+    post: {
+      summary: 'Start a login to an OAuth connector',
+      description:
+        'Answers {authorizationUrl} for a person to open; the authorization server sends the browser back to GET /oauth/callback, and runs paused with CONNECTOR_LOGIN_REQUIRED continue. A client_credentials connector gets its token at once and answers {oauth}.',
+      ...scoped('admin'),
+      parameters: [pathParam('id', 'connector id')],
+      responses: {
+        200: { description: '{connector, authorizationUrl, expiresAt, callback} or {connector, oauth}' },
+        ...common,
+        404: err('no such connector'),
+        503: unavailable(`CONNECTOR_UNAVAILABLE: the server or its authorization server did not answer; or ${REDIS_503}`),
+      },
+    },
+  },
   '/api/v1/connectors/{id}/tools/{tool}': {
     patch: {
       summary: 'Turn a tool on or off for workflows',

@@ -82,6 +82,7 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
   });
   const srv = server as ServerType;
   const url = opts.publicUrl ?? `http://${urlHost(host)}:${addr.port}`;
+  app.oauth.serverListening(url);
   let http: HttpApp;
   let mcp: McpRouteHandle;
   const slack = createSlackApprovals({

@@ -3,7 +3,9 @@ import type { ConfigSource } from '../config/source.ts';
 import type { ConnectorPool } from '../connectors/pool.ts';
 import type { Engine } from '../engine/engine.ts';
 import type { approvePlan, PlanView } from '../engine/plans.ts';
+import type { AccountSummary } from '../connectors/oauth/credentials.ts';
 import type { AuditLog } from '../runs/audit.ts';
+import type { CallbackDeps } from './routes/oauth.ts';
 import type { GrantStore } from '../runs/grants.ts';
 import type { DecisionChannel } from '../runs/records.ts';
 import type { DecideLinks } from '../runs/decide-links.ts';
@@ -13,7 +15,7 @@ import type { RunStore } from '../runs/store.ts';
 import type { Diagnosis } from '../worker/doctor.ts';
 import type { Triggers } from '../triggers/triggers.ts';
 import type { StepQueues } from '../worker/queues.ts';
-import type { InterlockConfig } from '../workflows/types.ts';
+import type { ConnectorConfig, InterlockConfig } from '../workflows/types.ts';
 
 /**
  * What the HTTP routes, pages, dashboards, metrics and the MCP facade may use, in narrow slices.
@@ -35,6 +37,8 @@ export interface ServerServices {
   grants: Pick<GrantStore, 'list' | 'require' | 'uses'>;
   /** a run's plan of writes, and approving it once */
   plans: RunPlans;
+  /** OAuth connectors: who is logged in, starting a login, and its callback */
+  oauth: ConnectorLogins;
   /** every decision, append-only (GET /api/v1/audit) */
   audit: Pick<AuditLog, 'list'>;
   /** a run session's end: its remembered approvals go */
@@ -57,6 +61,23 @@ export type RunCommands = Pick<
   Engine,
   'workflow' | 'trigger' | 'cancel' | 'approve' | 'deny' | 'resolve' | 'waitFor' | 'revokeGrant'
 >;
+
+/** Logging Interlock in to OAuth-protected connectors (src/connectors/oauth). */
+export interface ConnectorLogins {
+  /** each OAuth connector's login summary (who, scopes, expiry; never a token), by id */
+  accounts(): Promise<Map<string, AccountSummary>>;
+  /** starts a login for `connector` (undefined when it does not use OAuth); `by` resumes waiting runs */
+  login(
+    connector: ConnectorConfig,
+    by: string,
+  ): Promise<
+    | { kind: 'connected'; account: AccountSummary | undefined }
+    | { kind: 'started'; url: string; expiresAt: number; callback: string }
+    | undefined
+  >;
+  /** what GET /oauth/callback completes */
+  callback: CallbackDeps;
+}
 
 /** The plan of every write a run will reach (engine/plans.ts), with the catalog's tools filled in. */
 export interface RunPlans {

@@ -10,7 +10,8 @@ import { checkToolResult, loosenedNote, recordedResult } from '../connectors/res
 import type { ToolCallResult } from '../connectors/types.ts';
 import { verdictWords } from '../policy/words.ts';
 import { CallGuard } from './call-guard.ts';
-import { type StepDeps, type StepJob, auditDraft, commitAndAdvance, failAttempt, handBack } from './execute.ts';
+import { isLoginRequired } from '../connectors/oauth/login-required.ts';
+import { type StepDeps, type StepJob, auditDraft, blockOnLogin, commitAndAdvance, failAttempt, handBack } from './execute.ts';
 import type { StepOp } from './plan.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, isTransient, neverDelivered } from './retry.ts';
@@ -197,6 +198,7 @@ async function callFailed(
   const started = await c.start.now();
   if (!started.ok) return notStarted(started);
   if (c.guard.reason === 'hand_back') return handBack(d, j);
+  if (isLoginRequired(err)) return blockOnLogin(d, j, step.connector, err);
   if (c.guard.reason === 'cancelled') {
     await d.store.appendEvent(run.id, 'step.aborted', step.id, {
       reason: 'the run was cancelled while the step was calling its tool',

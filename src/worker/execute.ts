@@ -5,6 +5,7 @@
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
+import type { InterlockError } from '../errors.ts';
 import type { LlmCaller } from '../llm/caller.ts';
 import type { ErrorInfo, RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
@@ -84,6 +85,8 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
       return failAttempt(d, j, op.error, op.result);
     case 'block':
       return blockOnChangedTool(d, j, op.tool, op.fields);
+    case 'awaitLogin':
+      return blockOnLogin(d, j, op.connector, op.error);
     case 'inDoubt':
       await store.failStep(
         run.id,
@@ -221,4 +224,42 @@ async function blockOnChangedTool(d: StepDeps, j: StepJob, info: ToolInfo, field
   }
   d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');
   return `blocked: ${r}`;
+}
+
+/**
+ * Pauses the run (needs_attention, CONNECTOR_LOGIN_REQUIRED) until someone logs the connector in.
+ * The call never reached the tool (no token was sent, or the server refused it), so a write's
+ * intent is cleared with the block: after the login the step is sent as if for the first time.
+ */
+export async function blockOnLogin(d: StepDeps, j: StepJob, connector: string, err: InterlockError): Promise<string> {
+  const runId = j.run.id;
+  const stepId = j.step.id;
+  const error = { code: 'CONNECTOR_LOGIN_REQUIRED' as const, message: err.message };
+  const r = await d.store.blockStep(
+    runId,
+    stepId,
+    error,
+    { connector, ...(err.details as Record<string, unknown>) },
+    { neverSent: true },
+  );
+  if (r === 'ok') {
+    await d.store.oauth.addWaiting(connector, runId, stepId);
+    // A login landing between the block and the line above found nobody waiting: look again.
+    const generation = `unblocked-${Date.now()}`;
+    if (
+      (await d.store.oauth.connected(connector)) &&
+      (await d.store.unblockStep(
+        runId,
+        stepId,
+        { connector, by: 'logged in meanwhile' },
+        generation,
+        'CONNECTOR_LOGIN_REQUIRED',
+      )) === 'ok'
+    ) {
+      await d.store.oauth.dropWaiting(connector, runId, stepId);
+      await d.queues.enqueue(j.run.definition, runId, j.run.session, stepId, generation);
+    }
+  }
+  d.logger.warn({ runId, stepId, connector }, 'connector needs a login; run paused');
+  return `awaiting login: ${r}`;
 }

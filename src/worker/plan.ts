@@ -5,6 +5,7 @@
  * gathers the facts and execute.ts / call.ts carry the operation out.
  */
 import { validateArguments } from '../connectors/arguments.ts';
+import { isLoginRequired } from '../connectors/oauth/login-required.ts';
 import type { ToolInfo } from '../connectors/types.ts';
 import { InterlockError } from '../errors.ts';
 import type { LlmRequest } from '../llm/caller.ts';
@@ -54,6 +55,8 @@ export type StepOp =
   | { kind: 'fail'; error: unknown; result: Record<string, unknown> }
   /** the tool's definition changed since it was pinned: pause until an admin approves it */
   | { kind: 'block'; tool: ToolInfo; fields: string[] }
+  /** the connector needs a person to log in (none yet, expired beyond refresh, revoked, more scope): pause until then */
+  | { kind: 'awaitLogin'; connector: string; error: InterlockError }
   /** a previous attempt of a plain write may have reached the server */
   | ({ kind: 'inDoubt' } & Resolved)
   /** a person decides; `planDiverged` says why an approved plan did not cover it */
@@ -147,7 +150,11 @@ export function resolved(args: Record<string, unknown>): Resolved {
 export function planStep(p: PlanInput): ActionOp {
   const { facts } = p;
   if (facts.kind === 'conditionFalse') return { kind: 'skip', note: `condition is false: ${facts.condition}` };
-  if (facts.kind === 'error') return { kind: 'fail', error: facts.error, result: {} };
+  if (facts.kind === 'error') {
+    if (isLoginRequired(facts.error) && p.step.kind === 'call')
+      return { kind: 'awaitLogin', connector: p.step.connector, error: facts.error };
+    return { kind: 'fail', error: facts.error, result: {} };
+  }
   if (facts.kind === 'model')
     return { kind: 'callModel', req: facts.req, ...resolved(facts.req as unknown as Record<string, unknown>) };
   const { tool, args } = facts;

@@ -6,6 +6,7 @@
 import { isScalar } from 'yaml';
 import { ENV_REF_AT_START, SOLE_ENV_REF } from '../connectors/env-refs.ts';
 import { firstMatch } from '../connectors/glob.ts';
+import { OAUTH_KEYS, readOAuthAuth } from './oauth-auth.ts';
 import { readOverrides } from './overrides.ts';
 import { readRateLimits } from './rate-limit.ts';
 import type { ConnectorAuth, ConnectorConfig, ConnectorTransport, TokenConfig } from './types.ts';
@@ -104,7 +105,7 @@ function readConnector(src: Source, f: Field): ConnectorConfig | undefined {
   const rateLimits = m.rate_limit ? readRateLimits(src, m.rate_limit, what, tools) : [];
   const timeoutMs = m.timeout ? readDuration(src, m.timeout, `${what} timeout`, { positive: true }) : DEFAULT_TIMEOUT_MS;
   const concurrency = m.concurrency ? readInt(src, m.concurrency, `${what} concurrency`, 1) : DEFAULT_CONCURRENCY;
-  const auth = m.auth ? readAuth(src, m.auth, what) : { type: 'none' as const };
+  const auth = m.auth ? readAuth(src, m.auth, what, type) : { type: 'none' as const };
   if (!transport || !auth || timeoutMs === undefined || concurrency === undefined || !rateLimits || !overrides) return undefined;
   return {
     id: f.key,
@@ -179,25 +180,28 @@ function readStringMap(src: Source, f: Field, what: string, headers: boolean): R
   return ok ? out : undefined;
 }
 
-function readAuth(src: Source, f: Field, what: string): ConnectorAuth | undefined {
+function readAuth(src: Source, f: Field, what: string, transport: string): ConnectorAuth | undefined {
   const node = src.deref(f.node);
   const bearerHint = 'auth: {type: bearer, token: "${env:NAME}"}';
   if (isScalar(node)) {
     if (node.value === 'none') return { type: 'none' };
     if (node.value === 'bearer')
       src.add(f.pos, f.path, `${what}: bearer auth needs a token from the environment: write ${bearerHint}`);
-    else src.add(f.pos, f.path, `${what} has unknown auth ${JSON.stringify(node.value)}; use none or ${bearerHint}`);
+    else if (node.value === 'oauth') return readOAuthAuth(src, { type: f }, what, transport);
+    else src.add(f.pos, f.path, `${what} has unknown auth ${JSON.stringify(node.value)}; use none, oauth or ${bearerHint}`);
     return undefined;
   }
-  const m = readMap(src, f, `${what} auth`, { required: ['type'], optional: ['token'] });
+  const m = readMap(src, f, `${what} auth`, { required: ['type'], optional: ['token', ...OAUTH_KEYS] });
   const type = m?.type && readString(src, m.type, `${what} auth type`);
   if (!m || type === undefined) return undefined;
   if (type === 'none') {
     if (m.token) src.add(m.token.keyPos, m.token.path, `${what}: auth type none takes no token`);
     return { type: 'none' };
   }
+  if (type === 'oauth') return readOAuthAuth(src, m, what, transport);
+  for (const k of OAUTH_KEYS) if (m[k]) src.add(m[k].keyPos, m[k].path, `${what}: "${k}" applies to auth type oauth only`);
   if (type !== 'bearer') {
-    src.add(m.type.pos, m.type.path, `${what} has unknown auth type "${type}"; use none or bearer`);
+    src.add(m.type.pos, m.type.path, `${what} has unknown auth type "${type}"; use none, bearer or oauth`);
     return undefined;
   }
   if (!m.token) {

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import type { CatalogEntry } from '../../connectors/catalog.ts';
+import type { AccountSummary } from '../../connectors/oauth/credentials.ts';
 import type { ConnectorStatus } from '../../connectors/types.ts';
 import { InterlockError } from '../../errors.ts';
 import { own } from '../../lookup.ts';
@@ -12,7 +13,11 @@ import type { ServerServices } from '../services.ts';
  * Where a connector points, without anything that could carry a secret: URLs lose their
  * userinfo and query, stdio connectors show the command only (arguments and env may hold keys).
  */
-export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | undefined): Record<string, unknown> {
+export function connectorJson(
+  c: ConnectorConfig,
+  status: ConnectorStatus | undefined,
+  account?: AccountSummary,
+): Record<string, unknown> {
   const t = c.transport;
   const target = t.type === 'stdio' ? { command: t.command } : { url: safeUrl(t.url) };
   return {
@@ -30,6 +35,9 @@ export function connectorJson(c: ConnectorConfig, status: ConnectorStatus | unde
     state: status?.state ?? 'idle',
     ...(status?.lastError ? { lastError: status.lastError } : {}),
     ...(status?.toolCount !== undefined ? { toolCount: status.toolCount } : {}),
+    ...(c.auth.type === 'oauth'
+      ? { oauth: { grant: c.auth.grant, ...(account ?? { status: 'login_required', reason: 'nobody has logged in yet' }) } }
+      : {}),
   };
 }
 
@@ -42,7 +50,7 @@ function safeUrl(url: string): string {
   }
 }
 
-export function connectorRoutes(svc: Pick<ServerServices, 'catalog' | 'config'>): Hono<ServerEnv> {
+export function connectorRoutes(svc: Pick<ServerServices, 'catalog' | 'config' | 'oauth'>): Hono<ServerEnv> {
   const { pool, toggles, pins } = svc.catalog;
   const r = new Hono<ServerEnv>();
   const config = (id: string): ConnectorConfig => {
@@ -71,10 +79,11 @@ export function connectorRoutes(svc: Pick<ServerServices, 'catalog' | 'config'>)
     });
   };
 
-  r.get('/connectors', (c) => {
+  r.get('/connectors', async (c) => {
     requireScope(c.get('principal'), 'read');
     const status = new Map(pool.status().map((s) => [s.id, s]));
-    const all = Object.values(svc.config().connectors).map((k) => connectorJson(k, status.get(k.id)));
+    const accounts = await svc.oauth.accounts();
+    const all = Object.values(svc.config().connectors).map((k) => connectorJson(k, status.get(k.id), accounts.get(k.id)));
     const { items, nextCursor } = paginate(all, pageParams(c));
     return c.json({ connectors: items, ...(nextCursor ? { nextCursor } : {}) });
   });
@@ -86,6 +95,22 @@ export function connectorRoutes(svc: Pick<ServerServices, 'catalog' | 'config'>)
     const tools = await toolsJson(id, await pool.listAllTools(id));
     const { items, nextCursor } = paginate(tools, page);
     return c.json({ tools: items, ...(nextCursor ? { nextCursor } : {}) });
+  });
+
+  // Starts a login: the answer's authorizationUrl is for a person's browser, which the
+  // authorization server sends back to GET /oauth/callback. A client-credentials connector
+  // gets its token at once.
+  r.post('/connectors/:id/login', async (c) => {
+    requireScope(c.get('principal'), 'admin');
+    const k = config(c.req.param('id'));
+    await readJsonObject(c, []);
+    const start = await svc.oauth.login(k, c.get('principal')?.name ?? 'login');
+    if (!start)
+      throw new InterlockError('BAD_REQUEST', `Connector '${k.id}' does not use OAuth (auth: ${k.auth.type})`, {
+        connector: k.id,
+      });
+    if (start.kind === 'connected') return c.json({ connector: k.id, oauth: start.account });
+    return c.json({ connector: k.id, authorizationUrl: start.url, expiresAt: start.expiresAt, callback: start.callback });
   });
 
   r.post('/connectors/:id/refresh', async (c) => {

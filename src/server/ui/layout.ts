@@ -60,7 +60,7 @@ export function page(o: PageOptions): Html {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${o.title} · Interlock</title><link rel="icon" href="data:,"><style nonce="${o.nonce}">${new Html(CSS)}</style></head>
 <body data-live="${o.live.kind}" data-run="${o.live.kind === 'run' ? o.live.runId : ''}">
-<header class="top"><a class="brand" href="/ui">Interlock</a><a href="/ui">Runs</a><a href="/ui/confirmations">Confirmations</a><a href="/ui/grants">Grants</a><a href="/ui/triggers">Triggers</a>
+<header class="top"><a class="brand" href="/ui">Interlock</a><a href="/ui">Runs</a><a href="/ui/confirmations">Confirmations</a><a href="/ui/connectors">Connectors</a><a href="/ui/grants">Grants</a><a href="/ui/triggers">Triggers</a>
 <a href="/admin/queues">Queues</a><a href="/api/v1/openapi.json">API</a><span class="who">${who}</span></header>
 <main>${o.body}</main>
 <script nonce="${o.nonce}">${new Html(CLIENT_SCRIPT)}</script>

@@ -7,6 +7,7 @@ import type { Ctx, ServerEnv } from '../request.ts';
 import type { RunQueries, ServerServices } from '../services.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../sse.ts';
 import { confirmationCard } from './confirmation.ts';
+import { connectorsTable } from './connectors.ts';
 import { type Html, html } from './html.ts';
 import { page } from './layout.ts';
 import { grantsTable, planSection } from './grants.ts';
@@ -57,7 +58,7 @@ async function runConfirmations(queries: RunQueries, run: RunRecord): Promise<Ma
 export function uiRoutes(
   queries: RunQueries,
   feed: LiveFeed,
-  more: Pick<ServerServices, 'grants' | 'plans' | 'triggers'>,
+  more: Pick<ServerServices, 'grants' | 'plans' | 'triggers' | 'catalog' | 'oauth' | 'config'>,
 ): Hono<ServerEnv> {
   const r = new Hono<ServerEnv>();
   const liveLimit = new PerPrincipalLimit(DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 'live page feeds');
@@ -80,6 +81,26 @@ ${confirmationsSection(snap.confirmations, p)}
 <h2>Recent runs</h2>
 ${runsTable(snap.runs)}`,
       { kind: 'home' },
+    );
+  });
+
+  r.get('/ui/connectors', async (c) => {
+    const p = requireScope(c.get('principal'), 'read');
+    const status = new Map(more.catalog.pool.status().map((s) => [s.id, s.state]));
+    const accounts = await more.oauth.accounts();
+    const views = Object.values(more.config().connectors).map((config) => ({
+      config,
+      state: status.get(config.id) ?? 'idle',
+      account: accounts.get(config.id),
+    }));
+    const admin = hasScope(p, 'admin');
+    return render(
+      c,
+      'Connectors',
+      html`<h1>Connectors</h1>
+${admin ? '' : html`<p class="notice">Connecting a connector needs the <code>admin</code> scope.</p>`}
+${connectorsTable(views, admin)}`,
+      { kind: 'none' },
     );
   });
 

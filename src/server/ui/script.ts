@@ -56,6 +56,29 @@ export const CLIENT_SCRIPT =
     }
   });
 
+  // Connect on the connectors page: the API starts the login, the browser follows its URL to the
+  // authorization server, which sends it back to /oauth/callback.
+  document.addEventListener('click', async (ev) => {
+    const btn = ev.target instanceof Element ? ev.target.closest('button[data-connect]') : null;
+    if (!btn) return;
+    const out = btn.parentElement.querySelector('.outcome');
+    btn.disabled = true;
+    out.textContent = 'Starting the login…';
+    try {
+      const res = await fetch('/api/v1/connectors/' + encodeURIComponent(btn.dataset.connect) + '/login', {
+        method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}',
+      });
+      const data = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error((data.error && data.error.message) || (res.status + ' ' + res.statusText));
+      if (data.authorizationUrl) { window.location.assign(data.authorizationUrl); return; }
+      out.textContent = 'Connected.';
+    } catch (err) {
+      out.className = 'outcome error';
+      out.textContent = String(err.message || err);
+      btn.disabled = false;
+    }
+  });
+
   document.addEventListener('click', async (ev) => {
     const btn = ev.target instanceof Element ? ev.target.closest('button[data-action]') : null;
     if (!btn) return;
