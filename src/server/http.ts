@@ -103,6 +103,9 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
     }),
   );
   hono.use('*', scrubAnswers);
+  // Before the built-in authorization server, which owns the rest of /oauth/*: /oauth/callback is
+  // where connectors' logins come back to.
+  hono.route('/', oauthRoutes(svc));
   for (const r of opts.oauth?.routes ?? []) hono.route('/', r);
   hono.use('*', identify(auth, opts.publicUrl, opts.oauth?.bearer));
   // `/x/*` matches `/x` itself as well.
@@ -141,7 +144,6 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
       '/',
       slackRoutes((req) => (opts.slack as Pick<SlackApprovals, 'handle'>).handle(req)),
     );
-  hono.route('/', oauthRoutes(svc));
 
   const dashboard = dashboardRoutes(svc, { uiBase: UI_PATH });
   const stopFollowingTokens = followTokens(svc, auth, {
