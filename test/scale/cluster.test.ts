@@ -280,7 +280,7 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     const res = await api('/admin/queues/api/queues?activeQueue=test&status=latest&page=1&jobsPerPage=10', 'admin');
     expect(res.status).toBe(200);
     const { queues } = (await res.json()) as { queues: { name: string }[] };
-    expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test']);
+    expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test', 'triggers.schedules']);
   });
 
   it('spreads the keys over more than one master, each run whole on one of them', async () => {

@@ -148,7 +148,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
         jobs: { id: string; name: string; data: Record<string, unknown> }[];
       }[];
     };
-    expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test']);
+    expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test', 'triggers.schedules']);
     const awaiting = queues.find((q) => q.name === 'awaiting-confirmation');
     expect(awaiting?.readOnlyMode).toBe(true);
     expect(awaiting?.counts.waiting).toBeGreaterThan(0);
