@@ -87,13 +87,19 @@ describe('faults: a foreach of 200 refunds while its workers are SIGKILLed', () 
     }
   }
   const ended = (r: RunRecord) => Object.values(r.steps.refunds.items ?? {}).filter((i) => i.status !== 'running').length;
+  const calling = (r: RunRecord) => Object.values(r.steps.refunds.items ?? {}).filter((i) => i.status === 'running').length;
 
   it('ends every item exactly once: each charge refunded once, none lost', async () => {
     const { run } = await app.engine.trigger('refund-all', { charges });
     let kills = 0;
     const inFlight: number[] = [];
     for (const at of [30, 110]) {
-      const before = await waitFor(run.id, (r) => ended(r) >= at || r.status !== 'running', `${at} items ended`);
+      // The kill must land while calls are in flight (on a busy machine a poll can fall between two).
+      const before = await waitFor(
+        run.id,
+        (r) => (ended(r) >= at && calling(r) > 0) || !['queued', 'running'].includes(r.status),
+        `${at} items ended, more in flight`,
+      );
       inFlight.push(Object.values(before.steps.refunds.items ?? {}).filter((i) => i.status === 'running').length);
       // Whichever process holds the loop's job dies with its calls in flight; the other takes over.
       await Promise.all(workers.map((w) => w.kill()));
