@@ -24,6 +24,22 @@ export function shippedWithoutRules(): string {
   return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
 }
 
+/** `refund`: look the charge up and refund part of it, noting the customer's channel in the metadata. */
+export const REFUND_NOTING_CHANNEL = `
+  refund:
+    description: look the charge up, refund part of it, noting the customer's channel
+    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
+    steps:
+      - id: charge
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ inputs.charge }}" }
+      - id: refund
+        call: stripe.create_refund
+        with:
+          charge_id: "\${{ steps.charge.output.id }}"
+          amount: "\${{ inputs.amount }}"
+          metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }`;
+
 export const SANDBOX_CONNECTORS = `
   stripe:
     transport: stdio

@@ -6,23 +6,10 @@ import { silentLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { findConfirmation, launchChromium, screenshot } from '../server/browser.ts';
-import { messages, sandboxAppTest, settled, shippedWithoutRules } from './sandbox-app.ts';
+import { REFUND_NOTING_CHANNEL, messages, sandboxAppTest, settled, shippedWithoutRules } from './sandbox-app.ts';
 
 // The shipped workflows plus a refund that notes the customer's channel, on the sandboxes.
-const yaml = `${shippedWithoutRules()}
-  refund:
-    description: refund part of a charge, noting the customer's channel
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with:
-          charge_id: "\${{ steps.charge.output.id }}"
-          amount: "\${{ inputs.amount }}"
-          metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }
+const yaml = `${shippedWithoutRules()}${REFUND_NOTING_CHANNEL}
 `;
 
 const it = sandboxAppTest(yaml);

@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
 import { configYaml } from '../helpers/workflows.ts';
-import { SANDBOX_CONNECTORS, pending, refunds, sandboxAppTest, settled } from './sandbox-app.ts';
+import { REFUND_NOTING_CHANNEL, SANDBOX_CONNECTORS, pending, refunds, sandboxAppTest, settled } from './sandbox-app.ts';
 
 /**
  * The refund carries the customer's Slack channel in its metadata, so one grant can say both
@@ -9,22 +9,7 @@ import { SANDBOX_CONNECTORS, pending, refunds, sandboxAppTest, settled } from '.
  */
 const yaml = configYaml({
   connectors: SANDBOX_CONNECTORS,
-  workflows: [
-    `
-  refund:
-    description: look the charge up, refund part of it, noting the customer's channel
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with:
-          charge_id: "\${{ steps.charge.output.id }}"
-          amount: "\${{ inputs.amount }}"
-          metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }`,
-  ],
+  workflows: [REFUND_NOTING_CHANNEL],
 });
 
 const it = sandboxAppTest(yaml);
