@@ -78,7 +78,7 @@ const EXTRA = `
   nap:
     description: Sleep, then look at the balance.
     steps:
-      - {id: wait, sleep: 1500ms}
+      - {id: wait, sleep: 3s}
       - {id: after, call: stripe.get_balance}
 `;
 
@@ -200,8 +200,13 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(Object.values(stripeState(sandboxes).refunds).filter((r) => r.charge === 'ch_seed_250')).toEqual([]);
     // The parent waits with no job in active or waiting while the child is paused.
     expect((await app.store.requireRun(run.id)).steps.child.status).toBe('running');
-    const live = await app.queues.get('flow').getJobs(['active', 'waiting', 'prioritized']);
-    expect(live.filter((job) => job.data.runId === run.id)).toEqual([]);
+    // The parent's own job ends just after it records the child; give it a moment under load.
+    const flowQ = app.queues.get('flow');
+    const liveOf = async () =>
+      (await flowQ.getJobs(['active', 'waiting', 'prioritized'])).filter((job) => job.data.runId === run.id);
+    const until = Date.now() + 2000;
+    while (Date.now() < until && (await liveOf()).length > 0) await new Promise((r) => setTimeout(r, 10));
+    expect(await liveOf()).toEqual([]);
     const [conf] = await pending(app, childId);
     expect(conf.tool).toBe('create_refund');
     await app.engine.approve(conf.id, conf.argumentsHash, { by: 'test' });
@@ -224,6 +229,11 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     }
     expect(sleeping.steps.wait.status).toBe('running');
     const q = app.queues.get('flow');
+    // The step records its wake time before the job that recorded it ends; under load that job can
+    // still read active for a moment, so wait for it to finish (it is removed on completion).
+    const first = `${run.id}.wait.0`;
+    const deadline = Date.now() + 2000;
+    while (Date.now() < deadline && (await q.getJobState(first)) === 'active') await new Promise((r) => setTimeout(r, 10));
     const live = await q.getJobs(['active', 'waiting', 'prioritized']);
     const delayed = await q.getJobs(['delayed']);
     expect(live.filter((job) => job.data.runId === run.id)).toEqual([]);
