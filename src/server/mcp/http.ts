@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Context } from 'hono';
 import { errorMessage } from '../../errors.ts';
 import { parseJsonText } from '../request.ts';
 import type { ServerServices } from '../services.ts';
 import { createHostGuard } from './guard.ts';
+import { createModernHandler } from './modern.ts';
+import type { RequestStates } from './request-state.ts';
 import { Facade, type FacadeDeps, type FacadeServices } from './server.ts';
 
 /** Who made a request; the shape of src/server/auth.ts's Principal, declared here so /mcp depends on no more than it uses. */
@@ -48,6 +51,8 @@ export interface McpRouteDeps {
   maxSessionsPerPrincipal?: number;
   /** passed to each session's facade (wait times, elicitation) */
   facade?: Partial<Pick<FacadeDeps, 'canElicit' | 'waitMs' | 'progressWaitMs' | 'elicitTimeoutMs'>>;
+  /** signs the requestState of 2026-07-28 calls; none: /mcp serves the 2025 revisions only */
+  states?: RequestStates;
 }
 
 export interface McpRouteHandle {
@@ -103,6 +108,15 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     return n;
   };
   const log = deps.services.logger.child({ component: 'mcp-http' });
+  // 2026-07-28 requests carry their protocol version in each request and open no session.
+  const modern = deps.states
+    ? createModernHandler({
+        services: deps.services,
+        states: deps.states,
+        links: { publicUrl: deps.publicUrl },
+        ...(deps.facade?.waitMs !== undefined ? { waitMs: deps.facade.waitMs } : {}),
+      })
+    : undefined;
 
   const end = async (sid: string): Promise<void> => {
     const e = sessions.get(sid);
@@ -243,6 +257,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     } catch (err) {
       return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
     }
+    if (modern && !(await isLegacyRequest(c.req.raw, body))) return modern.fetch(c.req.raw, { authInfo, parsedBody: body });
     const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     if (!init)
       return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');
@@ -263,6 +278,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     async close() {
       unsubscribe();
       clearInterval(sweep);
+      await modern?.close();
       await Promise.all([...sessions.keys()].map((sid) => end(sid)));
     },
   };

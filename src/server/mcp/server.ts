@@ -55,10 +55,11 @@ export interface FacadeDeps {
   logger?: Logger;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+export const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
-const INSTRUCTIONS =
+export const INSTRUCTIONS =
   'Interlock runs named workflows that chain tool calls across services (payments, chat, …) as durable runs. ' +
   "Call list_workflows to see what exists, run_workflow (or a workflow's own tool) to start one, get_run to follow it. " +
   'Every write waits until a person approves its exact arguments; you cannot approve writes. When a run waits, show the user the ' +
@@ -79,6 +80,29 @@ function canRun(extra: { authInfo?: { scopes: string[] } }): boolean {
  */
 function canConfirm(extra: { authInfo?: { scopes: string[] } }): boolean {
   return !extra.authInfo || extra.authInfo.scopes.includes('confirm');
+}
+
+/**
+ * Copies what the pool already knows about the connectors' tools. It never connects to a
+ * connector just to describe a tool: a catalog not loaded yet stays unknown, and unknown
+ * tools count as destructive. Shared by both protocol eras so they list the same tools.
+ */
+export async function readCatalog(
+  pool: FacadeServices['catalog']['pool'],
+  log: Logger,
+): Promise<Map<string, Map<string, ToolInfo>>> {
+  const out = new Map<string, Map<string, ToolInfo>>();
+  const loaded = pool.status().filter((s) => s.toolCount !== undefined);
+  for (const { id } of loaded) {
+    try {
+      const tools = await pool.listTools(id, { signal: AbortSignal.timeout(1000) });
+      out.set(id, new Map(tools.map((t) => [t.name, t])));
+    } catch (err) {
+      // Its tools are described as unknown (and so as destructive) until the catalog answers again.
+      log.debug({ connector: id, err: errorMessage(err) }, 'catalog not readable; tools described as unknown');
+    }
+  }
+  return out;
 }
 
 /**
@@ -144,22 +168,9 @@ export class Facade {
    * tools count as destructive.
    */
   private async loadCatalog(): Promise<void> {
-    const loaded = new Set(
-      this.deps.services.catalog.pool
-        .status()
-        .filter((s) => s.toolCount !== undefined)
-        .map((s) => s.id),
-    );
-    for (const id of loaded) {
-      try {
-        const tools = await this.deps.services.catalog.pool.listTools(id, { signal: AbortSignal.timeout(1000) });
-        this.catalog.set(id, new Map(tools.map((t) => [t.name, t])));
-      } catch (err) {
-        // Its tools are described as unknown (and so as destructive) until the catalog answers again.
-        this.log.debug({ connector: id, err: errorMessage(err) }, 'catalog not readable; tools described as unknown');
-        this.catalog.delete(id);
-      }
-    }
+    const fresh = await readCatalog(this.deps.services.catalog.pool, this.log);
+    this.catalog.clear();
+    for (const [id, tools] of fresh) this.catalog.set(id, tools);
   }
 
   private signature(): string {
