@@ -82,16 +82,51 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
     return { client, transport };
   }
 
+  /** A 2025-06-18 client, spoken by hand: the SDK clients always offer their newest revision. */
+  async function listTools20250618(): Promise<{ protocolVersion: string; tools: { name: string; inputSchema: unknown }[] }> {
+    const post = async (body: unknown, sid?: string) => {
+      const res = await fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      const data = text.split('\n').find((l) => l.startsWith('data: '));
+      return {
+        sid: res.headers.get('mcp-session-id') ?? undefined,
+        msg: (text ? JSON.parse(data ? data.slice(6) : text) : {}) as { result: never },
+      };
+    };
+    const init = await post({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '1' } },
+    });
+    const { protocolVersion } = init.msg.result as { protocolVersion: string };
+    await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, init.sid);
+    const list = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, init.sid);
+    return { protocolVersion, tools: (list.msg.result as { tools: never[] }).tools };
+  }
+
   it('answers the same tools/list on every revision', async () => {
     const m = await modern();
+    expect(m.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
     const old = await legacy('2025-11-25');
-    const names = (tools: { name: string }[]) => tools.map((t) => t.name).sort();
+    expect(old.transport.protocolVersion).toBe('2025-11-25');
+    const oldest = await listTools20250618();
+    expect(oldest.protocolVersion).toBe('2025-06-18');
     const a = (await m.client.listTools()).tools;
     const b = (await old.client.listTools()).tools;
-    expect(names(a)).toEqual(['get_run', 'greet', 'list_workflows', 'pay', 'run_workflow']);
-    expect(names(a)).toEqual(names(b));
-    expect(a.find((t) => t.name === 'pay')?.inputSchema).toEqual(b.find((t) => t.name === 'pay')?.inputSchema);
-    expect(old.transport.protocolVersion).toBe('2025-11-25');
+    const shape = (tools: { name: string; inputSchema: unknown }[]) =>
+      tools.map((t) => ({ name: t.name, inputSchema: t.inputSchema })).sort((x, y) => x.name.localeCompare(y.name));
+    expect(shape(a).map((t) => t.name)).toEqual(['get_run', 'greet', 'list_workflows', 'pay', 'run_workflow']);
+    expect(shape(a)).toEqual(shape(b));
+    expect(shape(a)).toEqual(shape(oldest.tools));
   });
 
   it('runs a read workflow on 2026-07-28 and on 2025-era clients', async () => {
@@ -115,6 +150,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
   it('approves a write over MRTR on 2026-07-28: input_required, then the retry with the answer decides it', async () => {
     const before = writes();
     const m = await modern(() => ({ decision: 'approve' }));
+    expect(m.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
     const r = await m.client.callTool({ name: 'pay', arguments: { name: 'dee', amount: 7 } });
     const view = r.structuredContent as { status: string; runId: string };
     expect(view.status).toBe('succeeded');
