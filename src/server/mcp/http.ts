@@ -266,6 +266,8 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
 
   async function reload(): Promise<void> {
     await Promise.all([...sessions.values()].map((e) => e.facade.refreshTools()));
+    // 2026-07-28 clients hear it on their subscriptions/listen streams, if they opened one.
+    modern?.notify.toolsChanged();
   }
   const unsubscribe = deps.services.source.subscribe(() => reload());
 

@@ -189,9 +189,13 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
     const [pre, body, sig] = r.requestState.split('.') as [string, string, string];
     const sealed = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
     const forged = Buffer.from(JSON.stringify({ ...sealed, hash: '0'.repeat(64) })).toString('base64url');
-    await expect(retry(m.client, 'eve', `${pre}.${forged}.${sig}`)).rejects.toThrow(
-      /signature does not match.*Nothing was decided/,
+    const err = await retry(m.client, 'eve', `${pre}.${forged}.${sig}`).then(
+      () => undefined,
+      (e: unknown) => e as { code?: number; message: string; data?: { reason?: string } },
     );
+    expect(err?.message).toMatch(/signature does not match.*Nothing was decided/);
+    expect(err?.code).toBe(-32602);
+    expect(err?.data?.reason).toBe('signature');
     const conf = await app.store.getConfirmation(String(sealed.cid));
     expect(conf?.status).toBe('pending');
     expect(writes()).toBe(before);
