@@ -134,13 +134,23 @@ export class ModernFacade {
       if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
       return runResult(runView(run, await pendingConfirmation(this.deps.services.queries, run), this.deps.links));
     }
+    return this.start(action.workflow, args, ctx);
+  }
+
+  /** run_workflow or a workflow's own tool: starts the run in the caller's conversation and follows it. */
+  private async start(
+    named: string | undefined,
+    args: Record<string, unknown>,
+    ctx: ServerContext,
+  ): Promise<CallToolResult | InputRequiredResult> {
     if (!canRun(ctx)) {
       return toolError(
         "This connection's token may list workflows and read runs but not start them: it lacks the 'trigger' scope. Nothing was run.",
       );
     }
-    let workflow = action.workflow;
+    let workflow = named;
     let inputs: unknown = args;
+    let label: string | undefined;
     if (workflow === undefined) {
       if (typeof args.workflow !== 'string' || !args.workflow)
         throw new ProtocolError(
@@ -149,6 +159,11 @@ export class ModernFacade {
         );
       workflow = args.workflow;
       inputs = args.inputs ?? {};
+      if (args.session !== undefined) {
+        if (typeof args.session !== 'string' || !LABEL.test(args.session))
+          throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'session must be 1-64 letters, digits, _ . or -');
+        label = args.session;
+      }
     }
     const principal = principalOf(ctx);
     const conversation = conversationOf(ctx);
@@ -156,9 +171,11 @@ export class ModernFacade {
     try {
       runId = (
         await this.deps.services.commands.trigger(workflow, inputs, {
-          session: conversationSession(principal, conversation),
+          // As on the older revisions, run_workflow's `session` is only a label inside the conversation.
+          session: `${conversationSession(principal, conversation)}${label ? `:${label}` : ''}`,
           principal,
           trustedSession: true,
+          ...(label ? { label } : {}),
         })
       ).run.id;
     } catch (err) {
