@@ -210,7 +210,8 @@ export class ModernFacade {
         ),
       );
     }
-    const opts = { by: principal, channel: 'mcp-elicitation' as const, ...(d.remember ? { remember: 'session' as const } : {}) };
+    // Remember (the exact payload, or fields held to what was approved) lands in the state's conversation.
+    const opts = { by: principal, channel: 'mcp-elicitation' as const, ...(d.remember ? { remember: d.remember } : {}) };
     try {
       // The hash is the one the signed state carries: the one in the message the person saw.
       if (d.kind === 'approve') await this.deps.services.commands.approve(s.cid, s.hash, opts);

@@ -1,19 +1,17 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { Client as V1Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport as V1Transport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { silentLogger } from '../../../src/logger.ts';
 import { CONVERSATION_META } from '../../../src/server/mcp/modern.ts';
+import { createRequestStates } from '../../../src/server/mcp/request-state.ts';
 import { type RunningServer, startServer } from '../../../src/server/serve.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { TestRedis } from '../../helpers/redis.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
 
-// One /mcp for three protocol revisions: 2025-era clients open a session and are asked with
-// elicitation/create; 2026-07-28 clients get input_required with a signed requestState and
-// retry with the person's answer.
+// One /mcp for three protocol revisions, each spoken by the v2 SDK client: 2025-era clients open a
+// session and are asked with elicitation/create; 2026-07-28 clients get input_required with a
+// signed requestState and retry with the person's answer.
 
 const GREET = `
   greet:
@@ -25,14 +23,19 @@ const GREET = `
         call: test.echo
         with: { text: "\${{ inputs.name }}" }`;
 
-type Answer = { decision: 'approve' | 'deny'; remember?: boolean };
+/** The key the server signs states with, so the expired-state test can mint one as the server did long ago. */
+const STATE_KEY = 'mrtr-test-state-key-0123456789abcdef';
 
-describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
+type Answer = { decision: 'approve' | 'deny'; remember?: boolean };
+type Version = '2025-06-18' | '2025-11-25' | '2026-07-28';
+type Status = { status: string; runId: string };
+
+describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => {
   const redis = new TestRedis();
   const log = callLogPath();
   let app: App;
   let server: RunningServer;
-  const clients: { close(): Promise<void> }[] = [];
+  const clients: Client[] = [];
 
   beforeAll(async () => {
     await redis.start();
@@ -40,7 +43,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
       configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} }), GREET] }),
       redis.url,
     );
-    server = await startServer(app, { port: 0, logger: silentLogger() });
+    server = await startServer(app, { port: 0, logger: silentLogger(), env: { INTERLOCK_MCP_STATE_KEY: STATE_KEY } });
   });
   afterAll(async () => {
     for (const c of clients) await c.close().catch(() => {});
@@ -50,14 +53,18 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
   });
 
   const writes = () => readCalls(log).filter((x) => x.tool === 'record').length;
+  const statusOf = (r: { structuredContent?: unknown }) => (r.structuredContent as Status).status;
 
-  async function modern(answer: () => Answer | undefined = () => undefined, autoFulfill = true) {
+  /** A v2 client on one revision: the 2025 ones by the initialize handshake, 2026-07-28 pinned through server/discover. */
+  async function connect(version: Version, answer: () => Answer | undefined = () => undefined, autoFulfill = true) {
+    const modern = version === '2026-07-28';
     const client = new Client(
-      { name: 'mrtr-client', version: '1.0.0' },
+      { name: `client-${version}`, version: '1.0.0' },
       {
         capabilities: { elicitation: { form: {} } },
-        versionNegotiation: { mode: { pin: '2026-07-28' } },
-        inputRequired: { autoFulfill },
+        ...(modern
+          ? { versionNegotiation: { mode: { pin: version } }, inputRequired: { autoFulfill } }
+          : { supportedProtocolVersions: [version] }),
       },
     );
     const asked: string[] = [];
@@ -68,100 +75,64 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
     });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
     clients.push(client);
+    expect(client.getNegotiatedProtocolVersion()).toBe(version);
     return { client, asked };
   }
 
-  async function legacy(version: '2025-06-18' | '2025-11-25', answer?: Answer) {
-    const client = new V1Client({ name: `legacy-${version}`, version: '1.0.0' }, { capabilities: { elicitation: { form: {} } } });
-    client.setRequestHandler(ElicitRequestSchema, async () =>
-      answer ? { action: 'accept', content: { ...answer } } : { action: 'decline' },
-    );
-    const transport = new V1Transport(new URL(`${server.url}/mcp`));
-    await client.connect(transport);
-    clients.push(client);
-    return { client, transport };
-  }
-
-  /** A 2025-06-18 client, spoken by hand: the SDK clients always offer their newest revision. */
-  async function listTools20250618(): Promise<{ protocolVersion: string; tools: { name: string; inputSchema: unknown }[] }> {
-    const post = async (body: unknown, sid?: string) => {
-      const res = await fetch(`${server.url}/mcp`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          accept: 'application/json, text/event-stream',
-          ...(sid ? { 'mcp-session-id': sid, 'mcp-protocol-version': '2025-06-18' } : {}),
-        },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      const data = text.split('\n').find((l) => l.startsWith('data: '));
-      return {
-        sid: res.headers.get('mcp-session-id') ?? undefined,
-        msg: (text ? JSON.parse(data ? data.slice(6) : text) : {}) as { result: never },
-      };
-    };
-    const init = await post({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '1' } },
-    });
-    const { protocolVersion } = init.msg.result as { protocolVersion: string };
-    await post({ jsonrpc: '2.0', method: 'notifications/initialized' }, init.sid);
-    const list = await post({ jsonrpc: '2.0', id: 2, method: 'tools/list' }, init.sid);
-    return { protocolVersion, tools: (list.msg.result as { tools: never[] }).tools };
-  }
+  const VERSIONS: Version[] = ['2025-06-18', '2025-11-25', '2026-07-28'];
 
   it('answers the same tools/list on every revision', async () => {
-    const m = await modern();
-    expect(m.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
-    const old = await legacy('2025-11-25');
-    expect(old.transport.protocolVersion).toBe('2025-11-25');
-    const oldest = await listTools20250618();
-    expect(oldest.protocolVersion).toBe('2025-06-18');
-    const a = (await m.client.listTools()).tools;
-    const b = (await old.client.listTools()).tools;
-    const shape = (tools: { name: string; inputSchema: unknown }[]) =>
-      tools.map((t) => ({ name: t.name, inputSchema: t.inputSchema })).sort((x, y) => x.name.localeCompare(y.name));
-    expect(shape(a).map((t) => t.name)).toEqual(['get_run', 'greet', 'list_workflows', 'pay', 'run_workflow']);
-    expect(shape(a)).toEqual(shape(b));
-    expect(shape(a)).toEqual(shape(oldest.tools));
+    const lists = await Promise.all(VERSIONS.map(async (v) => (await (await connect(v)).client.listTools()).tools));
+    const shape = (tools: { name: string; inputSchema: unknown; annotations?: unknown }[]) =>
+      tools
+        .map((t) => ({ name: t.name, inputSchema: t.inputSchema, annotations: t.annotations }))
+        .sort((x, y) => x.name.localeCompare(y.name));
+    const [oldest, older, modern] = lists.map((l) => shape(l as never));
+    expect(modern?.map((t) => t.name)).toEqual(['get_run', 'greet', 'list_workflows', 'pay', 'run_workflow']);
+    expect(modern).toEqual(older);
+    expect(modern).toEqual(oldest);
   });
 
-  it('runs a read workflow on 2026-07-28 and on 2025-era clients', async () => {
-    const m = await modern();
-    const r = await m.client.callTool({ name: 'greet', arguments: { name: 'ada' } });
-    expect((r.structuredContent as { status: string }).status).toBe('succeeded');
-    expect(m.asked).toHaveLength(0);
-    const old = await legacy('2025-11-25');
-    const r2 = await old.client.callTool({ name: 'greet', arguments: { name: 'bob' } });
-    expect((r2.structuredContent as { status: string }).status).toBe('succeeded');
+  it.each(VERSIONS)('runs a read workflow on %s without asking anyone', async (version) => {
+    const c = await connect(version);
+    const r = await c.client.callTool({ name: 'greet', arguments: { name: `ada-${version}` } });
+    expect(statusOf(r)).toBe('succeeded');
+    expect(c.asked).toHaveLength(0);
+    const run = await app.store.requireRun((r.structuredContent as Status).runId);
+    expect(run.steps.look?.status).toBe('succeeded');
   });
 
-  it('approves a write by form elicitation on 2025-11-25', async () => {
+  it.each(['2025-06-18', '2025-11-25'] as const)('approves a write by form elicitation on %s', async (version) => {
     const before = writes();
-    const old = await legacy('2025-11-25', { decision: 'approve' });
-    const r = await old.client.callTool({ name: 'pay', arguments: { name: 'cy', amount: 5 } });
-    expect((r.structuredContent as { status: string }).status).toBe('succeeded');
+    const c = await connect(version, () => ({ decision: 'approve' }));
+    const r = await c.client.callTool({ name: 'pay', arguments: { name: `cy-${version}`, amount: 5 } });
+    expect(statusOf(r)).toBe('succeeded');
+    expect(c.asked).toHaveLength(1);
     expect(writes()).toBe(before + 1);
   });
 
   it('approves a write over MRTR on 2026-07-28: input_required, then the retry with the answer decides it', async () => {
     const before = writes();
-    const m = await modern(() => ({ decision: 'approve' }));
-    expect(m.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
-    const r = await m.client.callTool({ name: 'pay', arguments: { name: 'dee', amount: 7 } });
-    const view = r.structuredContent as { status: string; runId: string };
+    const c = await connect('2026-07-28', () => ({ decision: 'approve' }));
+    const r = await c.client.callTool({ name: 'pay', arguments: { name: 'dee', amount: 7 } });
+    const view = r.structuredContent as Status;
     expect(view.status).toBe('succeeded');
-    expect(m.asked).toHaveLength(1);
-    expect(m.asked[0]).toMatch(/argumentsHash: [0-9a-f]{64}/);
-    expect(m.asked[0]).toContain('"amount": 7');
+    expect(c.asked).toHaveLength(1);
+    expect(c.asked[0]).toMatch(/argumentsHash: [0-9a-f]{64}/);
+    expect(c.asked[0]).toContain('"amount": 7');
     expect(writes()).toBe(before + 1);
     const run = await app.store.requireRun(view.runId);
-    const conf = await app.store.getConfirmation(String(run.steps.write?.confirmationId));
-    expect(conf?.channel).toBe('mcp-elicitation');
-    expect(conf?.decidedBy).toBeTruthy();
+    const conf = await app.store.requireConfirmation(String(run.steps.write?.confirmationId));
+    expect(conf).toMatchObject({ status: 'approved', channel: 'mcp-elicitation', decidedBy: 'local' });
+  });
+
+  it('denies a write over MRTR on 2026-07-28 when the person declines, and the tool is never called', async () => {
+    const before = writes();
+    const c = await connect('2026-07-28', () => undefined);
+    const r = await c.client.callTool({ name: 'pay', arguments: { name: 'dan', amount: 8 } });
+    expect(statusOf(r)).toBe('denied');
+    expect(c.asked).toHaveLength(1);
+    expect(writes()).toBe(before);
   });
 
   async function firstRound(c: Client, name: string) {
@@ -181,52 +152,105 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28', () => {
       inputResponses: { decision: { action: 'accept', content: { decision: 'approve' } } },
       requestState,
     } as never);
-
-  it('refuses a tampered requestState and decides nothing', async () => {
-    const before = writes();
-    const m = await modern(undefined, false);
-    const r = await firstRound(m.client, 'eve');
-    const [pre, body, sig] = r.requestState.split('.') as [string, string, string];
-    const sealed = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
-    const forged = Buffer.from(JSON.stringify({ ...sealed, hash: '0'.repeat(64) })).toString('base64url');
-    const err = await retry(m.client, 'eve', `${pre}.${forged}.${sig}`).then(
+  const refusal = (p: Promise<unknown>) =>
+    p.then(
       () => undefined,
       (e: unknown) => e as { code?: number; message: string; data?: { reason?: string } },
     );
+  const cidOf = (state: string) =>
+    String((JSON.parse(Buffer.from(state.split('.')[1] ?? '', 'base64url').toString()) as { cid: string }).cid);
+
+  it('refuses a tampered requestState with -32602 and decides nothing', async () => {
+    const before = writes();
+    const c = await connect('2026-07-28', undefined, false);
+    const r = await firstRound(c.client, 'eve');
+    const [pre, body, sig] = r.requestState.split('.') as [string, string, string];
+    const sealed = JSON.parse(Buffer.from(body, 'base64url').toString()) as Record<string, unknown>;
+    const forged = Buffer.from(JSON.stringify({ ...sealed, hash: '0'.repeat(64) })).toString('base64url');
+    const err = await refusal(retry(c.client, 'eve', `${pre}.${forged}.${sig}`));
     expect(err?.message).toMatch(/signature does not match.*Nothing was decided/);
     expect(err?.code).toBe(-32602);
     expect(err?.data?.reason).toBe('signature');
-    const conf = await app.store.getConfirmation(String(sealed.cid));
-    expect(conf?.status).toBe('pending');
+    expect((await app.store.requireConfirmation(cidOf(r.requestState))).status).toBe('pending');
     expect(writes()).toBe(before);
   });
 
   it('refuses a replayed requestState: the first retry decides, the second changes nothing', async () => {
     const before = writes();
-    const m = await modern(undefined, false);
-    const r = await firstRound(m.client, 'fay');
-    const first = await retry(m.client, 'fay', r.requestState);
-    expect((first.structuredContent as { status: string }).status).toBe('succeeded');
-    await expect(retry(m.client, 'fay', r.requestState)).rejects.toThrow(/already answered once.*Nothing was decided/);
+    const c = await connect('2026-07-28', undefined, false);
+    const r = await firstRound(c.client, 'fay');
+    expect(statusOf(await retry(c.client, 'fay', r.requestState))).toBe('succeeded');
+    const err = await refusal(retry(c.client, 'fay', r.requestState));
+    expect(err?.message).toMatch(/already answered once.*Nothing was decided/);
+    expect(err?.data?.reason).toBe('replayed');
+    expect(writes()).toBe(before + 1);
+  });
+
+  it('refuses an expired requestState (signed with the server key, for the same caller) and the write stays pending', async () => {
+    const before = writes();
+    const c = await connect('2026-07-28', undefined, false);
+    const r = await firstRound(c.client, 'gus');
+    const sealed = JSON.parse(Buffer.from(r.requestState.split('.')[1] ?? '', 'base64url').toString()) as {
+      cid: string;
+      hash: string;
+      runId: string;
+      conversation: string;
+    };
+    // The same state as the server would have issued eleven minutes ago (states live ten).
+    const past = createRequestStates({
+      redis: app.redis.client,
+      keys: app.store.keys,
+      key: STATE_KEY,
+      now: () => Date.now() - 11 * 60_000,
+    });
+    const old = await past.mint(
+      { cid: sealed.cid, hash: sealed.hash, runId: sealed.runId, conversation: sealed.conversation },
+      'local',
+    );
+    const err = await refusal(retry(c.client, 'gus', old));
+    expect(err?.message).toMatch(/expired.*Nothing was decided/);
+    expect(err?.data?.reason).toBe('expired');
+    expect((await app.store.requireConfirmation(sealed.cid)).status).toBe('pending');
+    // The fresh state still decides: refusing the old one spent nothing.
+    expect(statusOf(await retry(c.client, 'gus', r.requestState))).toBe('succeeded');
     expect(writes()).toBe(before + 1);
   });
 
   it('remembers per conversation on 2026-07-28 and never across conversations', async () => {
     const before = writes();
-    const m = await modern(() => ({ decision: 'approve', remember: true }));
-    const call = (conversation: string, name: string) =>
-      m.client.callTool({ name: 'pay', arguments: { name, amount: 3 }, _meta: { [CONVERSATION_META]: conversation } });
-    expect(((await call('conv-a', 'g1')).structuredContent as { status: string }).status).toBe('succeeded');
-    expect(m.asked).toHaveLength(1);
+    const c = await connect('2026-07-28', () => ({ decision: 'approve', remember: true }));
+    // The same payload every time: "remember" alone covers exactly it, within one conversation.
+    const call = async (conversation?: string) =>
+      statusOf(
+        await c.client.callTool({
+          name: 'pay',
+          arguments: { name: 'hal', amount: 3 },
+          ...(conversation ? { _meta: { [CONVERSATION_META]: conversation } } : {}),
+        }),
+      );
+    expect(await call('conv-a')).toBe('succeeded');
+    expect(c.asked).toHaveLength(1);
     // Same conversation: the remembered approval covers it, nobody is asked.
-    expect(((await call('conv-a', 'g2')).structuredContent as { status: string }).status).toBe('succeeded');
-    expect(m.asked).toHaveLength(1);
-    // Another conversation of the same caller: asked again.
-    expect(((await call('conv-b', 'g3')).structuredContent as { status: string }).status).toBe('succeeded');
-    expect(m.asked).toHaveLength(2);
+    expect(await call('conv-a')).toBe('succeeded');
+    expect(c.asked).toHaveLength(1);
+    // Another conversation of the same caller: asked again, and its own "remember" stays its own.
+    expect(await call('conv-b')).toBe('succeeded');
+    expect(c.asked).toHaveLength(2);
+    expect(await call('conv-b')).toBe('succeeded');
+    expect(await call('conv-a')).toBe('succeeded');
+    expect(c.asked).toHaveLength(2);
     // No conversation named: a fresh one, so asked again.
-    await m.client.callTool({ name: 'pay', arguments: { name: 'g4', amount: 3 } });
-    expect(m.asked).toHaveLength(3);
-    expect(writes()).toBe(before + 4);
+    expect(await call()).toBe('succeeded');
+    expect(c.asked).toHaveLength(3);
+    expect(writes()).toBe(before + 6);
+  });
+
+  it('refuses a conversation label that is not one', async () => {
+    const c = await connect('2026-07-28');
+    const err = await refusal(
+      c.client.callTool({ name: 'greet', arguments: { name: 'x' }, _meta: { [CONVERSATION_META]: '../other conv' } }),
+    );
+    expect(err?.code).toBe(-32602);
+    expect(err?.message).toMatch(/1-64 letters, digits/);
   });
 });
