@@ -2,6 +2,7 @@ import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/cli
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import { silentLogger } from '../../../src/logger.ts';
+import { CONVERSATION_META } from '../../../src/server/mcp/modern.ts';
 import { type RunningServer, startServer } from '../../../src/server/serve.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { TestRedis } from '../../helpers/redis.ts';
@@ -39,15 +40,20 @@ describe('MCP 2026-07-28 with tokens', () => {
     await redis.stop();
   });
 
-  async function modern(token: string) {
+  async function modern(token: string, asked?: string[]) {
     const client = new Client(
       { name: 'mrtr', version: '1.0.0' },
       {
         capabilities: { elicitation: { form: {} } },
         versionNegotiation: { mode: { pin: '2026-07-28' } },
-        inputRequired: { autoFulfill: false },
+        inputRequired: { autoFulfill: asked !== undefined },
       },
     );
+    // With `asked`: the person approves every write and asks to remember it.
+    client.setRequestHandler('elicitation/create', async (req) => {
+      asked?.push(String(req.params.message));
+      return { action: 'accept', content: { decision: 'approve', remember: true } };
+    });
     await client.connect(
       new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
         requestInit: { headers: { authorization: `Bearer ${token}` } },
@@ -91,5 +97,21 @@ describe('MCP 2026-07-28 with tokens', () => {
     expect(err?.message).toMatch(/issued to another caller.*Nothing was decided/);
     expect(err?.data?.reason).toBe('principal');
     expect(readCalls(log).filter((x) => x.tool === 'record').length).toBe(before);
+  });
+
+  it("keeps one caller's conversation to itself: another token sending the same label is asked again", async () => {
+    const before = readCalls(log).filter((x) => x.tool === 'record').length;
+    const opsAsked: string[] = [];
+    const ops2Asked: string[] = [];
+    const ops = await modern(env.IL_T_OPS, opsAsked);
+    const ops2 = await modern(env.IL_T_OPS2, ops2Asked);
+    const pay = (c: Client) =>
+      c.callTool({ name: 'pay', arguments: { name: 'cy', amount: 1 }, _meta: { [CONVERSATION_META]: 'shared' } });
+    expect((await pay(ops)).structuredContent).toMatchObject({ status: 'succeeded' });
+    expect((await pay(ops)).structuredContent).toMatchObject({ status: 'succeeded' });
+    expect(opsAsked).toHaveLength(1);
+    expect((await pay(ops2)).structuredContent).toMatchObject({ status: 'succeeded' });
+    expect(ops2Asked).toHaveLength(1);
+    expect(readCalls(log).filter((x) => x.tool === 'record').length).toBe(before + 3);
   });
 });
