@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type CallToolResult,
   createMcpHandler,
@@ -70,6 +71,19 @@ const principalOf = (ctx: ServerContext): string => ctx.http?.authInfo?.clientId
 
 /** Decisions that lost a race with another decider: the run has moved on, so just look again. */
 const RACE_CODES = new Set(['ALREADY_DECIDED', 'HASH_MISMATCH', 'CONFIRMATION_EXPIRED', 'CONFIRMATION_NOT_FOUND']);
+/** Decisions the engine refuses this caller (a quorum's rules): nothing was decided, and the answer says why. */
+const REFUSED_CODES = new Set(['SELF_APPROVAL', 'NOT_IN_GROUP', 'ALREADY_APPROVED', 'BAD_REQUEST']);
+
+/**
+ * Why this caller is not asked about a write a quorum (`require`) holds, if it is not: the engine
+ * never takes the run's owner as one of its approvers, so asking would only end in a refusal.
+ */
+function notAskable(conf: ConfirmationRecord, principal: string): string | undefined {
+  const q = conf.policy?.kind === 'rule' ? conf.policy.require : undefined;
+  if (!q) return undefined;
+  if (conf.owner !== principal) return undefined;
+  return `Nobody was asked here: this write needs ${q.approvers} approvers from group "${q.group}", and '${principal}' started the run, so cannot be one of them. They decide on the page or with the command shown.`;
+}
 
 export class ModernFacade {
   private readonly log: Logger;
@@ -217,7 +231,13 @@ export class ModernFacade {
       if (d.kind === 'approve') await this.deps.services.commands.approve(s.cid, s.hash, opts);
       else await this.deps.services.commands.deny(s.cid, opts);
     } catch (err) {
-      if (!(err instanceof InterlockError) || !RACE_CODES.has(err.code)) throw err;
+      if (!(err instanceof InterlockError)) throw err;
+      if (REFUSED_CODES.has(err.code)) {
+        const run = await this.deps.services.queries.requireRun(s.runId);
+        const conf = await pendingConfirmation(this.deps.services.queries, run);
+        return runResult(runView(run, conf, this.deps.links, `Nothing was decided: ${err.message}`));
+      }
+      if (!RACE_CODES.has(err.code)) throw err;
     }
     return this.follow(s.runId, s.conversation, ctx);
   }
@@ -231,10 +251,16 @@ export class ModernFacade {
       for (;;) {
         const run = await commands.waitFor(runId, { blocking, timeoutMs: Math.max(0, Math.min(deadline - Date.now(), 10_000)) });
         const conf = await pendingConfirmation(queries, run);
-        if (run.status === 'awaiting_confirmation' && conf && canConfirm(ctx)) return this.ask(conf, conversation, ctx);
+        // Decided a moment ago (by this retry or someone else): the run's status catches up next round.
+        if (run.status === 'awaiting_confirmation' && !conf && Date.now() < deadline) {
+          await sleep(50);
+          continue;
+        }
+        const why = conf ? notAskable(conf, principalOf(ctx)) : undefined;
+        if (run.status === 'awaiting_confirmation' && conf && canConfirm(ctx) && !why) return this.ask(conf, conversation, ctx);
         const settled = TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention';
         if (settled || run.status === 'awaiting_confirmation' || Date.now() >= deadline || ctx.mcpReq.signal.aborted)
-          return runResult(runView(run, conf, this.deps.links));
+          return runResult(runView(run, conf, this.deps.links, why));
       }
     } finally {
       blocking.disconnect();

@@ -15,6 +15,15 @@ tokens:
   - { name: chat, token: "\${env:IL_T_CHAT}", scopes: [read, trigger] }
   - { name: ops, token: "\${env:IL_T_OPS}", scopes: [read, trigger, confirm] }
   - { name: ops2, token: "\${env:IL_T_OPS2}", scopes: [read, trigger, confirm] }
+policy:
+  groups:
+    finance: [ops, ops2]
+  rules:
+    - name: big-pay
+      description: payments above 1000 need two approvers from finance
+      tool: test.record
+      when: args.value.amount > 1000
+      require: { approvers: 2, group: finance }
 `;
 const env = { IL_T_CHAT: 'chat-token-0123456789', IL_T_OPS: 'ops-token-0123456789', IL_T_OPS2: 'ops2-token-0123456789' };
 
@@ -113,5 +122,15 @@ describe('MCP 2026-07-28 with tokens', () => {
     expect((await pay(ops2)).structuredContent).toMatchObject({ status: 'succeeded' });
     expect(ops2Asked).toHaveLength(1);
     expect(readCalls(log).filter((x) => x.tool === 'record').length).toBe(before + 3);
+  });
+
+  it('does not ask the caller about a write a quorum holds: it started the run, so it cannot be one of the approvers', async () => {
+    const ops = await modern(env.IL_T_OPS);
+    const r = await ops.callTool({ name: 'pay', arguments: { name: 'big', amount: 5000 } });
+    const view = r.structuredContent as { status: string; next: string; confirmation?: { id: string } };
+    expect(view.status).toBe('awaiting_confirmation');
+    expect(view.next).toMatch(/needs 2 approvers from group "finance".*'ops' started the run/);
+    const conf = await app.store.requireConfirmation(String(view.confirmation?.id));
+    expect(conf).toMatchObject({ status: 'pending', owner: 'ops' });
   });
 });
