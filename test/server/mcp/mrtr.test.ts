@@ -5,6 +5,7 @@ import { silentLogger } from '../../../src/logger.ts';
 import { CONVERSATION_META } from '../../../src/server/mcp/modern.ts';
 import { createRequestStates } from '../../../src/server/mcp/request-state.ts';
 import { type RunningServer, startServer } from '../../../src/server/serve.ts';
+import { loadConfigFromString } from '../../../src/workflows/load.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { TestRedis } from '../../helpers/redis.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
@@ -26,23 +27,24 @@ const GREET = `
 /** The key the server signs states with, so the expired-state test can mint one as the server did long ago. */
 const STATE_KEY = 'mrtr-test-state-key-0123456789abcdef';
 
+const yaml = (...more: string[]) =>
+  configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} }), GREET, ...more] });
+
 type Answer = { decision: 'approve' | 'deny'; remember?: boolean };
 type Version = '2025-06-18' | '2025-11-25' | '2026-07-28';
 type Status = { status: string; runId: string };
 
+const log = callLogPath();
+
 describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => {
   const redis = new TestRedis();
-  const log = callLogPath();
   let app: App;
   let server: RunningServer;
   const clients: Client[] = [];
 
   beforeAll(async () => {
     await redis.start();
-    app = await makeApp(
-      configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} }), GREET] }),
-      redis.url,
-    );
+    app = await makeApp(yaml(), redis.url);
     server = await startServer(app, { port: 0, logger: silentLogger(), env: { INTERLOCK_MCP_STATE_KEY: STATE_KEY } });
   });
   afterAll(async () => {
@@ -252,5 +254,25 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     );
     expect(err?.code).toBe(-32602);
     expect(err?.message).toMatch(/1-64 letters, digits/);
+  });
+
+  it('tells a 2026-07-28 client listening for changes that the tool list changed when a reload exposes a workflow', async () => {
+    const c = await connect('2026-07-28');
+    let changed = 0;
+    c.client.setNotificationHandler('notifications/tools/list_changed', () => {
+      changed++;
+    });
+    const sub = await c.client.listen({ toolsListChanged: true });
+    const original = app.engine.currentConfig;
+    try {
+      expect(sub.honoredFilter.toolsListChanged).toBe(true);
+      const shout = GREET.replace('greet:', 'shout:');
+      await app.source.set(loadConfigFromString(yaml(shout), original.file));
+      await expect.poll(() => changed).toBeGreaterThan(0);
+      expect((await c.client.listTools()).tools.map((t) => t.name)).toContain('shout');
+    } finally {
+      await sub.close();
+      await app.source.set(original);
+    }
   });
 });
