@@ -21,7 +21,8 @@ import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
 import { RequestStateError, type RequestStates } from './request-state.ts';
 import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
-import { type FacadeServices, INSTRUCTIONS, VERSION, readCatalog } from './server.ts';
+import { readCatalog } from './catalog.ts';
+import { type FacadeServices, INSTRUCTIONS, VERSION } from './server.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
 
 /**

@@ -15,6 +15,7 @@ import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import type { DecisionChannel } from '../../runs/records.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
 import type { ServerServices } from '../services.ts';
+import { readCatalog } from './catalog.ts';
 import { followRun, type Extra } from './follow.ts';
 import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
@@ -80,29 +81,6 @@ function canRun(extra: { authInfo?: { scopes: string[] } }): boolean {
  */
 function canConfirm(extra: { authInfo?: { scopes: string[] } }): boolean {
   return !extra.authInfo || extra.authInfo.scopes.includes('confirm');
-}
-
-/**
- * Copies what the pool already knows about the connectors' tools. It never connects to a
- * connector just to describe a tool: a catalog not loaded yet stays unknown, and unknown
- * tools count as destructive. Shared by both protocol eras so they list the same tools.
- */
-export async function readCatalog(
-  pool: FacadeServices['catalog']['pool'],
-  log: Logger,
-): Promise<Map<string, Map<string, ToolInfo>>> {
-  const out = new Map<string, Map<string, ToolInfo>>();
-  const loaded = pool.status().filter((s) => s.toolCount !== undefined);
-  for (const { id } of loaded) {
-    try {
-      const tools = await pool.listTools(id, { signal: AbortSignal.timeout(1000) });
-      out.set(id, new Map(tools.map((t) => [t.name, t])));
-    } catch (err) {
-      // Its tools are described as unknown (and so as destructive) until the catalog answers again.
-      log.debug({ connector: id, err: errorMessage(err) }, 'catalog not readable; tools described as unknown');
-    }
-  }
-  return out;
 }
 
 /**
