@@ -7,6 +7,7 @@ import { errorMessage } from '../../errors.ts';
 import { parseJsonText } from '../request.ts';
 import type { ServerServices } from '../services.ts';
 import { createHostGuard } from './guard.ts';
+import { listenCapped } from './listen-slots.ts';
 import { createModernHandler } from './modern.ts';
 import type { RequestStates } from './request-state.ts';
 import { Facade, type FacadeDeps, type FacadeServices } from './server.ts';
@@ -114,8 +115,13 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
         services: deps.services,
         states: deps.states,
         links: { publicUrl: deps.publicUrl },
+        maxSubscriptions: maxSessions,
         ...(deps.facade?.waitMs !== undefined ? { waitMs: deps.facade.waitMs } : {}),
       })
+    : undefined;
+  // One token may hold no more listen streams than sessions, for the same reason.
+  const modernRequest = modern
+    ? listenCapped(modern, maxPerPrincipal, (message) => rpcError(429, -32000, message, { 'retry-after': '30' }))
     : undefined;
 
   const end = async (sid: string): Promise<void> => {
@@ -257,7 +263,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     } catch (err) {
       return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
     }
-    if (modern && !(await isLegacyRequest(c.req.raw, body))) return modern.fetch(c.req.raw, { authInfo, parsedBody: body });
+    if (modernRequest && !(await isLegacyRequest(c.req.raw, body))) return modernRequest(c.req.raw, body, authInfo);
     const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     if (!init)
       return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');

@@ -38,6 +38,8 @@ export interface ModernDeps {
   links: Links;
   /** how long a call waits for its run before answering with the status; default 30 s */
   waitMs?: number;
+  /** subscriptions/listen streams open at most, in all (http.ts caps them per token too) */
+  maxSubscriptions?: number;
 }
 
 /**
@@ -285,6 +287,7 @@ export function createModernHandler(deps: ModernDeps): McpHttpHandler {
   const facade = new ModernFacade(deps);
   return createMcpHandler(() => facade.server(), {
     legacy: 'reject',
+    ...(deps.maxSubscriptions !== undefined ? { maxSubscriptions: deps.maxSubscriptions } : {}),
     onerror: (err) => deps.services.logger.debug({ err: err.message }, 'MCP 2026-07-28 request refused'),
   });
 }
