@@ -34,9 +34,10 @@ export type RequestStateFault = 'malformed' | 'signature' | 'expired' | 'princip
 const WHY: Record<RequestStateFault, string> = {
   malformed: 'it is not a request state Interlock issued',
   signature: 'its signature does not match (it was changed or signed with another key)',
-  expired: 'it expired; call the tool again to be asked afresh',
+  // Not "call the tool again": that would start another run. The write named in the state still waits.
+  expired: 'it expired (the write still waits for a person: get_run shows where to decide it)',
   principal: 'it was issued to another caller',
-  replayed: 'it was already answered once; call the tool again to be asked afresh',
+  replayed: 'it was already answered once (get_run shows what became of the write)',
 };
 
 /** A request state refused; nothing was decided. */
