@@ -81,12 +81,15 @@ function readUrl(src: Source, f: Field, what: string): string | undefined {
 }
 
 function readIntrospection(src: Source, f: Field): ServerOAuthConfig['introspection'] {
-  const m = readMap(src, f, 'oauth introspection', { required: ['url', 'client_id', 'client_secret'] });
+  const m = readMap(src, f, 'oauth introspection', { required: ['url', 'client_id', 'client_secret'], optional: ['cache'] });
   if (!m?.url || !m.client_id || !m.client_secret) return undefined;
   const url = readUrl(src, m.url, 'introspection url');
   const clientId = readString(src, m.client_id, 'introspection client_id');
   const clientSecretEnv = readSecretRef(src, m.client_secret, 'introspection client_secret');
-  return url && clientId && clientSecretEnv ? { url, clientId, clientSecretEnv } : undefined;
+  // 0s: ask the issuer on every request, so a revoked token stops at once.
+  const cacheMs = m.cache ? readDuration(src, m.cache, 'introspection cache', { positive: false }) : undefined;
+  if (!url || !clientId || !clientSecretEnv) return undefined;
+  return { url, clientId, clientSecretEnv, ...(cacheMs !== undefined ? { cacheMs } : {}) };
 }
 
 function readScopeMap(src: Source, f: Field): Record<Scope, string[]> {
