@@ -10,7 +10,7 @@
  * ```
  */
 import { SCOPES, readScopes, readSecretRef } from './schema.ts';
-import { type Field, type Source, readDuration, readList, readMap, readString, readStringList } from './source.ts';
+import { type Field, type Source, readDuration, readInt, readList, readMap, readString, readStringList } from './source.ts';
 import type { BuiltinAuthServerConfig, OAuthUserConfig, Scope, ServerConfig, ServerOAuthConfig } from './types.ts';
 
 export const DEFAULT_ACCESS_TOKEN_TTL_S = 3600;
@@ -105,7 +105,10 @@ function readScopeMap(src: Source, f: Field): Record<Scope, string[]> {
 }
 
 function readBuiltin(src: Source, f: Field, tokenNames: ReadonlySet<string>): BuiltinAuthServerConfig | undefined {
-  const m = readMap(src, f, 'oauth builtin', { required: ['secret', 'users'], optional: ['signing_key', 'access_token_ttl'] });
+  const m = readMap(src, f, 'oauth builtin', {
+    required: ['secret', 'users'],
+    optional: ['signing_key', 'access_token_ttl', 'sign_in_limit'],
+  });
   if (!m?.secret || !m.users) return undefined;
   const secretEnv = readSecretRef(src, m.secret, 'builtin secret');
   const signingKeyEnv = m.signing_key ? readSecretRef(src, m.signing_key, 'builtin signing_key') : undefined;
@@ -123,13 +126,24 @@ function readBuiltin(src: Source, f: Field, tokenNames: ReadonlySet<string>): Bu
     names.add(u.name);
     users.push(u);
   }
+  const signInLimit = m.sign_in_limit ? readSignInLimit(src, m.sign_in_limit) : undefined;
   if (!secretEnv || ttlMs === undefined) return undefined;
   return {
     secretEnv,
     ...(signingKeyEnv ? { signingKeyEnv } : {}),
     users,
     accessTokenTtlS: Math.max(1, Math.round(ttlMs / 1000)),
+    ...(signInLimit ? { signInLimit } : {}),
   };
+}
+
+/** `sign_in_limit: { attempts: 5, window: 15m }`: failed sign-ins per user name and address. */
+function readSignInLimit(src: Source, f: Field): BuiltinAuthServerConfig['signInLimit'] {
+  const m = readMap(src, f, 'builtin sign_in_limit', { required: ['attempts', 'window'] });
+  if (!m?.attempts || !m.window) return undefined;
+  const attempts = readInt(src, m.attempts, 'sign_in_limit attempts', 1);
+  const windowMs = readDuration(src, m.window, 'sign_in_limit window', { positive: true });
+  return attempts !== undefined && windowMs !== undefined ? { attempts, windowMs } : undefined;
 }
 
 const HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;

@@ -283,6 +283,8 @@ export interface BuiltinAuthServerConfig {
   signingKeyEnv?: string;
   users: OAuthUserConfig[];
   accessTokenTtlS: number;
+  /** failed sign-ins allowed per user name and address, and how long they count; unset: 5 per 15 min */
+  signInLimit?: { attempts: number; windowMs: number };
 }
 
 /** `server.auth.oauth`: /mcp (and the API) as an OAuth-protected resource. */
