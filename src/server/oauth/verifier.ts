@@ -86,6 +86,7 @@ export class JwtVerifier implements TokenVerifier {
       return { ok: false, reason: describeJoseError(err) };
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') return { ok: false, reason: 'the token names no subject' };
+    if (isBound(payload.cnf)) return { ok: false, reason: BOUND };
     return { ok: true, principal: { name: payload.sub, scopes: mapScopes(tokenScopes(payload), this.opts.scopeMap) } };
   }
 
@@ -201,10 +202,11 @@ export class IntrospectionVerifier implements TokenVerifier {
       return { verdict: { ok: false, reason: `the introspection endpoint could not be reached: ${errorMessage(err)}` } };
     }
     if (body.active !== true) return { verdict: { ok: false, reason: 'the token is not active' } };
-    // A refresh token is active too, to its issuer: only an access token may call (Keycloak says `typ`).
+    if (isBound(body.cnf)) return { verdict: { ok: false, reason: BOUND } };
+    // A refresh token is active too, to its issuer: only a bearer access token may call (Keycloak says `typ`).
     const type = body.token_type ?? body.typ;
     if (type !== undefined && String(type).toLowerCase() !== 'bearer')
-      return { verdict: { ok: false, reason: 'the token is not an access token' } };
+      return { verdict: { ok: false, reason: 'the token is not a bearer access token' } };
     const exp = typeof body.exp === 'number' ? body.exp : undefined;
     if (exp !== undefined && exp * 1000 <= Date.now()) return { verdict: { ok: false, reason: 'the token has expired' } };
     const aud = Array.isArray(body.aud) ? body.aud : [body.aud];
@@ -219,6 +221,17 @@ export class IntrospectionVerifier implements TokenVerifier {
     const principal = { name: subject, scopes: mapScopes(tokenScopes(body), this.opts.scopeMap) };
     return { verdict: { ok: true, principal }, ...(exp !== undefined ? { exp } : {}) };
   }
+}
+
+const BOUND = 'the token is bound to a key or certificate (cnf) that Interlock cannot check; use a bearer token';
+
+/**
+ * A sender-constrained token (DPoP `jkt`, mTLS `x5t#S256`: RFC 7800's `cnf`) is only as good as
+ * the proof that comes with it. Interlock checks no proof, so taking one as a bearer token would
+ * let whoever copied it use it.
+ */
+function isBound(cnf: unknown): boolean {
+  return typeof cnf === 'object' && cnf !== null && Object.keys(cnf).length > 0;
 }
 
 function nonEmpty(v: unknown): string | undefined {

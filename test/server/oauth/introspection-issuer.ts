@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
 
 /** Interlock's own credentials at the issuer: the resource server asking about tokens. */
@@ -14,6 +15,8 @@ export interface IntrospectingIssuer {
   provider: Provider;
   /** an opaque access token by client credentials for `resource`, with `scope` */
   token(client: { id: string; secret: string }, resource: string, scope: string): Promise<string>;
+  /** the same, bound to a fresh DPoP key (RFC 9449): usable only with a proof of that key */
+  dpopToken(client: { id: string; secret: string }, resource: string, scope: string): Promise<string>;
   /** revokes a token as the client that holds it */
   revoke(client: { id: string; secret: string }, token: string): Promise<void>;
   /** every token the issuer handed out, for leak checks */
@@ -73,16 +76,14 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
     introspectionUrl: `${issuer}/token/introspection`,
     provider,
     issued,
-    async token(client, resource, scope) {
-      const res = await fetch(`${issuer}/token`, {
-        method: 'POST',
-        headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
-      });
-      const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
-      if (!body.access_token) throw new Error(`token request failed: ${body.error}: ${body.error_description}`);
-      issued.push(body.access_token);
-      return body.access_token;
+    token: (client, resource, scope) => tokenRequest(issuer, client, resource, scope, issued),
+    async dpopToken(client, resource, scope) {
+      const { privateKey, publicKey } = await generateKeyPair('ES256');
+      const proof = await new SignJWT({ htm: 'POST', htu: `${issuer}/token`, jti: crypto.randomUUID() })
+        .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })
+        .setIssuedAt()
+        .sign(privateKey);
+      return tokenRequest(issuer, client, resource, scope, issued, { dpop: proof });
     },
     async revoke(client, token) {
       const res = await fetch(`${issuer}/token/revocation`, {
@@ -98,4 +99,24 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
         server.close(() => resolve());
       }),
   };
+}
+
+async function tokenRequest(
+  issuer: string,
+  client: { id: string; secret: string },
+  resource: string,
+  scope: string,
+  issued: string[],
+  headers: Record<string, string> = {},
+): Promise<string> {
+  const res = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { authorization: basic(client), 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams({ grant_type: 'client_credentials', resource, scope }),
+  });
+  const body = (await res.json()) as { access_token?: string; token_type?: string; error?: string; error_description?: string };
+  if (!body.access_token) throw new Error(`token request failed: ${body.error}: ${body.error_description}`);
+  if (headers.dpop && body.token_type !== 'DPoP') throw new Error(`expected a DPoP-bound token, got ${body.token_type}`);
+  issued.push(body.access_token);
+  return body.access_token;
 }

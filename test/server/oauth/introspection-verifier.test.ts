@@ -82,6 +82,14 @@ describe('token introspection (RFC 7662)', () => {
     expect(await v.verify(refresh)).toEqual({ ok: false, reason: 'the token was issued for another resource (aud)' });
   });
 
+  it('refuses a token bound to a DPoP key: Interlock checks no proof, so a copied one must not work as a bearer', async () => {
+    const bound = await idp.dpopToken(OPAQUE_ROBOT, RESOURCE, 'mcp:read mcp:run');
+    expect(await verifier().verify(bound)).toEqual({
+      ok: false,
+      reason: 'the token is bound to a key or certificate (cnf) that Interlock cannot check; use a bearer token',
+    });
+  });
+
   it('says why when Interlock’s own credentials are refused, and never with the secret', async () => {
     const v = verifier({ clientSecret: 'not-the-secret' });
     const token = await idp.token(OPAQUE_ROBOT, RESOURCE, 'mcp:read');

@@ -155,6 +155,8 @@ function providerConfiguration(a: {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
+      // /mcp takes bearer tokens only (it checks no DPoP proof), so a key-bound token would be refused there.
+      dPoP: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true },
       resourceIndicators: {
