@@ -62,6 +62,16 @@ program
         const unreachable = new Set<string>();
         const issues = await validateAgainstCatalog(config, async (connector, tool) => {
           if (unreachable.has(connector)) return undefined;
+          if (config.connectors[connector]?.auth.type === 'oauth') {
+            // Its login lives in Redis, which validate does not need; `connectors tools` uses it.
+            unreachable.add(connector);
+            console.error(
+              yellow(
+                `warning: connector '${connector}' uses OAuth, so its tools are not checked here; \`interlock connectors tools ${connector}\` lists them with its login`,
+              ),
+            );
+            return undefined;
+          }
           try {
             return (listed[connector] = await pool.listTools(connector)).find((t) => t.name === tool);
           } catch (err) {

@@ -157,6 +157,15 @@ describe('the command line with an OAuth connector', () => {
     expect(as.calls.length).toBeGreaterThan(0);
   });
 
+  it('validate leaves an OAuth connector’s tools to the commands that have its login, and says so', async () => {
+    const r = await cli(['validate']);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain(
+      "warning: connector 'notes' uses OAuth, so its tools are not checked here; `interlock connectors tools notes` lists them with its login",
+    );
+    expect(r.stdout).toContain('1 workflow, 1 connectors — valid');
+  });
+
   it('printed no token and no client secret', () => {
     expect(as.seen.length).toBeGreaterThan(0);
     const all = printed.join('\n');
