@@ -138,9 +138,18 @@ describe('the built-in sign-in page limits failed sign-ins per user name and add
     expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 429, 401, 401, 401, 429]);
   });
 
+  it('checks at most the allowed number of guesses sent all at once', async () => {
+    const s = await startSignIn();
+    const statuses = (await Promise.all(Array.from({ length: 8 }, (_, i) => signIn(s, 'dave-in-parallel', `p-${i}`)))).map(
+      (r) => r.status,
+    );
+    expect(statuses.filter((x) => x === 401)).toHaveLength(3);
+    expect(statuses.filter((x) => x === 429)).toHaveLength(5);
+  });
+
   it('keeps no user name or address in Redis, only a keyed hash of the pair', async () => {
     const keys = await h.app.redis.client.keys(`${h.app.prefix}:as:*sign-in-failures*`);
     expect(keys.length).toBeGreaterThan(0);
-    expect(keys.join(' ')).not.toMatch(/carol|nobody|alice|127\.0\.0\.1/);
+    expect(keys.join(' ')).not.toMatch(/carol|nobody|alice|dave|127\.0\.0\.1/);
   });
 });

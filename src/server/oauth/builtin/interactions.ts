@@ -100,7 +100,7 @@ async function login(
   const again = (error: string) =>
     clientLabel(d, details).then((clientName) => loginPage({ action: c.req.path, csrf, clientName, error, username }));
   // Locked: not even checked, whatever the password, and the same answer for a name that is nobody's.
-  const lockedMs = await d.throttle.lockedFor(username, address);
+  const { lockedMs } = await d.throttle.begin(username, address);
   if (lockedMs !== undefined) {
     const minutes = Math.max(1, Math.ceil(lockedMs / 60_000));
     const body = await again(

@@ -10,6 +10,20 @@ export interface SignInLimit {
   windowMs: number;
 }
 
+/**
+ * One attempt taken, in one step: counted (the count lives `window` from its first attempt at
+ * least), or, past the limit, given back at once. Returns 0 when the attempt may go on, else
+ * the lock's remaining milliseconds.
+ * KEYS: 1 the pair's counter. ARGV: 1 window (ms), 2 attempts allowed.
+ */
+const BEGIN = `
+local n = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1], 'NX')
+if n <= tonumber(ARGV[2]) then return 0 end
+redis.call('DECR', KEYS[1])
+return redis.call('PTTL', KEYS[1])
+`;
+
 export const DEFAULT_SIGN_IN_LIMIT: SignInLimit = { attempts: 5, windowMs: 15 * 60_000 };
 
 /**
@@ -41,18 +55,21 @@ export class SignInThrottle {
     return this.keys.authServer('sign-in-failures', id);
   }
 
-  /** Milliseconds until the pair may try again; undefined when it may now. */
-  async lockedFor(name: string, address: string): Promise<number | undefined> {
-    const key = this.key(name, address);
-    const [count, ttl] = await Promise.all([this.redis.get(key), this.redis.pttl(key)]);
-    if (Number(count ?? 0) < this.limit.attempts) return undefined;
-    return ttl > 0 ? ttl : this.limit.windowMs;
+  /**
+   * Takes one attempt for the pair before its password is checked, or answers how many
+   * milliseconds it is locked for. The attempt counts as a failure until `succeeded` clears it,
+   * so parallel guesses cannot all pass the check before any of them is counted: INCR is atomic,
+   * and at most `attempts` of them get through. A locked attempt is given back.
+   */
+  async begin(name: string, address: string): Promise<{ lockedMs?: number }> {
+    const ttl = Number(await this.redis.eval(BEGIN, 1, this.key(name, address), this.limit.windowMs, this.limit.attempts));
+    if (ttl === 0) return {};
+    return { lockedMs: ttl > 0 ? ttl : this.limit.windowMs };
   }
 
-  /** Counts a failure; the window starts again from it. */
+  /** The attempt failed: it stays counted, and the window starts again from it. */
   async failed(name: string, address: string): Promise<void> {
-    const key = this.key(name, address);
-    await this.redis.multi().incr(key).pexpire(key, this.limit.windowMs).exec();
+    await this.redis.pexpire(this.key(name, address), this.limit.windowMs, 'XX');
   }
 
   /** A sign-in that worked forgets the pair's failures. */
