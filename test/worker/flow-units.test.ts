@@ -48,7 +48,14 @@ const tool: ToolInfo = {
   idempotent: true,
 };
 const base: TemplateContext = { inputs: {}, steps: {}, run: { id: 'r1', workflow: 'wf', session: 's' } };
-const run = { id: 'r1', workflow: 'wf', session: 's', inputs: {}, steps: {}, definition: { steps: [loop] } } as unknown as RunRecord;
+const run = {
+  id: 'r1',
+  workflow: 'wf',
+  session: 's',
+  inputs: {},
+  steps: {},
+  definition: { steps: [loop] },
+} as unknown as RunRecord;
 const hash = (args: Record<string, unknown>) => sha256Hex(canonicalJson(args));
 const unit = (key: string): Unit => ({ key, step: refund, ctx: base, idem: `interlock-r1-refunds-${key}` });
 interface More {

@@ -67,7 +67,9 @@ export function batchPayload(asks: Ask[]): ConfirmationPayload {
     argumentsHash: sha256Hex(canonicalJson(args)),
     reason: 'write',
     // The quorum the items' rule demands travels with the batch; one item's money does not.
-    ...(rule ? { policy: { kind: 'rule', rule: rule.rule, effect: rule.effect, ...(rule.require ? { require: rule.require } : {}) } } : {}),
+    ...(rule
+      ? { policy: { kind: 'rule', rule: rule.rule, effect: rule.effect, ...(rule.require ? { require: rule.require } : {}) } }
+      : {}),
     ...(first.currency ? { currency: first.currency } : {}),
     batch: { items: items.length },
   };

@@ -16,7 +16,7 @@ type Op<K extends ActionOp['kind']> = Extract<ActionOp, { kind: K }>;
 export interface UnitEnd {
   unit: Unit;
   status: 'skipped' | 'failed' | 'denied' | 'in_doubt';
-  error?: unknown;
+  error?: ErrorInfo;
   note?: string;
   args?: Record<string, unknown>;
 }

@@ -24,7 +24,12 @@ export interface UnitCall {
 const DEFAULT_HOLD_MS = 60_000;
 
 /** `undefined`: the run cannot go on (cancelled, or another job holds the step). */
-export async function callUnit(d: StepDeps, j: StepJob, c: UnitCall, rec: ItemRecord | undefined): Promise<ItemRecord | undefined> {
+export async function callUnit(
+  d: StepDeps,
+  j: StepJob,
+  c: UnitCall,
+  rec: ItemRecord | undefined,
+): Promise<ItemRecord | undefined> {
   const { unit, tool } = c;
   const slots = await takeSlots(d, unit, tool, c.args);
   try {

@@ -99,7 +99,7 @@ async function sortRound(d: StepDeps, j: StepJob, planned: UnitOp[], lookups: Lo
         r.ends.push({ unit, status: 'skipped', note: op.note });
         break;
       case 'fail':
-        r.ends.push({ unit, status: 'failed', error: op.error });
+        r.ends.push({ unit, status: 'failed', error: errorInfo(op.error) });
         break;
       case 'inDoubt':
         r.ends.push({
@@ -137,7 +137,7 @@ async function sortRound(d: StepDeps, j: StepJob, planned: UnitOp[], lookups: Lo
         break;
       }
       case 'callModel':
-        r.ends.push({ unit, status: 'failed', error: new InterlockError('INTERNAL', `${unit.key} is not a tool call`) });
+        r.ends.push({ unit, status: 'failed', error: { code: 'INTERNAL', message: `${unit.key} is not a tool call` } });
         break;
     }
   }
@@ -216,10 +216,9 @@ class Lookups {
 }
 
 async function endUnit(d: StepDeps, j: StepJob, e: UnitEnd): Promise<ItemRecord> {
-  const error = e.error === undefined ? undefined : errorInfo(e.error);
   const result = {
     ...(e.args ? { arguments: e.args } : {}),
-    ...(error ? { error } : {}),
+    ...(e.error ? { error: e.error } : {}),
     ...(e.note ? { note: e.note } : {}),
     finishedAt: Date.now(),
   };
