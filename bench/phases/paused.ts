@@ -31,9 +31,13 @@ export interface PausedResult {
 
 export interface SleepingResult {
   runs: number;
+  secondsToSleepAll: number;
   /** flow-queue jobs in wait, active or prioritized once every run sleeps */
   activeOrWaiting: number;
   delayed: number;
+  /** INFO used_memory before and after, per sleeping run (run hash, events, its delayed job, its ready marker) */
+  redisBytesPerRun: number;
+  worker: { rssBefore: number; rssAfter: number; heapUsedBefore: number; heapUsedAfter: number };
   heapBytesPerRun: number;
 }
 
@@ -129,11 +133,16 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
   };
 }
 
-/** Runs that sleep hold a delayed job and a ready marker due at their time, and nothing in a worker. */
+/**
+ * Runs that sleep hold a delayed job and a ready marker due at their time, and nothing in a worker:
+ * no job in active or waiting, and the worker's heap after a full GC does not grow with them.
+ */
 async function measureSleeping(ctx: BenchContext, worker: Child, runs: number): Promise<SleepingResult> {
   const flow = ctx.app.queues.get('flow');
   const delayed0 = (await flow.getJobCounts('delayed')).delayed ?? 0;
   const w0 = await worker.probe();
+  const used0 = await usedMemory(ctx.admin);
+  const t0 = performance.now();
   await mapLimit(
     Array.from({ length: runs }, (_, i) => i),
     100,
@@ -146,13 +155,18 @@ async function measureSleeping(ctx: BenchContext, worker: Child, runs: number): 
     if (Date.now() > deadline) throw new Error(`sleeping runs did not all go to sleep: ${JSON.stringify(c)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+  const secondsToSleepAll = (performance.now() - t0) / 1000;
   await new Promise((r) => setTimeout(r, 500));
   const w1 = await worker.probe();
+  const used1 = await usedMemory(ctx.admin);
   const c = await flow.getJobCounts('wait', 'active', 'prioritized', 'delayed');
   return {
     runs,
+    secondsToSleepAll: round(secondsToSleepAll, 2),
     activeOrWaiting: (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0),
     delayed: (c.delayed ?? 0) - delayed0,
+    redisBytesPerRun: round((used1 - used0) / runs, 0),
+    worker: { rssBefore: w0.rss, rssAfter: w1.rss, heapUsedBefore: w0.heapUsed, heapUsedAfter: w1.heapUsed },
     heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
   };
 }
