@@ -136,7 +136,7 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
       heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
     },
     openJobsAfter: await openJobs(ctx),
-    sleeping: await measureSleeping(ctx, worker, Math.min(runs, 1000)),
+    sleeping: await measureSleeping(ctx, worker, runs),
   };
 }
 
