@@ -1,13 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
 import type { PolicyVerdict } from '../../src/policy/types.ts';
-import type { RunRecord } from '../../src/runs/records.ts';
-import type { CallStep, PolicyConfig, TemplateContext } from '../../src/workflows/types.ts';
+import type { ItemRecord, RunRecord } from '../../src/runs/records.ts';
+import type { CallStep, ForeachStep, PolicyConfig, TemplateContext } from '../../src/workflows/types.ts';
 import { type Ask, batchOf, batchPayload } from '../../src/worker/flow/batch.ts';
-import { type UnitOp, planUnit } from '../../src/worker/flow/units.ts';
+import { evaluateRules } from '../../src/policy/evaluate.ts';
+import { type UnitOp, planUnit, readyUnits, unitRuleContext } from '../../src/worker/flow/units.ts';
 
-// What policy.rules make of loop items, from verdicts typed in here (no Redis, no JSONata): the
-// same operations planStep gives a step, and a batch never mixes one person's items with a quorum's.
+// What policy.rules make of loop items, without Redis or a server: from verdicts typed in here, the
+// same operations planStep gives a step, and a batch never mixes one person's items with a quorum's;
+// and what a rule reads about an item (its arguments, its earlier steps, `loop`).
 const refund: CallStep = {
   kind: 'call',
   id: 'refund',
@@ -40,7 +42,7 @@ const rule = (name: string, effect: 'approve' | 'deny' | 'require', amount: numb
 });
 
 function plan(key: string, amount: number, verdict: PolicyVerdict): UnitOp {
-  const unit = { key, step: refund, ctx: base, idem: `interlock-r1-refunds-${key}` };
+  const unit = { key, step: refund, ctx: base, loop: { key }, idem: `interlock-r1-refunds-${key}` };
   const facts = { kind: 'tool' as const, args: { amount }, tool, enabled: true, changed: [], grants: [], verdict };
   return planUnit(run, unit, { facts, approvedHash: undefined, rec: undefined }, policy, Date.now());
 }
@@ -79,5 +81,56 @@ describe('policy rules on the items of a loop', () => {
       effect: 'require',
       require: { approvers: 2, group: 'finance' },
     });
+  });
+
+  it("read the item's own arguments, its earlier steps as run.steps and the item as loop.item", async () => {
+    const look: CallStep = { ...refund, id: 'charge', tool: 'retrieve_charge' };
+    const loop: ForeachStep = {
+      kind: 'foreach',
+      id: 'refunds',
+      connector: 'flow',
+      tool: 'foreach',
+      confirm: 'auto',
+      with: {},
+      foreach: 'inputs.charges',
+      as: 'c',
+      concurrency: 2,
+      steps: [look, refund],
+      single: false,
+      continueOnError: false,
+      retry: { attempts: 1, backoffMs: 10 },
+      pos: { line: 1, col: 1 },
+      keyPos: {},
+    };
+    const items: Record<string, ItemRecord> = {
+      '0.charge': { status: 'succeeded', attempts: 1, output: { amount_refundable: 5000 } },
+      '1.charge': { status: 'succeeded', attempts: 1, output: { amount_refundable: 1000 } },
+    };
+    const units = readyUnits(run, loop, [{ amount: 1500 }, { amount: 9000 }], items, base);
+    const set = {
+      rules: [
+        {
+          name: 'above-charge',
+          tool: 'stripe.create_refund',
+          when: 'args.amount > run.steps.charge.output.amount_refundable',
+          effect: 'deny' as const,
+        },
+        {
+          name: 'small-items',
+          tool: 'stripe.create_refund',
+          when: 'loop.item.amount <= 2000 and loop.index = 0',
+          effect: 'approve' as const,
+        },
+      ],
+      money: [],
+    };
+    const verdicts = await Promise.all(
+      units.map((u, i) => evaluateRules(set, unitRuleContext(run, u, tool, { amount: [1500, 2000][i] }))),
+    );
+    expect(units.map((u) => u.loop)).toEqual([
+      { key: '0.refund', item: { amount: 1500 }, index: 0, count: 2 },
+      { key: '1.refund', item: { amount: 9000 }, index: 1, count: 2 },
+    ]);
+    expect(verdicts.map((v) => (v.kind === 'rule' ? v.rule : v.kind))).toEqual(['small-items', 'above-charge']);
   });
 });

@@ -57,7 +57,7 @@ const run = {
   definition: { steps: [loop] },
 } as unknown as RunRecord;
 const hash = (args: Record<string, unknown>) => sha256Hex(canonicalJson(args));
-const unit = (key: string): Unit => ({ key, step: refund, ctx: base, idem: `interlock-r1-refunds-${key}` });
+const unit = (key: string): Unit => ({ key, step: refund, ctx: base, loop: { key }, idem: `interlock-r1-refunds-${key}` });
 interface More {
   tool?: ToolInfo;
   grants?: ScopedGrant[];

@@ -16,12 +16,12 @@ import type { ForeachStep, ParallelStep, TemplateContext } from '../../workflows
 import { type StepDeps, type StepJob, commitAndAdvance, execute, failAttempt } from '../execute.ts';
 import type { ActionOp, StepFacts } from '../plan.ts';
 import { errorInfo } from '../retry.ts';
-import { ruleContext, verdictFor } from '../rule-context.ts';
+import { verdictFor } from '../rule-context.ts';
 import { notStarted } from '../start.ts';
 import { type Ask, approvedItems, batchOf, batchPayload } from './batch.ts';
 import { type UnitEnd, coverUnit, denyUnit, noteUnit } from './decisions.ts';
 import { type UnitCall, callUnit } from './item-call.ts';
-import { type Unit, type UnitOp, groupsOf, planUnit, readyUnits, unitKey, unitSteps } from './units.ts';
+import { type Unit, type UnitOp, groupsOf, planUnit, readyUnits, unitKey, unitRuleContext } from './units.ts';
 
 /** How many units resolve their arguments and look up their tool at once (calls use the step's concurrency). */
 const PLAN_CONCURRENCY = 16;
@@ -206,7 +206,7 @@ class Lookups {
     }
     try {
       const { run } = this.j;
-      const verdict = await verdictFor(this.d.policy(), ruleContext({ ...run, steps: unitSteps(unit) }, s, t.tool, args));
+      const verdict = await verdictFor(this.d.policy(), unitRuleContext(run, unit, t.tool, args));
       this.grants ??= this.d.store.grants.forSession(run.session);
       return { kind: 'tool', args, ...t, grants: await this.grants, verdict };
     } catch (error) {

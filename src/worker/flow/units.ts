@@ -9,15 +9,20 @@
  * difference is where an approval comes from: the hash a person approved for the unit in the
  * loop's batch confirmation.
  */
+import type { ToolInfo } from '../../connectors/types.ts';
+import type { RuleContext } from '../../policy/types.ts';
 import type { ItemRecord, RunRecord } from '../../runs/records.ts';
 import type { CallStep, ForeachStep, ParallelStep, PolicyConfig, TemplateContext } from '../../workflows/types.ts';
 import { type ActionOp, type StepFacts, planStep } from '../plan.ts';
+import { ruleContext } from '../rule-context.ts';
 import { innerContext } from './context.ts';
 
 export interface Unit {
   key: string;
   step: CallStep;
   ctx: TemplateContext;
+  /** what rules read as `loop`: the unit's key, and in a foreach its item, index and the list's length */
+  loop: NonNullable<RuleContext['loop']>;
   /** sent as the write's idempotency key: run, step and item (or branch step), so a resend is the same write */
   idem: string;
 }
@@ -37,11 +42,13 @@ export function unitKey(step: ForeachStep | ParallelStep, group: string, inner: 
 
 /** Groups (items or branches) with their body steps and the locals their templates see. */
 export function groupsOf(step: ForeachStep | ParallelStep, list: unknown[] | undefined) {
-  if (step.kind === 'parallel') return Object.entries(step.branches).map(([name, body]) => ({ name, body, locals: {} }));
+  if (step.kind === 'parallel')
+    return Object.entries(step.branches).map(([name, body]) => ({ name, body, locals: {}, item: undefined }));
   return (list ?? []).map((item, i) => ({
     name: String(i),
     body: step.steps,
     locals: { [step.as]: item, loop: { index: i, count: list?.length ?? 0 } },
+    item: { item, index: i, count: list?.length ?? 0 },
   }));
 }
 
@@ -68,6 +75,7 @@ export function readyUnits(
           key,
           step: inner,
           ctx: innerContext(base, earlier, g.locals),
+          loop: { key, ...g.item },
           idem: `interlock-${run.id}-${step.id}-${key}`,
         });
       break;
@@ -103,9 +111,17 @@ export function planUnit(run: RunRecord, unit: Unit, f: UnitFacts, policy: Polic
   return { unit, op };
 }
 
-/** The steps a rule reads for a unit: the run's, with the item's (or branch's) earlier steps over them. */
-export function unitSteps(unit: Unit): Record<string, { output?: unknown; status: string }> {
-  const out: Record<string, { output?: unknown; status: string }> = {};
-  for (const [id, s] of Object.entries(unit.ctx.steps)) out[id] = { output: s.output, status: s.status };
-  return out;
+/**
+ * What a rule reads about a unit's call: what it would read about a step with the unit's arguments,
+ * `run.steps` with the item's (or branch's) earlier steps over the run's, and `loop`.
+ */
+export function unitRuleContext(
+  run: RunRecord,
+  unit: Unit,
+  tool: Pick<ToolInfo, 'connector' | 'name' | 'write' | 'annotations'>,
+  args: Record<string, unknown>,
+): RuleContext {
+  const steps: Record<string, { output?: unknown; status: string }> = {};
+  for (const [id, s] of Object.entries(unit.ctx.steps)) steps[id] = { output: s.output, status: s.status };
+  return { ...ruleContext({ ...run, steps }, unit.step, tool, args), loop: unit.loop };
 }
