@@ -35,6 +35,8 @@ export interface AuditEntry {
   argumentsHash: string;
   runId: string;
   stepId: string;
+  /** the item of a loop or parallel step (`3`, `3.refund`, `branch.step`) the decision was for */
+  item?: string;
   workflow?: string;
   connector?: string;
   tool?: string;

@@ -134,7 +134,8 @@ export type StepFacts =
 export interface PlanInput {
   run: RunRecord;
   step: StepDef;
-  rec: StepRecord;
+  /** where the step (or a loop's item: flow/units.ts plans items with this same function) stands */
+  rec: Pick<StepRecord, 'status' | 'intentAttempt' | 'approvedHash'>;
   facts: StepFacts;
   policy: PolicyConfig;
   /** the intent attempt this job's last try proved never reached the server (a refused connection) */
