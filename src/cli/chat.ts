@@ -25,7 +25,9 @@ import { InterlockError, errorMessage } from '../errors.ts';
 import { createOpenAI, llmError, openAISettings } from '../llm/openai.ts';
 import { servicesOf } from '../server/compose.ts';
 import { Facade } from '../server/mcp/server.ts';
-import { bold, cyan, dim, formatConfirmation, green, red, yellow } from './format.ts';
+import { bold, cyan, dim, formatConfirmation, formatPlanAtGate, green, red, yellow } from './format.ts';
+import { planAtGate } from './grants.ts';
+import { approvePlan } from '../engine/plans.ts';
 
 export interface ChatOptions {
   model?: string;
@@ -220,8 +222,12 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
   // Without the record (Redis away) the facade's own message, which holds the same payload, is shown.
   const conf = id ? await app.store.getConfirmation(id).catch(() => undefined) : undefined;
   say('');
-  if (conf && conf.argumentsHash === hash) say(formatConfirmation(conf));
-  else say(p.message);
+  const plan = conf && conf.argumentsHash === hash ? await planAtGate(app, conf.runId) : undefined;
+  const offersPlan = plan !== undefined && !plan.approved?.current && plan.plan.items.some((i) => i.status === 'planned');
+  if (conf && conf.argumentsHash === hash) {
+    say(formatConfirmation(conf));
+    if (plan) say(formatPlanAtGate(plan, conf.runId));
+  } else say(p.message);
   for (;;) {
     let a: string;
     try {
@@ -229,7 +235,7 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
         await ask(
           rl,
           bold(
-            `Approve this call? [a]pprove / [r]emember: approve, and this exact call again without asking / [s]cope: approve and remember for fields you pick / [d]eny: `,
+            `Approve this call? [a]pprove / [r]emember: approve, and this exact call again without asking / [s]cope: approve and remember for fields you pick /${offersPlan ? ' [p]lan: approve the whole plan shown once /' : ''} [d]eny: `,
           ),
         )
       )
@@ -255,8 +261,36 @@ async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => vo
         return { action: 'cancel' };
       }
     }
+    if ((a === 'p' || a === 'plan') && conf && plan && offersPlan) {
+      const done = await approvePlanHere(app, say, conf.runId, plan.plan.planHash);
+      // The plan approved the write asked about: the facade's own approval then finds it decided.
+      if (done) return { action: 'accept', content: { decision: 'approve', remember: false } };
+      continue;
+    }
     if (a === 'd' || a === 'deny' || a === 'n' || a === 'no') return decided(say, 'deny', false);
   }
+}
+
+/**
+ * Approves the plan the person saw, bound to its hash, as the chat's person. True when the write
+ * asked about was approved with it; false (said why) when the plan changed or did not cover it.
+ */
+async function approvePlanHere(app: App, say: (s: string) => void, runId: string, planHash: string): Promise<boolean> {
+  try {
+    const r = await approvePlan(app.engine, (c, t) => app.pool.getTool(c, t), runId, planHash, { by: 'local', channel: 'chat' });
+    if (r.confirmation) {
+      say(
+        green(
+          `plan approved: ${r.confirmation.connector}.${r.confirmation.tool} and the writes after it run while they match it`,
+        ),
+      );
+      return true;
+    }
+    say(yellow('plan approved for the writes after this one; this write still needs your decision'));
+  } catch (err) {
+    say(red(`the plan was not approved: ${errorMessage(err)}`));
+  }
+  return false;
 }
 
 /** A question that gives up when the chat closes (Ctrl-C, Ctrl-D); readline leaves it pending otherwise. */
