@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import Stripe from 'stripe';
 import { describe, expect } from 'vitest';
 import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
@@ -122,5 +122,40 @@ describe('a plan approved once, then something changes before a write runs', () 
     expect(words).not.toBe(view.words);
     await app.engine.cancel(next.run.id, 'test');
     expect(messages(sandboxes).filter((m) => m.text.includes('CHANGED TEMPLATE'))).toEqual([]);
+  });
+
+  it('a tool whose definition changes after the plan was shown changes the plan: approving what was shown is refused, and nothing is sent', async ({
+    ready: app,
+    sandboxes,
+    configFile,
+  }) => {
+    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_237', amount: 200 });
+    await settled(app, run.id);
+    const view = await currentPlan(app.engine, toolOf(app), run.id);
+    const sentBefore = messages(sandboxes).length;
+
+    // The config now marks slack.post_message destructive: the tool a person would approve is another one.
+    const text = readFileSync(configFile, 'utf8');
+    const edited = text.replace(
+      '    concurrency: 5\n',
+      '    concurrency: 5\n    tools:\n      overrides:\n        post_message: { annotations: { destructiveHint: true } }\n',
+    );
+    expect(edited).not.toBe(text);
+    writeFileSync(configFile, edited);
+    await app.source.reload();
+
+    await expect(
+      approvePlan(app.engine, toolOf(app), run.id, view.plan.planHash, { by: 'alice', channel: 'api' }),
+    ).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
+    const now = await currentPlan(app.engine, toolOf(app), run.id);
+    const hashOf = (v: typeof view) => v.plan.items.find((i) => i.stepId === 'notify');
+    expect(hashOf(now)).toMatchObject({ status: 'planned' });
+    expect(hashOf(now)).not.toEqual(hashOf(view));
+    const still = await settled(app, run.id);
+    expect(still.status).toBe('awaiting_confirmation');
+    expect((await pending(app, still)).stepId).toBe('refund');
+    expect(refunds(sandboxes).filter((r) => r.charge === 'ch_seed_237')).toEqual([]);
+    expect(messages(sandboxes).length).toBe(sentBefore);
+    await app.engine.cancel(run.id, 'test');
   });
 });
