@@ -5,6 +5,7 @@ import { afterAll, describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { Sandboxes } from '../../src/sandbox/index.ts';
+import { servicesOf } from '../../src/server/compose.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { launchChromium, screenshot } from '../server/browser.ts';
@@ -137,6 +138,40 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
       await screenshot(page, resolve(ROOT, 'test-results/policy-plan-asks-again.png'));
     });
     expect(messages(sandboxes).length).toBe(before);
+    await app.engine.cancel(run.id, 'test');
+  });
+
+  it('the one-time page an MCP client sends a person to shows the amount, the rule and the plan in words', async ({
+    ready: app,
+    sandboxes,
+  }) => {
+    const charge = await bigCharge(sandboxes);
+    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 12500 }, { principal: 'ops' });
+    const paused = await settled(app, run.id);
+    const cid = paused.steps.refund.confirmationId ?? '';
+    const token = await servicesOf(app).decideLinks.mint({
+      confirmationId: cid,
+      by: 'ops',
+      channel: 'mcp-url',
+      mayRemember: true,
+      expiresAt: Date.now() + 600_000,
+    });
+    await withPage(app, async (page, url) => {
+      await page.goto(`${url}/ui/decide/${token}`);
+      const card = page.locator(`.confirmation[data-id="${cid}"]`);
+      expect(await card.locator('.money').innerText()).toBe('125.00 USD');
+      expect(await card.locator('.policy-rule').innerText()).toBe(
+        'No rule matches this call of 125.00 USD: one person with the confirm scope approves it.',
+      );
+      const words = await page.locator('section.plan pre.plan-words').innerText();
+      expect(words).toContain('amount: 12500 (125.00 USD)');
+      expect(words).toContain('slack.post_message (step notify):');
+      expect(words).toContain('text: filled in from steps.refund.output when it has run');
+      expect(words).toMatch(
+        new RegExp(`Approve the whole plan once with \`npx interlock plan ${run.id} --approve [0-9a-f]{64}\``),
+      );
+      await screenshot(page, resolve(ROOT, 'test-results/policy-decide-page.png'));
+    });
     await app.engine.cancel(run.id, 'test');
   });
 });
