@@ -17,13 +17,13 @@ import type { InterlockConfig } from '../../workflows/types.ts';
 import type { ServerServices } from '../services.ts';
 import { readCatalog } from './catalog.ts';
 import { followRun, type Extra } from './follow.ts';
-import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
+import { gatePlan, pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
 
 /** What the facade reads and does: runs, their events, the catalog and the config, never the App. */
 export type FacadeServices = Pick<
   ServerServices,
-  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'decideLinks' | 'logger'
+  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'decideLinks' | 'logger' | 'plans'
 >;
 
 export interface FacadeDeps {
@@ -198,7 +198,8 @@ export class Facade {
         throw new McpError(ErrorCode.InvalidParams, 'get_run needs runId (a string)');
       const run = await this.deps.services.queries.getRun(args.runId);
       if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
-      return runResult(runView(run, await pendingConfirmation(this.deps.services.queries, run), this.links));
+      const conf = await pendingConfirmation(this.deps.services.queries, run);
+      return runResult(runView(run, conf, this.links, undefined, await gatePlan(this.deps.services.plans, run)));
     }
     if (!canRun(extra)) {
       return toolError(
