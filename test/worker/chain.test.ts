@@ -66,9 +66,7 @@ const it = appTest({ yaml, workers: { sweepEveryMs: 100, chainSliceMs: 600_000 }
 const lastJob = async (app: App, runId: string) => (await app.store.getRunHash(runId))?.hash.job;
 
 describe('running a chain step in place of its own job', () => {
-  it('runs a chain of reads on one connector in the first step’s job, in order, each fed by the one before', async ({
-    app,
-  }) => {
+  it('runs a chain of reads on one connector in the first step’s job, in order, each fed by the one before', async ({ app }) => {
     const { run } = await app.engine.trigger('five', { tag: 'inplace' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
@@ -102,17 +100,15 @@ describe('running a chain step in place of its own job', () => {
     const cancelled = await app.engine.cancel(run.id, 'test');
     expect(cancelled.status).toBe('cancelled');
     // The write answers after its delay and is committed (it did happen); the run stays cancelled.
-    await expect
-      .poll(async () => (await app.store.requireRun(run.id)).steps.write.status, { timeout: 10_000 })
-      .toBe('succeeded');
+    await expect.poll(async () => (await app.store.requireRun(run.id)).steps.write.status, { timeout: 10_000 }).toBe('succeeded');
     await sleep(500);
     const after = await app.store.requireRun(run.id);
     expect(after.status).toBe('cancelled');
     expect(after.steps.after.status).toBe('pending');
     expect(readCalls(log).filter((c) => c.tool === 'echo' && c.args.text === 'cut-after')).toEqual([]);
-    expect((await app.queues.get('test').getJobs(['active', 'waiting', 'delayed'])).filter((j) => j.data.runId === run.id)).toEqual(
-      [],
-    );
+    expect(
+      (await app.queues.get('test').getJobs(['active', 'waiting', 'delayed'])).filter((j) => j.data.runId === run.id),
+    ).toEqual([]);
   });
 
   it('retries a step run in place in a job of its own, counting the attempt made in place', async ({ app }) => {
