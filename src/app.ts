@@ -121,7 +121,7 @@ export class App {
     opts: {
       sweepEveryMs?: number;
       onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
-      /** how long a job may run its run's next steps in place (default INTERLOCK_CHAIN_SLICE_MS or 500 ms; 0: never) */
+      /** how long a job may run its run's next steps in place (default INTERLOCK_CHAIN_SLICE_MS or 1 s; 0: never) */
       chainSliceMs?: number;
     } = {},
   ): Promise<StepWorkers> {

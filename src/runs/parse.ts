@@ -45,11 +45,23 @@ function awaitingResult(h: Record<string, string>, stepId: string): StepResult {
   return { ...(c.arguments ? { arguments: c.arguments } : {}), argumentsHash: h[F.confHash(cid)] };
 }
 
-/** A run hash, with the definition it names (see RunStore.definitionOf). */
-export function parseRun(h: Record<string, string>, definition: WorkflowDef): RunRecord {
+/** The result part of a step record: what its `:result` field held. */
+function resultOf(rec: StepRecord): StepResult {
+  const { id, status, attempts, confirmationId, approvedHash, intentAttempt, items, ...result } = rec;
+  return result;
+}
+
+/**
+ * A run hash, with the definition it names (see RunStore.definitionOf). `known`: steps read before
+ * whose results the hash leaves out (an in-place commit sends only what the caller lacks; see
+ * commitStep-n.lua): a committed step's result never changes.
+ */
+export function parseRun(h: Record<string, string>, definition: WorkflowDef, known?: Record<string, StepRecord>): RunRecord {
   const steps: Record<string, StepRecord> = {};
   for (const s of definition.steps) {
-    const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : awaitingResult(h, s.id);
+    const raw = h[F.stepResult(s.id)];
+    const prev = known?.[s.id];
+    const result = raw ? (JSON.parse(raw) as StepResult) : prev ? resultOf(prev) : awaitingResult(h, s.id);
     steps[s.id] = {
       ...result,
       id: s.id,

@@ -23,11 +23,11 @@ import type { StepDeps, StepJob } from './execute.ts';
 import type { LoadedStep } from '../runs/store.ts';
 import type { StepJobData } from './queues.ts';
 
-/** INTERLOCK_CHAIN_SLICE_MS, default 500 ms: how long one job may go on running its run's next steps; 0 turns it off. */
+/** INTERLOCK_CHAIN_SLICE_MS, default 1 s: how long one job may go on running its run's next steps; 0 turns it off. */
 export function chainSliceMs(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.INTERLOCK_CHAIN_SLICE_MS;
   const v = raw === undefined || raw === '' ? Number.NaN : Number(raw);
-  return Number.isFinite(v) && v >= 0 ? v : 500;
+  return Number.isFinite(v) && v >= 0 ? v : 1000;
 }
 
 /** One job's license to run the steps after its own, and the step it took on last. */

@@ -199,11 +199,11 @@ export async function commitAndAdvance(
   const after = next === undefined ? undefined : run.definition.steps.find((s) => s.id === next);
   if (next && chain?.job.id && chain.accepts(after)) {
     const r = await d.store.commitStepInPlace(
-      run.id,
+      run,
       j.step.id,
       status,
       result,
-      { stepId: next, holder: chain.job.id, session: run.session, toolField: `${after.connector}.${after.tool}` },
+      { stepId: next, holder: chain.job.id, toolField: `${after.connector}.${after.tool}` },
       started,
     );
     if (r.loaded) chain.taken = { stepId: next, loaded: r.loaded };

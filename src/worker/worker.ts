@@ -27,7 +27,7 @@ export interface StepWorkersOptions extends ProcessorDeps {
   sweepEveryMs?: number;
   /** how often the reconciler runs (default INTERLOCK_RECONCILE_EVERY_MS or 5 s); see reconciler.ts */
   reconcileEveryMs?: number;
-  /** how long a job may go on running its run's next steps in place (default INTERLOCK_CHAIN_SLICE_MS or 500 ms; 0: never); see chain.ts */
+  /** how long a job may go on running its run's next steps in place (default INTERLOCK_CHAIN_SLICE_MS or 1 s; 0: never); see chain.ts */
   chainSliceMs?: number;
 }
 
