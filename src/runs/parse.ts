@@ -51,6 +51,18 @@ function resultOf(rec: StepRecord): StepResult {
   return result;
 }
 
+/** Whether the hash holds exactly what `prev` was read from (its result aside). */
+function sameRecord(prev: StepRecord, h: Record<string, string>, id: string): boolean {
+  return (
+    prev.items === undefined &&
+    prev.status === (h[F.stepStatus(id)] ?? 'pending') &&
+    prev.attempts === Number(h[F.stepAttempts(id)] ?? 0) &&
+    prev.confirmationId === h[F.stepConf(id)] &&
+    prev.approvedHash === h[F.stepApproved(id)] &&
+    prev.intentAttempt === (h[F.stepIntent(id)] ? Number(h[F.stepIntent(id)]) : undefined)
+  );
+}
+
 /**
  * A run hash, with the definition it names (see RunStore.definitionOf). `known`: steps read before
  * whose results the hash leaves out (an in-place commit sends only what the caller lacks; see
@@ -61,6 +73,11 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef, kno
   for (const s of definition.steps) {
     const raw = h[F.stepResult(s.id)];
     const prev = known?.[s.id];
+    if (!raw && prev && sameRecord(prev, h, s.id)) {
+      // A long chain reads its run after every step: a step that did not change stays the same object.
+      steps[s.id] = prev;
+      continue;
+    }
     const result = raw ? (JSON.parse(raw) as StepResult) : prev ? resultOf(prev) : awaitingResult(h, s.id);
     steps[s.id] = {
       ...result,

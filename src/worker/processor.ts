@@ -166,7 +166,7 @@ export class StepProcessor {
     }
     let verdict: PolicyVerdict;
     try {
-      verdict = await verdictFor(this.d.policy(), ruleContext(j.run, step, tool, args));
+      verdict = await verdictFor(this.d.policy(), () => ruleContext(j.run, step, tool, args));
     } catch (error) {
       return { kind: 'error', error };
     }
