@@ -45,40 +45,23 @@ function awaitingResult(h: Record<string, string>, stepId: string): StepResult {
   return { ...(c.arguments ? { arguments: c.arguments } : {}), argumentsHash: h[F.confHash(cid)] };
 }
 
-/** The result part of a step record: what its `:result` field held. */
-function resultOf(rec: StepRecord): StepResult {
-  const { id, status, attempts, confirmationId, approvedHash, intentAttempt, items, ...result } = rec;
-  return result;
-}
-
-/** Whether the hash holds exactly what `prev` was read from (its result aside). */
-function sameRecord(prev: StepRecord, h: Record<string, string>, id: string): boolean {
-  return (
-    prev.items === undefined &&
-    prev.status === (h[F.stepStatus(id)] ?? 'pending') &&
-    prev.attempts === Number(h[F.stepAttempts(id)] ?? 0) &&
-    prev.confirmationId === h[F.stepConf(id)] &&
-    prev.approvedHash === h[F.stepApproved(id)] &&
-    prev.intentAttempt === (h[F.stepIntent(id)] ? Number(h[F.stepIntent(id)]) : undefined)
-  );
-}
-
 /**
- * A run hash, with the definition it names (see RunStore.definitionOf). `known`: steps read before
- * whose results the hash leaves out (an in-place commit sends only what the caller lacks; see
- * commitStep-n.lua): a committed step's result never changes.
+ * A run hash, with the definition it names (see RunStore.definitionOf). `known`: records of steps
+ * the hash leaves out, read before by the caller (an in-place commit does not send the steps that
+ * were committed when the caller read the run: a committed step's record never changes; see
+ * commitStep-n.lua).
  */
-export function parseRun(h: Record<string, string>, definition: WorkflowDef, known?: Record<string, StepRecord>): RunRecord {
+export function parseRun(h: Record<string, string>, definition: WorkflowDef, known?: Map<string, StepRecord>): RunRecord {
   const steps: Record<string, StepRecord> = {};
   for (const s of definition.steps) {
-    const raw = h[F.stepResult(s.id)];
-    const prev = known?.[s.id];
-    if (!raw && prev && sameRecord(prev, h, s.id)) {
-      // A long chain reads its run after every step: a step that did not change stays the same object.
+    const prev = known?.get(s.id);
+    if (prev) {
+      // A long chain reads its run after every step: a committed step's record is the one it had.
       steps[s.id] = prev;
       continue;
     }
-    const result = raw ? (JSON.parse(raw) as StepResult) : prev ? resultOf(prev) : awaitingResult(h, s.id);
+    const raw = h[F.stepResult(s.id)];
+    const result = raw ? (JSON.parse(raw) as StepResult) : awaitingResult(h, s.id);
     steps[s.id] = {
       ...result,
       id: s.id,

@@ -266,7 +266,7 @@ export class RunStore {
     return { runId, created: true, run };
   }
 
-  private async toRun(h: Record<string, string>, known?: Record<string, StepRecord>): Promise<RunRecord> {
+  private async toRun(h: Record<string, string>, known?: Map<string, StepRecord>): Promise<RunRecord> {
     const [def] = await this.defs.of([h]);
     return parseRun(h, def, known);
   }
@@ -308,7 +308,7 @@ export class RunStore {
     h: Record<string, string>,
     grants: Record<string, string>,
     toggle: string | null,
-    known?: Record<string, StepRecord>,
+    known?: Map<string, StepRecord>,
   ): Promise<LoadedStep> {
     const run = h.id ? await this.toRun(h, known) : undefined;
     const ready = run && this.ready.marker(run, h);
@@ -446,8 +446,8 @@ export class RunStore {
    * commitStep for a job that goes on to run the next step itself (worker/chain.ts): no enqueue,
    * the marker names `holder` (the job), and when the run goes on, the answer carries what the next
    * step needs, read in the same script: one round trip between two steps. `run`: the run as the
-   * caller read it; the results of its steps committed then are not sent again (they never change),
-   * so a long chain's commit does not carry all the outputs before it. Single Redis only.
+   * caller read it; its steps committed then are not sent again (a committed step's record never
+   * changes), so a long chain's commit does not carry every step before it. Single Redis only.
    */
   async commitStepInPlace(
     run: RunRecord,
@@ -458,20 +458,24 @@ export class RunStore {
     started?: Record<string, unknown>,
   ): Promise<{ outcome: string; loaded?: LoadedStep }> {
     if (this.redis.isCluster) throw new InterlockError('INTERNAL', 'a step runs in place only on a single Redis');
-    const known = Object.values(run.steps).filter((s) => s.id !== stepId && (s.status === 'succeeded' || s.status === 'skipped'));
+    const known = new Map(
+      Object.values(run.steps)
+        .filter((s) => s.id !== stepId && s.items === undefined && (s.status === 'succeeded' || s.status === 'skipped'))
+        .map((s) => [s.id, s]),
+    );
     const r = await this.s.commitStep(
       ...this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()),
       ...this.commitArgs(stepId, status, result, next.stepId, started),
       next.holder,
       next.toolField,
-      ...known.map((s) => s.id),
+      ...known.keys(),
     );
     if (!Array.isArray(r)) return { outcome: textResult('commitStep', r) };
     const [tag, ...rest] = r as unknown[];
     if (tag !== 'ok') textResult('commitStep', r, ['ok']);
     if (isArmed('after-commit')) await failPoint('after-commit');
     const l = loadStepResult(rest, 'commitStep');
-    return { outcome: 'ok', loaded: await this.loaded(run.session, l.hash, l.grants, l.toggle, run.steps) };
+    return { outcome: 'ok', loaded: await this.loaded(run.session, l.hash, l.grants, l.toggle, known) };
   }
 
   private commitArgs(
