@@ -12,8 +12,8 @@
  * seen in the run the commit answers.
  *
  * The job hands the chain to the queue, as a step ends today, when the next step is elsewhere
- * (another connector, an llm step, a control-flow step), when its time slice is used up (so one
- * long run never holds a place others wait for), when its lock could not be renewed, when the
+ * (another connector, an llm step, a control-flow step), when its time slice is used up and other
+ * jobs wait for a place (so one long run never holds a place others wait for), when its lock could not be renewed, when the
  * process shuts down, and from inside a borrowed step, when the step would wait for a rate-limit
  * slot beyond a short wait, be retried, or be handed back (handOff).
  */
@@ -30,32 +30,42 @@ export function chainSliceMs(env: NodeJS.ProcessEnv = process.env): number {
   return Number.isFinite(v) && v >= 0 ? v : 1000;
 }
 
+export interface ChainOptions {
+  sliceMs: number;
+  /** whether BullMQ could not renew the job's lock: another worker may have it */
+  lost: () => boolean;
+  /** aborted when the process shuts down */
+  stopping?: AbortSignal | undefined;
+  /** whether jobs wait in this job's queue for a place (asked once a slice is used up) */
+  othersWaiting: () => Promise<boolean>;
+}
+
 /** One job's license to run the steps after its own, and the step it took on last. */
 export class Chain {
   readonly job: Job<StepJobData>;
-  private readonly until: number;
-  private readonly lost: () => boolean;
-  private readonly stopping: AbortSignal | undefined;
+  private until: number;
+  private readonly o: ChainOptions;
   /** set by an in-place commit: the next step this job now holds, and what it needs */
   taken: { stepId: string; loaded: LoadedStep } | undefined;
 
-  constructor(job: Job<StepJobData>, sliceMs: number, lost: () => boolean, stopping?: AbortSignal) {
+  constructor(job: Job<StepJobData>, o: ChainOptions) {
     this.job = job;
-    this.until = Date.now() + sliceMs;
-    this.lost = lost;
-    this.stopping = stopping;
+    this.o = o;
+    this.until = Date.now() + o.sliceMs;
   }
 
-  /** Whether this job may run `step` in place once the step before it commits. */
-  accepts(step: StepDef | undefined): step is Extract<StepDef, { kind: 'call' }> {
-    return (
-      step?.kind === 'call' &&
-      step.connector === this.job.queueName &&
-      this.job.id !== undefined &&
-      Date.now() < this.until &&
-      !this.lost() &&
-      !this.stopping?.aborted
-    );
+  /**
+   * Whether this job may run `step` in place once the step before it commits. A slice used up
+   * hands the run to the back of the queue only when other jobs wait there for a place: with
+   * nobody waiting, nobody is held up, and the job takes another slice.
+   */
+  async accepts(step: StepDef | undefined): Promise<boolean> {
+    if (step?.kind !== 'call' || step.connector !== this.job.queueName || this.job.id === undefined) return false;
+    if (this.o.lost() || this.o.stopping?.aborted) return false;
+    if (Date.now() < this.until) return true;
+    if (await this.o.othersWaiting()) return false;
+    this.until = Date.now() + this.o.sliceMs;
+    return true;
   }
 }
 

@@ -197,7 +197,7 @@ export async function commitAndAdvance(
 ): Promise<string> {
   const { run, next, chain } = j;
   const after = next === undefined ? undefined : run.definition.steps.find((s) => s.id === next);
-  if (next && chain?.job.id && chain.accepts(after)) {
+  if (next && chain?.job.id && after?.kind === 'call' && (await chain.accepts(after))) {
     const r = await d.store.commitStepInPlace(
       run,
       j.step.id,

@@ -117,7 +117,16 @@ export class StepProcessor {
     const slice = this.d.chainSliceMs ?? 0;
     if (slice <= 0 || step.kind !== 'call' || this.d.store.redis.isCluster || !job.id) return undefined;
     const id = job.id;
-    return new Chain(job, slice, () => this.lockLost.has(id), this.d.handBack);
+    const queue = this.d.queues.get(job.queueName);
+    return new Chain(job, {
+      sliceMs: slice,
+      lost: () => this.lockLost.has(id),
+      stopping: this.d.handBack,
+      othersWaiting: async () => {
+        const c = await queue.getJobCounts('wait', 'prioritized');
+        return (c.wait ?? 0) + (c.prioritized ?? 0) > 0;
+      },
+    });
   }
 
   /** One step whose turn it is: its facts, its plan, and what the plan says. */

@@ -123,6 +123,40 @@ describe('running a chain step in place of its own job', () => {
     expect(await lastJob(app, run.id)).toBe(`${run.id}.flaky.0`);
   });
 
+  it('hands a run whose slice is used up to the back of the queue when another job waits for the place', async ({ redis }) => {
+    // One place on the connector, and a slice shorter than any step: the run goes on in place only
+    // while nobody waits, so the one-step run queued behind it gets the place after its first step.
+    const narrow = yaml.replace(/concurrency: 4/g, 'concurrency: 1').replace(
+      '  five:',
+      `  long:
+    description: a slow read, then two reads
+    inputs: { type: object, required: [tag], properties: { tag: { type: string } } }
+    steps:
+      - id: s1
+        call: test.slow
+        with: { ms: 300 }
+${echo('s2', '${{ inputs.tag }}-2')}
+${echo('s3', '${{ inputs.tag }}-3')}
+  five:`,
+    );
+    const app = await makeApp(narrow, redis.url);
+    try {
+      await app.startWorkers({ chainSliceMs: 1 });
+      const { run: long } = await app.engine.trigger('long', { tag: 'yield' });
+      while (!readCalls(log).some((c) => c.tool === 'slow' && c.args.ms === 300)) await sleep(10);
+      const { run: short } = await app.engine.trigger('five', { tag: 'queued' });
+      expect((await waitForStatus(app, long.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+      expect((await waitForStatus(app, short.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+      const order = readCalls(log)
+        .filter((c) => c.tool === 'echo' && /^(yield|queued)-/.test(String(c.args.text)))
+        .map((c) => String(c.args.text));
+      // The queued run's first step ran before the long run's second: the long run gave its place up.
+      expect(order.indexOf('queued-1')).toBeLessThan(order.indexOf('yield-2'));
+    } finally {
+      await app.close();
+    }
+  });
+
   it('gives every step a job of its own when the slice is 0', async ({ app, redis, configFile }) => {
     const plain = await makeApp(yaml, redis.url, configFile);
     try {
