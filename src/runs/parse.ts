@@ -45,6 +45,33 @@ function awaitingResult(h: Record<string, string>, stepId: string): StepResult {
   return { ...(c.arguments ? { arguments: c.arguments } : {}), argumentsHash: h[F.confHash(cid)] };
 }
 
+/** The run-level fields parseRun and the ready marker read (the rest of a run hash is per step or per confirmation). */
+export const RUN_FIELDS: readonly string[] = [
+  'id',
+  'workflow',
+  'version',
+  'session',
+  'owner',
+  'label',
+  'status',
+  'inputs',
+  'createdAt',
+  'updatedAt',
+  'error',
+  'plan',
+  'parent',
+  'parentStep',
+  F.ready,
+  F.readyGen,
+  F.readyAt,
+  F.job,
+];
+
+/** The fields parseRun reads for a step that is neither a loop nor waiting at a confirmation. */
+export function stepFields(id: string): string[] {
+  return [F.stepStatus(id), F.stepAttempts(id), F.stepResult(id), F.stepApproved(id), F.stepConf(id), F.stepIntent(id)];
+}
+
 /**
  * A run hash, with the definition it names (see RunStore.definitionOf). `known`: records of steps
  * the hash leaves out, read before by the caller (an in-place commit does not send the steps that

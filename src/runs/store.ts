@@ -26,7 +26,7 @@ import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { isActive } from '../grants/grant.ts';
 import { Definitions } from './definitions.ts';
 import type { RunEventType } from './events.ts';
-import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
+import { RUN_FIELDS, confirmationFrom, parseEvent, parseRun, stepFields } from './parse.ts';
 import { parseGrants } from './grant-parse.ts';
 import { GrantStore, type GrantUse } from './grants.ts';
 import type { RedisClient } from './redis.ts';
@@ -446,8 +446,8 @@ export class RunStore {
    * commitStep for a job that goes on to run the next step itself (worker/chain.ts): no enqueue,
    * the marker names `holder` (the job), and when the run goes on, the answer carries what the next
    * step needs, read in the same script: one round trip between two steps. `run`: the run as the
-   * caller read it; its steps committed then are not sent again (a committed step's record never
-   * changes), so a long chain's commit does not carry every step before it. Single Redis only.
+   * caller read it; the answer carries only the run's own fields and the two steps at hand, so a
+   * long chain's commit does not grow with it. Single Redis only.
    */
   async commitStepInPlace(
     run: RunRecord,
@@ -458,17 +458,18 @@ export class RunStore {
     started?: Record<string, unknown>,
   ): Promise<{ outcome: string; loaded?: LoadedStep }> {
     if (this.redis.isCluster) throw new InterlockError('INTERNAL', 'a step runs in place only on a single Redis');
-    const known = new Map(
-      Object.values(run.steps)
-        .filter((s) => s.id !== stepId && s.items === undefined && (s.status === 'succeeded' || s.status === 'skipped'))
-        .map((s) => [s.id, s]),
-    );
+    // The job holds every other step's record: committed ones never change, and pending ones stay
+    // pending until their turn (a cancel, which may skip them, shows in the run's status). Only the
+    // run's own fields and the two steps at hand are read back; a run in any other state is read whole.
+    const others = Object.values(run.steps).filter((s) => s.id !== stepId && s.id !== next.stepId);
+    const partial = others.every((s) => s.items === undefined && ['succeeded', 'skipped', 'pending'].includes(s.status));
+    const known = partial ? new Map(others.map((s) => [s.id, s])) : undefined;
     const r = await this.s.commitStep(
       ...this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()),
       ...this.commitArgs(stepId, status, result, next.stepId, started),
       next.holder,
       next.toolField,
-      ...known.keys(),
+      ...(partial ? [...RUN_FIELDS, ...stepFields(stepId), ...stepFields(next.stepId)] : []),
     );
     if (!Array.isArray(r)) return { outcome: textResult('commitStep', r) };
     const [tag, ...rest] = r as unknown[];

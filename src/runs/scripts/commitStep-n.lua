@@ -13,8 +13,8 @@
         5 now, 6 event data (JSON), 7 '' or the step.started event data (JSON) of a read that answered
         before startStep was sent: the step is started here, as startStep would have (attempts, event),
         8 '' or, in place, the id of the job that commits (the next step's holder),
-        9 in place: `connector.tool` of the next step, 10… in place: steps the caller holds (committed
-        before it read the run; a committed step's fields never change), left out of the answer
+        9 in place: `connector.tool` of the next step, 10… in place: the run hash fields to answer
+        (the caller holds the records of the other steps); none: the whole hash
   Returns: 'ok' | 'stale:<runStatus>' when the run ended meanwhile | 'dup:<stepStatus>' when already committed;
            in place, when the run goes on to a next step: {'ok', run hash (flat), grants hash (flat), toggle or false}
   Events: [step.started,] step.succeeded | step.skipped, then run.succeeded on the last step
@@ -42,16 +42,20 @@ else
   redis.call('HSET', KEYS[1], 'status', 'running')
   if ARGV[8] and ARGV[8] ~= '' then
     markReady(ARGV[4], '0', ARGV[5], ARGV[8])
-    local known = {}
-    for i = 10, #ARGV do known[ARGV[i]] = true end
-    local all = redis.call('HGETALL', KEYS[1])
-    local run = {}
-    for i = 1, #all, 2 do
-      local step = string.match(all[i], '^s:([^:]+):')
-      if not (step and known[step]) then
-        run[#run + 1] = all[i]
-        run[#run + 1] = all[i + 1]
+    local run
+    if #ARGV >= 10 then
+      local fields = {}
+      for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+      local values = redis.call('HMGET', KEYS[1], unpack(fields))
+      run = {}
+      for i, f in ipairs(fields) do
+        if values[i] then
+          run[#run + 1] = f
+          run[#run + 1] = values[i]
+        end
       end
+    else
+      run = redis.call('HGETALL', KEYS[1])
     end
     return {'ok', run, redis.call('HGETALL', KEYS[4]), redis.call('HGET', KEYS[5], ARGV[9])}
   end
