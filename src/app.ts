@@ -121,6 +121,8 @@ export class App {
     opts: {
       sweepEveryMs?: number;
       onStepFinished?: (i: { connector: string; tool: string; durationMs: number; ok: boolean }) => void;
+      /** how long a job may run its run's next steps in place (default INTERLOCK_CHAIN_SLICE_MS or 1 s; 0: never) */
+      chainSliceMs?: number;
     } = {},
   ): Promise<StepWorkers> {
     if (this.workers) return this.workers;
@@ -143,6 +145,7 @@ export class App {
       logger: this.logger,
       ...(opts.sweepEveryMs ? { sweepEveryMs: opts.sweepEveryMs } : {}),
       ...(opts.onStepFinished ? { onStepFinished: opts.onStepFinished } : {}),
+      ...(opts.chainSliceMs !== undefined ? { chainSliceMs: opts.chainSliceMs } : {}),
     }).start();
     await this.workers.waitUntilReady();
     await this.triggers.start(connection);

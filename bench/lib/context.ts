@@ -13,16 +13,19 @@ import { excludeSocket } from './probe.ts';
 import { ROOT, type BenchRedis } from './procs.ts';
 
 export const CHAIN = 10;
+/** the long chain of the throughput phase (stdio only): where the first step's job is spread thinnest */
+export const LONG_CHAIN = 100;
 
 /**
  * `one` and `chain` call the read tool `echo` over streamable HTTP (connector `test`); `chain`
  * feeds each step the previous output, so every call of one run carries the run's marker text.
  * `chainio`, `oneio` and `gatedio` are the same over stdio (connector `io`: each worker starts its
- * own server, logging to the same file). `gated` is one write that pauses; `sleeping` waits an hour first.
+ * own server, logging to the same file). `chain100io` is the same chain, a hundred steps long. `gated` is
+ * one write that pauses; `sleeping` waits an hour first.
  */
 export function benchYaml(serverUrl: string, concurrency: number, logPath: string): string {
-  const chain = (connector: string) =>
-    Array.from({ length: CHAIN }, (_, i) =>
+  const chain = (connector: string, length = CHAIN) =>
+    Array.from({ length }, (_, i) =>
       [
         `      - id: s${i + 1}`,
         `        call: ${connector}.echo`,
@@ -60,6 +63,11 @@ ${chain('test')}
 ${inputs}
     steps:
 ${chain('io')}
+  chain100io:
+    description: a hundred reads over stdio, each fed by the one before
+${inputs}
+    steps:
+${chain('io', LONG_CHAIN)}
   oneio:
     description: one read over stdio
 ${inputs}

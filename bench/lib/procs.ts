@@ -197,7 +197,17 @@ export async function startTestServer(log: string): Promise<TestServerChild> {
 export function startWorker(name: string, configFile: string, redis: BenchRedis, prefix: string): Child {
   const proc = spawn(
     process.execPath,
-    ['--expose-gc', '--import', PROBE, join(ROOT, 'src/cli.ts'), '--config', configFile, 'worker'],
+    [
+      '--expose-gc',
+      // BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there when it stops (for profiling a phase).
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      '--import',
+      PROBE,
+      join(ROOT, 'src/cli.ts'),
+      '--config',
+      configFile,
+      'worker',
+    ],
     {
       env: {
         ...process.env,

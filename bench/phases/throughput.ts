@@ -1,8 +1,9 @@
 /**
  * Steps per second. Work is queued while the queue is paused, then released at once, so the
  * clock measures processing only, for Interlock and for raw BullMQ alike:
- * - Interlock: ten-step chains of `echo` (each step enqueues the next), on 1 or 2 worker
- *   processes, over streamable HTTP (one shared test server) or stdio (a server per worker);
+ * - Interlock: ten-step chains of `echo` (each step runs in place in the job of the one before,
+ *   or enqueues it), on 1 or 2 worker processes, over streamable HTTP (one shared test server) or
+ *   stdio (a server per worker); and hundred-step chains over stdio;
  * - raw BullMQ: empty jobs, or jobs making the same `echo` call, same Redis, same concurrency,
  *   same job options, 1 or 2 processes;
  * - the MCP ceiling: the same `echo` called directly with the same concurrency.
@@ -11,7 +12,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { CHAIN, openJobs, type BenchContext } from '../lib/context.ts';
+import { CHAIN, LONG_CHAIN, openJobs, type BenchContext } from '../lib/context.ts';
 import { childPids, cpuMs, startRawWorker, startWorker, type Child } from '../lib/procs.ts';
 import { mapLimit, round } from '../lib/stats.ts';
 
@@ -19,6 +20,8 @@ export type Transport = 'http' | 'stdio';
 
 export interface InterlockRate {
   transport: Transport;
+  /** steps per run */
+  chain: number;
   processes: number;
   runs: number;
   steps: number;
@@ -83,13 +86,16 @@ export async function interlockRate(
   runs: number,
   tag: string,
   transport: Transport = 'http',
+  chain = CHAIN,
 ): Promise<InterlockRate> {
   const q = ctx.app.queues.get(transport === 'http' ? 'test' : 'io');
+  const workflow = transport === 'http' ? 'chain' : chain === LONG_CHAIN ? 'chain100io' : 'chainio';
+  if (transport === 'http' && chain !== CHAIN) throw new Error(`no ${chain}-step chain over http`);
   await q.pause();
   const ids = await mapLimit(
     Array.from({ length: runs }, (_, i) => i),
     50,
-    async (i) => (await ctx.app.engine.trigger(transport === 'http' ? 'chain' : 'chainio', { text: `${tag}-${i}` })).run.id,
+    async (i) => (await ctx.app.engine.trigger(workflow, { text: `${tag}-${i}` })).run.id,
   );
   ctx.log.poll();
   const before = ctx.log.calls.length;
@@ -97,7 +103,7 @@ export async function interlockRate(
   const cpu0 = cpuNow(ctx, workers, transport);
   const t0 = performance.now();
   await q.resume();
-  await ctx.log.until((calls) => calls.length >= before + runs * CHAIN, 300_000);
+  await ctx.log.until((calls) => calls.length >= before + runs * chain, 300_000);
   let left = ids;
   while (left.length) {
     const p = ctx.admin.pipeline();
@@ -111,9 +117,10 @@ export async function interlockRate(
   const seconds = (performance.now() - t0) / 1000;
   const cpu1 = cpuNow(ctx, workers, transport);
   const rt = (await writes(workers)) - rt0;
-  const steps = runs * CHAIN;
+  const steps = runs * chain;
   return {
     transport,
+    chain,
     processes: workers.length,
     runs,
     steps,
@@ -238,7 +245,7 @@ export interface ThroughputResult {
   interlock: InterlockRate[];
   raw: RawRate[];
   directMcp: DirectRate;
-  ratios: { transport: string; processes: number; ratio: number; ratioToBullmqWithCall: number }[];
+  ratios: { transport: string; chain: number; processes: number; ratio: number; ratioToBullmqWithCall: number }[];
 }
 
 /**
@@ -259,16 +266,22 @@ export async function measureThroughput(
   const pair = startRawPair(ctx, concurrency);
   const rates: InterlockRate[] = [];
   const raw: RawRate[] = [];
+  // The long chains carry twice the steps of the short ones in fewer runs (one run's steps go one at a time).
+  const longRuns = Math.max(20, Math.round((2 * n.runs * CHAIN) / LONG_CHAIN));
   const measure = async (procs: Child[]): Promise<void> => {
     const p = procs.length as 1 | 2;
     for (const transport of ['http', 'stdio'] as const) {
       let mine: InterlockRate | undefined;
+      let long: InterlockRate | undefined;
       let theirs: RawRate | undefined;
       for (let i = 0; i < n.tries; i++) {
         mine = faster(mine, await interlockRate(ctx, procs, n.runs, `tp-${transport}${p}-${i}-${Date.now()}`, transport));
         theirs = faster(theirs, await rawRate(ctx, pair, transport, p, n.rawCall));
+        if (transport === 'stdio')
+          long = faster(long, await interlockRate(ctx, procs, longRuns, `tpl-${p}-${i}-${Date.now()}`, transport, LONG_CHAIN));
       }
       if (mine) rates.push(mine);
+      if (long) rates.push(long);
       if (theirs) raw.push(theirs);
     }
     let empty: RawRate | undefined;
@@ -290,7 +303,7 @@ export async function measureThroughput(
   } finally {
     await Promise.all(pair.map((x) => x.stop()));
   }
-  rates.sort((a, b) => a.processes - b.processes || a.transport.localeCompare(b.transport));
+  rates.sort((a, b) => a.processes - b.processes || a.transport.localeCompare(b.transport) || a.chain - b.chain);
   const kinds = ['empty', 'http', 'stdio'];
   raw.sort((a, b) => kinds.indexOf(a.kind) - kinds.indexOf(b.kind) || a.processes - b.processes);
   const directMcp = await directRate(ctx, direct, n.directRate, concurrency);
@@ -302,6 +315,7 @@ export async function measureThroughput(
     directMcp,
     ratios: rates.map((x) => ({
       transport: x.transport,
+      chain: x.chain,
       processes: x.processes,
       ratio: x.stepsPerSecond / rate('empty', x.processes),
       ratioToBullmqWithCall: x.stepsPerSecond / rate(x.transport, x.processes),

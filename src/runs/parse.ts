@@ -45,11 +45,50 @@ function awaitingResult(h: Record<string, string>, stepId: string): StepResult {
   return { ...(c.arguments ? { arguments: c.arguments } : {}), argumentsHash: h[F.confHash(cid)] };
 }
 
-/** A run hash, with the definition it names (see RunStore.definitionOf). */
-export function parseRun(h: Record<string, string>, definition: WorkflowDef): RunRecord {
+/** The run-level fields parseRun and the ready marker read (the rest of a run hash is per step or per confirmation). */
+export const RUN_FIELDS: readonly string[] = [
+  'id',
+  'workflow',
+  'version',
+  'session',
+  'owner',
+  'label',
+  'status',
+  'inputs',
+  'createdAt',
+  'updatedAt',
+  'error',
+  'plan',
+  'parent',
+  'parentStep',
+  F.ready,
+  F.readyGen,
+  F.readyAt,
+  F.job,
+];
+
+/** The fields parseRun reads for a step that is neither a loop nor waiting at a confirmation. */
+export function stepFields(id: string): string[] {
+  return [F.stepStatus(id), F.stepAttempts(id), F.stepResult(id), F.stepApproved(id), F.stepConf(id), F.stepIntent(id)];
+}
+
+/**
+ * A run hash, with the definition it names (see RunStore.definitionOf). `known`: records of steps
+ * the hash leaves out, read before by the caller (an in-place commit does not send the steps that
+ * were committed when the caller read the run: a committed step's record never changes; see
+ * commitStep-n.lua).
+ */
+export function parseRun(h: Record<string, string>, definition: WorkflowDef, known?: Map<string, StepRecord>): RunRecord {
   const steps: Record<string, StepRecord> = {};
   for (const s of definition.steps) {
-    const result = h[F.stepResult(s.id)] ? (JSON.parse(h[F.stepResult(s.id)]) as StepResult) : awaitingResult(h, s.id);
+    const prev = known?.get(s.id);
+    if (prev) {
+      // A long chain reads its run after every step: a committed step's record is the one it had.
+      steps[s.id] = prev;
+      continue;
+    }
+    const raw = h[F.stepResult(s.id)];
+    const result = raw ? (JSON.parse(raw) as StepResult) : awaitingResult(h, s.id);
     steps[s.id] = {
       ...result,
       id: s.id,

@@ -48,21 +48,27 @@ export function taggedResult<const T extends string>(
   return { tag: tag as T, items };
 }
 
-/** loadStep-3.lua: the run hash and the session's grants hash as flat field/value lists, then the toggle (nil → null). */
-export function loadStepResult(v: unknown): {
+/**
+ * loadStep-3.lua: the run hash and the session's grants hash as flat field/value lists, then the
+ * toggle (nil → null); commitStep-n.lua answers the same after its 'ok' when it commits in place.
+ */
+export function loadStepResult(
+  v: unknown,
+  script: ScriptName = 'loadStep',
+): {
   hash: Record<string, string>;
   grants: Record<string, string>;
   toggle: string | null;
 } {
   const expected = '[flat run hash, flat grants hash, toggle or nil]';
-  if (!Array.isArray(v) || v.length !== 3) wrongShape('loadStep', v, expected);
+  if (!Array.isArray(v) || v.length !== 3) wrongShape(script, v, expected);
   const [flat, grants, toggle] = v as unknown[];
   const hashOf = (x: unknown): Record<string, string> => {
-    if (!Array.isArray(x) || x.length % 2 !== 0 || !x.every((y) => typeof y === 'string')) wrongShape('loadStep', v, expected);
+    if (!Array.isArray(x) || x.length % 2 !== 0 || !x.every((y) => typeof y === 'string')) wrongShape(script, v, expected);
     const h: Record<string, string> = {};
     for (let i = 0; i < x.length; i += 2) h[x[i] as string] = x[i + 1] as string;
     return h;
   };
-  if (!(toggle === null || typeof toggle === 'string')) wrongShape('loadStep', v, expected);
+  if (!(toggle === null || typeof toggle === 'string')) wrongShape(script, v, expected);
   return { hash: hashOf(flat), grants: hashOf(grants), toggle };
 }

@@ -26,15 +26,26 @@ import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { isActive } from '../grants/grant.ts';
 import { Definitions } from './definitions.ts';
 import type { RunEventType } from './events.ts';
-import { confirmationFrom, parseEvent, parseRun } from './parse.ts';
+import { RUN_FIELDS, confirmationFrom, parseEvent, parseRun, stepFields } from './parse.ts';
 import { parseGrants } from './grant-parse.ts';
 import { GrantStore, type GrantUse } from './grants.ts';
 import type { RedisClient } from './redis.ts';
 import { TriggerState } from './trigger-state.ts';
-import { ReadySteps, runScriptKeys } from './ready.ts';
+import { type ReadyMarker, ReadySteps, runScriptKeys } from './ready.ts';
 import { defineScripts, type ScriptName } from './scripts.ts';
 
 type StepResult = Omit<StepRecord, 'id' | 'status' | 'attempts' | 'approvedHash' | 'confirmationId'>;
+
+/** What a step needs to run, read in one round trip (loadForStep, or an in-place commit). */
+export interface LoadedStep {
+  run: RunRecord | undefined;
+  /** every grant of the run's session */
+  grants: Grant[];
+  /** the admin's toggle for the step's tool */
+  enabled: boolean;
+  /** the run's ready marker, if it has one */
+  ready?: ReadyMarker;
+}
 
 /** One sliding window of a connector's rate limits (see takeRateSlots). */
 export interface RateWindow {
@@ -255,9 +266,9 @@ export class RunStore {
     return { runId, created: true, run };
   }
 
-  private async toRun(h: Record<string, string>): Promise<RunRecord> {
+  private async toRun(h: Record<string, string>, known?: Map<string, StepRecord>): Promise<RunRecord> {
     const [def] = await this.defs.of([h]);
-    return parseRun(h, def);
+    return parseRun(h, def, known);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -273,23 +284,15 @@ export class RunStore {
 
   /**
    * What a step job needs: the run, the session's remembered decisions and whether an admin turned
-   * the tool off, in one round trip (loadStep-3.lua). Which grant covers the call is the planner's
-   * question (grants/grant.ts pickGrant).
+   * the tool off, in one round trip (loadStep-3.lua), with the run's ready marker. Which grant
+   * covers the call is the planner's question (grants/grant.ts pickGrant).
    */
-  async loadForStep(
-    runId: string,
-    session: string,
-    toolField: string | undefined,
-  ): Promise<{ run: RunRecord | undefined; grants: Grant[]; enabled: boolean }> {
+  async loadForStep(runId: string, session: string, toolField: string | undefined): Promise<LoadedStep> {
     if (!this.redis.isCluster) {
-      const {
-        hash: h,
-        grants,
-        toggle,
-      } = loadStepResult(
+      const r = loadStepResult(
         await this.s.loadStep(this.keys.run(runId), this.keys.grants(session), this.keys.toolToggles(), toolField ?? ''),
       );
-      return { run: h.id ? await this.toRun(h) : undefined, grants: parseGrants(session, grants), enabled: toggle !== '0' };
+      return this.loaded(session, r.hash, r.grants, r.toggle);
     }
     // On a cluster the three keys are in three slots: sent together, not as one script or pipeline.
     const [h, g, toggle] = await Promise.all([
@@ -297,7 +300,19 @@ export class RunStore {
       toolField ? this.redis.hgetall(this.keys.grants(session)) : {},
       toolField ? this.redis.hget(this.keys.toolToggles(), toolField) : undefined,
     ]);
-    return { run: h.id ? await this.toRun(h) : undefined, grants: parseGrants(session, g), enabled: toggle !== '0' };
+    return this.loaded(session, h, g, toggle ?? null);
+  }
+
+  private async loaded(
+    session: string,
+    h: Record<string, string>,
+    grants: Record<string, string>,
+    toggle: string | null,
+    known?: Map<string, StepRecord>,
+  ): Promise<LoadedStep> {
+    const run = h.id ? await this.toRun(h, known) : undefined;
+    const ready = run && this.ready.marker(run, h);
+    return { run, grants: parseGrants(session, grants), enabled: toggle !== '0', ...(ready ? { ready } : {}) };
   }
 
   /**
@@ -419,22 +434,60 @@ export class RunStore {
     nextStepId: string | undefined,
     opts: { started?: Record<string, unknown>; enqueueNext?: () => Promise<unknown> } = {},
   ): Promise<string> {
-    const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
     const send = () =>
       this.s
-        .commitStep(
-          ...this.rr(runId),
-          stepId,
-          status,
-          j(result),
-          nextStepId ?? '',
-          String(Date.now()),
-          j(ev),
-          opts.started ? j(opts.started) : '',
-        )
+        .commitStep(...this.rr(runId), ...this.commitArgs(stepId, status, result, nextStepId, opts.started))
         .then((r) => textResult('commitStep', r));
     const commit = nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send();
     return this.thenEnqueue(commit, opts.enqueueNext, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
+  }
+
+  /**
+   * commitStep for a job that goes on to run the next step itself (worker/chain.ts): no enqueue,
+   * the marker names `holder` (the job), and when the run goes on, the answer carries what the next
+   * step needs, read in the same script: one round trip between two steps. `run`: the run as the
+   * caller read it; the answer carries only the run's own fields and the two steps at hand, so a
+   * long chain's commit does not grow with it. Single Redis only.
+   */
+  async commitStepInPlace(
+    run: RunRecord,
+    stepId: string,
+    status: 'succeeded' | 'skipped',
+    result: StepResult,
+    next: { stepId: string; holder: string; toolField: string },
+    started?: Record<string, unknown>,
+  ): Promise<{ outcome: string; loaded?: LoadedStep }> {
+    if (this.redis.isCluster) throw new InterlockError('INTERNAL', 'a step runs in place only on a single Redis');
+    // The job holds every other step's record: committed ones never change, and pending ones stay
+    // pending until their turn (a cancel, which may skip them, shows in the run's status). Only the
+    // run's own fields and the two steps at hand are read back; a run in any other state is read whole.
+    const others = Object.values(run.steps).filter((s) => s.id !== stepId && s.id !== next.stepId);
+    const partial = others.every((s) => s.items === undefined && ['succeeded', 'skipped', 'pending'].includes(s.status));
+    const known = partial ? new Map(others.map((s) => [s.id, s])) : undefined;
+    const r = await this.s.commitStep(
+      ...this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()),
+      ...this.commitArgs(stepId, status, result, next.stepId, started),
+      next.holder,
+      next.toolField,
+      ...(partial ? [...RUN_FIELDS, ...stepFields(stepId), ...stepFields(next.stepId)] : []),
+    );
+    if (!Array.isArray(r)) return { outcome: textResult('commitStep', r) };
+    const [tag, ...rest] = r as unknown[];
+    if (tag !== 'ok') textResult('commitStep', r, ['ok']);
+    if (isArmed('after-commit')) await failPoint('after-commit');
+    const l = loadStepResult(rest, 'commitStep');
+    return { outcome: 'ok', loaded: await this.loaded(run.session, l.hash, l.grants, l.toggle, known) };
+  }
+
+  private commitArgs(
+    stepId: string,
+    status: 'succeeded' | 'skipped',
+    result: StepResult,
+    nextStepId: string | undefined,
+    started: Record<string, unknown> | undefined,
+  ): string[] {
+    const ev = status === 'succeeded' ? { durationMs: result.durationMs } : { note: result.note };
+    return [stepId, status, j(result), nextStepId ?? '', String(Date.now()), j(ev), started ? j(started) : ''];
   }
 
   /**

@@ -11,7 +11,17 @@ import type { ToolCallResult } from '../connectors/types.ts';
 import { verdictWords } from '../policy/words.ts';
 import { CallGuard } from './call-guard.ts';
 import { isLoginRequired } from '../connectors/oauth/login-required.ts';
-import { type StepDeps, type StepJob, auditDraft, blockOnLogin, commitAndAdvance, failAttempt, handBack } from './execute.ts';
+import { handOff } from './chain.ts';
+import {
+  type StepDeps,
+  type StepJob,
+  attemptOf,
+  auditDraft,
+  blockOnLogin,
+  commitAndAdvance,
+  failAttempt,
+  handBack,
+} from './execute.ts';
 import type { StepOp } from './plan.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, isTransient, neverDelivered } from './retry.ts';
@@ -34,7 +44,8 @@ export async function callTool(d: StepDeps, j: StepJob, op: CallOp, confirmation
   await recordGateNote(d, j, op, confirmationId);
   const limits = d.rateLimit?.(step.connector, step.tool, op.args) ?? [];
   const slot = limits.length ? await takeRateSlots(d, j, limits, step.timeoutMs ?? d.callTimeoutMs?.(step.connector)) : undefined;
-  const start = new StepStart(d.store, run.id, step.id, { argumentsHash: op.argumentsHash, attempt: j.job.attemptsMade + 1 });
+  if (typeof slot === 'string') return slot;
+  const start = new StepStart(d.store, run.id, step.id, { argumentsHash: op.argumentsHash, attempt: attemptOf(j) });
   if (op.tool.write) {
     const started = await start.intent(j.rec.attempts);
     if (!started.ok) {
@@ -210,8 +221,7 @@ async function callFailed(
     if (neverDelivered(err)) {
       // The request provably never reached the server: the next attempt of this job may send it,
       // with the same idempotency key, instead of leaving the step in doubt.
-      await j.job.updateData({ ...j.job.data, undeliveredAttempt: started.attempts });
-      return failAttempt(d, j, err, recorded);
+      return failAttempt(d, j, err, recorded, started.attempts);
     }
     await d.store.failStep(run.id, step.id, 'in_doubt', 'needs_attention', recorded, {
       code: 'IN_DOUBT',
@@ -276,14 +286,16 @@ async function answered(
  * `release`, which the caller runs once the call has answered or failed (see takeRateSlots-n.lua).
  * A wait longer than RATE_WAIT_IN_PLACE_MS puts the job back as delayed rather than holding one
  * of the connector's concurrency places, so calls queued behind a busy window (one Slack channel)
- * do not hold up calls to others; nothing was started, so the job simply runs again later.
+ * do not hold up calls to others; nothing was started, so the job simply runs again later. A step
+ * borrowed by an earlier step's job (chain.ts) goes to a delayed job of its own instead, and the
+ * answer is what the step's outcome is then.
  */
 async function takeRateSlots(
   d: StepDeps,
   j: StepJob,
   limits: RateSlot[],
   timeoutMs = DEFAULT_HOLD_MS,
-): Promise<{ release: () => void }> {
+): Promise<{ release: () => void } | string> {
   const connector = j.step.connector;
   const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
   const member = `${process.pid}-${randomUUID()}`;
@@ -292,6 +304,7 @@ async function takeRateSlots(
   for (;;) {
     const wait = await d.store.takeRateSlots(connector, windows, member, holdMs);
     if (wait <= 0) break;
+    if (wait > RATE_WAIT_IN_PLACE_MS && j.borrowed) return handOff(d, j, 'waiting for a rate-limit slot', { delayMs: wait });
     if (wait > RATE_WAIT_IN_PLACE_MS && j.token) {
       await j.job.moveToDelayed(Date.now() + wait, j.token);
       throw new DelayedError();

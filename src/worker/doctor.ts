@@ -92,7 +92,7 @@ export class Doctor {
       }
       if (
         now - marker.at > this.o.boundMs &&
-        !(await this.jobLive(run, marker.stepId, [stepJobId(runId, marker.stepId, marker.generation)]))
+        !(await this.jobLive(run, marker.stepId, [stepJobId(runId, marker.stepId, marker.generation), ...holderOf(run.id, hash)]))
       ) {
         return [
           {
@@ -114,7 +114,8 @@ export class Doctor {
         hash[F.job],
         stepJobId(runId, step.id, '0'),
         hash[F.stepConf(step.id)] && stepJobId(runId, step.id, hash[F.stepConf(step.id)]),
-      ].filter((x): x is string => !!x && x.startsWith(`${runId}.${step.id}.`));
+        // A job that runs the step in place of its own names it in `job` (worker/chain.ts).
+      ].filter((x): x is string => !!x && x.startsWith(`${runId}.`));
       if (await this.jobLive(run, step.id, candidates)) return [];
       return [
         {
@@ -211,7 +212,7 @@ export class Doctor {
       case 'ready_without_job': {
         const m = store.ready.marker(run, hash);
         if (!m) return 'no marker any more; left alone';
-        if (await this.jobLive(run, m.stepId, [stepJobId(run.id, m.stepId, m.generation)]))
+        if (await this.jobLive(run, m.stepId, [stepJobId(run.id, m.stepId, m.generation), ...holderOf(run.id, hash)]))
           return 'its job is there now; left alone';
         if (!(await store.ready.still(m))) return 'the step was taken meanwhile; left alone';
         await queues.enqueue(run.definition, run.id, run.session, m.stepId, m.generation);
@@ -278,4 +279,13 @@ export async function diagnose(
   }
   if (opts.repair) for (const f of out.findings) if (f.repair) f.repaired = await doctor.repair(f);
   return out;
+}
+
+/**
+ * The job a ready marker names as its holder: a job running the run's steps in place of their own
+ * (worker/chain.ts) is on the same connector's queue, and picks the step up while it lives.
+ */
+export function holderOf(runId: string, hash: Record<string, string>): string[] {
+  const id = hash[F.job];
+  return id?.startsWith(`${runId}.`) ? [id] : [];
 }

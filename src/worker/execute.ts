@@ -7,10 +7,12 @@ import type { Logger } from 'pino';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
 import type { InterlockError } from '../errors.ts';
 import type { LlmCaller } from '../llm/caller.ts';
+import type { ReadyMarker } from '../runs/ready.ts';
 import type { ErrorInfo, RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { PolicyConfig, StepDef, WorkflowDef } from '../workflows/types.ts';
 import { callCovered, callTool, denyByGrant } from './call.ts';
+import { type Chain, handOff } from './chain.ts';
 import { callModel } from './llm.ts';
 import { verdictWords } from '../policy/words.ts';
 import type { ActionOp, PositionOp, Resolved, RuleVerdict } from './plan.ts';
@@ -43,6 +45,8 @@ export interface StepDeps {
   callTimeoutMs?: (connector: string) => number | undefined;
   /** the current definition of a workflow, for a `workflow:` step that starts it as a child */
   workflow?: (name: string) => WorkflowDef | undefined;
+  /** how long one job may go on running its run's next steps in place (chain.ts); 0 or unset: never */
+  chainSliceMs?: number;
 }
 
 /** One step job with the run it belongs to, once its position in the run lets it proceed. */
@@ -53,15 +57,31 @@ export interface StepJob {
   step: StepDef;
   rec: StepRecord;
   next: string | undefined;
+  /** present when the job may run the next step in place once this one commits (see chain.ts) */
+  chain?: Chain;
+  /**
+   * the step runs in the job of a step before it (in place): `job` is that job, so whatever would
+   * act on the job (a retry, a delay, a hand-back) hands the step to a job of its own instead
+   */
+  borrowed?: boolean;
 }
 
-/** The operations decided before the step's own facts were gathered. */
+/** The attempt of the step this is (1 for the first), counting attempts made in an earlier step's job. */
+export function attemptOf(j: StepJob): number {
+  return j.borrowed ? 1 : j.job.attemptsMade + 1 + (j.job.data.priorAttempts ?? 0);
+}
+
+/**
+ * The operations decided before the step's own facts were gathered. `ready`: the run's ready
+ * marker, when it has one.
+ */
 export async function settle(
   d: StepDeps,
   job: Job<StepJobData>,
   token: string | undefined,
   run: RunRecord | undefined,
   op: PositionOp,
+  ready?: ReadyMarker,
 ): Promise<string> {
   if (op.kind === 'stop') return op.outcome;
   if (op.kind === 'waitForPrevious') {
@@ -69,8 +89,13 @@ export async function settle(
     await job.moveToDelayed(Date.now() + 20, token);
     throw new DelayedError();
   }
-  // Committed before a crash that came ahead of the enqueue: finish the hand-off.
-  if (op.next && run) await d.queues.enqueue(run.definition, run.id, run.session, op.next, '0');
+  if (!op.next || !run) return 'already committed';
+  // Committed before a crash that came ahead of the enqueue: finish the hand-off. When the run went
+  // further in place (chain.ts) before the crash, its marker names the step it reached: that one.
+  const st = ready && run.steps[ready.stepId]?.status;
+  if (ready && ready.stepId !== op.next && (st === 'pending' || st === 'running'))
+    await d.queues.enqueue(run.definition, run.id, run.session, ready.stepId, ready.generation);
+  else await d.queues.enqueue(run.definition, run.id, run.session, op.next, '0');
   return 'already committed';
 }
 
@@ -158,33 +183,65 @@ export function auditDraft(j: StepJob, r: Resolved) {
   };
 }
 
-/** Commits a step and enqueues the next, in one round trip where one connection orders them (see RunStore.thenEnqueue). */
-export function commitAndAdvance(
+/**
+ * Commits a step and enqueues the next, in one round trip where one connection orders them (see
+ * RunStore.thenEnqueue); or, when the job may run the next step in place, commits it and takes the
+ * next step on, with what that step needs (chain.ts), in one round trip and no enqueue.
+ */
+export async function commitAndAdvance(
   d: StepDeps,
   j: StepJob,
   status: 'succeeded' | 'skipped',
   result: Parameters<RunStore['commitStep']>[3],
   started?: Record<string, unknown>,
 ): Promise<string> {
-  const { run, next } = j;
+  const { run, next, chain } = j;
+  const after = next === undefined ? undefined : run.definition.steps.find((s) => s.id === next);
+  if (next && chain?.job.id && after?.kind === 'call' && (await chain.accepts(after))) {
+    const r = await d.store.commitStepInPlace(
+      run,
+      j.step.id,
+      status,
+      result,
+      { stepId: next, holder: chain.job.id, toolField: `${after.connector}.${after.tool}` },
+      started,
+    );
+    if (r.loaded) chain.taken = { stepId: next, loaded: r.loaded };
+    return r.outcome;
+  }
   return d.store.commitStep(run.id, j.step.id, status, result, next, {
     ...(started ? { started } : {}),
     ...(next ? { enqueueNext: () => d.queues.enqueue(run.definition, run.id, run.session, next, '0') } : {}),
   });
 }
 
-/** Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain. */
-export async function failAttempt(d: StepDeps, j: StepJob, err: unknown, result: Record<string, unknown>): Promise<string> {
+/**
+ * Records a failed attempt; throws so BullMQ retries it when it is transient and attempts remain.
+ * A borrowed step (chain.ts) is retried in a job of its own instead, this attempt counted.
+ * `undeliveredAttempt`: the attempt this try proved never reached the server, for the retry.
+ */
+export async function failAttempt(
+  d: StepDeps,
+  j: StepJob,
+  err: unknown,
+  result: Record<string, unknown>,
+  undeliveredAttempt?: number,
+): Promise<string> {
   const info = errorInfo(err);
-  const attempts = j.job.opts.attempts ?? 1;
-  if (isTransient(err) && j.job.attemptsMade + 1 < attempts) {
-    await d.store.appendEvent(j.run.id, 'step.retrying', j.step.id, { ...info, attempt: j.job.attemptsMade + 1, of: attempts });
+  const prior = j.borrowed ? 0 : (j.job.data.priorAttempts ?? 0);
+  const attempts = j.borrowed ? Math.max(1, j.step.retry.attempts) : (j.job.opts.attempts ?? 1) + prior;
+  const attempt = attemptOf(j);
+  if (isTransient(err) && attempt < attempts) {
+    await d.store.appendEvent(j.run.id, 'step.retrying', j.step.id, { ...info, attempt, of: attempts });
+    if (j.borrowed)
+      return handOff(d, j, 'retrying', { delayMs: j.step.retry.backoffMs, priorAttempts: attempt, undeliveredAttempt });
+    if (undeliveredAttempt !== undefined) await j.job.updateData({ ...j.job.data, undeliveredAttempt });
     throw err;
   }
   // Say the retry budget is spent, so nobody retries by hand what was retried already.
   if (isTransient(err) && attempts > 1) info.message = `${info.message} (gave up after ${attempts} attempts)`;
   await d.store.failStep(j.run.id, j.step.id, 'failed', 'failed', { ...result, finishedAt: Date.now() }, info);
-  if (isTransient(err)) throw final(info.message);
+  if (isTransient(err) && !j.borrowed) throw final(info.message);
   return `failed: ${info.code}`;
 }
 
@@ -193,8 +250,9 @@ export async function failAttempt(d: StepDeps, j: StepJob, err: unknown, result:
  * DelayedError): the step stays `running`, and whoever takes it next calls again, with the
  * same idempotency key.
  */
-export async function handBack(d: StepDeps, j: StepJob): Promise<never> {
+export async function handBack(d: StepDeps, j: StepJob): Promise<string> {
   await d.store.appendEvent(j.run.id, 'step.handed_back', j.step.id, { reason: 'the worker shut down before the call answered' });
+  if (j.borrowed) return handOff(d, j, 'the worker shut down');
   await j.job.moveToDelayed(Date.now(), j.token);
   throw new DelayedError();
 }

@@ -9,7 +9,10 @@ import type { ToolInfo } from '../connectors/types.ts';
 import type { PinCheck } from '../runs/pins.ts';
 import type { Grant, RunRecord } from '../runs/records.ts';
 import { evaluateCondition, resolveTemplates } from '../workflows/templates.ts';
-import { type CallStep, type TemplateContext, isFlowStep } from '../workflows/types.ts';
+import { type CallStep, type StepDef, type TemplateContext, isFlowStep } from '../workflows/types.ts';
+import type { LoadedStep } from '../runs/store.ts';
+import { Chain, handOff } from './chain.ts';
+import { errorMessage } from '../errors.ts';
 import { wakeParent } from './flow/child.ts';
 import { contextOf } from './flow/context.ts';
 import { runFlow } from './flow/run.ts';
@@ -50,36 +53,98 @@ async function planFacts(
 export class StepProcessor {
   private readonly d: StepDeps;
   private readonly pinChecked = new WeakMap<ToolInfo, number>();
+  /** jobs whose lock BullMQ could not renew: another worker may have them now, so they take no more steps */
+  private readonly lockLost = new Set<string>();
   constructor(deps: StepDeps) {
     this.d = deps;
   }
 
+  /** BullMQ could not renew these jobs' locks (its 'lockRenewalFailed'). */
+  lostLocks(jobIds: string[]): void {
+    for (const id of jobIds) this.lockLost.add(id);
+  }
+
+  /**
+   * The job's own step, then, as long as each commit hands this job the next step (chain.ts), that
+   * one in place.
+   */
   async process(job: Job<StepJobData>, token?: string): Promise<string> {
     const { runId, stepId } = job.data;
     const loaded = await this.d.store.loadForStep(runId, job.data.session, job.data.tool);
     const pos = planPosition(loaded.run, stepId, Date.now() - job.timestamp);
-    if (pos.kind !== 'ready') return settle(this.d, job, token, loaded.run, pos);
-    const run = pos.run;
-    const j: StepJob = { job, token, run, step: pos.step, rec: pos.rec, next: pos.next };
-    const ctx = contextOf(run);
-    if (isFlowStep(pos.step)) return this.afterward(run, await runFlow(this.d, j, pos.step, ctx));
-    const facts = pos.step.kind === 'llm' ? await modelFacts(pos.step, ctx) : await this.toolFacts(j, pos.step, ctx, loaded);
-    const op = planStep({
-      run,
-      step: pos.step,
-      rec: pos.rec,
-      facts,
-      policy: this.d.policy(),
-      undeliveredAttempt: job.data.undeliveredAttempt,
-      now: Date.now(),
-    });
-    return this.afterward(run, await execute(this.d, j, op));
+    if (pos.kind !== 'ready') return settle(this.d, job, token, loaded.run, pos, loaded.ready);
+    const chain = this.chainFor(job, pos.step);
+    try {
+      let run = pos.run;
+      let outcome = await this.step(
+        { job, token, run, step: pos.step, rec: pos.rec, next: pos.next, ...(chain ? { chain } : {}) },
+        loaded,
+      );
+      while (chain?.taken) {
+        const { stepId: next, loaded: l } = chain.taken;
+        chain.taken = undefined;
+        const p = planPosition(l.run, next, 0);
+        if (l.run) run = l.run;
+        if (p.kind === 'ready') {
+          const j: StepJob = { job, token, run: p.run, step: p.step, rec: p.rec, next: p.next, chain, borrowed: true };
+          try {
+            outcome = await this.step(j, l);
+          } catch (err) {
+            // Nothing in the step handled it (Redis away, a bug): the step goes to a job of its own,
+            // which meets it with the step's own attempts. If that enqueue fails too, this job fails;
+            // its next run, or the reconciler, finds the step through the run (settle, the marker).
+            this.d.logger.warn(
+              { runId: j.run.id, stepId: j.step.id, err: errorMessage(err) },
+              'a step run in place failed; handing it off',
+            );
+            outcome = await handOff(this.d, j, 'error', { delayMs: j.step.retry.backoffMs });
+          }
+        } else if (p.kind === 'waitForPrevious' && l.run) {
+          // Not expected right after the commit that handed it over; the step's own job sorts it out.
+          await this.d.queues.enqueue(l.run.definition, l.run.id, l.run.session, next, '0');
+          outcome = `handed off: waiting for ${p.prev}`;
+        } else outcome = await settle(this.d, job, token, l.run, p, l.ready);
+      }
+      if (run.parent) await wakeParent(this.d.store, this.d.queues, run.id);
+      return outcome;
+    } finally {
+      if (job.id) this.lockLost.delete(job.id);
+    }
   }
 
-  /** A child run that this step ended wakes the step of its parent that waits for it. */
-  private async afterward(run: RunRecord, outcome: string): Promise<string> {
-    if (run.parent) await wakeParent(this.d.store, this.d.queues, run.id);
-    return outcome;
+  /** A call step's job may go on to the steps after it on a single Redis, unless the slice is 0. */
+  private chainFor(job: Job<StepJobData>, step: StepDef): Chain | undefined {
+    const slice = this.d.chainSliceMs ?? 0;
+    if (slice <= 0 || step.kind !== 'call' || this.d.store.redis.isCluster || !job.id) return undefined;
+    const id = job.id;
+    const queue = this.d.queues.get(job.queueName);
+    return new Chain(job, {
+      sliceMs: slice,
+      lost: () => this.lockLost.has(id),
+      stopping: this.d.handBack,
+      othersWaiting: async () => {
+        const c = await queue.getJobCounts('wait', 'prioritized');
+        return (c.wait ?? 0) + (c.prioritized ?? 0) > 0;
+      },
+    });
+  }
+
+  /** One step whose turn it is: its facts, its plan, and what the plan says. */
+  private async step(j: StepJob, loaded: LoadedStep): Promise<string> {
+    const { job, run, step } = j;
+    const ctx = contextOf(run);
+    if (isFlowStep(step)) return runFlow(this.d, j, step, ctx);
+    const facts = step.kind === 'llm' ? await modelFacts(step, ctx) : await this.toolFacts(j, step, ctx, loaded);
+    const op = planStep({
+      run,
+      step,
+      rec: j.rec,
+      facts,
+      policy: this.d.policy(),
+      undeliveredAttempt: j.borrowed ? undefined : job.data.undeliveredAttempt,
+      now: Date.now(),
+    });
+    return execute(this.d, j, op);
   }
 
   /**
@@ -94,7 +159,8 @@ export class StepProcessor {
     loaded: { grants: Grant[]; enabled: boolean },
   ): Promise<StepFacts> {
     const { store } = this.d;
-    const preloaded = j.job.data.tool === `${step.connector}.${step.tool}`;
+    // A borrowed step's grants and toggle came with the commit that handed it over (chain.ts).
+    const preloaded = j.borrowed || j.job.data.tool === `${step.connector}.${step.tool}`;
     let args: Record<string, unknown>;
     let tool: ToolInfo;
     let enabled: boolean;
@@ -109,7 +175,7 @@ export class StepProcessor {
     }
     let verdict: PolicyVerdict;
     try {
-      verdict = await verdictFor(this.d.policy(), ruleContext(j.run, step, tool, args));
+      verdict = await verdictFor(this.d.policy(), () => ruleContext(j.run, step, tool, args));
     } catch (error) {
       return { kind: 'error', error };
     }

@@ -26,6 +26,8 @@ export interface StepJobData {
   tool?: string;
   /** the step's intent attempt that this job's last try proved never reached the server (see call.ts) */
   undeliveredAttempt?: number;
+  /** attempts of the step made before this job, in the job of the step before it (see chain.ts) */
+  priorAttempts?: number;
 }
 
 export function jobName(workflow: string, stepId: string): string {
@@ -40,10 +42,10 @@ export function stepJobId(runId: string, stepId: string, generation: string): st
   return `${runId}.${stepId}.${generation}`;
 }
 
-export function jobOptions(step: StepDef, jobId: string): JobsOptions {
+export function jobOptions(step: StepDef, jobId: string, priorAttempts = 0): JobsOptions {
   return {
     jobId,
-    attempts: Math.max(1, step.retry.attempts),
+    attempts: Math.max(1, step.retry.attempts - priorAttempts),
     backoff: { type: 'exponential', delay: step.retry.backoffMs },
     // A paused run must hold no job: finished step jobs are removed; the run record keeps the history.
     removeOnComplete: true,
@@ -93,7 +95,10 @@ export class StepQueues {
     return [...this.queues.values()];
   }
 
-  /** `delayMs`: a delayed job (a sleep's wake-up), held by BullMQ's delayed set and no worker. */
+  /**
+   * `delayMs`: a delayed job (a sleep's wake-up), held by BullMQ's delayed set and no worker.
+   * `more`: what a step that began in another step's job hands on (see chain.ts).
+   */
   async enqueue(
     def: WorkflowDef,
     runId: string,
@@ -101,6 +106,7 @@ export class StepQueues {
     stepId: string,
     generation: string,
     delayMs = 0,
+    more: Pick<StepJobData, 'undeliveredAttempt' | 'priorAttempts'> = {},
   ): Promise<void> {
     const step = def.steps.find((s) => s.id === stepId);
     if (!step) throw new Error(`step ${stepId} not in workflow ${def.name}`);
@@ -109,10 +115,11 @@ export class StepQueues {
       stepId,
       session,
       ...(step.kind === 'call' ? { tool: `${step.connector}.${step.tool}` } : {}),
+      ...more,
     };
     const q = this.get(step.connector);
     try {
-      const opts = jobOptions(step, stepJobId(runId, stepId, generation));
+      const opts = jobOptions(step, stepJobId(runId, stepId, generation), more.priorAttempts);
       await q.add(jobName(def.name, stepId), data, delayMs > 0 ? { ...opts, delay: delayMs } : opts);
     } catch (err) {
       // A queue whose start-up met the outage keeps failing; the next enqueue makes a new one.

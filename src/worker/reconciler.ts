@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RunStore } from '../runs/store.ts';
-import { Doctor, type FindingKind } from './doctor.ts';
+import { Doctor, type FindingKind, holderOf } from './doctor.ts';
 import { stepJobId, type StepQueues } from './queues.ts';
 
 export interface ReconcilerOptions {
@@ -119,7 +119,16 @@ export class Reconciler {
     const jobId = stepJobId(runId, marker.stepId, marker.generation);
     // No job, and the marker still there after looking: a job that ran and was removed meanwhile
     // took the marker with it. With its job id, an enqueue that raced this one is the same job.
-    const lost = !(await queues.get(step.connector).getJob(jobId)) && (await store.ready.still(marker));
+    // A job that runs the step in place of its own (chain.ts) is named in the marker: while it is
+    // there, it holds the step (a crash leaves it to BullMQ's stall check, and its next run goes on).
+    const q = queues.get(step.connector);
+    const held = async () => {
+      const [holder] = holderOf(runId, got.hash);
+      return (
+        holder !== undefined && holder !== jobId && !['unknown', 'completed', 'failed'].includes(await q.getJobState(holder))
+      );
+    };
+    const lost = !(await q.getJob(jobId)) && !(await held()) && (await store.ready.still(marker));
     if (lost) await queues.enqueue(run.definition, runId, run.session, marker.stepId, marker.generation);
     await store.ready.defer(runId, now + RECHECK_MS);
     return lost ? jobId : undefined;

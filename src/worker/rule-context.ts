@@ -42,11 +42,14 @@ export function ruleSet(policy: PolicyConfig): RuleSet {
   return { rules: [...(policy.rules ?? []), ...policy.allowUnconfirmed.map(unconfirmedRule)], money: policy.money ?? [] };
 }
 
-/** The verdict for a call; without rules or money specs there is nothing to evaluate. */
-export async function verdictFor(policy: PolicyConfig, ctx: RuleContext): Promise<PolicyVerdict> {
+/**
+ * The verdict for a call; without rules or money specs there is nothing to evaluate (and `ctx`, a
+ * function, is not even built: it copies every step's output of the run).
+ */
+export async function verdictFor(policy: PolicyConfig, ctx: RuleContext | (() => RuleContext)): Promise<PolicyVerdict> {
   const set = ruleSet(policy);
   if (set.rules.length === 0 && set.money.length === 0) return { kind: 'default' };
-  return evaluateRules(set, ctx);
+  return evaluateRules(set, typeof ctx === 'function' ? ctx() : ctx);
 }
 
 export function explainFor(policy: PolicyConfig, ctx: RuleContext): Promise<Explanation> {

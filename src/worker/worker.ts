@@ -11,6 +11,7 @@ const FLOW_CONCURRENCY = 20;
 import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
 import { rateLimitsFor } from './rate-limits.ts';
+import { chainSliceMs } from './chain.ts';
 import { Reconciler } from './reconciler.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
@@ -26,6 +27,8 @@ export interface StepWorkersOptions extends ProcessorDeps {
   sweepEveryMs?: number;
   /** how often the reconciler runs (default INTERLOCK_RECONCILE_EVERY_MS or 5 s); see reconciler.ts */
   reconcileEveryMs?: number;
+  /** how long a job may go on running its run's next steps in place (default INTERLOCK_CHAIN_SLICE_MS or 1 s; 0: never); see chain.ts */
+  chainSliceMs?: number;
 }
 
 /**
@@ -51,6 +54,7 @@ export class StepWorkers {
       rateLimit: (id, tool, args) => rateLimitsFor(own(opts.config.current.connectors, id), tool, args),
       callTimeoutMs: (id) => own(opts.config.current.connectors, id)?.timeoutMs,
       workflow: (name) => own(opts.config.current.workflows, name),
+      chainSliceMs: opts.chainSliceMs ?? chainSliceMs(),
     });
     this.reconciler = new Reconciler({
       store: opts.store,
@@ -108,6 +112,8 @@ export class StepWorkers {
       maxStalledCount: 5,
     });
     w.on('failed', (job, err) => void this.onFailed(job, err));
+    // Another worker may take a job whose lock lapsed: it runs no further step in place (chain.ts).
+    w.on('lockRenewalFailed', (ids) => this.processor.lostLocks(ids));
     // Redis being away is logged once per outage by the connection (src/runs/redis.ts), not per retry here.
     w.on(
       'error',

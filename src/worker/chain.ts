@@ -1,0 +1,88 @@
+/**
+ * Running a chain's next step in place: when a step commits and the next one is a call on the
+ * connector whose queue this job came from, the job goes on to run it itself instead of ending and
+ * enqueueing a job for it. It keeps the connector's concurrency place it already holds (one job,
+ * one call at a time), takes the step's rate-limit slots as any step does, and the commit of step k
+ * answers what step k+1 needs (commitStep-n.lua in place): one Redis round trip between two steps.
+ *
+ * What stays as it was: every step is committed before the next one starts; the commit marks the
+ * next step ready, naming this job as its holder, so a crash anywhere leaves the marker and the
+ * holder job, which BullMQ hands back when its lock runs out, and whose next run (or the
+ * reconciler) enqueues the marked step (see settle in execute.ts). A cancel between two steps is
+ * seen in the run the commit answers.
+ *
+ * The job hands the chain to the queue, as a step ends today, when the next step is elsewhere
+ * (another connector, an llm step, a control-flow step), when its time slice is used up and other
+ * jobs wait for a place (so one long run never holds a place others wait for), when its lock could not be renewed, when the
+ * process shuts down, and from inside a borrowed step, when the step would wait for a rate-limit
+ * slot beyond a short wait, be retried, or be handed back (handOff).
+ */
+import type { Job } from 'bullmq';
+import type { StepDef } from '../workflows/types.ts';
+import type { StepDeps, StepJob } from './execute.ts';
+import type { LoadedStep } from '../runs/store.ts';
+import type { StepJobData } from './queues.ts';
+
+/** INTERLOCK_CHAIN_SLICE_MS, default 1 s: how long one job may go on running its run's next steps; 0 turns it off. */
+export function chainSliceMs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.INTERLOCK_CHAIN_SLICE_MS;
+  const v = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isFinite(v) && v >= 0 ? v : 1000;
+}
+
+export interface ChainOptions {
+  sliceMs: number;
+  /** whether BullMQ could not renew the job's lock: another worker may have it */
+  lost: () => boolean;
+  /** aborted when the process shuts down */
+  stopping?: AbortSignal | undefined;
+  /** whether jobs wait in this job's queue for a place (asked once a slice is used up) */
+  othersWaiting: () => Promise<boolean>;
+}
+
+/** One job's license to run the steps after its own, and the step it took on last. */
+export class Chain {
+  readonly job: Job<StepJobData>;
+  private until: number;
+  private readonly o: ChainOptions;
+  /** set by an in-place commit: the next step this job now holds, and what it needs */
+  taken: { stepId: string; loaded: LoadedStep } | undefined;
+
+  constructor(job: Job<StepJobData>, o: ChainOptions) {
+    this.job = job;
+    this.o = o;
+    this.until = Date.now() + o.sliceMs;
+  }
+
+  /**
+   * Whether this job may run `step` in place once the step before it commits. A slice used up
+   * hands the run to the back of the queue only when other jobs wait there for a place: with
+   * nobody waiting, nobody is held up, and the job takes another slice.
+   */
+  async accepts(step: StepDef | undefined): Promise<boolean> {
+    if (step?.kind !== 'call' || step.connector !== this.job.queueName || this.job.id === undefined) return false;
+    if (this.o.lost() || this.o.stopping?.aborted) return false;
+    if (Date.now() < this.until) return true;
+    if (await this.o.othersWaiting()) return false;
+    this.until = Date.now() + this.o.sliceMs;
+    return true;
+  }
+}
+
+/**
+ * A step this job took on in place goes to a job of its own, generation '0' (the one its ready
+ * marker names): for a rate-limit wait, a retry (`priorAttempts` say how many it used here), a
+ * shutdown, or a position that is not this job's to settle.
+ */
+export async function handOff(
+  d: StepDeps,
+  j: StepJob,
+  why: string,
+  o: { delayMs?: number; undeliveredAttempt?: number; priorAttempts?: number } = {},
+): Promise<string> {
+  await d.queues.enqueue(j.run.definition, j.run.id, j.run.session, j.step.id, '0', o.delayMs ?? 0, {
+    ...(o.undeliveredAttempt !== undefined ? { undeliveredAttempt: o.undeliveredAttempt } : {}),
+    ...(o.priorAttempts ? { priorAttempts: o.priorAttempts } : {}),
+  });
+  return `handed off: ${why}`;
+}
