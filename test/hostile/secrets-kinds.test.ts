@@ -20,7 +20,7 @@ import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { connectClient } from '../mcp/helpers.ts';
+import { connectClient } from '../server/mcp/helpers.ts';
 
 const hex = () => randomBytes(10).toString('hex');
 const SECRETS = {

@@ -20,7 +20,7 @@ import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { type TestOAuthServer, startOAuthServer } from '../helpers/oauth-server.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { connectClient } from '../mcp/helpers.ts';
+import { connectClient } from '../server/mcp/helpers.ts';
 
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
 const KEY = randomBytes(32);

@@ -12,7 +12,7 @@ import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { TestRedis, freePort } from '../helpers/redis.ts';
-import { connectClient } from '../mcp/helpers.ts';
+import { connectClient } from '../server/mcp/helpers.ts';
 
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
 const TOKENS = { admin: 'tok-secrets-admin-7', chat: 'tok-secrets-chat-8' };

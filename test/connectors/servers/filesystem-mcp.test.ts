@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/app.ts';
+import { ROOT } from '../../helpers/app.ts';
 import { CONNECTORS, NODE, runThrough, useEnv } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'interlock-fs-'));

@@ -5,13 +5,13 @@
  */
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import type { RunRecord } from '../../src/runs/records.ts';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { App } from '../../../src/app.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import type { RunRecord } from '../../../src/runs/records.ts';
+import { startSandboxes, type Sandboxes } from '../../../src/sandbox/index.ts';
+import { loadConfigFromString } from '../../../src/workflows/load.ts';
+import { ROOT, waitForStatus } from '../../helpers/app.ts';
+import { TestRedis } from '../../helpers/redis.ts';
 
 export const NODE = process.execPath;
 export const STRIPE_MCP = join(ROOT, 'node_modules/@stripe/mcp/dist/index.js');
@@ -66,7 +66,7 @@ export async function startEnv(yaml: string): Promise<Env & { close: () => Promi
     THIRD_PARTY_STRIPE_KEY: 'sk_test_third_party',
     THIRD_PARTY_SLACK_TOKEN: 'xoxb-third-party',
   });
-  const config = loadConfigFromString(yaml, join(ROOT, 'test/servers/inline.yaml'));
+  const config = loadConfigFromString(yaml, join(ROOT, 'test/connectors/servers/inline.yaml'));
   const app = await App.create({ config, redisUrl: redis.url, prefix: `srv${process.pid}`, logger: silentLogger() });
   await app.startWorkers();
   return {

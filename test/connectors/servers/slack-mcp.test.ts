@@ -4,7 +4,7 @@
  * isError false: overrides make its reads reads and its `ok: false` a failed step.
  */
 import { describe, expect, it } from 'vitest';
-import { createHttpApp } from '../../src/server/http.ts';
+import { createHttpApp } from '../../../src/server/http.ts';
 import { CONNECTORS, runThrough, slackState, useEnv } from './helpers.ts';
 
 const YAML = `

@@ -1,9 +1,9 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSlackWebClient } from '../../src/connectors/slack/client.ts';
-import { type SlackConnectorHandle, runSlackConnector } from '../../src/connectors/slack/main.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { createSlackWebClient } from '../../../src/connectors/slack/client.ts';
+import { type SlackConnectorHandle, runSlackConnector } from '../../../src/connectors/slack/main.ts';
+import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
 async function connectClient(url: string): Promise<Client> {

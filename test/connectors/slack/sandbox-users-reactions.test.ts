@@ -1,7 +1,7 @@
 /** users.list, users.profile.get and reactions.add in the Slack sandbox, through the real WebClient: what the reference Slack MCP server calls. */
 import { WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
 
 let sandbox: SlackSandbox;
 let slack: WebClient;

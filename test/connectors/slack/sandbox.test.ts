@@ -1,7 +1,7 @@
 import { ErrorCode, WebClient } from '@slack/web-api';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSlackWebClient } from '../../src/connectors/slack/client.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { createSlackWebClient } from '../../../src/connectors/slack/client.ts';
+import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
 
 let sandbox: SlackSandbox;
 let slack: WebClient;

@@ -2,8 +2,8 @@ import { request } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runStripeConnector } from '../../src/connectors/stripe/main.ts';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { runStripeConnector } from '../../../src/connectors/stripe/main.ts';
+import { type StripeSandbox, startStripeSandbox } from '../../../src/sandbox/stripe/index.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
 async function connectClient(url: string): Promise<Client> {

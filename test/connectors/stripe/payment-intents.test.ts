@@ -1,7 +1,7 @@
 /** PaymentIntents in the Stripe sandbox, through the real `stripe` SDK: what `@stripe/mcp` reads. */
 import Stripe from 'stripe';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { type StripeSandbox, startStripeSandbox } from '../../../src/sandbox/stripe/index.ts';
 
 let sandbox: StripeSandbox;
 let stripe: Stripe;

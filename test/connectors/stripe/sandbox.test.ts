@@ -4,7 +4,7 @@
  */
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEED, type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { SEED, type StripeSandbox, startStripeSandbox } from '../../../src/sandbox/stripe/index.ts';
 
 let sandbox: StripeSandbox;
 let stripe: Stripe;

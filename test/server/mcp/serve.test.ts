@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { callLogPath, makeApp } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import type { App } from '../../../src/app.ts';
+import { type RunningServer, startServer } from '../../../src/server/serve.ts';
+import { callLogPath, makeApp } from '../../helpers/app.ts';
+import { TestRedis } from '../../helpers/redis.ts';
 import { TOKENS, TOKEN_ENV, approve, connectClient, facadeYaml } from './helpers.ts';
 
 describe('/mcp as `interlock serve` mounts it', () => {

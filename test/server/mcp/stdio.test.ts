@@ -5,12 +5,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import type { RunView } from '../../src/server/mcp/results.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { ROOT, callLogPath, readCalls, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { App } from '../../../src/app.ts';
+import { silentLogger } from '../../../src/logger.ts';
+import type { RunView } from '../../../src/server/mcp/results.ts';
+import { loadConfigFromString } from '../../../src/workflows/load.ts';
+import { ROOT, callLogPath, readCalls, waitForStatus } from '../../helpers/app.ts';
+import { TestRedis } from '../../helpers/redis.ts';
 import { facadeYaml } from './helpers.ts';
 
 interface StdioSession {
