@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Logger } from 'pino';
 import { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
@@ -31,9 +32,15 @@ export function readCalls(path: string): LoggedCall[] {
     .map((l) => JSON.parse(l) as LoggedCall);
 }
 
-export async function makeApp(yaml: string, redisUrl: string, file = join(ROOT, 'test/fixtures/inline.yaml')): Promise<App> {
+/** An App on `redisUrl` under a fresh key prefix; `file` is where the config says it came from (written by openApp in ./fixtures.ts). */
+export async function makeApp(
+  yaml: string,
+  redisUrl: string,
+  file = join(ROOT, 'test/fixtures/inline.yaml'),
+  logger: Logger = silentLogger(),
+): Promise<App> {
   const config = loadConfigFromString(yaml, file);
-  return App.create({ config, redisUrl, prefix: `t${randomUUID().slice(0, 8)}`, logger: silentLogger() });
+  return App.create({ config, redisUrl, prefix: `t${randomUUID().slice(0, 8)}`, logger });
 }
 
 /** Polls the store until the run reaches one of the statuses (tests only; the product follows events). */

@@ -1,71 +1,184 @@
+/**
+ * The things a suite needs, as vitest `test.extend` fixtures: each is started for the first test
+ * that names it (`it('…', async ({ app, stripe }) => …)`), kept for the file and stopped after it.
+ * A fixture nobody names never starts. See test/README.md for how to write a suite with them.
+ */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { test as base } from 'vitest';
 import type { App } from '../../src/app.ts';
+import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
+import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { type RunningServer, type StartServerOptions, startServer } from '../../src/server/serve.ts';
+import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { makeApp } from './app.ts';
+import { WorkerProcess } from './processes.ts';
 import { TestRedis } from './redis.ts';
 
 type WorkerOptions = Parameters<App['startWorkers']>[0];
 
-export interface AppFixtureOptions {
-  /** the workflows.yaml text the app loads (see configYaml in ./workflows.ts) */
+export interface OpenAppOptions {
+  /** the workflows.yaml text the app loads (see configYaml in ./workflows.ts); written to a temp file */
   yaml: string;
   /** in-process step workers: their options, or false for an app that only triggers and inspects */
   workers?: WorkerOptions | false;
+  /** a logger to read from (default: silent) */
+  logger?: Logger;
 }
-
-/** What a suite's tests can ask for: each is built for the first test that names it and kept for the file. */
-export interface FileFixtures {
-  /** a private redis-server, stopped (and its data removed) after the file */
-  redis: TestRedis;
-  /** the config written to a temp workflows.yaml, for child processes (`INTERLOCK_CONFIG`) and the CLI */
-  configFile: string;
-  /** an App on `redis` under its own key prefix, loaded from `configFile`, with workers unless told otherwise; closed after the file */
-  app: App;
-}
-
-/** A private redis-server for the file, as a fixture (`it('…', async ({ redis }) => …)`). */
-export const redisTest = base.extend<{ redis: TestRedis }>({
-  redis: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-    async ({}, use) => {
-      const redis = await new TestRedis().start();
-      await use(redis);
-      await redis.stop();
-    },
-    { scope: 'file' },
-  ],
-});
 
 /**
- * A `test` whose context holds `redis` and `app` for one config: the setup and teardown that each
- * suite used to copy into beforeAll/afterAll. Tests are written `it('…', async ({ app }) => …)`.
+ * An App on `redis` under its own key prefix, loaded from `yaml` written to a temp workflows.yaml
+ * (`app.config.file`, for child processes and the CLI), with workers unless told otherwise; handed to
+ * `use` and closed after. For a suite whose config names a service fixture:
+ * `app: [async ({ redis, stripe }, use) => openApp(redis, { yaml: yaml(stripe.url) }, use), { scope: 'file' }]`.
+ */
+export async function openApp(redis: TestRedis, opts: OpenAppOptions, use: (app: App) => Promise<void>): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'interlock-config-'));
+  const file = join(dir, 'workflows.yaml');
+  writeFileSync(file, opts.yaml);
+  const app = await makeApp(opts.yaml, redis.url, file, opts.logger);
+  try {
+    if (opts.workers !== false) await app.startWorkers(opts.workers ?? {});
+    await use(app);
+  } finally {
+    await app.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** `interlock worker` (or `serve`) children on the file's Redis, config and key prefix; SIGKILLed after the file. */
+export interface WorkerProcesses {
+  /** starts `n` children (env on top of the app's) and waits until each is ready */
+  start(n?: number, opts?: { env?: Record<string, string>; command?: 'worker' | 'serve' }): Promise<WorkerProcess[]>;
+  /** the environment a child gets: REDIS_URL, INTERLOCK_CONFIG and INTERLOCK_PREFIX of the app */
+  readonly env: Record<string, string>;
+  /** SIGKILLs every child started so far (a suite calls it between tests when each test starts its own) */
+  killAll(): Promise<void>;
+}
+
+/** What every suite can ask for. */
+export interface Services {
+  /** a private redis-server on a free port (append-only, so it can be killed and restarted), removed after the file */
+  redis: TestRedis;
+  /** the Stripe and Slack emulators on free ports, their URLs also put in process.env (INTERLOCK_STRIPE_API_URL, …) */
+  sandboxes: Sandboxes;
+  /** the Stripe emulator alone, on a free port */
+  stripe: StripeSandbox;
+  /** the Slack emulator alone, on a free port */
+  slack: SlackSandbox;
+  /** the project's MCP test server in this process over streamable HTTP (its calls and sessions readable) */
+  mcpHttp: TestServerHttp;
+}
+
+/** A file-scoped fixture as `extend` takes it: a function of the fixtures it names, and its scope. */
+type FileFixture<T, Deps> = [(deps: Deps, use: (value: T) => Promise<void>) => Promise<void>, { scope: 'file' }];
+
+/** A service as a file-scoped fixture: started when first named, closed after the file. */
+function service<T>(start: () => Promise<T>, close: (value: T) => Promise<void>): FileFixture<T, object> {
+  return [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+    async ({}, use: (value: T) => Promise<void>) => {
+      const value = await start();
+      try {
+        await use(value);
+      } finally {
+        await close(value);
+      }
+    },
+    { scope: 'file' },
+  ];
+}
+
+const closeIt = (s: { close(): Promise<void> }) => s.close();
+
+/** The base `test`: every service of `Services`, none started until named. */
+export const test = base.extend<Services>({
+  redis: service(
+    () => new TestRedis().start(),
+    (r) => r.stop(),
+  ),
+  sandboxes: service(async () => {
+    const sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
+    Object.assign(process.env, sandboxes.env);
+    return sandboxes;
+  }, closeIt),
+  stripe: service(() => startStripeSandbox({ port: 0 }), closeIt),
+  slack: service(() => startSlackSandbox({ port: 0 }), closeIt),
+  mcpHttp: service(() => startTestServerHttp({ mode: 'streamable' }), closeIt),
+});
+
+/** Kept for the suites that asked only for a Redis: the same `test`. */
+export const redisTest = test;
+
+/**
+ * The `workers` fixture value: add it as `processes: workerProcesses` in an extend that has `app`
+ * and `redis`. Children run the same binary users run, so a test can SIGKILL one as a crash would.
+ */
+export const workerProcesses: FileFixture<WorkerProcesses, { app: App; redis: TestRedis }> = [
+  async ({ app, redis }, use) => {
+    const started: WorkerProcess[] = [];
+    const env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: app.config.file, INTERLOCK_PREFIX: app.prefix };
+    const killAll = async () => {
+      await Promise.all(started.map((w) => w.kill()));
+      started.length = 0;
+    };
+    try {
+      await use({
+        env,
+        killAll,
+        async start(n = 1, opts = {}) {
+          const more = Array.from({ length: n }, () => new WorkerProcess({ ...env, ...opts.env }, opts.command));
+          started.push(...more);
+          await Promise.all(more.map((w) => w.start()));
+          return more;
+        },
+      });
+    } finally {
+      await killAll();
+    }
+  },
+  { scope: 'file' },
+];
+
+/**
+ * `interlock serve`'s HTTP server for `app` on a free loopback port (options as startServer takes
+ * them), handed to `use` and closed after: `server: [async ({ app }, use) => openServer(app, {…}, use), { scope: 'file' }]`.
+ */
+export async function openServer(app: App, opts: StartServerOptions, use: (s: RunningServer) => Promise<void>): Promise<void> {
+  const server = await startServer(app, { host: '127.0.0.1', port: 0, onNotice: () => {}, ...opts });
+  try {
+    await use(server);
+  } finally {
+    await server.close();
+  }
+}
+
+export interface AppFixtureOptions extends OpenAppOptions {}
+
+/** What appTest adds to `test`. */
+export interface FileFixtures extends Services {
+  /** the config's temp workflows.yaml, for child processes (`INTERLOCK_CONFIG`) and the CLI */
+  configFile: string;
+  /** an App on `redis` under its own key prefix, loaded from `configFile`, with workers unless told otherwise */
+  app: App;
+  /** `interlock worker` children on the app's Redis, config and prefix */
+  processes: WorkerProcesses;
+}
+
+/**
+ * A `test` whose context holds `app` for one fixed config (plus every service of `test`): the setup and
+ * teardown each suite used to copy into beforeAll/afterAll. Tests are written `it('…', async ({ app }) => …)`.
  */
 export function appTest(opts: AppFixtureOptions) {
-  return redisTest.extend<Omit<FileFixtures, 'redis'>>({
-    configFile: [
-      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-      async ({}, use) => {
-        const dir = mkdtempSync(join(tmpdir(), 'interlock-config-'));
-        const file = join(dir, 'workflows.yaml');
-        writeFileSync(file, opts.yaml);
-        await use(file);
-        rmSync(dir, { recursive: true, force: true });
-      },
-      { scope: 'file' },
-    ],
-    app: [
-      async ({ redis, configFile }, use) => {
-        const app = await makeApp(opts.yaml, redis.url, configFile);
-        try {
-          if (opts.workers !== false) await app.startWorkers(opts.workers ?? {});
-          await use(app);
-        } finally {
-          await app.close();
-        }
-      },
-      { scope: 'file' },
-    ],
-  });
+  return test
+    .extend<{ app: App }>({
+      app: [async ({ redis }, use) => openApp(redis, opts, use), { scope: 'file' }],
+    })
+    .extend<{ configFile: string; processes: WorkerProcesses }>({
+      configFile: [async ({ app }, use) => use(app.config.file), { scope: 'file' }],
+      processes: workerProcesses,
+    });
 }
