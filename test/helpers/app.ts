@@ -65,4 +65,32 @@ export function testConnectorYaml(log: string, extra = ''): string {
     env: { TEST_SERVER_LOG: ${log} }${extra}`;
 }
 
+/** Triggers a run and approves every write it asks about until it ends (see approveAll). */
+export async function runThrough(
+  app: App,
+  workflow: string,
+  inputs: Record<string, unknown>,
+): Promise<{ run: RunRecord; asked: string[] }> {
+  const { run } = await app.engine.trigger(workflow, inputs);
+  return approveAll(app, run.id);
+}
+
+const ENDED = ['succeeded', 'failed', 'denied', 'needs_attention', 'cancelled'] as const;
+
+/**
+ * Approves every confirmation the run reaches until it ends; returns the run and the tools that
+ * asked, in order. Reads never appear here: they pass the gate without asking.
+ */
+export async function approveAll(app: App, runId: string): Promise<{ run: RunRecord; asked: string[] }> {
+  const asked: string[] = [];
+  for (;;) {
+    const run = await waitForStatus(app, runId, ['awaiting_confirmation', ...ENDED], 60_000);
+    if (run.status !== 'awaiting_confirmation') return { run, asked };
+    const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')?.confirmationId ?? '';
+    const conf = await app.store.requireConfirmation(cid);
+    asked.push(`${conf.connector}.${conf.tool}`);
+    await app.engine.approve(cid, conf.argumentsHash, { by: 'test' });
+  }
+}
+
 export { LOOK_WORKFLOW, PAY_WORKFLOW } from './workflows.ts';

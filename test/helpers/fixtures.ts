@@ -3,10 +3,11 @@
  * that names it (`it('…', async ({ app, stripe }) => …)`), kept for the file and stopped after it.
  * A fixture nobody names never starts. See test/README.md for how to write a suite with them.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { Browser } from 'playwright-core';
 import { test as base } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
@@ -16,13 +17,15 @@ import { type RunningServer, type StartServerOptions, startServer } from '../../
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { makeApp } from './app.ts';
 import { WorkerProcess } from './processes.ts';
-import { TestRedis } from './redis.ts';
+import { TestRedis, freePort } from './redis.ts';
 
 type WorkerOptions = Parameters<App['startWorkers']>[0];
 
 export interface OpenAppOptions {
   /** the workflows.yaml text the app loads (see configYaml in ./workflows.ts); written to a temp file */
-  yaml: string;
+  yaml?: string;
+  /** or a workflows.yaml on disk, loaded as it is (e.g. the shipped one, `join(ROOT, 'workflows.yaml')`) */
+  file?: string;
   /** in-process step workers: their options, or false for an app that only triggers and inspects */
   workers?: WorkerOptions | false;
   /** a logger to read from (default: silent) */
@@ -37,9 +40,10 @@ export interface OpenAppOptions {
  */
 export async function openApp(redis: TestRedis, opts: OpenAppOptions, use: (app: App) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'interlock-config-'));
-  const file = join(dir, 'workflows.yaml');
-  writeFileSync(file, opts.yaml);
-  const app = await makeApp(opts.yaml, redis.url, file, opts.logger);
+  const file = opts.file ?? join(dir, 'workflows.yaml');
+  const yaml = opts.yaml ?? readFileSync(file, 'utf8');
+  if (!opts.file) writeFileSync(file, yaml);
+  const app = await makeApp(yaml, redis.url, file, opts.logger);
   try {
     if (opts.workers !== false) await app.startWorkers(opts.workers ?? {});
     await use(app);
@@ -59,6 +63,35 @@ export interface WorkerProcesses {
   killAll(): Promise<void>;
 }
 
+/** The MCP test server over streamable HTTP on a port of its own, which a test can stop and start again. */
+export interface RestartableServer {
+  readonly port: number;
+  /** the server now running; undefined while stopped */
+  readonly server: TestServerHttp | undefined;
+  /** stops it, as a crash of its process would */
+  stop(): Promise<void>;
+  /** a new server on the same port: fresh state, no memory of the old MCP sessions */
+  start(): Promise<TestServerHttp>;
+}
+
+async function startRestartable(): Promise<RestartableServer> {
+  const port = await freePort();
+  const r = {
+    port,
+    server: undefined as TestServerHttp | undefined,
+    async stop() {
+      await r.server?.close();
+      r.server = undefined;
+    },
+    async start() {
+      r.server = await startTestServerHttp({ mode: 'streamable', port });
+      return r.server;
+    },
+  };
+  await r.start();
+  return r;
+}
+
 /** What every suite can ask for. */
 export interface Services {
   /** a private redis-server on a free port (append-only, so it can be killed and restarted), removed after the file */
@@ -71,6 +104,10 @@ export interface Services {
   slack: SlackSandbox;
   /** the project's MCP test server in this process over streamable HTTP (its calls and sessions readable) */
   mcpHttp: TestServerHttp;
+  /** the same server on a port that stays the same when a test stops it and starts it again */
+  remote: RestartableServer;
+  /** headless Chromium (fails, never skips, when it is missing; see ./browser.ts) */
+  browser: Browser;
 }
 
 /** A file-scoped fixture as `extend` takes it: a function of the fixtures it names, and its scope. */
@@ -108,6 +145,12 @@ export const test = base.extend<Services>({
   stripe: service(() => startStripeSandbox({ port: 0 }), closeIt),
   slack: service(() => startSlackSandbox({ port: 0 }), closeIt),
   mcpHttp: service(() => startTestServerHttp({ mode: 'streamable' }), closeIt),
+  remote: service(startRestartable, (r) => r.stop()),
+  // imported when named, so suites without a browser do not load playwright
+  browser: service(
+    async () => (await import('./browser.ts')).launchChromium(),
+    (b) => b.close(),
+  ),
 });
 
 /** Kept for the suites that asked only for a Redis: the same `test`. */

@@ -6,7 +6,7 @@ import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, makeApp, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 import { NOTIFY_IN_DOUBT_WORKFLOW } from '../helpers/workflows.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { launchChromium, signIn, waitForRunStatus } from './browser.ts';
+import { launchChromium, signIn, waitForRunStatus } from '../helpers/browser.ts';
 import { TOKENS, TOKENS_YAML } from './helpers.ts';
 
 const log = callLogPath();

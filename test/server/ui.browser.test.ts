@@ -11,7 +11,7 @@ import {
   screenshot,
   signIn,
   waitForRunStatus,
-} from './browser.ts';
+} from '../helpers/browser.ts';
 import { TOKENS, type Harness, startHarness } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
