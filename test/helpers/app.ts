@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Logger } from 'pino';
 import { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
@@ -41,6 +43,13 @@ export async function makeApp(
 ): Promise<App> {
   const config = loadConfigFromString(yaml, file);
   return App.create({ config, redisUrl, prefix: `t${randomUUID().slice(0, 8)}`, logger });
+}
+
+/** A plain MCP SDK client over streamable HTTP to `url` (see server/mcp/helpers.ts for one with a token and elicitation). */
+export async function mcpClient(url: string): Promise<Client> {
+  const client = new Client({ name: 'interlock-test', version: '0.0.0' });
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
 }
 
 /** Polls the store until the run reaches one of the statuses (tests only; the product follows events). */

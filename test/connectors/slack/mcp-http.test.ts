@@ -1,16 +1,9 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackWebClient } from '../../../src/connectors/slack/client.ts';
 import { type SlackConnectorHandle, runSlackConnector } from '../../../src/connectors/slack/main.ts';
 import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
+import { mcpClient } from '../../helpers/app.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
-
-async function connectClient(url: string): Promise<Client> {
-  const client = new Client({ name: 'interlock-test', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return client;
-}
 
 const connectHttp: Connect = async ({ apiUrl, token }) => {
   let handle: SlackConnectorHandle;
@@ -26,7 +19,7 @@ const connectHttp: Connect = async ({ apiUrl, token }) => {
     process.env.INTERLOCK_SLACK_API_URL = apiUrl;
     handle = await runSlackConnector({ transport: 'http', port: 0 });
   }
-  const client = await connectClient(handle.url!);
+  const client = await mcpClient(handle.url!);
   return {
     client,
     close: async () => {
@@ -56,8 +49,8 @@ describe('Slack connector HTTP sessions', () => {
 
   it('serves /mcp on loopback with a session per client', async () => {
     expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
-    const a = await connectClient(handle.url!);
-    const b = await connectClient(handle.url!);
+    const a = await mcpClient(handle.url!);
+    const b = await mcpClient(handle.url!);
     try {
       const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
       expect(ta.tools).toHaveLength(5);

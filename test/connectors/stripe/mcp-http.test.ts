@@ -1,21 +1,14 @@
 import { request } from 'node:http';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runStripeConnector } from '../../../src/connectors/stripe/main.ts';
 import { type StripeSandbox, startStripeSandbox } from '../../../src/sandbox/stripe/index.ts';
+import { mcpClient } from '../../helpers/app.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
-
-async function connectClient(url: string): Promise<Client> {
-  const client = new Client({ name: 'interlock-test', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return client;
-}
 
 const connectHttp: Connect = async ({ apiUrl }) => {
   // the default path: the connector builds its Stripe client from the environment it is given
   const handle = await runStripeConnector({ transport: 'http', port: 0, env: { INTERLOCK_STRIPE_API_URL: apiUrl } });
-  const client = await connectClient(handle.url ?? '');
+  const client = await mcpClient(handle.url ?? '');
   return {
     client,
     close: async () => {
@@ -41,8 +34,8 @@ describe('Stripe connector HTTP sessions', () => {
 
   it('serves /mcp on loopback with a session per client', async () => {
     expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
-    const a = await connectClient(handle.url ?? '');
-    const b = await connectClient(handle.url ?? '');
+    const a = await mcpClient(handle.url ?? '');
+    const b = await mcpClient(handle.url ?? '');
     try {
       const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
       expect(ta.tools).toHaveLength(9);

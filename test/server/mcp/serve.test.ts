@@ -20,7 +20,9 @@ describe('/mcp as `interlock serve` mounts it', () => {
     }
   });
 
-  it('answers a chat token (no confirm) with the pending write and a link to this server, whatever its client would answer', async ({ server }) => {
+  it('answers a chat token (no confirm) with the pending write and a link to this server, whatever its client would answer', async ({
+    server,
+  }) => {
     const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.chat, elicit: approve() });
     try {
       const { view } = await c.call('pay', { name: 'jo', amount: 12 });
