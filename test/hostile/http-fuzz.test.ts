@@ -1,6 +1,6 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKENS, type Harness, startHarness } from '../server/helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useHarness } from '../server/helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { rng } from '../helpers/rng.ts';
 
@@ -186,13 +186,7 @@ function send(base: URL, req: Req): Promise<{ status: number; type: string; body
 }
 
 describe('HTTP under hostile input', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness({ tokens: true });
 
   it('answers thousands of generated bad requests without a 5xx, and stays up', async () => {
     const base = new URL(h.url);

@@ -1,4 +1,5 @@
 import { request } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, makeApp, testConnectorYaml } from '../helpers/app.ts';
@@ -96,6 +97,21 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
       await redis.stop();
     },
   };
+}
+
+/**
+ * The harness for the calling describe, started before its tests and closed after them. Its fields
+ * are filled in when it has started, so the describe's helpers can close over it.
+ */
+export function useHarness(opts: HarnessOptions): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await startHarness(opts));
+  });
+  afterAll(async () => {
+    await h.close?.();
+  });
+  return h;
 }
 
 /**
