@@ -94,7 +94,12 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     }
   }
 
-  it('ends every run succeeded or in doubt, refunds each charge at most once, and loses no run', async ({ app, redis, stripe: sandbox, workers }) => {
+  it('ends every run succeeded or in doubt, refunds each charge at most once, and loses no run', async ({
+    app,
+    redis,
+    stripe: sandbox,
+    workers,
+  }) => {
     const fx = { app, workers };
     const ids: string[] = [];
     for (const charge of charges) ids.push((await app.engine.trigger('refund', { charge })).run.id);

@@ -5,7 +5,7 @@ import { afterAll, describe, expect } from 'vitest';
 import { silentLogger } from '../../src/logger.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { findConfirmation, launchChromium, screenshot } from '../server/browser.ts';
+import { findConfirmation, launchChromium, screenshot } from '../helpers/browser.ts';
 import { REFUND_NOTING_CHANNEL, messages, sandboxAppTest, settled, shippedWithoutRules } from './sandbox-app.ts';
 
 // The shipped workflows plus a refund that notes the customer's channel, on the sandboxes.

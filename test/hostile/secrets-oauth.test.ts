@@ -12,7 +12,7 @@ import { App } from '../../src/app.ts';
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { launchChromium } from '../server/browser.ts';
+import { launchChromium } from '../helpers/browser.ts';
 import {
   AS_SECRET,
   BUILTIN_ENV,

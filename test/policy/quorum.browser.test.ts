@@ -9,7 +9,7 @@ import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { readFileSync } from 'node:fs';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
-import { launchChromium, screenshot, signIn } from '../server/browser.ts';
+import { launchChromium, screenshot, signIn } from '../helpers/browser.ts';
 
 /**
  * The page of a 600.00 USD refund that needs two finance approvers, in Chromium: the amount in

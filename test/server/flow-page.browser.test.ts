@@ -13,7 +13,7 @@ import {
   screenshot,
   signIn,
   waitForRunStatus,
-} from './browser.ts';
+} from '../helpers/browser.ts';
 import { TOKENS, TOKENS_YAML } from './helpers.ts';
 
 const yaml = (log: string) => `

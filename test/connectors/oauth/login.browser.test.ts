@@ -21,7 +21,7 @@ import { makeApp, waitForStatus } from '../../helpers/app.ts';
 import { type TestOAuthServer, startOAuthServer } from '../../helpers/oauth-server.ts';
 import { WorkerProcess } from '../../helpers/processes.ts';
 import { TestRedis } from '../../helpers/redis.ts';
-import { launchChromium } from '../../server/browser.ts';
+import { launchChromium } from '../../helpers/browser.ts';
 
 const KEY = randomBytes(32);
 process.env.INTERLOCK_SECRET_KEY = KEY.toString('base64');

@@ -15,7 +15,7 @@ import { silentLogger } from '../../../src/logger.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { TestRedis } from '../../helpers/redis.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
-import { launchChromium } from '../browser.ts';
+import { launchChromium } from '../../helpers/browser.ts';
 
 // An MCP client that declares URL-mode elicitation is sent to a one-time page that shows the
 // write in full; the person decides there (in Chromium), and the client hears
