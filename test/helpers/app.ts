@@ -8,7 +8,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import type { Logger } from 'pino';
 import { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
-import type { RunRecord, RunStatus } from '../../src/runs/records.ts';
+import type { ConfirmationRecord, RunRecord, RunStatus } from '../../src/runs/records.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
@@ -79,25 +79,36 @@ export async function runThrough(
   app: App,
   workflow: string,
   inputs: Record<string, unknown>,
-): Promise<{ run: RunRecord; asked: string[] }> {
+): Promise<Approved> {
   const { run } = await app.engine.trigger(workflow, inputs);
   return approveAll(app, run.id);
 }
 
 const ENDED = ['succeeded', 'failed', 'denied', 'needs_attention', 'cancelled'] as const;
 
+export interface Approved {
+  /** the run as it ended */
+  run: RunRecord;
+  /** `connector.tool` of each write that asked, in order */
+  asked: string[];
+  /** the confirmations themselves (payloads as shown), in the same order */
+  confirmations: ConfirmationRecord[];
+}
+
 /**
- * Approves every confirmation the run reaches until it ends; returns the run and the tools that
+ * Approves every confirmation the run reaches until it ends; returns the run and the writes that
  * asked, in order. Reads never appear here: they pass the gate without asking.
  */
-export async function approveAll(app: App, runId: string): Promise<{ run: RunRecord; asked: string[] }> {
+export async function approveAll(app: App, runId: string): Promise<Approved> {
   const asked: string[] = [];
+  const confirmations: ConfirmationRecord[] = [];
   for (;;) {
     const run = await waitForStatus(app, runId, ['awaiting_confirmation', ...ENDED], 60_000);
-    if (run.status !== 'awaiting_confirmation') return { run, asked };
+    if (run.status !== 'awaiting_confirmation') return { run, asked, confirmations };
     const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')?.confirmationId ?? '';
     const conf = await app.store.requireConfirmation(cid);
     asked.push(`${conf.connector}.${conf.tool}`);
+    confirmations.push(conf);
     await app.engine.approve(cid, conf.argumentsHash, { by: 'test' });
   }
 }

@@ -11,6 +11,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, test as base } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
+import { type OpenAISandbox, startOpenAISandbox } from '../../src/sandbox/openai/index.ts';
 import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
 import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
 import { type RunningServer, type StartServerOptions, startServer } from '../../src/server/serve.ts';
@@ -106,6 +107,8 @@ export interface Services {
   mcpHttp: TestServerHttp;
   /** the same server on a port that stays the same when a test stops it and starts it again */
   remote: RestartableServer;
+  /** the OpenAI emulator with an empty script (a test sets one with `openai.setScript`) */
+  openai: OpenAISandbox;
   /** headless Chromium (fails, never skips, when it is missing; see ./browser.ts) */
   browser: Browser;
 }
@@ -146,6 +149,7 @@ export const test = base.extend<Services>({
   slack: service(() => startSlackSandbox({ port: 0 }), closeIt),
   mcpHttp: service(() => startTestServerHttp({ mode: 'streamable' }), closeIt),
   remote: service(startRestartable, (r) => r.stop()),
+  openai: service(() => startOpenAISandbox({ script: [] }), closeIt),
   // imported when named, so suites without a browser do not load playwright
   browser: service(
     async () => (await import('./browser.ts')).launchChromium(),
@@ -199,7 +203,20 @@ export async function openServer(app: App, opts: StartServerOptions, use: (s: Ru
   }
 }
 
-export interface AppFixtureOptions extends OpenAppOptions {}
+export interface AppFixtureOptions extends OpenAppOptions {
+  /**
+   * start the Stripe and Slack emulators before the app, their URLs in process.env, for a config
+   * whose connectors read them (the shipped workflows.yaml does)
+   */
+  sandboxes?: boolean;
+  /**
+   * variables put into process.env before the app loads, for the config's `${env:…}` references
+   * (undefined removes one); restored after the file
+   */
+  env?: Record<string, string | undefined>;
+  /** how the `server` fixture starts `interlock serve`'s HTTP server for the app (loopback, a free port) */
+  server?: StartServerOptions;
+}
 
 /** What appTest adds to `test`. */
 export interface FileFixtures extends Services {
@@ -209,21 +226,44 @@ export interface FileFixtures extends Services {
   app: App;
   /** `interlock worker` children on the app's Redis, config and prefix */
   processes: WorkerProcesses;
+  /** `interlock serve`'s HTTP server (API, pages, /mcp) for `app`; it starts the app's workers unless `server.workers` is false */
+  server: RunningServer;
 }
+
+function setEnv(vars: Record<string, string | undefined>): void {
+  for (const [k, v] of Object.entries(vars)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
+}
+
+/** The shipped workflows.yaml, which the showcase, policy and LLM suites run on the sandboxes. */
+export const SHIPPED_CONFIG = join(import.meta.dirname, '../../workflows.yaml');
 
 /**
  * A `test` whose context holds `app` for one fixed config (plus every service of `test`): the setup and
  * teardown each suite used to copy into beforeAll/afterAll. Tests are written `it('…', async ({ app }) => …)`.
  */
 export function appTest(opts: AppFixtureOptions) {
-  return test
-    .extend<{ app: App }>({
-      app: [async ({ redis }, use) => openApp(redis, opts, use), { scope: 'file' }],
-    })
-    .extend<{ configFile: string; processes: WorkerProcesses }>({
-      configFile: [async ({ app }, use) => use(app.config.file), { scope: 'file' }],
-      processes: workerProcesses,
-    });
+  const open = async (redis: TestRedis, use: (app: App) => Promise<void>) => {
+    const env = opts.env ?? {};
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    setEnv(env);
+    try {
+      await openApp(redis, opts, use);
+    } finally {
+      setEnv(saved);
+    }
+  };
+  // vitest starts what a fixture's first parameter names, so the emulators come up before the config loads
+  const app: FileFixture<App, { redis: TestRedis; sandboxes: Sandboxes }> = opts.sandboxes
+    ? [async ({ redis, sandboxes: _first }, use) => open(redis, use), { scope: 'file' }]
+    : [async ({ redis }, use) => open(redis, use), { scope: 'file' }];
+  return test.extend<{ app: App }>({ app }).extend<{ configFile: string; processes: WorkerProcesses; server: RunningServer }>({
+    configFile: [async ({ app }, use) => use(app.config.file), { scope: 'file' }],
+    processes: workerProcesses,
+    server: [async ({ app }, use) => openServer(app, opts.server ?? {}, use), { scope: 'file' }],
+  });
 }
 
 /**
