@@ -1,21 +1,12 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import type { RunningServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { approve, confirmationArguments, findConfirmation, screenshot, waitForRunStatus } from '../helpers/browser.ts';
-import { openApp, openServer, test } from '../helpers/fixtures.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 
-const it = test.extend<{ app: App; server: RunningServer }>({
-  // the shipped workflows.yaml, its connectors pointed at the sandboxes (started first) through their environment
-  app: [
-    async ({ redis, sandboxes: _first }, use) => openApp(redis, { file: join(ROOT, 'workflows.yaml'), workers: false }, use),
-    { scope: 'file' },
-  ],
-  // No tokens in the shipped config: the server binds loopback only and pages need no sign-in.
-  server: [async ({ app }, use) => openServer(app, { logger: silentLogger() }, use), { scope: 'file' }],
-});
+// The shipped workflows.yaml on the sandboxes; the server starts the workers. No tokens in the
+// shipped config: the server binds loopback only and pages need no sign-in.
+const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true, workers: false });
 
 describe('approving a Stripe refund in the browser', () => {
   it('reads the amount in the refund payload, approves it and the Slack post, and sees the run succeed without reloading', async ({

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
 import { ROOT, approveAll, waitForStatus } from '../helpers/app.ts';
-import { openApp, test } from '../helpers/fixtures.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 
 interface StripeState {
   refunds: Record<string, { charge: string; amount: number }>;
@@ -14,13 +13,8 @@ interface SlackState {
   messages: Array<{ channel: string; text: string; ts: string }>;
 }
 
-const it = test.extend<{ app: App }>({
-  // the shipped workflows.yaml, its connectors pointed at the sandboxes (started first) through their environment
-  app: [
-    async ({ redis, sandboxes: _first }, use) => openApp(redis, { file: join(ROOT, 'workflows.yaml') }, use),
-    { scope: 'file' },
-  ],
-});
+// the shipped workflows.yaml, its connectors pointed at the sandboxes through their environment
+const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true });
 
 describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
   it('refund-and-notify refunds once and tells the customer the refund amount and id', async ({ app, sandboxes }) => {
