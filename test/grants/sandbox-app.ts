@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
+import type { Sandboxes } from '../../src/sandbox/index.ts';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { appTest } from '../helpers/fixtures.ts';
@@ -59,23 +59,12 @@ export interface SlackState {
   messages: Array<{ channel: string; text: string; ts: string }>;
 }
 
+/**
+ * The app for `yaml` on the sandboxes, which start first: the built-in connectors start on first use
+ * and inherit the environment then.
+ */
 export function sandboxAppTest(yaml: string) {
-  return appTest({ yaml }).extend<{ sandboxes: Sandboxes; ready: App }>({
-    sandboxes: [
-      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-      async ({}, use) => {
-        const s = await startSandboxes({ stripePort: 0, slackPort: 0 });
-        const saved = { ...process.env };
-        Object.assign(process.env, s.env);
-        await use(s);
-        process.env = saved;
-        await s.close();
-      },
-      { scope: 'file' },
-    ],
-    // The app's connectors start on first use and inherit the environment then: the sandboxes first.
-    ready: [async ({ sandboxes: _s, app }, use) => use(app), { scope: 'file' }],
-  });
+  return appTest({ yaml, sandboxes: true });
 }
 
 export function refunds(s: Sandboxes): StripeState['refunds'][string][] {
