@@ -14,6 +14,14 @@ export const TOKENS = {
   admin: 'tok-admin-4c0ffee',
 } as const;
 
+/** The environment that gives TOKENS_YAML's variables the TOKENS values (a server's `env`). */
+export const TOKENS_ENV = {
+  IL_TEST_READER: TOKENS.reader,
+  IL_TEST_TRIGGER: TOKENS.trigger,
+  IL_TEST_APPROVER: TOKENS.approver,
+  IL_TEST_ADMIN: TOKENS.admin,
+};
+
 /** The `tokens:` section for TOKENS, each read from its IL_TEST_* variable. */
 export const TOKENS_YAML = `
 tokens:
@@ -63,12 +71,7 @@ export async function startHarness(opts: HarnessOptions): Promise<Harness> {
   const redis = await new TestRedis().start();
   const log = callLogPath();
   const app = await makeApp(configYaml({ tokens: opts.tokens, log }), redis.url);
-  const env = opts.env ?? {
-    IL_TEST_READER: TOKENS.reader,
-    IL_TEST_TRIGGER: TOKENS.trigger,
-    IL_TEST_APPROVER: TOKENS.approver,
-    IL_TEST_ADMIN: TOKENS.admin,
-  };
+  const env = opts.env ?? TOKENS_ENV;
   let server: RunningServer;
   try {
     server = await startServer(app, { host: opts.host ?? '127.0.0.1', port: 0, env, onNotice: opts.onNotice ?? (() => {}) });
