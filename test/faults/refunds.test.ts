@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { type WorkerProcesses, openApp, test, workerProcesses } from '../helpers/fixtures.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
-import { startSlowProxy } from './slow-proxy.ts';
+import { refundRigTest } from './refund-rig.ts';
 
 /*
  * The refund step runs without a confirmation here (policy allow_unconfirmed + confirm: never), so
@@ -39,28 +38,8 @@ const RUNS = 200;
 const charges = Array.from({ length: RUNS }, (_, i) => `ch_seed_${100 + i}`);
 const TERMINAL = new Set(['succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']);
 
-type SlowProxy = Awaited<ReturnType<typeof startSlowProxy>>;
-
-const it = test.extend<{ proxy: SlowProxy; app: App; processes: WorkerProcesses; workers: WorkerProcess[] }>({
-  // Refund requests take a while on the way in and on the way out, so a kill lands mid-write.
-  proxy: [
-    async ({ stripe }, use) => {
-      const proxy = await startSlowProxy(stripe.url, {
-        match: (m, p) => m === 'POST' && p.startsWith('/v1/refunds'),
-        maxDelayMs: 400,
-      });
-      await use(proxy);
-      await proxy.close();
-    },
-    { scope: 'file' },
-  ],
-  app: [async ({ redis }, use) => openApp(redis, { yaml, workers: false }, use), { scope: 'file' }],
-  processes: workerProcesses,
-  workers: [
-    async ({ processes, proxy }, use) => use(await processes.start(3, { env: { INTERLOCK_STRIPE_API_URL: proxy.url } })),
-    { scope: 'file' },
-  ],
-});
+// Refund requests take a while on the way in and on the way out, so a kill lands mid-write.
+const it = refundRigTest({ yaml, workers: 3, maxDelayMs: 400 });
 
 describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', () => {
   async function statuses(app: App, ids: string[]): Promise<RunRecord[]> {

@@ -75,11 +75,7 @@ export function testConnectorYaml(log: string, extra = ''): string {
 }
 
 /** Triggers a run and approves every write it asks about until it ends (see approveAll). */
-export async function runThrough(
-  app: App,
-  workflow: string,
-  inputs: Record<string, unknown>,
-): Promise<Approved> {
+export async function runThrough(app: App, workflow: string, inputs: Record<string, unknown>): Promise<Approved> {
   const { run } = await app.engine.trigger(workflow, inputs);
   return approveAll(app, run.id);
 }

@@ -114,7 +114,7 @@ export interface Services {
 }
 
 /** A file-scoped fixture as `extend` takes it: a function of the fixtures it names, and its scope. */
-type FileFixture<T, Deps> = [(deps: Deps, use: (value: T) => Promise<void>) => Promise<void>, { scope: 'file' }];
+export type FileFixture<T, Deps> = [(deps: Deps, use: (value: T) => Promise<void>) => Promise<void>, { scope: 'file' }];
 
 /** A service as a file-scoped fixture: started when first named, closed after the file. */
 function service<T>(start: () => Promise<T>, close: (value: T) => Promise<void>): FileFixture<T, object> {
