@@ -237,6 +237,17 @@ function setEnv(vars: Record<string, string | undefined>): void {
   }
 }
 
+/** Runs `fn` with `vars` in process.env (undefined removes one) and puts the old values back after. */
+export async function withEnv(vars: Record<string, string | undefined>, fn: () => Promise<void>): Promise<void> {
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  setEnv(vars);
+  try {
+    await fn();
+  } finally {
+    setEnv(saved);
+  }
+}
+
 /** The shipped workflows.yaml, which the showcase, policy and LLM suites run on the sandboxes. */
 export const SHIPPED_CONFIG = join(import.meta.dirname, '../../workflows.yaml');
 
@@ -245,16 +256,7 @@ export const SHIPPED_CONFIG = join(import.meta.dirname, '../../workflows.yaml');
  * teardown each suite used to copy into beforeAll/afterAll. Tests are written `it('…', async ({ app }) => …)`.
  */
 export function appTest(opts: AppFixtureOptions) {
-  const open = async (redis: TestRedis, use: (app: App) => Promise<void>) => {
-    const env = opts.env ?? {};
-    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
-    setEnv(env);
-    try {
-      await openApp(redis, opts, use);
-    } finally {
-      setEnv(saved);
-    }
-  };
+  const open = (redis: TestRedis, use: (app: App) => Promise<void>) => withEnv(opts.env ?? {}, () => openApp(redis, opts, use));
   // vitest starts what a fixture's first parameter names, so the emulators come up before the config loads
   const app: FileFixture<App, { redis: TestRedis; sandboxes: Sandboxes }> = opts.sandboxes
     ? [async ({ redis, sandboxes: _first }, use) => open(redis, use), { scope: 'file' }]
