@@ -120,7 +120,10 @@ const it = witnessTest.extend<{
       withEnv(env, () => openApp(redis, { yaml: yaml(remote.url), logger: witness.logger }, use)),
     { scope: 'file' },
   ],
-  server: [async ({ app, env, logs }, use) => openServer(app, { env, onNotice: (m) => logs.push(m) }, use), { scope: 'file' }],
+  server: [
+    async ({ app, env, witness }, use) => openServer(app, { env, onNotice: (m) => witness.logs.push(m) }, use),
+    { scope: 'file' },
+  ],
 });
 
 describe('one scrubber for every secret (issue 14)', () => {
