@@ -84,14 +84,14 @@ workflows:
 `;
 
 const it = witnessTest.extend<{
-  openai: OpenAISandbox;
-  remote: TestServerHttp;
+  /** an OpenAI-compatible endpoint that echoes the key in its 401 */
+  keyEchoingOpenai: OpenAISandbox;
+  bearerServer: TestServerHttp;
   env: Record<string, string>;
   app: App;
   server: RunningServer;
 }>({
-  // an OpenAI-compatible endpoint that echoes the key in its 401
-  openai: [
+  keyEchoingOpenai: [
     // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
     async ({}, use) => {
       const openai = await startOpenAISandbox({ script: [], rejectKey: true });
@@ -100,7 +100,7 @@ const it = witnessTest.extend<{
     },
     { scope: 'file' },
   ],
-  remote: [
+  bearerServer: [
     // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
     async ({}, use) => {
       const remote = await startTestServerHttp({ mode: 'streamable', token: SECRETS.IL_K_BEARER });
@@ -110,14 +110,14 @@ const it = witnessTest.extend<{
     { scope: 'file' },
   ],
   env: [
-    async ({ openai, stripe, slack }, use) =>
+    async ({ keyEchoingOpenai: openai, stripe, slack }, use) =>
       use({ ...SECRETS, OPENAI_BASE_URL: openai.url, INTERLOCK_STRIPE_API_URL: stripe.url, INTERLOCK_SLACK_API_URL: slack.url }),
     { scope: 'file' },
   ],
   // Unredacted at trace level: the logger's own hook is not what is under test here.
   app: [
-    async ({ redis, remote, env, witness }, use) =>
-      withEnv(env, () => openApp(redis, { yaml: yaml(remote.url), logger: witness.logger }, use)),
+    async ({ redis, bearerServer, env, witness }, use) =>
+      withEnv(env, () => openApp(redis, { yaml: yaml(bearerServer.url), logger: witness.logger }, use)),
     { scope: 'file' },
   ],
   server: [
@@ -130,7 +130,7 @@ describe('one scrubber for every secret (issue 14)', () => {
   it('keeps every configured secret out of records, events, SSE, pages, API and MCP answers, Redis and logs', async ({
     app,
     server,
-    openai,
+    keyEchoingOpenai: openai,
     stripe,
     slack,
     logs,
