@@ -4,13 +4,9 @@
  * docs/servers.md describes the same connector settings; these tests keep it true.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
-import { App } from '../../../src/app.ts';
-import { silentLogger } from '../../../src/logger.ts';
-import { startSandboxes, type Sandboxes } from '../../../src/sandbox/index.ts';
-import { loadConfigFromString } from '../../../src/workflows/load.ts';
+import type { Sandboxes } from '../../../src/sandbox/index.ts';
 import { ROOT } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 
 export const NODE = process.execPath;
 export const STRIPE_MCP = join(ROOT, 'node_modules/@stripe/mcp/dist/index.js');
@@ -51,49 +47,16 @@ export const CONNECTORS = {
     args: [${FILESYSTEM_MCP}, ${dir}]`,
 };
 
-export interface Env {
-  redis: TestRedis;
-  sandboxes: Sandboxes;
-  app: App;
-}
-
-/** Redis, both sandboxes and an App with workers over `yaml`; `close` stops them all. */
-export async function startEnv(yaml: string): Promise<Env & { close: () => Promise<void> }> {
-  const redis = await new TestRedis().start();
-  const sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-  Object.assign(process.env, sandboxes.env, {
-    THIRD_PARTY_STRIPE_KEY: 'sk_test_third_party',
-    THIRD_PARTY_SLACK_TOKEN: 'xoxb-third-party',
+/**
+ * The app for `yaml` with workers, on both sandboxes (started first) and with the keys the
+ * third-party servers are given: `it('…', async ({ app, sandboxes }) => …)`.
+ */
+export function serversTest(yaml: string) {
+  return appTest({
+    yaml,
+    sandboxes: true,
+    env: { THIRD_PARTY_STRIPE_KEY: 'sk_test_third_party', THIRD_PARTY_SLACK_TOKEN: 'xoxb-third-party' },
   });
-  const config = loadConfigFromString(yaml, join(ROOT, 'test/connectors/servers/inline.yaml'));
-  const app = await App.create({ config, redisUrl: redis.url, prefix: `srv${process.pid}`, logger: silentLogger() });
-  await app.startWorkers();
-  return {
-    redis,
-    sandboxes,
-    app,
-    close: async () => {
-      await app.close();
-      await sandboxes.close();
-      await redis.stop();
-    },
-  };
-}
-
-/** The suite's environment, started before its tests and stopped after them. */
-export function useEnv(yaml: string, before?: () => void): () => Env {
-  let env: (Env & { close: () => Promise<void> }) | undefined;
-  beforeAll(async () => {
-    before?.();
-    env = await startEnv(yaml);
-  }, 60_000);
-  afterAll(async () => {
-    await env?.close();
-  });
-  return () => {
-    if (!env) throw new Error('the environment did not start');
-    return env;
-  };
 }
 
 export interface SlackState {
@@ -109,7 +72,7 @@ export interface StripeState {
   refunds: Record<string, { id: string; charge: string; amount: number; payment_intent: string | null }>;
 }
 
-export const slackState = (env: Env) => env.sandboxes.slack.state() as unknown as SlackState;
-export const stripeState = (env: Env) => env.sandboxes.stripe.state() as unknown as StripeState;
+export const slackState = (sandboxes: Sandboxes) => sandboxes.slack.state() as unknown as SlackState;
+export const stripeState = (sandboxes: Sandboxes) => sandboxes.stripe.state() as unknown as StripeState;
 
 export { approveAll, runThrough } from '../../helpers/app.ts';
