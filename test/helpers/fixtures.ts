@@ -17,6 +17,7 @@ import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe
 import { type RunningServer, type StartServerOptions, startServer } from '../../src/server/serve.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { makeApp } from './app.ts';
+import { type OAuthServerOptions, type TestOAuthServer, startOAuthServer } from './oauth-server.ts';
 import { WorkerProcess } from './processes.ts';
 import { TestRedis, freePort } from './redis.ts';
 
@@ -156,6 +157,14 @@ export const test = base.extend<Services>({
     (b) => b.close(),
   ),
 });
+
+/**
+ * The test authorization server with its OAuth-protected MCP server (./oauth-server.ts), with the
+ * options given, as a file fixture: `as: oauthServer({ staticClient })` in an extend.
+ */
+export function oauthServer(opts: OAuthServerOptions = {}): FileFixture<TestOAuthServer, object> {
+  return service(() => startOAuthServer(opts), closeIt);
+}
 
 /** Kept for the suites that asked only for a Redis: the same `test`. */
 export const redisTest = test;

@@ -13,8 +13,8 @@ import type { App } from '../../src/app.ts';
 import { Sealer } from '../../src/connectors/oauth/sealed.ts';
 import type { RunningServer } from '../../src/server/serve.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { type TestOAuthServer, startOAuthServer } from '../helpers/oauth-server.ts';
-import { openApp, openServer, withEnv } from '../helpers/fixtures.ts';
+import type { TestOAuthServer } from '../helpers/oauth-server.ts';
+import { oauthServer, openApp, openServer, withEnv } from '../helpers/fixtures.ts';
 import { dumpRedis, witnessTest } from './witness.ts';
 import { connectClient } from '../server/mcp/helpers.ts';
 
@@ -42,15 +42,7 @@ workflows:
 `;
 
 const it = witnessTest.extend<{ as: TestOAuthServer; app: App; server: RunningServer }>({
-  as: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-    async ({}, use) => {
-      const as = await startOAuthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: CANARY } });
-      await use(as);
-      await as.close();
-    },
-    { scope: 'file' },
-  ],
+  as: oauthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: CANARY } }),
   app: [
     async ({ redis, as, witness }, use) =>
       withEnv({ IL_OAUTH_CANARY: CANARY, INTERLOCK_SECRET_KEY: KEY.toString('hex') }, () =>
