@@ -18,7 +18,7 @@ import { type RunningServer, type StartServerOptions, startServer } from '../../
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { makeApp } from './app.ts';
 import { type OAuthServerOptions, type TestOAuthServer, startOAuthServer } from './oauth-server.ts';
-import { WorkerProcess } from './processes.ts';
+import { WorkerProcess, startTestServer, stop } from './processes.ts';
 import { TestRedis, freePort } from './redis.ts';
 
 type WorkerOptions = Parameters<App['startWorkers']>[0];
@@ -164,6 +164,33 @@ export const test = base.extend<Services>({
  */
 export function oauthServer(opts: OAuthServerOptions = {}): FileFixture<TestOAuthServer, object> {
   return service(() => startOAuthServer(opts), closeIt);
+}
+
+/**
+ * A multi-process suite: the project's MCP test server as a child process over HTTP (logging its
+ * calls to `log`), an app for `yaml(its url)` that triggers and inspects (no workers), and the
+ * `processes` fixture for the `interlock worker` children that do the work.
+ */
+export function childServerTest(yaml: (serverUrl: string) => string, log: string) {
+  return test.extend<{ testServer: { url: string }; app: App; processes: WorkerProcesses }>({
+    testServer: [
+      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+      async ({}, use) => {
+        const s = await startTestServer(log);
+        try {
+          await use({ url: s.url });
+        } finally {
+          await stop(s.proc);
+        }
+      },
+      { scope: 'file' },
+    ],
+    app: [
+      async ({ redis, testServer }, use) => openApp(redis, { yaml: yaml(testServer.url), workers: false }, use),
+      { scope: 'file' },
+    ],
+    processes: workerProcesses,
+  });
 }
 
 /** Kept for the suites that asked only for a Redis: the same `test`. */
