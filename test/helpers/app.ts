@@ -54,6 +54,21 @@ export async function mcpClient(url: string): Promise<Client> {
   return client;
 }
 
+/** An MCP client on a server started over HTTP (a built-in connector's handle); `close` closes both. */
+export async function connectionTo(handle: {
+  url?: string;
+  close(): Promise<void>;
+}): Promise<{ client: Client; close(): Promise<void> }> {
+  const client = await mcpClient(handle.url ?? '');
+  return {
+    client,
+    close: async () => {
+      await client.close();
+      await handle.close();
+    },
+  };
+}
+
 /** Polls the store until the run reaches one of the statuses (tests only; the product follows events). */
 export async function waitForStatus(app: App, runId: string, statuses: RunStatus[], timeoutMs = 45_000): Promise<RunRecord> {
   const deadline = Date.now() + timeoutMs;

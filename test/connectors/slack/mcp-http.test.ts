@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { createSlackWebClient } from '../../../src/connectors/slack/client.ts';
 import { type SlackConnectorHandle, runSlackConnector } from '../../../src/connectors/slack/main.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
-import { mcpClient } from '../../helpers/app.ts';
+import { connectionTo, mcpClient } from '../../helpers/app.ts';
+import { test } from '../../helpers/fixtures.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
 const connectHttp: Connect = async ({ apiUrl, token }) => {
@@ -19,35 +19,29 @@ const connectHttp: Connect = async ({ apiUrl, token }) => {
     process.env.INTERLOCK_SLACK_API_URL = apiUrl;
     handle = await runSlackConnector({ transport: 'http', port: 0 });
   }
-  const client = await mcpClient(handle.url!);
-  return {
-    client,
-    close: async () => {
-      await client.close();
-      await handle.close();
-    },
-  };
+  return connectionTo(handle);
 };
 
 defineToolSuite('streamable HTTP', connectHttp);
 
-describe('Slack connector HTTP sessions', () => {
-  let sandbox: SlackSandbox;
-  let handle: SlackConnectorHandle;
-  beforeAll(async () => {
-    sandbox = await startSlackSandbox();
-    handle = await runSlackConnector({
-      transport: 'http',
-      port: 0,
-      client: createSlackWebClient({ token: 'xoxb-t', slackApiUrl: sandbox.url }),
-    });
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await sandbox?.close();
-  });
+/** The connector over HTTP on the Slack emulator, for the file. */
+const it = test.extend<{ handle: SlackConnectorHandle }>({
+  handle: [
+    async ({ slack }, use) => {
+      const handle = await runSlackConnector({
+        transport: 'http',
+        port: 0,
+        client: createSlackWebClient({ token: 'xoxb-t', slackApiUrl: slack.url }),
+      });
+      await use(handle);
+      await handle.close();
+    },
+    { scope: 'file' },
+  ],
+});
 
-  it('serves /mcp on loopback with a session per client', async () => {
+describe('Slack connector HTTP sessions', () => {
+  it('serves /mcp on loopback with a session per client', async ({ handle }) => {
     expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
     const a = await mcpClient(handle.url!);
     const b = await mcpClient(handle.url!);
@@ -61,7 +55,7 @@ describe('Slack connector HTTP sessions', () => {
     }
   });
 
-  it('rejects unknown sessions and requests without one', async () => {
+  it('rejects unknown sessions and requests without one', async ({ handle }) => {
     const unknown = await fetch(handle.url!, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-session-id': 'nope' },
