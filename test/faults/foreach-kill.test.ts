@@ -4,6 +4,7 @@ import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
 import { refundRigTest } from './refund-rig.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /*
  * One run whose foreach refunds 200 charges, 8 at a time, while the worker processes are SIGKILLed
@@ -12,13 +13,7 @@ import { refundRigTest } from './refund-rig.ts';
  * exactly once, none missing.
  */
 const yaml = `
-connectors:
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-    concurrency: 8
+connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8')}
 policy:
   allow_unconfirmed: [stripe.create_refund]
 workflows:

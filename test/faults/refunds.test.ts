@@ -4,19 +4,14 @@ import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
 import { refundRigTest } from './refund-rig.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /*
  * The refund step runs without a confirmation here (policy allow_unconfirmed + confirm: never), so
  * the 200 runs never pause and every crash lands on a step that is really calling Stripe.
  */
 const yaml = `
-connectors:
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-    concurrency: 8
+connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8')}
 policy:
   allow_unconfirmed: [stripe.create_refund]
 workflows:

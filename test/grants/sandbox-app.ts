@@ -10,6 +10,7 @@ import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { appTest } from '../helpers/fixtures.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /**
  * The shipped workflows.yaml without its `policy.rules`: grants and plans are about what a person
@@ -40,17 +41,7 @@ export const REFUND_NOTING_CHANNEL = `
           amount: "\${{ inputs.amount }}"
           metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }`;
 
-export const SANDBOX_CONNECTORS = `
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-  slack:
-    transport: stdio
-    command: interlock
-    args: [connector, slack]
-    timeout: 60s`;
+export const SANDBOX_CONNECTORS = `${builtinConnectorYaml('stripe', '30s')}${builtinConnectorYaml('slack', '60s')}`;
 
 export interface StripeState {
   refunds: Record<string, { id: string; charge: string; amount: number; metadata?: Record<string, string> }>;

@@ -85,3 +85,17 @@ export const NOTIFY_IN_DOUBT_WORKFLOW = `
       - id: after
         call: test.echo
         with: { text: "sent #\${{ steps.send.output.sent }}" }`;
+
+/**
+ * A built-in connector as the shipped workflows.yaml runs it (`interlock connector stripe|slack`, a
+ * child over stdio against the emulator its environment names), as an entry under `connectors:`;
+ * `extra` adds settings lines (`'\n    concurrency: 8'`).
+ */
+export function builtinConnectorYaml(id: 'stripe' | 'slack', timeout: string, extra = ''): string {
+  return `
+  ${id}:
+    transport: stdio
+    command: interlock
+    args: [connector, ${id}]
+    timeout: ${timeout}${extra}`;
+}
