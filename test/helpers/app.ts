@@ -136,14 +136,21 @@ export interface Stack {
 
 /**
  * A Redis, an App for `yaml` and `interlock serve`'s HTTP server on a free port (loopback unless
- * `server.host` says otherwise), for the harness helpers whose suites hold one for a describe.
+ * `server.host` says otherwise), for the harness helpers whose suites hold one for a describe;
+ * `workers`: start the app's workers with these options before the server.
  * A new suite names the `app` and `server` fixtures of ./fixtures.ts instead.
  */
-export async function startStack(yaml: string, server: StartServerOptions): Promise<Stack> {
+export async function startStack(
+  yaml: string,
+  server: StartServerOptions,
+  workers?: Parameters<App['startWorkers']>[0],
+): Promise<Stack> {
   const redis = await new TestRedis().start();
   const app = await makeApp(yaml, redis.url);
   let running: RunningServer;
   try {
+    // workers with options of their own start first; otherwise the server starts them
+    if (workers) await app.startWorkers(workers);
     running = await startServer(app, { host: '127.0.0.1', port: 0, ...server });
   } catch (err) {
     await app.close();
