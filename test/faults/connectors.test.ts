@@ -2,13 +2,10 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { TEST_SERVER, waitForStatus } from '../helpers/app.ts';
 import { openApp, test } from '../helpers/fixtures.ts';
+import { remoteConnectorYaml } from '../helpers/workflows.ts';
 
 const yaml = (port: number) => `
-connectors:
-  remote:
-    transport: streamable-http
-    url: http://127.0.0.1:${port}/mcp
-    timeout: 5s
+connectors:${remoteConnectorYaml(port, '5s')}
   local:
     transport: stdio
     command: ${process.execPath}

@@ -99,3 +99,15 @@ export function builtinConnectorYaml(id: 'stripe' | 'slack', timeout: string, ex
     args: [connector, ${id}]
     timeout: ${timeout}${extra}`;
 }
+
+/**
+ * The `remote` fixture's MCP server as the connector `remote`: streamable HTTP on its fixed port, so
+ * the URL holds when a test stops the server and starts it again.
+ */
+export function remoteConnectorYaml(port: number, timeout: string): string {
+  return `
+  remote:
+    transport: streamable-http
+    url: http://127.0.0.1:${port}/mcp
+    timeout: ${timeout}`;
+}

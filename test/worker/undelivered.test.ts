@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { openApp, test } from '../helpers/fixtures.ts';
+import { remoteConnectorYaml } from '../helpers/workflows.ts';
 
 // `send` is a plain write (not idempotent). With its server down, the request cannot reach it: the
 // connection is refused before anything is sent, so the step is retried rather than left in doubt.
@@ -16,11 +17,7 @@ const sendWorkflow = (name: string, attempts: number, backoff: string) => `
         retry: { attempts: ${attempts}, backoff: ${backoff} }
         with: { to: "\${{ inputs.to }}", text: hello }`;
 const yaml = (port: number) => `
-connectors:
-  remote:
-    transport: streamable-http
-    url: http://127.0.0.1:${port}/mcp
-    timeout: 5s
+connectors:${remoteConnectorYaml(port, '5s')}
 policy:
   allow_unconfirmed: [remote.send]
 workflows:${sendWorkflow('notify', 8, '300ms')}${sendWorkflow('notify_once', 2, '100ms')}
