@@ -1,16 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { ElicitRequestSchema, ToolListChangedNotificationSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../../src/app.ts';
-import { silentLogger } from '../../../src/logger.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../../src/app.ts';
 import type { RunView } from '../../../src/server/mcp/results.ts';
-import { loadConfigFromString } from '../../../src/workflows/load.ts';
 import { ROOT, callLogPath, readCalls, waitForStatus } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { openApp, test } from '../../helpers/fixtures.ts';
 import { facadeYaml } from './helpers.ts';
 
 interface StdioSession {
@@ -24,69 +21,76 @@ interface StdioSession {
   call(name: string, args: Record<string, unknown>): Promise<RunView>;
 }
 
+const log = callLogPath();
+
+/**
+ * `observer`: an App on the file's Redis that watches and decides like a person elsewhere would;
+ * `spawnFacade`: `interlock mcp` as a desktop client spawns it, on the observer's Redis, prefix and
+ * config file, closed after the file.
+ */
+const it = test.extend<{
+  observer: App;
+  spawnFacade: (opts?: { elicit?: { remember: boolean } }) => Promise<StdioSession>;
+}>({
+  observer: [async ({ redis }, use) => openApp(redis, { yaml: facadeYaml({ log }), workers: false }, use), { scope: 'file' }],
+  spawnFacade: [
+    async ({ redis, observer }, use) => {
+      const open: StdioSession[] = [];
+      try {
+        await use(async (opts: { elicit?: { remember: boolean } } = {}): Promise<StdioSession> => {
+          const transport = new StdioClientTransport({
+            command: process.execPath,
+            args: [join(ROOT, 'src/cli.ts'), 'mcp'],
+            env: {
+              INTERLOCK_CONFIG: observer.config.file,
+              REDIS_URL: redis.url,
+              INTERLOCK_PREFIX: observer.prefix,
+              LOG_LEVEL: 'warn',
+              PATH: process.env.PATH ?? '',
+            },
+            stderr: 'pipe',
+          });
+          const s: StdioSession = {
+            client: new Client(
+              { name: 'desktop', version: '1.0.0' },
+              { capabilities: opts.elicit ? { elicitation: { form: {} } } : {} },
+            ),
+            transport,
+            asked: 0,
+            listChanged: 0,
+            stderr: [],
+            errors: [],
+            async call(name, args) {
+              const r = (await s.client.callTool({ name, arguments: args })) as CallToolResult;
+              return r.structuredContent as unknown as RunView;
+            },
+          };
+          transport.stderr?.on('data', (d: Buffer) => s.stderr.push(d.toString()));
+          if (opts.elicit) {
+            const remember = opts.elicit.remember;
+            s.client.setRequestHandler(ElicitRequestSchema, () => {
+              s.asked++;
+              return { action: 'accept', content: { decision: 'approve', remember } };
+            });
+          }
+          s.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+            s.listChanged++;
+          });
+          await s.client.connect(transport);
+          s.client.onerror = (e) => s.errors.push(e);
+          open.push(s);
+          return s;
+        });
+      } finally {
+        await Promise.all(open.map((s) => s.client.close().catch(() => {})));
+      }
+    },
+    { scope: 'file' },
+  ],
+});
+
 describe('interlock mcp: the facade over stdio, as a desktop client spawns it', () => {
-  const redis = new TestRedis();
-  const log = callLogPath();
-  const file = join(mkdtempSync(join(tmpdir(), 'interlock-mcp-')), 'workflows.yaml');
-  let observer: App;
-  const open: StdioSession[] = [];
-
-  async function spawnFacade(opts: { elicit?: { remember: boolean } } = {}): Promise<StdioSession> {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [join(ROOT, 'src/cli.ts'), 'mcp'],
-      env: { INTERLOCK_CONFIG: file, REDIS_URL: redis.url, LOG_LEVEL: 'warn', PATH: process.env.PATH ?? '' },
-      stderr: 'pipe',
-    });
-    const s: StdioSession = {
-      client: new Client(
-        { name: 'desktop', version: '1.0.0' },
-        { capabilities: opts.elicit ? { elicitation: { form: {} } } : {} },
-      ),
-      transport,
-      asked: 0,
-      listChanged: 0,
-      stderr: [],
-      errors: [],
-      async call(name, args) {
-        const r = (await s.client.callTool({ name, arguments: args })) as CallToolResult;
-        return r.structuredContent as unknown as RunView;
-      },
-    };
-    transport.stderr?.on('data', (d: Buffer) => s.stderr.push(d.toString()));
-    if (opts.elicit) {
-      const remember = opts.elicit.remember;
-      s.client.setRequestHandler(ElicitRequestSchema, () => {
-        s.asked++;
-        return { action: 'accept', content: { decision: 'approve', remember } };
-      });
-    }
-    s.client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      s.listChanged++;
-    });
-    await s.client.connect(transport);
-    s.client.onerror = (e) => s.errors.push(e);
-    open.push(s);
-    return s;
-  }
-
-  beforeAll(async () => {
-    await redis.start();
-    writeFileSync(file, facadeYaml({ log }));
-    // The CLI uses the default key prefix; this App watches and decides like a person elsewhere would.
-    observer = await App.create({
-      config: loadConfigFromString(facadeYaml({ log }), file),
-      redisUrl: redis.url,
-      logger: silentLogger(),
-    });
-  });
-  afterAll(async () => {
-    await Promise.all(open.map((s) => s.client.close().catch(() => {})));
-    await observer?.close();
-    await redis.stop();
-  });
-
-  it('lists the tools and runs a read-only workflow; stdout carries nothing but MCP', async () => {
+  it('lists the tools and runs a read-only workflow; stdout carries nothing but MCP', async ({ observer, spawnFacade }) => {
     const s = await spawnFacade();
     const names = (await s.client.listTools()).tools.map((t) => t.name).sort();
     expect(names).toEqual(['get_run', 'greet', 'list_workflows', 'pay', 'run_workflow']);
@@ -100,7 +104,10 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     expect(s.stderr.join('')).toContain('interlock mcp: ready on stdio');
   });
 
-  it('asks through elicitation and runs the write once; closing the client ends the remembered approvals', async () => {
+  it('asks through elicitation and runs the write once; closing the client ends the remembered approvals', async ({
+    observer,
+    spawnFacade,
+  }) => {
     const s = await spawnFacade({ elicit: { remember: true } });
     const before = readCalls(log).filter((c) => c.tool === 'record').length;
     const first = await s.call('pay', { name: 'gus', amount: 9 });
@@ -119,7 +126,10 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     await expect.poll(() => observer.store.getGrant(session, 'test', 'record', 'local'), { timeout: 10_000 }).toBeUndefined();
   });
 
-  it('answers a client without elicitation with the pending write, which a person approves elsewhere', async () => {
+  it('answers a client without elicitation with the pending write, which a person approves elsewhere', async ({
+    observer,
+    spawnFacade,
+  }) => {
     const s = await spawnFacade();
     const view = await s.call('run_workflow', { workflow: 'pay', inputs: { name: 'hal', amount: 2 } });
     expect(view.status).toBe('awaiting_confirmation');
@@ -134,11 +144,11 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
     expect((await s.call('get_run', { runId: view.runId })).status).toBe('succeeded');
   });
 
-  it('reloads the workflows on SIGHUP and tells the client its tools changed', async () => {
+  it('reloads the workflows on SIGHUP and tells the client its tools changed', async ({ observer, spawnFacade }) => {
     const s = await spawnFacade();
     await s.client.listTools();
     writeFileSync(
-      file,
+      observer.config.file,
       facadeYaml({
         log,
         extra:
@@ -150,7 +160,7 @@ describe('interlock mcp: the facade over stdio, as a desktop client spawns it', 
       await expect.poll(() => s.listChanged, { timeout: 10_000 }).toBeGreaterThan(0);
       expect((await s.client.listTools()).tools.map((t) => t.name)).toContain('wave');
     } finally {
-      writeFileSync(file, facadeYaml({ log }));
+      writeFileSync(observer.config.file, facadeYaml({ log }));
     }
   });
 });
