@@ -1,12 +1,10 @@
 import { describe, expect } from 'vitest';
-import type { RunningServer } from '../../../src/server/serve.ts';
 import { callLogPath } from '../../helpers/app.ts';
-import { appTest, openServer } from '../../helpers/fixtures.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { TOKENS, TOKEN_ENV, approve, connectClient, facadeYaml } from './helpers.ts';
 
-const it = appTest({ yaml: facadeYaml({ log: callLogPath(), tokens: true }), workers: false }).extend<{ server: RunningServer }>({
-  server: [async ({ app }, use) => openServer(app, { env: TOKEN_ENV }, use), { scope: 'file' }],
-});
+// The server starts the workers, as `interlock serve` does.
+const it = appTest({ yaml: facadeYaml({ log: callLogPath(), tokens: true }), workers: false, server: { env: TOKEN_ENV } });
 
 describe('/mcp as `interlock serve` mounts it', () => {
   it('asks a token with confirm through elicitation, with links to this server', async ({ server }) => {
