@@ -107,5 +107,5 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
     expect(after.out).toContain('nothing stuck');
     const clean = (await (await api('/doctor/repair', 'admin', 'POST')).json()) as Diagnosis;
     expect(clean.findings).toEqual([]);
-  }, 120_000);
+  }, 180_000); // with the fixtures' setup, which had 60 s of its own in a hook
 });

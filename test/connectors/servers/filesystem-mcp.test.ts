@@ -58,7 +58,7 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
       annotations: { destructiveHint: true },
     });
     expect(tools.every((t) => t.loosened === undefined && t.failWhen === undefined)).toBe(true);
-  }, 60_000);
+  }, 120_000); // the first test also starts the file's fixtures (60 s were the setup hook's)
 
   it('reads without a gate, asks before the write, and the file is on disk', async ({ app }) => {
     const { run: done, asked } = await runThrough(app, 'copy-note', { from: 'in.txt', to: 'out.txt' });

@@ -48,7 +48,7 @@ describe('@modelcontextprotocol/server-slack 2025.4.25 against the Slack sandbox
     expect(byName('slack_get_users')).toMatchObject({ write: false, loosened: ['readOnlyHint', 'idempotentHint'] });
     expect(byName('slack_post_message')).toMatchObject({ write: true, failWhen: ['output.ok = false'] });
     expect(byName('slack_post_message')?.loosened).toBeUndefined();
-  }, 60_000);
+  }, 120_000); // the first test also starts the file's fixtures (60 s were the setup hook's)
 
   it('shows the loosening in the API: what the server said, what was loosened, the fail_when', async ({ app }) => {
     const http = createHttpApp(app, { bindHost: '127.0.0.1', publicUrl: 'http://127.0.0.1:3000' });
