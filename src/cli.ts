@@ -1,8 +1,8 @@
 import { Command, Option } from 'commander';
 import { App } from './app.ts';
 import type { ConnectorPool } from './connectors/pool.ts';
-import { bold, formatConfirmation, green, red, yellow } from './cli/format.ts';
-import { loosenedText, overrideWarnings } from './connectors/overrides.ts';
+import { formatConfirmation, green, red, yellow } from './cli/format.ts';
+import { overrideWarnings } from './connectors/overrides.ts';
 import type { ToolInfo } from './connectors/types.ts';
 import type { ExplainOptions } from './cli/policy.ts';
 import { runCommand } from './cli/run.ts';
@@ -62,6 +62,16 @@ program
         const unreachable = new Set<string>();
         const issues = await validateAgainstCatalog(config, async (connector, tool) => {
           if (unreachable.has(connector)) return undefined;
+          if (config.connectors[connector]?.auth.type === 'oauth') {
+            // Its login lives in Redis, which validate does not need; `connectors tools` uses it.
+            unreachable.add(connector);
+            console.error(
+              yellow(
+                `warning: connector '${connector}' uses OAuth, so its tools are not checked here; \`interlock connectors tools ${connector}\` lists them with its login`,
+              ),
+            );
+            return undefined;
+          }
           try {
             return (listed[connector] = await pool.listTools(connector)).find((t) => t.name === tool);
           } catch (err) {
@@ -332,23 +342,27 @@ for (const [name, desc] of [
 }
 
 const connectors = program.command('connectors').description('inspect the MCP servers Interlock is a client of');
+/**
+ * Runs `fn` over the connectors: through the app (Redis: OAuth tokens and logins) when `ids`
+ * hold an OAuth connector, else over a pool of its own that needs no Redis.
+ */
+async function withConnectors(
+  ids: string[] | undefined,
+  fn: (v: import('./cli/connectors.ts').ConnectorsView) => Promise<void>,
+): Promise<void> {
+  const { needsLogins, viewOfApp } = await import('./cli/connectors.ts');
+  const config = loadConfig(configFile());
+  const chosen = Object.values(config.connectors).filter((c) => !ids || ids.includes(c.id));
+  if (needsLogins(chosen)) return withApp((a) => fn(viewOfApp(a)));
+  return withPool(config, (pool) => fn({ connectors: config.connectors, pool }));
+}
+
 connectors
   .command('list', { isDefault: true })
-  .description('connectors and their state')
+  .description("connectors and their state; an OAuth connector's login (who, scopes, expiry; never a token)")
   .action(async () => {
-    const config = loadConfig(configFile());
-    await withPool(config, async (pool) => {
-      for (const c of Object.values(config.connectors)) {
-        let info: string;
-        try {
-          const tools = await pool.listTools(c.id);
-          info = `${green(`${tools.length} tools`)} (${tools.filter((t) => t.write).length} writes)`;
-        } catch (err) {
-          info = red(`unreachable: ${errorMessage(err)}`);
-        }
-        console.log(`${bold(c.id)}  ${c.transport.type}  ${info}`);
-      }
-    });
+    const { listConnectors } = await import('./cli/connectors.ts');
+    await withConnectors(undefined, (v) => listConnectors(v));
   });
 connectors
   .command('login <id>')
@@ -384,20 +398,8 @@ for (const [name, desc] of [
     .command(`${name} <id>`)
     .description(desc)
     .action(async (id: string) => {
-      await withPool(loadConfig(configFile()), async (pool) => {
-        const tools = await pool.listTools(id, { refresh: true });
-        for (const t of tools) {
-          const loose = loosenedText(t);
-          const parts = [
-            t.write ? red('write') : green('read '),
-            bold(`${id}.${t.name}`),
-            t.title ?? '',
-            loose ? yellow(`(${loose})`) : '',
-            t.failWhen ? `fail_when: ${t.failWhen.join(' | ')}` : '',
-          ];
-          console.log(parts.filter((p) => p !== '').join('  '));
-        }
-      });
+      const { listConnectorTools } = await import('./cli/connectors.ts');
+      await withConnectors([id], (v) => listConnectorTools(v, id));
     });
 }
 

@@ -290,6 +290,21 @@ export function render(r: BenchResults): string {
         ['step jobs left in the queue', String(P.openJobsAfter)],
       ]),
     );
+    const S = P.sleeping;
+    if (S) {
+      lines.push('', `(3b) ${S.runs} runs waiting in \`sleep: 1h\` (${S.secondsToSleepAll} s to put them all to sleep)`);
+      lines.push(
+        table([
+          ['flow jobs in active/waiting', `${S.activeOrWaiting}; delayed ${S.delayed} (one per run)`],
+          ['Redis bytes per sleeping run', `${S.redisBytesPerRun} B (${kb(S.redisBytesPerRun)})`],
+          ['worker RSS', `${mib(S.worker.rssBefore)} → ${mib(S.worker.rssAfter)}`],
+          [
+            'worker heap after GC',
+            `${mib(S.worker.heapUsedBefore)} → ${mib(S.worker.heapUsedAfter)} (${S.heapBytesPerRun} B per run); target < 64 B`,
+          ],
+        ]),
+      );
+    }
   }
   const A = r.approve;
   if (A) {

@@ -31,11 +31,18 @@ export interface PausedResult {
 
 export interface SleepingResult {
   runs: number;
+  secondsToSleepAll: number;
   /** flow-queue jobs in wait, active or prioritized once every run sleeps */
   activeOrWaiting: number;
   delayed: number;
+  /** INFO used_memory before and after, per sleeping run (run hash, events, its delayed job, its ready marker) */
+  redisBytesPerRun: number;
+  worker: { rssBefore: number; rssAfter: number; heapUsedBefore: number; heapUsedAfter: number };
   heapBytesPerRun: number;
 }
+
+/** Runs paused (or put to sleep) before the baseline is taken: the worker's first use, not per run. */
+const WARM_RUNS = 100;
 
 async function memoryUsage(r: Redis, key: string): Promise<number> {
   return Number((await r.call('MEMORY', 'USAGE', key, 'SAMPLES', '0')) ?? 0);
@@ -64,6 +71,10 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
     queueKeys: await sumMatching(admin, queuePattern),
   });
 
+  // A worker's first runs load and compile what every later run reuses (modules, schemas, the
+  // connector's session): paused before the baseline, so the figures are per run, not start-up.
+  await pauseRuns(ctx, 'gated', WARM_RUNS, 'paused-warm');
+  while ((await openJobs(ctx)) > 0) await new Promise((r) => setTimeout(r, 50));
   const pending0 = await admin.zcard(indexKeys.pendingIndex);
   const keys0 = await admin.dbsize();
   const sizes0 = await sizes();
@@ -125,36 +136,53 @@ export async function measurePaused(ctx: BenchContext, worker: Child, runs: numb
       heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
     },
     openJobsAfter: await openJobs(ctx),
-    sleeping: await measureSleeping(ctx, worker, Math.min(runs, 1000)),
+    sleeping: await measureSleeping(ctx, worker, runs),
   };
 }
 
-/** Runs that sleep hold a delayed job and a ready marker due at their time, and nothing in a worker. */
+/**
+ * Runs that sleep hold a delayed job and a ready marker due at their time, and nothing in a worker:
+ * no job in active or waiting, and the worker's heap after a full GC does not grow with them.
+ */
 async function measureSleeping(ctx: BenchContext, worker: Child, runs: number): Promise<SleepingResult> {
   const flow = ctx.app.queues.get('flow');
+  await putToSleep(ctx, WARM_RUNS, 'sleeping-warm', (await flow.getJobCounts('delayed')).delayed ?? 0);
   const delayed0 = (await flow.getJobCounts('delayed')).delayed ?? 0;
   const w0 = await worker.probe();
+  const used0 = await usedMemory(ctx.admin);
+  const t0 = performance.now();
+  await putToSleep(ctx, runs, 'sleeping', delayed0);
+  const secondsToSleepAll = (performance.now() - t0) / 1000;
+  await new Promise((r) => setTimeout(r, 500));
+  const w1 = await worker.probe();
+  const used1 = await usedMemory(ctx.admin);
+  const c = await flow.getJobCounts('wait', 'active', 'prioritized', 'delayed');
+  return {
+    runs,
+    secondsToSleepAll: round(secondsToSleepAll, 2),
+    activeOrWaiting: (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0),
+    delayed: (c.delayed ?? 0) - delayed0,
+    redisBytesPerRun: round((used1 - used0) / runs, 0),
+    worker: { rssBefore: w0.rss, rssAfter: w1.rss, heapUsedBefore: w0.heapUsed, heapUsedAfter: w1.heapUsed },
+    heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
+  };
+}
+
+/** Starts `runs` runs of `sleeping` and waits until each holds a delayed job and none is active or waiting. */
+async function putToSleep(ctx: BenchContext, runs: number, tag: string, delayedBefore: number): Promise<void> {
+  const flow = ctx.app.queues.get('flow');
   await mapLimit(
     Array.from({ length: runs }, (_, i) => i),
     100,
-    async (i) => (await ctx.app.engine.trigger('sleeping', { text: `sleeping-${i}` })).run.id,
+    async (i) => (await ctx.app.engine.trigger('sleeping', { text: `${tag}-${i}` })).run.id,
   );
   const deadline = Date.now() + 300_000;
   for (;;) {
     const c = await flow.getJobCounts('wait', 'active', 'prioritized', 'delayed');
-    if ((c.delayed ?? 0) >= delayed0 + runs && (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0) break;
+    if ((c.delayed ?? 0) >= delayedBefore + runs && (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0) === 0) return;
     if (Date.now() > deadline) throw new Error(`sleeping runs did not all go to sleep: ${JSON.stringify(c)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
-  await new Promise((r) => setTimeout(r, 500));
-  const w1 = await worker.probe();
-  const c = await flow.getJobCounts('wait', 'active', 'prioritized', 'delayed');
-  return {
-    runs,
-    activeOrWaiting: (c.wait ?? 0) + (c.active ?? 0) + (c.prioritized ?? 0),
-    delayed: (c.delayed ?? 0) - delayed0,
-    heapBytesPerRun: round((w1.heapUsed - w0.heapUsed) / runs, 1),
-  };
 }
 
 /**

@@ -5,17 +5,14 @@
  * which this client answers by asking the person at the terminal: the model sees the outcome
  * of the run, never the question, and has no way to answer it.
  */
-import { currencyOf, fieldChoices } from '../grants/constraints.ts';
 import { randomUUID } from 'node:crypto';
-import { createInterface, type Interface } from 'node:readline/promises';
+import { createInterface } from 'node:readline/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import {
   ElicitRequestSchema,
   ToolListChangedNotificationSchema,
   type CallToolResult,
-  type ElicitRequest,
-  type ElicitResult,
   type Tool,
 } from '@modelcontextprotocol/sdk/types.js';
 import type OpenAI from 'openai';
@@ -25,7 +22,8 @@ import { InterlockError, errorMessage } from '../errors.ts';
 import { createOpenAI, llmError, openAISettings } from '../llm/openai.ts';
 import { servicesOf } from '../server/compose.ts';
 import { Facade } from '../server/mcp/server.ts';
-import { bold, cyan, dim, formatConfirmation, green, red, yellow } from './format.ts';
+import { ask, confirmAtTerminal } from './chat-confirm.ts';
+import { bold, cyan, dim, green, red, yellow } from './format.ts';
 
 export interface ChatOptions {
   model?: string;
@@ -205,81 +203,4 @@ function summarize(content: string): string {
   }
   const first = content.split('\n')[0] ?? '';
   return first.length > 160 ? `${first.slice(0, 160)}…` : first;
-}
-
-/**
- * Answers the facade's elicitation by asking the person. The confirmation is shown from the
- * record the facade asked about (found by the id and hash in its message), the way `interlock
- * run` shows it; the answer goes back to the facade, which approves exactly that hash.
- */
-async function confirmAtTerminal(app: App, rl: Interface, say: (s: string) => void, req: ElicitRequest): Promise<ElicitResult> {
-  const p = req.params;
-  if (p.mode === 'url') return { action: 'decline' };
-  const id = /npx interlock approve (\S+?)`/.exec(p.message)?.[1];
-  const hash = /argumentsHash: ([0-9a-f]{64})/.exec(p.message)?.[1];
-  // Without the record (Redis away) the facade's own message, which holds the same payload, is shown.
-  const conf = id ? await app.store.getConfirmation(id).catch(() => undefined) : undefined;
-  say('');
-  if (conf && conf.argumentsHash === hash) say(formatConfirmation(conf));
-  else say(p.message);
-  for (;;) {
-    let a: string;
-    try {
-      a = (
-        await ask(
-          rl,
-          bold(
-            `Approve this call? [a]pprove / [r]emember: approve, and this exact call again without asking / [s]cope: approve and remember for fields you pick / [d]eny: `,
-          ),
-        )
-      )
-        .trim()
-        .toLowerCase();
-    } catch {
-      // The terminal closed mid-question: nobody decided, so the write stays pending.
-      return { action: 'cancel' };
-    }
-    if (a === 'a' || a === 'approve' || a === 'y' || a === 'yes') return decided(say, 'approve', false);
-    if (a === 'r' || a === 'remember') return decided(say, 'approve', true);
-    if ((a === 's' || a === 'scope') && conf) {
-      for (const f of fieldChoices(conf.arguments, currencyOf(conf.arguments, conf.currency)))
-        say(`  ${f.field.padEnd(24)} → ${f.words}`);
-      try {
-        const fields = (await ask(rl, bold('Fields to hold to what you approve (comma separated): '))).trim();
-        const ttl = (await ask(rl, bold('For how long (10m, 1h; empty: until the chat ends): '))).trim();
-        return decided(say, 'approve', true, {
-          ...(fields ? { remember_fields: fields } : {}),
-          ...(ttl ? { remember_for: ttl } : {}),
-        });
-      } catch {
-        return { action: 'cancel' };
-      }
-    }
-    if (a === 'd' || a === 'deny' || a === 'n' || a === 'no') return decided(say, 'deny', false);
-  }
-}
-
-/** A question that gives up when the chat closes (Ctrl-C, Ctrl-D); readline leaves it pending otherwise. */
-function ask(rl: Interface, prompt: string): Promise<string> {
-  const ac = new AbortController();
-  const onClose = () => ac.abort();
-  rl.once('close', onClose);
-  return rl.question(prompt, { signal: ac.signal }).finally(() => rl.off('close', onClose));
-}
-
-function decided(
-  say: (s: string) => void,
-  decision: 'approve' | 'deny',
-  remember: boolean,
-  scope: { remember_fields?: string; remember_for?: string } = {},
-): ElicitResult {
-  const what = scope.remember_fields
-    ? `for ${scope.remember_fields}${scope.remember_for ? `, ${scope.remember_for}` : ''}`
-    : 'for this exact call';
-  say(
-    decision === 'approve'
-      ? green(`approved${remember ? `, and remembered ${what} in this conversation` : ''}`)
-      : red('denied: the tool will not be called'),
-  );
-  return { action: 'accept', content: { decision, remember, ...scope } };
 }

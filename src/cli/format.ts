@@ -1,3 +1,4 @@
+import { type PlanState, planGateLines } from '../plans/words.ts';
 import { confirmationPolicyLines } from '../policy/words.ts';
 import { currencyOf, fieldChoices } from '../grants/constraints.ts';
 import type { ConfirmationRecord, RunEvent, RunRecord } from '../runs/records.ts';
@@ -51,13 +52,20 @@ export function formatConfirmation(conf: ConfirmationRecord, opts: { uiUrl?: str
   } else {
     lines.push(`   approve: ${cyan(`npx interlock approve ${conf.id}`)}`);
     lines.push(`   remember: --remember (this exact payload again in session ${conf.session}), or --fields with some of:`);
-    for (const c of fieldChoices(conf.arguments, currencyOf(conf.arguments, opts.currency)))
+    for (const c of fieldChoices(conf.arguments, currencyOf(conf.arguments, opts.currency ?? conf.currency)))
       lines.push(`     ${c.field.padEnd(24)} → ${c.words}`);
     lines.push(`     (then ${conf.connector}.${conf.tool} within those fields; add --for 10m and --uses 3 to limit it)`);
   }
   lines.push(`   deny:    ${cyan(`npx interlock deny ${conf.id}`)}`);
   if (opts.uiUrl) lines.push(`   or open ${opts.uiUrl}`);
   return lines.filter((l) => l !== '').join('\n');
+}
+
+/** The plan beside a pending write, in the words every front end uses (plans/words.ts). */
+export function formatPlanAtGate(plan: PlanState, runId: string, uiUrl?: string): string {
+  return planGateLines(plan, { runId, ...(uiUrl ? { url: uiUrl } : {}) })
+    .map((l) => `   ${l.startsWith('Approve the whole plan') ? cyan(l) : l}`)
+    .join('\n');
 }
 
 export function formatEvent(e: RunEvent): string {

@@ -2,6 +2,7 @@
 import type { App } from '../app.ts';
 import { approvePlan, currentPlan } from '../engine/plans.ts';
 import { describeGrant, isActive } from '../grants/grant.ts';
+import { type PlanState, planWorthShowing } from '../plans/words.ts';
 import { bold, cyan, green } from './format.ts';
 
 export async function listGrants(a: App, o: { all?: boolean; session?: string }): Promise<void> {
@@ -45,4 +46,10 @@ export async function showPlan(a: App, runId: string, o: { approve?: string | bo
       `plan approved${r.confirmation ? `, and ${r.confirmation.connector}.${r.confirmation.tool} with it` : ''}; run ${runId} continues`,
     ),
   );
+}
+
+/** The plan beside a paused run's write, when it has something to say (the CLI's and chat's gate). */
+export async function planAtGate(a: App, runId: string): Promise<PlanState | undefined> {
+  const view = await currentPlan(a.engine, (c, t) => a.pool.getTool(c, t), runId).catch(() => undefined);
+  return view && planWorthShowing(view) ? view : undefined;
 }

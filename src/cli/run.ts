@@ -2,7 +2,8 @@ import { createInterface } from 'node:readline/promises';
 import type { App } from '../app.ts';
 import type { ConfirmationRecord, RunRecord } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
-import { bold, formatConfirmation, formatEvent, formatRun, green, yellow } from './format.ts';
+import { bold, formatConfirmation, formatEvent, formatPlanAtGate, formatRun, green, yellow } from './format.ts';
+import { planAtGate } from './grants.ts';
 
 /** `--input k=v`: typed by the workflow's input schema where it says `string`, else JSON when it parses. */
 export function coerceInputs(schema: Record<string, unknown>, pairs: string[], json?: string): Record<string, unknown> {
@@ -89,6 +90,8 @@ export async function runCommand(app: App, workflow: string, o: RunCommandOption
         if (conf && conf.status === 'pending' && !shown.has(conf.id)) {
           shown.add(conf.id);
           console.log(formatConfirmation(conf));
+          const plan = await planAtGate(app, run.id);
+          if (plan) console.log(formatPlanAtGate(plan, run.id));
           if (o.interactive && process.stdin.isTTY) {
             const a = await ask(conf);
             if (a === 'approve' || a === 'remember') {

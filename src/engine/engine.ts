@@ -15,7 +15,7 @@ import { type NewGrant, newGrantId } from '../runs/grants.ts';
 import { runCurrency } from '../grants/run-currency.ts';
 import type { InterlockConfig, WorkflowDef } from '../workflows/types.ts';
 import type { StepQueues } from '../worker/queues.ts';
-import { wakeParent } from '../worker/flow/child.ts';
+import { cancelChildren, wakeParent } from '../worker/flow/child.ts';
 
 export interface TriggerOptions {
   /**
@@ -298,8 +298,13 @@ export class Engine {
 
   async cancel(runId: string, by?: string): Promise<RunRecord> {
     const r = await this.store.cancelRun(runId, by);
-    if (!r.cancelled) throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${r.status}`);
+    if (!r.cancelled) {
+      // Asked again, a cancel cut short before it reached the children finishes with them.
+      if (r.status === 'cancelled') await cancelChildren(this.store, runId, by ?? 'unknown');
+      throw new InterlockError('RUN_FINISHED', `Run ${runId} already ended as ${r.status}`);
+    }
     await wakeParent(this.store, this.queues, runId);
+    await cancelChildren(this.store, runId, by ?? 'unknown');
     return this.store.requireRun(runId);
   }
 

@@ -8,7 +8,7 @@ import { InterlockError } from '../errors.ts';
 import { runCurrency } from '../grants/run-currency.ts';
 import { type Plan, buildPlan, type PlannedTool } from '../plans/plan.ts';
 import { matchPlan } from '../plans/match.ts';
-import { describePlan } from '../plans/words.ts';
+import { describePlan, type PlanState } from '../plans/words.ts';
 import type { ConfirmationRecord, DecisionChannel, RunRecord } from '../runs/records.ts';
 import { makePin } from '../runs/tool-pins.ts';
 import type { Engine } from './engine.ts';
@@ -33,18 +33,16 @@ async function plannedTools(run: RunRecord, getTool: ToolLookup): Promise<(c: st
   return (c, t) => found.get(`${c}.${t}`);
 }
 
-export interface PlanView {
-  plan: Plan;
-  words: string;
-  approved?: { planHash: string; by: string; at: number; current: boolean };
-}
+export type PlanView = PlanState;
 
 export async function currentPlan(engine: Engine, getTool: ToolLookup, runId: string): Promise<PlanView> {
   const run = await engine.store.requireRun(runId);
   const plan = await buildPlan(run, await plannedTools(run, getTool));
+  const diverged = run.plan ? await divergence(engine, run) : undefined;
   return {
     plan,
     words: describePlan(plan, runCurrency(run)),
+    ...(diverged ? { diverged } : {}),
     ...(run.plan
       ? {
           approved: {
@@ -56,6 +54,17 @@ export async function currentPlan(engine: Engine, getTool: ToolLookup, runId: st
         }
       : {}),
   };
+}
+
+/**
+ * Why the write the run waits at asks again although a plan was approved: the worker's
+ * `step.plan_diverged` event, written just before it opened that gate (so among the newest).
+ */
+async function divergence(engine: Engine, run: RunRecord): Promise<PlanView['diverged']> {
+  const waiting = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation');
+  if (!waiting) return undefined;
+  const e = (await engine.store.recentEvents(run.id)).find((x) => x.type === 'step.plan_diverged' && x.stepId === waiting.id);
+  return e && typeof e.data.reason === 'string' ? { stepId: waiting.id, reason: e.data.reason } : undefined;
 }
 
 /**

@@ -80,4 +80,9 @@ export interface RuleContext {
   annotations: Record<string, unknown>;
   tool: { connector: string; name: string; write: boolean };
   step?: { id: string; confirm: string };
+  /**
+   * a call inside a `foreach` or `parallel` step: its key (`3.refund`, `branch.step`) and, in a
+   * foreach, the item, its index (from 0) and the list's length, as templates read them (`loop.index`)
+   */
+  loop?: { key: string; item?: unknown; index?: number; count?: number };
 }

@@ -35,6 +35,8 @@ export interface AuditEntry {
   argumentsHash: string;
   runId: string;
   stepId: string;
+  /** the item of a loop or parallel step (`3`, `3.refund`, `branch.step`) the decision was for */
+  item?: string;
   workflow?: string;
   connector?: string;
   tool?: string;
@@ -92,11 +94,17 @@ export class AuditLog {
     return id ?? '';
   }
 
-  /** Entries oldest first, from `since`; `nextSince` continues after the last one returned. */
-  async list(q: AuditQuery = {}): Promise<{ entries: AuditEntry[]; nextSince?: string }> {
+  /**
+   * Entries oldest first, from `since`; `nextSince` continues after the last one returned. An entry
+   * older than the retention is never returned, even before a trim (appends trim whole stream nodes
+   * only, `MINID ~`) has removed it: what the audit keeps is exactly the configured time.
+   */
+  async list(q: AuditQuery = {}, now = Date.now()): Promise<{ entries: AuditEntry[]; nextSince?: string }> {
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
     const out: AuditEntry[] = [];
-    let start = q.since === undefined ? '-' : typeof q.since === 'number' ? `${q.since}-0` : q.since;
+    const asked = q.since === undefined ? '-' : typeof q.since === 'number' ? `${q.since}-0` : q.since;
+    const kept = auditMinId(this.retentionMs, now);
+    let start = asked === '-' || streamIdBefore(asked, kept) ? kept : asked;
     for (;;) {
       const rows = await this.redis.xrange(this.keys.audit(), start, '+', 'COUNT', Math.max(limit, 200));
       for (const [id, fields] of rows) {
@@ -110,10 +118,17 @@ export class AuditLog {
     }
   }
 
-  /** Drops entries older than the retention now (appends also trim as they go). */
-  async trim(): Promise<number> {
-    return this.redis.xtrim(this.keys.audit(), 'MINID', auditMinId(this.retentionMs));
+  /** Drops every entry older than the retention, exactly (appends trim as they go, by whole stream nodes). */
+  async trim(now = Date.now()): Promise<number> {
+    return this.redis.xtrim(this.keys.audit(), 'MINID', auditMinId(this.retentionMs, now));
   }
+}
+
+/** Whether stream id `a` (`ms-seq`, or `(ms-seq` for "after") sorts before `b` (`ms-seq`). */
+function streamIdBefore(a: string, b: string): boolean {
+  const [am, as] = a.replace(/^\(/, '').split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am < bm || (am === bm && (as ?? 0) < (bs ?? 0));
 }
 
 function parseEntry(id: string, fields: string[]): AuditEntry | undefined {

@@ -124,6 +124,14 @@ export class Keys {
   slackSeen(signatureHash: string): string {
     return `${this.prefix}:slack:seen:${signatureHash}`;
   }
+  /** the HMAC key MCP 2026-07-28 request states are signed with, when the environment gives none */
+  mcpStateKey(): string {
+    return `${this.prefix}:mcp:state:key`;
+  }
+  /** a request state already answered, by its nonce, kept until the state would have expired */
+  mcpStateUsed(nonce: string): string {
+    return `${this.prefix}:mcp:state:used:${nonce}`;
+  }
   /** held by the one process whose Slack notifier is running a pass */
   slackSweepLock(): string {
     return `${this.prefix}:slack:sweep:lock`;

@@ -950,6 +950,12 @@ export class RunStore {
     return entries.map(([id, fields]) => parseEvent(runId, id, fields));
   }
 
+  /** The newest `count` events, newest first: what a page says about what just happened. */
+  async recentEvents(runId: string, count = 50): Promise<RunEvent[]> {
+    const entries = await this.redis.xrevrange(this.keys.events(runId), '+', '-', 'COUNT', count);
+    return entries.map(([id, fields]) => parseEvent(runId, id, fields));
+  }
+
   async toolEnabled(connector: string, tool: string): Promise<boolean> {
     return (await this.redis.hget(this.keys.toolToggles(), `${connector}.${tool}`)) !== '0';
   }

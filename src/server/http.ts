@@ -138,7 +138,10 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
   hono.route('/hooks', hookRoutes(svc.triggers));
   hono.route('/', uiRoutes(svc.queries, feed, svc));
   // The link's own token is the authentication on these pages (URL-mode elicitation).
-  hono.route('/', decideRoutes({ links: svc.decideLinks, confirmations: svc.queries, decisions: svc.commands }));
+  hono.route(
+    '/',
+    decideRoutes({ links: svc.decideLinks, confirmations: svc.queries, decisions: svc.commands, plans: svc.plans }),
+  );
   if (opts.slack)
     hono.route(
       '/',

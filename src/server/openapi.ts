@@ -863,7 +863,7 @@ const paths: Json = {
       summary: 'Runs stuck by any rule the doctor knows, each naming the run and why',
       ...scoped('admin'),
       description:
-        'Kinds: ready_without_job, ready_stale, no_job, confirmation_not_indexed, confirmation_overdue, awaiting_without_confirmation, blocked_tool_approved, in_doubt_too_long. ' +
+        'Kinds: ready_without_job, ready_stale, no_job, confirmation_not_indexed, confirmation_overdue, awaiting_without_confirmation, blocked_tool_approved, connector_login_required, blocked_login_done, in_doubt_too_long. ' +
         "A finding with `repair` can be fixed by POST /api/v1/doctor/repair; one without needs a person. Walks every run: an operator's tool, not a health check.",
       responses: { 200: jsonBody(ref('Diagnosis'), '{checked, findings}'), ...common },
     },

@@ -11,6 +11,7 @@ import { Authenticator } from './auth.ts';
 import { servicesOf } from './compose.ts';
 import { type HttpApp, createHttpApp } from './http.ts';
 import { type McpRouteHandle, createMcpRoute } from './mcp/http.ts';
+import { createRequestStates } from './mcp/request-state.ts';
 import { Metrics } from './metrics.ts';
 import { createBuiltinServer } from './oauth/builtin/server.ts';
 import { type OAuthSetup, setUpOAuth } from './oauth/setup.ts';
@@ -102,11 +103,18 @@ export async function startServer(app: App, opts: StartServerOptions = {}): Prom
       ? await setUpOAuth({ app, config: oauthConfig, tokens: auth, publicUrl: url, env, builtin: createBuiltinServer })
       : undefined;
     if (oauth) notice(`OAuth: /mcp accepts tokens from ${oauth.resource.issuer} for ${oauth.resource.resource}`);
+    const stateKey = env.INTERLOCK_MCP_STATE_KEY;
+    const states = createRequestStates({
+      redis: app.redis.client,
+      keys: app.store.keys,
+      ...(stateKey ? { key: stateKey } : {}),
+    });
     mcp = createMcpRoute({
       services,
       auth: oauth?.bearer ?? auth,
       ...(oauth ? { challenger: oauth.bearer } : {}),
       publicUrl: url,
+      states,
       ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}),
     });
     http = createHttpApp(app, {

@@ -1,6 +1,7 @@
 import { F, runIdOfConfirmation } from '../runs/keys.ts';
 import type { RunRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
+import { examineBlocked, unblockRun } from './doctor-blocked.ts';
 import { stepJobId, type StepQueues } from './queues.ts';
 
 /** What `interlock doctor` knows to look for; see docs/recovery.md. */
@@ -12,6 +13,8 @@ export type FindingKind =
   | 'confirmation_overdue'
   | 'awaiting_without_confirmation'
   | 'blocked_tool_approved'
+  | 'connector_login_required'
+  | 'blocked_login_done'
   | 'in_doubt_too_long';
 
 export interface Finding {
@@ -178,23 +181,7 @@ export class Doctor {
         });
       }
     }
-    if (run.error?.code === 'TOOL_CHANGED') {
-      const step = run.definition.steps.find((d) => ['pending', 'running'].includes(run.steps[d.id]?.status ?? 'pending'));
-      if (
-        step &&
-        step.kind === 'call' &&
-        !(await this.o.store.pins.review(step.connector, step.tool)).pending &&
-        now - run.updatedAt > this.o.boundMs
-      ) {
-        out.push({
-          runId: run.id,
-          stepId: step.id,
-          kind: 'blocked_tool_approved',
-          why: `paused at ${step.connector}.${step.tool}, whose change was approved since`,
-          repair: 'unblock the run and enqueue the step',
-        });
-      }
-    }
+    out.push(...(await examineBlocked(this.o.store, run, now, this.o.boundMs)));
     return out;
   }
 
@@ -252,23 +239,11 @@ export class Doctor {
         return r.outcome === 'expired' ? `${cid} expired; the run failed` : `left alone (${r.outcome})`;
       }
       case 'blocked_tool_approved':
-        return this.unblock(run, f.stepId);
+      case 'blocked_login_done':
+        return unblockRun(store, queues, run, f);
       default:
         return 'needs a person';
     }
-  }
-
-  /** A step blocked at a tool whose change was approved since: unblocked (marked ready) and enqueued. */
-  private async unblock(run: RunRecord, stepId: string | undefined): Promise<string> {
-    const { store, queues } = this.o;
-    const step = run.definition.steps.find((s) => s.id === stepId);
-    if (step?.kind !== 'call') return 'no such step';
-    const generation = `unblocked-${Date.now()}`;
-    const by = { connector: step.connector, tool: step.tool, by: 'interlock doctor' };
-    if ((await store.unblockStep(run.id, step.id, by, generation)) !== 'ok') return 'no longer blocked; left alone';
-    await queues.enqueue(run.definition, run.id, run.session, step.id, generation);
-    await store.pins.dropWaiting(step.connector, step.tool, run.id, step.id);
-    return `unblocked and enqueued ${stepJobId(run.id, step.id, generation)}`;
   }
 }
 

@@ -13,7 +13,7 @@ import type { PolicyVerdict } from '../policy/types.ts';
 import type { ConfirmationPayload, Grant, RunRecord, StepRecord } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
-import type { PolicyConfig, StepDef } from '../workflows/types.ts';
+import type { CallStep, PolicyConfig, StepDef } from '../workflows/types.ts';
 import { pickGrant } from '../grants/grant.ts';
 import { runCurrency } from '../grants/run-currency.ts';
 import { decideGate } from './gate.ts';
@@ -134,7 +134,8 @@ export type StepFacts =
 export interface PlanInput {
   run: RunRecord;
   step: StepDef;
-  rec: StepRecord;
+  /** where the step (or a loop's item: flow/units.ts plans items with this same function) stands */
+  rec: Pick<StepRecord, 'status' | 'intentAttempt' | 'approvedHash'>;
   facts: StepFacts;
   policy: PolicyConfig;
   /** the intent attempt this job's last try proved never reached the server (a refused connection) */
@@ -157,10 +158,23 @@ export function planStep(p: PlanInput): ActionOp {
   }
   if (facts.kind === 'model')
     return { kind: 'callModel', req: facts.req, ...resolved(facts.req as unknown as Record<string, unknown>) };
-  const { tool, args } = facts;
   const step = p.step;
   if (step.kind !== 'call')
     return { kind: 'fail', error: new InterlockError('INTERNAL', `step "${step.id}" is not a tool call`), result: {} };
+  const refused = refuseCall(step, facts);
+  if (refused) return refused;
+  const { tool } = facts;
+  const r = resolved(facts.args);
+  const intent = p.rec.intentAttempt;
+  if (p.rec.status === 'running' && intent !== undefined && intent !== p.undeliveredAttempt && tool.write && !tool.idempotent) {
+    // A previous attempt may have reached the server and we cannot ask it: never send again blindly.
+    return { kind: 'inDoubt', ...r };
+  }
+  return gateCall(p, step, facts, r);
+}
+
+/** A call that cannot go as it stands: the tool is off, the arguments break its schema, or it changed. */
+function refuseCall(step: CallStep, facts: Extract<StepFacts, { kind: 'tool' }>): ActionOp | undefined {
   if (!facts.enabled) {
     return {
       kind: 'fail',
@@ -172,17 +186,17 @@ export function planStep(p: PlanInput): ActionOp {
     };
   }
   try {
-    validateArguments(tool, args);
+    validateArguments(facts.tool, facts.args);
   } catch (error) {
     return { kind: 'fail', error, result: {} };
   }
-  if (facts.changed.length) return { kind: 'block', tool, fields: facts.changed };
-  const r = resolved(args);
-  const intent = p.rec.intentAttempt;
-  if (p.rec.status === 'running' && intent !== undefined && intent !== p.undeliveredAttempt && tool.write && !tool.idempotent) {
-    // A previous attempt may have reached the server and we cannot ask it: never send again blindly.
-    return { kind: 'inDoubt', ...r };
-  }
+  if (facts.changed.length) return { kind: 'block', tool: facts.tool, fields: facts.changed };
+  return undefined;
+}
+
+/** Policy rules first, then the gate: a rule's deny or approve, a read, or a write that needs a decision. */
+function gateCall(p: PlanInput, step: CallStep, facts: Extract<StepFacts, { kind: 'tool' }>, r: Resolved): ActionOp {
+  const { tool } = facts;
   const verdict = facts.verdict ?? { kind: 'default' };
   if (verdict.kind === 'rule' && verdict.effect === 'deny') return { kind: 'deny', by: undefined, rule: verdict, ...r };
   const gated = tool.write || step.confirm === 'always';
@@ -192,7 +206,7 @@ export function planStep(p: PlanInput): ActionOp {
     workflow: p.run.workflow,
     step,
     tool,
-    arguments: args,
+    arguments: r.args,
     argumentsHash: r.argumentsHash,
     ...(p.rec.approvedHash !== undefined ? { approvedHash: p.rec.approvedHash } : {}),
     policy: p.policy,

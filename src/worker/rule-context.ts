@@ -10,8 +10,11 @@ import type { RunRecord } from '../runs/records.ts';
 import { unconfirmedRule } from '../workflows/policy.ts';
 import type { PolicyConfig, StepDef } from '../workflows/types.ts';
 
+/** The steps a rule reads: a run's, or for an item of a loop, the run's with the item's earlier steps over them. */
+type StepsView = Record<string, { output?: unknown; status: string }>;
+
 export function ruleContext(
-  run: Pick<RunRecord, 'id' | 'workflow' | 'inputs' | 'owner' | 'steps'> | undefined,
+  run: (Pick<RunRecord, 'id' | 'workflow' | 'inputs' | 'owner'> & { steps: StepsView }) | undefined,
   step: Pick<StepDef, 'id' | 'confirm'> | undefined,
   tool: Pick<ToolInfo, 'connector' | 'name' | 'write' | 'annotations'>,
   args: Record<string, unknown>,

@@ -10,7 +10,7 @@
  * ```
  */
 import { SCOPES, readScopes, readSecretRef } from './schema.ts';
-import { type Field, type Source, readDuration, readList, readMap, readString, readStringList } from './source.ts';
+import { type Field, type Source, readDuration, readInt, readList, readMap, readString, readStringList } from './source.ts';
 import type { BuiltinAuthServerConfig, OAuthUserConfig, Scope, ServerConfig, ServerOAuthConfig } from './types.ts';
 
 export const DEFAULT_ACCESS_TOKEN_TTL_S = 3600;
@@ -81,12 +81,15 @@ function readUrl(src: Source, f: Field, what: string): string | undefined {
 }
 
 function readIntrospection(src: Source, f: Field): ServerOAuthConfig['introspection'] {
-  const m = readMap(src, f, 'oauth introspection', { required: ['url', 'client_id', 'client_secret'] });
+  const m = readMap(src, f, 'oauth introspection', { required: ['url', 'client_id', 'client_secret'], optional: ['cache'] });
   if (!m?.url || !m.client_id || !m.client_secret) return undefined;
   const url = readUrl(src, m.url, 'introspection url');
   const clientId = readString(src, m.client_id, 'introspection client_id');
   const clientSecretEnv = readSecretRef(src, m.client_secret, 'introspection client_secret');
-  return url && clientId && clientSecretEnv ? { url, clientId, clientSecretEnv } : undefined;
+  // 0s: ask the issuer on every request, so a revoked token stops at once.
+  const cacheMs = m.cache ? readDuration(src, m.cache, 'introspection cache', { positive: false }) : undefined;
+  if (!url || !clientId || !clientSecretEnv) return undefined;
+  return { url, clientId, clientSecretEnv, ...(cacheMs !== undefined ? { cacheMs } : {}) };
 }
 
 function readScopeMap(src: Source, f: Field): Record<Scope, string[]> {
@@ -102,7 +105,10 @@ function readScopeMap(src: Source, f: Field): Record<Scope, string[]> {
 }
 
 function readBuiltin(src: Source, f: Field, tokenNames: ReadonlySet<string>): BuiltinAuthServerConfig | undefined {
-  const m = readMap(src, f, 'oauth builtin', { required: ['secret', 'users'], optional: ['signing_key', 'access_token_ttl'] });
+  const m = readMap(src, f, 'oauth builtin', {
+    required: ['secret', 'users'],
+    optional: ['signing_key', 'access_token_ttl', 'sign_in_limit'],
+  });
   if (!m?.secret || !m.users) return undefined;
   const secretEnv = readSecretRef(src, m.secret, 'builtin secret');
   const signingKeyEnv = m.signing_key ? readSecretRef(src, m.signing_key, 'builtin signing_key') : undefined;
@@ -120,13 +126,24 @@ function readBuiltin(src: Source, f: Field, tokenNames: ReadonlySet<string>): Bu
     names.add(u.name);
     users.push(u);
   }
+  const signInLimit = m.sign_in_limit ? readSignInLimit(src, m.sign_in_limit) : undefined;
   if (!secretEnv || ttlMs === undefined) return undefined;
   return {
     secretEnv,
     ...(signingKeyEnv ? { signingKeyEnv } : {}),
     users,
     accessTokenTtlS: Math.max(1, Math.round(ttlMs / 1000)),
+    ...(signInLimit ? { signInLimit } : {}),
   };
+}
+
+/** `sign_in_limit: { attempts: 5, window: 15m }`: failed sign-ins per user name and address. */
+function readSignInLimit(src: Source, f: Field): BuiltinAuthServerConfig['signInLimit'] {
+  const m = readMap(src, f, 'builtin sign_in_limit', { required: ['attempts', 'window'] });
+  if (!m?.attempts || !m.window) return undefined;
+  const attempts = readInt(src, m.attempts, 'sign_in_limit attempts', 1);
+  const windowMs = readDuration(src, m.window, 'sign_in_limit window', { positive: true });
+  return attempts !== undefined && windowMs !== undefined ? { attempts, windowMs } : undefined;
 }
 
 const HASH_RE = /^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]+\$[A-Za-z0-9_-]+$/;

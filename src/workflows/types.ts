@@ -283,6 +283,8 @@ export interface BuiltinAuthServerConfig {
   signingKeyEnv?: string;
   users: OAuthUserConfig[];
   accessTokenTtlS: number;
+  /** failed sign-ins allowed per user name and address, and how long they count; unset: 5 per 15 min */
+  signInLimit?: { attempts: number; windowMs: number };
 }
 
 /** `server.auth.oauth`: /mcp (and the API) as an OAuth-protected resource. */
@@ -290,8 +292,8 @@ export interface ServerOAuthConfig {
   /** an external authorization server's issuer; absent with `builtin` (then it is <public URL>/oauth) */
   issuer?: string;
   jwksUri?: string;
-  /** RFC 7662 introspection instead of JWT verification */
-  introspection?: { url: string; clientId: string; clientSecretEnv: string };
+  /** RFC 7662 introspection instead of JWT verification; `cacheMs`: how long an active answer is kept */
+  introspection?: { url: string; clientId: string; clientSecretEnv: string; cacheMs?: number };
   /** the `aud` tokens must carry; default <public URL>/mcp */
   audience?: string;
   /** for each Interlock scope, the token scopes that grant it */

@@ -3,8 +3,9 @@ import type { ToolInfo } from '../../src/connectors/types.ts';
 import type { ItemRecord, RunRecord } from '../../src/runs/records.ts';
 import { canonicalJson, sha256Hex } from '../../src/workflows/canonical.ts';
 import type { CallStep, ForeachStep, ParallelStep, PolicyConfig, TemplateContext } from '../../src/workflows/types.ts';
-import { batchPayload } from '../../src/worker/flow/batch.ts';
-import { type Unit, type UnitFacts, planUnit, readyUnits } from '../../src/worker/flow/units.ts';
+import type { ScopedGrant } from '../../src/grants/grant.ts';
+import { type Ask, batchPayload } from '../../src/worker/flow/batch.ts';
+import { type Unit, type UnitOp, planUnit, readyUnits } from '../../src/worker/flow/units.ts';
 
 // What each call inside a loop or a parallel step does next, and what one batch confirmation
 // shows, from facts typed in here: no Redis, no server (the end-to-end tests are in flow.test.ts).
@@ -47,18 +48,36 @@ const tool: ToolInfo = {
   idempotent: true,
 };
 const base: TemplateContext = { inputs: {}, steps: {}, run: { id: 'r1', workflow: 'wf', session: 's' } };
-const run = { id: 'r1', definition: { steps: [loop] } } as unknown as RunRecord;
+const run = {
+  id: 'r1',
+  workflow: 'wf',
+  session: 's',
+  inputs: {},
+  steps: {},
+  definition: { steps: [loop] },
+} as unknown as RunRecord;
 const hash = (args: Record<string, unknown>) => sha256Hex(canonicalJson(args));
-const unit = (key: string): Unit => ({ key, step: refund, ctx: base, idem: `interlock-r1-refunds-${key}` });
-const facts = (args: Record<string, unknown>, more: Partial<UnitFacts> = {}): UnitFacts => ({
-  args,
-  tool,
-  enabled: true,
-  grant: undefined,
-  approvedHash: undefined,
-  rec: undefined,
-  ...more,
-});
+const unit = (key: string): Unit => ({ key, step: refund, ctx: base, loop: { key }, idem: `interlock-r1-refunds-${key}` });
+interface More {
+  tool?: ToolInfo;
+  grants?: ScopedGrant[];
+  approvedHash?: string;
+  rec?: ItemRecord;
+}
+/** planStep's answer for one unit, from facts typed in here. */
+const plan = (key: string, args: Record<string, unknown>, more: More = {}): UnitOp =>
+  planUnit(
+    run,
+    unit(key),
+    {
+      facts: { kind: 'tool', args, tool: more.tool ?? tool, enabled: true, changed: [], grants: more.grants ?? [] },
+      approvedHash: more.approvedHash,
+      rec: more.rec,
+    },
+    policy,
+    Date.now(),
+  );
+const asks = (ops: UnitOp[]): Ask[] => ops.flatMap((o) => (o.op.kind === 'ask' ? [{ unit: o.unit, op: o.op }] : []));
 
 describe('the calls of a loop', () => {
   it('are one per item, with the item in the template context and an idempotency key from run, step and item', () => {
@@ -98,9 +117,9 @@ describe('a loop of writes asks once for the batch', () => {
   const args = [{ charge_id: 'ch_1' }, { charge_id: 'ch_2' }];
 
   it('lists every item with its exact arguments and hash, under a batch hash over all of them', () => {
-    const plans = args.map((a, i) => planUnit(unit(String(i)), facts(a), 'wf', policy));
-    expect(plans.map((p) => p.kind)).toEqual(['ask', 'ask']);
-    const payload = batchPayload(plans.filter((p) => p.kind === 'ask'));
+    const plans = args.map((a, i) => plan(String(i), a));
+    expect(plans.map((p) => p.op.kind)).toEqual(['ask', 'ask']);
+    const payload = batchPayload(asks(plans));
     const items = args.map((a, i) => ({
       key: String(i),
       connector: 'stripe',
@@ -115,31 +134,34 @@ describe('a loop of writes asks once for the batch', () => {
 
   it('lets each approved item through, and an item whose arguments differ from what was approved asks alone', () => {
     const approved = hash({ charge_id: 'ch_1' });
-    expect(planUnit(unit('0'), facts(args[0], { approvedHash: approved }), 'wf', policy).kind).toBe('call');
-    const changed = planUnit(unit('0'), facts({ charge_id: 'ch_9' }, { approvedHash: approved }), 'wf', policy);
-    expect(changed.kind).toBe('ask');
-    const alone = batchPayload(changed.kind === 'ask' ? [changed] : []);
+    expect(plan('0', args[0], { approvedHash: approved }).op.kind).toBe('call');
+    const changed = plan('0', { charge_id: 'ch_9' }, { approvedHash: approved });
+    expect(changed.op.kind).toBe('ask');
+    const alone = batchPayload(asks([changed]));
     expect(alone.arguments).toEqual({ items: [expect.objectContaining({ key: '0', arguments: { charge_id: 'ch_9' } })] });
   });
 
   it('stops an item a remembered decision denies, and a non-idempotent write a crash left started is in doubt', () => {
-    const denied = planUnit(unit('0'), facts(args[0], { grant: { decision: 'deny', by: 'ops' } }), 'wf', policy);
-    expect(denied).toMatchObject({ kind: 'end', status: 'denied' });
+    const deny: ScopedGrant = {
+      id: 'g1',
+      session: 's',
+      connector: 'stripe',
+      tool: 'create_refund',
+      decision: 'deny',
+      scope: 'tool',
+      by: 'ops',
+      at: 0,
+      uses: 0,
+    };
+    expect(plan('0', args[0], { grants: [deny] }).op).toMatchObject({ kind: 'deny', by: 'ops', grant: { id: 'g1' } });
     const plain = { ...tool, idempotent: false };
-    const doubt = planUnit(
-      unit('1'),
-      facts(args[1], { tool: plain, rec: { status: 'running', attempts: 1, intentAttempt: 1 } }),
-      'wf',
-      policy,
-    );
-    expect(doubt).toMatchObject({ kind: 'end', status: 'in_doubt' });
+    const doubt = plan('1', args[1], { tool: plain, rec: { status: 'running', attempts: 1, intentAttempt: 1 } });
+    expect(doubt.op.kind).toBe('inDoubt');
     // The same crash on an idempotent write is resent: the server dedupes it by the item's key.
-    const resend = planUnit(
-      unit('1'),
-      facts(args[1], { rec: { status: 'running', attempts: 1, intentAttempt: 1 }, approvedHash: hash(args[1]) }),
-      'wf',
-      policy,
-    );
-    expect(resend.kind).toBe('call');
+    const resend = plan('1', args[1], {
+      rec: { status: 'running', attempts: 1, intentAttempt: 1 },
+      approvedHash: hash(args[1]),
+    });
+    expect(resend.op.kind).toBe('call');
   });
 });

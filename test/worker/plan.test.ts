@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
+import { loginRequired } from '../../src/connectors/oauth/login-required.ts';
 import { InterlockError } from '../../src/errors.ts';
 import type { Grant, RunRecord, StepRecord } from '../../src/runs/records.ts';
 import { type PlanInput, type StepFacts, WAIT_FOR_COMMIT_MS, planPosition, planStep, resolved } from '../../src/worker/plan.ts';
@@ -143,6 +144,13 @@ describe('planStep: what a step whose turn it is does', () => {
   it('fails with the error that resolving or looking up the tool raised', () => {
     const error = new InterlockError('TEMPLATE_ERROR', 'no such input');
     expect(plan({ kind: 'error', error })).toEqual({ kind: 'fail', error, result: {} });
+  });
+
+  it('waits for a person to log the connector in when looking up its tool needed a login', () => {
+    const error = loginRequired('mail', 'no login yet');
+    expect(plan({ kind: 'error', error })).toEqual({ kind: 'awaitLogin', connector: 'mail', error });
+    // An llm step has no connector login to wait for: the same error fails it.
+    expect(plan({ kind: 'error', error }, { run: runWith([draft]), step: draft }).kind).toBe('fail');
   });
 
   it('fails, without calling anything, tool facts handed to an llm step', () => {

@@ -1,7 +1,8 @@
 import type { ElicitRequestFormParams, ElicitResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ConfirmationRecord } from '../../runs/records.ts';
 import { confirmationPolicyLines } from '../../policy/words.ts';
-import { approveUrl, type Links } from './results.ts';
+import { type PlanState, planGateLines } from '../../plans/words.ts';
+import { approveUrl, type Links, runUrl } from './results.ts';
 import { currencyOf, fieldChoices } from '../../grants/constraints.ts';
 import type { RememberRequest } from '../../grants/grant.ts';
 import { rememberFromFlags } from '../../grants/remember.ts';
@@ -30,13 +31,16 @@ export type ElicitedDecision =
   /** the client answered something we cannot read as a decision: leave the write pending */
   | { kind: 'unclear'; why: string };
 
-export function elicitationMessage(c: ConfirmationRecord, links: Links): string {
+/** `plan`: the run's plan when it has something to say (results.ts gatePlan), shown after the payload. */
+export function elicitationMessage(c: ConfirmationRecord, links: Links, plan?: PlanState): string {
   const flags = [
     c.annotations.destructiveHint === false ? 'not destructive' : 'may be destructive',
     c.annotations.idempotentHint ? 'idempotent' : 'not idempotent',
     c.annotations.openWorldHint === false ? 'closed world' : 'reaches outside systems',
   ];
   const url = approveUrl(links, c.id);
+  const page = runUrl(links, c.runId);
+  const planLines = plan ? planGateLines(plan, { runId: c.runId, ...(page ? { url: page } : {}) }) : [];
   return [
     `Interlock asks before a write. Workflow "${c.workflow}" (run ${c.runId}, step "${c.stepId}") wants to call:`,
     '',
@@ -57,15 +61,16 @@ export function elicitationMessage(c: ConfirmationRecord, links: Links): string 
     `argumentsHash: ${c.argumentsHash}`,
     `Expected output: ${c.outputSchema ? JSON.stringify(c.outputSchema) : 'the tool declares no output schema'}`,
     '',
+    ...(planLines.length ? [...planLines, ''] : []),
     'Approve calls the tool once with exactly these arguments; deny stops the run and the tool is never called.',
     ...rememberWords(c),
     `You can also decide ${url ? `at ${url} or ` : ''}with \`npx interlock approve ${c.id}\` / \`npx interlock deny ${c.id}\`.`,
   ].join('\n');
 }
 
-export function elicitationParams(c: ConfirmationRecord, links: Links): ElicitRequestFormParams {
+export function elicitationParams(c: ConfirmationRecord, links: Links, plan?: PlanState): ElicitRequestFormParams {
   return {
-    message: elicitationMessage(c, links),
+    message: elicitationMessage(c, links, plan),
     requestedSchema: {
       type: 'object',
       properties: {

@@ -9,12 +9,12 @@ import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import type { ServerServices } from '../services.ts';
 import { askByUrl } from './ask-url.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
-import { pendingConfirmation, runResult, runView, type Links } from './results.ts';
+import { gatePlan, pendingConfirmation, runResult, runView, type Links } from './results.ts';
 
 export type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface FollowOptions {
-  services: Pick<ServerServices, 'commands' | 'queries' | 'events' | 'decideLinks'>;
+  services: Pick<ServerServices, 'commands' | 'queries' | 'events' | 'decideLinks' | 'plans'>;
   server: Server;
   links: Links;
   logger: Logger;
@@ -80,7 +80,9 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
   // First, so a client that gives up before the answer still has the id to follow.
   progress.report(`run ${runId} started; get_run follows it`);
   const answer = async (run: RunRecord, conf?: ConfirmationRecord, note?: string) =>
-    runResult(runView(run, conf ?? (await pendingConfirmation(queries, run)), o.links, note));
+    runResult(
+      runView(run, conf ?? (await pendingConfirmation(queries, run)), o.links, note, await gatePlan(o.services.plans, run)),
+    );
   try {
     for (;;) {
       let fresh = 0;
@@ -107,7 +109,7 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
         }
         if (!o.elicit) return await answer(run, conf, o.notAsked);
         progress.report(`asking for approval of ${conf.connector}.${conf.tool}`);
-        const asked = await ask(conf, extra, o);
+        const asked = await ask(conf, extra, o, run);
         if (asked.kind === 'unanswered') return await answer(await queries.requireRun(runId), undefined, asked.note);
         // The person's time does not count against the run's.
         deadline = Date.now() + budget;
@@ -121,12 +123,12 @@ export async function followRun(runId: string, extra: Extra, o: FollowOptions): 
   }
 }
 
-async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions): Promise<AskOutcome> {
+async function ask(conf: ConfirmationRecord, extra: Extra, o: FollowOptions, run: RunRecord): Promise<AskOutcome> {
   if (o.elicitMode === 'url' && o.links.publicUrl) return askByUrl(conf, extra, o, o.links.publicUrl);
   const left = conf.expiresAt - Date.now();
   let result: ElicitResult;
   try {
-    result = await o.server.elicitInput(elicitationParams(conf, o.links), {
+    result = await o.server.elicitInput(elicitationParams(conf, o.links, await gatePlan(o.services.plans, run)), {
       relatedRequestId: extra.requestId,
       signal: extra.signal,
       timeout: Math.max(1000, Math.min(o.elicitTimeoutMs, left)),

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { isLegacyRequest } from '@modelcontextprotocol/server';
 import type { Context } from 'hono';
 import { errorMessage } from '../../errors.ts';
 import { parseJsonText } from '../request.ts';
 import type { ServerServices } from '../services.ts';
 import { createHostGuard } from './guard.ts';
+import { listenCapped } from './listen-slots.ts';
+import { createModernHandler } from './modern.ts';
+import type { RequestStates } from './request-state.ts';
 import { Facade, type FacadeDeps, type FacadeServices } from './server.ts';
 
 /** Who made a request; the shape of src/server/auth.ts's Principal, declared here so /mcp depends on no more than it uses. */
@@ -48,6 +52,8 @@ export interface McpRouteDeps {
   maxSessionsPerPrincipal?: number;
   /** passed to each session's facade (wait times, elicitation) */
   facade?: Partial<Pick<FacadeDeps, 'canElicit' | 'waitMs' | 'progressWaitMs' | 'elicitTimeoutMs'>>;
+  /** signs the requestState of 2026-07-28 calls; none: /mcp serves the 2025 revisions only */
+  states?: RequestStates;
 }
 
 export interface McpRouteHandle {
@@ -103,6 +109,20 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     return n;
   };
   const log = deps.services.logger.child({ component: 'mcp-http' });
+  // 2026-07-28 requests carry their protocol version in each request and open no session.
+  const modern = deps.states
+    ? createModernHandler({
+        services: deps.services,
+        states: deps.states,
+        links: { publicUrl: deps.publicUrl },
+        maxSubscriptions: maxSessions,
+        ...(deps.facade?.waitMs !== undefined ? { waitMs: deps.facade.waitMs } : {}),
+      })
+    : undefined;
+  // One token may hold no more listen streams than sessions, for the same reason.
+  const modernRequest = modern
+    ? listenCapped(modern, maxPerPrincipal, (message) => rpcError(429, -32000, message, { 'retry-after': '30' }))
+    : undefined;
 
   const end = async (sid: string): Promise<void> => {
     const e = sessions.get(sid);
@@ -243,6 +263,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     } catch (err) {
       return rpcError(400, -32700, `Parse error: ${errorMessage(err)}`);
     }
+    if (modernRequest && !(await isLegacyRequest(c.req.raw, body))) return modernRequest(c.req.raw, body, authInfo);
     const init = Array.isArray(body) ? body.some(isInitializeRequest) : isInitializeRequest(body);
     if (!init)
       return rpcError(400, -32000, 'Bad Request: Mcp-Session-Id header is required (send initialize first to open a session)');
@@ -251,6 +272,8 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
 
   async function reload(): Promise<void> {
     await Promise.all([...sessions.values()].map((e) => e.facade.refreshTools()));
+    // 2026-07-28 clients hear it on their subscriptions/listen streams, if they opened one.
+    modern?.notify.toolsChanged();
   }
   const unsubscribe = deps.services.source.subscribe(() => reload());
 
@@ -263,6 +286,7 @@ export function createMcpRoute(deps: McpRouteDeps): McpRouteHandle {
     async close() {
       unsubscribe();
       clearInterval(sweep);
+      await modern?.close();
       await Promise.all([...sessions.keys()].map((sid) => end(sid)));
     },
   };

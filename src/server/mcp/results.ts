@@ -1,8 +1,9 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { type PlanState, planGateLines, planWorthShowing } from '../../plans/words.ts';
 import { confirmationPolicyLines } from '../../policy/words.ts';
 import type { ConfirmationRecord, ErrorInfo, RunRecord } from '../../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
-import type { RunQueries } from '../services.ts';
+import type { RunPlans, RunQueries } from '../services.ts';
 
 /** Where a person approves a write, for links in answers; absent when nothing serves pages. */
 export interface Links {
@@ -35,7 +36,18 @@ export interface RunView {
   steps: Array<{ id: string; call: string; status: string; output?: unknown; error?: ErrorInfo; note?: string }>;
   error?: ErrorInfo;
   confirmation?: ConfirmationView;
+  /** the writes ahead, in words, and how to approve them all at once (plans/words.ts) */
+  plan?: PlanSummary;
   next: string;
+}
+
+export interface PlanSummary {
+  planHash: string;
+  /** planned writes that approving the plan would let through */
+  writes: number;
+  lines: string[];
+  approveCommand: string;
+  approveUrl?: string;
 }
 
 export function approveUrl(links: Links, cid: string): string | undefined {
@@ -59,6 +71,28 @@ export function confirmationView(c: ConfirmationRecord, links: Links): Confirmat
     ...(url ? { approveUrl: url } : {}),
     approveCommand: `npx interlock approve ${c.id}`,
     ...(c.policy ? { policy: confirmationPolicyLines(c) } : {}),
+  };
+}
+
+export function runUrl(links: Links, runId: string): string | undefined {
+  return links.publicUrl ? `${links.publicUrl.replace(/\/+$/, '')}/ui/runs/${encodeURIComponent(runId)}` : undefined;
+}
+
+/** The plan beside a paused run's write, when it has something to say; a plan that cannot be built is left out. */
+export async function gatePlan(plans: RunPlans, run: RunRecord): Promise<PlanState | undefined> {
+  if (run.status !== 'awaiting_confirmation') return undefined;
+  const s = await plans.current(run.id).catch(() => undefined);
+  return s && planWorthShowing(s) ? s : undefined;
+}
+
+export function planSummary(s: PlanState, runId: string, links: Links): PlanSummary {
+  const url = runUrl(links, runId);
+  return {
+    planHash: s.plan.planHash,
+    writes: s.plan.items.filter((i) => i.status === 'planned').length,
+    lines: planGateLines(s, { runId, ...(url ? { url } : {}) }),
+    approveCommand: `npx interlock plan ${runId} --approve ${s.plan.planHash}`,
+    ...(url ? { approveUrl: url } : {}),
   };
 }
 
@@ -98,7 +132,13 @@ function nextHint(run: RunRecord, conf: ConfirmationRecord | undefined, note: st
   }
 }
 
-export function runView(run: RunRecord, conf: ConfirmationRecord | undefined, links: Links, note?: string): RunView {
+export function runView(
+  run: RunRecord,
+  conf: ConfirmationRecord | undefined,
+  links: Links,
+  note?: string,
+  plan?: PlanState,
+): RunView {
   const steps = run.definition.steps.map((def) => {
     const s = run.steps[def.id];
     return {
@@ -118,6 +158,7 @@ export function runView(run: RunRecord, conf: ConfirmationRecord | undefined, li
     steps,
     ...(run.error ? { error: run.error } : {}),
     ...(conf ? { confirmation: confirmationView(conf, links) } : {}),
+    ...(conf && plan ? { plan: planSummary(plan, run.id, links) } : {}),
     next: nextHint(run, conf, note),
   };
 }
@@ -140,6 +181,7 @@ export function runText(v: RunView): string {
       `Approve or deny ${c.approveUrl ? `at ${c.approveUrl} or ` : ''}with \`${c.approveCommand}\` (or \`npx interlock deny ${c.id}\`).`,
     );
   }
+  if (v.plan) lines.push(...v.plan.lines);
   lines.push(v.next);
   return lines.join('\n');
 }

@@ -15,14 +15,15 @@ import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import type { DecisionChannel } from '../../runs/records.ts';
 import type { InterlockConfig } from '../../workflows/types.ts';
 import type { ServerServices } from '../services.ts';
+import { readCatalog } from './catalog.ts';
 import { followRun, type Extra } from './follow.ts';
-import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
+import { gatePlan, pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
 
 /** What the facade reads and does: runs, their events, the catalog and the config, never the App. */
 export type FacadeServices = Pick<
   ServerServices,
-  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'decideLinks' | 'logger'
+  'config' | 'commands' | 'queries' | 'catalog' | 'events' | 'sessions' | 'decideLinks' | 'logger' | 'plans'
 >;
 
 export interface FacadeDeps {
@@ -55,10 +56,11 @@ export interface FacadeDeps {
   logger?: Logger;
 }
 
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+export const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
-const INSTRUCTIONS =
+export const INSTRUCTIONS =
   'Interlock runs named workflows that chain tool calls across services (payments, chat, …) as durable runs. ' +
   "Call list_workflows to see what exists, run_workflow (or a workflow's own tool) to start one, get_run to follow it. " +
   'Every write waits until a person approves its exact arguments; you cannot approve writes. When a run waits, show the user the ' +
@@ -144,22 +146,9 @@ export class Facade {
    * tools count as destructive.
    */
   private async loadCatalog(): Promise<void> {
-    const loaded = new Set(
-      this.deps.services.catalog.pool
-        .status()
-        .filter((s) => s.toolCount !== undefined)
-        .map((s) => s.id),
-    );
-    for (const id of loaded) {
-      try {
-        const tools = await this.deps.services.catalog.pool.listTools(id, { signal: AbortSignal.timeout(1000) });
-        this.catalog.set(id, new Map(tools.map((t) => [t.name, t])));
-      } catch (err) {
-        // Its tools are described as unknown (and so as destructive) until the catalog answers again.
-        this.log.debug({ connector: id, err: errorMessage(err) }, 'catalog not readable; tools described as unknown');
-        this.catalog.delete(id);
-      }
-    }
+    const fresh = await readCatalog(this.deps.services.catalog.pool, this.log);
+    this.catalog.clear();
+    for (const [id, tools] of fresh) this.catalog.set(id, tools);
   }
 
   private signature(): string {
@@ -209,7 +198,8 @@ export class Facade {
         throw new McpError(ErrorCode.InvalidParams, 'get_run needs runId (a string)');
       const run = await this.deps.services.queries.getRun(args.runId);
       if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
-      return runResult(runView(run, await pendingConfirmation(this.deps.services.queries, run), this.links));
+      const conf = await pendingConfirmation(this.deps.services.queries, run);
+      return runResult(runView(run, conf, this.links, undefined, await gatePlan(this.deps.services.plans, run)));
     }
     if (!canRun(extra)) {
       return toolError(

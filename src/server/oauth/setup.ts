@@ -80,5 +80,6 @@ function externalVerifier(config: ServerOAuthConfig, issuer: string, audience: s
     audience,
     issuer,
     scopeMap: config.scopeMap,
+    ...(config.introspection.cacheMs !== undefined ? { cacheMs: config.introspection.cacheMs } : {}),
   });
 }

@@ -86,6 +86,7 @@ export class JwtVerifier implements TokenVerifier {
       return { ok: false, reason: describeJoseError(err) };
     }
     if (typeof payload.sub !== 'string' || payload.sub === '') return { ok: false, reason: 'the token names no subject' };
+    if (isBound(payload.cnf)) return { ok: false, reason: BOUND };
     return { ok: true, principal: { name: payload.sub, scopes: mapScopes(tokenScopes(payload), this.opts.scopeMap) } };
   }
 
@@ -144,16 +145,19 @@ export interface IntrospectionOptions {
   audience: string;
   issuer?: string;
   scopeMap: Record<Scope, string[]>;
+  /** how long an active answer is kept (default 30 s; 0: ask on every request) */
+  cacheMs?: number;
   fetch?: typeof fetch;
 }
 
-const INTROSPECTION_CACHE_MS = 30_000;
+export const INTROSPECTION_CACHE_MS = 30_000;
 const INTROSPECTION_CACHE_MAX = 1000;
 
 /**
- * RFC 7662 introspection, for opaque tokens or a server that prefers it. An answer is kept for
- * 30 s at most (never past the token's exp), keyed by the token's SHA-256, so a chatty client
- * does not cost one round trip per request; a revoked token then works for those seconds.
+ * RFC 7662 introspection, for opaque tokens or a server that prefers it. An active answer is kept
+ * for 30 s (`cache`; never past the token's exp), keyed by the token's SHA-256, so a chatty client
+ * does not cost one round trip per request; a revoked token then works for those seconds. A
+ * refusal is never kept: a token the issuer just issued may be asked about again at once.
  */
 export class IntrospectionVerifier implements TokenVerifier {
   private readonly cache = new Map<string, { until: number; verdict: Verdict }>();
@@ -167,10 +171,13 @@ export class IntrospectionVerifier implements TokenVerifier {
     const key = createHash('sha256').update(token).digest('base64url');
     const hit = this.cache.get(key);
     if (hit && hit.until > Date.now()) return hit.verdict;
+    if (hit) this.cache.delete(key);
     const { verdict, exp } = await this.ask(token);
+    const keepMs = this.opts.cacheMs ?? INTROSPECTION_CACHE_MS;
+    if (!verdict.ok || keepMs <= 0) return verdict;
     if (this.cache.size >= INTROSPECTION_CACHE_MAX) this.cache.clear();
-    const until = Math.min(Date.now() + INTROSPECTION_CACHE_MS, exp ? exp * 1000 : Number.POSITIVE_INFINITY);
-    if (verdict.ok) this.cache.set(key, { until, verdict });
+    const until = Math.min(Date.now() + keepMs, exp ? exp * 1000 : Number.POSITIVE_INFINITY);
+    this.cache.set(key, { until, verdict });
     return verdict;
   }
 
@@ -195,6 +202,11 @@ export class IntrospectionVerifier implements TokenVerifier {
       return { verdict: { ok: false, reason: `the introspection endpoint could not be reached: ${errorMessage(err)}` } };
     }
     if (body.active !== true) return { verdict: { ok: false, reason: 'the token is not active' } };
+    if (isBound(body.cnf)) return { verdict: { ok: false, reason: BOUND } };
+    // A refresh token is active too, to its issuer: only a bearer access token may call (Keycloak says `typ`).
+    const type = body.token_type ?? body.typ;
+    if (type !== undefined && String(type).toLowerCase() !== 'bearer')
+      return { verdict: { ok: false, reason: 'the token is not a bearer access token' } };
     const exp = typeof body.exp === 'number' ? body.exp : undefined;
     if (exp !== undefined && exp * 1000 <= Date.now()) return { verdict: { ok: false, reason: 'the token has expired' } };
     const aud = Array.isArray(body.aud) ? body.aud : [body.aud];
@@ -202,8 +214,26 @@ export class IntrospectionVerifier implements TokenVerifier {
       return { verdict: { ok: false, reason: 'the token was issued for another resource (aud)' } };
     if (this.opts.issuer && body.iss !== undefined && body.iss !== this.opts.issuer)
       return { verdict: { ok: false, reason: 'the token comes from another issuer (iss)' } };
-    if (typeof body.sub !== 'string' || body.sub === '') return { verdict: { ok: false, reason: 'the token names no subject' } };
-    const principal = { name: body.sub, scopes: mapScopes(tokenScopes(body), this.opts.scopeMap) };
+    // No resource owner (client credentials): the client is the subject, as RFC 9068 §2.2 has a
+    // JWT say, and as a JWT issuer would put it in `sub`.
+    const subject = nonEmpty(body.sub) ?? nonEmpty(body.client_id);
+    if (!subject) return { verdict: { ok: false, reason: 'the token names no subject' } };
+    const principal = { name: subject, scopes: mapScopes(tokenScopes(body), this.opts.scopeMap) };
     return { verdict: { ok: true, principal }, ...(exp !== undefined ? { exp } : {}) };
   }
+}
+
+const BOUND = 'the token is bound to a key or certificate (cnf) that Interlock cannot check; use a bearer token';
+
+/**
+ * A sender-constrained token (DPoP `jkt`, mTLS `x5t#S256`: RFC 7800's `cnf`) is only as good as
+ * the proof that comes with it. Interlock checks no proof, so taking one as a bearer token would
+ * let whoever copied it use it.
+ */
+function isBound(cnf: unknown): boolean {
+  return typeof cnf === 'object' && cnf !== null && Object.keys(cnf).length > 0;
+}
+
+function nonEmpty(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
 }

@@ -3,6 +3,7 @@ import { Hono } from 'hono';
 import type { Engine } from '../../engine/engine.ts';
 import { InterlockError } from '../../errors.ts';
 import type { DecideLinks } from '../../runs/decide-links.ts';
+import { type PlanState, planGateLines, planWorthShowing } from '../../plans/words.ts';
 import type { ConfirmationRecord } from '../../runs/records.ts';
 import type { Ctx, ServerEnv } from '../request.ts';
 import { confirmationCard } from './confirmation.ts';
@@ -15,6 +16,16 @@ export interface DecidePageDeps {
   links: Pick<DecideLinks, 'peek' | 'take'>;
   confirmations: { getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> };
   decisions: Pick<Engine, 'approve' | 'deny'>;
+  /** the run's plan, shown below the write (engine/plans.ts); absent: the page shows the write alone */
+  plans?: { current(runId: string): Promise<PlanState> };
+}
+
+/** The writes the run will make after this one, in the words every front end uses (plans/words.ts). */
+async function planPart(d: DecidePageDeps, conf: ConfirmationRecord): Promise<Html | string> {
+  const plan = d.plans ? await d.plans.current(conf.runId).catch(() => undefined) : undefined;
+  if (!plan || !planWorthShowing(plan)) return '';
+  return html`<section class="plan" data-plan-hash="${plan.plan.planHash}"><h2>The run's plan</h2>
+<pre class="plan-words">${planGateLines(plan, { runId: conf.runId }).join('\n')}</pre></section>`;
 }
 
 export function decideUrl(publicUrl: string, token: string): string {
@@ -36,7 +47,7 @@ function headers(c: Ctx, nonce: string): void {
 
 const STYLE = `body{font:15px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d2330}
 pre{background:#f4f6fa;padding:.75rem;overflow:auto;border-radius:6px}dt{font-weight:600}.badge{border:1px solid #ccd;border-radius:4px;padding:0 .3rem;margin-right:.3rem;font-size:.85em}
-.actions button{font-size:1rem;padding:.4rem 1.2rem;margin-right:.6rem}.approve{background:#1b7f3b;color:#fff;border:0}.deny{background:#b42318;color:#fff;border:0}.muted{color:#667}`;
+.actions button{font-size:1rem;padding:.4rem 1.2rem;margin-right:.6rem}.approve{background:#1b7f3b;color:#fff;border:0}pre.plan-words{white-space:pre-wrap}.deny{background:#b42318;color:#fff;border:0}.muted{color:#667}`;
 
 function render(c: Ctx, title: string, body: Html, status: 200 | 409 | 410 = 200) {
   const nonce = randomBytes(16).toString('base64');
@@ -81,7 +92,7 @@ export function decideRoutes(d: DecidePageDeps): Hono<ServerEnv> {
     return render(
       c,
       `Approve ${conf.connector}.${conf.tool}?`,
-      html`<h1>Approve a write?</h1>${confirmationCard(conf, { canDecide: true, viewer: link.by, actions })}`,
+      html`<h1>Approve a write?</h1>${confirmationCard(conf, { canDecide: true, viewer: link.by, actions })}${await planPart(d, conf)}`,
     );
   });
 

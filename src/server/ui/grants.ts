@@ -1,6 +1,7 @@
 import type { ScopedGrant } from '../../grants/grant.ts';
 import { describeCoverage, describeLimits, isActive } from '../../grants/grant.ts';
 import type { PlanView } from '../../engine/plans.ts';
+import { planGateLines } from '../../plans/words.ts';
 import { type Html, html, isoTime } from './html.ts';
 
 /**
@@ -34,6 +35,11 @@ export function planSection(runId: string, view: PlanView, opts: { canApprove: b
   return html`<section class="card plan" data-plan-hash="${view.plan.planHash}">
   <h2>Plan</h2>
   <pre class="plan-words">${view.words}</pre>
+  ${
+    approved && view.diverged
+      ? html`<p class="notice plan-diverged" data-step="${view.diverged.stepId}">${planGateLines(view, { runId })[0]}</p>`
+      : ''
+  }
   ${
     approved
       ? html`<p class="outcome">Plan <code>${approved.planHash.slice(0, 12)}…</code> approved by <b>${approved.by}</b> at ${isoTime(approved.at)}${approved.current ? '' : ' (the run has moved on since: writes that differ ask again)'}</p>`

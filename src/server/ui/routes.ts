@@ -50,6 +50,23 @@ async function runConfirmations(queries: RunQueries, run: RunRecord): Promise<Ma
 }
 
 /**
+ * What a policy rule decided for a step, in the rule's words (`step.approved_by_rule`): such a
+ * write has no confirmation to show it. The events are read a page at a time, at most a few.
+ */
+async function ruleDecisions(queries: RunQueries, run: RunRecord): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  let after = '0';
+  for (let page = 0; page < 4; page++) {
+    const events = await queries.readEvents(run.id, after, { count: 500 });
+    for (const e of events)
+      if (e.type === 'step.approved_by_rule' && e.stepId && typeof e.data.message === 'string') out.set(e.stepId, e.data.message);
+    if (events.length < 500) break;
+    after = events[events.length - 1].id;
+  }
+  return out;
+}
+
+/**
  * Server-rendered pages: the runs list with pending confirmations (/ui), the confirmations
  * page, one confirmation, and a run's timeline. Reading needs `read`; the Approve and Deny
  * buttons call the API, which checks `confirm` itself. Authentication is the caller's (bearer
@@ -159,7 +176,7 @@ ${grantsTable(grants, { canRevoke: hasScope(p, 'confirm') || hasScope(p, 'admin'
       html`<div id="run-header">${runHeader(run)}</div>
 ${confirmationsSection(pending, p)}
 ${plan ? planSection(run.id, plan, { canApprove: hasScope(p, 'confirm') }) : ''}
-<h2>Timeline</h2><div id="timeline">${runTimeline(run, confs)}</div>`,
+<h2>Timeline</h2><div id="timeline">${runTimeline(run, confs, await ruleDecisions(queries, run))}</div>`,
       { kind: 'run', runId: run.id },
     );
   });
@@ -171,7 +188,7 @@ ${plan ? planSection(run.id, plan, { canApprove: hasScope(p, 'confirm') }) : ''}
     c.header('Cache-Control', 'no-store');
     return c.json({
       header: runHeader(run).value,
-      timeline: runTimeline(run, confs).value,
+      timeline: runTimeline(run, confs, await ruleDecisions(queries, run)).value,
       confirmations: cards(
         [...confs.values()].filter((x) => x.status === 'pending'),
         p,

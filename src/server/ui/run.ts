@@ -17,7 +17,13 @@ ${run.error ? html`<p class="error">${run.error.code}: ${run.error.message}</p>`
 <details><summary class="muted">Inputs</summary><pre class="inputs">${jsonText(run.inputs)}</pre></details>`;
 }
 
-function stepBlock(runId: string, def: StepDef, s: StepRecord | undefined, conf: ConfirmationRecord | undefined): Html {
+function stepBlock(
+  runId: string,
+  def: StepDef,
+  s: StepRecord | undefined,
+  conf: ConfirmationRecord | undefined,
+  rule: string | undefined,
+): Html {
   const status = s?.status ?? 'pending';
   const decided =
     conf && conf.status !== 'pending'
@@ -32,6 +38,7 @@ function stepBlock(runId: string, def: StepDef, s: StepRecord | undefined, conf:
     ${s?.durationMs !== undefined ? html`<span class="muted">${s.durationMs} ms</span>` : ''}
     ${s && s.attempts > 1 ? html`<span class="muted">${s.attempts} attempts</span>` : ''}</h3>
   ${s?.note ? html`<p class="muted">${s.note}</p>` : ''}
+  ${rule ? html`<p class="decision by-rule">${rule}</p>` : ''}
   ${isFlowStep(def) ? flowDetails(def, s) : ''}
   ${decided}
   ${isFlowStep(def) && s?.arguments === undefined ? '' : args}
@@ -42,9 +49,14 @@ function stepBlock(runId: string, def: StepDef, s: StepRecord | undefined, conf:
 }
 
 /** Every step of the pinned definition in order, with what it was called with and what it returned. */
-export function runTimeline(run: RunRecord, confirmations: Map<string, ConfirmationRecord>): Html {
+/** `rules`: per step, what a policy rule decided, in its words (a write a rule approved has no confirmation). */
+export function runTimeline(
+  run: RunRecord,
+  confirmations: Map<string, ConfirmationRecord>,
+  rules: ReadonlyMap<string, string> = new Map(),
+): Html {
   return html`${run.definition.steps.map((def) => {
     const s = run.steps[def.id];
-    return stepBlock(run.id, def, s, s?.confirmationId ? confirmations.get(s.confirmationId) : undefined);
+    return stepBlock(run.id, def, s, s?.confirmationId ? confirmations.get(s.confirmationId) : undefined, rules.get(def.id));
   })}`;
 }

@@ -46,7 +46,34 @@ export async function runChild(d: StepDeps, j: StepJob, step: WorkflowStep, ctx:
     return `child ${child.status}`;
   }
   const due = Date.now() + CHILD_POLL_MS;
-  return waitUntil(d, j, due, { child: child.id, wakeAt: due, note: `waiting for child run ${child.id}` });
+  const out = await waitUntil(d, j, due, { child: child.id, wakeAt: due, note: `waiting for child run ${child.id}` });
+  // The parent was cancelled before the child was recorded on its step, so that cancel found no
+  // child to stop: stop it here. A cancel after the record stops it itself (Engine.cancel).
+  if (out.startsWith('not waiting') && (await d.store.runStatus(j.run.id)) === 'cancelled')
+    await cancelChild(d.store, child.id, j.run.id, 'the parent run was cancelled');
+  return out;
+}
+
+/**
+ * Cancels the children a cancelled run started, and theirs: a child whose parent was cancelled
+ * has nobody to report to, and its writes must not go on. Runs after the parent's own cancel
+ * (which comes first, so a child's end cannot wake and fail the parent instead); a cancel cut
+ * short before this finishes it when asked again (Engine.cancel).
+ */
+export async function cancelChildren(store: RunStore, runId: string, by: string): Promise<void> {
+  const run = await store.getRun(runId);
+  if (run?.status !== 'cancelled') return;
+  for (const s of Object.values(run.steps)) if (s.child) await cancelChild(store, s.child, runId, by);
+}
+
+async function cancelChild(store: RunStore, childId: string, parentId: string, by: string): Promise<void> {
+  try {
+    await store.cancelRun(childId, `${by} (its parent run ${parentId} was cancelled)`);
+  } catch (err) {
+    // A child that is gone has nothing left to stop.
+    if (!(err instanceof InterlockError && err.code === 'RUN_NOT_FOUND')) throw err;
+  }
+  await cancelChildren(store, childId, by);
 }
 
 /**

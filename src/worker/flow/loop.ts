@@ -1,27 +1,40 @@
 /**
  * A loop or a parallel step, run by one job: round after round, every unit whose turn it is is
- * planned, the ones that may proceed are called (at most `concurrency` at a time, each recorded as
- * it starts and ends, so a worker killed mid-loop leaves every item's state in Redis), and when
- * nothing can proceed the writes that wait are asked together in one confirmation. The job then
- * ends; the approval runs the step again, and the items already done are not called again.
+ * planned (by planStep, as a plain step is: see units.ts), what a rule or a grant decides is put on
+ * record, the units that may proceed are called (at most `concurrency` at a time, each taking its
+ * rate-limit slots and recorded as it starts and ends, so a worker killed mid-loop leaves every
+ * item's state in Redis), and when nothing can proceed the run pauses: on a changed tool or a
+ * connector that needs a login as a step would, else with one confirmation for the writes that
+ * wait. The job then ends; the decision runs the step again, and the items already done are not
+ * called again.
  */
-import { checkToolResult, recordedResult } from '../../connectors/results.ts';
-import type { ToolCallResult, ToolInfo } from '../../connectors/types.ts';
+import type { ToolInfo } from '../../connectors/types.ts';
 import { InterlockError } from '../../errors.ts';
 import type { Grant, ItemRecord } from '../../runs/records.ts';
 import { evaluateCondition, resolveTemplates } from '../../workflows/templates.ts';
 import type { ForeachStep, ParallelStep, TemplateContext } from '../../workflows/types.ts';
-import { type StepDeps, type StepJob, commitAndAdvance, failAttempt } from '../execute.ts';
-import { errorInfo, isTransient, neverDelivered } from '../retry.ts';
+import { type StepDeps, type StepJob, commitAndAdvance, execute, failAttempt } from '../execute.ts';
+import type { ActionOp, StepFacts } from '../plan.ts';
+import { errorInfo } from '../retry.ts';
+import { verdictFor } from '../rule-context.ts';
 import { notStarted } from '../start.ts';
-import { approvedItems, batchPayload } from './batch.ts';
-import { type Unit, type UnitPlan, groupsOf, planUnit, readyUnits, unitKey } from './units.ts';
-
-type Plan = UnitPlan;
-type Call = Extract<Plan, { kind: 'call' }>;
+import { type Ask, approvedItems, batchOf, batchPayload } from './batch.ts';
+import { type UnitEnd, coverUnit, denyUnit, noteUnit } from './decisions.ts';
+import { type UnitCall, callUnit } from './item-call.ts';
+import { type Unit, type UnitOp, groupsOf, planUnit, readyUnits, unitKey, unitRuleContext } from './units.ts';
 
 /** How many units resolve their arguments and look up their tool at once (calls use the step's concurrency). */
 const PLAN_CONCURRENCY = 16;
+
+type Pause = Extract<ActionOp, { kind: 'block' | 'awaitLogin' }>;
+
+/** A round's plans, sorted by what comes of them. */
+interface Round {
+  ends: UnitEnd[];
+  calls: UnitCall[];
+  asks: Ask[];
+  pauses: Pause[];
+}
 
 export async function runLoop(d: StepDeps, j: StepJob, step: ForeachStep | ParallelStep, base: TemplateContext): Promise<string> {
   const { run } = j;
@@ -41,27 +54,94 @@ export async function runLoop(d: StepDeps, j: StepJob, step: ForeachStep | Paral
   for (;;) {
     const ready = readyUnits(run, step, list, items, base);
     if (ready.length === 0) break;
-    const plans = await mapLimit(ready, PLAN_CONCURRENCY, (u) => lookups.plan(u, approved.get(u.key), items[u.key]));
-    const calls = plans.filter((p): p is Call => p.kind === 'call');
-    const ends = plans.filter((p) => p.kind === 'end');
-    for (const e of ends) items[e.unit.key] = await endUnit(d, j, e);
-    if (calls.length) {
-      const concurrency = step.kind === 'foreach' ? step.concurrency : calls.length;
-      const done = await mapLimit(calls, concurrency, (c) => callUnit(d, j, c, items[c.unit.key]));
+    const planned = await mapLimit(ready, PLAN_CONCURRENCY, async (u) =>
+      planUnit(
+        run,
+        u,
+        { facts: await lookups.facts(u), approvedHash: approved.get(u.key), rec: items[u.key] },
+        d.policy(),
+        Date.now(),
+      ),
+    );
+    const round = await sortRound(d, j, planned, lookups);
+    for (const e of round.ends) items[e.unit.key] = await endUnit(d, j, e);
+    if (round.calls.length) {
+      const concurrency = step.kind === 'foreach' ? step.concurrency : round.calls.length;
+      const done = await mapLimit(round.calls, concurrency, (c) => callUnit(d, j, c, items[c.unit.key]));
       if (done.some((r) => r === undefined)) return 'stopped: the run cannot go on';
-      for (const [i, c] of calls.entries()) items[c.unit.key] = done[i] as ItemRecord;
+      for (const [i, c] of round.calls.entries()) items[c.unit.key] = done[i] as ItemRecord;
       continue;
     }
-    if (ends.length) continue;
-    const asks = plans.filter((p): p is Extract<Plan, { kind: 'ask' }> => p.kind === 'ask');
+    if (round.ends.length) continue;
+    // A changed tool or a connector that needs a login pauses the whole step, as it would a step.
+    const [pause] = round.pauses;
+    if (pause) return execute(d, j, pause);
+    const asks = batchOf(round.asks);
     const conf = await d.store.openGate(run, step.id, batchPayload(asks), d.policy().confirmationTtlMs);
     d.logger.info(
-      { runId: run.id, stepId: step.id, confirmationId: conf?.id, items: asks.length },
+      { runId: run.id, stepId: step.id, confirmationId: conf?.id, items: asks.length, waiting: round.asks.length },
       'waiting for a batch confirmation',
     );
     return `awaiting confirmation of ${asks.length} item(s)`;
   }
   return finish(d, j, step, list, items);
+}
+
+/**
+ * Each unit's operation, carried out as far as it goes without a call: an end or a deny is
+ * recorded, a rule's or a grant's approval goes on record (a grant spent meanwhile asks instead).
+ */
+async function sortRound(d: StepDeps, j: StepJob, planned: UnitOp[], lookups: Lookups): Promise<Round> {
+  const r: Round = { ends: [], calls: [], asks: [], pauses: [] };
+  for (const { unit, op } of planned) {
+    switch (op.kind) {
+      case 'skip':
+        r.ends.push({ unit, status: 'skipped', note: op.note });
+        break;
+      case 'fail':
+        r.ends.push({ unit, status: 'failed', error: errorInfo(op.error) });
+        break;
+      case 'inDoubt':
+        r.ends.push({
+          unit,
+          status: 'in_doubt',
+          args: op.args,
+          error: {
+            code: 'IN_DOUBT',
+            message: `The worker stopped while calling ${unit.step.connector}.${unit.step.tool} for ${unit.key}, which is not idempotent; whether the write happened is unknown`,
+          },
+        });
+        break;
+      case 'deny':
+        r.ends.push(await denyUnit(d, j, unit, op));
+        break;
+      case 'block':
+      case 'awaitLogin':
+        r.pauses.push(op);
+        break;
+      case 'ask':
+        r.asks.push({ unit, op });
+        break;
+      case 'call': {
+        const note = await noteUnit(d, j, unit, op);
+        r.calls.push({ unit, tool: op.tool, args: op.args, argumentsHash: op.argumentsHash, ...(note ? { note } : {}) });
+        break;
+      }
+      case 'callCovered': {
+        const note = await coverUnit(d, j, unit, op);
+        if (note) r.calls.push({ unit, tool: op.tool, args: op.args, argumentsHash: op.argumentsHash, note });
+        else {
+          lookups.forgetGrants();
+          r.asks.push({ unit, op: { kind: 'ask', payload: op.payload } });
+        }
+        break;
+      }
+      case 'callModel':
+        r.ends.push({ unit, status: 'failed', error: { code: 'INTERNAL', message: `${unit.key} is not a tool call` } });
+        break;
+    }
+  }
+  return r;
 }
 
 async function listOf(step: ForeachStep, ctx: TemplateContext): Promise<unknown[]> {
@@ -72,9 +152,21 @@ async function listOf(step: ForeachStep, ctx: TemplateContext): Promise<unknown[
   return v;
 }
 
-/** Tool, toggle and grant per distinct tool of the step, looked up once per job. */
+interface ToolFacts {
+  tool: ToolInfo;
+  enabled: boolean;
+  /** the fields that changed since the tool was pinned */
+  changed: string[];
+}
+
+/**
+ * What planStep needs of each unit, gathered as the processor gathers it for a step: tool, toggle
+ * and pin once per distinct tool per job, the session's grants once (again after one was spent),
+ * and the rules' verdict per unit, over the unit's own arguments and its item's earlier steps.
+ */
 class Lookups {
-  private readonly tools = new Map<string, Promise<{ tool: ToolInfo; enabled: boolean; grant: Grant | undefined }>>();
+  private readonly tools = new Map<string, Promise<ToolFacts>>();
+  private grants: Promise<Grant[]> | undefined;
   private readonly d: StepDeps;
   private readonly j: StepJob;
   constructor(d: StepDeps, j: StepJob) {
@@ -82,99 +174,56 @@ class Lookups {
     this.j = j;
   }
 
-  private lookup(connector: string, name: string) {
+  private tool(connector: string, name: string): Promise<ToolFacts> {
     const k = `${connector}.${name}`;
     let p = this.tools.get(k);
     if (!p) {
-      const { store } = this.d;
-      p = Promise.all([
-        this.d.tools.getTool(connector, name),
-        store.toolEnabled(connector, name),
-        store.getGrant(this.j.run.session, connector, name, this.j.run.owner),
-      ]).then(([tool, enabled, grant]) => ({ tool, enabled, grant }));
+      const { store, tools } = this.d;
+      p = (async () => {
+        const [tool, enabled] = await Promise.all([tools.getTool(connector, name), store.toolEnabled(connector, name)]);
+        const pin = await store.pins.observe(tool);
+        return { tool, enabled, changed: pin.status === 'changed' ? pin.changes.map((c) => c.field) : [] };
+      })();
       this.tools.set(k, p);
     }
     return p;
   }
 
-  async plan(unit: Unit, approvedHash: string | undefined, rec: ItemRecord | undefined): Promise<Plan> {
+  forgetGrants(): void {
+    this.grants = undefined;
+  }
+
+  async facts(unit: Unit): Promise<StepFacts> {
+    const s = unit.step;
+    let args: Record<string, unknown>;
+    let t: ToolFacts;
     try {
-      const s = unit.step;
-      if (s.if !== undefined && !(await evaluateCondition(s.if, unit.ctx)))
-        return { kind: 'end', unit, status: 'skipped', note: `condition is false: ${s.if}` };
-      const args = (await resolveTemplates(s.with, unit.ctx)) as Record<string, unknown>;
-      const { tool, enabled, grant } = await this.lookup(s.connector, s.tool);
-      return planUnit(unit, { args, tool, enabled, grant, approvedHash, rec }, this.j.run.workflow, this.d.policy());
+      if (s.if !== undefined && !(await evaluateCondition(s.if, unit.ctx))) return { kind: 'conditionFalse', condition: s.if };
+      args = (await resolveTemplates(s.with, unit.ctx)) as Record<string, unknown>;
+      t = await this.tool(s.connector, s.tool);
     } catch (error) {
-      return { kind: 'end', unit, status: 'failed', error };
+      return { kind: 'error', error };
+    }
+    try {
+      const { run } = this.j;
+      const verdict = await verdictFor(this.d.policy(), unitRuleContext(run, unit, t.tool, args));
+      this.grants ??= this.d.store.grants.forSession(run.session);
+      return { kind: 'tool', args, ...t, grants: await this.grants, verdict };
+    } catch (error) {
+      return { kind: 'error', error };
     }
   }
 }
 
-async function endUnit(d: StepDeps, j: StepJob, e: Extract<Plan, { kind: 'end' }>): Promise<ItemRecord> {
-  const error = e.error === undefined ? undefined : errorInfo(e.error);
+async function endUnit(d: StepDeps, j: StepJob, e: UnitEnd): Promise<ItemRecord> {
   const result = {
     ...(e.args ? { arguments: e.args } : {}),
-    ...(error ? { error } : {}),
+    ...(e.error ? { error: e.error } : {}),
     ...(e.note ? { note: e.note } : {}),
     finishedAt: Date.now(),
   };
   await d.store.flow.commitItem(j.run.id, j.step.id, e.unit.key, e.status, result);
   return { ...result, status: e.status, attempts: 0 };
-}
-
-/** One call of a unit: its start (a write's intent first), the call with the unit's idempotency key, its end. */
-async function callUnit(d: StepDeps, j: StepJob, c: Call, rec: ItemRecord | undefined): Promise<ItemRecord | undefined> {
-  const { run, step } = j;
-  const { unit, tool, args, argumentsHash } = c;
-  const start = await d.store.flow.startItem(run.id, step.id, unit.key, { argumentsHash }, tool.write, rec?.attempts ?? 0);
-  // An item another job has started is that job's to finish; one that ended meanwhile is as it ended.
-  if (!start.ok)
-    return start.reason === 'item' && start.status !== 'running'
-      ? { status: start.status as ItemRecord['status'], attempts: rec?.attempts ?? 0 }
-      : undefined;
-  const t0 = Date.now();
-  const base = { arguments: args, argumentsHash, startedAt: t0 };
-  let result: ToolCallResult | undefined;
-  let lastErr: unknown;
-  for (let attempt = 1; attempt <= Math.max(1, unit.step.retry.attempts); attempt++) {
-    try {
-      result = await d.tools.send(tool, args, {
-        idempotencyKey: unit.idem,
-        ...(unit.step.timeoutMs ? { timeoutMs: unit.step.timeoutMs } : {}),
-      });
-      break;
-    } catch (err) {
-      lastErr = err;
-      // A write that may have reached the server is resent only when the server dedupes it by key.
-      const resendable = !tool.write || tool.idempotent || neverDelivered(err);
-      if (!isTransient(err) || !resendable) break;
-      await new Promise((r) => setTimeout(r, unit.step.retry.backoffMs * 2 ** (attempt - 1)));
-    }
-  }
-  const finishedAt = Date.now();
-  if (!result) {
-    const info = errorInfo(lastErr);
-    const inDoubt = tool.write && !tool.idempotent && isTransient(lastErr) && !neverDelivered(lastErr);
-    const status = inDoubt ? 'in_doubt' : 'failed';
-    await d.store.flow.commitItem(run.id, step.id, unit.key, status, { ...base, error: info, finishedAt });
-    return { ...base, status, attempts: start.attempts, error: info, finishedAt };
-  }
-  const failure = result.isError
-    ? {
-        code: 'TOOL_ERROR' as const,
-        message: `${tool.connector}.${tool.name} failed: ${result.text || 'the tool reported an error'}`,
-      }
-    : await checkToolResult(tool, result);
-  d.onStepFinished?.({ connector: tool.connector, tool: tool.name, durationMs: finishedAt - t0, ok: !failure });
-  const recorded = { ...base, ...recordedResult(result), finishedAt };
-  if (failure) {
-    const out = { ...recorded, error: { code: failure.code, message: failure.message } as ItemRecord['error'] };
-    await d.store.flow.commitItem(run.id, step.id, unit.key, 'failed', out);
-    return { ...out, status: 'failed', attempts: start.attempts };
-  }
-  await d.store.flow.commitItem(run.id, step.id, unit.key, 'succeeded', recorded);
-  return { ...recorded, status: 'succeeded', attempts: start.attempts };
 }
 
 /** Every unit has ended: the step's output (items in order, or branches), or its failure. */

@@ -1,42 +1,36 @@
 /**
- * The calls inside a loop or a parallel step ("units"), and what each one does next, decided before
- * anything is done, as planStep does for a step: end (skip, fail, deny, in doubt), ask, or call.
- * A unit of a loop is one body step of one item (key `3`, or `3.inner` for a group); of a parallel
- * step, one step of one branch (`branch.inner`). Body steps run in order within their item or branch.
+ * The calls inside a loop or a parallel step ("units"). A unit of a loop is one body step of one
+ * item (key `3`, or `3.inner` for a group); of a parallel step, one step of one branch
+ * (`branch.inner`). Body steps run in order within their item or branch.
+ *
+ * What a unit does is decided by planStep, the function that decides for a plain step, from the
+ * same facts with the unit's own arguments: so policy rules, scoped grants, a changed tool, a
+ * turned-off tool and "in doubt after a crash" hold for each item exactly as for a step. The only
+ * difference is where an approval comes from: the hash a person approved for the unit in the
+ * loop's batch confirmation.
  */
-import { validateArguments } from '../../connectors/arguments.ts';
 import type { ToolInfo } from '../../connectors/types.ts';
-import type { Grant, ItemRecord, RunRecord } from '../../runs/records.ts';
-import { canonicalJson, sha256Hex } from '../../workflows/canonical.ts';
+import type { RuleContext } from '../../policy/types.ts';
+import type { ItemRecord, RunRecord } from '../../runs/records.ts';
 import type { CallStep, ForeachStep, ParallelStep, PolicyConfig, TemplateContext } from '../../workflows/types.ts';
-import { decideGate } from '../gate.ts';
+import { type ActionOp, type StepFacts, planStep } from '../plan.ts';
+import { ruleContext } from '../rule-context.ts';
 import { innerContext } from './context.ts';
 
 export interface Unit {
   key: string;
   step: CallStep;
   ctx: TemplateContext;
+  /** what rules read as `loop`: the unit's key, and in a foreach its item, index and the list's length */
+  loop: NonNullable<RuleContext['loop']>;
   /** sent as the write's idempotency key: run, step and item (or branch step), so a resend is the same write */
   idem: string;
 }
 
-export type UnitPlan =
-  | {
-      kind: 'end';
-      unit: Unit;
-      status: 'skipped' | 'failed' | 'denied' | 'in_doubt';
-      error?: unknown;
-      note?: string;
-      args?: Record<string, unknown>;
-    }
-  | ({ kind: 'ask' } & Resolved)
-  | ({ kind: 'call' } & Resolved);
-
-interface Resolved {
+/** What a unit does next: an operation of planStep's, for this unit. */
+export interface UnitOp {
   unit: Unit;
-  tool: ToolInfo;
-  args: Record<string, unknown>;
-  argumentsHash: string;
+  op: ActionOp;
 }
 
 const DONE = new Set(['succeeded', 'skipped']);
@@ -48,11 +42,13 @@ export function unitKey(step: ForeachStep | ParallelStep, group: string, inner: 
 
 /** Groups (items or branches) with their body steps and the locals their templates see. */
 export function groupsOf(step: ForeachStep | ParallelStep, list: unknown[] | undefined) {
-  if (step.kind === 'parallel') return Object.entries(step.branches).map(([name, body]) => ({ name, body, locals: {} }));
+  if (step.kind === 'parallel')
+    return Object.entries(step.branches).map(([name, body]) => ({ name, body, locals: {}, item: undefined }));
   return (list ?? []).map((item, i) => ({
     name: String(i),
     body: step.steps,
     locals: { [step.as]: item, loop: { index: i, count: list?.length ?? 0 } },
+    item: { item, index: i, count: list?.length ?? 0 },
   }));
 }
 
@@ -79,6 +75,7 @@ export function readyUnits(
           key,
           step: inner,
           ctx: innerContext(base, earlier, g.locals),
+          loop: { key, ...g.item },
           idem: `interlock-${run.id}-${step.id}-${key}`,
         });
       break;
@@ -88,65 +85,43 @@ export function readyUnits(
 }
 
 export interface UnitFacts {
-  args: Record<string, unknown>;
-  tool: ToolInfo;
-  enabled: boolean;
-  /**
-   * a remembered deny for the tool stops the item; a remembered approve is not applied to loop
-   * items (each still needs its own or the batch's approval: the safe side)
-   */
-  grant: Pick<Grant, 'decision' | 'by'> | undefined;
+  /** what a step would gather: condition, arguments, tool, toggle, pin, grants, the rules' verdict */
+  facts: StepFacts;
   /** the hash a person approved for this unit, from the loop's approved batch */
   approvedHash: string | undefined;
   rec: ItemRecord | undefined;
 }
 
-/** What one unit does, from its facts; pure, like planStep. */
-export function planUnit(unit: Unit, facts: UnitFacts, workflow: string, policy: PolicyConfig): UnitPlan {
-  const { args, tool } = facts;
-  if (!facts.enabled)
-    return {
-      kind: 'end',
-      unit,
-      status: 'failed',
-      error: { code: 'TOOL_DISABLED', message: `Tool ${tool.connector}.${tool.name} is turned off` },
-    };
-  try {
-    validateArguments(tool, args);
-  } catch (error) {
-    return { kind: 'end', unit, status: 'failed', error, args };
-  }
-  const argumentsHash = sha256Hex(canonicalJson(args));
-  const rec = facts.rec;
-  if (rec?.status === 'running' && rec.intentAttempt !== undefined && tool.write && !tool.idempotent)
-    return {
-      kind: 'end',
-      unit,
-      status: 'in_doubt',
-      args,
-      error: {
-        code: 'IN_DOUBT',
-        message: `The worker stopped while calling ${tool.connector}.${tool.name} for ${unit.key}, which is not idempotent; whether the write happened is unknown`,
-      },
-    };
-  if (facts.grant?.decision === 'deny')
-    return {
-      kind: 'end',
-      unit,
-      status: 'denied',
-      args,
-      error: { code: 'DENIED', message: `A decision remembered for this session denies ${tool.connector}.${tool.name}` },
-    };
-  const gate = decideGate({
-    workflow,
+/** What one unit does, from its facts: planStep's answer for the unit's call. Pure. */
+export function planUnit(run: RunRecord, unit: Unit, f: UnitFacts, policy: PolicyConfig, now: number): UnitOp {
+  const op = planStep({
+    run,
     step: unit.step,
-    tool,
-    arguments: args,
-    argumentsHash,
-    ...(facts.approvedHash !== undefined ? { approvedHash: facts.approvedHash } : {}),
+    rec: {
+      status: f.rec?.status ?? 'pending',
+      ...(f.rec?.intentAttempt !== undefined ? { intentAttempt: f.rec.intentAttempt } : {}),
+      ...(f.approvedHash !== undefined ? { approvedHash: f.approvedHash } : {}),
+    },
+    facts: f.facts,
     policy,
+    // An item retries in place (loop.ts callUnit), so no earlier job's attempt is known undelivered.
+    undeliveredAttempt: undefined,
+    now,
   });
-  return gate.kind === 'ask'
-    ? { kind: 'ask', unit, tool, args, argumentsHash }
-    : { kind: 'call', unit, tool, args, argumentsHash };
+  return { unit, op };
+}
+
+/**
+ * What a rule reads about a unit's call: what it would read about a step with the unit's arguments,
+ * `run.steps` with the item's (or branch's) earlier steps over the run's, and `loop`.
+ */
+export function unitRuleContext(
+  run: RunRecord,
+  unit: Unit,
+  tool: Pick<ToolInfo, 'connector' | 'name' | 'write' | 'annotations'>,
+  args: Record<string, unknown>,
+): RuleContext {
+  const steps: Record<string, { output?: unknown; status: string }> = {};
+  for (const [id, s] of Object.entries(unit.ctx.steps)) steps[id] = { output: s.output, status: s.status };
+  return { ...ruleContext({ ...run, steps }, unit.step, tool, args), loop: unit.loop };
 }

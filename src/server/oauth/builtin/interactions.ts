@@ -5,6 +5,7 @@ import type Provider from 'oidc-provider';
 import type { Scope } from '../../../workflows/types.ts';
 import { SCOPES } from '../../auth.ts';
 import { consentPage, errorPage, loginPage } from './pages.ts';
+import { type SignInThrottle, clientAddress } from './throttle.ts';
 import type { Users } from './users.ts';
 
 type Ctx = Context<{ Bindings: HttpBindings }>;
@@ -18,6 +19,10 @@ export interface InteractionDeps {
   mountPath: string;
   /** the origin people reach Interlock at (behind a proxy, not the request's own) */
   publicOrigin: string;
+  /** failed sign-ins per user name and address */
+  throttle: SignInThrottle;
+  /** whether X-Forwarded-For comes from Interlock's own proxy (an https public URL) */
+  behindProxy: boolean;
 }
 
 /**
@@ -91,18 +96,24 @@ async function login(
 ): Promise<Response> {
   const username = typeof form.username === 'string' ? form.username.trim() : '';
   const password = typeof form.password === 'string' ? form.password : '';
+  const address = clientAddress(c.env.incoming, d.behindProxy);
+  const again = (error: string) =>
+    clientLabel(d, details).then((clientName) => loginPage({ action: c.req.path, csrf, clientName, error, username }));
+  // Locked: not even checked, whatever the password, and the same answer for a name that is nobody's.
+  const { lockedMs } = await d.throttle.begin(username, address);
+  if (lockedMs !== undefined) {
+    const minutes = Math.max(1, Math.ceil(lockedMs / 60_000));
+    const body = await again(
+      `Too many failed sign-ins for this user name from your address. Wait ${minutes} minute${minutes === 1 ? '' : 's'}, then try again.`,
+    );
+    return page(c, 429, body, { 'retry-after': String(Math.ceil(lockedMs / 1000)) });
+  }
   const person = username && password ? await d.users.check(username, password) : undefined;
   if (!person) {
-    const clientName = await clientLabel(d, details);
-    const body = loginPage({
-      action: c.req.path,
-      csrf,
-      clientName,
-      error: 'That user name and password do not match.',
-      username,
-    });
-    return page(c, 401, body);
+    await d.throttle.failed(username, address);
+    return page(c, 401, await again('That user name and password do not match.'));
   }
+  await d.throttle.succeeded(username, address);
   const to = await d.provider.interactionResult(c.env.incoming, c.env.outgoing, { login: { accountId: person.name } });
   return c.redirect(to, 303);
 }
@@ -172,8 +183,8 @@ async function clientLabel(d: InteractionDeps, details: Interaction): Promise<st
   return client?.clientName ? `${client.clientName}` : 'An application';
 }
 
-function page(c: Ctx, status: 200 | 400 | 401 | 403, body: string): Response {
-  return c.html(body, status, NO_STORE);
+function page(c: Ctx, status: 200 | 400 | 401 | 403 | 429, body: string, headers: Record<string, string> = {}): Response {
+  return c.html(body, status, { ...NO_STORE, ...headers });
 }
 
 /** A form post from this origin: browsers send Origin on POST, and Sec-Fetch-Site where they can. */

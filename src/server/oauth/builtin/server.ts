@@ -13,6 +13,7 @@ import { redisAdapter } from './adapter.ts';
 import { interactionRoutes } from './interactions.ts';
 import { SIGNING_ALG, deriveKey, loadSigningKey, publicJwk } from './keys.ts';
 import { errorPage } from './pages.ts';
+import { DEFAULT_SIGN_IN_LIMIT, SignInThrottle } from './throttle.ts';
 import { Users } from './users.ts';
 
 /** Where the authorization server lives under Interlock's URL; its issuer is <public URL>/oauth. */
@@ -88,9 +89,24 @@ export const createBuiltinServer: BuiltinFactory = async ({ app, config, publicU
   };
 
   const routes = new Hono<{ Bindings: HttpBindings }>();
+  const throttle = new SignInThrottle(
+    app.redis.client,
+    keys,
+    deriveKey(secret, 'sign-in-throttle'),
+    b.signInLimit ?? DEFAULT_SIGN_IN_LIMIT,
+  );
   routes.route(
     mountPath,
-    interactionRoutes({ provider, users, secret, tokenScope, mountPath, publicOrigin: new URL(base).origin }),
+    interactionRoutes({
+      provider,
+      users,
+      secret,
+      tokenScope,
+      mountPath,
+      publicOrigin: new URL(base).origin,
+      throttle,
+      behindProxy: provider.proxy,
+    }),
   );
   // RFC 8414 clients look for the metadata at the host's root with the issuer path appended.
   for (const wellKnown of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
@@ -139,6 +155,8 @@ function providerConfiguration(a: {
     pkce: { required: () => true },
     features: {
       devInteractions: { enabled: false },
+      // /mcp takes bearer tokens only (it checks no DPoP proof), so a key-bound token would be refused there.
+      dPoP: { enabled: false },
       registration: { enabled: true },
       revocation: { enabled: true },
       resourceIndicators: {

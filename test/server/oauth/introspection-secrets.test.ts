@@ -1,0 +1,190 @@
+/**
+ * The canary for `/mcp` behind introspection: the opaque tokens callers send (accepted, refused,
+ * revoked, for another resource) and Interlock's own introspection client secret appear in no
+ * log line (at trace level), run record, event, page, API answer, MCP answer or Redis key.
+ */
+import { Writable } from 'node:stream';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../../src/app.ts';
+import { type RunningServer, startServer } from '../../../src/server/serve.ts';
+import { loadConfigFromString } from '../../../src/workflows/load.ts';
+import { callLogPath, testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
+import { TestRedis } from '../../helpers/redis.ts';
+import { payWorkflow } from '../../helpers/workflows.ts';
+import {
+  INTERLOCK_RS,
+  type IntrospectingIssuer,
+  OPAQUE_READER,
+  OPAQUE_ROBOT,
+  startIntrospectingIssuer,
+} from './introspection-issuer.ts';
+
+const yaml = (issuer: string) => `
+connectors:${testConnectorYaml(callLogPath())}
+policy:
+  confirmation_ttl: 1h
+workflows:
+  greet:
+    description: one read
+    expose: true
+    inputs: { type: object, required: [text], properties: { text: { type: string } } }
+    steps:
+      - id: say
+        call: test.echo
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
+server:
+  auth:
+    oauth:
+      issuer: ${issuer}
+      introspection: { url: ${issuer}/token/introspection, client_id: ${INTERLOCK_RS.id}, client_secret: "\${env:IL_CANARY_RS_SECRET}", cache: 0s }
+      scopes: { read: [mcp:read], trigger: [mcp:run] }
+`;
+
+async function dumpRedis(app: App): Promise<string> {
+  const r = app.redis.client;
+  const out: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'COUNT', 500);
+    cursor = next;
+    for (const k of keys) {
+      out.push(k);
+      const type = await r.type(k);
+      if (type === 'string') out.push(String(await r.get(k)));
+      else if (type === 'hash') out.push(JSON.stringify(await r.hgetall(k)));
+      else if (type === 'list') out.push(JSON.stringify(await r.lrange(k, 0, -1)));
+      else if (type === 'set') out.push(JSON.stringify(await r.smembers(k)));
+      else if (type === 'zset') out.push(JSON.stringify(await r.zrange(k, 0, -1)));
+      else if (type === 'stream') out.push(JSON.stringify(await r.xrange(k, '-', '+')));
+    }
+  } while (cursor !== '0');
+  return out.join('\n');
+}
+
+describe('introspected tokens and the introspection secret appear in no log, record, event, page, API or MCP answer', () => {
+  const redis = new TestRedis();
+  let idp: IntrospectingIssuer;
+  let app: App;
+  let server: RunningServer;
+  const logs: string[] = [];
+  const seen: Array<{ where: string; text: string }> = [];
+  const saw = (where: string, text: string) => seen.push({ where, text });
+
+  beforeAll(async () => {
+    await redis.start();
+    idp = await startIntrospectingIssuer();
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, cb) => {
+        logs.push(chunk.toString());
+        cb();
+      },
+    });
+    const config = loadConfigFromString(yaml(idp.issuer), '/tmp/interlock-introspection-canary.yaml');
+    app = await App.create({ config, redisUrl: redis.url, prefix: 'canary-intro', logger: pino({ level: 'trace' }, sink) });
+    await app.startWorkers();
+    server = await startServer(app, {
+      host: '127.0.0.1',
+      port: 0,
+      env: { IL_CANARY_RS_SECRET: INTERLOCK_RS.secret },
+      onNotice: (m) => saw('notice', m),
+    });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await app?.close();
+    await redis.stop();
+    await idp?.close();
+  });
+
+  it('keeps every token to its holder and the introspection secret to Interlock', async () => {
+    const mcpUrl = `${server.url}/mcp`;
+    const robot = await idp.token(OPAQUE_ROBOT, mcpUrl, 'mcp:read mcp:run');
+    const reader = await idp.token(OPAQUE_READER, mcpUrl, 'mcp:read');
+    const elsewhere = await idp.token(OPAQUE_ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
+    const revoked = await idp.token(OPAQUE_ROBOT, mcpUrl, 'mcp:read mcp:run');
+
+    const recordingFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      const method = init?.method ?? 'GET';
+      if (method !== 'GET' || !(res.headers.get('content-type') ?? '').includes('event-stream'))
+        saw(`mcp ${method} ${res.status} ${res.headers.get('www-authenticate') ?? ''}`, await res.clone().text());
+      return res;
+    };
+    const connect = async (token: string) => {
+      const client = new Client({ name: 'canary', version: '1' });
+      await client.connect(
+        new StreamableHTTPClientTransport(new URL(mcpUrl), {
+          fetch: recordingFetch,
+          requestInit: { headers: { authorization: `Bearer ${token}` } },
+        }),
+      );
+      return client;
+    };
+
+    const client = await connect(robot);
+    const greet = await client.callTool({ name: 'greet', arguments: { text: 'canary' } });
+    const pay = await client.callTool({ name: 'pay', arguments: { name: 'eve', amount: 2 } });
+    saw('tool answers', JSON.stringify([greet, pay, await client.listTools()]));
+    for (const r of [greet, pay]) {
+      const runId = (r.structuredContent as { runId: string }).runId;
+      const run = await waitForStatus(app, runId, ['succeeded', 'awaiting_confirmation']);
+      saw(`run ${runId}`, JSON.stringify(run));
+      saw(`events ${runId}`, JSON.stringify(await app.store.readEvents(runId)));
+    }
+    await client.close();
+
+    const readerClient = await connect(reader);
+    const refused = await readerClient.callTool({
+      name: 'run_workflow',
+      arguments: { workflow: 'greet', inputs: { text: 'x' } },
+    });
+    expect(refused.isError).toBe(true);
+    saw('reader answer', JSON.stringify(refused));
+    await readerClient.close();
+
+    await idp.revoke(OPAQUE_ROBOT, revoked);
+    for (const [what, token] of [
+      ['revoked', revoked],
+      ['elsewhere', elsewhere],
+    ] as const) {
+      const res = await recordingFetch(mcpUrl, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      });
+      expect(res.status, what).toBe(401);
+    }
+
+    for (const path of ['/api/v1/runs', '/api/v1/confirmations?status=pending', '/api/v1/connectors', '/ui', '/metrics']) {
+      const res = await fetch(`${server.url}${path}`, { headers: { authorization: `Bearer ${robot}` } });
+      saw(`GET ${path} ${res.status} ${res.headers.get('www-authenticate') ?? ''}`, await res.text());
+    }
+    const wrong = await fetch(`${server.url}/api/v1/runs`, { headers: { authorization: `Bearer ${revoked}` } });
+    saw(`GET /api/v1/runs with the revoked token ${wrong.status} ${wrong.headers.get('www-authenticate')}`, await wrong.text());
+    saw('redis', await dumpRedis(app));
+    saw('logs', logs.join('\n'));
+
+    const secrets: Record<string, string> = {
+      'accepted token': robot,
+      'reader token': reader,
+      'token for another resource': elsewhere,
+      'revoked token': revoked,
+      'introspection client secret': INTERLOCK_RS.secret,
+    };
+    expect(seen.length).toBeGreaterThan(12);
+    const leaks = Object.entries(secrets).flatMap(([what, value]) =>
+      seen.filter((s) => s.text.includes(value) || s.where.includes(value)).map((s) => `${what} in ${s.where}`),
+    );
+    expect(leaks).toEqual([]);
+    // The client's name is there, as who started the runs, and requests were logged: the check above is not blind.
+    expect(seen.some((s) => s.where.startsWith('run ') && s.text.includes(`"owner":"${OPAQUE_ROBOT.id}"`))).toBe(true);
+    expect(logs.length).toBeGreaterThan(0);
+  });
+});
