@@ -7,7 +7,7 @@ import { type RunningServer, startServer } from '../../../src/server/serve.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { TestRedis } from '../../helpers/redis.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
-import { launchChromium } from '../browser.ts';
+import { launchChromium } from '../../helpers/browser.ts';
 
 // URL-mode elicitation on 2025-11-25 as the v2 SDK client speaks it: the person is sent to the
 // one-time page, decides there in Chromium, and the client hears notifications/elicitation/complete.
