@@ -1,12 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { latestToolResults, type ChatRequest, type Reply } from '../../src/sandbox/openai/index.ts';
-import { ROOT } from '../helpers/app.ts';
 import { shippedWithoutRules } from '../grants/sandbox-app.ts';
-import { test } from '../helpers/fixtures.ts';
-import { Tmux, count } from './tmux.ts';
+import { chatTest } from './chat-rig.ts';
+import { count } from './tmux.ts';
 
 interface StripeState {
   refunds: Record<string, { id: string; charge: string; amount: number }>;
@@ -42,46 +38,10 @@ const refund = (charge: string, amount: number): Reply => ({
 
 // The shipped workflows without the shipped policy.rules: this is about asking and remembering
 // in the chat, and small-refunds would approve these refunds by itself (rules: test/policy).
-const configFile = join(mkdtempSync(join(tmpdir(), 'interlock-chat-')), 'workflows.yaml');
-writeFileSync(configFile, shippedWithoutRules());
-
-const it = test.extend<{
-  tmux: Tmux;
-  /** `interlock chat` in a tmux window of that name, on the file's Redis, emulators and config */
-  startChat: (name: string) => void;
+const it = chatTest(shippedWithoutRules()).extend<{
   /** the refunds of a charge made here (not the seeded ones) */
   refundsOf: (charge: string) => StripeState['refunds'][string][];
 }>({
-  tmux: [
-    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-    async ({}, use) => {
-      const tmux = new Tmux();
-      try {
-        await use(tmux);
-      } finally {
-        tmux.kill();
-      }
-    },
-    { scope: 'file' },
-  ],
-  startChat: async ({ tmux, redis, openai, sandboxes }, use) =>
-    use((name) =>
-      tmux.start(
-        name,
-        [process.execPath, 'src/cli.ts', 'chat'],
-        {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: process.env.HOME ?? '/tmp',
-          NO_COLOR: '1',
-          INTERLOCK_CONFIG: configFile,
-          REDIS_URL: redis.url,
-          OPENAI_BASE_URL: openai.url,
-          OPENAI_API_KEY: 'sk-test',
-          ...sandboxes.env,
-        },
-        ROOT,
-      ),
-    ),
   refundsOf: async ({ sandboxes }, use) =>
     use((charge) =>
       Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter(
