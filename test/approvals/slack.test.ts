@@ -1,13 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { slackSignature } from '../../src/approvals/slack/signature.ts';
-import { silentLogger } from '../../src/logger.ts';
 import type { ConfirmationRecord } from '../../src/runs/records.ts';
-import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { appTest } from '../helpers/fixtures.ts';
 
 // A refund pauses; its card reaches the Slack sandbox; clicks come back signed as Slack signs them
 // (the sandbox sends them) to `POST /slack/interactions` of a real `interlock serve`.
@@ -44,53 +39,54 @@ interface Card {
   edited?: unknown;
 }
 
-describe('approving a write from Slack', () => {
-  const redis = new TestRedis();
-  let sandboxes: Sandboxes;
-  let app: App;
-  let server: RunningServer;
-  const env = { ...process.env, TEST_SLACK_SIGNING_SECRET: SECRET };
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    Object.assign(process.env, sandboxes.env);
-    Object.assign(env, sandboxes.env);
-    app = await App.create({
-      config: loadConfigFromString(CONFIG, '/tmp/slack-approvals.yaml'),
-      redisUrl: redis.url,
-      prefix: 'slk',
-      logger: silentLogger(),
-    });
-    server = await startServer(app, { port: 0, env, slackSweepMs: 100, logger: silentLogger() });
+// The server starts the workers (sweeping Slack cards every 100 ms) and reads the signing secret
+// from the environment; the Slack sandbox sends its clicks there, signed.
+const it = appTest({
+  yaml: CONFIG,
+  sandboxes: true,
+  workers: false,
+  env: { TEST_SLACK_SIGNING_SECRET: SECRET },
+  server: { slackSweepMs: 100 },
+}).extend<{
+  /** the card the sandbox holds for a confirmation, once it is posted */
+  cardFor: (cid: string) => Promise<Card>;
+  /** the confirmation a run waits on */
+  pendingOf: (runId: string) => Promise<ConfirmationRecord>;
+  refundsOf: (charge: string) => Array<{ charge: string }>;
+}>({
+  cardFor: async ({ sandboxes, server }, use) => {
     sandboxes.slack.setInteractivity({ url: `${server.url}/slack/interactions`, signingSecret: SECRET });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
+    await use(async (cid) => {
+      for (let i = 0; i < 300; i++) {
+        const card = sandboxes.slack
+          .state()
+          .messages.find((m) => m.channel === 'C0BILLING' && JSON.stringify(m.blocks ?? []).includes(cid));
+        if (card) return card;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no card for ${cid}`);
+    });
+  },
+  pendingOf: async ({ app }, use) =>
+    use(async (runId) => {
+      const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
+      const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')?.confirmationId;
+      return app.store.requireConfirmation(cid as string);
+    }),
+  refundsOf: async ({ sandboxes }, use) =>
+    use((charge) =>
+      Object.values(sandboxes.stripe.state().refunds as Record<string, { charge: string }>).filter((r) => r.charge === charge),
+    ),
+});
 
-  const cardFor = async (cid: string): Promise<Card> => {
-    for (let i = 0; i < 300; i++) {
-      const card = sandboxes.slack
-        .state()
-        .messages.find((m) => m.channel === 'C0BILLING' && JSON.stringify(m.blocks ?? []).includes(cid));
-      if (card) return card;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no card for ${cid}`);
-  };
-  const pendingOf = async (runId: string): Promise<ConfirmationRecord> => {
-    const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
-    const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')?.confirmationId;
-    return app.store.requireConfirmation(cid as string);
-  };
-  const refundsOf = (charge: string) =>
-    Object.values(sandboxes.stripe.state().refunds as Record<string, { charge: string }>).filter((r) => r.charge === charge);
-
-  it('posts the card, refuses forged, stale, changed and unmapped clicks, then a signed click approves once', async () => {
+describe('approving a write from Slack', () => {
+  it('posts the card, refuses forged, stale, changed and unmapped clicks, then a signed click approves once', async ({
+    app,
+    sandboxes,
+    cardFor,
+    pendingOf,
+    refundsOf,
+  }) => {
     const before = refundsOf('ch_seed_2').length;
     const { run } = await app.engine.trigger('refund', { charge: 'ch_seed_2', amount: 1500 });
     const conf = await pendingOf(run.id);
@@ -155,7 +151,7 @@ describe('approving a write from Slack', () => {
     expect(refundsOf('ch_seed_2')).toHaveLength(before + 1);
   });
 
-  it('answers a request that is not a card click with a clear 400, and an unsigned one with 401', async () => {
+  it('answers a request that is not a card click with a clear 400, and an unsigned one with 401', async ({ server }) => {
     const unsigned = await fetch(`${server.url}/slack/interactions`, { method: 'POST', body: 'payload={}' });
     expect(unsigned.status).toBe(401);
     expect(await unsigned.json()).toMatchObject({ error: { code: 'UNAUTHORIZED', details: { reason: 'missing' } } });

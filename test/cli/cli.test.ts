@@ -2,8 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestRedis } from '../helpers/redis.ts';
+import { describe, expect } from 'vitest';
+import { test } from '../helpers/fixtures.ts';
 import { PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, readCalls } from '../helpers/app.ts';
 
 const CLI = join(ROOT, 'src/cli.ts');
@@ -26,15 +26,12 @@ function cli(args: string[], env: Record<string, string>) {
   });
 }
 
-describe('the interlock command line', () => {
-  const redis = new TestRedis();
-  let env: Record<string, string>;
-  beforeAll(async () => {
-    await redis.start();
-    env = { REDIS_URL: redis.url, INTERLOCK_PREFIX: 'cli' };
-  });
-  afterAll(() => redis.stop());
+/** `env`: what the CLI needs to reach the file's Redis under its prefix. */
+const it = test.extend<{ env: Record<string, string> }>({
+  env: async ({ redis }, use) => use({ REDIS_URL: redis.url, INTERLOCK_PREFIX: 'cli' }),
+});
 
+describe('the interlock command line', () => {
   it('validate prints every problem as file:line:col and exits 1', () => {
     const bad = join(dir, 'bad.yaml');
     writeFileSync(
@@ -58,7 +55,7 @@ describe('the interlock command line', () => {
     expect(r.status).toBe(0);
   });
 
-  it('run --wait shows the payload at the gate, and approve from another process finishes it', async () => {
+  it('run --wait shows the payload at the gate, and approve from another process finishes it', async ({ env }) => {
     const child = spawn(
       process.execPath,
       [CLI, '--config', good, 'run', 'pay', '--input', 'name=cli-user', '--wait', '--no-interactive', '--timeout', '60'],
@@ -95,7 +92,7 @@ describe('the interlock command line', () => {
     expect(again.stderr).toContain('ALREADY_DECIDED');
   });
 
-  it('deny of an unknown confirmation is a clear error', () => {
+  it('deny of an unknown confirmation is a clear error', ({ env }) => {
     const r = cli(['deny', 'c_rnothere_1'], env);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('CONFIRMATION_NOT_FOUND');

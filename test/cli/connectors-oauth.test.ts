@@ -7,14 +7,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { ROOT, makeApp, waitForStatus } from '../helpers/app.ts';
-import { type TestOAuthServer, startOAuthServer } from '../helpers/oauth-server.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { oauthServer, openApp, test, withEnv } from '../helpers/fixtures.ts';
+import type { TestOAuthServer } from '../helpers/oauth-server.ts';
 
 const CLI = join(ROOT, 'src/cli.ts');
 const SECRET = `m2m-cli-${randomBytes(12).toString('hex')}`;
@@ -36,63 +34,54 @@ workflows:
         with: {}
 `;
 
-let as: TestOAuthServer;
-let redis: TestRedis;
-let app: App;
-let configFile: string;
 /** everything every command printed, for the token check */
 const printed: string[] = [];
 
-/** The CLI as a child process, without blocking this one (the authorization server lives here). */
-function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, '--config', configFile, ...args], {
-      env: {
-        ...process.env,
-        NO_COLOR: '1',
-        REDIS_URL: redis.url,
-        INTERLOCK_PREFIX: app.prefix,
-        INTERLOCK_SECRET_KEY: KEY,
-        IL_CLI_M2M_SECRET: SECRET,
-        // the doctor's bound (reconcile interval + 1 s) is short, so a settled pause is seen soon
-        INTERLOCK_RECONCILE_EVERY_MS: '200',
-      },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    child.once('error', reject);
-    child.once('close', (status) => {
-      clearTimeout(timer);
-      printed.push(stdout, stderr);
-      resolve({ status, stdout, stderr });
-    });
-  });
-}
+type Cli = (args: string[]) => Promise<{ status: number | null; stdout: string; stderr: string }>;
 
-beforeAll(async () => {
-  process.env.IL_CLI_M2M_SECRET = SECRET;
-  process.env.INTERLOCK_SECRET_KEY = KEY;
-  as = await startOAuthServer({ staticClient: { clientId: 'interlock-cli-m2m', clientSecret: SECRET } });
-  redis = await new TestRedis().start();
-  configFile = join(mkdtempSync(join(tmpdir(), 'interlock-cli-oauth-')), 'workflows.yaml');
-  writeFileSync(configFile, yaml(as.mcpUrl));
-  app = await makeApp(yaml(as.mcpUrl), redis.url, configFile);
-  await app.startWorkers();
-}, 60_000);
-afterAll(async () => {
-  await app?.close();
-  await redis?.stop();
-  await as?.close();
-  delete process.env.IL_CLI_M2M_SECRET;
+const it = test.extend<{ as: TestOAuthServer; app: App; cli: Cli }>({
+  as: oauthServer({ staticClient: { clientId: 'interlock-cli-m2m', clientSecret: SECRET } }),
+  app: [
+    async ({ redis, as }, use) =>
+      withEnv({ IL_CLI_M2M_SECRET: SECRET, INTERLOCK_SECRET_KEY: KEY }, () => openApp(redis, { yaml: yaml(as.mcpUrl) }, use)),
+    { scope: 'file' },
+  ],
+  /** The CLI as a child process, without blocking this one (the authorization server lives here). */
+  cli: async ({ app, redis }, use) =>
+    use(
+      (args) =>
+        new Promise((resolve, reject) => {
+          const child = spawn(process.execPath, [CLI, '--config', app.config.file, ...args], {
+            env: {
+              ...process.env,
+              NO_COLOR: '1',
+              REDIS_URL: redis.url,
+              INTERLOCK_PREFIX: app.prefix,
+              INTERLOCK_SECRET_KEY: KEY,
+              IL_CLI_M2M_SECRET: SECRET,
+              // the doctor's bound (reconcile interval + 1 s) is short, so a settled pause is seen soon
+              INTERLOCK_RECONCILE_EVERY_MS: '200',
+            },
+          });
+          let stdout = '';
+          let stderr = '';
+          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+          const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+          child.once('error', reject);
+          child.once('close', (status) => {
+            clearTimeout(timer);
+            printed.push(stdout, stderr);
+            resolve({ status, stdout, stderr });
+          });
+        }),
+    ),
 });
 
 describe('the command line with an OAuth connector', () => {
   let pausedId = '';
 
-  it('doctor lists a run paused for a login, with the command that logs in', async () => {
+  it('doctor lists a run paused for a login, with the command that logs in', async ({ app, cli, as }) => {
     const { run } = await app.engine.trigger('who', {});
     const paused = await waitForStatus(app, run.id, ['needs_attention', 'failed', 'succeeded']);
     expect(paused.error?.code).toBe('CONNECTOR_LOGIN_REQUIRED');
@@ -109,7 +98,7 @@ describe('the command line with an OAuth connector', () => {
     expect(json.findings).toContainEqual(expect.objectContaining({ runId: run.id, kind: 'connector_login_required' }));
   });
 
-  it('connectors list shows that the connector needs a login and how to do it', async () => {
+  it('connectors list shows that the connector needs a login and how to do it', async ({ cli }) => {
     const r = await cli(['connectors', 'list']);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^notes {2}streamable-http {2}unreachable: .*needs a login/m);
@@ -118,7 +107,7 @@ describe('the command line with an OAuth connector', () => {
     );
   });
 
-  it('doctor repairs a run whose connector was logged in without resuming it', async () => {
+  it('doctor repairs a run whose connector was logged in without resuming it', async ({ app, cli, as }) => {
     // A login that lands without the resume (a process that died right after it).
     expect(await app.oauth.for(app.config.connectors.notes)?.beginLogin()).toEqual({ kind: 'connected' });
     let kinds: string[] = [];
@@ -141,7 +130,7 @@ describe('the command line with an OAuth connector', () => {
     expect((await cli(['doctor'])).stdout).toMatch(/nothing stuck/);
   });
 
-  it('connectors list shows the login, and connectors tools uses the stored token', async () => {
+  it('connectors list shows the login, and connectors tools uses the stored token', async ({ cli, as }) => {
     const list = await cli(['connectors', 'list']);
     expect(list.status).toBe(0);
     expect(list.stdout).toMatch(/^notes {2}streamable-http {2}2 tools \(1 writes\)$/m);
@@ -157,7 +146,7 @@ describe('the command line with an OAuth connector', () => {
     expect(as.calls.length).toBeGreaterThan(0);
   });
 
-  it('validate leaves an OAuth connector’s tools to the commands that have its login, and says so', async () => {
+  it('validate leaves an OAuth connector’s tools to the commands that have its login, and says so', async ({ cli }) => {
     const r = await cli(['validate']);
     expect(r.status).toBe(0);
     expect(r.stderr).toContain(
@@ -166,7 +155,7 @@ describe('the command line with an OAuth connector', () => {
     expect(r.stdout).toContain('1 workflow, 1 connectors — valid');
   });
 
-  it('printed no token and no client secret', () => {
+  it('printed no token and no client secret', ({ as }) => {
     expect(as.seen.length).toBeGreaterThan(0);
     const all = printed.join('\n');
     expect(all.length).toBeGreaterThan(500);

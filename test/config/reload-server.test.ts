@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Authenticator } from '../../src/server/auth.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
 import { TEST_SERVER, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { appTest } from '../helpers/fixtures.ts';
 import { LOOK_WORKFLOW, configYaml } from '../helpers/workflows.ts';
@@ -41,16 +41,7 @@ function yaml(opts: { tokens: string[]; extra?: boolean }): string {
 
 const INITIAL = yaml({ tokens: [ADMIN, READER] });
 
-const test = appTest({ yaml: INITIAL }).extend<{ server: RunningServer }>({
-  server: [
-    async ({ app }, use) => {
-      const server = await startServer(app, { host: '127.0.0.1', port: 0, env: ENV, workers: false, onNotice: () => {} });
-      await use(server);
-      await server.close();
-    },
-    { scope: 'file' },
-  ],
-});
+const test = appTest({ yaml: INITIAL, server: { env: ENV, workers: false } });
 
 describe('a reload reaches the server', () => {
   const call = (server: RunningServer, path: string, init: RequestInit & { bearer?: string; cookie?: string } = {}) => {

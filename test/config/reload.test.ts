@@ -1,13 +1,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { App } from '../../src/app.ts';
 import { ConfigError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { TEST_SERVER, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { WorkerProcess } from '../helpers/processes.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { appTest } from '../helpers/fixtures.ts';
 
 // One config source: editing the file and reloading reaches the step path. A connector whose
 // timeout and rate limit changed gets a new session and its calls see both; an unchanged
@@ -42,44 +42,35 @@ workflows:
       - { id: other, call: other.whoami, with: {} }
 `;
 
+const it = appTest({ yaml: yaml('\n    timeout: 30s') });
+
+/** The pid of the server process that answers each connector. */
+async function pids(app: App) {
+  const { run } = await app.engine.trigger('who', {});
+  const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
+  expect(done.status).toBe('succeeded');
+  return { test: (done.steps.test.output as { pid: number }).pid, other: (done.steps.other.output as { pid: number }).pid };
+}
+
 describe('reloading the config file', () => {
-  const redis = new TestRedis();
-  const file = join(mkdtempSync(join(tmpdir(), 'interlock-reload-')), 'workflows.yaml');
-  let app: App;
-
-  const pids = async () => {
-    const { run } = await app.engine.trigger('who', {});
-    const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
-    expect(done.status).toBe('succeeded');
-    return { test: (done.steps.test.output as { pid: number }).pid, other: (done.steps.other.output as { pid: number }).pid };
-  };
-
-  beforeAll(async () => {
-    await redis.start();
-    writeFileSync(file, yaml('\n    timeout: 30s'));
-    app = await App.create({ configFile: file, redisUrl: redis.url, prefix: 'reload', logger: silentLogger() });
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('gives a step the new timeout and rate limit of a connector, on a new session, and leaves other connectors alone', async () => {
-    const before = await pids();
+  it('gives a step the new timeout and rate limit of a connector, on a new session, and leaves other connectors alone', async ({
+    app,
+    configFile,
+  }) => {
+    const before = await pids(app);
     // Before: a 1.5 s read fits in the 30 s timeout, and nothing limits echo.
     const slow = await app.engine.trigger('nap', { ms: 1500 });
     expect((await waitForStatus(app, slow.run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
     const free = await Promise.all([1, 2, 3].map(async (i) => (await app.engine.trigger('say', { text: `free-${i}` })).run.id));
     for (const id of free) expect((await waitForStatus(app, id, ['succeeded', 'failed'])).status).toBe('succeeded');
 
-    writeFileSync(file, yaml('\n    timeout: 300ms\n    rate_limit: { max: 2, per: 10m, tool: echo }'));
+    writeFileSync(configFile, yaml('\n    timeout: 300ms\n    rate_limit: { max: 2, per: 10m, tool: echo }'));
     const changes = await app.source.reload();
     expect(changes.connectors).toEqual({ added: [], removed: [], changed: ['test'] });
     expect(changes.workflows).toEqual({ added: [], removed: [], changed: [] });
     expect(app.engine.currentConfig.connectors.test.timeoutMs).toBe(300);
 
-    const after = await pids();
+    const after = await pids(app);
     expect(after.test).not.toBe(before.test);
     expect(after.other).toBe(before.other);
 
@@ -111,13 +102,13 @@ describe('reloading the config file', () => {
     await app.engine.cancel(waiting!.id, 'test');
   });
 
-  it('changes nothing when the file does not validate, and names file:line:col', async () => {
+  it('changes nothing when the file does not validate, and names file:line:col', async ({ app, configFile }) => {
     const current = app.config;
     let heard = 0;
     const unsubscribe = app.source.subscribe(() => void heard++);
     try {
       const broken = yaml('\n    timeout: soon');
-      writeFileSync(file, broken);
+      writeFileSync(configFile, broken);
       const line = broken.split('\n').findIndex((l) => l.includes('timeout: soon')) + 1;
       const err = await app.source.reload().then(
         () => undefined,
@@ -125,8 +116,8 @@ describe('reloading the config file', () => {
       );
       expect(err).toBeInstanceOf(ConfigError);
       const issues = (err as ConfigError).issues;
-      expect(issues[0]).toMatchObject({ file, line, col: 14 });
-      expect((err as ConfigError).message).toContain(`${file}:${line}:14:`);
+      expect(issues[0]).toMatchObject({ file: configFile, line, col: 14 });
+      expect((err as ConfigError).message).toContain(`${configFile}:${line}:14:`);
       expect(app.config).toBe(current);
       expect(app.engine.currentConfig).toBe(current);
       expect(heard).toBe(0);
@@ -138,7 +129,7 @@ describe('reloading the config file', () => {
     }
   });
 
-  it('reaches an `interlock worker` process on SIGHUP', async () => {
+  it('reaches an `interlock worker` process on SIGHUP', async ({ redis }) => {
     const workerFile = join(mkdtempSync(join(tmpdir(), 'interlock-reload-worker-')), 'workflows.yaml');
     writeFileSync(workerFile, yaml('\n    timeout: 30s'));
     const client = await App.create({ configFile: workerFile, redisUrl: redis.url, prefix: 'reload-w', logger: silentLogger() });

@@ -8,7 +8,8 @@ import { stepJobId } from '../../src/worker/queues.ts';
 import { App } from '../../src/app.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { LOOK_WORKFLOW, PAY_WORKFLOW, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { TestCluster, TestRedis } from '../helpers/redis.ts';
+import { useRedis } from '../helpers/fixtures.ts';
+import { TestCluster } from '../helpers/redis.ts';
 import { httpStatus } from '../../src/server/status.ts';
 
 // The workers these tests start run their reconciler only at start, so each pass here is the test's own.
@@ -115,13 +116,7 @@ function outboxSuite(kind: string, connect: () => Promise<App>) {
 }
 
 describe('the outbox of hand-offs on a single Redis', () => {
-  const redis = new TestRedis();
-  beforeAll(async () => {
-    await redis.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
+  const redis = useRedis();
   outboxSuite('single Redis', () => appOn({ redisUrl: redis.url }));
 });
 

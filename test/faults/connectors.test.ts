@@ -1,15 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
-import { TEST_SERVER, makeApp, waitForStatus } from '../helpers/app.ts';
-import { TestRedis, freePort } from '../helpers/redis.ts';
+import { TEST_SERVER, waitForStatus } from '../helpers/app.ts';
+import { openApp, test } from '../helpers/fixtures.ts';
+import { remoteConnectorYaml } from '../helpers/workflows.ts';
 
 const yaml = (port: number) => `
-connectors:
-  remote:
-    transport: streamable-http
-    url: http://127.0.0.1:${port}/mcp
-    timeout: 5s
+connectors:${remoteConnectorYaml(port, '5s')}
   local:
     transport: stdio
     command: ${process.execPath}
@@ -46,32 +42,21 @@ workflows:
         with: { text: local }
 `;
 
+const it = test.extend<{ app: App }>({
+  app: [async ({ redis, remote }, use) => openApp(redis, { yaml: yaml(remote.port) }, use), { scope: 'file' }],
+});
+
 describe('MCP sessions: a connector server that dies comes back, or fails its steps clearly', () => {
-  const redis = new TestRedis();
-  let port: number;
-  let server: TestServerHttp | undefined;
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    port = await freePort();
-    server = await startTestServerHttp({ mode: 'streamable', port });
-    app = await makeApp(yaml(port), redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await server?.close();
-    await redis.stop();
-  });
-
-  it('reconnects to a server killed mid-run and restarted (its old session is gone), and the run finishes', async () => {
+  it('reconnects to a server killed mid-run and restarted (its old session is gone), and the run finishes', async ({
+    app,
+    remote,
+  }) => {
     const { run } = await app.engine.trigger('three', { once: 'restart' });
-    while (!server?.calls.some((c) => c.tool === 'slow')) await new Promise((r) => setTimeout(r, 20));
-    const sessionsBefore = server.sessionsCreated;
-    await server.close();
+    while (!remote.server?.calls.some((c) => c.tool === 'slow')) await new Promise((r) => setTimeout(r, 20));
+    const sessionsBefore = remote.server.sessionsCreated;
     // A new process on the same port: fresh state, no memory of the old MCP session.
-    server = await startTestServerHttp({ mode: 'streamable', port });
+    await remote.stop();
+    const server = await remote.start();
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed'], 60_000);
     expect(done.status).toBe('succeeded');
     expect(done.steps.last.output).toEqual({ text: 'one done' });
@@ -80,9 +65,11 @@ describe('MCP sessions: a connector server that dies comes back, or fails its st
     expect(app.pool.status().find((s) => s.id === 'remote')?.connects).toBeGreaterThan(1);
   });
 
-  it('fails a step on a server that stays down after its retries, with a message naming the connector, while other connectors keep working', async () => {
-    await server?.close();
-    server = undefined;
+  it('fails a step on a server that stays down after its retries, with a message naming the connector, while other connectors keep working', async ({
+    app,
+    remote,
+  }) => {
+    await remote.stop();
     const { run: stuck } = await app.engine.trigger('ping', {});
     const { run: other } = await app.engine.trigger('localping', {});
     const ok = await waitForStatus(app, other.id, ['succeeded', 'failed'], 30_000);

@@ -1,17 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { describe, expect } from 'vitest';
 import type { Diagnosis } from '../../src/worker/doctor.ts';
 import { stepJobId } from '../../src/worker/queues.ts';
 import { LOOK_WORKFLOW, PAY_WORKFLOW, ROOT, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { WorkerProcess } from '../helpers/processes.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { appTest } from '../helpers/fixtures.ts';
 import { TOKENS } from '../server/helpers.ts';
 
 const log = callLogPath();
@@ -37,39 +31,29 @@ function doctor(env: Record<string, string>, ...args: string[]): Promise<{ code:
   return new Promise((resolve) => p.once('exit', (code) => resolve({ code, out })));
 }
 
+const tokens = { IL_TEST_READER: TOKENS.reader, IL_TEST_ADMIN: TOKENS.admin };
+
+// No workers in this process: the runs move only on worker children the test starts and stops.
+const it = appTest({ yaml, workers: false, server: { env: tokens, workers: false } }).extend<{
+  /** what `interlock doctor` needs: the app's Redis, config and prefix, and the tokens */
+  env: Record<string, string>;
+  api: (path: string, token: keyof typeof TOKENS, method?: string) => Promise<Response>;
+}>({
+  env: async ({ processes }, use) => use({ ...tokens, ...processes.env }),
+  api: async ({ server }, use) =>
+    use((path, token, method = 'GET') =>
+      fetch(`${server.url}/api/v1${path}`, {
+        method,
+        headers: { authorization: `Bearer ${TOKENS[token]}`, 'content-type': 'application/json' },
+        ...(method === 'POST' ? { body: '{}' } : {}),
+      }),
+    ),
+});
+
 describe('interlock doctor: finds runs stranded by hand and --repair moves them on', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let server: RunningServer;
-  let env: Record<string, string>;
-  const file = join(mkdtempSync(join(tmpdir(), 'interlock-doctor-')), 'workflows.yaml');
-  const tokens = { IL_TEST_READER: TOKENS.reader, IL_TEST_ADMIN: TOKENS.admin };
-
-  beforeAll(async () => {
-    await redis.start();
-    writeFileSync(file, yaml);
-    const prefix = `doc${Date.now().toString(36)}`;
-    app = await App.create({ configFile: file, redisUrl: redis.url, prefix, logger: silentLogger() });
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env: tokens, onNotice: () => {}, workers: false });
-    env = { ...tokens, REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: prefix };
-  }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  const api = (path: string, token: keyof typeof TOKENS, method = 'GET') =>
-    fetch(`${server.url}/api/v1${path}`, {
-      method,
-      headers: { authorization: `Bearer ${TOKENS[token]}`, 'content-type': 'application/json' },
-      ...(method === 'POST' ? { body: '{}' } : {}),
-    });
-
-  it('names each stranded run and why, repairs them, and they finish', async () => {
+  it('names each stranded run and why, repairs them, and they finish', async ({ app, processes, env, api }) => {
     // C pauses at its gate on a worker that then stops; A and B are triggered with no worker running.
-    const w = new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: app.prefix });
-    await w.start();
+    const [w] = await processes.start();
     const c = (await app.engine.trigger('pay', { name: 'c' })).run.id;
     const paused = await waitForStatus(app, c, ['awaiting_confirmation']);
     await w.terminate();
@@ -110,8 +94,7 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
     const { confirmations } = await app.store.listConfirmations({ status: 'pending' });
     expect(confirmations.map((x) => x.id)).toContain(cid);
 
-    const w2 = new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_PREFIX: app.prefix });
-    await w2.start();
+    const [w2] = await processes.start();
     try {
       await app.engine.approve(cid, (await app.store.requireConfirmation(cid)).argumentsHash, { by: 'test' });
       for (const id of [a, b, c])
@@ -124,5 +107,5 @@ describe('interlock doctor: finds runs stranded by hand and --repair moves them 
     expect(after.out).toContain('nothing stuck');
     const clean = (await (await api('/doctor/repair', 'admin', 'POST')).json()) as Diagnosis;
     expect(clean.findings).toEqual([]);
-  }, 120_000);
+  }, 180_000); // with the fixtures' setup, which had 60 s of its own in a hook
 });

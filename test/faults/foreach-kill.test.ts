@@ -1,15 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
-import { WorkerProcess } from '../helpers/processes.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { startSlowProxy } from './slow-proxy.ts';
+import type { WorkerProcess } from '../helpers/processes.ts';
+import { refundRigTest } from './refund-rig.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /*
  * One run whose foreach refunds 200 charges, 8 at a time, while the worker processes are SIGKILLed
@@ -18,13 +13,7 @@ import { startSlowProxy } from './slow-proxy.ts';
  * exactly once, none missing.
  */
 const yaml = `
-connectors:
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-    concurrency: 8
+connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8')}
 policy:
   allow_unconfirmed: [stripe.create_refund]
 workflows:
@@ -45,36 +34,17 @@ workflows:
 const ITEMS = 200;
 const charges = Array.from({ length: ITEMS }, (_, i) => `ch_seed_${100 + i}`);
 
+// Refunds take a while on the way in and out, so a kill lands between a refund's send and its record.
+const it = refundRigTest({ yaml, workers: 2, maxDelayMs: 300 });
+
 describe('faults: a foreach of 200 refunds while its workers are SIGKILLed', () => {
-  const redis = new TestRedis();
-  let sandbox: StripeSandbox;
-  let proxy: Awaited<ReturnType<typeof startSlowProxy>>;
-  let app: App;
-  const workers: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    sandbox = await startStripeSandbox({ port: 0 });
-    // Refunds take a while on the way in and out, so a kill lands between a refund's send and its record.
-    proxy = await startSlowProxy(sandbox.url, { match: (m, p) => m === 'POST' && p.startsWith('/v1/refunds'), maxDelayMs: 300 });
-    const dir = mkdtempSync(join(tmpdir(), 'interlock-foreach-faults-'));
-    const file = join(dir, 'workflows.yaml');
-    writeFileSync(file, yaml);
-    const env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: proxy.url };
-    for (let i = 0; i < 2; i++) workers.push(new WorkerProcess(env));
-    await Promise.all(workers.map((w) => w.start()));
-    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.kill()));
-    await app?.close();
-    await proxy?.close();
-    await sandbox?.close();
-    await redis.stop();
-  });
-
-  async function waitFor(runId: string, ok: (r: RunRecord) => boolean, what: string): Promise<RunRecord> {
+  async function waitFor(
+    app: App,
+    workers: WorkerProcess[],
+    runId: string,
+    ok: (r: RunRecord) => boolean,
+    what: string,
+  ): Promise<RunRecord> {
     const deadline = Date.now() + 300_000;
     for (;;) {
       const run = await app.store.requireRun(runId);
@@ -89,13 +59,15 @@ describe('faults: a foreach of 200 refunds while its workers are SIGKILLed', () 
   const ended = (r: RunRecord) => Object.values(r.steps.refunds.items ?? {}).filter((i) => i.status !== 'running').length;
   const calling = (r: RunRecord) => Object.values(r.steps.refunds.items ?? {}).filter((i) => i.status === 'running').length;
 
-  it('ends every item exactly once: each charge refunded once, none lost', async () => {
+  it('ends every item exactly once: each charge refunded once, none lost', async ({ app, workers, stripe }) => {
     const { run } = await app.engine.trigger('refund-all', { charges });
     let kills = 0;
     const inFlight: number[] = [];
     for (const at of [30, 110]) {
       // The kill must land while calls are in flight (on a busy machine a poll can fall between two).
       const before = await waitFor(
+        app,
+        workers,
         run.id,
         (r) => (ended(r) >= at && calling(r) > 0) || !['queued', 'running'].includes(r.status),
         `${at} items ended, more in flight`,
@@ -106,9 +78,9 @@ describe('faults: a foreach of 200 refunds while its workers are SIGKILLed', () 
       kills += workers.length;
       await Promise.all(workers.map((w) => w.start()));
     }
-    const done = await waitFor(run.id, (r) => !['queued', 'running'].includes(r.status), 'the run to end');
+    const done = await waitFor(app, workers, run.id, (r) => !['queued', 'running'].includes(r.status), 'the run to end');
     const items = Object.values(done.steps.refunds.items ?? {});
-    const refunds = Object.values(sandbox.state().refunds).filter((r) => charges.includes(String(r.charge)));
+    const refunds = Object.values(stripe.state().refunds).filter((r) => charges.includes(String(r.charge)));
     const perCharge = new Map<string, number>();
     for (const r of refunds) perCharge.set(String(r.charge), (perCharge.get(String(r.charge)) ?? 0) + 1);
     const resent = items.filter((i) => i.attempts > 1).length;

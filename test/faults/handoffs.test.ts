@@ -10,6 +10,7 @@ import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe
 import { callLogPath, readCalls, testConnectorYaml } from '../helpers/app.ts';
 import { TestRedis, freePort } from '../helpers/redis.ts';
 import { WorkerProcess } from '../helpers/processes.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /*
  * One test per hand-off. A real `interlock serve` or `worker` process is started with a fail point
@@ -23,13 +24,7 @@ import { WorkerProcess } from '../helpers/processes.ts';
 const RUNS = 20;
 const log = callLogPath();
 const yaml = `
-connectors:
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-    concurrency: 25
+connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 25')}
 ${testConnectorYaml(log, '\n    concurrency: 25')}
 policy:
   confirmation_ttl: 1h

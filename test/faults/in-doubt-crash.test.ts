@@ -1,15 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { WorkerProcess } from '../helpers/processes.ts';
+import { type WorkerProcesses, openApp, test, workerProcesses } from '../helpers/fixtures.ts';
+import type { WorkerProcess } from '../helpers/processes.ts';
 
 // `send` ignores idempotency keys, like an email API: after a crash mid-call it must never be sent
 // again by itself. Its first answer per address takes 300 ms, so kills land mid-write.
@@ -35,31 +30,19 @@ workflows:
 const RUNS = 60;
 const SETTLED = new Set(['succeeded', 'failed', 'needs_attention', 'cancelled', 'denied']);
 
+const it = test.extend<{ app: App; processes: WorkerProcesses; workers: WorkerProcess[] }>({
+  app: [async ({ redis, mcpHttp }, use) => openApp(redis, { yaml: yaml(mcpHttp.url), workers: false }, use), { scope: 'file' }],
+  processes: workerProcesses,
+  workers: [async ({ processes }, use) => use(await processes.start(2)), { scope: 'file' }],
+});
+
 describe('faults: non-idempotent writes while workers are SIGKILLed', () => {
-  const redis = new TestRedis();
-  let mail: TestServerHttp;
-  let app: App;
-  const workers: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    mail = await startTestServerHttp({ mode: 'streamable' });
-    const file = join(mkdtempSync(join(tmpdir(), 'interlock-doubt-crash-')), 'workflows.yaml');
-    writeFileSync(file, yaml(mail.url));
-    for (let i = 0; i < 2; i++) workers.push(new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: file }));
-    await Promise.all(workers.map((w) => w.start()));
-    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.kill()));
-    await app?.close();
-    await mail?.close();
-    await redis.stop();
-  });
-
-  const sends = (to: string) => mail.calls.filter((c) => c.tool === 'send' && c.args.to === to).length;
-
-  it('ends each run succeeded or in doubt, never sends twice by itself, and an operator settles every doubt', async () => {
+  it('ends each run succeeded or in doubt, never sends twice by itself, and an operator settles every doubt', async ({
+    app,
+    mcpHttp: mail,
+    workers,
+  }) => {
+    const sends = (to: string) => mail.calls.filter((c) => c.tool === 'send' && c.args.to === to).length;
     const ids: string[] = [];
     for (let i = 0; i < RUNS; i++) ids.push((await app.engine.trigger('notify', { to: `user${i}@example.com` })).run.id);
     const all = async () => Promise.all(ids.map((id) => app.store.requireRun(id)));

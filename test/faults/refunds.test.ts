@@ -1,28 +1,17 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { WorkerProcess } from '../helpers/processes.ts';
-import { startSlowProxy } from './slow-proxy.ts';
+import type { WorkerProcess } from '../helpers/processes.ts';
+import { refundRigTest } from './refund-rig.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /*
  * The refund step runs without a confirmation here (policy allow_unconfirmed + confirm: never), so
  * the 200 runs never pause and every crash lands on a step that is really calling Stripe.
  */
 const yaml = `
-connectors:
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-    concurrency: 8
+connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8')}
 policy:
   allow_unconfirmed: [stripe.create_refund]
 workflows:
@@ -44,36 +33,11 @@ const RUNS = 200;
 const charges = Array.from({ length: RUNS }, (_, i) => `ch_seed_${100 + i}`);
 const TERMINAL = new Set(['succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']);
 
+// Refund requests take a while on the way in and on the way out, so a kill lands mid-write.
+const it = refundRigTest({ yaml, workers: 3, maxDelayMs: 400 });
+
 describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', () => {
-  const redis = new TestRedis();
-  let sandbox: StripeSandbox;
-  let proxy: Awaited<ReturnType<typeof startSlowProxy>>;
-  let app: App;
-  const workers: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    sandbox = await startStripeSandbox({ port: 0 });
-    // Refund requests take a while on the way in and on the way out, so a kill lands mid-write.
-    proxy = await startSlowProxy(sandbox.url, { match: (m, p) => m === 'POST' && p.startsWith('/v1/refunds'), maxDelayMs: 400 });
-    const dir = mkdtempSync(join(tmpdir(), 'interlock-faults-'));
-    const file = join(dir, 'workflows.yaml');
-    writeFileSync(file, yaml);
-    const env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file, INTERLOCK_STRIPE_API_URL: proxy.url };
-    for (let i = 0; i < 3; i++) workers.push(new WorkerProcess(env));
-    await Promise.all(workers.map((w) => w.start()));
-    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
-  }, 120_000);
-
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.kill()));
-    await app?.close();
-    await proxy?.close();
-    await sandbox?.close();
-    await redis.stop();
-  });
-
-  async function statuses(ids: string[]): Promise<RunRecord[]> {
+  async function statuses(app: App, ids: string[]): Promise<RunRecord[]> {
     const out: RunRecord[] = [];
     for (const id of ids) {
       const r = await app.store.getRun(id);
@@ -83,6 +47,7 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
   }
 
   async function waitUntil(
+    { app, workers }: { app: App; workers: WorkerProcess[] },
     ids: string[],
     done: (runs: RunRecord[]) => boolean,
     what: string,
@@ -91,7 +56,7 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       // Right after Redis restarts, this process's request connection answers REDIS_UNAVAILABLE until it has reconnected.
-      const runs = await statuses(ids).catch(() => [] as RunRecord[]);
+      const runs = await statuses(app, ids).catch(() => [] as RunRecord[]);
       if (done(runs)) return runs;
       if (Date.now() > deadline) {
         const by = countBy(runs.map((r) => r.status));
@@ -103,7 +68,13 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     }
   }
 
-  it('ends every run succeeded or in doubt, refunds each charge at most once, and loses no run', async () => {
+  it('ends every run succeeded or in doubt, refunds each charge at most once, and loses no run', async ({
+    app,
+    redis,
+    stripe: sandbox,
+    workers,
+  }) => {
+    const fx = { app, workers };
     const ids: string[] = [];
     for (const charge of charges) ids.push((await app.engine.trigger('refund', { charge })).run.id);
     const finished = (n: number) => (runs: RunRecord[]) => runs.filter((r) => TERMINAL.has(r.status)).length >= n;
@@ -111,7 +82,7 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     // Crash a worker at several points of the batch and start a replacement each time.
     let workerKills = 0;
     for (const [i, at] of [10, 40, 70].entries()) {
-      await waitUntil(ids, finished(at), `${at} finished runs`);
+      await waitUntil(fx, ids, finished(at), `${at} finished runs`);
       const w = workers[i % workers.length];
       await w.kill();
       workerKills++;
@@ -119,18 +90,18 @@ describe('faults: 200 refunds while workers are SIGKILLed and Redis restarts', (
     }
 
     // Redis crashes mid-batch (SIGKILL, so only what AOF with fsync always had on disk survives).
-    await waitUntil(ids, finished(100), '100 finished runs');
+    await waitUntil(fx, ids, finished(100), '100 finished runs');
     await redis.kill();
     await sleep(500);
     await redis.start();
     const redisKills = 1;
 
-    await waitUntil(ids, finished(130), '130 finished runs');
+    await waitUntil(fx, ids, finished(130), '130 finished runs');
     await workers[0].kill();
     workerKills++;
     await workers[0].start();
 
-    const runs = await waitUntil(ids, finished(RUNS), 'every run to finish');
+    const runs = await waitUntil(fx, ids, finished(RUNS), 'every run to finish');
     const byStatus = countBy(runs.map((r) => r.status));
     const inDoubt = runs.filter((r) => r.status === 'needs_attention');
     const state = sandbox.state();

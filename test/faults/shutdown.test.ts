@@ -1,14 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
+import type { TestServerHttp } from '../fixtures/test-server.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { WorkerProcess } from '../helpers/processes.ts';
+import { type WorkerProcesses, openApp, test, workerProcesses } from '../helpers/fixtures.ts';
+import type { WorkerProcess } from '../helpers/processes.ts';
 
 const yaml = (url: string) => `
 connectors:
@@ -32,45 +28,25 @@ workflows:
  * The MCP server runs in this process over streamable HTTP, so its state (which `once` values it
  * has seen) outlives the worker processes: a step handed back is answered at once next time.
  */
+const it = test.extend<{ app: App; processes: WorkerProcesses; worker: (grace: number) => Promise<WorkerProcess> }>({
+  app: [async ({ redis, mcpHttp }, use) => openApp(redis, { yaml: yaml(mcpHttp.url), workers: false }, use), { scope: 'file' }],
+  processes: workerProcesses,
+  // Each test starts its own workers, SIGKILLed when it ends.
+  worker: async ({ processes }, use) => {
+    await use(async (grace) => (await processes.start(1, { env: { INTERLOCK_SHUTDOWN_GRACE_MS: String(grace) } }))[0]);
+    await processes.killAll();
+  },
+});
+
 describe('SIGTERM on `interlock worker`: in-flight steps finish or are handed back', () => {
-  const redis = new TestRedis();
-  let mcp: TestServerHttp;
-  let app: App;
-  let env: Record<string, string>;
-  const started: WorkerProcess[] = [];
-  const worker = async (grace: number) => {
-    const w = new WorkerProcess({ ...env, INTERLOCK_SHUTDOWN_GRACE_MS: String(grace) });
-    started.push(w);
-    await w.start();
-    return w;
-  };
-
-  beforeAll(async () => {
-    await redis.start();
-    mcp = await startTestServerHttp({ mode: 'streamable' });
-    const file = join(mkdtempSync(join(tmpdir(), 'interlock-shutdown-')), 'workflows.yaml');
-    writeFileSync(file, yaml(mcp.url));
-    env = { REDIS_URL: redis.url, INTERLOCK_CONFIG: file };
-    app = await App.create({ configFile: file, redisUrl: redis.url, logger: silentLogger() });
-  });
-  afterEach(async () => {
-    await Promise.all(started.map((w) => w.kill()));
-    started.length = 0;
-  });
-  afterAll(async () => {
-    await app?.close();
-    await mcp?.close();
-    await redis.stop();
-  });
-
-  async function untilCalled(once: string): Promise<void> {
+  async function untilCalled(mcp: TestServerHttp, once: string): Promise<void> {
     while (!mcp.calls.some((c) => c.tool === 'slow' && c.args.once === once)) await sleep(20);
   }
 
-  it('lets a step that ends within the grace period finish, then exits 0', async () => {
+  it('lets a step that ends within the grace period finish, then exits 0', async ({ app, mcpHttp: mcp, worker }) => {
     const w = await worker(60_000);
     const { run } = await app.engine.trigger('nap', { ms: 1500, once: 'finish' });
-    await untilCalled('finish');
+    await untilCalled(mcp, 'finish');
     expect(await w.terminate()).toBe(0);
     const mid = await app.store.requireRun(run.id);
     expect(mid.steps.nap.status).toBe('succeeded');
@@ -81,10 +57,14 @@ describe('SIGTERM on `interlock worker`: in-flight steps finish or are handed ba
     expect(events.map((e) => e.type)).not.toContain('step.handed_back');
   });
 
-  it('hands a read that outlasts the grace period back to the queue, and another worker finishes the run', async () => {
+  it('hands a read that outlasts the grace period back to the queue, and another worker finishes the run', async ({
+    app,
+    mcpHttp: mcp,
+    worker,
+  }) => {
     const w = await worker(200);
     const { run } = await app.engine.trigger('nap', { ms: 600_000, once: 'handback' });
-    await untilCalled('handback');
+    await untilCalled(mcp, 'handback');
     expect(await w.terminate()).toBe(0);
     const mid = await app.store.requireRun(run.id);
     expect(mid.status).toBe('running');

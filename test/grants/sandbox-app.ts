@@ -5,11 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
+import type { Sandboxes } from '../../src/sandbox/index.ts';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { appTest } from '../helpers/fixtures.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { builtinConnectorYaml } from '../helpers/workflows.ts';
 
 /**
  * The shipped workflows.yaml without its `policy.rules`: grants and plans are about what a person
@@ -40,17 +41,7 @@ export const REFUND_NOTING_CHANNEL = `
           amount: "\${{ inputs.amount }}"
           metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }`;
 
-export const SANDBOX_CONNECTORS = `
-  stripe:
-    transport: stdio
-    command: interlock
-    args: [connector, stripe]
-    timeout: 30s
-  slack:
-    transport: stdio
-    command: interlock
-    args: [connector, slack]
-    timeout: 60s`;
+export const SANDBOX_CONNECTORS = `${builtinConnectorYaml('stripe', '30s')}${builtinConnectorYaml('slack', '60s')}`;
 
 export interface StripeState {
   refunds: Record<string, { id: string; charge: string; amount: number; metadata?: Record<string, string> }>;
@@ -59,23 +50,12 @@ export interface SlackState {
   messages: Array<{ channel: string; text: string; ts: string }>;
 }
 
+/**
+ * The app for `yaml` on the sandboxes, which start first: the built-in connectors start on first use
+ * and inherit the environment then.
+ */
 export function sandboxAppTest(yaml: string) {
-  return appTest({ yaml }).extend<{ sandboxes: Sandboxes; ready: App }>({
-    sandboxes: [
-      // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-      async ({}, use) => {
-        const s = await startSandboxes({ stripePort: 0, slackPort: 0 });
-        const saved = { ...process.env };
-        Object.assign(process.env, s.env);
-        await use(s);
-        process.env = saved;
-        await s.close();
-      },
-      { scope: 'file' },
-    ],
-    // The app's connectors start on first use and inherit the environment then: the sandboxes first.
-    ready: [async ({ sandboxes: _s, app }, use) => use(app), { scope: 'file' }],
-  });
+  return appTest({ yaml, sandboxes: true });
 }
 
 export function refunds(s: Sandboxes): StripeState['refunds'][string][] {

@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, describe, expect } from 'vitest';
-import { silentLogger } from '../../src/logger.ts';
-import { startServer } from '../../src/server/serve.ts';
+import { resolve } from 'node:path';
+import { describe, expect } from 'vitest';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { findConfirmation, launchChromium, screenshot } from '../server/browser.ts';
+import { findConfirmation, screenshot } from '../helpers/browser.ts';
 import { REFUND_NOTING_CHANNEL, messages, sandboxAppTest, settled, shippedWithoutRules } from './sandbox-app.ts';
 
 // The shipped workflows plus a refund that notes the customer's channel, on the sandboxes.
@@ -13,15 +9,13 @@ const yaml = `${shippedWithoutRules()}${REFUND_NOTING_CHANNEL}
 `;
 
 const it = sandboxAppTest(yaml);
-let browser: Browser | undefined;
-afterAll(async () => browser?.close());
 
 describe('the grant scope and the plan, in words, in Chromium', () => {
   it('remembers "amount up to 15.00 USD on this channel" from the card, lists it on the grants page and revokes it', async ({
-    ready: app,
+    app,
+    server,
+    browser,
   }) => {
-    const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-    browser ??= await launchChromium();
     const page = await browser.newPage();
     try {
       const { run } = await app.engine.trigger('refund', { charge: 'ch_seed_2', amount: 1500 });
@@ -58,13 +52,10 @@ describe('the grant scope and the plan, in words, in Chromium', () => {
       expect((await app.store.grants.require(grant.id)).revokedBy).toBe('local');
     } finally {
       await page.close();
-      await server.close();
     }
   });
 
-  it('shows refund → notify as a plan in words and approves it once', async ({ ready: app, sandboxes }) => {
-    const server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-    browser ??= await launchChromium();
+  it('shows refund → notify as a plan in words and approves it once', async ({ app, sandboxes, server, browser }) => {
     const page = await browser.newPage();
     try {
       const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_117', amount: 700 });
@@ -85,7 +76,6 @@ describe('the grant scope and the plan, in words, in Chromium', () => {
       expect(messages(sandboxes).filter((m) => m.text.includes(refund.id))).toHaveLength(1);
     } finally {
       await page.close();
-      await server.close();
     }
   });
 });

@@ -17,7 +17,7 @@ const SESSION = 'support-desk';
 
 describe('scoped remember: "amount up to 15.00 USD on this channel for 10 minutes"', () => {
   it('lets a 10.00 USD refund through and asks again for 16.00 USD, another channel, after revocation and after expiry', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const start = (charge: string, amount: number) => app.engine.trigger('refund', { charge, amount }, { session: SESSION });
@@ -93,9 +93,7 @@ describe('scoped remember: "amount up to 15.00 USD on this channel for 10 minute
     for (const r of [sixteen, other, afterExpiry]) await app.engine.cancel(r.id, 'test');
   });
 
-  it('the exact-payload default ("session") covers the same arguments only, and a number of uses runs out', async ({
-    ready: app,
-  }) => {
+  it('the exact-payload default ("session") covers the same arguments only, and a number of uses runs out', async ({ app }) => {
     const session = 'exact';
     const start = (charge: string, amount: number) => app.engine.trigger('refund', { charge, amount }, { session });
     const first = await settled(app, (await start('ch_seed_107', 100)).run.id);
@@ -119,7 +117,7 @@ describe('scoped remember: "amount up to 15.00 USD on this channel for 10 minute
     await app.engine.cancel(spent.id, 'test');
   });
 
-  it('refuses a scope it cannot honour before deciding anything', async ({ ready: app }) => {
+  it('refuses a scope it cannot honour before deciding anything', async ({ app }) => {
     const run = await settled(app, (await app.engine.trigger('refund', { charge: 'ch_seed_111', amount: 100 })).run.id);
     const conf = await pending(app, run);
     await expect(

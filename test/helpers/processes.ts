@@ -1,12 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { ROOT, TEST_SERVER, makeApp } from './app.ts';
-import { TestRedis } from './redis.ts';
+import { ROOT, TEST_SERVER } from './app.ts';
 
 /** The project's MCP test server as a child process over streamable HTTP, logging its calls to `log`. */
 export function startTestServer(log: string): Promise<{ proc: ChildProcess; url: string }> {
@@ -110,60 +106,16 @@ export function busiestWindow(times: number[], perMs: number): { count: number; 
   return best;
 }
 
-/**
- * What a multi-process test shares, set up in beforeAll and torn down in afterAll of the calling
- * describe: its own Redis, the MCP test server over HTTP (logging to `log`), the config written
- * for `interlock worker` children, and an App in the test process (trigger and inspect, no workers).
- */
-export interface WorkerFixture {
-  app: App;
-  /** starts `n` worker processes on the fixture's config and waits until each is ready; they are stopped after the suite */
-  startWorkers(n: number): Promise<WorkerProcess[]>;
-  /** the ids among `ids` that have not succeeded by the deadline */
-  unsucceeded(ids: string[], timeoutMs: number, everyMs?: number): Promise<string[]>;
-}
-
-export function workerFixture(tag: string, yaml: (serverUrl: string) => string, log: string): WorkerFixture {
-  const redis = new TestRedis();
-  const configFile = join(mkdtempSync(join(tmpdir(), `interlock-${tag}-`)), 'workflows.yaml');
-  let server: ChildProcess | undefined;
-  const workers: WorkerProcess[] = [];
-  const fx = {
-    app: undefined as unknown as App,
-    async startWorkers(n: number) {
-      const started = Array.from(
-        { length: n },
-        () => new WorkerProcess({ REDIS_URL: redis.url, INTERLOCK_CONFIG: configFile, INTERLOCK_PREFIX: fx.app.prefix }),
-      );
-      workers.push(...started);
-      await Promise.all(started.map((w) => w.start()));
-      return started;
-    },
-    async unsucceeded(ids: string[], timeoutMs: number, everyMs = 100) {
-      const deadline = Date.now() + timeoutMs;
-      let left = ids;
-      while (left.length && Date.now() < deadline) {
-        const p = fx.app.redis.client.pipeline();
-        for (const id of left) p.hget(fx.app.store.keys.run(id), 'status');
-        const res = (await p.exec()) ?? [];
-        left = left.filter((_, i) => res[i]?.[1] !== 'succeeded');
-        if (left.length) await sleep(everyMs);
-      }
-      return left;
-    },
-  };
-  beforeAll(async () => {
-    await redis.start();
-    const s = await startTestServer(log);
-    server = s.proc;
-    writeFileSync(configFile, yaml(s.url));
-    fx.app = await makeApp(yaml(s.url), redis.url, configFile);
-  });
-  afterAll(async () => {
-    await Promise.all(workers.map((w) => w.terminate()));
-    await fx.app?.close();
-    if (server) await stop(server);
-    await redis.stop();
-  });
-  return fx;
+/** The ids among `ids` whose runs have not succeeded by the deadline (read straight from Redis, in one pipeline a round). */
+export async function unsucceeded(app: App, ids: string[], timeoutMs: number, everyMs = 100): Promise<string[]> {
+  const deadline = Date.now() + timeoutMs;
+  let left = ids;
+  while (left.length && Date.now() < deadline) {
+    const p = app.redis.client.pipeline();
+    for (const id of left) p.hget(app.store.keys.run(id), 'status');
+    const res = (await p.exec()) ?? [];
+    left = left.filter((_, i) => res[i]?.[1] !== 'succeeded');
+    if (left.length) await sleep(everyMs);
+  }
+  return left;
 }

@@ -85,3 +85,29 @@ export const NOTIFY_IN_DOUBT_WORKFLOW = `
       - id: after
         call: test.echo
         with: { text: "sent #\${{ steps.send.output.sent }}" }`;
+
+/**
+ * A built-in connector as the shipped workflows.yaml runs it (`interlock connector stripe|slack`, a
+ * child over stdio against the emulator its environment names), as an entry under `connectors:`;
+ * `extra` adds settings lines (`'\n    concurrency: 8'`).
+ */
+export function builtinConnectorYaml(id: 'stripe' | 'slack', timeout: string, extra = ''): string {
+  return `
+  ${id}:
+    transport: stdio
+    command: interlock
+    args: [connector, ${id}]
+    timeout: ${timeout}${extra}`;
+}
+
+/**
+ * The `remote` fixture's MCP server as the connector `remote`: streamable HTTP on its fixed port, so
+ * the URL holds when a test stops the server and starts it again.
+ */
+export function remoteConnectorYaml(port: number, timeout: string): string {
+  return `
+  remote:
+    transport: streamable-http
+    url: http://127.0.0.1:${port}/mcp
+    timeout: ${timeout}`;
+}

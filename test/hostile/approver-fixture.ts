@@ -8,9 +8,9 @@ import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../../src/runs/records.ts';
 import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { ROOT, makeApp, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
+import { ROOT, startStack, waitForStatus } from '../helpers/app.ts';
+import type { TestRedis } from '../helpers/redis.ts';
 import { type Raw, raw } from '../server/helpers.ts';
 
 export { type Raw, cookieFrom, raw } from '../server/helpers.ts';
@@ -70,17 +70,18 @@ export interface Attack {
 }
 
 export async function startAttack(): Promise<Attack> {
-  const redis = await new TestRedis().start();
   const slack = await startSlackSandbox({ port: 0 });
-  const app = await makeApp(yaml(slack.url), redis.url);
-  await app.startWorkers({ sweepEveryMs: 100 });
   const env = {
     IL_H14_OPS: TOKENS.ops,
     IL_H14_CHAT: TOKENS.chat,
     IL_H14_VIEWER: TOKENS.viewer,
     IL_H14_APPROVER: TOKENS.approver,
   };
-  const server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
+  const stack = await startStack(yaml(slack.url), { env, onNotice: () => {} }, { sweepEveryMs: 100 }).catch(async (err) => {
+    await slack.close();
+    throw err;
+  });
+  const { redis, app, server } = stack;
   const api: Attack['api'] = (path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${TOKENS[opts.token]}`;
@@ -119,10 +120,8 @@ export async function startAttack(): Promise<Attack> {
       return app.store.requireConfirmation(run.steps.post.confirmationId ?? '');
     },
     async close() {
-      await server.close();
-      await app.close();
+      await stack.close();
       await slack.close();
-      await redis.stop();
     },
   };
 }

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openApiDocument } from '../../src/server/openapi.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { type TestClient, approve, connectClient } from '../mcp/helpers.ts';
+import { type TestClient, approve, connectClient } from '../server/mcp/helpers.ts';
 import { type Attack, CONFIRMERS, TOKENS, type TokenName, cookieFrom, raw, useAttack } from './approver-fixture.ts';
 
 const KINDS: TokenName[] = ['ops', 'chat', 'viewer', 'approver'];

@@ -4,7 +4,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
-import { approve, connectClient } from '../mcp/helpers.ts';
+import { approve, connectClient } from '../server/mcp/helpers.ts';
 import { type Attack, TOKENS, cookieFrom, raw, useAttack } from './approver-fixture.ts';
 
 describe('only an approver approves (issue 14)', () => {

@@ -6,7 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MAX_SESSIONS_PER_PRINCIPAL } from '../../src/server/mcp/http.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../../src/server/sse.ts';
-import { connectClient, initializeBody } from '../mcp/helpers.ts';
+import { connectClient, initializeBody } from '../server/mcp/helpers.ts';
 import { type Attack, TOKENS, useAttack } from './approver-fixture.ts';
 
 /** Runs `fn` over 0..n-1 with at most `width` in flight. */

@@ -1,18 +1,8 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TOKENS, type Harness, startHarness } from '../server/helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { TOKENS, useHarness } from '../server/helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.ts';
 
 const STRINGS = [
   '',
@@ -196,13 +186,7 @@ function send(base: URL, req: Req): Promise<{ status: number; type: string; body
 }
 
 describe('HTTP under hostile input', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness({ tokens: true });
 
   it('answers thousands of generated bad requests without a 5xx, and stays up', async () => {
     const base = new URL(h.url);

@@ -4,18 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, InterlockError } from '../../src/errors.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { ROOT } from '../helpers/app.ts';
-
-/** A small seeded PRNG (mulberry32), so a failing document can be regenerated from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.ts';
 
 // Small valid documents to bend (compiling input schemas dominates the loader's time, so few of them).
 const SEEDS = [

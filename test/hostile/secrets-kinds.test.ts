@@ -7,20 +7,15 @@
  * None may appear in run records, events, SSE, pages, API or MCP answers, Redis or the logs.
  */
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import { type OpenAISandbox, startOpenAISandbox } from '../../src/sandbox/openai/index.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
-import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { connectClient } from '../mcp/helpers.ts';
+import { waitForStatus } from '../helpers/app.ts';
+import { openApp, openServer, withEnv } from '../helpers/fixtures.ts';
+import { witnessTest } from './witness.ts';
+import { connectClient } from '../server/mcp/helpers.ts';
 
 const hex = () => randomBytes(10).toString('hex');
 const SECRETS = {
@@ -88,61 +83,58 @@ workflows:
         with: { text: hi }
 `;
 
+const it = witnessTest.extend<{
+  /** an OpenAI-compatible endpoint that echoes the key in its 401 */
+  keyEchoingOpenai: OpenAISandbox;
+  bearerServer: TestServerHttp;
+  env: Record<string, string>;
+  app: App;
+  server: RunningServer;
+}>({
+  keyEchoingOpenai: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+    async ({}, use) => {
+      const openai = await startOpenAISandbox({ script: [], rejectKey: true });
+      await use(openai);
+      await openai.close();
+    },
+    { scope: 'file' },
+  ],
+  bearerServer: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+    async ({}, use) => {
+      const remote = await startTestServerHttp({ mode: 'streamable', token: SECRETS.IL_K_BEARER });
+      await use(remote);
+      await remote.close();
+    },
+    { scope: 'file' },
+  ],
+  env: [
+    async ({ keyEchoingOpenai: openai, stripe, slack }, use) =>
+      use({ ...SECRETS, OPENAI_BASE_URL: openai.url, INTERLOCK_STRIPE_API_URL: stripe.url, INTERLOCK_SLACK_API_URL: slack.url }),
+    { scope: 'file' },
+  ],
+  // Unredacted at trace level: the logger's own hook is not what is under test here.
+  app: [
+    async ({ redis, bearerServer, env, witness }, use) =>
+      withEnv(env, () => openApp(redis, { yaml: yaml(bearerServer.url), logger: witness.logger }, use)),
+    { scope: 'file' },
+  ],
+  server: [
+    async ({ app, env, witness }, use) => openServer(app, { env, onNotice: (m) => witness.logs.push(m) }, use),
+    { scope: 'file' },
+  ],
+});
+
 describe('one scrubber for every secret (issue 14)', () => {
-  const redis = new TestRedis();
-  let openai: OpenAISandbox;
-  let stripe: StripeSandbox;
-  let slack: SlackSandbox;
-  let remote: TestServerHttp;
-  let app: App;
-  let server: RunningServer;
-  const logs: string[] = [];
-  const saved: Record<string, string | undefined> = {};
-
-  beforeAll(async () => {
-    await redis.start();
-    openai = await startOpenAISandbox({ script: [], rejectKey: true });
-    stripe = await startStripeSandbox({ port: 0 });
-    slack = await startSlackSandbox({ port: 0 });
-    remote = await startTestServerHttp({ mode: 'streamable', token: SECRETS.IL_K_BEARER });
-    const env = {
-      ...SECRETS,
-      OPENAI_BASE_URL: openai.url,
-      INTERLOCK_STRIPE_API_URL: stripe.url,
-      INTERLOCK_SLACK_API_URL: slack.url,
-    };
-    for (const [k, v] of Object.entries(env)) {
-      saved[k] = process.env[k];
-      process.env[k] = v;
-    }
-    // Unredacted at trace level: the logger's own hook is not what is under test here.
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        logs.push(chunk.toString());
-        cb();
-      },
-    });
-    app = await App.create({
-      config: loadConfigFromString(yaml(remote.url), join(ROOT, 'test/fixtures/inline.yaml')),
-      redisUrl: redis.url,
-      prefix: 'sk',
-      logger: pino({ level: 'trace' }, sink),
-    });
-    await app.startWorkers();
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: (m) => logs.push(m) });
-  }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await Promise.all([openai?.close(), stripe?.close(), slack?.close(), remote?.close()]);
-    await redis.stop();
-    for (const [k, v] of Object.entries(saved)) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-
-  it('keeps every configured secret out of records, events, SSE, pages, API and MCP answers, Redis and logs', async () => {
+  it('keeps every configured secret out of records, events, SSE, pages, API and MCP answers, Redis and logs', async ({
+    app,
+    server,
+    keyEchoingOpenai: openai,
+    stripe,
+    slack,
+    logs,
+  }) => {
     const seen: Array<{ where: string; text: string }> = [];
     const saw = (where: string, text: string) => seen.push({ where, text });
     const viewer = { authorization: `Bearer ${SECRETS.IL_K_VIEWER}` };

@@ -8,19 +8,15 @@
  * test/connectors/oauth/login.browser.test.ts.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import { Sealer } from '../../src/connectors/oauth/sealed.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { type TestOAuthServer, startOAuthServer } from '../helpers/oauth-server.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { connectClient } from '../mcp/helpers.ts';
+import type { TestOAuthServer } from '../helpers/oauth-server.ts';
+import { oauthServer, openApp, openServer, withEnv } from '../helpers/fixtures.ts';
+import { dumpRedis, witnessTest } from './witness.ts';
+import { connectClient } from '../server/mcp/helpers.ts';
 
 const CANARY = `canary-${randomBytes(12).toString('hex')}`;
 const KEY = randomBytes(32);
@@ -45,41 +41,23 @@ workflows:
         with: { text: "\${{ inputs.text }}" }
 `;
 
+const it = witnessTest.extend<{ as: TestOAuthServer; app: App; server: RunningServer }>({
+  as: oauthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: CANARY } }),
+  app: [
+    async ({ redis, as, witness }, use) =>
+      withEnv({ IL_OAUTH_CANARY: CANARY, INTERLOCK_SECRET_KEY: KEY.toString('hex') }, () =>
+        openApp(redis, { yaml: yaml(as.mcpUrl), logger: witness.logger }, use),
+      ),
+    { scope: 'file' },
+  ],
+  server: [
+    async ({ app, witness }, use) => openServer(app, { onNotice: (m) => witness.saw('notice', m) }, use),
+    { scope: 'file' },
+  ],
+});
+
 describe('an OAuth connector keeps its client secret and tokens out of everything it writes or answers', () => {
-  const redis = new TestRedis();
-  let as: TestOAuthServer;
-  let app: App;
-  let server: RunningServer;
-  const logs: string[] = [];
-  const seen: Array<{ where: string; text: string }> = [];
-  const saw = (where: string, text: string) => seen.push({ where, text });
-
-  beforeAll(async () => {
-    process.env.IL_OAUTH_CANARY = CANARY;
-    process.env.INTERLOCK_SECRET_KEY = KEY.toString('hex');
-    await redis.start();
-    as = await startOAuthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: CANARY } });
-    const file = join(mkdtempSync(join(tmpdir(), 'interlock-secrets-oauth-')), 'workflows.yaml');
-    writeFileSync(file, yaml(as.mcpUrl));
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        logs.push(chunk.toString());
-        cb();
-      },
-    });
-    app = await App.create({ configFile: file, redisUrl: redis.url, prefix: 'oc', logger: pino({ level: 'trace' }, sink) });
-    await app.startWorkers();
-    server = await startServer(app, { port: 0, onNotice: (m) => saw('notice', m) });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await as?.close();
-    await redis.stop();
-    delete process.env.IL_OAUTH_CANARY;
-  });
-
-  it('gets a client-credentials token by itself and calls the tools with it', async () => {
+  it('gets a client-credentials token by itself and calls the tools with it', async ({ app, as }) => {
     const { run } = await app.engine.trigger('note', { text: 'hello' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation', 'failed', 'needs_attention']);
     expect(paused.status).toBe('awaiting_confirmation');
@@ -93,7 +71,7 @@ describe('an OAuth connector keeps its client secret and tokens out of everythin
     expect(as.seen.length).toBeGreaterThan(0);
   });
 
-  it('appears nowhere: logs, Redis, API answers, pages and MCP answers', async () => {
+  it('appears nowhere: logs, Redis, API answers, pages and MCP answers', async ({ app, server, as, saw, seen, logs }) => {
     const { run } = await app.engine.trigger('note', { text: 'again' });
     const r = await waitForStatus(app, run.id, ['awaiting_confirmation', 'failed']);
     saw('run', JSON.stringify(r));
@@ -125,17 +103,12 @@ describe('an OAuth connector keeps its client secret and tokens out of everythin
       await mcp.close();
     }
     saw('logs', logs.join(''));
-    const r2 = app.redis.client;
-    const keys = await r2.keys('oc:*');
-    for (const k of keys) {
-      const type = await r2.type(k);
-      saw(`redis ${k}`, type === 'hash' ? JSON.stringify(await r2.hgetall(k)) : type === 'string' ? String(await r2.get(k)) : k);
-    }
+    saw('redis', await dumpRedis(app));
     const secrets = [CANARY, ...as.seen];
     for (const s of secrets) for (const { where, text } of seen) expect(text.includes(s), `a secret in ${where}`).toBe(false);
   });
 
-  it('keeps tokens sealed: another key cannot open them, the right one can', async () => {
+  it('keeps tokens sealed: another key cannot open them, the right one can', async ({ app, as }) => {
     const h = await app.redis.client.hgetall(app.store.keys.oauth('notes'));
     expect(h.tokens).toMatch(/^v1\./);
     expect(new Sealer(randomBytes(32)).open(h.tokens, 'notes/tokens')).toBeUndefined();

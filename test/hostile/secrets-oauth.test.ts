@@ -1,18 +1,12 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.js';
-import type { Browser } from 'playwright-core';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
 import { callLogPath, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { launchChromium } from '../server/browser.ts';
+import { openApp, openServer } from '../helpers/fixtures.ts';
+import { dumpRedis, witnessTest } from './witness.ts';
 import {
   AS_SECRET,
   BUILTIN_ENV,
@@ -30,59 +24,26 @@ class ConfidentialClient extends MemoryOAuthClient {
   }
 }
 
-async function dumpRedis(app: App): Promise<string> {
-  const r = app.redis.client;
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'COUNT', 500);
-    cursor = next;
-    for (const k of keys) {
-      out.push(k);
-      const type = await r.type(k);
-      if (type === 'string') out.push(String(await r.get(k)));
-      else if (type === 'hash') out.push(JSON.stringify(await r.hgetall(k)));
-      else if (type === 'list') out.push(JSON.stringify(await r.lrange(k, 0, -1)));
-      else if (type === 'set') out.push(JSON.stringify(await r.smembers(k)));
-      else if (type === 'zset') out.push(JSON.stringify(await r.zrange(k, 0, -1)));
-      else if (type === 'stream') out.push(JSON.stringify(await r.xrange(k, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return out.join('\n');
-}
+const it = witnessTest.extend<{ app: App; server: RunningServer }>({
+  app: [
+    async ({ redis, witness }, use) => openApp(redis, { yaml: builtinYaml(callLogPath()), logger: witness.logger }, use),
+    { scope: 'file' },
+  ],
+  server: [
+    async ({ app, witness }, use) => openServer(app, { env: BUILTIN_ENV, onNotice: (m) => witness.saw('notice', m) }, use),
+    { scope: 'file' },
+  ],
+});
 
 describe('OAuth secrets of the built-in server appear in no log, record, event, page, API or MCP answer', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let server: RunningServer;
-  let browser: Browser;
-  const logs: string[] = [];
-  const seen: Array<{ where: string; text: string }> = [];
-  const saw = (where: string, text: string) => seen.push({ where, text });
-
-  beforeAll(async () => {
-    await redis.start();
-    const file = join(mkdtempSync(join(tmpdir(), 'interlock-oauth-secrets-')), 'workflows.yaml');
-    writeFileSync(file, builtinYaml(callLogPath()));
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        logs.push(chunk.toString());
-        cb();
-      },
-    });
-    app = await App.create({ configFile: file, redisUrl: redis.url, logger: pino({ level: 'trace' }, sink) });
-    await app.startWorkers();
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env: BUILTIN_ENV, onNotice: (m) => saw('notice', m) });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('keeps access and refresh tokens, the code, the PKCE verifier and the client secret to the client alone', async () => {
+  it('keeps access and refresh tokens, the code, the PKCE verifier and the client secret to the client alone', async ({
+    app,
+    server,
+    browser,
+    saw,
+    seen,
+    logs,
+  }) => {
     const mcpUrl = `${server.url}/mcp`;
     const provider = new ConfidentialClient();
     const recordingFetch: typeof fetch = async (input, init) => {

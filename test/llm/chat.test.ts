@@ -1,19 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
-import {
-  latestToolResults,
-  startOpenAISandbox,
-  type ChatRequest,
-  type OpenAISandbox,
-  type Reply,
-} from '../../src/sandbox/openai/index.ts';
-import { ROOT } from '../helpers/app.ts';
+import { describe, expect } from 'vitest';
+import { latestToolResults, type ChatRequest, type Reply } from '../../src/sandbox/openai/index.ts';
 import { shippedWithoutRules } from '../grants/sandbox-app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { Tmux, count } from './tmux.ts';
+import { chatTest } from './chat-rig.ts';
+import { count } from './tmux.ts';
 
 interface StripeState {
   refunds: Record<string, { id: string; charge: string; amount: number }>;
@@ -47,53 +36,27 @@ const refund = (charge: string, amount: number): Reply => ({
   toolCalls: [{ name: 'run_workflow', arguments: { workflow: 'refund-and-notify', inputs: { charge, amount } } }],
 });
 
+// The shipped workflows without the shipped policy.rules: this is about asking and remembering
+// in the chat, and small-refunds would approve these refunds by itself (rules: test/policy).
+const it = chatTest(shippedWithoutRules()).extend<{
+  /** the refunds of a charge made here (not the seeded ones) */
+  refundsOf: (charge: string) => StripeState['refunds'][string][];
+}>({
+  refundsOf: async ({ sandboxes }, use) =>
+    use((charge) =>
+      Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter(
+        (r) => r.charge === charge && !r.id.startsWith('re_seed'),
+      ),
+    ),
+});
+
 describe('interlock chat in a real terminal: the model runs workflows, the person decides every write', () => {
-  const redis = new TestRedis();
-  const tmux = new Tmux();
-  let sandboxes: Sandboxes;
-  let openai: OpenAISandbox;
-
-  const refundsOf = (charge: string) =>
-    Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter(
-      (r) => r.charge === charge && !r.id.startsWith('re_seed'),
-    );
-
-  function startChat(name: string): void {
-    tmux.start(
-      name,
-      [process.execPath, 'src/cli.ts', 'chat'],
-      {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        NO_COLOR: '1',
-        INTERLOCK_CONFIG: configFile,
-        REDIS_URL: redis.url,
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_API_KEY: 'sk-test',
-        ...sandboxes.env,
-      },
-      ROOT,
-    );
-  }
-
-  // The shipped workflows without the shipped policy.rules: this is about asking and remembering
-  // in the chat, and small-refunds would approve these refunds by itself (rules: test/policy).
-  const configFile = join(mkdtempSync(join(tmpdir(), 'interlock-chat-')), 'workflows.yaml');
-  writeFileSync(configFile, shippedWithoutRules());
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    openai = await startOpenAISandbox({ script: [] });
-  });
-  afterAll(async () => {
-    tmux.kill();
-    await openai?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
-
-  it('shows each write in full, runs it on approval, and does not ask again for what was remembered', async () => {
+  it('shows each write in full, runs it on approval, and does not ask again for what was remembered', async ({
+    openai,
+    tmux,
+    startChat,
+    refundsOf,
+  }) => {
     openai.setScript([refund('ch_seed_1', 1500), report, refund('ch_seed_2', 1000), report]);
     startChat('first');
     await tmux.waitFor('first', /you›/);
@@ -149,7 +112,12 @@ describe('interlock chat in a real terminal: the model runs workflows, the perso
     await tmux.waitFor('first', /Chat ended; approvals remembered in it are gone\.\n\[exited 0\]/);
   });
 
-  it('asks again in a new conversation, and a denied write never reaches Stripe', async () => {
+  it('asks again in a new conversation, and a denied write never reaches Stripe', async ({
+    openai,
+    tmux,
+    startChat,
+    refundsOf,
+  }) => {
     openai.setScript([refund('ch_seed_1', 500), report]);
     const before = refundsOf('ch_seed_1').length;
     startChat('second');

@@ -1,71 +1,32 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import type { RunRecord } from '../../src/runs/records.ts';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
-import { startOpenAISandbox, textOf, type OpenAISandbox } from '../../src/sandbox/openai/index.ts';
-import { loadConfig } from '../../src/workflows/load.ts';
-import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
+import { textOf } from '../../src/sandbox/openai/index.ts';
+import { approveAll } from '../helpers/app.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 
 interface SlackState {
   messages: Array<{ channel: string; text: string }>;
 }
 
+// No OpenAI configuration at all until a test asks for the draft.
+const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true, env: { OPENAI_BASE_URL: undefined, OPENAI_API_KEY: undefined } });
+
+/** Approves each write and returns the payloads shown, until the run ends. */
+async function approveShown(app: App, runId: string) {
+  const { run, confirmations } = await approveAll(app, runId);
+  return {
+    run,
+    shown: confirmations.map((c): Record<string, unknown> => ({ call: `${c.connector}.${c.tool}`, ...c.arguments })),
+  };
+}
+
 describe('the shipped refund-and-notify with and without its llm draft', () => {
-  const redis = new TestRedis();
-  let sandboxes: Sandboxes;
-  let openai: OpenAISandbox;
-  let app: App;
-  const saved = { url: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
-
-  /** Approves each write and returns the payloads shown, until the run ends. */
-  async function approveAll(runId: string): Promise<{ run: RunRecord; shown: Array<Record<string, unknown>> }> {
-    const shown: Array<Record<string, unknown>> = [];
-    for (;;) {
-      const run = await waitForStatus(app, runId, ['awaiting_confirmation', 'succeeded', 'failed', 'denied']);
-      if (run.status !== 'awaiting_confirmation') return { run, shown };
-      const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')!.confirmationId!;
-      const conf = await app.store.requireConfirmation(cid);
-      shown.push({ call: `${conf.connector}.${conf.tool}`, ...conf.arguments });
-      await app.engine.approve(cid, conf.argumentsHash, { by: 'test' });
-    }
-  }
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    Object.assign(process.env, sandboxes.env);
-    openai = await startOpenAISandbox({ script: [] });
-    // No OpenAI configuration at all until a test asks for the draft.
-    delete process.env.OPENAI_BASE_URL;
-    delete process.env.OPENAI_API_KEY;
-    app = await App.create({
-      config: loadConfig(join(ROOT, 'workflows.yaml')),
-      redisUrl: redis.url,
-      prefix: 'draft',
-      logger: silentLogger(),
-    });
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await openai?.close();
-    await sandboxes?.close();
-    await redis.stop();
-    for (const [k, v] of [
-      ['OPENAI_BASE_URL', saved.url],
-      ['OPENAI_API_KEY', saved.key],
-    ] as const) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-    }
-  });
-
-  it('runs as before without any OpenAI configuration: the draft step is skipped and the template text is posted', async () => {
+  it('runs as before without any OpenAI configuration: the draft step is skipped and the template text is posted', async ({
+    app,
+    openai,
+  }) => {
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 1000 });
-    const { run: done, shown } = await approveAll(run.id);
+    const { run: done, shown } = await approveShown(app, run.id);
     expect(done.status).toBe('succeeded');
     expect(done.steps.draft.status).toBe('skipped');
     const refundId = (done.steps.refund.output as { id: string }).id;
@@ -78,7 +39,11 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
     expect(openai.requests).toEqual([]);
   });
 
-  it('posts the message the model drafted, shown in full at the Slack gate, when draft_with_llm is true', async () => {
+  it('posts the message the model drafted, shown in full at the Slack gate, when draft_with_llm is true', async ({
+    app,
+    openai,
+    sandboxes,
+  }) => {
     process.env.OPENAI_BASE_URL = openai.url;
     openai.setScript([
       (req) => {
@@ -90,7 +55,7 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
     ]);
     try {
       const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 700, draft_with_llm: true });
-      const { run: done, shown } = await approveAll(run.id);
+      const { run: done, shown } = await approveShown(app, run.id);
       expect(done.status).toBe('succeeded');
       const refundId = (done.steps.refund.output as { id: string }).id;
       const drafted = `Dear Grace Hopper, 7.00 USD is on its way back to you (refund ${refundId}).`;
@@ -113,9 +78,9 @@ describe('the shipped refund-and-notify with and without its llm draft', () => {
     }
   });
 
-  it('fails the draft with a clear error when no endpoint is configured, before any message is posted', async () => {
+  it('fails the draft with a clear error when no endpoint is configured, before any message is posted', async ({ app }) => {
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 300, draft_with_llm: true });
-    const { run: done, shown } = await approveAll(run.id);
+    const { run: done, shown } = await approveShown(app, run.id);
     expect(done.status).toBe('failed');
     expect(shown.map((s) => s.call)).toEqual([]);
     expect(done.steps.draft.error?.message).toMatch(/^llm step "draft": OPENAI_API_KEY is not set/);

@@ -1,6 +1,7 @@
 import OpenAI, { AuthenticationError, BadRequestError } from 'openai';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { demoScript, startOpenAISandbox, type OpenAISandbox } from '../../src/sandbox/openai/index.ts';
+import { describe, expect } from 'vitest';
+import { test } from '../helpers/fixtures.ts';
+import { demoScript } from '../../src/sandbox/openai/index.ts';
 
 const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   {
@@ -13,19 +14,16 @@ const TOOLS: OpenAI.Chat.Completions.ChatCompletionTool[] = [
   },
 ];
 
+/** The official SDK pointed at the file's emulator (the `openai` fixture, named `sandbox` in the tests). */
+const it = test.extend<{ client: OpenAI }>({
+  client: [
+    async ({ openai }, use) => use(new OpenAI({ baseURL: openai.url, apiKey: 'sk-test', maxRetries: 0 })),
+    { scope: 'file' },
+  ],
+});
+
 describe('the OpenAI sandbox speaks the chat completions wire format to the official SDK', () => {
-  let sandbox: OpenAISandbox;
-  let client: OpenAI;
-
-  beforeAll(async () => {
-    sandbox = await startOpenAISandbox({ script: [] });
-    client = new OpenAI({ baseURL: sandbox.url, apiKey: 'sk-test', maxRetries: 0 });
-  });
-  afterAll(async () => {
-    await sandbox?.close();
-  });
-
-  it('answers a plain request with a chat.completion holding the scripted tool calls', async () => {
+  it('answers a plain request with a chat.completion holding the scripted tool calls', async ({ openai: sandbox, client }) => {
     sandbox.setScript([{ content: 'On it.', toolCalls: [{ name: 'run_workflow', arguments: { workflow: 'w' }, id: 'call_1' }] }]);
     const c = await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'go' }], tools: TOOLS });
     expect(c.object).toBe('chat.completion');
@@ -38,7 +36,7 @@ describe('the OpenAI sandbox speaks the chat completions wire format to the offi
     expect(c.usage?.total_tokens).toBeGreaterThan(0);
   });
 
-  it('streams content and tool-call arguments in pieces that the SDK puts back together', async () => {
+  it('streams content and tool-call arguments in pieces that the SDK puts back together', async ({ openai: sandbox, client }) => {
     const text = 'Refunding the charge now — one moment.';
     sandbox.setScript([
       {
@@ -66,7 +64,10 @@ describe('the OpenAI sandbox speaks the chat completions wire format to the offi
     expect(done.usage?.prompt_tokens).toBeGreaterThan(0);
   });
 
-  it('refuses what the real API refuses: a tool result nobody asked for, a schema strict mode cannot take', async () => {
+  it('refuses what the real API refuses: a tool result nobody asked for, a schema strict mode cannot take', async ({
+    openai: sandbox,
+    client,
+  }) => {
     sandbox.setScript([{ content: 'never sent' }]);
     const orphan = client.chat.completions.create({
       model: 'm',
@@ -108,7 +109,7 @@ describe('the OpenAI sandbox speaks the chat completions wire format to the offi
     expect(sandbox.requests).toEqual([]);
   });
 
-  it('wants an API key, as the real API does', async () => {
+  it('wants an API key, as the real API does', async ({ openai: sandbox }) => {
     const res = await fetch(`${sandbox.url}/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -121,7 +122,7 @@ describe('the OpenAI sandbox speaks the chat completions wire format to the offi
     ).rejects.toBeInstanceOf(AuthenticationError);
   });
 
-  it('says which request the script had no turn for', async () => {
+  it('says which request the script had no turn for', async ({ openai: sandbox, client }) => {
     sandbox.setScript([{ content: 'one' }]);
     await client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'first' }] });
     await expect(client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'second' }] })).rejects.toThrow(
@@ -129,7 +130,10 @@ describe('the OpenAI sandbox speaks the chat completions wire format to the offi
     );
   });
 
-  it('the demo script drafts structured output from the input and starts a refund when asked', async () => {
+  it('the demo script drafts structured output from the input and starts a refund when asked', async ({
+    openai: sandbox,
+    client,
+  }) => {
     sandbox.setScript(demoScript);
     const drafted = await client.chat.completions.create({
       model: 'm',

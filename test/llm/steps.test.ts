@@ -1,8 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { startOpenAISandbox, type OpenAISandbox } from '../../src/sandbox/openai/index.ts';
-import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { openApp, test, withEnv } from '../helpers/fixtures.ts';
 
 const log = callLogPath();
 const yaml = `
@@ -43,31 +42,17 @@ workflows:
           output_schema: { type: object, properties: { n: { type: integer } } }
 `;
 
+// The OpenAI client reads where to go from the environment: the emulator, for the file.
+const it = test.extend<{ app: App }>({
+  app: [
+    async ({ redis, openai }, use) =>
+      withEnv({ OPENAI_BASE_URL: openai.url, OPENAI_API_KEY: 'sk-test' }, () => openApp(redis, { yaml }, use)),
+    { scope: 'file' },
+  ],
+});
+
 describe('llm steps through the engine, a real Redis and the official openai SDK', () => {
-  const redis = new TestRedis();
-  let openai: OpenAISandbox;
-  let app: App;
-  const savedEnv = { url: process.env.OPENAI_BASE_URL, key: process.env.OPENAI_API_KEY };
-
-  beforeAll(async () => {
-    await redis.start();
-    openai = await startOpenAISandbox({ script: [] });
-    process.env.OPENAI_BASE_URL = openai.url;
-    process.env.OPENAI_API_KEY = 'sk-test';
-    app = await makeApp(yaml, redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await openai?.close();
-    await redis.stop();
-    process.env.OPENAI_BASE_URL = savedEnv.url;
-    process.env.OPENAI_API_KEY = savedEnv.key;
-    if (savedEnv.url === undefined) delete process.env.OPENAI_BASE_URL;
-    if (savedEnv.key === undefined) delete process.env.OPENAI_API_KEY;
-  });
-
-  it("feeds a valid answer into the next step's template, asking with a strict json_schema", async () => {
+  it("feeds a valid answer into the next step's template, asking with a strict json_schema", async ({ app, openai }) => {
     openai.setScript([{ json: { summary: 'The parcel arrived broken.', mood: 'angry' } }]);
     const { run } = await app.engine.trigger('summarize', { text: 'my parcel came smashed!!' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
@@ -98,7 +83,10 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     });
   });
 
-  it('fails the step when the answer does not match output_schema, naming what is wrong, and never runs the next step', async () => {
+  it('fails the step when the answer does not match output_schema, naming what is wrong, and never runs the next step', async ({
+    app,
+    openai,
+  }) => {
     openai.setScript([{ json: { summary: 42, mood: 'sad' } }]);
     const { run } = await app.engine.trigger('summarize', { text: 'meh' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
@@ -115,7 +103,7 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     expect(openai.requests).toHaveLength(1);
   });
 
-  it('fails the step when the answer is not JSON, quoting what the model said', async () => {
+  it('fails the step when the answer is not JSON, quoting what the model said', async ({ app, openai }) => {
     openai.setScript([{ content: 'Sure! Here is a summary: the parcel broke.' }]);
     const { run } = await app.engine.trigger('summarize', { text: 'x' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
@@ -125,7 +113,7 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     );
   });
 
-  it('fails the step on a refusal and on an answer cut off at the token limit', async () => {
+  it('fails the step on a refusal and on an answer cut off at the token limit', async ({ app, openai }) => {
     openai.setScript([{ refusal: "I can't help with that." }]);
     const a = await app.engine.trigger('summarize', { text: 'x' });
     const refused = await waitForStatus(app, a.run.id, ['succeeded', 'failed']);
@@ -137,7 +125,7 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     expect(cut.steps.draft.error?.message).toContain('was cut off at its token limit');
   });
 
-  it('retries when the endpoint is overloaded, then goes on', async () => {
+  it('retries when the endpoint is overloaded, then goes on', async ({ app, openai }) => {
     openai.setScript([
       { error: { status: 503, message: 'The server is overloaded or not ready yet.' } },
       { json: { summary: 'ok', mood: 'happy' } },
@@ -150,7 +138,7 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     expect(events.find((e) => e.type === 'step.retrying')?.data.message).toContain('answered 503: The server is overloaded');
   });
 
-  it('fails with the endpoint’s own words when it refuses the request', async () => {
+  it('fails with the endpoint’s own words when it refuses the request', async ({ app, openai }) => {
     openai.setScript([
       {
         error: {
@@ -170,7 +158,7 @@ describe('llm steps through the engine, a real Redis and the official openai SDK
     });
   });
 
-  it('sends a schema that strict mode cannot take as non-strict, and still checks the answer', async () => {
+  it('sends a schema that strict mode cannot take as non-strict, and still checks the answer', async ({ app, openai }) => {
     openai.setScript([{ json: { n: 7 } }]);
     const { run } = await app.engine.trigger('loose', {});
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);

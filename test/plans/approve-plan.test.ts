@@ -1,9 +1,6 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
 import { expectedArgs } from '../../src/plans/match.ts';
-import { ROOT } from '../helpers/app.ts';
 import { messages, pending, refunds, sandboxAppTest, settled, shippedWithoutRules } from '../grants/sandbox-app.ts';
 
 // The shipped workflows, plus one whose Slack post reads a charge looked up again after the refund.
@@ -33,7 +30,7 @@ const it = sandboxAppTest(yaml);
 
 describe('approve the plan once', () => {
   it('refund → notify runs with one approval, and the Slack text is what the plan showed with the refund filled in', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const getTool = (c: string, t: string) => app.pool.getTool(c, t);
@@ -71,10 +68,7 @@ describe('approve the plan once', () => {
     expect(byPlan.argumentsHash).toBe(done.steps.notify.argumentsHash);
   });
 
-  it('a write that reads a result the plan could not know is not in the plan, and is asked for', async ({
-    ready: app,
-    sandboxes,
-  }) => {
+  it('a write that reads a result the plan could not know is not in the plan, and is asked for', async ({ app, sandboxes }) => {
     const getTool = (c: string, t: string) => app.pool.getTool(c, t);
     const before = messages(sandboxes).length;
     const { run } = await app.engine.trigger('refund-then-recheck', { charge: 'ch_seed_113', amount: 300 });
@@ -93,7 +87,7 @@ describe('approve the plan once', () => {
     await app.engine.cancel(run.id, 'test');
   });
 
-  it('a plan that changed since it was shown is refused with the new hash', async ({ ready: app }) => {
+  it('a plan that changed since it was shown is refused with the new hash', async ({ app }) => {
     const getTool = (c: string, t: string) => app.pool.getTool(c, t);
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_115', amount: 100 });
     await settled(app, run.id);

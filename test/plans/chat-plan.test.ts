@@ -1,19 +1,8 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
-import {
-  type ChatRequest,
-  latestToolResults,
-  startOpenAISandbox,
-  type OpenAISandbox,
-  type Reply,
-} from '../../src/sandbox/openai/index.ts';
+import { describe, expect } from 'vitest';
+import { type ChatRequest, latestToolResults, type Reply } from '../../src/sandbox/openai/index.ts';
 import { shippedWithoutRules } from '../grants/sandbox-app.ts';
-import { ROOT } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { Tmux, count } from '../llm/tmux.ts';
+import { chatTest } from '../llm/chat-rig.ts';
+import { count } from '../llm/tmux.ts';
 
 interface StripeState {
   refunds: Record<string, { id: string; charge: string; amount: number }>;
@@ -27,27 +16,15 @@ interface SlackState {
  * and Slack sandboxes: at the first write the person sees the amount, the remember scope and the
  * plan in words, and approves the plan once; the post then goes out without another question.
  */
+const it = chatTest(shippedWithoutRules());
+
 describe('interlock chat shows the plan in words and approves it once', () => {
-  const redis = new TestRedis();
-  const tmux = new Tmux();
-  let sandboxes: Sandboxes;
-  let openai: OpenAISandbox;
-  const configFile = join(mkdtempSync(join(tmpdir(), 'interlock-chat-plan-')), 'workflows.yaml');
-  writeFileSync(configFile, shippedWithoutRules());
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    openai = await startOpenAISandbox({ script: [] });
-  });
-  afterAll(async () => {
-    tmux.kill();
-    await openai?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
-
-  it('refund → notify with one approval of the plan, the post exactly what the plan showed with the refund id filled in', async () => {
+  it('refund → notify with one approval of the plan, the post exactly what the plan showed with the refund id filled in', async ({
+    openai,
+    tmux,
+    startChat,
+    sandboxes,
+  }) => {
     const refundCall: Reply = {
       content: "I'll refund 8.00 of ch_seed_241.",
       toolCalls: [
@@ -60,21 +37,7 @@ describe('interlock chat shows the plan in words and approves it once', () => {
       return { content: `The run ${run.runId} ended ${run.status}.` };
     };
     openai.setScript([refundCall, report]);
-    tmux.start(
-      'plan',
-      [process.execPath, 'src/cli.ts', 'chat'],
-      {
-        PATH: process.env.PATH ?? '/usr/bin:/bin',
-        HOME: process.env.HOME ?? '/tmp',
-        NO_COLOR: '1',
-        INTERLOCK_CONFIG: configFile,
-        REDIS_URL: redis.url,
-        OPENAI_BASE_URL: openai.url,
-        OPENAI_API_KEY: 'sk-test',
-        ...sandboxes.env,
-      },
-      ROOT,
-    );
+    startChat('plan');
     await tmux.waitFor('plan', /you›/);
     tmux.type('plan', 'Refund 8.00 of ch_seed_241 and tell the customer');
 

@@ -36,7 +36,7 @@ const toolOf = (app: App) => (c: string, t: string) => app.pool.getTool(c, t);
 
 describe('a plan approved once, then something changes before a write runs', () => {
   it('a read after the plan returns what the sandbox says now: the post that shows it is asked again, and nothing is sent unless a person says so', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const { run } = await app.engine.trigger('refund-then-recheck', { charge: 'ch_seed_231', amount: 300 });
@@ -86,7 +86,7 @@ describe('a plan approved once, then something changes before a write runs', () 
   });
 
   it('a template edited in workflows.yaml after the plan was shown never reaches the run: the post sends exactly what the plan showed', async ({
-    ready: app,
+    app,
     sandboxes,
     configFile,
   }) => {
@@ -125,7 +125,7 @@ describe('a plan approved once, then something changes before a write runs', () 
   });
 
   it('a tool whose definition changes after the plan was shown changes the plan: approving what was shown is refused, and nothing is sent', async ({
-    ready: app,
+    app,
     sandboxes,
     configFile,
   }) => {

@@ -2,7 +2,7 @@ import type { ElicitRequest } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect } from 'vitest';
 import { runCommand } from '../../src/cli/run.ts';
 import { servicesOf } from '../../src/server/compose.ts';
-import { connectClient, serveRoute } from '../mcp/helpers.ts';
+import { connectClient, serveRoute } from '../server/mcp/helpers.ts';
 import { messages, pending, refunds, sandboxAppTest, settled, shippedWithoutRules } from '../grants/sandbox-app.ts';
 
 // The shipped workflows (their money spec included) without the shipped rules, so every refund here
@@ -14,7 +14,7 @@ const messageOf = (req: ElicitRequest): string => (req.params.mode === 'url' ? '
 
 describe('the plan, the rule and the scope in words at a gate, in the MCP facade and the CLI', () => {
   it('a client that cannot be asked gets the plan in words with its hash and command, and approving that plan runs refund → notify', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const route = await serveRoute(app);
@@ -62,7 +62,7 @@ describe('the plan, the rule and the scope in words at a gate, in the MCP facade
   });
 
   it('the elicitation message shows the amount, the rule, the scope "remember" would cover and the plan', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const route = await serveRoute(app);
@@ -94,7 +94,7 @@ describe('the plan, the rule and the scope in words at a gate, in the MCP facade
     }
   });
 
-  it('`interlock run --wait` prints the plan in words beside the pending write', async ({ ready: app }) => {
+  it('`interlock run --wait` prints the plan in words beside the pending write', async ({ app }) => {
     const printed: string[] = [];
     const log = console.log;
     console.log = (...a: unknown[]) => void printed.push(a.map(String).join(' '));

@@ -8,7 +8,7 @@ import type { Sandboxes } from '../../src/sandbox/index.ts';
 import { servicesOf } from '../../src/server/compose.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { launchChromium, screenshot } from '../server/browser.ts';
+import { launchChromium, screenshot } from '../helpers/browser.ts';
 import { messages, refunds, sandboxAppTest, settled } from '../grants/sandbox-app.ts';
 
 // The shipped workflows.yaml with its rules, plus a refund whose Slack post reads a charge looked up
@@ -64,7 +64,7 @@ const stepText = (page: Page, id: string) => page.locator(`section.step[data-ste
 
 describe('the rule and the plan in words on the run pages, in Chromium', () => {
   it('a refund a rule approved names the rule and the amount in currency; the plan shows the post that waits', async ({
-    ready: app,
+    app,
   }) => {
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 2000 }, { principal: 'ops' });
     const paused = await settled(app, run.id);
@@ -83,7 +83,7 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
   });
 
   it('a refund above what the charge has left shows the rule that denied it, and Stripe never saw it', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const charge = await bigCharge(sandboxes);
@@ -100,7 +100,7 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
   });
 
   it('after the plan is approved on the page, a post the plan could not know says why it asks again', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const charge = await bigCharge(sandboxes);
@@ -142,7 +142,7 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
   });
 
   it('the one-time page an MCP client sends a person to shows the amount, the rule and the plan in words', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const charge = await bigCharge(sandboxes);

@@ -1,15 +1,9 @@
-import { join, resolve } from 'node:path';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
-import { startServer } from '../../src/server/serve.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
+import { resolve } from 'node:path';
+import { describe, expect } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { launchChromium, screenshot, signIn } from '../server/browser.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
+import { screenshot, signIn } from '../helpers/browser.ts';
 
 /**
  * The page of a 600.00 USD refund that needs two finance approvers, in Chromium: the amount in
@@ -23,42 +17,20 @@ tokens:
   - { name: finance-bob, token: "\${env:POLICY_BOB_TOKEN}", scopes: [read, confirm] }
 `;
 
+// The shipped workflows.yaml with the tokens above, on the sandboxes.
+const it = appTest({
+  yaml: readFileSync(SHIPPED_CONFIG, 'utf8') + TOKENS,
+  sandboxes: true,
+  env: { POLICY_OPS_TOKEN: 'ops-secret-1', POLICY_ALICE_TOKEN: 'alice-secret-1', POLICY_BOB_TOKEN: 'bob-secret-1' },
+});
+
 describe('a quorum on the confirmation page', () => {
-  const redis = new TestRedis();
-  let sandboxes: Sandboxes;
-  let app: App;
-  let server: { url: string; close(): Promise<void> };
-  let browser: Browser;
-
-  beforeAll(async () => {
-    Object.assign(process.env, {
-      POLICY_OPS_TOKEN: 'ops-secret-1',
-      POLICY_ALICE_TOKEN: 'alice-secret-1',
-      POLICY_BOB_TOKEN: 'bob-secret-1',
-    });
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    Object.assign(process.env, sandboxes.env);
-    const yaml = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8') + TOKENS;
-    app = await App.create({
-      config: loadConfigFromString(yaml, join(ROOT, 'workflows.yaml')),
-      redisUrl: redis.url,
-      prefix: 'qui',
-      logger: silentLogger(),
-    });
-    await app.startWorkers();
-    server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await app?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
-
-  it('shows the rule, the amount and the approvals so far in words, and records a finance approver’s click', async () => {
+  it('shows the rule, the amount and the approvals so far in words, and records a finance approver’s click', async ({
+    app,
+    sandboxes,
+    server,
+    browser,
+  }) => {
     const charge = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
       method: 'POST',
       headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },

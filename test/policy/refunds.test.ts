@@ -1,82 +1,76 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
-import { silentLogger } from '../../src/logger.ts';
 import type { AuditEntry } from '../../src/runs/audit.ts';
-import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
-import { startServer } from '../../src/server/serve.ts';
+import type { ConfirmationRecord } from '../../src/runs/records.ts';
 import { httpStatus } from '../../src/server/status.ts';
-import { loadConfig } from '../../src/workflows/load.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 
 interface StripeState {
-  refunds: Record<string, { charge: string; amount: number }>;
+  refunds: Record<string, Refund>;
+}
+
+interface Refund {
+  charge: string;
+  amount: number;
 }
 
 /**
  * The shipped refund-and-notify and its shipped policy.rules on the Stripe and Slack sandboxes:
  * what the sandbox holds afterwards is the witness of what was sent.
  */
+const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true }).extend<{
+  /** the refunds the Stripe sandbox holds for a charge */
+  refundsOf: (charge: string) => Refund[];
+  /** a charge the seed does not have: 900.00 USD, so 600.00 USD can be refunded from it */
+  bigCharge: () => Promise<string>;
+  /** the confirmation a run's step waits on */
+  pendingOf: (runId: string, stepId: string) => Promise<ConfirmationRecord>;
+  /** the environment the CLI needs to read this app's records */
+  cliEnv: NodeJS.ProcessEnv;
+}>({
+  refundsOf: async ({ sandboxes }, use) =>
+    use((charge) =>
+      Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter((r) => r.charge === charge),
+    ),
+  bigCharge: async ({ sandboxes }, use) =>
+    use(async () => {
+      const res = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'amount=90000&currency=usd&customer=cus_seed_grace&description=policy%20test',
+      });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { id: string }).id;
+    }),
+  pendingOf: async ({ app }, use) =>
+    use(async (runId, stepId) => {
+      const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
+      const cid = run.steps[stepId].confirmationId;
+      expect(run.steps[stepId].status).toBe('awaiting_confirmation');
+      return app.store.requireConfirmation(cid ?? '');
+    }),
+  cliEnv: async ({ app, redis }, use) =>
+    use({ ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: app.prefix, INTERLOCK_CONFIG: app.config.file }),
+});
+
+async function refused(p: Promise<unknown>): Promise<InterlockError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(InterlockError);
+  return err as InterlockError;
+}
+
 describe('policy rules on the shipped refund workflow', () => {
-  const redis = new TestRedis();
-  let sandboxes: Sandboxes;
-  let app: App;
-  let server: { url: string; close(): Promise<void> };
-
-  const refundsOf = (charge: string) =>
-    Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter((r) => r.charge === charge);
-
-  /** A charge the seed does not have: 900.00 USD, so 600.00 USD can be refunded from it. */
-  async function bigCharge(): Promise<string> {
-    const res = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'amount=90000&currency=usd&customer=cus_seed_grace&description=policy%20test',
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { id: string }).id;
-  }
-
-  async function pendingOf(runId: string, stepId: string) {
-    const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
-    const cid = run.steps[stepId].confirmationId;
-    expect(run.steps[stepId].status).toBe('awaiting_confirmation');
-    return app.store.requireConfirmation(cid ?? '');
-  }
-
-  async function refused(p: Promise<unknown>): Promise<InterlockError> {
-    const err = await p.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(InterlockError);
-    return err as InterlockError;
-  }
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    Object.assign(process.env, sandboxes.env);
-    app = await App.create({
-      config: loadConfig(join(ROOT, 'workflows.yaml')),
-      redisUrl: redis.url,
-      prefix: 'pol',
-      logger: silentLogger(),
-    });
-    await app.startWorkers();
-    server = await startServer(app, { host: '127.0.0.1', port: 0, logger: silentLogger() });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
-
-  it('a 20.00 USD refund runs with no person, and the audit names the rule and the hash it was bound to', async () => {
+  it('a 20.00 USD refund runs with no person, and the audit names the rule and the hash it was bound to', async ({
+    app,
+    pendingOf,
+    refundsOf,
+  }) => {
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 2000 }, { principal: 'ops' });
     // Only the Slack post asks.
     const post = await pendingOf(run.id, 'notify');
@@ -99,7 +93,7 @@ describe('policy rules on the shipped refund workflow', () => {
     await waitForStatus(app, run.id, ['succeeded']);
   });
 
-  it('a refund above what the charge has left is denied by its rule and never reaches Stripe', async () => {
+  it('a refund above what the charge has left is denied by its rule and never reaches Stripe', async ({ app, refundsOf }) => {
     const before = refundsOf('ch_seed_1').length;
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_1', amount: 6000 });
     const done = await waitForStatus(app, run.id, ['denied', 'failed', 'succeeded', 'awaiting_confirmation']);
@@ -115,7 +109,13 @@ describe('policy rules on the shipped refund workflow', () => {
     expect(entries[0].argumentsHash).toBe(done.steps.refund.argumentsHash);
   });
 
-  it('600.00 USD needs two distinct finance approvers; the trigger, outsiders and a second vote by one approver are refused', async () => {
+  it('600.00 USD needs two distinct finance approvers; the trigger, outsiders and a second vote by one approver are refused', async ({
+    app,
+    server,
+    bigCharge,
+    pendingOf,
+    refundsOf,
+  }) => {
     const charge = await bigCharge();
     const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'finance-alice' });
     const conf = await pendingOf(run.id, 'refund');
@@ -152,7 +152,12 @@ describe('policy rules on the shipped refund workflow', () => {
     expect(refundsOf(charge)).toEqual([]);
   });
 
-  it('with two approvers other than the trigger, the 600.00 USD refund is sent once, each approval on record', async () => {
+  it('with two approvers other than the trigger, the 600.00 USD refund is sent once, each approval on record', async ({
+    app,
+    bigCharge,
+    pendingOf,
+    refundsOf,
+  }) => {
     const charge = await bigCharge();
     const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'ops' });
     const conf = await pendingOf(run.id, 'refund');
@@ -178,7 +183,7 @@ describe('policy rules on the shipped refund workflow', () => {
     await waitForStatus(app, run.id, ['succeeded']);
   });
 
-  it('exports the audit as JSON lines over HTTP and from the CLI, every entry naming its hash', async () => {
+  it('exports the audit as JSON lines over HTTP and from the CLI, every entry naming its hash', async ({ server, cliEnv }) => {
     const res = await fetch(`${server.url}/api/v1/audit`);
     expect(res.headers.get('content-type')).toMatch(/application\/x-ndjson/);
     const lines = (await res.text()).trim().split('\n');
@@ -194,7 +199,7 @@ describe('policy rules on the shipped refund workflow', () => {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 60_000,
-      env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'pol', INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml') },
+      env: cliEnv,
     });
     expect(cli.stderr).toBe('');
     const fromCli = cli.stdout
@@ -206,7 +211,12 @@ describe('policy rules on the shipped refund workflow', () => {
     expect((await since.text()).trim().split('\n')).toHaveLength(1);
   });
 
-  it('explains a pending confirmation from the CLI: which rule decides and why', async () => {
+  it('explains a pending confirmation from the CLI: which rule decides and why', async ({
+    app,
+    bigCharge,
+    pendingOf,
+    cliEnv,
+  }) => {
     const charge = await bigCharge();
     const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 55000 }, { principal: 'ops' });
     const conf = await pendingOf(run.id, 'refund');
@@ -214,7 +224,7 @@ describe('policy rules on the shipped refund workflow', () => {
       cwd: ROOT,
       encoding: 'utf8',
       timeout: 60_000,
-      env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'pol', INTERLOCK_CONFIG: join(ROOT, 'workflows.yaml') },
+      env: cliEnv,
     });
     expect(cli.stdout).toContain(
       'Rule "large-refunds" (refunds above 500.00 USD need two approvers from finance) applies to this call of 550.00 USD',

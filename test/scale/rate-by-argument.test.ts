@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
-import { busiestWindow, workerFixture } from '../helpers/processes.ts';
+import { busiestWindow, unsucceeded } from '../helpers/processes.ts';
 
 /**
  * A rate limit per argument value, held by two `interlock worker` processes and measured where it
@@ -40,21 +41,21 @@ workflows:
 `;
 }
 
-describe('a rate limit per argument value, across two worker processes', () => {
-  const fx = workerFixture('ratekey', yaml, log);
+const it = childServerTest(yaml, log);
 
+describe('a rate limit per argument value, across two worker processes', () => {
   it('never lets one text through more than max times per window, while other texts go on meanwhile', {
-    timeout: 60_000,
-  }, async () => {
-    const { app } = fx;
-    await fx.startWorkers(2);
+    // 60 s for the test and 60 s for the setup that now runs inside it (the file's fixtures)
+    timeout: 120_000,
+  }, async ({ app, processes }) => {
+    await processes.start(2);
 
     const ids: string[] = [];
     for (let i = 0; i < RUNS_PER_TEXT; i++) {
       for (const text of TEXTS) ids.push((await app.engine.trigger('say', { text })).run.id);
       ids.push((await app.engine.trigger('say', { text: HOT })).run.id);
     }
-    const left = await fx.unsucceeded(ids, 45_000);
+    const left = await unsucceeded(app, ids, 45_000);
     expect(left, `${left.length} runs did not succeed`).toEqual([]);
 
     const calls: Array<LoggedCall & { sessionId?: string }> = readCalls(log).filter((c) => c.tool === 'echo');

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
-import { busiestWindow, workerFixture } from '../helpers/processes.ts';
+import { busiestWindow, unsucceeded } from '../helpers/processes.ts';
 
 /**
  * Scale-out: three `interlock worker` processes share one Redis and nothing else. 300 runs of a
@@ -45,16 +46,16 @@ workflows:
 `;
 }
 
-describe('three worker processes on one Redis', () => {
-  const fx = workerFixture('scale', yaml, log);
+const it = childServerTest(yaml, log);
 
+describe('three worker processes on one Redis', () => {
   let calls: (LoggedCall & { sessionId?: string })[] = [];
 
   it('completes 300 runs with one of three processes killed midway, sharing the rate limit across processes', {
-    timeout: 90_000,
-  }, async () => {
-    const { app } = fx;
-    const started = await fx.startWorkers(3);
+    // 90 s for the test and 60 s for the setup that now runs inside it (the file's fixtures)
+    timeout: 150_000,
+  }, async ({ app, processes }) => {
+    const started = await processes.start(3);
 
     const ids: string[] = [];
     for (let i = 0; i < RUNS; i++) ids.push((await app.engine.trigger('scale', { n: `n${i}` })).run.id);
@@ -63,7 +64,7 @@ describe('three worker processes on one Redis', () => {
     while (readCalls(log).length < (RUNS * STEPS) / 2) await sleep(50);
     await started[1].kill();
 
-    const left = await fx.unsucceeded(ids, 75_000, 200);
+    const left = await unsucceeded(app, ids, 75_000, 200);
     const unfinished = await Promise.all(
       left.slice(0, 3).map(async (id) => {
         const run = await app.store.requireRun(id);

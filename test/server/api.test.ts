@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
 import { readCalls } from '../helpers/app.ts';
-import { TOKENS, type Harness, parseProm, startHarness } from './helpers.ts';
+import { TOKENS, parseProm, useHarness } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
 interface ErrorBody {
@@ -9,13 +9,7 @@ interface ErrorBody {
 }
 
 describe('HTTP API over a real server, Redis and MCP connector', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness({ tokens: true });
 
   const trigger = async (inputs: unknown, extra: RequestInit = {}) =>
     h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs }, ...extra });

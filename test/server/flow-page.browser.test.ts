@@ -1,20 +1,9 @@
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { ROOT, callLogPath, makeApp, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import {
-  approve,
-  confirmationArguments,
-  findConfirmation,
-  launchChromium,
-  screenshot,
-  signIn,
-  waitForRunStatus,
-} from './browser.ts';
-import { TOKENS, TOKENS_YAML } from './helpers.ts';
+import { describe, expect } from 'vitest';
+import { ROOT, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { appTest } from '../helpers/fixtures.ts';
+import { approve, confirmationArguments, findConfirmation, screenshot, signIn, waitForRunStatus } from '../helpers/browser.ts';
+import { TOKENS, TOKENS_ENV, TOKENS_YAML } from './helpers.ts';
 
 const yaml = (log: string) => `
 connectors:${testConnectorYaml(log)}
@@ -44,41 +33,17 @@ workflows:
         with: { text: "\${{ steps.left.a.output.text & '+' & steps.right.b.output.text }}" }
 `;
 
+const it = appTest({ yaml: yaml(callLogPath()), server: { env: TOKENS_ENV } });
+
 describe('the run page draws loops, branches and child runs (Chromium)', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let server: RunningServer;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml(callLogPath()), redis.url);
-    await app.startWorkers();
-    server = await startServer(app, {
-      host: '127.0.0.1',
-      port: 0,
-      env: {
-        IL_TEST_READER: TOKENS.reader,
-        IL_TEST_TRIGGER: TOKENS.trigger,
-        IL_TEST_APPROVER: TOKENS.approver,
-        IL_TEST_ADMIN: TOKENS.admin,
-      },
-      onNotice: () => {},
-    });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('approves a loop as one batch on the page, then shows each item, both branches and the child run linked both ways', async () => {
+  it('approves a loop as one batch on the page, then shows each item, both branches and the child run linked both ways', async ({
+    app,
+    server,
+    browser,
+  }) => {
     const { run } = await app.engine.trigger('tour', { names: ['ada', 'grace', 'edsger'] });
     await waitForStatus(app, run.id, ['awaiting_confirmation']);
-    page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+    const page = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await signIn(page, server.url, TOKENS.approver, `/ui/runs/${run.id}`);

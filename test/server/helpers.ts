@@ -1,9 +1,10 @@
 import { request } from 'node:http';
+import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { callLogPath, makeApp, testConnectorYaml } from '../helpers/app.ts';
+import type { RunningServer } from '../../src/server/serve.ts';
+import { callLogPath, startStack, testConnectorYaml } from '../helpers/app.ts';
 import { payWorkflow } from '../helpers/workflows.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import type { TestRedis } from '../helpers/redis.ts';
 
 /** Token values for the test config; each name says what it may do. */
 export const TOKENS = {
@@ -12,6 +13,14 @@ export const TOKENS = {
   approver: 'tok-approver-3c0ffee',
   admin: 'tok-admin-4c0ffee',
 } as const;
+
+/** The environment that gives TOKENS_YAML's variables the TOKENS values (a server's `env`). */
+export const TOKENS_ENV = {
+  IL_TEST_READER: TOKENS.reader,
+  IL_TEST_TRIGGER: TOKENS.trigger,
+  IL_TEST_APPROVER: TOKENS.approver,
+  IL_TEST_ADMIN: TOKENS.admin,
+};
 
 /** The `tokens:` section for TOKENS, each read from its IL_TEST_* variable. */
 export const TOKENS_YAML = `
@@ -59,43 +68,39 @@ export interface HarnessOptions {
 }
 
 export async function startHarness(opts: HarnessOptions): Promise<Harness> {
-  const redis = await new TestRedis().start();
   const log = callLogPath();
-  const app = await makeApp(configYaml({ tokens: opts.tokens, log }), redis.url);
-  const env = opts.env ?? {
-    IL_TEST_READER: TOKENS.reader,
-    IL_TEST_TRIGGER: TOKENS.trigger,
-    IL_TEST_APPROVER: TOKENS.approver,
-    IL_TEST_ADMIN: TOKENS.admin,
-  };
-  let server: RunningServer;
-  try {
-    server = await startServer(app, { host: opts.host ?? '127.0.0.1', port: 0, env, onNotice: opts.onNotice ?? (() => {}) });
-  } catch (err) {
-    await app.close();
-    await redis.stop();
-    throw err;
-  }
+  const stack = await startStack(configYaml({ tokens: opts.tokens, log }), {
+    ...(opts.host ? { host: opts.host } : {}),
+    env: opts.env ?? TOKENS_ENV,
+    onNotice: opts.onNotice ?? (() => {}),
+  });
   const call: Harness['call'] = (path, init = {}) => {
     const { token, json, ...rest } = init;
     const headers = new Headers(rest.headers);
     if (token) headers.set('authorization', `Bearer ${TOKENS[token]}`);
     if (json !== undefined) headers.set('content-type', 'application/json');
-    return fetch(`${server.url}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
+    return fetch(`${stack.server.url}${path}`, {
+      ...rest,
+      headers,
+      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
+    });
   };
-  return {
-    redis,
-    app,
-    server,
-    url: server.url,
-    log,
-    call,
-    async close() {
-      await server.close();
-      await app.close();
-      await redis.stop();
-    },
-  };
+  return { ...stack, url: stack.server.url, log, call };
+}
+
+/**
+ * The harness for the calling describe, started before its tests and closed after them. Its fields
+ * are filled in when it has started, so the describe's helpers can close over it.
+ */
+export function useHarness(opts: HarnessOptions): Harness {
+  const h = {} as Harness;
+  beforeAll(async () => {
+    Object.assign(h, await startHarness(opts));
+  });
+  afterAll(async () => {
+    await h.close?.();
+  });
+  return h;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Harness, startHarness } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useHarness } from './helpers.ts';
 
 type Doc = {
   openapi: string;
@@ -11,16 +11,12 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 const DOCUMENTED_PREFIXES = ['/api/v1/', '/healthz', '/readyz', '/metrics'];
 
 describe('OpenAPI document', () => {
-  let h: Harness;
+  const h = useHarness({ tokens: true });
   let doc: Doc;
   beforeAll(async () => {
-    h = await startHarness({ tokens: true });
     const res = await h.call('/api/v1/openapi.json');
     expect(res.status).toBe(200);
     doc = (await res.json()) as Doc;
-  });
-  afterAll(async () => {
-    await h?.close();
   });
 
   const documented = (): string[] =>

@@ -1,13 +1,10 @@
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { callLogPath, makeApp, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
+import { callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
 import { NOTIFY_IN_DOUBT_WORKFLOW } from '../helpers/workflows.ts';
-import { TestRedis } from '../helpers/redis.ts';
-import { launchChromium, signIn, waitForRunStatus } from './browser.ts';
-import { TOKENS, TOKENS_YAML } from './helpers.ts';
+import { appTest } from '../helpers/fixtures.ts';
+import { signIn, waitForRunStatus } from '../helpers/browser.ts';
+import { TOKENS, TOKENS_ENV, TOKENS_YAML } from './helpers.ts';
 
 const log = callLogPath();
 const yaml = `
@@ -17,43 +14,36 @@ policy:
 ${TOKENS_YAML}workflows:${NOTIFY_IN_DOUBT_WORKFLOW}
 `;
 
+const it = appTest({ yaml, workers: false, server: { env: TOKENS_ENV } }).extend<{
+  /** POSTs a resolution of the run's step with a token of TOKENS */
+  resolve: (runId: string, body: unknown, token?: keyof typeof TOKENS, step?: string) => Promise<Response>;
+  /** a notify run whose send step is in doubt */
+  inDoubt: (to: string) => Promise<RunRecord>;
+}>({
+  resolve: async ({ server }, use) =>
+    use((runId, body, token, step = 'send') =>
+      fetch(`${server.url}/api/v1/runs/${runId}/steps/${step}/resolve`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${TOKENS[token]}` } : {}) },
+        body: JSON.stringify(body),
+      }),
+    ),
+  // names the server, so the workers it starts are there to take the step
+  inDoubt: async ({ app, server: _workers }, use) =>
+    use(async (to) => {
+      const { run } = await app.engine.trigger('notify', { to });
+      const r = await waitForStatus(app, run.id, ['needs_attention', 'failed', 'succeeded']);
+      expect(r.steps.send.status).toBe('in_doubt');
+      return r;
+    }),
+});
+
 describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let server: RunningServer;
-  const env = {
-    IL_TEST_READER: TOKENS.reader,
-    IL_TEST_TRIGGER: TOKENS.trigger,
-    IL_TEST_APPROVER: TOKENS.approver,
-    IL_TEST_ADMIN: TOKENS.admin,
-  };
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml, redis.url);
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  const resolve = (runId: string, body: unknown, token?: keyof typeof TOKENS, step = 'send') =>
-    fetch(`${server.url}/api/v1/runs/${runId}/steps/${step}/resolve`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${TOKENS[token]}` } : {}) },
-      body: JSON.stringify(body),
-    });
-
-  async function inDoubt(to: string): Promise<RunRecord> {
-    const { run } = await app.engine.trigger('notify', { to });
-    const r = await waitForStatus(app, run.id, ['needs_attention', 'failed', 'succeeded']);
-    expect(r.steps.send.status).toBe('in_doubt');
-    return r;
-  }
-
-  it('lets only confirm or admin resolve, and refuses malformed bodies with a 400 naming the field', async () => {
+  it('lets only confirm or admin resolve, and refuses malformed bodies with a 400 naming the field', async ({
+    app,
+    resolve,
+    inDoubt,
+  }) => {
     const r = await inDoubt('api-1');
     expect((await resolve(r.id, { action: 'retry' })).status).toBe(401);
     expect((await resolve(r.id, { action: 'retry' }, 'reader')).status).toBe(403);
@@ -73,7 +63,11 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
     expect((await app.store.requireRun(r.id)).status).toBe('needs_attention');
   });
 
-  it('marks done with an output (approver) and the run continues; a second resolve is a 409', async () => {
+  it('marks done with an output (approver) and the run continues; a second resolve is a 409', async ({
+    app,
+    resolve,
+    inDoubt,
+  }) => {
     const r = await inDoubt('api-2');
     const res = await resolve(r.id, { action: 'done', output: { sent: 31 }, reason: 'seen in the outbox' }, 'approver');
     expect(res.status).toBe(200);
@@ -86,7 +80,7 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
     expect((await resolve(r.id, { action: 'retry' }, 'admin', 'nope')).status).toBe(404);
   });
 
-  it('retries (admin): the write is sent again with the same idempotency key', async () => {
+  it('retries (admin): the write is sent again with the same idempotency key', async ({ app, resolve, inDoubt }) => {
     const r = await inDoubt('api-3');
     expect((await resolve(r.id, { action: 'retry' }, 'admin')).status).toBe(200);
     expect((await waitForStatus(app, r.id, ['succeeded', 'failed', 'needs_attention'])).status).toBe('succeeded');
@@ -95,15 +89,12 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
   });
 
   describe('in Chromium', () => {
-    let browser: Browser;
-    beforeAll(async () => {
-      browser = await launchChromium();
-    });
-    afterAll(async () => {
-      await browser?.close();
-    });
-
-    it('shows the in-doubt step with its choices, and "fail" ends the run without sending again', async () => {
+    it('shows the in-doubt step with its choices, and "fail" ends the run without sending again', async ({
+      app,
+      server,
+      browser,
+      inDoubt,
+    }) => {
       const r = await inDoubt('page-1');
       const page = await browser.newPage();
       await signIn(page, server.url, TOKENS.approver, `/ui/runs/${r.id}`);
@@ -116,7 +107,7 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
       expect(readCalls(log).filter((c) => c.tool === 'send' && c.args.to === 'page-1')).toHaveLength(1);
     });
 
-    it('keeps what a person is typing when the timeline is redrawn under them', async () => {
+    it('keeps what a person is typing when the timeline is redrawn under them', async ({ app, server, browser, inDoubt }) => {
       const r = await inDoubt('page-3');
       const page = await browser.newPage();
       await signIn(page, server.url, TOKENS.admin, `/ui/runs/${r.id}`);
@@ -136,7 +127,7 @@ describe('POST /api/v1/runs/{id}/steps/{stepId}/resolve and the run page', () =>
       expect(await box.inputValue()).toBe('{"sent": 15');
     });
 
-    it('"mark done" sends the JSON typed into the page as the step output', async () => {
+    it('"mark done" sends the JSON typed into the page as the step output', async ({ app, server, browser, inDoubt }) => {
       const r = await inDoubt('page-2');
       const page = await browser.newPage();
       await signIn(page, server.url, TOKENS.admin, `/ui/runs/${r.id}`);

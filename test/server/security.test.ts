@@ -3,19 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness } from './helpers.ts';
+import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness, useHarness } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { callLogPath, makeApp } from '../helpers/app.ts';
 import { TestRedis } from '../helpers/redis.ts';
 
 describe('auth for people in browsers, DNS rebinding, and what pages show', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness({ tokens: true });
 
   it('refuses a Host that is not a loopback name (DNS rebinding) and a foreign Origin', async () => {
     const rebound = await raw(`${h.url}/api/v1/runs`, {

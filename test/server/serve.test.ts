@@ -2,19 +2,14 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ROOT, callLogPath } from '../helpers/app.ts';
-import { TestRedis, freePort } from '../helpers/redis.ts';
+import { useRedis } from '../helpers/fixtures.ts';
+import { freePort } from '../helpers/redis.ts';
 import { TOKENS, configYaml } from './helpers.ts';
 
 describe('interlock serve (the CLI command, as a child process)', () => {
-  const redis = new TestRedis();
-  beforeAll(async () => {
-    await redis.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
+  const redis = useRedis();
 
   it('prints its URLs, serves API, pages, MCP and metrics, and stops cleanly on SIGTERM', async () => {
     const { child, port, err, exited } = await startServe(configYaml({ tokens: true, log: callLogPath() }));

@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunEvent, RunRecord } from '../../src/runs/records.ts';
-import { type Harness, startHarness } from './helpers.ts';
+import { useHarness } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
 interface SseMessage {
@@ -55,13 +55,7 @@ function streamIdAfter(a: string, b: string): boolean {
 }
 
 describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+  const h = useHarness({ tokens: true });
 
   async function startPay(name: string): Promise<RunRecord> {
     const res = await h.call('/api/v1/workflows/pay/runs', {

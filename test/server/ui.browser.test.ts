@@ -1,32 +1,17 @@
 import { resolve } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect } from 'vitest';
+import { test as it } from '../helpers/fixtures.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { ROOT } from '../helpers/app.ts';
-import {
-  approve,
-  confirmationArguments,
-  findConfirmation,
-  launchChromium,
-  screenshot,
-  signIn,
-  waitForRunStatus,
-} from './browser.ts';
-import { TOKENS, type Harness, startHarness } from './helpers.ts';
+import { approve, confirmationArguments, findConfirmation, screenshot, signIn, waitForRunStatus } from '../helpers/browser.ts';
+import { TOKENS, useHarness } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
 describe('the /ui pages in Chromium', () => {
-  let h: Harness;
-  let browser: Browser;
+  const h = useHarness({ tokens: true });
+  // the first test opens it, the second reads what appears on it
   let page: Page;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await h?.close();
-  });
 
   async function pausedPay(name: string, amount: number): Promise<RunRecord> {
     const res = await h.call('/api/v1/workflows/pay/runs', {
@@ -38,7 +23,9 @@ describe('the /ui pages in Chromium', () => {
     return waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
   }
 
-  it('shows the pending write with its payload, approves it, and follows the run to succeeded without reloading', async () => {
+  it('shows the pending write with its payload, approves it, and follows the run to succeeded without reloading', async ({
+    browser,
+  }) => {
     const run = await pausedPay('browser', 4200);
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     const errors: string[] = [];
@@ -75,7 +62,7 @@ describe('the /ui pages in Chromium', () => {
     expect(await page.locator('.confirmation[data-status="pending"]').count()).toBe(before + 1);
   });
 
-  it("updates a run's timeline from its event stream: approve there, see the write's output appear", async () => {
+  it("updates a run's timeline from its event stream: approve there, see the write's output appear", async ({ browser }) => {
     const run = await pausedPay('timeline', 99);
     const p = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
     await signIn(p, h.url, TOKENS.approver, `/ui/runs/${run.id}`);
@@ -96,7 +83,7 @@ describe('the /ui pages in Chromium', () => {
     await p.close();
   });
 
-  it('shows a reader the payload but no way to decide, and the API would refuse anyway', async () => {
+  it('shows a reader the payload but no way to decide, and the API would refuse anyway', async ({ browser }) => {
     const run = await pausedPay('reader', 5);
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
@@ -116,7 +103,7 @@ describe('the /ui pages in Chromium', () => {
     await ctx.close();
   });
 
-  it('shows a paused step on the queue dashboard as a waiting job in "awaiting confirmation"', async () => {
+  it('shows a paused step on the queue dashboard as a waiting job in "awaiting confirmation"', async ({ browser }) => {
     const run = await pausedPay('dashboard', 31);
     const ctx = await browser.newContext({ viewport: { width: 1300, height: 900 } });
     const p = await ctx.newPage();

@@ -1,13 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
-import type { RunRecord } from '../../src/runs/records.ts';
-import { startSandboxes, type Sandboxes } from '../../src/sandbox/index.ts';
-import { loadConfig } from '../../src/workflows/load.ts';
-import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { describe, expect } from 'vitest';
+import { ROOT, approveAll, waitForStatus } from '../helpers/app.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 
 interface StripeState {
   refunds: Record<string, { charge: string; amount: number }>;
@@ -18,46 +13,14 @@ interface SlackState {
   messages: Array<{ channel: string; text: string; ts: string }>;
 }
 
-/** Approves every confirmation the run reaches until it ends; returns the run and what was shown. */
-async function approveAll(app: App, runId: string): Promise<{ run: RunRecord; shown: string[] }> {
-  const shown: string[] = [];
-  for (;;) {
-    const run = await waitForStatus(app, runId, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'needs_attention']);
-    if (run.status !== 'awaiting_confirmation') return { run, shown };
-    const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')!.confirmationId!;
-    const conf = await app.store.requireConfirmation(cid);
-    shown.push(`${conf.connector}.${conf.tool}`);
-    await app.engine.approve(cid, conf.argumentsHash, { by: 'test' });
-  }
-}
+// the shipped workflows.yaml, its connectors pointed at the sandboxes through their environment
+const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true });
 
 describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
-  const redis = new TestRedis();
-  let sandboxes: Sandboxes;
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    Object.assign(process.env, sandboxes.env);
-    app = await App.create({
-      config: loadConfig(join(ROOT, 'workflows.yaml')),
-      redisUrl: redis.url,
-      prefix: 'show',
-      logger: silentLogger(),
-    });
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
-
-  it('refund-and-notify refunds once and tells the customer the refund amount and id', async () => {
+  it('refund-and-notify refunds once and tells the customer the refund amount and id', async ({ app, sandboxes }) => {
     // 75.00 USD: above what policy.rules approve by themselves, below what needs two approvers.
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 7500 });
-    const { run: done, shown } = await approveAll(app, run.id);
+    const { run: done, asked: shown } = await approveAll(app, run.id);
     expect(shown).toEqual(['stripe.create_refund', 'slack.post_message']);
     expect(done.status).toBe('succeeded');
     const refund = done.steps.refund.output as { id: string; amount: number };
@@ -70,7 +33,7 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
     expect(msg?.text).toContain('75.00 USD');
   });
 
-  it('a denied refund never reaches Stripe', async () => {
+  it('a denied refund never reaches Stripe', async ({ app, sandboxes }) => {
     // Back to the seed, so all of ch_seed_2 (120.00 USD) is left: a refund that asks one person.
     await fetch(`${sandboxes.stripe.url}/_sandbox/reset`, { method: 'POST' });
     const before = Object.keys((sandboxes.stripe.state() as unknown as StripeState).refunds).length;
@@ -81,21 +44,21 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
     expect(Object.keys((sandboxes.stripe.state() as unknown as StripeState).refunds)).toHaveLength(before);
   });
 
-  it('a refund Stripe refuses fails the run with Stripe’s reason', async () => {
+  it('a refund Stripe refuses fails the run with Stripe’s reason', async ({ app }) => {
     const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_3' });
     const { run: done } = await approveAll(app, run.id);
     expect(done.status).toBe('failed');
     expect(done.steps.refund.error?.message).toMatch(/charge_already_refunded|already been refunded/);
   });
 
-  it('invoice-customer creates a new customer, invoices and finalizes, asking before each write', async () => {
+  it('invoice-customer creates a new customer, invoices and finalizes, asking before each write', async ({ app, sandboxes }) => {
     const { run } = await app.engine.trigger('invoice-customer', {
       email: 'new@example.com',
       name: 'New Person',
       amount: 4200,
       description: 'Consulting',
     });
-    const { run: done, shown } = await approveAll(app, run.id);
+    const { run: done, asked: shown } = await approveAll(app, run.id);
     expect(done.status).toBe('succeeded');
     expect(shown).toEqual([
       'stripe.create_customer',
@@ -109,13 +72,13 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
     expect(Object.values(stripe.customers).filter((c) => c.email === 'new@example.com')).toHaveLength(1);
   });
 
-  it('invoice-customer reuses an existing customer (the create step is skipped)', async () => {
+  it('invoice-customer reuses an existing customer (the create step is skipped)', async ({ app }) => {
     const { run } = await app.engine.trigger('invoice-customer', {
       email: 'ada@example.com',
       amount: 1000,
       description: 'Support',
     });
-    const { run: done, shown } = await approveAll(app, run.id);
+    const { run: done, asked: shown } = await approveAll(app, run.id);
     expect(done.status).toBe('succeeded');
     expect(done.steps.create.status).toBe('skipped');
     expect(shown).not.toContain('stripe.create_customer');
@@ -123,11 +86,7 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
 });
 
 describe('npm run demo', () => {
-  const redis = new TestRedis();
-  beforeAll(() => redis.start());
-  afterAll(() => redis.stop());
-
-  it('runs refund → notify end to end and shows the payload, the refund id and the message ts', () => {
+  it('runs refund → notify end to end and shows the payload, the refund id and the message ts', ({ redis }) => {
     const r = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'demo'], {
       cwd: ROOT,
       encoding: 'utf8',

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath } from '../helpers/app.ts';
-import { workerFixture } from '../helpers/processes.ts';
+import { unsucceeded } from '../helpers/processes.ts';
 
 // Three `interlock worker` processes share one Redis and one schedule ticking every 200 ms. Each
 // process upserts the schedule's job scheduler at start and takes tick jobs; BullMQ makes one job
@@ -27,18 +28,18 @@ workflows:
         with: { text: "\${{ inputs.tick }}" }
 `;
 
-describe('a schedule over three worker processes', () => {
-  const fx = workerFixture('schedules', yaml, log);
+const it = childServerTest(yaml, log);
 
-  it(`makes exactly one run per tick over ${TICKS} ticks`, async () => {
-    await fx.startWorkers(3);
-    const queue = fx.app.triggers.schedules.queue;
+describe('a schedule over three worker processes', () => {
+  it(`makes exactly one run per tick over ${TICKS} ticks`, async ({ app, processes }) => {
+    await processes.start(3);
+    const queue = app.triggers.schedules.queue;
     // Ticks are counted by BullMQ's own record of the jobs it made and finished.
     for (let i = 0; i < 600; i++) {
       if ((await queue.getCompletedCount()) >= TICKS) break;
       await sleep(100);
     }
-    await fx.app.triggers.pause('heartbeat.fast', 'test');
+    await app.triggers.pause('heartbeat.fast', 'test');
     // A tick taken just before the pause finishes on its own; wait until nothing is active.
     for (let i = 0; i < 100 && (await queue.getActiveCount()) > 0; i++) await sleep(100);
 
@@ -52,14 +53,15 @@ describe('a schedule over three worker processes', () => {
     expect(ticks.length).toBeGreaterThanOrEqual(TICKS);
     expect(new Set(ticks).size).toBe(ticks.length);
 
-    const { runs } = await fx.app.store.listRuns({ limit: 1000, workflow: 'heartbeat' });
+    const { runs } = await app.store.listRuns({ limit: 1000, workflow: 'heartbeat' });
     const runTicks = runs.map((r) => String(r.inputs.tick));
     // One run per tick: as many runs as ticks, each naming its own tick, none twice.
     expect(new Set(runTicks).size).toBe(runTicks.length);
     expect(runTicks.sort()).toEqual([...ticks].sort());
     expect(runs.every((r) => r.owner === 'schedule:heartbeat.fast')).toBe(true);
 
-    const left = await fx.unsucceeded(
+    const left = await unsucceeded(
+      app,
       runs.map((r) => r.id),
       60_000,
     );

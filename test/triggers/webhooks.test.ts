@@ -7,7 +7,7 @@ import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe
 import { type RunningServer, startServer } from '../../src/server/serve.ts';
 import { callLogPath, testConnectorYaml } from '../helpers/app.ts';
 import { appTest } from '../helpers/fixtures.ts';
-import { launchChromium } from '../server/browser.ts';
+import { launchChromium } from '../helpers/browser.ts';
 
 // Webhooks end to end: the Stripe sandbox signs and sends its events to a real `interlock serve`
 // listener, which verifies them with the stripe SDK before anything is parsed and starts one run per

@@ -66,7 +66,7 @@ async function childOf(app: App, runId: string, stepId: string): Promise<string>
 
 describe('cancelling a parent run', () => {
   it('cancels its child paused at a gate: the confirmation is withdrawn and the refund never sent', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const { run } = await app.engine.trigger('parent', { charge: 'ch_seed_301' });
@@ -84,7 +84,7 @@ describe('cancelling a parent run', () => {
     expect(refunds(sandboxes).filter((r) => r.charge === 'ch_seed_301')).toEqual([]);
   });
 
-  it('cancels a sleeping child before it wakes', async ({ ready: app }) => {
+  it('cancels a sleeping child before it wakes', async ({ app }) => {
     const { run } = await app.engine.trigger('sleeper', {});
     const napId = await childOf(app, run.id, 'child');
     for (;;) {
@@ -100,7 +100,7 @@ describe('cancelling a parent run', () => {
     await expect(app.engine.cancel(run.id, 'ops')).rejects.toMatchObject({ code: 'RUN_FINISHED' });
   });
 
-  it('cancels the whole tree: a child and the grandchild paused at its gate', async ({ ready: app, sandboxes }) => {
+  it('cancels the whole tree: a child and the grandchild paused at its gate', async ({ app, sandboxes }) => {
     const { run } = await app.engine.trigger('grandparent', { charge: 'ch_seed_305' });
     const middle = await childOf(app, run.id, 'middle');
     const leaf = await childOf(app, middle, 'child');

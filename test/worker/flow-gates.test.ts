@@ -71,7 +71,7 @@ async function auditOf(app: App, runId: string) {
 
 describe('a loop item is gated as a step is', () => {
   it('policy rules decide per item: small refunds go alone, one above its charge is never sent, the rest ask in one batch', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const [a, b, c, d] = [
@@ -130,7 +130,7 @@ describe('a loop item is gated as a step is', () => {
   });
 
   it('a scoped grant ("amount up to 80.00 USD") covers the items inside it and asks for the one above', async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const session = 'loop-desk';
@@ -191,7 +191,7 @@ describe('a loop item is gated as a step is', () => {
   });
 
   it("the connector's rate limit holds inside a foreach: never two posts to one channel within a second", async ({
-    ready: app,
+    app,
     sandboxes,
   }) => {
     const texts = Array.from({ length: 5 }, (_, i) => `rate-${i}`);

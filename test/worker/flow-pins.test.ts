@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
-import { makeApp, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import type { TestServerHttp } from '../fixtures/test-server.ts';
+import { waitForStatus } from '../helpers/app.ts';
+import { openApp, test } from '../helpers/fixtures.ts';
 
 /**
  * A tool whose definition changed since it was pinned pauses a loop that reaches it, as it pauses
@@ -27,25 +27,13 @@ workflows:
         with: { text: "\${{ t }}" }
 `;
 
+const it = test.extend<{ app: App; echoes: (text: string) => TestServerHttp['calls'] }>({
+  app: [async ({ redis, mcpHttp }, use) => openApp(redis, { yaml: yaml(mcpHttp.url) }, use), { scope: 'file' }],
+  echoes: async ({ mcpHttp }, use) => use((text) => mcpHttp.calls.filter((c) => c.tool === 'echo' && c.args.text === text)),
+});
+
 describe('a changed tool inside a loop', () => {
-  const redis = new TestRedis();
-  let mcp: TestServerHttp;
-  let app: App;
-  const echoes = (text: string) => mcp.calls.filter((c) => c.tool === 'echo' && c.args.text === text);
-
-  beforeAll(async () => {
-    await redis.start();
-    mcp = await startTestServerHttp({ mode: 'streamable' });
-    app = await makeApp(yaml(mcp.url), redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await mcp?.close();
-    await redis.stop();
-  });
-
-  it('pauses the loop until an admin approves the change, then calls each item once', async () => {
+  it('pauses the loop until an admin approves the change, then calls each item once', async ({ app, mcpHttp: mcp, echoes }) => {
     const first = await app.engine.trigger('echo-each', { texts: ['a', 'b'] });
     expect((await waitForStatus(app, first.run.id, ['succeeded', 'failed', 'needs_attention'])).status).toBe('succeeded');
 

@@ -1,12 +1,9 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
-import { silentLogger } from '../../src/logger.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../src/app.ts';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
-import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import type { Sandboxes } from '../../src/sandbox/index.ts';
+import { waitForStatus } from '../helpers/app.ts';
+import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 import { readFileSync } from 'node:fs';
 
 interface StripeState {
@@ -91,31 +88,11 @@ async function pending(app: App, runId: string): Promise<ConfirmationRecord[]> {
   return confirmations.filter((c) => c.runId === runId);
 }
 
+// The shipped workflows.yaml plus the ones above, on the sandboxes.
+const it = appTest({ yaml: readFileSync(SHIPPED_CONFIG, 'utf8') + EXTRA, sandboxes: true });
+
 describe('control-flow steps on the Stripe and Slack sandboxes', () => {
-  const redis = new TestRedis();
-  let sandboxes: Sandboxes;
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    sandboxes = await startSandboxes({ stripePort: 0, slackPort: 0 });
-    Object.assign(process.env, sandboxes.env);
-    const text = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8') + EXTRA;
-    app = await App.create({
-      config: loadConfigFromString(text, join(ROOT, 'workflows.yaml')),
-      redisUrl: redis.url,
-      prefix: 'flow',
-      logger: silentLogger(),
-    });
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await sandboxes?.close();
-    await redis.stop();
-  });
-
-  it('refunds 30 disputed charges once each with one batch approval, then posts one summary', async () => {
+  it('refunds 30 disputed charges once each with one batch approval, then posts one summary', async ({ app, sandboxes }) => {
     // list_charges reads the newest 100 charges: the last 30 seeded ones are among them.
     const disputed = Array.from({ length: 30 }, (_, i) => `ch_seed_${370 + i}`);
     for (const id of disputed) {
@@ -157,7 +134,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(summaries[0].channel).toBe('C0CUST001');
   });
 
-  it('joins a parallel lookup of customer and charge into one message', async () => {
+  it('joins a parallel lookup of customer and charge into one message', async ({ app }) => {
     const { run } = await app.engine.trigger('lookup-both', { email: 'grace@example.com', charge: 'ch_seed_2' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation', 'failed']);
     expect(paused.steps.lookup.status).toBe('succeeded');
@@ -168,7 +145,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect((await waitForStatus(app, run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
   });
 
-  it('fails the join when a branch fails, unless continue_on_error', async () => {
+  it('fails the join when a branch fails, unless continue_on_error', async ({ app }) => {
     const strict = (await app.engine.trigger('branch-fails', { go_on: false })).run;
     const failed = await waitForStatus(app, strict.id, ['succeeded', 'failed']);
     expect(failed.status).toBe('failed');
@@ -185,7 +162,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(done.steps.after.status).toBe('succeeded');
   });
 
-  it("gates a child workflow's write and links the child run to its parent", async () => {
+  it("gates a child workflow's write and links the child run to its parent", async ({ app, sandboxes }) => {
     const { run } = await app.engine.trigger('parent', { charge: 'ch_seed_250' });
     let parent: RunRecord = run;
     for (;;) {
@@ -219,7 +196,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(delayed.filter((job) => job.data.runId === run.id)).toEqual([]);
   });
 
-  it('a sleeping run holds no job in active or waiting, only a delayed one, and wakes', async () => {
+  it('a sleeping run holds no job in active or waiting, only a delayed one, and wakes', async ({ app }) => {
     const { run } = await app.engine.trigger('nap', {});
     let sleeping: RunRecord = run;
     for (;;) {

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
-import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
-import { makeApp, waitForStatus } from '../helpers/app.ts';
-import { TestRedis, freePort } from '../helpers/redis.ts';
+import { waitForStatus } from '../helpers/app.ts';
+import { openApp, test } from '../helpers/fixtures.ts';
+import { remoteConnectorYaml } from '../helpers/workflows.ts';
 
 // `send` is a plain write (not idempotent). With its server down, the request cannot reach it: the
 // connection is refused before anything is sent, so the step is retried rather than left in doubt.
@@ -17,38 +17,26 @@ const sendWorkflow = (name: string, attempts: number, backoff: string) => `
         retry: { attempts: ${attempts}, backoff: ${backoff} }
         with: { to: "\${{ inputs.to }}", text: hello }`;
 const yaml = (port: number) => `
-connectors:
-  remote:
-    transport: streamable-http
-    url: http://127.0.0.1:${port}/mcp
-    timeout: 5s
+connectors:${remoteConnectorYaml(port, '5s')}
 policy:
   allow_unconfirmed: [remote.send]
 workflows:${sendWorkflow('notify', 8, '300ms')}${sendWorkflow('notify_once', 2, '100ms')}
 `;
 
+const it = test.extend<{ app: App }>({
+  app: [
+    async ({ redis, remote }, use) =>
+      openApp(redis, { yaml: yaml(remote.port) }, async (app) => {
+        // The catalog is loaded while the server is up, so the step gets as far as sending.
+        await app.pool.listTools('remote');
+        await use(app);
+      }),
+    { scope: 'file' },
+  ],
+});
+
 describe('a write whose request never reached the server', () => {
-  const redis = new TestRedis();
-  let port: number;
-  let server: TestServerHttp | undefined;
-  let app: App;
-
-  beforeAll(async () => {
-    await redis.start();
-    port = await freePort();
-    server = await startTestServerHttp({ mode: 'streamable', port });
-    app = await makeApp(yaml(port), redis.url);
-    await app.startWorkers();
-    // The catalog is loaded while the server is up, so the step gets as far as sending.
-    await app.pool.listTools('remote');
-  });
-  afterAll(async () => {
-    await app?.close();
-    await server?.close();
-    await redis.stop();
-  });
-
-  async function retried(runId: string): Promise<void> {
+  async function retried(app: App, runId: string): Promise<void> {
     for (;;) {
       const events = await app.store.readEvents(runId);
       if (events.some((e) => e.type === 'step.retrying' && e.stepId === 'send')) return;
@@ -58,14 +46,13 @@ describe('a write whose request never reached the server', () => {
     }
   }
 
-  it('is retried with the same idempotency key when the server comes back, and sent once', async () => {
-    await server?.close();
-    server = undefined;
+  it('is retried with the same idempotency key when the server comes back, and sent once', async ({ app, remote }) => {
+    await remote.stop();
     const { run } = await app.engine.trigger('notify', { to: 'back@example.com' });
-    await retried(run.id);
+    await retried(app, run.id);
     const mid = await app.store.getRun(run.id);
     expect(mid?.steps.send.status).not.toBe('in_doubt');
-    server = await startTestServerHttp({ mode: 'streamable', port });
+    const server = await remote.start();
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed', 'needs_attention'], 60_000);
     expect(done.status).toBe('succeeded');
     expect(done.steps.send.status).toBe('succeeded');
@@ -74,10 +61,9 @@ describe('a write whose request never reached the server', () => {
     expect(sends).toHaveLength(1);
   }, 90_000);
 
-  it('fails cleanly, not in doubt, when the server stays down through every attempt', async () => {
+  it('fails cleanly, not in doubt, when the server stays down through every attempt', async ({ app, remote }) => {
     await app.pool.listTools('remote');
-    await server?.close();
-    server = undefined;
+    await remote.stop();
     const { run } = await app.engine.trigger('notify_once', { to: 'gone@example.com' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed', 'needs_attention'], 60_000);
     expect(done.status).toBe('failed');

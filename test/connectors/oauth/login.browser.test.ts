@@ -7,21 +7,17 @@
  * the next login.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { describe, expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import type { StoredTokens } from '../../../src/connectors/oauth/credentials.ts';
 import { Sealer } from '../../../src/connectors/oauth/sealed.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
-import { makeApp, waitForStatus } from '../../helpers/app.ts';
-import { type TestOAuthServer, startOAuthServer } from '../../helpers/oauth-server.ts';
-import { WorkerProcess } from '../../helpers/processes.ts';
-import { TestRedis } from '../../helpers/redis.ts';
-import { launchChromium } from '../../server/browser.ts';
+import type { RunningServer } from '../../../src/server/serve.ts';
+import { waitForStatus } from '../../helpers/app.ts';
+import { type WorkerProcesses, oauthServer, openApp, openServer, test, workerProcesses } from '../../helpers/fixtures.ts';
+import type { TestOAuthServer } from '../../helpers/oauth-server.ts';
+import type { WorkerProcess } from '../../helpers/processes.ts';
 
 const KEY = randomBytes(32);
 process.env.INTERLOCK_SECRET_KEY = KEY.toString('base64');
@@ -42,52 +38,35 @@ workflows:
         with: {}
 `;
 
-let as: TestOAuthServer;
-let redis: TestRedis;
-let app: App;
-let server: RunningServer;
-let browser: Browser;
-let dir: string;
-const workers: WorkerProcess[] = [];
 let pausedId = '';
 /** pages the browser ended on (the callback's), for the leak check */
 const shown: string[] = [];
 
-beforeAll(async () => {
-  as = await startOAuthServer();
-  redis = await new TestRedis().start();
-  dir = mkdtempSync(join(tmpdir(), 'interlock-oauth-'));
-  const configFile = join(dir, 'workflows.yaml');
-  writeFileSync(configFile, yaml(as.mcpUrl));
-  app = await makeApp(yaml(as.mcpUrl), redis.url, configFile);
-  server = await startServer(app, { port: 0, workers: false, onNotice: () => {} });
-  browser = await launchChromium();
-  for (let i = 0; i < 3; i++) {
-    workers.push(
-      new WorkerProcess({
-        REDIS_URL: redis.url,
-        INTERLOCK_CONFIG: configFile,
-        INTERLOCK_PREFIX: app.prefix,
-        INTERLOCK_SECRET_KEY: KEY.toString('base64'),
-        INTERLOCK_OAUTH_REDIRECT_URL: app.oauth.redirectUrl,
-      }),
-    );
-  }
-  await Promise.all(workers.map((w) => w.start()));
-}, 60_000);
-
-afterAll(async () => {
-  await Promise.all(workers.map((w) => w.terminate()));
-  await browser?.close();
-  await server?.close();
-  await app?.close();
-  await redis?.stop();
-  await as?.close();
-  if (dir) rmSync(dir, { recursive: true, force: true });
+// Three `interlock worker` processes take the steps; the server runs none of its own.
+const it = test.extend<{
+  as: TestOAuthServer;
+  app: App;
+  workers: WorkerProcess[];
+  processes: WorkerProcesses;
+  server: RunningServer;
+}>({
+  as: oauthServer(),
+  app: [async ({ redis, as }, use) => openApp(redis, { yaml: yaml(as.mcpUrl), workers: false }, use), { scope: 'file' }],
+  processes: workerProcesses,
+  workers: [
+    async ({ app, processes }, use) =>
+      use(
+        await processes.start(3, {
+          env: { INTERLOCK_SECRET_KEY: KEY.toString('base64'), INTERLOCK_OAUTH_REDIRECT_URL: app.oauth.redirectUrl },
+        }),
+      ),
+    { scope: 'file' },
+  ],
+  server: [async ({ app, workers: _running }, use) => openServer(app, { workers: false }, use), { scope: 'file' }],
 });
 
 /** Connect on /ui/connectors, then whatever the authorization server shows: its login form, its consent page. */
-async function logInThroughBrowser(page: Page, user: string): Promise<string> {
+async function logInThroughBrowser(server: RunningServer, page: Page, user: string): Promise<string> {
   await page.goto(`${server.url}/ui/connectors`);
   await page.locator('button[data-connect="notes"]').click();
   const callback = `${server.url}/oauth/callback`;
@@ -110,36 +89,41 @@ async function logInThroughBrowser(page: Page, user: string): Promise<string> {
   return page.locator('h1').innerText();
 }
 
-async function connectorJson(): Promise<Record<string, unknown>> {
+async function connectorJson(server: RunningServer): Promise<Record<string, unknown>> {
   const res = await fetch(`${server.url}/api/v1/connectors`);
   const body = (await res.json()) as { connectors: Array<Record<string, unknown>> };
   return body.connectors.find((c) => c.id === 'notes') as Record<string, unknown>;
 }
 
-async function storedTokens(): Promise<StoredTokens> {
+async function storedTokens(app: App): Promise<StoredTokens> {
   const h = await app.redis.client.hgetall(app.store.keys.oauth('notes'));
   return new Sealer(KEY).open<StoredTokens>(h.tokens, 'notes/tokens') as StoredTokens;
 }
 
-async function runWho(): Promise<string> {
+async function runWho(app: App): Promise<string> {
   const { run } = await app.engine.trigger('who', {});
   return run.id;
 }
 
 describe('an OAuth connector logged in through the browser', () => {
-  it('starts with no login: a run pauses with CONNECTOR_LOGIN_REQUIRED instead of failing', async () => {
-    expect((await connectorJson()).oauth).toMatchObject({ status: 'login_required' });
-    pausedId = await runWho();
+  it('starts with no login: a run pauses with CONNECTOR_LOGIN_REQUIRED instead of failing', async ({ app, server, as }) => {
+    expect((await connectorJson(server)).oauth).toMatchObject({ status: 'login_required' });
+    pausedId = await runWho(app);
     const run = await waitForStatus(app, pausedId, ['needs_attention', 'failed', 'succeeded']);
     expect(run.status).toBe('needs_attention');
     expect(run.error?.code).toBe('CONNECTOR_LOGIN_REQUIRED');
     expect(as.calls).toHaveLength(0);
   });
 
-  it('discovers, registers and logs in; the paused run continues and the API says who is connected', async () => {
+  it('discovers, registers and logs in; the paused run continues and the API says who is connected', async ({
+    app,
+    server,
+    browser,
+    as,
+  }) => {
     const page = await browser.newPage();
     try {
-      expect(await logInThroughBrowser(page, 'alice')).toBe('Connector notes is connected');
+      expect(await logInThroughBrowser(server, page, 'alice')).toBe('Connector notes is connected');
     } finally {
       await page.close();
     }
@@ -147,11 +131,11 @@ describe('an OAuth connector logged in through the browser', () => {
     const run = await waitForStatus(app, pausedId, ['succeeded', 'failed', 'needs_attention']);
     expect(run.status).toBe('succeeded');
     expect(run.steps.me.output).toEqual({ sub: 'alice' });
-    const c = await connectorJson();
+    const c = await connectorJson(server);
     expect(c.oauth).toMatchObject({ status: 'connected', subject: 'alice@example.test', grant: 'authorization_code' });
     expect((c.oauth as { scopes: string[] }).scopes).toEqual(expect.arrayContaining(['tools']));
     expect((c.oauth as { expiresAt: number }).expiresAt).toBeGreaterThan(Date.now());
-    const tokens = await storedTokens();
+    const tokens = await storedTokens(app);
     expect(JSON.stringify(c)).not.toContain(tokens.access_token);
     // Sealed at rest: neither token appears in any value Redis holds.
     const raw = JSON.stringify(await app.redis.client.hgetall(app.store.keys.oauth('notes')));
@@ -159,43 +143,48 @@ describe('an OAuth connector logged in through the browser', () => {
     expect(raw).not.toContain(tokens.refresh_token);
   });
 
-  it('refreshes an expired token once across three worker processes', async () => {
+  it('refreshes an expired token once across three worker processes', async ({ app, server, browser, as }) => {
     // The next token lives 2 s; one login later it has run out.
     as.ttl.access = 2;
     const page = await browser.newPage();
     try {
-      expect(await logInThroughBrowser(page, 'alice')).toBe('Connector notes is connected');
+      expect(await logInThroughBrowser(server, page, 'alice')).toBe('Connector notes is connected');
     } finally {
       await page.close();
     }
     as.ttl.access = 3600;
     // Waiting out the token's 2 s is the setup, not a measurement: nothing here asserts a duration.
-    const short = await storedTokens();
+    const short = await storedTokens(app);
     expect(short.expires_in).toBe(2);
     const expiresAt = short.expires_at as number;
     while (Date.now() < expiresAt) await sleep(expiresAt - Date.now());
     const before = as.grants.refresh_token ?? 0;
-    const ids = await Promise.all(Array.from({ length: 9 }, () => runWho()));
+    const ids = await Promise.all(Array.from({ length: 9 }, () => runWho(app)));
     for (const id of ids)
       expect((await waitForStatus(app, id, ['succeeded', 'failed', 'needs_attention'])).status).toBe('succeeded');
     expect((as.grants.refresh_token ?? 0) - before).toBe(1);
-    expect((await connectorJson()).oauth).toMatchObject({ status: 'connected', subject: 'alice@example.test' });
+    expect((await connectorJson(server)).oauth).toMatchObject({ status: 'connected', subject: 'alice@example.test' });
   });
 
-  it('pauses a run when the refresh token is revoked, and continues it after the next login', async () => {
+  it('pauses a run when the refresh token is revoked, and continues it after the next login', async ({
+    app,
+    server,
+    browser,
+    as,
+  }) => {
     const h = await app.redis.client.hgetall(app.store.keys.oauth('notes'));
     const client = new Sealer(KEY).open<{ client_id: string }>(h.client, 'notes/client');
-    const tokens = await storedTokens();
+    const tokens = await storedTokens(app);
     await as.revoke(tokens.refresh_token as string, client?.client_id as string);
-    const id = await runWho();
+    const id = await runWho(app);
     const run = await waitForStatus(app, id, ['needs_attention', 'failed', 'succeeded']);
     expect(run.status).toBe('needs_attention');
     expect(run.error?.code).toBe('CONNECTOR_LOGIN_REQUIRED');
-    expect((await connectorJson()).oauth).toMatchObject({ status: 'login_required' });
+    expect((await connectorJson(server)).oauth).toMatchObject({ status: 'login_required' });
 
     const page = await browser.newPage();
     try {
-      expect(await logInThroughBrowser(page, 'bob')).toBe('Connector notes is connected');
+      expect(await logInThroughBrowser(server, page, 'bob')).toBe('Connector notes is connected');
     } finally {
       await page.close();
     }
@@ -204,7 +193,7 @@ describe('an OAuth connector logged in through the browser', () => {
     expect(resumed.steps.me.output).toEqual({ sub: expect.any(String) });
   });
 
-  it('never shows a code, verifier or token: worker logs, pages, API answers and Redis', async () => {
+  it('never shows a code, verifier or token: worker logs, pages, API answers and Redis', async ({ app, server, as, workers }) => {
     const where: Array<[string, string]> = workers.map((w, i) => [`worker ${i}`, w.output]);
     for (const [i, html] of shown.entries()) where.push([`callback page ${i}`, html]);
     for (const path of ['/api/v1/connectors', '/ui/connectors', `/api/v1/runs/${pausedId}`, `/ui/runs/${pausedId}`]) {

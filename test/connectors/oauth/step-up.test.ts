@@ -5,11 +5,11 @@
  * server that checks the scope of each JWT.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { makeApp, waitForStatus } from '../../helpers/app.ts';
-import { type TestOAuthServer, startOAuthServer } from '../../helpers/oauth-server.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { waitForStatus } from '../../helpers/app.ts';
+import { oauthServer, openApp, test, withEnv } from '../../helpers/fixtures.ts';
+import type { TestOAuthServer } from '../../helpers/oauth-server.ts';
 
 const SECRET = `m2m-${randomBytes(12).toString('hex')}`;
 
@@ -29,27 +29,19 @@ workflows:
         with: {}
 `;
 
+const it = test.extend<{ as: TestOAuthServer; app: App }>({
+  as: oauthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: SECRET } }),
+  app: [
+    async ({ redis, as }, use) =>
+      withEnv({ IL_STEPUP_SECRET: SECRET, INTERLOCK_SECRET_KEY: randomBytes(32).toString('base64') }, () =>
+        openApp(redis, { yaml: yaml(as.mcpUrl) }, use),
+      ),
+    { scope: 'file' },
+  ],
+});
+
 describe('a server asking for more scope', () => {
-  let as: TestOAuthServer;
-  let redis: TestRedis;
-  let app: App;
-
-  beforeAll(async () => {
-    process.env.IL_STEPUP_SECRET = SECRET;
-    process.env.INTERLOCK_SECRET_KEY = randomBytes(32).toString('base64');
-    as = await startOAuthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: SECRET } });
-    redis = await new TestRedis().start();
-    app = await makeApp(yaml(as.mcpUrl), redis.url);
-    await app.startWorkers();
-  });
-  afterAll(async () => {
-    await app?.close();
-    await redis?.stop();
-    await as?.close();
-    delete process.env.IL_STEPUP_SECRET;
-  });
-
-  it('pauses the run with CONNECTOR_LOGIN_REQUIRED, and the next login gets the scope and resumes it', async () => {
+  it('pauses the run with CONNECTOR_LOGIN_REQUIRED, and the next login gets the scope and resumes it', async ({ app }) => {
     // No scopes configured: the first token carries none, and the server answers 403 insufficient_scope.
     const { run } = await app.engine.trigger('who', {});
     const paused = await waitForStatus(app, run.id, ['needs_attention', 'failed', 'succeeded']);

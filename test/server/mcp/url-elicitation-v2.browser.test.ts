@@ -1,38 +1,27 @@
 import { Client, type ElicitRequestURLParams, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { silentLogger } from '../../../src/logger.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
-import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
-import { launchChromium } from '../browser.ts';
 
 // URL-mode elicitation on 2025-11-25 as the v2 SDK client speaks it: the person is sent to the
 // one-time page, decides there in Chromium, and the client hears notifications/elicitation/complete.
 
+const log = callLogPath();
+// the server starts the workers
+const it = appTest({
+  yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }),
+  workers: false,
+  server: { logger: silentLogger() },
+});
+
 describe('URL-mode elicitation with the v2 SDK client (2025-11-25)', () => {
-  const redis = new TestRedis();
-  const log = callLogPath();
-  let app: App;
-  let server: RunningServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }), redis.url);
-    server = await startServer(app, { port: 0, logger: silentLogger() });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('sends the person to the page; Approve there runs the write once and the client hears the completion', async () => {
+  it('sends the person to the page; Approve there runs the write once and the client hears the completion', async ({
+    app,
+    server,
+    browser,
+  }) => {
     const client = new Client(
       { name: 'url-client-v2', version: '1.0.0' },
       { capabilities: { elicitation: { url: {} } }, supportedProtocolVersions: ['2025-11-25'] },

@@ -7,41 +7,26 @@ import {
   type ElicitResult,
   ElicitationCompleteNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
+import { describe, expect } from 'vitest';
+import type { RunningServer } from '../../../src/server/serve.ts';
 import { silentLogger } from '../../../src/logger.ts';
-import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
-import { launchChromium } from '../browser.ts';
 
 // An MCP client that declares URL-mode elicitation is sent to a one-time page that shows the
 // write in full; the person decides there (in Chromium), and the client hears
 // notifications/elicitation/complete.
 
+const log = callLogPath();
+const it = appTest({
+  yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }),
+  workers: false,
+  server: { logger: silentLogger() },
+});
+
 describe('URL-mode elicitation', () => {
-  const redis = new TestRedis();
-  const log = callLogPath();
-  let app: App;
-  let server: RunningServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }), redis.url);
-    server = await startServer(app, { port: 0, logger: silentLogger() });
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  async function connect(answer: (params: ElicitRequestURLParams) => Promise<ElicitResult['action']>) {
+  async function connect(server: RunningServer, answer: (params: ElicitRequestURLParams) => Promise<ElicitResult['action']>) {
     const client = new Client({ name: 'url-client', version: '1.0.0' }, { capabilities: { elicitation: { url: {} } } });
     const asked: ElicitRequestURLParams[] = [];
     const completed: string[] = [];
@@ -57,9 +42,13 @@ describe('URL-mode elicitation', () => {
     return { client, asked, completed };
   }
 
-  it('sends the person to a page that shows the JSON; Approve there runs the write once and completes the elicitation', async () => {
+  it('sends the person to a page that shows the JSON; Approve there runs the write once and completes the elicitation', async ({
+    app,
+    server,
+    browser,
+  }) => {
     let decided: Promise<{ outcome: string; again: number; json: unknown }> | undefined;
-    const c = await connect(async (params) => {
+    const c = await connect(server, async (params) => {
       // The client accepts opening the URL at once; the person decides on the page afterwards.
       decided = (async () => {
         const page = await browser.newPage();
@@ -92,8 +81,8 @@ describe('URL-mode elicitation', () => {
     await c.client.close();
   });
 
-  it('declining to open the page denies the write, and the link it was given decides nothing afterwards', async () => {
-    const c = await connect(async () => 'decline');
+  it('declining to open the page denies the write, and the link it was given decides nothing afterwards', async ({ server }) => {
+    const c = await connect(server, async () => 'decline');
     const result = (await c.client.callTool({ name: 'pay', arguments: { name: 'bob', amount: 900 } })) as CallToolResult;
     expect((result.structuredContent as { status: string }).status).toBe('denied');
     const res = await fetch(c.asked[0].url);

@@ -2,7 +2,7 @@ import { decodeJwt } from 'jose';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitForStatus } from '../../helpers/app.ts';
-import { launchChromium } from '../browser.ts';
+import { launchChromium } from '../../helpers/browser.ts';
 import {
   BUILTIN_ENV,
   MemoryOAuthClient,

@@ -6,9 +6,9 @@ import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } fr
 import type { Browser } from 'playwright-core';
 import { expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
-import { callLogPath, makeApp, testConnectorYaml } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import type { RunningServer } from '../../../src/server/serve.ts';
+import { callLogPath, startStack, testConnectorYaml } from '../../helpers/app.ts';
+import type { TestRedis } from '../../helpers/redis.ts';
 import { payWorkflow } from '../../helpers/workflows.ts';
 
 export const PASSWORDS = { alice: 'alice-pw-7Hq2-long', bob: 'bob-pw-3Kd9-long', carol: 'carol-pw-5Zx1-long' } as const;
@@ -70,31 +70,10 @@ export async function startOAuthHarness(opts: {
   yaml: (log: string) => string;
   env: Record<string, string>;
 }): Promise<OAuthHarness> {
-  const redis = await new TestRedis().start();
   const log = callLogPath();
-  const app = await makeApp(opts.yaml(log), redis.url);
   const logs: string[] = [];
-  let server: RunningServer;
-  try {
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env: opts.env, onNotice: (m) => logs.push(m) });
-  } catch (err) {
-    await app.close();
-    await redis.stop();
-    throw err;
-  }
-  return {
-    redis,
-    app,
-    server,
-    url: server.url,
-    log,
-    logs,
-    async close() {
-      await server.close();
-      await app.close();
-      await redis.stop();
-    },
-  };
+  const stack = await startStack(opts.yaml(log), { env: opts.env, onNotice: (m) => logs.push(m) });
+  return { ...stack, url: stack.server.url, log, logs };
 }
 
 /** Where the authorization server sends the browser back; nothing listens, the page intercepts it. */

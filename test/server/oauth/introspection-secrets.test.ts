@@ -21,6 +21,7 @@ import {
   OPAQUE_ROBOT,
   startIntrospectingIssuer,
 } from './introspection-issuer.ts';
+import { dumpRedis } from '../../hostile/witness.ts';
 
 const yaml = (issuer: string) => `
 connectors:${testConnectorYaml(callLogPath())}
@@ -42,27 +43,6 @@ server:
       introspection: { url: ${issuer}/token/introspection, client_id: ${INTERLOCK_RS.id}, client_secret: "\${env:IL_CANARY_RS_SECRET}", cache: 0s }
       scopes: { read: [mcp:read], trigger: [mcp:run] }
 `;
-
-async function dumpRedis(app: App): Promise<string> {
-  const r = app.redis.client;
-  const out: string[] = [];
-  let cursor = '0';
-  do {
-    const [next, keys] = await r.scan(cursor, 'COUNT', 500);
-    cursor = next;
-    for (const k of keys) {
-      out.push(k);
-      const type = await r.type(k);
-      if (type === 'string') out.push(String(await r.get(k)));
-      else if (type === 'hash') out.push(JSON.stringify(await r.hgetall(k)));
-      else if (type === 'list') out.push(JSON.stringify(await r.lrange(k, 0, -1)));
-      else if (type === 'set') out.push(JSON.stringify(await r.smembers(k)));
-      else if (type === 'zset') out.push(JSON.stringify(await r.zrange(k, 0, -1)));
-      else if (type === 'stream') out.push(JSON.stringify(await r.xrange(k, '-', '+')));
-    }
-  } while (cursor !== '0');
-  return out.join('\n');
-}
 
 describe('introspected tokens and the introspection secret appear in no log, record, event, page, API or MCP answer', () => {
   const redis = new TestRedis();

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/app.ts';
+import { ROOT } from '../../helpers/app.ts';
 import { CONNECTORS } from './helpers.ts';
 
 const CLI = join(ROOT, 'src/cli.ts');

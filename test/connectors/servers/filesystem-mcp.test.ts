@@ -7,9 +7,9 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/app.ts';
-import { CONNECTORS, NODE, runThrough, useEnv } from './helpers.ts';
+import { describe, expect } from 'vitest';
+import { ROOT } from '../../helpers/app.ts';
+import { CONNECTORS, NODE, runThrough, serversTest } from './helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'interlock-fs-'));
 const BAD_SERVER = join(ROOT, 'test/fixtures/bad-output-server.ts');
@@ -45,11 +45,12 @@ workflows:
         with: { id: re_1 }
 `;
 
-const use = useEnv(YAML, () => writeFileSync(join(dir, 'in.txt'), 'refund re_42 approved'));
+writeFileSync(join(dir, 'in.txt'), 'refund re_42 approved');
+const it = serversTest(YAML);
 
 describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory', () => {
-  it('declares real annotations: reads are reads, writes are writes, nothing loosened', async () => {
-    const tools = await use().app.pool.listTools('files');
+  it('declares real annotations: reads are reads, writes are writes, nothing loosened', async ({ app }) => {
+    const tools = await app.pool.listTools('files');
     expect(tools.find((t) => t.name === 'read_text_file')).toMatchObject({ write: false, outputSchema: expect.any(Object) });
     expect(tools.find((t) => t.name === 'write_file')).toMatchObject({
       write: true,
@@ -57,10 +58,10 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
       annotations: { destructiveHint: true },
     });
     expect(tools.every((t) => t.loosened === undefined && t.failWhen === undefined)).toBe(true);
-  }, 60_000);
+  }, 120_000); // the first test also starts the file's fixtures (60 s were the setup hook's)
 
-  it('reads without a gate, asks before the write, and the file is on disk', async () => {
-    const { run: done, asked } = await runThrough(use().app, 'copy-note', { from: 'in.txt', to: 'out.txt' });
+  it('reads without a gate, asks before the write, and the file is on disk', async ({ app }) => {
+    const { run: done, asked } = await runThrough(app, 'copy-note', { from: 'in.txt', to: 'out.txt' });
     expect(asked).toEqual(['files.write_file']);
     expect(done.status).toBe('succeeded');
     expect(done.steps.read.output).toEqual({ content: 'refund re_42 approved' });
@@ -68,8 +69,8 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
     expect((done.steps.list.output as { content: string }).content).toContain('[FILE] out.txt');
   }, 90_000);
 
-  it("a read of a missing file fails at that step with the server's text, and nothing is written after it", async () => {
-    const { run: done, asked } = await runThrough(use().app, 'copy-note', { from: 'missing.txt', to: 'never.txt' });
+  it("a read of a missing file fails at that step with the server's text, and nothing is written after it", async ({ app }) => {
+    const { run: done, asked } = await runThrough(app, 'copy-note', { from: 'missing.txt', to: 'never.txt' });
     expect(asked).toEqual([]);
     expect(done.status).toBe('failed');
     expect(done.steps.read.error).toMatchObject({ code: 'TOOL_ERROR', message: expect.stringMatching(/ENOENT|no such file/i) });
@@ -79,8 +80,8 @@ describe('@modelcontextprotocol/server-filesystem 2026.8.31 on a temp directory'
 });
 
 describe('a server whose output breaks its own outputSchema', () => {
-  it('fails the step with TOOL_OUTPUT_INVALID naming the fields, and runs nothing after it', async () => {
-    const { run: done } = await runThrough(use().app, 'check-refund', {});
+  it('fails the step with TOOL_OUTPUT_INVALID naming the fields, and runs nothing after it', async ({ app }) => {
+    const { run: done } = await runThrough(app, 'check-refund', {});
     expect(done.status).toBe('failed');
     expect(done.steps.lookup.error?.code).toBe('TOOL_OUTPUT_INVALID');
     expect(done.steps.lookup.error?.message).toMatch(

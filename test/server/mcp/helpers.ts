@@ -11,14 +11,14 @@ import {
   type ElicitResult,
 } from '@modelcontextprotocol/sdk/types.js';
 import { Hono } from 'hono';
-import type { App } from '../../src/app.ts';
-import { Authenticator } from '../../src/server/auth.ts';
-import { servicesOf } from '../../src/server/compose.ts';
-import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../src/server/mcp/http.ts';
-import type { RunView } from '../../src/server/mcp/results.ts';
-import { testConnectorYaml } from '../helpers/app.ts';
-import { appTest } from '../helpers/fixtures.ts';
-import { payWorkflow } from '../helpers/workflows.ts';
+import type { App } from '../../../src/app.ts';
+import { Authenticator } from '../../../src/server/auth.ts';
+import { servicesOf } from '../../../src/server/compose.ts';
+import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../../src/server/mcp/http.ts';
+import type { RunView } from '../../../src/server/mcp/results.ts';
+import { testConnectorYaml } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
+import { payWorkflow } from '../../helpers/workflows.ts';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',

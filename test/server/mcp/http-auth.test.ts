@@ -1,5 +1,5 @@
 import { describe, expect } from 'vitest';
-import { callLogPath } from '../helpers/app.ts';
+import { callLogPath } from '../../helpers/app.ts';
 import { TOKENS, approve, connectClient, facadeYaml, initializeBody, postWithHost, rawPost, routeTest } from './helpers.ts';
 
 const callPay = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'pay', arguments: { name: 'eve', amount: 1 } } };

@@ -1,27 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../src/app.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { callLogPath, makeApp } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { describe, expect } from 'vitest';
+import { callLogPath } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { TOKENS, TOKEN_ENV, approve, connectClient, facadeYaml } from './helpers.ts';
 
+// The server starts the workers, as `interlock serve` does.
+const it = appTest({ yaml: facadeYaml({ log: callLogPath(), tokens: true }), workers: false, server: { env: TOKEN_ENV } });
+
 describe('/mcp as `interlock serve` mounts it', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let server: RunningServer;
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(facadeYaml({ log: callLogPath(), tokens: true }), redis.url);
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env: TOKEN_ENV, onNotice: () => {} });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  it('asks a token with confirm through elicitation, with links to this server', async () => {
+  it('asks a token with confirm through elicitation, with links to this server', async ({ server }) => {
     const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.ops, elicit: approve() });
     try {
       const { view } = await c.call('pay', { name: 'jo', amount: 11 });
@@ -32,7 +18,9 @@ describe('/mcp as `interlock serve` mounts it', () => {
     }
   });
 
-  it('answers a chat token (no confirm) with the pending write and a link to this server, whatever its client would answer', async () => {
+  it('answers a chat token (no confirm) with the pending write and a link to this server, whatever its client would answer', async ({
+    server,
+  }) => {
     const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.chat, elicit: approve() });
     try {
       const { view } = await c.call('pay', { name: 'jo', amount: 12 });
@@ -44,7 +32,7 @@ describe('/mcp as `interlock serve` mounts it', () => {
     }
   });
 
-  it('keeps the run tools from a read-only token and refuses a request without a token', async () => {
+  it('keeps the run tools from a read-only token and refuses a request without a token', async ({ server }) => {
     const c = await connectClient(`${server.url}/mcp`, { token: TOKENS.reader });
     try {
       expect((await c.client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_run', 'list_workflows']);

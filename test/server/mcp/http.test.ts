@@ -1,6 +1,6 @@
 import { describe, expect } from 'vitest';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { callLogPath, readCalls, waitForStatus } from '../helpers/app.ts';
+import { loadConfigFromString } from '../../../src/workflows/load.ts';
+import { callLogPath, readCalls, waitForStatus } from '../../helpers/app.ts';
 import { approve, connectClient, decline, facadeYaml, routeTest, serveRoute } from './helpers.ts';
 
 const log = callLogPath();

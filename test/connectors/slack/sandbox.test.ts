@@ -1,19 +1,29 @@
 import { ErrorCode, WebClient } from '@slack/web-api';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSlackWebClient } from '../../src/connectors/slack/client.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
-
-let sandbox: SlackSandbox;
-let slack: WebClient;
+import { describe, expect } from 'vitest';
+import { test } from '../../helpers/fixtures.ts';
+import { createSlackWebClient } from '../../../src/connectors/slack/client.ts';
+import type { SlackSandbox } from '../../../src/sandbox/slack/index.ts';
 
 const quiet = () => {};
 
-beforeAll(async () => {
-  sandbox = await startSlackSandbox();
-  slack = createSlackWebClient({ token: 'xoxb-sandbox-test', slackApiUrl: sandbox.url, log: quiet });
+/**
+ * `sandbox`: the file's Slack emulator, back at its seed for each test; `slackClient` (named `slack`
+ * in the tests): the connector's WebClient on it; `post`: a raw form POST to one of its methods.
+ */
+const it = test.extend<{
+  sandbox: SlackSandbox;
+  slackClient: WebClient;
+  post: (method: string, body: string, headers: Record<string, string>) => Promise<Response>;
+}>({
+  sandbox: async ({ slack }, use) => {
+    slack.reset();
+    await use(slack);
+  },
+  slackClient: async ({ sandbox }, use) =>
+    use(createSlackWebClient({ token: 'xoxb-sandbox-test', slackApiUrl: sandbox.url, log: quiet })),
+  post: async ({ sandbox }, use) =>
+    use((method, body, headers) => fetch(new URL(method, sandbox.url), { method: 'POST', body, headers })),
 });
-afterAll(() => sandbox.close());
-beforeEach(() => sandbox.reset());
 
 async function slackError(p: Promise<unknown>): Promise<string> {
   try {
@@ -26,28 +36,25 @@ async function slackError(p: Promise<unknown>): Promise<string> {
   throw new Error('expected a Slack platform error');
 }
 
-const post = (method: string, body: string, headers: Record<string, string>) =>
-  fetch(new URL(method, sandbox.url), { method: 'POST', body, headers });
-
 describe('Slack sandbox with the real WebClient', () => {
-  it('serves on a free port with a URL ending in /api/', () => {
+  it('serves on a free port with a URL ending in /api/', ({ sandbox }) => {
     expect(sandbox.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api\/$/);
     expect(sandbox.port).toBeGreaterThan(0);
   });
 
-  it('auth.test names the workspace and the bot', async () => {
+  it('auth.test names the workspace and the bot', async ({ slackClient: slack }) => {
     const res = await slack.auth.test();
     expect(res).toMatchObject({ ok: true, team_id: 'T0INTERLOCK', user_id: 'U0BOT', bot_id: 'B0BOT' });
   });
 
-  it('rejects tokens that are not bot tokens, and requests without one', async () => {
+  it('rejects tokens that are not bot tokens, and requests without one', async ({ sandbox }) => {
     const userToken = new WebClient('xoxp-user-token', { slackApiUrl: sandbox.url, retryConfig: { retries: 0 } });
     expect(await slackError(userToken.auth.test())).toBe('invalid_auth');
     const noToken = new WebClient(undefined, { slackApiUrl: sandbox.url, retryConfig: { retries: 0 } });
     expect(await slackError(noToken.auth.test())).toBe('not_authed');
   });
 
-  it('accepts the token as a form parameter and JSON bodies with a Bearer header', async () => {
+  it('accepts the token as a form parameter and JSON bodies with a Bearer header', async ({ post }) => {
     const form = await post('auth.test', 'token=xoxb-in-form', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(await form.json()).toMatchObject({ ok: true });
     const json = await post(
@@ -66,7 +73,7 @@ describe('Slack sandbox with the real WebClient', () => {
     });
   });
 
-  it('chat.postMessage stores text, blocks and metadata and hands out increasing ts', async () => {
+  it('chat.postMessage stores text, blocks and metadata and hands out increasing ts', async ({ sandbox, slackClient: slack }) => {
     const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: '*refund* issued' } }];
     const metadata = { event_type: 'interlock_step', event_payload: { idempotency_key: 'run1:step2' } };
     const first = await slack.chat.postMessage({ channel: 'C0CUST001', text: 'Refund issued', blocks, metadata });
@@ -84,13 +91,13 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(stored[0]).toMatchObject({ channel: 'C0CUST001', blocks, metadata });
   });
 
-  it('chat.postMessage fails with channel_not_found and no_text', async () => {
+  it('chat.postMessage fails with channel_not_found and no_text', async ({ sandbox, slackClient: slack }) => {
     expect(await slackError(slack.chat.postMessage({ channel: 'C0NOPE', text: 'x' }))).toBe('channel_not_found');
     expect(await slackError(slack.chat.postMessage({ channel: 'C0GENERAL', text: '' }))).toBe('no_text');
     expect(sandbox.state().messages).toHaveLength(0);
   });
 
-  it('threads replies and lists them with conversations.replies', async () => {
+  it('threads replies and lists them with conversations.replies', async ({ slackClient: slack }) => {
     const parent = await slack.chat.postMessage({ channel: 'C0BILLING', text: 'parent' });
     const reply = await slack.chat.postMessage({ channel: 'C0BILLING', text: 'reply', thread_ts: parent.ts! });
     const thread = await slack.conversations.replies({ channel: 'C0BILLING', ts: parent.ts! });
@@ -101,7 +108,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(history.messages?.map((m) => m.text)).toEqual(['parent']);
   });
 
-  it('conversations.history pages newest first and shows metadata only when asked', async () => {
+  it('conversations.history pages newest first and shows metadata only when asked', async ({ slackClient: slack }) => {
     for (let i = 1; i <= 5; i++) {
       await slack.chat.postMessage({ channel: 'C0GENERAL', text: `m${i}`, metadata: { event_type: 'n', event_payload: { i } } });
     }
@@ -124,7 +131,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(await slackError(slack.conversations.history({ channel: 'C0GENERAL', cursor: 'bm9wZQ==' }))).toBe('invalid_cursor');
   });
 
-  it('conversations.list pages with response_metadata.next_cursor', async () => {
+  it('conversations.list pages with response_metadata.next_cursor', async ({ slackClient: slack }) => {
     const p1 = await slack.conversations.list({ limit: 3 });
     expect(p1.channels?.map((c) => c.id)).toEqual(['C0CUST001', 'C0CUST002', 'C0GENERAL']);
     expect(p1.channels?.[0]).toMatchObject({ name: 'cust-ada', is_member: true, is_private: false });
@@ -138,7 +145,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(all).toEqual(['cust-ada', 'cust-grace', 'general', 'billing']);
   });
 
-  it('users.lookupByEmail finds seeded users and reports users_not_found', async () => {
+  it('users.lookupByEmail finds seeded users and reports users_not_found', async ({ slackClient: slack }) => {
     const ada = await slack.users.lookupByEmail({ email: 'ada@example.com' });
     expect(ada.user).toMatchObject({ id: 'U0ADA', real_name: 'Ada Lovelace', profile: { email: 'ada@example.com' } });
     const grace = await slack.users.lookupByEmail({ email: 'GRACE@example.com' });
@@ -146,7 +153,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(await slackError(slack.users.lookupByEmail({ email: 'nobody@example.com' }))).toBe('users_not_found');
   });
 
-  it('answers injected rate limits with HTTP 429 and Retry-After', async () => {
+  it('answers injected rate limits with HTTP 429 and Retry-After', async ({ sandbox, post }) => {
     const res = await fetch(new URL('../_sandbox/rate-limit', sandbox.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -160,7 +167,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(after.status).toBe(200);
   });
 
-  it('the WebClient waits out a 429 with Retry-After: 1 and succeeds', async () => {
+  it('the WebClient waits out a 429 with Retry-After: 1 and succeeds', async ({ sandbox, slackClient: slack }) => {
     sandbox.injectRateLimit('chat.postMessage', 1, 1);
     const res = await slack.chat.postMessage({ channel: 'C0GENERAL', text: 'after the wait' });
     expect(res.ok).toBe(true);
@@ -172,7 +179,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(sandbox.state().messages).toHaveLength(1);
   });
 
-  it('fail-next commits the post, then drops the connection without an answer', async () => {
+  it('fail-next commits the post, then drops the connection without an answer', async ({ sandbox, slackClient: slack }) => {
     const res = await fetch(new URL('../_sandbox/fail-next', sandbox.url), {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -190,7 +197,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(state.requests.filter((r) => r.method === 'chat.postMessage').map((r) => r.status)).toEqual([0]);
   });
 
-  it('exposes state and reset over HTTP without auth', async () => {
+  it('exposes state and reset over HTTP without auth', async ({ sandbox, slackClient: slack }) => {
     await slack.chat.postMessage({ channel: 'C0GENERAL', text: 'to be reset' });
     const state = (await (await fetch(new URL('../_sandbox/state', sandbox.url))).json()) as {
       channels: Array<{ id: string; name: string }>;
@@ -215,7 +222,7 @@ describe('Slack sandbox with the real WebClient', () => {
     expect(again.ts).toBe('1700000000.000100');
   });
 
-  it('answers unknown methods the way Slack does', async () => {
+  it('answers unknown methods the way Slack does', async ({ post }) => {
     const res = await post('nope.method', '', { authorization: 'Bearer xoxb-x' });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: false, error: 'unknown_method' });

@@ -5,9 +5,9 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_BOT_TOKEN } from '../../src/connectors/slack/client.ts';
-import { IDEMPOTENCY_META_KEY } from '../../src/connectors/types.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { SANDBOX_BOT_TOKEN } from '../../../src/connectors/slack/client.ts';
+import { IDEMPOTENCY_META_KEY } from '../../../src/connectors/types.ts';
+import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
 
 export interface Connected {
   client: Client;

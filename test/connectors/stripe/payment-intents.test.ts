@@ -1,21 +1,19 @@
 /** PaymentIntents in the Stripe sandbox, through the real `stripe` SDK: what `@stripe/mcp` reads. */
 import Stripe from 'stripe';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { describe, expect } from 'vitest';
+import { test } from '../../helpers/fixtures.ts';
 
-let sandbox: StripeSandbox;
-let stripe: Stripe;
-
-beforeAll(async () => {
-  sandbox = await startStripeSandbox({ port: 0 });
-  stripe = new Stripe('sk_test_pi_suite', { host: '127.0.0.1', port: sandbox.port, protocol: 'http', maxNetworkRetries: 0 });
-});
-afterAll(async () => {
-  await sandbox?.close();
+/** The SDK on the file's Stripe emulator (named `stripe` in the tests). */
+const it = test.extend<{ stripeSdk: Stripe }>({
+  stripeSdk: [
+    async ({ stripe }, use) =>
+      use(new Stripe('sk_test_pi_suite', { host: '127.0.0.1', port: stripe.port, protocol: 'http', maxNetworkRetries: 0 })),
+    { scope: 'file' },
+  ],
 });
 
 describe('payment intents', () => {
-  it('retrieves the intent of a charge, with the fields Stripe gives a succeeded card payment', async () => {
+  it('retrieves the intent of a charge, with the fields Stripe gives a succeeded card payment', async ({ stripeSdk: stripe }) => {
     const pi = await stripe.paymentIntents.retrieve('pi_seed_1');
     expect(pi).toMatchObject({
       id: 'pi_seed_1',
@@ -32,7 +30,9 @@ describe('payment intents', () => {
     });
   });
 
-  it('lists newest first, pages with starting_after, filters by customer, and auto-paginates once through', async () => {
+  it('lists newest first, pages with starting_after, filters by customer, and auto-paginates once through', async ({
+    stripeSdk: stripe,
+  }) => {
     const first = await stripe.paymentIntents.list({ limit: 2 });
     expect(first).toMatchObject({ object: 'list', has_more: true, url: '/v1/payment_intents' });
     expect(first.data.map((p) => p.id)).toEqual(['pi_seed_399', 'pi_seed_398']);
@@ -52,7 +52,7 @@ describe('payment intents', () => {
     expect(all.length).toBe((await stripe.charges.list({ limit: 100 }).autoPagingToArray({ limit: 10_000 })).length);
   });
 
-  it("answers an unknown intent with Stripe's resource_missing error", async () => {
+  it("answers an unknown intent with Stripe's resource_missing error", async ({ stripeSdk: stripe }) => {
     const err = await stripe.paymentIntents.retrieve('pi_nope').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(err).toMatchObject({
@@ -63,7 +63,7 @@ describe('payment intents', () => {
     });
   });
 
-  it('refuses a parameter Stripe does not take', async () => {
+  it('refuses a parameter Stripe does not take', async ({ stripeSdk: stripe }) => {
     const err = await stripe.paymentIntents.list({ colour: 'red' } as never).catch((e: unknown) => e);
     expect(err).toMatchObject({ statusCode: 400, code: 'parameter_unknown' });
   });

@@ -1,48 +1,35 @@
 import { request } from 'node:http';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runStripeConnector } from '../../src/connectors/stripe/main.ts';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { describe, expect } from 'vitest';
+import { runStripeConnector } from '../../../src/connectors/stripe/main.ts';
+import { connectionTo, mcpClient } from '../../helpers/app.ts';
+import { test } from '../../helpers/fixtures.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
-
-async function connectClient(url: string): Promise<Client> {
-  const client = new Client({ name: 'interlock-test', version: '0.0.0' });
-  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
-  return client;
-}
 
 const connectHttp: Connect = async ({ apiUrl }) => {
   // the default path: the connector builds its Stripe client from the environment it is given
   const handle = await runStripeConnector({ transport: 'http', port: 0, env: { INTERLOCK_STRIPE_API_URL: apiUrl } });
-  const client = await connectClient(handle.url ?? '');
-  return {
-    client,
-    close: async () => {
-      await client.close();
-      await handle.close();
-    },
-  };
+  return connectionTo(handle);
 };
 
 defineToolSuite('streamable HTTP', connectHttp);
 
-describe('Stripe connector HTTP sessions', () => {
-  let sandbox: StripeSandbox;
-  let handle: { url?: string; close(): Promise<void> };
-  beforeAll(async () => {
-    sandbox = await startStripeSandbox();
-    handle = await runStripeConnector({ transport: 'http', port: 0, env: { INTERLOCK_STRIPE_API_URL: sandbox.url } });
-  });
-  afterAll(async () => {
-    await handle?.close();
-    await sandbox?.close();
-  });
+/** The connector over HTTP on the Stripe emulator, for the file. */
+const it = test.extend<{ handle: { url?: string; close(): Promise<void> } }>({
+  handle: [
+    async ({ stripe }, use) => {
+      const handle = await runStripeConnector({ transport: 'http', port: 0, env: { INTERLOCK_STRIPE_API_URL: stripe.url } });
+      await use(handle);
+      await handle.close();
+    },
+    { scope: 'file' },
+  ],
+});
 
-  it('serves /mcp on loopback with a session per client', async () => {
+describe('Stripe connector HTTP sessions', () => {
+  it('serves /mcp on loopback with a session per client', async ({ handle }) => {
     expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
-    const a = await connectClient(handle.url ?? '');
-    const b = await connectClient(handle.url ?? '');
+    const a = await mcpClient(handle.url ?? '');
+    const b = await mcpClient(handle.url ?? '');
     try {
       const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
       expect(ta.tools).toHaveLength(9);
@@ -53,7 +40,7 @@ describe('Stripe connector HTTP sessions', () => {
     }
   });
 
-  it('rejects unknown sessions, requests without one, and foreign Host headers', async () => {
+  it('rejects unknown sessions, requests without one, and foreign Host headers', async ({ handle }) => {
     const post = (headers: Record<string, string>) =>
       fetch(handle.url ?? '', {
         method: 'POST',

@@ -5,7 +5,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { describe, expect, it } from 'vitest';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
-const ENTRY = fileURLToPath(new URL('../../src/connectors/stripe/stdio-entry.ts', import.meta.url));
+const ENTRY = fileURLToPath(new URL('../../../src/connectors/stripe/stdio-entry.ts', import.meta.url));
 
 /** Only what the child needs: in particular no STRIPE_SECRET_KEY from the developer's shell. */
 function childEnv(extra: Record<string, string>): Record<string, string> {

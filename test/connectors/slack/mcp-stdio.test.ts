@@ -3,7 +3,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
-const MAIN = fileURLToPath(new URL('../../src/connectors/slack/main.ts', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../../src/connectors/slack/main.ts', import.meta.url));
 const TOKEN_CONNECTOR = fileURLToPath(new URL('./fixtures/token-connector.ts', import.meta.url));
 
 /** Only what the child needs: in particular no SLACK_BOT_TOKEN from the developer's shell. */

@@ -3,8 +3,8 @@
  * sandbox by a preload. It answers every result as JSON text, and a failure as the text
  * "Failed to …" with isError false: `fail_when` is what makes that a failed step.
  */
-import { describe, expect, it } from 'vitest';
-import { CONNECTORS, runThrough, slackState, stripeState, useEnv } from './helpers.ts';
+import { describe, expect } from 'vitest';
+import { CONNECTORS, runThrough, slackState, stripeState, serversTest } from './helpers.ts';
 
 const YAML = `
 connectors:${CONNECTORS.stripeMcp}${CONNECTORS.slackMcp}
@@ -26,14 +26,11 @@ workflows:
           text: "Refunded \${{ steps.refund.output.amount }} cents of \${{ steps.intents.output[0].id }}: \${{ steps.refund.output.id }}"
 `;
 
-const use = useEnv(YAML);
-
-const stripe = () => stripeState(use());
-const slack = () => slackState(use());
+const it = serversTest(YAML);
 
 describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
-  it('declares its annotations: list_payment_intents is a read, create_refund a write', async () => {
-    const tools = await use().app.pool.listTools('stripe_mcp');
+  it('declares its annotations: list_payment_intents is a read, create_refund a write', async ({ app }) => {
+    const tools = await app.pool.listTools('stripe_mcp');
     expect(tools.find((t) => t.name === 'list_payment_intents')).toMatchObject({
       write: false,
       annotations: { readOnlyHint: true },
@@ -55,10 +52,10 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
         .sort(),
     ).toEqual(['cancel_subscription', 'finalize_invoice']);
     expect(tools.filter((t) => t.name.startsWith('list_')).every((t) => !t.write)).toBe(true);
-  }, 60_000);
+  }, 120_000); // the first test also starts the file's fixtures (60 s were the setup hook's)
 
-  it('refunds once and posts the refund id read out of the JSON text it answered', async () => {
-    const { run: done, asked } = await runThrough(use().app, 'refund-intent', {
+  it('refunds once and posts the refund id read out of the JSON text it answered', async ({ app, sandboxes }) => {
+    const { run: done, asked } = await runThrough(app, 'refund-intent', {
       customer: 'cus_seed_grace',
       payment_intent: 'pi_seed_2',
     });
@@ -68,19 +65,22 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
     expect(refund).toMatchObject({ id: expect.stringMatching(/^re_/), amount: 12000 });
     // The raw text block stays beside the JSON read out of it.
     expect(done.steps.refund.content).toEqual([{ type: 'text', text: JSON.stringify(done.steps.refund.output) }]);
-    const refunds = Object.values(stripe().refunds).filter((r) => r.payment_intent === 'pi_seed_2');
+    const refunds = Object.values(stripeState(sandboxes).refunds).filter((r) => r.payment_intent === 'pi_seed_2');
     expect(refunds).toEqual([expect.objectContaining({ id: refund.id, charge: 'ch_seed_2', amount: 12000 })]);
     const intents = done.steps.intents.output as Array<{ id: string; customer: string }>;
     expect(intents.length).toBeGreaterThan(0);
     expect(intents.every((p) => p.customer === 'cus_seed_grace')).toBe(true);
-    const msg = slack().messages.find((m) => m.text.includes(refund.id));
+    const msg = slackState(sandboxes).messages.find((m) => m.text.includes(refund.id));
     expect(msg).toMatchObject({ channel: 'C0BILLING', text: `Refunded 12000 cents of ${intents[0].id}: ${refund.id}` });
   }, 90_000);
 
-  it('a refund it reports as "Failed to create refund" fails the step, and nothing is posted after it', async () => {
-    const refundsBefore = Object.keys(stripe().refunds).length;
-    const postsBefore = slack().requests.filter((r) => r.method === 'chat.postMessage').length;
-    const { run: done, asked } = await runThrough(use().app, 'refund-intent', {
+  it('a refund it reports as "Failed to create refund" fails the step, and nothing is posted after it', async ({
+    app,
+    sandboxes,
+  }) => {
+    const refundsBefore = Object.keys(stripeState(sandboxes).refunds).length;
+    const postsBefore = slackState(sandboxes).requests.filter((r) => r.method === 'chat.postMessage').length;
+    const { run: done, asked } = await runThrough(app, 'refund-intent', {
       customer: 'cus_seed_ada',
       payment_intent: 'pi_does_not_exist',
     });
@@ -93,7 +93,7 @@ describe('@stripe/mcp 0.2.5 against the Stripe sandbox', () => {
     });
     expect(done.steps.refund.output).toBe('Failed to create refund');
     expect(done.steps.notify.status).toBe('pending');
-    expect(Object.keys(stripe().refunds)).toHaveLength(refundsBefore);
-    expect(slack().requests.filter((r) => r.method === 'chat.postMessage')).toHaveLength(postsBefore);
+    expect(Object.keys(stripeState(sandboxes).refunds)).toHaveLength(refundsBefore);
+    expect(slackState(sandboxes).requests.filter((r) => r.method === 'chat.postMessage')).toHaveLength(postsBefore);
   }, 90_000);
 });

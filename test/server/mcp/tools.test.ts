@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { ToolInfo } from '../../src/connectors/types.ts';
+import type { ToolInfo } from '../../../src/connectors/types.ts';
 import {
   buildTools,
   listWorkflows,
   workflowIsDestructive,
   workflowToolName,
   type CatalogLookup,
-} from '../../src/server/mcp/tools.ts';
-import type { CallStep, InterlockConfig, WorkflowDef } from '../../src/workflows/types.ts';
+} from '../../../src/server/mcp/tools.ts';
+import type { CallStep, InterlockConfig, WorkflowDef } from '../../../src/workflows/types.ts';
 
 const step = (id: string, connector: string, tool: string): CallStep => ({
   kind: 'call',

@@ -3,15 +3,30 @@
  * wire): encoding, auth, Stripe's error shape, idempotency, refund rules and the invoice flow.
  */
 import Stripe from 'stripe';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { SEED, type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { describe, expect } from 'vitest';
+import { test } from '../../helpers/fixtures.ts';
+import { SEED, type StripeSandbox } from '../../../src/sandbox/stripe/index.ts';
 
-let sandbox: StripeSandbox;
-let stripe: Stripe;
-
-function client(key = 'sk_test_sandbox_suite', maxNetworkRetries = 0): Stripe {
-  return new Stripe(key, { host: '127.0.0.1', port: sandbox.port, protocol: 'http', maxNetworkRetries });
-}
+/**
+ * `sandbox`: the file's Stripe emulator, back at its seed for each test; `client(key, retries)`: the
+ * SDK on it; `stripeSdk` (named `stripe` in the tests): that SDK with the suite's test key.
+ */
+const it = test.extend<{
+  sandbox: StripeSandbox;
+  client: (key?: string, maxNetworkRetries?: number) => Stripe;
+  stripeSdk: Stripe;
+}>({
+  sandbox: async ({ stripe }, use) => {
+    stripe.reset();
+    await use(stripe);
+  },
+  client: async ({ sandbox }, use) =>
+    use(
+      (key = 'sk_test_sandbox_suite', maxNetworkRetries = 0) =>
+        new Stripe(key, { host: '127.0.0.1', port: sandbox.port, protocol: 'http', maxNetworkRetries }),
+    ),
+  stripeSdk: async ({ client }, use) => use(client()),
+});
 
 async function rejection(p: Promise<unknown>): Promise<InstanceType<typeof Stripe.errors.StripeError>> {
   try {
@@ -23,17 +38,8 @@ async function rejection(p: Promise<unknown>): Promise<InstanceType<typeof Strip
   throw new Error('expected a Stripe error');
 }
 
-beforeAll(async () => {
-  sandbox = await startStripeSandbox({ port: 0 });
-  stripe = client();
-});
-afterAll(async () => {
-  await sandbox?.close();
-});
-beforeEach(() => sandbox.reset());
-
 describe('seed and reads', () => {
-  it('serves the seeded customers, charges and a balance that adds up', async () => {
+  it('serves the seeded customers, charges and a balance that adds up', async ({ stripeSdk: stripe }) => {
     const ada = await stripe.customers.retrieve(SEED.customers.ada.id);
     expect(ada).toMatchObject({
       object: 'customer',
@@ -65,7 +71,9 @@ describe('seed and reads', () => {
     expect(balance.pending).toEqual([expect.objectContaining({ currency: 'usd', amount: 0 })]);
   });
 
-  it('lists newest first with limit, starting_after and the customer filter, so auto-pagination sees every charge once', async () => {
+  it('lists newest first with limit, starting_after and the customer filter, so auto-pagination sees every charge once', async ({
+    stripeSdk: stripe,
+  }) => {
     const first = await stripe.charges.list({ limit: 3 });
     expect(first).toMatchObject({ object: 'list', has_more: true, url: '/v1/charges' });
     expect(first.data.map((c) => c.id)).toEqual(['ch_seed_399', 'ch_seed_398', 'ch_seed_397']);
@@ -82,7 +90,7 @@ describe('seed and reads', () => {
     expect(all).toHaveLength(303);
   });
 
-  it('expands ids into objects on request (expand[0]=customer, data.customer)', async () => {
+  it('expands ids into objects on request (expand[0]=customer, data.customer)', async ({ stripeSdk: stripe }) => {
     const c = await stripe.charges.retrieve('ch_seed_2', { expand: ['customer', 'refunds'] });
     expect(typeof c.customer === 'object' && c.customer?.id).toBe('cus_seed_grace');
     const page = await stripe.charges.list({ limit: 1, expand: ['data.customer'] });
@@ -91,7 +99,7 @@ describe('seed and reads', () => {
     expect(err.message).toContain('cannot be expanded');
   });
 
-  it("searches customers with email:'…' and name:'…' queries", async () => {
+  it("searches customers with email:'…' and name:'…' queries", async ({ stripeSdk: stripe }) => {
     const byEmail = await stripe.customers.search({ query: "email:'ada@example.com'" });
     expect(byEmail).toMatchObject({ object: 'search_result', has_more: false });
     expect(byEmail.data.map((c) => c.id)).toEqual(['cus_seed_ada']);
@@ -106,7 +114,10 @@ describe('seed and reads', () => {
 });
 
 describe('wire protocol', () => {
-  it('decodes nested form fields (metadata[k]=v) and rejects unknown parameters the way Stripe does', async () => {
+  it('decodes nested form fields (metadata[k]=v) and rejects unknown parameters the way Stripe does', async ({
+    sandbox,
+    stripeSdk: stripe,
+  }) => {
     const c = await stripe.customers.create({
       email: 'new@example.com',
       name: 'New Person',
@@ -132,7 +143,7 @@ describe('wire protocol', () => {
     });
   });
 
-  it('answers 401 in Stripe error shape without a key or with anything but an sk_test_ key', async () => {
+  it('answers 401 in Stripe error shape without a key or with anything but an sk_test_ key', async ({ sandbox, client }) => {
     const none = await fetch(`${sandbox.url}/v1/balance`);
     expect(none.status).toBe(401);
     const body = (await none.json()) as { error: { type: string; message: string } };
@@ -146,7 +157,7 @@ describe('wire protocol', () => {
     expect(await client('sk_test_anything_goes').balance.retrieve()).toMatchObject({ object: 'balance' });
   });
 
-  it('404s with resource_missing for unknown objects and unrecognized URLs', async () => {
+  it('404s with resource_missing for unknown objects and unrecognized URLs', async ({ sandbox, stripeSdk: stripe }) => {
     const err = await rejection(stripe.charges.retrieve('ch_x'));
     expect(err).toBeInstanceOf(Stripe.errors.StripeInvalidRequestError);
     expect(err).toMatchObject({ statusCode: 404, code: 'resource_missing', message: "No such charge: 'ch_x'" });
@@ -157,7 +168,10 @@ describe('wire protocol', () => {
 });
 
 describe('idempotency', () => {
-  it('replays the same key and body with Idempotent-Replayed: true and does the work once', async () => {
+  it('replays the same key and body with Idempotent-Replayed: true and does the work once', async ({
+    sandbox,
+    stripeSdk: stripe,
+  }) => {
     const first = await stripe.refunds.create({ charge: 'ch_seed_2', amount: 1000 }, { idempotencyKey: 'refund-once' });
     const again = await stripe.refunds.create({ charge: 'ch_seed_2', amount: 1000 }, { idempotencyKey: 'refund-once' });
     expect(again.id).toBe(first.id);
@@ -168,7 +182,7 @@ describe('idempotency', () => {
     expect(state.charges.ch_seed_2?.amount_refunded).toBe(1000);
   });
 
-  it('rejects the same key with another body as an idempotency_error', async () => {
+  it('rejects the same key with another body as an idempotency_error', async ({ sandbox, stripeSdk: stripe }) => {
     await stripe.refunds.create({ charge: 'ch_seed_2', amount: 1000 }, { idempotencyKey: 'k-reused' });
     const err = await rejection(stripe.refunds.create({ charge: 'ch_seed_2', amount: 2000 }, { idempotencyKey: 'k-reused' }));
     expect(err).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
@@ -176,7 +190,7 @@ describe('idempotency', () => {
     expect(sandbox.state().charges.ch_seed_2?.amount_refunded).toBe(1000);
   });
 
-  it('replays stored errors too: a key that failed keeps failing the same way', async () => {
+  it('replays stored errors too: a key that failed keeps failing the same way', async ({ stripeSdk: stripe }) => {
     const a = await rejection(stripe.refunds.create({ charge: 'ch_seed_3' }, { idempotencyKey: 'k-err' }));
     const b = await rejection(stripe.refunds.create({ charge: 'ch_seed_3' }, { idempotencyKey: 'k-err' }));
     expect(a.code).toBe('charge_already_refunded');
@@ -184,7 +198,7 @@ describe('idempotency', () => {
     expect(b.headers?.['idempotent-replayed']).toBe('true');
   });
 
-  it('a dropped answer after commit is recovered by the SDK retry with the same key: one refund', async () => {
+  it('a dropped answer after commit is recovered by the SDK retry with the same key: one refund', async ({ sandbox, client }) => {
     sandbox.failNext({ drop: 'after_commit', path: '/v1/refunds' });
     const r = await client('sk_test_retrying', 2).refunds.create({ charge: 'ch_seed_1', amount: 700 });
     expect(r.lastResponse.headers['idempotent-replayed']).toBe('true');
@@ -192,7 +206,7 @@ describe('idempotency', () => {
     expect(refunds.map((x) => x.id)).toEqual([r.id]);
   });
 
-  it('an injected 500 is not committed and not stored under the key', async () => {
+  it('an injected 500 is not committed and not stored under the key', async ({ sandbox, stripeSdk: stripe }) => {
     const res = await fetch(`${sandbox.url}/_sandbox/fail-next`, { method: 'POST', body: JSON.stringify({ status: 500 }) });
     expect(res.status).toBe(200);
     const err = await rejection(stripe.refunds.create({ charge: 'ch_seed_1' }, { idempotencyKey: 'k-500' }));
@@ -205,7 +219,9 @@ describe('idempotency', () => {
 });
 
 describe('refunds', () => {
-  it('refunds the remainder by default, never more than what is left, and keeps charge and balance in step', async () => {
+  it('refunds the remainder by default, never more than what is left, and keeps charge and balance in step', async ({
+    stripeSdk: stripe,
+  }) => {
     const part = await stripe.refunds.create({
       charge: 'ch_seed_2',
       amount: 2000,
@@ -248,7 +264,7 @@ describe('refunds', () => {
     expect((await stripe.refunds.retrieve(part.id)).amount).toBe(2000);
   });
 
-  it('refunds by payment_intent and names a missing charge', async () => {
+  it('refunds by payment_intent and names a missing charge', async ({ stripeSdk: stripe }) => {
     const r = await stripe.refunds.create({ payment_intent: 'pi_seed_1', amount: 100 });
     expect(r.charge).toBe('ch_seed_1');
     const missing = await rejection(stripe.refunds.create({ charge: 'ch_missing' }));
@@ -266,7 +282,10 @@ describe('refunds', () => {
 });
 
 describe('invoices', () => {
-  it('collects pending items into a draft and finalizes it to open with a number and hosted page', async () => {
+  it('collects pending items into a draft and finalizes it to open with a number and hosted page', async ({
+    sandbox,
+    stripeSdk: stripe,
+  }) => {
     const i1 = await stripe.invoiceItems.create({
       customer: 'cus_seed_ada',
       amount: 4200,
@@ -319,7 +338,7 @@ describe('invoices', () => {
     expect((await stripe.invoices.list({ customer: 'cus_seed_ada' })).data.map((i) => i.id)).toEqual([draft.id, excluded.id]);
   });
 
-  it('adds an item straight onto a draft and refuses unknown customers', async () => {
+  it('adds an item straight onto a draft and refuses unknown customers', async ({ stripeSdk: stripe }) => {
     const draft = await stripe.invoices.create({
       customer: 'cus_seed_grace',
       collection_method: 'send_invoice',
@@ -339,7 +358,10 @@ describe('invoices', () => {
 });
 
 describe('sandbox control', () => {
-  it('GET /_sandbox/state shows everything and POST /_sandbox/reset returns to the seed', async () => {
+  it('GET /_sandbox/state shows everything and POST /_sandbox/reset returns to the seed', async ({
+    sandbox,
+    stripeSdk: stripe,
+  }) => {
     await stripe.refunds.create({ charge: 'ch_seed_1' });
     const before = (await (await fetch(`${sandbox.url}/_sandbox/state`)).json()) as {
       refunds: Record<string, unknown>;
@@ -354,7 +376,7 @@ describe('sandbox control', () => {
     expect(Object.keys(after.charges)).toHaveLength(303);
   });
 
-  it('rejects a malformed fail-next rule', async () => {
+  it('rejects a malformed fail-next rule', async ({ sandbox }) => {
     const res = await fetch(`${sandbox.url}/_sandbox/fail-next`, { method: 'POST', body: JSON.stringify({ drop: 'sometimes' }) });
     expect(res.status).toBe(400);
   });

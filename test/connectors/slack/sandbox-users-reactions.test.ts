@@ -1,21 +1,24 @@
 /** users.list, users.profile.get and reactions.add in the Slack sandbox, through the real WebClient: what the reference Slack MCP server calls. */
 import { WebClient } from '@slack/web-api';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import { describe, expect } from 'vitest';
+import { test } from '../../helpers/fixtures.ts';
+import type { SlackSandbox } from '../../../src/sandbox/slack/index.ts';
 
-let sandbox: SlackSandbox;
-let slack: WebClient;
-
-beforeAll(async () => {
-  sandbox = await startSlackSandbox();
-  slack = new WebClient('xoxb-sandbox-users', {
-    slackApiUrl: sandbox.url,
-    retryConfig: { retries: 0 },
-    rejectRateLimitedCalls: true,
-  });
+/** `sandbox`: the file's Slack emulator, back at its seed for each test; `slackClient` (named `slack` in the tests): a WebClient on it. */
+const it = test.extend<{ sandbox: SlackSandbox; slackClient: WebClient }>({
+  sandbox: async ({ slack }, use) => {
+    slack.reset();
+    await use(slack);
+  },
+  slackClient: async ({ sandbox }, use) =>
+    use(
+      new WebClient('xoxb-sandbox-users', {
+        slackApiUrl: sandbox.url,
+        retryConfig: { retries: 0 },
+        rejectRateLimitedCalls: true,
+      }),
+    ),
 });
-afterAll(() => sandbox.close());
-beforeEach(() => sandbox.reset());
 
 const platformError = (p: Promise<unknown>) =>
   p.then(
@@ -24,7 +27,7 @@ const platformError = (p: Promise<unknown>) =>
   );
 
 describe('users', () => {
-  it('users.list pages through every member with a cursor, each with a profile', async () => {
+  it('users.list pages through every member with a cursor, each with a profile', async ({ slackClient: slack }) => {
     const first = await slack.users.list({ limit: 2 });
     expect(first.ok).toBe(true);
     expect(first.members?.map((u) => u.id)).toEqual(['U0ADA', 'U0GRACE']);
@@ -42,7 +45,7 @@ describe('users', () => {
     expect(await platformError(slack.users.list({ cursor: 'bm9wZQ==' }))).toBe('invalid_cursor');
   });
 
-  it("users.profile.get answers a user's profile, and the caller's own without a user", async () => {
+  it("users.profile.get answers a user's profile, and the caller's own without a user", async ({ slackClient: slack }) => {
     const ada = await slack.users.profile.get({ user: 'U0ADA', include_labels: true });
     expect(ada.profile).toMatchObject({
       real_name: 'Ada Lovelace',
@@ -58,7 +61,7 @@ describe('users', () => {
 });
 
 describe('reactions.add', () => {
-  it('adds a reaction the history then shows, once per user', async () => {
+  it('adds a reaction the history then shows, once per user', async ({ slackClient: slack }) => {
     const posted = await slack.chat.postMessage({ channel: 'C0BILLING', text: 'refund done' });
     const ts = posted.ts ?? '';
     expect(await slack.reactions.add({ channel: 'C0BILLING', timestamp: ts, name: 'white_check_mark' })).toMatchObject({
@@ -71,7 +74,7 @@ describe('reactions.add', () => {
     );
   });
 
-  it("answers Slack's errors for a missing message, channel or bad name", async () => {
+  it("answers Slack's errors for a missing message, channel or bad name", async ({ slackClient: slack }) => {
     const ts = (await slack.chat.postMessage({ channel: 'C0BILLING', text: 'x' })).ts ?? '';
     expect(await platformError(slack.reactions.add({ channel: 'C0BILLING', timestamp: '1.000001', name: 'tada' }))).toBe(
       'message_not_found',

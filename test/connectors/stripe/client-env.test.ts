@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createStripeClientFromEnv, DEFAULT_STRIPE_API_URL } from '../../src/connectors/stripe/client.ts';
-import { InterlockError } from '../../src/errors.ts';
+import { createStripeClientFromEnv, DEFAULT_STRIPE_API_URL } from '../../../src/connectors/stripe/client.ts';
+import { InterlockError } from '../../../src/errors.ts';
 
 describe('Stripe client from the environment', () => {
   it('uses the local sandbox with the sandbox key when STRIPE_SECRET_KEY is unset', () => {

@@ -6,8 +6,8 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { IDEMPOTENCY_META_KEY } from '../../src/connectors/types.ts';
-import { type StripeSandbox, startStripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { IDEMPOTENCY_META_KEY } from '../../../src/connectors/types.ts';
+import { type StripeSandbox, startStripeSandbox } from '../../../src/sandbox/stripe/index.ts';
 
 export interface Connected {
   client: Client;
