@@ -50,6 +50,12 @@ const it = appTest({
 }).extend<{
   /** the card the sandbox holds for a confirmation, once it is posted */
   cardFor: (cid: string) => Promise<Card>;
+  /**
+   * The card at `ts` once it has been edited (closed), waiting up to 10 s. A click's answer reports
+   * the decision, not the card: when the sweep claims the close first (in this or another `serve`),
+   * the answer can come back while the sweep's chat.update is still on its way to Slack.
+   */
+  closedCard: (ts: string) => Promise<Card>;
   /** the confirmation a run waits on */
   pendingOf: (runId: string) => Promise<ConfirmationRecord>;
   refundsOf: (charge: string) => Array<{ charge: string }>;
@@ -67,6 +73,16 @@ const it = appTest({
       throw new Error(`no card for ${cid}`);
     });
   },
+  closedCard: async ({ sandboxes }, use) =>
+    use(async (ts) => {
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const card = sandboxes.slack.state().messages.find((m) => m.ts === ts) as Card | undefined;
+        if (card?.edited) return card;
+        if (Date.now() > deadline) throw new Error(`the card ${ts} was never closed: ${JSON.stringify(card?.blocks)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }),
   pendingOf: async ({ app }, use) =>
     use(async (runId) => {
       const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
@@ -84,6 +100,7 @@ describe('approving a write from Slack', () => {
     app,
     sandboxes,
     cardFor,
+    closedCard,
     pendingOf,
     refundsOf,
   }) => {
@@ -125,8 +142,7 @@ describe('approving a write from Slack', () => {
     expect(ok.body).toMatchObject({ ok: true, confirmationId: conf.id, status: 'approved', decidedBy: 'grace' });
     const decided = await app.store.requireConfirmation(conf.id);
     expect(decided).toMatchObject({ status: 'approved', decidedBy: 'grace', channel: 'slack' });
-    const updated = sandboxes.slack.state().messages.find((m) => m.ts === card.ts) as Card;
-    expect(updated.edited).toBeDefined();
+    const updated = await closedCard(card.ts);
     expect(JSON.stringify(updated.blocks)).toMatch(/Approved\* by \*grace\* in Slack|Approved by \*grace\* in Slack/);
     expect(JSON.stringify(updated.blocks)).not.toContain('interlock.approve');
 
@@ -141,12 +157,7 @@ describe('approving a write from Slack', () => {
     const nextCard = await cardFor(next.id);
     await app.engine.approve(next.id, next.argumentsHash, { by: 'ops', channel: 'api' });
     await waitForStatus(app, run.id, ['succeeded']);
-    for (let i = 0; i < 200; i++) {
-      const m = sandboxes.slack.state().messages.find((x) => x.ts === nextCard.ts) as Card;
-      if (m.edited) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const closed = sandboxes.slack.state().messages.find((x) => x.ts === nextCard.ts) as Card;
+    const closed = await closedCard(nextCard.ts);
     expect(JSON.stringify(closed.blocks)).toMatch(/ops\* through the API/);
     expect(refundsOf('ch_seed_2')).toHaveLength(before + 1);
   });

@@ -90,6 +90,9 @@ async function decide(d: InteractionDeps, cfg: SlackApprovalsConfig, click: Clic
       : await d.decisions.approve(cid, hash, click.actionId === ACTION_REMEMBER ? { ...opts, remember: 'session' } : opts);
   d.logger.info({ confirmation: cid, by: approver, status: conf.status }, 'slack approvals: decided from Slack');
   // The card shows who decided at once; if Slack is unreachable now, the notifier's sweep retries.
+  // The answer does not wait for a close the sweep claimed first (possibly in another process): the
+  // card is a view the sweep converges, and this answer reports the decision, not the card. An
+  // approval below a quorum leaves the confirmation pending, and its card open (see close).
   await d.notifier
     .close(cfg, conf)
     .catch((err: unknown) =>

@@ -131,8 +131,14 @@ export class SlackApprovalNotifier {
     return closed;
   }
 
-  /** Replaces a card's buttons with the outcome; done once, by whoever gets there first. */
+  /**
+   * Replaces a card's buttons with the outcome; done once, by whoever gets there first. A
+   * confirmation still pending (an approval toward a quorum) leaves its card open: taking it out of
+   * the open set here would keep any later close, the click's or the sweep's, from ever reaching it.
+   * A decided confirmation never changes again, so whichever caller wins writes the final card.
+   */
   async close(cfg: SlackApprovalsConfig, conf: ConfirmationRecord): Promise<void> {
+    if (conf.status === 'pending') return;
     const { redis, keys } = this.d;
     if ((await redis.zrem(keys.slackOpenCards(), conf.id)) === 0) return;
     const raw = await redis.get(keys.slackCard(conf.id));
