@@ -79,6 +79,9 @@ describe('a quorum approved from Slack', () => {
     const first = await sandboxes.slack.click({ ...click, user: 'U0GRACE' });
     expect(first.body).toMatchObject({ ok: true, confirmationId: cid, status: 'pending', decidedBy: 'grace' });
     expect((await app.store.requireConfirmation(cid)).approvals?.map((a) => a.by)).toEqual(['grace']);
+    expect(sandboxes.slack.state().ephemerals.find((e) => e.user === 'U0GRACE')?.text).toBe(
+      'Your approval is recorded: 1 of 2 approvals so far (grace); 1 more needed from group "finance". The write waits for the rest.',
+    );
     // Nothing edits a card whose write still waits: it is still open, buttons and all.
     const open = cardOf();
     expect(open?.edited).toBeUndefined();

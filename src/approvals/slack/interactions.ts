@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import type { WebClient } from '@slack/web-api';
 import type { Logger } from 'pino';
 import { InterlockError, errorMessage } from '../../errors.ts';
+import { quorumState } from '../../policy/words.ts';
 import type { Keys } from '../../runs/keys.ts';
 import type { ConfirmationRecord, DecisionChannel } from '../../runs/records.ts';
 import type { RedisClient } from '../../runs/redis.ts';
@@ -89,6 +90,13 @@ async function decide(d: InteractionDeps, cfg: SlackApprovalsConfig, click: Clic
       ? await d.decisions.deny(cid, opts)
       : await d.decisions.approve(cid, hash, click.actionId === ACTION_REMEMBER ? { ...opts, remember: 'session' } : opts);
   d.logger.info({ confirmation: cid, by: approver, status: conf.status }, 'slack approvals: decided from Slack');
+  if (conf.status === 'pending') {
+    // One approval toward a quorum: the card stays as it is, so only the clicker hears it counted.
+    const q = conf.policy?.kind === 'rule' ? conf.policy.require : undefined;
+    const where = q ? ` ${quorumState(q, conf.approvals ?? [])}` : '';
+    await tell(d.clients.for(cfg), cfg, click, `Your approval is recorded:${where} The write waits for the rest.`, d.logger);
+    return { ok: true, confirmationId: cid, status: conf.status, decidedBy: approver };
+  }
   // The card shows who decided at once; if Slack is unreachable now, the notifier's sweep retries.
   // The answer does not wait for a close the sweep claimed first (possibly in another process): the
   // card is a view the sweep converges, and this answer reports the decision, not the card. An
