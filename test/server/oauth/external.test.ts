@@ -1,5 +1,3 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignJWT, decodeJwt, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { waitForStatus } from '../../helpers/app.ts';
@@ -8,29 +6,8 @@ import { READER, ROBOT, startExternalIssuer } from './issuer.ts';
 
 const rig = useIssuerHarness(startExternalIssuer, issuerYaml);
 
-const initialize = (token?: string) =>
-  fetch(`${rig.h.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
-  });
-
-async function connect(token: string): Promise<Client> {
-  const client = new Client({ name: 'external-oauth', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(rig.resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
-  );
-  return client;
-}
+const { initialize } = rig;
+const connect = (token: string) => rig.connect(token, 'external-oauth');
 
 describe('an external authorization server (an oidc-provider standing in for Keycloak), tokens checked by JWKS', () => {
   it('names that issuer in the protected resource metadata', async () => {

@@ -123,6 +123,10 @@ export interface IssuerRig<I> {
   h: OAuthHarness;
   /** Interlock's `/mcp`, the resource its tokens are for */
   resource: string;
+  /** a raw MCP initialize POST to `/mcp` (2025-06-18), with `token` as the bearer when given */
+  initialize(token?: string): Promise<Response>;
+  /** an MCP client named `name`, connected to `/mcp` with `token` as the bearer */
+  connect(token: string, name: string): Promise<Client>;
 }
 
 /**
@@ -135,7 +139,29 @@ export function useIssuerHarness<I extends { issuer: string; close(): Promise<vo
   yaml: (issuer: string, log: string) => string,
   env: Record<string, string> = {},
 ): IssuerRig<I> {
-  const rig = {} as IssuerRig<I>;
+  const rig = {
+    initialize: (token?: string) =>
+      fetch(`${rig.h.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+        }),
+      }),
+    async connect(token: string, name: string) {
+      const client = new Client({ name, version: '1.0.0' });
+      const headers = { authorization: `Bearer ${token}` };
+      await client.connect(new StreamableHTTPClientTransport(new URL(rig.resource), { requestInit: { headers } }));
+      return client;
+    },
+  } as IssuerRig<I>;
   beforeAll(async () => {
     rig.idp = await start();
     rig.h = await startOAuthHarness({ yaml: (log) => yaml(rig.idp.issuer, log), env });

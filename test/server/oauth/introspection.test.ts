@@ -3,8 +3,6 @@
  * tokens (no JWT to verify locally), and Interlock asks its introspection endpoint what each one
  * means, authenticated as its own client.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { describe, expect, it } from 'vitest';
 import { waitForStatus } from '../../helpers/app.ts';
 import { introspectionOAuth, issuerYaml, useIssuerHarness } from './helpers.ts';
@@ -16,29 +14,8 @@ const rig = useIssuerHarness(
   { IL_INTROSPECTION_SECRET: INTERLOCK_RS.secret },
 );
 
-const initialize = (token: string) =>
-  fetch(`${rig.h.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
-  });
-
-async function connect(token: string): Promise<Client> {
-  const client = new Client({ name: 'introspection', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(rig.resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
-  );
-  return client;
-}
+const { initialize } = rig;
+const connect = (token: string) => rig.connect(token, 'introspection');
 
 const expectInvalidToken = (res: Response) => {
   expect(res.status).toBe(401);
