@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
+import { listenLoopback } from './issuer.ts';
 
 /** Interlock's own credentials at the issuer: the resource server asking about tokens. */
 export const INTERLOCK_RS = { id: 'interlock-rs', secret: 'rs-secret-41c7-introspection-do-not-leak' };
@@ -33,13 +32,7 @@ const basic = (c: { id: string; secret: string }) => `Basic ${Buffer.from(`${c.i
  * the issuer's own names (`mcp:read`, `mcp:run`); the audience is whatever resource the client names.
  */
 export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
-  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => {
-    s.statusCode = 503;
-    s.end();
-  };
-  const server: Server = createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { issuer, serve, close } = await listenLoopback();
   const clients = [INTERLOCK_RS, OPAQUE_ROBOT, OPAQUE_READER].map((c) => ({
     client_id: c.id,
     client_secret: c.secret,
@@ -69,7 +62,7 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
       },
     },
   });
-  handler = provider.callback();
+  serve(provider.callback());
   const issued: string[] = [];
   return {
     issuer,
@@ -93,11 +86,7 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
       });
       if (!res.ok) throw new Error(`revocation failed: ${res.status} ${await res.text()}`);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

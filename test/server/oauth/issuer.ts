@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type JWK, exportJWK, generateKeyPair } from 'jose';
 import Provider from 'oidc-provider';
@@ -16,19 +16,41 @@ export interface ExternalIssuer {
 }
 
 /**
+ * An HTTP server on a free loopback port that answers 503 until `serve` hands it a handler: an
+ * oidc-provider needs its issuer URL, port included, before it exists. `close` drops open connections.
+ */
+export async function listenLoopback(): Promise<{
+  issuer: string;
+  serve(handler: (req: IncomingMessage, res: ServerResponse) => void): void;
+  close(): Promise<void>;
+}> {
+  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => {
+    s.statusCode = 503;
+    s.end();
+  };
+  const server: Server = createServer((req, res) => handler(req, res));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    issuer: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    serve: (h) => {
+      handler = h;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/**
  * A second oidc-provider on loopback standing in for Keycloak, Auth0 or Okta: its own issuer,
  * its own keys, two pre-registered machine clients, and resource indicators so its access tokens
  * are JWTs for whatever resource the client names (Interlock's /mcp, or another one). Scopes
  * use its own names (`mcp:read`, `mcp:run`), which Interlock's config maps.
  */
 export async function startExternalIssuer(): Promise<ExternalIssuer> {
-  let handler: (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void = (_q, s) => {
-    s.statusCode = 503;
-    s.end();
-  };
-  const server: Server = createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { issuer, serve, close } = await listenLoopback();
   const { privateKey } = await generateKeyPair('RS256', { extractable: true });
   const privateJwk = { ...(await exportJWK(privateKey)), alg: 'RS256', use: 'sig', kid: 'external-1' };
   const clients = [ROBOT, READER].map((c) => ({
@@ -59,7 +81,7 @@ export async function startExternalIssuer(): Promise<ExternalIssuer> {
       },
     },
   });
-  handler = provider.callback();
+  serve(provider.callback());
   return {
     issuer,
     privateJwk,
@@ -76,10 +98,6 @@ export async function startExternalIssuer(): Promise<ExternalIssuer> {
       if (!body.access_token) throw new Error(`token request failed: ${body.error}: ${body.error_description}`);
       return body.access_token;
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
