@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
-import { listenLoopback } from './issuer.ts';
+import { listenLoopback, machineClients, perResourceTokens } from './issuer.ts';
 
 /** Interlock's own credentials at the issuer: the resource server asking about tokens. */
 export const INTERLOCK_RS = { id: 'interlock-rs', secret: 'rs-secret-41c7-introspection-do-not-leak' };
@@ -33,15 +33,8 @@ const basic = (c: { id: string; secret: string }) => `Basic ${Buffer.from(`${c.i
  */
 export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
   const { issuer, serve, close } = await listenLoopback();
-  const clients = [INTERLOCK_RS, OPAQUE_ROBOT, OPAQUE_READER].map((c) => ({
-    client_id: c.id,
-    client_secret: c.secret,
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-  }));
   const provider = new Provider(issuer, {
-    clients,
+    clients: machineClients([INTERLOCK_RS, OPAQUE_ROBOT, OPAQUE_READER]),
     // offline_access turns the refresh_token grant on: a test asks about a refresh token.
     scopes: ['offline_access', 'mcp:read', 'mcp:run'],
     ttl: { ClientCredentials: 600 },
@@ -50,16 +43,7 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => undefined as unknown as string,
-        getResourceServerInfo: (_ctx, indicator) => ({
-          scope: 'mcp:read mcp:run',
-          audience: indicator,
-          accessTokenFormat: 'opaque',
-          accessTokenTTL: 600,
-        }),
-      },
+      resourceIndicators: perResourceTokens({ accessTokenFormat: 'opaque' }),
     },
   });
   serve(provider.callback());
