@@ -13,26 +13,17 @@ import type { App } from '../../src/app.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { oauthServer, openApp, test, withEnv } from '../helpers/fixtures.ts';
 import type { TestOAuthServer } from '../helpers/oauth-server.ts';
+import { whoamiOAuthYaml } from '../helpers/workflows.ts';
 
 const CLI = join(ROOT, 'src/cli.ts');
 const SECRET = `m2m-cli-${randomBytes(12).toString('hex')}`;
 const KEY = randomBytes(32).toString('base64');
 
-const yaml = (mcpUrl: string) => `
-connectors:
-  notes:
-    transport: streamable-http
-    url: ${mcpUrl}
-    auth: { type: oauth, grant: client_credentials, client_id: interlock-cli-m2m, client_secret: "\${env:IL_CLI_M2M_SECRET}" }
-workflows:
-  who:
-    description: asks the server whose token it got
-    inputs: { type: object }
-    steps:
-      - id: me
-        call: notes.whoami
-        with: {}
-`;
+const yaml = (mcpUrl: string) =>
+  whoamiOAuthYaml(
+    mcpUrl,
+    `{ type: oauth, grant: client_credentials, client_id: interlock-cli-m2m, client_secret: "\${env:IL_CLI_M2M_SECRET}" }`,
+  );
 
 /** everything every command printed, for the token check */
 const printed: string[] = [];

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
 import { decideGate } from '../../src/worker/gate.ts';
-import type { CallStep, PolicyConfig } from '../../src/workflows/types.ts';
+import type { PolicyConfig } from '../../src/workflows/types.ts';
+import { refundStep } from '../helpers/steps.ts';
 
 const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: 1000 };
 const write: ToolInfo = {
@@ -16,18 +17,7 @@ const write: ToolInfo = {
   idempotent: true,
 };
 const read: ToolInfo = { ...write, name: 'retrieve_charge', annotations: { readOnlyHint: true }, write: false };
-const step = (over: Partial<CallStep> = {}): CallStep => ({
-  kind: 'call',
-  id: 'refund',
-  connector: 'stripe',
-  tool: 'create_refund',
-  with: {},
-  confirm: 'auto',
-  retry: { attempts: 1, backoffMs: 10 },
-  pos: { line: 1, col: 1 },
-  keyPos: {},
-  ...over,
-});
+const step = refundStep;
 const base = { workflow: 'wf', arguments: { charge: 'ch_1' }, argumentsHash: 'h1', policy };
 
 describe('the gate', () => {

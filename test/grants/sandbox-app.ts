@@ -41,6 +41,28 @@ export const REFUND_NOTING_CHANNEL = `
           amount: "\${{ inputs.amount }}"
           metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }`;
 
+/** `refund-then-recheck`: a refund whose Slack post reads the charge looked up again after it. */
+export const REFUND_THEN_RECHECK = `
+  refund-then-recheck:
+    description: refund, look the charge up again, tell the customer what is left
+    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
+    steps:
+      - id: charge
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ inputs.charge }}" }
+      - id: refund
+        call: stripe.create_refund
+        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
+      - id: recheck
+        call: stripe.retrieve_charge
+        with: { charge_id: "\${{ steps.charge.output.id }}" }
+      - id: notify
+        call: slack.post_message
+        with:
+          channel: "\${{ steps.charge.output.customer_slack_channel }}"
+          text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
+`;
+
 export const SANDBOX_CONNECTORS = `${builtinConnectorYaml('stripe', '30s')}${builtinConnectorYaml('slack', '60s')}`;
 
 export interface StripeState {

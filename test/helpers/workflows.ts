@@ -111,3 +111,25 @@ export function remoteConnectorYaml(port: number, timeout: string): string {
     url: http://127.0.0.1:${port}/mcp
     timeout: ${timeout}`;
 }
+
+/**
+ * A `notes` connector at `mcpUrl` (the test OAuth server's MCP server) signing in with `auth` (the
+ * connector's `auth:` value), and `who`, which asks it whose token it got.
+ */
+export function whoamiOAuthYaml(mcpUrl: string, auth: string): string {
+  return `
+connectors:
+  notes:
+    transport: streamable-http
+    url: ${mcpUrl}
+    auth: ${auth}
+workflows:
+  who:
+    description: asks the server whose token it got
+    inputs: { type: object }
+    steps:
+      - id: me
+        call: notes.whoami
+        with: {}
+`;
+}

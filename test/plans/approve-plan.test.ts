@@ -1,30 +1,19 @@
 import { describe, expect } from 'vitest';
 import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
 import { expectedArgs } from '../../src/plans/match.ts';
-import { messages, pending, refunds, sandboxAppTest, settled, shippedWithoutRules } from '../grants/sandbox-app.ts';
+import {
+  REFUND_THEN_RECHECK,
+  messages,
+  pending,
+  refunds,
+  sandboxAppTest,
+  settled,
+  shippedWithoutRules,
+} from '../grants/sandbox-app.ts';
 
 // The shipped workflows, plus one whose Slack post reads a charge looked up again after the refund.
 const shipped = shippedWithoutRules();
-const yaml = `${shipped}
-  refund-then-recheck:
-    description: refund, look the charge up again, tell the customer what is left
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
-      - id: recheck
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ steps.charge.output.id }}" }
-      - id: notify
-        call: slack.post_message
-        with:
-          channel: "\${{ steps.charge.output.customer_slack_channel }}"
-          text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
-`;
+const yaml = `${shipped}${REFUND_THEN_RECHECK}`;
 
 const it = sandboxAppTest(yaml);
 

@@ -5,31 +5,19 @@ import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
 import { expectedArgs } from '../../src/plans/match.ts';
 import { planGateLines } from '../../src/plans/words.ts';
 import type { App } from '../../src/app.ts';
-import { messages, pending, refunds, sandboxAppTest, settled, shippedWithoutRules } from '../grants/sandbox-app.ts';
+import {
+  REFUND_THEN_RECHECK,
+  messages,
+  pending,
+  refunds,
+  sandboxAppTest,
+  settled,
+  shippedWithoutRules,
+} from '../grants/sandbox-app.ts';
 
 // End to end on the Stripe and Slack sandboxes: a plan approved once, then the world changes before
 // a write runs. The sandboxes' state is the witness of what was sent.
-const RECHECK = `
-  refund-then-recheck:
-    description: refund, look the charge up again, tell the customer what is left
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
-      - id: recheck
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ steps.charge.output.id }}" }
-      - id: notify
-        call: slack.post_message
-        with:
-          channel: "\${{ steps.charge.output.customer_slack_channel }}"
-          text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
-`;
-const yaml = `${shippedWithoutRules()}${RECHECK}`;
+const yaml = `${shippedWithoutRules()}${REFUND_THEN_RECHECK}`;
 const it = sandboxAppTest(yaml);
 
 const toolOf = (app: App) => (c: string, t: string) => app.pool.getTool(c, t);

@@ -9,31 +9,11 @@ import { servicesOf } from '../../src/server/compose.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { launchChromium, screenshot } from '../helpers/browser.ts';
-import { messages, refunds, sandboxAppTest, settled } from '../grants/sandbox-app.ts';
+import { REFUND_THEN_RECHECK, messages, refunds, sandboxAppTest, settled } from '../grants/sandbox-app.ts';
 
 // The shipped workflows.yaml with its rules, plus a refund whose Slack post reads a charge looked up
 // again after the refund, on the sandboxes; every page is read in Chromium and kept as a screenshot.
-const RECHECK = `
-  refund-then-recheck:
-    description: refund, look the charge up again, tell the customer what is left
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
-      - id: recheck
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ steps.charge.output.id }}" }
-      - id: notify
-        call: slack.post_message
-        with:
-          channel: "\${{ steps.charge.output.customer_slack_channel }}"
-          text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
-`;
-const it = sandboxAppTest(`${readFileSync(join(ROOT, 'workflows.yaml'), 'utf8')}${RECHECK}`);
+const it = sandboxAppTest(`${readFileSync(join(ROOT, 'workflows.yaml'), 'utf8')}${REFUND_THEN_RECHECK}`);
 
 let browser: Browser | undefined;
 afterAll(async () => browser?.close());

@@ -10,8 +10,8 @@ import type { RunRecord } from '../../src/runs/records.ts';
 import { planStep } from '../../src/worker/plan.ts';
 import { explainFor, ruleContext } from '../../src/worker/rule-context.ts';
 import { loadConfig, loadConfigFromString } from '../../src/workflows/load.ts';
-import type { CallStep } from '../../src/workflows/types.ts';
 import { ROOT } from '../helpers/app.ts';
+import { refundStep as callStep } from '../helpers/steps.ts';
 
 // The rules, their words and the plan's new operations, with no Redis and no server.
 const shipped = loadConfig(join(ROOT, 'workflows.yaml'));
@@ -24,17 +24,7 @@ const refundTool: ToolInfo = {
   idempotent: true,
 };
 const pos = { line: 1, col: 1 };
-const refundStep: CallStep = {
-  kind: 'call',
-  id: 'refund',
-  connector: 'stripe',
-  tool: 'create_refund',
-  with: {},
-  confirm: 'auto',
-  retry: { attempts: 1, backoffMs: 1 },
-  pos,
-  keyPos: {},
-};
+const refundStep = callStep({ retry: { attempts: 1, backoffMs: 1 }, pos });
 
 function refundRun(refundable: number): RunRecord {
   return {

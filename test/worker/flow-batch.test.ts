@@ -6,21 +6,12 @@ import type { CallStep, ForeachStep, PolicyConfig, TemplateContext } from '../..
 import { type Ask, batchOf, batchPayload } from '../../src/worker/flow/batch.ts';
 import { evaluateRules } from '../../src/policy/evaluate.ts';
 import { type UnitOp, planUnit, readyUnits, unitRuleContext } from '../../src/worker/flow/units.ts';
+import { refundStep } from '../helpers/steps.ts';
 
 // What policy.rules make of loop items, without Redis or a server: from verdicts typed in here, the
 // same operations planStep gives a step, and a batch never mixes one person's items with a quorum's;
 // and what a rule reads about an item (its arguments, its earlier steps, `loop`).
-const refund: CallStep = {
-  kind: 'call',
-  id: 'refund',
-  connector: 'stripe',
-  tool: 'create_refund',
-  with: {},
-  confirm: 'auto',
-  retry: { attempts: 1, backoffMs: 10 },
-  pos: { line: 1, col: 1 },
-  keyPos: {},
-};
+const refund = refundStep();
 const tool: ToolInfo = {
   connector: 'stripe',
   name: 'create_refund',

@@ -6,21 +6,12 @@ import type { CallStep, ForeachStep, ParallelStep, PolicyConfig, TemplateContext
 import type { ScopedGrant } from '../../src/grants/grant.ts';
 import { type Ask, batchPayload } from '../../src/worker/flow/batch.ts';
 import { type Unit, type UnitOp, planUnit, readyUnits } from '../../src/worker/flow/units.ts';
+import { refundStep } from '../helpers/steps.ts';
 
 // What each call inside a loop or a parallel step does next, and what one batch confirmation
 // shows, from facts typed in here: no Redis, no server (the end-to-end tests are in flow.test.ts).
 const pos = { line: 1, col: 1 };
-const refund: CallStep = {
-  kind: 'call',
-  id: 'refund',
-  connector: 'stripe',
-  tool: 'create_refund',
-  with: { charge_id: '${{ charge }}' },
-  confirm: 'auto',
-  retry: { attempts: 1, backoffMs: 10 },
-  pos,
-  keyPos: {},
-};
+const refund = refundStep({ with: { charge_id: '${{ charge }}' }, pos });
 const loop: ForeachStep = {
   kind: 'foreach',
   id: 'refunds',

@@ -18,25 +18,12 @@ import { waitForStatus } from '../../helpers/app.ts';
 import { type WorkerProcesses, oauthServer, openApp, openServer, test, workerProcesses } from '../../helpers/fixtures.ts';
 import type { TestOAuthServer } from '../../helpers/oauth-server.ts';
 import type { WorkerProcess } from '../../helpers/processes.ts';
+import { whoamiOAuthYaml } from '../../helpers/workflows.ts';
 
 const KEY = randomBytes(32);
 process.env.INTERLOCK_SECRET_KEY = KEY.toString('base64');
 
-const yaml = (mcpUrl: string) => `
-connectors:
-  notes:
-    transport: streamable-http
-    url: ${mcpUrl}
-    auth: { type: oauth, scopes: [openid, email] }
-workflows:
-  who:
-    description: asks the server whose token it got
-    inputs: { type: object }
-    steps:
-      - id: me
-        call: notes.whoami
-        with: {}
-`;
+const yaml = (mcpUrl: string) => whoamiOAuthYaml(mcpUrl, `{ type: oauth, scopes: [openid, email] }`);
 
 let pausedId = '';
 /** pages the browser ended on (the callback's), for the leak check */

@@ -10,24 +10,15 @@ import type { App } from '../../../src/app.ts';
 import { waitForStatus } from '../../helpers/app.ts';
 import { oauthServer, openApp, test, withEnv } from '../../helpers/fixtures.ts';
 import type { TestOAuthServer } from '../../helpers/oauth-server.ts';
+import { whoamiOAuthYaml } from '../../helpers/workflows.ts';
 
 const SECRET = `m2m-${randomBytes(12).toString('hex')}`;
 
-const yaml = (mcpUrl: string) => `
-connectors:
-  notes:
-    transport: streamable-http
-    url: ${mcpUrl}
-    auth: { type: oauth, grant: client_credentials, client_id: interlock-m2m, client_secret: "\${env:IL_STEPUP_SECRET}" }
-workflows:
-  who:
-    description: asks the server whose token it got
-    inputs: { type: object }
-    steps:
-      - id: me
-        call: notes.whoami
-        with: {}
-`;
+const yaml = (mcpUrl: string) =>
+  whoamiOAuthYaml(
+    mcpUrl,
+    `{ type: oauth, grant: client_credentials, client_id: interlock-m2m, client_secret: "\${env:IL_STEPUP_SECRET}" }`,
+  );
 
 const it = test.extend<{ as: TestOAuthServer; app: App }>({
   as: oauthServer({ staticClient: { clientId: 'interlock-m2m', clientSecret: SECRET } }),

@@ -12,13 +12,14 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { Hono } from 'hono';
 import type { App } from '../../../src/app.ts';
+import { silentLogger } from '../../../src/logger.ts';
 import { Authenticator } from '../../../src/server/auth.ts';
 import { servicesOf } from '../../../src/server/compose.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../../src/server/mcp/http.ts';
 import type { RunView } from '../../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../../helpers/app.ts';
 import { appTest } from '../../helpers/fixtures.ts';
-import { payWorkflow } from '../../helpers/workflows.ts';
+import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
@@ -221,5 +222,17 @@ export function routeTest(yaml: string) {
       },
       { scope: 'file' },
     ],
+  });
+}
+
+/**
+ * `pay` on the test connector (calls logged to `log`) behind `interlock serve`, which starts the
+ * workers; the server logs nothing. For the suites that decide on the URL-mode elicitation page.
+ */
+export function payServerTest(log: string) {
+  return appTest({
+    yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }),
+    workers: false,
+    server: { logger: silentLogger() },
   });
 }

@@ -1,20 +1,14 @@
 import { Client, type ElicitRequestURLParams, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { describe, expect } from 'vitest';
-import { silentLogger } from '../../../src/logger.ts';
-import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
-import { appTest } from '../../helpers/fixtures.ts';
-import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { callLogPath, readCalls } from '../../helpers/app.ts';
+import { payServerTest } from './helpers.ts';
 
 // URL-mode elicitation on 2025-11-25 as the v2 SDK client speaks it: the person is sent to the
 // one-time page, decides there in Chromium, and the client hears notifications/elicitation/complete.
 
 const log = callLogPath();
 // the server starts the workers
-const it = appTest({
-  yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }),
-  workers: false,
-  server: { logger: silentLogger() },
-});
+const it = payServerTest(log);
 
 describe('URL-mode elicitation with the v2 SDK client (2025-11-25)', () => {
   it('sends the person to the page; Approve there runs the write once and the client hears the completion', async ({

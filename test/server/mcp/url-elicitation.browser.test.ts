@@ -9,21 +9,15 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect } from 'vitest';
 import type { RunningServer } from '../../../src/server/serve.ts';
-import { silentLogger } from '../../../src/logger.ts';
-import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
-import { appTest } from '../../helpers/fixtures.ts';
-import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { callLogPath, readCalls } from '../../helpers/app.ts';
+import { payServerTest } from './helpers.ts';
 
 // An MCP client that declares URL-mode elicitation is sent to a one-time page that shows the
 // write in full; the person decides there (in Chromium), and the client hears
 // notifications/elicitation/complete.
 
 const log = callLogPath();
-const it = appTest({
-  yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })] }),
-  workers: false,
-  server: { logger: silentLogger() },
-});
+const it = payServerTest(log);
 
 describe('URL-mode elicitation', () => {
   async function connect(server: RunningServer, answer: (params: ElicitRequestURLParams) => Promise<ElicitResult['action']>) {

@@ -1,79 +1,20 @@
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { SignJWT, decodeJwt, importJWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
-import { payWorkflow } from '../../helpers/workflows.ts';
-import { type OAuthHarness, startOAuthHarness } from './helpers.ts';
-import { type ExternalIssuer, READER, ROBOT, startExternalIssuer } from './issuer.ts';
+import { describe, expect, it } from 'vitest';
+import { waitForStatus } from '../../helpers/app.ts';
+import { issuerYaml, useIssuerHarness } from './helpers.ts';
+import { READER, ROBOT, startExternalIssuer } from './issuer.ts';
 
-let idp: ExternalIssuer;
-let h: OAuthHarness;
-let resource: string;
+const rig = useIssuerHarness(startExternalIssuer, issuerYaml);
 
-const yaml = (issuer: string) => (log: string) =>
-  `
-connectors:${testConnectorYaml(log)}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  greet:
-    description: one read
-    expose: true
-    inputs: { type: object, required: [text], properties: { text: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
-server:
-  auth:
-    oauth:
-      issuer: ${issuer}
-      scopes:
-        read: [mcp:read]
-        trigger: [mcp:run]
-`;
-
-beforeAll(async () => {
-  idp = await startExternalIssuer();
-  h = await startOAuthHarness({ yaml: yaml(idp.issuer), env: {} });
-  resource = `${h.url}/mcp`;
-});
-afterAll(async () => {
-  await h?.close();
-  await idp?.close();
-});
-
-const initialize = (token?: string) =>
-  fetch(`${h.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
-  });
-
-async function connect(token: string): Promise<Client> {
-  const client = new Client({ name: 'external-oauth', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
-  );
-  return client;
-}
+const { initialize } = rig;
+const connect = (token: string) => rig.connect(token, 'external-oauth');
 
 describe('an external authorization server (an oidc-provider standing in for Keycloak), tokens checked by JWKS', () => {
   it('names that issuer in the protected resource metadata', async () => {
-    const meta = await (await fetch(`${h.url}/.well-known/oauth-protected-resource`)).json();
+    const meta = await (await fetch(`${rig.h.url}/.well-known/oauth-protected-resource`)).json();
     expect(meta).toMatchObject({
-      resource,
-      authorization_servers: [idp.issuer],
+      resource: rig.resource,
+      authorization_servers: [rig.idp.issuer],
       scopes_supported: ['mcp:read', 'mcp:run', 'confirm', 'admin', 'audit'],
     });
     const challenge = (await initialize()).headers.get('www-authenticate');
@@ -81,39 +22,39 @@ describe('an external authorization server (an oidc-provider standing in for Key
   });
 
   it('runs a workflow for a token of that issuer, with the subject as the run owner', async () => {
-    const token = await idp.token(ROBOT, resource, 'mcp:read mcp:run');
-    expect(decodeJwt(token)).toMatchObject({ iss: idp.issuer, aud: resource, sub: ROBOT.id });
+    const token = await rig.idp.token(ROBOT, rig.resource, 'mcp:read mcp:run');
+    expect(decodeJwt(token)).toMatchObject({ iss: rig.idp.issuer, aud: rig.resource, sub: ROBOT.id });
     const client = await connect(token);
     try {
       const result = await client.callTool({ name: 'greet', arguments: { text: 'from a machine client' } });
       expect(result.isError).toBeFalsy();
-      const run = await waitForStatus(h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
+      const run = await waitForStatus(rig.h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
       expect(run.owner).toBe(ROBOT.id);
     } finally {
       await client.close();
     }
-    const api = await fetch(`${h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
+    const api = await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
     expect(api.status).toBe(200);
   });
 
   it('refuses a token issued for another resource (wrong audience) with 401 invalid_token', async () => {
-    const token = await idp.token(ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
+    const token = await rig.idp.token(ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
     expect(decodeJwt(token).aud).toBe('https://other.example/mcp');
     const res = await initialize(token);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token"/);
-    const api = await fetch(`${h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
+    const api = await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
     expect(api.status).toBe(401);
     expect(api.headers.get('www-authenticate')).toContain('error="invalid_token"');
   });
 
   it('refuses an expired token signed with the issuer key, with 401 and WWW-Authenticate', async () => {
-    const key = await importJWK(idp.privateJwk, 'RS256');
+    const key = await importJWK(rig.idp.privateJwk, 'RS256');
     const now = Math.floor(Date.now() / 1000);
     const expired = await new SignJWT({ scope: 'mcp:read mcp:run', client_id: ROBOT.id })
       .setProtectedHeader({ alg: 'RS256', kid: 'external-1', typ: 'at+jwt' })
-      .setIssuer(idp.issuer)
-      .setAudience(resource)
+      .setIssuer(rig.idp.issuer)
+      .setAudience(rig.resource)
       .setSubject(ROBOT.id)
       .setIssuedAt(now - 7200)
       .setExpirationTime(now - 3600)
@@ -121,14 +62,14 @@ describe('an external authorization server (an oidc-provider standing in for Key
     const res = await initialize(expired);
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toContain(
-      `resource_metadata="${h.url}/.well-known/oauth-protected-resource/mcp"`,
+      `resource_metadata="${rig.h.url}/.well-known/oauth-protected-resource/mcp"`,
     );
     expect(res.headers.get('www-authenticate')).toContain('error="invalid_token"');
     // The same claims, unexpired, are accepted: what failed was the expiry alone.
     const fresh = await new SignJWT({ scope: 'mcp:read' })
       .setProtectedHeader({ alg: 'RS256', kid: 'external-1' })
-      .setIssuer(idp.issuer)
-      .setAudience(resource)
+      .setIssuer(rig.idp.issuer)
+      .setAudience(rig.resource)
       .setSubject(ROBOT.id)
       .setIssuedAt(now)
       .setExpirationTime(now + 300)
@@ -137,8 +78,8 @@ describe('an external authorization server (an oidc-provider standing in for Key
   });
 
   it('lets a token without the mapped trigger scope list and read, but not run; the API answers 403', async () => {
-    const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
-    const token = await idp.token(READER, resource, 'mcp:read');
+    const before = (await rig.h.app.store.listRuns({ limit: 500 })).runs.length;
+    const token = await rig.idp.token(READER, rig.resource, 'mcp:read');
     const client = await connect(token);
     try {
       const names = (await client.listTools()).tools.map((t) => t.name).sort();
@@ -148,13 +89,13 @@ describe('an external authorization server (an oidc-provider standing in for Key
     } finally {
       await client.close();
     }
-    const api = await fetch(`${h.url}/api/v1/workflows/greet/runs`, {
+    const api = await fetch(`${rig.h.url}/api/v1/workflows/greet/runs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ inputs: { text: 'x' } }),
     });
     expect(api.status).toBe(403);
-    expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
+    expect((await rig.h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
   });
 
   it('refuses a token signed by a key that is not the issuer’s', async () => {
@@ -163,8 +104,8 @@ describe('an external authorization server (an oidc-provider standing in for Key
     const now = Math.floor(Date.now() / 1000);
     const forged = await new SignJWT({ scope: 'mcp:read mcp:run' })
       .setProtectedHeader({ alg: 'RS256', kid: 'external-1' })
-      .setIssuer(idp.issuer)
-      .setAudience(resource)
+      .setIssuer(rig.idp.issuer)
+      .setAudience(rig.resource)
       .setSubject('mallory')
       .setExpirationTime(now + 300)
       .sign(privateKey);

@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Browser } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import type { RunningServer } from '../../../src/server/serve.ts';
 import { callLogPath, startStack, testConnectorYaml } from '../../helpers/app.ts';
@@ -74,6 +74,104 @@ export async function startOAuthHarness(opts: {
   const logs: string[] = [];
   const stack = await startStack(opts.yaml(log), { env: opts.env, onNotice: (m) => logs.push(m) });
   return { ...stack, url: stack.server.url, log, logs };
+}
+
+/**
+ * The config of the suites whose `/mcp` trusts an external issuer: greet (one read) and pay (a
+ * write), the issuer's scopes `mcp:read` and `mcp:run` mapped to read and trigger. `oauth` is more
+ * of `server.auth.oauth` (an `introspection:` block), indented under it.
+ */
+export function issuerYaml(issuer: string, log: string, oauth = ''): string {
+  return `
+connectors:${testConnectorYaml(log)}
+policy:
+  confirmation_ttl: 1h
+workflows:
+  greet:
+    description: one read
+    expose: true
+    inputs: { type: object, required: [text], properties: { text: { type: string } } }
+    steps:
+      - id: say
+        call: test.echo
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
+server:
+  auth:
+    oauth:
+      issuer: ${issuer}${oauth}
+      scopes:
+        read: [mcp:read]
+        trigger: [mcp:run]
+`;
+}
+
+/**
+ * issuerYaml's `oauth` for a issuer of opaque tokens: Interlock asks its RFC 7662 endpoint, as
+ * `clientId` with the secret in `${env:secretVar}`. `cache: 0s`: every request asks the issuer, so a
+ * revocation counts at once (the cache has its own test).
+ */
+export const introspectionOAuth = (issuer: string, clientId: string, secretVar: string): string => `
+      introspection:
+        url: ${issuer}/token/introspection
+        client_id: ${clientId}
+        client_secret: "\${env:${secretVar}}"
+        cache: 0s`;
+
+/** An external issuer and an Interlock harness that trusts it, for the file (see useIssuerHarness). */
+export interface IssuerRig<I> {
+  idp: I;
+  h: OAuthHarness;
+  /** Interlock's `/mcp`, the resource its tokens are for */
+  resource: string;
+  /** a raw MCP initialize POST to `/mcp` (2025-06-18), with `token` as the bearer when given */
+  initialize(token?: string): Promise<Response>;
+  /** an MCP client named `name`, connected to `/mcp` with `token` as the bearer */
+  connect(token: string, name: string): Promise<Client>;
+}
+
+/**
+ * Starts the issuer, then a harness on `yaml(issuer, log)` with `env`, before the file's tests and
+ * closes both after them; the rig is filled in when they start. For the suites whose module-level
+ * helpers close over the harness (like startOAuthHarness); a new suite names fixtures instead.
+ */
+export function useIssuerHarness<I extends { issuer: string; close(): Promise<void> }>(
+  start: () => Promise<I>,
+  yaml: (issuer: string, log: string) => string,
+  env: Record<string, string> = {},
+): IssuerRig<I> {
+  const rig = {
+    initialize: (token?: string) =>
+      fetch(`${rig.h.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'initialize',
+          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+        }),
+      }),
+    async connect(token: string, name: string) {
+      const client = new Client({ name, version: '1.0.0' });
+      const headers = { authorization: `Bearer ${token}` };
+      await client.connect(new StreamableHTTPClientTransport(new URL(rig.resource), { requestInit: { headers } }));
+      return client;
+    },
+  } as IssuerRig<I>;
+  beforeAll(async () => {
+    rig.idp = await start();
+    rig.h = await startOAuthHarness({ yaml: (log) => yaml(rig.idp.issuer, log), env });
+    rig.resource = `${rig.h.url}/mcp`;
+  });
+  afterAll(async () => {
+    await rig.h?.close();
+    await rig.idp?.close();
+  });
+  return rig;
 }
 
 /** Where the authorization server sends the browser back; nothing listens, the page intercepts it. */

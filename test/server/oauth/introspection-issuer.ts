@@ -1,7 +1,6 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import Provider from 'oidc-provider';
+import { listenLoopback, machineClients, perResourceTokens } from './issuer.ts';
 
 /** Interlock's own credentials at the issuer: the resource server asking about tokens. */
 export const INTERLOCK_RS = { id: 'interlock-rs', secret: 'rs-secret-41c7-introspection-do-not-leak' };
@@ -33,22 +32,9 @@ const basic = (c: { id: string; secret: string }) => `Basic ${Buffer.from(`${c.i
  * the issuer's own names (`mcp:read`, `mcp:run`); the audience is whatever resource the client names.
  */
 export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
-  let handler: (req: IncomingMessage, res: ServerResponse) => void = (_q, s) => {
-    s.statusCode = 503;
-    s.end();
-  };
-  const server: Server = createServer((req, res) => handler(req, res));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const clients = [INTERLOCK_RS, OPAQUE_ROBOT, OPAQUE_READER].map((c) => ({
-    client_id: c.id,
-    client_secret: c.secret,
-    grant_types: ['client_credentials'],
-    redirect_uris: [],
-    response_types: [],
-  }));
+  const { issuer, serve, close } = await listenLoopback();
   const provider = new Provider(issuer, {
-    clients,
+    clients: machineClients([INTERLOCK_RS, OPAQUE_ROBOT, OPAQUE_READER]),
     // offline_access turns the refresh_token grant on: a test asks about a refresh token.
     scopes: ['offline_access', 'mcp:read', 'mcp:run'],
     ttl: { ClientCredentials: 600 },
@@ -57,19 +43,10 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => undefined as unknown as string,
-        getResourceServerInfo: (_ctx, indicator) => ({
-          scope: 'mcp:read mcp:run',
-          audience: indicator,
-          accessTokenFormat: 'opaque',
-          accessTokenTTL: 600,
-        }),
-      },
+      resourceIndicators: perResourceTokens({ accessTokenFormat: 'opaque' }),
     },
   });
-  handler = provider.callback();
+  serve(provider.callback());
   const issued: string[] = [];
   return {
     issuer,
@@ -93,11 +70,7 @@ export async function startIntrospectingIssuer(): Promise<IntrospectingIssuer> {
       });
       if (!res.ok) throw new Error(`revocation failed: ${res.status} ${await res.text()}`);
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

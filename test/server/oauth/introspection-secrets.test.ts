@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../../../src/app.ts';
 import { type RunningServer, startServer } from '../../../src/server/serve.ts';
 import { loadConfigFromString } from '../../../src/workflows/load.ts';
-import { callLogPath, testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
+import { callLogPath, waitForStatus } from '../../helpers/app.ts';
 import { TestRedis } from '../../helpers/redis.ts';
-import { payWorkflow } from '../../helpers/workflows.ts';
+import { introspectionOAuth, issuerYaml } from './helpers.ts';
 import {
   INTERLOCK_RS,
   type IntrospectingIssuer,
@@ -23,26 +23,8 @@ import {
 } from './introspection-issuer.ts';
 import { dumpRedis } from '../../hostile/witness.ts';
 
-const yaml = (issuer: string) => `
-connectors:${testConnectorYaml(callLogPath())}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  greet:
-    description: one read
-    expose: true
-    inputs: { type: object, required: [text], properties: { text: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
-server:
-  auth:
-    oauth:
-      issuer: ${issuer}
-      introspection: { url: ${issuer}/token/introspection, client_id: ${INTERLOCK_RS.id}, client_secret: "\${env:IL_CANARY_RS_SECRET}", cache: 0s }
-      scopes: { read: [mcp:read], trigger: [mcp:run] }
-`;
+const yaml = (issuer: string) =>
+  issuerYaml(issuer, callLogPath(), introspectionOAuth(issuer, INTERLOCK_RS.id, 'IL_CANARY_RS_SECRET'));
 
 describe('introspected tokens and the introspection secret appear in no log, record, event, page, API or MCP answer', () => {
   const redis = new TestRedis();

@@ -3,86 +3,19 @@
  * tokens (no JWT to verify locally), and Interlock asks its introspection endpoint what each one
  * means, authenticated as its own client.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
-import { payWorkflow } from '../../helpers/workflows.ts';
-import { type OAuthHarness, startOAuthHarness } from './helpers.ts';
-import {
-  INTERLOCK_RS,
-  type IntrospectingIssuer,
-  OPAQUE_READER,
-  OPAQUE_ROBOT,
+import { describe, expect, it } from 'vitest';
+import { waitForStatus } from '../../helpers/app.ts';
+import { introspectionOAuth, issuerYaml, useIssuerHarness } from './helpers.ts';
+import { INTERLOCK_RS, OPAQUE_READER, OPAQUE_ROBOT, startIntrospectingIssuer } from './introspection-issuer.ts';
+
+const rig = useIssuerHarness(
   startIntrospectingIssuer,
-} from './introspection-issuer.ts';
+  (issuer, log) => issuerYaml(issuer, log, introspectionOAuth(issuer, INTERLOCK_RS.id, 'IL_INTROSPECTION_SECRET')),
+  { IL_INTROSPECTION_SECRET: INTERLOCK_RS.secret },
+);
 
-let idp: IntrospectingIssuer;
-let h: OAuthHarness;
-let resource: string;
-
-// `cache: 0s`: every request asks the issuer, so a revocation counts at once (the cache has its own test).
-const yaml = (issuer: string) => (log: string) =>
-  `
-connectors:${testConnectorYaml(log)}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  greet:
-    description: one read
-    expose: true
-    inputs: { type: object, required: [text], properties: { text: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
-server:
-  auth:
-    oauth:
-      issuer: ${issuer}
-      introspection:
-        url: ${issuer}/token/introspection
-        client_id: ${INTERLOCK_RS.id}
-        client_secret: "\${env:IL_INTROSPECTION_SECRET}"
-        cache: 0s
-      scopes:
-        read: [mcp:read]
-        trigger: [mcp:run]
-`;
-
-beforeAll(async () => {
-  idp = await startIntrospectingIssuer();
-  h = await startOAuthHarness({ yaml: yaml(idp.issuer), env: { IL_INTROSPECTION_SECRET: INTERLOCK_RS.secret } });
-  resource = `${h.url}/mcp`;
-});
-afterAll(async () => {
-  await h?.close();
-  await idp?.close();
-});
-
-const initialize = (token: string) =>
-  fetch(`${h.url}/mcp`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      accept: 'application/json, text/event-stream',
-      authorization: `Bearer ${token}`,
-    },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    }),
-  });
-
-async function connect(token: string): Promise<Client> {
-  const client = new Client({ name: 'introspection', version: '1.0.0' });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
-  );
-  return client;
-}
+const { initialize } = rig;
+const connect = (token: string) => rig.connect(token, 'introspection');
 
 const expectInvalidToken = (res: Response) => {
   expect(res.status).toBe(401);
@@ -91,33 +24,33 @@ const expectInvalidToken = (res: Response) => {
 
 describe('an authorization server with opaque tokens, checked by introspection (RFC 7662)', () => {
   it('hands out tokens that are not JWTs, so only the introspection endpoint can say what they mean', async () => {
-    const token = await idp.token(OPAQUE_ROBOT, resource, 'mcp:read mcp:run');
+    const token = await rig.idp.token(OPAQUE_ROBOT, rig.resource, 'mcp:read mcp:run');
     expect(token.split('.')).toHaveLength(1);
-    const meta = await (await fetch(`${h.url}/.well-known/oauth-protected-resource/mcp`)).json();
-    expect(meta).toMatchObject({ resource, authorization_servers: [idp.issuer] });
+    const meta = await (await fetch(`${rig.h.url}/.well-known/oauth-protected-resource/mcp`)).json();
+    expect(meta).toMatchObject({ resource: rig.resource, authorization_servers: [rig.idp.issuer] });
   });
 
   it('runs a workflow for an active token with the right audience and scopes; the client is the run owner', async () => {
-    const token = await idp.token(OPAQUE_ROBOT, resource, 'mcp:read mcp:run');
+    const token = await rig.idp.token(OPAQUE_ROBOT, rig.resource, 'mcp:read mcp:run');
     const client = await connect(token);
     try {
       const result = await client.callTool({ name: 'greet', arguments: { text: 'opaque' } });
       expect(result.isError).toBeFalsy();
-      const run = await waitForStatus(h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
+      const run = await waitForStatus(rig.h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
       // A client-credentials token has no resource owner: its subject is the client (RFC 9068 §2.2).
       expect(run.owner).toBe(OPAQUE_ROBOT.id);
     } finally {
       await client.close();
     }
-    expect((await fetch(`${h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    expect((await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it('refuses a token once it is revoked, though it was accepted a moment before', async () => {
-    const token = await idp.token(OPAQUE_ROBOT, resource, 'mcp:read mcp:run');
+    const token = await rig.idp.token(OPAQUE_ROBOT, rig.resource, 'mcp:read mcp:run');
     expect((await initialize(token)).status).toBe(200);
-    await idp.revoke(OPAQUE_ROBOT, token);
+    await rig.idp.revoke(OPAQUE_ROBOT, token);
     expectInvalidToken(await initialize(token));
-    const api = await fetch(`${h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
+    const api = await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
     expectInvalidToken(api);
   });
 
@@ -126,15 +59,15 @@ describe('an authorization server with opaque tokens, checked by introspection (
   });
 
   it('refuses a token issued for another resource (wrong audience)', async () => {
-    const token = await idp.token(OPAQUE_ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
+    const token = await rig.idp.token(OPAQUE_ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
     expectInvalidToken(await initialize(token));
-    const api = await fetch(`${h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
+    const api = await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
     expectInvalidToken(api);
   });
 
   it('lets a token without the mapped trigger scope list and read, but not run; the API answers 403', async () => {
-    const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
-    const token = await idp.token(OPAQUE_READER, resource, 'mcp:read');
+    const before = (await rig.h.app.store.listRuns({ limit: 500 })).runs.length;
+    const token = await rig.idp.token(OPAQUE_READER, rig.resource, 'mcp:read');
     const client = await connect(token);
     try {
       expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_run', 'list_workflows']);
@@ -143,12 +76,12 @@ describe('an authorization server with opaque tokens, checked by introspection (
     } finally {
       await client.close();
     }
-    const api = await fetch(`${h.url}/api/v1/workflows/greet/runs`, {
+    const api = await fetch(`${rig.h.url}/api/v1/workflows/greet/runs`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ inputs: { text: 'x' } }),
     });
     expect(api.status).toBe(403);
-    expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
+    expect((await rig.h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
   });
 });

@@ -1,50 +1,14 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { SignJWT, importJWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readCalls, testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
-import { payWorkflow } from '../../helpers/workflows.ts';
-import { type OAuthHarness, startOAuthHarness } from './helpers.ts';
-import { type ExternalIssuer, READER, ROBOT, startExternalIssuer } from './issuer.ts';
+import { describe, expect, it } from 'vitest';
+import { readCalls, waitForStatus } from '../../helpers/app.ts';
+import { issuerYaml, useIssuerHarness } from './helpers.ts';
+import { READER, ROBOT, startExternalIssuer } from './issuer.ts';
 
 // /mcp stays an OAuth-protected resource on protocol 2026-07-28: the 401 and its challenge, the
 // token checks and the scopes come before the request reaches the 2026 server, as for 2025 clients.
 
-let idp: ExternalIssuer;
-let h: OAuthHarness;
-let resource: string;
-
-const yaml = (issuer: string) => (log: string) =>
-  `
-connectors:${testConnectorYaml(log)}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  greet:
-    description: one read
-    expose: true
-    inputs: { type: object, required: [text], properties: { text: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
-server:
-  auth:
-    oauth:
-      issuer: ${issuer}
-      scopes:
-        read: [mcp:read]
-        trigger: [mcp:run]
-`;
-
-beforeAll(async () => {
-  idp = await startExternalIssuer();
-  h = await startOAuthHarness({ yaml: yaml(idp.issuer), env: {} });
-  resource = `${h.url}/mcp`;
-});
-afterAll(async () => {
-  await h?.close();
-  await idp?.close();
-});
+const rig = useIssuerHarness(startExternalIssuer, issuerYaml);
 
 interface Exchange {
   method: string | undefined;
@@ -70,7 +34,7 @@ async function connect(token: string | undefined, autoFulfill = true) {
     },
   );
   client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { decision: 'approve' } }));
-  const transport = new StreamableHTTPClientTransport(new URL(resource), {
+  const transport = new StreamableHTTPClientTransport(new URL(rig.resource), {
     fetch: recording,
     ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
   });
@@ -86,27 +50,27 @@ async function issuerToken(subject: string, scope: string): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ scope })
     .setProtectedHeader({ alg: 'RS256', kid: 'external-1' })
-    .setIssuer(idp.issuer)
-    .setAudience(resource)
+    .setIssuer(rig.idp.issuer)
+    .setAudience(rig.resource)
     .setSubject(subject)
     .setIssuedAt(now)
     .setExpirationTime(now + 300)
-    .sign(await importJWK(idp.privateJwk, 'RS256'));
+    .sign(await importJWK(rig.idp.privateJwk, 'RS256'));
 }
 
-const writes = () => readCalls(h.log).filter((x) => x.tool === 'record').length;
+const writes = () => readCalls(rig.h.log).filter((x) => x.tool === 'record').length;
 
 describe('MCP 2026-07-28 on the OAuth-protected /mcp', () => {
   it('answers a 2026-07-28 client without a token with 401 and a challenge naming the resource metadata', async () => {
     const c = await connect(undefined);
     expect(c.failed).toBeDefined();
     expect(c.seen[0]).toMatchObject({ method: 'server/discover', status: 401 });
-    expect(c.seen[0]?.challenge).toContain(`resource_metadata="${h.url}/.well-known/oauth-protected-resource/mcp"`);
+    expect(c.seen[0]?.challenge).toContain(`resource_metadata="${rig.h.url}/.well-known/oauth-protected-resource/mcp"`);
     expect(c.seen[0]?.challenge).toContain('scope="mcp:read mcp:run"');
   });
 
   it('refuses a token for another resource (401 invalid_token) and one with neither read nor trigger (403 insufficient_scope)', async () => {
-    const other = await idp.token(ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
+    const other = await rig.idp.token(ROBOT, 'https://other.example/mcp', 'mcp:read mcp:run');
     const wrong = await connect(other);
     expect(wrong.failed).toBeDefined();
     expect(wrong.seen[0]?.status).toBe(401);
@@ -118,13 +82,13 @@ describe('MCP 2026-07-28 on the OAuth-protected /mcp', () => {
   });
 
   it('runs a read for a token of that issuer, with the subject as the run owner; without confirm a write waits', async () => {
-    const c = await connect(await idp.token(ROBOT, resource, 'mcp:read mcp:run'));
+    const c = await connect(await rig.idp.token(ROBOT, rig.resource, 'mcp:read mcp:run'));
     expect(c.failed).toBeUndefined();
     try {
       expect(c.client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       expect(c.seen.every((e) => e.status === 200)).toBe(true);
       const read = await c.client.callTool({ name: 'greet', arguments: { text: 'from 2026' } });
-      const run = await waitForStatus(h.app, (read.structuredContent as { runId: string }).runId, ['succeeded']);
+      const run = await waitForStatus(rig.h.app, (read.structuredContent as { runId: string }).runId, ['succeeded']);
       expect(run.owner).toBe(ROBOT.id);
       const before = writes();
       const write = await c.client.callTool({ name: 'pay', arguments: { name: 'robo', amount: 3 } });
@@ -136,7 +100,7 @@ describe('MCP 2026-07-28 on the OAuth-protected /mcp', () => {
   });
 
   it('lets a read-only token list and read on 2026-07-28, but not run', async () => {
-    const c = await connect(await idp.token(READER, resource, 'mcp:read'));
+    const c = await connect(await rig.idp.token(READER, rig.resource, 'mcp:read'));
     try {
       expect((await c.client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_run', 'list_workflows']);
       const r = await c.client.callTool({ name: 'run_workflow', arguments: { workflow: 'greet', inputs: { text: 'x' } } });
@@ -173,9 +137,9 @@ describe('MCP 2026-07-28 on the OAuth-protected /mcp', () => {
       const done = await answer(ann.client);
       const view = done.structuredContent as { status: string; runId: string };
       expect(view.status).toBe('succeeded');
-      const run = await h.app.store.requireRun(view.runId);
+      const run = await rig.h.app.store.requireRun(view.runId);
       expect(run.owner).toBe('approver-ann');
-      const conf = await h.app.store.requireConfirmation(String(run.steps.write?.confirmationId));
+      const conf = await rig.h.app.store.requireConfirmation(String(run.steps.write?.confirmationId));
       expect(conf).toMatchObject({ status: 'approved', channel: 'mcp-elicitation', decidedBy: 'approver-ann' });
       expect(writes()).toBe(before + 1);
     } finally {
