@@ -1,12 +1,11 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { AuditEntry } from '../../src/runs/audit.ts';
 import type { ConfirmationRecord } from '../../src/runs/records.ts';
 import { httpStatus } from '../../src/server/status.ts';
-import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { waitForStatus } from '../helpers/app.ts';
 import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
+import { runCli } from '../helpers/processes.ts';
 
 interface StripeState {
   refunds: Record<string, Refund>;
@@ -195,12 +194,7 @@ describe('policy rules on the shipped refund workflow', () => {
     expect([...ids].sort()).toEqual(ids);
 
     const runId = entries[0].runId;
-    const cli = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'audit', '--run', runId], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: cliEnv,
-    });
+    const cli = await runCli(['audit', '--run', runId], { env: cliEnv, timeoutMs: 60_000 });
     expect(cli.stderr).toBe('');
     const fromCli = cli.stdout
       .trim()
@@ -220,12 +214,7 @@ describe('policy rules on the shipped refund workflow', () => {
     const charge = await bigCharge();
     const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 55000 }, { principal: 'ops' });
     const conf = await pendingOf(run.id, 'refund');
-    const cli = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'policy', 'explain', conf.id], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: cliEnv,
-    });
+    const cli = await runCli(['policy', 'explain', conf.id], { env: cliEnv, timeoutMs: 60_000 });
     expect(cli.stdout).toContain(
       'Rule "large-refunds" (refunds above 500.00 USD need two approvers from finance) applies to this call of 550.00 USD',
     );

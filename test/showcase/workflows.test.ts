@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
-import { ROOT, approveAll, waitForStatus } from '../helpers/app.ts';
+import { approveAll, waitForStatus } from '../helpers/app.ts';
 import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
+import { runCli } from '../helpers/processes.ts';
 
 interface StripeState {
   refunds: Record<string, { charge: string; amount: number }>;
@@ -86,11 +85,9 @@ describe('the shipped workflows on the Stripe and Slack sandboxes', () => {
 });
 
 describe('npm run demo', () => {
-  it('runs refund → notify end to end and shows the payload, the refund id and the message ts', ({ redis }) => {
-    const r = spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), 'demo'], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      timeout: 120_000,
+  it('runs refund → notify end to end and shows the payload, the refund id and the message ts', async ({ redis }) => {
+    const r = await runCli(['demo'], {
+      timeoutMs: 120_000,
       env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: 'demo', NO_COLOR: '1' },
     });
     expect(r.stderr).not.toMatch(/demo failed/);

@@ -1,9 +1,8 @@
-import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { ROOT, callLogPath, testConnectorYaml } from '../helpers/app.ts';
+import { callLogPath, testConnectorYaml } from '../helpers/app.ts';
 import { appTest } from '../helpers/fixtures.ts';
+import { runCli } from '../helpers/processes.ts';
 
 // Schedulers follow the config: a reload that adds, retimes or removes a schedule upserts or
 // removes its job scheduler; one that changes only the inputs leaves the next tick where it is.
@@ -49,23 +48,22 @@ describe('schedules and config reloads', () => {
 
   test('interlock triggers list | pause', async ({ app, redis, configFile }) => {
     const cli = (...args: string[]) =>
-      spawnSync(process.execPath, [join(ROOT, 'src/cli.ts'), '--config', configFile, 'triggers', ...args], {
+      runCli(['--config', configFile, 'triggers', ...args], {
         env: { ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: app.prefix, NO_COLOR: '1' },
-        encoding: 'utf8',
         // A CLI start loads the whole program; on a busy machine that takes a while.
-        timeout: 150_000,
+        timeoutMs: 150_000,
       });
     // The file on disk is still v1; the CLI reads it.
-    const list = cli('list');
+    const list = await cli('list');
     expect(list.status).toBe(0);
     expect(list.stdout).toMatch(/^a\.s {2}every 3600000 ms \(missed: run_once\) {2}active/m);
     expect(list.stdout).toMatch(/^b\.s {2}cron "0 9 \* \* 1" Europe\/Berlin/m);
-    const paused = cli('pause', 'a.s');
+    const paused = await cli('pause', 'a.s');
     expect(paused.status).toBe(0);
     expect(paused.stdout).toMatch(/^a\.s .*paused by cli/m);
     expect((await app.triggers.list()).find((t) => t.id === 'a.s')?.paused).toBe(true);
     await app.triggers.resume('a.s');
-    const unknown = cli('pause', 'nope');
+    const unknown = await cli('pause', 'nope');
     expect(unknown.status).not.toBe(0);
     expect(unknown.stderr).toMatch(/No trigger 'nope' \(known: a\.s, b\.s\)/);
   }, 480_000);
