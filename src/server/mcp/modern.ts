@@ -20,7 +20,7 @@ import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
 import { RequestStateError, type RequestStates } from './request-state.ts';
-import { pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
+import { gatePlan, pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
 import { readCatalog } from './catalog.ts';
 import { type FacadeServices, INSTRUCTIONS, VERSION } from './server.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
@@ -149,7 +149,8 @@ export class ModernFacade {
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'get_run needs runId (a string)');
       const run = await this.deps.services.queries.getRun(args.runId);
       if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
-      return runResult(runView(run, await pendingConfirmation(this.deps.services.queries, run), this.deps.links));
+      const conf = await pendingConfirmation(this.deps.services.queries, run);
+      return runResult(runView(run, conf, this.deps.links, undefined, await gatePlan(this.deps.services.plans, run)));
     }
     return this.start(action.workflow, args, ctx);
   }
@@ -263,7 +264,7 @@ export class ModernFacade {
         if (run.status === 'awaiting_confirmation' && conf && canConfirm(ctx) && !why) return this.ask(conf, conversation, ctx);
         const settled = TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention';
         if (settled || run.status === 'awaiting_confirmation' || Date.now() >= deadline || ctx.mcpReq.signal.aborted)
-          return runResult(runView(run, conf, this.deps.links, why));
+          return runResult(runView(run, conf, this.deps.links, why, await gatePlan(this.deps.services.plans, run)));
       }
     } finally {
       blocking.disconnect();
@@ -275,8 +276,11 @@ export class ModernFacade {
       { cid: conf.id, hash: conf.argumentsHash, runId: conf.runId, conversation },
       principalOf(ctx),
     );
+    // The plan in words, as the older eras show it (one wording: plans/words.ts).
+    const run = await this.deps.services.queries.requireRun(conf.runId);
+    const plan = await gatePlan(this.deps.services.plans, run);
     return inputRequired({
-      inputRequests: { [DECISION_KEY]: inputRequired.elicit(elicitationParams(conf, this.deps.links)) },
+      inputRequests: { [DECISION_KEY]: inputRequired.elicit(elicitationParams(conf, this.deps.links, plan)) },
       requestState,
     });
   }
