@@ -20,7 +20,16 @@ import { TERMINAL_RUN_STATUSES } from '../../runs/records.ts';
 import { redisUnavailable } from '../../runs/redis-unavailable.ts';
 import { elicitationParams, readDecision } from './confirm.ts';
 import { RequestStateError, type RequestStates } from './request-state.ts';
-import { gatePlan, pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
+import {
+  gatePlan,
+  getRunResult,
+  pendingConfirmation,
+  runResult,
+  runView,
+  toolError,
+  workflowsResult,
+  type Links,
+} from './results.ts';
 import { readCatalog } from './catalog.ts';
 import { type FacadeServices, INSTRUCTIONS, VERSION } from './server.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
@@ -139,18 +148,12 @@ export class ModernFacade {
     const action = built.tools.get(name)?.action;
     if (!action) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Unknown tool: ${name}`);
     if (action.kind === 'list_workflows') {
-      const out = listWorkflows(config, built.exposed);
-      const text =
-        out.workflows.map((w) => `${String(w.name)}: ${String(w.description)}`).join('\n') || 'No workflows are configured.';
-      return { content: [{ type: 'text', text }], structuredContent: out };
+      return workflowsResult(listWorkflows(config, built.exposed));
     }
     if (action.kind === 'get_run') {
       if (typeof args.runId !== 'string' || !args.runId)
         throw new ProtocolError(ProtocolErrorCode.InvalidParams, 'get_run needs runId (a string)');
-      const run = await this.deps.services.queries.getRun(args.runId);
-      if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
-      const conf = await pendingConfirmation(this.deps.services.queries, run);
-      return runResult(runView(run, conf, this.deps.links, undefined, await gatePlan(this.deps.services.plans, run)));
+      return getRunResult(this.deps.services, this.deps.links, args.runId);
     }
     return this.start(action.workflow, args, ctx);
   }

@@ -202,3 +202,22 @@ export function toolError(message: string): CallToolResult {
 function clip(s: string, n: number): string {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
+
+/** list_workflows' answer (from tools.ts listWorkflows), the same on every protocol revision. */
+export function workflowsResult(out: { workflows: Array<Record<string, unknown>> }): CallToolResult {
+  const text =
+    out.workflows.map((w) => `${String(w.name)}: ${String(w.description)}`).join('\n') || 'No workflows are configured.';
+  return { content: [{ type: 'text', text }], structuredContent: out };
+}
+
+/** get_run's answer for a checked runId: the run, its pending write and its plan in words, on every revision. */
+export async function getRunResult(
+  services: { queries: RunQueries; plans: RunPlans },
+  links: Links,
+  runId: string,
+): Promise<CallToolResult> {
+  const run = await services.queries.getRun(runId);
+  if (!run) return toolError(`No run with id "${runId}". Use the runId that run_workflow answered with.`);
+  const conf = await pendingConfirmation(services.queries, run);
+  return runResult(runView(run, conf, links, undefined, await gatePlan(services.plans, run)));
+}

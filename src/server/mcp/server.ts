@@ -17,7 +17,7 @@ import type { InterlockConfig } from '../../workflows/types.ts';
 import type { ServerServices } from '../services.ts';
 import { readCatalog } from './catalog.ts';
 import { followRun, type Extra } from './follow.ts';
-import { gatePlan, pendingConfirmation, runResult, runView, toolError, type Links } from './results.ts';
+import { getRunResult, toolError, workflowsResult, type Links } from './results.ts';
 import { buildTools, listWorkflows, type CatalogLookup } from './tools.ts';
 
 /** What the facade reads and does: runs, their events, the catalog and the config, never the App. */
@@ -188,18 +188,12 @@ export class Facade {
     if (!entry) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
     const action = entry.action;
     if (action.kind === 'list_workflows') {
-      const out = listWorkflows(config, built.exposed);
-      const text =
-        out.workflows.map((w) => `${String(w.name)}: ${String(w.description)}`).join('\n') || 'No workflows are configured.';
-      return { content: [{ type: 'text', text }], structuredContent: out };
+      return workflowsResult(listWorkflows(config, built.exposed));
     }
     if (action.kind === 'get_run') {
       if (typeof args.runId !== 'string' || !args.runId)
         throw new McpError(ErrorCode.InvalidParams, 'get_run needs runId (a string)');
-      const run = await this.deps.services.queries.getRun(args.runId);
-      if (!run) return toolError(`No run with id "${args.runId}". Use the runId that run_workflow answered with.`);
-      const conf = await pendingConfirmation(this.deps.services.queries, run);
-      return runResult(runView(run, conf, this.links, undefined, await gatePlan(this.deps.services.plans, run)));
+      return getRunResult(this.deps.services, this.links, args.runId);
     }
     if (!canRun(extra)) {
       return toolError(
