@@ -1,9 +1,3 @@
-/**
- * The `call` operation: take the rate-limit slots, start the step (a write's intent before
- * anything is sent), call the tool under a guard that hands back or cancels, and record what
- * came of it.
- */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError } from 'bullmq';
 import { checkToolResult, loosenedNote, recordedResult } from '../connectors/results.ts';
@@ -24,6 +18,7 @@ import {
 } from './execute.ts';
 import type { StepOp } from './plan.ts';
 import type { RateSlot } from './rate-limits.ts';
+import { rateClaim } from './rate-slots.ts';
 import { errorInfo, isTransient, neverDelivered } from './retry.ts';
 import { StepStart, notStarted } from './start.ts';
 
@@ -296,13 +291,10 @@ async function takeRateSlots(
   limits: RateSlot[],
   timeoutMs = DEFAULT_HOLD_MS,
 ): Promise<{ release: () => void } | string> {
-  const connector = j.step.connector;
-  const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
-  const member = `${process.pid}-${randomUUID()}`;
   // A slot of a call that never answers (its worker died) frees up a little after its timeout.
-  const holdMs = timeoutMs + 1000;
+  const claim = rateClaim(d.store, d.logger, j.step.connector, limits, timeoutMs + 1000);
   for (;;) {
-    const wait = await d.store.takeRateSlots(connector, windows, member, holdMs);
+    const wait = await claim.take();
     if (wait <= 0) break;
     if (wait > RATE_WAIT_IN_PLACE_MS && j.borrowed) return handOff(d, j, 'waiting for a rate-limit slot', { delayMs: wait });
     if (wait > RATE_WAIT_IN_PLACE_MS && j.token) {
@@ -311,16 +303,5 @@ async function takeRateSlots(
     }
     await sleep(wait);
   }
-  return {
-    release: () => {
-      d.store
-        .releaseRateSlots(connector, windows, member)
-        .catch((err: unknown) =>
-          d.logger.warn(
-            { connector, err: (err as Error).message },
-            'could not release rate-limit slots; they free up when the call would have timed out',
-          ),
-        );
-    },
-  };
+  return { release: claim.release };
 }

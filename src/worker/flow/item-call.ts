@@ -1,15 +1,10 @@
-/**
- * One call of a unit: a slot in every rate-limit window of the call (as a step takes, through the
- * same Redis windows, so a connector's limit holds across loops, steps and processes), its start
- * (a write's intent first), the call with the unit's idempotency key, its end.
- */
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { checkToolResult, recordedResult } from '../../connectors/results.ts';
 import type { ToolCallResult, ToolInfo } from '../../connectors/types.ts';
 import type { ItemRecord } from '../../runs/records.ts';
 import type { StepDeps, StepJob } from '../execute.ts';
 import { errorInfo, isTransient, neverDelivered } from '../retry.ts';
+import { rateClaim } from '../rate-slots.ts';
 import type { Unit } from './units.ts';
 
 /** A unit cleared to call: its tool, resolved arguments and what let it through (the item's note). */
@@ -105,26 +100,13 @@ async function takeSlots(
 ): Promise<{ release: () => void } | undefined> {
   const limits = d.rateLimit?.(tool.connector, tool.name, args) ?? [];
   if (!limits.length) return undefined;
-  const connector = tool.connector;
-  const windows = limits.map((l) => ({ key: l.key, max: l.max, perMs: l.durationMs }));
-  const member = `${process.pid}-${randomUUID()}`;
   // A slot of a call that never answers (its worker died) frees up a little after its timeout.
-  const holdMs = (unit.step.timeoutMs ?? d.callTimeoutMs?.(connector) ?? DEFAULT_HOLD_MS) + 1000;
+  const holdMs = (unit.step.timeoutMs ?? d.callTimeoutMs?.(tool.connector) ?? DEFAULT_HOLD_MS) + 1000;
+  const claim = rateClaim(d.store, d.logger, tool.connector, limits, holdMs);
   for (;;) {
-    const wait = await d.store.takeRateSlots(connector, windows, member, holdMs);
+    const wait = await claim.take();
     if (wait <= 0) break;
     await sleep(wait);
   }
-  return {
-    release: () => {
-      d.store
-        .releaseRateSlots(connector, windows, member)
-        .catch((err: unknown) =>
-          d.logger.warn(
-            { connector, err: (err as Error).message },
-            'could not release rate-limit slots; they free up when the call would have timed out',
-          ),
-        );
-    },
-  };
+  return { release: claim.release };
 }
