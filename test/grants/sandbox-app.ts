@@ -10,7 +10,7 @@ import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { appTest } from '../helpers/fixtures.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { builtinConnectorYaml } from '../helpers/workflows.ts';
+import { builtinConnectorYaml, refundWorkflow } from '../helpers/workflows.ts';
 
 /**
  * The shipped workflows.yaml without its `policy.rules`: grants and plans are about what a person
@@ -25,34 +25,24 @@ export function shippedWithoutRules(): string {
   return [...lines.slice(0, at), ...lines.slice(end)].join('\n');
 }
 
+/** The shipped workflows.yaml, rules and all, with `workflows` added under its `workflows:`. */
+export function shippedWith(workflows: string[]): string {
+  return `${readFileSync(join(ROOT, 'workflows.yaml'), 'utf8')}\n${workflows.join('\n')}\n`;
+}
+
 /** `refund`: look the charge up and refund part of it, noting the customer's channel in the metadata. */
-export const REFUND_NOTING_CHANNEL = `
-  refund:
-    description: look the charge up, refund part of it, noting the customer's channel
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with:
-          charge_id: "\${{ steps.charge.output.id }}"
-          amount: "\${{ inputs.amount }}"
-          metadata: { slack_channel: "\${{ steps.charge.output.customer_slack_channel }}" }`;
+export const REFUND_NOTING_CHANNEL = refundWorkflow(
+  'refund',
+  "look the charge up, refund part of it, noting the customer's channel",
+  '',
+  { more: 'metadata: { slack_channel: "${{ steps.charge.output.customer_slack_channel }}" }' },
+);
 
 /** `refund-then-recheck`: a refund whose Slack post reads the charge looked up again after it. */
-export const REFUND_THEN_RECHECK = `
-  refund-then-recheck:
-    description: refund, look the charge up again, tell the customer what is left
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
+export const REFUND_THEN_RECHECK = refundWorkflow(
+  'refund-then-recheck',
+  'refund, look the charge up again, tell the customer what is left',
+  `
       - id: recheck
         call: stripe.retrieve_charge
         with: { charge_id: "\${{ steps.charge.output.id }}" }
@@ -61,7 +51,8 @@ export const REFUND_THEN_RECHECK = `
         with:
           channel: "\${{ steps.charge.output.customer_slack_channel }}"
           text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
-`;
+`,
+);
 
 export const SANDBOX_CONNECTORS = `${builtinConnectorYaml('stripe', '30s')}${builtinConnectorYaml('slack', '60s')}`;
 
@@ -98,4 +89,18 @@ export async function pending(app: App, run: RunRecord) {
   const step = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation');
   if (!step?.confirmationId) throw new Error(`run ${run.id} is ${run.status}, not at a gate`);
   return app.store.requireConfirmation(step.confirmationId);
+}
+
+/**
+ * A fresh charge of `amount` cents to the seeded customer Grace on the Stripe sandbox, so what is
+ * refunded from it is the caller's alone (the seed's charges are shared and mostly small).
+ */
+export async function newCharge(s: Sandboxes, amount: number): Promise<string> {
+  const res = await fetch(`${s.stripe.url}/v1/charges`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer sk_test_sandbox', 'content-type': 'application/x-www-form-urlencoded' },
+    body: `amount=${amount}&currency=usd&customer=cus_seed_grace`,
+  });
+  if (res.status !== 200) throw new Error(`the Stripe sandbox made no charge: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { id: string }).id;
 }

@@ -133,3 +133,86 @@ workflows:
         with: {}
 `;
 }
+
+/** The inputs of a refund workflow: which charge, and how much of it (in cents). */
+export const REFUND_INPUTS =
+  '{ type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }';
+
+export interface RefundStepsOptions {
+  /** Spaces before each `- id:` (6 for a workflow's steps, 10 inside a loop under them). */
+  indent?: number;
+  /** The expression naming the charge (default `inputs.charge`). */
+  charge?: string;
+  /** The expression for the amount (default `inputs.amount`). */
+  amount?: string;
+  /** More fields for the refund's `with`, as flow YAML (`metadata: { … }`). */
+  more?: string;
+}
+
+/**
+ * A refund on the Stripe connector in two steps: `charge` looks the charge up (a read), `refund`
+ * refunds the amount from the charge it found (the gated write).
+ */
+export function refundSteps(opts: RefundStepsOptions = {}): string {
+  const pad = ' '.repeat(opts.indent ?? 6);
+  const more = opts.more ? `, ${opts.more}` : '';
+  return `
+${pad}- id: charge
+${pad}  call: stripe.retrieve_charge
+${pad}  with: { charge_id: "\${{ ${opts.charge ?? 'inputs.charge'} }}" }
+${pad}- id: refund
+${pad}  call: stripe.create_refund
+${pad}  with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ ${opts.amount ?? 'inputs.amount'} }}"${more} }`;
+}
+
+/**
+ * A workflow `name` that runs refundSteps(`opts`), then the steps `after` (YAML text at the same
+ * indent); its inputs are REFUND_INPUTS unless `opts.inputs` names a schema of its own.
+ */
+export function refundWorkflow(
+  name: string,
+  description: string,
+  after = '',
+  opts: RefundStepsOptions & { inputs?: string } = {},
+): string {
+  return `
+  ${name}:
+    description: ${description}
+    inputs: ${opts.inputs ?? REFUND_INPUTS}
+    steps:${refundSteps(opts)}${after}`;
+}
+
+/** `refund-one { charge }`: one gated write, a full refund of the charge, no lookup. */
+export const REFUND_ONE_WORKFLOW = `
+  refund-one:
+    description: refund one charge
+    inputs: { type: object, required: [charge], properties: { charge: { type: string } } }
+    steps:
+      - id: refund
+        call: stripe.create_refund
+        with: { charge_id: "\${{ inputs.charge }}" }`;
+
+/**
+ * `parent { charge }`: starts REFUND_ONE_WORKFLOW as a child run from its step `child`, then the
+ * steps `after` (YAML text at a step's indent).
+ */
+export function parentWorkflow(after = ''): string {
+  return `
+  parent:
+    description: start refund-one as a child
+    inputs: { type: object, required: [charge], properties: { charge: { type: string } } }
+    steps:
+      - id: child
+        workflow: refund-one
+        with: { charge: "\${{ inputs.charge }}" }${after}`;
+}
+
+/** `nap`: sleeps `sleep` (a duration), then reads the Stripe balance. */
+export function napWorkflow(sleep: string): string {
+  return `
+  nap:
+    description: sleep ${sleep}, then look at the balance
+    steps:
+      - { id: wait, sleep: ${sleep} }
+      - { id: after, call: stripe.get_balance }`;
+}

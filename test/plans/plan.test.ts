@@ -5,31 +5,32 @@ import { expectedArgs, matchPlan } from '../../src/plans/match.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { resolveTemplates } from '../../src/workflows/templates.ts';
 import type { CallStep, TemplateContext } from '../../src/workflows/types.ts';
+import { configYaml, refundWorkflow } from '../helpers/workflows.ts';
 
 // Plans built and matched without Redis or servers: the run is typed in as the worker would hold it.
 const def = loadConfigFromString(
-  `
-connectors:
+  configYaml({
+    connectors: `
   stripe: { transport: stdio, command: x }
-  slack: { transport: stdio, command: x }
-workflows:
-  refund-and-notify:
-    description: d
-    inputs: { type: object, properties: { charge: { type: string }, amount: { type: integer }, notify: { type: boolean } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
+  slack: { transport: stdio, command: x }`,
+    workflows: [
+      refundWorkflow(
+        'refund-and-notify',
+        'd',
+        `
       - id: notify
         if: \${{ inputs.notify }}
         call: slack.post_message
         with:
           channel: "\${{ steps.charge.output.channel }}"
-          text: "Refunded \${{ steps.refund.output.amount }} of \${{ steps.charge.output.id }}: \${{ steps.refund.output.id }}"
-`,
+          text: "Refunded \${{ steps.refund.output.amount }} of \${{ steps.charge.output.id }}: \${{ steps.refund.output.id }}"`,
+        {
+          inputs:
+            '{ type: object, properties: { charge: { type: string }, amount: { type: integer }, notify: { type: boolean } } }',
+        },
+      ),
+    ],
+  }),
   '/tmp/plan-test.yaml',
 ).workflows['refund-and-notify'];
 

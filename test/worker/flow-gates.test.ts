@@ -1,10 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { BatchItem } from '../../src/worker/flow/batch.ts';
-import { ROOT } from '../helpers/app.ts';
-import { messages, pending, refunds, sandboxAppTest, settled } from '../grants/sandbox-app.ts';
+import { refundSteps, refundWorkflow } from '../helpers/workflows.ts';
+import { messages, newCharge, pending, refunds, sandboxAppTest, settled, shippedWith } from '../grants/sandbox-app.ts';
 
 /**
  * The items of a loop go through the same gate as a step: the shipped policy.rules (a refund up to
@@ -12,7 +10,8 @@ import { messages, pending, refunds, sandboxAppTest, settled } from '../grants/s
  * shipped Slack rate limit (one post per second per channel), on the Stripe and Slack sandboxes.
  * The shipped workflows.yaml, plus loops for these tests.
  */
-const EXTRA = `
+const EXTRA = [
+  `
   refund-each:
     description: look each charge up and refund the amount asked for it
     inputs: { type: object, required: [refunds], properties: { refunds: { type: array } } }
@@ -21,25 +20,9 @@ const EXTRA = `
         foreach: \${{ inputs.refunds }}
         as: r
         concurrency: 3
-        steps:
-          - id: charge
-            call: stripe.retrieve_charge
-            with: { charge_id: "\${{ r.charge }}" }
-          - id: refund
-            call: stripe.create_refund
-            with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ r.amount }}" }
-
-  refund-one:
-    description: look a charge up and refund part of it
-    inputs: { type: object, required: [charge, amount], properties: { charge: { type: string }, amount: { type: integer } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ inputs.amount }}" }
-
+        steps:${refundSteps({ indent: 10, charge: 'r.charge', amount: 'r.amount' })}`,
+  refundWorkflow('refund-one', 'look a charge up and refund part of it'),
+  `
   tell-each:
     description: post each text to one channel
     inputs: { type: object, required: [texts], properties: { texts: { type: array } } }
@@ -49,21 +32,10 @@ const EXTRA = `
         as: t
         concurrency: 5
         call: slack.post_message
-        with: { channel: C0CUST001, text: "\${{ t }}" }
-`;
+        with: { channel: C0CUST001, text: "\${{ t }}" }`,
+];
 
-const it = sandboxAppTest(readFileSync(join(ROOT, 'workflows.yaml'), 'utf8') + EXTRA);
-
-/** A fresh 100.00 USD charge, so what is refunded from it is this test's alone. */
-async function charge(stripeUrl: string): Promise<string> {
-  const res = await fetch(`${stripeUrl}/v1/charges`, {
-    method: 'POST',
-    headers: { authorization: 'Bearer sk_test_loops', 'content-type': 'application/x-www-form-urlencoded' },
-    body: 'amount=10000&currency=usd&customer=cus_seed_grace&description=loop%20gate%20test',
-  });
-  expect(res.status).toBe(200);
-  return ((await res.json()) as { id: string }).id;
-}
+const it = sandboxAppTest(shippedWith(EXTRA));
 
 async function auditOf(app: App, runId: string) {
   return (await app.store.audit.list({ run: runId })).entries;
@@ -75,10 +47,10 @@ describe('a loop item is gated as a step is', () => {
     sandboxes,
   }) => {
     const [a, b, c, d] = [
-      await charge(sandboxes.stripe.url),
-      await charge(sandboxes.stripe.url),
-      await charge(sandboxes.stripe.url),
-      await charge(sandboxes.stripe.url),
+      await newCharge(sandboxes, 10000),
+      await newCharge(sandboxes, 10000),
+      await newCharge(sandboxes, 10000),
+      await newCharge(sandboxes, 10000),
     ];
     const list = [
       { charge: a, amount: 2000 },
@@ -137,7 +109,7 @@ describe('a loop item is gated as a step is', () => {
     // A person approves an 80.00 USD refund and remembers "amount up to 80.00 USD", three uses.
     const first = await settled(
       app,
-      (await app.engine.trigger('refund-one', { charge: await charge(sandboxes.stripe.url), amount: 8000 }, { session })).run.id,
+      (await app.engine.trigger('refund-one', { charge: await newCharge(sandboxes, 10000), amount: 8000 }, { session })).run.id,
     );
     const c0 = await pending(app, first);
     await app.engine.approve(c0.id, c0.argumentsHash, {
@@ -147,11 +119,7 @@ describe('a loop item is gated as a step is', () => {
     expect((await settled(app, first.id)).status).toBe('succeeded');
     const [grant] = await app.store.grants.list({ session });
 
-    const [a, b, c] = [
-      await charge(sandboxes.stripe.url),
-      await charge(sandboxes.stripe.url),
-      await charge(sandboxes.stripe.url),
-    ];
+    const [a, b, c] = [await newCharge(sandboxes, 10000), await newCharge(sandboxes, 10000), await newCharge(sandboxes, 10000)];
     const { run } = await app.engine.trigger(
       'refund-each',
       {

@@ -1,17 +1,9 @@
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
-import type { Sandboxes } from '../../src/sandbox/index.ts';
+import { messages, refunds, sandboxAppTest, shippedWith } from '../grants/sandbox-app.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
-import { readFileSync } from 'node:fs';
-
-interface StripeState {
-  refunds: Record<string, { id: string; charge: string; amount: number; metadata: Record<string, string> }>;
-}
-interface SlackState {
-  messages: Array<{ channel: string; text: string }>;
-}
+import { REFUND_ONE_WORKFLOW, napWorkflow, parentWorkflow } from '../helpers/workflows.ts';
 
 // The shipped workflows.yaml (its connectors and refund-disputed) plus workflows for these tests.
 const EXTRA = `
@@ -35,25 +27,6 @@ const EXTRA = `
           channel: "#billing"
           text: "\${{ steps.customer.find.output.customers[0].name & ' paid ' & $string(steps.charge.get.output.amount) & ' in ' & steps.charge.get.output.id }}"
 
-  refund-one:
-    description: Refund one charge.
-    inputs: {type: object, required: [charge], properties: {charge: {type: string}}}
-    steps:
-      - id: refund
-        call: stripe.create_refund
-        with: {charge_id: "\${{ inputs.charge }}"}
-
-  parent:
-    description: Start refund-one as a child, then read what it did.
-    inputs: {type: object, required: [charge], properties: {charge: {type: string}}}
-    steps:
-      - id: child
-        workflow: refund-one
-        with: {charge: "\${{ inputs.charge }}"}
-      - id: look
-        call: stripe.retrieve_charge
-        with: {charge_id: "\${{ steps.child.output.steps.refund.charge }}"}
-
   branch-fails:
     description: One branch fails; continue_on_error says whether the join fails.
     inputs: {type: object, required: [go_on], properties: {go_on: {type: boolean}}}
@@ -72,16 +45,7 @@ const EXTRA = `
       - id: after
         call: stripe.get_balance
 
-  nap:
-    description: Sleep, then look at the balance.
-    steps:
-      - {id: wait, sleep: 3s}
-      - {id: after, call: stripe.get_balance}
 `;
-
-function stripeState(s: Sandboxes): StripeState {
-  return s.stripe.state() as unknown as StripeState;
-}
 
 async function pending(app: App, runId: string): Promise<ConfirmationRecord[]> {
   const { confirmations } = await app.store.listConfirmations({ status: 'pending' });
@@ -89,7 +53,17 @@ async function pending(app: App, runId: string): Promise<ConfirmationRecord[]> {
 }
 
 // The shipped workflows.yaml plus the ones above, on the sandboxes.
-const it = appTest({ yaml: readFileSync(SHIPPED_CONFIG, 'utf8') + EXTRA, sandboxes: true });
+const it = sandboxAppTest(
+  shippedWith([
+    EXTRA,
+    REFUND_ONE_WORKFLOW,
+    parentWorkflow(`
+      - id: look
+        call: stripe.retrieve_charge
+        with: {charge_id: "\${{ steps.child.output.steps.refund.charge }}"}`),
+    napWorkflow('3s'),
+  ]),
+);
 
 describe('control-flow steps on the Stripe and Slack sandboxes', () => {
   it('refunds 30 disputed charges once each with one batch approval, then posts one summary', async ({ app, sandboxes }) => {
@@ -110,7 +84,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     expect(items.map((i) => i.arguments.charge_id).sort()).toEqual([...disputed].sort());
     expect(items.every((i) => /^[0-9a-f]{64}$/.test(i.argumentsHash))).toBe(true);
     // Nothing was refunded before the approval.
-    expect(Object.values(stripeState(sandboxes).refunds).filter((r) => disputed.includes(r.charge))).toEqual([]);
+    expect(refunds(sandboxes).filter((r) => disputed.includes(r.charge))).toEqual([]);
     await app.engine.approve(batch.id, batch.argumentsHash, { by: 'test' });
 
     const atSummary = await waitForStatus(app, run.id, ['awaiting_confirmation', 'failed', 'succeeded']);
@@ -122,14 +96,12 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
 
-    const refunds = Object.values(stripeState(sandboxes).refunds).filter((r) => disputed.includes(r.charge));
-    expect(refunds).toHaveLength(30);
-    expect(new Set(refunds.map((r) => r.charge)).size).toBe(30);
+    const sent = refunds(sandboxes).filter((r) => disputed.includes(r.charge));
+    expect(sent).toHaveLength(30);
+    expect(new Set(sent.map((r) => r.charge)).size).toBe(30);
     expect((done.steps.refunds.output as unknown[]).length).toBe(30);
     expect(Object.values(done.steps.refunds.items ?? {}).every((i) => i.status === 'succeeded')).toBe(true);
-    const summaries = (sandboxes.slack.state() as unknown as SlackState).messages.filter((m) =>
-      m.text.startsWith('Refunded 30 disputed charge(s), 300.00 in total'),
-    );
+    const summaries = messages(sandboxes).filter((m) => m.text.startsWith('Refunded 30 disputed charge(s), 300.00 in total'));
     expect(summaries).toHaveLength(1);
     expect(summaries[0].channel).toBe('C0CUST001');
   });
@@ -174,7 +146,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     const child = await waitForStatus(app, childId, ['awaiting_confirmation', 'failed']);
     expect(child.parent).toEqual({ runId: run.id, stepId: 'child' });
     expect(child.session).toBe(parent.session);
-    expect(Object.values(stripeState(sandboxes).refunds).filter((r) => r.charge === 'ch_seed_250')).toEqual([]);
+    expect(refunds(sandboxes).filter((r) => r.charge === 'ch_seed_250')).toEqual([]);
     // The parent waits with no job in active or waiting while the child is paused.
     expect((await app.store.requireRun(run.id)).steps.child.status).toBe('running');
     // The parent's own job ends just after it records the child; give it a moment under load.
@@ -190,7 +162,7 @@ describe('control-flow steps on the Stripe and Slack sandboxes', () => {
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
     expect((done.steps.look.output as { refunded: boolean }).refunded).toBe(true);
-    expect(Object.values(stripeState(sandboxes).refunds).filter((r) => r.charge === 'ch_seed_250')).toHaveLength(1);
+    expect(refunds(sandboxes).filter((r) => r.charge === 'ch_seed_250')).toHaveLength(1);
     // The child's end woke the parent; its fallback poll job is gone with it.
     const delayed = await app.queues.get('flow').getJobs(['delayed']);
     expect(delayed.filter((job) => job.data.runId === run.id)).toEqual([]);
