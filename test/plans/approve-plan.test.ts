@@ -1,31 +1,16 @@
 import { describe, expect } from 'vitest';
-import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
 import { expectedArgs } from '../../src/plans/match.ts';
-import {
-  REFUND_THEN_RECHECK,
-  messages,
-  pending,
-  refunds,
-  sandboxAppTest,
-  settled,
-  shippedWithoutRules,
-} from '../grants/sandbox-app.ts';
+import { messages, pending, refunds, settled } from '../grants/sandbox-app.ts';
+import { planTest as it } from './helpers.ts';
 
 // The shipped workflows, plus one whose Slack post reads a charge looked up again after the refund.
-const shipped = shippedWithoutRules();
-const yaml = `${shipped}${REFUND_THEN_RECHECK}`;
-
-const it = sandboxAppTest(yaml);
-
 describe('approve the plan once', () => {
   it('refund → notify runs with one approval, and the Slack text is what the plan showed with the refund filled in', async ({
     app,
     sandboxes,
+    plans,
   }) => {
-    const getTool = (c: string, t: string) => app.pool.getTool(c, t);
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 1200 });
-    await settled(app, run.id);
-    const view = await currentPlan(app.engine, getTool, run.id);
+    const { run, view } = await plans.shown('refund-and-notify', { charge: 'ch_seed_2', amount: 1200 });
     expect(view.plan.items.map((i) => [i.stepId, i.status])).toEqual([
       ['refund', 'planned'],
       ['notify', 'planned'],
@@ -37,7 +22,7 @@ describe('approve the plan once', () => {
     expect(view.words).toContain('amount: 1200 (12.00 USD)');
     expect(view.words).toContain('text: filled in from steps.refund.output when it has run');
 
-    const r = await approvePlan(app.engine, getTool, run.id, view.plan.planHash, { by: 'alice', channel: 'api' });
+    const r = await plans.approve(run.id, view.plan.planHash);
     expect(r.confirmation).toMatchObject({ status: 'approved', decidedBy: 'alice', planHash: view.plan.planHash });
     const done = await settled(app, run.id);
     expect(done.status).toBe('succeeded');
@@ -57,16 +42,17 @@ describe('approve the plan once', () => {
     expect(byPlan.argumentsHash).toBe(done.steps.notify.argumentsHash);
   });
 
-  it('a write that reads a result the plan could not know is not in the plan, and is asked for', async ({ app, sandboxes }) => {
-    const getTool = (c: string, t: string) => app.pool.getTool(c, t);
+  it('a write that reads a result the plan could not know is not in the plan, and is asked for', async ({
+    app,
+    sandboxes,
+    plans,
+  }) => {
     const before = messages(sandboxes).length;
-    const { run } = await app.engine.trigger('refund-then-recheck', { charge: 'ch_seed_113', amount: 300 });
-    await settled(app, run.id);
-    const view = await currentPlan(app.engine, getTool, run.id);
+    const { run, view } = await plans.shown('refund-then-recheck', { charge: 'ch_seed_113', amount: 300 });
     const notify = view.plan.items.find((i) => i.stepId === 'notify');
     expect(notify).toMatchObject({ status: 'unplanned' });
     expect(view.words).toContain('not in the plan, asks on its own: text comes from steps.recheck');
-    await approvePlan(app.engine, getTool, run.id, view.plan.planHash, { by: 'alice', channel: 'api' });
+    await plans.approve(run.id, view.plan.planHash);
     const paused = await settled(app, run.id);
     expect(paused.status).toBe('awaiting_confirmation');
     expect((await pending(app, paused)).stepId).toBe('notify');
@@ -76,15 +62,9 @@ describe('approve the plan once', () => {
     await app.engine.cancel(run.id, 'test');
   });
 
-  it('a plan that changed since it was shown is refused with the new hash', async ({ app }) => {
-    const getTool = (c: string, t: string) => app.pool.getTool(c, t);
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_115', amount: 100 });
-    await settled(app, run.id);
-    await expect(approvePlan(app.engine, getTool, run.id, 'not-the-hash', { by: 'alice', channel: 'api' })).rejects.toMatchObject(
-      {
-        code: 'HASH_MISMATCH',
-      },
-    );
+  it('a plan that changed since it was shown is refused with the new hash', async ({ app, plans }) => {
+    const { run } = await plans.shown('refund-and-notify', { charge: 'ch_seed_115', amount: 100 });
+    await expect(plans.approve(run.id, 'not-the-hash')).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
     expect((await settled(app, run.id)).status).toBe('awaiting_confirmation');
     await app.engine.cancel(run.id, 'test');
   });

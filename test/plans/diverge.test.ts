@@ -1,35 +1,21 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import Stripe from 'stripe';
 import { describe, expect } from 'vitest';
-import { approvePlan, currentPlan } from '../../src/engine/plans.ts';
 import { expectedArgs } from '../../src/plans/match.ts';
 import { planGateLines } from '../../src/plans/words.ts';
-import type { App } from '../../src/app.ts';
-import {
-  REFUND_THEN_RECHECK,
-  messages,
-  pending,
-  refunds,
-  sandboxAppTest,
-  settled,
-  shippedWithoutRules,
-} from '../grants/sandbox-app.ts';
+import { messages, pending, refunds, settled } from '../grants/sandbox-app.ts';
+import { PLAN_YAML, planTest as it } from './helpers.ts';
 
 // End to end on the Stripe and Slack sandboxes: a plan approved once, then the world changes before
 // a write runs. The sandboxes' state is the witness of what was sent.
-const yaml = `${shippedWithoutRules()}${REFUND_THEN_RECHECK}`;
-const it = sandboxAppTest(yaml);
-
-const toolOf = (app: App) => (c: string, t: string) => app.pool.getTool(c, t);
 
 describe('a plan approved once, then something changes before a write runs', () => {
   it('a read after the plan returns what the sandbox says now: the post that shows it is asked again, and nothing is sent unless a person says so', async ({
     app,
     sandboxes,
+    plans,
   }) => {
-    const { run } = await app.engine.trigger('refund-then-recheck', { charge: 'ch_seed_231', amount: 300 });
-    await settled(app, run.id);
-    const view = await currentPlan(app.engine, toolOf(app), run.id);
+    const { run, view } = await plans.shown('refund-then-recheck', { charge: 'ch_seed_231', amount: 300 });
     expect(view.plan.items.map((i) => [i.stepId, i.status])).toEqual([
       ['refund', 'planned'],
       ['notify', 'unplanned'],
@@ -45,7 +31,7 @@ describe('a plan approved once, then something changes before a write runs', () 
     await stripe.refunds.create({ charge: 'ch_seed_231', amount: 200 });
     const sentBefore = messages(sandboxes).length;
 
-    const approved = await approvePlan(app.engine, toolOf(app), run.id, view.plan.planHash, { by: 'alice', channel: 'api' });
+    const approved = await plans.approve(run.id, view.plan.planHash);
     expect(approved.confirmation).toMatchObject({ stepId: 'refund', status: 'approved', channel: 'api' });
     const paused = await settled(app, run.id);
     expect(paused.status).toBe('awaiting_confirmation');
@@ -56,7 +42,7 @@ describe('a plan approved once, then something changes before a write runs', () 
     expect(messages(sandboxes).length).toBe(sentBefore);
 
     // Every front end says why it asks again, in the same words.
-    const now = await currentPlan(app.engine, toolOf(app), run.id);
+    const now = await plans.current(run.id);
     expect(now.diverged).toEqual({ stepId: 'notify', reason: expect.stringContaining('step notify was not planned') });
     expect(planGateLines(now, { runId: run.id })[0]).toMatch(
       /^The plan alice approved \([0-9a-f]{12}…\) does not cover step notify, so a person is asked again: step notify was not planned: text comes from steps\.recheck/,
@@ -77,23 +63,22 @@ describe('a plan approved once, then something changes before a write runs', () 
     app,
     sandboxes,
     configFile,
+    plans,
   }) => {
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_233', amount: 400 });
-    await settled(app, run.id);
-    const view = await currentPlan(app.engine, toolOf(app), run.id);
+    const { run, view } = await plans.shown('refund-and-notify', { charge: 'ch_seed_233', amount: 400 });
     expect(view.words).toContain('text: filled in from steps.refund.output when it has run');
 
     // The Slack template changes in the file and the config reloads before the plan is approved.
-    const edited = yaml.replace(
+    const edited = PLAN_YAML.replace(
       '". Refund id: " & steps.refund.output.id & "."',
       '". CHANGED TEMPLATE " & steps.refund.output.id',
     );
-    expect(edited).not.toBe(yaml);
+    expect(edited).not.toBe(PLAN_YAML);
     writeFileSync(configFile, edited);
     await app.source.reload();
 
     // The run pinned its definition: the plan the person saw is still the run's plan.
-    await approvePlan(app.engine, toolOf(app), run.id, view.plan.planHash, { by: 'alice', channel: 'api' });
+    await plans.approve(run.id, view.plan.planHash);
     const done = await settled(app, run.id);
     expect(done.status).toBe('succeeded');
     const refund = done.steps.refund.output as { id: string };
@@ -103,9 +88,8 @@ describe('a plan approved once, then something changes before a write runs', () 
     expect((await app.store.requireConfirmation(done.steps.notify.confirmationId!)).channel).toBe('plan');
 
     // A run started now has the new template, and its plan says so before anything is sent.
-    const next = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_235', amount: 100 });
-    await settled(app, next.run.id);
-    const words = (await currentPlan(app.engine, toolOf(app), next.run.id)).words;
+    const next = await plans.shown('refund-and-notify', { charge: 'ch_seed_235', amount: 100 });
+    const words = next.view.words;
     expect(words).toContain('CHANGED TEMPLATE');
     expect(words).not.toBe(view.words);
     await app.engine.cancel(next.run.id, 'test');
@@ -116,10 +100,9 @@ describe('a plan approved once, then something changes before a write runs', () 
     app,
     sandboxes,
     configFile,
+    plans,
   }) => {
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_237', amount: 200 });
-    await settled(app, run.id);
-    const view = await currentPlan(app.engine, toolOf(app), run.id);
+    const { run, view } = await plans.shown('refund-and-notify', { charge: 'ch_seed_237', amount: 200 });
     const sentBefore = messages(sandboxes).length;
 
     // The config now marks slack.post_message destructive: the tool a person would approve is another one.
@@ -132,10 +115,8 @@ describe('a plan approved once, then something changes before a write runs', () 
     writeFileSync(configFile, edited);
     await app.source.reload();
 
-    await expect(
-      approvePlan(app.engine, toolOf(app), run.id, view.plan.planHash, { by: 'alice', channel: 'api' }),
-    ).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
-    const now = await currentPlan(app.engine, toolOf(app), run.id);
+    await expect(plans.approve(run.id, view.plan.planHash)).rejects.toMatchObject({ code: 'HASH_MISMATCH' });
+    const now = await plans.current(run.id);
     const hashOf = (v: typeof view) => v.plan.items.find((i) => i.stepId === 'notify');
     expect(hashOf(now)).toMatchObject({ status: 'planned' });
     expect(hashOf(now)).not.toEqual(hashOf(view));

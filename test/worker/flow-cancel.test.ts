@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
-import { configYaml } from '../helpers/workflows.ts';
+import { REFUND_ONE_WORKFLOW, configYaml, napWorkflow, parentWorkflow } from '../helpers/workflows.ts';
 import { SANDBOX_CONNECTORS, refunds, sandboxAppTest } from '../grants/sandbox-app.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
@@ -13,29 +13,10 @@ import { waitForStatus } from '../helpers/app.ts';
 const yaml = configYaml({
   connectors: SANDBOX_CONNECTORS,
   workflows: [
+    REFUND_ONE_WORKFLOW,
+    parentWorkflow(),
+    napWorkflow('1h'),
     `
-  refund-one:
-    description: refund one charge
-    inputs: { type: object, required: [charge], properties: { charge: { type: string } } }
-    steps:
-      - id: refund
-        call: stripe.create_refund
-        with: { charge_id: "\${{ inputs.charge }}" }
-
-  parent:
-    description: start refund-one as a child
-    inputs: { type: object, required: [charge], properties: { charge: { type: string } } }
-    steps:
-      - id: child
-        workflow: refund-one
-        with: { charge: "\${{ inputs.charge }}" }
-
-  nap:
-    description: sleep an hour, then look at the balance
-    steps:
-      - { id: wait, sleep: 1h }
-      - { id: after, call: stripe.get_balance }
-
   sleeper:
     description: start nap as a child
     steps:
