@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expectIssue, issuesOf, withSteps, yaml } from './helpers.ts';
+import { expectIssue, expectLoadError, issuesOf, withSteps, yaml } from './helpers.ts';
 
 // Every problem the loader reports names the file, the line and the column. Columns are 1-based;
 // the comments on the YAML lines in these tests mark the column the issue must point at.
@@ -34,7 +34,7 @@ describe('the file as a whole', () => {
   });
 
   it('rejects an empty file', () => {
-    expectIssue(issuesOf(''), 1, 1, /the config file is empty/);
+    expectLoadError('', '1:1', /the config file is empty/);
   });
 
   it('reports an unknown top-level key with a suggestion, and the missing workflows key', () => {
@@ -78,10 +78,9 @@ describe('connectors', () => {
   });
 
   it('asks for a token when auth is just "bearer"', () => {
-    expectIssue(
-      issuesOf(connector('    url: https://x.example/mcp', '    auth: bearer')),
-      4,
-      11,
+    expectLoadError(
+      connector('    url: https://x.example/mcp', '    auth: bearer'),
+      '4:11',
       /bearer auth needs a token from the environment/,
     );
   });
@@ -93,10 +92,9 @@ describe('connectors', () => {
   });
 
   it('reports a malformed ${env:} reference', () => {
-    expectIssue(
-      issuesOf(connector('    url: https://x.example/mcp', '    headers:', '      X-Trace: ${env:}')),
-      5,
-      16,
+    expectLoadError(
+      connector('    url: https://x.example/mcp', '    headers:', '      X-Trace: ${env:}'),
+      '5:16',
       /malformed environment reference "\$\{env:…"/,
     );
     const withDefault = issuesOf(connector('    command: x', '    env:', '      KEY: ${env:KEY:-sk_default}'));
@@ -105,77 +103,65 @@ describe('connectors', () => {
   });
 
   it('reports a bad duration', () => {
-    expectIssue(
-      issuesOf(connector('    command: interlock', '    timeout: 30 secs')),
-      4,
-      14,
+    expectLoadError(
+      connector('    command: interlock', '    timeout: 30 secs'),
+      '4:14',
       /connector "api" timeout has a bad duration "30 secs"/,
     );
   });
 
   it('reports a bad glob', () => {
-    expectIssue(
-      issuesOf(connector('    command: interlock', '    tools: {allow: ["create_[x]"]}')),
-      4,
-      21,
+    expectLoadError(
+      connector('    command: interlock', '    tools: {allow: ["create_[x]"]}'),
+      '4:21',
       /bad glob "create_\[x\]" in tools.allow: "\[" is not glob syntax here: only \* and \? are wildcards/,
     );
   });
 
   it('reports an empty glob', () => {
-    expectIssue(
-      issuesOf(connector('    command: interlock', '    tools: {deny: [""]}')),
-      4,
-      20,
+    expectLoadError(
+      connector('    command: interlock', '    tools: {deny: [""]}'),
+      '4:20',
       /bad glob "" in tools.deny: a glob cannot be empty/,
     );
   });
 
   it('reports an unknown transport with a suggestion', () => {
-    expectIssue(
-      issuesOf(connector('    transport: stdoi', '    command: x')),
-      3,
-      16,
+    expectLoadError(
+      connector('    transport: stdoi', '    command: x'),
+      '3:16',
       /unknown transport "stdoi" \(did you mean "stdio"\?\)/,
     );
   });
 
   it('reports a key that belongs to another transport', () => {
-    expectIssue(
-      issuesOf(connector('    command: interlock', '    url: http://x')),
-      4,
-      5,
-      /"url" does not apply to transport stdio/,
-    );
+    expectLoadError(connector('    command: interlock', '    url: http://x'), '4:5', /"url" does not apply to transport stdio/);
   });
 
   it('reports the command a stdio connector needs', () => {
-    expectIssue(issuesOf(connector('    transport: stdio')), 2, 3, /missing required key "command"/);
+    expectLoadError(connector('    transport: stdio'), '2:3', /missing required key "command"/);
   });
 
   it('reports a wrong type', () => {
-    expectIssue(
-      issuesOf(connector('    command: interlock', '    concurrency: many')),
-      4,
-      18,
+    expectLoadError(
+      connector('    command: interlock', '    concurrency: many'),
+      '4:18',
       /concurrency must be a whole number of at least 1, not a string/,
     );
   });
 
   it('reports a rate limit without its period', () => {
-    expectIssue(
-      issuesOf(connector('    command: interlock', '    rate_limit: {max: 5}')),
-      4,
-      5,
+    expectLoadError(
+      connector('    command: interlock', '    rate_limit: {max: 5}'),
+      '4:5',
       /rate_limit is missing required key "per"/,
     );
   });
 
   it('reports a connector id that cannot be used in connector.tool', () => {
-    expectIssue(
-      issuesOf(yaml('connectors:', '  my.api:', '    command: x', 'workflows: {}')),
-      2,
-      3,
+    expectLoadError(
+      yaml('connectors:', '  my.api:', '    command: x', 'workflows: {}'),
+      '2:3',
       /a connector id may hold only letters, digits, _ and -/,
     );
   });
@@ -192,20 +178,15 @@ describe('workflows', () => {
   });
 
   it('reports a wrong type for expose', () => {
-    expectIssue(
-      issuesOf(wf('    description: d', '    expose: "yes"', ...step)),
-      7,
-      13,
-      /expose must be true or false, not a string/,
-    );
+    expectLoadError(wf('    description: d', '    expose: "yes"', ...step), '7:13', /expose must be true or false, not a string/);
   });
 
   it('needs at least one step', () => {
-    expectIssue(issuesOf(wf('    description: d', '    steps: []')), 7, 12, /needs at least one step/);
+    expectLoadError(wf('    description: d', '    steps: []'), '7:12', /needs at least one step/);
   });
 
   it('needs steps to be a list', () => {
-    expectIssue(issuesOf(wf('    description: d', '    steps: {a: 1}')), 7, 12, /steps must be a list, not a map/);
+    expectLoadError(wf('    description: d', '    steps: {a: 1}'), '7:12', /steps must be a list, not a map/);
   });
 
   it('points at the spot in an inputs schema that is not valid JSON Schema', () => {
@@ -233,7 +214,7 @@ describe('workflows', () => {
   });
 
   it('needs the inputs schema to describe an object', () => {
-    expectIssue(issuesOf(wf('    description: d', '    inputs: {type: string}', ...step)), 7, 14, /must have type: object/);
+    expectLoadError(wf('    description: d', '    inputs: {type: string}', ...step), '7:14', /must have type: object/);
   });
 
   it('refuses a template reading an input the schema does not declare', () => {
@@ -266,14 +247,13 @@ describe('steps', () => {
   });
 
   it('reports a step without an id', () => {
-    expectIssue(issuesOf(withSteps('      - call: stripe.get')), 10, 9, /missing required key "id"/);
+    expectLoadError(withSteps('      - call: stripe.get'), '10:9', /missing required key "id"/);
   });
 
   it('refuses a step id that JSONata cannot read as steps.<id>', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: my-step', '        call: stripe.get')),
-      10,
-      13,
+    expectLoadError(
+      withSteps('      - id: my-step', '        call: stripe.get'),
+      '10:13',
       /step id "my-step" must start with a letter or _/,
     );
   });
@@ -284,19 +264,13 @@ describe('steps', () => {
   });
 
   it('reports a malformed call', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe')),
-      11,
-      15,
-      /malformed call "stripe": write connector.tool/,
-    );
+    expectLoadError(withSteps('      - id: a', '        call: stripe'), '11:15', /malformed call "stripe": write connector.tool/);
   });
 
   it('reports an unknown connector in call with a suggestion', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: strpe.get')),
-      11,
-      15,
+    expectLoadError(
+      withSteps('      - id: a', '        call: strpe.get'),
+      '11:15',
       /unknown connector "strpe" in call "strpe.get" \(did you mean "stripe"\?\)/,
     );
   });
@@ -314,47 +288,42 @@ describe('steps', () => {
       '      - id: a',
       '        call: stripe.delete_customer',
     );
-    expectIssue(issuesOf(text), 10, 15, /tool "delete_customer" is turned off by connectors.stripe.tools/);
+    expectLoadError(text, '10:15', /tool "delete_customer" is turned off by connectors.stripe.tools/);
   });
 
   it('reports an unknown confirm mode with a suggestion', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        confirm: nevr')),
-      12,
-      18,
+    expectLoadError(
+      withSteps('      - id: a', '        call: stripe.get', '        confirm: nevr'),
+      '12:18',
       /confirm "nevr" \(did you mean "never"\?\); use auto, always or never/,
     );
   });
 
   it('reports bad retry settings', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        retry: {attempts: 0}')),
-      12,
-      27,
+    expectLoadError(
+      withSteps('      - id: a', '        call: stripe.get', '        retry: {attempts: 0}'),
+      '12:27',
       /retry attempts must be a whole number of at least 1/,
     );
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        retry: {backoff: soon}')),
-      12,
-      26,
+    expectLoadError(
+      withSteps('      - id: a', '        call: stripe.get', '        retry: {backoff: soon}'),
+      '12:26',
       /retry backoff has a bad duration "soon"/,
     );
   });
 
   it('reports a bad step timeout', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        timeout: -5s')),
-      12,
-      18,
+    expectLoadError(
+      withSteps('      - id: a', '        call: stripe.get', '        timeout: -5s'),
+      '12:18',
       /timeout has a bad duration "-5s"/,
     );
   });
 
   it('needs with to be a map', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        with: [1, 2]')),
-      12,
-      15,
+    expectLoadError(
+      withSteps('      - id: a', '        call: stripe.get', '        with: [1, 2]'),
+      '12:15',
       /with must be a map of arguments, not a list/,
     );
   });

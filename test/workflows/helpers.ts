@@ -50,3 +50,22 @@ export const HEAD = [
 export function withSteps(...steps: string[]): string {
   return yaml(...HEAD, ...steps);
 }
+
+/**
+ * Asserts that `text` is refused with exactly one issue matching `message`, at `at` ("line:col"):
+ * the load-and-expect-error check most loader tests are.
+ */
+export function expectLoadError(text: string, at: `${number}:${number}`, message: RegExp): ConfigIssue {
+  const [line, col] = at.split(':').map(Number);
+  return expectIssue(issuesOf(text), line, col, message);
+}
+
+/** HEAD (lines 1–9), one step (10–11), then `server:` on line 12 with `lines` from line 13. */
+export function withServer(...lines: string[]): string {
+  return yaml(...HEAD, '      - id: s', '        call: stripe.read', 'server:', ...lines);
+}
+
+/** withServer with the built-in OAuth server and its secret (lines 13–16); `lines` from line 17. */
+export function withBuiltinOAuth(...lines: string[]): string {
+  return withServer('  auth:', '    oauth:', '      builtin:', '        secret: "${env:AS_SECRET}"', ...lines);
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { FILE, expectIssue, issuesOf, yaml } from './helpers.ts';
+import { FILE, expectIssue, expectLoadError, issuesOf, yaml } from './helpers.ts';
 
 // `auth: {type: oauth, …}` of a connector: every mistake names file, line and column, and a
 // secret written into the file is refused without being repeated.
@@ -41,20 +41,18 @@ describe('auth type oauth', () => {
   });
 
   it('refuses a client secret written into the file, without repeating it', () => {
-    const issue = expectIssue(
-      issuesOf(connector('    auth: { type: oauth, client_id: abc, client_secret: hunter2-literal }')),
-      5,
-      57,
+    const issue = expectLoadError(
+      connector('    auth: { type: oauth, client_id: abc, client_secret: hunter2-literal }'),
+      '5:57',
       /client_secret must be "\$\{env:NAME\}"/,
     );
     expect(issue.message).not.toContain('hunter2');
   });
 
   it('needs a pre-registered client for client_credentials', () => {
-    expectIssue(
-      issuesOf(connector('    auth: { type: oauth, grant: client_credentials }')),
-      5,
-      26,
+    expectLoadError(
+      connector('    auth: { type: oauth, grant: client_credentials }'),
+      '5:26',
       /client_credentials grant needs a pre-registered client/,
     );
   });
@@ -89,10 +87,9 @@ describe('auth type oauth', () => {
   });
 
   it('says which keys belong to oauth when another auth type has them', () => {
-    expectIssue(
-      issuesOf(connector('    auth: { type: bearer, token: "${env:T}", scopes: [a] }')),
-      5,
-      46,
+    expectLoadError(
+      connector('    auth: { type: bearer, token: "${env:T}", scopes: [a] }'),
+      '5:46',
       /"scopes" applies to auth type oauth only/,
     );
   });

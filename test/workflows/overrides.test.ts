@@ -3,7 +3,7 @@ import { toToolInfo } from '../../src/connectors/catalog.ts';
 import { applyOverrides } from '../../src/connectors/overrides.ts';
 import { makePin } from '../../src/runs/tool-pins.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { FILE, expectIssue, issuesOf, yaml } from './helpers.ts';
+import { FILE, expectIssue, expectLoadError, issuesOf, yaml } from './helpers.ts';
 
 // Columns in the comments mark where each issue must point.
 const head = (...tools: string[]) =>
@@ -38,19 +38,17 @@ describe('tools.overrides in workflows.yaml', () => {
   });
 
   it('reports a misspelt annotation at its line and column, with a suggestion', () => {
-    expectIssue(
-      issuesOf(head('        "slack_*": { annotations: { readonlyHint: true } }')),
-      6,
-      37,
+    expectLoadError(
+      head('        "slack_*": { annotations: { readonlyHint: true } }'),
+      '6:37',
       /unknown key "readonlyHint" in connector "slack" tools.overrides "slack_\*" annotations \(did you mean "readOnlyHint"\?\)/,
     );
   });
 
   it('reports an annotation that is not a boolean', () => {
-    expectIssue(
-      issuesOf(head('        "slack_*": { annotations: { readOnlyHint: "yes" } }')),
-      6,
-      51,
+    expectLoadError(
+      head('        "slack_*": { annotations: { readOnlyHint: "yes" } }'),
+      '6:51',
       /annotations.readOnlyHint must be true or false, not a string/,
     );
   });

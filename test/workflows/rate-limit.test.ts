@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { validateAgainstCatalog } from '../../src/workflows/validate.ts';
-import { FILE, expectIssue, issuesOf, yaml } from './helpers.ts';
+import { FILE, expectIssue, expectLoadError, issuesOf, yaml } from './helpers.ts';
 
 // A connector's rate_limit: one limit as a map, or a list of limits, each optionally for one tool
 // and with a window per value of one argument. The comments on the lines mark their line numbers.
@@ -18,6 +18,9 @@ const doc = (...lines: string[]) =>
     'workflows: {}',
   );
 const load = (...lines: string[]) => loadConfigFromString(doc(...lines), FILE).connectors.slack;
+/** Asserts that `rate_limit: <value>` on line 5 is refused at column `col` with `message`. */
+const refused = (value: string, col: number, message: RegExp) =>
+  expectLoadError(doc(`    rate_limit: ${value}`), `5:${col}`, message);
 
 describe('rate_limit in workflows.yaml', () => {
   it('still reads the one-limit map as a limit on every call of the connector', () => {
@@ -68,16 +71,11 @@ describe('rate_limit in workflows.yaml', () => {
 
 describe('rate_limit errors, each with file:line:col', () => {
   it('refuses a rate_limit that is neither a map nor a list', () => {
-    expectIssue(
-      issuesOf(doc('    rate_limit: fast')),
-      5,
-      17,
-      /connector "slack" rate_limit must be a map \{max, per\} or a list of them, not a string/,
-    );
+    refused('fast', 17, /connector "slack" rate_limit must be a map \{max, per\} or a list of them, not a string/);
   });
 
   it('refuses a list item that is not a map', () => {
-    expectIssue(issuesOf(doc('    rate_limit: [5]')), 5, 18, /connector "slack" rate_limit\[0\] must be a map, not a number/);
+    refused('[5]', 18, /connector "slack" rate_limit\[0\] must be a map, not a number/);
   });
 
   it('reports an unknown key in a limit with a suggestion', () => {
@@ -96,87 +94,43 @@ describe('rate_limit errors, each with file:line:col', () => {
   });
 
   it('reports a bad duration', () => {
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1 sec }')),
-      5,
-      32,
-      /connector "slack" rate_limit per has a bad duration "1 sec"/,
-    );
-    expectIssue(
-      issuesOf(doc('    rate_limit: [{ max: 1, per: 0s }]')),
-      5,
-      33,
-      /rate_limit\[0\] per has a bad duration "0s".*more than zero/,
-    );
+    refused('{ max: 1, per: 1 sec }', 32, /connector "slack" rate_limit per has a bad duration "1 sec"/);
+    refused('[{ max: 1, per: 0s }]', 33, /rate_limit\[0\] per has a bad duration "0s".*more than zero/);
   });
 
   it('reports a max that is not a whole number of at least 1', () => {
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 0, per: 1s }')),
-      5,
-      24,
-      /rate_limit max must be a whole number of at least 1, not 0/,
-    );
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1.5, per: 1s }')),
-      5,
-      24,
-      /rate_limit max must be a whole number of at least 1, not 1.5/,
-    );
+    refused('{ max: 0, per: 1s }', 24, /rate_limit max must be a whole number of at least 1, not 0/);
+    refused('{ max: 1.5, per: 1s }', 24, /rate_limit max must be a whole number of at least 1, not 1.5/);
   });
 
   it('refuses a by that is not a string', () => {
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: [channel, user] }')),
-      5,
+    refused(
+      '{ max: 1, per: 1s, by: [channel, user] }',
       40,
       /rate_limit by must be a string naming one top-level argument, not a list/,
     );
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: 5 }')),
-      5,
-      40,
-      /rate_limit by must be a string, not a number/,
-    );
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: {name: channel} }')),
-      5,
-      40,
-      /rate_limit by must be a string, not a map/,
-    );
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, by: "" }')),
-      5,
-      40,
-      /rate_limit by must name a top-level argument of the tool, not be empty/,
-    );
+    refused('{ max: 1, per: 1s, by: 5 }', 40, /rate_limit by must be a string, not a number/);
+    refused('{ max: 1, per: 1s, by: {name: channel} }', 40, /rate_limit by must be a string, not a map/);
+    refused('{ max: 1, per: 1s, by: "" }', 40, /rate_limit by must name a top-level argument of the tool, not be empty/);
   });
 
   it('refuses a tool that is not one tool name', () => {
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: 7 }')),
-      5,
-      42,
-      /rate_limit tool must be a string, not a number/,
-    );
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: "post_*" }')),
-      5,
+    refused('{ max: 1, per: 1s, tool: 7 }', 42, /rate_limit tool must be a string, not a number/);
+    refused(
+      '{ max: 1, per: 1s, tool: "post_*" }',
       42,
       /rate_limit tool "post_\*" must name one tool: globs are not supported here/,
     );
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: "post message" }')),
-      5,
+    refused(
+      '{ max: 1, per: 1s, tool: "post message" }',
       42,
       /rate_limit tool "post message" is not a tool name: " " cannot appear in a tool name/,
     );
   });
 
   it('refuses a tool the connector turns off, since the limit would never apply', () => {
-    expectIssue(
-      issuesOf(doc('    rate_limit: { max: 1, per: 1s, tool: delete_message }')),
-      5,
+    refused(
+      '{ max: 1, per: 1s, tool: delete_message }',
       42,
       /rate_limit tool "delete_message" is turned off by this connector's tools \(allow: \[\], deny: \[delete_\*\]\), so the limit would never apply/,
     );

@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { FILE, HEAD, expectIssue, issuesOf, yaml } from './helpers.ts';
-
-/** HEAD (lines 1–9), one step (10–11), then `server:` from line 12. */
-const STEP = ['      - id: s', '        call: stripe.read'];
-const withServer = (...lines: string[]) => yaml(...HEAD, ...STEP, 'server:', ...lines);
+import { FILE, expectIssue, issuesOf, withBuiltinOAuth, withServer } from './helpers.ts';
 
 describe('server.auth.oauth limits: the sign-in limit and the introspection cache', () => {
   it('reads sign_in_limit and introspection cache, 0s included', () => {
     const built = loadConfigFromString(
-      withServer(
-        '  auth:',
-        '    oauth:',
-        '      builtin:',
-        '        secret: "${env:AS_SECRET}"',
+      withBuiltinOAuth(
         '        sign_in_limit: { attempts: 10, window: 1h }',
         '        users: [{ name: ana, password: "${env:ANA_PW}", scopes: [read] }]',
       ),
@@ -39,11 +31,7 @@ describe('server.auth.oauth limits: the sign-in limit and the introspection cach
 
   it('names file, line and column for a bad limit or cache', () => {
     const issues = issuesOf(
-      withServer(
-        '  auth:',
-        '    oauth:',
-        '      builtin:',
-        '        secret: "${env:AS_SECRET}"',
+      withBuiltinOAuth(
         '        sign_in_limit: { attempts: 0, window: never }',
         '        users: [{ name: ana, password: "${env:ANA_PW}", scopes: [read] }]',
       ),

@@ -2,11 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { verifyPassword } from '../../src/server/oauth/builtin/users.ts';
 import { hashPassword } from '../../src/server/oauth/builtin/users.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { FILE, HEAD, expectIssue, issuesOf, yaml } from './helpers.ts';
-
-/** HEAD (lines 1–9), one step (10–11), then `server:` from line 12. */
-const STEP = ['      - id: s', '        call: stripe.read'];
-const withServer = (...lines: string[]) => yaml(...HEAD, ...STEP, 'server:', ...lines);
+import { FILE, HEAD, expectIssue, issuesOf, withBuiltinOAuth, withServer, yaml } from './helpers.ts';
 
 describe('server.auth.oauth in workflows.yaml', () => {
   it('reads an external issuer with its scope map, and a built-in server with its people', async () => {
@@ -25,11 +21,7 @@ describe('server.auth.oauth in workflows.yaml', () => {
     });
     const hash = await hashPassword('a long enough password');
     const built = loadConfigFromString(
-      withServer(
-        '  auth:',
-        '    oauth:',
-        '      builtin:',
-        '        secret: "${env:AS_SECRET}"',
+      withBuiltinOAuth(
         '        access_token_ttl: 10m',
         '        users:',
         '          - { name: ana, password: "${env:ANA_PW}", scopes: [read, trigger] }',
@@ -75,7 +67,8 @@ describe('server.auth.oauth in workflows.yaml', () => {
     const issues = issuesOf(
       yaml(
         ...HEAD,
-        ...STEP,
+        '      - id: s',
+        '        call: stripe.read',
         'tokens:',
         '  - { name: ops, token: "${env:OPS}", scopes: [read] }',
         'server:',

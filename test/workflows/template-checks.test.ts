@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { stepReads } from '../../src/workflows/refs.ts';
-import { FILE, expectIssue, issuesOf, withSteps } from './helpers.ts';
+import { FILE, expectIssue, expectLoadError, issuesOf, withSteps } from './helpers.ts';
 
 // What templates may read is checked when the file loads, from the parsed JSONata AST.
 // Step "a" is lines 10–11 and its `with` starts on line 12; template values start at column 14.
@@ -16,10 +16,9 @@ describe('template reads', () => {
   });
 
   it('refuses a read of the step itself', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: ${{ steps.a.output }}')),
-      13,
-      24,
+    expectLoadError(
+      withSteps(...first, '          x: ${{ steps.a.output }}'),
+      '13:24',
       /template reads steps.a, the step itself/,
     );
   });
@@ -30,19 +29,17 @@ describe('template reads', () => {
   });
 
   it('refuses a read of anything but inputs, steps and run at the root', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: ${{ input.a }}')),
-      13,
-      18,
+    expectLoadError(
+      withSteps(...first, '          x: ${{ input.a }}'),
+      '13:18',
       /template reads "input", but templates read only inputs, steps.<id> and run \(did you mean "inputs"\?\)/,
     );
   });
 
   it('reads $$ as the root too', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: ${{ $$.stepz.a }}')),
-      13,
-      21,
+    expectLoadError(
+      withSteps(...first, '          x: ${{ $$.stepz.a }}'),
+      '13:21',
       /template reads "stepz".*\(did you mean "steps"\?\)/,
     );
   });
@@ -60,44 +57,40 @@ describe('template reads', () => {
   });
 
   it('refuses a field of run other than id, workflow and session', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: ${{ run.ids }}')),
-      13,
-      22,
+    expectLoadError(
+      withSteps(...first, '          x: ${{ run.ids }}'),
+      '13:22',
       /run has only id, workflow and session \(did you mean "id"\?\)/,
     );
   });
 
   it('refuses steps without a step name', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: ${{ steps.*.output }}')),
-      13,
-      18,
+    expectLoadError(
+      withSteps(...first, '          x: ${{ steps.*.output }}'),
+      '13:18',
       /template reads steps without naming one/,
     );
   });
 
   it('reports a JSONata syntax error at its column in the file', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: "${{ inputs.a + }}"')),
-      13,
-      28,
+    expectLoadError(
+      withSteps(...first, '          x: "${{ inputs.a + }}"'),
+      '13:28',
       /syntax error in expression "inputs.a \+": Unexpected end of expression/,
     );
-    expectIssue(
-      issuesOf(withSteps(...first, '          x: ${{ inputs.a ; 2 }}')),
-      13,
-      27,
+    expectLoadError(
+      withSteps(...first, '          x: ${{ inputs.a ; 2 }}'),
+      '13:27',
       /syntax error in expression "inputs.a ; 2"/,
     );
   });
 
   it('reports an unterminated template', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: "${{ inputs.a"')), 13, 15, /unterminated template/);
+    expectLoadError(withSteps(...first, '          x: "${{ inputs.a"'), '13:15', /unterminated template/);
   });
 
   it('refuses $eval, which would turn data into code', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: ${{ $eval(inputs.code) }}')), 13, 18, /\$eval is not allowed/);
+    expectLoadError(withSteps(...first, '          x: ${{ $eval(inputs.code) }}'), '13:18', /\$eval is not allowed/);
   });
 
   it('checks templates deep inside with, in lists and block scalars', () => {
@@ -118,7 +111,7 @@ describe('template reads', () => {
   });
 
   it('finds the column past escapes in a double-quoted string', () => {
-    expectIssue(issuesOf(withSteps(...first, '          x: "say \\"hi\\" ${{ steps.zz.output }}"')), 13, 36, /no step "zz"/);
+    expectLoadError(withSteps(...first, '          x: "say \\"hi\\" ${{ steps.zz.output }}"'), '13:36', /no step "zz"/);
   });
 
   it('points at each of two identical templates in one string', () => {
@@ -127,10 +120,9 @@ describe('template reads', () => {
   });
 
   it('refuses a template in an argument name, which would be sent literally', () => {
-    expectIssue(
-      issuesOf(withSteps(...first, '          "${{ inputs.k }}": 1')),
-      13,
-      11,
+    expectLoadError(
+      withSteps(...first, '          "${{ inputs.k }}": 1'),
+      '13:11',
       /templates are not evaluated in argument names/,
     );
   });
@@ -157,19 +149,18 @@ describe('if', () => {
   });
 
   it('refuses text around a template', () => {
-    expectIssue(issuesOf(stepWithIf('"a ${{ inputs.x }}"')), 14, 13, /if must be one expression/);
+    expectLoadError(stepWithIf('"a ${{ inputs.x }}"'), '14:13', /if must be one expression/);
   });
 
   it('checks what a bare expression reads', () => {
-    expectIssue(
-      issuesOf(withSteps('      - id: a', '        call: stripe.get', '        if: steps.b.status = "succeeded"', ...second)),
-      12,
-      19,
+    expectLoadError(
+      withSteps('      - id: a', '        call: stripe.get', '        if: steps.b.status = "succeeded"', ...second),
+      '12:19',
       /steps.b, which runs after this step/,
     );
   });
 
   it('checks the root of a wrapped expression', () => {
-    expectIssue(issuesOf(stepWithIf('${{ foo }}')), 14, 17, /template reads "foo"/);
+    expectLoadError(stepWithIf('${{ foo }}'), '14:17', /template reads "foo"/);
   });
 });
