@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 import { screenshot, signIn } from '../helpers/browser.ts';
+import { newCharge } from '../grants/sandbox-app.ts';
 
 /**
  * The page of a 600.00 USD refund that needs two finance approvers, in Chromium: the amount in
@@ -31,11 +32,7 @@ describe('a quorum on the confirmation page', () => {
     server,
     browser,
   }) => {
-    const charge = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
-      method: 'POST',
-      headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },
-      body: 'amount=90000&currency=usd&customer=cus_seed_grace',
-    }).then(async (r) => ((await r.json()) as { id: string }).id);
+    const charge = await newCharge(sandboxes, 90000);
     const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'ops' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
     const cid = paused.steps.refund.confirmationId ?? '';

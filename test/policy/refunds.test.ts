@@ -6,10 +6,7 @@ import { httpStatus } from '../../src/server/status.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { SHIPPED_CONFIG, appTest } from '../helpers/fixtures.ts';
 import { runCli } from '../helpers/processes.ts';
-
-interface StripeState {
-  refunds: Record<string, Refund>;
-}
+import { newCharge, refunds } from '../grants/sandbox-app.ts';
 
 interface Refund {
   charge: string;
@@ -30,20 +27,8 @@ const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true }).extend<{
   /** the environment the CLI needs to read this app's records */
   cliEnv: NodeJS.ProcessEnv;
 }>({
-  refundsOf: async ({ sandboxes }, use) =>
-    use((charge) =>
-      Object.values((sandboxes.stripe.state() as unknown as StripeState).refunds).filter((r) => r.charge === charge),
-    ),
-  bigCharge: async ({ sandboxes }, use) =>
-    use(async () => {
-      const res = await fetch(`${sandboxes.stripe.url}/v1/charges`, {
-        method: 'POST',
-        headers: { authorization: 'Bearer sk_test_policy', 'content-type': 'application/x-www-form-urlencoded' },
-        body: 'amount=90000&currency=usd&customer=cus_seed_grace&description=policy%20test',
-      });
-      expect(res.status).toBe(200);
-      return ((await res.json()) as { id: string }).id;
-    }),
+  refundsOf: async ({ sandboxes }, use) => use((charge) => refunds(sandboxes).filter((r) => r.charge === charge)),
+  bigCharge: async ({ sandboxes }, use) => use(() => newCharge(sandboxes, 90000)),
   pendingOf: async ({ app }, use) =>
     use(async (runId, stepId) => {
       const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
