@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect } from 'vitest';
 import { silentLogger } from '../../src/logger.ts';
+import type { RunRecord } from '../../src/runs/records.ts';
 import { servicesOf } from '../../src/server/compose.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
 import { screenshot } from '../helpers/browser.ts';
@@ -14,7 +15,11 @@ const it = appTest({
   yaml: shippedWith([REFUND_THEN_RECHECK]),
   sandboxes: true,
   server: { logger: silentLogger() },
-}).extend<{ page: Page }>({
+}).extend<{
+  page: Page;
+  /** ops starts `workflow` refunding `amount` cents of `charge` (a fresh 900.00 USD one if none), settled */
+  refundAsOps: (workflow: string, amount: number, charge?: string) => Promise<{ charge: string; run: RunRecord }>;
+}>({
   // a fresh page per test in the file's Chromium, closed after it
   page: async ({ browser }, use) => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -24,6 +29,12 @@ const it = appTest({
       await page.close();
     }
   },
+  refundAsOps: async ({ app, sandboxes }, use) =>
+    use(async (workflow, amount, given) => {
+      const charge = given ?? (await newCharge(sandboxes, 90000));
+      const { run } = await app.engine.trigger(workflow, { charge, amount }, { principal: 'ops' });
+      return { charge, run: await settled(app, run.id) };
+    }),
 });
 
 const stepText = (page: Page, id: string) => page.locator(`section.step[data-step="${id}"]`).innerText();
@@ -31,12 +42,12 @@ const stepText = (page: Page, id: string) => page.locator(`section.step[data-ste
 describe('the rule and the plan in words on the run pages, in Chromium', () => {
   it('a refund a rule approved names the rule and the amount in currency; the plan shows the post that waits', async ({
     app,
+    refundAsOps,
     server,
     page,
   }) => {
-    const { run } = await app.engine.trigger('refund-and-notify', { charge: 'ch_seed_2', amount: 2000 }, { principal: 'ops' });
-    const paused = await settled(app, run.id);
-    expect(paused.steps.notify.status).toBe('awaiting_confirmation');
+    const { run } = await refundAsOps('refund-and-notify', 2000, 'ch_seed_2');
+    expect(run.steps.notify.status).toBe('awaiting_confirmation');
     await page.goto(`${server.url}/ui/runs/${run.id}`);
     expect(await stepText(page, 'refund')).toContain(
       'Approved by rule "small-refunds" (refunds up to 50.00 USD approve themselves) without asking anyone: this call of 20.00 USD is within it.',
@@ -49,14 +60,13 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
   });
 
   it('a refund above what the charge has left shows the rule that denied it, and Stripe never saw it', async ({
-    app,
     sandboxes,
+    refundAsOps,
     server,
     page,
   }) => {
-    const charge = await newCharge(sandboxes, 90000);
-    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 95000 }, { principal: 'ops' });
-    expect((await settled(app, run.id)).status).toBe('denied');
+    const { charge, run } = await refundAsOps('refund-and-notify', 95000);
+    expect(run.status).toBe('denied');
     await page.goto(`${server.url}/ui/runs/${run.id}`);
     expect(await page.locator('body').innerText()).toContain(
       'Denied by rule "refund-above-charge" (a refund larger than what is left of its charge is never sent): this call of 950.00 USD is never sent.',
@@ -68,12 +78,11 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
   it('after the plan is approved on the page, a post the plan could not know says why it asks again', async ({
     app,
     sandboxes,
+    refundAsOps,
     server,
     page,
   }) => {
-    const charge = await newCharge(sandboxes, 90000);
-    const { run } = await app.engine.trigger('refund-then-recheck', { charge, amount: 10000 }, { principal: 'ops' });
-    await settled(app, run.id);
+    const { run } = await refundAsOps('refund-then-recheck', 10000);
     const before = messages(sandboxes).length;
     await page.goto(`${server.url}/ui/runs/${run.id}`);
     const card = page.locator('.confirmation[data-status="pending"]').first();
@@ -107,14 +116,12 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
 
   it('the one-time page an MCP client sends a person to shows the amount, the rule and the plan in words', async ({
     app,
-    sandboxes,
+    refundAsOps,
     server,
     page,
   }) => {
-    const charge = await newCharge(sandboxes, 90000);
-    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 12500 }, { principal: 'ops' });
-    const paused = await settled(app, run.id);
-    const cid = paused.steps.refund.confirmationId ?? '';
+    const { run } = await refundAsOps('refund-and-notify', 12500);
+    const cid = run.steps.refund.confirmationId ?? '';
     const token = await servicesOf(app).decideLinks.mint({
       confirmationId: cid,
       by: 'ops',
