@@ -3,6 +3,7 @@ import { constraintFor, deriveConstraints, describeConstraint, fieldChoices, sat
 import { type ScopedGrant, buildScope, describeGrant, describeRequest, pickGrant, standing } from '../../src/grants/grant.ts';
 import { formatMinor } from '../../src/grants/money.ts';
 import { parseRemember, rememberFromFlags } from '../../src/grants/remember.ts';
+import { refundGrant } from '../helpers/steps.ts';
 
 const refund = { charge_id: 'ch_1', amount: 1500, metadata: { slack_channel: 'C0CUST002' } };
 
@@ -43,19 +44,12 @@ describe('constraints derived from what a person approved', () => {
 });
 
 describe('which grant covers a call', () => {
-  const base: ScopedGrant = {
-    id: 'g1',
-    session: 's',
-    connector: 'stripe',
-    tool: 'create_refund',
-    decision: 'approve',
+  const base = refundGrant({
     scope: 'arguments',
     constraints: [constraintFor('amount', 1500, 'usd')],
     by: 'alice',
     owner: 'alice',
-    at: 0,
-    uses: 0,
-  };
+  });
   const call = { connector: 'stripe', tool: 'create_refund', args: { amount: 1000 }, argumentsHash: 'h', owner: 'alice' };
 
   it('covers inside its constraint, and says why not otherwise', () => {

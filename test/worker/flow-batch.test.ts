@@ -2,11 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
 import type { PolicyVerdict } from '../../src/policy/types.ts';
 import type { ItemRecord, RunRecord } from '../../src/runs/records.ts';
-import type { CallStep, ForeachStep, PolicyConfig, TemplateContext } from '../../src/workflows/types.ts';
+import type { CallStep, PolicyConfig, TemplateContext } from '../../src/workflows/types.ts';
 import { type Ask, batchOf, batchPayload } from '../../src/worker/flow/batch.ts';
 import { evaluateRules } from '../../src/policy/evaluate.ts';
 import { type UnitOp, planUnit, readyUnits, unitRuleContext } from '../../src/worker/flow/units.ts';
-import { refundStep } from '../helpers/steps.ts';
+import { foreachStep, refundStep } from '../helpers/steps.ts';
 
 // What policy.rules make of loop items, without Redis or a server: from verdicts typed in here, the
 // same operations planStep gives a step, and a batch never mixes one person's items with a quorum's;
@@ -76,23 +76,7 @@ describe('policy rules on the items of a loop', () => {
 
   it("read the item's own arguments, its earlier steps as run.steps and the item as loop.item", async () => {
     const look: CallStep = { ...refund, id: 'charge', tool: 'retrieve_charge' };
-    const loop: ForeachStep = {
-      kind: 'foreach',
-      id: 'refunds',
-      connector: 'flow',
-      tool: 'foreach',
-      confirm: 'auto',
-      with: {},
-      foreach: 'inputs.charges',
-      as: 'c',
-      concurrency: 2,
-      steps: [look, refund],
-      single: false,
-      continueOnError: false,
-      retry: { attempts: 1, backoffMs: 10 },
-      pos: { line: 1, col: 1 },
-      keyPos: {},
-    };
+    const loop = foreachStep({ as: 'c', concurrency: 2, steps: [look, refund], single: false });
     const items: Record<string, ItemRecord> = {
       '0.charge': { status: 'succeeded', attempts: 1, output: { amount_refundable: 5000 } },
       '1.charge': { status: 'succeeded', attempts: 1, output: { amount_refundable: 1000 } },

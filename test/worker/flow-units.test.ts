@@ -6,29 +6,13 @@ import type { CallStep, ForeachStep, ParallelStep, PolicyConfig, TemplateContext
 import type { ScopedGrant } from '../../src/grants/grant.ts';
 import { type Ask, batchPayload } from '../../src/worker/flow/batch.ts';
 import { type Unit, type UnitOp, planUnit, readyUnits } from '../../src/worker/flow/units.ts';
-import { refundStep } from '../helpers/steps.ts';
+import { foreachStep, refundGrant, refundStep } from '../helpers/steps.ts';
 
 // What each call inside a loop or a parallel step does next, and what one batch confirmation
 // shows, from facts typed in here: no Redis, no server (the end-to-end tests are in flow.test.ts).
 const pos = { line: 1, col: 1 };
 const refund = refundStep({ with: { charge_id: '${{ charge }}' }, pos });
-const loop: ForeachStep = {
-  kind: 'foreach',
-  id: 'refunds',
-  connector: 'flow',
-  tool: 'foreach',
-  confirm: 'auto',
-  with: {},
-  foreach: 'inputs.charges',
-  as: 'charge',
-  concurrency: 5,
-  steps: [refund],
-  single: true,
-  continueOnError: false,
-  retry: { attempts: 1, backoffMs: 10 },
-  pos,
-  keyPos: {},
-};
+const loop = foreachStep({ steps: [refund] });
 const policy: PolicyConfig = { allowUnconfirmed: [], confirmationTtlMs: 60_000 };
 const tool: ToolInfo = {
   connector: 'stripe',
@@ -133,17 +117,7 @@ describe('a loop of writes asks once for the batch', () => {
   });
 
   it('stops an item a remembered decision denies, and a non-idempotent write a crash left started is in doubt', () => {
-    const deny: ScopedGrant = {
-      id: 'g1',
-      session: 's',
-      connector: 'stripe',
-      tool: 'create_refund',
-      decision: 'deny',
-      scope: 'tool',
-      by: 'ops',
-      at: 0,
-      uses: 0,
-    };
+    const deny = refundGrant({ decision: 'deny' });
     expect(plan('0', args[0], { grants: [deny] }).op).toMatchObject({ kind: 'deny', by: 'ops', grant: { id: 'g1' } });
     const plain = { ...tool, idempotent: false };
     const doubt = plan('1', args[1], { tool: plain, rec: { status: 'running', attempts: 1, intentAttempt: 1 } });

@@ -5,20 +5,12 @@ import { InterlockError } from '../../src/errors.ts';
 import type { Grant, RunRecord, StepRecord } from '../../src/runs/records.ts';
 import { type PlanInput, type StepFacts, WAIT_FOR_COMMIT_MS, planPosition, planStep, resolved } from '../../src/worker/plan.ts';
 import type { CallStep, LlmStep, PolicyConfig, StepDef } from '../../src/workflows/types.ts';
+import { refundStep } from '../helpers/steps.ts';
 
 // Every operation planStep and planPosition can return, from facts typed in here: no Redis, no server.
 const pos = { line: 1, col: 1 };
-const send: CallStep = {
-  kind: 'call',
-  id: 'send',
-  connector: 'mail',
-  tool: 'send',
-  with: {},
-  confirm: 'auto',
-  retry: { attempts: 3, backoffMs: 100 },
-  pos,
-  keyPos: {},
-};
+// A write on another connector than the refund, retried three times.
+const send = refundStep({ id: 'send', connector: 'mail', tool: 'send', retry: { attempts: 3, backoffMs: 100 } });
 const look: CallStep = { ...send, id: 'look', tool: 'look' };
 const draft: LlmStep = {
   kind: 'llm',
