@@ -10,7 +10,7 @@ import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { appTest } from '../helpers/fixtures.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { builtinConnectorYaml, refundWorkflow } from '../helpers/workflows.ts';
+import { builtinConnectorYaml, postStep, refundWorkflow } from '../helpers/workflows.ts';
 
 /**
  * The shipped workflows.yaml without its `policy.rules`: grants and plans are about what a person
@@ -46,11 +46,11 @@ export const REFUND_THEN_RECHECK = refundWorkflow(
       - id: recheck
         call: stripe.retrieve_charge
         with: { charge_id: "\${{ steps.charge.output.id }}" }
-      - id: notify
-        call: slack.post_message
-        with:
-          channel: "\${{ steps.charge.output.customer_slack_channel }}"
-          text: "Refunded; \${{ steps.recheck.output.amount_refundable }} cents are left to refund."
+${postStep(
+  'notify',
+  '${{ steps.charge.output.customer_slack_channel }}',
+  'Refunded; ${{ steps.recheck.output.amount_refundable }} cents are left to refund.',
+)}
 `,
 );
 

@@ -216,3 +216,15 @@ export function napWorkflow(sleep: string): string {
       - { id: wait, sleep: ${sleep} }
       - { id: after, call: stripe.get_balance }`;
 }
+
+/**
+ * A step `id` posting `text` to `channel` through the Slack connector (each a double-quoted YAML
+ * scalar, templates allowed), its `- id:` at `indent` spaces.
+ */
+export function postStep(id: string, channel: string, text: string, indent = 6): string {
+  const pad = ' '.repeat(indent);
+  return `
+${pad}- id: ${id}
+${pad}  call: slack.post_message
+${pad}  with: { channel: "${channel}", text: "${text}" }`;
+}

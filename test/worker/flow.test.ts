@@ -3,7 +3,7 @@ import type { App } from '../../src/app.ts';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
 import { messages, refunds, sandboxAppTest, shippedWith } from '../grants/sandbox-app.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { REFUND_ONE_WORKFLOW, napWorkflow, parentWorkflow } from '../helpers/workflows.ts';
+import { REFUND_ONE_WORKFLOW, napWorkflow, parentWorkflow, postStep } from '../helpers/workflows.ts';
 
 // The shipped workflows.yaml (its connectors and refund-disputed) plus workflows for these tests.
 const EXTRA = `
@@ -21,11 +21,11 @@ const EXTRA = `
             - id: get
               call: stripe.retrieve_charge
               with: {charge_id: "\${{ inputs.charge }}"}
-      - id: tell
-        call: slack.post_message
-        with:
-          channel: "#billing"
-          text: "\${{ steps.customer.find.output.customers[0].name & ' paid ' & $string(steps.charge.get.output.amount) & ' in ' & steps.charge.get.output.id }}"
+${postStep(
+  'tell',
+  '#billing',
+  "${{ steps.customer.find.output.customers[0].name & ' paid ' & $string(steps.charge.get.output.amount) & ' in ' & steps.charge.get.output.id }}",
+)}
 
   branch-fails:
     description: One branch fails; continue_on_error says whether the join fails.
