@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
+import { FILE, issueLines } from '../workflows/helpers.ts';
 
 // Every mistake in a trigger names its file, line and column, like the rest of workflows.yaml.
 
@@ -17,13 +17,7 @@ workflows:
 `;
 
 function issues(triggers: string, extra = ''): string[] {
-  try {
-    loadConfigFromString(head + triggers + extra, '/x/workflows.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map((i) => `${i.line}:${i.col} ${i.message}`);
-    throw err;
-  }
-  return [];
+  return issueLines(head + triggers + extra);
 }
 
 describe('triggers in workflows.yaml', () => {
@@ -34,7 +28,7 @@ describe('triggers in workflows.yaml', () => {
       - { webhook: stripe, secret: "\${env:WHSEC}", events: [charge.dispute.created], inputs: { charge: "\${{ event.data.object.charge }}" } }
       - { name: gh, webhook: hmac, hook: github, secret: "\${env:GH}", header: X-Hub-Signature-256, prefix: "sha256=", id_header: X-GitHub-Delivery }
 `,
-      '/x/workflows.yaml',
+      FILE,
     );
     const t = config.workflows.wf.triggers ?? [];
     expect(t.map((x) => x.id)).toEqual(['wf.1', 'wf.quick', 'wf.3', 'wf.gh']);

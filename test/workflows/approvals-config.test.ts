@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
+import { FILE, issueLines } from './helpers.ts';
 
 const WORKFLOWS = `
 connectors:
@@ -14,20 +14,14 @@ workflows:
 `;
 
 function problems(approvals: string): string[] {
-  try {
-    loadConfigFromString(`approvals:\n${approvals}${WORKFLOWS}`, '/cfg/workflows.yaml');
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map((i) => `${i.line}:${i.col} ${i.message}`);
-    throw err;
-  }
-  return [];
+  return issueLines(`approvals:\n${approvals}${WORKFLOWS}`);
 }
 
 describe('approvals.slack in workflows.yaml', () => {
   it('reads a channel, a signing secret from the environment and the approvers', () => {
     const cfg = loadConfigFromString(
       `approvals:\n  slack:\n    channel: "#billing"\n    signing_secret: \${env:SLACK_SIGNING_SECRET}\n    users: { U0GRACE: grace }${WORKFLOWS}`,
-      '/cfg/workflows.yaml',
+      FILE,
     );
     expect(cfg.approvals?.slack).toMatchObject({
       channel: '#billing',

@@ -69,3 +69,14 @@ export function withServer(...lines: string[]): string {
 export function withBuiltinOAuth(...lines: string[]): string {
   return withServer('  auth:', '    oauth:', '      builtin:', '        secret: "${env:AS_SECRET}"', ...lines);
 }
+
+/** Every issue of a document as "line:col message", in file order; [] when it loads. */
+export function issueLines(text: string): string[] {
+  try {
+    loadConfigFromString(text, FILE);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.issues.map((i) => `${i.line}:${i.col} ${i.message}`);
+    throw err;
+  }
+  return [];
+}
