@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
-import { ConfigError } from '../../src/errors.ts';
 import { explainRules } from '../../src/policy/evaluate.ts';
 import { formatMoney } from '../../src/policy/money.ts';
 import type { PolicyVerdict } from '../../src/policy/types.ts';
@@ -9,9 +8,10 @@ import { confirmationPolicyLines, explanationLines } from '../../src/policy/word
 import type { RunRecord } from '../../src/runs/records.ts';
 import { planStep } from '../../src/worker/plan.ts';
 import { explainFor, ruleContext } from '../../src/worker/rule-context.ts';
-import { loadConfig, loadConfigFromString } from '../../src/workflows/load.ts';
+import { loadConfig } from '../../src/workflows/load.ts';
 import { ROOT } from '../helpers/app.ts';
 import { refundStep as callStep } from '../helpers/steps.ts';
+import { issueLines } from '../workflows/helpers.ts';
 
 // The rules, their words and the plan's new operations, with no Redis and no server.
 const shipped = loadConfig(join(ROOT, 'workflows.yaml'));
@@ -187,15 +187,8 @@ workflows:
         call: stripe.create_refund
         with: { charge_id: ch_1 }
 `;
-  const problems = (policy: string): string[] => {
-    try {
-      loadConfigFromString(file(policy), 'policy.yaml');
-    } catch (err) {
-      if (err instanceof ConfigError) return err.issues.map((i) => `${i.line}:${i.col}: ${i.message}`);
-      throw err;
-    }
-    return [];
-  };
+  const problems = (policy: string): string[] => issueLines(file(policy));
+
   it('names bad JSONata, an unknown effect, an unknown group and too few approvers, each at its line and column', () => {
     expect(
       problems(`  groups: { finance: [alice] }
@@ -205,10 +198,10 @@ workflows:
     - { name: c, tool: stripe.create_refund, require: { approvers: 0, group: finance } }
     - { name: d, tool: stripe.create_refund, require: { approvers: 2, group: finanse } }`),
     ).toEqual([
-      '7:52: policy rule "a" when is not valid JSONata: Unexpected end of expression (at character 14 of the expression)',
-      '8:54: unknown effect "allow" in policy rule "b"; use approve, deny or require',
-      '9:68: policy rule "c" require approvers must be a whole number of at least 1, not 0',
-      '10:78: unknown group "finanse" (did you mean "finance"?): neither policy.groups nor any token\'s groups name it (groups: finance)',
+      '7:52 policy rule "a" when is not valid JSONata: Unexpected end of expression (at character 14 of the expression)',
+      '8:54 unknown effect "allow" in policy rule "b"; use approve, deny or require',
+      '9:68 policy rule "c" require approvers must be a whole number of at least 1, not 0',
+      '10:78 unknown group "finanse" (did you mean "finance"?): neither policy.groups nor any token\'s groups name it (groups: finance)',
     ]);
   });
   it('takes a group from a token’s groups', () => {
