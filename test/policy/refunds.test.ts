@@ -20,21 +20,29 @@ interface Refund {
 const it = appTest({ file: SHIPPED_CONFIG, sandboxes: true }).extend<{
   /** the refunds the Stripe sandbox holds for a charge */
   refundsOf: (charge: string) => Refund[];
-  /** a charge the seed does not have: 900.00 USD, so 600.00 USD can be refunded from it */
-  bigCharge: () => Promise<string>;
   /** the confirmation a run's step waits on */
   pendingOf: (runId: string, stepId: string) => Promise<ConfirmationRecord>;
+  /**
+   * refund-and-notify started by `principal` for `amount` cents of a fresh 900.00 USD charge (the seed's
+   * are too small), and the confirmation its refund waits on
+   */
+  bigRefund: (amount: number, principal: string) => Promise<{ charge: string; run: { id: string }; conf: ConfirmationRecord }>;
   /** the environment the CLI needs to read this app's records */
   cliEnv: NodeJS.ProcessEnv;
 }>({
   refundsOf: async ({ sandboxes }, use) => use((charge) => refunds(sandboxes).filter((r) => r.charge === charge)),
-  bigCharge: async ({ sandboxes }, use) => use(() => newCharge(sandboxes, 90000)),
   pendingOf: async ({ app }, use) =>
     use(async (runId, stepId) => {
       const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
       const cid = run.steps[stepId].confirmationId;
       expect(run.steps[stepId].status).toBe('awaiting_confirmation');
       return app.store.requireConfirmation(cid ?? '');
+    }),
+  bigRefund: async ({ app, sandboxes, pendingOf }, use) =>
+    use(async (amount, principal) => {
+      const charge = await newCharge(sandboxes, 90000);
+      const { run } = await app.engine.trigger('refund-and-notify', { charge, amount }, { principal });
+      return { charge, run, conf: await pendingOf(run.id, 'refund') };
     }),
   cliEnv: async ({ app, redis }, use) =>
     use({ ...process.env, REDIS_URL: redis.url, INTERLOCK_PREFIX: app.prefix, INTERLOCK_CONFIG: app.config.file }),
@@ -96,13 +104,10 @@ describe('policy rules on the shipped refund workflow', () => {
   it('600.00 USD needs two distinct finance approvers; the trigger, outsiders and a second vote by one approver are refused', async ({
     app,
     server,
-    bigCharge,
-    pendingOf,
+    bigRefund,
     refundsOf,
   }) => {
-    const charge = await bigCharge();
-    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'finance-alice' });
-    const conf = await pendingOf(run.id, 'refund');
+    const { charge, run, conf } = await bigRefund(60000, 'finance-alice');
     expect(conf.policy).toMatchObject({
       rule: 'large-refunds',
       require: { approvers: 2, group: 'finance' },
@@ -138,13 +143,11 @@ describe('policy rules on the shipped refund workflow', () => {
 
   it('with two approvers other than the trigger, the 600.00 USD refund is sent once, each approval on record', async ({
     app,
-    bigCharge,
+    bigRefund,
     pendingOf,
     refundsOf,
   }) => {
-    const charge = await bigCharge();
-    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 60000 }, { principal: 'ops' });
-    const conf = await pendingOf(run.id, 'refund');
+    const { charge, run, conf } = await bigRefund(60000, 'ops');
     // Both approve at once: one script each, so exactly one completes the quorum and enqueues.
     await Promise.all([
       app.engine.approve(conf.id, conf.argumentsHash, { by: 'finance-alice', channel: 'api' }),
@@ -190,15 +193,8 @@ describe('policy rules on the shipped refund workflow', () => {
     expect((await since.text()).trim().split('\n')).toHaveLength(1);
   });
 
-  it('explains a pending confirmation from the CLI: which rule decides and why', async ({
-    app,
-    bigCharge,
-    pendingOf,
-    cliEnv,
-  }) => {
-    const charge = await bigCharge();
-    const { run } = await app.engine.trigger('refund-and-notify', { charge, amount: 55000 }, { principal: 'ops' });
-    const conf = await pendingOf(run.id, 'refund');
+  it('explains a pending confirmation from the CLI: which rule decides and why', async ({ app, bigRefund, cliEnv }) => {
+    const { conf } = await bigRefund(55000, 'ops');
     const cli = await runCli(['policy', 'explain', conf.id], { env: cliEnv, timeoutMs: 60_000 });
     expect(cli.stdout).toContain(
       'Rule "large-refunds" (refunds above 500.00 USD need two approvers from finance) applies to this call of 550.00 USD',
