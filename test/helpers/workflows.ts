@@ -228,3 +228,28 @@ ${pad}- id: ${id}
 ${pad}  call: slack.post_message
 ${pad}  with: { channel: "${channel}", text: "${text}" }`;
 }
+
+export interface ForeachOptions {
+  /** the workflow's one input, an array the loop goes over */
+  input: string;
+  /** the loop step's id */
+  id: string;
+  /** the name an item has in the loop's templates */
+  as: string;
+  concurrency: number;
+  /** what each item does: `call:`/`with:` lines, or `steps:` and a list, at the loop's key indent */
+  body: string;
+}
+
+/** A workflow `name` whose one step loops over `inputs.<input>`, each item doing `body`. */
+export function foreachWorkflow(name: string, description: string, o: ForeachOptions): string {
+  return `
+  ${name}:
+    description: ${description}
+    inputs: { type: object, required: [${o.input}], properties: { ${o.input}: { type: array } } }
+    steps:
+      - id: ${o.id}
+        foreach: \${{ inputs.${o.input} }}
+        as: ${o.as}
+        concurrency: ${o.concurrency}${o.body}`;
+}

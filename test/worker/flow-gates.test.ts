@@ -1,7 +1,7 @@
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { BatchItem } from '../../src/worker/flow/batch.ts';
-import { refundSteps, refundWorkflow } from '../helpers/workflows.ts';
+import { foreachWorkflow, refundSteps, refundWorkflow } from '../helpers/workflows.ts';
 import { messages, newCharge, pending, refunds, sandboxAppTest, settled, shippedWith } from '../grants/sandbox-app.ts';
 
 /**
@@ -11,28 +11,24 @@ import { messages, newCharge, pending, refunds, sandboxAppTest, settled, shipped
  * The shipped workflows.yaml, plus loops for these tests.
  */
 const EXTRA = [
-  `
-  refund-each:
-    description: look each charge up and refund the amount asked for it
-    inputs: { type: object, required: [refunds], properties: { refunds: { type: array } } }
-    steps:
-      - id: refunds
-        foreach: \${{ inputs.refunds }}
-        as: r
-        concurrency: 3
+  foreachWorkflow('refund-each', 'look each charge up and refund the amount asked for it', {
+    input: 'refunds',
+    id: 'refunds',
+    as: 'r',
+    concurrency: 3,
+    body: `
         steps:${refundSteps({ indent: 10, charge: 'r.charge', amount: 'r.amount' })}`,
+  }),
   refundWorkflow('refund-one', 'look a charge up and refund part of it'),
-  `
-  tell-each:
-    description: post each text to one channel
-    inputs: { type: object, required: [texts], properties: { texts: { type: array } } }
-    steps:
-      - id: posts
-        foreach: \${{ inputs.texts }}
-        as: t
-        concurrency: 5
+  foreachWorkflow('tell-each', 'post each text to one channel', {
+    input: 'texts',
+    id: 'posts',
+    as: 't',
+    concurrency: 5,
+    body: `
         call: slack.post_message
         with: { channel: C0CUST001, text: "\${{ t }}" }`,
+  }),
 ];
 
 const it = sandboxAppTest(shippedWith(EXTRA));

@@ -3,6 +3,7 @@ import type { App } from '../../src/app.ts';
 import type { TestServerHttp } from '../fixtures/test-server.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { openApp, test } from '../helpers/fixtures.ts';
+import { foreachWorkflow } from '../helpers/workflows.ts';
 
 /**
  * A tool whose definition changed since it was pinned pauses a loop that reaches it, as it pauses
@@ -15,16 +16,15 @@ connectors:
     transport: streamable-http
     url: ${url}
 workflows:
-  echo-each:
-    description: echo each text
-    inputs: { type: object, required: [texts], properties: { texts: { type: array } } }
-    steps:
-      - id: echoes
-        foreach: \${{ inputs.texts }}
-        as: t
-        concurrency: 2
+${foreachWorkflow('echo-each', 'echo each text', {
+  input: 'texts',
+  id: 'echoes',
+  as: 't',
+  concurrency: 2,
+  body: `
         call: remote.echo
-        with: { text: "\${{ t }}" }
+        with: { text: "\${{ t }}" }`,
+})}
 `;
 
 const it = test.extend<{ app: App; echoes: (text: string) => TestServerHttp['calls'] }>({
