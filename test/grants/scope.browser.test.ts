@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { describe, expect } from 'vitest';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { findConfirmation, screenshot } from '../helpers/browser.ts';
+import { approvePlanOnPage, findConfirmation, screenshot } from '../helpers/browser.ts';
 import { REFUND_NOTING_CHANNEL, messages, sandboxAppTest, settled, shippedWithoutRules } from './sandbox-app.ts';
 
 // The shipped workflows plus a refund that notes the customer's channel, on the sandboxes.
@@ -67,10 +67,7 @@ describe('the grant scope and the plan, in words, in Chromium', () => {
       expect(words).toContain('channel: "C0CUST002"');
       expect(words).toContain('text: filled in from steps.refund.output when it has run');
       await screenshot(page, resolve(ROOT, 'test-results/ui-plan.png'));
-      await page.locator('button[data-plan-approve]').click();
-      await expect
-        .poll(() => page.locator('section.plan .actions .outcome').innerText(), { timeout: 10_000 })
-        .toMatch(/^Plan approved/);
+      await approvePlanOnPage(page);
       const done = await waitForStatus(app, run.id, ['succeeded']);
       const refund = done.steps.refund.output as { id: string };
       expect(messages(sandboxes).filter((m) => m.text.includes(refund.id))).toHaveLength(1);

@@ -77,3 +77,11 @@ export async function screenshot(page: Page, path: string): Promise<void> {
   mkdirSync(dirname(path), { recursive: true });
   await page.screenshot({ path, fullPage: true });
 }
+
+/** Clicks "Approve the plan" on a run or decide page and waits until the page says it is approved. */
+export async function approvePlanOnPage(page: Page): Promise<void> {
+  await page.locator('button[data-plan-approve]').click();
+  await expect
+    .poll(() => page.locator('section.plan .actions .outcome').innerText(), { timeout: 10_000 })
+    .toMatch(/^Plan approved/);
+}

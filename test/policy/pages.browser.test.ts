@@ -5,7 +5,7 @@ import { silentLogger } from '../../src/logger.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { servicesOf } from '../../src/server/compose.ts';
 import { ROOT, waitForStatus } from '../helpers/app.ts';
-import { screenshot } from '../helpers/browser.ts';
+import { approvePlanOnPage, screenshot } from '../helpers/browser.ts';
 import { appTest } from '../helpers/fixtures.ts';
 import { REFUND_THEN_RECHECK, messages, newCharge, refunds, settled, shippedWith } from '../grants/sandbox-app.ts';
 
@@ -95,10 +95,7 @@ describe('the rule and the plan in words on the run pages, in Chromium', () => {
     expect(words).toContain('amount: 10000 (100.00 USD)');
     expect(words).toContain('slack.post_message (step notify): not in the plan, asks on its own: text comes from steps.recheck');
     await screenshot(page, resolve(ROOT, 'test-results/policy-plan-offered.png'));
-    await page.locator('button[data-plan-approve]').click();
-    await expect
-      .poll(() => page.locator('section.plan .actions .outcome').innerText(), { timeout: 10_000 })
-      .toMatch(/^Plan approved/);
+    await approvePlanOnPage(page);
 
     const atPost = await waitForStatus(app, run.id, ['awaiting_confirmation', 'failed', 'denied']);
     expect(atPost.steps.notify.status).toBe('awaiting_confirmation');
