@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import { validateAgainstCatalog } from '../../src/workflows/validate.ts';
-import { FILE, expectIssue, expectLoadError, issuesOf, yaml } from './helpers.ts';
+import { FILE, expectLoadError, issuesOf, yaml } from './helpers.ts';
 
 // A connector's rate_limit: one limit as a map, or a list of limits, each optionally for one tool
 // and with a window per value of one argument. The comments on the lines mark their line numbers.
@@ -79,18 +79,19 @@ describe('rate_limit errors, each with file:line:col', () => {
   });
 
   it('reports an unknown key in a limit with a suggestion', () => {
-    const issues = issuesOf(doc('    rate_limit:', '      - { max: 1, per: 1s, tool: post_message, bye: channel }'));
-    expectIssue(
-      issues,
-      6,
-      48,
+    expectLoadError(
+      doc('    rate_limit:', '      - { max: 1, per: 1s, tool: post_message, bye: channel }'),
+      '6:48',
       /unknown key "bye" in connector "slack" rate_limit\[0\] \(did you mean "by"\?\); allowed: max, per, tool, by/,
     );
   });
 
   it('reports a missing max or per where the limit starts', () => {
-    const issues = issuesOf(doc('    rate_limit:', '      - { max: 20, per: 1s }', '      - { tool: post_message, per: 1s }'));
-    expectIssue(issues, 7, 9, /connector "slack" rate_limit\[1\] is missing required key "max"/);
+    expectLoadError(
+      doc('    rate_limit:', '      - { max: 20, per: 1s }', '      - { tool: post_message, per: 1s }'),
+      '7:9',
+      /connector "slack" rate_limit\[1\] is missing required key "max"/,
+    );
   });
 
   it('reports a bad duration', () => {
@@ -137,17 +138,13 @@ describe('rate_limit errors, each with file:line:col', () => {
   });
 
   it('refuses two limits over the same calls, pointing at the first', () => {
-    const issues = issuesOf(
+    expectLoadError(
       doc(
         '    rate_limit:', // 5
         '      - { max: 1, per: 1s, tool: post_message, by: channel }', // 6
         '      - { max: 20, per: 1m, tool: post_message, by: channel }', // 7
       ),
-    );
-    expectIssue(
-      issues,
-      7,
-      9,
+      '7:9',
       /rate_limit\[1\] limits the same calls as the limit at line 6:9 \(calls of post_message, per value of channel\)/,
     );
   });
