@@ -18,7 +18,7 @@ import { builtinConnectorYaml, postStep, refundWorkflow } from '../helpers/workf
  */
 export function shippedWithoutRules(): string {
   const lines = readFileSync(join(ROOT, 'workflows.yaml'), 'utf8').split('\n');
-  const at = lines.findIndex((l) => l === '  rules:');
+  const at = lines.indexOf('  rules:');
   if (at < 0) return lines.join('\n');
   let end = at + 1;
   while (end < lines.length && (lines[end].startsWith('    ') || lines[end].trim() === '') && lines[end] !== '') end++;
