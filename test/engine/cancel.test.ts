@@ -4,23 +4,15 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { InterlockError } from '../../src/errors.ts';
 import { callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
+import { NAP_WORKFLOW, configYaml } from '../helpers/workflows.ts';
 
 const log = callLogPath();
-const yaml = `
-connectors:${testConnectorYaml(log, '\n    concurrency: 4')}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  nap:
-    description: a slow read, then an echo
-    inputs: { type: object, required: [ms, tag], properties: { ms: { type: integer }, tag: { type: string } } }
-    steps:
-      - id: nap
-        call: test.slow
-        with: { ms: "\${{ inputs.ms }}" }
-      - id: after
-        call: test.echo
-        with: { text: "\${{ inputs.tag }}" }
+const yaml = configYaml({
+  connectors: testConnectorYaml(log, '\n    concurrency: 4'),
+  extra: 'policy:\n  confirmation_ttl: 1h',
+  workflows: [
+    NAP_WORKFLOW,
+    `
   impatient:
     description: a read that must answer within 300 ms
     inputs: { type: object }
@@ -36,8 +28,9 @@ workflows:
     steps:
       - id: write
         call: test.record
-        with: { name: "\${{ inputs.name }}" }
-`;
+        with: { name: "\${{ inputs.name }}" }`,
+  ],
+});
 
 const it = appTest({ yaml, workers: { sweepEveryMs: 100 } });
 

@@ -133,3 +133,19 @@ workflows:
         with: {}
 `;
 }
+
+/**
+ * `nap { ms, tag }`: a read that sleeps `ms` (test.slow), then an echo of `tag`: a run that stays
+ * running as long as a test needs, whose second step shows whether it went on.
+ */
+export const NAP_WORKFLOW = `
+  nap:
+    description: a slow read, then an echo
+    inputs: { type: object, required: [ms, tag], properties: { ms: { type: integer }, tag: { type: string } } }
+    steps:
+      - id: nap
+        call: test.slow
+        with: { ms: "\${{ inputs.ms }}" }
+      - id: after
+        call: test.echo
+        with: { text: "\${{ inputs.tag }}" }`;

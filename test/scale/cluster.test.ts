@@ -9,6 +9,7 @@ import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
 import type { RunningServer } from '../../src/server/serve.ts';
 import { PAY_WORKFLOW, ROOT, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { clusterTest, openClusterApp } from '../helpers/cluster.ts';
+import { NAP_WORKFLOW } from '../helpers/workflows.ts';
 import { openServer } from '../helpers/fixtures.ts';
 
 /**
@@ -47,16 +48,7 @@ workflows:
       - id: say
         call: test.echo
         with: { text: "total \${{ steps.twice.output.sum }}" }
-  nap:
-    description: a long read, then an echo that a cancel must prevent
-    inputs: { type: object, required: [tag], properties: { tag: { type: string } } }
-    steps:
-      - id: nap
-        call: test.slow
-        with: { ms: 600000 }
-      - id: after
-        call: test.echo
-        with: { text: "\${{ inputs.tag }}" }
+${NAP_WORKFLOW}
 ${PAY_WORKFLOW}
 `;
 
@@ -255,7 +247,7 @@ describe('Redis Cluster: three masters, runs end to end', () => {
   });
 
   it('cancels a running run and one paused at a confirmation', async ({ app, api, paused }) => {
-    const { run } = await app.engine.trigger('nap', { tag: 'never' });
+    const { run } = await app.engine.trigger('nap', { ms: 600_000, tag: 'never' });
     await waitForStatus(app, run.id, ['running'], 20_000);
     while (!readCalls(log).some((c) => c.tool === 'slow')) await new Promise((r) => setTimeout(r, 20));
     const res = await api(`/api/v1/runs/${run.id}/cancel`, 'trigger', { method: 'POST' });
