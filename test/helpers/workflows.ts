@@ -149,3 +149,15 @@ export const NAP_WORKFLOW = `
       - id: after
         call: test.echo
         with: { text: "\${{ inputs.tag }}" }`;
+
+/**
+ * An MCP server at `url` over streamable HTTP (the `mcpHttp` fixture's, or childServerTest's child)
+ * as the connector `id`, as an entry under `connectors:`; `extra` adds settings lines
+ * (`'\n    concurrency: 4'`).
+ */
+export function httpConnectorYaml(url: string, extra = '', id = 'test'): string {
+  return `
+  ${id}:
+    transport: streamable-http
+    url: ${url}${extra}`;
+}

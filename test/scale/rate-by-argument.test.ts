@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
 import { busiestWindow, unsucceeded } from '../helpers/processes.ts';
+import { httpConnectorYaml } from '../helpers/workflows.ts';
 
 /**
  * A rate limit per argument value, held by two `interlock worker` processes and measured where it
@@ -22,11 +23,7 @@ const log = callLogPath();
 
 function yaml(serverUrl: string): string {
   return `
-connectors:
-  test:
-    transport: streamable-http
-    url: ${serverUrl}
-    concurrency: 4
+connectors:${httpConnectorYaml(serverUrl, '\n    concurrency: 4')}
     rate_limit:
       - { max: ${CONNECTOR.max}, per: ${CONNECTOR.perMs}ms }
       - { max: ${PER_TEXT.max}, per: ${PER_TEXT.perMs}ms, tool: echo, by: text }
