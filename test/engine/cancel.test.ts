@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { InterlockError } from '../../src/errors.ts';
-import { callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
+import { callLogPath, readCalls, testConnectorYaml, waitForStatus, withConfirmationTtl } from '../helpers/app.ts';
 import { NAP_WORKFLOW, configYaml } from '../helpers/workflows.ts';
 
 const log = callLogPath();
@@ -85,16 +85,11 @@ describe('cancellation and timeouts', () => {
   });
 
   it('expires a confirmation nobody decides: the run fails and the write is never sent', async ({ app }) => {
-    const short = { ...app.config.policy, confirmationTtlMs: 200 };
-    const saved = app.config.policy;
-    app.config.policy = short;
-    try {
+    await withConfirmationTtl(app, 200, async () => {
       const { run } = await app.engine.trigger('pay', { name: 'too-late' });
       const done = await waitForStatus(app, run.id, ['failed', 'succeeded']);
       expect(done.error?.code).toBe('CONFIRMATION_EXPIRED');
       expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'too-late')).toEqual([]);
-    } finally {
-      app.config.policy = saved;
-    }
+    });
   });
 });
