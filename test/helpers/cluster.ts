@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { type OpenAppOptions, test } from './fixtures.ts';
+import { type OpenAppOptions, test, useApp } from './fixtures.ts';
 import { TestCluster } from './redis.ts';
 
 export const clusterTest = test.extend<{ cluster: TestCluster }>({
@@ -49,10 +49,8 @@ export async function openClusterApp(
     logger: opts.logger ?? silentLogger(),
   });
   try {
-    if (opts.workers !== false) await app.startWorkers(opts.workers ?? {});
-    await use(app);
+    await useApp(app, opts.workers, use);
   } finally {
-    await app.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
