@@ -1,16 +1,10 @@
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect } from 'vitest';
-import type { App } from '../../src/app.ts';
 import type { ToolInfo } from '../../src/connectors/types.ts';
 import { parseClusterNodes } from '../../src/runs/redis.ts';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
-import type { RunningServer } from '../../src/server/serve.ts';
-import { PAY_WORKFLOW, ROOT, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { clusterTest, openClusterApp } from '../helpers/cluster.ts';
+import { PAY_WORKFLOW, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { NAP_WORKFLOW } from '../helpers/workflows.ts';
-import { openServer } from '../helpers/fixtures.ts';
+import { clusterAppTest } from './cluster-rig.ts';
 
 /**
  * Interlock on a real Redis Cluster (three masters started here), through the same wiring a
@@ -52,84 +46,7 @@ ${NAP_WORKFLOW}
 ${PAY_WORKFLOW}
 `;
 
-type Api = (path: string, token: keyof typeof TOKENS, init?: RequestInit & { json?: unknown }) => Promise<Response>;
-
-/**
- * An app with workers on the cluster, its HTTP server with the four tokens, and what the tests call
- * through: `api` (a request with one of the tokens), `cli` (`interlock` reading REDIS_CLUSTER_NODES)
- * and `paused` (a pay run triggered over HTTP, paused at its write, and its confirmation).
- */
-const it = clusterTest.extend<{
-  app: App;
-  server: RunningServer;
-  api: Api;
-  cli: (args: string[]) => Promise<{ stdout: string }>;
-  paused: (name: string) => Promise<{ run: RunRecord; conf: ConfirmationRecord }>;
-}>({
-  app: [async ({ cluster }, use) => openClusterApp(cluster, { yaml, workers: { sweepEveryMs: 200 } }, use), { scope: 'file' }],
-  server: [
-    async ({ app }, use) =>
-      openServer(
-        app,
-        {
-          env: {
-            IL_CL_READER: TOKENS.reader,
-            IL_CL_TRIGGER: TOKENS.trigger,
-            IL_CL_APPROVER: TOKENS.approver,
-            IL_CL_ADMIN: TOKENS.admin,
-          },
-        },
-        use,
-      ),
-    { scope: 'file' },
-  ],
-  api: [
-    async ({ server }, use) =>
-      use((path, token, init = {}) => {
-        const { json, ...rest } = init;
-        return fetch(`${server.url}${path}`, {
-          ...rest,
-          headers: {
-            authorization: `Bearer ${TOKENS[token]}`,
-            ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
-          },
-          ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-        });
-      }),
-    { scope: 'file' },
-  ],
-  cli: [
-    async ({ cluster, app }, use) =>
-      use((args) =>
-        promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), ...args], {
-          env: {
-            ...process.env,
-            REDIS_URL: '',
-            REDIS_CLUSTER_NODES: cluster.nodes,
-            INTERLOCK_PREFIX: app.prefix,
-            INTERLOCK_CONFIG: app.config.file,
-            LOG_LEVEL: 'warn',
-          },
-          timeout: 30_000,
-        }),
-      ),
-    { scope: 'file' },
-  ],
-  paused: [
-    async ({ app, api }, use) =>
-      use(async (name) => {
-        const res = await api('/api/v1/workflows/pay/runs', 'trigger', { method: 'POST', json: { inputs: { name } } });
-        expect(res.status).toBe(202);
-        const run = await waitForStatus(app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation', 'failed'], 20_000);
-        expect(run.status).toBe('awaiting_confirmation');
-        const conf = (await (
-          await api(`/api/v1/confirmations/${run.steps.write.confirmationId}`, 'reader')
-        ).json()) as ConfirmationRecord;
-        return { run, conf };
-      }),
-    { scope: 'file' },
-  ],
-});
+const it = clusterAppTest(yaml, TOKENS);
 
 describe('REDIS_CLUSTER_NODES', () => {
   it('takes host:port entries or URLs; credentials given once apply to every node and are never shown', () => {
