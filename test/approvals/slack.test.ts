@@ -1,8 +1,7 @@
 import { describe, expect } from 'vitest';
 import { slackSignature } from '../../src/approvals/slack/signature.ts';
-import type { ConfirmationRecord } from '../../src/runs/records.ts';
 import { waitForStatus } from '../helpers/app.ts';
-import { appTest } from '../helpers/fixtures.ts';
+import { slackApprovalsYaml, slackTest } from './helpers.ts';
 
 // A refund pauses; its card reaches the Slack sandbox; clicks come back signed as Slack signs them
 // (the sandbox sends them) to `POST /slack/interactions` of a real `interlock serve`.
@@ -12,12 +11,7 @@ const CONFIG = `
 connectors:
   stripe: { transport: stdio, command: interlock, args: [connector, stripe] }
   slack: { transport: stdio, command: interlock, args: [connector, slack] }
-approvals:
-  slack:
-    channel: "#billing"
-    signing_secret: \${env:TEST_SLACK_SIGNING_SECRET}
-    users:
-      U0GRACE: grace
+${slackApprovalsYaml({ U0GRACE: 'grace' })}
 workflows:
   refund:
     description: refund a charge, then tell the customer
@@ -31,64 +25,7 @@ workflows:
         with: { channel: C0CUST002, text: "Refunded \${{ steps.refund.output.id }}" }
 `;
 
-interface Card {
-  channel: string;
-  ts: string;
-  text: string;
-  blocks?: unknown[];
-  edited?: unknown;
-}
-
-// The server starts the workers (sweeping Slack cards every 100 ms) and reads the signing secret
-// from the environment; the Slack sandbox sends its clicks there, signed.
-const it = appTest({
-  yaml: CONFIG,
-  sandboxes: true,
-  workers: false,
-  env: { TEST_SLACK_SIGNING_SECRET: SECRET },
-  server: { slackSweepMs: 100 },
-}).extend<{
-  /** the card the sandbox holds for a confirmation, once it is posted */
-  cardFor: (cid: string) => Promise<Card>;
-  /**
-   * The card at `ts` once it has been edited (closed), waiting up to 10 s. A click's answer reports
-   * the decision, not the card: when the sweep claims the close first (in this or another `serve`),
-   * the answer can come back while the sweep's chat.update is still on its way to Slack.
-   */
-  closedCard: (ts: string) => Promise<Card>;
-  /** the confirmation a run waits on */
-  pendingOf: (runId: string) => Promise<ConfirmationRecord>;
-  refundsOf: (charge: string) => Array<{ charge: string }>;
-}>({
-  cardFor: async ({ sandboxes, server }, use) => {
-    sandboxes.slack.setInteractivity({ url: `${server.url}/slack/interactions`, signingSecret: SECRET });
-    await use(async (cid) => {
-      for (let i = 0; i < 300; i++) {
-        const card = sandboxes.slack
-          .state()
-          .messages.find((m) => m.channel === 'C0BILLING' && JSON.stringify(m.blocks ?? []).includes(cid));
-        if (card) return card;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`no card for ${cid}`);
-    });
-  },
-  closedCard: async ({ sandboxes }, use) =>
-    use(async (ts) => {
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const card = sandboxes.slack.state().messages.find((m) => m.ts === ts) as Card | undefined;
-        if (card?.edited) return card;
-        if (Date.now() > deadline) throw new Error(`the card ${ts} was never closed: ${JSON.stringify(card?.blocks)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }),
-  pendingOf: async ({ app }, use) =>
-    use(async (runId) => {
-      const run = await waitForStatus(app, runId, ['awaiting_confirmation']);
-      const cid = Object.values(run.steps).find((s) => s.status === 'awaiting_confirmation')?.confirmationId;
-      return app.store.requireConfirmation(cid as string);
-    }),
+const it = slackTest(CONFIG, SECRET).extend<{ refundsOf: (charge: string) => Array<{ charge: string }> }>({
   refundsOf: async ({ sandboxes }, use) =>
     use((charge) =>
       Object.values(sandboxes.stripe.state().refunds as Record<string, { charge: string }>).filter((r) => r.charge === charge),

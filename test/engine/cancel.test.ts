@@ -3,24 +3,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { InterlockError } from '../../src/errors.ts';
-import { callLogPath, readCalls, waitForStatus, testConnectorYaml } from '../helpers/app.ts';
+import { callLogPath, readCalls, testConnectorYaml, waitForStatus, withConfirmationTtl } from '../helpers/app.ts';
+import { NAP_WORKFLOW, configYaml } from '../helpers/workflows.ts';
 
 const log = callLogPath();
-const yaml = `
-connectors:${testConnectorYaml(log, '\n    concurrency: 4')}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  nap:
-    description: a slow read, then an echo
-    inputs: { type: object, required: [ms, tag], properties: { ms: { type: integer }, tag: { type: string } } }
-    steps:
-      - id: nap
-        call: test.slow
-        with: { ms: "\${{ inputs.ms }}" }
-      - id: after
-        call: test.echo
-        with: { text: "\${{ inputs.tag }}" }
+const yaml = configYaml({
+  connectors: testConnectorYaml(log, '\n    concurrency: 4'),
+  extra: 'policy:\n  confirmation_ttl: 1h',
+  workflows: [
+    NAP_WORKFLOW,
+    `
   impatient:
     description: a read that must answer within 300 ms
     inputs: { type: object }
@@ -36,8 +28,9 @@ workflows:
     steps:
       - id: write
         call: test.record
-        with: { name: "\${{ inputs.name }}" }
-`;
+        with: { name: "\${{ inputs.name }}" }`,
+  ],
+});
 
 const it = appTest({ yaml, workers: { sweepEveryMs: 100 } });
 
@@ -92,16 +85,11 @@ describe('cancellation and timeouts', () => {
   });
 
   it('expires a confirmation nobody decides: the run fails and the write is never sent', async ({ app }) => {
-    const short = { ...app.config.policy, confirmationTtlMs: 200 };
-    const saved = app.config.policy;
-    app.config.policy = short;
-    try {
+    await withConfirmationTtl(app, 200, async () => {
       const { run } = await app.engine.trigger('pay', { name: 'too-late' });
       const done = await waitForStatus(app, run.id, ['failed', 'succeeded']);
       expect(done.error?.code).toBe('CONFIRMATION_EXPIRED');
       expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'too-late')).toEqual([]);
-    } finally {
-      app.config.policy = saved;
-    }
+    });
   });
 });

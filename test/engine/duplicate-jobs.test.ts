@@ -1,6 +1,7 @@
-import { appTest } from '../helpers/fixtures.ts';
+import type { App } from '../../src/app.ts';
+import { appTest, openApp } from '../helpers/fixtures.ts';
 import { describe, expect } from 'vitest';
-import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 
 const log = callLogPath();
 // `send` ignores idempotency keys: a second job that sends it again is a second message.
@@ -16,24 +17,21 @@ workflows:
         with: { to: "\${{ inputs.to }}", text: hello }
 `;
 
-const it = appTest({ yaml });
+// `idle`: a second app on the same config without workers, so a step stays pending as both jobs saw it.
+const it = appTest({ yaml }).extend<{ idle: App }>({
+  idle: async ({ redis }, use) => openApp(redis, { yaml, workers: false }, use),
+});
 
 describe("two jobs of one approved write (a stalled job re-run beside the decision's)", () => {
-  it('starts a write only for the job that saw the attempts still on record', async ({ redis }) => {
-    // No workers here: the step stays pending, as both jobs saw it when they planned the call.
-    const idle = await makeApp(yaml, redis.url);
-    try {
-      const { run } = await idle.engine.trigger('notify', { to: 'cas@example.com' });
-      const seen = run.steps.send.attempts;
-      const first = await idle.store.startStep(run.id, 'send', {}, true, seen);
-      const second = await idle.store.startStep(run.id, 'send', {}, true, seen);
-      expect(first).toMatchObject({ ok: true, attempts: 1 });
-      expect(second).toMatchObject({ ok: false, reason: 'step', status: 'running' });
-      // A job that planned after the first start (a retry of the same job) still starts.
-      expect(await idle.store.startStep(run.id, 'send', {}, true, 1)).toMatchObject({ ok: true, attempts: 2 });
-    } finally {
-      await idle.close();
-    }
+  it('starts a write only for the job that saw the attempts still on record', async ({ idle }) => {
+    const { run } = await idle.engine.trigger('notify', { to: 'cas@example.com' });
+    const seen = run.steps.send.attempts;
+    const first = await idle.store.startStep(run.id, 'send', {}, true, seen);
+    const second = await idle.store.startStep(run.id, 'send', {}, true, seen);
+    expect(first).toMatchObject({ ok: true, attempts: 1 });
+    expect(second).toMatchObject({ ok: false, reason: 'step', status: 'running' });
+    // A job that planned after the first start (a retry of the same job) still starts.
+    expect(await idle.store.startStep(run.id, 'send', {}, true, 1)).toMatchObject({ ok: true, attempts: 2 });
   });
 
   it('sends the write once: the job that finds the step started by the other stops', async ({ app }) => {

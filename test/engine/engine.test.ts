@@ -1,7 +1,7 @@
 import { appTest } from '../helpers/fixtures.ts';
 import { describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
-import { PAY_WORKFLOW, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { PAY_WORKFLOW, callLogPath, readCalls, testConnectorYaml, waitForStatus, withConfirmationTtl } from '../helpers/app.ts';
 
 const log = callLogPath();
 const yaml = `
@@ -134,17 +134,14 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
   });
 
   it('fails the run with a clear code when nobody decides in time', async ({ app }) => {
-    app.config.policy.confirmationTtlMs = 200;
-    try {
+    await withConfirmationTtl(app, 200, async () => {
       const { run } = await app.engine.trigger('pay', { name: 'late' });
       const done = await waitForStatus(app, run.id, ['failed']);
       expect(done.error?.code).toBe('CONFIRMATION_EXPIRED');
       const conf = await app.store.requireConfirmation(done.steps.write.confirmationId!);
       expect(conf.status).toBe('expired');
       expect(readCalls(log).filter((c) => c.args.name === 'late' && c.tool === 'record')).toEqual([]);
-    } finally {
-      app.config.policy.confirmationTtlMs = 3600_000;
-    }
+    });
   });
 
   it('keeps later steps behind earlier commits under concurrency (the server’s own call order)', async ({ app }) => {

@@ -1,15 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type TestAPI, describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { Reconciler } from '../../src/worker/reconciler.ts';
 import { stepJobId } from '../../src/worker/queues.ts';
-import { App } from '../../src/app.ts';
-import { loadConfigFromString } from '../../src/workflows/load.ts';
+import type { App } from '../../src/app.ts';
 import { LOOK_WORKFLOW, PAY_WORKFLOW, callLogPath, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { useRedis } from '../helpers/fixtures.ts';
-import { TestCluster } from '../helpers/redis.ts';
+import { clusterTest, openClusterApp } from '../helpers/cluster.ts';
+import { openApp, test } from '../helpers/fixtures.ts';
 import { httpStatus } from '../../src/server/status.ts';
 
 // The workers these tests start run their reconciler only at start, so each pass here is the test's own.
@@ -24,65 +23,64 @@ ${LOOK_WORKFLOW}
 ${PAY_WORKFLOW}
 `;
 
-async function appOn(opts: { redisUrl?: string; redisClusterNodes?: string }): Promise<App> {
-  const config = loadConfigFromString(yaml, 'inline.yaml');
-  return App.create({ config, ...opts, prefix: `o${randomUUID().slice(0, 8)}`, logger: silentLogger() });
-}
+/** A test whose `app` (a fresh one each test, without workers until a test starts them) is on a single Redis or on a cluster. */
+const onRedis = test.extend<{ app: App }>({ app: async ({ redis }, use) => openApp(redis, { yaml, workers: false }, use) });
+const onCluster = clusterTest.extend<{ app: App }>({
+  app: async ({ cluster }, use) => openClusterApp(cluster, { yaml, workers: false }, use),
+});
 
 /** Everything a test in this file checks, on a single Redis and on a cluster alike. */
-function outboxSuite(kind: string, connect: () => Promise<App>) {
-  let app: App;
-  beforeAll(async () => {
-    app = await connect();
-  });
-  afterAll(async () => {
-    await app?.close();
-  });
-  const reconciler = () => new Reconciler({ store: app.store, queues: app.queues, logger: silentLogger(), everyMs: 60_000 });
-  const markerOf = async (runId: string) => (await app.store.getRunHash(runId))?.hash.ready;
+function outboxSuite(kind: string, it: TestAPI<{ app: App }>) {
+  const reconciler = (app: App) =>
+    new Reconciler({ store: app.store, queues: app.queues, logger: silentLogger(), everyMs: 60_000 });
+  const markerOf = async (app: App, runId: string) => (await app.store.getRunHash(runId))?.hash.ready;
 
-  it(`${kind}: a trigger marks its first step ready with its run, and the reconciler enqueues a lost job once`, async () => {
+  it(`${kind}: a trigger marks its first step ready with its run, and the reconciler enqueues a lost job once`, async ({
+    app,
+  }) => {
     const { run } = await app.engine.trigger('look', { name: 'x' });
-    expect(await markerOf(run.id)).toBe('say');
+    expect(await markerOf(app, run.id)).toBe('say');
     expect(await app.redis.client.zscore(app.store.keys.readyIndex(), run.id)).not.toBeNull();
     const q = app.queues.get('test');
     const id = stepJobId(run.id, 'say', '0');
     expect(await q.getJob(id)).toBeDefined();
     await q.remove(id);
     // Younger than the grace period: left to the fast path.
-    expect((await reconciler().pass())?.enqueued).toEqual([]);
+    expect((await reconciler(app).pass())?.enqueued).toEqual([]);
     await sleep(1100);
-    const r = reconciler();
+    const r = reconciler(app);
     expect((await r.pass())?.enqueued).toContain(id);
     expect(await q.getJob(id)).toBeDefined();
     // Looked at again only later; a second pass now enqueues nothing.
     expect((await r.pass())?.enqueued).toEqual([]);
     await app.startWorkers();
     expect((await waitForStatus(app, run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
-    expect(await markerOf(run.id)).toBeUndefined();
+    expect(await markerOf(app, run.id)).toBeUndefined();
   });
 
-  it(`${kind}: one pass at a time across processes`, async () => {
+  it(`${kind}: one pass at a time across processes`, async ({ app }) => {
     const token = 'someone-else';
     expect(await app.store.ready.takeLock(token, 10_000)).toBe(true);
-    expect(await reconciler().pass()).toBeUndefined();
+    expect(await reconciler(app).pass()).toBeUndefined();
     await app.store.ready.releaseLock(token);
-    expect(await reconciler().pass()).toBeDefined();
+    expect(await reconciler(app).pass()).toBeDefined();
   });
 
-  it(`${kind}: a pause indexes its confirmation with it, and a pass puts back one the index lost and expires one overdue`, async () => {
+  it(`${kind}: a pause indexes its confirmation with it, and a pass puts back one the index lost and expires one overdue`, async ({
+    app,
+  }) => {
     await app.startWorkers();
     const [one, two] = await Promise.all(['p1', 'p2'].map(async (name) => (await app.engine.trigger('pay', { name })).run.id));
     const [r1, r2] = await Promise.all([one, two].map((id) => waitForStatus(app, id, ['awaiting_confirmation'])));
     const c1 = r1.steps.write.confirmationId ?? '';
     const c2 = r2.steps.write.confirmationId ?? '';
     expect(await app.store.pendingIndexed(c1)).toBe(true);
-    expect(await markerOf(one)).toBeUndefined();
+    expect(await markerOf(app, one)).toBeUndefined();
     // Drift an earlier version could leave: c1 missing from the index, c2 past its deadline and unindexed too.
     const k = app.store.keys;
     await app.redis.client.zrem(k.pendingConfirmations(), c1, c2);
     await app.redis.client.hset(k.run(two), `c${c2.slice(c2.lastIndexOf('_') + 1)}:expiresAt`, String(Date.now() - 600_000));
-    const pass = await reconciler().pass();
+    const pass = await reconciler(app).pass();
     expect(pass?.repaired.join('\n')).toContain(`${one} confirmation_not_indexed`);
     expect(pass?.repaired.join('\n')).toContain(`${two} confirmation_overdue`);
     expect(await app.store.pendingIndexed(c1)).toBe(true);
@@ -91,7 +89,10 @@ function outboxSuite(kind: string, connect: () => Promise<App>) {
     expect((await waitForStatus(app, one, ['succeeded', 'failed'])).status).toBe('succeeded');
   });
 
-  it(`${kind}: an Idempotency-Key answers its run, refuses another body or caller, and a key left without its run writes it`, async () => {
+  it(`${kind}: an Idempotency-Key answers its run, refuses another body or caller, and a key left without its run writes it`, async ({
+    app,
+  }) => {
+    await app.startWorkers();
     const key = `k-${randomUUID()}`;
     const first = await app.engine.trigger('look', { name: 'i' }, { idempotencyKey: key, principal: 'alice' });
     const again = await app.engine.trigger('look', { name: 'i' }, { idempotencyKey: key, principal: 'alice' });
@@ -116,17 +117,9 @@ function outboxSuite(kind: string, connect: () => Promise<App>) {
 }
 
 describe('the outbox of hand-offs on a single Redis', () => {
-  const redis = useRedis();
-  outboxSuite('single Redis', () => appOn({ redisUrl: redis.url }));
+  outboxSuite('single Redis', onRedis);
 });
 
 describe('the outbox of hand-offs on a Redis Cluster', () => {
-  const cluster = new TestCluster();
-  beforeAll(async () => {
-    await cluster.start(3);
-  }, 60_000);
-  afterAll(async () => {
-    await cluster.stop();
-  });
-  outboxSuite('cluster', () => appOn({ redisClusterNodes: cluster.nodes }));
+  outboxSuite('cluster', onCluster);
 });

@@ -3,8 +3,7 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
-import { refundRigTest } from './refund-rig.ts';
-import { builtinConnectorYaml } from '../helpers/workflows.ts';
+import { refundRigTest, rigYaml, seededCharges } from './refund-rig.ts';
 
 /*
  * One run whose foreach refunds 200 charges, 8 at a time, while the worker processes are SIGKILLed
@@ -12,11 +11,7 @@ import { builtinConnectorYaml } from '../helpers/workflows.ts';
  * lands on a loop that is really calling Stripe. The sandbox is the witness: each charge refunded
  * exactly once, none missing.
  */
-const yaml = `
-connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8')}
-policy:
-  allow_unconfirmed: [stripe.create_refund]
-workflows:
+const yaml = rigYaml(`
   refund-all:
     description: refund 100 cents of every charge given
     inputs: { type: object, required: [charges], properties: { charges: { type: array, items: { type: string } } } }
@@ -28,11 +23,10 @@ workflows:
         call: stripe.create_refund
         confirm: never
         retry: { attempts: 5, backoff: 200ms }
-        with: { charge_id: "\${{ charge }}", amount: 100, reason: requested_by_customer }
-`;
+        with: { charge_id: "\${{ charge }}", amount: 100, reason: requested_by_customer }`);
 
 const ITEMS = 200;
-const charges = Array.from({ length: ITEMS }, (_, i) => `ch_seed_${100 + i}`);
+const charges = seededCharges(ITEMS);
 
 // Refunds take a while on the way in and out, so a kill lands between a refund's send and its record.
 const it = refundRigTest({ yaml, workers: 2, maxDelayMs: 300 });

@@ -5,15 +5,12 @@ import type { RunRecord } from '../../src/runs/records.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { type WorkerProcesses, openApp, test, workerProcesses } from '../helpers/fixtures.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
+import { httpConnectorYaml } from '../helpers/workflows.ts';
 
 // `send` ignores idempotency keys, like an email API: after a crash mid-call it must never be sent
 // again by itself. Its first answer per address takes 300 ms, so kills land mid-write.
 const yaml = (url: string) => `
-connectors:
-  mail:
-    transport: streamable-http
-    url: ${url}
-    concurrency: 8
+connectors:${httpConnectorYaml(url, '\n    concurrency: 8', 'mail')}
 policy:
   allow_unconfirmed: [mail.send]
 workflows:

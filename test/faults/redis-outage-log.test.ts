@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, test, vi } from 'vitest';
 import { Redis } from 'ioredis';
 import { InterlockError } from '../../src/errors.ts';
 import { OutageLog } from '../../src/logger.ts';
@@ -7,20 +7,26 @@ import { isRedisUnreachable, redisUnavailable } from '../../src/runs/redis-unava
 import { freePort } from '../helpers/redis.ts';
 import { httpStatus } from '../../src/server/status.ts';
 
-describe('OutageLog: one outage is one story in the log', () => {
-  let lines: Array<{ level: number; msg: string; downSeconds?: number; errorsSinceLastLog?: number }>;
-  let log: OutageLog;
-  beforeEach(() => {
-    vi.useFakeTimers({ now: 1_000_000 });
-    lines = [];
-    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as (typeof lines)[number]) });
-    log = new OutageLog(logger, 'Redis (test)', 30_000);
-  });
-  afterEach(() => {
-    vi.useRealTimers();
-  });
+type Line = { level: number; msg: string; downSeconds?: number; errorsSinceLastLog?: number };
 
-  it('logs the start once, a reminder every 30 s with the errors folded into it, and the end once', () => {
+/** `story`: an OutageLog writing to `lines` under fake timers (real ones again after the test). */
+const storyTest = test.extend<{ story: { lines: Line[]; log: OutageLog } }>({
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+  story: async ({}, use) => {
+    vi.useFakeTimers({ now: 1_000_000 });
+    const lines: Line[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Line) });
+    try {
+      await use({ lines, log: new OutageLog(logger, 'Redis (test)', 30_000) });
+    } finally {
+      vi.useRealTimers();
+    }
+  },
+});
+
+describe('OutageLog: one outage is one story in the log', () => {
+  storyTest('logs the start once, a reminder every 30 s with the errors folded into it, and the end once', ({ story }) => {
+    const { lines, log } = story;
     for (let i = 0; i < 120; i++) {
       log.fail('connect ECONNREFUSED');
       vi.advanceTimersByTime(100);

@@ -1,17 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startStripeSandbox, type StripeSandbox } from '../../src/sandbox/stripe/index.ts';
+import { describe, expect } from 'vitest';
 import { ROOT } from '../helpers/app.ts';
-import { TestRedis, freePort } from '../helpers/redis.ts';
-import { WorkerProcess } from '../helpers/processes.ts';
+import { COMMAND_TIMEOUT_MS, GRACE_MS, outageTest, signalPid } from './outage-rig.ts';
 
 /* One write that waits for approval: a refund of 100 cents on a seeded sandbox charge. */
 const yaml = `
@@ -29,176 +25,13 @@ workflows:
         with: { charge_id: "\${{ inputs.charge }}", amount: 100, reason: requested_by_customer }
 `;
 
-const GRACE_MS = 3000;
-const COMMAND_TIMEOUT_MS = 1000;
-/** A bound on each request during the outage: the client gives up after it, so an answer must come first. */
-const ANSWER_WITHIN_MS = 1000;
-
-/** `interlock serve` as a child process, as users run it. */
-class ServeProcess {
-  proc: ChildProcess | undefined;
-  output = '';
-  url = '';
-  private readonly env: NodeJS.ProcessEnv;
-  constructor(env: NodeJS.ProcessEnv) {
-    this.env = env;
-  }
-
-  async start(): Promise<void> {
-    const port = await freePort();
-    this.url = `http://127.0.0.1:${port}`;
-    const p = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
-      env: { ...process.env, LOG_LEVEL: 'warn', ...this.env, PORT: String(port), HOST: '127.0.0.1' },
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.proc = p;
-    await new Promise<void>((resolve, reject) => {
-      p.stderr?.on('data', (b: Buffer) => {
-        this.output += b.toString();
-        if (this.output.includes('Interlock serving on')) resolve();
-      });
-      p.stdout?.on('data', (b: Buffer) => (this.output += b.toString()));
-      p.once('exit', (code, sig) => reject(new Error(`serve exited (${code ?? sig}) before it was ready:\n${this.output}`)));
-    });
-  }
-
-  /** Sends `signal` and waits for the exit, up to `boundMs`; undefined if it was still running then. */
-  async signal(signal: NodeJS.Signals, boundMs: number): Promise<number | null | undefined> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null || p.signalCode !== null) return p?.exitCode;
-    const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
-    p.kill(signal);
-    return Promise.race([exited, sleep(boundMs).then(() => undefined)]);
-  }
-
-  kill(): void {
-    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');
-  }
-}
-
-/** Sends `signal` to a child started elsewhere and waits for it to be gone, up to `boundMs`; undefined if it was still there. */
-async function signalPid(pid: number | undefined, signal: NodeJS.Signals, boundMs: number): Promise<true | undefined> {
-  if (pid === undefined) return true;
-  process.kill(pid, signal);
-  const deadline = Date.now() + boundMs;
-  while (Date.now() < deadline) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await sleep(50);
-  }
-  return undefined;
-}
-
-interface Answer {
-  status: number;
-  retryAfter: string | null;
-  body: { error?: { code: string; message: string }; status?: string } | undefined;
-}
+const it = outageTest(yaml);
 
 describe('faults: Redis outages are answered at once, never carried out later, and do not stop shutdown', () => {
-  const redis = new TestRedis();
-  let sandbox: StripeSandbox;
-  let serve: ServeProcess;
-  let env: Record<string, string>;
-  const others: WorkerProcess[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    sandbox = await startStripeSandbox({ port: 0 });
-    const file = join(mkdtempSync(join(tmpdir(), 'interlock-outage-')), 'workflows.yaml');
-    writeFileSync(file, yaml);
-    env = {
-      REDIS_URL: redis.url,
-      INTERLOCK_CONFIG: file,
-      INTERLOCK_STRIPE_API_URL: sandbox.url,
-      INTERLOCK_SHUTDOWN_GRACE_MS: String(GRACE_MS),
-      INTERLOCK_REDIS_COMMAND_TIMEOUT_MS: String(COMMAND_TIMEOUT_MS),
-    };
-    serve = new ServeProcess(env);
-    await serve.start();
-  }, 60_000);
-
-  // A test that failed during an outage must not leave the next one without Redis.
-  let redisDown = false;
-  const stopRedis = async () => {
-    await redis.kill();
-    redisDown = true;
-  };
-  const startRedis = async () => {
-    if (!redisDown) return;
-    await redis.start();
-    redisDown = false;
-  };
-  afterEach(startRedis);
-
-  afterAll(async () => {
-    serve?.kill();
-    await Promise.all(others.map((w) => w.kill()));
-    await sandbox?.close();
-    await redis.stop();
-  });
-
-  async function call(
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-    withinMs = ANSWER_WITHIN_MS,
-  ): Promise<Answer> {
-    const res = await fetch(`${serve.url}${path}`, {
-      method,
-      headers: { ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(withinMs),
-    });
-    const text = await res.text();
-    let parsed: Answer['body'];
-    try {
-      parsed = JSON.parse(text) as Answer['body'];
-    } catch {
-      parsed = undefined;
-    }
-    return { status: res.status, retryAfter: res.headers.get('retry-after'), body: parsed };
-  }
-
-  async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe().catch(() => undefined);
-      if (v !== undefined) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; serve said:\n${serve.output}`);
-      await sleep(100);
-    }
-  }
-
-  const ready = (want: number) =>
-    until(`/readyz ${want}`, async () => ((await call('GET', '/readyz')).status === want ? true : undefined));
-
-  async function pendingConfirmation(runId: string): Promise<{ id: string; argumentsHash: string }> {
-    return until(`run ${runId} to wait for approval`, async () => {
-      const run = await call('GET', `/api/v1/runs/${runId}`);
-      const b = run.body;
-      if (b?.status !== 'awaiting_confirmation') return undefined;
-      const list = await call('GET', '/api/v1/confirmations?status=pending');
-      const items = (list.body as unknown as { confirmations: Array<{ id: string; runId: string; argumentsHash: string }> })
-        .confirmations;
-      return items.find((c) => c.runId === runId);
-    });
-  }
-
-  async function trigger(charge: string): Promise<string> {
-    const r = await call('POST', '/api/v1/workflows/refund/runs', { inputs: { charge } });
-    expect(r.status, JSON.stringify(r.body)).toBe(202);
-    return (r.body as unknown as { id: string }).id;
-  }
-
-  const refundsOf = (charge: string) => Object.values(sandbox.state().refunds).filter((r) => r.charge === charge);
-
-  it('answers 100 requests across the API with 503 REDIS_UNAVAILABLE and Retry-After, carries none of them out, and works again in the same process', async () => {
+  it('answers 100 requests across the API with 503 REDIS_UNAVAILABLE and Retry-After, carries none of them out, and works again in the same process', async ({
+    outage,
+  }) => {
+    const { call, until, ready, pendingConfirmation, trigger, refundsOf, stopRedis, startRedis, serve } = outage;
     // A run paused at its write before the outage gives the routes real ids to ask about.
     const runId = await trigger('ch_seed_100');
     const conf = await pendingConfirmation(runId);
@@ -288,7 +121,11 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     expect(outageLog).toHaveLength(2);
   }, 120_000);
 
-  it('answers at once while Redis hangs without closing the connection (SIGSTOP), once one command has timed out', async () => {
+  it('answers at once while Redis hangs without closing the connection (SIGSTOP), once one command has timed out', async ({
+    outage,
+    redis,
+  }) => {
+    const { call, ready, pendingConfirmation, trigger, refundsOf } = outage;
     const admin = new Redis(redis.url);
     const pid = Number(/process_id:(\d+)/.exec(await admin.info('server'))?.[1]);
     const before = await admin.dbsize();
@@ -321,7 +158,8 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     await pendingConfirmation(runId);
   }, 60_000);
 
-  it('answers an MCP tool call with an error result naming Redis, not a protocol error or a hang', async () => {
+  it('answers an MCP tool call with an error result naming Redis, not a protocol error or a hang', async ({ outage }) => {
+    const { ready, refundsOf, stopRedis, startRedis, serve } = outage;
     const client = new Client({ name: 'outage-test', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(`${serve.url}/mcp`)));
     try {
@@ -343,7 +181,8 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     expect(refundsOf('ch_seed_104')).toHaveLength(0);
   }, 60_000);
 
-  it('makes a CLI command exit non-zero with the message within a few seconds', async () => {
+  it('makes a CLI command exit non-zero with the message within a few seconds', async ({ outage }) => {
+    const { ready, refundsOf, stopRedis, startRedis, env } = outage;
     await stopRedis();
     try {
       const cli = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'run', 'refund', '--input', 'charge=ch_seed_105'], {
@@ -373,10 +212,11 @@ describe('faults: Redis outages are answered at once, never carried out later, a
     expect(refundsOf('ch_seed_105')).toHaveLength(0);
   }, 60_000);
 
-  it('ends `interlock serve` and `interlock mcp` on SIGTERM and `interlock worker` on SIGINT within the grace period plus 2 s while Redis is down', async () => {
-    const worker = new WorkerProcess(env);
-    others.push(worker);
-    await worker.start();
+  it('ends `interlock serve` and `interlock mcp` on SIGTERM and `interlock worker` on SIGINT within the grace period plus 2 s while Redis is down', async ({
+    outage,
+  }) => {
+    const { until, ready, pendingConfirmation, trigger, stopRedis, serve, env } = outage;
+    const worker = await outage.startWorker();
     // The stdio facade as a desktop client runs it: stdin stays open, so only the signal ends it.
     const mcp = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'mcp'], {
       env: { ...process.env, ...env, LOG_LEVEL: 'warn' },

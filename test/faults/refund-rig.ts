@@ -7,6 +7,7 @@
 import type { App } from '../../src/app.ts';
 import { type WorkerProcesses, openApp, test, workerProcesses } from '../helpers/fixtures.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
+import { builtinConnectorYaml, configYaml } from '../helpers/workflows.ts';
 import { startSlowProxy } from './slow-proxy.ts';
 
 export type SlowProxy = Awaited<ReturnType<typeof startSlowProxy>>;
@@ -41,4 +42,18 @@ export function refundRigTest(opts: RefundRigOptions) {
       { scope: 'file' },
     ],
   });
+}
+
+/** A rig's config: the built-in Stripe connector 8 calls wide, its refunds allowed unconfirmed, and `workflow`. */
+export function rigYaml(workflow: string): string {
+  return configYaml({
+    connectors: builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8'),
+    extra: 'policy:\n  allow_unconfirmed: [stripe.create_refund]',
+    workflows: [workflow],
+  });
+}
+
+/** `n` charges the Stripe sandbox seeds, from ch_seed_100 on. */
+export function seededCharges(n: number, from = 100): string[] {
+  return Array.from({ length: n }, (_, i) => `ch_seed_${from + i}`);
 }

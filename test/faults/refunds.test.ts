@@ -3,34 +3,19 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
-import { refundRigTest } from './refund-rig.ts';
-import { builtinConnectorYaml } from '../helpers/workflows.ts';
+import { refundWorkflow } from '../helpers/stripe-workflows.ts';
+import { refundRigTest, rigYaml, seededCharges } from './refund-rig.ts';
 
 /*
  * The refund step runs without a confirmation here (policy allow_unconfirmed + confirm: never), so
  * the 200 runs never pause and every crash lands on a step that is really calling Stripe.
  */
-const yaml = `
-connectors:${builtinConnectorYaml('stripe', '30s', '\n    concurrency: 8')}
-policy:
-  allow_unconfirmed: [stripe.create_refund]
-workflows:
-  refund:
-    description: look the charge up, then refund 100 cents of it
-    inputs: { type: object, required: [charge], properties: { charge: { type: string } } }
-    steps:
-      - id: charge
-        call: stripe.retrieve_charge
-        with: { charge_id: "\${{ inputs.charge }}" }
-      - id: refund
-        call: stripe.create_refund
-        confirm: never
-        retry: { attempts: 5, backoff: 200ms }
-        with: { charge_id: "\${{ steps.charge.output.id }}", amount: 100, reason: requested_by_customer }
-`;
+const yaml = rigYaml(
+  refundWorkflow('refund', { unconfirmed: true, retry: '{ attempts: 5, backoff: 200ms }', reason: 'requested_by_customer' }),
+);
 
 const RUNS = 200;
-const charges = Array.from({ length: RUNS }, (_, i) => `ch_seed_${100 + i}`);
+const charges = seededCharges(RUNS);
 const TERMINAL = new Set(['succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']);
 
 // Refund requests take a while on the way in and on the way out, so a kill lands mid-write.

@@ -5,12 +5,10 @@ import type { TestServerHttp } from '../fixtures/test-server.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { type WorkerProcesses, openApp, test, workerProcesses } from '../helpers/fixtures.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
+import { httpConnectorYaml } from '../helpers/workflows.ts';
 
 const yaml = (url: string) => `
-connectors:
-  test:
-    transport: streamable-http
-    url: ${url}
+connectors:${httpConnectorYaml(url)}
 workflows:
   nap:
     description: a slow read, then an echo

@@ -170,3 +170,14 @@ export async function startStack(
 }
 
 export { LOOK_WORKFLOW, PAY_WORKFLOW } from './workflows.ts';
+
+/** Runs `fn` while the app's confirmations expire after `ms` (a gate nobody decides in time), then puts its policy back. */
+export async function withConfirmationTtl<T>(app: App, ms: number, fn: () => Promise<T>): Promise<T> {
+  const saved = app.config.policy;
+  app.config.policy = { ...saved, confirmationTtlMs: ms };
+  try {
+    return await fn();
+  } finally {
+    app.config.policy = saved;
+  }
+}

@@ -47,10 +47,8 @@ export async function openApp(redis: TestRedis, opts: OpenAppOptions, use: (app:
   if (!opts.file) writeFileSync(file, yaml);
   const app = await makeApp(yaml, redis.url, file, opts.logger);
   try {
-    if (opts.workers !== false) await app.startWorkers(opts.workers ?? {});
-    await use(app);
+    await useApp(app, opts.workers, use);
   } finally {
-    await app.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -317,4 +315,21 @@ export function useRedis(): TestRedis {
     await redis.stop();
   });
   return redis;
+}
+
+/**
+ * Hands `app` to `use` with its in-process workers started as `workers` says (false: none), and
+ * closes it after: the end of openApp, and of openClusterApp (./cluster.ts).
+ */
+export async function useApp(
+  app: App,
+  workers: WorkerOptions | false | undefined,
+  use: (app: App) => Promise<void>,
+): Promise<void> {
+  try {
+    if (workers !== false) await app.startWorkers(workers ?? {});
+    await use(app);
+  } finally {
+    await app.close();
+  }
 }

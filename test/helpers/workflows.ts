@@ -253,3 +253,31 @@ export function foreachWorkflow(name: string, description: string, o: ForeachOpt
         as: ${o.as}
         concurrency: ${o.concurrency}${o.body}`;
 }
+
+/**
+ * `nap { ms, tag }`: a read that sleeps `ms` (test.slow), then an echo of `tag`: a run that stays
+ * running as long as a test needs, whose second step shows whether it went on.
+ */
+export const NAP_WORKFLOW = `
+  nap:
+    description: a slow read, then an echo
+    inputs: { type: object, required: [ms, tag], properties: { ms: { type: integer }, tag: { type: string } } }
+    steps:
+      - id: nap
+        call: test.slow
+        with: { ms: "\${{ inputs.ms }}" }
+      - id: after
+        call: test.echo
+        with: { text: "\${{ inputs.tag }}" }`;
+
+/**
+ * An MCP server at `url` over streamable HTTP (the `mcpHttp` fixture's, or childServerTest's child)
+ * as the connector `id`, as an entry under `connectors:`; `extra` adds settings lines
+ * (`'\n    concurrency: 4'`).
+ */
+export function httpConnectorYaml(url: string, extra = '', id = 'test'): string {
+  return `
+  ${id}:
+    transport: streamable-http
+    url: ${url}${extra}`;
+}

@@ -1,17 +1,10 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.ts';
+import { describe, expect } from 'vitest';
 import type { ToolInfo } from '../../src/connectors/types.ts';
-import { silentLogger } from '../../src/logger.ts';
 import { parseClusterNodes } from '../../src/runs/redis.ts';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
-import { type RunningServer, startServer } from '../../src/server/serve.ts';
-import { PAY_WORKFLOW, ROOT, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
-import { TestCluster } from '../helpers/redis.ts';
+import { PAY_WORKFLOW, callLogPath, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
+import { NAP_WORKFLOW } from '../helpers/workflows.ts';
+import { clusterAppTest } from './cluster-rig.ts';
 
 /**
  * Interlock on a real Redis Cluster (three masters started here), through the same wiring a
@@ -49,18 +42,11 @@ workflows:
       - id: say
         call: test.echo
         with: { text: "total \${{ steps.twice.output.sum }}" }
-  nap:
-    description: a long read, then an echo that a cancel must prevent
-    inputs: { type: object, required: [tag], properties: { tag: { type: string } } }
-    steps:
-      - id: nap
-        call: test.slow
-        with: { ms: 600000 }
-      - id: after
-        call: test.echo
-        with: { text: "\${{ inputs.tag }}" }
+${NAP_WORKFLOW}
 ${PAY_WORKFLOW}
 `;
+
+const it = clusterAppTest(yaml, TOKENS);
 
 describe('REDIS_CLUSTER_NODES', () => {
   it('takes host:port entries or URLs; credentials given once apply to every node and are never shown', () => {
@@ -89,56 +75,7 @@ describe('REDIS_CLUSTER_NODES', () => {
 });
 
 describe('Redis Cluster: three masters, runs end to end', () => {
-  const cluster = new TestCluster();
-  let app: App;
-  let server: RunningServer;
-  let configFile: string;
-  const prefix = `tc${Date.now().toString(36)}`;
-  const api = (path: string, token: keyof typeof TOKENS, init: RequestInit & { json?: unknown } = {}) => {
-    const { json, ...rest } = init;
-    return fetch(`${server.url}${path}`, {
-      ...rest,
-      headers: {
-        authorization: `Bearer ${TOKENS[token]}`,
-        ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-    });
-  };
-  const cli = (args: string[]) =>
-    promisify(execFile)(process.execPath, [join(ROOT, 'bin/interlock.js'), ...args], {
-      env: {
-        ...process.env,
-        REDIS_URL: '',
-        REDIS_CLUSTER_NODES: cluster.nodes,
-        INTERLOCK_PREFIX: prefix,
-        INTERLOCK_CONFIG: configFile,
-        LOG_LEVEL: 'warn',
-      },
-      timeout: 30_000,
-    });
-
-  beforeAll(async () => {
-    await cluster.start(3);
-    configFile = join(mkdtempSync(join(tmpdir(), 'interlock-cluster-cfg-')), 'workflows.yaml');
-    writeFileSync(configFile, yaml);
-    app = await App.create({ configFile, redisClusterNodes: cluster.nodes, prefix, logger: silentLogger() });
-    await app.startWorkers({ sweepEveryMs: 200 });
-    const env = {
-      IL_CL_READER: TOKENS.reader,
-      IL_CL_TRIGGER: TOKENS.trigger,
-      IL_CL_APPROVER: TOKENS.approver,
-      IL_CL_ADMIN: TOKENS.admin,
-    };
-    server = await startServer(app, { host: '127.0.0.1', port: 0, env, onNotice: () => {} });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await cluster.stop();
-  });
-
-  it('connects through a cluster client and says so without credentials', async () => {
+  it('connects through a cluster client and says so without credentials', async ({ app, cluster, server }) => {
     expect(app.redis.client.isCluster).toBe(true);
     expect(app.redis.describe).toBe(`Redis Cluster (${cluster.nodes.split(',').join(', ')})`);
     const ready = await fetch(`${server.url}/readyz`);
@@ -147,7 +84,7 @@ describe('Redis Cluster: three masters, runs end to end', () => {
 
   const chains: RunRecord[] = [];
 
-  it('runs chains of reads, each step on whichever master holds its run', async () => {
+  it('runs chains of reads, each step on whichever master holds its run', async ({ app }) => {
     const started = await Promise.all(Array.from({ length: 12 }, (_, i) => app.engine.trigger('chain', { a: i, b: 1 })));
     for (const [i, { run }] of started.entries()) {
       const done = await waitForStatus(app, run.id, ['succeeded', 'failed', 'needs_attention'], 20_000);
@@ -157,7 +94,10 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     }
   });
 
-  it('follows a run with a blocking read on a duplicate cluster client (the CLI, from REDIS_CLUSTER_NODES)', async () => {
+  it('follows a run with a blocking read on a duplicate cluster client (the CLI, from REDIS_CLUSTER_NODES)', async ({
+    app,
+    cli,
+  }) => {
     const { stdout } = await cli([
       'run',
       'chain',
@@ -176,18 +116,7 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(waited.status).toBe('succeeded');
   });
 
-  async function paused(name: string): Promise<{ run: RunRecord; conf: ConfirmationRecord }> {
-    const res = await api('/api/v1/workflows/pay/runs', 'trigger', { method: 'POST', json: { inputs: { name } } });
-    expect(res.status).toBe(202);
-    const run = await waitForStatus(app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation', 'failed'], 20_000);
-    expect(run.status).toBe('awaiting_confirmation');
-    const conf = (await (
-      await api(`/api/v1/confirmations/${run.steps.write.confirmationId}`, 'reader')
-    ).json()) as ConfirmationRecord;
-    return { run, conf };
-  }
-
-  it('pauses a gated write, lists it as pending, and calls the tool once approved', async () => {
+  it('pauses a gated write, lists it as pending, and calls the tool once approved', async ({ app, api, paused }) => {
     const { run, conf } = await paused('approve-me');
     const pending = (await (await api('/api/v1/confirmations?status=pending', 'reader')).json()) as {
       confirmations: ConfirmationRecord[];
@@ -215,13 +144,13 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(after.confirmations.map((c) => c.id)).not.toContain(conf.id);
   });
 
-  it('approves from the CLI too', async () => {
+  it('approves from the CLI too', async ({ app, cli, paused }) => {
     const { run, conf } = await paused('cli-approves');
     await cli(['approve', conf.id]);
     expect((await waitForStatus(app, run.id, ['succeeded', 'failed'], 20_000)).status).toBe('succeeded');
   });
 
-  it('denies a gated write: the run ends denied and the tool is never called', async () => {
+  it('denies a gated write: the run ends denied and the tool is never called', async ({ app, api, paused }) => {
     const { run, conf } = await paused('deny-me');
     const res = await api(`/api/v1/confirmations/${conf.id}/deny`, 'approver', { method: 'POST', json: {} });
     expect(res.status).toBe(200);
@@ -234,8 +163,8 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'deny-me')).toEqual([]);
   });
 
-  it('cancels a running run and one paused at a confirmation', async () => {
-    const { run } = await app.engine.trigger('nap', { tag: 'never' });
+  it('cancels a running run and one paused at a confirmation', async ({ app, api, paused }) => {
+    const { run } = await app.engine.trigger('nap', { ms: 600_000, tag: 'never' });
     await waitForStatus(app, run.id, ['running'], 20_000);
     while (!readCalls(log).some((c) => c.tool === 'slow')) await new Promise((r) => setTimeout(r, 20));
     const res = await api(`/api/v1/runs/${run.id}/cancel`, 'trigger', { method: 'POST' });
@@ -251,7 +180,7 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect((await app.store.listConfirmations({ status: 'pending' })).confirmations.map((c) => c.id)).not.toContain(conf.id);
   });
 
-  it('lists runs from the index with their records read from every master', async () => {
+  it('lists runs from the index with their records read from every master', async ({ api, server }) => {
     const page = (await (await api('/api/v1/runs?limit=100', 'reader')).json()) as { runs: RunRecord[] };
     const ids = new Set(page.runs.map((r) => r.id));
     for (const r of chains) expect(ids.has(r.id)).toBe(true);
@@ -263,7 +192,7 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(metrics).toContain('interlock_runs{status="succeeded"} 15');
   });
 
-  it('pins tools, keeps a changed definition for review, and approves it', async () => {
+  it('pins tools, keeps a changed definition for review, and approves it', async ({ app }) => {
     const tools = await app.pool.listTools('test');
     for (const t of tools) expect(['pinned', 'same']).toContain((await app.store.pins.observe(t)).status);
     const echo = tools.find((t) => t.name === 'echo') as ToolInfo;
@@ -276,14 +205,15 @@ describe('Redis Cluster: three masters, runs end to end', () => {
     expect(await app.store.pins.changedKeys()).toEqual([]);
   });
 
-  it('shows the connector queue in bull-board', async () => {
+  it('shows the connector queue in bull-board', async ({ api }) => {
     const res = await api('/admin/queues/api/queues?activeQueue=test&status=latest&page=1&jobsPerPage=10', 'admin');
     expect(res.status).toBe(200);
     const { queues } = (await res.json()) as { queues: { name: string }[] };
     expect(queues.map((q) => q.name).sort()).toEqual(['awaiting-confirmation', 'test', 'triggers.schedules']);
   });
 
-  it('spreads the keys over more than one master, each run whole on one of them', async () => {
+  it('spreads the keys over more than one master, each run whole on one of them', async ({ app, cluster }) => {
+    const { prefix } = app;
     const masters = [cluster.node(0), cluster.node(1), cluster.node(2)];
     try {
       const perNode = await Promise.all(

@@ -2,6 +2,7 @@ import { describe, expect } from 'vitest';
 import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
 import { busiestWindow, unsucceeded } from '../helpers/processes.ts';
+import { LOOK_WORKFLOW, httpConnectorYaml } from '../helpers/workflows.ts';
 
 /**
  * A rate limit per argument value, held by two `interlock worker` processes and measured where it
@@ -22,22 +23,11 @@ const log = callLogPath();
 
 function yaml(serverUrl: string): string {
   return `
-connectors:
-  test:
-    transport: streamable-http
-    url: ${serverUrl}
-    concurrency: 4
+connectors:${httpConnectorYaml(serverUrl, '\n    concurrency: 4')}
     rate_limit:
       - { max: ${CONNECTOR.max}, per: ${CONNECTOR.perMs}ms }
       - { max: ${PER_TEXT.max}, per: ${PER_TEXT.perMs}ms, tool: echo, by: text }
-workflows:
-  say:
-    description: one echo of the text
-    inputs: { type: object, required: [text], properties: { text: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.text }}" }
+workflows:${LOOK_WORKFLOW}
 `;
 }
 
@@ -52,8 +42,8 @@ describe('a rate limit per argument value, across two worker processes', () => {
 
     const ids: string[] = [];
     for (let i = 0; i < RUNS_PER_TEXT; i++) {
-      for (const text of TEXTS) ids.push((await app.engine.trigger('say', { text })).run.id);
-      ids.push((await app.engine.trigger('say', { text: HOT })).run.id);
+      for (const text of TEXTS) ids.push((await app.engine.trigger('look', { name: text })).run.id);
+      ids.push((await app.engine.trigger('look', { name: HOT })).run.id);
     }
     const left = await unsucceeded(app, ids, 45_000);
     expect(left, `${left.length} runs did not succeed`).toEqual([]);

@@ -3,6 +3,7 @@ import { describe, expect } from 'vitest';
 import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath, readCalls, type LoggedCall } from '../helpers/app.ts';
 import { busiestWindow, unsucceeded } from '../helpers/processes.ts';
+import { httpConnectorYaml } from '../helpers/workflows.ts';
 
 /**
  * Scale-out: three `interlock worker` processes share one Redis and nothing else. 300 runs of a
@@ -23,11 +24,7 @@ const log = callLogPath();
 
 function yaml(serverUrl: string): string {
   return `
-connectors:
-  test:
-    transport: streamable-http
-    url: ${serverUrl}
-    concurrency: 5
+connectors:${httpConnectorYaml(serverUrl, '\n    concurrency: 5')}
     rate_limit: { max: ${LIMIT.max}, per: 1s }
 policy:
   allow_unconfirmed: [test.record]

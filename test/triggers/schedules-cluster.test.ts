@@ -3,6 +3,7 @@ import { describe, expect } from 'vitest';
 import { childServerTest } from '../helpers/fixtures.ts';
 import { callLogPath } from '../helpers/app.ts';
 import { unsucceeded } from '../helpers/processes.ts';
+import { httpConnectorYaml } from '../helpers/workflows.ts';
 
 // Three `interlock worker` processes share one Redis and one schedule ticking every 200 ms. Each
 // process upserts the schedule's job scheduler at start and takes tick jobs; BullMQ makes one job
@@ -12,8 +13,7 @@ import { unsucceeded } from '../helpers/processes.ts';
 const TICKS = 20;
 const log = callLogPath();
 const yaml = (url: string) => `
-connectors:
-  test: { transport: streamable-http, url: ${url} }
+connectors:${httpConnectorYaml(url)}
 workflows:
   heartbeat:
     description: one read per tick
