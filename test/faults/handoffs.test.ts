@@ -1,8 +1,7 @@
 import { describe, expect } from 'vitest';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { callLogPath, readCalls, testConnectorYaml } from '../helpers/app.ts';
-import { refundWorkflow } from '../helpers/stripe-workflows.ts';
-import { builtinConnectorYaml, configYaml } from '../helpers/workflows.ts';
+import { CHARGE_INPUTS, builtinConnectorYaml, configYaml, refundWorkflow } from '../helpers/workflows.ts';
 import { RUNS, handoffTest, postJson } from './handoff-rig.ts';
 
 /*
@@ -21,8 +20,12 @@ const yaml = configYaml({
   confirmation_ttl: 1h
   allow_unconfirmed: [direct.refund, doubt.refund, test.send]`,
   workflows: [
-    refundWorkflow('direct', { unconfirmed: true }),
-    refundWorkflow('gated', { description: 'the same, with the refund confirmed by a person' }),
+    refundWorkflow('direct', 'look the charge up, then refund 100 cents of it', '', {
+      inputs: CHARGE_INPUTS,
+      cents: 100,
+      settings: ['confirm: never'],
+    }),
+    refundWorkflow('gated', 'the same, with the refund confirmed by a person', '', { inputs: CHARGE_INPUTS, cents: 100 }),
     `
   doubt:
     description: a message whose answer is lost (the step ends in doubt), then the refund

@@ -3,15 +3,20 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import type { WorkerProcess } from '../helpers/processes.ts';
-import { refundWorkflow } from '../helpers/stripe-workflows.ts';
 import { refundRigTest, rigYaml, seededCharges } from './refund-rig.ts';
+import { CHARGE_INPUTS, refundWorkflow } from '../helpers/workflows.ts';
 
 /*
  * The refund step runs without a confirmation here (policy allow_unconfirmed + confirm: never), so
  * the 200 runs never pause and every crash lands on a step that is really calling Stripe.
  */
 const yaml = rigYaml(
-  refundWorkflow('refund', { unconfirmed: true, retry: '{ attempts: 5, backoff: 200ms }', reason: 'requested_by_customer' }),
+  refundWorkflow('refund', 'look the charge up, then refund 100 cents of it', '', {
+    inputs: CHARGE_INPUTS,
+    cents: 100,
+    settings: ['confirm: never', 'retry: { attempts: 5, backoff: 200ms }'],
+    more: 'reason: requested_by_customer',
+  }),
 );
 
 const RUNS = 200;

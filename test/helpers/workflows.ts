@@ -145,9 +145,16 @@ export interface RefundStepsOptions {
   charge?: string;
   /** The expression for the amount (default `inputs.amount`). */
   amount?: string;
+  /** A fixed amount in cents instead of the `amount` expression. */
+  cents?: number;
   /** More fields for the refund's `with`, as flow YAML (`metadata: { … }`). */
   more?: string;
+  /** Settings of the refund step, one a line (`confirm: never`, `retry: { attempts: 5 }`). */
+  settings?: string[];
 }
+
+/** The inputs of a refund workflow of a fixed amount: which charge. */
+export const CHARGE_INPUTS = '{ type: object, required: [charge], properties: { charge: { type: string } } }';
 
 /**
  * A refund on the Stripe connector in two steps: `charge` looks the charge up (a read), `refund`
@@ -156,13 +163,15 @@ export interface RefundStepsOptions {
 export function refundSteps(opts: RefundStepsOptions = {}): string {
   const pad = ' '.repeat(opts.indent ?? 6);
   const more = opts.more ? `, ${opts.more}` : '';
+  const amount = opts.cents ?? `"\${{ ${opts.amount ?? 'inputs.amount'} }}"`;
+  const settings = (opts.settings ?? []).map((line) => `\n${pad}  ${line}`).join('');
   return `
 ${pad}- id: charge
 ${pad}  call: stripe.retrieve_charge
 ${pad}  with: { charge_id: "\${{ ${opts.charge ?? 'inputs.charge'} }}" }
 ${pad}- id: refund
-${pad}  call: stripe.create_refund
-${pad}  with: { charge_id: "\${{ steps.charge.output.id }}", amount: "\${{ ${opts.amount ?? 'inputs.amount'} }}"${more} }`;
+${pad}  call: stripe.create_refund${settings}
+${pad}  with: { charge_id: "\${{ steps.charge.output.id }}", amount: ${amount}${more} }`;
 }
 
 /**
