@@ -1,15 +1,11 @@
-import type { AddressInfo } from 'node:net';
-import { type ServerType, serve } from '@hono/node-server';
 import { Client, type McpSubscription, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { Hono } from 'hono';
 import { describe, expect } from 'vitest';
 import { Authenticator } from '../../../src/server/auth.ts';
-import { servicesOf } from '../../../src/server/compose.ts';
-import { createMcpRoute, type McpRouteHandle } from '../../../src/server/mcp/http.ts';
 import { createRequestStates } from '../../../src/server/mcp/request-state.ts';
 import { callLogPath, testConnectorYaml } from '../../helpers/app.ts';
 import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { type Keep, type RouteServer, keepClients, serveRoute } from './helpers.ts';
 
 // subscriptions/listen streams (2026-07-28) stay open as long as the client likes; one token may
 // hold no more of them than it may hold MCP sessions, so it cannot take every slot from the others.
@@ -28,54 +24,34 @@ tokens:
 const it = appTest({
   yaml: configYaml({ connectors: testConnectorYaml(callLogPath()), workflows: [payWorkflow({ amount: {} })], extra: TOKENS }),
   workers: false,
-}).extend<{ mcpUrl: string; connect: (token: string) => Promise<Client> }>({
-  mcpUrl: [
+}).extend<{ srv: RouteServer; keep: Keep; connect: (token: string) => Promise<Client> }>({
+  srv: [
     async ({ app }, use) => {
-      let route: McpRouteHandle | undefined;
-      const hono = new Hono();
-      hono.all('/mcp', (c) => (route as McpRouteHandle).handle(c));
-      let server: ServerType | undefined;
-      const addr = await new Promise<AddressInfo>((resolve) => {
-        server = serve({ fetch: hono.fetch, hostname: '127.0.0.1', port: 0 }, resolve);
+      const srv = await serveRoute(app, {
+        auth: Authenticator.fromConfig(app.config.tokens, env),
+        states: createRequestStates({ redis: app.redis.client, keys: app.store.keys }),
+        maxSessionsPerPrincipal: 2,
       });
       try {
-        route = createMcpRoute({
-          services: servicesOf(app),
-          auth: Authenticator.fromConfig(app.config.tokens, env),
-          publicUrl: `http://127.0.0.1:${addr.port}`,
-          states: createRequestStates({ redis: app.redis.client, keys: app.store.keys }),
-          maxSessionsPerPrincipal: 2,
-        });
-        await use(`http://127.0.0.1:${addr.port}/mcp`);
+        await use(srv);
       } finally {
-        await route?.close();
-        if (server && 'closeAllConnections' in server) server.closeAllConnections();
-        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        await srv.close();
       }
     },
     { scope: 'file' },
   ],
+  keep: keepClients,
   connect: [
-    async ({ mcpUrl }, use) => {
-      const clients: Client[] = [];
-      try {
-        await use(async (token) => {
-          const client = new Client(
-            { name: 'listener', version: '1.0.0' },
-            { versionNegotiation: { mode: { pin: '2026-07-28' } } },
-          );
-          await client.connect(
-            new StreamableHTTPClientTransport(new URL(mcpUrl), {
-              requestInit: { headers: { authorization: `Bearer ${token}` } },
-            }),
-          );
-          clients.push(client);
-          return client;
-        });
-      } finally {
-        for (const c of clients) await c.close().catch(() => {});
-      }
-    },
+    async ({ srv, keep }, use) =>
+      use(async (token) => {
+        const client = keep(
+          new Client({ name: 'listener', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } }),
+        );
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(srv.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+        );
+        return client;
+      }),
     { scope: 'file' },
   ],
 });

@@ -5,6 +5,7 @@ import { CONVERSATION_META } from '../../../src/server/mcp/modern.ts';
 import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { type Keep, keepClients } from './helpers.ts';
 
 // On 2026-07-28 the signed state names its caller, and deciding needs `confirm`, as on the older revisions.
 
@@ -37,37 +38,33 @@ const it = appTest({
   yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })], extra: TOKENS }),
   workers: false,
   server: { logger: silentLogger(), env },
-}).extend<{ modern: Modern }>({
+}).extend<{ keep: Keep; modern: Modern }>({
+  keep: keepClients,
   modern: [
-    async ({ server }, use) => {
-      const clients: Client[] = [];
-      try {
-        await use(async (token, asked) => {
-          const client = new Client(
+    async ({ server, keep }, use) =>
+      use(async (token, asked) => {
+        const client = keep(
+          new Client(
             { name: 'mrtr', version: '1.0.0' },
             {
               capabilities: { elicitation: { form: {} } },
               versionNegotiation: { mode: { pin: '2026-07-28' } },
               inputRequired: { autoFulfill: asked !== undefined },
             },
-          );
-          // With `asked`: the person approves every write and asks to remember it.
-          client.setRequestHandler('elicitation/create', async (req) => {
-            asked?.push(String(req.params.message));
-            return { action: 'accept', content: { decision: 'approve', remember: true } };
-          });
-          await client.connect(
-            new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
-              requestInit: { headers: { authorization: `Bearer ${token}` } },
-            }),
-          );
-          clients.push(client);
-          return client;
+          ),
+        );
+        // With `asked`: the person approves every write and asks to remember it.
+        client.setRequestHandler('elicitation/create', async (req) => {
+          asked?.push(String(req.params.message));
+          return { action: 'accept', content: { decision: 'approve', remember: true } };
         });
-      } finally {
-        for (const c of clients) await c.close().catch(() => {});
-      }
-    },
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
+            requestInit: { headers: { authorization: `Bearer ${token}` } },
+          }),
+        );
+        return client;
+      }),
     { scope: 'file' },
   ],
 });

@@ -7,6 +7,7 @@ import { loadConfigFromString } from '../../../src/workflows/load.ts';
 import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
 import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { type Keep, keepClients } from './helpers.ts';
 
 // One /mcp for three protocol revisions, each spoken by the v2 SDK client: 2025-era clients open a
 // session and are asked with elicitation/create; 2026-07-28 clients get input_required with a
@@ -52,14 +53,14 @@ const it = appTest({
   yaml: yaml(),
   workers: false,
   server: { logger: silentLogger(), env: { INTERLOCK_MCP_STATE_KEY: STATE_KEY } },
-}).extend<{ connect: Connect }>({
+}).extend<{ keep: Keep; connect: Connect }>({
+  keep: keepClients,
   connect: [
-    async ({ server }, use) => {
-      const clients: Client[] = [];
-      try {
-        await use(async (version, answer = () => undefined, autoFulfill = true) => {
-          const modern = version === '2026-07-28';
-          const client = new Client(
+    async ({ server, keep }, use) =>
+      use(async (version, answer = () => undefined, autoFulfill = true) => {
+        const modern = version === '2026-07-28';
+        const client = keep(
+          new Client(
             { name: `client-${version}`, version: '1.0.0' },
             {
               capabilities: { elicitation: { form: {} } },
@@ -67,22 +68,18 @@ const it = appTest({
                 ? { versionNegotiation: { mode: { pin: version } }, inputRequired: { autoFulfill } }
                 : { supportedProtocolVersions: [version] }),
             },
-          );
-          const asked: string[] = [];
-          client.setRequestHandler('elicitation/create', async (req) => {
-            asked.push(String(req.params.message));
-            const a = answer();
-            return a ? { action: 'accept', content: { ...a } } : { action: 'decline' };
-          });
-          await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
-          clients.push(client);
-          expect(client.getNegotiatedProtocolVersion()).toBe(version);
-          return { client, asked };
+          ),
+        );
+        const asked: string[] = [];
+        client.setRequestHandler('elicitation/create', async (req) => {
+          asked.push(String(req.params.message));
+          const a = answer();
+          return a ? { action: 'accept', content: { ...a } } : { action: 'decline' };
         });
-      } finally {
-        for (const c of clients) await c.close().catch(() => {});
-      }
-    },
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
+        expect(client.getNegotiatedProtocolVersion()).toBe(version);
+        return { client, asked };
+      }),
     { scope: 'file' },
   ],
 });
