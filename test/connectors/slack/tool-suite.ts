@@ -34,7 +34,7 @@ function toolTest(connect: Connect) {
   return test.extend<{
     conn: Connected;
     texts: string[];
-    fresh: void;
+    fresh: undefined;
     call: Call;
     keyed: (key: string) => SandboxMessage[];
   }>({
@@ -54,7 +54,7 @@ function toolTest(connect: Connect) {
     fresh: [
       async ({ slack }, use) => {
         slack.reset();
-        await use();
+        await use(undefined);
       },
       { auto: true },
     ],

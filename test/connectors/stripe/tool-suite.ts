@@ -34,7 +34,7 @@ const out = (r: CallToolResult) => {
  * refunds of a charge. Every test starts from the emulator's seeded state.
  */
 function toolTest(connect: Connect) {
-  return test.extend<{ conn: Connected; fresh: void; call: Call; refundsOf: (charge: string) => SandboxRefund[] }>({
+  return test.extend<{ conn: Connected; fresh: undefined; call: Call; refundsOf: (charge: string) => SandboxRefund[] }>({
     conn: [
       async ({ stripe }, use) => {
         const conn = await connect({ apiUrl: stripe.url });
@@ -49,7 +49,7 @@ function toolTest(connect: Connect) {
     fresh: [
       async ({ stripe }, use) => {
         stripe.reset();
-        await use();
+        await use(undefined);
       },
       { auto: true },
     ],

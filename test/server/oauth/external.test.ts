@@ -1,7 +1,6 @@
 import { SignJWT, decodeJwt, importJWK } from 'jose';
 import { describe, expect } from 'vitest';
-import { waitForStatus } from '../../helpers/app.ts';
-import { expectReadsButCannotRun, issuerTest, issuerYaml } from './helpers.ts';
+import { expectReadsButCannotRun, expectRunsAs, issuerTest, issuerYaml } from './helpers.ts';
 import { READER, ROBOT, startExternalIssuer } from './issuer.ts';
 
 const it = issuerTest(startExternalIssuer, issuerYaml);
@@ -21,17 +20,7 @@ describe('an external authorization server (an oidc-provider standing in for Key
   it('runs a workflow for a token of that issuer, with the subject as the run owner', async ({ rig }) => {
     const token = await rig.idp.token(ROBOT, rig.resource, 'mcp:read mcp:run');
     expect(decodeJwt(token)).toMatchObject({ iss: rig.idp.issuer, aud: rig.resource, sub: ROBOT.id });
-    const client = await rig.connect(token, 'external-oauth');
-    try {
-      const result = await client.callTool({ name: 'greet', arguments: { text: 'from a machine client' } });
-      expect(result.isError).toBeFalsy();
-      const run = await waitForStatus(rig.h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
-      expect(run.owner).toBe(ROBOT.id);
-    } finally {
-      await client.close();
-    }
-    const api = await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
-    expect(api.status).toBe(200);
+    await expectRunsAs(rig, token, 'from a machine client', ROBOT.id, 'external-oauth');
   });
 
   it('refuses a token issued for another resource (wrong audience) with 401 invalid_token', async ({ rig }) => {

@@ -7,7 +7,7 @@ import type { Browser } from 'playwright-core';
 import { expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import type { RunningServer } from '../../../src/server/serve.ts';
-import { callLogPath, testConnectorYaml } from '../../helpers/app.ts';
+import { callLogPath, testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
 import { type FileFixture, openApp, openServer, test } from '../../helpers/fixtures.ts';
 import type { TestRedis } from '../../helpers/redis.ts';
 import { payWorkflow } from '../../helpers/workflows.ts';
@@ -209,6 +209,29 @@ export function issuerTest<I extends { issuer: string; close(): Promise<void> }>
       { scope: 'file' },
     ],
   });
+}
+
+/**
+ * What a token with the mapped read and trigger scopes may do: run greet (`text`) by MCP, recorded
+ * with `owner` as the run's owner, and read the API.
+ */
+export async function expectRunsAs(
+  rig: IssuerRig<unknown>,
+  token: string,
+  text: string,
+  owner: string,
+  clientName: string,
+): Promise<void> {
+  const client = await rig.connect(token, clientName);
+  try {
+    const result = await client.callTool({ name: 'greet', arguments: { text } });
+    expect(result.isError).toBeFalsy();
+    const run = await waitForStatus(rig.h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
+    expect(run.owner).toBe(owner);
+  } finally {
+    await client.close();
+  }
+  expect((await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
 }
 
 /**

@@ -4,8 +4,7 @@
  * means, authenticated as its own client.
  */
 import { describe, expect } from 'vitest';
-import { waitForStatus } from '../../helpers/app.ts';
-import { expectReadsButCannotRun, introspectionOAuth, issuerTest, issuerYaml } from './helpers.ts';
+import { expectReadsButCannotRun, expectRunsAs, introspectionOAuth, issuerTest, issuerYaml } from './helpers.ts';
 import { INTERLOCK_RS, OPAQUE_READER, OPAQUE_ROBOT, startIntrospectingIssuer } from './introspection-issuer.ts';
 
 const it = issuerTest(
@@ -29,17 +28,8 @@ describe('an authorization server with opaque tokens, checked by introspection (
 
   it('runs a workflow for an active token with the right audience and scopes; the client is the run owner', async ({ rig }) => {
     const token = await rig.idp.token(OPAQUE_ROBOT, rig.resource, 'mcp:read mcp:run');
-    const client = await rig.connect(token, 'introspection');
-    try {
-      const result = await client.callTool({ name: 'greet', arguments: { text: 'opaque' } });
-      expect(result.isError).toBeFalsy();
-      const run = await waitForStatus(rig.h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
-      // A client-credentials token has no resource owner: its subject is the client (RFC 9068 §2.2).
-      expect(run.owner).toBe(OPAQUE_ROBOT.id);
-    } finally {
-      await client.close();
-    }
-    expect((await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    // A client-credentials token has no resource owner: its subject is the client (RFC 9068 §2.2).
+    await expectRunsAs(rig, token, 'opaque', OPAQUE_ROBOT.id, 'introspection');
   });
 
   it('refuses a token once it is revoked, though it was accepted a moment before', async ({ rig }) => {
