@@ -20,6 +20,7 @@ import type { RunView } from '../../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../../helpers/app.ts';
 import { appTest, type FileFixture } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import type { Page } from 'playwright-core';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
@@ -256,3 +257,15 @@ export const keepClients: FileFixture<Keep, object> = [
   },
   { scope: 'file' },
 ];
+
+/**
+ * What the person does on the one-time URL-mode elicitation page at `url`, in `page`: reads the
+ * arguments it shows (as JSON), presses Approve, and reads the outcome the page then states.
+ */
+export async function approveOnPage(page: Page, url: string): Promise<{ outcome: string; json: unknown }> {
+  await page.goto(url);
+  const json = JSON.parse(await page.locator('pre.arguments').innerText()) as unknown;
+  await page.locator('button[data-action=approve]').click();
+  const outcome = (await page.locator('h1.outcome').getAttribute('data-status')) ?? '';
+  return { outcome, json };
+}
