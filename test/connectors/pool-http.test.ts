@@ -3,28 +3,16 @@ import { createInterface } from 'node:readline';
 import { describe, expect } from 'vitest';
 import { ConnectorPool } from '../../src/connectors/pool.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
-import { test } from '../helpers/fixtures.ts';
+import { type Keep, keeping, test } from '../helpers/fixtures.ts';
 import { COMPILE_CACHE, TEST_SERVER, captureLogger, connector, until } from './helpers.ts';
 import { rejection } from './rejection.ts';
 
 const TOKEN = 'tok_live_7Hq2sEcr3tValue';
 
-type Closing = <T extends { close(): Promise<void> }>(thing: T) => T;
-
 /** `closing(x)`: x is closed after the test (a second close of one a test closed itself is ignored). */
-const closingTest = test.extend<{ closing: Closing }>({
+const closingTest = test.extend<{ closing: Keep }>({
   // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-  closing: async ({}, use) => {
-    const things: { close(): Promise<void> }[] = [];
-    try {
-      await use((thing) => {
-        things.push(thing);
-        return thing;
-      });
-    } finally {
-      for (const t of things.reverse()) await t.close().catch(() => {});
-    }
-  },
+  closing: async ({}, use) => keeping(use),
 });
 
 interface SetupOptions {

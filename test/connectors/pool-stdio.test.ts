@@ -3,7 +3,7 @@ import { validateArguments } from '../../src/connectors/arguments.ts';
 import { ConnectorPool } from '../../src/connectors/pool.ts';
 import { IDEMPOTENCY_META_KEY } from '../../src/connectors/types.ts';
 import type { Logger } from 'pino';
-import { test } from '../helpers/fixtures.ts';
+import { keeping, test } from '../helpers/fixtures.ts';
 import { CallLog, TEST_SERVER, captureLogger, connector, stdioServer, until } from './helpers.ts';
 import { rejection } from './rejection.ts';
 
@@ -25,17 +25,8 @@ const it = test.extend<{ log: CallLog; keep: (pool: ConnectorPool) => ConnectorP
     }
   },
   // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-  keep: async ({}, use) => {
-    const pools: ConnectorPool[] = [];
-    try {
-      await use((pool) => {
-        pools.push(pool);
-        return pool;
-      });
-    } finally {
-      for (const pool of pools) await pool.close();
-    }
-  },
+  keep: async ({}, use) => keeping(use),
+
   makePool: async ({ log, keep }, use) =>
     use((flags = [], extra = {}, logger = captureLogger().logger) =>
       keep(

@@ -18,7 +18,9 @@ import { servicesOf } from '../../../src/server/compose.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../../src/server/mcp/http.ts';
 import type { RunView } from '../../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../../helpers/app.ts';
-import { appTest, type FileFixture } from '../../helpers/fixtures.ts';
+import { appTest, type FileFixture, type Keep, keeping } from '../../helpers/fixtures.ts';
+
+export type { Keep } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
 import type { Page } from 'playwright-core';
 
@@ -238,23 +240,10 @@ export function payServerTest(log: string) {
   });
 }
 
-/** Hands back what it is given, and closes it after the file. */
-export type Keep = <C extends { close(): Promise<unknown> }>(client: C) => C;
-
 /** `keep` as a file fixture (`keep: keepClients` in an extend): a suite's connect fixture keeps each client it opens. */
 export const keepClients: FileFixture<Keep, object> = [
   // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
-  async ({}, use) => {
-    const kept: { close(): Promise<unknown> }[] = [];
-    try {
-      await use((client) => {
-        kept.push(client);
-        return client;
-      });
-    } finally {
-      for (const c of kept) await c.close().catch(() => {});
-    }
-  },
+  async ({}, use) => keeping(use),
   { scope: 'file' },
 ];
 
