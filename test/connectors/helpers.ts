@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import type { ConnectorConfig, ConnectorTransport } from '../../src/workflows/types.ts';
 import type { CallRecord } from '../fixtures/test-server.ts';
+import { expect } from 'vitest';
+import { mcpClient } from '../helpers/app.ts';
 
 export const TEST_SERVER = fileURLToPath(new URL('../fixtures/test-server.ts', import.meta.url));
 
@@ -62,5 +64,23 @@ export async function until(cond: () => boolean, what: string, ms = 5000): Promi
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A built-in connector served over HTTP (`url`, from its handle): on loopback at /mcp, and two
+ * clients each get a session of their own that lists all `tools` tools.
+ */
+export async function expectSessionPerClient(url: string | undefined, tools: number): Promise<void> {
+  expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+  const a = await mcpClient(url ?? '');
+  const b = await mcpClient(url ?? '');
+  try {
+    const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
+    expect(ta.tools).toHaveLength(tools);
+    expect(tb.tools).toHaveLength(tools);
+  } finally {
+    await a.close();
+    await b.close();
   }
 }

@@ -7,23 +7,13 @@ import type { ConfirmationRecord } from '../../src/runs/records.ts';
 import { elicitationMessage } from '../../src/server/mcp/confirm.ts';
 import { confirmationCard } from '../../src/server/ui/confirmation.ts';
 import { decideGate } from '../../src/worker/gate.ts';
-import type { CallStep } from '../../src/workflows/types.ts';
+import { refundStep } from '../helpers/steps.ts';
 
 // A write the server leaves unannotated, made idempotent by the config: still a write, so it asks.
 const tool = applyOverrides(toToolInfo('slack', { name: 'slack_post_message', inputSchema: { type: 'object' } }), [
   { match: 'slack_*', annotations: { idempotentHint: true }, pos: { line: 1, col: 1 } },
 ]);
-const step: CallStep = {
-  kind: 'call',
-  id: 'post',
-  connector: 'slack',
-  tool: 'slack_post_message',
-  with: {},
-  confirm: 'auto',
-  retry: { attempts: 1, backoffMs: 0 },
-  pos: { line: 1, col: 1 },
-  keyPos: {},
-};
+const step = refundStep({ id: 'post', connector: 'slack', tool: 'slack_post_message', retry: { attempts: 1, backoffMs: 0 } });
 
 describe('a loosened tool at the gate', () => {
   const gate = decideGate({

@@ -1,48 +1,58 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { ConnectorPool } from '../../src/connectors/pool.ts';
 import { startTestServerHttp, type TestServerHttp } from '../fixtures/test-server.ts';
+import { type Keep, keeping, test } from '../helpers/fixtures.ts';
 import { COMPILE_CACHE, TEST_SERVER, captureLogger, connector, until } from './helpers.ts';
 import { rejection } from './rejection.ts';
 
 const TOKEN = 'tok_live_7Hq2sEcr3tValue';
 
+/** `closing(x)`: x is closed after the test (a second close of one a test closed itself is ignored). */
+const closingTest = test.extend<{ closing: Keep }>({
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+  closing: async ({}, use) => keeping(use),
+});
+
+interface SetupOptions {
+  token?: string;
+  env?: NodeJS.ProcessEnv;
+  headers?: Record<string, string>;
+  bearer?: boolean;
+}
+
 for (const mode of ['streamable', 'sse'] as const) {
   const type = mode === 'streamable' ? 'streamable-http' : 'sse';
 
   describe(`ConnectorPool over ${type} (test server on loopback)`, () => {
-    let server: TestServerHttp | undefined;
-    let pool: ConnectorPool | undefined;
-
-    afterEach(async () => {
-      await pool?.close();
-      await server?.close();
-      pool = undefined;
-      server = undefined;
+    /** `setup(opts)`: the test server on loopback and a pool whose connector `h` reaches it, both closed after the test */
+    const it = closingTest.extend<{
+      setup: (opts?: SetupOptions) => Promise<{ server: TestServerHttp; pool: ConnectorPool; lines: string[] }>;
+    }>({
+      setup: async ({ closing }, use) =>
+        use(async (opts = {}) => {
+          const server = closing(await startTestServerHttp({ mode, ...(opts.token ? { token: opts.token } : {}) }));
+          const cap = captureLogger();
+          const pool = closing(
+            new ConnectorPool(
+              {
+                h: connector(
+                  'h',
+                  { type, url: server.url, headers: opts.headers ?? {} },
+                  {
+                    auth: opts.bearer ? { type: 'bearer', tokenEnv: 'H_TOKEN' } : { type: 'none' },
+                  },
+                ),
+              },
+              { logger: cap.logger, env: opts.env ?? {}, backoff: { initialDelayMs: 20, maxDelayMs: 100, attemptsPerCall: 3 } },
+            ),
+          );
+          return { server, pool, lines: cap.lines };
+        }),
     });
 
-    async function setup(
-      opts: { token?: string; env?: NodeJS.ProcessEnv; headers?: Record<string, string>; bearer?: boolean } = {},
-    ) {
-      server = await startTestServerHttp({ mode, ...(opts.token ? { token: opts.token } : {}) });
-      const cap = captureLogger();
-      pool = new ConnectorPool(
-        {
-          h: connector(
-            'h',
-            { type, url: server.url, headers: opts.headers ?? {} },
-            {
-              auth: opts.bearer ? { type: 'bearer', tokenEnv: 'H_TOKEN' } : { type: 'none' },
-            },
-          ),
-        },
-        { logger: cap.logger, env: opts.env ?? {}, backoff: { initialDelayMs: 20, maxDelayMs: 100, attemptsPerCall: 3 } },
-      );
-      return { server, pool, lines: cap.lines };
-    }
-
-    it('calls tools and extracts output, text and tool errors', async () => {
+    it('calls tools and extracts output, text and tool errors', async ({ setup }) => {
       const { pool } = await setup();
       expect(await pool.callTool('h', 'echo', { text: 'hello' })).toEqual({
         isError: false,
@@ -54,13 +64,13 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect(await pool.callTool('h', 'fail', {})).toMatchObject({ isError: true, text: 'this tool always fails' });
     });
 
-    it('delivers the idempotency key in _meta', async () => {
+    it('delivers the idempotency key in _meta', async ({ setup }) => {
       const { pool, server } = await setup();
       await pool.callTool('h', 'record', { name: 'x' }, { idempotencyKey: 'interlock-r-s' });
       expect(server.calls).toMatchObject([{ tool: 'record', idempotencyKey: 'interlock-r-s' }]);
     });
 
-    it('opens one session for many calls', async () => {
+    it('opens one session for many calls', async ({ setup }) => {
       const { pool, server } = await setup();
       await Promise.all(Array.from({ length: 5 }, (_, i) => pool.callTool('h', 'add', { a: i, b: 1 })));
       for (let i = 0; i < 5; i++) await pool.callTool('h', 'echo', { text: String(i) });
@@ -69,7 +79,7 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect(pool.status()[0]).toMatchObject({ state: 'connected', connects: 1 });
     });
 
-    it('refreshes its catalog on tools/list_changed', async () => {
+    it('refreshes its catalog on tools/list_changed', async ({ setup }) => {
       const { pool } = await setup();
       await pool.listTools('h');
       const changed: string[] = [];
@@ -79,7 +89,7 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect((await pool.listTools('h')).map((t) => t.name)).toContain('extra');
     });
 
-    it('re-establishes a session the server forgot and retries the read once', async () => {
+    it('re-establishes a session the server forgot and retries the read once', async ({ setup }) => {
       const { pool, server } = await setup();
       await pool.callTool('h', 'echo', { text: 'before' });
       server.forgetSessions();
@@ -88,13 +98,13 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect(pool.status()[0].connects).toBe(2);
     });
 
-    it('sends the bearer token from the environment', async () => {
+    it('sends the bearer token from the environment', async ({ setup }) => {
       const { pool, server } = await setup({ token: TOKEN, bearer: true, env: { H_TOKEN: TOKEN } });
       expect((await pool.callTool('h', 'add', { a: 1, b: 2 })).output).toEqual({ sum: 3 });
       expect(server.calls).toHaveLength(1);
     });
 
-    it('resolves ${env:NAME} in configured headers', async () => {
+    it('resolves ${env:NAME} in configured headers', async ({ setup }) => {
       const { pool } = await setup({
         token: TOKEN,
         headers: { Authorization: 'Bearer ${env:HDR_TOKEN}' },
@@ -103,7 +113,7 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect((await pool.callTool('h', 'echo', { text: 'via header' })).output).toEqual({ text: 'via header' });
     });
 
-    it('keeps a rejected token out of the error and the logs, even when the server echoes it', async () => {
+    it('keeps a rejected token out of the error and the logs, even when the server echoes it', async ({ setup }) => {
       const wrong = 'tok_wrong_Zz9yY8xX';
       const { pool, lines } = await setup({ token: TOKEN, bearer: true, env: { H_TOKEN: wrong } });
       const err = await rejection(pool.callTool('h', 'echo', { text: 'x' }));
@@ -118,7 +128,7 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect(pool.status()[0].state).toBe('failed');
     });
 
-    it('names a missing token variable without trying to connect', async () => {
+    it('names a missing token variable without trying to connect', async ({ setup }) => {
       const { pool, server } = await setup({ token: TOKEN, bearer: true, env: {} });
       const err = await rejection(pool.listTools('h'));
       expect(err.code).toBe('CONNECTOR_UNAVAILABLE');
@@ -126,36 +136,31 @@ for (const mode of ['streamable', 'sse'] as const) {
       expect(server.sessionsCreated).toBe(0);
     });
 
-    it('turns a slow call into STEP_TIMEOUT', async () => {
+    it('turns a slow call into STEP_TIMEOUT', async ({ setup }) => {
       const { pool } = await setup();
       const err = await rejection(pool.callTool('h', 'slow', { ms: 3000 }, { timeoutMs: 100 }));
       expect(err.code).toBe('STEP_TIMEOUT');
     });
 
-    it('reports CONNECTOR_UNAVAILABLE while the server is down and recovers when it is back', async () => {
-      const { pool } = await setup();
-      const port = server!.port;
+    it('reports CONNECTOR_UNAVAILABLE while the server is down and recovers when it is back', async ({ setup, closing }) => {
+      const { pool, server } = await setup();
+      const port = server.port;
       await pool.callTool('h', 'echo', { text: 'up' });
-      await server!.close();
+      await server.close();
       const err = await rejection(pool.callTool('h', 'echo', { text: 'down' }));
       expect(err.code).toBe('CONNECTOR_UNAVAILABLE');
-      server = await startTestServerHttp({ mode, port });
+      closing(await startTestServerHttp({ mode, port }));
       expect((await pool.callTool('h', 'echo', { text: 'back' })).output).toEqual({ text: 'back' });
     });
   });
 }
 
 describe('streamable-http specifics', () => {
-  let server: TestServerHttp | undefined;
-  let pool: ConnectorPool | undefined;
-  afterEach(async () => {
-    await pool?.close();
-    await server?.close();
-  });
+  const it = closingTest;
 
-  it('does not resend a write that met a forgotten session; says it was not delivered', async () => {
-    server = await startTestServerHttp({ mode: 'streamable' });
-    pool = new ConnectorPool({ h: connector('h', { type: 'streamable-http', url: server.url, headers: {} }) });
+  it('does not resend a write that met a forgotten session; says it was not delivered', async ({ closing }) => {
+    const server = closing(await startTestServerHttp({ mode: 'streamable' }));
+    const pool = closing(new ConnectorPool({ h: connector('h', { type: 'streamable-http', url: server.url, headers: {} }) }));
     await pool.callTool('h', 'echo', { text: 'warm up' });
     server.forgetSessions();
     const err = await rejection(pool.callTool('h', 'record', { name: 'w' }, { idempotencyKey: 'k' }));
@@ -167,7 +172,7 @@ describe('streamable-http specifics', () => {
     expect(server.sessionsCreated).toBe(2);
   });
 
-  it('serves over --http <port> when run as its own process', async () => {
+  it('serves over --http <port> when run as its own process', async ({ closing }) => {
     const child = spawn(process.execPath, [TEST_SERVER, '--http', '0'], {
       env: { ...process.env, ...COMPILE_CACHE },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -177,7 +182,7 @@ describe('streamable-http specifics', () => {
         createInterface({ input: child.stdout }).once('line', resolve);
         child.once('exit', (code) => reject(new Error(`test server exited with ${code}`)));
       });
-      pool = new ConnectorPool({ h: connector('h', { type: 'streamable-http', url, headers: {} }) });
+      const pool = closing(new ConnectorPool({ h: connector('h', { type: 'streamable-http', url, headers: {} }) }));
       expect((await pool.callTool('h', 'add', { a: 20, b: 22 })).output).toEqual({ sum: 42 });
     } finally {
       child.kill();

@@ -333,3 +333,22 @@ export async function useApp(
     await app.close();
   }
 }
+
+/** Hands back what it is given, to be closed when the fixture that handed it out is torn down. */
+export type Keep = <C extends { close(): Promise<unknown> }>(thing: C) => C;
+
+/**
+ * The body of a fixture that closes what a test (or a file) opens: `keep: async ({}, use) => keeping(use)`.
+ * Closed in reverse order; a close that fails (the test closed it itself) is ignored.
+ */
+export async function keeping(use: (keep: Keep) => Promise<void>): Promise<void> {
+  const kept: { close(): Promise<unknown> }[] = [];
+  try {
+    await use((thing) => {
+      kept.push(thing);
+      return thing;
+    });
+  } finally {
+    for (const thing of kept.reverse()) await thing.close().catch(() => {});
+  }
+}

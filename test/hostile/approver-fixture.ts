@@ -4,12 +4,12 @@
  * to the Slack sandbox, whose message list is the witness of what was really sent.
  */
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../../src/runs/records.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../src/sandbox/slack/index.ts';
+import type { SlackSandbox } from '../../src/sandbox/slack/index.ts';
 import type { RunningServer } from '../../src/server/serve.ts';
-import { ROOT, startStack, waitForStatus } from '../helpers/app.ts';
+import { ROOT, waitForStatus } from '../helpers/app.ts';
+import { openApp, openServer, test } from '../helpers/fixtures.ts';
 import type { TestRedis } from '../helpers/redis.ts';
 import { type Raw, raw } from '../server/helpers.ts';
 
@@ -66,22 +66,16 @@ export interface Attack {
   trigger(token: TokenName, text: string, session?: string): Promise<RunRecord>;
   pendingOf(runId: string): Promise<ConfirmationRecord>;
   waitRun(runId: string, statuses: RunStatus[]): Promise<RunRecord>;
-  close(): Promise<void>;
 }
 
-export async function startAttack(): Promise<Attack> {
-  const slack = await startSlackSandbox({ port: 0 });
-  const env = {
-    IL_H14_OPS: TOKENS.ops,
-    IL_H14_CHAT: TOKENS.chat,
-    IL_H14_VIEWER: TOKENS.viewer,
-    IL_H14_APPROVER: TOKENS.approver,
-  };
-  const stack = await startStack(yaml(slack.url), { env, onNotice: () => {} }, { sweepEveryMs: 100 }).catch(async (err) => {
-    await slack.close();
-    throw err;
-  });
-  const { redis, app, server } = stack;
+const ENV = {
+  IL_H14_OPS: TOKENS.ops,
+  IL_H14_CHAT: TOKENS.chat,
+  IL_H14_VIEWER: TOKENS.viewer,
+  IL_H14_APPROVER: TOKENS.approver,
+};
+
+function attackOn(redis: TestRedis, slack: SlackSandbox, app: App, server: RunningServer): Attack {
   const api: Attack['api'] = (path, opts = {}) => {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.token) headers.authorization = `Bearer ${TOKENS[opts.token]}`;
@@ -119,24 +113,19 @@ export async function startAttack(): Promise<Attack> {
       const run = await waitRun(runId, ['awaiting_confirmation']);
       return app.store.requireConfirmation(run.steps.post.confirmationId ?? '');
     },
-    async close() {
-      await stack.close();
-      await slack.close();
-    },
   };
 }
 
-/** One attack setup per suite: started before its tests, closed after. */
-export function useAttack(): () => Attack {
-  let a: Attack | undefined;
-  beforeAll(async () => {
-    a = await startAttack();
-  }, 60_000);
-  afterAll(async () => {
-    await a?.close();
-  });
-  return () => {
-    if (!a) throw new Error('the attack setup did not start');
-    return a;
-  };
-}
+/**
+ * The attack setup as the fixture `attack`: `interlock serve` (workers sweeping every 100 ms) on
+ * the file's `redis`, its Slack connector posting to the file's `slack` sandbox.
+ */
+export const attackTest = test.extend<{ attack: Attack }>({
+  attack: [
+    async ({ redis, slack }, use) =>
+      openApp(redis, { yaml: yaml(slack.url), workers: { sweepEveryMs: 100 } }, (app) =>
+        openServer(app, { env: ENV }, (server) => use(attackOn(redis, slack, app, server))),
+      ),
+    { scope: 'file' },
+  ],
+});

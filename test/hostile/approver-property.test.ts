@@ -5,11 +5,11 @@
  * grant such a principal made, for runs of that session's owner), and every decision names the
  * principal and the channel. The Slack sandbox is the witness of what was sent.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { openApiDocument } from '../../src/server/openapi.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { type TestClient, approve, connectClient } from '../server/mcp/helpers.ts';
-import { type Attack, CONFIRMERS, TOKENS, type TokenName, cookieFrom, raw, useAttack } from './approver-fixture.ts';
+import { CONFIRMERS, TOKENS, type TokenName, attackTest, cookieFrom, raw } from './approver-fixture.ts';
 
 const KINDS: TokenName[] = ['ops', 'chat', 'viewer', 'approver'];
 
@@ -24,19 +24,25 @@ function rng(seed: number): () => number {
   };
 }
 
-describe('no write without an approver, over every route and tool (issue 14)', () => {
-  const attack = useAttack();
-  let a: Attack;
-  const clients = new Map<TokenName, TestClient>();
-  beforeAll(async () => {
-    a = attack();
-    for (const k of KINDS) clients.set(k, await connectClient(`${a.url}/mcp`, { token: TOKENS[k], elicit: approve(true) }));
-  }, 60_000);
-  afterAll(async () => {
-    for (const c of clients.values()) await c.close().catch(() => {});
-  });
+/** an MCP client for each token kind, approving every elicitation it is shown */
+const it = attackTest.extend<{ clients: Map<TokenName, TestClient> }>({
+  clients: [
+    async ({ attack }, use) => {
+      const clients = new Map<TokenName, TestClient>();
+      try {
+        for (const k of KINDS)
+          clients.set(k, await connectClient(`${attack.url}/mcp`, { token: TOKENS[k], elicit: approve(true) }));
+        await use(clients);
+      } finally {
+        for (const c of clients.values()) await c.close().catch(() => {});
+      }
+    },
+    { scope: 'file' },
+  ],
+});
 
-  it('holds for a random mix of every route and tool with every token kind', async () => {
+describe('no write without an approver, over every route and tool (issue 14)', () => {
+  it('holds for a random mix of every route and tool with every token kind', async ({ attack, clients }) => {
     const seed = Number(process.env.PROPERTY_SEED ?? Date.now() % 100_000);
     console.log(`approver property seed ${seed} (PROPERTY_SEED=${seed} replays it)`);
     const rand = rng(seed);
@@ -46,12 +52,12 @@ describe('no write without an approver, over every route and tool (issue 14)', (
     let n = 0;
     const text = () => `msg-${seed}-${n++}`;
     const cookies = new Map<TokenName, string>();
-    for (const k of KINDS) cookies.set(k, cookieFrom(await raw(`${a.url}/ui?token=${TOKENS[k]}`)));
-    const pending = async () => (await a.app.store.listConfirmations({ status: 'pending', limit: 100 })).confirmations;
+    for (const k of KINDS) cookies.set(k, cookieFrom(await raw(`${attack.url}/ui?token=${TOKENS[k]}`)));
+    const pending = async () => (await attack.app.store.listConfirmations({ status: 'pending', limit: 100 })).confirmations;
 
     // Something to act on: a few runs of each token that may trigger, paused at the gate.
-    for (const k of ['chat', 'ops'] as const) for (let i = 0; i < 3; i++) runs.push(await a.trigger(k, text()));
-    for (const r of runs) await a.pendingOf(r.id);
+    for (const k of ['chat', 'ops'] as const) for (let i = 0; i < 3; i++) runs.push(await attack.trigger(k, text()));
+    for (const r of runs) await attack.pendingOf(r.id);
 
     /** One request to an OpenAPI route with the parameters and body it takes, as `token` (bearer) or, now and then, its cookie. */
     const callRoute = async (method: string, path: string, token: TokenName): Promise<void> => {
@@ -79,18 +85,21 @@ describe('no write without an approver, over every route and tool (issue 14)', (
       const headers: Record<string, string> = viaCookie
         ? {
             cookie: cookies.get(token) ?? '',
-            origin: pick([a.url, `http://localhost:${Number(new URL(a.url).port) + 1}`]),
+            origin: pick([attack.url, `http://localhost:${Number(new URL(attack.url).port) + 1}`]),
             'content-type': pick(['application/json', 'text/plain']),
           }
         : { authorization: `Bearer ${TOKENS[token]}`, ...(json !== undefined ? { 'content-type': 'application/json' } : {}) };
       if (last === 'events') {
         const ac = new AbortController();
-        const res = await fetch(`${a.url}${url}`, { headers: { authorization: `Bearer ${TOKENS[token]}` }, signal: ac.signal });
+        const res = await fetch(`${attack.url}${url}`, {
+          headers: { authorization: `Bearer ${TOKENS[token]}` },
+          signal: ac.signal,
+        });
         statuses.push(res.status);
         ac.abort();
         return;
       }
-      const res = await raw(`${a.url}${url}`, {
+      const res = await raw(`${attack.url}${url}`, {
         method: method.toUpperCase(),
         headers,
         ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
@@ -116,12 +125,12 @@ describe('no write without an approver, over every route and tool (issue 14)', (
               : {};
       const { result } = await c.call(tool, args);
       const view = result.structuredContent as { runId?: string } | undefined;
-      if (view?.runId && (tool === 'run_workflow' || tool === 'notify')) runs.push(await a.app.store.requireRun(view.runId));
+      if (view?.runId && (tool === 'run_workflow' || tool === 'notify')) runs.push(await attack.app.store.requireRun(view.runId));
     };
 
     // Every route and every tool with every token kind, then a random mix of them all.
-    const routes = Object.entries(openApiDocument(a.url).paths as Record<string, Record<string, unknown>>).flatMap(([p, ops]) =>
-      Object.keys(ops).map((m) => [m, p] as const),
+    const routes = Object.entries(openApiDocument(attack.url).paths as Record<string, Record<string, unknown>>).flatMap(
+      ([p, ops]) => Object.keys(ops).map((m) => [m, p] as const),
     );
     for (const k of KINDS) {
       for (const [m, p] of routes) await callRoute(m, p, k);
@@ -139,10 +148,10 @@ describe('no write without an approver, over every route and tool (issue 14)', (
     // Settle: nothing may be on its way to Slack when the witness is read.
     const settled = await Promise.all(
       runs.map((r) =>
-        a.waitRun(r.id, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']),
+        attack.waitRun(r.id, ['awaiting_confirmation', 'succeeded', 'failed', 'denied', 'cancelled', 'needs_attention']),
       ),
     );
-    const posted = a.posted();
+    const posted = attack.posted();
     const sent = settled.filter((r) => r.steps.post.status === 'succeeded');
     expect(sent.length).toBeGreaterThan(0);
     // Every message came from a run of ours, and each run that sent one sent exactly one.
@@ -151,8 +160,8 @@ describe('no write without an approver, over every route and tool (issue 14)', (
     const audit: string[] = [];
     for (const r of sent) {
       const cid = r.steps.post.confirmationId;
-      const conf = cid ? await a.app.store.getConfirmation(cid) : undefined;
-      const events = await a.app.store.readEvents(r.id);
+      const conf = cid ? await attack.app.store.getConfirmation(cid) : undefined;
+      const events = await attack.app.store.readEvents(r.id);
       const remembered = events.find((e) => e.type === 'confirmation.remembered');
       if (conf?.status === 'approved' && r.steps.post.approvedHash === conf.argumentsHash) {
         expect(CONFIRMERS.has(conf.decidedBy ?? ''), `run ${r.id} approved by ${conf.decidedBy}`).toBe(true);
@@ -163,7 +172,7 @@ describe('no write without an approver, over every route and tool (issue 14)', (
         const by = String(remembered?.data.grantedBy);
         expect(CONFIRMERS.has(by), `run ${r.id} sent on a grant by ${by}`).toBe(true);
         // The grant lives in the run's own session and was made for runs of the run's owner.
-        const grant = await a.app.store.getGrant(r.session, 'slack', 'post_message', r.owner);
+        const grant = await attack.app.store.getGrant(r.session, 'slack', 'post_message', r.owner);
         expect(grant, `run ${r.id}: no grant of its owner ${r.owner} in ${r.session}`).toMatchObject({
           decision: 'approve',
           owner: r.owner,
@@ -174,7 +183,7 @@ describe('no write without an approver, over every route and tool (issue 14)', (
       }
     }
     // Every decision of any kind names who made it and where.
-    for (const c of (await a.app.store.listConfirmations({ limit: 500 })).confirmations) {
+    for (const c of (await attack.app.store.listConfirmations({ limit: 500 })).confirmations) {
       if (c.status === 'approved' || c.status === 'denied') {
         expect(CONFIRMERS.has(c.decidedBy ?? ''), `${c.id} ${c.status} by ${c.decidedBy}`).toBe(true);
         expect(c.channel).toBeDefined();

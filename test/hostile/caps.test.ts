@@ -3,11 +3,11 @@
  * and 1,000 SSE streams; its own cap answers 429, ops still gets in, and the streams share one
  * Redis reader instead of holding a connection each.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { DEFAULT_MAX_SESSIONS_PER_PRINCIPAL } from '../../src/server/mcp/http.ts';
 import { DEFAULT_MAX_STREAMS_PER_PRINCIPAL } from '../../src/server/sse.ts';
 import { connectClient, initializeBody } from '../server/mcp/helpers.ts';
-import { type Attack, TOKENS, useAttack } from './approver-fixture.ts';
+import { type Attack, TOKENS, attackTest as it } from './approver-fixture.ts';
 
 /** Runs `fn` over 0..n-1 with at most `width` in flight. */
 async function inBatches<T>(n: number, width: number, fn: (i: number) => Promise<T>): Promise<T[]> {
@@ -26,22 +26,16 @@ async function inBatches<T>(n: number, width: number, fn: (i: number) => Promise
 
 const count = (xs: number[]) => xs.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
 
-async function redisClients(a: Attack): Promise<number> {
-  return String(await a.app.redis.client.client('LIST'))
+async function redisClients(attack: Attack): Promise<number> {
+  return String(await attack.app.redis.client.client('LIST'))
     .trim()
     .split('\n').length;
 }
 
 describe('limits per principal (issue 14)', () => {
-  const attack = useAttack();
-  let a: Attack;
-  beforeAll(() => {
-    a = attack();
-  });
-
-  it('1,000 MCP sessions from a read-only token: its cap answers 429, ops still connects and works', async () => {
+  it('1,000 MCP sessions from a read-only token: its cap answers 429, ops still connects and works', async ({ attack }) => {
     const statuses = await inBatches(1000, 50, async () => {
-      const res = await fetch(`${a.url}/mcp`, {
+      const res = await fetch(`${attack.url}/mcp`, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${TOKENS.viewer}`,
@@ -55,9 +49,9 @@ describe('limits per principal (issue 14)', () => {
       return res.status;
     });
     expect(count(statuses)).toEqual({ 200: DEFAULT_MAX_SESSIONS_PER_PRINCIPAL, 429: 1000 - DEFAULT_MAX_SESSIONS_PER_PRINCIPAL });
-    expect(a.server.mcp.sessions).toBe(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL);
+    expect(attack.server.mcp.sessions).toBe(DEFAULT_MAX_SESSIONS_PER_PRINCIPAL);
 
-    const ops = await connectClient(`${a.url}/mcp`, { token: TOKENS.ops });
+    const ops = await connectClient(`${attack.url}/mcp`, { token: TOKENS.ops });
     try {
       const listed = await ops.client.callTool({ name: 'list_workflows', arguments: {} });
       expect(listed.isError).toBeFalsy();
@@ -66,10 +60,12 @@ describe('limits per principal (issue 14)', () => {
     }
   }, 120_000);
 
-  it('1,000 SSE streams from a read-only token: its cap answers 429, the open ones share one Redis reader, ops still streams', async () => {
-    const run = await a.trigger('ops', 'sse cap');
-    await a.pendingOf(run.id);
-    const before = await redisClients(a);
+  it('1,000 SSE streams from a read-only token: its cap answers 429, the open ones share one Redis reader, ops still streams', async ({
+    attack,
+  }) => {
+    const run = await attack.trigger('ops', 'sse cap');
+    await attack.pendingOf(run.id);
+    const before = await redisClients(attack);
     const aborts: AbortController[] = [];
     // Held on purpose: undici cancels the body of a Response that is garbage-collected unread,
     // which would close streams behind the test's back and free their places.
@@ -77,7 +73,7 @@ describe('limits per principal (issue 14)', () => {
     try {
       const statuses = await inBatches(1000, 50, async () => {
         const ac = new AbortController();
-        const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, {
+        const res = await fetch(`${attack.url}/api/v1/runs/${run.id}/events`, {
           headers: { authorization: `Bearer ${TOKENS.viewer}` },
           signal: ac.signal,
         });
@@ -92,18 +88,18 @@ describe('limits per principal (issue 14)', () => {
       });
       expect(count(statuses)).toEqual({ 200: DEFAULT_MAX_STREAMS_PER_PRINCIPAL, 429: 1000 - DEFAULT_MAX_STREAMS_PER_PRINCIPAL });
       // One shared blocking reader for all of them, not one connection per stream.
-      expect((await redisClients(a)) - before).toBeLessThanOrEqual(2);
+      expect((await redisClients(attack)) - before).toBeLessThanOrEqual(2);
 
       // Ops is not affected, and its stream hears the run move on when someone decides.
       const ac = new AbortController();
       aborts.push(ac);
-      const res = await fetch(`${a.url}/api/v1/runs/${run.id}/events`, {
+      const res = await fetch(`${attack.url}/api/v1/runs/${run.id}/events`, {
         headers: { authorization: `Bearer ${TOKENS.ops}` },
         signal: ac.signal,
       });
       expect(res.status).toBe(200);
-      const conf = await a.pendingOf(run.id);
-      await a.api(`/api/v1/confirmations/${conf.id}/approve`, {
+      const conf = await attack.pendingOf(run.id);
+      await attack.api(`/api/v1/confirmations/${conf.id}/approve`, {
         method: 'POST',
         token: 'approver',
         json: { argumentsHash: conf.argumentsHash },
@@ -125,18 +121,21 @@ describe('limits per principal (issue 14)', () => {
     await expect
       .poll(
         async () =>
-          (await fetch(`${a.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } }))
+          (await fetch(`${attack.url}/api/v1/runs/${run.id}/events`, { headers: { authorization: `Bearer ${TOKENS.viewer}` } }))
             .status,
         { timeout: 10_000 },
       )
       .toBe(200);
   }, 120_000);
 
-  it('live page feeds (/ui/live) are capped per token the same way', async () => {
+  it('live page feeds (/ui/live) are capped per token the same way', async ({ attack }) => {
     const held: Array<{ ac: AbortController; res: Response }> = [];
     const open = async (token: keyof typeof TOKENS) => {
       const ac = new AbortController();
-      const res = await fetch(`${a.url}/ui/live`, { headers: { authorization: `Bearer ${TOKENS[token]}` }, signal: ac.signal });
+      const res = await fetch(`${attack.url}/ui/live`, {
+        headers: { authorization: `Bearer ${TOKENS[token]}` },
+        signal: ac.signal,
+      });
       held.push({ ac, res });
       return res.status;
     };

@@ -1,6 +1,6 @@
 import { request } from 'node:http';
-import { describe, expect, it } from 'vitest';
-import { TOKENS, useHarness } from '../server/helpers.ts';
+import { describe, expect } from 'vitest';
+import { TOKENS, harnessTest } from '../server/helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { rng } from '../helpers/rng.ts';
 
@@ -185,10 +185,10 @@ function send(base: URL, req: Req): Promise<{ status: number; type: string; body
   });
 }
 
-describe('HTTP under hostile input', () => {
-  const h = useHarness({ tokens: true });
+const it = harnessTest({ tokens: true });
 
-  it('answers thousands of generated bad requests without a 5xx, and stays up', async () => {
+describe('HTTP under hostile input', () => {
+  it('answers thousands of generated bad requests without a 5xx, and stays up', async ({ h }) => {
     const base = new URL(h.url);
     // Real ids to aim at, so handlers past the lookups get hostile bodies too.
     const runIds: string[] = [];

@@ -4,9 +4,9 @@ import type { OAuthClientMetadata } from '@modelcontextprotocol/sdk/shared/auth.
 import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunningServer } from '../../src/server/serve.ts';
-import { callLogPath, waitForStatus } from '../helpers/app.ts';
+import { callLogPath } from '../helpers/app.ts';
 import { openApp, openServer } from '../helpers/fixtures.ts';
-import { dumpRedis, witnessTest } from './witness.ts';
+import { dumpRedis, witnessGreetAndPay, witnessTest } from './witness.ts';
 import {
   AS_SECRET,
   BUILTIN_ENV,
@@ -74,15 +74,7 @@ describe('OAuth secrets of the built-in server appear in no log, record, event, 
     const client = new Client({ name: 'canary', version: '1' });
     await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider, fetch: recordingFetch }));
 
-    const greet = await client.callTool({ name: 'greet', arguments: { text: 'canary' } });
-    const pay = await client.callTool({ name: 'pay', arguments: { name: 'eve', amount: 2 } });
-    saw('tool answers', JSON.stringify([greet, pay, await client.listTools()]));
-    for (const r of [greet, pay]) {
-      const runId = (r.structuredContent as { runId: string }).runId;
-      const run = await waitForStatus(app, runId, ['succeeded', 'awaiting_confirmation']);
-      saw(`run ${runId}`, JSON.stringify(run));
-      saw(`events ${runId}`, JSON.stringify(await app.store.readEvents(runId)));
-    }
+    await witnessGreetAndPay(client, app, saw);
     await client.close();
 
     // A refresh, the way the SDK does it, so the second pair is checked too.

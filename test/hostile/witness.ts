@@ -5,7 +5,9 @@
  */
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { App } from '../../src/app.ts';
+import { waitForStatus } from '../helpers/app.ts';
 import { test } from '../helpers/fixtures.ts';
 
 export interface Seen {
@@ -65,4 +67,20 @@ export async function dumpRedis(app: App): Promise<string> {
     }
   } while (cursor !== '0');
   return out.join('\n');
+}
+
+/**
+ * What an OAuth client does with its token in the canaries: greet (a read) and pay (a write, left
+ * waiting), through `client`; the witness sees the tool answers, both run records and their events.
+ */
+export async function witnessGreetAndPay(client: Client, app: App, saw: Witness['saw']): Promise<void> {
+  const greet = await client.callTool({ name: 'greet', arguments: { text: 'canary' } });
+  const pay = await client.callTool({ name: 'pay', arguments: { name: 'eve', amount: 2 } });
+  saw('tool answers', JSON.stringify([greet, pay, await client.listTools()]));
+  for (const r of [greet, pay]) {
+    const runId = (r.structuredContent as { runId: string }).runId;
+    const run = await waitForStatus(app, runId, ['succeeded', 'awaiting_confirmation']);
+    saw(`run ${runId}`, JSON.stringify(run));
+    saw(`events ${runId}`, JSON.stringify(await app.store.readEvents(runId)));
+  }
 }

@@ -1,32 +1,40 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { ConfirmationRecord, RunRecord } from '../../src/runs/records.ts';
 import { readCalls } from '../helpers/app.ts';
-import { TOKENS, parseProm, useHarness } from './helpers.ts';
+import { TOKENS, harnessTest, parseProm } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
 interface ErrorBody {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
+type Trigger = (inputs: unknown, extra?: RequestInit) => Promise<Response>;
+type PausedRun = (name?: string, amount?: number) => Promise<{ run: RunRecord; conf: ConfirmationRecord }>;
+
+/**
+ * `h` with TOKENS; `trigger` starts a `pay` run as the trigger token, `pausedRun` starts one and
+ * waits until its write is paused, returning the run and its confirmation.
+ */
+const it = harnessTest({ tokens: true }).extend<{ trigger: Trigger; pausedRun: PausedRun }>({
+  trigger: async ({ h }, use) =>
+    use((inputs, extra = {}) =>
+      h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs }, ...extra }),
+    ),
+  pausedRun: async ({ h, trigger }, use) =>
+    use(async (name = 'ann', amount = 5) => {
+      const res = await trigger({ name, amount });
+      expect(res.status).toBe(202);
+      const run = (await res.json()) as RunRecord;
+      const paused = await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
+      const cid = paused.steps.write.confirmationId as string;
+      const conf = (await (await h.call(`/api/v1/confirmations/${cid}`, { token: 'reader' })).json()) as ConfirmationRecord;
+      return { run: paused, conf };
+    }),
+});
+
 describe('HTTP API over a real server, Redis and MCP connector', () => {
-  const h = useHarness({ tokens: true });
-
-  const trigger = async (inputs: unknown, extra: RequestInit = {}) =>
-    h.call('/api/v1/workflows/pay/runs', { method: 'POST', token: 'trigger', json: { inputs }, ...extra });
-
-  /** Starts a `pay` run and waits until its write is paused; returns the run and its confirmation. */
-  async function pausedRun(name = 'ann', amount = 5): Promise<{ run: RunRecord; conf: ConfirmationRecord }> {
-    const res = await trigger({ name, amount });
-    expect(res.status).toBe(202);
-    const run = (await res.json()) as RunRecord;
-    const paused = await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
-    const cid = paused.steps.write.confirmationId as string;
-    const conf = (await (await h.call(`/api/v1/confirmations/${cid}`, { token: 'reader' })).json()) as ConfirmationRecord;
-    return { run: paused, conf };
-  }
-
   describe('workflows', () => {
-    it('lists workflows with their input schema and steps, paginated', async () => {
+    it('lists workflows with their input schema and steps, paginated', async ({ h }) => {
       const res = await h.call('/api/v1/workflows?limit=1', { token: 'reader' });
       expect(res.status).toBe(200);
       const page1 = (await res.json()) as { workflows: { name: string; steps: unknown[] }[]; nextCursor?: string };
@@ -44,7 +52,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       ]);
     });
 
-    it('starts a run: 202, the run, and a Location header', async () => {
+    it('starts a run: 202, the run, and a Location header', async ({ h }) => {
       const res = await h.call('/api/v1/workflows/greet/runs', {
         method: 'POST',
         token: 'trigger',
@@ -65,7 +73,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(done.steps.say.output).toEqual({ text: 'hi' });
     });
 
-    it('returns the same run for the same Idempotency-Key', async () => {
+    it('returns the same run for the same Idempotency-Key', async ({ trigger }) => {
       const headers = { 'idempotency-key': 'order-42' };
       const a = await trigger({ name: 'idem', amount: 1 }, { headers });
       const b = await trigger({ name: 'idem', amount: 1 }, { headers });
@@ -78,7 +86,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(((await c.json()) as RunRecord).id).not.toBe(ra.id);
     });
 
-    it('names each bad input field in a 400', async () => {
+    it('names each bad input field in a 400', async ({ trigger }) => {
       const res = await trigger({ name: '', amount: 'five', extra: true });
       expect(res.status).toBe(400);
       const body = (await res.json()) as ErrorBody;
@@ -89,13 +97,13 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(fields).toContain('extra');
     });
 
-    it('answers 404 for an unknown workflow', async () => {
+    it('answers 404 for an unknown workflow', async ({ h }) => {
       const res = await h.call('/api/v1/workflows/nope/runs', { method: 'POST', token: 'trigger', json: { inputs: {} } });
       expect(res.status).toBe(404);
       expect(((await res.json()) as ErrorBody).error.code).toBe('WORKFLOW_NOT_FOUND');
     });
 
-    it('refuses malformed JSON, non-objects, unknown fields, wrong content types and bad headers with 400', async () => {
+    it('refuses malformed JSON, non-objects, unknown fields, wrong content types and bad headers with 400', async ({ h }) => {
       const post = (body: string, type = 'application/json', headers: Record<string, string> = {}) =>
         h.call('/api/v1/workflows/greet/runs', {
           method: 'POST',
@@ -118,7 +126,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(((await typo.json()) as ErrorBody).error.details).toMatchObject({ unknown: ['sesion'] });
     });
 
-    it('refuses bodies over 1 MB with 413', async () => {
+    it('refuses bodies over 1 MB with 413', async ({ h }) => {
       const big = JSON.stringify({ inputs: { text: 'x'.repeat(1024 * 1024 + 10) } });
       const res = await h.call('/api/v1/workflows/greet/runs', {
         method: 'POST',
@@ -132,7 +140,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
   });
 
   describe('runs', () => {
-    it('gets a run, 404 for an unknown one', async () => {
+    it('gets a run, 404 for an unknown one', async ({ h, pausedRun }) => {
       const { run } = await pausedRun();
       const res = await h.call(`/api/v1/runs/${run.id}`, { token: 'reader' });
       expect(res.status).toBe(200);
@@ -142,7 +150,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(((await missing.json()) as ErrorBody).error.code).toBe('RUN_NOT_FOUND');
     });
 
-    it('lists runs newest first, filtered by status and workflow, page by page', async () => {
+    it('lists runs newest first, filtered by status and workflow, page by page', async ({ h, pausedRun }) => {
       const { run } = await pausedRun('list', 2);
       const all = (await (await h.call('/api/v1/runs?limit=2', { token: 'reader' })).json()) as {
         runs: RunRecord[];
@@ -168,7 +176,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       }
     });
 
-    it('cancels a paused run; cancelling again is a 409', async () => {
+    it('cancels a paused run; cancelling again is a 409', async ({ h, pausedRun }) => {
       const { run, conf } = await pausedRun('cancel-me', 3);
       const res = await h.call(`/api/v1/runs/${run.id}/cancel`, { method: 'POST', token: 'trigger' });
       expect(res.status).toBe(200);
@@ -186,7 +194,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
   });
 
   describe('confirmations', () => {
-    it('shows the whole payload of a pending write', async () => {
+    it('shows the whole payload of a pending write', async ({ h, pausedRun }) => {
       const { conf } = await pausedRun('payload', 7);
       expect(conf).toMatchObject({
         connector: 'test',
@@ -207,7 +215,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect((await h.call('/api/v1/confirmations?status=maybe', { token: 'reader' })).status).toBe(400);
     });
 
-    it('approves with the shown hash, the write happens once, and the run succeeds', async () => {
+    it('approves with the shown hash, the write happens once, and the run succeeds', async ({ h, pausedRun }) => {
       const { run, conf } = await pausedRun('approve', 9);
       const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
         method: 'POST',
@@ -223,7 +231,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(writes[0].args).toEqual({ name: 'approve', value: { amount: 9, currency: 'usd' } });
     });
 
-    it('refuses a stale argumentsHash with 409 HASH_MISMATCH and keeps the confirmation pending', async () => {
+    it('refuses a stale argumentsHash with 409 HASH_MISMATCH and keeps the confirmation pending', async ({ h, pausedRun }) => {
       const { conf } = await pausedRun('stale', 4);
       const res = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
         method: 'POST',
@@ -238,7 +246,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(still.status).toBe('pending');
     });
 
-    it('answers 409 ALREADY_DECIDED to a second decision, and the first one stands', async () => {
+    it('answers 409 ALREADY_DECIDED to a second decision, and the first one stands', async ({ h, pausedRun }) => {
       const { run, conf } = await pausedRun('deny-first', 6);
       const deny = await h.call(`/api/v1/confirmations/${conf.id}/deny`, { method: 'POST', token: 'approver', json: {} });
       expect(deny.status).toBe(200);
@@ -263,7 +271,10 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(readCalls(h.log).filter((c) => c.tool === 'record' && c.args.name === 'deny-first')).toHaveLength(0);
     });
 
-    it('validates decision bodies: argumentsHash required, remember only "session", no unknown fields', async () => {
+    it('validates decision bodies: argumentsHash required, remember only "session", no unknown fields', async ({
+      h,
+      pausedRun,
+    }) => {
       const { conf } = await pausedRun('bodies', 8);
       const approve = (json: unknown) =>
         h.call(`/api/v1/confirmations/${conf.id}/approve`, { method: 'POST', token: 'approver', json });
@@ -286,7 +297,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
   });
 
   describe('scopes', () => {
-    it('answers 401 without a token or with an unknown one', async () => {
+    it('answers 401 without a token or with an unknown one', async ({ h }) => {
       for (const headers of [
         {},
         { authorization: 'Bearer not-a-token' },
@@ -298,7 +309,10 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       }
     });
 
-    it('lets a trigger token start runs but not approve them (403), and a confirm token approve but not start', async () => {
+    it('lets a trigger token start runs but not approve them (403), and a confirm token approve but not start', async ({
+      h,
+      pausedRun,
+    }) => {
       const { run, conf } = await pausedRun('scopes', 11);
       const asChat = await h.call(`/api/v1/confirmations/${conf.id}/approve`, {
         method: 'POST',
@@ -336,7 +350,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(ok.status).toBe(200);
     });
 
-    it('never echoes a token value in answers', async () => {
+    it('never echoes a token value in answers', async ({ h }) => {
       const res = await h.call('/api/v1/confirmations/c_rnope_1/approve', {
         method: 'POST',
         token: 'trigger',
@@ -348,7 +362,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
   });
 
   describe('connectors', () => {
-    it('lists connectors with their state and no secrets', async () => {
+    it('lists connectors with their state and no secrets', async ({ h }) => {
       const res = await h.call('/api/v1/connectors', { token: 'reader' });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { connectors: Record<string, unknown>[] };
@@ -356,7 +370,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(JSON.stringify(body)).not.toContain('TEST_SERVER_LOG');
     });
 
-    it('lists tools with their write classification; 404 for an unknown connector', async () => {
+    it('lists tools with their write classification; 404 for an unknown connector', async ({ h }) => {
       const res = await h.call('/api/v1/connectors/test/tools?limit=500', { token: 'reader' });
       const { tools } = (await res.json()) as { tools: { name: string; write: boolean; enabled: boolean }[] };
       expect(tools.find((t) => t.name === 'record')).toMatchObject({ write: true, enabled: true });
@@ -364,7 +378,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect((await h.call('/api/v1/connectors/nope/tools', { token: 'reader' })).status).toBe(404);
     });
 
-    it('refreshes the tool list (admin)', async () => {
+    it('refreshes the tool list (admin)', async ({ h }) => {
       const res = await h.call('/api/v1/connectors/test/refresh', { method: 'POST', token: 'admin' });
       expect(res.status).toBe(200);
       const body = (await res.json()) as { connector: string; tools: { name: string }[] };
@@ -373,7 +387,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect((await h.call('/api/v1/connectors/nope/refresh', { method: 'POST', token: 'admin' })).status).toBe(404);
     });
 
-    it('turns a tool off and on with PATCH; the store and the tool list agree', async () => {
+    it('turns a tool off and on with PATCH; the store and the tool list agree', async ({ h }) => {
       const patch = (tool: string, json: unknown) =>
         h.call(`/api/v1/connectors/test/tools/${tool}`, { method: 'PATCH', token: 'admin', json });
       const off = await patch('add', { enabled: false });
@@ -396,7 +410,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
   });
 
   describe('health and metrics', () => {
-    it('answers /healthz and /readyz', async () => {
+    it('answers /healthz and /readyz', async ({ h }) => {
       expect((await h.call('/healthz')).status).toBe(200);
       const ready = await h.call('/readyz');
       expect(ready.status).toBe(200);
@@ -408,7 +422,7 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       });
     });
 
-    it('serves Prometheus text whose counters move when runs happen', async () => {
+    it('serves Prometheus text whose counters move when runs happen', async ({ h, pausedRun }) => {
       const before = parseProm(await (await h.call('/metrics')).text());
       const res = await h.call('/api/v1/workflows/greet/runs', {
         method: 'POST',

@@ -1,8 +1,8 @@
 import { request } from 'node:http';
-import { afterAll, beforeAll } from 'vitest';
 import type { App } from '../../src/app.ts';
 import type { RunningServer } from '../../src/server/serve.ts';
-import { callLogPath, startStack, testConnectorYaml } from '../helpers/app.ts';
+import { callLogPath, testConnectorYaml } from '../helpers/app.ts';
+import { openApp, openServer, test } from '../helpers/fixtures.ts';
 import { payWorkflow } from '../helpers/workflows.ts';
 import type { TestRedis } from '../helpers/redis.ts';
 
@@ -56,7 +56,6 @@ export interface Harness {
   log: string;
   /** fetch against the server with an optional token name */
   call(path: string, init?: RequestInit & { token?: keyof typeof TOKENS; json?: unknown }): Promise<Response>;
-  close(): Promise<void>;
 }
 
 export interface HarnessOptions {
@@ -67,40 +66,37 @@ export interface HarnessOptions {
   onNotice?: (msg: string) => void;
 }
 
-export async function startHarness(opts: HarnessOptions): Promise<Harness> {
-  const log = callLogPath();
-  const stack = await startStack(configYaml({ tokens: opts.tokens, log }), {
-    ...(opts.host ? { host: opts.host } : {}),
-    env: opts.env ?? TOKENS_ENV,
-    onNotice: opts.onNotice ?? (() => {}),
-  });
-  const call: Harness['call'] = (path, init = {}) => {
+/** The fetch of `call`: against `url`, a token by name as the bearer, `json` as the body. */
+function caller(url: string): Harness['call'] {
+  return (path, init = {}) => {
     const { token, json, ...rest } = init;
     const headers = new Headers(rest.headers);
     if (token) headers.set('authorization', `Bearer ${TOKENS[token]}`);
     if (json !== undefined) headers.set('content-type', 'application/json');
-    return fetch(`${stack.server.url}${path}`, {
-      ...rest,
-      headers,
-      ...(json !== undefined ? { body: JSON.stringify(json) } : {}),
-    });
+    return fetch(`${url}${path}`, { ...rest, headers, ...(json !== undefined ? { body: JSON.stringify(json) } : {}) });
   };
-  return { ...stack, url: stack.server.url, log, call };
+}
+
+/** The harness of `opts` on `redis` (the server starts the workers), handed to `use` and closed after. */
+export async function openHarness(redis: TestRedis, opts: HarnessOptions, use: (h: Harness) => Promise<void>): Promise<void> {
+  const log = callLogPath();
+  await openApp(redis, { yaml: configYaml({ tokens: opts.tokens, log }), workers: false }, (app) =>
+    openServer(
+      app,
+      { ...(opts.host ? { host: opts.host } : {}), env: opts.env ?? TOKENS_ENV, onNotice: opts.onNotice ?? (() => {}) },
+      (server) => use({ redis, app, server, url: server.url, log, call: caller(server.url) }),
+    ),
+  );
 }
 
 /**
- * The harness for the calling describe, started before its tests and closed after them. Its fields
- * are filled in when it has started, so the describe's helpers can close over it.
+ * A `test` whose `h` is the harness of `opts` for the file (greet and pay on the test connector,
+ * `interlock serve` with TOKENS when `tokens`), started when a test first names it.
  */
-export function useHarness(opts: HarnessOptions): Harness {
-  const h = {} as Harness;
-  beforeAll(async () => {
-    Object.assign(h, await startHarness(opts));
+export function harnessTest(opts: HarnessOptions) {
+  return test.extend<{ h: Harness }>({
+    h: [async ({ redis }, use) => openHarness(redis, opts, use), { scope: 'file' }],
   });
-  afterAll(async () => {
-    await h.close?.();
-  });
-  return h;
 }
 
 /**

@@ -1,5 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { useHarness } from './helpers.ts';
+import { describe, expect } from 'vitest';
+import { harnessTest } from './helpers.ts';
 
 type Doc = {
   openapi: string;
@@ -10,16 +10,20 @@ type Doc = {
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'];
 const DOCUMENTED_PREFIXES = ['/api/v1/', '/healthz', '/readyz', '/metrics'];
 
-describe('OpenAPI document', () => {
-  const h = useHarness({ tokens: true });
-  let doc: Doc;
-  beforeAll(async () => {
-    const res = await h.call('/api/v1/openapi.json');
-    expect(res.status).toBe(200);
-    doc = (await res.json()) as Doc;
-  });
+/** the server's OpenAPI document, as an anonymous caller gets it */
+const it = harnessTest({ tokens: true }).extend<{ doc: Doc }>({
+  doc: [
+    async ({ h }, use) => {
+      const res = await h.call('/api/v1/openapi.json');
+      expect(res.status).toBe(200);
+      await use((await res.json()) as Doc);
+    },
+    { scope: 'file' },
+  ],
+});
 
-  const documented = (): string[] =>
+describe('OpenAPI document', () => {
+  const documented = (doc: Doc): string[] =>
     Object.entries(doc.paths)
       .flatMap(([path, ops]) =>
         Object.keys(ops)
@@ -28,7 +32,7 @@ describe('OpenAPI document', () => {
       )
       .sort();
 
-  it('is OpenAPI 3.1 whose $refs all resolve', () => {
+  it('is OpenAPI 3.1 whose $refs all resolve', ({ doc }) => {
     expect(doc.openapi).toBe('3.1.0');
     const refs = [...JSON.stringify(doc).matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)].map((m) => m[1]);
     expect(refs.length).toBeGreaterThan(10);
@@ -38,7 +42,7 @@ describe('OpenAPI document', () => {
     }
   });
 
-  it('lists exactly the API routes the server registers, and no others', () => {
+  it('lists exactly the API routes the server registers, and no others', ({ h, doc }) => {
     const registered = [
       ...new Set(
         h.server.http.hono.routes
@@ -46,17 +50,17 @@ describe('OpenAPI document', () => {
           .map((r) => `${r.method} ${r.path.replace(/:([A-Za-z]+)/g, '{$1}')}`),
       ),
     ].sort();
-    expect(registered).toEqual(documented());
+    expect(registered).toEqual(documented(doc));
   });
 
-  it('has every documented operation answered by its own handler over HTTP, with the scope it states', async () => {
+  it('has every documented operation answered by its own handler over HTTP, with the scope it states', async ({ h, doc }) => {
     const fill = (path: string) =>
       path
         .replace('{name}', 'greet')
         .replace('{id}', path.includes('connectors') ? 'test' : 'rnope')
         .replace('{tool}', 'echo')
         .replace('{stepId}', 'write');
-    for (const key of documented()) {
+    for (const key of documented(doc)) {
       const [method, path] = key.split(' ');
       const url = fill(path).replace('/confirmations/rnope', '/confirmations/c_rnope_1');
       const isEvents = path.endsWith('/events');

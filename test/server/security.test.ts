@@ -1,17 +1,27 @@
 import { networkInterfaces } from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { startServer } from '../../src/server/serve.ts';
-import { TOKENS, type Harness, configYaml, cookieFrom, raw, startHarness, useHarness } from './helpers.ts';
+import { type Harness, TOKENS, configYaml, cookieFrom, harnessTest, openHarness, raw } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 import { callLogPath, makeApp } from '../helpers/app.ts';
-import { TestRedis } from '../helpers/redis.ts';
+import { test } from '../helpers/fixtures.ts';
+
+const it = harnessTest({ tokens: true });
+
+/** A harness without tokens, and the notices its server gave when it started. */
+const open = test.extend<{ notices: string[]; tokenless: Harness }>({
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+  notices: [async ({}, use) => use([]), { scope: 'file' }],
+  tokenless: [
+    async ({ redis, notices }, use) => openHarness(redis, { tokens: false, onNotice: (m) => notices.push(m) }, use),
+    { scope: 'file' },
+  ],
+});
 
 describe('auth for people in browsers, DNS rebinding, and what pages show', () => {
-  const h = useHarness({ tokens: true });
-
-  it('refuses a Host that is not a loopback name (DNS rebinding) and a foreign Origin', async () => {
+  it('refuses a Host that is not a loopback name (DNS rebinding) and a foreign Origin', async ({ h }) => {
     const rebound = await raw(`${h.url}/api/v1/runs`, {
       headers: { host: `evil.example:${h.server.port}`, authorization: `Bearer ${TOKENS.reader}` },
     });
@@ -32,7 +42,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(same.status).toBe(200);
   });
 
-  it('exchanges ?token= once for an HttpOnly SameSite=Strict cookie and drops the token from the URL', async () => {
+  it('exchanges ?token= once for an HttpOnly SameSite=Strict cookie and drops the token from the URL', async ({ h }) => {
     const r = await raw(`${h.url}/ui/confirmations?token=${TOKENS.approver}&x=1`);
     expect(r.status).toBe(303);
     expect(r.headers.location).toBe('/ui/confirmations?x=1');
@@ -56,14 +66,14 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(tampered.status).toBe(401);
   });
 
-  it('shows a sign-in page to a browser without a session', async () => {
+  it('shows a sign-in page to a browser without a session', async ({ h }) => {
     const r = await raw(`${h.url}/ui`, { headers: { accept: 'text/html' } });
     expect(r.status).toBe(401);
     expect(r.headers['content-type']).toContain('text/html');
     expect(r.body).toContain('?token=');
   });
 
-  it('lets a cookie session decide only from a same-origin page, and only with the confirm scope', async () => {
+  it('lets a cookie session decide only from a same-origin page, and only with the confirm scope', async ({ h }) => {
     const res = await h.call('/api/v1/workflows/pay/runs', {
       method: 'POST',
       token: 'trigger',
@@ -88,7 +98,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(JSON.parse(ok.body)).toMatchObject({ status: 'approved', decidedBy: 'approver' });
   });
 
-  it('escapes everything a tool or caller controls, and keeps the confirmation payload readable', async () => {
+  it('escapes everything a tool or caller controls, and keeps the confirmation payload readable', async ({ h }) => {
     const evil = '<script>alert(1)</script><img src=x onerror=alert(2)>"\'`';
     const res = await h.call('/api/v1/workflows/pay/runs', {
       method: 'POST',
@@ -114,7 +124,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     expect(fragment.body).not.toContain('<script>alert');
   });
 
-  it('guards the queue dashboard with the admin scope and shows paused steps as waiting jobs', async () => {
+  it('guards the queue dashboard with the admin scope and shows paused steps as waiting jobs', async ({ h }) => {
     expect((await h.call('/admin/queues')).status).toBe(401);
     expect((await h.call('/admin/queues', { token: 'approver' })).status).toBe(403);
     expect((await h.call('/admin/queues/api/queues', { token: 'reader' })).status).toBe(403);
@@ -166,19 +176,7 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
 });
 
 describe('a server without tokens', () => {
-  const redis = new TestRedis();
-  let notices: string[];
-  let h: Harness;
-  beforeAll(async () => {
-    notices = [];
-    h = await startHarness({ tokens: false, onNotice: (m) => notices.push(m) });
-  });
-  afterAll(async () => {
-    await h?.close();
-    await redis.stop();
-  });
-
-  it('says it is open and listens on loopback only', async () => {
+  open('says it is open and listens on loopback only', async ({ tokenless: h, notices }) => {
     expect(notices.join('\n')).toMatch(/No tokens configured.*loopback only/);
     expect((await h.call('/api/v1/runs')).status).toBe(200);
     const rebound = await raw(`${h.url}/api/v1/runs`, { headers: { host: 'attacker.example' } });
@@ -191,33 +189,37 @@ describe('a server without tokens', () => {
     expect(csrf.status).toBe(403);
   });
 
-  it('lets no page on another local port change anything (cross-port CSRF), while curl-like clients work', async () => {
-    const port = Number(new URL(h.url).port);
-    const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
-    for (const headers of [
-      { origin: `http://localhost:${port + 1}`, 'content-type': 'text/plain' },
-      { origin: `http://127.0.0.1:${port + 1}`, 'content-type': 'application/json' },
-      { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
-    ] as Record<string, string>[]) {
-      const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, {
+  open(
+    'lets no page on another local port change anything (cross-port CSRF), while curl-like clients work',
+    async ({ tokenless: h }) => {
+      const port = Number(new URL(h.url).port);
+      const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
+      for (const headers of [
+        { origin: `http://localhost:${port + 1}`, 'content-type': 'text/plain' },
+        { origin: `http://127.0.0.1:${port + 1}`, 'content-type': 'application/json' },
+        { 'sec-fetch-site': 'same-site', 'content-type': 'application/json' },
+      ] as Record<string, string>[]) {
+        const res = await raw(`${h.url}/api/v1/workflows/greet/runs`, {
+          method: 'POST',
+          body: JSON.stringify({ inputs: { text: 'x' } }),
+          headers,
+        });
+        expect(res.status, JSON.stringify(headers)).toBe(403);
+      }
+      expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
+      const ownPage = await raw(`${h.url}/api/v1/workflows/greet/runs`, {
         method: 'POST',
         body: JSON.stringify({ inputs: { text: 'x' } }),
-        headers,
+        headers: { origin: h.url, 'content-type': 'application/json' },
       });
-      expect(res.status, JSON.stringify(headers)).toBe(403);
-    }
-    expect((await h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
-    const ownPage = await raw(`${h.url}/api/v1/workflows/greet/runs`, {
-      method: 'POST',
-      body: JSON.stringify({ inputs: { text: 'x' } }),
-      headers: { origin: h.url, 'content-type': 'application/json' },
-    });
-    expect(ownPage.status).toBe(202);
-    expect((await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'y' } } })).status).toBe(202);
-  });
+      expect(ownPage.status).toBe(202);
+      expect((await h.call('/api/v1/workflows/greet/runs', { method: 'POST', json: { inputs: { text: 'y' } } })).status).toBe(
+        202,
+      );
+    },
+  );
 
-  it('refuses to listen on a non-loopback address', async () => {
-    await redis.start();
+  open('refuses to listen on a non-loopback address', async ({ redis }) => {
     const app = await makeApp(configYaml({ tokens: false, log: callLogPath() }), redis.url);
     try {
       const err = await startServer(app, { host: '0.0.0.0', port: 0, workers: false, onNotice: () => {} }).catch(
@@ -231,7 +233,7 @@ describe('a server without tokens', () => {
     }
   });
 
-  it('answers /readyz 503 while Redis is down, 200 when it is back', async () => {
+  open('answers /readyz 503 while Redis is down, 200 when it is back', async ({ tokenless: h }) => {
     await h.redis.kill();
     const down = await h.call('/readyz');
     expect(down.status).toBe(503);
@@ -247,14 +249,11 @@ describe('a server without tokens', () => {
 });
 
 describe('tokens configured but their variables unset', () => {
-  it('fails closed: nobody gets in', async () => {
-    const h = await startHarness({ tokens: true, env: {} });
-    try {
+  it('fails closed: nobody gets in', async ({ redis }) => {
+    await openHarness(redis, { tokens: true, env: {} }, async (h) => {
       expect((await h.call('/api/v1/runs')).status).toBe(401);
       expect((await h.call('/api/v1/runs', { token: 'admin' })).status).toBe(401);
-    } finally {
-      await h.close();
-    }
+    });
   });
 });
 
@@ -262,16 +261,13 @@ const external = Object.values(networkInterfaces())
   .flat()
   .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
 
-describe.skipIf(!external)('probes and metrics from another machine', () => {
-  let h: Harness;
-  beforeAll(async () => {
-    h = await startHarness({ tokens: true, host: '0.0.0.0' });
-  });
-  afterAll(async () => {
-    await h?.close();
-  });
+/** TOKENS' harness listening on every address (a file fixture's name is the file's: `h` is the loopback one) */
+const listening = test.extend<{ exposed: Harness }>({
+  exposed: [async ({ redis }, use) => openHarness(redis, { tokens: true, host: '0.0.0.0' }, use), { scope: 'file' }],
+});
 
-  it('need the read scope when the peer is not on loopback', async () => {
+describe.skipIf(!external)('probes and metrics from another machine', () => {
+  listening('need the read scope when the peer is not on loopback', async ({ exposed: h }) => {
     const base = `http://${external}:${h.server.port}`;
     for (const p of ['/metrics', '/readyz', '/healthz']) {
       expect((await fetch(`${base}${p}`)).status, p).toBe(401);

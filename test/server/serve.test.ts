@@ -2,16 +2,44 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { ROOT, callLogPath } from '../helpers/app.ts';
-import { useRedis } from '../helpers/fixtures.ts';
-import { freePort } from '../helpers/redis.ts';
-import { TOKENS, configYaml } from './helpers.ts';
+import { test } from '../helpers/fixtures.ts';
+import { type TestRedis, freePort } from '../helpers/redis.ts';
+import { TOKENS, TOKENS_ENV, configYaml } from './helpers.ts';
+
+/** `interlock serve` on a free port with `yaml` as its config file and the test tokens in its environment. */
+async function spawnServe(redis: TestRedis, yaml: string) {
+  const dir = mkdtempSync(join(tmpdir(), 'interlock-serve-'));
+  const file = join(dir, 'workflows.yaml');
+  writeFileSync(file, yaml);
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      INTERLOCK_CONFIG: file,
+      REDIS_URL: redis.url,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      ...TOKENS_ENV,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return { child, port, file, exited, err: () => err };
+}
+
+/** `startServe(yaml)`: spawnServe on the file's Redis. */
+const it = test.extend<{ startServe: (yaml: string) => ReturnType<typeof spawnServe> }>({
+  startServe: async ({ redis }, use) => use((yaml) => spawnServe(redis, yaml)),
+});
 
 describe('interlock serve (the CLI command, as a child process)', () => {
-  const redis = useRedis();
-
-  it('prints its URLs, serves API, pages, MCP and metrics, and stops cleanly on SIGTERM', async () => {
+  it('prints its URLs, serves API, pages, MCP and metrics, and stops cleanly on SIGTERM', async ({ startServe }) => {
     const { child, port, err, exited } = await startServe(configYaml({ tokens: true, log: callLogPath() }));
     try {
       const base = `http://127.0.0.1:${port}`;
@@ -50,7 +78,9 @@ describe('interlock serve (the CLI command, as a child process)', () => {
     for (const v of Object.values(TOKENS)) expect(err()).not.toContain(v);
   });
 
-  it('reloads on SIGHUP and on POST /api/v1/reload (admin only), and keeps the config when the file is broken', async () => {
+  it('reloads on SIGHUP and on POST /api/v1/reload (admin only), and keeps the config when the file is broken', async ({
+    startServe,
+  }) => {
     const base = configYaml({ tokens: true, log: callLogPath() });
     const { child, port, err, exited, file } = await startServe(base);
     const url = `http://127.0.0.1:${port}/api/v1`;
@@ -96,34 +126,6 @@ describe('interlock serve (the CLI command, as a child process)', () => {
     expect(await exited).toBe(0);
     for (const v of Object.values(TOKENS)) expect(err()).not.toContain(v);
   });
-
-  /** `interlock serve` on a free port with `yaml` as its config file and the test tokens in its environment. */
-  async function startServe(yaml: string) {
-    const dir = mkdtempSync(join(tmpdir(), 'interlock-serve-'));
-    const file = join(dir, 'workflows.yaml');
-    writeFileSync(file, yaml);
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'serve'], {
-      cwd: dir,
-      env: {
-        ...process.env,
-        INTERLOCK_CONFIG: file,
-        REDIS_URL: redis.url,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        LOG_LEVEL: 'warn',
-        IL_TEST_READER: TOKENS.reader,
-        IL_TEST_TRIGGER: TOKENS.trigger,
-        IL_TEST_APPROVER: TOKENS.approver,
-        IL_TEST_ADMIN: TOKENS.admin,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-    return { child, port, file, exited, err: () => err };
-  }
 });
 
 const EXTRA_WORKFLOW = `

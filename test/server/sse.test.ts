@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import type { RunEvent, RunRecord } from '../../src/runs/records.ts';
-import { useHarness } from './helpers.ts';
+import { harnessTest } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
 interface SseMessage {
@@ -54,19 +54,21 @@ function streamIdAfter(a: string, b: string): boolean {
   return am > bm || (am === bm && as > bs);
 }
 
+/** `h` with TOKENS, and `startPay`, which starts a `pay` run (it pauses before its write) as the trigger token. */
+const it = harnessTest({ tokens: true }).extend<{ startPay: (name: string) => Promise<RunRecord> }>({
+  startPay: async ({ h }, use) =>
+    use(async (name) => {
+      const res = await h.call('/api/v1/workflows/pay/runs', {
+        method: 'POST',
+        token: 'trigger',
+        json: { inputs: { name, amount: 3 } },
+      });
+      return (await res.json()) as RunRecord;
+    }),
+});
+
 describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
-  const h = useHarness({ tokens: true });
-
-  async function startPay(name: string): Promise<RunRecord> {
-    const res = await h.call('/api/v1/workflows/pay/runs', {
-      method: 'POST',
-      token: 'trigger',
-      json: { inputs: { name, amount: 3 } },
-    });
-    return (await res.json()) as RunRecord;
-  }
-
-  it('streams the run events with the Redis stream id as SSE id, and resumes after Last-Event-ID', async () => {
+  it('streams the run events with the Redis stream id as SSE id, and resumes after Last-Event-ID', async ({ h, startPay }) => {
     const run = await startPay('sse');
     const first = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader' });
     expect(first.status).toBe(200);
@@ -101,7 +103,7 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
     expect(b.messages[b.messages.length - 1].data).toMatchObject({ type: 'stream.end', status: 'succeeded' });
   });
 
-  it('accepts ?lastEventId= for clients that cannot set headers, and ends at once for an ended run', async () => {
+  it('accepts ?lastEventId= for clients that cannot set headers, and ends at once for an ended run', async ({ h }) => {
     const res = await h.call('/api/v1/workflows/greet/runs', {
       method: 'POST',
       token: 'trigger',
@@ -117,7 +119,7 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
     expect(messages).toEqual([{ data: { type: 'stream.end', runId: run.id, status: 'succeeded' } }]);
   });
 
-  it('delivers events that happen while the client is connected', async () => {
+  it('delivers events that happen while the client is connected', async ({ h, startPay }) => {
     const run = await startPay('live');
     await waitForStatus(h.app, run.id, ['awaiting_confirmation']);
     const res = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader' });
@@ -130,7 +132,7 @@ describe('GET /api/v1/runs/{id}/events (Server-Sent Events)', () => {
     expect(messages.map((m) => m.data.type)).toEqual(expect.arrayContaining(['confirmation.denied', 'run.denied', 'stream.end']));
   });
 
-  it('answers 404 for an unknown run, 400 for a malformed Last-Event-ID, 401 without a token', async () => {
+  it('answers 404 for an unknown run, 400 for a malformed Last-Event-ID, 401 without a token', async ({ h, startPay }) => {
     expect((await h.call('/api/v1/runs/rnope/events', { token: 'reader' })).status).toBe(404);
     const run = await startPay('errors');
     const bad = await h.call(`/api/v1/runs/${run.id}/events`, { token: 'reader', headers: { 'last-event-id': 'yesterday' } });

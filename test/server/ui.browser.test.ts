@@ -1,30 +1,34 @@
 import { resolve } from 'node:path';
 import type { Page } from 'playwright-core';
 import { describe, expect } from 'vitest';
-import { test as it } from '../helpers/fixtures.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
 import { ROOT } from '../helpers/app.ts';
 import { approve, confirmationArguments, findConfirmation, screenshot, signIn, waitForRunStatus } from '../helpers/browser.ts';
-import { TOKENS, useHarness } from './helpers.ts';
+import { TOKENS, harnessTest } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
 
+/** `h` with TOKENS, and `pausedPay`, which starts a `pay` run as the trigger token and waits until its write is paused. */
+const it = harnessTest({ tokens: true }).extend<{ pausedPay: (name: string, amount: number) => Promise<RunRecord> }>({
+  pausedPay: async ({ h }, use) =>
+    use(async (name, amount) => {
+      const res = await h.call('/api/v1/workflows/pay/runs', {
+        method: 'POST',
+        token: 'trigger',
+        json: { inputs: { name, amount } },
+      });
+      expect(res.status).toBe(202);
+      return waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
+    }),
+});
+
 describe('the /ui pages in Chromium', () => {
-  const h = useHarness({ tokens: true });
   // the first test opens it, the second reads what appears on it
   let page: Page;
 
-  async function pausedPay(name: string, amount: number): Promise<RunRecord> {
-    const res = await h.call('/api/v1/workflows/pay/runs', {
-      method: 'POST',
-      token: 'trigger',
-      json: { inputs: { name, amount } },
-    });
-    expect(res.status).toBe(202);
-    return waitForStatus(h.app, ((await res.json()) as RunRecord).id, ['awaiting_confirmation']);
-  }
-
   it('shows the pending write with its payload, approves it, and follows the run to succeeded without reloading', async ({
     browser,
+    h,
+    pausedPay,
   }) => {
     const run = await pausedPay('browser', 4200);
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -54,7 +58,7 @@ describe('the /ui pages in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('shows a new confirmation on the open page as soon as a run pauses', async () => {
+  it('shows a new confirmation on the open page as soon as a run pauses', async ({ pausedPay }) => {
     const before = await page.locator('.confirmation[data-status="pending"]').count();
     const run = await pausedPay('arrives-live', 17);
     const card = await findConfirmation(page, { runId: run.id });
@@ -62,7 +66,11 @@ describe('the /ui pages in Chromium', () => {
     expect(await page.locator('.confirmation[data-status="pending"]').count()).toBe(before + 1);
   });
 
-  it("updates a run's timeline from its event stream: approve there, see the write's output appear", async ({ browser }) => {
+  it("updates a run's timeline from its event stream: approve there, see the write's output appear", async ({
+    browser,
+    h,
+    pausedPay,
+  }) => {
     const run = await pausedPay('timeline', 99);
     const p = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
     await signIn(p, h.url, TOKENS.approver, `/ui/runs/${run.id}`);
@@ -83,7 +91,7 @@ describe('the /ui pages in Chromium', () => {
     await p.close();
   });
 
-  it('shows a reader the payload but no way to decide, and the API would refuse anyway', async ({ browser }) => {
+  it('shows a reader the payload but no way to decide, and the API would refuse anyway', async ({ browser, h, pausedPay }) => {
     const run = await pausedPay('reader', 5);
     const ctx = await browser.newContext();
     const p = await ctx.newPage();
@@ -103,7 +111,11 @@ describe('the /ui pages in Chromium', () => {
     await ctx.close();
   });
 
-  it('shows a paused step on the queue dashboard as a waiting job in "awaiting confirmation"', async ({ browser }) => {
+  it('shows a paused step on the queue dashboard as a waiting job in "awaiting confirmation"', async ({
+    browser,
+    h,
+    pausedPay,
+  }) => {
     const run = await pausedPay('dashboard', 31);
     const ctx = await browser.newContext({ viewport: { width: 1300, height: 900 } });
     const p = await ctx.newPage();

@@ -1,8 +1,9 @@
 import { describe, expect } from 'vitest';
 import { createSlackWebClient } from '../../../src/connectors/slack/client.ts';
 import { type SlackConnectorHandle, runSlackConnector } from '../../../src/connectors/slack/main.ts';
-import { connectionTo, mcpClient } from '../../helpers/app.ts';
+import { connectionTo } from '../../helpers/app.ts';
 import { test } from '../../helpers/fixtures.ts';
+import { expectSessionPerClient } from '../helpers.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
 const connectHttp: Connect = async ({ apiUrl, token }) => {
@@ -42,17 +43,7 @@ const it = test.extend<{ handle: SlackConnectorHandle }>({
 
 describe('Slack connector HTTP sessions', () => {
   it('serves /mcp on loopback with a session per client', async ({ handle }) => {
-    expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
-    const a = await mcpClient(handle.url!);
-    const b = await mcpClient(handle.url!);
-    try {
-      const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
-      expect(ta.tools).toHaveLength(5);
-      expect(tb.tools).toHaveLength(5);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    await expectSessionPerClient(handle.url, 5);
   });
 
   it('rejects unknown sessions and requests without one', async ({ handle }) => {

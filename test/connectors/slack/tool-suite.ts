@@ -4,10 +4,11 @@
  */
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { SANDBOX_BOT_TOKEN } from '../../../src/connectors/slack/client.ts';
 import { IDEMPOTENCY_META_KEY } from '../../../src/connectors/types.ts';
-import { type SlackSandbox, startSlackSandbox } from '../../../src/sandbox/slack/index.ts';
+import type { SandboxMessage } from '../../../src/sandbox/slack/index.ts';
+import { test } from '../../helpers/fixtures.ts';
 
 export interface Connected {
   client: Client;
@@ -19,40 +20,63 @@ export type Connect = (opts: { apiUrl: string; token?: string }) => Promise<Conn
 
 const BAD_TOKEN = 'xoxp-1234-secret-user-token';
 
+type Call = (name: string, args: Record<string, unknown>, key?: string, on?: Connected) => Promise<CallToolResult>;
+
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+
+/**
+ * `conn`: the connector `connect` starts on the file's Slack emulator, with a client; `call` calls
+ * a tool on it (or on `on`), with an idempotency key when given, and keeps every text answer in
+ * `texts` (for the file); `keyed` reads the emulator's messages posted under a key. Every test
+ * starts from the emulator's seeded state.
+ */
+function toolTest(connect: Connect) {
+  return test.extend<{
+    conn: Connected;
+    texts: string[];
+    fresh: undefined;
+    call: Call;
+    keyed: (key: string) => SandboxMessage[];
+  }>({
+    conn: [
+      async ({ slack }, use) => {
+        const conn = await connect({ apiUrl: slack.url });
+        try {
+          await use(conn);
+        } finally {
+          await conn.close();
+        }
+      },
+      { scope: 'file' },
+    ],
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+    texts: [async ({}, use) => use([]), { scope: 'file' }],
+    fresh: [
+      async ({ slack }, use) => {
+        slack.reset();
+        await use(undefined);
+      },
+      { auto: true },
+    ],
+    call: async ({ conn, texts }, use) =>
+      use(async (name, args, key, on = conn) => {
+        const res = (await on.client.callTool({
+          name,
+          arguments: args,
+          ...(key ? { _meta: { [IDEMPOTENCY_META_KEY]: key } } : {}),
+        })) as CallToolResult;
+        for (const c of res.content) if (c.type === 'text') texts.push(c.text);
+        return res;
+      }),
+    keyed: async ({ slack }, use) =>
+      use((key) => slack.state().messages.filter((m) => m.metadata?.event_payload.idempotency_key === key)),
+  });
+}
+
 export function defineToolSuite(transport: string, connect: Connect): void {
+  const it = toolTest(connect);
   describe(`Slack connector over ${transport}`, () => {
-    let sandbox: SlackSandbox;
-    let conn: Connected;
-    const texts: string[] = [];
-
-    beforeAll(async () => {
-      sandbox = await startSlackSandbox();
-      conn = await connect({ apiUrl: sandbox.url });
-    });
-    afterAll(async () => {
-      await conn?.close();
-      await sandbox?.close();
-    });
-    beforeEach(() => sandbox.reset());
-
-    async function call(
-      name: string,
-      args: Record<string, unknown>,
-      key?: string,
-      on: Connected = conn,
-    ): Promise<CallToolResult> {
-      const res = (await on.client.callTool({
-        name,
-        arguments: args,
-        ...(key ? { _meta: { [IDEMPOTENCY_META_KEY]: key } } : {}),
-      })) as CallToolResult;
-      for (const c of res.content) if (c.type === 'text') texts.push(c.text);
-      return res;
-    }
-    const text = (r: CallToolResult) => r.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
-    const keyed = (key: string) => sandbox.state().messages.filter((m) => m.metadata?.event_payload.idempotency_key === key);
-
-    it('lists five tools with titles, described inputs, output schemas and honest annotations', async () => {
+    it('lists five tools with titles, described inputs, output schemas and honest annotations', async ({ conn }) => {
       const { tools } = await conn.client.listTools();
       const byName = Object.fromEntries(tools.map((t) => [t.name, t]));
       expect(Object.keys(byName).sort()).toEqual([
@@ -77,7 +101,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       }
     });
 
-    it('post_message posts and records the idempotency key in message metadata', async () => {
+    it('post_message posts and records the idempotency key in message metadata', async ({ call, keyed }) => {
       const res = await call('post_message', { channel: 'C0CUST001', text: 'Your refund is on its way' }, 'run-1:notify');
       expect(res.isError).toBeFalsy();
       expect(res.structuredContent).toMatchObject({
@@ -91,7 +115,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect(keyed('run-1:notify')[0].metadata?.event_type).toBe('interlock_step');
     });
 
-    it('post_message with the same key twice posts once', async () => {
+    it('post_message with the same key twice posts once', async ({ call, keyed, slack }) => {
       const first = await call('post_message', { channel: '#cust-grace', text: 'hello' }, 'run-2:notify');
       const second = await call('post_message', { channel: '#cust-grace', text: 'hello' }, 'run-2:notify');
       expect(first.structuredContent).toMatchObject({ channel: 'C0CUST002', deduplicated: false });
@@ -108,11 +132,11 @@ export function defineToolSuite(transport: string, connect: Connect): void {
         blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*a*' } }],
       });
       await call('post_message', { channel: 'C0GENERAL', text: 'a' });
-      expect(sandbox.state().messages.filter((m) => m.channel === 'C0GENERAL')).toHaveLength(2);
+      expect(slack.state().messages.filter((m) => m.channel === 'C0GENERAL')).toHaveLength(2);
     });
 
-    it('a post retried after a lost answer leaves one message', async () => {
-      sandbox.failNext('chat.postMessage');
+    it('a post retried after a lost answer leaves one message', async ({ call, keyed, slack }) => {
+      slack.failNext('chat.postMessage');
       const first = await call('post_message', { channel: 'C0CUST001', text: 'refund issued' }, 'run-3:notify');
       const retry = await call('post_message', { channel: 'C0CUST001', text: 'refund issued' }, 'run-3:notify');
       // the connector finds its own post by the key instead of reporting the lost answer as a failure
@@ -122,20 +146,20 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect((first.structuredContent as { ts: string }).ts).toBe((retry.structuredContent as { ts: string }).ts);
       expect(keyed('run-3:notify')).toHaveLength(1);
       expect(
-        sandbox
+        slack
           .state()
           .requests.filter((r) => r.method === 'chat.postMessage')
           .map((r) => r.status),
       ).toEqual([0]);
     });
 
-    it('a 429 with Retry-After: 1 is waited out, then the post succeeds', async () => {
-      sandbox.injectRateLimit('chat.postMessage', 1, 1);
+    it('a 429 with Retry-After: 1 is waited out, then the post succeeds', async ({ call, keyed, slack }) => {
+      slack.injectRateLimit('chat.postMessage', 1, 1);
       const res = await call('post_message', { channel: 'C0BILLING', text: 'after a rate limit' }, 'run-4:notify');
       expect(res.isError).toBeFalsy();
       expect(res.structuredContent).toMatchObject({ deduplicated: false });
       expect(
-        sandbox
+        slack
           .state()
           .requests.filter((r) => r.method === 'chat.postMessage')
           .map((r) => r.status),
@@ -143,7 +167,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect(keyed('run-4:notify')).toHaveLength(1);
     });
 
-    it('post_message to an unknown channel is a tool error that says what to do', async () => {
+    it('post_message to an unknown channel is a tool error that says what to do', async ({ call, slack }) => {
       const res = await call('post_message', { channel: 'C0NOPE', text: 'x' }, 'run-5:notify');
       expect(res.isError).toBe(true);
       expect(text(res)).toMatch(/channel_not_found/);
@@ -151,10 +175,10 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       const byName = await call('post_message', { channel: '#nope', text: 'x' });
       expect(byName.isError).toBe(true);
       expect(text(byName)).toMatch(/channel_not_found/);
-      expect(sandbox.state().messages).toHaveLength(0);
+      expect(slack.state().messages).toHaveLength(0);
     });
 
-    it('reply_in_thread replies under the parent, once per key, and rejects unknown parents', async () => {
+    it('reply_in_thread replies under the parent, once per key, and rejects unknown parents', async ({ call, keyed }) => {
       const parent = await call('post_message', { channel: 'C0CUST001', text: 'Refund issued' });
       const ts = (parent.structuredContent as { ts: string }).ts;
       const reply = await call(
@@ -181,7 +205,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect(keyed('run-6:orphan')).toHaveLength(0);
     });
 
-    it('lookup_user_by_email finds a user or reports users_not_found', async () => {
+    it('lookup_user_by_email finds a user or reports users_not_found', async ({ call }) => {
       const ada = await call('lookup_user_by_email', { email: 'ada@example.com' });
       expect(ada.structuredContent).toMatchObject({
         id: 'U0ADA',
@@ -197,7 +221,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect(invalid.isError).toBe(true);
     });
 
-    it('list_channels pages through the workspace', async () => {
+    it('list_channels pages through the workspace', async ({ call }) => {
       const all = await call('list_channels', {});
       const channels = (all.structuredContent as { channels: Array<{ id: string; name: string; is_member: boolean }> }).channels;
       expect(channels.map((c) => c.id)).toEqual(['C0CUST001', 'C0CUST002', 'C0GENERAL', 'C0BILLING']);
@@ -210,7 +234,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect((p2.structuredContent as { next_cursor?: string }).next_cursor).toBeUndefined();
     });
 
-    it('get_channel_history returns recent messages with metadata, paged', async () => {
+    it('get_channel_history returns recent messages with metadata, paged', async ({ call }) => {
       for (const n of [1, 2, 3]) await call('post_message', { channel: 'C0GENERAL', text: `update ${n}` }, `run-7:${n}`);
       const p1 = await call('get_channel_history', { channel: '#general', limit: 2 });
       const body = p1.structuredContent as {
@@ -230,8 +254,8 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       expect(text(missing)).toMatch(/channel_not_found/);
     });
 
-    it('a rejected token is a tool error naming invalid_auth, without the token', async () => {
-      const bad = await connect({ apiUrl: sandbox.url, token: BAD_TOKEN });
+    it('a rejected token is a tool error naming invalid_auth, without the token', async ({ call, slack }) => {
+      const bad = await connect({ apiUrl: slack.url, token: BAD_TOKEN });
       try {
         for (const [name, args] of [
           ['post_message', { channel: 'C0GENERAL', text: 'x' }],
@@ -248,7 +272,7 @@ export function defineToolSuite(transport: string, connect: Connect): void {
       }
     });
 
-    it('never shows a token in any answer', () => {
+    it('never shows a token in any answer', ({ texts }) => {
       expect(texts.length).toBeGreaterThan(10);
       for (const t of texts) {
         expect(t).not.toContain(SANDBOX_BOT_TOKEN);

@@ -1,8 +1,9 @@
 import { request } from 'node:http';
 import { describe, expect } from 'vitest';
 import { runStripeConnector } from '../../../src/connectors/stripe/main.ts';
-import { connectionTo, mcpClient } from '../../helpers/app.ts';
+import { connectionTo } from '../../helpers/app.ts';
 import { test } from '../../helpers/fixtures.ts';
+import { expectSessionPerClient } from '../helpers.ts';
 import { type Connect, defineToolSuite } from './tool-suite.ts';
 
 const connectHttp: Connect = async ({ apiUrl }) => {
@@ -27,17 +28,7 @@ const it = test.extend<{ handle: { url?: string; close(): Promise<void> } }>({
 
 describe('Stripe connector HTTP sessions', () => {
   it('serves /mcp on loopback with a session per client', async ({ handle }) => {
-    expect(handle.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
-    const a = await mcpClient(handle.url ?? '');
-    const b = await mcpClient(handle.url ?? '');
-    try {
-      const [ta, tb] = await Promise.all([a.listTools(), b.listTools()]);
-      expect(ta.tools).toHaveLength(9);
-      expect(tb.tools).toHaveLength(9);
-    } finally {
-      await a.close();
-      await b.close();
-    }
+    await expectSessionPerClient(handle.url, 9);
   });
 
   it('rejects unknown sessions, requests without one, and foreign Host headers', async ({ handle }) => {

@@ -18,8 +18,11 @@ import { servicesOf } from '../../../src/server/compose.ts';
 import { createMcpRoute, type McpRouteDeps, type McpRouteHandle } from '../../../src/server/mcp/http.ts';
 import type { RunView } from '../../../src/server/mcp/results.ts';
 import { testConnectorYaml } from '../../helpers/app.ts';
-import { appTest } from '../../helpers/fixtures.ts';
+import { appTest, type FileFixture, type Keep, keeping } from '../../helpers/fixtures.ts';
+
+export type { Keep } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import type { Page } from 'playwright-core';
 
 export const TOKENS = {
   reader: 'tok-mcp-reader-9f1',
@@ -235,4 +238,23 @@ export function payServerTest(log: string) {
     workers: false,
     server: { logger: silentLogger() },
   });
+}
+
+/** `keep` as a file fixture (`keep: keepClients` in an extend): a suite's connect fixture keeps each client it opens. */
+export const keepClients: FileFixture<Keep, object> = [
+  // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+  async ({}, use) => keeping(use),
+  { scope: 'file' },
+];
+
+/**
+ * What the person does on the one-time URL-mode elicitation page at `url`, in `page`: reads the
+ * arguments it shows (as JSON), presses Approve, and reads the outcome the page then states.
+ */
+export async function approveOnPage(page: Page, url: string): Promise<{ outcome: string; json: unknown }> {
+  await page.goto(url);
+  const json = JSON.parse(await page.locator('pre.arguments').innerText()) as unknown;
+  await page.locator('button[data-action=approve]').click();
+  const outcome = (await page.locator('h1.outcome').getAttribute('data-status')) ?? '';
+  return { outcome, json };
 }

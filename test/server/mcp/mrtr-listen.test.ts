@@ -1,16 +1,11 @@
-import type { AddressInfo } from 'node:net';
-import { type ServerType, serve } from '@hono/node-server';
 import { Client, type McpSubscription, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { Hono } from 'hono';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { Authenticator } from '../../../src/server/auth.ts';
-import { servicesOf } from '../../../src/server/compose.ts';
-import { createMcpRoute, type McpRouteHandle } from '../../../src/server/mcp/http.ts';
 import { createRequestStates } from '../../../src/server/mcp/request-state.ts';
-import { callLogPath, makeApp, testConnectorYaml } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { callLogPath, testConnectorYaml } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { type Keep, type RouteServer, keepClients, serveRoute } from './helpers.ts';
 
 // subscriptions/listen streams (2026-07-28) stay open as long as the client likes; one token may
 // hold no more of them than it may hold MCP sessions, so it cannot take every slot from the others.
@@ -22,54 +17,51 @@ tokens:
   - { name: b, token: "\${env:IL_T_B}", scopes: [read] }
 `;
 
+/**
+ * The MCP route alone (no `interlock serve`) on a loopback port, at most two sessions per token, for
+ * the app of the tokens above; `connect` gives a client pinned to 2026-07-28 for a token.
+ */
+const it = appTest({
+  yaml: configYaml({ connectors: testConnectorYaml(callLogPath()), workflows: [payWorkflow({ amount: {} })], extra: TOKENS }),
+  workers: false,
+}).extend<{ srv: RouteServer; keep: Keep; connect: (token: string) => Promise<Client> }>({
+  srv: [
+    async ({ app }, use) => {
+      const srv = await serveRoute(app, {
+        auth: Authenticator.fromConfig(app.config.tokens, env),
+        states: createRequestStates({ redis: app.redis.client, keys: app.store.keys }),
+        maxSessionsPerPrincipal: 2,
+      });
+      try {
+        await use(srv);
+      } finally {
+        await srv.close();
+      }
+    },
+    { scope: 'file' },
+  ],
+  keep: keepClients,
+  connect: [
+    async ({ srv, keep }, use) =>
+      use(async (token) => {
+        const client = keep(
+          new Client({ name: 'listener', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } }),
+        );
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(srv.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
+        );
+        return client;
+      }),
+    { scope: 'file' },
+  ],
+});
+
+const listen = (c: Client): Promise<McpSubscription> => c.listen({ toolsListChanged: true });
+
 describe('2026-07-28 listen streams per token', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let route: McpRouteHandle;
-  let server: ServerType;
-  let url: string;
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(
-      configYaml({ connectors: testConnectorYaml(callLogPath()), workflows: [payWorkflow({ amount: {} })], extra: TOKENS }),
-      redis.url,
-    );
-    const hono = new Hono();
-    hono.all('/mcp', (c) => route.handle(c));
-    const addr = await new Promise<AddressInfo>((resolve) => {
-      server = serve({ fetch: hono.fetch, hostname: '127.0.0.1', port: 0 }, resolve);
-    });
-    url = `http://127.0.0.1:${addr.port}/mcp`;
-    route = createMcpRoute({
-      services: servicesOf(app),
-      auth: Authenticator.fromConfig(app.config.tokens, env),
-      publicUrl: `http://127.0.0.1:${addr.port}`,
-      states: createRequestStates({ redis: app.redis.client, keys: app.store.keys }),
-      maxSessionsPerPrincipal: 2,
-    });
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.close().catch(() => {});
-    await route?.close();
-    if (server && 'closeAllConnections' in server) server.closeAllConnections();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    await app?.close();
-    await redis.stop();
-  });
-
-  async function connect(token: string): Promise<Client> {
-    const client = new Client({ name: 'listener', version: '1.0.0' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }),
-    );
-    clients.push(client);
-    return client;
-  }
-  const listen = (c: Client): Promise<McpSubscription> => c.listen({ toolsListChanged: true });
-
-  it('lets a token hold two listen streams, refuses its third with 429, and leaves the other token its own', async () => {
+  it('lets a token hold two listen streams, refuses its third with 429, and leaves the other token its own', async ({
+    connect,
+  }) => {
     const a = await connect(env.IL_T_A);
     const first = await listen(a);
     const second = await listen(a);

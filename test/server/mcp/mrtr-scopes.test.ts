@@ -1,12 +1,11 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { silentLogger } from '../../../src/logger.ts';
 import { CONVERSATION_META } from '../../../src/server/mcp/modern.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
-import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { type Keep, keepClients } from './helpers.ts';
 
 // On 2026-07-28 the signed state names its caller, and deciding needs `confirm`, as on the older revisions.
 
@@ -27,52 +26,51 @@ policy:
 `;
 const env = { IL_T_CHAT: 'chat-token-0123456789', IL_T_OPS: 'ops-token-0123456789', IL_T_OPS2: 'ops2-token-0123456789' };
 
-describe('MCP 2026-07-28 with tokens', () => {
-  const redis = new TestRedis();
-  const log = callLogPath();
-  let app: App;
-  let server: RunningServer;
-  const clients: Client[] = [];
+const log = callLogPath();
 
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(
-      configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })], extra: TOKENS }),
-      redis.url,
-    );
-    server = await startServer(app, { port: 0, logger: silentLogger(), env });
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.close().catch(() => {});
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
+type Modern = (token: string, asked?: string[]) => Promise<Client>;
 
-  async function modern(token: string, asked?: string[]) {
-    const client = new Client(
-      { name: 'mrtr', version: '1.0.0' },
-      {
-        capabilities: { elicitation: { form: {} } },
-        versionNegotiation: { mode: { pin: '2026-07-28' } },
-        inputRequired: { autoFulfill: asked !== undefined },
-      },
-    );
-    // With `asked`: the person approves every write and asks to remember it.
-    client.setRequestHandler('elicitation/create', async (req) => {
-      asked?.push(String(req.params.message));
-      return { action: 'accept', content: { decision: 'approve', remember: true } };
-    });
-    await client.connect(
-      new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
-        requestInit: { headers: { authorization: `Bearer ${token}` } },
+/**
+ * `interlock serve` with the tokens above, and `modern`: a client pinned to 2026-07-28 for a token;
+ * with `asked`, the person approves every write, asks to remember it, and the questions are kept.
+ */
+const it = appTest({
+  yaml: configYaml({ connectors: testConnectorYaml(log), workflows: [payWorkflow({ amount: {} })], extra: TOKENS }),
+  workers: false,
+  server: { logger: silentLogger(), env },
+}).extend<{ keep: Keep; modern: Modern }>({
+  keep: keepClients,
+  modern: [
+    async ({ server, keep }, use) =>
+      use(async (token, asked) => {
+        const client = keep(
+          new Client(
+            { name: 'mrtr', version: '1.0.0' },
+            {
+              capabilities: { elicitation: { form: {} } },
+              versionNegotiation: { mode: { pin: '2026-07-28' } },
+              inputRequired: { autoFulfill: asked !== undefined },
+            },
+          ),
+        );
+        // With `asked`: the person approves every write and asks to remember it.
+        client.setRequestHandler('elicitation/create', async (req) => {
+          asked?.push(String(req.params.message));
+          return { action: 'accept', content: { decision: 'approve', remember: true } };
+        });
+        await client.connect(
+          new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`), {
+            requestInit: { headers: { authorization: `Bearer ${token}` } },
+          }),
+        );
+        return client;
       }),
-    );
-    clients.push(client);
-    return client;
-  }
+    { scope: 'file' },
+  ],
+});
 
-  it('a token without confirm gets the pending confirmation, not input_required', async () => {
+describe('MCP 2026-07-28 with tokens', () => {
+  it('a token without confirm gets the pending confirmation, not input_required', async ({ modern }) => {
     const c = await modern(env.IL_T_CHAT);
     const r = await c.callTool({ name: 'pay', arguments: { name: 'ann', amount: 2 } });
     const view = r.structuredContent as { status: string; confirmation?: { argumentsHash: string } };
@@ -80,7 +78,7 @@ describe('MCP 2026-07-28 with tokens', () => {
     expect(view.confirmation?.argumentsHash).toMatch(/^[0-9a-f]{64}$/);
   });
 
-  it('refuses a state issued to another caller, and the write stays pending', async () => {
+  it('refuses a state issued to another caller, and the write stays pending', async ({ modern }) => {
     const before = readCalls(log).filter((x) => x.tool === 'record').length;
     const ops = await modern(env.IL_T_OPS);
     const first = (await ops.callTool(
@@ -108,7 +106,7 @@ describe('MCP 2026-07-28 with tokens', () => {
     expect(readCalls(log).filter((x) => x.tool === 'record').length).toBe(before);
   });
 
-  it("keeps one caller's conversation to itself: another token sending the same label is asked again", async () => {
+  it("keeps one caller's conversation to itself: another token sending the same label is asked again", async ({ modern }) => {
     const before = readCalls(log).filter((x) => x.tool === 'record').length;
     const opsAsked: string[] = [];
     const ops2Asked: string[] = [];
@@ -124,7 +122,10 @@ describe('MCP 2026-07-28 with tokens', () => {
     expect(readCalls(log).filter((x) => x.tool === 'record').length).toBe(before + 3);
   });
 
-  it('does not ask the caller about a write a quorum holds: it started the run, so it cannot be one of the approvers', async () => {
+  it('does not ask the caller about a write a quorum holds: it started the run, so it cannot be one of the approvers', async ({
+    app,
+    modern,
+  }) => {
     const ops = await modern(env.IL_T_OPS);
     const r = await ops.callTool({ name: 'pay', arguments: { name: 'big', amount: 5000 } });
     const view = r.structuredContent as { status: string; next: string; confirmation?: { id: string } };

@@ -1,14 +1,13 @@
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { App } from '../../../src/app.ts';
+import { describe, expect } from 'vitest';
 import { silentLogger } from '../../../src/logger.ts';
 import { CONVERSATION_META } from '../../../src/server/mcp/modern.ts';
 import { createRequestStates } from '../../../src/server/mcp/request-state.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
 import { loadConfigFromString } from '../../../src/workflows/load.ts';
-import { callLogPath, makeApp, readCalls, testConnectorYaml } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
+import { callLogPath, readCalls, testConnectorYaml } from '../../helpers/app.ts';
+import { appTest } from '../../helpers/fixtures.ts';
 import { configYaml, payWorkflow } from '../../helpers/workflows.ts';
+import { type Keep, keepClients } from './helpers.ts';
 
 // One /mcp for three protocol revisions, each spoken by the v2 SDK client: 2025-era clients open a
 // session and are asked with elicitation/create; 2026-07-28 clients get input_required with a
@@ -36,54 +35,59 @@ type Status = { status: string; runId: string };
 
 const log = callLogPath();
 
+const writes = () => readCalls(log).filter((x) => x.tool === 'record').length;
+const statusOf = (r: { structuredContent?: unknown }) => (r.structuredContent as Status).status;
+
+type Connect = (
+  version: Version,
+  answer?: () => Answer | undefined,
+  autoFulfill?: boolean,
+) => Promise<{ client: Client; asked: string[] }>;
+
+/**
+ * `interlock serve` (signing states with STATE_KEY), and `connect`: a v2 client on one revision, the
+ * 2025 ones by the initialize handshake, 2026-07-28 pinned through server/discover; it answers each
+ * elicitation with `answer()` (none: decline) and keeps the questions in `asked`.
+ */
+const it = appTest({
+  yaml: yaml(),
+  workers: false,
+  server: { logger: silentLogger(), env: { INTERLOCK_MCP_STATE_KEY: STATE_KEY } },
+}).extend<{ keep: Keep; connect: Connect }>({
+  keep: keepClients,
+  connect: [
+    async ({ server, keep }, use) =>
+      use(async (version, answer = () => undefined, autoFulfill = true) => {
+        const modern = version === '2026-07-28';
+        const client = keep(
+          new Client(
+            { name: `client-${version}`, version: '1.0.0' },
+            {
+              capabilities: { elicitation: { form: {} } },
+              ...(modern
+                ? { versionNegotiation: { mode: { pin: version } }, inputRequired: { autoFulfill } }
+                : { supportedProtocolVersions: [version] }),
+            },
+          ),
+        );
+        const asked: string[] = [];
+        client.setRequestHandler('elicitation/create', async (req) => {
+          asked.push(String(req.params.message));
+          const a = answer();
+          return a ? { action: 'accept', content: { ...a } } : { action: 'decline' };
+        });
+        await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
+        expect(client.getNegotiatedProtocolVersion()).toBe(version);
+        return { client, asked };
+      }),
+    { scope: 'file' },
+  ],
+});
+
 describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => {
-  const redis = new TestRedis();
-  let app: App;
-  let server: RunningServer;
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    await redis.start();
-    app = await makeApp(yaml(), redis.url);
-    server = await startServer(app, { port: 0, logger: silentLogger(), env: { INTERLOCK_MCP_STATE_KEY: STATE_KEY } });
-  });
-  afterAll(async () => {
-    for (const c of clients) await c.close().catch(() => {});
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-  });
-
-  const writes = () => readCalls(log).filter((x) => x.tool === 'record').length;
-  const statusOf = (r: { structuredContent?: unknown }) => (r.structuredContent as Status).status;
-
-  /** A v2 client on one revision: the 2025 ones by the initialize handshake, 2026-07-28 pinned through server/discover. */
-  async function connect(version: Version, answer: () => Answer | undefined = () => undefined, autoFulfill = true) {
-    const modern = version === '2026-07-28';
-    const client = new Client(
-      { name: `client-${version}`, version: '1.0.0' },
-      {
-        capabilities: { elicitation: { form: {} } },
-        ...(modern
-          ? { versionNegotiation: { mode: { pin: version } }, inputRequired: { autoFulfill } }
-          : { supportedProtocolVersions: [version] }),
-      },
-    );
-    const asked: string[] = [];
-    client.setRequestHandler('elicitation/create', async (req) => {
-      asked.push(String(req.params.message));
-      const a = answer();
-      return a ? { action: 'accept', content: { ...a } } : { action: 'decline' };
-    });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${server.url}/mcp`)));
-    clients.push(client);
-    expect(client.getNegotiatedProtocolVersion()).toBe(version);
-    return { client, asked };
-  }
-
   const VERSIONS: Version[] = ['2025-06-18', '2025-11-25', '2026-07-28'];
 
-  it('answers the same tools/list on every revision', async () => {
+  it('answers the same tools/list on every revision', async ({ connect }) => {
     const lists = await Promise.all(VERSIONS.map(async (v) => (await (await connect(v)).client.listTools()).tools));
     const shape = (tools: { name: string; inputSchema: unknown; annotations?: unknown }[]) =>
       tools
@@ -95,7 +99,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(modern).toEqual(oldest);
   });
 
-  it.each(VERSIONS)('runs a read workflow on %s without asking anyone', async (version) => {
+  it.for(VERSIONS)('runs a read workflow on %s without asking anyone', async (version, { app, connect }) => {
     const c = await connect(version);
     const r = await c.client.callTool({ name: 'greet', arguments: { name: `ada-${version}` } });
     expect(statusOf(r)).toBe('succeeded');
@@ -104,7 +108,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(run.steps.look?.status).toBe('succeeded');
   });
 
-  it.each(['2025-06-18', '2025-11-25'] as const)('approves a write by form elicitation on %s', async (version) => {
+  it.for(['2025-06-18', '2025-11-25'] as const)('approves a write by form elicitation on %s', async (version, { connect }) => {
     const before = writes();
     const c = await connect(version, () => ({ decision: 'approve' }));
     const r = await c.client.callTool({ name: 'pay', arguments: { name: `cy-${version}`, amount: 5 } });
@@ -113,7 +117,10 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(writes()).toBe(before + 1);
   });
 
-  it('approves a write over MRTR on 2026-07-28: input_required, then the retry with the answer decides it', async () => {
+  it('approves a write over MRTR on 2026-07-28: input_required, then the retry with the answer decides it', async ({
+    app,
+    connect,
+  }) => {
     const before = writes();
     const c = await connect('2026-07-28', () => ({ decision: 'approve' }));
     const r = await c.client.callTool({ name: 'pay', arguments: { name: 'dee', amount: 7 } });
@@ -128,7 +135,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(conf).toMatchObject({ status: 'approved', channel: 'mcp-elicitation', decidedBy: 'local' });
   });
 
-  it('denies a write over MRTR on 2026-07-28 when the person declines, and the tool is never called', async () => {
+  it('denies a write over MRTR on 2026-07-28 when the person declines, and the tool is never called', async ({ connect }) => {
     const before = writes();
     const c = await connect('2026-07-28', () => undefined);
     const r = await c.client.callTool({ name: 'pay', arguments: { name: 'dan', amount: 8 } });
@@ -162,7 +169,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
   const cidOf = (state: string) =>
     String((JSON.parse(Buffer.from(state.split('.')[1] ?? '', 'base64url').toString()) as { cid: string }).cid);
 
-  it('refuses a tampered requestState with -32602 and decides nothing', async () => {
+  it('refuses a tampered requestState with -32602 and decides nothing', async ({ app, connect }) => {
     const before = writes();
     const c = await connect('2026-07-28', undefined, false);
     const r = await firstRound(c.client, 'eve');
@@ -177,7 +184,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(writes()).toBe(before);
   });
 
-  it('refuses a replayed requestState: the first retry decides, the second changes nothing', async () => {
+  it('refuses a replayed requestState: the first retry decides, the second changes nothing', async ({ connect }) => {
     const before = writes();
     const c = await connect('2026-07-28', undefined, false);
     const r = await firstRound(c.client, 'fay');
@@ -188,7 +195,10 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(writes()).toBe(before + 1);
   });
 
-  it('refuses an expired requestState (signed with the server key, for the same caller) and the write stays pending', async () => {
+  it('refuses an expired requestState (signed with the server key, for the same caller) and the write stays pending', async ({
+    app,
+    connect,
+  }) => {
     const before = writes();
     const c = await connect('2026-07-28', undefined, false);
     const r = await firstRound(c.client, 'gus');
@@ -218,7 +228,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(writes()).toBe(before + 1);
   });
 
-  it('remembers per conversation on 2026-07-28 and never across conversations', async () => {
+  it('remembers per conversation on 2026-07-28 and never across conversations', async ({ connect }) => {
     const before = writes();
     const c = await connect('2026-07-28', () => ({ decision: 'approve', remember: true }));
     // The same payload every time: "remember" alone covers exactly it, within one conversation.
@@ -247,7 +257,7 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(writes()).toBe(before + 6);
   });
 
-  it('refuses a conversation label that is not one', async () => {
+  it('refuses a conversation label that is not one', async ({ connect }) => {
     const c = await connect('2026-07-28');
     const err = await refusal(
       c.client.callTool({ name: 'greet', arguments: { name: 'x' }, _meta: { [CONVERSATION_META]: '../other conv' } }),
@@ -256,7 +266,10 @@ describe('/mcp on 2025-06-18, 2025-11-25 and 2026-07-28 (v2 SDK client)', () => 
     expect(err?.message).toMatch(/1-64 letters, digits/);
   });
 
-  it('tells a 2026-07-28 client listening for changes that the tool list changed when a reload exposes a workflow', async () => {
+  it('tells a 2026-07-28 client listening for changes that the tool list changed when a reload exposes a workflow', async ({
+    app,
+    connect,
+  }) => {
     const c = await connect('2026-07-28');
     let changed = 0;
     c.client.setNotificationHandler('notifications/tools/list_changed', () => {

@@ -1,18 +1,28 @@
 import { Redis } from 'ioredis';
-import { afterAll, describe, expect } from 'vitest';
+import { describe, expect } from 'vitest';
 import { Keys } from '../../../src/runs/keys.ts';
 import { createRequestStates, RequestStateError } from '../../../src/server/mcp/request-state.ts';
-import { redisTest as it } from '../../helpers/fixtures.ts';
+import { test } from '../../helpers/fixtures.ts';
 
 const payload = { cid: 'c-1', hash: 'a'.repeat(64), runId: 'r-1', conversation: 'conv-1' };
-const clients: Redis[] = [];
-const connect = (url: string): Redis => {
-  const r = new Redis(url);
-  clients.push(r);
-  return r;
-};
-afterAll(() => {
-  for (const c of clients) c.disconnect();
+/** `connect(url)`: an ioredis client of this test's, disconnected after the file */
+const it = test.extend<{ connect: (url: string) => Redis }>({
+  connect: [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+    async ({}, use) => {
+      const clients: Redis[] = [];
+      try {
+        await use((url) => {
+          const r = new Redis(url);
+          clients.push(r);
+          return r;
+        });
+      } finally {
+        for (const c of clients) c.disconnect();
+      }
+    },
+    { scope: 'file' },
+  ],
 });
 
 async function refused(p: Promise<unknown>): Promise<RequestStateError> {
@@ -25,7 +35,7 @@ async function refused(p: Promise<unknown>): Promise<RequestStateError> {
 }
 
 describe('MCP 2026-07-28 request states', () => {
-  it('round-trips once for the principal it was minted for', async ({ redis }) => {
+  it('round-trips once for the principal it was minted for', async ({ redis, connect }) => {
     const states = createRequestStates({ redis: connect(redis.url), keys: new Keys('rs1') });
     const s = await states.mint(payload, 'alice');
     expect(await states.redeem(s, 'alice')).toEqual(payload);
@@ -35,7 +45,10 @@ describe('MCP 2026-07-28 request states', () => {
     expect(again.message).toMatch(/already answered once.*Nothing was decided/);
   });
 
-  it('refuses a changed body, a changed signature, garbage, another principal and an expired state', async ({ redis }) => {
+  it('refuses a changed body, a changed signature, garbage, another principal and an expired state', async ({
+    redis,
+    connect,
+  }) => {
     let clock = 1_800_000_000_000;
     const states = createRequestStates({ redis: connect(redis.url), keys: new Keys('rs2'), ttlSeconds: 60, now: () => clock });
     const s = await states.mint(payload, 'alice');
@@ -53,7 +66,10 @@ describe('MCP 2026-07-28 request states', () => {
     expect((await refused(states.redeem(s, 'alice'))).fault).toBe('expired');
   });
 
-  it('shares one generated key between processes through Redis, and a configured key differs from it', async ({ redis }) => {
+  it('shares one generated key between processes through Redis, and a configured key differs from it', async ({
+    redis,
+    connect,
+  }) => {
     const one = createRequestStates({ redis: connect(redis.url), keys: new Keys('rs3') });
     const two = createRequestStates({ redis: connect(redis.url), keys: new Keys('rs3') });
     expect(await two.redeem(await one.mint(payload, 'alice'), 'alice')).toEqual(payload);

@@ -1,7 +1,7 @@
 import { Client, type ElicitRequestURLParams, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { describe, expect } from 'vitest';
 import { callLogPath, readCalls } from '../../helpers/app.ts';
-import { payServerTest } from './helpers.ts';
+import { approveOnPage, payServerTest } from './helpers.ts';
 
 // URL-mode elicitation on 2025-11-25 as the v2 SDK client speaks it: the person is sent to the
 // one-time page, decides there in Chromium, and the client hears notifications/elicitation/complete.
@@ -29,12 +29,9 @@ describe('URL-mode elicitation with the v2 SDK client (2025-11-25)', () => {
       // The client accepts opening the URL at once; the person decides on the page afterwards.
       decided = (async () => {
         const page = await browser.newPage();
-        await page.goto(params.url);
-        const json = JSON.parse(await page.locator('pre.arguments').innerText()) as unknown;
-        await page.locator('button[data-action=approve]').click();
-        const outcome = (await page.locator('h1.outcome').getAttribute('data-status')) ?? '';
+        const decision = await approveOnPage(page, params.url);
         await page.close();
-        return { outcome, json };
+        return decision;
       })();
       return { action: 'accept' };
     });

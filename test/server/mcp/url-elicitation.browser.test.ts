@@ -10,7 +10,7 @@ import {
 import { describe, expect } from 'vitest';
 import type { RunningServer } from '../../../src/server/serve.ts';
 import { callLogPath, readCalls } from '../../helpers/app.ts';
-import { payServerTest } from './helpers.ts';
+import { approveOnPage, payServerTest } from './helpers.ts';
 
 // An MCP client that declares URL-mode elicitation is sent to a one-time page that shows the
 // write in full; the person decides there (in Chromium), and the client hears
@@ -46,10 +46,7 @@ describe('URL-mode elicitation', () => {
       // The client accepts opening the URL at once; the person decides on the page afterwards.
       decided = (async () => {
         const page = await browser.newPage();
-        await page.goto(params.url);
-        const json = JSON.parse(await page.locator('pre.arguments').innerText()) as unknown;
-        await page.locator('button[data-action=approve]').click();
-        const outcome = (await page.locator('h1.outcome').getAttribute('data-status')) ?? '';
+        const { outcome, json } = await approveOnPage(page, params.url);
         const again = (await page.goto(params.url))?.status() ?? 0;
         await page.close();
         return { outcome, again, json };

@@ -4,26 +4,19 @@
  * would let anyone who copied it use it. The built-in server therefore issues none.
  */
 import { SignJWT, importJWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { JwtVerifier } from '../../../src/server/oauth/verifier.ts';
 import { defaultScopeMap } from '../../../src/workflows/server-auth.ts';
-import { BUILTIN_ENV, type OAuthHarness, builtinYaml, startOAuthHarness } from './helpers.ts';
+import { BUILTIN_ENV, builtinYaml, issuerFixture, oauthTest } from './helpers.ts';
 import { type ExternalIssuer, ROBOT, startExternalIssuer } from './issuer.ts';
 
 const RESOURCE = 'https://interlock.example/mcp';
-let idp: ExternalIssuer;
-let h: OAuthHarness;
-
-beforeAll(async () => {
-  [idp, h] = await Promise.all([startExternalIssuer(), startOAuthHarness({ yaml: (log) => builtinYaml(log), env: BUILTIN_ENV })]);
-});
-afterAll(async () => {
-  await h?.close();
-  await idp?.close();
+const it = oauthTest({ yaml: (log) => builtinYaml(log), env: BUILTIN_ENV }).extend<{ idp: ExternalIssuer }>({
+  idp: issuerFixture(startExternalIssuer),
 });
 
 describe('key-bound access tokens', () => {
-  it('refuses a JWT with a cnf claim, though the same token without it is accepted', async () => {
+  it('refuses a JWT with a cnf claim, though the same token without it is accepted', async ({ idp }) => {
     const verifier = new JwtVerifier({ issuer: idp.issuer, audience: RESOURCE, scopeMap: defaultScopeMap() });
     const key = await importJWK(idp.privateJwk, 'RS256');
     const mint = (extra: Record<string, unknown>) =>
@@ -49,7 +42,7 @@ describe('key-bound access tokens', () => {
       });
   });
 
-  it('the built-in server offers no DPoP, so no client gets a token /mcp would refuse', async () => {
+  it('the built-in server offers no DPoP, so no client gets a token /mcp would refuse', async ({ h }) => {
     const meta = (await (await fetch(`${h.url}/oauth/.well-known/openid-configuration`)).json()) as Record<string, unknown>;
     expect(meta.issuer).toBe(`${h.url}/oauth`);
     expect(meta).not.toHaveProperty('dpop_signing_alg_values_supported');

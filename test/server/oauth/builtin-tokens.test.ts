@@ -1,30 +1,22 @@
 import { type JWK, SignJWT, exportJWK, generateKeyPair, importJWK } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { waitForStatus } from '../../helpers/app.ts';
-import { BUILTIN_ENV, type OAuthHarness, builtinYaml, STATIC_TOKEN, startOAuthHarness } from './helpers.ts';
+import { BUILTIN_ENV, type OAuthHarness, builtinYaml, STATIC_TOKEN, oauthTest } from './helpers.ts';
 
 /**
  * The built-in server with its signing key from the environment: the test holds the key, so it
  * can sign tokens exactly as the server does, and change one claim at a time (audience, expiry).
  */
-let h: OAuthHarness;
-let jwk: JWK;
-let key: Awaited<ReturnType<typeof importJWK>>;
+const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+const jwk: JWK = { ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'env-key-1' };
+const key = await importJWK(jwk, 'ES256');
 
-beforeAll(async () => {
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  jwk = { ...(await exportJWK(privateKey)), alg: 'ES256', use: 'sig', kid: 'env-key-1' };
-  key = await importJWK(jwk, 'ES256');
-  h = await startOAuthHarness({
-    yaml: (log) => builtinYaml(log, '\n        signing_key: "${env:IL_OAUTH_SIGNING_KEY}"'),
-    env: { ...BUILTIN_ENV, IL_OAUTH_SIGNING_KEY: JSON.stringify(jwk) },
-  });
-});
-afterAll(async () => {
-  await h?.close();
+const it = oauthTest({
+  yaml: (log) => builtinYaml(log, '\n        signing_key: "${env:IL_OAUTH_SIGNING_KEY}"'),
+  env: { ...BUILTIN_ENV, IL_OAUTH_SIGNING_KEY: JSON.stringify(jwk) },
 });
 
-function token(claims: { sub: string; scope: string; aud?: string; exp?: number }): Promise<string> {
+function token(h: OAuthHarness, claims: { sub: string; scope: string; aud?: string; exp?: number }): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ scope: claims.scope })
     .setProtectedHeader({ alg: 'ES256', kid: 'env-key-1', typ: 'at+jwt' })
@@ -36,7 +28,7 @@ function token(claims: { sub: string; scope: string; aud?: string; exp?: number 
     .sign(key);
 }
 
-const api = (path: string, bearer: string, body?: unknown) =>
+const api = (h: OAuthHarness, path: string, bearer: string, body?: unknown) =>
   fetch(`${h.url}${path}`, {
     method: body === undefined ? 'GET' : 'POST',
     headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
@@ -44,51 +36,51 @@ const api = (path: string, bearer: string, body?: unknown) =>
   });
 
 describe('tokens of the built-in server, checked at /mcp and the API', () => {
-  it('publishes the environment key as its JWKS', async () => {
+  it('publishes the environment key as its JWKS', async ({ h }) => {
     const keys = (await (await fetch(`${h.url}/oauth/jwks`)).json()) as { keys: JWK[] };
     expect(keys.keys.map((k) => k.kid)).toEqual(['env-key-1']);
     expect(JSON.stringify(keys)).not.toContain(String(jwk.d));
   });
 
-  it('refuses a token for another audience and an expired one with 401 and a challenge', async () => {
-    const wrongAud = await token({ sub: 'alice', scope: 'read trigger', aud: 'https://elsewhere.example/mcp' });
-    const expired = await token({ sub: 'alice', scope: 'read trigger', exp: Math.floor(Date.now() / 1000) - 600 });
+  it('refuses a token for another audience and an expired one with 401 and a challenge', async ({ h }) => {
+    const wrongAud = await token(h, { sub: 'alice', scope: 'read trigger', aud: 'https://elsewhere.example/mcp' });
+    const expired = await token(h, { sub: 'alice', scope: 'read trigger', exp: Math.floor(Date.now() / 1000) - 600 });
     for (const t of [wrongAud, expired]) {
-      const res = await api('/api/v1/runs', t);
+      const res = await api(h, '/api/v1/runs', t);
       expect(res.status).toBe(401);
       expect(res.headers.get('www-authenticate')).toBe(
         `Bearer resource_metadata="${h.url}/.well-known/oauth-protected-resource/mcp", error="invalid_token"`,
       );
       expect(await res.text()).not.toContain(t);
     }
-    expect((await api('/api/v1/runs', await token({ sub: 'alice', scope: 'read' }))).status).toBe(200);
+    expect((await api(h, '/api/v1/runs', await token(h, { sub: 'alice', scope: 'read' }))).status).toBe(200);
   });
 
-  it('records the subject as who triggered and who approved; static tokens keep working beside OAuth', async () => {
-    const alice = await token({ sub: 'alice', scope: 'read trigger' });
-    const carol = await token({ sub: 'carol', scope: 'read confirm' });
-    const started = await api('/api/v1/workflows/pay/runs', alice, { inputs: { name: 'dora', amount: 3 } });
+  it('records the subject as who triggered and who approved; static tokens keep working beside OAuth', async ({ h }) => {
+    const alice = await token(h, { sub: 'alice', scope: 'read trigger' });
+    const carol = await token(h, { sub: 'carol', scope: 'read confirm' });
+    const started = await api(h, '/api/v1/workflows/pay/runs', alice, { inputs: { name: 'dora', amount: 3 } });
     expect(started.status).toBe(202);
     const runId = ((await started.json()) as { id: string }).id;
     const waiting = await waitForStatus(h.app, runId, ['awaiting_confirmation']);
     expect(waiting.owner).toBe('alice');
     const conf = await h.app.store.requireConfirmation(waiting.steps.write.confirmationId as string);
     // alice may trigger but not approve her own write.
-    expect((await api(`/api/v1/confirmations/${conf.id}/approve`, alice, { argumentsHash: conf.argumentsHash })).status).toBe(
+    expect((await api(h, `/api/v1/confirmations/${conf.id}/approve`, alice, { argumentsHash: conf.argumentsHash })).status).toBe(
       403,
     );
-    const approved = await api(`/api/v1/confirmations/${conf.id}/approve`, carol, { argumentsHash: conf.argumentsHash });
+    const approved = await api(h, `/api/v1/confirmations/${conf.id}/approve`, carol, { argumentsHash: conf.argumentsHash });
     expect(approved.status).toBe(200);
     expect(await approved.json()).toMatchObject({ status: 'approved', decidedBy: 'carol', channel: 'api' });
     expect((await waitForStatus(h.app, runId, ['succeeded'])).owner).toBe('alice');
 
-    const viaStatic = await api('/api/v1/workflows/greet/runs', STATIC_TOKEN, { inputs: { text: 'static' } });
+    const viaStatic = await api(h, '/api/v1/workflows/greet/runs', STATIC_TOKEN, { inputs: { text: 'static' } });
     expect(viaStatic.status).toBe(202);
     expect(((await viaStatic.json()) as { owner: string }).owner).toBe('ops');
   });
 
-  it('answers a token with neither read nor trigger with 403 insufficient_scope at /mcp', async () => {
-    const none = await token({ sub: 'carol', scope: 'confirm' });
+  it('answers a token with neither read nor trigger with 403 insufficient_scope at /mcp', async ({ h }) => {
+    const none = await token(h, { sub: 'carol', scope: 'confirm' });
     const res = await fetch(`${h.url}/mcp`, {
       method: 'POST',
       headers: {

@@ -1,31 +1,12 @@
 import { decodeJwt } from 'jose';
-import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { waitForStatus } from '../../helpers/app.ts';
-import { launchChromium } from '../../helpers/browser.ts';
-import {
-  BUILTIN_ENV,
-  MemoryOAuthClient,
-  type OAuthHarness,
-  builtinYaml,
-  connectWithOAuth,
-  PASSWORDS,
-  startOAuthHarness,
-} from './helpers.ts';
+import { BUILTIN_ENV, MemoryOAuthClient, builtinYaml, connectWithOAuth, PASSWORDS, oauthTest } from './helpers.ts';
 
-let h: OAuthHarness;
-let browser: Browser;
-
-beforeAll(async () => {
-  [h, browser] = await Promise.all([startOAuthHarness({ yaml: (log) => builtinYaml(log), env: BUILTIN_ENV }), launchChromium()]);
-});
-afterAll(async () => {
-  await browser?.close();
-  await h?.close();
-});
+const it = oauthTest({ yaml: (log) => builtinYaml(log), env: BUILTIN_ENV });
 
 describe('the built-in authorization server, as the MCP SDK client meets it', () => {
-  it('answers /mcp without a token with 401 and a challenge that points at the protected resource metadata', async () => {
+  it('answers /mcp without a token with 401 and a challenge that points at the protected resource metadata', async ({ h }) => {
     const res = await fetch(`${h.url}/mcp`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
@@ -46,7 +27,10 @@ describe('the built-in authorization server, as the MCP SDK client meets it', ()
     expect(as.registration_endpoint).toBe(`${h.url}/oauth/reg`);
   });
 
-  it('lets the SDK discover, register, sign in with PKCE in Chromium, list tools and run a workflow as the person', async () => {
+  it('lets the SDK discover, register, sign in with PKCE in Chromium, list tools and run a workflow as the person', async ({
+    h,
+    browser,
+  }) => {
     const c = await connectWithOAuth(`${h.url}/mcp`, browser, { user: 'alice', password: PASSWORDS.alice });
     try {
       const token = c.provider.saved?.access_token as string;
@@ -66,7 +50,10 @@ describe('the built-in authorization server, as the MCP SDK client meets it', ()
     }
   });
 
-  it('gives a person without trigger a token that may list but not run, whatever the client asked for', async () => {
+  it('gives a person without trigger a token that may list but not run, whatever the client asked for', async ({
+    h,
+    browser,
+  }) => {
     const before = (await h.app.store.listRuns({ limit: 500 })).runs.length;
     const c = await connectWithOAuth(
       `${h.url}/mcp`,

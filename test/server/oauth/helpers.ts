@@ -4,10 +4,11 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { expect } from 'vitest';
 import type { App } from '../../../src/app.ts';
 import type { RunningServer } from '../../../src/server/serve.ts';
-import { callLogPath, startStack, testConnectorYaml } from '../../helpers/app.ts';
+import { callLogPath, testConnectorYaml, waitForStatus } from '../../helpers/app.ts';
+import { type FileFixture, openApp, openServer, test } from '../../helpers/fixtures.ts';
 import type { TestRedis } from '../../helpers/redis.ts';
 import { payWorkflow } from '../../helpers/workflows.ts';
 
@@ -16,11 +17,11 @@ export const AS_SECRET = 'il-test-oauth-server-secret-0123456789abcdef';
 export const STATIC_TOKEN = 'tok-oauth-static-ops-77aa';
 
 /**
- * alice may run workflows, bob may only read, carol is an approver. A static token sits beside
- * OAuth: both must work.
+ * The workflows of the OAuth suites, on the test connector logging to `log`: greet (one read) and
+ * pay (a write). `closedInputs` (`, additionalProperties: false`) closes greet's input schema, as
+ * the built-in server's config has it.
  */
-export function builtinYaml(log: string, extraBuiltin = ''): string {
-  return `
+const greetAndPayYaml = (log: string, closedInputs = ''): string => `
 connectors:${testConnectorYaml(log)}
 policy:
   confirmation_ttl: 1h
@@ -28,11 +29,18 @@ workflows:
   greet:
     description: one read
     expose: true
-    inputs: { type: object, required: [text], properties: { text: { type: string } }, additionalProperties: false }
+    inputs: { type: object, required: [text], properties: { text: { type: string } }${closedInputs} }
     steps:
       - id: say
         call: test.echo
-        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
+        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}`;
+
+/**
+ * alice may run workflows, bob may only read, carol is an approver. A static token sits beside
+ * OAuth: both must work.
+ */
+export function builtinYaml(log: string, extraBuiltin = ''): string {
+  return `${greetAndPayYaml(log, ', additionalProperties: false')}
 tokens:
   - { name: ops, token: "\${env:IL_OAUTH_STATIC}", scopes: [read, trigger, confirm] }
 server:
@@ -63,17 +71,38 @@ export interface OAuthHarness {
   log: string;
   /** every line the server logged, to search for secrets */
   logs: string[];
-  close(): Promise<void>;
 }
 
-export async function startOAuthHarness(opts: {
+export interface OAuthHarnessOptions {
+  /** the config, given where the test connector logs its calls */
   yaml: (log: string) => string;
+  /** the server's environment, for the config's `${env:…}` references */
   env: Record<string, string>;
-}): Promise<OAuthHarness> {
+}
+
+/**
+ * An app on `redis` for `opts.yaml` and `interlock serve`'s HTTP server for it (which starts the
+ * workers), its notices kept in `logs`; handed to `use` and closed after.
+ */
+export async function openOAuthHarness(
+  redis: TestRedis,
+  opts: OAuthHarnessOptions,
+  use: (h: OAuthHarness) => Promise<void>,
+): Promise<void> {
   const log = callLogPath();
   const logs: string[] = [];
-  const stack = await startStack(opts.yaml(log), { env: opts.env, onNotice: (m) => logs.push(m) });
-  return { ...stack, url: stack.server.url, log, logs };
+  await openApp(redis, { yaml: opts.yaml(log), workers: false }, (app) =>
+    openServer(app, { env: opts.env, onNotice: (m) => logs.push(m) }, (server) =>
+      use({ redis, app, server, url: server.url, log, logs }),
+    ),
+  );
+}
+
+/** A `test` whose `h` is the OAuth harness for `opts`, for the file (started when a test names it). */
+export function oauthTest(opts: OAuthHarnessOptions) {
+  return test.extend<{ h: OAuthHarness }>({
+    h: [async ({ redis }, use) => openOAuthHarness(redis, opts, use), { scope: 'file' }],
+  });
 }
 
 /**
@@ -82,19 +111,7 @@ export async function startOAuthHarness(opts: {
  * of `server.auth.oauth` (an `introspection:` block), indented under it.
  */
 export function issuerYaml(issuer: string, log: string, oauth = ''): string {
-  return `
-connectors:${testConnectorYaml(log)}
-policy:
-  confirmation_ttl: 1h
-workflows:
-  greet:
-    description: one read
-    expose: true
-    inputs: { type: object, required: [text], properties: { text: { type: string } } }
-    steps:
-      - id: say
-        call: test.echo
-        with: { text: "\${{ inputs.text }}" }${payWorkflow({ amount: {} })}
+  return `${greetAndPayYaml(log)}
 server:
   auth:
     oauth:
@@ -117,7 +134,7 @@ export const introspectionOAuth = (issuer: string, clientId: string, secretVar: 
         client_secret: "\${env:${secretVar}}"
         cache: 0s`;
 
-/** An external issuer and an Interlock harness that trusts it, for the file (see useIssuerHarness). */
+/** An external issuer and an Interlock harness that trusts it, for the file (see issuerTest). */
 export interface IssuerRig<I> {
   idp: I;
   h: OAuthHarness;
@@ -129,19 +146,14 @@ export interface IssuerRig<I> {
   connect(token: string, name: string): Promise<Client>;
 }
 
-/**
- * Starts the issuer, then a harness on `yaml(issuer, log)` with `env`, before the file's tests and
- * closes both after them; the rig is filled in when they start. For the suites whose module-level
- * helpers close over the harness (like startOAuthHarness); a new suite names fixtures instead.
- */
-export function useIssuerHarness<I extends { issuer: string; close(): Promise<void> }>(
-  start: () => Promise<I>,
-  yaml: (issuer: string, log: string) => string,
-  env: Record<string, string> = {},
-): IssuerRig<I> {
-  const rig = {
+function issuerRig<I>(idp: I, h: OAuthHarness): IssuerRig<I> {
+  const resource = `${h.url}/mcp`;
+  return {
+    idp,
+    h,
+    resource,
     initialize: (token?: string) =>
-      fetch(`${rig.h.url}/mcp`, {
+      fetch(resource, {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -158,20 +170,91 @@ export function useIssuerHarness<I extends { issuer: string; close(): Promise<vo
     async connect(token: string, name: string) {
       const client = new Client({ name, version: '1.0.0' });
       const headers = { authorization: `Bearer ${token}` };
-      await client.connect(new StreamableHTTPClientTransport(new URL(rig.resource), { requestInit: { headers } }));
+      await client.connect(new StreamableHTTPClientTransport(new URL(resource), { requestInit: { headers } }));
       return client;
     },
-  } as IssuerRig<I>;
-  beforeAll(async () => {
-    rig.idp = await start();
-    rig.h = await startOAuthHarness({ yaml: (log) => yaml(rig.idp.issuer, log), env });
-    rig.resource = `${rig.h.url}/mcp`;
+  };
+}
+
+/** An issuer (`start`) as a file fixture: `idp: issuerFixture(startExternalIssuer)` in an extend. */
+export function issuerFixture<I extends { close(): Promise<void> }>(start: () => Promise<I>): FileFixture<I, object> {
+  return [
+    // biome-ignore lint/correctness/noEmptyPattern: vitest reads a fixture's dependencies from its first parameter's pattern
+    async ({}, use) => {
+      const idp = await start();
+      try {
+        await use(idp);
+      } finally {
+        await idp.close();
+      }
+    },
+    { scope: 'file' },
+  ];
+}
+
+/**
+ * A `test` whose `rig` is an external issuer (`start`) and an Interlock harness on
+ * `yaml(issuer, log)` with `env` that trusts it, for the file; the issuer alone is `idp`.
+ */
+export function issuerTest<I extends { issuer: string; close(): Promise<void> }>(
+  start: () => Promise<I>,
+  yaml: (issuer: string, log: string) => string,
+  env: Record<string, string> = {},
+) {
+  return test.extend<{ idp: I; rig: IssuerRig<I> }>({
+    idp: issuerFixture(start),
+    rig: [
+      async ({ redis, idp }, use) =>
+        openOAuthHarness(redis, { yaml: (log) => yaml(idp.issuer, log), env }, (h) => use(issuerRig(idp, h))),
+      { scope: 'file' },
+    ],
   });
-  afterAll(async () => {
-    await rig.h?.close();
-    await rig.idp?.close();
+}
+
+/**
+ * What a token with the mapped read and trigger scopes may do: run greet (`text`) by MCP, recorded
+ * with `owner` as the run's owner, and read the API.
+ */
+export async function expectRunsAs(
+  rig: IssuerRig<unknown>,
+  token: string,
+  text: string,
+  owner: string,
+  clientName: string,
+): Promise<void> {
+  const client = await rig.connect(token, clientName);
+  try {
+    const result = await client.callTool({ name: 'greet', arguments: { text } });
+    expect(result.isError).toBeFalsy();
+    const run = await waitForStatus(rig.h.app, (result.structuredContent as { runId: string }).runId, ['succeeded']);
+    expect(run.owner).toBe(owner);
+  } finally {
+    await client.close();
+  }
+  expect((await fetch(`${rig.h.url}/api/v1/runs`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+}
+
+/**
+ * What a token without the mapped trigger scope may do, by MCP and by the API: list and read, not
+ * run (the API answers 403), and no run is recorded.
+ */
+export async function expectReadsButCannotRun(rig: IssuerRig<unknown>, token: string, clientName: string): Promise<void> {
+  const before = (await rig.h.app.store.listRuns({ limit: 500 })).runs.length;
+  const client = await rig.connect(token, clientName);
+  try {
+    expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(['get_run', 'list_workflows']);
+    const result = await client.callTool({ name: 'run_workflow', arguments: { workflow: 'greet', inputs: { text: 'x' } } });
+    expect(result.isError).toBe(true);
+  } finally {
+    await client.close();
+  }
+  const api = await fetch(`${rig.h.url}/api/v1/workflows/greet/runs`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ inputs: { text: 'x' } }),
   });
-  return rig;
+  expect(api.status).toBe(403);
+  expect((await rig.h.app.store.listRuns({ limit: 500 })).runs.length).toBe(before);
 }
 
 /** Where the authorization server sends the browser back; nothing listens, the page intercepts it. */

@@ -3,17 +3,15 @@
  * revoked, for another resource) and Interlock's own introspection client secret appear in no
  * log line (at trace level), run record, event, page, API answer, MCP answer or Redis key.
  */
-import { Writable } from 'node:stream';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { pino } from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../../src/app.ts';
-import { type RunningServer, startServer } from '../../../src/server/serve.ts';
-import { loadConfigFromString } from '../../../src/workflows/load.ts';
-import { callLogPath, waitForStatus } from '../../helpers/app.ts';
-import { TestRedis } from '../../helpers/redis.ts';
-import { introspectionOAuth, issuerYaml } from './helpers.ts';
+import { describe, expect } from 'vitest';
+import type { App } from '../../../src/app.ts';
+import type { RunningServer } from '../../../src/server/serve.ts';
+import { callLogPath } from '../../helpers/app.ts';
+import { openApp, openServer } from '../../helpers/fixtures.ts';
+import { dumpRedis, witnessGreetAndPay, witnessTest } from '../../hostile/witness.ts';
+import { introspectionOAuth, issuerFixture, issuerYaml } from './helpers.ts';
 import {
   INTERLOCK_RS,
   type IntrospectingIssuer,
@@ -21,47 +19,32 @@ import {
   OPAQUE_ROBOT,
   startIntrospectingIssuer,
 } from './introspection-issuer.ts';
-import { dumpRedis } from '../../hostile/witness.ts';
 
 const yaml = (issuer: string) =>
   issuerYaml(issuer, callLogPath(), introspectionOAuth(issuer, INTERLOCK_RS.id, 'IL_CANARY_RS_SECRET'));
 
+const it = witnessTest.extend<{ idp: IntrospectingIssuer; app: App; server: RunningServer }>({
+  idp: issuerFixture(startIntrospectingIssuer),
+  app: [
+    async ({ redis, idp, witness }, use) => openApp(redis, { yaml: yaml(idp.issuer), logger: witness.logger }, use),
+    { scope: 'file' },
+  ],
+  server: [
+    async ({ app, witness }, use) =>
+      openServer(app, { env: { IL_CANARY_RS_SECRET: INTERLOCK_RS.secret }, onNotice: (m) => witness.saw('notice', m) }, use),
+    { scope: 'file' },
+  ],
+});
+
 describe('introspected tokens and the introspection secret appear in no log, record, event, page, API or MCP answer', () => {
-  const redis = new TestRedis();
-  let idp: IntrospectingIssuer;
-  let app: App;
-  let server: RunningServer;
-  const logs: string[] = [];
-  const seen: Array<{ where: string; text: string }> = [];
-  const saw = (where: string, text: string) => seen.push({ where, text });
-
-  beforeAll(async () => {
-    await redis.start();
-    idp = await startIntrospectingIssuer();
-    const sink = new Writable({
-      write: (chunk: Buffer, _enc, cb) => {
-        logs.push(chunk.toString());
-        cb();
-      },
-    });
-    const config = loadConfigFromString(yaml(idp.issuer), '/tmp/interlock-introspection-canary.yaml');
-    app = await App.create({ config, redisUrl: redis.url, prefix: 'canary-intro', logger: pino({ level: 'trace' }, sink) });
-    await app.startWorkers();
-    server = await startServer(app, {
-      host: '127.0.0.1',
-      port: 0,
-      env: { IL_CANARY_RS_SECRET: INTERLOCK_RS.secret },
-      onNotice: (m) => saw('notice', m),
-    });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await app?.close();
-    await redis.stop();
-    await idp?.close();
-  });
-
-  it('keeps every token to its holder and the introspection secret to Interlock', async () => {
+  it('keeps every token to its holder and the introspection secret to Interlock', async ({
+    idp,
+    app,
+    server,
+    saw,
+    seen,
+    logs,
+  }) => {
     const mcpUrl = `${server.url}/mcp`;
     const robot = await idp.token(OPAQUE_ROBOT, mcpUrl, 'mcp:read mcp:run');
     const reader = await idp.token(OPAQUE_READER, mcpUrl, 'mcp:read');
@@ -87,15 +70,7 @@ describe('introspected tokens and the introspection secret appear in no log, rec
     };
 
     const client = await connect(robot);
-    const greet = await client.callTool({ name: 'greet', arguments: { text: 'canary' } });
-    const pay = await client.callTool({ name: 'pay', arguments: { name: 'eve', amount: 2 } });
-    saw('tool answers', JSON.stringify([greet, pay, await client.listTools()]));
-    for (const r of [greet, pay]) {
-      const runId = (r.structuredContent as { runId: string }).runId;
-      const run = await waitForStatus(app, runId, ['succeeded', 'awaiting_confirmation']);
-      saw(`run ${runId}`, JSON.stringify(run));
-      saw(`events ${runId}`, JSON.stringify(await app.store.readEvents(runId)));
-    }
+    await witnessGreetAndPay(client, app, saw);
     await client.close();
 
     const readerClient = await connect(reader);

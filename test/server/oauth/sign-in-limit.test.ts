@@ -5,18 +5,13 @@
  * driven over plain HTTP, as a script guessing passwords would: authorize, the login page, posts.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUILTIN_ENV, type OAuthHarness, PASSWORDS, REDIRECT_URL, builtinYaml, startOAuthHarness } from './helpers.ts';
+import { describe, expect } from 'vitest';
+import { BUILTIN_ENV, type OAuthHarness, PASSWORDS, REDIRECT_URL, builtinYaml, oauthTest } from './helpers.ts';
 
 const WINDOW_MS = 5000;
-let h: OAuthHarness;
-let clientId: string;
 
-beforeAll(async () => {
-  h = await startOAuthHarness({
-    yaml: (log) => builtinYaml(log, `\n        sign_in_limit: { attempts: 3, window: ${WINDOW_MS}ms }`),
-    env: BUILTIN_ENV,
-  });
+/** A client registered at the built-in server, as a password-guessing script would register one. */
+async function registerGuesser(h: OAuthHarness): Promise<string> {
   const reg = await fetch(`${h.url}/oauth/reg`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -29,14 +24,30 @@ beforeAll(async () => {
     }),
   });
   expect(reg.status).toBe(201);
-  clientId = ((await reg.json()) as { client_id: string }).client_id;
-});
-afterAll(async () => {
-  await h?.close();
+  return ((await reg.json()) as { client_id: string }).client_id;
+}
+
+/**
+ * `h` with a sign-in limit of three failures per window, and `startSignIn`, which opens the
+ * sign-in form for the registered guesser.
+ */
+const it = oauthTest({
+  yaml: (log) => builtinYaml(log, `\n        sign_in_limit: { attempts: 3, window: ${WINDOW_MS}ms }`),
+  env: BUILTIN_ENV,
+}).extend<{ startSignIn: () => Promise<SignIn> }>({
+  startSignIn: [
+    async ({ h }, use) => {
+      const clientId = await registerGuesser(h);
+      await use(() => startSignIn(h, clientId));
+    },
+    { scope: 'file' },
+  ],
 });
 
 /** One sign-in under way: its cookies, the form's URL and its CSRF field. */
 interface SignIn {
+  /** the server's origin, sent with the form as a browser sends it */
+  origin: string;
   cookies: Map<string, string>;
   action: string;
   csrf: string;
@@ -51,7 +62,7 @@ function keepCookies(res: Response, jar: Map<string, string>): void {
 }
 const cookieHeader = (jar: Map<string, string>) => [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
 
-async function startSignIn(): Promise<SignIn> {
+async function startSignIn(h: OAuthHarness, clientId: string): Promise<SignIn> {
   const verifier = randomBytes(32).toString('base64url');
   const auth = new URL(`${h.url}/oauth/auth`);
   for (const [k, v] of Object.entries({
@@ -75,14 +86,14 @@ async function startSignIn(): Promise<SignIn> {
   expect(html).toContain('Sign in to Interlock');
   const csrf = /name="csrf" value="([^"]+)"/.exec(html)?.[1];
   expect(csrf).toBeTruthy();
-  return { cookies, action: pageUrl.href, csrf: csrf as string };
+  return { origin: h.url, cookies, action: pageUrl.href, csrf: csrf as string };
 }
 
 async function signIn(s: SignIn, username: string, password: string): Promise<{ status: number; alert?: string; res: Response }> {
   const res = await fetch(s.action, {
     method: 'POST',
     redirect: 'manual',
-    headers: { cookie: cookieHeader(s.cookies), 'content-type': 'application/x-www-form-urlencoded', origin: h.url },
+    headers: { cookie: cookieHeader(s.cookies), 'content-type': 'application/x-www-form-urlencoded', origin: s.origin },
     body: new URLSearchParams({ csrf: s.csrf, username, password, action: 'login' }),
   });
   keepCookies(res, s.cookies);
@@ -92,7 +103,9 @@ async function signIn(s: SignIn, username: string, password: string): Promise<{ 
 }
 
 describe('the built-in sign-in page limits failed sign-ins per user name and address', () => {
-  it('refuses the right password after three wrong ones, says why, and lets it in once the window has passed', async () => {
+  it('refuses the right password after three wrong ones, says why, and lets it in once the window has passed', async ({
+    startSignIn,
+  }) => {
     const s = await startSignIn();
     for (let i = 0; i < 3; i++) {
       const r = await signIn(s, 'alice', `wrong-${i}`);
@@ -122,7 +135,7 @@ describe('the built-in sign-in page limits failed sign-ins per user name and add
     expect(after.status).toBe(401);
   });
 
-  it('treats a name that is nobody’s exactly like a real one, so the limit tells nobody who exists', async () => {
+  it('treats a name that is nobody’s exactly like a real one, so the limit tells nobody who exists', async ({ startSignIn }) => {
     const s = await startSignIn();
     const answers: Array<{ who: string; status: number; alert?: string }> = [];
     for (const who of ['carol', 'nobody-by-this-name']) {
@@ -138,7 +151,7 @@ describe('the built-in sign-in page limits failed sign-ins per user name and add
     expect(answers.map((a) => a.status)).toEqual([401, 401, 401, 429, 401, 401, 401, 429]);
   });
 
-  it('checks at most the allowed number of guesses sent all at once', async () => {
+  it('checks at most the allowed number of guesses sent all at once', async ({ startSignIn }) => {
     const s = await startSignIn();
     const statuses = (await Promise.all(Array.from({ length: 8 }, (_, i) => signIn(s, 'dave-in-parallel', `p-${i}`)))).map(
       (r) => r.status,
@@ -147,7 +160,7 @@ describe('the built-in sign-in page limits failed sign-ins per user name and add
     expect(statuses.filter((x) => x === 429)).toHaveLength(5);
   });
 
-  it('keeps no user name or address in Redis, only a keyed hash of the pair', async () => {
+  it('keeps no user name or address in Redis, only a keyed hash of the pair', async ({ h }) => {
     const keys = await h.app.redis.client.keys(`${h.app.prefix}:as:*sign-in-failures*`);
     expect(keys.length).toBeGreaterThan(0);
     expect(keys.join(' ')).not.toMatch(/carol|nobody|alice|dave|127\.0\.0\.1/);
