@@ -9,9 +9,7 @@ import type { Logger } from 'pino';
 import { App } from '../../src/app.ts';
 import { silentLogger } from '../../src/logger.ts';
 import type { ConfirmationRecord, RunRecord, RunStatus } from '../../src/runs/records.ts';
-import { type RunningServer, type StartServerOptions, startServer } from '../../src/server/serve.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
-import { TestRedis } from './redis.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const TEST_SERVER = join(ROOT, 'test/fixtures/test-server.ts');
@@ -127,48 +125,6 @@ export async function approveAll(app: App, runId: string): Promise<Approved> {
 }
 
 /** A Redis, an App on it and its HTTP server, started together; `close` stops all three. */
-export interface Stack {
-  redis: TestRedis;
-  app: App;
-  server: RunningServer;
-  close(): Promise<void>;
-}
-
-/**
- * A Redis, an App for `yaml` and `interlock serve`'s HTTP server on a free port (loopback unless
- * `server.host` says otherwise), for the harness helpers whose suites hold one for a describe;
- * `workers`: start the app's workers with these options before the server.
- * A new suite names the `app` and `server` fixtures of ./fixtures.ts instead.
- */
-export async function startStack(
-  yaml: string,
-  server: StartServerOptions,
-  workers?: Parameters<App['startWorkers']>[0],
-): Promise<Stack> {
-  const redis = await new TestRedis().start();
-  const app = await makeApp(yaml, redis.url);
-  let running: RunningServer;
-  try {
-    // workers with options of their own start first; otherwise the server starts them
-    if (workers) await app.startWorkers(workers);
-    running = await startServer(app, { host: '127.0.0.1', port: 0, ...server });
-  } catch (err) {
-    await app.close();
-    await redis.stop();
-    throw err;
-  }
-  return {
-    redis,
-    app,
-    server: running,
-    async close() {
-      await running.close();
-      await app.close();
-      await redis.stop();
-    },
-  };
-}
-
 export { LOOK_WORKFLOW, PAY_WORKFLOW } from './workflows.ts';
 
 /** Runs `fn` while the app's confirmations expire after `ms` (a gate nobody decides in time), then puts its policy back. */

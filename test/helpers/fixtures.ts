@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, test as base } from 'vitest';
+import { test as base } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { type Sandboxes, startSandboxes } from '../../src/sandbox/index.ts';
 import { type OpenAISandbox, startOpenAISandbox } from '../../src/sandbox/openai/index.ts';
@@ -300,21 +300,6 @@ export function appTest(opts: AppFixtureOptions) {
     processes: workerProcesses,
     server: [async ({ app }, use) => openServer(app, opts.server ?? {}, use), { scope: 'file' }],
   });
-}
-
-/**
- * A private Redis for the calling describe, started before its tests and stopped after them, for a
- * suite whose helpers close over it; a new suite names the `redis` fixture instead.
- */
-export function useRedis(): TestRedis {
-  const redis = new TestRedis();
-  beforeAll(async () => {
-    await redis.start();
-  });
-  afterAll(async () => {
-    await redis.stop();
-  });
-  return redis;
 }
 
 /**
