@@ -15,6 +15,7 @@ import { callCovered, callTool, denyByGrant } from './call.ts';
 import { type Chain, handOff } from './chain.ts';
 import { callModel } from './llm.ts';
 import { verdictWords } from '../policy/words.ts';
+import { stepIndex } from '../workflows/step-index.ts';
 import type { ActionOp, PositionOp, Resolved, RuleVerdict } from './plan.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import type { RateSlot } from './rate-limits.ts';
@@ -196,7 +197,7 @@ export async function commitAndAdvance(
   started?: Record<string, unknown>,
 ): Promise<string> {
   const { run, next, chain } = j;
-  const after = next === undefined ? undefined : run.definition.steps.find((s) => s.id === next);
+  const after = next === undefined ? undefined : run.definition.steps[stepIndex(run.definition.steps, next)];
   if (next && chain?.job.id && after?.kind === 'call' && (await chain.accepts(after))) {
     const r = await d.store.commitStepInPlace(
       run,
@@ -206,7 +207,7 @@ export async function commitAndAdvance(
       { stepId: next, holder: chain.job.id, toolField: `${after.connector}.${after.tool}` },
       started,
     );
-    if (r.loaded) chain.taken = { stepId: next, loaded: r.loaded };
+    if (r.loaded) chain.took(j.step.id, next, r.loaded);
     return r.outcome;
   }
   return d.store.commitStep(run.id, j.step.id, status, result, next, {
