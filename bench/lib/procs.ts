@@ -203,6 +203,7 @@ export function startWorker(name: string, configFile: string, redis: BenchRedis,
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
       // BENCH_HEAP_PROF=<dir>: the same for a sampling heap profile (what allocates, which is what the GC time follows).
       ...(process.env.BENCH_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${process.env.BENCH_HEAP_PROF}`] : []),
+      ...(process.env.BENCH_WORKER_FLAGS ? process.env.BENCH_WORKER_FLAGS.split(' ') : []),
       '--import',
       PROBE,
       join(ROOT, 'src/cli.ts'),
