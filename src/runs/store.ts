@@ -95,6 +95,9 @@ export type DecideOutcome =
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
 
+/** What an in-place commit asks for when the caller holds the rest of the run (commitStep-n.lua). */
+const PARTIAL: readonly string[] = ['partial', ...LIVE_RUN_FIELDS];
+
 /** Everything the store writes goes through here: no registered secret is ever stored. */
 const j = (v: unknown): string => scrub(JSON.stringify(v ?? null));
 
@@ -461,13 +464,13 @@ export class RunStore {
     if (this.redis.isCluster) throw new InterlockError('INTERNAL', 'a step runs in place only on a single Redis');
     const partial = this.holdsOthers(run, stepId, next.stepId);
     const args = this.commitArgs(stepId, status, result, next.stepId, started);
-    const r = await this.s.commitStep(
-      ...this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()),
-      ...args,
-      next.holder,
-      next.toolField,
-      ...(partial ? ['partial', ...LIVE_RUN_FIELDS] : []),
+    // One array, spread once: a call with several spreads walks each through the iterator protocol.
+    const argv = this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()).concat(
+      args,
+      [next.holder, next.toolField],
+      partial ? PARTIAL : [],
     );
+    const r = await this.s.commitStep(...argv);
     if (!Array.isArray(r)) return { outcome: textResult('commitStep', r) };
     const [tag, ...rest] = r as unknown[];
     if (tag !== 'ok') textResult('commitStep', r, ['ok']);
