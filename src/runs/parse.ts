@@ -74,16 +74,19 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef): Ru
 
 function stepRecord(h: Record<string, string>, id: string, kind: StepDef['kind']): StepRecord {
   const raw = h[F.stepResult(id)];
-  const result = raw ? (JSON.parse(raw) as StepResult) : awaitingResult(h, id);
-  const rec: StepRecord = {
-    ...result,
-    id,
-    status: (h[F.stepStatus(id)] ?? 'pending') as StepStatus,
-    attempts: Number(h[F.stepAttempts(id)] ?? 0),
-    ...(h[F.stepConf(id)] ? { confirmationId: h[F.stepConf(id)] } : {}),
-    ...(h[F.stepApproved(id)] ? { approvedHash: h[F.stepApproved(id)] } : {}),
-    ...(h[F.stepIntent(id)] ? { intentAttempt: Number(h[F.stepIntent(id)]) } : {}),
-  };
+  // The parsed result (a fresh object) becomes the record: the same fields in the same order as a
+  // copy with these added, without the copy (a run's every step is parsed when a job loads it).
+  const parsed: unknown = raw ? JSON.parse(raw) : awaitingResult(h, id);
+  const rec = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as StepRecord;
+  rec.id = id;
+  rec.status = (h[F.stepStatus(id)] ?? 'pending') as StepStatus;
+  rec.attempts = Number(h[F.stepAttempts(id)] ?? 0);
+  const conf = h[F.stepConf(id)];
+  if (conf) rec.confirmationId = conf;
+  const approved = h[F.stepApproved(id)];
+  if (approved) rec.approvedHash = approved;
+  const intent = h[F.stepIntent(id)];
+  if (intent) rec.intentAttempt = Number(intent);
   if (kind === 'foreach' || kind === 'parallel') rec.items = parseItems(h, id);
   return rec;
 }
