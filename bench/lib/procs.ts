@@ -201,6 +201,9 @@ export function startWorker(name: string, configFile: string, redis: BenchRedis,
       '--expose-gc',
       // BENCH_CPU_PROF=<dir>: each worker writes a V8 CPU profile there when it stops (for profiling a phase).
       ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+      // BENCH_HEAP_PROF=<dir>: the same for a sampling heap profile (what allocates, which is what the GC time follows).
+      ...(process.env.BENCH_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${process.env.BENCH_HEAP_PROF}`] : []),
+      ...(process.env.BENCH_WORKER_FLAGS ? process.env.BENCH_WORKER_FLAGS.split(' ') : []),
       '--import',
       PROBE,
       join(ROOT, 'src/cli.ts'),
@@ -231,6 +234,7 @@ export function startRawWorker(
   queues: string[],
   concurrency: number,
   mcpUrl: string,
+  callLog?: string,
 ): Child {
   const proc = spawn(process.execPath, ['--expose-gc', '--import', PROBE, join(ROOT, 'bench/lib/raw-worker.ts')], {
     env: {
@@ -241,6 +245,9 @@ export function startRawWorker(
       RAW_CONCURRENCY: String(concurrency),
       RAW_MCP_URL: mcpUrl,
       RAW_MCP_STDIO: join(ROOT, 'test/fixtures/test-server.ts'),
+      // The stdio servers the raw workers start log each call as Interlock's do (see benchYaml), so
+      // the server does the same work for a raw job's call as for a step's.
+      ...(callLog ? { TEST_SERVER_LOG: callLog } : {}),
       BENCH_PROBE: '1',
       BENCH_REDIS_PORT: String(redis.port),
     },

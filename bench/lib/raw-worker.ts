@@ -9,7 +9,7 @@
  * queues so the bench starts two processes once rather than one per measurement.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -25,6 +25,12 @@ async function client(kind: Kind): Promise<Client | undefined> {
       ? new StdioClientTransport({
           command: process.execPath,
           args: [process.env.RAW_MCP_STDIO ?? '', '--stdio'],
+          // The SDK passes on only a few safe variables; the call log is passed on by name, so the
+          // server logs each call as the servers Interlock's workers start do (see procs.ts).
+          env: {
+            ...getDefaultEnvironment(),
+            ...(process.env.TEST_SERVER_LOG ? { TEST_SERVER_LOG: process.env.TEST_SERVER_LOG } : {}),
+          },
           stderr: 'ignore',
         })
       : new StreamableHTTPClientTransport(new URL(process.env.RAW_MCP_URL ?? '')),

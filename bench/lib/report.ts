@@ -63,14 +63,23 @@ const pct = (r: number): string => `${(r * 100).toFixed(0)} %`;
 export function verdicts(r: BenchResults): Verdict[] {
   const out: Verdict[] = [];
   // Over stdio the targets of issue 21 (a step in place of its own job); over HTTP the earlier ones.
-  for (const [t, L, p50, p99] of [
-    ['stdio', r.latencyStdio, 0.5, 3],
-    ['http', r.latency, 2, 10],
+  // At each AOF policy measured: at `always` one durable write alone (the step's commit) can take
+  // longer than the stdio p50 target, so the floor is shown beside the figure.
+  for (const [policy, stdio, http] of [
+    [r.fsync.headline, r.latencyStdio, r.latency],
+    [r.fsync.beside, r.beside?.latencyStdio, r.beside?.latency],
   ] as const) {
-    const o = L?.chain.stepOverheadMs;
-    if (!o) continue;
-    out.push({ target: `overhead per step p50 ≤ ${p50} ms (${t})`, value: ms(o.p50), met: o.p50 <= p50 });
-    out.push({ target: `overhead per step p99 ≤ ${p99} ms (${t})`, value: ms(o.p99), met: o.p99 <= p99 });
+    if (!policy) continue;
+    for (const [t, L, p50, p99] of [
+      ['stdio', stdio, 0.5, 3],
+      ['http', http, 2, 10],
+    ] as const) {
+      const o = L?.chain.stepOverheadMs;
+      if (!o) continue;
+      const floor = L.durableWriteMs ? `; one durable write ${ms(L.durableWriteMs.p50)}` : '';
+      out.push({ target: `overhead per step p50 ≤ ${p50} ms (${t}, ${policy}${floor})`, value: ms(o.p50), met: o.p50 <= p50 });
+      out.push({ target: `overhead per step p99 ≤ ${p99} ms (${t}, ${policy})`, value: ms(o.p99), met: o.p99 <= p99 });
+    }
   }
   const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
   for (const x of r.throughput?.ratios ?? []) {
@@ -203,6 +212,9 @@ export function render(r: BenchResults): string {
     table([
       header(),
       row('one Redis round trip (PING)', L.redisPingMs, Lb?.redisPingMs),
+      ...(L.durableWriteMs
+        ? [row('one durable write (SET, answered after the AOF sync)', L.durableWriteMs, Lb?.durableWriteMs)]
+        : []),
       row(`direct MCP call over ${transport} (SDK client → test server)`, L.directCallMs, Lb?.directCallMs),
       row('one-step workflow: trigger → run succeeded', L.oneStep.e2eMs, Lb?.oneStep.e2eMs),
       row('  minus one direct call', L.oneStep.overheadMs, Lb?.oneStep.overheadMs),
@@ -219,6 +231,15 @@ export function render(r: BenchResults): string {
         Lb?.chain.stepOverheadMs,
         transport === 'stdio' ? '≤ 0.5 / ≤ 3 ms' : '≤ 2 / ≤ 10 ms',
       ),
+      ...(L.chain.stepOverheadAboveFloorMs
+        ? [
+            row(
+              '    less one durable write (p50): above the AOF floor',
+              L.chain.stepOverheadAboveFloorMs,
+              Lb?.chain.stepOverheadAboveFloorMs,
+            ),
+          ]
+        : []),
       row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs, Lb?.chain.triggerToFirstCallMs),
       row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs, Lb?.chain.lastCallToDoneMs),
     ]);
@@ -395,7 +416,7 @@ export function render(r: BenchResults): string {
   if (V.length) {
     lines.push(
       '',
-      `Targets (judged on the headline figures${r.fsync.headline === 'no' ? '' : `, appendfsync ${r.fsync.headline}`})`,
+      `Targets (judged on the headline figures${r.fsync.headline === 'no' ? '' : `, appendfsync ${r.fsync.headline}`}, unless a line names the policy)`,
     );
     lines.push(table(V.map((v) => [v.target, v.value, v.met ? 'met' : 'NOT met'])));
   }

@@ -4,7 +4,9 @@
  *
  * Per-step overhead is read at the server: in a chain, the time between two consecutive calls of
  * one run is one tool call plus everything Interlock does between them (commit, enqueue, pick-up,
- * load, resolve, gate, start). Subtracting the direct call's p50 leaves Interlock's share.
+ * load, resolve, gate, start). Subtracting the direct call's p50 leaves Interlock's share. A step
+ * is committed, durably, before the next one starts: one write's round trip at the AOF policy
+ * (measured here too, from the bench) is a floor under that share that no work in the worker removes.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -17,6 +19,11 @@ import { summarize, wallNow, type Summary } from '../lib/stats.ts';
 export interface LatencyResult {
   /** one Redis round trip (PING) from the bench: the unit the per-step round-trip counts multiply */
   redisPingMs: Summary;
+  /**
+   * one durable write (SET) from the bench: acknowledged once the AOF policy allows, so at
+   * `appendfsync always` after an fsync. A step commits once, so this is the floor under its overhead.
+   */
+  durableWriteMs: Summary;
   directCallMs: Summary;
   oneStep: { e2eMs: Summary; overheadMs: Summary; triggerToCallMs: Summary };
   chain: {
@@ -24,6 +31,8 @@ export interface LatencyResult {
     overheadPerStepPerRunMs: Summary;
     stepGapMs: Summary;
     stepOverheadMs: Summary;
+    /** stepOverheadMs less the durable write's p50: what is left above the AOF floor */
+    stepOverheadAboveFloorMs: Summary;
     triggerToFirstCallMs: Summary;
     lastCallToDoneMs: Summary;
   };
@@ -102,6 +111,13 @@ export async function measureLatency(
     await ctx.admin.ping();
     ping.push(performance.now() - t0);
   }
+  const durable: number[] = [];
+  for (let i = 0; i < o.direct; i++) {
+    const t0 = performance.now();
+    await ctx.admin.set('bench:durable-write', String(i));
+    durable.push(performance.now() - t0);
+  }
+  const floor = summarize(durable);
   const direct = await measureDirect(client, o.direct, 50);
   const d = direct.p50;
 
@@ -128,6 +144,7 @@ export async function measureLatency(
   }
   return {
     redisPingMs: summarize(ping),
+    durableWriteMs: floor,
     directCallMs: direct,
     oneStep: { e2eMs: summarize(oneE2e), overheadMs: summarize(oneE2e.map((v) => v - d)), triggerToCallMs: summarize(oneTrig) },
     chain: {
@@ -135,6 +152,7 @@ export async function measureLatency(
       overheadPerStepPerRunMs: summarize(chainE2e.map((v) => (v - CHAIN * d) / CHAIN)),
       stepGapMs: summarize(gaps),
       stepOverheadMs: summarize(gaps.map((g) => g - d)),
+      stepOverheadAboveFloorMs: summarize(gaps.map((g) => g - d - floor.p50)),
       triggerToFirstCallMs: summarize(first),
       lastCallToDoneMs: summarize(tail),
     },

@@ -135,7 +135,8 @@ const rawQueue = (kind: RawRate['kind'], processes: number): string => `raw-${ki
 
 /**
  * Two raw BullMQ processes for every raw measurement: the first serves the one-process queues
- * and the two-process ones, the second only the two-process ones.
+ * and the two-process ones, the second only the two-process ones. Their stdio servers log each
+ * call, to a file of their own, as the servers Interlock's workers start do.
  */
 export function startRawPair(ctx: BenchContext, concurrency: number): Child[] {
   const kinds = ['empty', 'http', 'stdio'] as const;
@@ -147,6 +148,7 @@ export function startRawPair(ctx: BenchContext, concurrency: number): Child[] {
       kinds.flatMap((k) => [`${k}:${rawQueue(k, 1)}`, `${k}:${rawQueue(k, 2)}`]),
       concurrency,
       ctx.serverUrl,
+      `${ctx.log.path}.raw`,
     ),
     startRawWorker(
       'raw-b',
@@ -155,6 +157,7 @@ export function startRawPair(ctx: BenchContext, concurrency: number): Child[] {
       kinds.map((k) => `${k}:${rawQueue(k, 2)}`),
       concurrency,
       ctx.serverUrl,
+      `${ctx.log.path}.raw`,
     ),
   ];
 }

@@ -27,7 +27,21 @@ const MAX_CACHED = 500;
 /** Compiled validators keyed by the schema's JSON; `null` marks a schema ajv could not compile. */
 const compiled = new Map<string, ValidateFunction | null>();
 
+/**
+ * The same, by the schema object: a tool's schema is one object for as long as its catalog lives,
+ * and every call is checked against it, so the JSON key is built once per object, not per call.
+ */
+const bySchema = new WeakMap<object, ValidateFunction | null>();
+
 function validatorFor(schema: Record<string, unknown>): ValidateFunction | null {
+  const known = bySchema.get(schema);
+  if (known !== undefined) return known;
+  const fn = compiledFor(schema);
+  bySchema.set(schema, fn);
+  return fn;
+}
+
+function compiledFor(schema: Record<string, unknown>): ValidateFunction | null {
   const key = JSON.stringify(schema);
   if (compiled.has(key)) {
     const hit = compiled.get(key) ?? null;

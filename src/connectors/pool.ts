@@ -1,10 +1,10 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino, type Logger } from 'pino';
 import { InterlockError, errorMessage } from '../errors.ts';
 import type { ConnectorConfig } from './config.ts';
 import { validateArguments } from './arguments.ts';
+import { UNCHECKED, checkedCallResult } from './call-result.ts';
 import { ToolCatalog, fetchToolPages, type CatalogEntry } from './catalog.ts';
 import { classifyFailure } from './failure.ts';
 import type { FetchLike } from './oauth/connector-auth.ts';
@@ -181,11 +181,14 @@ export class ConnectorPool {
     };
     // A plain request rather than client.callTool: the SDK's own output-schema check throws a
     // protocol error that hides the output; results.ts checks it and names the field instead.
-    const result = await this.withConnection(e, attempt, (client) =>
-      client.request({ method: 'tools/call', params }, CallToolResultSchema, {
-        timeout: timeoutMs,
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      }),
+    // The answer's shape is checked by checkedCallResult (call-result.ts), as the SDK would.
+    const result = await this.withConnection(e, attempt, async (client) =>
+      checkedCallResult(
+        await client.request({ method: 'tools/call', params }, UNCHECKED, {
+          timeout: timeoutMs,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+      ),
     );
     return toCallResult(result);
   }

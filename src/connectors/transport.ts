@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
 import { registerSecret } from '../secrets.ts';
 import { InterlockError } from '../errors.ts';
 import type { ConnectorConfig } from './config.ts';
 import { resolveEnvRecord, resolveEnvString } from './env.ts';
+import { BatchingStdioTransport } from './stdio-batch.ts';
 import type { FetchLike } from './oauth/connector-auth.ts';
 
 /** How to start this Interlock binary, for stdio connectors configured as `command: interlock`. */
@@ -67,7 +67,7 @@ export function buildTransport(
     if (own) for (const [k, v] of Object.entries(env)) if (v !== undefined) childEnv[k] = v;
     if (token && config.auth.type === 'bearer') childEnv[config.auth.tokenEnv] = token;
     Object.assign(childEnv, resolveEnvRecord(t.env, env, `${where} env`, secrets));
-    const transport = new StdioClientTransport({
+    const transport = new BatchingStdioTransport({
       command: own ? interlock.command : t.command,
       args: own ? [...interlock.args, ...args] : args,
       env: childEnv,

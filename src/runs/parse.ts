@@ -1,5 +1,6 @@
-import type { WorkflowDef } from '../workflows/types.ts';
+import type { StepDef, WorkflowDef } from '../workflows/types.ts';
 import { InterlockError } from '../errors.ts';
+import { stepIndex } from '../workflows/step-index.ts';
 import { isRunEventType } from './events.ts';
 import { F, defaultSession } from './keys.ts';
 import type {
@@ -45,61 +46,13 @@ function awaitingResult(h: Record<string, string>, stepId: string): StepResult {
   return { ...(c.arguments ? { arguments: c.arguments } : {}), argumentsHash: h[F.confHash(cid)] };
 }
 
-/** The run-level fields parseRun and the ready marker read (the rest of a run hash is per step or per confirmation). */
-export const RUN_FIELDS: readonly string[] = [
-  'id',
-  'workflow',
-  'version',
-  'session',
-  'owner',
-  'label',
-  'status',
-  'inputs',
-  'createdAt',
-  'updatedAt',
-  'error',
-  'plan',
-  'parent',
-  'parentStep',
-  F.ready,
-  F.readyGen,
-  F.readyAt,
-  F.job,
-];
-
-/** The fields parseRun reads for a step that is neither a loop nor waiting at a confirmation. */
-export function stepFields(id: string): string[] {
-  return [F.stepStatus(id), F.stepAttempts(id), F.stepResult(id), F.stepApproved(id), F.stepConf(id), F.stepIntent(id)];
-}
-
 /**
- * A run hash, with the definition it names (see RunStore.definitionOf). `known`: records of steps
- * the hash leaves out, read before by the caller (an in-place commit does not send the steps that
- * were committed when the caller read the run: a committed step's record never changes; see
- * commitStep-n.lua).
+ * A run hash, with the definition it names (see RunStore.definitionOf). An in-place commit
+ * answers only part of the hash; advanceRun applies that to the run the caller holds.
  */
-export function parseRun(h: Record<string, string>, definition: WorkflowDef, known?: Map<string, StepRecord>): RunRecord {
+export function parseRun(h: Record<string, string>, definition: WorkflowDef): RunRecord {
   const steps: Record<string, StepRecord> = {};
-  for (const s of definition.steps) {
-    const prev = known?.get(s.id);
-    if (prev) {
-      // A long chain reads its run after every step: a committed step's record is the one it had.
-      steps[s.id] = prev;
-      continue;
-    }
-    const raw = h[F.stepResult(s.id)];
-    const result = raw ? (JSON.parse(raw) as StepResult) : awaitingResult(h, s.id);
-    steps[s.id] = {
-      ...result,
-      id: s.id,
-      status: (h[F.stepStatus(s.id)] ?? 'pending') as StepStatus,
-      attempts: Number(h[F.stepAttempts(s.id)] ?? 0),
-      ...(h[F.stepConf(s.id)] ? { confirmationId: h[F.stepConf(s.id)] } : {}),
-      ...(h[F.stepApproved(s.id)] ? { approvedHash: h[F.stepApproved(s.id)] } : {}),
-      ...(h[F.stepIntent(s.id)] ? { intentAttempt: Number(h[F.stepIntent(s.id)]) } : {}),
-    };
-    if (s.kind === 'foreach' || s.kind === 'parallel') steps[s.id].items = parseItems(h, s.id);
-  }
+  for (const s of definition.steps) steps[s.id] = stepRecord(h, s.id, s.kind);
   return {
     id: h.id,
     workflow: h.workflow,
@@ -116,6 +69,53 @@ export function parseRun(h: Record<string, string>, definition: WorkflowDef, kno
     steps,
     ...(h.plan ? { plan: JSON.parse(h.plan) as PlanApproval } : {}),
     ...(h.parent ? { parent: { runId: h.parent, stepId: h.parentStep ?? '' } } : {}),
+  };
+}
+
+function stepRecord(h: Record<string, string>, id: string, kind: StepDef['kind']): StepRecord {
+  const raw = h[F.stepResult(id)];
+  // The parsed result (a fresh object) becomes the record: the same fields in the same order as a
+  // copy with these added, without the copy (a run's every step is parsed when a job loads it).
+  const parsed: unknown = raw ? JSON.parse(raw) : awaitingResult(h, id);
+  const rec = (parsed !== null && typeof parsed === 'object' ? parsed : {}) as StepRecord;
+  rec.id = id;
+  rec.status = (h[F.stepStatus(id)] ?? 'pending') as StepStatus;
+  rec.attempts = Number(h[F.stepAttempts(id)] ?? 0);
+  const conf = h[F.stepConf(id)];
+  if (conf) rec.confirmationId = conf;
+  const approved = h[F.stepApproved(id)];
+  if (approved) rec.approvedHash = approved;
+  const intent = h[F.stepIntent(id)];
+  if (intent) rec.intentAttempt = Number(intent);
+  if (kind === 'foreach' || kind === 'parallel') rec.items = parseItems(h, id);
+  return rec;
+}
+
+/**
+ * The run-level fields that change while a run goes on; the others (id, workflow, version,
+ * session, owner, label, inputs, createdAt, parent) are written once, when the run is created.
+ */
+export const LIVE_RUN_FIELDS: readonly string[] = ['status', 'updatedAt', 'error', 'plan', F.ready, F.readyGen, F.readyAt, F.job];
+
+/**
+ * The run after an in-place commit (commitStep-n.lua, partial): `h` holds the live run fields and
+ * the records of the steps `ids`; everything else is `prev`'s, since nothing else of the run
+ * changed (see RunStore.commitStepInPlace). The steps record is `prev`'s own, updated in place:
+ * a hundred-step chain would otherwise copy a hundred records at every step. The caller (the job
+ * that runs the chain) holds `prev` and no longer reads it as the run before the commit.
+ */
+export function advanceRun(prev: RunRecord, h: Record<string, string>, ids: readonly string[]): RunRecord {
+  const steps = prev.steps;
+  const defs = prev.definition.steps;
+  for (const id of ids) steps[id] = stepRecord(h, id, defs[stepIndex(defs, id)]?.kind ?? 'call');
+  const { error: _error, plan: _plan, ...fixed } = prev;
+  return {
+    ...fixed,
+    status: h.status as RunStatus,
+    updatedAt: Number(h.updatedAt),
+    ...(h.error ? { error: JSON.parse(h.error) as ErrorInfo } : {}),
+    steps,
+    ...(h.plan ? { plan: JSON.parse(h.plan) as PlanApproval } : {}),
   };
 }
 

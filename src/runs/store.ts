@@ -26,7 +26,7 @@ import { loadStepResult, taggedResult, textResult } from './results.ts';
 import { isActive } from '../grants/grant.ts';
 import { Definitions } from './definitions.ts';
 import type { RunEventType } from './events.ts';
-import { RUN_FIELDS, confirmationFrom, parseEvent, parseRun, stepFields } from './parse.ts';
+import { LIVE_RUN_FIELDS, advanceRun, confirmationFrom, parseEvent, parseRun } from './parse.ts';
 import { parseGrants } from './grant-parse.ts';
 import { GrantStore, type GrantUse } from './grants.ts';
 import type { RedisClient } from './redis.ts';
@@ -95,6 +95,9 @@ export type DecideOutcome =
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
 
+/** What an in-place commit asks for when the caller holds the rest of the run (commitStep-n.lua). */
+const PARTIAL: readonly string[] = ['partial', ...LIVE_RUN_FIELDS];
+
 /** Everything the store writes goes through here: no registered secret is ever stored. */
 const j = (v: unknown): string => scrub(JSON.stringify(v ?? null));
 
@@ -124,6 +127,8 @@ export class RunStore {
   readonly triggers: TriggerState;
   /** OAuth connectors' sealed credentials, refresh locks, logins under way and runs waiting for a login */
   readonly oauth: RedisCredentialVault;
+  /** runs an in-place commit answered in part (advanceRun): see holdsOthers */
+  private readonly inPlace = new WeakSet<RunRecord>();
 
   constructor(redis: RedisClient, prefix = 'il') {
     this.redis = redis;
@@ -266,9 +271,9 @@ export class RunStore {
     return { runId, created: true, run };
   }
 
-  private async toRun(h: Record<string, string>, known?: Map<string, StepRecord>): Promise<RunRecord> {
+  private async toRun(h: Record<string, string>): Promise<RunRecord> {
     const [def] = await this.defs.of([h]);
-    return parseRun(h, def, known);
+    return parseRun(h, def);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -308,9 +313,8 @@ export class RunStore {
     h: Record<string, string>,
     grants: Record<string, string>,
     toggle: string | null,
-    known?: Map<string, StepRecord>,
   ): Promise<LoadedStep> {
-    const run = h.id ? await this.toRun(h, known) : undefined;
+    const run = h.id ? await this.toRun(h) : undefined;
     const ready = run && this.ready.marker(run, h);
     return { run, grants: parseGrants(session, grants), enabled: toggle !== '0', ...(ready ? { ready } : {}) };
   }
@@ -458,25 +462,46 @@ export class RunStore {
     started?: Record<string, unknown>,
   ): Promise<{ outcome: string; loaded?: LoadedStep }> {
     if (this.redis.isCluster) throw new InterlockError('INTERNAL', 'a step runs in place only on a single Redis');
-    // The job holds every other step's record: committed ones never change, and pending ones stay
-    // pending until their turn (a cancel, which may skip them, shows in the run's status). Only the
-    // run's own fields and the two steps at hand are read back; a run in any other state is read whole.
-    const others = Object.values(run.steps).filter((s) => s.id !== stepId && s.id !== next.stepId);
-    const partial = others.every((s) => s.items === undefined && ['succeeded', 'skipped', 'pending'].includes(s.status));
-    const known = partial ? new Map(others.map((s) => [s.id, s])) : undefined;
-    const r = await this.s.commitStep(
-      ...this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()),
-      ...this.commitArgs(stepId, status, result, next.stepId, started),
-      next.holder,
-      next.toolField,
-      ...(partial ? [...RUN_FIELDS, ...stepFields(stepId), ...stepFields(next.stepId)] : []),
+    const partial = this.holdsOthers(run, stepId, next.stepId);
+    const args = this.commitArgs(stepId, status, result, next.stepId, started);
+    // One array, spread once: a call with several spreads walks each through the iterator protocol.
+    const argv = this.rr(run.id, this.keys.grants(run.session), this.keys.toolToggles()).concat(
+      args,
+      [next.holder, next.toolField],
+      partial ? PARTIAL : [],
     );
+    const r = await this.s.commitStep(...argv);
     if (!Array.isArray(r)) return { outcome: textResult('commitStep', r) };
     const [tag, ...rest] = r as unknown[];
     if (tag !== 'ok') textResult('commitStep', r, ['ok']);
     if (isArmed('after-commit')) await failPoint('after-commit');
     const l = loadStepResult(rest, 'commitStep');
-    return { outcome: 'ok', loaded: await this.loaded(run.session, l.hash, l.grants, l.toggle, known) };
+    if (!partial) return { outcome: 'ok', loaded: await this.loaded(run.session, l.hash, l.grants, l.toggle) };
+    // The result just written is the one sent (args[2]), so it is not read back.
+    l.hash[F.stepResult(stepId)] = args[2];
+    const after = advanceRun(run, l.hash, [stepId, next.stepId]);
+    this.inPlace.add(after);
+    const ready = this.ready.marker(after, l.hash);
+    return {
+      outcome: 'ok',
+      loaded: { run: after, grants: parseGrants(run.session, l.grants), enabled: l.toggle !== '0', ...(ready ? { ready } : {}) },
+    };
+  }
+
+  /**
+   * Whether the caller's run holds every step's record but the two at hand as Redis does: committed
+   * ones never change, and pending ones stay pending until their turn (a cancel, which may skip
+   * them, shows in the run's status). A run that came out of such a commit still does (its other
+   * steps are those plus the one it committed), so only a run read some other way is looked at.
+   */
+  private holdsOthers(run: RunRecord, stepId: string, nextId: string): boolean {
+    if (this.inPlace.has(run)) return true;
+    for (const id in run.steps) {
+      if (id === stepId || id === nextId) continue;
+      const s = run.steps[id];
+      if (s.items !== undefined || (s.status !== 'succeeded' && s.status !== 'skipped' && s.status !== 'pending')) return false;
+    }
+    return true;
   }
 
   private commitArgs(

@@ -1,21 +1,18 @@
+/**
+ * A tool call step: its rate-limit slots, its start (a write's intent first), the call itself
+ * under a guard that stops it on a cancel or a shutdown, and what its answer or failure means
+ * for the step (commit and go on, retry, in doubt, blocked on a login).
+ */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DelayedError } from 'bullmq';
 import { checkToolResult, loosenedNote, recordedResult } from '../connectors/results.ts';
 import type { ToolCallResult } from '../connectors/types.ts';
-import { verdictWords } from '../policy/words.ts';
 import { CallGuard } from './call-guard.ts';
 import { isLoginRequired } from '../connectors/oauth/login-required.ts';
 import { handOff } from './chain.ts';
-import {
-  type StepDeps,
-  type StepJob,
-  attemptOf,
-  auditDraft,
-  blockOnLogin,
-  commitAndAdvance,
-  failAttempt,
-  handBack,
-} from './execute.ts';
+import { blockOnLogin } from './block.ts';
+import { type StepDeps, type StepJob, attemptOf, commitAndAdvance, failAttempt, handBack } from './execute.ts';
+import { recordGateNote } from './gate-record.ts';
 import type { StepOp } from './plan.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { rateClaim } from './rate-slots.ts';
@@ -24,7 +21,6 @@ import { StepStart, notStarted } from './start.ts';
 
 type CallOp = Extract<StepOp, { kind: 'call' }>;
 type CoveredOp = Extract<StepOp, { kind: 'callCovered' }>;
-type DenyOp = Extract<StepOp, { kind: 'deny' }>;
 
 const DEFAULT_HOLD_MS = 60_000;
 const READ_START_AFTER_MS = 50;
@@ -96,101 +92,6 @@ export async function callCovered(d: StepDeps, j: StepJob, op: CoveredOp): Promi
       ? ({ kind: 'remembered', grant: cover.grant } as const)
       : ({ kind: 'planned', planHash: cover.plan.planHash, by: cover.plan.by } as const);
   return callTool(d, j, { kind: 'call', tool: op.tool, args: op.args, argumentsHash: op.argumentsHash, note }, r.confirmationId);
-}
-
-/** A remembered deny covers the write: its use is counted, and the step ends denied without a call. */
-export async function denyByGrant(d: StepDeps, j: StepJob, op: DenyOp): Promise<string> {
-  const { run, step } = j;
-  if (op.grant && !op.grant.id.startsWith('legacy-'))
-    await d.store.grants.use(op.grant, {
-      runId: run.id,
-      stepId: step.id,
-      confirmationId: '',
-      argumentsHash: op.argumentsHash,
-      at: Date.now(),
-    });
-  const by = op.by ? ` (made by ${op.by}${op.grant ? `, grant ${op.grant.id}` : ''})` : '';
-  await d.store.audit.append('deny', {
-    ...auditDraft(j, op),
-    source: { kind: 'grant', ...(op.grant ? { grant: op.grant.id } : {}), ...(op.by ? { by: op.by } : {}) },
-  });
-  await d.store.failStep(
-    run.id,
-    step.id,
-    'denied',
-    'denied',
-    { arguments: op.args, argumentsHash: op.argumentsHash, note: `denied by a decision remembered for this session${by}` },
-    {
-      code: 'DENIED',
-      message: `A decision remembered for this session${by} denies ${step.connector}.${step.tool}; the tool was not called`,
-    },
-  );
-  return 'denied by grant';
-}
-
-/**
- * What let the write through without a person asking now goes on record before it is sent: a
- * grant, an approved plan or a policy rule, in the run's events and in the audit (see runs/audit.ts).
- */
-async function recordGateNote(d: StepDeps, j: StepJob, op: CallOp, confirmationId?: string): Promise<void> {
-  const { connector, tool } = j.step;
-  const draft = {
-    argumentsHash: op.argumentsHash,
-    runId: j.run.id,
-    stepId: j.step.id,
-    workflow: j.run.workflow,
-    connector,
-    tool,
-    at: Date.now(),
-  };
-  if (op.note?.kind === 'remembered') {
-    const g = op.note.grant;
-    await d.store.audit.append('approve', {
-      ...draft,
-      source: { kind: 'grant', ...(g?.id ? { grant: g.id } : {}), ...(g?.by ? { by: g.by } : {}) },
-    });
-    await d.store.appendEvent(j.run.id, 'confirmation.remembered', j.step.id, {
-      connector,
-      tool,
-      argumentsHash: op.argumentsHash,
-      grantedBy: g?.by ?? 'unknown',
-      ...(g?.channel ? { channel: g.channel } : {}),
-      ...(g ? { grantId: g.id } : {}),
-      ...(confirmationId ? { confirmationId } : {}),
-    });
-  } else if (op.note?.kind === 'planned') {
-    await d.store.audit.append('approve', { ...draft, source: { kind: 'plan', planHash: op.note.planHash } });
-    await d.store.appendEvent(j.run.id, 'confirmation.planned', j.step.id, {
-      connector,
-      tool,
-      argumentsHash: op.argumentsHash,
-      planHash: op.note.planHash,
-      approvedBy: op.note.by,
-      ...(confirmationId ? { confirmationId } : {}),
-    });
-  } else if (op.note?.kind === 'rule') {
-    const v = op.note.verdict;
-    await d.store.audit.append('approve', {
-      ...draft,
-      source: { kind: 'rule', rule: v.rule },
-      ...(v.money ? { money: v.money } : {}),
-    });
-    await d.store.appendEvent(j.run.id, 'step.approved_by_rule', j.step.id, {
-      connector,
-      tool,
-      argumentsHash: op.argumentsHash,
-      rule: v.rule,
-      ...(v.money ? { money: v.money } : {}),
-      message: verdictWords(v),
-    });
-  } else if (op.note?.kind === 'ungatedByOverride') {
-    await d.store.appendEvent(j.run.id, 'step.ungated_by_override', j.step.id, {
-      connector,
-      tool,
-      loosened: op.note.loosened,
-      argumentsHash: op.argumentsHash,
-    });
-  }
 }
 
 async function callFailed(

@@ -18,7 +18,9 @@
  * slot beyond a short wait, be retried, or be handed back (handOff).
  */
 import type { Job } from 'bullmq';
-import type { StepDef } from '../workflows/types.ts';
+import type { RunRecord } from '../runs/records.ts';
+import type { StepDef, TemplateContext } from '../workflows/types.ts';
+import { contextOf, refreshContext } from './flow/context.ts';
 import type { StepDeps, StepJob } from './execute.ts';
 import type { LoadedStep } from '../runs/store.ts';
 import type { StepJobData } from './queues.ts';
@@ -47,11 +49,37 @@ export class Chain {
   private readonly o: ChainOptions;
   /** set by an in-place commit: the next step this job now holds, and what it needs */
   taken: { stepId: string; loaded: LoadedStep } | undefined;
+  /** what templates see, kept from step to step (see context) */
+  private view: { steps: RunRecord['steps']; ctx: TemplateContext; incremental: boolean } | undefined;
+  /** the steps whose records changed since the context was last asked for */
+  private changed: string[] = [];
 
   constructor(job: Job<StepJobData>, o: ChainOptions) {
     this.job = job;
     this.o = o;
     this.until = Date.now() + o.sliceMs;
+  }
+
+  /** An in-place commit of `committed` handed this job the next step, with what it needs. */
+  took(committed: string, next: string, loaded: LoadedStep): void {
+    this.taken = { stepId: next, loaded };
+    this.changed.push(committed, next);
+  }
+
+  /**
+   * What templates see for `run`, the run this job holds. Built once; while each in-place commit
+   * updates that run's steps record (runs/parse.ts advanceRun), only the steps it changed are
+   * looked at again, instead of a view of every step of a long chain at every step.
+   */
+  context(run: RunRecord): TemplateContext {
+    let v = this.view;
+    if (v?.incremental && v.steps === run.steps) refreshContext(v.ctx, run, this.changed);
+    else {
+      v = { steps: run.steps, ctx: contextOf(run), incremental: !run.definition.steps.some((s) => s.kind === 'parallel') };
+      this.view = v;
+    }
+    this.changed = [];
+    return v.ctx;
   }
 
   /**

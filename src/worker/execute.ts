@@ -1,21 +1,23 @@
 /**
  * Carries out what planStep decided, against the store and the queues. Each operation is one
- * short function; the two that call out (a tool, a model) live in call.ts and llm.ts.
+ * short function; the two that call out (a tool, a model) live in call.ts and llm.ts, what a gate
+ * decided without a person in gate-record.ts, and pausing a run for an admin or a login in block.ts.
  */
 import { DelayedError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { CallOptions, ToolCallResult, ToolInfo } from '../connectors/types.ts';
-import type { InterlockError } from '../errors.ts';
 import type { LlmCaller } from '../llm/caller.ts';
 import type { ReadyMarker } from '../runs/ready.ts';
-import type { ErrorInfo, RunRecord, StepRecord } from '../runs/records.ts';
+import type { RunRecord, StepRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import type { PolicyConfig, StepDef, WorkflowDef } from '../workflows/types.ts';
-import { callCovered, callTool, denyByGrant } from './call.ts';
+import { blockOnChangedTool, blockOnLogin } from './block.ts';
+import { callCovered, callTool } from './call.ts';
 import { type Chain, handOff } from './chain.ts';
+import { denyByGrant, denyByRule } from './gate-record.ts';
 import { callModel } from './llm.ts';
-import { verdictWords } from '../policy/words.ts';
-import type { ActionOp, PositionOp, Resolved, RuleVerdict } from './plan.ts';
+import { stepIndex } from '../workflows/step-index.ts';
+import type { ActionOp, PositionOp } from './plan.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
@@ -146,43 +148,6 @@ export async function execute(d: StepDeps, j: StepJob, op: ActionOp): Promise<st
   }
 }
 
-/** A policy rule denies the write: it is never sent, and the step and the audit name the rule. */
-async function denyByRule(d: StepDeps, j: StepJob, v: RuleVerdict, r: Resolved): Promise<string> {
-  const { run, step } = j;
-  const words = verdictWords(v);
-  await d.store.audit.append('deny', {
-    ...auditDraft(j, r),
-    source: { kind: 'rule', rule: v.rule },
-    ...(v.money ? { money: v.money } : {}),
-  });
-  await d.store.appendEvent(run.id, 'step.denied_by_rule', step.id, {
-    rule: v.rule,
-    argumentsHash: r.argumentsHash,
-    message: words,
-  });
-  await d.store.failStep(
-    run.id,
-    step.id,
-    'denied',
-    'denied',
-    { arguments: r.args, argumentsHash: r.argumentsHash, note: words },
-    { code: 'DENIED', message: `${words} ${step.connector}.${step.tool} was not called.` },
-  );
-  return `denied by rule ${v.rule}`;
-}
-
-export function auditDraft(j: StepJob, r: Resolved) {
-  return {
-    argumentsHash: r.argumentsHash,
-    runId: j.run.id,
-    stepId: j.step.id,
-    workflow: j.run.workflow,
-    connector: j.step.connector,
-    tool: j.step.tool,
-    at: Date.now(),
-  };
-}
-
 /**
  * Commits a step and enqueues the next, in one round trip where one connection orders them (see
  * RunStore.thenEnqueue); or, when the job may run the next step in place, commits it and takes the
@@ -196,7 +161,7 @@ export async function commitAndAdvance(
   started?: Record<string, unknown>,
 ): Promise<string> {
   const { run, next, chain } = j;
-  const after = next === undefined ? undefined : run.definition.steps.find((s) => s.id === next);
+  const after = next === undefined ? undefined : run.definition.steps[stepIndex(run.definition.steps, next)];
   if (next && chain?.job.id && after?.kind === 'call' && (await chain.accepts(after))) {
     const r = await d.store.commitStepInPlace(
       run,
@@ -206,7 +171,7 @@ export async function commitAndAdvance(
       { stepId: next, holder: chain.job.id, toolField: `${after.connector}.${after.tool}` },
       started,
     );
-    if (r.loaded) chain.taken = { stepId: next, loaded: r.loaded };
+    if (r.loaded) chain.took(j.step.id, next, r.loaded);
     return r.outcome;
   }
   return d.store.commitStep(run.id, j.step.id, status, result, next, {
@@ -255,69 +220,4 @@ export async function handBack(d: StepDeps, j: StepJob): Promise<string> {
   if (j.borrowed) return handOff(d, j, 'the worker shut down');
   await j.job.moveToDelayed(Date.now(), j.token);
   throw new DelayedError();
-}
-
-/** Pauses the run (needs_attention, TOOL_CHANGED) until an admin approves the tool's new definition. */
-async function blockOnChangedTool(d: StepDeps, j: StepJob, info: ToolInfo, fields: string[]): Promise<string> {
-  const { connector, name: tool } = info;
-  const runId = j.run.id;
-  const stepId = j.step.id;
-  const error: ErrorInfo = {
-    code: 'TOOL_CHANGED',
-    message:
-      `Tool ${connector}.${tool} changed since it was pinned (${fields.join(', ')}); it is disabled until an admin reviews the change and approves it ` +
-      `(interlock connectors approve-tool ${connector} ${tool}, or POST /api/v1/connectors/${connector}/tools/${tool}/approve). The run continues then.`,
-  };
-  const r = await d.store.blockStep(runId, stepId, error, { connector, tool, fields });
-  if (r === 'ok') {
-    await d.store.pins.addWaiting(connector, tool, runId, stepId);
-    const generation = `unblocked-${Date.now()}`;
-    // An approval landing between the block and the line above found nobody waiting: look again.
-    if (
-      (await d.store.pins.observe(info)).status !== 'changed' &&
-      (await d.store.unblockStep(runId, stepId, { connector, tool, by: 'approved meanwhile' }, generation)) === 'ok'
-    ) {
-      await d.queues.enqueue(j.run.definition, runId, j.run.session, stepId, generation);
-    }
-  }
-  d.logger.warn({ runId, stepId, connector, tool, fields }, 'tool changed since it was pinned; run paused');
-  return `blocked: ${r}`;
-}
-
-/**
- * Pauses the run (needs_attention, CONNECTOR_LOGIN_REQUIRED) until someone logs the connector in.
- * The call never reached the tool (no token was sent, or the server refused it), so a write's
- * intent is cleared with the block: after the login the step is sent as if for the first time.
- */
-export async function blockOnLogin(d: StepDeps, j: StepJob, connector: string, err: InterlockError): Promise<string> {
-  const runId = j.run.id;
-  const stepId = j.step.id;
-  const error = { code: 'CONNECTOR_LOGIN_REQUIRED' as const, message: err.message };
-  const r = await d.store.blockStep(
-    runId,
-    stepId,
-    error,
-    { connector, ...(err.details as Record<string, unknown>) },
-    { neverSent: true },
-  );
-  if (r === 'ok') {
-    await d.store.oauth.addWaiting(connector, runId, stepId);
-    // A login landing between the block and the line above found nobody waiting: look again.
-    const generation = `unblocked-${Date.now()}`;
-    if (
-      (await d.store.oauth.connected(connector)) &&
-      (await d.store.unblockStep(
-        runId,
-        stepId,
-        { connector, by: 'logged in meanwhile' },
-        generation,
-        'CONNECTOR_LOGIN_REQUIRED',
-      )) === 'ok'
-    ) {
-      await d.store.oauth.dropWaiting(connector, runId, stepId);
-      await d.queues.enqueue(j.run.definition, runId, j.run.session, stepId, generation);
-    }
-  }
-  d.logger.warn({ runId, stepId, connector }, 'connector needs a login; run paused');
-  return `awaiting login: ${r}`;
 }

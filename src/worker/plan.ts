@@ -13,6 +13,7 @@ import type { PolicyVerdict } from '../policy/types.ts';
 import type { ConfirmationPayload, Grant, RunRecord, StepRecord } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
+import { stepIndex } from '../workflows/step-index.ts';
 import type { CallStep, PolicyConfig, StepDef } from '../workflows/types.ts';
 import { pickGrant } from '../grants/grant.ts';
 import { runCurrency } from '../grants/run-currency.ts';
@@ -87,7 +88,7 @@ export function planPosition(run: RunRecord | undefined, stepId: string, jobAgeM
   if (TERMINAL_RUN_STATUSES.has(run.status) || run.status === 'needs_attention')
     return { kind: 'stop', outcome: `run ${run.status}` };
   const steps = run.definition.steps;
-  const idx = steps.findIndex((s) => s.id === stepId);
+  const idx = stepIndex(steps, stepId);
   const step = steps[idx];
   const rec = run.steps[stepId];
   if (!step || !rec) return { kind: 'stop', outcome: 'unknown step' };
@@ -95,7 +96,8 @@ export function planPosition(run: RunRecord | undefined, stepId: string, jobAgeM
   if (rec.status === 'succeeded' || rec.status === 'skipped')
     return { kind: 'alreadyCommitted', next: run.status === 'running' ? next : undefined };
   if (rec.status !== 'pending' && rec.status !== 'running') return { kind: 'stop', outcome: `step ${rec.status}` };
-  for (const prev of steps.slice(0, idx)) {
+  for (let i = 0; i < idx; i++) {
+    const prev = steps[i];
     const ps = run.steps[prev.id]?.status;
     if (ps === 'succeeded' || ps === 'skipped') continue;
     // The job can be seen before the commit that enqueued it when the two travel on different

@@ -132,7 +132,7 @@ export class StepProcessor {
   /** One step whose turn it is: its facts, its plan, and what the plan says. */
   private async step(j: StepJob, loaded: LoadedStep): Promise<string> {
     const { job, run, step } = j;
-    const ctx = contextOf(run);
+    const ctx = j.chain ? j.chain.context(run) : contextOf(run);
     if (isFlowStep(step)) return runFlow(this.d, j, step, ctx);
     const facts = step.kind === 'llm' ? await modelFacts(step, ctx) : await this.toolFacts(j, step, ctx, loaded);
     const op = planStep({

@@ -37,9 +37,17 @@ export function ruleContext(
   };
 }
 
+/** ruleSet by policy object: a config's policy never changes (a reload brings a new one), and every step asks. */
+const sets = new WeakMap<PolicyConfig, RuleSet>();
+
 /** The file's rules, then one per allow_unconfirmed name: first match wins. */
 export function ruleSet(policy: PolicyConfig): RuleSet {
-  return { rules: [...(policy.rules ?? []), ...policy.allowUnconfirmed.map(unconfirmedRule)], money: policy.money ?? [] };
+  let set = sets.get(policy);
+  if (!set) {
+    set = { rules: [...(policy.rules ?? []), ...policy.allowUnconfirmed.map(unconfirmedRule)], money: policy.money ?? [] };
+    sets.set(policy, set);
+  }
+  return set;
 }
 
 /**

@@ -13,8 +13,10 @@
         5 now, 6 event data (JSON), 7 '' or the step.started event data (JSON) of a read that answered
         before startStep was sent: the step is started here, as startStep would have (attempts, event),
         8 '' or, in place, the id of the job that commits (the next step's holder),
-        9 in place: `connector.tool` of the next step, 10… in place: the run hash fields to answer
-        (the caller holds the records of the other steps); none: the whole hash
+        9 in place: `connector.tool` of the next step, 10 in place: 'partial' when the caller holds
+        the records of the other steps and the run's fixed fields, then 11… the run's live fields
+        (parse.ts LIVE_RUN_FIELDS): the answer holds those and the two steps' fields (not the
+        result just written); no 'partial': the whole hash
   Returns: 'ok' | 'stale:<runStatus>' when the run ended meanwhile | 'dup:<stepStatus>' when already committed;
            in place, when the run goes on to a next step: {'ok', run hash (flat), grants hash (flat), toggle or false}
   Events: [step.started,] step.succeeded | step.skipped, then run.succeeded on the last step
@@ -43,9 +45,17 @@ else
   if ARGV[8] and ARGV[8] ~= '' then
     markReady(ARGV[4], '0', ARGV[5], ARGV[8])
     local run
-    if #ARGV >= 10 then
+    if ARGV[10] == 'partial' then
+      -- The caller holds every other step's record and the run's fixed fields: the live run fields
+      -- (ARGV[11…]) and the two steps at hand, but not the result just written, which it sent.
       local fields = {}
-      for i = 10, #ARGV do fields[#fields + 1] = ARGV[i] end
+      for i = 11, #ARGV do fields[#fields + 1] = ARGV[i] end
+      local nk = 's:' .. ARGV[4] .. ':'
+      for _, f in ipairs({'status', 'attempts', 'approved', 'conf', 'intent'}) do
+        fields[#fields + 1] = sk .. f
+        fields[#fields + 1] = nk .. f
+      end
+      fields[#fields + 1] = nk .. 'result'
       local values = redis.call('HMGET', KEYS[1], unpack(fields))
       run = {}
       for i, f in ipairs(fields) do

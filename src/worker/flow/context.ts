@@ -29,6 +29,17 @@ export function contextOf(run: RunRecord): TemplateContext {
   return { inputs: run.inputs, steps, run: { id: run.id, workflow: run.workflow, session: run.session } };
 }
 
+/**
+ * `ctx` (contextOf `run` as it was) brought up to date where steps `ids` changed. Only for a run
+ * without parallel steps, whose branches read as `steps.<branch>` beside the step ids.
+ */
+export function refreshContext(ctx: TemplateContext, run: RunRecord, ids: readonly string[]): void {
+  for (const id of ids) {
+    const s = run.steps[id];
+    if (s) ctx.steps[id] = view(s);
+  }
+}
+
 /** The context of one step inside an item or a branch: the earlier steps there read as `steps.<id>`. */
 export function innerContext(
   base: TemplateContext,
