@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ConfigSource } from './config/source.ts';
+import { errorMessage } from './errors.ts';
 import { OAuthConnectors, redirectUrlFromEnv } from './connectors/oauth/connectors.ts';
 import { ConnectorPool } from './connectors/pool.ts';
 import { createLogger } from './logger.ts';
@@ -162,12 +164,25 @@ export class App {
 
   async close(): Promise<void> {
     this.source.close();
-    await this.triggers.close();
+    // While Redis is away a BullMQ close waits for it forever (its QUIT queues behind commands
+    // waiting for the connection). The step workers bound their own wait (the grace period and a
+    // second); the trigger worker and the queues, which hold nothing in flight, get one second more,
+    // then closing the connections ends whatever still waits. With Redis up each is awaited in full.
+    const triggers = this.triggers.close();
     await this.workers?.close();
     this.workers = undefined;
-    await this.workerQueues?.close();
+    const rest = Promise.all([triggers, this.workerQueues?.close(), this.queues.close()]);
     this.workerQueues = undefined;
-    await this.queues.close();
+    if (this.redis.client.status === 'ready') await rest;
+    else {
+      const done = new AbortController();
+      const bound = sleep(1000, undefined, { signal: done.signal }).catch(() => {});
+      const logged = rest.catch((err: unknown) =>
+        this.logger.warn({ err: errorMessage(err) }, 'a queue did not close while Redis is away'),
+      );
+      await Promise.race([logged, bound]);
+      done.abort();
+    }
     await this.pool.close();
     await this.redis.close();
   }
