@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.ts';
 import { loadConfigFromString } from '../../src/workflows/load.ts';
 import type { LlmStep } from '../../src/workflows/types.ts';
+import { issueLines as issues } from '../workflows/helpers.ts';
 
 const FILE = '/cfg/workflows.yaml';
 
@@ -16,16 +16,6 @@ function config(top: string[], ...steps: string[]): string {
     '    steps:',
     ...steps,
   ].join('\n');
-}
-
-function issues(yaml: string): string[] {
-  try {
-    loadConfigFromString(yaml, FILE);
-  } catch (err) {
-    if (err instanceof ConfigError) return err.issues.map((i) => `${i.line}:${i.col} ${i.message}`);
-    throw err;
-  }
-  return [];
 }
 
 const DRAFT = [
