@@ -21,6 +21,7 @@ import type { ActionOp, PositionOp } from './plan.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
+import { errorMessage } from '../errors.ts';
 
 /** What the processor needs from the connector pool: a lookup, and a call of what was looked up. */
 export interface ToolCaller {
@@ -49,6 +50,11 @@ export interface StepDeps {
   workflow?: (name: string) => WorkflowDef | undefined;
   /** how long one job may go on running its run's next steps in place (chain.ts); 0 or unset: never */
   chainSliceMs?: number;
+  /**
+   * BullMQ completes the step jobs over the store's own connection (a single Redis): a job's last
+   * commit and the job's completion then go out together (see commitAndAdvance)
+   */
+  jobsOnStoreConnection?: boolean;
 }
 
 /** One step job with the run it belongs to, once its position in the run lets it proceed. */
@@ -174,10 +180,42 @@ export async function commitAndAdvance(
     if (r.loaded) chain.took(j.step.id, next, r.loaded);
     return r.outcome;
   }
+  if (next === undefined && !run.parent && d.jobsOnStoreConnection) return commitLast(d, j, status, result, started);
   return d.store.commitStep(run.id, j.step.id, status, result, next, {
     ...(started ? { started } : {}),
     ...(next ? { enqueueNext: () => d.queues.enqueue(run.definition, run.id, run.session, next, '0') } : {}),
   });
+}
+
+/**
+ * The run's last step: its commit is sent, and the job ends without waiting for the answer, so
+ * BullMQ's completion of the job (moveToFinished, which also fetches the next job) goes out right
+ * behind it on the same connection. Redis runs a connection's commands in order, so the job is
+ * never complete in Redis before its run's commit, and both are answered after one sync of the AOF
+ * instead of two in a row. A commit that fails leaves what a crash between the call and the commit
+ * leaves: the step's ready marker, naming this job, which the reconciler enqueues once the job is
+ * gone (and the call's idempotency key, or its write intent, decides the rest, as after a crash).
+ * If Redis is away, the completion fails too and BullMQ hands the job back when its lock lapses.
+ */
+function commitLast(
+  d: StepDeps,
+  j: StepJob,
+  status: 'succeeded' | 'skipped',
+  result: Parameters<RunStore['commitStep']>[3],
+  started?: Record<string, unknown>,
+): string {
+  const { run, step } = j;
+  d.store.commitStep(run.id, step.id, status, result, undefined, started ? { started } : {}).then(
+    (outcome) => {
+      if (outcome !== 'ok') d.logger.info({ runId: run.id, stepId: step.id, outcome }, 'the last commit found the run moved on');
+    },
+    (err: unknown) =>
+      d.logger.warn(
+        { runId: run.id, stepId: step.id, err: errorMessage(err) },
+        'the last commit failed; the reconciler takes the step up',
+      ),
+  );
+  return 'committed';
 }
 
 /**

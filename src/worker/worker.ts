@@ -55,6 +55,7 @@ export class StepWorkers {
       callTimeoutMs: (id) => own(opts.config.current.connectors, id)?.timeoutMs,
       workflow: (name) => own(opts.config.current.workflows, name),
       chainSliceMs: opts.chainSliceMs ?? chainSliceMs(),
+      jobsOnStoreConnection: !opts.store.redis.isCluster && (opts.connection as unknown) === opts.store.redis,
     });
     this.reconciler = new Reconciler({
       store: opts.store,
