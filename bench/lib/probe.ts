@@ -67,3 +67,27 @@ if (process.env.BENCH_PROBE === '1') {
     process.stderr.write(`BENCH_PROBE ${JSON.stringify(probeSnapshot())}\n`);
   });
 }
+
+/**
+ * BENCH_ALLOC_PROF=<dir>: a sampling heap profile of everything the process allocates, collected
+ * objects included (what `--heap-prof` leaves out, and what garbage collection time follows),
+ * written there when the process exits. Open it in Chrome DevTools (Memory) or read it as JSON.
+ */
+if (process.env.BENCH_ALLOC_PROF) {
+  const dir = process.env.BENCH_ALLOC_PROF;
+  const { Session } = await import('node:inspector');
+  const { writeFileSync } = await import('node:fs');
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.startSampling', {
+    samplingInterval: 8192,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  process.on('exit', () => {
+    // A session on the process's own thread answers synchronously, so this runs before the exit.
+    session.post('HeapProfiler.stopSampling', (err, res) => {
+      if (!err) writeFileSync(`${dir}/alloc-${process.pid}.heapprofile`, JSON.stringify(res.profile));
+    });
+  });
+}

@@ -1,21 +1,25 @@
 /**
- * Running a chain's next step in place: when a step commits and the next one is a call on the
- * connector whose queue this job came from, the job goes on to run it itself instead of ending and
- * enqueueing a job for it. It keeps the connector's concurrency place it already holds (one job,
- * one call at a time), takes the step's rate-limit slots as any step does, and the commit of step k
- * answers what step k+1 needs (commitStep-n.lua in place): one Redis round trip between two steps.
+ * Running a chain's next step in place: when a step commits and the next one is a call on a
+ * connector this process serves, the job goes on to run it itself instead of ending and enqueueing
+ * a job for it. On the connector whose queue the job came from it keeps the concurrency place it
+ * already holds (one job, one call at a time); on another connector it takes one of that
+ * connector's places (places.ts), if one is free at once. It takes the step's rate-limit slots as
+ * any step does, and the commit of step k answers what step k+1 needs (commitStep-n.lua in place):
+ * one Redis round trip between two steps.
  *
  * What stays as it was: every step is committed before the next one starts; the commit marks the
  * next step ready, naming this job as its holder, so a crash anywhere leaves the marker and the
  * holder job, which BullMQ hands back when its lock runs out, and whose next run (or the
- * reconciler) enqueues the marked step (see settle in execute.ts). A cancel between two steps is
- * seen in the run the commit answers.
+ * reconciler) enqueues the marked step (see settle in execute.ts). The reconciler and the doctor
+ * look the holder up in its own queue, the queue of the step its id names. A cancel between two
+ * steps is seen in the run the commit answers.
  *
  * The job hands the chain to the queue, as a step ends today, when the next step is elsewhere
- * (another connector, an llm step, a control-flow step), when its time slice is used up and other
- * jobs wait for a place (so one long run never holds a place others wait for), when its lock could not be renewed, when the
- * process shuts down, and from inside a borrowed step, when the step would wait for a rate-limit
- * slot beyond a short wait, be retried, or be handed back (handOff).
+ * (a connector this process does not serve, or one with no free place, an llm step, a control-flow
+ * step), when its time slice is used up and other jobs wait for a place (so one long run never
+ * holds a place others wait for), when its lock could not be renewed, when the process shuts down,
+ * and from inside a borrowed step, when the step would wait for a rate-limit slot beyond a short
+ * wait, be retried, or be handed back (handOff).
  */
 import type { Job } from 'bullmq';
 import type { RunRecord } from '../runs/records.ts';
@@ -24,6 +28,7 @@ import { contextOf, refreshContext } from './flow/context.ts';
 import type { StepDeps, StepJob } from './execute.ts';
 import type { LoadedStep } from '../runs/store.ts';
 import type { StepJobData } from './queues.ts';
+import type { Release } from './places.ts';
 
 /** INTERLOCK_CHAIN_SLICE_MS, default 1 s: how long one job may go on running its run's next steps; 0 turns it off. */
 export function chainSliceMs(env: NodeJS.ProcessEnv = process.env): number {
@@ -38,8 +43,10 @@ export interface ChainOptions {
   lost: () => boolean;
   /** aborted when the process shuts down */
   stopping?: AbortSignal | undefined;
-  /** whether jobs wait in this job's queue for a place (asked once a slice is used up) */
-  othersWaiting: () => Promise<boolean>;
+  /** whether jobs wait for a place in this job's queue or, for `connector`, for one of its places (asked once a slice is used up) */
+  othersWaiting: (connector: string) => Promise<boolean>;
+  /** a place of another connector this process serves, if one is free now (places.ts) */
+  place?: (connector: string) => Release | undefined;
 }
 
 /** One job's license to run the steps after its own, and the step it took on last. */
@@ -53,6 +60,8 @@ export class Chain {
   private view: { steps: RunRecord['steps']; ctx: TemplateContext; incremental: boolean } | undefined;
   /** the steps whose records changed since the context was last asked for */
   private changed: string[] = [];
+  /** the place of another connector the job holds for the step it runs in place there */
+  private borrowed: { connector: string; release: Release } | undefined;
 
   constructor(job: Job<StepJobData>, o: ChainOptions) {
     this.job = job;
@@ -88,12 +97,41 @@ export class Chain {
    * nobody waiting, nobody is held up, and the job takes another slice.
    */
   async accepts(step: StepDef | undefined): Promise<boolean> {
-    if (step?.kind !== 'call' || step.connector !== this.job.queueName || this.job.id === undefined) return false;
-    if (this.o.lost() || this.o.stopping?.aborted) return false;
-    if (Date.now() < this.until) return true;
-    if (await this.o.othersWaiting()) return false;
-    this.until = Date.now() + this.o.sliceMs;
+    if (step?.kind !== 'call' || this.job.id === undefined || this.o.lost() || this.o.stopping?.aborted) return this.refuse();
+    if (Date.now() >= this.until) {
+      if (await this.o.othersWaiting(step.connector)) return this.refuse();
+      this.until = Date.now() + this.o.sliceMs;
+    }
+    return this.placeFor(step.connector);
+  }
+
+  /**
+   * The job's own queue's place is the one the job holds; a step on another connector needs one of
+   * that connector's places, taken now or not at all. The call before it has answered when this is
+   * asked, so a place held for it is let go first.
+   */
+  private placeFor(connector: string): boolean {
+    if (connector === this.job.queueName) {
+      this.release();
+      return true;
+    }
+    if (this.borrowed?.connector === connector) return true;
+    this.release();
+    const release = this.o.place?.(connector);
+    if (!release) return false;
+    this.borrowed = { connector, release };
     return true;
+  }
+
+  private refuse(): false {
+    this.release();
+    return false;
+  }
+
+  /** Lets go of the place of another connector this job holds, if any: when it stops running steps in place, or moves on. */
+  release(): void {
+    this.borrowed?.release();
+    this.borrowed = undefined;
   }
 }
 

@@ -2,7 +2,7 @@ import { F, runIdOfConfirmation } from '../runs/keys.ts';
 import type { RunRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import { examineBlocked, unblockRun } from './doctor-blocked.ts';
-import { stepJobId, type StepQueues } from './queues.ts';
+import { queueOfJob, stepJobId, type StepQueues } from './queues.ts';
 
 /** What `interlock doctor` knows to look for; see docs/recovery.md. */
 export type FindingKind =
@@ -190,8 +190,9 @@ export class Doctor {
   private async jobLive(run: RunRecord, stepId: string, jobIds: string[]): Promise<boolean> {
     const step = run.definition.steps.find((s) => s.id === stepId);
     if (!step) return false;
-    const q = this.o.queues.get(step.connector);
     for (const id of new Set(jobIds)) {
+      // A holder that runs the step in place may be a job of another connector's queue (chain.ts).
+      const q = this.o.queues.get(queueOfJob(run.definition, run.id, id) ?? step.connector);
       const job = await q.getJob(id);
       if (job && LIVE.has(await job.getState())) return true;
     }
@@ -283,7 +284,7 @@ export async function diagnose(
 
 /**
  * The job a ready marker names as its holder: a job running the run's steps in place of their own
- * (worker/chain.ts) is on the same connector's queue, and picks the step up while it lives.
+ * (worker/chain.ts), in the queue of its own step (queueOfJob), which picks the step up while it lives.
  */
 export function holderOf(runId: string, hash: Record<string, string>): string[] {
   const id = hash[F.job];

@@ -18,6 +18,7 @@ import { denyByGrant, denyByRule } from './gate-record.ts';
 import { callModel } from './llm.ts';
 import { stepIndex } from '../workflows/step-index.ts';
 import type { ActionOp, PositionOp } from './plan.ts';
+import type { ConnectorPlaces } from './places.ts';
 import type { StepJobData, StepQueues } from './queues.ts';
 import type { RateSlot } from './rate-limits.ts';
 import { errorInfo, final, isTransient } from './retry.ts';
@@ -55,6 +56,8 @@ export interface StepDeps {
    * commit and the job's completion then go out together (see commitAndAdvance)
    */
   jobsOnStoreConnection?: boolean;
+  /** the concurrency places of the connectors this process serves: a job takes one to run another connector's step in place */
+  places?: ConnectorPlaces;
 }
 
 /** One step job with the run it belongs to, once its position in the run lets it proceed. */

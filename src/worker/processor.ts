@@ -108,6 +108,7 @@ export class StepProcessor {
       if (run.parent) await wakeParent(this.d.store, this.d.queues, run.id);
       return outcome;
     } finally {
+      chain?.release();
       if (job.id) this.lockLost.delete(job.id);
     }
   }
@@ -118,14 +119,17 @@ export class StepProcessor {
     if (slice <= 0 || step.kind !== 'call' || this.d.store.redis.isCluster || !job.id) return undefined;
     const id = job.id;
     const queue = this.d.queues.get(job.queueName);
+    const places = this.d.places;
     return new Chain(job, {
       sliceMs: slice,
       lost: () => this.lockLost.has(id),
       stopping: this.d.handBack,
-      othersWaiting: async () => {
+      othersWaiting: async (connector) => {
+        if (connector !== job.queueName && places?.waited(connector)) return true;
         const c = await queue.getJobCounts('wait', 'prioritized');
         return (c.wait ?? 0) + (c.prioritized ?? 0) > 0;
       },
+      ...(places ? { place: (connector: string) => places.tryAcquire(connector) } : {}),
     });
   }
 

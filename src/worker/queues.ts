@@ -42,6 +42,26 @@ export function stepJobId(runId: string, stepId: string, generation: string): st
   return `${runId}.${stepId}.${generation}`;
 }
 
+/**
+ * The step a step job's id names (stepJobId): the job's own step. A run id has no dot and a
+ * generation is '0' or a confirmation id (no dot either), so whatever lies between is the step id.
+ */
+export function stepOfJobId(runId: string, jobId: string): string | undefined {
+  if (!jobId.startsWith(`${runId}.`)) return undefined;
+  const rest = jobId.slice(runId.length + 1);
+  const dot = rest.lastIndexOf('.');
+  return dot > 0 ? rest.slice(0, dot) : undefined;
+}
+
+/**
+ * The connector whose queue holds a step job of `def`: its own step's. A job that runs later steps
+ * in place (chain.ts), on other connectors too, stays in that queue.
+ */
+export function queueOfJob(def: WorkflowDef, runId: string, jobId: string): string | undefined {
+  const stepId = stepOfJobId(runId, jobId);
+  return stepId === undefined ? undefined : def.steps.find((s) => s.id === stepId)?.connector;
+}
+
 export function jobOptions(step: StepDef, jobId: string, priorAttempts = 0): JobsOptions {
   return {
     jobId,

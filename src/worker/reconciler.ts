@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RunStore } from '../runs/store.ts';
 import { Doctor, type FindingKind, holderOf } from './doctor.ts';
-import { stepJobId, type StepQueues } from './queues.ts';
+import { queueOfJob, stepJobId, type StepQueues } from './queues.ts';
 
 export interface ReconcilerOptions {
   store: RunStore;
@@ -124,9 +124,10 @@ export class Reconciler {
     const q = queues.get(step.connector);
     const held = async () => {
       const [holder] = holderOf(runId, got.hash);
-      return (
-        holder !== undefined && holder !== jobId && !['unknown', 'completed', 'failed'].includes(await q.getJobState(holder))
-      );
+      if (holder === undefined || holder === jobId) return false;
+      // The holder is a job of its own step's queue, which may be another connector's (chain.ts).
+      const hq = queues.get(queueOfJob(run.definition, runId, holder) ?? step.connector);
+      return !['unknown', 'completed', 'failed'].includes(await hq.getJobState(holder));
     };
     const lost = !(await q.getJob(jobId)) && !(await held()) && (await store.ready.still(marker));
     if (lost) await queues.enqueue(run.definition, runId, run.session, marker.stepId, marker.generation);

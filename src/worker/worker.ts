@@ -12,6 +12,7 @@ import { StepProcessor, type ProcessorDeps } from './processor.ts';
 import { QUEUE_PREFIX, queuePrefix, type StepJobData } from './queues.ts';
 import { rateLimitsFor } from './rate-limits.ts';
 import { chainSliceMs } from './chain.ts';
+import { ConnectorPlaces } from './places.ts';
 import { Reconciler } from './reconciler.ts';
 
 export interface StepWorkersOptions extends ProcessorDeps {
@@ -44,6 +45,8 @@ export class StepWorkers {
   private sweeper: NodeJS.Timeout | undefined;
   private sweeping = false;
   private readonly handBack = new AbortController();
+  /** the connectors' concurrency places, shared by their own jobs and the jobs that run their steps in place */
+  private readonly places = new ConnectorPlaces();
   readonly reconciler: Reconciler;
 
   constructor(opts: StepWorkersOptions) {
@@ -56,6 +59,7 @@ export class StepWorkers {
       workflow: (name) => own(opts.config.current.workflows, name),
       chainSliceMs: opts.chainSliceMs ?? chainSliceMs(),
       jobsOnStoreConnection: !opts.store.redis.isCluster && (opts.connection as unknown) === opts.store.redis,
+      places: this.places,
     });
     this.reconciler = new Reconciler({
       store: opts.store,
@@ -78,6 +82,7 @@ export class StepWorkers {
   /** One worker per queue the config needs: new ones start, removed ones close, concurrency follows. */
   private follow(config: InterlockConfig): void {
     const queues = new Map<string, number>(Object.values(config.connectors).map((c) => [c.id, c.concurrency]));
+    this.places.resize(queues);
     const llmSteps = Object.values(config.workflows).some((wf) => wf.steps.some((s) => s.kind === 'llm'));
     if (llmSteps && !queues.has(LLM_CONNECTOR)) queues.set(LLM_CONNECTOR, config.llm?.concurrency ?? 5);
     // Control-flow steps mostly wait or drive calls of their own; their queue takes many at once.
@@ -99,7 +104,7 @@ export class StepWorkers {
   }
 
   private startWorker(id: string, concurrency: number): Worker<StepJobData> {
-    const w = new Worker<StepJobData>(id, (job, token) => this.processor.process(job, token), {
+    const w = new Worker<StepJobData>(id, (job, token) => this.holding(id, job, token), {
       connection: this.opts.connection,
       prefix: queuePrefix(this.opts.prefix ?? QUEUE_PREFIX, id),
       concurrency,
@@ -123,6 +128,20 @@ export class StepWorkers {
         this.opts.logger.warn({ err: err.message, connector: id }, 'worker error'),
     );
     return w;
+  }
+
+  /**
+   * A job of a connector's queue holds one of the connector's places while it runs (places.ts);
+   * BullMQ's concurrency lets no more of them start than there are places, so it waits only while
+   * another queue's job runs one of this connector's steps in place.
+   */
+  private async holding(id: string, job: Job<StepJobData>, token: string | undefined): Promise<string> {
+    const release = await this.places.acquire(id);
+    try {
+      return await this.processor.process(job, token);
+    } finally {
+      release();
+    }
   }
 
   /** BullMQ gave up on a job (stalled too often, or an error thrown outside our handling). */

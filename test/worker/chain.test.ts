@@ -3,12 +3,14 @@ import { describe, expect } from 'vitest';
 import type { App } from '../../src/app.ts';
 import { callLogPath, makeApp, readCalls, testConnectorYaml, waitForStatus } from '../helpers/app.ts';
 import { appTest } from '../helpers/fixtures.ts';
+import { silentLogger } from '../../src/logger.ts';
+import { Reconciler } from '../../src/worker/reconciler.ts';
 
 /*
  * A chain's next step runs in the job of the step before it (src/worker/chain.ts) when it is a call
- * on the same connector: each commit answers what the next step needs, and the run's ready marker
+ * on a connector the process serves: each commit answers what the next step needs, and the run's ready marker
  * names the job that holds it. What a step job did before still holds for such a step: its order,
- * a cancel between two steps, a retry with the step's own attempts, the queue for another connector.
+ * a cancel between two steps, a retry with the step's own attempts, each connector's concurrency.
  */
 const log = callLogPath();
 const otherLog = callLogPath();
@@ -36,6 +38,15 @@ ${echo('s5', '${{ steps.s4.output.text }}-5 ${{ steps.s1.output.text }}')}
 ${echo('a', '${{ inputs.tag }}-a')}
 ${echo('b', '${{ steps.a.output.text }}-b', 'other')}
 ${echo('c', '${{ steps.b.output.text }}-c')}
+  acrossslow:
+    description: a read, a slow read on another connector, a read back on the first
+    inputs: { type: object, required: [tag], properties: { tag: { type: string } } }
+    steps:
+${echo('a', '${{ inputs.tag }}-a')}
+      - id: b
+        call: other.slow
+        with: { ms: 1500, once: "\${{ inputs.tag }}" }
+${echo('c', '${{ inputs.tag }}-c')}
   slowwrite:
     description: a write that takes a while (it cannot be cut short), then a read
     inputs: { type: object, required: [tag], properties: { tag: { type: string } } }
@@ -83,14 +94,55 @@ describe('running a chain step in place of its own job', () => {
     expect(types.at(-1)).toBe('run.succeeded');
   });
 
-  it('hands the step on another connector to that queue, and goes on in place after it', async ({ app }) => {
+  it('runs the step on another connector this process serves in place too, and goes on in place after it', async ({ app }) => {
     const { run } = await app.engine.trigger('across', { tag: 'hop' });
     const done = await waitForStatus(app, run.id, ['succeeded', 'failed']);
     expect(done.status).toBe('succeeded');
     expect(done.steps.c.output).toEqual({ text: 'hop-a-b-c' });
     expect(readCalls(otherLog).filter((c) => c.args.text === 'hop-a-b')).toHaveLength(1);
-    // b had a job of its own on the `other` queue; c, on `test` again, had one too (b's job is on another queue).
-    expect(await lastJob(app, run.id)).toBe(`${run.id}.c.0`);
+    expect(readCalls(log).filter((c) => c.args.text === 'hop-a-b-c')).toHaveLength(1);
+    // b took one of `other`'s places in a's job, and c went on in that job: neither had a job of its own.
+    expect(await lastJob(app, run.id)).toBe(`${run.id}.a.0`);
+  });
+
+  it("keeps to the other connector's concurrency: a step run there in place takes one of its places, or goes to its queue", async ({
+    redis,
+  }) => {
+    // One place on `other`, four on `test`: six runs whose second step is a slow read on `other`.
+    const otherYaml = testConnectorYaml(otherLog, '\n    concurrency: 4').replace('test:', 'other:');
+    const narrow = yaml
+      .replace(otherYaml, otherYaml.replace('concurrency: 4', 'concurrency: 1'))
+      .replace('with: { ms: 1500, once:', 'with: { ms: 150, once:');
+    expect(narrow).not.toBe(yaml);
+    const app = await makeApp(narrow, redis.url);
+    try {
+      await app.startWorkers({ chainSliceMs: 600_000 });
+      const tags = Array.from({ length: 6 }, (_, i) => `narrow${i}-${Date.now()}`);
+      const runs = await Promise.all(tags.map(async (tag) => (await app.engine.trigger('acrossslow', { tag })).run.id));
+      for (const id of runs) expect((await waitForStatus(app, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+      const starts = readCalls(otherLog)
+        .filter((c) => c.tool === 'slow' && tags.includes(String(c.args.once)))
+        .map((c) => c.time)
+        .sort((x, y) => x - y);
+      expect(starts).toHaveLength(6);
+      // Never two of them at once: each started once the one before had answered (150 ms, a
+      // millisecond's leeway for the timer), whichever job ran it.
+      for (let i = 1; i < starts.length; i++) expect(starts[i] - starts[i - 1]).toBeGreaterThanOrEqual(149);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("leaves a step another queue's job runs in place to that job: the reconciler enqueues no job for it", async ({ app }) => {
+    const { run } = await app.engine.trigger('acrossslow', { tag: 'held' });
+    while (!readCalls(otherLog).some((c) => c.tool === 'slow' && c.args.once === 'held')) await sleep(20);
+    // Long past the marker's grace period, as far as the reconciler can tell, while b's call is under way.
+    const reconciler = new Reconciler({ store: app.store, queues: app.queues, logger: silentLogger(), everyMs: 60_000 });
+    expect((await reconciler.pass(Date.now() + 10_000))?.enqueued).toEqual([]);
+    expect(await app.queues.get('other').getJob(`${run.id}.b.0`)).toBeUndefined();
+    expect((await waitForStatus(app, run.id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    expect(readCalls(otherLog).filter((c) => c.tool === 'slow' && c.args.once === 'held')).toHaveLength(1);
+    expect(await lastJob(app, run.id)).toBe(`${run.id}.a.0`);
   });
 
   it('stops between two steps when the run is cancelled during a write: the write is recorded, the next step never runs', async ({
