@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers/promises';
 import { F, runIdOfConfirmation } from '../runs/keys.ts';
 import type { RunRecord } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
@@ -56,16 +57,23 @@ export class Doctor {
     this.o = o;
   }
 
-  /** Examines up to `limit` runs of the runs index, newest first, from `offset`. */
+  /**
+   * Examines up to `limit` runs of the runs index, newest first, from `offset`, `batch` at a time
+   * (50 by default). `yielding`: the event loop gets a turn between two batches, for a pass that
+   * runs beside steps in a worker (the reconciler's scan), so reading and parsing runs never holds
+   * a step up for more than a batch's worth.
+   */
   async examine(
-    opts: { offset?: number; limit?: number; kinds?: ReadonlySet<FindingKind> } = {},
+    opts: { offset?: number; limit?: number; kinds?: ReadonlySet<FindingKind>; batch?: number; yielding?: boolean } = {},
   ): Promise<{ checked: number; findings: Finding[]; next?: number }> {
     const offset = opts.offset ?? 0;
     const limit = opts.limit ?? 10_000;
+    const batch = Math.max(1, opts.batch ?? 50);
     const ids = await this.o.store.redis.zrevrange(this.o.store.keys.runsIndex(), offset, offset + limit - 1);
     const findings: Finding[] = [];
-    for (let i = 0; i < ids.length; i += 50) {
-      const found = await Promise.all(ids.slice(i, i + 50).map((id) => this.examineRun(id)));
+    for (let i = 0; i < ids.length; i += batch) {
+      if (opts.yielding && i > 0) await setImmediate();
+      const found = await Promise.all(ids.slice(i, i + batch).map((id) => this.examineRun(id)));
       for (const f of found.flat()) if (!opts.kinds || opts.kinds.has(f.kind)) findings.push(f);
     }
     return { checked: ids.length, findings, ...(ids.length === limit ? { next: offset + limit } : {}) };

@@ -137,7 +137,14 @@ export class Reconciler {
 
   /** A slice of the runs index per pass, for drift an earlier version or a hand could leave. */
   private async scan(): Promise<string[]> {
-    const r = await this.doctor.examine({ offset: this.scanAt, limit: SCAN_BATCH, kinds: SCAN_REPAIRS });
+    // Small batches with a turn of the event loop between them: this runs beside the steps of its process.
+    const r = await this.doctor.examine({
+      offset: this.scanAt,
+      limit: SCAN_BATCH,
+      kinds: SCAN_REPAIRS,
+      batch: 10,
+      yielding: true,
+    });
     this.scanAt = r.next ?? 0;
     const out: string[] = [];
     for (const f of r.findings) out.push(`${f.runId} ${f.kind}: ${await this.doctor.repair(f)}`);
