@@ -193,6 +193,7 @@ async function main(): Promise<number> {
           { direct: N.direct, one: N.one, chain: N.chain },
           { one: 'oneio', chain: 'chainio' },
           `-${policy}`,
+          w1,
         );
       } finally {
         await stdio.close();

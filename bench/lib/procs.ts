@@ -12,10 +12,12 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { freePort } from '../../test/helpers/redis.ts';
 import { REDIS_LAYOUT_ARGS } from '../../src/runs/redis.ts';
+import type { TraceSteps } from './trace.ts';
 import type { ProbeSnapshot } from './probe.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 const PROBE = pathToFileURL(join(ROOT, 'bench/lib/probe.ts')).href;
+const TRACE = pathToFileURL(join(ROOT, 'bench/lib/trace.ts')).href;
 
 export type Fsync = 'always' | 'everysec' | 'no';
 
@@ -108,6 +110,8 @@ export class Child {
   private probeWaiters: ((s: ProbeSnapshot) => void)[] = [];
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
+  /** what the worker's trace (trace.ts) saw between the last two probes; printed just before the probe's line */
+  lastTrace: TraceSteps | undefined;
 
   constructor(name: string, proc: ChildProcess, readyText: string) {
     this.name = name;
@@ -121,6 +125,10 @@ export class Child {
         while ((nl = buf.indexOf('\n')) >= 0) {
           const line = buf.slice(0, nl);
           buf = buf.slice(nl + 1);
+          if (line.startsWith('BENCH_TRACE ')) {
+            this.lastTrace = JSON.parse(line.slice('BENCH_TRACE '.length)) as TraceSteps;
+            continue;
+          }
           if (line.startsWith('BENCH_PROBE ')) {
             const snap = JSON.parse(line.slice('BENCH_PROBE '.length)) as ProbeSnapshot;
             this.probeWaiters.shift()?.(snap);
@@ -204,6 +212,9 @@ export function startWorker(name: string, configFile: string, redis: BenchRedis,
       // BENCH_HEAP_PROF=<dir>: the same for a sampling heap profile (what allocates, which is what the GC time follows).
       ...(process.env.BENCH_HEAP_PROF ? ['--heap-prof', `--heap-prof-dir=${process.env.BENCH_HEAP_PROF}`] : []),
       ...(process.env.BENCH_WORKER_FLAGS ? process.env.BENCH_WORKER_FLAGS.split(' ') : []),
+      // The trace first, so its line reaches the bench before the probe's on each SIGUSR2.
+      '--import',
+      TRACE,
       '--import',
       PROBE,
       join(ROOT, 'src/cli.ts'),
@@ -218,6 +229,7 @@ export function startWorker(name: string, configFile: string, redis: BenchRedis,
         INTERLOCK_PREFIX: prefix,
         LOG_LEVEL: 'warn',
         BENCH_PROBE: '1',
+        BENCH_TRACE: '1',
         BENCH_REDIS_PORT: String(redis.port),
       },
       stdio: ['ignore', 'ignore', 'pipe'],

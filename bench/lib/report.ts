@@ -240,6 +240,21 @@ export function render(r: BenchResults): string {
             ),
           ]
         : []),
+      ...(L.chain.inside
+        ? [
+            row(
+              `      inside the worker (${L.chain.inside.steps} steps): answer in → commit out`,
+              L.chain.inside.answerToCommitMs,
+              Lb?.chain.inside?.answerToCommitMs,
+            ),
+            row(
+              '        the commit: out to Redis → its answer in',
+              L.chain.inside.commitRoundTripMs,
+              Lb?.chain.inside?.commitRoundTripMs,
+            ),
+            row('        Redis answer in → next call out', L.chain.inside.replyToCallMs, Lb?.chain.inside?.replyToCallMs),
+          ]
+        : []),
       row('trigger (in process) → first tool call', L.chain.triggerToFirstCallMs, Lb?.chain.triggerToFirstCallMs),
       row('last tool call → run succeeded seen', L.chain.lastCallToDoneMs, Lb?.chain.lastCallToDoneMs),
     ]);

@@ -12,7 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { join } from 'node:path';
-import { ROOT } from '../lib/procs.ts';
+import { ROOT, type Child } from '../lib/procs.ts';
 import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
 import { summarize, wallNow, type Summary } from '../lib/stats.ts';
 
@@ -35,6 +35,11 @@ export interface LatencyResult {
     stepOverheadAboveFloorMs: Summary;
     triggerToFirstCallMs: Summary;
     lastCallToDoneMs: Summary;
+    /**
+     * inside the worker (bench/lib/trace.ts, stdio only), per step run in place: the server's answer
+     * in → the commit out to Redis, the commit's round trip, Redis's answer in → the next call out
+     */
+    inside?: { steps: number; answerToCommitMs: Summary; commitRoundTripMs: Summary; replyToCallMs: Summary };
   };
 }
 
@@ -100,6 +105,8 @@ export async function measureLatency(
   o: { direct: number; one: number; chain: number },
   workflows: { one: string; chain: string } = { one: 'one', chain: 'chain' },
   pass = '',
+  /** the worker, whose trace says where a step's time goes inside it (stdio) */
+  worker?: Child,
 ): Promise<LatencyResult> {
   const tag = `${workflows.one}${pass}`;
   // Warm every path once: the worker's MCP session, the tool catalog, scripts, JIT.
@@ -122,7 +129,11 @@ export async function measureLatency(
   const d = direct.p50;
 
   const ones = await sequentialRuns(ctx, workflows.one, `lat-${tag}`, o.one);
+  // A probe starts the worker's trace window afresh; the one after the chains reads it.
+  await worker?.probe();
   const chains = await sequentialRuns(ctx, workflows.chain, `lat-chain-${tag}`, o.chain);
+  await worker?.probe();
+  const trace = worker?.lastTrace;
   await ctx.log.until(
     (calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', chains[chains.length - 1].text).length === CHAIN,
     10_000,
@@ -155,6 +166,16 @@ export async function measureLatency(
       stepOverheadAboveFloorMs: summarize(gaps.map((g) => g - d - floor.p50)),
       triggerToFirstCallMs: summarize(first),
       lastCallToDoneMs: summarize(tail),
+      ...(trace?.steps
+        ? {
+            inside: {
+              steps: trace.steps,
+              answerToCommitMs: summarize(trace.answerToCommitMs),
+              commitRoundTripMs: summarize(trace.commitRoundTripMs),
+              replyToCallMs: summarize(trace.replyToCallMs),
+            },
+          }
+        : {}),
     },
   };
 }
