@@ -248,22 +248,28 @@ export function startRawWorker(
   mcpUrl: string,
   callLog?: string,
 ): Child {
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', PROBE, join(ROOT, 'bench/lib/raw-worker.ts')], {
-    env: {
-      ...process.env,
-      REDIS_URL: redis.url,
-      RAW_PREFIX: prefix,
-      RAW_QUEUES: queues.join(','),
-      RAW_CONCURRENCY: String(concurrency),
-      RAW_MCP_URL: mcpUrl,
-      RAW_MCP_STDIO: join(ROOT, 'test/fixtures/test-server.ts'),
-      // The stdio servers the raw workers start log each call as Interlock's do (see benchYaml), so
-      // the server does the same work for a raw job's call as for a step's.
-      ...(callLog ? { TEST_SERVER_LOG: callLog } : {}),
-      BENCH_PROBE: '1',
-      BENCH_REDIS_PORT: String(redis.port),
+  // The trace too, as in Interlock's workers: its hooks cost both sides the same.
+  const proc = spawn(
+    process.execPath,
+    ['--expose-gc', '--import', TRACE, '--import', PROBE, join(ROOT, 'bench/lib/raw-worker.ts')],
+    {
+      env: {
+        ...process.env,
+        REDIS_URL: redis.url,
+        RAW_PREFIX: prefix,
+        RAW_QUEUES: queues.join(','),
+        RAW_CONCURRENCY: String(concurrency),
+        RAW_MCP_URL: mcpUrl,
+        RAW_MCP_STDIO: join(ROOT, 'test/fixtures/test-server.ts'),
+        // The stdio servers the raw workers start log each call as Interlock's do (see benchYaml), so
+        // the server does the same work for a raw job's call as for a step's.
+        ...(callLog ? { TEST_SERVER_LOG: callLog } : {}),
+        BENCH_PROBE: '1',
+        BENCH_TRACE: '1',
+        BENCH_REDIS_PORT: String(redis.port),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  );
   return new Child(name, proc, 'raw worker ready');
 }
