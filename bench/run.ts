@@ -210,7 +210,7 @@ async function main(): Promise<number> {
           c,
           w1,
           direct,
-          { runs: N.runs, raw: N.raw, rawCall: N.rawCall, directRate: N.directRate, warm: quick ? 5 : 40, tries: quick ? 1 : 2 },
+          { runs: N.runs, raw: N.raw, rawCall: N.rawCall, directRate: N.directRate, warm: quick ? 5 : 40, tries: quick ? 1 : 3 },
           CONCURRENCY,
         );
       },

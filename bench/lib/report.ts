@@ -274,7 +274,7 @@ export function render(r: BenchResults): string {
     const Tb = B.throughput;
     lines.push(
       '',
-      `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 2 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
+      `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 3 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
         (r.fsync.headline === 'no' ? '' : `; ratios at appendfsync ${r.fsync.headline}`),
     );
     const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;

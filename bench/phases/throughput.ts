@@ -269,8 +269,10 @@ export async function measureThroughput(
   const pair = startRawPair(ctx, concurrency);
   const rates: InterlockRate[] = [];
   const raw: RawRate[] = [];
-  // The long chains carry twice the steps of the short ones in fewer runs (one run's steps go one at a time).
-  const longRuns = Math.max(20, Math.round((2 * n.runs * CHAIN) / LONG_CHAIN));
+  // The long chains carry four times the steps of the short ones in fewer runs (one run's steps go
+  // one at a time): four runs per place, so the last runs, which finish with places left idle
+  // (nothing else is queued), weigh on the rate as little as the short chains' last runs do.
+  const longRuns = Math.max(20, Math.round((4 * n.runs * CHAIN) / LONG_CHAIN));
   const measure = async (procs: Child[]): Promise<void> => {
     const p = procs.length as 1 | 2;
     for (const transport of ['http', 'stdio'] as const) {
