@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { InterlockError } from '../errors.ts';
 import { type FailPoint, failPoint, isArmed } from '../failpoints.ts';
 import { scrub } from '../secrets.ts';
@@ -316,19 +317,15 @@ export class RunStore {
     ];
     // The definition goes first on this connection, so whoever reads the run finds it. On a
     // cluster the index entries go before the run (a run nobody lists or reconciles would be lost).
-    const write = this.redis.isCluster
-      ? Promise.all([
-          this.defs.store(wf),
-          this.redis.zadd(this.keys.readyIndex(), now, runId),
-          this.redis.zadd(this.keys.runsIndex(), now, runId),
-        ]).then(() => this.s.createRun(...keys, ...argv))
-      : Promise.all([this.defs.store(wf), this.s.createRun(...keys, ...argv)]).then(([, r]) => r);
-    const r = await this.thenEnqueue(
-      write as Promise<string[]>,
-      then && (() => then(run)),
-      (x) => x[0] === 'ok',
-      'after-create-run',
-    );
+    const write = (): Promise<string[]> =>
+      this.redis.isCluster
+        ? Promise.all([
+            this.defs.store(wf),
+            this.redis.zadd(this.keys.readyIndex(), now, runId),
+            this.redis.zadd(this.keys.runsIndex(), now, runId),
+          ]).then(() => this.s.createRun(...keys, ...argv) as Promise<string[]>)
+        : Promise.all([this.defs.store(wf), this.s.createRun(...keys, ...argv)]).then(([, r]) => r as string[]);
+    const r = await this.thenEnqueue(write, then && (() => then(run)), (x) => x[0] === 'ok', 'after-create-run');
     if (r[0] === 'key') return this.replay(r[1], input, then);
     if (r[0] === 'exists') return { runId, created: false, ...(await this.getRun(runId).then((x) => (x ? { run: x } : {}))) };
     // The record is what was just written; reading it back would only cost a round trip.
@@ -506,7 +503,7 @@ export class RunStore {
       this.s
         .commitStep(...this.rr(runId), ...this.commitArgs(stepId, status, result, nextStepId, opts.started))
         .then((r) => textResult('commitStep', r));
-    const commit = nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send();
+    const commit = () => (nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send());
     return this.thenEnqueue(commit, opts.enqueueNext, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
   }
 
@@ -580,31 +577,47 @@ export class RunStore {
   }
 
   /**
-   * Runs `then` (an enqueue, on the queues' connection) behind `write`. On one connection it goes out
-   * at once, right behind the write, which Redis applies first: one round trip for both; if the write
-   * finds the run ended, the job it did not need finds that too and does nothing. On a cluster the
-   * run and the queue live on different nodes and nothing orders the two, so it waits for `write`
-   * and runs only when `proceed` says so. Either way the write marked the step ready, so a crash
-   * before the enqueue leaves work for the reconciler, not a stranded run. An armed fail point
-   * sits between the two.
+   * Runs `then` (an enqueue, on the queues' connection) behind the write `send` makes. On one
+   * connection it goes out at once, right behind the write, which Redis applies first, and in the
+   * same socket write (see together): one round trip and one AOF sync for both; if the write finds
+   * the run ended, the job it did not need finds that too and does nothing. On a cluster the run and
+   * the queue live on different nodes and nothing orders the two, so it waits for the write and
+   * runs only when `proceed` says so. Either way the write marked the step ready, so a crash before
+   * the enqueue leaves work for the reconciler, not a stranded run. An armed fail point sits
+   * between the two.
    */
   private async thenEnqueue<T>(
-    write: Promise<T>,
+    send: () => Promise<T>,
     then: (() => Promise<unknown>) | undefined,
     proceed: (r: T) => boolean = () => true,
     point?: FailPoint,
   ): Promise<T> {
-    if (!then) return write;
+    if (!then) return send();
     if (this.redis.isCluster || (point && isArmed(point))) {
-      const r = await write;
+      const r = await send();
       if (proceed(r)) {
         if (point) await failPoint(point);
         await then();
       }
       return r;
     }
-    const [r] = await Promise.all([write, then()]);
+    this.together();
+    const [r] = await Promise.all([send(), then()]);
     return r;
+  }
+
+  /**
+   * Holds this connection's writes to the end of the event loop's turn, so the commands sent one
+   * after another in it (a transition script, then the enqueue behind it, which BullMQ sends a few
+   * microtasks later) reach Redis in one socket write. Redis reads them together and answers both
+   * after one AOF sync; at appendfsync always a command that arrives apart comes in while Redis
+   * syncs the one before it, and waits for a sync of its own. Single Redis only.
+   */
+  private together(): void {
+    const socket = (this.redis as unknown as { stream?: Socket }).stream;
+    if (!socket || socket.writableCorked > 0) return;
+    socket.cork();
+    setImmediate(() => socket.uncork());
   }
 
   async failStep(
@@ -793,29 +806,30 @@ export class RunStore {
       ...(opts.grantMade ? { grantMade: opts.grantMade } : {}),
       ...(opts.planHash ? { planHash: opts.planHash } : {}),
     });
-    const sent = this.s
-      .decide(
-        ...this.rr(runId, this.keys.pendingConfirmations(), this.keys.audit()),
-        cid,
-        decision,
-        opts.argumentsHash ?? '',
-        String(now),
-        record,
-        j(err),
-        j({ error: err, finishedAt: now }),
-        F.conf(cid),
-        auditDraftJson(draft),
-        auditMinId(this.audit.retentionMs, now),
-        by,
-      )
-      .then((res) =>
-        taggedResult(
-          'decide',
-          res,
-          ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing', 'partial', 'self', 'duplicate'],
-          2,
-        ),
-      );
+    const sent = () =>
+      this.s
+        .decide(
+          ...this.rr(runId, this.keys.pendingConfirmations(), this.keys.audit()),
+          cid,
+          decision,
+          opts.argumentsHash ?? '',
+          String(now),
+          record,
+          j(err),
+          j({ error: err, finishedAt: now }),
+          F.conf(cid),
+          auditDraftJson(draft),
+          auditMinId(this.audit.retentionMs, now),
+          by,
+        )
+        .then((res) =>
+          taggedResult(
+            'decide',
+            res,
+            ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing', 'partial', 'self', 'duplicate'],
+            2,
+          ),
+        );
     // On one Redis the step's job goes out right behind the decision (see thenEnqueue). On a
     // cluster the caller enqueues once the decision and its audit entry (written after it there) are in.
     const then = this.redis.isCluster ? undefined : with_.enqueue;
