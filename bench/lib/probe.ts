@@ -3,7 +3,8 @@
  * inside a worker process without touching its code:
  *
  * - every `socket.write` to the Redis port is counted per socket. ioredis writes one command, or one
- *   whole pipeline / MULTI, per write, so writes are request round trips (blocking reads included).
+ *   whole pipeline / MULTI, per write, so writes are request round trips (blocking reads included);
+ *   the writes made while the socket is corked (a script and the enqueue behind it) count as one.
  * - on SIGUSR2 it collects garbage and prints one line to stderr:
  *   `BENCH_PROBE {"pid", "rss", "heapUsed", "sockets": [{"localPort", "writes"}]}`.
  *
@@ -46,7 +47,8 @@ Socket.prototype.write = function (this: Socket, ...args: Parameters<Write>): bo
       c = { localPort: this.localPort ?? 0, writes: 0 };
       counts.set(this, c);
     }
-    c.writes++;
+    // Writes made while the socket is corked (RunStore.together) leave in one go: the first counts.
+    if (!(this.writableCorked > 0 && this.writableLength > 0)) c.writes++;
   }
   return original.apply(this, args);
 } as Write;

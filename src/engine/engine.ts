@@ -6,7 +6,7 @@ import { own } from '../lookup.ts';
 import type { ConfirmationRecord, DecisionChannel, RunRecord, RunStatus } from '../runs/records.ts';
 import { TERMINAL_RUN_STATUSES } from '../runs/records.ts';
 import type { RedisClient } from '../runs/redis.ts';
-import type { RunStore, StepResolution } from '../runs/store.ts';
+import type { DecideOutcome, DecisionRead, RunStore, StepResolution } from '../runs/store.ts';
 import { canonicalJson, sha256Hex } from '../workflows/canonical.ts';
 import { validateInputs } from '../workflows/inputs.ts';
 import { currencyOf } from '../grants/constraints.ts';
@@ -146,13 +146,17 @@ export class Engine {
   async approve(cid: string, argumentsHash: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
     if (!argumentsHash)
       throw new InterlockError('BAD_REQUEST', 'argumentsHash is required: approval is bound to the exact payload that was shown');
-    await this.mayApprove(cid, opts);
-    const remember = opts.remember === undefined ? undefined : await this.mayRemember(cid, 'approve', opts);
-    const r = await this.store.decide(cid, 'approve', {
-      argumentsHash,
-      ...opts,
-      ...(remember ? { remember: 'session' as const, grantMade: remember.id } : {}),
-    });
+    const read = await this.store.readForDecision(cid);
+    if (!read) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
+    this.mayApprove(cid, read.conf, opts);
+    const remember = opts.remember === undefined ? undefined : await this.mayRemember(read.conf, 'approve', opts);
+    const ahead = await this.enqueueAhead(read, argumentsHash);
+    const r = await this.store.decide(
+      cid,
+      'approve',
+      { argumentsHash, ...opts, ...(remember ? { remember: 'session' as const, grantMade: remember.id } : {}) },
+      { read, ...(ahead ? { enqueue: ahead } : {}) },
+    );
     if (r.outcome === 'mismatch') {
       throw new InterlockError(
         'HASH_MISMATCH',
@@ -172,17 +176,43 @@ export class Engine {
     // One approval toward a quorum: recorded, and the write still waits for the others.
     if (r.outcome === 'partial') return this.store.requireConfirmation(cid);
     if (r.outcome !== 'approved') throw new InterlockError('INTERNAL', `Approving ${cid} answered ${r.outcome}`);
-    // The step is marked ready: from here a crash leaves the enqueue to the reconciler.
-    await failPoint('after-decide');
-    // The decision says which run, step and definition: enqueue at once, read the record beside it.
-    const def = await this.store.definition(r.workflow, r.version);
-    const step = def.steps.find((s) => s.id === r.stepId);
-    const [conf] = await Promise.all([
-      this.store.requireConfirmation(cid),
-      this.queues.enqueue(def, r.runId, r.session, r.stepId, cid),
-    ]);
-    if (remember && step?.kind === 'call') await this.store.grants.create(remember);
+    const conf = await this.afterApproval(cid, r);
+    if (remember) {
+      const step = (await this.store.definition(r.workflow, r.version)).steps.find((s) => s.id === r.stepId);
+      if (step?.kind === 'call') await this.store.grants.create(remember);
+    }
     return conf;
+  }
+
+  /**
+   * The approved step's enqueue, to go out right behind the decision (one round trip for both), when
+   * the confirmation as read will be approved by it: pending, showing this hash, before its deadline,
+   * and no quorum (whose last approval only one script can tell). Otherwise undefined, and the
+   * enqueue waits for the decision. Sent ahead in vain (another decision came first), the job finds
+   * the step not ready and does nothing, as any job of a step that moved on does.
+   */
+  private async enqueueAhead(read: DecisionRead, argumentsHash: string): Promise<(() => Promise<void>) | undefined> {
+    const { conf, version } = read;
+    const quorum = conf.policy?.kind === 'rule' && conf.policy.require;
+    if (!version || quorum || conf.status !== 'pending' || conf.argumentsHash !== argumentsHash || conf.expiresAt <= Date.now())
+      return undefined;
+    const def = await this.store.definition(conf.workflow, version);
+    return () => this.queues.enqueue(def, conf.runId, conf.session, conf.stepId, conf.id);
+  }
+
+  /** The approved step is marked ready; its job went out with the decision, or goes out now. */
+  private async afterApproval(cid: string, r: Extract<DecideOutcome, { outcome: 'approved' }>): Promise<ConfirmationRecord> {
+    if (!r.enqueued) {
+      // From here a crash leaves the enqueue to the reconciler.
+      await failPoint('after-decide');
+      const def = await this.store.definition(r.workflow, r.version);
+      const [conf] = await Promise.all([
+        r.record ?? this.store.requireConfirmation(cid),
+        this.queues.enqueue(def, r.runId, r.session, r.stepId, cid),
+      ]);
+      return conf;
+    }
+    return r.record ?? this.store.requireConfirmation(cid);
   }
 
   /** The approver groups a principal belongs to: policy.groups that list it, and its token's `groups`. */
@@ -199,8 +229,7 @@ export class Engine {
    * started the run, and never as a remembered decision (one person cannot stand for a quorum).
    * The decide script checks the owner again, atomically, against the run hash.
    */
-  private async mayApprove(cid: string, opts: DecisionOptions): Promise<void> {
-    const conf = await this.store.requireConfirmation(cid);
+  private mayApprove(cid: string, conf: ConfirmationRecord, opts: DecisionOptions): void {
     const q = conf.policy?.kind === 'rule' ? conf.policy.require : undefined;
     if (!q || conf.status !== 'pending') return;
     if (conf.owner !== undefined && opts.by === conf.owner) throw selfApproval(cid, conf.owner);
@@ -218,7 +247,8 @@ export class Engine {
   }
 
   async deny(cid: string, opts: DecisionOptions = {}): Promise<ConfirmationRecord> {
-    const remember = opts.remember === undefined ? undefined : await this.mayRemember(cid, 'deny', opts);
+    const remember =
+      opts.remember === undefined ? undefined : await this.mayRemember(await this.store.requireConfirmation(cid), 'deny', opts);
     const r = await this.store.decide(cid, 'deny', {
       ...opts,
       ...(remember ? { remember: 'session' as const, grantMade: remember.id } : {}),
@@ -242,11 +272,10 @@ export class Engine {
    * (the CLI) have no owner and are the local operator's.
    */
   private async mayRemember(
-    cid: string,
+    conf: ConfirmationRecord,
     decision: 'approve' | 'deny',
     opts: DecisionOptions,
   ): Promise<NewGrant & { id: string }> {
-    const conf = await this.store.requireConfirmation(cid);
     if (conf.owner !== undefined && conf.owner !== opts.by) {
       throw new InterlockError(
         'FORBIDDEN',

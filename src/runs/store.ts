@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { InterlockError } from '../errors.ts';
 import { type FailPoint, failPoint, isArmed } from '../failpoints.ts';
 import { scrub } from '../secrets.ts';
@@ -86,7 +87,18 @@ export type StepResolution =
   | { action: 'done'; output: unknown; by?: string; reason?: string };
 
 export type DecideOutcome =
-  | { outcome: 'approved'; runId: string; stepId: string; session: string; workflow: string; version: string }
+  | {
+      outcome: 'approved';
+      runId: string;
+      stepId: string;
+      session: string;
+      workflow: string;
+      version: string;
+      /** the step's job was sent behind the decision (DecideWith.enqueue) */
+      enqueued: boolean;
+      /** the decided confirmation, made from DecideWith.read when that was given (not for a quorum) */
+      record?: ConfirmationRecord;
+    }
   /** one approval toward a quorum, recorded; `count` approvals so far */
   | { outcome: 'partial'; runId: string; stepId: string; count: number }
   /** refused: the decider started the run (`self`), or already approved it (`duplicate`) */
@@ -94,6 +106,59 @@ export type DecideOutcome =
   | { outcome: 'denied' | 'expired'; runId: string; stepId: string }
   | { outcome: 'decided'; runId: string; stepId: string; status: ConfirmationStatus }
   | { outcome: 'mismatch'; runId: string; stepId: string; shownHash: string };
+
+/** A confirmation as a decision reads it first (RunStore.readForDecision). */
+export interface DecisionRead {
+  conf: ConfirmationRecord;
+  /** the run's definition version */
+  version?: string;
+  /** the run-hash fields the record was made from */
+  raw: Record<string, string>;
+}
+
+/** What a decision comes with besides its options. */
+export interface DecideWith {
+  /** the confirmation as the caller read it: the audit entry and the decided record are made from it */
+  read?: DecisionRead;
+  /**
+   * the approved step's enqueue: on one Redis sent right behind the decision, before its answer (see
+   * thenEnqueue), so it must be harmless when the decision does not approve; ignored on a cluster
+   */
+  enqueue?: () => Promise<unknown>;
+}
+
+/** The audit entry a person's decision leaves, from what the confirmation showed. */
+function auditDraftOf(
+  conf: ConfirmationRecord | undefined,
+  cid: string,
+  runId: string,
+  now: number,
+  opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel },
+): AuditDraft {
+  const policy = conf?.policy;
+  return {
+    source: { kind: 'person', by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}) },
+    argumentsHash: conf?.argumentsHash ?? opts.argumentsHash ?? '',
+    runId,
+    stepId: conf?.stepId ?? '',
+    ...(conf ? { workflow: conf.workflow, connector: conf.connector, tool: conf.tool } : {}),
+    confirmationId: cid,
+    at: now,
+    ...(policy?.money ? { money: policy.money } : {}),
+    ...(policy?.kind === 'rule' && policy.require
+      ? { quorum: { ...policy.require, count: (conf?.approvals?.length ?? 0) + (opts.argumentsHash ? 1 : 0) } }
+      : {}),
+  };
+}
+
+/**
+ * The confirmation as a read right after an approval would find it: decide-n.lua sets its status
+ * and decision and, for a quorum only, its approvals, which a record read before lacks (undefined then).
+ */
+function decidedRecord(runId: string, cid: string, read: DecisionRead, decision: string): ConfirmationRecord | undefined {
+  if (read.conf.policy?.kind === 'rule' && read.conf.policy.require) return undefined;
+  return confirmationFrom(runId, cid, { ...read.raw, [F.confStatus(cid)]: 'approved', [F.confDecision(cid)]: decision });
+}
 
 /** What an in-place commit asks for when the caller holds the rest of the run (commitStep-n.lua). */
 const PARTIAL: readonly string[] = ['partial', ...LIVE_RUN_FIELDS];
@@ -252,19 +317,15 @@ export class RunStore {
     ];
     // The definition goes first on this connection, so whoever reads the run finds it. On a
     // cluster the index entries go before the run (a run nobody lists or reconciles would be lost).
-    const write = this.redis.isCluster
-      ? Promise.all([
-          this.defs.store(wf),
-          this.redis.zadd(this.keys.readyIndex(), now, runId),
-          this.redis.zadd(this.keys.runsIndex(), now, runId),
-        ]).then(() => this.s.createRun(...keys, ...argv))
-      : Promise.all([this.defs.store(wf), this.s.createRun(...keys, ...argv)]).then(([, r]) => r);
-    const r = await this.thenEnqueue(
-      write as Promise<string[]>,
-      then && (() => then(run)),
-      (x) => x[0] === 'ok',
-      'after-create-run',
-    );
+    const write = (): Promise<string[]> =>
+      this.redis.isCluster
+        ? Promise.all([
+            this.defs.store(wf),
+            this.redis.zadd(this.keys.readyIndex(), now, runId),
+            this.redis.zadd(this.keys.runsIndex(), now, runId),
+          ]).then(() => this.s.createRun(...keys, ...argv) as Promise<string[]>)
+        : Promise.all([this.defs.store(wf), this.s.createRun(...keys, ...argv)]).then(([, r]) => r as string[]);
+    const r = await this.thenEnqueue(write, then && (() => then(run)), (x) => x[0] === 'ok', 'after-create-run');
     if (r[0] === 'key') return this.replay(r[1], input, then);
     if (r[0] === 'exists') return { runId, created: false, ...(await this.getRun(runId).then((x) => (x ? { run: x } : {}))) };
     // The record is what was just written; reading it back would only cost a round trip.
@@ -442,7 +503,7 @@ export class RunStore {
       this.s
         .commitStep(...this.rr(runId), ...this.commitArgs(stepId, status, result, nextStepId, opts.started))
         .then((r) => textResult('commitStep', r));
-    const commit = nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send();
+    const commit = () => (nextStepId && this.redis.isCluster ? this.readyAhead(runId).then(send) : send());
     return this.thenEnqueue(commit, opts.enqueueNext, (r) => r === 'ok', nextStepId ? 'after-commit' : undefined);
   }
 
@@ -516,31 +577,47 @@ export class RunStore {
   }
 
   /**
-   * Runs `then` (an enqueue, on the queues' connection) behind `write`. On one connection it goes out
-   * at once, right behind the write, which Redis applies first: one round trip for both; if the write
-   * finds the run ended, the job it did not need finds that too and does nothing. On a cluster the
-   * run and the queue live on different nodes and nothing orders the two, so it waits for `write`
-   * and runs only when `proceed` says so. Either way the write marked the step ready, so a crash
-   * before the enqueue leaves work for the reconciler, not a stranded run. An armed fail point
-   * sits between the two.
+   * Runs `then` (an enqueue, on the queues' connection) behind the write `send` makes. On one
+   * connection it goes out at once, right behind the write, which Redis applies first, and in the
+   * same socket write (see together): one round trip and one AOF sync for both; if the write finds
+   * the run ended, the job it did not need finds that too and does nothing. On a cluster the run and
+   * the queue live on different nodes and nothing orders the two, so it waits for the write and
+   * runs only when `proceed` says so. Either way the write marked the step ready, so a crash before
+   * the enqueue leaves work for the reconciler, not a stranded run. An armed fail point sits
+   * between the two.
    */
   private async thenEnqueue<T>(
-    write: Promise<T>,
+    send: () => Promise<T>,
     then: (() => Promise<unknown>) | undefined,
     proceed: (r: T) => boolean = () => true,
     point?: FailPoint,
   ): Promise<T> {
-    if (!then) return write;
+    if (!then) return send();
     if (this.redis.isCluster || (point && isArmed(point))) {
-      const r = await write;
+      const r = await send();
       if (proceed(r)) {
         if (point) await failPoint(point);
         await then();
       }
       return r;
     }
-    const [r] = await Promise.all([write, then()]);
+    this.together();
+    const [r] = await Promise.all([send(), then()]);
     return r;
+  }
+
+  /**
+   * Holds this connection's writes to the end of the event loop's turn, so the commands sent one
+   * after another in it (a transition script, then the enqueue behind it, which BullMQ sends a few
+   * microtasks later) reach Redis in one socket write. Redis reads them together and answers both
+   * after one AOF sync; at appendfsync always a command that arrives apart comes in while Redis
+   * syncs the one before it, and waits for a sync of its own. Single Redis only.
+   */
+  private together(): void {
+    const socket = (this.redis as unknown as { stream?: Socket }).stream;
+    if (!socket || socket.writableCorked > 0) return;
+    socket.cork();
+    setImmediate(() => socket.uncork());
   }
 
   async failStep(
@@ -614,6 +691,15 @@ export class RunStore {
   }
 
   async getConfirmation(cid: string): Promise<ConfirmationRecord | undefined> {
+    return (await this.readForDecision(cid))?.conf;
+  }
+
+  /**
+   * A confirmation with what a decision on it needs besides (one HMGET): the run's definition
+   * version, so an approval can send the step's job right behind the decision, and the fields read,
+   * from which the decided record is made without reading it back.
+   */
+  async readForDecision(cid: string): Promise<DecisionRead | undefined> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) return undefined;
     const names = [
@@ -627,14 +713,16 @@ export class RunStore {
       'workflow',
       'session',
       'owner',
+      'version',
     ];
     const values = await this.redis.hmget(this.keys.run(runId), ...names);
-    const h: Record<string, string> = {};
+    const raw: Record<string, string> = {};
     names.forEach((n, i) => {
       const v = values[i];
-      if (v !== null && v !== undefined) h[n] = v;
+      if (v !== null && v !== undefined) raw[n] = v;
     });
-    return confirmationFrom(runId, cid, h);
+    const conf = confirmationFrom(runId, cid, raw);
+    return conf && { conf, raw, ...(raw.version ? { version: raw.version } : {}) };
   }
 
   async requireConfirmation(cid: string): Promise<ConfirmationRecord> {
@@ -698,6 +786,7 @@ export class RunStore {
       grantMade?: string;
       planHash?: string;
     } = {},
+    with_: DecideWith = {},
   ): Promise<DecideOutcome> {
     const runId = runIdOfConfirmation(cid);
     if (!runId) throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
@@ -708,36 +797,46 @@ export class RunStore {
         : { code: 'CONFIRMATION_EXPIRED', message: 'The confirmation expired before anyone decided; the tool was not called' };
     if (decision === 'approve') await this.readyAhead(runId);
     const by = opts.by ?? 'unknown';
-    const draft = await this.auditDraftFor(cid, runId, now, opts);
+    const draft = auditDraftOf(with_.read ? with_.read.conf : await this.getConfirmation(cid), cid, runId, now, opts);
+    const record = j({
+      by,
+      ...(opts.channel ? { channel: opts.channel } : {}),
+      at: now,
+      ...(opts.remember ? { remember: 'session' } : {}),
+      ...(opts.grantMade ? { grantMade: opts.grantMade } : {}),
+      ...(opts.planHash ? { planHash: opts.planHash } : {}),
+    });
+    const sent = () =>
+      this.s
+        .decide(
+          ...this.rr(runId, this.keys.pendingConfirmations(), this.keys.audit()),
+          cid,
+          decision,
+          opts.argumentsHash ?? '',
+          String(now),
+          record,
+          j(err),
+          j({ error: err, finishedAt: now }),
+          F.conf(cid),
+          auditDraftJson(draft),
+          auditMinId(this.audit.retentionMs, now),
+          by,
+        )
+        .then((res) =>
+          taggedResult(
+            'decide',
+            res,
+            ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing', 'partial', 'self', 'duplicate'],
+            2,
+          ),
+        );
+    // On one Redis the step's job goes out right behind the decision (see thenEnqueue). On a
+    // cluster the caller enqueues once the decision and its audit entry (written after it there) are in.
+    const then = this.redis.isCluster ? undefined : with_.enqueue;
     const {
       tag: outcome,
       items: [stepId, detail, session, workflow, version],
-    } = taggedResult(
-      'decide',
-      await this.s.decide(
-        ...this.rr(runId, this.keys.pendingConfirmations(), this.keys.audit()),
-        cid,
-        decision,
-        opts.argumentsHash ?? '',
-        String(now),
-        j({
-          by,
-          ...(opts.channel ? { channel: opts.channel } : {}),
-          at: now,
-          ...(opts.remember ? { remember: 'session' } : {}),
-          ...(opts.grantMade ? { grantMade: opts.grantMade } : {}),
-          ...(opts.planHash ? { planHash: opts.planHash } : {}),
-        }),
-        j(err),
-        j({ error: err, finishedAt: now }),
-        F.conf(cid),
-        auditDraftJson(draft),
-        auditMinId(this.audit.retentionMs, now),
-        by,
-      ),
-      ['approved', 'denied', 'expired', 'decided', 'mismatch', 'missing', 'partial', 'self', 'duplicate'],
-      2,
-    );
+    } = await this.thenEnqueue(sent, then, (r) => r.tag === 'approved', 'after-decide');
     if (outcome === 'missing') throw new InterlockError('CONFIRMATION_NOT_FOUND', `No confirmation with id '${cid}'`);
     if (this.redis.isCluster) await this.auditAfter(outcome, draft, decision);
     // On a cluster the pending index is cleaned without holding up the decision (on one Redis the
@@ -751,33 +850,18 @@ export class RunStore {
     if (outcome === 'approved') {
       if (workflow === undefined || version === undefined)
         throw new InterlockError('INTERNAL', `Script decide approved ${cid} without the run's workflow and version`);
-      return { outcome, runId, stepId, session: session || defaultSession(runId), workflow, version };
+      return {
+        outcome,
+        runId,
+        stepId,
+        session: session || defaultSession(runId),
+        workflow,
+        version,
+        enqueued: then !== undefined,
+        ...(with_.read ? { record: decidedRecord(runId, cid, with_.read, record) } : {}),
+      };
     }
     return { outcome, runId, stepId };
-  }
-
-  /** The audit entry a person's decision leaves, from what the confirmation showed. */
-  private async auditDraftFor(
-    cid: string,
-    runId: string,
-    now: number,
-    opts: { argumentsHash?: string; by?: string; channel?: DecisionChannel },
-  ): Promise<AuditDraft> {
-    const conf = await this.getConfirmation(cid);
-    const policy = conf?.policy;
-    return {
-      source: { kind: 'person', by: opts.by ?? 'unknown', ...(opts.channel ? { channel: opts.channel } : {}) },
-      argumentsHash: conf?.argumentsHash ?? opts.argumentsHash ?? '',
-      runId,
-      stepId: conf?.stepId ?? '',
-      ...(conf ? { workflow: conf.workflow, connector: conf.connector, tool: conf.tool } : {}),
-      confirmationId: cid,
-      at: now,
-      ...(policy?.money ? { money: policy.money } : {}),
-      ...(policy?.kind === 'rule' && policy.require
-        ? { quorum: { ...policy.require, count: (conf?.approvals?.length ?? 0) + (opts.argumentsHash ? 1 : 0) } }
-        : {}),
-    };
   }
 
   private async auditAfter(outcome: string, draft: AuditDraft, asked: 'approve' | 'deny' | 'expire'): Promise<void> {

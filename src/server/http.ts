@@ -91,17 +91,7 @@ export function createHttpApp(app: App, opts: HttpAppOptions): HttpApp {
 
   for (const r of opts.oauth?.publicRoutes ?? []) hono.route('/', r);
   hono.use('*', originGuard({ bindHost: opts.bindHost, ...(opts.allowedHosts ? { allowedHosts: opts.allowedHosts } : {}) }));
-  hono.use(
-    '*',
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      // The rest of the body is never read, so the connection cannot carry another request.
-      onError: (c) =>
-        c.json(new InterlockError('PAYLOAD_TOO_LARGE', `Request bodies are limited to ${MAX_BODY_BYTES} bytes`).toJSON(), 413, {
-          connection: 'close',
-        }),
-    }),
-  );
+  hono.use('*', limitBodies);
   hono.use('*', scrubAnswers);
   // Before the built-in authorization server, which owns the rest of /oauth/*: /oauth/callback is
   // where connectors' logins come back to.
@@ -263,10 +253,20 @@ function exchangeToken(auth: Authenticator): MiddlewareHandler<ServerEnv> {
  * The last line of "secrets stay out" for HTTP: a JSON or HTML answer holding a registered
  * secret (src/secrets.ts) leaves with it replaced. Records are scrubbed when stored and errors
  * when made, so this only acts on what slipped past both; event streams are left alone, their
- * events come from the scrubbed store.
+ * events come from the scrubbed store. An answer made by `c.json` is checked as it is made, where
+ * its text is at hand; any other is read back, which clones its body (a stream tee) and sends it
+ * through @hono/node-server's streaming path instead of its direct one.
  */
 const scrubAnswers: MiddlewareHandler<ServerEnv> = async (c, next) => {
+  const clean = new WeakSet<Response>();
+  const json = c.json;
+  c.json = ((...args: Parameters<typeof json>) => {
+    const res = json(...args);
+    if (!holdsSecret(JSON.stringify(args[0]))) clean.add(res);
+    return res;
+  }) as typeof json;
   await next();
+  if (clean.has(c.res)) return;
   const type = c.res.headers.get('content-type') ?? '';
   if (!/json|html/i.test(type) || !c.res.body) return;
   const text = await c.res.clone().text();
@@ -274,6 +274,31 @@ const scrubAnswers: MiddlewareHandler<ServerEnv> = async (c, next) => {
   const headers = new Headers(c.res.headers);
   headers.delete('content-length');
   c.res = new Response(scrub(text), { status: c.res.status, statusText: c.res.statusText, headers });
+};
+
+const TOO_LARGE = `Request bodies are limited to ${MAX_BODY_BYTES} bytes`;
+
+/** hono's bodyLimit, for the bodies whose size only counting tells (chunked, or no Content-Length). */
+const countedBodyLimit = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  // The rest of the body is never read, so the connection cannot carry another request.
+  onError: (c) => c.json(new InterlockError('PAYLOAD_TOO_LARGE', TOO_LARGE).toJSON(), 413, { connection: 'close' }),
+});
+
+/**
+ * Bodies are limited to MAX_BODY_BYTES. A body of a declared length is judged by its Content-Length
+ * (Node reads no more than that into the request), as hono's bodyLimit judges it, but without
+ * asking for the request's web body first: with @hono/node-server that turns each request into a
+ * web Request whose body the route then reads through a web stream, where it would otherwise read
+ * it straight from the socket. GET and HEAD carry no body there. Anything else is counted.
+ */
+const limitBodies: MiddlewareHandler<ServerEnv> = async (c, next) => {
+  if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+  const length = c.req.header('content-length');
+  if (length === undefined || c.req.header('transfer-encoding') !== undefined) return countedBodyLimit(c, next);
+  if (Number.parseInt(length, 10) > MAX_BODY_BYTES)
+    return c.json(new InterlockError('PAYLOAD_TOO_LARGE', TOO_LARGE).toJSON(), 413, { connection: 'close' });
+  return next();
 };
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);

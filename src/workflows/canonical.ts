@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Canonical JSON: object keys sorted by code unit, no whitespace, `undefined` object members
@@ -50,6 +50,7 @@ function write(value: unknown, stack: object[]): string | undefined {
   }
 }
 
+/** One-shot (crypto.hash): no Hash object per call, which every step's argumentsHash would make. */
 export function sha256Hex(s: string): string {
-  return createHash('sha256').update(s, 'utf8').digest('hex');
+  return hash('sha256', s, 'hex');
 }

@@ -105,6 +105,37 @@ describe('engine: runs over real MCP servers and a real Redis', () => {
     expect((second as InterlockError).code).toBe('ALREADY_DECIDED');
   });
 
+  it('answers an approval with the record a read finds after it (made without reading it back)', async ({ app }) => {
+    const { run } = await app.engine.trigger('pay', { name: 'lin' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    const conf = await app.store.requireConfirmation(paused.steps.write.confirmationId!);
+    const answered = await app.engine.approve(conf.id, conf.argumentsHash, { by: 'test', channel: 'api' });
+    expect(answered).toMatchObject({ status: 'approved', decidedBy: 'test', channel: 'api' });
+    expect(answered).toEqual(await app.store.requireConfirmation(conf.id));
+    await waitForStatus(app, run.id, ['succeeded']);
+  });
+
+  it('a step job sent behind a decision that does not approve (another came first) calls nothing', async ({ app }) => {
+    const { run } = await app.engine.trigger('pay', { name: 'trudy' });
+    const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);
+    const conf = await app.store.requireConfirmation(paused.steps.write.confirmationId!);
+    await app.engine.deny(conf.id, { by: 'test' });
+    // As engine.approve sends it when the confirmation it read was still pending.
+    const r = await app.store.decide(
+      conf.id,
+      'approve',
+      { argumentsHash: conf.argumentsHash, by: 'late' },
+      { enqueue: () => app.queues.enqueue(run.definition, run.id, run.session, 'write', conf.id) },
+    );
+    expect(r).toMatchObject({ outcome: 'decided', status: 'denied' });
+    const jobId = `${run.id}.write.${conf.id}`;
+    await expect.poll(async () => app.queues.get('test').getJob(jobId), { timeout: 5000 }).toBeUndefined();
+    const done = await app.store.requireRun(run.id);
+    expect(done.status).toBe('denied');
+    expect(done.steps.write.status).toBe('denied');
+    expect(readCalls(log).filter((c) => c.tool === 'record' && c.args.name === 'trudy')).toEqual([]);
+  });
+
   it('never calls the tool when the write is denied', async ({ app }) => {
     const { run } = await app.engine.trigger('pay', { name: 'mallory' });
     const paused = await waitForStatus(app, run.id, ['awaiting_confirmation']);

@@ -137,6 +137,23 @@ describe('HTTP API over a real server, Redis and MCP connector', () => {
       expect(res.status).toBe(413);
       expect(((await res.json()) as ErrorBody).error.code).toBe('PAYLOAD_TOO_LARGE');
     });
+
+    it('refuses a chunked body over 1 MB with 413 too: without a Content-Length it is counted', async ({ h }) => {
+      const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+      let chunks = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull: (c) => (chunks++ < 20 ? c.enqueue(chunk) : c.close()),
+      });
+      const res = await h.call('/api/v1/workflows/greet/runs', {
+        method: 'POST',
+        token: 'trigger',
+        body,
+        duplex: 'half',
+        headers: { 'content-type': 'application/json' },
+      });
+      expect(res.status).toBe(413);
+      expect(((await res.json()) as ErrorBody).error.code).toBe('PAYLOAD_TOO_LARGE');
+    });
   });
 
   describe('runs', () => {

@@ -2,6 +2,7 @@ import { networkInterfaces } from 'node:os';
 import { describe, expect } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
+import { REDACTED, registerSecret } from '../../src/secrets.ts';
 import { startServer } from '../../src/server/serve.ts';
 import { type Harness, TOKENS, configYaml, cookieFrom, harnessTest, openHarness, raw } from './helpers.ts';
 import { waitForStatus } from '../helpers/app.ts';
@@ -122,6 +123,17 @@ describe('auth for people in browsers, DNS rebinding, and what pages show', () =
     }
     const fragment = await raw(`${h.url}/ui/runs/${run.id}/fragment`, { headers: { authorization: `Bearer ${TOKENS.reader}` } });
     expect(fragment.body).not.toContain('<script>alert');
+  });
+
+  it('replaces a secret that slipped into a JSON answer (stored before it was known as one)', async ({ h }) => {
+    const slipped = `slipped-${Date.now()}-value`;
+    const { run } = await h.app.engine.trigger('greet', { text: slipped });
+    expect(await (await h.call(`/api/v1/runs/${run.id}`, { token: 'reader' })).text()).toContain(slipped);
+    registerSecret(slipped);
+    const body = await (await h.call(`/api/v1/runs/${run.id}`, { token: 'reader' })).text();
+    expect(body).not.toContain(slipped);
+    expect(body).toContain(REDACTED);
+    expect(JSON.parse(body)).toMatchObject({ id: run.id, inputs: { text: REDACTED } });
   });
 
   it('guards the queue dashboard with the admin scope and shows paused steps as waiting jobs', async ({ h }) => {
