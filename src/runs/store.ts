@@ -497,8 +497,14 @@ export class RunStore {
     status: 'succeeded' | 'skipped',
     result: StepResult,
     nextStepId: string | undefined,
-    opts: { started?: Record<string, unknown>; enqueueNext?: () => Promise<unknown> } = {},
+    opts: {
+      started?: Record<string, unknown>;
+      enqueueNext?: () => Promise<unknown>;
+      /** what the caller sends next on this connection (the job's completion) goes out in the same socket write (see together) */
+      withWhatFollows?: boolean;
+    } = {},
   ): Promise<string> {
+    if (opts.withWhatFollows && !this.redis.isCluster) this.together();
     const send = () =>
       this.s
         .commitStep(...this.rr(runId), ...this.commitArgs(stepId, status, result, nextStepId, opts.started))

@@ -193,9 +193,9 @@ export async function commitAndAdvance(
 /**
  * The run's last step: its commit is sent, and the job ends without waiting for the answer, so
  * BullMQ's completion of the job (moveToFinished, which also fetches the next job) goes out right
- * behind it on the same connection. Redis runs a connection's commands in order, so the job is
- * never complete in Redis before its run's commit, and both are answered after one sync of the AOF
- * instead of two in a row. A commit that fails leaves what a crash between the call and the commit
+ * behind it on the same connection, in the same socket write (RunStore.together). Redis runs a
+ * connection's commands in order, so the job is never complete in Redis before its run's commit,
+ * and both are answered after one sync of the AOF instead of two in a row. A commit that fails leaves what a crash between the call and the commit
  * leaves: the step's ready marker, naming this job, which the reconciler enqueues once the job is
  * gone (and the call's idempotency key, or its write intent, decides the rest, as after a crash).
  * If Redis is away, the completion fails too and BullMQ hands the job back when its lock lapses.
@@ -208,7 +208,7 @@ function commitLast(
   started?: Record<string, unknown>,
 ): string {
   const { run, step } = j;
-  d.store.commitStep(run.id, step.id, status, result, undefined, started ? { started } : {}).then(
+  d.store.commitStep(run.id, step.id, status, result, undefined, { withWhatFollows: true, ...(started ? { started } : {}) }).then(
     (outcome) => {
       if (outcome !== 'ok') d.logger.info({ runId: run.id, stepId: step.id, outcome }, 'the last commit found the run moved on');
     },
