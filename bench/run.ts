@@ -185,7 +185,7 @@ async function main(): Promise<number> {
 
     await twice('latency', 'latency', async (into, policy) => {
       into.latency = await measureLatency(c, direct, { direct: N.direct, one: N.one, chain: N.chain }, undefined, `-${policy}`);
-      const stdio = await directStdioClient();
+      const stdio = await directStdioClient(join(dir, 'direct-calls.jsonl'));
       try {
         into.latencyStdio = await measureLatency(
           c,

@@ -76,9 +76,25 @@ export function verdicts(r: BenchResults): Verdict[] {
     ] as const) {
       const o = L?.chain.stepOverheadMs;
       if (!o) continue;
-      const floor = L.durableWriteMs ? `; one durable write ${ms(L.durableWriteMs.p50)}` : '';
-      out.push({ target: `overhead per step p50 ≤ ${p50} ms (${t}, ${policy}${floor})`, value: ms(o.p50), met: o.p50 <= p50 });
-      out.push({ target: `overhead per step p99 ≤ ${p99} ms (${t}, ${policy})`, value: ms(o.p99), met: o.p99 <= p99 });
+      // Beside each target, the least this machine allows: a hand-written loop that writes each
+      // step down durably (latency.ts measureHandWritten), or else one durable write.
+      const hand = L.handWritten?.stepOverheadMs;
+      const least = (q: 'p50' | 'p99'): string =>
+        hand
+          ? `; hand-written loop ${ms(hand[q])}`
+          : q === 'p50' && L.durableWriteMs
+            ? `; one durable write ${ms(L.durableWriteMs.p50)}`
+            : '';
+      out.push({
+        target: `overhead per step p50 ≤ ${p50} ms (${t}, ${policy}${least('p50')})`,
+        value: ms(o.p50),
+        met: o.p50 <= p50,
+      });
+      out.push({
+        target: `overhead per step p99 ≤ ${p99} ms (${t}, ${policy}${least('p99')})`,
+        value: ms(o.p99),
+        met: o.p99 <= p99,
+      });
     }
   }
   const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
@@ -231,6 +247,20 @@ export function render(r: BenchResults): string {
         Lb?.chain.stepOverheadMs,
         transport === 'stdio' ? '≤ 0.5 / ≤ 3 ms' : '≤ 2 / ≤ 10 ms',
       ),
+      ...(L.handWritten
+        ? [
+            row(
+              '    a hand-written loop: the call, one durable SET, the next call',
+              L.handWritten.stepGapMs,
+              Lb?.handWritten?.stepGapMs,
+            ),
+            row(
+              '      its overhead (that − 1 direct call): the least here',
+              L.handWritten.stepOverheadMs,
+              Lb?.handWritten?.stepOverheadMs,
+            ),
+          ]
+        : []),
       ...(L.chain.stepOverheadAboveFloorMs
         ? [
             row(

@@ -9,7 +9,7 @@
  * (measured here too, from the bench) is a floor under that share that no work in the worker removes.
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { join } from 'node:path';
 import { ROOT, type Child } from '../lib/procs.ts';
@@ -25,6 +25,13 @@ export interface LatencyResult {
    */
   durableWriteMs: Summary;
   directCallMs: Summary;
+  /**
+   * a hand-written loop over the same direct client: the call, then one durable write of its answer
+   * (SET, from the bench), then the next call; no queue, no orchestration. What any runner that
+   * writes each step down before the next pays on this machine: the write, and the server and Redis
+   * woken from idle once per step (a direct call in a tight loop finds them awake).
+   */
+  handWritten?: { stepGapMs: Summary; stepOverheadMs: Summary };
   oneStep: { e2eMs: Summary; overheadMs: Summary; triggerToCallMs: Summary };
   chain: {
     e2eMs: Summary;
@@ -49,13 +56,18 @@ export async function directClient(url: string): Promise<Client> {
   return client;
 }
 
-/** The same test server over stdio, as the `io` connector starts it (its calls are not logged). */
-export async function directStdioClient(): Promise<Client> {
+/**
+ * The same test server over stdio, as the `io` connector starts it. It logs each call to `logFile`
+ * as the worker's server logs to the call log (a file append per call, before it answers), so the
+ * direct call it is compared with pays that too; until this round it did not log.
+ */
+export async function directStdioClient(logFile: string): Promise<Client> {
   const client = new Client({ name: 'interlock-bench', version: '1.0.0' });
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
       args: [join(ROOT, 'test/fixtures/test-server.ts'), '--stdio'],
+      env: { ...getDefaultEnvironment(), TEST_SERVER_LOG: logFile },
       stderr: 'ignore',
     }),
   );
@@ -72,6 +84,38 @@ export async function measureDirect(client: Client, n: number, warm: number): Pr
     if (i >= warm) samples.push(dt);
   }
   return summarize(samples);
+}
+
+/**
+ * `chains` runs of CHAIN steps, each step the direct call then one durable SET of its answer; the
+ * gap is from one call's start to the next's within a run, as step to step at the server is.
+ */
+export async function measureHandWritten(
+  ctx: BenchContext,
+  client: Client,
+  chains: number,
+  direct: number,
+): Promise<NonNullable<LatencyResult['handWritten']>> {
+  const gaps: number[] = [];
+  const keys: string[] = [];
+  for (let c = 0; c < chains + 2; c++) {
+    const key = `bench:hand:${c}`;
+    keys.push(key);
+    let text = `hand-${c}`;
+    let prev = Number.NaN;
+    for (let k = 0; k < CHAIN; k++) {
+      const t0 = performance.now();
+      const r = await client.callTool({ name: 'echo', arguments: { text } });
+      if (r.isError) throw new Error('hand-written echo failed');
+      await ctx.admin.set(key, JSON.stringify(r.content));
+      text = `hand-${c}-${k}`;
+      // the first two runs warm the loop
+      if (c >= 2 && k > 0) gaps.push(t0 - prev);
+      prev = t0;
+    }
+  }
+  await ctx.admin.del(...keys);
+  return { stepGapMs: summarize(gaps), stepOverheadMs: summarize(gaps.map((g) => g - direct)) };
 }
 
 interface Timed {
@@ -127,6 +171,7 @@ export async function measureLatency(
   const floor = summarize(durable);
   const direct = await measureDirect(client, o.direct, 50);
   const d = direct.p50;
+  const handWritten = await measureHandWritten(ctx, client, o.chain, d);
 
   const ones = await sequentialRuns(ctx, workflows.one, `lat-${tag}`, o.one);
   // A probe starts the worker's trace window afresh; the one after the chains reads it.
@@ -157,6 +202,7 @@ export async function measureLatency(
     redisPingMs: summarize(ping),
     durableWriteMs: floor,
     directCallMs: direct,
+    handWritten,
     oneStep: { e2eMs: summarize(oneE2e), overheadMs: summarize(oneE2e.map((v) => v - d)), triggerToCallMs: summarize(oneTrig) },
     chain: {
       e2eMs: summarize(chainE2e),
