@@ -304,9 +304,12 @@ export function render(r: BenchResults): string {
     const Tb = B.throughput;
     lines.push(
       '',
-      `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 3 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call` +
+      `(2) Throughput (work queued while paused, then released${r.mode === 'full' ? '; best of 3 attempts' : ''}); "vs +call" = vs raw BullMQ jobs making the same call${r.mode === 'full' ? ' (best vs best; in brackets the lowest–highest ratio of one attempt to the raw attempt beside it)' : ''}` +
         (r.fsync.headline === 'no' ? '' : `; ratios at appendfsync ${r.fsync.headline}`),
     );
+    // With several attempts, the lowest and highest of their side-by-side ratios: the run's own noise.
+    const spread = (xs: number[] | undefined): string =>
+      xs && xs.length > 1 ? ` (${(Math.min(...xs) * 100).toFixed(0)}–${(Math.max(...xs) * 100).toFixed(0)})` : '';
     const cpu = (c: CpuShare): string => `${c.workers.toFixed(2)} / ${c.redis.toFixed(2)} / ${c.testServer.toFixed(2)}`;
     const procs = (n: number): string => `${n} process${n > 1 ? 'es' : ''}`;
     const bh = Tb && r.fsync.beside ? [`at ${r.fsync.beside}`] : [];
@@ -333,7 +336,7 @@ export function render(r: BenchResults): string {
         `${x.roundTripsPerStep}/step`,
         cpu(x.cpuMsPerStep),
         q ? pct(q.ratio) : '',
-        q ? pct(q.ratioToBullmqWithCall) : '',
+        q ? `${pct(q.ratioToBullmqWithCall)}${spread(q.attemptsToBullmqWithCall)}` : '',
       ]);
     }
     for (const y of T.raw) {

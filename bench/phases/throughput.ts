@@ -248,7 +248,15 @@ export interface ThroughputResult {
   interlock: InterlockRate[];
   raw: RawRate[];
   directMcp: DirectRate;
-  ratios: { transport: string; chain: number; processes: number; ratio: number; ratioToBullmqWithCall: number }[];
+  ratios: {
+    transport: string;
+    chain: number;
+    processes: number;
+    ratio: number;
+    ratioToBullmqWithCall: number;
+    /** each attempt's Interlock rate over the raw rate measured right beside it (the spread of one run) */
+    attemptsToBullmqWithCall?: number[];
+  }[];
 }
 
 /**
@@ -269,6 +277,12 @@ export async function measureThroughput(
   const pair = startRawPair(ctx, concurrency);
   const rates: InterlockRate[] = [];
   const raw: RawRate[] = [];
+  const attempts = new Map<string, number[]>();
+  const pairKey = (transport: string, chain: number, processes: number): string => `${transport}/${chain}/${processes}`;
+  const pairUp = (x: InterlockRate, y: RawRate): void => {
+    const k = pairKey(x.transport, x.chain, x.processes);
+    attempts.set(k, [...(attempts.get(k) ?? []), x.stepsPerSecond / y.jobsPerSecond]);
+  };
   // The long chains carry four times the steps of the short ones in fewer runs (one run's steps go
   // one at a time): four runs per place, so the last runs, which finish with places left idle
   // (nothing else is queued), weigh on the rate as little as the short chains' last runs do.
@@ -280,10 +294,16 @@ export async function measureThroughput(
       let long: InterlockRate | undefined;
       let theirs: RawRate | undefined;
       for (let i = 0; i < n.tries; i++) {
-        mine = faster(mine, await interlockRate(ctx, procs, n.runs, `tp-${transport}${p}-${i}-${Date.now()}`, transport));
-        theirs = faster(theirs, await rawRate(ctx, pair, transport, p, n.rawCall));
-        if (transport === 'stdio')
-          long = faster(long, await interlockRate(ctx, procs, longRuns, `tpl-${p}-${i}-${Date.now()}`, transport, LONG_CHAIN));
+        const a = await interlockRate(ctx, procs, n.runs, `tp-${transport}${p}-${i}-${Date.now()}`, transport);
+        const b = await rawRate(ctx, pair, transport, p, n.rawCall);
+        mine = faster(mine, a);
+        theirs = faster(theirs, b);
+        pairUp(a, b);
+        if (transport === 'stdio') {
+          const c = await interlockRate(ctx, procs, longRuns, `tpl-${p}-${i}-${Date.now()}`, transport, LONG_CHAIN);
+          long = faster(long, c);
+          pairUp(c, b);
+        }
       }
       if (mine) rates.push(mine);
       if (long) rates.push(long);
@@ -324,6 +344,7 @@ export async function measureThroughput(
       processes: x.processes,
       ratio: x.stepsPerSecond / rate('empty', x.processes),
       ratioToBullmqWithCall: x.stepsPerSecond / rate(x.transport, x.processes),
+      attemptsToBullmqWithCall: attempts.get(pairKey(x.transport, x.chain, x.processes)) ?? [],
     })),
   };
 }
