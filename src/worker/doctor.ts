@@ -44,6 +44,9 @@ const LIVE = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-ch
 
 const IN_DOUBT_AFTER_MS = 3_600_000;
 
+/** The run statuses examineRun looks into when the run has no ready marker (an ended run has nothing to find). */
+const EXAMINED: ReadonlySet<string> = new Set(['queued', 'running', 'awaiting_confirmation', 'needs_attention']);
+
 /**
  * Finds runs stuck by any rule it knows, each finding naming the run and why, and repairs what
  * can be repaired without guessing: a step is enqueued again only through its ready marker (the
@@ -80,6 +83,11 @@ export class Doctor {
   }
 
   async examineRun(runId: string, now = Date.now()): Promise<Finding[]> {
+    // Most runs have ended, and an ended run without a ready marker has nothing to find: two fields
+    // tell, instead of the whole hash read and every step parsed (the reconciler's scan walks 200
+    // runs every few seconds, and a hundred-step run's hash is large).
+    const [status, ready] = await this.o.store.redis.hmget(this.o.store.keys.run(runId), 'status', F.ready);
+    if (!ready && !(status && EXAMINED.has(status))) return [];
     const got = await this.o.store.getRunHash(runId);
     if (!got) return [];
     const { run, hash } = got;

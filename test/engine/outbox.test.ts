@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type TestAPI, describe, expect } from 'vitest';
+import { type TestAPI, describe, expect, vi } from 'vitest';
 import { InterlockError } from '../../src/errors.ts';
 import { silentLogger } from '../../src/logger.ts';
 import { Reconciler } from '../../src/worker/reconciler.ts';
@@ -87,6 +87,37 @@ function outboxSuite(kind: string, it: TestAPI<{ app: App }>) {
     expect((await app.store.requireRun(two)).status).toBe('failed');
     await app.engine.approve(c1, (await app.store.requireConfirmation(c1)).argumentsHash, { by: 'test' });
     expect((await waitForStatus(app, one, ['succeeded', 'failed'])).status).toBe('succeeded');
+  });
+
+  it(`${kind}: a pass's scan reads an ended run whole only when it was left a ready marker, and clears that marker`, async ({
+    app,
+  }) => {
+    await app.startWorkers();
+    const [done, stale] = await Promise.all(
+      ['d1', 'd2'].map(async (name) => (await app.engine.trigger('look', { name })).run.id),
+    );
+    for (const id of [done, stale]) expect((await waitForStatus(app, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    // Drift: a marker left on an ended run, outside the ready index (only the scan finds it).
+    await app.redis.client.hset(
+      app.store.keys.run(stale),
+      'ready',
+      'say',
+      'ready:gen',
+      '0',
+      'ready:at',
+      String(Date.now() - 60_000),
+    );
+    const read = vi.spyOn(app.store, 'getRunHash');
+    try {
+      const pass = await reconciler(app).pass();
+      expect(pass?.repaired.join('\n')).toContain(`${stale} ready_stale`);
+      const whole = read.mock.calls.map(([id]) => id);
+      expect(whole).toContain(stale);
+      expect(whole).not.toContain(done);
+    } finally {
+      read.mockRestore();
+    }
+    expect(await markerOf(app, stale)).toBeUndefined();
   });
 
   it(`${kind}: an Idempotency-Key answers its run, refuses another body or caller, and a key left without its run writes it`, async ({
