@@ -83,12 +83,7 @@ export class Doctor {
   }
 
   async examineRun(runId: string, now = Date.now()): Promise<Finding[]> {
-    // Most runs have ended, and an ended run without a ready marker has nothing to find: two fields
-    // tell, instead of the whole hash read and every step parsed (the reconciler's scan walks 200
-    // runs every few seconds, and a hundred-step run's hash is large).
-    const [status, ready] = await this.o.store.redis.hmget(this.o.store.keys.run(runId), 'status', F.ready);
-    if (!ready && !(status && EXAMINED.has(status))) return [];
-    const got = await this.o.store.getRunHash(runId);
+    const got = (await this.nothingToFind(runId)) ? undefined : await this.o.store.getRunHash(runId);
     if (!got) return [];
     const { run, hash } = got;
     const moving = run.status === 'queued' || run.status === 'running';
@@ -146,6 +141,16 @@ export class Doctor {
     if (run.status === 'awaiting_confirmation') return this.examinePaused(run, now);
     if (run.status === 'needs_attention') return this.examineAttention(run, now);
     return [];
+  }
+
+  /**
+   * Most runs have ended, and an ended run without a ready marker has nothing to find: two fields
+   * tell, instead of the whole hash read and every step parsed (the reconciler's scan walks 200
+   * runs every few seconds, and a hundred-step run's hash is large).
+   */
+  private async nothingToFind(runId: string): Promise<boolean> {
+    const [status, ready] = await this.o.store.redis.hmget(this.o.store.keys.run(runId), 'status', F.ready);
+    return !ready && !(status && EXAMINED.has(status));
   }
 
   private async examinePaused(run: RunRecord, now: number): Promise<Finding[]> {

@@ -97,6 +97,10 @@ function outboxSuite(kind: string, it: TestAPI<{ app: App }>) {
       ['d1', 'd2'].map(async (name) => (await app.engine.trigger('look', { name })).run.id),
     );
     for (const id of [done, stale]) expect((await waitForStatus(app, id, ['succeeded', 'failed'])).status).toBe('succeeded');
+    // The workers' own first passes (at their start) are over once the lock is free: none of them
+    // may find the marker left below before the pass this test runs.
+    while (!(await app.store.ready.takeLock('test-wait', 10_000))) await sleep(20);
+    await app.store.ready.releaseLock('test-wait');
     // Drift: a marker left on an ended run, outside the ready index (only the scan finds it).
     await app.redis.client.hset(
       app.store.keys.run(stale),
