@@ -1,6 +1,6 @@
 import { setImmediate } from 'node:timers/promises';
 import { F, runIdOfConfirmation } from '../runs/keys.ts';
-import type { RunRecord } from '../runs/records.ts';
+import { TERMINAL_RUN_STATUSES, type RunRecord, type RunStatus } from '../runs/records.ts';
 import type { RunStore } from '../runs/store.ts';
 import { examineBlocked, unblockRun } from './doctor-blocked.ts';
 import { queueOfJob, stepJobId, type StepQueues } from './queues.ts';
@@ -43,9 +43,6 @@ export interface DoctorOptions {
 const LIVE = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
 const IN_DOUBT_AFTER_MS = 3_600_000;
-
-/** The run statuses examineRun looks into when the run has no ready marker (an ended run has nothing to find). */
-const EXAMINED: ReadonlySet<string> = new Set(['queued', 'running', 'awaiting_confirmation', 'needs_attention']);
 
 /**
  * Finds runs stuck by any rule it knows, each finding naming the run and why, and repairs what
@@ -150,7 +147,7 @@ export class Doctor {
    */
   private async nothingToFind(runId: string): Promise<boolean> {
     const [status, ready] = await this.o.store.redis.hmget(this.o.store.keys.run(runId), 'status', F.ready);
-    return !ready && !(status && EXAMINED.has(status));
+    return !ready && (status === null || TERMINAL_RUN_STATUSES.has(status as RunStatus));
   }
 
   private async examinePaused(run: RunRecord, now: number): Promise<Finding[]> {
