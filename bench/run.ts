@@ -234,6 +234,7 @@ async function main(): Promise<number> {
           await pauseRuns(c, 'gatedio', 2 * N.approve, `approve-io-${policy}`),
           N.approve,
           SPACING_MS,
+          w1,
         );
       });
     });

@@ -426,6 +426,19 @@ export function render(r: BenchResults): string {
         row(`over ${t}: engine.approve() in process → call at the server`, X.approveToCallMs, Xb?.approveToCallMs, '≤ 5 ms'),
         row('  engine.approve() returns', X.approveReturnMs, Xb?.approveReturnMs),
       );
+      const W = X.inWorker;
+      const Wb = Xb?.inWorker;
+      if (W) {
+        rows.push(
+          row(`  inside the worker (${W.approvals} approvals): its job's wake → the call out`, W.wakeToCallMs, Wb?.wakeToCallMs),
+          row(
+            `    waiting on Redis (${W.redisWaits}${Wb ? ` / ${Wb.redisWaits}` : ''} waits: take the job, load, start)`,
+            W.redisWaitMs,
+            Wb?.redisWaitMs,
+          ),
+          row("    the worker's own time", W.ownMs, Wb?.ownMs),
+        );
+      }
     }
     lines.push(table(rows));
   }

@@ -233,6 +233,13 @@ export interface ApproveResult {
   approveToCallMs: Summary;
   /** how long engine.approve itself took to return */
   approveReturnMs: Summary;
+  /**
+   * Over stdio, from the worker's trace (bench/lib/trace.ts): BullMQ's blocking connection woken by
+   * the approved step's job → the call written to the server's pipe, the part of it the worker
+   * spent waiting on Redis (taking the job, loading the step, recording its start: each write
+   * answered after the AOF sync), how many such waits, and the rest, the worker's own time.
+   */
+  inWorker?: { approvals: number; wakeToCallMs: Summary; redisWaitMs: Summary; ownMs: Summary; redisWaits: number };
 }
 
 /** Pauses `n` runs of a gated workflow (one write) and returns their ids once all wait at the gate. */
@@ -264,6 +271,8 @@ export async function measureApprove(
   runIds: string[],
   n: number,
   spacingMs: number,
+  /** the one worker process, when its trace can tell where its part of the time goes (stdio) */
+  worker?: Child,
 ): Promise<ApproveResult> {
   const { app } = ctx;
   if (runIds.length < 2 * n) throw new Error(`approve: ${runIds.length} paused runs, ${2 * n} needed`);
@@ -283,6 +292,8 @@ export async function measureApprove(
     await res.arrayBuffer();
   };
   const sent: { text: string; http: boolean; t0: number; ms: number }[] = [];
+  // A probe starts the worker's trace window afresh; the one after the calls reads it.
+  await worker?.probe();
   for (const [i, p] of picked.entries()) {
     const http = i % 2 === 0;
     const t0 = wallNow();
@@ -296,6 +307,8 @@ export async function measureApprove(
     (calls) => calls.filter((c) => c.tool === 'record' && names.has(String(c.args.name))).length >= picked.length,
     30_000,
   );
+  await worker?.probe();
+  const wakes = worker?.lastTrace?.wakes;
   const toCall = (s: (typeof sent)[number]): number => (ctx.log.timesFor('record', 'name', s.text)[0] ?? Number.NaN) - s.t0;
   const overHttp = sent.filter((s) => s.http);
   const inProcess = sent.filter((s) => !s.http);
@@ -305,5 +318,16 @@ export async function measureApprove(
     httpResponseMs: summarize(overHttp.map((s) => s.ms)),
     approveToCallMs: summarize(inProcess.map(toCall)),
     approveReturnMs: summarize(inProcess.map((s) => s.ms)),
+    ...(wakes?.wakeToCallMs.length
+      ? {
+          inWorker: {
+            approvals: wakes.wakeToCallMs.length,
+            wakeToCallMs: summarize(wakes.wakeToCallMs),
+            redisWaitMs: summarize(wakes.redisWaitMs),
+            ownMs: summarize(wakes.wakeToCallMs.map((t, i) => t - (wakes.redisWaitMs[i] ?? 0))),
+            redisWaits: round(wakes.roundTrips.reduce((a, b) => a + b, 0) / wakes.roundTrips.length),
+          },
+        }
+      : {}),
   };
 }
