@@ -92,7 +92,7 @@ export interface TraceSteps {
   answerToCommitMs: number[];
   commitRoundTripMs: number[];
   replyToCallMs: number[];
-  wakes: { wakeToCallMs: number[]; redisWaitMs: number[]; roundTrips: number[] };
+  wakes: { wakeToCallMs: number[]; redisWaitMs: number[]; waits: number[] };
 }
 
 /** Every pipeIn, redisOut, redisIn, pipeOut in a row: one step run in place. */
@@ -118,7 +118,7 @@ function steps(): TraceSteps {
 
 /** Each call out that follows a wake of the blocking connection with no pipe traffic in between. */
 function wakes(): TraceSteps['wakes'] {
-  const out: TraceSteps['wakes'] = { wakeToCallMs: [], redisWaitMs: [], roundTrips: [] };
+  const out: TraceSteps['wakes'] = { wakeToCallMs: [], redisWaitMs: [], waits: [] };
   let wake = -1;
   for (let i = 0; i < kinds.length; i++) {
     const k = kinds[i];
@@ -131,7 +131,7 @@ function wakes(): TraceSteps['wakes'] {
         const { waitMs, waits } = redisWaits(wake + 1, i);
         out.wakeToCallMs.push(times[i] - times[wake]);
         out.redisWaitMs.push(waitMs);
-        out.roundTrips.push(waits);
+        out.waits.push(waits);
       }
       wake = -1;
     }

@@ -325,7 +325,7 @@ export async function measureApprove(
             wakeToCallMs: summarize(wakes.wakeToCallMs),
             redisWaitMs: summarize(wakes.redisWaitMs),
             ownMs: summarize(wakes.wakeToCallMs.map((t, i) => t - (wakes.redisWaitMs[i] ?? 0))),
-            redisWaits: round(wakes.roundTrips.reduce((a, b) => a + b, 0) / wakes.roundTrips.length),
+            redisWaits: round(wakes.waits.reduce((a, b) => a + b, 0) / wakes.waits.length),
           },
         }
       : {}),
