@@ -59,7 +59,7 @@ export async function directClient(url: string): Promise<Client> {
 /**
  * The same test server over stdio, as the `io` connector starts it. It logs each call to `logFile`
  * as the worker's server logs to the call log (a file append per call, before it answers), so the
- * direct call it is compared with pays that too; until this round it did not log.
+ * direct call it is compared with pays that too (until 50ed927 it did not log).
  */
 export async function directStdioClient(logFile: string): Promise<Client> {
   const client = new Client({ name: 'interlock-bench', version: '1.0.0' });
