@@ -77,11 +77,13 @@ export function verdicts(r: BenchResults): Verdict[] {
       const o = L?.chain.stepOverheadMs;
       if (!o) continue;
       // Beside each target, the least this machine allows: a hand-written loop that writes each
-      // step down durably (latency.ts measureHandWritten), or else one durable write.
+      // step down durably (latency.ts measureHandWritten), or else one durable write; and the same
+      // loop committing each step as the worker does (bare-commit.ts), the floor of an in-place step.
       const hand = L.handWritten?.stepOverheadMs;
+      const bare = L.bareCommit?.stepOverheadMs;
       const least = (q: 'p50' | 'p99'): string =>
         hand
-          ? `; hand-written loop ${ms(hand[q])}`
+          ? `; hand-written loop ${ms(hand[q])}${bare ? `, committing loop ${ms(bare[q])}` : ''}`
           : q === 'p50' && L.durableWriteMs
             ? `; one durable write ${ms(L.durableWriteMs.p50)}`
             : '';
@@ -259,6 +261,17 @@ export function render(r: BenchResults): string {
               L.handWritten.stepOverheadMs,
               Lb?.handWritten?.stepOverheadMs,
             ),
+          ]
+        : []),
+      ...(L.bareCommit
+        ? [
+            row(
+              "    that loop committing as the worker does (the store's in-place commit)",
+              L.bareCommit.stepGapMs,
+              Lb?.bareCommit?.stepGapMs,
+            ),
+            row('      its overhead (that − 1 direct call)', L.bareCommit.stepOverheadMs, Lb?.bareCommit?.stepOverheadMs),
+            row('        the commit alone: called → answered and parsed', L.bareCommit.commitMs, Lb?.bareCommit?.commitMs),
           ]
         : []),
       ...(L.chain.stepOverheadAboveFloorMs

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { ROOT, type Child } from '../lib/procs.ts';
 import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
 import { summarize, wallNow, type Summary } from '../lib/stats.ts';
+import { measureBareCommit, type BareCommitResult } from './bare-commit.ts';
 
 export interface LatencyResult {
   /** one Redis round trip (PING) from the bench: the unit the per-step round-trip counts multiply */
@@ -32,6 +33,11 @@ export interface LatencyResult {
    * woken from idle once per step (a direct call in a tight loop finds them awake).
    */
   handWritten?: { stepGapMs: Summary; stepOverheadMs: Summary };
+  /**
+   * the same loop committing each step as the worker does (bare-commit.ts): what the commit itself
+   * costs, apart from what the worker does around it
+   */
+  bareCommit?: BareCommitResult;
   oneStep: { e2eMs: Summary; overheadMs: Summary; triggerToCallMs: Summary };
   chain: {
     e2eMs: Summary;
@@ -172,6 +178,7 @@ export async function measureLatency(
   const direct = await measureDirect(client, o.direct, 50);
   const d = direct.p50;
   const handWritten = await measureHandWritten(ctx, client, o.chain, d);
+  const bareCommit = await measureBareCommit(ctx, client, workflows.chain, o.chain, d);
 
   const ones = await sequentialRuns(ctx, workflows.one, `lat-${tag}`, o.one);
   // A probe starts the worker's trace window afresh; the one after the chains reads it.
@@ -203,6 +210,7 @@ export async function measureLatency(
     durableWriteMs: floor,
     directCallMs: direct,
     handWritten,
+    bareCommit,
     oneStep: { e2eMs: summarize(oneE2e), overheadMs: summarize(oneE2e.map((v) => v - d)), triggerToCallMs: summarize(oneTrig) },
     chain: {
       e2eMs: summarize(chainE2e),
