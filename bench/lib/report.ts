@@ -249,6 +249,15 @@ export function render(r: BenchResults): string {
         Lb?.chain.stepOverheadMs,
         transport === 'stdio' ? '≤ 0.5 / ≤ 3 ms' : '≤ 2 / ≤ 10 ms',
       ),
+      ...(L.chain.unfollowed
+        ? [
+            row(
+              '    the same with nobody following the runs (no one woken at each commit)',
+              L.chain.unfollowed.stepOverheadMs,
+              Lb?.chain.unfollowed?.stepOverheadMs,
+            ),
+          ]
+        : []),
       ...(L.handWritten
         ? [
             row(

@@ -12,6 +12,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport, getDefaultEnvironment } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ROOT, type Child } from '../lib/procs.ts';
 import { CHAIN, waitRun, type BenchContext } from '../lib/context.ts';
 import { summarize, wallNow, type Summary } from '../lib/stats.ts';
@@ -44,6 +45,11 @@ export interface LatencyResult {
     overheadPerStepPerRunMs: Summary;
     stepGapMs: Summary;
     stepOverheadMs: Summary;
+    /**
+     * the same chains with nobody following their events while they run (sequentialRuns,
+     * unfollowedMs): the step to step gap without the bench woken at each step's commit
+     */
+    unfollowed?: { stepGapMs: Summary; stepOverheadMs: Summary };
     /** stepOverheadMs less the durable write's p50: what is left above the AOF floor */
     stepOverheadAboveFloorMs: Summary;
     triggerToFirstCallMs: Summary;
@@ -124,18 +130,36 @@ export async function measureHandWritten(
   return { stepGapMs: summarize(gaps), stepOverheadMs: summarize(gaps.map((g) => g - direct)) };
 }
 
+/** The gaps between consecutive calls of each run at the server. */
+function stepGaps(ctx: BenchContext, runs: Timed[]): number[] {
+  const gaps: number[] = [];
+  for (const r of runs) {
+    const times = ctx.log.timesFor('echo', 'text', r.text);
+    if (times.length !== CHAIN) throw new Error(`chain ${r.text}: ${times.length} calls at the server, expected ${CHAIN}`);
+    for (let k = 1; k < CHAIN; k++) gaps.push(times[k] - times[k - 1]);
+  }
+  return gaps;
+}
+
 interface Timed {
   text: string;
   t0: number;
   done: number;
 }
 
-async function sequentialRuns(ctx: BenchContext, workflow: string, tag: string, n: number): Promise<Timed[]> {
+/**
+ * Runs `workflow` `n` times, one after the other. `unfollowedMs`: instead of following each run's
+ * events from its trigger (woken at each step's commit, as a page or a client following the run
+ * is), the bench sleeps that long first and then reads them, mostly in one go; the run's end is
+ * then seen late, so only the figures read at the server count.
+ */
+async function sequentialRuns(ctx: BenchContext, workflow: string, tag: string, n: number, unfollowedMs = 0): Promise<Timed[]> {
   const out: Timed[] = [];
   for (let i = 0; i < n; i++) {
     const text = `${tag}-${i}`;
     const t0 = wallNow();
     const { run } = await ctx.app.engine.trigger(workflow, { text });
+    if (unfollowedMs > 0) await sleep(unfollowedMs);
     const end = await waitRun(ctx, run.id);
     const done = wallNow();
     if (end !== 'run.succeeded') throw new Error(`run ${run.id} of ${workflow} ended with ${end}`);
@@ -186,10 +210,14 @@ export async function measureLatency(
   const chains = await sequentialRuns(ctx, workflows.chain, `lat-chain-${tag}`, o.chain);
   await worker?.probe();
   const trace = worker?.lastTrace;
+  // The same chains again, the bench asleep while each runs (a little less than the followed ones' median).
+  const followedMs = summarize(chains.map((r) => r.done - r.t0)).p50;
+  const unfollowed = await sequentialRuns(ctx, workflows.chain, `lat-chain-quiet-${tag}`, o.chain, followedMs * 0.9);
   await ctx.log.until(
-    (calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', chains[chains.length - 1].text).length === CHAIN,
+    (calls) => calls.length > 0 && ctx.log.timesFor('echo', 'text', unfollowed[unfollowed.length - 1].text).length === CHAIN,
     10_000,
   );
+  const quietGaps = stepGaps(ctx, unfollowed);
 
   const oneE2e = ones.map((r) => r.done - r.t0);
   const oneTrig = ones.map((r) => (ctx.log.timesFor('echo', 'text', r.text)[0] ?? Number.NaN) - r.t0);
@@ -216,6 +244,7 @@ export async function measureLatency(
       e2eMs: summarize(chainE2e),
       overheadPerStepPerRunMs: summarize(chainE2e.map((v) => (v - CHAIN * d) / CHAIN)),
       stepGapMs: summarize(gaps),
+      unfollowed: { stepGapMs: summarize(quietGaps), stepOverheadMs: summarize(quietGaps.map((g) => g - d)) },
       stepOverheadMs: summarize(gaps.map((g) => g - d)),
       stepOverheadAboveFloorMs: summarize(gaps.map((g) => g - d - floor.p50)),
       triggerToFirstCallMs: summarize(first),
