@@ -221,18 +221,10 @@ export async function measureLatency(
 
   const oneE2e = ones.map((r) => r.done - r.t0);
   const oneTrig = ones.map((r) => (ctx.log.timesFor('echo', 'text', r.text)[0] ?? Number.NaN) - r.t0);
-  const chainE2e: number[] = [];
-  const gaps: number[] = [];
-  const first: number[] = [];
-  const tail: number[] = [];
-  for (const r of chains) {
-    const times = ctx.log.timesFor('echo', 'text', r.text);
-    if (times.length !== CHAIN) throw new Error(`chain ${r.text}: ${times.length} calls at the server, expected ${CHAIN}`);
-    chainE2e.push(r.done - r.t0);
-    first.push(times[0] - r.t0);
-    tail.push(r.done - times[CHAIN - 1]);
-    for (let k = 1; k < CHAIN; k++) gaps.push(times[k] - times[k - 1]);
-  }
+  const gaps = stepGaps(ctx, chains);
+  const chainE2e = chains.map((r) => r.done - r.t0);
+  const first = chains.map((r) => ctx.log.timesFor('echo', 'text', r.text)[0] - r.t0);
+  const tail = chains.map((r) => r.done - ctx.log.timesFor('echo', 'text', r.text)[CHAIN - 1]);
   return {
     redisPingMs: summarize(ping),
     durableWriteMs: floor,
