@@ -60,6 +60,9 @@ function isNil(chunk: unknown): boolean {
 
 /** A RESP command whose name is BZPOPMIN (BullMQ's wait for a job, on its blocking connection). */
 function startsWithBzpopmin(chunk: unknown): boolean {
+  // `*<n>\r\n$8\r\n…`: only a command whose name has eight letters is looked at further, so the
+  // check costs the worker next to nothing on its other writes.
+  if (typeof chunk === 'string' ? chunk.charCodeAt(5) !== 56 : !Buffer.isBuffer(chunk) || chunk[5] !== 56) return false;
   const head = typeof chunk === 'string' ? chunk.slice(0, 24) : Buffer.isBuffer(chunk) ? chunk.toString('latin1', 0, 24) : '';
   return head.toLowerCase().includes('bzpopmin');
 }

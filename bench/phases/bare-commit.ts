@@ -14,6 +14,7 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { recordedResult, toCallResult } from '../../src/connectors/results.ts';
 import type { RunRecord } from '../../src/runs/records.ts';
+import type { StepDef } from '../../src/workflows/types.ts';
 import { canonicalJson, sha256Hex } from '../../src/workflows/canonical.ts';
 import type { BenchContext } from '../lib/context.ts';
 import { summarize, type Summary } from '../lib/stats.ts';
@@ -25,6 +26,12 @@ export interface BareCommitResult {
   stepOverheadMs: Summary;
   /** the commit alone: commitStepInPlace called → answered and parsed */
   commitMs: Summary;
+}
+
+/** The next step's tool, as the worker names it for the toggle the commit reads back. */
+function toolField(step: StepDef): string {
+  if (step.kind !== 'call') throw new Error(`bare commit loop: step ${step.id} is not a call`);
+  return `${step.connector}.${step.tool}`;
 }
 
 /** `chains` runs of `workflow` (its steps all `echo` calls on one connector), the first two to warm up. */
@@ -71,7 +78,7 @@ export async function measureBareCommit(
           step.id,
           'succeeded',
           result,
-          { stepId: next.id, holder: `${run.id}.bare`, toolField: `${step.connector}.${step.tool}` },
+          { stepId: next.id, holder: `${run.id}.bare`, toolField: toolField(next) },
           started,
         );
         if (r.outcome !== 'ok' || !r.loaded?.run) throw new Error(`bare commit loop: commit of ${step.id} answered ${r.outcome}`);
